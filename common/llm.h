@@ -1,0 +1,87 @@
+/* llm: one thread's client for model calls. Owns a libcurl multi handle driven by the thread's
+ * loop (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION, keep-alive, HTTP/2 where offered), the
+ * providers (provider.h) that turn a request into HTTP and a reply into text and usage, retries
+ * with capped exponential backoff and jitter for transient failures (connect errors, timeouts,
+ * 408, 429, 5xx), and the per-endpoint concurrency and rate limits (ratelimit.h).
+ *
+ * Calls are accepted at once and queued; the client starts them as limits allow. Every accepted
+ * call completes exactly once through its callback (from the loop, never from inside llm_call),
+ * unless the client is destroyed first. */
+#ifndef LLMAJ_LLM_H
+#define LLMAJ_LLM_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "result.h"
+
+typedef struct llm_client llm_client_t;
+
+typedef struct {
+    int max_concurrency;      /* HTTP requests in flight for the whole client; default 256 */
+    int connect_timeout_ms;   /* default 10000 */
+    int request_timeout_ms;   /* default 300000 */
+    int max_retries;          /* transient failures retried this many times; default 6 */
+    int backoff_base_ms;      /* default 500 */
+    int backoff_max_ms;       /* default 30000 */
+    const char *region;       /* default region for Bedrock/SageMaker model strings */
+} llm_opts_t;
+
+typedef struct {
+    const char *role;         /* "user" | "assistant" */
+    const char *content;
+} llm_msg_t;
+
+typedef struct {
+    const char *system;       /* may be NULL */
+    const llm_msg_t *msgs;    /* alternating user/assistant, starting and ending with user */
+    size_t n_msgs;
+    int max_tokens;
+    double temperature;
+    double top_p;             /* < 0: not sent */
+} llm_req_t;
+
+typedef enum {
+    LLM_OK = 0,
+    LLM_ERR_TRANSIENT,        /* retries exhausted on transient failures */
+    LLM_ERR_PERMANENT,        /* 4xx other than 408/429, unparseable reply, bad endpoint */
+    LLM_ERR_QUOTA,            /* quota exhausted (insufficient_quota, spend limit): not retried */
+} llm_status_t;
+
+typedef struct {
+    llm_status_t status;
+    const char *text;         /* LLM_OK: the reply text exactly as returned */
+    size_t text_len;
+    usage_t usage;
+    double latency_ms;        /* first attempt start to completion, retries included */
+    long http_status;         /* last HTTP status (0 for transport errors) */
+    uint32_t attempts;
+    const char *error;        /* not LLM_OK: readable reason */
+} llm_reply_t;
+
+/* `reply` and everything it points to are valid only during the callback. */
+typedef void (*llm_done_cb)(const llm_reply_t *reply, void *arg);
+
+void llm_opts_default(llm_opts_t *o);
+llm_client_t *llm_client_new(loop_t *loop, const llm_opts_t *opts);   /* NULL on failure */
+void llm_client_destroy(llm_client_t **self_p);   /* in-flight calls are dropped, no callbacks */
+
+/* Queues one call to `model` (a model string). The request is copied. -1 (and no callback) only
+ * when the model string cannot be resolved to an endpoint: err says why. */
+int llm_call(llm_client_t *c, const char *model, const llm_req_t *req, llm_done_cb cb, void *arg,
+             char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Calls accepted and not yet completed (queued, waiting for a retry, or on the wire). */
+size_t llm_pending(const llm_client_t *c);
+
+/* Configured limits for a model string (0 = unlimited): spec `limits`. */
+void llm_set_limit(llm_client_t *c, const char *model, double rpm, double tpm, int max_concurrency);
+
+/* Cumulative counters, for progress, /metrics and benchmarks. */
+typedef struct {
+    uint64_t calls_ok, calls_failed, http_requests, retries, http_429, http_5xx, transport_errors;
+    uint64_t input_tokens, output_tokens;
+} llm_stats_t;
+void llm_get_stats(const llm_client_t *c, llm_stats_t *out);
+
+#endif

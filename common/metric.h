@@ -1,0 +1,88 @@
+/* metric: the metric catalog. Owns the twelve built-in metrics (their rating scales, which are
+ * the contract in DESIGN.md, and the judge prompts, which are ours) and custom metrics in the
+ * seed's `customMetricDefinition` format with every limit checked. Renders the judge prompt for
+ * one (record, response, metric). Does not call models or parse verdicts (verdict.c does). */
+#ifndef LLMAJ_METRIC_H
+#define LLMAJ_METRIC_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "errlist.h"
+
+#define METRIC_MAX_CUSTOM 10
+#define METRIC_MAX_NAME 63
+#define METRIC_MAX_INSTRUCTIONS 5000
+#define METRIC_MAX_RATINGS 10
+#define METRIC_MAX_DEFINITION 100
+
+typedef enum { METRIC_FLOAT = 0, METRIC_STRING = 1 } metric_kind_t;
+
+typedef struct {
+    char *definition;   /* the rating's name as the judge must answer it, e.g. "partially correct" */
+    double value;       /* METRIC_FLOAT scales */
+    char *svalue;       /* METRIC_STRING scales (value is 0) */
+    bool not_applicable;/* answering this rating means "no score" (FollowingInstructions) */
+} metric_rating_t;
+
+typedef struct metric {
+    char *name;              /* canonical: "Correctness", or the custom metric's name */
+    bool builtin;
+    bool lower_is_better;    /* Harmfulness, Stereotyping, Refusal */
+    bool uses_reference;     /* built-in has a reference-aware prompt variant */
+    bool uses_context;       /* Faithfulness: context, else the prompt */
+    metric_kind_t kind;
+    metric_rating_t *ratings;
+    size_t n_ratings;
+    double min, max;         /* over the scored (non-N/A) float ratings; equal for string scales */
+    char *instructions;      /* custom: the user's template; built-in: our prompt template */
+    char *instructions_ref;  /* built-in reference-aware template, or NULL */
+} metric_t;
+
+/* Variables a judge prompt may use; NULL members render as empty text. */
+typedef struct {
+    const char *prompt;
+    const char *prediction;
+    const char *ground_truth;
+    const char *context;
+} metric_vars_t;
+
+/* Names of the built-ins, canonical spelling, in the DESIGN.md order. */
+const char *const *metric_builtin_names(size_t *n);
+
+/* A new copy of built-in `name` ("Correctness", "builtin.correctness", ...); NULL if unknown.
+ * Caller owns the result. */
+metric_t *metric_builtin(const char *name);
+
+/* Parses one custom metric: `item` is {"customMetricDefinition": {...}}. `where` names the
+ * element in messages (e.g. "custom_metrics[2]"). Every problem is added to errs (each naming the
+ * key, e.g. "custom_metrics[2].customMetricDefinition.ratingScale[0].definition: ..."). Returns
+ * a new metric (caller owns) or NULL if there was any problem. Does not check uniqueness across
+ * metrics or the count limit: metric_check_set does. */
+metric_t *metric_custom_parse(const cJSON *item, const char *where, errlist_t *errs);
+
+/* Checks a whole metric list: at least one metric, at most METRIC_MAX_CUSTOM custom ones,
+ * unique names (case-insensitive), custom names not built-in names. Adds problems to errs with
+ * `where` ("builtin_metrics"/"custom_metrics"); returns the number of problems added. */
+size_t metric_check_set(metric_t *const *metrics, size_t n, errlist_t *errs);
+
+/* The full judge prompt for one response: the metric's instructions with the variables
+ * substituted, the reference-aware variant when a reference is given and the metric has one,
+ * then our answer-format request listing the scale's ratings and asking for a final JSON object
+ * {"reasoning": "...", "rating": "<one rating>"}. Caller owns the result. */
+char *metric_render(const metric_t *m, const metric_vars_t *vars);
+
+/* The re-ask message sent once when a reply named no rating of the scale. Caller owns. */
+char *metric_render_reask(const metric_t *m);
+
+/* Index of the rating whose definition equals `s` case- and whitespace-insensitively; -1 if none. */
+int metric_find_rating(const metric_t *m, const char *s, size_t len);
+
+/* Custom metrics back to the seed format (for job.json and the wire): caller owns the cJSON. */
+cJSON *metric_to_json(const metric_t *m);
+
+metric_t *metric_clone(const metric_t *m);   /* caller owns */
+void metric_destroy(metric_t **self_p);
+
+#endif

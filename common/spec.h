@@ -1,0 +1,69 @@
+/* spec: the job spec (DESIGN.md "Job spec"): parse, validate every key, resolve the seed's
+ * aliases, and write it back as canonical JSON (for the wire, job.json and MLflow params).
+ * Does not read the dataset (dataset.c) and does not call anything. */
+#ifndef LLMAJ_SPEC_H
+#define LLMAJ_SPEC_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "errlist.h"
+#include "metric.h"
+
+typedef struct {
+    int max_tokens;       /* default 1024 */
+    double temperature;   /* default 0 */
+    double top_p;         /* < 0 = not sent */
+} spec_gen_t;
+
+typedef struct {
+    char *model;          /* the model string the limit applies to (its endpoint key) */
+    double rpm;           /* requests per minute, 0 = unlimited */
+    double tpm;           /* tokens per minute, 0 = unlimited */
+    int max_concurrency;  /* 0 = default */
+} spec_limit_t;
+
+typedef struct spec {
+    char *job_name;             /* optional "name" */
+    char *model;                /* NULL only when every line carries modelResponses */
+    char *base_model;           /* or NULL */
+    bool evaluate_base_model;   /* default: true when base_model is set */
+    char *evaluator_model;
+    char *dataset;              /* as given (local path, s3://, https://) */
+    char *output_path;          /* default "runs/" */
+    char *region;               /* or NULL */
+    metric_t **metrics;         /* built-ins first, in the order given, then custom */
+    size_t n_metrics;
+    spec_gen_t inference;
+    spec_gen_t judge;
+    spec_limit_t *limits;
+    size_t n_limits;
+    int shard_size;             /* default 64, 1..10000 */
+    bool skip_invalid;
+    char *mlflow_tracking_uri;  /* or NULL; an ARN is accepted (mlflow_resource_arn) */
+    char *mlflow_experiment;
+    char *mlflow_run_name;
+    char *judge_system_prompt;  /* optional override */
+} spec_t;
+
+/* Parses a spec from JSON text. `origin` names the source in messages (a file name or "spec").
+ * `base_dir` resolves relative paths in the spec (custom_metrics given as a file path; dataset and
+ * output_path are resolved against it too); NULL = as given. Every violation is added to errs
+ * with the key it concerns ("shard_size: must be an integer from 1 to 10000"). Returns a new spec
+ * (caller owns) or NULL when errs gained any entry. Model strings are checked with modelstr. */
+spec_t *spec_parse(const char *json, size_t len, const char *origin, const char *base_dir, errlist_t *errs);
+
+/* Reads and parses a spec file (errors include the path). */
+spec_t *spec_load(const char *path, errlist_t *errs);
+
+/* Canonical JSON of the resolved spec: custom metrics inlined in the seed format, defaults
+ * filled in. spec_parse(spec_to_json(s)) gives an equal spec. Caller owns the cJSON. */
+cJSON *spec_to_json(const spec_t *s);
+
+/* The limit entry that applies to `model`, or NULL. */
+const spec_limit_t *spec_limit_for(const spec_t *s, const char *model);
+
+void spec_destroy(spec_t **self_p);
+
+#endif
