@@ -77,6 +77,10 @@ size_t llm_pending(const llm_client_t *c);
 /* Configured limits for a model string (0 = unlimited): spec `limits`. */
 void llm_set_limit(llm_client_t *c, const char *model, double rpm, double tpm, int max_concurrency);
 
+/* The client's rate limiter (ratelimit.h), for the worker's DEMAND/ALLOT exchange. */
+struct ratelimit;
+struct ratelimit *llm_ratelimit(llm_client_t *c);
+
 /* Cumulative counters, for progress, /metrics and benchmarks. */
 typedef struct {
     uint64_t calls_ok, calls_failed, http_requests, retries, http_429, http_5xx, transport_errors;

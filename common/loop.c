@@ -267,8 +267,8 @@ static void run_timers(loop_t *l)
 
 int loop_run_once(loop_t *l, int max_wait_ms)
 {
-    if (l->before_wait) l->before_wait(l, l->before_wait_arg);
-    int wait = max_wait_ms;
+    int pending = l->before_wait ? l->before_wait(l, l->before_wait_arg) : 0;
+    int wait = pending ? 0 : max_wait_ms;
     if (l->n_heap) {
         int64_t d = l->heap[0].due - loop_now_ms();
         if (d < 0) d = 0;

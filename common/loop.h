@@ -12,7 +12,8 @@ typedef struct loop loop_t;
 
 typedef void (*loop_fd_cb)(loop_t *loop, int fd, int events, void *arg);
 typedef void (*loop_timer_cb)(loop_t *loop, uint64_t id, void *arg);
-typedef void (*loop_hook_cb)(loop_t *loop, void *arg);
+/* A before-wait hook returns non-zero when it left work pending: the next wait then does not block. */
+typedef int (*loop_hook_cb)(loop_t *loop, void *arg);
 
 loop_t *loop_new(void);               /* NULL on failure (epoll/eventfd) */
 void loop_destroy(loop_t **self_p);   /* accepts NULL; does not close registered fds */

@@ -1,0 +1,220 @@
+/* allot: fleet-wide rate-limit allotment; see allot.h.
+ *
+ * DESIGN. For each key the broker keeps the limits last reported (every worker of a job reports
+ * the same ones, from the job's spec) and, per worker, its demand and the share last sent. A
+ * worker's share of a limit L is L * d_i / sum(d) over the workers with demand d > 0; a worker
+ * without demand gets nothing, so the shares of the workers that can use the quota always add up
+ * to L, never more. Demand older than STALE_TICKS heartbeats counts as zero (a worker that went
+ * quiet without saying so). A worker is sent a new table only when one of its shares moved by
+ * more than 2% (or to or from zero), which keeps ALLOT traffic proportional to real change. */
+#define LOG_MODULE "allot"
+#include "allot.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "mem.h"
+#include "wire.h"
+
+#define STALE_TICKS 5
+
+typedef struct {
+    void *peer;
+    uint32_t demand;
+    uint32_t age;        /* ticks since the last report */
+    double rpm, tpm;     /* share last sent */
+    int conc;
+    bool sent;
+} share_t;
+
+typedef struct {
+    char *key;
+    double rpm, tpm;
+    uint32_t max_conc;
+    share_t *shares;
+    size_t n;
+} keyent_t;
+
+struct allot {
+    allot_send_fn send;
+    void *arg;
+    keyent_t *keys;
+    size_t n_keys;
+};
+
+allot_t *allot_new(allot_send_fn send, void *arg)
+{
+    allot_t *a = xcalloc(1, sizeof(*a));
+    a->send = send;
+    a->arg = arg;
+    return a;
+}
+
+void allot_destroy(allot_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    allot_t *a = *self_p;
+    for (size_t i = 0; i < a->n_keys; i++) {
+        free(a->keys[i].key);
+        free(a->keys[i].shares);
+    }
+    free(a->keys);
+    free(a);
+    *self_p = NULL;
+}
+
+static keyent_t *key_get(allot_t *a, const char *key)
+{
+    for (size_t i = 0; i < a->n_keys; i++)
+        if (strcmp(a->keys[i].key, key) == 0) return &a->keys[i];
+    a->keys = xrealloc(a->keys, (a->n_keys + 1) * sizeof(keyent_t));
+    keyent_t *k = &a->keys[a->n_keys++];
+    memset(k, 0, sizeof(*k));
+    k->key = xstrdup(key);
+    return k;
+}
+
+static share_t *share_get(keyent_t *k, void *peer, bool create)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (k->shares[i].peer == peer) return &k->shares[i];
+    if (!create) return NULL;
+    k->shares = xrealloc(k->shares, (k->n + 1) * sizeof(share_t));
+    share_t *s = &k->shares[k->n++];
+    memset(s, 0, sizeof(*s));
+    s->peer = peer;
+    return s;
+}
+
+static bool moved(double old, double now)
+{
+    if ((old == 0) != (now == 0)) return true;
+    return fabs(now - old) > 0.02 * fmax(fabs(old), 1e-9);
+}
+
+/* Recomputes every share; marks the peers whose table must be re-sent. */
+static void recompute(allot_t *a, void ***dirty, size_t *n_dirty)
+{
+    for (size_t i = 0; i < a->n_keys; i++) {
+        keyent_t *k = &a->keys[i];
+        double total = 0;
+        for (size_t j = 0; j < k->n; j++)
+            if (k->shares[j].age < STALE_TICKS) total += k->shares[j].demand;
+        for (size_t j = 0; j < k->n; j++) {
+            share_t *s = &k->shares[j];
+            double f = (total > 0 && s->age < STALE_TICKS) ? s->demand / total : 0;
+            double rpm = k->rpm * f, tpm = k->tpm * f;
+            int conc = k->max_conc ? (int)ceil(k->max_conc * f) : 0;
+            if (f > 0 && k->max_conc && conc < 1) conc = 1;
+            if (!s->sent || moved(s->rpm, rpm) || moved(s->tpm, tpm) || s->conc != conc) {
+                s->rpm = rpm;
+                s->tpm = tpm;
+                s->conc = conc;
+                s->sent = true;
+                bool seen = false;
+                for (size_t d = 0; d < *n_dirty; d++) if ((*dirty)[d] == s->peer) seen = true;
+                if (!seen) {
+                    *dirty = xrealloc(*dirty, (*n_dirty + 1) * sizeof(void *));
+                    (*dirty)[(*n_dirty)++] = s->peer;
+                }
+            }
+        }
+    }
+}
+
+static void send_table(allot_t *a, void *peer)
+{
+    wire_rate_t *rows = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < a->n_keys; i++) {
+        share_t *s = share_get(&a->keys[i], peer, false);
+        if (!s) continue;
+        rows = xrealloc(rows, (n + 1) * sizeof(wire_rate_t));
+        rows[n++] = (wire_rate_t){.key = a->keys[i].key, .rpm = s->rpm, .tpm = s->tpm,
+                                  .max_concurrency = (uint32_t)s->conc};
+    }
+    buf_t b;
+    buf_init(&b, WIRE_MAX_MSG);
+    if (wire_rates_encode(rows, n, &b) == 0 && a->send(a->arg, peer, b.data, b.len) < 0)
+        log_debug("ALLOT not delivered");
+    buf_free(&b);
+    free(rows);
+}
+
+static void rebalance(allot_t *a)
+{
+    void **dirty = NULL;
+    size_t n = 0;
+    recompute(a, &dirty, &n);
+    for (size_t i = 0; i < n; i++) send_table(a, dirty[i]);
+    free(dirty);
+}
+
+void allot_worker_joined(allot_t *a, void *peer) { (void)a; (void)peer; /* shares start at first DEMAND */ }
+
+void allot_worker_gone(allot_t *a, void *peer)
+{
+    bool any = false;
+    for (size_t i = 0; i < a->n_keys; i++) {
+        keyent_t *k = &a->keys[i];
+        for (size_t j = 0; j < k->n; j++) {
+            if (k->shares[j].peer == peer) {
+                k->shares[j] = k->shares[--k->n];
+                any = true;
+                break;
+            }
+        }
+    }
+    if (any) rebalance(a);
+}
+
+void allot_demand(allot_t *a, void *peer, const void *payload, size_t len)
+{
+    wire_rate_t *rows = NULL;
+    size_t n = 0;
+    char err[256];
+    if (wire_rates_decode(payload, len, &rows, &n, err, sizeof err) < 0) {
+        log_warn("malformed DEMAND dropped: %s", err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        keyent_t *k = key_get(a, rows[i].key);
+        /* Limits come from the job spec; the latest report wins (a new job may change them). */
+        k->rpm = rows[i].rpm > 0 ? rows[i].rpm : 0;
+        k->tpm = rows[i].tpm > 0 ? rows[i].tpm : 0;
+        k->max_conc = rows[i].max_concurrency;
+        share_t *s = share_get(k, peer, true);
+        s->demand = rows[i].demand;
+        s->age = 0;
+    }
+    wire_rates_free(rows, n);
+    rebalance(a);
+}
+
+void allot_tick(allot_t *a)
+{
+    for (size_t i = 0; i < a->n_keys; i++)
+        for (size_t j = 0; j < a->keys[i].n; j++)
+            if (a->keys[i].shares[j].age < STALE_TICKS) a->keys[i].shares[j].age++;
+    rebalance(a);
+}
+
+int allot_share(const allot_t *a, const void *peer, const char *key, double *rpm, double *tpm, int *max_conc)
+{
+    for (size_t i = 0; i < a->n_keys; i++) {
+        if (strcmp(a->keys[i].key, key) != 0) continue;
+        for (size_t j = 0; j < a->keys[i].n; j++) {
+            const share_t *s = &a->keys[i].shares[j];
+            if (s->peer != peer) continue;
+            *rpm = s->rpm;
+            *tpm = s->tpm;
+            *max_conc = s->conc;
+            return 0;
+        }
+    }
+    return -1;
+}

@@ -1,0 +1,599 @@
+/* broker: see broker.h and schemas/protocol.md.
+ *
+ * DESIGN. Peers are whatever DEALER sockets talk to our ROUTER: each says HELLO with its role.
+ * Every message from a peer refreshes its `last_seen`; a peer silent for `dead_after` heartbeat
+ * intervals is dead, and a dead worker's leases go back to the front of the queue at once.
+ *
+ * A shard is a `job_t`-free item: its routing fields plus the payload bytes exactly as the
+ * scheduler sent them (the broker never decodes shards). It is in exactly one place: the queue
+ * (waiting), or a worker's lease list (leased). SHARD_DONE ends the lease and the item; results
+ * and SHARD_DONE are forwarded to the scheduler that owns the job, whatever the lease state (a
+ * late result from a worker we declared dead is still a good result: the scheduler commits
+ * idempotently).
+ *
+ * Credit: a worker's `credit` is the number of shards it asked for (HELLO n + CREDIT n) minus the
+ * shards sent to it. Dispatch hands the queue head to the live worker with the most credit and
+ * never sends to a worker with none.
+ *
+ * Rate limits (DEMAND/ALLOT) are handled by ratelimit_allot.c (fleet-wide allotment). */
+#define LOG_MODULE "broker"
+#include "broker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "allot.h"
+#include "log.h"
+#include "loop.h"
+#include "mem.h"
+#include "wire.h"
+#include "zsock.h"
+
+#define MAX_IDENT 255
+
+typedef enum { ROLE_UNKNOWN = 0, ROLE_WORKER, ROLE_SCHEDULER } role_t;
+
+typedef struct item {
+    char job_id[WIRE_MAX_ID];
+    uint64_t shard_id;
+    uint64_t lease;             /* 0 while queued */
+    unsigned char sched[MAX_IDENT + 1];
+    size_t sched_len;
+    void *payload;
+    size_t payload_len;
+    uint32_t attempts;
+    struct item *prev, *next;   /* in the queue or in a worker's lease list */
+} item_t;
+
+typedef struct {
+    item_t *head, *tail;
+    size_t n;
+} list_t;
+
+typedef struct peer {
+    unsigned char ident[MAX_IDENT + 1];
+    size_t ident_len;
+    role_t role;
+    char name[WIRE_MAX_ID];
+    int64_t last_seen;
+    uint32_t credit;
+    uint32_t threads;
+    list_t leases;
+    bool alive;
+} peer_t;
+
+typedef struct {
+    char job_id[WIRE_MAX_ID];
+    unsigned char sched[MAX_IDENT + 1];
+    size_t sched_len;
+} jobroute_t;
+
+struct broker {
+    void *ctx;
+    bool own_ctx;
+    void *sock;
+    loop_t *loop;
+    char instance[40];
+    char endpoint[256];
+    int heartbeat_ms, dead_after;
+    peer_t **peers;
+    size_t n_peers;
+    list_t queue;
+    jobroute_t *routes;
+    size_t n_routes;
+    uint64_t next_lease;
+    allot_t *allot;
+    pthread_mutex_t stats_mu;
+    broker_stats_t stats;
+};
+
+/* ---- lists ---- */
+static void list_push_back(list_t *l, item_t *it)
+{
+    it->next = NULL;
+    it->prev = l->tail;
+    if (l->tail) l->tail->next = it;
+    else l->head = it;
+    l->tail = it;
+    l->n++;
+}
+
+static void list_push_front(list_t *l, item_t *it)
+{
+    it->prev = NULL;
+    it->next = l->head;
+    if (l->head) l->head->prev = it;
+    else l->tail = it;
+    l->head = it;
+    l->n++;
+}
+
+static void list_remove(list_t *l, item_t *it)
+{
+    if (it->prev) it->prev->next = it->next;
+    else l->head = it->next;
+    if (it->next) it->next->prev = it->prev;
+    else l->tail = it->prev;
+    it->prev = it->next = NULL;
+    l->n--;
+}
+
+static void item_free(item_t *it)
+{
+    free(it->payload);
+    free(it);
+}
+
+/* ---- peers ---- */
+static peer_t *peer_find(broker_t *b, const void *ident, size_t len)
+{
+    for (size_t i = 0; i < b->n_peers; i++)
+        if (b->peers[i]->ident_len == len && memcmp(b->peers[i]->ident, ident, len) == 0) return b->peers[i];
+    return NULL;
+}
+
+static peer_t *peer_add(broker_t *b, const void *ident, size_t len)
+{
+    peer_t *p = xcalloc(1, sizeof(*p));
+    memcpy(p->ident, ident, len);
+    p->ident_len = len;
+    p->alive = true;
+    b->peers = xrealloc(b->peers, (b->n_peers + 1) * sizeof(peer_t *));
+    b->peers[b->n_peers++] = p;
+    return p;
+}
+
+static void update_stats(broker_t *b)
+{
+    uint32_t w = 0, s = 0;
+    uint64_t leased = 0;
+    for (size_t i = 0; i < b->n_peers; i++) {
+        if (b->peers[i]->role == ROLE_WORKER) { w++; leased += b->peers[i]->leases.n; }
+        else if (b->peers[i]->role == ROLE_SCHEDULER) s++;
+    }
+    pthread_mutex_lock(&b->stats_mu);
+    b->stats.workers_alive = w;
+    b->stats.schedulers_alive = s;
+    b->stats.shards_queued = b->queue.n;
+    b->stats.shards_leased = leased;
+    pthread_mutex_unlock(&b->stats_mu);
+}
+
+#define STAT_ADD(b, field, v) do { pthread_mutex_lock(&(b)->stats_mu); (b)->stats.field += (v); pthread_mutex_unlock(&(b)->stats_mu); } while (0)
+
+/* Puts every lease of a worker back at the front of the queue, keeping their order. */
+static void requeue_leases(broker_t *b, peer_t *p)
+{
+    size_t n = p->leases.n;
+    while (p->leases.tail) {
+        item_t *it = p->leases.tail;
+        list_remove(&p->leases, it);
+        it->lease = 0;
+        list_push_front(&b->queue, it);
+    }
+    if (n) {
+        log_warn("worker %s: %zu leased shard(s) back to the queue", p->name, n);
+        STAT_ADD(b, shards_requeued, n);
+    }
+}
+
+static void peer_remove(broker_t *b, peer_t *p, const char *why)
+{
+    if (p->role == ROLE_WORKER) {
+        log_warn("worker %s %s", p->name[0] ? p->name : "?", why);
+        requeue_leases(b, p);
+        STAT_ADD(b, workers_died, 1);
+        allot_worker_gone(b->allot, p);
+    } else if (p->role == ROLE_SCHEDULER) {
+        log_warn("scheduler %s %s", p->name[0] ? p->name : "?", why);
+    }
+    for (size_t i = 0; i < b->n_peers; i++) {
+        if (b->peers[i] == p) {
+            b->peers[i] = b->peers[--b->n_peers];
+            break;
+        }
+    }
+    free(p);
+    update_stats(b);
+}
+
+/* ---- sending ---- */
+static int send_to(broker_t *b, peer_t *p, const wire_hdr_t *h, const void *payload, size_t len)
+{
+    if (zsock_send(b->sock, p->ident, p->ident_len, h, payload, len) < 0) {
+        if (errno == EHOSTUNREACH) log_debug("peer %s is gone (send %s)", p->name, wire_type_name(h->type));
+        else log_warn("send %s to %s failed: %s", wire_type_name(h->type), p->name, zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int send_to_ident(broker_t *b, const void *ident, size_t ilen, const wire_hdr_t *h, const void *payload,
+                         size_t len)
+{
+    if (zsock_send(b->sock, ident, ilen, h, payload, len) < 0) {
+        STAT_ADD(b, messages_dropped, 1);
+        log_warn("cannot forward %s for job %s: %s", wire_type_name(h->type), h->job_id, zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- routing table job -> scheduler ---- */
+static jobroute_t *route_find(broker_t *b, const char *job_id)
+{
+    for (size_t i = 0; i < b->n_routes; i++)
+        if (strcmp(b->routes[i].job_id, job_id) == 0) return &b->routes[i];
+    return NULL;
+}
+
+static void route_set(broker_t *b, const char *job_id, const void *ident, size_t len)
+{
+    jobroute_t *r = route_find(b, job_id);
+    if (!r) {
+        b->routes = xrealloc(b->routes, (b->n_routes + 1) * sizeof(jobroute_t));
+        r = &b->routes[b->n_routes++];
+        snprintf(r->job_id, sizeof r->job_id, "%s", job_id);
+    }
+    memcpy(r->sched, ident, len);
+    r->sched_len = len;
+}
+
+/* ---- dispatch ---- */
+static peer_t *best_worker(broker_t *b)
+{
+    peer_t *best = NULL;
+    for (size_t i = 0; i < b->n_peers; i++) {
+        peer_t *p = b->peers[i];
+        if (p->role != ROLE_WORKER || !p->alive || p->credit == 0) continue;
+        /* Most credit first; ties go to the worker holding fewer leases. */
+        if (!best || p->credit > best->credit || (p->credit == best->credit && p->leases.n < best->leases.n))
+            best = p;
+    }
+    return best;
+}
+
+static void dispatch(broker_t *b)
+{
+    size_t budget = 1024;   /* bounded work per pass */
+    while (b->queue.head && budget--) {
+        peer_t *w = best_worker(b);
+        if (!w) break;
+        item_t *it = b->queue.head;
+        list_remove(&b->queue, it);
+        it->lease = ++b->next_lease;
+        it->attempts++;
+        wire_hdr_t h = {.type = WIRE_SHARD, .shard_id = it->shard_id, .lease = it->lease, .n = it->attempts};
+        snprintf(h.job_id, sizeof h.job_id, "%s", it->job_id);
+        if (send_to(b, w, &h, it->payload, it->payload_len) < 0) {
+            it->lease = 0;
+            it->attempts--;
+            list_push_front(&b->queue, it);
+            w->alive = false;   /* unreachable: the next heartbeat check removes it */
+            continue;
+        }
+        w->credit--;
+        list_push_back(&w->leases, it);
+        STAT_ADD(b, shards_dispatched, 1);
+        log_debug("shard %s/%llu -> %s (lease %llu, attempt %u)", it->job_id, (unsigned long long)it->shard_id,
+                  w->name, (unsigned long long)it->lease, it->attempts);
+    }
+    update_stats(b);
+}
+
+static bool already_known(broker_t *b, const char *job_id, uint64_t shard_id)
+{
+    for (item_t *it = b->queue.head; it; it = it->next)
+        if (it->shard_id == shard_id && strcmp(it->job_id, job_id) == 0) return true;
+    for (size_t i = 0; i < b->n_peers; i++)
+        for (item_t *it = b->peers[i]->leases.head; it; it = it->next)
+            if (it->shard_id == shard_id && strcmp(it->job_id, job_id) == 0) return true;
+    return false;
+}
+
+static item_t *lease_take(peer_t *p, const char *job_id, uint64_t shard_id, uint64_t lease)
+{
+    for (item_t *it = p->leases.head; it; it = it->next) {
+        if (it->lease == lease && it->shard_id == shard_id && strcmp(it->job_id, job_id) == 0) {
+            list_remove(&p->leases, it);
+            return it;
+        }
+    }
+    return NULL;
+}
+
+static void drop_job(broker_t *b, const char *job_id)
+{
+    size_t dropped = 0;
+    for (item_t *it = b->queue.head, *next; it; it = next) {
+        next = it->next;
+        if (strcmp(it->job_id, job_id) == 0) {
+            list_remove(&b->queue, it);
+            item_free(it);
+            dropped++;
+        }
+    }
+    for (size_t i = 0; i < b->n_peers; i++) {
+        peer_t *p = b->peers[i];
+        for (item_t *it = p->leases.head, *next; it; it = next) {
+            next = it->next;
+            if (strcmp(it->job_id, job_id) == 0) {
+                list_remove(&p->leases, it);
+                item_free(it);
+                dropped++;
+            }
+        }
+    }
+    log_info("job %s cancelled: %zu shard(s) dropped", job_id, dropped);
+}
+
+/* ---- message handling ---- */
+static void on_message(broker_t *b, zsock_msg_t *m)
+{
+    if (m->n < 2 || m->dropped) {
+        log_warn("dropped a message of %d frame(s): expected identity, header[, payload]", m->n + m->dropped);
+        STAT_ADD(b, messages_dropped, 1);
+        return;
+    }
+    const void *ident = zmq_msg_data(&m->frames[0]);
+    size_t ilen = zmq_msg_size(&m->frames[0]);
+    if (ilen == 0 || ilen > MAX_IDENT) {
+        STAT_ADD(b, messages_dropped, 1);
+        return;
+    }
+    wire_hdr_t h;
+    char err[256];
+    if (wire_hdr_decode(zmq_msg_data(&m->frames[1]), zmq_msg_size(&m->frames[1]), &h, err, sizeof err) < 0) {
+        log_warn("dropped a malformed message: %s", err);
+        STAT_ADD(b, messages_dropped, 1);
+        return;
+    }
+    const void *payload = m->n > 2 ? zmq_msg_data(&m->frames[2]) : NULL;
+    size_t plen = m->n > 2 ? zmq_msg_size(&m->frames[2]) : 0;
+
+    peer_t *p = peer_find(b, ident, ilen);
+    if (!p && h.type != WIRE_HELLO) {
+        /* Unknown peer (e.g. we restarted): answer with a heartbeat carrying our instance id, so
+         * the peer notices and says HELLO again. Results still go through when we know the job. */
+        wire_hdr_t hb = {.type = WIRE_HEARTBEAT};
+        snprintf(hb.name, sizeof hb.name, "%s", b->instance);
+        if (zsock_send(b->sock, ident, ilen, &hb, NULL, 0) < 0) {}
+        if (h.type != WIRE_RESULT && h.type != WIRE_SHARD_DONE) return;
+    }
+    if (p) {
+        p->last_seen = loop_now_ms();
+        p->alive = true;
+    }
+
+    switch (h.type) {
+    case WIRE_HELLO: {
+        if (!p) p = peer_add(b, ident, ilen);
+        else if (p->role == ROLE_WORKER) requeue_leases(b, p);   /* a restarted worker holds nothing */
+        p->last_seen = loop_now_ms();
+        p->role = strcmp(h.role, "scheduler") == 0 ? ROLE_SCHEDULER : strcmp(h.role, "worker") == 0 ? ROLE_WORKER : ROLE_UNKNOWN;
+        if (p->role == ROLE_UNKNOWN) {
+            log_warn("HELLO with unknown role '%s' dropped", h.role);
+            peer_remove(b, p, "said HELLO with an unknown role");
+            return;
+        }
+        snprintf(p->name, sizeof p->name, "%s", h.name[0] ? h.name : "?");
+        p->credit = p->role == ROLE_WORKER ? h.n : 0;
+        p->threads = h.threads;
+        log_info("%s %s joined (credit %u)", p->role == ROLE_WORKER ? "worker" : "scheduler", p->name, p->credit);
+        wire_hdr_t w = {.type = WIRE_WELCOME, .heartbeat_ms = (uint32_t)b->heartbeat_ms};
+        snprintf(w.name, sizeof w.name, "%s", b->instance);
+        if (send_to(b, p, &w, NULL, 0) < 0) {}
+        if (p->role == ROLE_WORKER) allot_worker_joined(b->allot, p);
+        break;
+    }
+    case WIRE_HEARTBEAT:
+        break;
+    case WIRE_CREDIT:
+        if (p->role == ROLE_WORKER) {
+            /* Bound: a worker cannot claim an absurd amount of work. */
+            uint64_t c = (uint64_t)p->credit + h.n;
+            p->credit = c > 100000 ? 100000 : (uint32_t)c;
+        }
+        break;
+    case WIRE_SUBMIT: {
+        if (p->role != ROLE_SCHEDULER || !payload || !h.job_id[0]) {
+            log_warn("SUBMIT from %s dropped: %s", p->name, !payload ? "no payload" : "not a scheduler or no job id");
+            STAT_ADD(b, messages_dropped, 1);
+            break;
+        }
+        route_set(b, h.job_id, ident, ilen);
+        if (already_known(b, h.job_id, h.shard_id)) break;   /* a resubmission of work we hold */
+        item_t *it = xcalloc(1, sizeof(*it));
+        snprintf(it->job_id, sizeof it->job_id, "%s", h.job_id);
+        it->shard_id = h.shard_id;
+        memcpy(it->sched, ident, ilen);
+        it->sched_len = ilen;
+        it->payload = xmalloc(plen);
+        memcpy(it->payload, payload, plen);
+        it->payload_len = plen;
+        list_push_back(&b->queue, it);
+        break;
+    }
+    case WIRE_RESULT:
+    case WIRE_SHARD_DONE: {
+        jobroute_t *r = route_find(b, h.job_id);
+        if (p && h.type == WIRE_SHARD_DONE) {
+            item_t *it = lease_take(p, h.job_id, h.shard_id, h.lease);
+            if (it) item_free(it);
+            STAT_ADD(b, shards_done, 1);
+        }
+        if (!r) {
+            log_warn("%s for unknown job %s dropped", wire_type_name(h.type), h.job_id);
+            STAT_ADD(b, messages_dropped, 1);
+            break;
+        }
+        if (send_to_ident(b, r->sched, r->sched_len, &h, payload, plen) == 0 && h.type == WIRE_RESULT)
+            STAT_ADD(b, results_forwarded, 1);
+        break;
+    }
+    case WIRE_CANCEL: {
+        if (p->role != ROLE_SCHEDULER) break;
+        drop_job(b, h.job_id);
+        wire_hdr_t c = {.type = WIRE_CANCEL};
+        snprintf(c.job_id, sizeof c.job_id, "%s", h.job_id);
+        for (size_t i = 0; i < b->n_peers; i++)
+            if (b->peers[i]->role == ROLE_WORKER && send_to(b, b->peers[i], &c, NULL, 0) < 0) {}
+        break;
+    }
+    case WIRE_DEMAND:
+        if (p->role == ROLE_WORKER && payload) allot_demand(b->allot, p, payload, plen);
+        break;
+    case WIRE_BYE:
+        peer_remove(b, p, "said BYE");
+        break;
+    default:
+        log_warn("unexpected %s from %s dropped", wire_type_name(h.type), p ? p->name : "?");
+        STAT_ADD(b, messages_dropped, 1);
+    }
+}
+
+/* ZMQ_FD is edge-triggered: read until EAGAIN, but bound the pass. Returns non-zero when
+ * messages are still waiting. */
+static int drain(broker_t *b)
+{
+    for (int i = 0; i < 4096; i++) {
+        zsock_msg_t m;
+        int rc = zsock_recv(b->sock, &m);
+        if (rc <= 0) break;
+        on_message(b, &m);
+        zsock_msg_close(&m);
+    }
+    dispatch(b);
+    return zsock_readable(b->sock);
+}
+
+static void on_fd(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
+
+static int before_wait(loop_t *loop, void *arg) { return drain(arg); }
+
+static void heartbeat_tick(loop_t *loop, uint64_t id, void *arg)
+{
+    broker_t *b = arg;
+    int64_t now = loop_now_ms();
+    int64_t dead_ms = (int64_t)b->heartbeat_ms * b->dead_after;
+    uint32_t workers = 0;
+    for (size_t i = 0; i < b->n_peers; i++) if (b->peers[i]->role == ROLE_WORKER) workers++;
+    for (size_t i = 0; i < b->n_peers;) {
+        peer_t *p = b->peers[i];
+        if (now - p->last_seen > dead_ms) {
+            peer_remove(b, p, "is silent: declared dead");
+            continue;   /* peer_remove moved another peer into slot i */
+        }
+        wire_hdr_t hb = {.type = WIRE_HEARTBEAT, .n = workers};
+        snprintf(hb.name, sizeof hb.name, "%s", b->instance);
+        if (send_to(b, p, &hb, NULL, 0) < 0) {}
+        i++;
+    }
+    allot_tick(b->allot);
+    dispatch(b);
+    loop_timer_add(loop, b->heartbeat_ms, heartbeat_tick, b);
+}
+
+/* allot.c sends ALLOT tables through this. */
+static int allot_send(void *arg, void *peer, const void *payload, size_t len)
+{
+    broker_t *b = arg;
+    wire_hdr_t h = {.type = WIRE_ALLOT};
+    return send_to(b, peer, &h, payload, len);
+}
+
+void broker_opts_default(broker_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->heartbeat_ms = 1000;
+    o->dead_after = 5;
+}
+
+broker_t *broker_new(const broker_opts_t *opts, char *err, size_t errlen)
+{
+    broker_t *b = xcalloc(1, sizeof(*b));
+    b->heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms : 1000;
+    b->dead_after = opts->dead_after > 0 ? opts->dead_after : 5;
+    b->ctx = opts->zmq_ctx;
+    if (!b->ctx) {
+        b->ctx = zmq_ctx_new();
+        b->own_ctx = true;
+    }
+    pthread_mutex_init(&b->stats_mu, NULL);
+    snprintf(b->instance, sizeof b->instance, "broker-%d-%llx", (int)getpid(), (unsigned long long)loop_now_us());
+    b->sock = zmq_socket(b->ctx, ZMQ_ROUTER);
+    if (!b->sock || zsock_setup(b->sock, ZMQ_ROUTER) < 0 || zmq_bind(b->sock, opts->endpoint) < 0) {
+        snprintf(err, errlen, "cannot bind %s: %s", opts->endpoint, zmq_strerror(errno));
+        broker_destroy(&b);
+        return NULL;
+    }
+    size_t elen = sizeof b->endpoint;
+    if (zmq_getsockopt(b->sock, ZMQ_LAST_ENDPOINT, b->endpoint, &elen) < 0)
+        snprintf(b->endpoint, sizeof b->endpoint, "%s", opts->endpoint);
+    b->loop = loop_new();
+    if (!b->loop) {
+        snprintf(err, errlen, "cannot create the event loop");
+        broker_destroy(&b);
+        return NULL;
+    }
+    b->allot = allot_new(allot_send, b);
+    return b;
+}
+
+int broker_run(broker_t *b)
+{
+    int fd = zsock_fd(b->sock);
+    if (fd < 0 || loop_fd_set(b->loop, fd, LOOP_READ, on_fd, b) < 0) {
+        log_error("cannot watch the broker socket");
+        return -1;
+    }
+    loop_set_before_wait(b->loop, before_wait, b);
+    loop_timer_add(b->loop, b->heartbeat_ms, heartbeat_tick, b);
+    log_info("broker %s ready", b->instance);
+    loop_run(b->loop);
+    return 0;
+}
+
+void broker_stop(broker_t *b) { loop_stop_async(b->loop); }
+
+void broker_get_stats(broker_t *b, broker_stats_t *out)
+{
+    pthread_mutex_lock(&b->stats_mu);
+    *out = b->stats;
+    pthread_mutex_unlock(&b->stats_mu);
+}
+
+const char *broker_endpoint(const broker_t *b) { return b->endpoint; }
+
+void broker_destroy(broker_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    broker_t *b = *self_p;
+    for (size_t i = 0; i < b->n_peers; i++) {
+        while (b->peers[i]->leases.head) {
+            item_t *it = b->peers[i]->leases.head;
+            list_remove(&b->peers[i]->leases, it);
+            item_free(it);
+        }
+        free(b->peers[i]);
+    }
+    free(b->peers);
+    while (b->queue.head) {
+        item_t *it = b->queue.head;
+        list_remove(&b->queue, it);
+        item_free(it);
+    }
+    free(b->routes);
+    allot_destroy(&b->allot);
+    if (b->sock) zmq_close(b->sock);
+    if (b->own_ctx) zmq_ctx_term(b->ctx);
+    loop_destroy(&b->loop);
+    pthread_mutex_destroy(&b->stats_mu);
+    free(b);
+    *self_p = NULL;
+}

@@ -1,0 +1,36 @@
+/* llmaj: the command-line entry point; dispatches to cmd_*.c (see cli.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} command_t;
+
+static const command_t commands[] = {
+    {"run", cmd_run, "run a job on this machine (embedded scheduler, broker and workers)"},
+    {"sync", cmd_sync, "sync a finished job's results to MLflow (resumes where it stopped)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: llmaj <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n`llmaj <command> --help` shows a command's options. `llmaj --version` prints the version.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { usage(stderr); return CLI_EXIT_BAD_INPUT; }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) { printf("llmaj %s\n", LLMAJ_VERSION); return 0; }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "llmaj: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return CLI_EXIT_BAD_INPUT;
+}

@@ -1,0 +1,120 @@
+/* report: progress and summary tables; see report.h. */
+#include "report.h"
+
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+void report_progress_init(report_progress_t *r, FILE *f, bool quiet)
+{
+    memset(r, 0, sizeof(*r));
+    r->f = f;
+    r->quiet = quiet;
+    r->tty = isatty(fileno(f)) != 0;
+    r->last_line_s = -1e9;
+}
+
+static void fmt_eta(char *out, size_t n, double s)
+{
+    if (!isfinite(s) || s < 0) snprintf(out, n, "--");
+    else if (s < 60) snprintf(out, n, "%.0fs", s);
+    else if (s < 3600) snprintf(out, n, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
+    else snprintf(out, n, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
+}
+
+void report_progress(const job_progress_t *p, void *arg)
+{
+    report_progress_t *r = arg;
+    if (r->quiet) return;
+    double frac = p->units_total ? (double)p->units_done / (double)p->units_total : 0;
+    double rate = p->elapsed_s > 0 ? p->units_done / p->elapsed_s : 0;
+    char eta[32];
+    fmt_eta(eta, sizeof eta, rate > 0 ? (p->units_total - p->units_done) / rate : -1);
+    if (r->tty) {
+        char bar[31];
+        int filled = (int)(frac * 30);
+        for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '.';
+        bar[30] = '\0';
+        fprintf(r->f, "\r\033[K[%s] %3.0f%% %llu/%llu  %.1f/s  ETA %s  workers %u  scores ok %llu unscored %llu errors %llu",
+                bar, frac * 100, (unsigned long long)p->units_done, (unsigned long long)p->units_total, rate, eta,
+                p->workers, (unsigned long long)p->scores_ok, (unsigned long long)p->scores_unscored,
+                (unsigned long long)p->scores_error);
+        fflush(r->f);
+        r->drawn = true;
+        return;
+    }
+    if (!p->finished && p->elapsed_s - r->last_line_s < 5) return;
+    r->last_line_s = p->elapsed_s;
+    fprintf(r->f, "progress: %llu/%llu (%.0f%%) record-targets, %.1f/s, shards %llu/%llu, scores ok %llu unscored %llu errors %llu%s\n",
+            (unsigned long long)p->units_done, (unsigned long long)p->units_total, frac * 100, rate,
+            (unsigned long long)p->shards_done, (unsigned long long)p->shards_total,
+            (unsigned long long)p->scores_ok, (unsigned long long)p->scores_unscored,
+            (unsigned long long)p->scores_error, p->finished ? " (done)" : "");
+    fflush(r->f);
+}
+
+void report_progress_end(report_progress_t *r)
+{
+    if (r->drawn) fputc('\n', r->f);
+    r->drawn = false;
+}
+
+static double num(const cJSON *o, const char *k, bool *ok)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    *ok = cJSON_IsNumber(v);
+    return *ok ? v->valuedouble : 0;
+}
+
+static void print_metrics(FILE *f, const cJSON *metrics)
+{
+    fprintf(f, "  %-28s %7s %10s %17s %7s %9s %7s\n", "metric", "mean", "mean score", "95% CI", "n", "unscored", "errors");
+    for (const cJSON *m = metrics ? metrics->child : NULL; m; m = m->next) {
+        bool ok_mean, ok_score, ok;
+        double mean = num(m, "mean", &ok_mean), ms = num(m, "mean_score", &ok_score);
+        char smean[16] = "-", sscore[16] = "-", sci[32] = "-";
+        if (ok_mean) snprintf(smean, sizeof smean, "%.3f", mean);
+        if (ok_score) snprintf(sscore, sizeof sscore, "%.3f", ms);
+        const cJSON *ci = cJSON_GetObjectItemCaseSensitive(m, "ci95");
+        if (cJSON_IsArray(ci) && cJSON_GetArraySize(ci) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(ci, 0)))
+            snprintf(sci, sizeof sci, "[%.3f, %.3f]", cJSON_GetArrayItem(ci, 0)->valuedouble,
+                     cJSON_GetArrayItem(ci, 1)->valuedouble);
+        fprintf(f, "  %-28.28s %7s %10s %17s %7.0f %9.0f %7.0f\n", m->string, smean, sscore, sci, num(m, "n", &ok),
+                num(m, "n_unscored", &ok), num(m, "n_error", &ok));
+        const cJSON *ratings = cJSON_GetObjectItemCaseSensitive(m, "ratings");
+        if (!ok_mean && cJSON_IsObject(ratings)) {
+            fprintf(f, "  %-28s", "");
+            for (const cJSON *r = ratings->child; r; r = r->next) fprintf(f, " %s: %.0f", r->string, r->valuedouble);
+            fputc('\n', f);
+        }
+    }
+}
+
+void report_summary(FILE *f, const cJSON *summary)
+{
+    const cJSON *targets = cJSON_GetObjectItemCaseSensitive(summary, "targets");
+    for (const cJSON *t = targets ? targets->child : NULL; t; t = t->next) {
+        const cJSON *model = cJSON_GetObjectItemCaseSensitive(t, "model");
+        fprintf(f, "\n%s model: %s\n", t->string, cJSON_IsString(model) ? model->valuestring : "?");
+        print_metrics(f, cJSON_GetObjectItemCaseSensitive(t, "metrics"));
+    }
+    const cJSON *cmp = cJSON_GetObjectItemCaseSensitive(summary, "comparison");
+    if (cJSON_IsObject(cmp) && cmp->child) {
+        fprintf(f, "\ncustom vs base (positive = custom better)\n");
+        fprintf(f, "  %-28s %9s %17s %6s %6s %6s %8s\n", "metric", "mean diff", "95% CI", "wins", "ties", "losses", "win rate");
+        for (const cJSON *m = cmp->child; m; m = m->next) {
+            bool ok, okd, okw;
+            double d = num(m, "mean_diff", &okd), wr = num(m, "win_rate", &okw);
+            char sd[16] = "-", sci[32] = "-", swr[16] = "-";
+            if (okd) snprintf(sd, sizeof sd, "%+.3f", d);
+            if (okw) snprintf(swr, sizeof swr, "%.1f%%", wr * 100);
+            const cJSON *ci = cJSON_GetObjectItemCaseSensitive(m, "ci95");
+            if (cJSON_IsArray(ci) && cJSON_GetArraySize(ci) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(ci, 0)))
+                snprintf(sci, sizeof sci, "[%+.3f, %+.3f]", cJSON_GetArrayItem(ci, 0)->valuedouble,
+                         cJSON_GetArrayItem(ci, 1)->valuedouble);
+            fprintf(f, "  %-28.28s %9s %17s %6.0f %6.0f %6.0f %8s\n", m->string, sd, sci, num(m, "wins", &ok),
+                    num(m, "ties", &ok), num(m, "losses", &ok), swr);
+        }
+    }
+    fputc('\n', f);
+}

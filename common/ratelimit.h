@@ -1,0 +1,53 @@
+/* ratelimit: per-endpoint-key request and token pacing for one worker thread (issue: quota
+ * saturation). For each key (provider|model|base_url|credential hash, see modelstr.h) it keeps
+ * token buckets for requests and tokens refilled smoothly (per millisecond, so no minute-sized
+ * bursts), an adaptive rate (multiplicative decrease on 429 / throttling, additive increase
+ * while clean, 5xx pauses growth), a concurrency cap (AIMD when no limits are configured), the
+ * pause demanded by Retry-After and rate-limit headers, and the quota-exhausted state. The
+ * configured limits are fleet-wide; the broker's ALLOT gives this thread its share, and DEMAND
+ * reports what this thread wants. Pure state: no I/O, time passed in by the caller. */
+#ifndef LLMAJ_RATELIMIT_H
+#define LLMAJ_RATELIMIT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+typedef struct ratelimit ratelimit_t;
+
+ratelimit_t *ratelimit_new(int default_max_concurrency);
+void ratelimit_destroy(ratelimit_t **self_p);
+
+/* The fleet-wide limits configured for a key (spec `limits`; 0 = none). */
+void ratelimit_configure(ratelimit_t *r, const char *key, double rpm, double tpm, int max_concurrency);
+
+/* May a call costing `est_tokens` start on `key` now? 0 = yes (the request and tokens are taken
+ * and the call counted in flight); otherwise the number of ms to wait before asking again. */
+int64_t ratelimit_acquire(ratelimit_t *r, const char *key, uint64_t est_tokens, int64_t now_ms);
+
+/* Outcome of a call that acquired: corrects the token estimate with the actual usage and adapts
+ * the rate. http_status 0 = transport error. retry_after_ms >= 0 when the server asked for a pause. */
+typedef struct {
+    long http_status;
+    uint64_t est_tokens, actual_tokens;   /* actual 0 = unknown */
+    int64_t retry_after_ms;               /* -1 = none */
+    bool throttled;                       /* 429 / ThrottlingException */
+    bool quota_exhausted;
+    /* from x-ratelimit-* / anthropic-ratelimit-*: -1 = unknown */
+    int64_t remaining_requests, remaining_tokens, reset_requests_ms, reset_tokens_ms;
+} ratelimit_outcome_t;
+void ratelimit_release(ratelimit_t *r, const char *key, const ratelimit_outcome_t *o, int64_t now_ms);
+
+/* Calls waiting for `key` (not yet acquired) are counted as demand. */
+void ratelimit_demand_add(ratelimit_t *r, const char *key, int delta);
+
+/* True once the key's quota is exhausted (dispatch to it stops). */
+bool ratelimit_exhausted(const ratelimit_t *r, const char *key);
+
+/* Broker protocol: DEMAND rows for keys with configured limits; returns rows written (0 = nothing
+ * to report), -1 on error. ALLOT applies this thread's share. */
+int ratelimit_demand_encode(ratelimit_t *r, buf_t *out);
+void ratelimit_apply_allot(ratelimit_t *r, const void *payload, size_t len);
+
+#endif

@@ -1,0 +1,93 @@
+/* zsock: shared ZeroMQ helpers; see zsock.h. */
+#include "zsock.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+int zsock_setup(void *sock, int type)
+{
+    int64_t max = WIRE_MAX_MSG;
+    int linger = 0, hwm = 1000000, one = 1;
+    if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max) < 0) return -1;
+    if (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) < 0) return -1;
+    if (zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0) return -1;
+    if (zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) < 0) return -1;
+    if (type == ZMQ_ROUTER && zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) < 0) return -1;
+    if (type == ZMQ_DEALER) {
+        int ivl = 100, ivl_max = 2000;
+        if (zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) < 0) return -1;
+        if (zmq_setsockopt(sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) < 0) return -1;
+    }
+    return 0;
+}
+
+int zsock_send(void *sock, const void *ident, size_t ident_len, const wire_hdr_t *h, const void *payload,
+               size_t payload_len)
+{
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    if (wire_hdr_encode(h, &b) < 0) {
+        buf_free(&b);
+        errno = EMSGSIZE;
+        return -1;
+    }
+    int more = payload ? ZMQ_SNDMORE : 0;
+    int rc = 0;
+    if (ident && zmq_send(sock, ident, ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) rc = -1;
+    /* After the first frame is accepted the rest go out atomically with it. */
+    if (!rc && zmq_send(sock, b.data, b.len, more | ZMQ_DONTWAIT) < 0) rc = -1;
+    if (!rc && payload && zmq_send(sock, payload, payload_len, ZMQ_DONTWAIT) < 0) rc = -1;
+    int saved = errno;
+    buf_free(&b);
+    errno = saved;
+    return rc;
+}
+
+int zsock_recv(void *sock, zsock_msg_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    for (;;) {
+        zmq_msg_t f;
+        zmq_msg_init(&f);
+        if (zmq_msg_recv(&f, sock, ZMQ_DONTWAIT) < 0) {
+            int e = errno;
+            zmq_msg_close(&f);
+            if (m->n == 0 && e == EAGAIN) return 0;
+            if (e == EINTR && m->n == 0) return 0;
+            zsock_msg_close(m);
+            errno = e;
+            return -1;
+        }
+        int more = zmq_msg_more(&f);
+        if (m->n < ZSOCK_MAX_FRAMES) {
+            m->frames[m->n++] = f;
+        } else {
+            m->dropped++;
+            zmq_msg_close(&f);
+        }
+        if (!more) return 1;
+    }
+}
+
+void zsock_msg_close(zsock_msg_t *m)
+{
+    for (int i = 0; i < m->n; i++) zmq_msg_close(&m->frames[i]);
+    m->n = 0;
+}
+
+int zsock_readable(void *sock)
+{
+    int ev = 0;
+    size_t len = sizeof ev;
+    if (zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &len) < 0) return 0;
+    return (ev & ZMQ_POLLIN) != 0;
+}
+
+int zsock_fd(void *sock)
+{
+    int fd = -1;
+    size_t len = sizeof fd;
+    if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) < 0) return -1;
+    return fd;
+}

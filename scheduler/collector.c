@@ -1,0 +1,244 @@
+/* collector: result files; see collector.h. One pass over the store's outputs writes
+ * records.jsonl and feeds the aggregate, so summary.json is computed from exactly the lines that
+ * records.jsonl holds. */
+#define LOG_MODULE "collector"
+#include "collector.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "aggregate.h"
+#include "buf.h"
+#include "log.h"
+#include "mem.h"
+#include "pricing.h"
+
+typedef struct {
+    FILE *f;
+    const char *job_id;
+    aggregate_t *agg;
+    buf_t line;
+    int failed;
+} pass_t;
+
+static int put_str(buf_t *b, const char *key, const char *v)
+{
+    int rc = buf_printf(b, "\"%s\":", key);
+    if (v) rc |= buf_json_str(b, v, strlen(v));
+    else rc |= buf_puts(b, "null");
+    return rc;
+}
+
+static int put_num(buf_t *b, double v)
+{
+    char tmp[64];
+    /* %.17g round-trips; integral values print without a fraction. */
+    snprintf(tmp, sizeof tmp, "%.17g", v);
+    return buf_puts(b, tmp);
+}
+
+static int write_line(const record_t *rec, const result_t *res, void *arg)
+{
+    pass_t *p = arg;
+    buf_t *b = &p->line;
+    buf_reset(b);
+    int rc = buf_putc(b, '{');
+    rc |= put_str(b, "job_id", p->job_id);
+    rc |= buf_printf(b, ",\"record_index\":%llu,", (unsigned long long)rec->index);
+    if (rec->id) rc |= put_str(b, "record_id", rec->id);
+    else rc |= buf_printf(b, "\"record_id\":\"%llu\"", (unsigned long long)rec->index);
+    rc |= buf_putc(b, ',');
+    rc |= put_str(b, "target", target_name(res->target));
+    rc |= buf_putc(b, ',');
+    rc |= put_str(b, "model", res->model);
+    rc |= buf_putc(b, ',');
+    rc |= put_str(b, "prompt", rec->prompt);
+    rc |= buf_putc(b, ',');
+    rc |= put_str(b, "response", res->response);
+    rc |= buf_printf(b, ",\"response_from_dataset\":%s,", res->response_from_dataset ? "true" : "false");
+    rc |= put_str(b, "category", rec->category);
+    rc |= buf_putc(b, ',');
+    rc |= put_str(b, "reference", rec->reference);
+    rc |= buf_puts(b, ",\"scores\":{");
+    uint64_t jin = 0, jout = 0;
+    for (size_t i = 0; i < res->n_scores; i++) {
+        const score_t *s = &res->scores[i];
+        if (i) rc |= buf_putc(b, ',');
+        rc |= buf_json_str(b, s->metric, strlen(s->metric));
+        rc |= buf_puts(b, ":{\"score\":");
+        if (s->has_score) rc |= put_num(b, s->score);
+        else rc |= buf_puts(b, "null");
+        rc |= buf_puts(b, ",\"normalized\":");
+        if (s->has_score) rc |= put_num(b, s->normalized);
+        else rc |= buf_puts(b, "null");
+        rc |= buf_putc(b, ',');
+        rc |= put_str(b, "rating", s->rating);
+        rc |= buf_putc(b, ',');
+        rc |= put_str(b, "explanation", s->explanation);
+        rc |= buf_putc(b, ',');
+        rc |= put_str(b, "status", score_status_name(s->status));
+        if (s->error) {
+            rc |= buf_putc(b, ',');
+            rc |= put_str(b, "error", s->error);
+        }
+        rc |= buf_printf(b, ",\"judge_calls\":%u}", s->attempts);
+        jin += s->usage.input_tokens;
+        jout += s->usage.output_tokens;
+        aggregate_add(p->agg, rec->index, res->target, rec->category, s);
+    }
+    rc |= buf_printf(b, "},\"usage\":{\"input_tokens\":%llu,\"output_tokens\":%llu,\"judge_input_tokens\":%llu,"
+                        "\"judge_output_tokens\":%llu},\"latency_ms\":",
+                     (unsigned long long)res->usage.input_tokens, (unsigned long long)res->usage.output_tokens,
+                     (unsigned long long)jin, (unsigned long long)jout);
+    rc |= put_num(b, res->latency_ms);
+    rc |= buf_putc(b, ',');
+    rc |= put_str(b, "error", res->error);
+    rc |= buf_puts(b, "}\n");
+    if (rc || fwrite(b->data, 1, b->len, p->f) != b->len) {
+        p->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static int write_json_file(const char *dir, const char *name, const cJSON *j, char *err, size_t errlen)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    char *tmp = xasprintf("%s.tmp", path);
+    char *txt = cJSON_Print(j);
+    FILE *f = fopen(tmp, "w");
+    int rc = -1;
+    if (f && txt && fputs(txt, f) >= 0 && fputc('\n', f) != EOF && fclose(f) == 0) {
+        f = NULL;
+        rc = rename(tmp, path);
+    }
+    if (f) fclose(f);
+    if (rc < 0) snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    free(txt);
+    free(tmp);
+    free(path);
+    return rc;
+}
+
+typedef struct {
+    cJSON *models;
+    const char *judge;
+    double cost;
+    bool cost_known;
+} usage_acc_t;
+
+static void add_usage(const char *model, bool judge, uint64_t in, uint64_t out, uint64_t calls, void *arg)
+{
+    usage_acc_t *u = arg;
+    const char *name = judge ? u->judge : model;
+    if (!name) return;
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(u->models, name);
+    if (!m) {
+        m = cJSON_AddObjectToObject(u->models, name);
+        cJSON_AddNumberToObject(m, "input_tokens", 0);
+        cJSON_AddNumberToObject(m, "output_tokens", 0);
+        cJSON_AddNumberToObject(m, "calls", 0);
+    }
+    cJSON *a = cJSON_GetObjectItem(m, "input_tokens"), *b = cJSON_GetObjectItem(m, "output_tokens"),
+          *c = cJSON_GetObjectItem(m, "calls");
+    cJSON_SetNumberValue(a, a->valuedouble + (double)in);
+    cJSON_SetNumberValue(b, b->valuedouble + (double)out);
+    cJSON_SetNumberValue(c, c->valuedouble + (double)calls);
+    double pin, pout;
+    if (pricing_lookup(name, &pin, &pout) == 0) {
+        double cost = ((double)in * pin + (double)out * pout) / 1e6;
+        u->cost += cost;
+        cJSON *ec = cJSON_GetObjectItem(m, "estimated_cost_usd");
+        if (ec) cJSON_SetNumberValue(ec, ec->valuedouble + cost);
+        else cJSON_AddNumberToObject(m, "estimated_cost_usd", cost);
+    } else {
+        u->cost_known = false;
+    }
+}
+
+static char *iso_time(time_t t)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char b[32];
+    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return xstrdup(b);
+}
+
+int collector_write(store_t *st, const collector_info_t *ci, cJSON **summary, char *err, size_t errlen)
+{
+    *summary = NULL;
+    if (mkdir(ci->out_dir, 0755) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: %s", ci->out_dir, strerror(errno));
+        return -1;
+    }
+    const spec_t *sp = ci->spec;
+    pass_t p = {.job_id = ci->job_id};
+    p.agg = aggregate_new(ci->job_id, sp->metrics, sp->n_metrics, sp->model ? sp->model : "dataset",
+                          sp->evaluate_base_model ? sp->base_model : NULL);
+    buf_init(&p.line, 0);
+    char *path = xasprintf("%s/records.jsonl", ci->out_dir);
+    char *tmp = xasprintf("%s.tmp", path);
+    p.f = fopen(tmp, "w");
+    int rc = -1;
+    if (!p.f) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+    } else if (store_outputs_each(st, ci->job_id, write_line, &p) < 0 || p.failed) {
+        snprintf(err, errlen, "%s: %s", path, p.failed ? strerror(errno) : store_errmsg(st));
+        fclose(p.f);
+    } else if (fclose(p.f) != 0 || rename(tmp, path) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    } else {
+        rc = 0;
+    }
+    free(tmp);
+    free(path);
+    buf_free(&p.line);
+    if (rc < 0) {
+        aggregate_destroy(&p.agg);
+        return -1;
+    }
+    aggregate_set_counts(p.agg, ci->records + ci->invalid, ci->invalid);
+    cJSON *sum = aggregate_summary(p.agg);
+    aggregate_destroy(&p.agg);
+    if (write_json_file(ci->out_dir, "summary.json", sum, err, errlen) < 0) {
+        cJSON_Delete(sum);
+        return -1;
+    }
+
+    cJSON *job = cJSON_CreateObject();
+    cJSON_AddStringToObject(job, "job_id", ci->job_id);
+    cJSON_AddStringToObject(job, "llmaj_version", LLMAJ_VERSION);
+    cJSON_AddStringToObject(job, "status", job_state_name(ci->state));
+    if (ci->error) cJSON_AddStringToObject(job, "error", ci->error);
+    cJSON_AddItemToObject(job, "spec", cJSON_Parse(ci->spec_json));
+    char *t0 = iso_time(ci->started_at), *t1 = iso_time(ci->finished_at);
+    cJSON_AddStringToObject(job, "started_at", t0);
+    cJSON_AddStringToObject(job, "finished_at", t1);
+    free(t0);
+    free(t1);
+    cJSON_AddNumberToObject(job, "elapsed_s", ci->elapsed_s);
+    cJSON *recs = cJSON_AddObjectToObject(job, "records");
+    cJSON_AddNumberToObject(recs, "total", (double)(ci->records + ci->invalid));
+    cJSON_AddNumberToObject(recs, "evaluated", (double)ci->records);
+    cJSON_AddNumberToObject(recs, "invalid_skipped", (double)ci->invalid);
+    cJSON_AddNumberToObject(recs, "per_second", ci->elapsed_s > 0 ? ci->records / ci->elapsed_s : 0);
+    cJSON_AddNumberToObject(job, "shards", (double)ci->shards);
+    cJSON_AddNumberToObject(job, "workers_seen", ci->workers);
+    usage_acc_t u = {.models = cJSON_CreateObject(), .judge = sp->evaluator_model, .cost_known = true};
+    if (store_usage(st, ci->job_id, add_usage, &u) < 0) log_warn("token usage unavailable: %s", store_errmsg(st));
+    cJSON_AddItemToObject(job, "usage", u.models);
+    if (u.cost_known) cJSON_AddNumberToObject(job, "estimated_cost_usd", u.cost);
+    else cJSON_AddNullToObject(job, "estimated_cost_usd");
+    rc = write_json_file(ci->out_dir, "job.json", job, err, errlen);
+    cJSON_Delete(job);
+    if (rc < 0) {
+        cJSON_Delete(sum);
+        return -1;
+    }
+    *summary = sum;
+    return 0;
+}

@@ -1,0 +1,143 @@
+/* llmaj-scheduler: runs one job through a broker and exits (until the REST control plane
+ * exists). Exit status as `llmaj run`: 0 succeeded, 1 failed, 2 bad input. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "daemon.h"
+#include "errlist.h"
+#include "log.h"
+#include "mem.h"
+#include "scheduler.h"
+#include "store.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: llmaj-scheduler --spec FILE [--broker ENDPOINT] [--db PATH] [--window N]\n"
+            "                       [--heartbeat-ms N] [--dead-after N] [--log-level LEVEL] [--log-format text|json]\n"
+            "  --spec     the job spec (JSON) to run\n"
+            "  --broker   broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
+            "  --db       job database (env LLMAJ_DB; default <output_path>/llmaj.db)\n"
+            "  --window   shards in flight at most (env LLMAJ_WINDOW; default 64)\n");
+}
+
+static void progress(const job_progress_t *p, void *arg)
+{
+    (void)arg;
+    static double last = -1e9;
+    if (!p->finished && p->elapsed_s - last < 5) return;
+    last = p->elapsed_s;
+    log_info("job %s: %llu/%llu record-targets, shards %llu/%llu, %u worker(s)", p->job_id,
+             (unsigned long long)p->units_done, (unsigned long long)p->units_total,
+             (unsigned long long)p->shards_done, (unsigned long long)p->shards_total, p->workers);
+}
+
+static void stop_cb(void *arg)
+{
+    (void)arg;
+    scheduler_request_stop();
+}
+
+int main(int argc, char **argv)
+{
+    const char *spec = NULL;
+    const char *broker = daemon_env("LLMAJ_BROKER", "tcp://127.0.0.1:5555");
+    const char *db = daemon_env("LLMAJ_DB", NULL);
+    const char *window = daemon_env("LLMAJ_WINDOW", "64");
+    const char *hb = daemon_env("LLMAJ_HEARTBEAT_MS", "1000");
+    const char *dead = daemon_env("LLMAJ_DEAD_AFTER", "5");
+    const char *level = NULL, *format = NULL;
+    static const struct option longopts[] = {
+        {"spec", required_argument, 0, 's'},        {"broker", required_argument, 0, 'b'},
+        {"db", required_argument, 0, 'd'},          {"window", required_argument, 0, 'w'},
+        {"heartbeat-ms", required_argument, 0, 'H'}, {"dead-after", required_argument, 0, 'D'},
+        {"log-level", required_argument, 0, 'l'},   {"log-format", required_argument, 0, 'f'},
+        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "s:b:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's': spec = optarg; break;
+        case 'b': broker = optarg; break;
+        case 'd': db = optarg; break;
+        case 'w': window = optarg; break;
+        case 'H': hb = optarg; break;
+        case 'D': dead = optarg; break;
+        case 'l': level = optarg; break;
+        case 'f': format = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!spec || optind < argc) {
+        fprintf(stderr, "llmaj-scheduler: %s\n", spec ? "unexpected argument" : "--spec FILE is required");
+        usage(stderr);
+        return 2;
+    }
+    char err[512];
+    long w, hbv, dv;
+    if (daemon_parse_int(window, 1, 1000000, &w, "--window", err, sizeof err) < 0 ||
+        daemon_parse_int(hb, 10, 600000, &hbv, "--heartbeat-ms", err, sizeof err) < 0 ||
+        daemon_parse_int(dead, 2, 1000, &dv, "--dead-after", err, sizeof err) < 0) {
+        fprintf(stderr, "llmaj-scheduler: %s\n", err);
+        return 2;
+    }
+    if (daemon_setup_logging(level, format) < 0) return 2;
+    FILE *f = fopen(spec, "rb");
+    if (!f) {
+        fprintf(stderr, "llmaj-scheduler: %s: %s\n", spec, strerror(errno));
+        return 2;
+    }
+    buf_t b;
+    buf_init(&b, 64u << 20);
+    char chunk[65536];
+    size_t n;
+    int too_big = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_append(&b, chunk, n) < 0) { too_big = 1; break; }
+    fclose(f);
+    if (too_big) {
+        fprintf(stderr, "llmaj-scheduler: %s: larger than 64 MiB\n", spec);
+        buf_free(&b);
+        return 2;
+    }
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", spec);
+    char *base = dirname(tmp);
+    if (daemon_on_signal(stop_cb, NULL) < 0) log_warn("cannot install signal handling");
+    scheduler_opts_t o;
+    scheduler_opts_default(&o);
+    o.broker = broker;
+    o.db_path = db;
+    o.window = (int)w;
+    o.heartbeat_ms = (int)hbv;
+    o.dead_after = (int)dv;
+    o.progress = progress;
+    errlist_t errs;
+    errlist_init(&errs, 0);
+    job_outcome_t out;
+    int rc = scheduler_run_job(&o, b.data ? b.data : "", b.len, spec, base, &errs, &out);
+    buf_free(&b);
+    int code;
+    if (rc == 2) {
+        fprintf(stderr, "llmaj-scheduler: the job was not run: %zu problem(s):\n", errs.count);
+        errlist_print(&errs, stderr, "  ");
+        code = 2;
+    } else if (rc < 0) {
+        fprintf(stderr, "llmaj-scheduler: internal error:\n");
+        errlist_print(&errs, stderr, "  ");
+        code = 1;
+    } else {
+        printf("job %s %s\nresults: %s\n", out.job_id, job_state_name((job_state_t)out.state), out.out_dir);
+        if (out.error) printf("error: %s\n", out.error);
+        code = out.state == JOB_SUCCEEDED ? 0 : 1;
+        job_outcome_clear(&out);
+    }
+    errlist_free(&errs);
+    return code;
+}

@@ -1,0 +1,662 @@
+/* scheduler: see scheduler.h.
+ *
+ * DESIGN. A job goes PENDING -> RUNNING -> SUCCEEDED | FAILED | STOPPED (store.h).
+ *  - Before anything is called, the spec and the whole dataset are validated; the records are
+ *    stored in the same pass inside one transaction, which is rolled back if the input is bad,
+ *    so bad input changes nothing.
+ *  - Shards are runs of `shard_size` consecutive valid records. At most `window` are in flight
+ *    (submitted, no SHARD_DONE yet); the broker queues them and leases them to workers.
+ *  - Results are committed idempotently in small transactions (every COMMIT_EVERY results or
+ *    COMMIT_MS, whichever first), and always before a SHARD_DONE is acted on.
+ *  - SHARD_DONE is checked against the store: when a shard's (record, target) outputs are not
+ *    all committed (a result lost on the way), the shard is submitted again; redelivered results
+ *    are harmless. So no result is lost or counted twice, whatever happens in between.
+ *  - The broker is watched like the workers watch it: silent for `dead_after` heartbeats, or
+ *    answering with a new instance id, and every in-flight shard is submitted again (the broker
+ *    ignores resubmissions of shards it still holds). */
+#define LOG_MODULE "scheduler"
+#include "scheduler.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "buf.h"
+#include "collector.h"
+#include "dataset.h"
+#include "log.h"
+#include "loop.h"
+#include "mem.h"
+#include "mlflow_sync.h"
+#include "modelstr.h"
+#include "spec.h"
+#include "store.h"
+#include "wire.h"
+#include "zsock.h"
+
+#define COMMIT_EVERY 512
+#define COMMIT_MS 100
+#define MAX_LISTED_ERRORS 20
+
+typedef struct {
+    uint64_t first, last;
+    uint32_t n;
+    shard_state_t state;
+    int64_t submitted_ms;
+    uint32_t submits;
+} shard_t;
+
+typedef struct {
+    const scheduler_opts_t *o;
+    char job_id[96];
+    spec_t *spec;
+    char *spec_json;
+    store_t *store;
+    void *ctx;
+    bool own_ctx;
+    void *sock;
+    loop_t *loop;
+    shard_t *shards;
+    size_t n_shards;
+    size_t next_pending;     /* lowest index that may be PENDING */
+    size_t inflight, done;
+    uint32_t targets;
+    uint64_t records, invalid;
+    uint64_t units_done;
+    uint64_t scores[4];
+    bool in_tx;
+    uint32_t uncommitted;
+    char broker_id[WIRE_MAX_ID];
+    int64_t broker_seen;
+    bool welcomed;
+    uint32_t workers;
+    int64_t started_ms, last_progress_ms;
+    bool finished, stop_requested;
+    char *fatal;
+} sched_t;
+
+static atomic_int g_stop;
+
+void scheduler_request_stop(void) { atomic_store(&g_stop, 1); }
+
+void scheduler_opts_default(scheduler_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->window = 64;
+    o->heartbeat_ms = 1000;
+    o->dead_after = 5;
+    o->progress_ms = 200;
+}
+
+void job_outcome_clear(job_outcome_t *o)
+{
+    free(o->out_dir);
+    free(o->error);
+    free(o->mlflow_state);
+    cJSON_Delete(o->summary);
+    memset(o, 0, sizeof(*o));
+}
+
+/* ---- input ---- */
+
+/* Applies CLI overrides (a JSON object of spec keys) on top of the spec text. */
+static char *merge_overrides(const char *json, size_t len, const cJSON *ov, errlist_t *errs, const char *origin)
+{
+    if (!ov || !cJSON_GetArraySize(ov)) return xstrndup(json, len);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root || !cJSON_IsObject(root)) {
+        errlist_add(errs, "%s: not a JSON object", origin);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    for (const cJSON *it = ov->child; it; it = it->next) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, it->string);
+        cJSON_AddItemToObject(root, it->string, cJSON_Duplicate(it, 1));
+    }
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return out;
+}
+
+static int mkdirs(const char *path)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -1;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+static void make_job_id(const spec_t *sp, char *out, size_t n)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    unsigned r = (unsigned)(loop_now_us() ^ ((uint64_t)getpid() << 16)) & 0xffffff;
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    char name[48] = "job";
+    if (sp->job_name) {
+        size_t k = 0;
+        for (const char *c = sp->job_name; *c && k < sizeof name - 1; c++)
+            name[k++] = (char)((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ? *c : '-');
+        name[k] = '\0';
+    }
+    snprintf(out, n, "%s-%s-%06x", name, stamp, r);
+}
+
+/* Every model the job calls must resolve to an endpoint (base URL and so on) before we start. */
+static void check_endpoints(const spec_t *sp, bool need_model, errlist_t *errs)
+{
+    struct { const char *key, *model; } ms[] = {
+        {"evaluator_model", sp->evaluator_model},
+        {"model", need_model ? sp->model : NULL},
+        {"base_model", sp->evaluate_base_model ? sp->base_model : NULL},
+    };
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        if (!ms[i].model) continue;
+        modelstr_t m;
+        char err[512];
+        if (modelstr_parse(ms[i].model, sp->region, &m, err, sizeof err) < 0) {
+            errlist_add(errs, "%s: %s", ms[i].key, err);
+            continue;
+        }
+        modelstr_endpoint_t e;
+        if (modelstr_endpoint(&m, &e, err, sizeof err) < 0) errlist_add(errs, "%s: %s", ms[i].key, err);
+        else modelstr_endpoint_clear(&e);
+        modelstr_clear(&m);
+    }
+}
+
+static void shard_add(sched_t *s, size_t *cap, uint64_t first, uint64_t last, uint32_t n)
+{
+    if (s->n_shards == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        s->shards = xrealloc(s->shards, *cap * sizeof(shard_t));
+    }
+    s->shards[s->n_shards++] = (shard_t){.first = first, .last = last, .n = n};
+}
+
+/* Reads the whole dataset into the store and cuts the shards, inside the caller's transaction.
+ * Returns 0, 2 with every problem in errs (the caller rolls back), or -1. */
+static int load_dataset(sched_t *s, errlist_t *errs)
+{
+    const spec_t *sp = s->spec;
+    char err[512];
+    dataset_t *d = dataset_open(sp->dataset, 0, err, sizeof err);
+    if (!d) {
+        errlist_add(errs, "dataset: %s", err);
+        return 2;
+    }
+    errlist_t bad;
+    errlist_init(&bad, MAX_LISTED_ERRORS);
+    uint64_t no_response = 0, first = 0, last = 0, in_shard = 0;
+    size_t cap = 0;
+    int rc, ret = 0;
+    record_t r;
+    memset(&r, 0, sizeof r);
+    while ((rc = dataset_next(d, &r, &bad)) == 1) {
+        if (!sp->model && r.n_responses == 0) {
+            no_response++;
+            errlist_add(&bad, "%s: record %llu (0-based) carries no modelResponses and the spec names no model",
+                        sp->dataset, (unsigned long long)r.index);
+        } else if (bad.count == 0 || sp->skip_invalid) {
+            if (store_record_put(s->store, s->job_id, &r) < 0) {
+                errlist_add(errs, "database: %s", store_errmsg(s->store));
+                ret = -1;
+                record_clear(&r);
+                break;
+            }
+            if (in_shard == 0) first = r.index;
+            last = r.index;
+            in_shard++;
+            s->records++;
+            if (in_shard == (uint64_t)sp->shard_size) {
+                shard_add(s, &cap, first, last, (uint32_t)in_shard);
+                in_shard = 0;
+            }
+        }
+        record_clear(&r);
+    }
+    if (in_shard) shard_add(s, &cap, first, last, (uint32_t)in_shard);
+    s->invalid = dataset_invalid(d);
+    uint64_t lines = dataset_lines(d);
+    dataset_close(&d);
+    if (ret) {
+        errlist_free(&bad);
+        return ret;
+    }
+    bool fatal = rc < 0 || no_response > 0 || (bad.count > 0 && !sp->skip_invalid);
+    if (!fatal && s->records == 0) {
+        errlist_add(&bad, "%s: no valid record in %llu non-blank line(s)", sp->dataset, (unsigned long long)lines);
+        fatal = true;
+    }
+    if (fatal) {
+        for (size_t i = 0; i < bad.n_kept; i++) errlist_add(errs, "%s", bad.msgs[i]);
+        if (bad.count > bad.n_kept)
+            errlist_add(errs, "... and %zu more problem(s) in %s", bad.count - bad.n_kept, sp->dataset);
+        if (bad.count && !sp->skip_invalid && rc >= 0)
+            errlist_add(errs, "dataset: %zu problem(s) in %s; nothing was run (set \"skip_invalid\": true to skip invalid lines)",
+                        bad.count, sp->dataset);
+        errlist_free(&bad);
+        return 2;
+    }
+    if (bad.count) log_warn("%zu invalid line(s) skipped (skip_invalid)", bad.count);
+    errlist_free(&bad);
+    for (size_t i = 0; i < s->n_shards; i++)
+        if (store_shard_put(s->store, s->job_id, i, s->shards[i].first, s->shards[i].last, s->shards[i].n) < 0) return -1;
+    if (store_job_set_counts(s->store, s->job_id, lines, s->invalid) < 0) return -1;
+    return 0;
+}
+
+/* ---- collecting ---- */
+static void tx_flush(sched_t *s)
+{
+    if (!s->in_tx) return;
+    if (store_commit(s->store) < 0) {
+        log_error("cannot commit results: %s", store_errmsg(s->store));
+        if (!s->fatal) s->fatal = xasprintf("database: %s", store_errmsg(s->store));
+    }
+    s->in_tx = false;
+    s->uncommitted = 0;
+}
+
+static void tx_need(sched_t *s)
+{
+    if (s->in_tx) return;
+    if (store_begin(s->store) < 0) {
+        if (!s->fatal) s->fatal = xasprintf("database: %s", store_errmsg(s->store));
+        return;
+    }
+    s->in_tx = true;
+}
+
+static void on_result(sched_t *s, const wire_hdr_t *h, const void *payload, size_t len)
+{
+    if (strcmp(h->job_id, s->job_id) != 0 || !payload) return;
+    result_t r;
+    char err[256];
+    if (wire_result_decode(payload, len, &r, err, sizeof err) < 0) {
+        log_warn("malformed result dropped: %s", err);
+        return;
+    }
+    /* Only results that belong to this job's shards and metrics are committed. */
+    bool ok = h->shard_id < s->n_shards && r.record_index >= s->shards[h->shard_id].first &&
+              r.record_index <= s->shards[h->shard_id].last && (uint32_t)r.target < s->targets;
+    if (!ok) {
+        log_warn("result for record %llu target %d outside shard %llu dropped", (unsigned long long)r.record_index,
+                 (int)r.target, (unsigned long long)h->shard_id);
+        result_clear(&r);
+        return;
+    }
+    tx_need(s);
+    size_t fresh = 0;
+    if (store_result_commit(s->store, s->job_id, &r, &fresh) < 0) {
+        log_error("cannot store a result: %s", store_errmsg(s->store));
+    } else if (fresh) {
+        s->units_done++;
+        for (size_t i = 0; i < r.n_scores; i++)
+            if ((unsigned)r.scores[i].status < 4) s->scores[r.scores[i].status]++;
+    }
+    result_clear(&r);
+    if (++s->uncommitted >= COMMIT_EVERY) tx_flush(s);
+}
+
+static void submit(sched_t *s, size_t i);
+
+static void on_shard_done(sched_t *s, const wire_hdr_t *h)
+{
+    if (strcmp(h->job_id, s->job_id) != 0 || h->shard_id >= s->n_shards) return;
+    shard_t *sh = &s->shards[h->shard_id];
+    if (sh->state != SHARD_INFLIGHT) return;   /* a duplicate SHARD_DONE */
+    tx_flush(s);
+    uint64_t have = 0;
+    if (store_outputs_in_range(s->store, s->job_id, sh->first, sh->last, &have) < 0) return;
+    if (have < (uint64_t)sh->n * s->targets) {
+        log_warn("shard %llu reported done with %llu of %llu results: submitting it again",
+                 (unsigned long long)h->shard_id, (unsigned long long)have, (unsigned long long)sh->n * s->targets);
+        submit(s, h->shard_id);
+        return;
+    }
+    sh->state = SHARD_DONE;
+    s->inflight--;
+    s->done++;
+    if (store_shard_set_state(s->store, s->job_id, h->shard_id, SHARD_DONE) < 0) {}
+}
+
+/* ---- dispatch ---- */
+static void submit(sched_t *s, size_t i)
+{
+    shard_t *sh = &s->shards[i];
+    record_t *recs = NULL;
+    size_t n = 0;
+    if (store_records_range(s->store, s->job_id, sh->first, sh->last, &recs, &n) < 0) {
+        if (!s->fatal) s->fatal = xasprintf("database: cannot read shard %zu: %s", i, store_errmsg(s->store));
+        return;
+    }
+    buf_t b;
+    buf_init(&b, WIRE_MAX_MSG);
+    int rc = wire_shard_encode(s->spec_json, recs, n, &b);
+    for (size_t k = 0; k < n; k++) record_clear(&recs[k]);
+    free(recs);
+    if (rc < 0) {
+        if (!s->fatal) s->fatal = xasprintf("shard %zu is larger than a message may be (%u bytes): lower shard_size", i, WIRE_MAX_MSG);
+        buf_free(&b);
+        return;
+    }
+    wire_hdr_t h = {.type = WIRE_SUBMIT, .shard_id = i};
+    snprintf(h.job_id, sizeof h.job_id, "%s", s->job_id);
+    if (zsock_send(s->sock, NULL, 0, &h, b.data, b.len) < 0) {
+        log_warn("submit of shard %zu deferred: %s", i, zmq_strerror(errno));
+        buf_free(&b);
+        return;
+    }
+    buf_free(&b);
+    if (sh->state == SHARD_PENDING) {
+        sh->state = SHARD_INFLIGHT;
+        s->inflight++;
+        if (store_shard_set_state(s->store, s->job_id, i, SHARD_INFLIGHT) < 0) {}
+    }
+    sh->submitted_ms = loop_now_ms();
+    sh->submits++;
+}
+
+static void fill_window(sched_t *s)
+{
+    if (!s->welcomed || s->stop_requested) return;
+    while (s->inflight < (size_t)s->o->window && s->next_pending < s->n_shards && !s->fatal) {
+        if (s->shards[s->next_pending].state == SHARD_PENDING) {
+            size_t before = s->inflight;
+            submit(s, s->next_pending);
+            if (s->inflight == before) break;   /* could not send now: retry next pass */
+        }
+        s->next_pending++;
+    }
+}
+
+/* After losing the broker: everything in flight goes again. */
+static void resubmit_inflight(sched_t *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_shards; i++)
+        if (s->shards[i].state == SHARD_INFLIGHT) { submit(s, i); n++; }
+    if (n) log_info("%zu in-flight shard(s) submitted again", n);
+}
+
+/* ---- connection ---- */
+static void on_sock(loop_t *loop, int fd, int events, void *arg);
+
+static int connect_broker(sched_t *s)
+{
+    if (s->sock) {
+        loop_fd_del(s->loop, zsock_fd(s->sock));
+        zmq_close(s->sock);
+    }
+    s->welcomed = false;
+    s->sock = zmq_socket(s->ctx, ZMQ_DEALER);
+    if (!s->sock || zsock_setup(s->sock, ZMQ_DEALER) < 0 || zmq_connect(s->sock, s->o->broker) < 0) {
+        log_error("cannot connect to the broker at %s: %s", s->o->broker, zmq_strerror(errno));
+        return -1;
+    }
+    int fd = zsock_fd(s->sock);
+    if (fd < 0 || loop_fd_set(s->loop, fd, LOOP_READ, on_sock, s) < 0) return -1;
+    wire_hdr_t h = {.type = WIRE_HELLO};
+    snprintf(h.role, sizeof h.role, "scheduler");
+    snprintf(h.name, sizeof h.name, "scheduler-%d", (int)getpid());
+    if (zsock_send(s->sock, NULL, 0, &h, NULL, 0) < 0) log_warn("HELLO deferred: %s", zmq_strerror(errno));
+    s->broker_seen = loop_now_ms();
+    return 0;
+}
+
+static void handle(sched_t *s, zsock_msg_t *m)
+{
+    if (m->n < 1 || m->dropped) return;
+    wire_hdr_t h;
+    char err[256];
+    if (wire_hdr_decode(zmq_msg_data(&m->frames[0]), zmq_msg_size(&m->frames[0]), &h, err, sizeof err) < 0) {
+        log_warn("dropped a malformed message: %s", err);
+        return;
+    }
+    s->broker_seen = loop_now_ms();
+    const void *payload = m->n > 1 ? zmq_msg_data(&m->frames[1]) : NULL;
+    size_t plen = m->n > 1 ? zmq_msg_size(&m->frames[1]) : 0;
+    switch (h.type) {
+    case WIRE_WELCOME: {
+        bool again = s->broker_id[0] != '\0';
+        snprintf(s->broker_id, sizeof s->broker_id, "%s", h.name);
+        s->welcomed = true;
+        log_info("connected to %s", h.name);
+        if (again) resubmit_inflight(s);
+        break;
+    }
+    case WIRE_HEARTBEAT:
+        s->workers = h.n;
+        if (s->welcomed && h.name[0] && strcmp(h.name, s->broker_id) != 0) {
+            log_warn("the broker restarted: reconnecting");
+            if (connect_broker(s) < 0) {}
+        }
+        break;
+    case WIRE_RESULT:
+        on_result(s, &h, payload, plen);
+        break;
+    case WIRE_SHARD_DONE:
+        on_shard_done(s, &h);
+        break;
+    default:
+        log_warn("unexpected %s from the broker dropped", wire_type_name(h.type));
+    }
+}
+
+static int drain(sched_t *s)
+{
+    for (int i = 0; i < 4096; i++) {
+        zsock_msg_t m;
+        if (zsock_recv(s->sock, &m) <= 0) break;
+        handle(s, &m);
+        zsock_msg_close(&m);
+    }
+    return zsock_readable(s->sock);
+}
+
+static void on_sock(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
+
+static void report(sched_t *s, bool final)
+{
+    if (!s->o->progress) return;
+    int64_t now = loop_now_ms();
+    if (!final && now - s->last_progress_ms < s->o->progress_ms) return;
+    s->last_progress_ms = now;
+    job_progress_t p = {.job_id = s->job_id, .records = s->records, .units_total = s->records * s->targets,
+                        .units_done = s->units_done, .shards_total = s->n_shards, .shards_done = s->done,
+                        .shards_inflight = s->inflight, .scores_ok = s->scores[SCORE_OK],
+                        .scores_unscored = s->scores[SCORE_UNSCORED], .scores_error = s->scores[SCORE_ERROR],
+                        .scores_na = s->scores[SCORE_NOT_APPLICABLE], .workers = s->workers,
+                        .elapsed_s = (now - s->started_ms) / 1000.0, .finished = final};
+    s->o->progress(&p, s->o->progress_arg);
+}
+
+static int before_wait(loop_t *loop, void *arg)
+{
+    sched_t *s = arg;
+    int more = drain(s);
+    if (atomic_load(&g_stop) && !s->stop_requested) {
+        s->stop_requested = true;
+        wire_hdr_t c = {.type = WIRE_CANCEL};
+        snprintf(c.job_id, sizeof c.job_id, "%s", s->job_id);
+        if (zsock_send(s->sock, NULL, 0, &c, NULL, 0) < 0) {}
+        log_warn("stop requested: job %s cancelled", s->job_id);
+    }
+    fill_window(s);
+    if (s->done == s->n_shards || s->stop_requested || s->fatal) {
+        tx_flush(s);
+        s->finished = true;
+        loop_stop(loop);
+        return 1;
+    }
+    report(s, false);
+    return more;
+}
+
+static void tick(loop_t *loop, uint64_t id, void *arg)
+{
+    sched_t *s = arg;
+    tx_flush(s);
+    int64_t now = loop_now_ms();
+    if (now - s->broker_seen > (int64_t)s->o->heartbeat_ms * s->o->dead_after) {
+        log_warn("the broker is silent: reconnecting");
+        if (connect_broker(s) < 0) {}
+    } else {
+        wire_hdr_t h = {.type = WIRE_HEARTBEAT, .n = (uint32_t)s->inflight};
+        if (zsock_send(s->sock, NULL, 0, &h, NULL, 0) < 0) {}
+    }
+    loop_timer_add(loop, s->o->heartbeat_ms, tick, s);
+}
+
+static void commit_tick(loop_t *loop, uint64_t id, void *arg)
+{
+    sched_t *s = arg;
+    tx_flush(s);
+    loop_timer_add(loop, COMMIT_MS, commit_tick, s);
+}
+
+/* ---- the job ---- */
+static void sched_free(sched_t *s)
+{
+    if (s->in_tx) tx_flush(s);
+    if (s->sock) zmq_close(s->sock);
+    if (s->own_ctx) zmq_ctx_term(s->ctx);
+    loop_destroy(&s->loop);
+    store_close(&s->store);
+    spec_destroy(&s->spec);
+    free(s->spec_json);
+    free(s->shards);
+    free(s->fatal);
+}
+
+int scheduler_run_job(const scheduler_opts_t *o, const char *spec_json, size_t len, const char *origin,
+                      const char *base_dir, errlist_t *errs, job_outcome_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    atomic_store(&g_stop, 0);
+    sched_t s;
+    memset(&s, 0, sizeof s);
+    s.o = o;
+    char *merged = merge_overrides(spec_json, len, o->overrides, errs, origin);
+    if (!merged) return 2;
+    s.spec = spec_parse(merged, strlen(merged), origin, base_dir, errs);
+    free(merged);
+    if (!s.spec) return 2;
+    check_endpoints(s.spec, s.spec->model != NULL, errs);
+    if (errs->count) {
+        sched_free(&s);
+        return 2;
+    }
+    cJSON *cj = spec_to_json(s.spec);
+    s.spec_json = cJSON_PrintUnformatted(cj);
+    cJSON_Delete(cj);
+    s.targets = s.spec->evaluate_base_model ? 2 : 1;
+    make_job_id(s.spec, s.job_id, sizeof s.job_id);
+
+    const char *outp = s.spec->output_path ? s.spec->output_path : "runs";
+    if (mkdirs(outp) < 0) {
+        errlist_add(errs, "output_path: cannot create %s: %s", outp, strerror(errno));
+        sched_free(&s);
+        return 2;
+    }
+    char *db = o->db_path ? xstrdup(o->db_path) : xasprintf("%s/llmaj.db", outp);
+    char err[512];
+    s.store = store_open(db, err, sizeof err);
+    free(db);
+    if (!s.store) {
+        errlist_add(errs, "%s", err);
+        sched_free(&s);
+        return -1;
+    }
+
+    /* Validate and load in one transaction: bad input leaves no trace. */
+    if (store_begin(s.store) < 0 || store_job_create(s.store, s.job_id, s.spec->job_name, s.spec_json) < 0) {
+        errlist_add(errs, "database: %s", store_errmsg(s.store));
+        sched_free(&s);
+        return -1;
+    }
+    int rc = load_dataset(&s, errs);
+    if (rc != 0) {
+        if (store_rollback(s.store) < 0) {}
+        sched_free(&s);
+        return rc == 2 ? 2 : -1;
+    }
+    if (store_job_set_state(s.store, s.job_id, JOB_RUNNING, NULL) < 0 || store_commit(s.store) < 0) {
+        errlist_add(errs, "database: %s", store_errmsg(s.store));
+        sched_free(&s);
+        return -1;
+    }
+    snprintf(out->job_id, sizeof out->job_id, "%s", s.job_id);
+    out->records = s.records;
+    out->units = s.records * s.targets;
+    out->out_dir = xasprintf("%s/%s", outp, s.job_id);
+    log_info("job %s: %llu record(s) in %zu shard(s), %u target(s), %zu metric(s)", s.job_id,
+             (unsigned long long)s.records, s.n_shards, s.targets, s.spec->n_metrics);
+
+    /* Run. */
+    s.ctx = o->zmq_ctx;
+    if (!s.ctx) {
+        s.ctx = zmq_ctx_new();
+        s.own_ctx = true;
+    }
+    s.loop = loop_new();
+    if (!s.loop || connect_broker(&s) < 0) {
+        errlist_add(errs, "cannot connect to the broker at %s", o->broker);
+        sched_free(&s);
+        return -1;
+    }
+    s.started_ms = loop_now_ms();
+    time_t started_at = time(NULL);
+    loop_set_before_wait(s.loop, before_wait, &s);
+    loop_timer_add(s.loop, o->heartbeat_ms, tick, &s);
+    loop_timer_add(s.loop, COMMIT_MS, commit_tick, &s);
+    loop_run(s.loop);
+    tx_flush(&s);
+    out->elapsed_s = (loop_now_ms() - s.started_ms) / 1000.0;
+    report(&s, true);
+
+    /* Collect. */
+    job_state_t st = s.fatal ? JOB_FAILED : s.stop_requested ? JOB_STOPPED : JOB_SUCCEEDED;
+    if (st == JOB_SUCCEEDED && s.scores[SCORE_OK] + s.scores[SCORE_NOT_APPLICABLE] == 0) {
+        st = JOB_FAILED;
+        s.fatal = xstrdup("no score at all: every judge call failed or named no rating (see records.jsonl errors)");
+    }
+    collector_info_t ci = {.job_id = s.job_id, .spec = s.spec, .spec_json = s.spec_json, .out_dir = out->out_dir,
+                           .state = st, .error = s.fatal, .started_at = started_at, .finished_at = time(NULL),
+                           .elapsed_s = out->elapsed_s, .records = s.records, .invalid = s.invalid,
+                           .shards = s.n_shards, .workers = s.workers};
+    if (collector_write(s.store, &ci, &out->summary, err, sizeof err) < 0) {
+        log_error("cannot write results: %s", err);
+        if (!s.fatal) s.fatal = xstrdup(err);
+        st = JOB_FAILED;
+    }
+    if (store_job_set_state(s.store, s.job_id, st, s.fatal) < 0) {}
+    out->state = (int)st;
+    out->error = s.fatal ? xstrdup(s.fatal) : NULL;
+
+    if (s.spec->mlflow_tracking_uri) {
+        char merr[512] = "";
+        if (mlflow_sync_job(store_db(s.store), s.job_id, s.spec, out->out_dir,
+                            st == JOB_SUCCEEDED ? "FINISHED" : "FAILED", merr, sizeof merr) < 0)
+            log_warn("MLflow sync did not complete (it resumes with `llmaj sync --job-dir %s`): %s", out->out_dir, merr);
+        if (mlflow_sync_state(store_db(s.store), s.job_id, &out->mlflow_state) < 0) out->mlflow_state = NULL;
+    }
+    sched_free(&s);
+    return 0;
+}

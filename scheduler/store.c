@@ -1,0 +1,457 @@
+/* store: SQLite job store; see store.h.
+ *
+ * DESIGN: one database file holds every job of a scheduler. Records are stored once at job
+ * start (only valid lines), so shards are re-read from the store, not from the dataset, and a
+ * restarted scheduler needs nothing but this file. Results are split into `outputs` (one row per
+ * (record, target): the response, usage, latency, error) and `scores` (one row per (record,
+ * target, metric)); both use INSERT OR IGNORE on their natural key. WAL with synchronous=NORMAL:
+ * a commit survives a process crash; callers batch commits in transactions. */
+#define LOG_MODULE "store"
+#include "store.h"
+#include "log.h"
+#include "mem.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum {
+    Q_JOB_CREATE, Q_JOB_STATE, Q_JOB_COUNTS, Q_RECORD_PUT, Q_RECORDS_RANGE, Q_SHARD_PUT, Q_SHARD_STATE,
+    Q_OUTPUT_PUT, Q_SCORE_PUT, Q_OUTPUTS_EACH, Q_SCORES_OF, Q_COUNT_OUT, Q_COUNT_SCORES, Q_OUT_RANGE,
+    Q_USAGE_INF, Q_USAGE_JUDGE, Q_MAX
+};
+
+static const char *const sql[Q_MAX] = {
+    [Q_JOB_CREATE] = "INSERT INTO jobs(job_id, name, spec_json, state, created_at) VALUES(?,?,?,0,?)",
+    [Q_JOB_STATE] = "UPDATE jobs SET state=?, error=?, "
+                    "started_at=CASE WHEN ?=1 AND started_at IS NULL THEN ? ELSE started_at END, "
+                    "finished_at=CASE WHEN ?>=2 THEN ? ELSE finished_at END WHERE job_id=?",
+    [Q_JOB_COUNTS] = "UPDATE jobs SET records_total=?, records_invalid=? WHERE job_id=?",
+    [Q_RECORD_PUT] = "INSERT OR REPLACE INTO records(job_id, idx, rid, prompt, reference, context, category, responses)"
+                     " VALUES(?,?,?,?,?,?,?,?)",
+    [Q_RECORDS_RANGE] = "SELECT idx, rid, prompt, reference, context, category, responses FROM records"
+                        " WHERE job_id=? AND idx BETWEEN ? AND ? ORDER BY idx",
+    [Q_SHARD_PUT] = "INSERT OR REPLACE INTO shards(job_id, shard_id, first_idx, last_idx, n, state) VALUES(?,?,?,?,?,0)",
+    [Q_SHARD_STATE] = "UPDATE shards SET state=?, attempts=attempts+(?=1) WHERE job_id=? AND shard_id=?",
+    [Q_OUTPUT_PUT] = "INSERT OR IGNORE INTO outputs(job_id, idx, target, model, response, from_dataset, error,"
+                     " in_tokens, out_tokens, latency_ms) VALUES(?,?,?,?,?,?,?,?,?,?)",
+    [Q_SCORE_PUT] = "INSERT OR IGNORE INTO scores(job_id, idx, target, metric, status, rating, score, normalized,"
+                    " explanation, error, in_tokens, out_tokens, attempts) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [Q_OUTPUTS_EACH] = "SELECT o.idx, o.target, o.model, o.response, o.from_dataset, o.error, o.in_tokens,"
+                       " o.out_tokens, o.latency_ms, r.rid, r.prompt, r.reference, r.context, r.category"
+                       " FROM outputs o JOIN records r ON r.job_id=o.job_id AND r.idx=o.idx"
+                       " WHERE o.job_id=? ORDER BY o.idx, o.target",
+    [Q_SCORES_OF] = "SELECT metric, status, rating, score, normalized, explanation, error, in_tokens, out_tokens,"
+                    " attempts FROM scores WHERE job_id=? AND idx=? AND target=? ORDER BY rowid",
+    [Q_COUNT_OUT] = "SELECT count(*) FROM outputs WHERE job_id=?",
+    [Q_COUNT_SCORES] = "SELECT count(*) FROM scores WHERE job_id=?",
+    [Q_OUT_RANGE] = "SELECT count(*) FROM outputs WHERE job_id=? AND idx BETWEEN ? AND ?",
+    [Q_USAGE_INF] = "SELECT model, sum(in_tokens), sum(out_tokens), sum(from_dataset=0 AND error IS NULL)"
+                    " FROM outputs WHERE job_id=? AND from_dataset=0 GROUP BY model",
+    [Q_USAGE_JUDGE] = "SELECT sum(in_tokens), sum(out_tokens), sum(attempts) FROM scores WHERE job_id=?",
+};
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "PRAGMA foreign_keys=OFF;"
+    "CREATE TABLE IF NOT EXISTS jobs(job_id TEXT PRIMARY KEY, name TEXT, spec_json TEXT NOT NULL,"
+    " state INTEGER NOT NULL, error TEXT, created_at INTEGER, started_at INTEGER, finished_at INTEGER,"
+    " records_total INTEGER DEFAULT 0, records_invalid INTEGER DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS records(job_id TEXT NOT NULL, idx INTEGER NOT NULL, rid TEXT, prompt TEXT NOT NULL,"
+    " reference TEXT, context TEXT, category TEXT, responses TEXT, PRIMARY KEY(job_id, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS shards(job_id TEXT NOT NULL, shard_id INTEGER NOT NULL, first_idx INTEGER NOT NULL,"
+    " last_idx INTEGER NOT NULL, n INTEGER NOT NULL, state INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(job_id, shard_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS outputs(job_id TEXT NOT NULL, idx INTEGER NOT NULL, target INTEGER NOT NULL,"
+    " model TEXT, response TEXT, from_dataset INTEGER, error TEXT, in_tokens INTEGER, out_tokens INTEGER,"
+    " latency_ms REAL, PRIMARY KEY(job_id, idx, target));"
+    "CREATE TABLE IF NOT EXISTS scores(job_id TEXT NOT NULL, idx INTEGER NOT NULL, target INTEGER NOT NULL,"
+    " metric TEXT NOT NULL, status INTEGER NOT NULL, rating TEXT, score REAL, normalized REAL, explanation TEXT,"
+    " error TEXT, in_tokens INTEGER, out_tokens INTEGER, attempts INTEGER,"
+    " PRIMARY KEY(job_id, idx, target, metric));";
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *q[Q_MAX];
+};
+
+const char *job_state_name(job_state_t s)
+{
+    static const char *const n[] = {"pending", "running", "succeeded", "failed", "stopped"};
+    return (unsigned)s < 5 ? n[s] : "?";
+}
+
+store_t *store_open(const char *path, char *err, size_t errlen)
+{
+    store_t *s = xcalloc(1, sizeof(*s));
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot open database: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sqlite3_close(s->db);
+        free(s);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    char *emsg = NULL;
+    if (sqlite3_exec(s->db, schema, NULL, NULL, &emsg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot create schema: %s", path, emsg ? emsg : "?");
+        sqlite3_free(emsg);
+        sqlite3_close(s->db);
+        free(s);
+        return NULL;
+    }
+    for (int i = 0; i < Q_MAX; i++) {
+        if (sqlite3_prepare_v2(s->db, sql[i], -1, &s->q[i], NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "%s: cannot prepare statement %d: %s", path, i, sqlite3_errmsg(s->db));
+            store_close(&s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+void store_close(store_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    store_t *s = *self_p;
+    for (int i = 0; i < Q_MAX; i++) sqlite3_finalize(s->q[i]);
+    sqlite3_close(s->db);
+    free(s);
+    *self_p = NULL;
+}
+
+sqlite3 *store_db(store_t *s) { return s->db; }
+const char *store_errmsg(store_t *s) { return sqlite3_errmsg(s->db); }
+
+static int exec(store_t *s, const char *q)
+{
+    char *emsg = NULL;
+    if (sqlite3_exec(s->db, q, NULL, NULL, &emsg) != SQLITE_OK) {
+        log_error("%s: %s", q, emsg ? emsg : "?");
+        sqlite3_free(emsg);
+        return -1;
+    }
+    return 0;
+}
+
+int store_begin(store_t *s) { return exec(s, "BEGIN"); }
+int store_commit(store_t *s) { return exec(s, "COMMIT"); }
+int store_rollback(store_t *s) { return exec(s, "ROLLBACK"); }
+
+static sqlite3_stmt *stmt(store_t *s, int q)
+{
+    sqlite3_reset(s->q[q]);
+    sqlite3_clear_bindings(s->q[q]);
+    return s->q[q];
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, i);
+}
+
+static int step_done(store_t *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        log_error("database: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return 0;
+}
+
+int store_job_create(store_t *s, const char *job_id, const char *name, const char *spec_json)
+{
+    sqlite3_stmt *st = stmt(s, Q_JOB_CREATE);
+    bind_text(st, 1, job_id);
+    bind_text(st, 2, name);
+    bind_text(st, 3, spec_json);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+    return step_done(s, st);
+}
+
+int store_job_set_state(store_t *s, const char *job_id, job_state_t js, const char *error)
+{
+    sqlite3_stmt *st = stmt(s, Q_JOB_STATE);
+    sqlite3_int64 now = (sqlite3_int64)time(NULL);
+    sqlite3_bind_int(st, 1, (int)js);
+    bind_text(st, 2, error);
+    sqlite3_bind_int(st, 3, (int)js);
+    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_int(st, 5, (int)js);
+    sqlite3_bind_int64(st, 6, now);
+    bind_text(st, 7, job_id);
+    return step_done(s, st);
+}
+
+int store_job_set_counts(store_t *s, const char *job_id, uint64_t total, uint64_t invalid)
+{
+    sqlite3_stmt *st = stmt(s, Q_JOB_COUNTS);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)total);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)invalid);
+    bind_text(st, 3, job_id);
+    return step_done(s, st);
+}
+
+static char *responses_json(const record_t *r)
+{
+    if (!r->n_responses) return NULL;
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < r->n_responses; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "response", r->responses[i].response ? r->responses[i].response : "");
+        if (r->responses[i].model_identifier)
+            cJSON_AddStringToObject(o, "modelIdentifier", r->responses[i].model_identifier);
+        cJSON_AddItemToArray(a, o);
+    }
+    char *txt = cJSON_PrintUnformatted(a);
+    cJSON_Delete(a);
+    return txt;
+}
+
+static void responses_parse(const char *txt, record_t *r)
+{
+    cJSON *a = txt ? cJSON_Parse(txt) : NULL;
+    int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
+    if (n > 0) {
+        r->responses = xcalloc((size_t)n, sizeof(record_response_t));
+        r->n_responses = (size_t)n;
+        for (int i = 0; i < n; i++) {
+            cJSON *o = cJSON_GetArrayItem(a, i);
+            r->responses[i].response = xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(o, "response")));
+            r->responses[i].model_identifier = xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(o, "modelIdentifier")));
+        }
+    }
+    cJSON_Delete(a);
+}
+
+int store_record_put(store_t *s, const char *job_id, const record_t *r)
+{
+    sqlite3_stmt *st = stmt(s, Q_RECORD_PUT);
+    char *resp = responses_json(r);
+    bind_text(st, 1, job_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->index);
+    bind_text(st, 3, r->id);
+    bind_text(st, 4, r->prompt);
+    bind_text(st, 5, r->reference);
+    bind_text(st, 6, r->context);
+    bind_text(st, 7, r->category);
+    bind_text(st, 8, resp);
+    int rc = step_done(s, st);
+    free(resp);
+    return rc;
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+static void record_from_row(sqlite3_stmt *st, int c0, record_t *r)
+{
+    /* columns c0..: rid, prompt, reference, context, category[, responses] */
+    r->id = col_text(st, c0);
+    r->prompt = col_text(st, c0 + 1);
+    r->reference = col_text(st, c0 + 2);
+    r->context = col_text(st, c0 + 3);
+    r->category = col_text(st, c0 + 4);
+}
+
+int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, record_t **out, size_t *n)
+{
+    sqlite3_stmt *st = stmt(s, Q_RECORDS_RANGE);
+    bind_text(st, 1, job_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)first);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
+    size_t cap = 0, cnt = 0;
+    record_t *recs = NULL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 64;
+            recs = xrealloc(recs, cap * sizeof(record_t));
+        }
+        record_t *r = &recs[cnt++];
+        memset(r, 0, sizeof(*r));
+        r->index = (uint64_t)sqlite3_column_int64(st, 0);
+        record_from_row(st, 1, r);
+        responses_parse((const char *)sqlite3_column_text(st, 6), r);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < cnt; i++) record_clear(&recs[i]);
+        free(recs);
+        log_error("database: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    *out = recs;
+    *n = cnt;
+    return 0;
+}
+
+int store_shard_put(store_t *s, const char *job_id, uint64_t shard_id, uint64_t first, uint64_t last, uint32_t n)
+{
+    sqlite3_stmt *st = stmt(s, Q_SHARD_PUT);
+    bind_text(st, 1, job_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)shard_id);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)first);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)last);
+    sqlite3_bind_int(st, 5, (int)n);
+    return step_done(s, st);
+}
+
+int store_shard_set_state(store_t *s, const char *job_id, uint64_t shard_id, shard_state_t ss)
+{
+    sqlite3_stmt *st = stmt(s, Q_SHARD_STATE);
+    sqlite3_bind_int(st, 1, (int)ss);
+    sqlite3_bind_int(st, 2, (int)ss);
+    bind_text(st, 3, job_id);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)shard_id);
+    return step_done(s, st);
+}
+
+int store_result_commit(store_t *s, const char *job_id, const result_t *r, size_t *new_scores)
+{
+    *new_scores = 0;
+    sqlite3_stmt *st = stmt(s, Q_OUTPUT_PUT);
+    bind_text(st, 1, job_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->record_index);
+    sqlite3_bind_int(st, 3, (int)r->target);
+    bind_text(st, 4, r->model);
+    bind_text(st, 5, r->response);
+    sqlite3_bind_int(st, 6, r->response_from_dataset ? 1 : 0);
+    bind_text(st, 7, r->error);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)r->usage.input_tokens);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)r->usage.output_tokens);
+    sqlite3_bind_double(st, 10, r->latency_ms);
+    if (step_done(s, st) < 0) return -1;
+    for (size_t i = 0; i < r->n_scores; i++) {
+        const score_t *sc = &r->scores[i];
+        st = stmt(s, Q_SCORE_PUT);
+        bind_text(st, 1, job_id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)r->record_index);
+        sqlite3_bind_int(st, 3, (int)r->target);
+        bind_text(st, 4, sc->metric);
+        sqlite3_bind_int(st, 5, (int)sc->status);
+        bind_text(st, 6, sc->rating);
+        if (sc->has_score) {
+            sqlite3_bind_double(st, 7, sc->score);
+            sqlite3_bind_double(st, 8, sc->normalized);
+        }
+        bind_text(st, 9, sc->explanation);
+        bind_text(st, 10, sc->error);
+        sqlite3_bind_int64(st, 11, (sqlite3_int64)sc->usage.input_tokens);
+        sqlite3_bind_int64(st, 12, (sqlite3_int64)sc->usage.output_tokens);
+        sqlite3_bind_int(st, 13, (int)sc->attempts);
+        if (step_done(s, st) < 0) return -1;
+        *new_scores += (size_t)sqlite3_changes(s->db);
+    }
+    return 0;
+}
+
+int store_outputs_each(store_t *s, const char *job_id, store_output_cb cb, void *arg)
+{
+    /* Two statements are live at once (outputs, then each one's scores). */
+    sqlite3_stmt *st = stmt(s, Q_OUTPUTS_EACH);
+    bind_text(st, 1, job_id);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        record_t rec = {0};
+        result_t res = {0};
+        rec.index = res.record_index = (uint64_t)sqlite3_column_int64(st, 0);
+        res.target = (target_t)sqlite3_column_int(st, 1);
+        res.model = col_text(st, 2);
+        res.response = col_text(st, 3);
+        res.response_from_dataset = sqlite3_column_int(st, 4) != 0;
+        res.error = col_text(st, 5);
+        res.usage.input_tokens = (uint64_t)sqlite3_column_int64(st, 6);
+        res.usage.output_tokens = (uint64_t)sqlite3_column_int64(st, 7);
+        res.latency_ms = sqlite3_column_double(st, 8);
+        record_from_row(st, 9, &rec);
+        res.job_id = xstrdup(job_id);
+
+        sqlite3_stmt *sq = stmt(s, Q_SCORES_OF);
+        bind_text(sq, 1, job_id);
+        sqlite3_bind_int64(sq, 2, (sqlite3_int64)res.record_index);
+        sqlite3_bind_int(sq, 3, (int)res.target);
+        int src;
+        while ((src = sqlite3_step(sq)) == SQLITE_ROW) {
+            score_t *sc = result_add_score(&res);
+            sc->metric = col_text(sq, 0);
+            sc->status = (score_status_t)sqlite3_column_int(sq, 1);
+            sc->rating = col_text(sq, 2);
+            sc->has_score = sqlite3_column_type(sq, 3) != SQLITE_NULL;
+            sc->score = sqlite3_column_double(sq, 3);
+            sc->normalized = sqlite3_column_double(sq, 4);
+            sc->explanation = col_text(sq, 5);
+            sc->error = col_text(sq, 6);
+            sc->usage.input_tokens = (uint64_t)sqlite3_column_int64(sq, 7);
+            sc->usage.output_tokens = (uint64_t)sqlite3_column_int64(sq, 8);
+            sc->attempts = (uint32_t)sqlite3_column_int(sq, 9);
+        }
+        sqlite3_reset(sq);
+        if (src != SQLITE_DONE) ret = -1;
+        if (!ret && cb(&rec, &res, arg) != 0) ret = -1;
+        record_clear(&rec);
+        result_clear(&res);
+        if (ret) break;
+    }
+    sqlite3_reset(st);
+    if (!ret && rc != SQLITE_DONE) {
+        log_error("database: %s", sqlite3_errmsg(s->db));
+        ret = -1;
+    }
+    return ret;
+}
+
+static int count1(store_t *s, int q, const char *job_id, uint64_t *out)
+{
+    sqlite3_stmt *st = stmt(s, q);
+    bind_text(st, 1, job_id);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_counts(store_t *s, const char *job_id, uint64_t *outputs, uint64_t *scores)
+{
+    if (count1(s, Q_COUNT_OUT, job_id, outputs) < 0) return -1;
+    return count1(s, Q_COUNT_SCORES, job_id, scores);
+}
+
+int store_outputs_in_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, uint64_t *n)
+{
+    sqlite3_stmt *st = stmt(s, Q_OUT_RANGE);
+    bind_text(st, 1, job_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)first);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
+    int rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_usage(store_t *s, const char *job_id, store_usage_cb cb, void *arg)
+{
+    sqlite3_stmt *st = stmt(s, Q_USAGE_INF);
+    bind_text(st, 1, job_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        cb((const char *)sqlite3_column_text(st, 0), false, (uint64_t)sqlite3_column_int64(st, 1),
+           (uint64_t)sqlite3_column_int64(st, 2), (uint64_t)sqlite3_column_int64(st, 3), arg);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return -1;
+    st = stmt(s, Q_USAGE_JUDGE);
+    bind_text(st, 1, job_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        cb(NULL, true, (uint64_t)sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
+           (uint64_t)sqlite3_column_int64(st, 2), arg);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs everything llmaj needs to build and test on Debian 12 (run as root).
+# Idempotent: packages already present are left alone.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config git
+      libzmq3-dev libcurl4-openssl-dev libmsgpack-dev libcjson-dev libssl-dev
+      libsqlite3-dev libmicrohttpd-dev zlib1g-dev
+      python3 python3-venv python3-pip wrk)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

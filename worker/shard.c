@@ -1,0 +1,382 @@
+/* shard (worker side): see shard.h.
+ *
+ * DESIGN. A unit is one (record, target). Its life: RESPONSE (inference call, unless the dataset
+ * carries the response) -> JUDGING (one judge call per metric, all in flight at once; a reply
+ * that names no rating is re-asked once with the conversation so far) -> DONE (the result is
+ * reported). A unit whose inference fails is reported with every metric `error`: the failure is
+ * recorded on the record and never stalls the shard. Every callback from the llm client carries
+ * a pointer into the shard's own arrays, so nothing outlives the shard. */
+#define LOG_MODULE "worker"
+#include "shard.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "mem.h"
+#include "metric.h"
+#include "verdict.h"
+
+#define MAX_EXPLANATION (64 * 1024)
+
+typedef struct unit unit_t;
+
+typedef struct {
+    unit_t *u;
+    size_t metric;      /* index into spec->metrics */
+    char *prompt;       /* the rendered judge prompt (kept for the re-ask) */
+    char *first_reply;  /* the first reply, when it named no rating */
+} jslot_t;
+
+struct unit {
+    wshard_t *s;
+    record_t *rec;
+    target_t target;
+    const char *model;        /* model string for inference (or NULL when from the dataset) */
+    result_t res;
+    jslot_t *slots;           /* one per metric */
+    size_t metrics_left;
+    bool done;
+};
+
+struct wshard {
+    wjob_t *job;
+    uint64_t shard_id, lease;
+    record_t *records;
+    size_t n_records;
+    unit_t *units;
+    size_t n_units;
+    size_t units_left;
+    size_t results;
+    size_t calls_out;         /* llm calls in flight */
+    llm_client_t *llm;
+    wshard_cbs_t cbs;
+    bool cancelled, done_reported;
+};
+
+static void maybe_done(wshard_t *s)
+{
+    if (s->done_reported) return;
+    if ((s->units_left == 0 || s->cancelled) && s->calls_out == 0) {
+        s->done_reported = true;
+        s->cbs.on_done(s, s->cbs.arg);
+    }
+}
+
+static void unit_finish(unit_t *u)
+{
+    if (u->done) return;
+    u->done = true;
+    wshard_t *s = u->s;
+    s->units_left--;
+    if (!s->cancelled) {
+        s->results++;
+        s->cbs.on_result(s, &u->res, s->cbs.arg);
+    }
+    /* The result was reported: free its bulk now rather than with the shard. */
+    result_clear(&u->res);
+    for (size_t i = 0; i < s->job->spec->n_metrics && u->slots; i++) {
+        xfree(&u->slots[i].prompt);
+        xfree(&u->slots[i].first_reply);
+    }
+    maybe_done(s);
+}
+
+static char *clip(const char *t, size_t len)
+{
+    if (len > MAX_EXPLANATION) len = MAX_EXPLANATION;
+    return xstrndup(t, len);
+}
+
+static void score_set_error(score_t *sc, const char *why)
+{
+    sc->status = SCORE_ERROR;
+    free(sc->error);
+    sc->error = xstrdup(why);
+}
+
+static void slot_complete(jslot_t *j)
+{
+    unit_t *u = j->u;
+    if (--u->metrics_left == 0) unit_finish(u);
+}
+
+static void judge_send(jslot_t *j);
+
+static void on_judge(const llm_reply_t *r, void *arg)
+{
+    jslot_t *j = arg;
+    unit_t *u = j->u;
+    wshard_t *s = u->s;
+    s->calls_out--;
+    const metric_t *m = s->job->spec->metrics[j->metric];
+    score_t *sc = &u->res.scores[j->metric];
+    sc->attempts++;
+    sc->usage.input_tokens += r->usage.input_tokens;
+    sc->usage.output_tokens += r->usage.output_tokens;
+    if (s->cancelled) {
+        slot_complete(j);
+        return;
+    }
+    if (r->status != LLM_OK) {
+        score_set_error(sc, r->error ? r->error : "judge call failed");
+        slot_complete(j);
+        return;
+    }
+    verdict_t v;
+    memset(&v, 0, sizeof v);
+    int rc = verdict_parse(m, r->text, r->text_len, &v);
+    if (rc == 0 && v.rating >= 0 && (size_t)v.rating < m->n_ratings) {
+        const metric_rating_t *rt = &m->ratings[v.rating];
+        free(sc->rating);
+        sc->rating = xstrdup(rt->definition);
+        free(sc->explanation);
+        sc->explanation = v.explanation ? clip(v.explanation, strlen(v.explanation)) : clip(r->text, r->text_len);
+        xfree(&sc->error);
+        if (rt->not_applicable) {
+            sc->status = SCORE_NOT_APPLICABLE;
+        } else {
+            sc->status = SCORE_OK;
+            if (m->kind == METRIC_FLOAT) {
+                sc->has_score = true;
+                sc->score = rt->value;
+                sc->normalized = m->max > m->min ? (rt->value - m->min) / (m->max - m->min) : 0;
+            }
+        }
+        verdict_clear(&v);
+        slot_complete(j);
+        return;
+    }
+    verdict_clear(&v);
+    if (!j->first_reply) {
+        /* Re-ask once, with the conversation so far. */
+        j->first_reply = xstrndup(r->text, r->text_len);
+        judge_send(j);
+        return;
+    }
+    sc->status = SCORE_UNSCORED;
+    free(sc->explanation);
+    sc->explanation = clip(r->text, r->text_len);
+    free(sc->error);
+    sc->error = xstrdup("the judge named no rating of the scale, also after one re-ask");
+    slot_complete(j);
+}
+
+static void judge_send(jslot_t *j)
+{
+    unit_t *u = j->u;
+    wshard_t *s = u->s;
+    const spec_t *sp = s->job->spec;
+    const metric_t *m = sp->metrics[j->metric];
+    llm_msg_t msgs[3];
+    size_t n = 0;
+    char *reask = NULL;
+    msgs[n++] = (llm_msg_t){"user", j->prompt};
+    if (j->first_reply) {
+        reask = metric_render_reask(m);
+        msgs[n++] = (llm_msg_t){"assistant", j->first_reply};
+        msgs[n++] = (llm_msg_t){"user", reask};
+    }
+    llm_req_t req = {.system = sp->judge_system_prompt ? sp->judge_system_prompt : metric_judge_system(),
+                     .msgs = msgs, .n_msgs = n, .max_tokens = sp->judge.max_tokens,
+                     .temperature = sp->judge.temperature, .top_p = sp->judge.top_p};
+    char err[512];
+    if (llm_call(s->llm, sp->evaluator_model, &req, on_judge, j, err, sizeof err) < 0) {
+        score_set_error(&u->res.scores[j->metric], err);
+        free(reask);
+        slot_complete(j);
+        return;
+    }
+    s->calls_out++;
+    free(reask);
+}
+
+static void unit_judge(unit_t *u)
+{
+    wshard_t *s = u->s;
+    const spec_t *sp = s->job->spec;
+    metric_vars_t vars = {.prompt = u->rec->prompt, .prediction = u->res.response,
+                          .ground_truth = u->rec->reference, .context = u->rec->context};
+    u->metrics_left = sp->n_metrics;
+    for (size_t i = 0; i < sp->n_metrics; i++) {
+        if (s->cancelled) { slot_complete(&u->slots[i]); continue; }
+        u->slots[i].prompt = metric_render(sp->metrics[i], &vars);
+        judge_send(&u->slots[i]);
+    }
+}
+
+static void unit_fail_all(unit_t *u, const char *why)
+{
+    for (size_t i = 0; i < u->res.n_scores; i++) {
+        char *msg = xasprintf("no response to judge: %s", why);
+        score_set_error(&u->res.scores[i], msg);
+        free(msg);
+    }
+    unit_finish(u);
+}
+
+static void on_inference(const llm_reply_t *r, void *arg)
+{
+    unit_t *u = arg;
+    wshard_t *s = u->s;
+    s->calls_out--;
+    u->res.usage = r->usage;
+    u->res.latency_ms = r->latency_ms;
+    if (s->cancelled) { unit_finish(u); return; }
+    if (r->status != LLM_OK) {
+        u->res.error = xstrdup(r->error ? r->error : "inference failed");
+        unit_fail_all(u, u->res.error);
+        return;
+    }
+    u->res.response = xstrndup(r->text, r->text_len);
+    unit_judge(u);
+}
+
+/* The user message for inference: the prompt, after the context when the record has one. */
+static char *inference_prompt(const record_t *rec)
+{
+    if (!rec->context || !*rec->context) return xstrdup(rec->prompt);
+    return xasprintf("%s\n\n%s", rec->context, rec->prompt);
+}
+
+static void unit_start(unit_t *u)
+{
+    wshard_t *s = u->s;
+    if (u->res.response) { unit_judge(u); return; }
+    const spec_t *sp = s->job->spec;
+    char *prompt = inference_prompt(u->rec);
+    llm_msg_t msg = {"user", prompt};
+    llm_req_t req = {.msgs = &msg, .n_msgs = 1, .max_tokens = sp->inference.max_tokens,
+                     .temperature = sp->inference.temperature, .top_p = sp->inference.top_p};
+    char err[512];
+    if (llm_call(s->llm, u->model, &req, on_inference, u, err, sizeof err) < 0) {
+        u->res.error = xstrdup(err);
+        free(prompt);
+        unit_fail_all(u, err);
+        return;
+    }
+    s->calls_out++;
+    free(prompt);
+}
+
+/* Which dataset response (if any) belongs to `target`: one whose modelIdentifier names the
+ * target's model, else by position among the unnamed ones (first custom, second base). */
+static const record_response_t *dataset_response(const spec_t *sp, const record_t *rec, target_t t)
+{
+    const char *want = t == TARGET_CUSTOM ? sp->model : sp->base_model;
+    const char *other = t == TARGET_CUSTOM ? sp->base_model : sp->model;
+    if (want)
+        for (size_t i = 0; i < rec->n_responses; i++)
+            if (rec->responses[i].model_identifier && strcmp(rec->responses[i].model_identifier, want) == 0)
+                return &rec->responses[i];
+    size_t pos = 0;
+    for (size_t i = 0; i < rec->n_responses; i++) {
+        const char *id = rec->responses[i].model_identifier;
+        if (id && ((want && strcmp(id, want) == 0) || (other && strcmp(id, other) == 0))) continue;
+        if (pos == (size_t)t) return &rec->responses[i];
+        pos++;
+    }
+    return NULL;
+}
+
+wshard_t *wshard_new(wjob_t *job, uint64_t shard_id, uint64_t lease, record_t *records, size_t n,
+                     llm_client_t *llm, const wshard_cbs_t *cbs)
+{
+    wshard_t *s = xcalloc(1, sizeof(*s));
+    const spec_t *sp = job->spec;
+    job->refs++;
+    s->job = job;
+    s->shard_id = shard_id;
+    s->lease = lease;
+    s->records = records;
+    s->n_records = n;
+    s->llm = llm;
+    s->cbs = *cbs;
+    size_t n_targets = sp->evaluate_base_model ? 2 : 1;
+    s->n_units = n * n_targets;
+    s->units = xcalloc(s->n_units ? s->n_units : 1, sizeof(unit_t));
+    for (size_t i = 0; i < n; i++) {
+        for (size_t t = 0; t < n_targets; t++) {
+            unit_t *u = &s->units[i * n_targets + t];
+            u->s = s;
+            u->rec = &records[i];
+            u->target = (target_t)t;
+            const char *model = t == TARGET_CUSTOM ? sp->model : sp->base_model;
+            const record_response_t *dr = dataset_response(sp, u->rec, u->target);
+            u->res.job_id = xstrdup(job->job_id);
+            u->res.shard_id = shard_id;
+            u->res.record_index = records[i].index;
+            u->res.target = u->target;
+            if (dr) {
+                u->res.response = xstrdup(dr->response);
+                u->res.response_from_dataset = true;
+                u->res.model = xstrdup(dr->model_identifier ? dr->model_identifier : model ? model : "dataset");
+            } else {
+                u->model = model;
+                u->res.model = xstrdup(model ? model : "");
+            }
+            for (size_t m = 0; m < sp->n_metrics; m++) {
+                score_t *sc = result_add_score(&u->res);
+                sc->metric = xstrdup(sp->metrics[m]->name);
+                sc->status = SCORE_ERROR;
+            }
+            u->slots = xcalloc(sp->n_metrics, sizeof(jslot_t));
+            for (size_t m = 0; m < sp->n_metrics; m++) {
+                u->slots[m].u = u;
+                u->slots[m].metric = m;
+            }
+        }
+    }
+    s->units_left = s->n_units;
+    return s;
+}
+
+void wshard_start(wshard_t *s)
+{
+    for (size_t i = 0; i < s->n_units && !s->cancelled; i++) {
+        unit_t *u = &s->units[i];
+        if (!u->model && !u->res.response) {
+            u->res.error = xstrdup("the record has no response for this target and the spec names no model for it");
+            unit_fail_all(u, u->res.error);
+            continue;
+        }
+        unit_start(u);
+    }
+    maybe_done(s);
+}
+
+void wshard_cancel(wshard_t *s)
+{
+    s->cancelled = true;
+    maybe_done(s);
+}
+
+void wshard_destroy(wshard_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    wshard_t *s = *self_p;
+    for (size_t i = 0; i < s->n_units; i++) {
+        unit_t *u = &s->units[i];
+        result_clear(&u->res);
+        if (u->slots) {
+            for (size_t m = 0; m < s->job->spec->n_metrics; m++) {
+                free(u->slots[m].prompt);
+                free(u->slots[m].first_reply);
+            }
+            free(u->slots);
+        }
+    }
+    free(s->units);
+    for (size_t i = 0; i < s->n_records; i++) record_clear(&s->records[i]);
+    free(s->records);
+    s->job->refs--;
+    free(s);
+    *self_p = NULL;
+}
+
+const char *wshard_job_id(const wshard_t *s) { return s->job->job_id; }
+uint64_t wshard_id(const wshard_t *s) { return s->shard_id; }
+uint64_t wshard_lease(const wshard_t *s) { return s->lease; }
+size_t wshard_results(const wshard_t *s) { return s->results; }
+bool wshard_cancelled(const wshard_t *s) { return s->cancelled; }

@@ -1,0 +1,586 @@
+/* worker: threads, each one peer of the broker; see worker.h and schemas/protocol.md.
+ *
+ * DESIGN. A thread owns a DEALER socket, a loop and an llm client; nothing is shared between
+ * threads but the stats (under a mutex) and the stop flag. Shards arrive only against credit:
+ * the thread asks for one more shard (CREDIT 1) while it holds fewer than `max_shards` (counting
+ * those asked for and not yet received) and its model calls leave room for more work, so a worker
+ * never holds more shards than it asked for and never hoards work other workers could do.
+ *
+ * Sending never blocks the loop: a message the socket refuses (EAGAIN) waits in an outbox that
+ * is flushed before every wait, in order. The broker is watched through its heartbeats: silent
+ * for `dead_after` intervals, or answering with another instance id (it restarted), the thread
+ * reconnects and says HELLO again, keeping the shards it holds (their results are idempotent). */
+#define LOG_MODULE "worker"
+#include "worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "buf.h"
+#include "llm.h"
+#include "log.h"
+#include "loop.h"
+#include "mem.h"
+#include "ratelimit.h"
+#include "shard.h"
+#include "spec.h"
+#include "wire.h"
+#include "zsock.h"
+
+#define MAX_JOBS_CACHED 8
+
+typedef struct outmsg {
+    wire_hdr_t h;
+    void *payload;
+    size_t len;
+    struct outmsg *next;
+} outmsg_t;
+
+typedef struct wthread wthread_t;
+
+typedef struct held {
+    wshard_t *s;
+    bool finished;
+    struct held *next;
+} held_t;
+
+struct wthread {
+    worker_t *w;
+    int index;
+    char name[WIRE_MAX_ID];
+    pthread_t tid;
+    bool started;
+    void *sock;
+    loop_t *loop;
+    llm_client_t *llm;
+    wjob_t *jobs[MAX_JOBS_CACHED];
+    held_t *held;
+    uint32_t n_held;
+    uint32_t credit_out;        /* shards asked for, not yet received */
+    outmsg_t *out_head, *out_tail;
+    char broker_id[WIRE_MAX_ID];
+    int64_t broker_seen;
+    bool welcomed;
+    uint64_t use_clock;
+    worker_stats_t st;          /* this thread's counters; copied under w->mu */
+};
+
+struct worker {
+    worker_opts_t o;
+    char *broker;
+    char *name;
+    char *region;
+    void *ctx;
+    bool own_ctx;
+    wthread_t *threads;
+    pthread_mutex_t mu;
+    atomic_int stopping;
+};
+
+/* ---- sending ---- */
+static void out_push(wthread_t *t, const wire_hdr_t *h, const void *payload, size_t len)
+{
+    outmsg_t *m = xcalloc(1, sizeof(*m));
+    m->h = *h;
+    if (payload) {
+        m->payload = xmalloc(len);
+        memcpy(m->payload, payload, len);
+        m->len = len;
+    }
+    if (t->out_tail) t->out_tail->next = m;
+    else t->out_head = m;
+    t->out_tail = m;
+}
+
+static void out_flush(wthread_t *t)
+{
+    while (t->out_head) {
+        outmsg_t *m = t->out_head;
+        if (zsock_send(t->sock, NULL, 0, &m->h, m->payload, m->len) < 0) {
+            if (errno != EAGAIN) log_warn("send %s failed: %s", wire_type_name(m->h.type), zmq_strerror(errno));
+            return;
+        }
+        t->out_head = m->next;
+        if (!t->out_head) t->out_tail = NULL;
+        free(m->payload);
+        free(m);
+    }
+}
+
+/* Sends in order: straight out when nothing waits, else behind what waits. */
+static void send_msg(wthread_t *t, const wire_hdr_t *h, const void *payload, size_t len)
+{
+    if (!t->out_head && zsock_send(t->sock, NULL, 0, h, payload, len) == 0) return;
+    out_push(t, h, payload, len);
+}
+
+static void out_clear(wthread_t *t)
+{
+    while (t->out_head) {
+        outmsg_t *m = t->out_head;
+        t->out_head = m->next;
+        free(m->payload);
+        free(m);
+    }
+    t->out_tail = NULL;
+}
+
+/* ---- stats ---- */
+static void publish_stats(wthread_t *t)
+{
+    llm_stats_t ls;
+    llm_get_stats(t->llm, &ls);
+    t->st.calls_ok = ls.calls_ok;
+    t->st.calls_failed = ls.calls_failed;
+    t->st.http_requests = ls.http_requests;
+    t->st.retries = ls.retries;
+    t->st.http_429 = ls.http_429;
+    t->st.shards_held = t->n_held;
+    t->st.calls_pending = (uint32_t)llm_pending(t->llm);
+}
+
+/* ---- jobs ---- */
+static void job_free(wjob_t *j)
+{
+    if (!j) return;
+    spec_destroy(&j->spec);
+    free(j->job_id);
+    free(j->spec_json);
+    free(j);
+}
+
+static wjob_t *job_get(wthread_t *t, const char *job_id, const char *spec_json, char *err, size_t errlen)
+{
+    for (int i = 0; i < MAX_JOBS_CACHED; i++) {
+        wjob_t *j = t->jobs[i];
+        if (j && strcmp(j->job_id, job_id) == 0 && strcmp(j->spec_json, spec_json) == 0) {
+            j->last_used = ++t->use_clock;
+            return j;
+        }
+    }
+    errlist_t errs;
+    errlist_init(&errs, 5);
+    spec_t *sp = spec_parse(spec_json, strlen(spec_json), "shard spec", NULL, &errs);
+    if (!sp) {
+        snprintf(err, errlen, "%s", errs.n_kept ? errs.msgs[0] : "invalid spec");
+        errlist_free(&errs);
+        return NULL;
+    }
+    errlist_free(&errs);
+    /* Evict the least recently used job that no shard holds. */
+    int slot = -1;
+    for (int i = 0; i < MAX_JOBS_CACHED; i++) {
+        if (!t->jobs[i]) { slot = i; break; }
+        if (t->jobs[i]->refs == 0 && (slot < 0 || t->jobs[i]->last_used < t->jobs[slot]->last_used)) slot = i;
+    }
+    if (slot < 0) {
+        spec_destroy(&sp);
+        snprintf(err, errlen, "too many jobs in flight on this worker thread");
+        return NULL;
+    }
+    job_free(t->jobs[slot]);
+    wjob_t *j = xcalloc(1, sizeof(*j));
+    j->job_id = xstrdup(job_id);
+    j->spec_json = xstrdup(spec_json);
+    j->spec = sp;
+    j->last_used = ++t->use_clock;
+    t->jobs[slot] = j;
+    for (size_t i = 0; i < sp->n_limits; i++)
+        llm_set_limit(t->llm, sp->limits[i].model, sp->limits[i].rpm, sp->limits[i].tpm, sp->limits[i].max_concurrency);
+    return j;
+}
+
+/* ---- credit ---- */
+static void want_more(wthread_t *t)
+{
+    if (!t->welcomed || atomic_load(&t->w->stopping)) return;
+    /* Room for another shard: under the cap, and the client is not already saturated with
+     * queued calls (more shards would only wait here while another worker could run them). */
+    while (t->n_held + t->credit_out < (uint32_t)t->w->o.max_shards &&
+           (t->n_held + t->credit_out < 2 || llm_pending(t->llm) < (size_t)t->w->o.max_concurrency * 2)) {
+        wire_hdr_t h = {.type = WIRE_CREDIT, .n = 1};
+        send_msg(t, &h, NULL, 0);
+        t->credit_out++;
+        if (llm_pending(t->llm) >= (size_t)t->w->o.max_concurrency) break;
+    }
+}
+
+/* ---- shard callbacks ---- */
+static void on_result(wshard_t *s, const result_t *r, void *arg)
+{
+    wthread_t *t = arg;
+    buf_t b;
+    buf_init(&b, WIRE_MAX_MSG);
+    if (wire_result_encode(r, &b) < 0) {
+        log_error("result of record %llu too large to send", (unsigned long long)r->record_index);
+        buf_free(&b);
+        return;
+    }
+    wire_hdr_t h = {.type = WIRE_RESULT, .shard_id = wshard_id(s), .lease = wshard_lease(s)};
+    snprintf(h.job_id, sizeof h.job_id, "%s", wshard_job_id(s));
+    send_msg(t, &h, b.data, b.len);
+    buf_free(&b);
+    t->st.results_sent++;
+}
+
+static void on_done(wshard_t *s, void *arg)
+{
+    wthread_t *t = arg;
+    for (held_t *h = t->held; h; h = h->next) {
+        if (h->s != s) continue;
+        h->finished = true;
+        if (!wshard_cancelled(s)) {
+            wire_hdr_t m = {.type = WIRE_SHARD_DONE, .shard_id = wshard_id(s), .lease = wshard_lease(s),
+                            .n = (uint32_t)wshard_results(s)};
+            snprintf(m.job_id, sizeof m.job_id, "%s", wshard_job_id(s));
+            send_msg(t, &m, NULL, 0);
+            t->st.shards_done++;
+        }
+        break;
+    }
+}
+
+/* Frees finished shards; run before every wait, never from inside a shard callback. */
+static void reap(wthread_t *t)
+{
+    bool any = false;
+    for (held_t **pp = &t->held; *pp;) {
+        held_t *h = *pp;
+        if (h->finished) {
+            *pp = h->next;
+            wshard_destroy(&h->s);
+            free(h);
+            t->n_held--;
+            any = true;
+        } else {
+            pp = &h->next;
+        }
+    }
+    if (any) want_more(t);
+}
+
+static void on_shard(wthread_t *t, const wire_hdr_t *h, const void *payload, size_t len)
+{
+    if (t->credit_out > 0) t->credit_out--;
+    wire_shard_t ws;
+    char err[512];
+    if (!payload || wire_shard_decode(payload, len, &ws, err, sizeof err) < 0) {
+        log_warn("shard %s/%llu dropped: %s", h->job_id, (unsigned long long)h->shard_id, payload ? err : "no payload");
+        want_more(t);
+        return;
+    }
+    wjob_t *job = job_get(t, h->job_id, ws.spec_json, err, sizeof err);
+    if (!job) {
+        log_error("shard %s/%llu: cannot use its spec: %s", h->job_id, (unsigned long long)h->shard_id, err);
+        wire_shard_clear(&ws);
+        want_more(t);
+        return;
+    }
+    wshard_cbs_t cbs = {.on_result = on_result, .on_done = on_done, .arg = t};
+    wshard_t *s = wshard_new(job, h->shard_id, h->lease, ws.records, ws.n_records, t->llm, &cbs);
+    ws.records = NULL;   /* the shard owns them now */
+    ws.n_records = 0;
+    wire_shard_clear(&ws);
+    held_t *hd = xcalloc(1, sizeof(*hd));
+    hd->s = s;
+    hd->next = t->held;
+    t->held = hd;
+    t->n_held++;
+    log_debug("shard %s/%llu: %zu unit(s) started", h->job_id, (unsigned long long)h->shard_id, (size_t)0);
+    wshard_start(s);
+}
+
+static void on_cancel(wthread_t *t, const char *job_id)
+{
+    for (held_t *h = t->held; h; h = h->next)
+        if (!h->finished && strcmp(wshard_job_id(h->s), job_id) == 0) wshard_cancel(h->s);
+}
+
+/* ---- connection ---- */
+static void on_sock(loop_t *loop, int fd, int events, void *arg);
+
+static int connect_broker(wthread_t *t)
+{
+    if (t->sock) {
+        loop_fd_del(t->loop, zsock_fd(t->sock));
+        zmq_close(t->sock);
+    }
+    out_clear(t);
+    t->welcomed = false;
+    t->credit_out = 0;
+    t->broker_id[0] = '\0';
+    t->sock = zmq_socket(t->w->ctx, ZMQ_DEALER);
+    if (!t->sock || zsock_setup(t->sock, ZMQ_DEALER) < 0 || zmq_connect(t->sock, t->w->broker) < 0) {
+        log_error("cannot connect to %s: %s", t->w->broker, zmq_strerror(errno));
+        return -1;
+    }
+    int fd = zsock_fd(t->sock);
+    if (fd < 0 || loop_fd_set(t->loop, fd, LOOP_READ, on_sock, t) < 0) {
+        log_error("%s: cannot watch the socket", t->name);
+        return -1;
+    }
+    t->broker_seen = loop_now_ms();
+    uint32_t room = (uint32_t)t->w->o.max_shards > t->n_held ? (uint32_t)t->w->o.max_shards - t->n_held : 0;
+    uint32_t initial = room < 2 ? room : 2;
+    wire_hdr_t h = {.type = WIRE_HELLO, .n = initial, .threads = 1};
+    snprintf(h.role, sizeof h.role, "worker");
+    snprintf(h.name, sizeof h.name, "%s", t->name);
+    send_msg(t, &h, NULL, 0);
+    t->credit_out = initial;
+    return 0;
+}
+
+static void handle(wthread_t *t, zsock_msg_t *m)
+{
+    if (m->n < 1 || m->dropped) {
+        log_warn("dropped a message of %d frame(s)", m->n + m->dropped);
+        return;
+    }
+    wire_hdr_t h;
+    char err[256];
+    if (wire_hdr_decode(zmq_msg_data(&m->frames[0]), zmq_msg_size(&m->frames[0]), &h, err, sizeof err) < 0) {
+        log_warn("dropped a malformed message: %s", err);
+        return;
+    }
+    const void *payload = m->n > 1 ? zmq_msg_data(&m->frames[1]) : NULL;
+    size_t plen = m->n > 1 ? zmq_msg_size(&m->frames[1]) : 0;
+    t->broker_seen = loop_now_ms();
+    switch (h.type) {
+    case WIRE_WELCOME:
+        snprintf(t->broker_id, sizeof t->broker_id, "%s", h.name);
+        t->welcomed = true;
+        log_info("%s: connected to %s", t->name, h.name);
+        want_more(t);
+        break;
+    case WIRE_HEARTBEAT:
+        if (t->welcomed && h.name[0] && strcmp(h.name, t->broker_id) != 0) {
+            log_warn("%s: the broker restarted (%s -> %s): saying HELLO again", t->name, t->broker_id, h.name);
+            t->st.reconnects++;
+            if (connect_broker(t) < 0) {}
+        }
+        break;
+    case WIRE_SHARD:
+        on_shard(t, &h, payload, plen);
+        break;
+    case WIRE_CANCEL:
+        on_cancel(t, h.job_id);
+        break;
+    case WIRE_ALLOT:
+        if (payload) ratelimit_apply_allot(llm_ratelimit(t->llm), payload, plen);
+        break;
+    default:
+        log_warn("unexpected %s from the broker dropped", wire_type_name(h.type));
+    }
+}
+
+static int drain(wthread_t *t)
+{
+    for (int i = 0; i < 1024; i++) {
+        zsock_msg_t m;
+        int rc = zsock_recv(t->sock, &m);
+        if (rc <= 0) break;
+        handle(t, &m);
+        zsock_msg_close(&m);
+    }
+    return zsock_readable(t->sock);
+}
+
+static void on_sock(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
+
+static int before_wait(loop_t *loop, void *arg)
+{
+    wthread_t *t = arg;
+    if (atomic_load(&t->w->stopping)) {
+        loop_stop(loop);
+        return 1;
+    }
+    int more = drain(t);
+    reap(t);
+    out_flush(t);
+    return more || zsock_readable(t->sock);
+}
+
+static void tick(loop_t *loop, uint64_t id, void *arg)
+{
+    wthread_t *t = arg;
+    int64_t now = loop_now_ms();
+    if (now - t->broker_seen > (int64_t)t->w->o.heartbeat_ms * t->w->o.dead_after) {
+        log_warn("%s: the broker is silent: reconnecting", t->name);
+        t->st.reconnects++;
+        if (connect_broker(t) < 0) {}
+    } else {
+        wire_hdr_t h = {.type = WIRE_HEARTBEAT, .n = t->n_held};
+        send_msg(t, &h, NULL, 0);
+        /* Fleet-wide rate limits: report demand per endpoint key. */
+        buf_t b;
+        buf_init(&b, WIRE_MAX_MSG);
+        if (ratelimit_demand_encode(llm_ratelimit(t->llm), &b) > 0) {
+            wire_hdr_t d = {.type = WIRE_DEMAND};
+            send_msg(t, &d, b.data, b.len);
+        }
+        buf_free(&b);
+        want_more(t);
+    }
+    pthread_mutex_lock(&t->w->mu);
+    publish_stats(t);
+    pthread_mutex_unlock(&t->w->mu);
+    loop_timer_add(loop, t->w->o.heartbeat_ms, tick, t);
+}
+
+static void *thread_main(void *arg)
+{
+    wthread_t *t = arg;
+    if (connect_broker(t) < 0) return NULL;
+    loop_set_before_wait(t->loop, before_wait, t);
+    loop_timer_add(t->loop, t->w->o.heartbeat_ms, tick, t);
+    loop_run(t->loop);
+    /* Leaving: tell the broker so our leases go back to the queue at once. */
+    wire_hdr_t bye = {.type = WIRE_BYE};
+    out_clear(t);
+    if (zsock_send(t->sock, NULL, 0, &bye, NULL, 0) < 0) {}
+    pthread_mutex_lock(&t->w->mu);
+    publish_stats(t);
+    pthread_mutex_unlock(&t->w->mu);
+    return NULL;
+}
+
+void worker_opts_default(worker_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->threads = 1;
+    o->max_shards = 8;
+    o->max_concurrency = 256;
+    o->heartbeat_ms = 1000;
+    o->dead_after = 5;
+}
+
+worker_t *worker_new(const worker_opts_t *opts, char *err, size_t errlen)
+{
+    worker_t *w = xcalloc(1, sizeof(*w));
+    w->o = *opts;
+    if (w->o.threads < 1) w->o.threads = 1;
+    if (w->o.max_shards < 1) w->o.max_shards = 8;
+    if (w->o.max_concurrency < 1) w->o.max_concurrency = 256;
+    if (w->o.heartbeat_ms < 10) w->o.heartbeat_ms = 1000;
+    if (w->o.dead_after < 2) w->o.dead_after = 5;
+    w->broker = xstrdup(opts->broker);
+    w->region = xstrdup(opts->region);
+    if (opts->name) {
+        w->name = xstrdup(opts->name);
+    } else {
+        char host[128] = "worker";
+        gethostname(host, sizeof host - 1);
+        w->name = xasprintf("%s-%d", host, (int)getpid());
+    }
+    w->ctx = opts->zmq_ctx;
+    if (!w->ctx) {
+        w->ctx = zmq_ctx_new();
+        w->own_ctx = true;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    w->threads = xcalloc((size_t)w->o.threads, sizeof(wthread_t));
+    for (int i = 0; i < w->o.threads; i++) {
+        wthread_t *t = &w->threads[i];
+        t->w = w;
+        t->index = i;
+        snprintf(t->name, sizeof t->name, "%s-t%d", w->name, i);
+        t->loop = loop_new();
+        llm_opts_t lo;
+        llm_opts_default(&lo);
+        lo.max_concurrency = w->o.max_concurrency;
+        lo.region = w->region;
+        t->llm = t->loop ? llm_client_new(t->loop, &lo) : NULL;
+        if (!t->loop || !t->llm) {
+            snprintf(err, errlen, "cannot create the event loop or the HTTP client");
+            worker_destroy(&w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
+int worker_start(worker_t *w)
+{
+    for (int i = 0; i < w->o.threads; i++) {
+        if (pthread_create(&w->threads[i].tid, NULL, thread_main, &w->threads[i]) != 0) {
+            worker_stop(w);
+            return -1;
+        }
+        w->threads[i].started = true;
+    }
+    return 0;
+}
+
+void worker_stop(worker_t *w)
+{
+    atomic_store(&w->stopping, 1);
+    for (int i = 0; i < w->o.threads; i++)
+        if (w->threads[i].loop) loop_stop_async(w->threads[i].loop);
+}
+
+void worker_join(worker_t *w)
+{
+    for (int i = 0; i < w->o.threads; i++) {
+        if (w->threads[i].started) {
+            pthread_join(w->threads[i].tid, NULL);
+            w->threads[i].started = false;
+        }
+    }
+}
+
+void worker_get_stats(worker_t *w, worker_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < w->o.threads; i++) {
+        const worker_stats_t *s = &w->threads[i].st;
+        out->shards_done += s->shards_done;
+        out->results_sent += s->results_sent;
+        out->calls_ok += s->calls_ok;
+        out->calls_failed += s->calls_failed;
+        out->http_requests += s->http_requests;
+        out->retries += s->retries;
+        out->http_429 += s->http_429;
+        out->reconnects += s->reconnects;
+        out->shards_held += s->shards_held;
+        out->calls_pending += s->calls_pending;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+void worker_destroy(worker_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    worker_t *w = *self_p;
+    worker_stop(w);
+    worker_join(w);
+    for (int i = 0; i < w->o.threads; i++) {
+        wthread_t *t = &w->threads[i];
+        /* Shards first (they point into the llm client's callbacks), then the client. */
+        while (t->held) {
+            held_t *h = t->held;
+            t->held = h->next;
+            wshard_destroy(&h->s);
+            free(h);
+        }
+        llm_client_destroy(&t->llm);
+        for (int j = 0; j < MAX_JOBS_CACHED; j++) job_free(t->jobs[j]);
+        out_clear(t);
+        if (t->sock) zmq_close(t->sock);
+        loop_destroy(&t->loop);
+    }
+    free(w->threads);
+    if (w->own_ctx) zmq_ctx_term(w->ctx);
+    pthread_mutex_destroy(&w->mu);
+    free(w->broker);
+    free(w->name);
+    free(w->region);
+    free(w);
+    *self_p = NULL;
+}
