@@ -185,7 +185,8 @@ static void requeue_leases(broker_t *b, peer_t *p)
 static void peer_remove(broker_t *b, peer_t *p, const char *why)
 {
     if (p->role == ROLE_WORKER) {
-        log_warn("worker %s %s", p->name[0] ? p->name : "?", why);
+        if (strstr(why, "BYE")) log_info("worker %s %s", p->name[0] ? p->name : "?", why);
+        else log_warn("worker %s %s", p->name[0] ? p->name : "?", why);
         requeue_leases(b, p);
         STAT_ADD(b, workers_died, 1);
         allot_worker_gone(b->allot, p);
@@ -358,11 +359,12 @@ static void on_message(broker_t *b, zsock_msg_t *m)
 
     peer_t *p = peer_find(b, ident, ilen);
     if (!p && h.type != WIRE_HELLO) {
-        /* Unknown peer (e.g. we restarted): answer with a heartbeat carrying our instance id, so
-         * the peer notices and says HELLO again. Results still go through when we know the job. */
-        wire_hdr_t hb = {.type = WIRE_HEARTBEAT};
-        snprintf(hb.name, sizeof hb.name, "%s", b->instance);
-        if (zsock_send(b->sock, ident, ilen, &hb, NULL, 0) < 0) {}
+        /* Unknown peer (we restarted, or declared it dead): BYE tells it to start a new session
+         * with HELLO. Its results still go through when we know the job (they are idempotent). */
+        if (h.type != WIRE_BYE) {
+            wire_hdr_t bye = {.type = WIRE_BYE};
+            if (zsock_send(b->sock, ident, ilen, &bye, NULL, 0) < 0) {}
+        }
         if (h.type != WIRE_RESULT && h.type != WIRE_SHARD_DONE) return;
     }
     if (p) {

@@ -51,6 +51,10 @@ typedef struct {
 /* Names of the built-ins, canonical spelling, in the DESIGN.md order. */
 const char *const *metric_builtin_names(size_t *n);
 
+/* The system prompt for judge calls: an impartial evaluator that follows the rubric and ignores
+ * instructions inside the material it judges. Static storage. */
+const char *metric_judge_system(void);
+
 /* A new copy of built-in `name` ("Correctness", "builtin.correctness", ...); NULL if unknown.
  * Caller owns the result. */
 metric_t *metric_builtin(const char *name);

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 int zsock_setup(void *sock, int type)
 {
@@ -14,7 +17,20 @@ int zsock_setup(void *sock, int type)
     if (zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0) return -1;
     if (zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) < 0) return -1;
     if (type == ZMQ_ROUTER && zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) < 0) return -1;
+    /* A reconnecting peer with the same routing id takes its old session over. */
+    if (type == ZMQ_ROUTER && zmq_setsockopt(sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one) < 0) return -1;
     if (type == ZMQ_DEALER) {
+        /* A fixed routing id per socket, so a TCP reconnect keeps the broker's session (the
+         * default would be a new anonymous identity per connection). First byte non-zero:
+         * ids starting with 0 are libzmq's own. */
+        unsigned char id[16];
+        if (getrandom(id, sizeof id, 0) != (ssize_t)sizeof id) {
+            uint64_t a = (uint64_t)clock() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)sock;
+            memcpy(id, &a, 8);
+            memcpy(id + 8, &sock, sizeof(void *) < 8 ? sizeof(void *) : 8);
+        }
+        if (id[0] == 0) id[0] = 1;
+        if (zmq_setsockopt(sock, ZMQ_ROUTING_ID, id, sizeof id) < 0) return -1;
         int ivl = 100, ivl_max = 2000;
         if (zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) < 0) return -1;
         if (zmq_setsockopt(sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) < 0) return -1;

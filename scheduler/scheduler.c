@@ -44,6 +44,7 @@
 #define COMMIT_EVERY 512
 #define COMMIT_MS 100
 #define MAX_LISTED_ERRORS 20
+#define MAX_SUBMITS 5        /* a shard coming back incomplete this often is failed */
 
 typedef struct {
     uint64_t first, last;
@@ -316,6 +317,42 @@ static void on_result(sched_t *s, const wire_hdr_t *h, const void *payload, size
 
 static void submit(sched_t *s, size_t i);
 
+/* Records every (record, target) of a shard that has no result yet as an error, so a shard that
+ * no worker can finish still ends (existing results are kept: the commit is idempotent). */
+static void fail_missing(sched_t *s, size_t i)
+{
+    const shard_t *sh = &s->shards[i];
+    record_t *recs = NULL;
+    size_t n = 0;
+    if (store_records_range(s->store, s->job_id, sh->first, sh->last, &recs, &n) < 0) return;
+    tx_need(s);
+    for (size_t k = 0; k < n; k++) {
+        for (uint32_t t = 0; t < s->targets; t++) {
+            result_t r = {0};
+            r.record_index = recs[k].index;
+            r.target = (target_t)t;
+            const char *model = t == TARGET_CUSTOM ? s->spec->model : s->spec->base_model;
+            r.model = xstrdup(model ? model : "dataset");
+            r.error = xasprintf("no worker could finish shard %zu after %d attempts", i, MAX_SUBMITS);
+            for (size_t m = 0; m < s->spec->n_metrics; m++) {
+                score_t *sc = result_add_score(&r);
+                sc->metric = xstrdup(s->spec->metrics[m]->name);
+                sc->status = SCORE_ERROR;
+                sc->error = xstrdup(r.error);
+            }
+            size_t fresh = 0;
+            if (store_result_commit(s->store, s->job_id, &r, &fresh) == 0 && fresh) {
+                s->units_done++;
+                s->scores[SCORE_ERROR] += fresh;
+            }
+            result_clear(&r);
+        }
+        record_clear(&recs[k]);
+    }
+    free(recs);
+    tx_flush(s);
+}
+
 static void on_shard_done(sched_t *s, const wire_hdr_t *h)
 {
     if (strcmp(h->job_id, s->job_id) != 0 || h->shard_id >= s->n_shards) return;
@@ -325,10 +362,15 @@ static void on_shard_done(sched_t *s, const wire_hdr_t *h)
     uint64_t have = 0;
     if (store_outputs_in_range(s->store, s->job_id, sh->first, sh->last, &have) < 0) return;
     if (have < (uint64_t)sh->n * s->targets) {
-        log_warn("shard %llu reported done with %llu of %llu results: submitting it again",
-                 (unsigned long long)h->shard_id, (unsigned long long)have, (unsigned long long)sh->n * s->targets);
-        submit(s, h->shard_id);
-        return;
+        if (sh->submits < MAX_SUBMITS) {
+            log_warn("shard %llu reported done with %llu of %llu results: submitting it again",
+                     (unsigned long long)h->shard_id, (unsigned long long)have, (unsigned long long)sh->n * s->targets);
+            submit(s, h->shard_id);
+            return;
+        }
+        log_error("shard %llu came back incomplete %u times: its missing results are recorded as errors",
+                  (unsigned long long)h->shard_id, sh->submits);
+        fail_missing(s, h->shard_id);
     }
     sh->state = SHARD_DONE;
     s->inflight--;
@@ -447,6 +489,10 @@ static void handle(sched_t *s, zsock_msg_t *m)
             log_warn("the broker restarted: reconnecting");
             if (connect_broker(s) < 0) {}
         }
+        break;
+    case WIRE_BYE:
+        log_warn("the broker ended our session: saying HELLO again");
+        if (connect_broker(s) < 0) {}
         break;
     case WIRE_RESULT:
         on_result(s, &h, payload, plen);
@@ -605,7 +651,8 @@ int scheduler_run_job(const scheduler_opts_t *o, const char *spec_json, size_t l
     snprintf(out->job_id, sizeof out->job_id, "%s", s.job_id);
     out->records = s.records;
     out->units = s.records * s.targets;
-    out->out_dir = xasprintf("%s/%s", outp, s.job_id);
+    char absout[PATH_MAX];
+    out->out_dir = xasprintf("%s/%s", realpath(outp, absout) ? absout : outp, s.job_id);
     log_info("job %s: %llu record(s) in %zu shard(s), %u target(s), %zu metric(s)", s.job_id,
              (unsigned long long)s.records, s.n_shards, s.targets, s.spec->n_metrics);
 

@@ -265,21 +265,31 @@ static void reap(wthread_t *t)
     if (any) want_more(t);
 }
 
+/* A shard we cannot run is still finished (SHARD_DONE with no results), so its lease ends and
+ * the scheduler decides what to do with it; then we ask for another. */
+static void refuse_shard(wthread_t *t, const wire_hdr_t *h)
+{
+    wire_hdr_t m = {.type = WIRE_SHARD_DONE, .shard_id = h->shard_id, .lease = h->lease, .n = 0};
+    snprintf(m.job_id, sizeof m.job_id, "%s", h->job_id);
+    send_msg(t, &m, NULL, 0);
+    want_more(t);
+}
+
 static void on_shard(wthread_t *t, const wire_hdr_t *h, const void *payload, size_t len)
 {
     if (t->credit_out > 0) t->credit_out--;
     wire_shard_t ws;
     char err[512];
     if (!payload || wire_shard_decode(payload, len, &ws, err, sizeof err) < 0) {
-        log_warn("shard %s/%llu dropped: %s", h->job_id, (unsigned long long)h->shard_id, payload ? err : "no payload");
-        want_more(t);
+        log_warn("shard %s/%llu refused: %s", h->job_id, (unsigned long long)h->shard_id, payload ? err : "no payload");
+        refuse_shard(t, h);
         return;
     }
     wjob_t *job = job_get(t, h->job_id, ws.spec_json, err, sizeof err);
     if (!job) {
         log_error("shard %s/%llu: cannot use its spec: %s", h->job_id, (unsigned long long)h->shard_id, err);
         wire_shard_clear(&ws);
-        want_more(t);
+        refuse_shard(t, h);
         return;
     }
     wshard_cbs_t cbs = {.on_result = on_result, .on_done = on_done, .arg = t};
@@ -370,6 +380,11 @@ static void handle(wthread_t *t, zsock_msg_t *m)
         break;
     case WIRE_CANCEL:
         on_cancel(t, h.job_id);
+        break;
+    case WIRE_BYE:
+        log_warn("%s: the broker ended our session: saying HELLO again", t->name);
+        t->st.reconnects++;
+        if (connect_broker(t) < 0) {}
         break;
     case WIRE_ALLOT:
         if (payload) ratelimit_apply_allot(llm_ratelimit(t->llm), payload, plen);

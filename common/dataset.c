@@ -1,0 +1,393 @@
+/* dataset: streaming reader of JSONL datasets (see dataset.h and DESIGN.md "Dataset").
+ *
+ * Owns the file-level rules: gzip or plain (zlib's gzread detects the gzip magic and reads
+ * other files as they are), line splitting with a hard cap on the bytes kept for one line,
+ * blank lines, CRLF, a leading BOM, and UTF-8 validity. What a line means is record.c's.
+ *
+ * DESIGN. The reader keeps one read buffer and one line buffer of at most max_line + 1 bytes
+ * (the extra byte may be a CR). A longer line is not kept: the rest of it is counted and
+ * discarded until its newline, so a hostile file costs at most max_line of memory whatever its
+ * size. Indexes are given to every non-blank line in file order, valid or not, so a record's
+ * index is a stable address in the file that the scheduler, the results and a re-run agree on. */
+#include "dataset.h"
+#include "mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#define READ_CHUNK (128u * 1024u)
+
+typedef enum { DS_READING = 0, DS_END = 1, DS_FAILED = -1 } ds_state_t;
+
+struct dataset {
+    char *path;
+    gzFile gz;
+    size_t max_line;
+    unsigned char *rbuf;
+    size_t rpos, rlen;
+    bool src_eof;
+    char *line;          /* the current line, NUL-terminated, at most max_line + 1 bytes */
+    size_t line_len;
+    size_t line_cap;
+    uint64_t lineno;     /* physical lines read, blank ones included */
+    uint64_t lines;      /* non-blank lines: the next index */
+    uint64_t invalid;
+    ds_state_t state;
+};
+
+/* What read_line found besides the kept bytes. */
+typedef struct {
+    uint64_t total;      /* bytes of the line without its newline */
+    bool too_long;       /* total passed the cap; the bytes were not kept */
+    bool all_ws;         /* only whitespace (tracked for too-long lines too) */
+    unsigned char last;  /* the line's last byte before the newline */
+} line_info_t;
+
+static bool is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+
+static bool all_ws(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_ws(p[i])) return false;
+    return true;
+}
+
+static bool is_remote(const char *path)
+{
+    return strncmp(path, "s3://", 5) == 0 || strncmp(path, "https://", 8) == 0 ||
+           strncmp(path, "http://", 7) == 0;
+}
+
+dataset_t *dataset_open(const char *path, size_t max_line, char *err, size_t errlen)
+{
+    if (!path || !*path) {
+        snprintf(err, errlen, "dataset: no path given");
+        return NULL;
+    }
+    if (is_remote(path)) {
+        snprintf(err, errlen, "remote URLs are not supported yet for datasets: %s (copy it to a local file)",
+                 path);
+        return NULL;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: is a directory, not a dataset file", path);
+        close(fd);
+        return NULL;
+    }
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        snprintf(err, errlen, "%s: cannot open: out of memory in zlib", path);
+        close(fd);
+        return NULL;
+    }
+    gzbuffer(gz, READ_CHUNK);   /* before the first read, so it cannot fail */
+    dataset_t *d = xcalloc(1, sizeof(*d));
+    d->path = xstrdup(path);
+    d->gz = gz;
+    d->max_line = max_line ? max_line : DATASET_MAX_LINE_DEFAULT;
+    d->rbuf = xmalloc(READ_CHUNK);
+    d->state = DS_READING;
+    return d;
+}
+
+void dataset_close(dataset_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    dataset_t *d = *self_p;
+    if (d->gz) gzclose(d->gz);
+    free(d->path);
+    free(d->rbuf);
+    free(d->line);
+    free(d);
+    *self_p = NULL;
+}
+
+uint64_t dataset_lines(const dataset_t *d) { return d->lines; }
+uint64_t dataset_invalid(const dataset_t *d) { return d->invalid; }
+const char *dataset_path(const dataset_t *d) { return d->path; }
+
+/* Refills the read buffer. 0 = some bytes or clean end (src_eof set), -1 = error (reported). */
+static int refill(dataset_t *d, errlist_t *errs)
+{
+    d->rpos = d->rlen = 0;
+    int n = gzread(d->gz, d->rbuf, READ_CHUNK);
+    int zerr = Z_OK;
+    const char *zmsg = NULL;
+    if (n < 0) {
+        zmsg = gzerror(d->gz, &zerr);
+        if (zerr == Z_ERRNO)
+            errlist_add(errs, "%s: read error after line %llu: %s", d->path, (unsigned long long)d->lineno,
+                        strerror(errno));
+        else
+            errlist_add(errs, "%s: corrupt gzip data after line %llu: %s", d->path,
+                        (unsigned long long)d->lineno, zmsg ? zmsg : "unknown error");
+        return -1;
+    }
+    if (n == 0) {
+        /* zlib reports a stream cut short only through gzerror, at the end */
+        zmsg = gzerror(d->gz, &zerr);
+        if (zerr == Z_BUF_ERROR) {
+            errlist_add(errs, "%s: the gzip data is truncated (it ends inside a compressed stream) after line %llu",
+                        d->path, (unsigned long long)d->lineno);
+            return -1;
+        }
+        if (zerr != Z_OK) {
+            errlist_add(errs, "%s: corrupt gzip data after line %llu: %s", d->path,
+                        (unsigned long long)d->lineno, zmsg ? zmsg : "unknown error");
+            return -1;
+        }
+        d->src_eof = true;
+        return 0;
+    }
+    d->rlen = (size_t)n;
+    return 0;
+}
+
+static void keep_bytes(dataset_t *d, const unsigned char *p, size_t n)
+{
+    if (d->line_len + n + 1 > d->line_cap) {
+        size_t cap = d->line_cap ? d->line_cap : 4096;
+        while (cap < d->line_len + n + 1) cap *= 2;
+        d->line = xrealloc(d->line, cap);
+        d->line_cap = cap;
+    }
+    memcpy(d->line + d->line_len, p, n);
+    d->line_len += n;
+    d->line[d->line_len] = '\0';
+}
+
+/* Reads one physical line. 1 = a line (kept in d->line unless too long), 0 = end, -1 = error. */
+static int read_line(dataset_t *d, line_info_t *li, errlist_t *errs)
+{
+    memset(li, 0, sizeof(*li));
+    li->all_ws = true;
+    d->line_len = 0;
+    if (d->line) d->line[0] = '\0';
+    bool got_any = false;
+    for (;;) {
+        if (d->rpos == d->rlen) {
+            if (d->src_eof) {
+                if (!got_any) return 0;
+                break;
+            }
+            if (refill(d, errs) < 0) return -1;
+            continue;
+        }
+        const unsigned char *start = d->rbuf + d->rpos;
+        size_t avail = d->rlen - d->rpos;
+        const unsigned char *nl = memchr(start, '\n', avail);
+        size_t chunk = nl ? (size_t)(nl - start) : avail;
+        got_any = true;
+        if (chunk) {
+            li->total += chunk;
+            li->last = start[chunk - 1];
+            if (!li->too_long && d->line_len + chunk <= d->max_line + 1) {
+                keep_bytes(d, start, chunk);
+            } else {
+                if (!li->too_long) {
+                    li->all_ws = all_ws((const unsigned char *)d->line, d->line_len);
+                    li->too_long = true;
+                    d->line_len = 0;
+                }
+                if (li->all_ws) li->all_ws = all_ws(start, chunk);
+            }
+        }
+        d->rpos += chunk + (nl ? 1 : 0);
+        if (nl) break;
+    }
+    if (li->total && li->last == '\r') {
+        li->total--;
+        if (!li->too_long) d->line[--d->line_len] = '\0';
+    }
+    if (!li->too_long) {
+        li->all_ws = all_ws((const unsigned char *)d->line, d->line_len);
+        if (d->line_len > d->max_line) li->too_long = true;   /* the extra byte was not a CR */
+    }
+    return 1;
+}
+
+/* Offset of the first byte that breaks UTF-8 (overlongs, surrogates and > U+10FFFF included),
+ * or -1 if the text is valid. */
+static long utf8_invalid_at(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        unsigned char lo = 0x80, hi = 0xbf;   /* allowed range of the second byte */
+        if (c >= 0xc2 && c <= 0xdf) need = 1;
+        else if (c == 0xe0) { need = 2; lo = 0xa0; }
+        else if (c >= 0xe1 && c <= 0xec) need = 2;
+        else if (c == 0xed) { need = 2; hi = 0x9f; }
+        else if (c >= 0xee && c <= 0xef) need = 2;
+        else if (c == 0xf0) { need = 3; lo = 0x90; }
+        else if (c >= 0xf1 && c <= 0xf3) need = 3;
+        else if (c == 0xf4) { need = 3; hi = 0x8f; }
+        else return (long)i;
+        if (i + need >= n) return (long)i;   /* cut short by the end of the line */
+        if (s[i + 1] < lo || s[i + 1] > hi) return (long)i;
+        for (size_t k = 2; k <= need; k++)
+            if ((s[i + k] & 0xc0) != 0x80) return (long)i;
+        i += need + 1;
+    }
+    return -1;
+}
+
+int dataset_next(dataset_t *d, record_t *out, errlist_t *errs)
+{
+    memset(out, 0, sizeof(*out));
+    if (d->state != DS_READING) return (int)d->state == DS_END ? 0 : -1;
+    for (;;) {
+        line_info_t li;
+        int rc = read_line(d, &li, errs);
+        if (rc < 0) {
+            d->state = DS_FAILED;
+            return -1;
+        }
+        if (rc == 0) {
+            d->state = DS_END;
+            return 0;
+        }
+        d->lineno++;
+        size_t lineno = (size_t)d->lineno;
+        const char *text = d->line ? d->line : "";
+        size_t len = d->line_len;
+        if (d->lineno == 1 && !li.too_long && len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+            text += 3;
+            len -= 3;
+            li.all_ws = all_ws((const unsigned char *)text, len);
+        }
+        if (li.all_ws) continue;   /* blank: no index */
+        uint64_t index = d->lines++;
+        if (li.too_long) {
+            d->invalid++;
+            errlist_add(errs, "%s:%zu: line is %llu bytes, longer than the limit of %zu", d->path, lineno,
+                        (unsigned long long)li.total, d->max_line);
+            continue;
+        }
+        long bad = utf8_invalid_at((const unsigned char *)text, len);
+        if (bad >= 0) {
+            d->invalid++;
+            errlist_add(errs, "%s:%zu: not valid UTF-8 (byte 0x%02x at column %ld)", d->path, lineno,
+                        (unsigned char)text[bad], bad + 1);
+            continue;
+        }
+        if (record_parse_line(text, len, d->path, lineno, index, out, errs) < 0) {
+            d->invalid++;
+            continue;
+        }
+        return 1;
+    }
+}
+
+/* A set of category strings, open addressing with FNV-1a. */
+typedef struct {
+    char **slots;
+    size_t cap, n;
+} strset_t;
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void strset_add(strset_t *set, const char *s)
+{
+    if ((set->n + 1) * 10 > set->cap * 7) {
+        size_t ncap = set->cap ? set->cap * 2 : 64;
+        char **ns = xcalloc(ncap, sizeof(char *));
+        for (size_t i = 0; i < set->cap; i++) {
+            if (!set->slots[i]) continue;
+            size_t j = (size_t)(fnv1a(set->slots[i]) & (ncap - 1));
+            while (ns[j]) j = (j + 1) & (ncap - 1);
+            ns[j] = set->slots[i];
+        }
+        free(set->slots);
+        set->slots = ns;
+        set->cap = ncap;
+    }
+    size_t j = (size_t)(fnv1a(s) & (set->cap - 1));
+    while (set->slots[j]) {
+        if (strcmp(set->slots[j], s) == 0) return;
+        j = (j + 1) & (set->cap - 1);
+    }
+    set->slots[j] = xstrdup(s);
+    set->n++;
+}
+
+static void strset_free(strset_t *set)
+{
+    for (size_t i = 0; i < set->cap; i++) free(set->slots[i]);
+    free(set->slots);
+    memset(set, 0, sizeof(*set));
+}
+
+int dataset_validate(const char *path, size_t max_line, errlist_t *errs, dataset_stats_t *st)
+{
+    memset(st, 0, sizeof(*st));
+    char err[1024];
+    dataset_t *d = dataset_open(path, max_line, err, sizeof(err));
+    if (!d) {
+        errlist_add(errs, "%s", err);
+        return -1;
+    }
+    strset_t cats = {0};
+    record_t r;
+    int rc;
+    while ((rc = dataset_next(d, &r, errs)) == 1) {
+        st->records++;
+        if (r.reference) st->with_reference++;
+        if (r.context) st->with_context++;
+        if (r.category) {
+            st->with_category++;
+            strset_add(&cats, r.category);
+        }
+        if (r.n_responses) {
+            st->with_responses++;
+            if (st->min_responses == 0 || r.n_responses < st->min_responses) st->min_responses = r.n_responses;
+        }
+        record_clear(&r);
+    }
+    st->lines = d->lines;
+    st->invalid = d->invalid;
+    st->categories = cats.n;
+    strset_free(&cats);
+    if (rc == 0 && st->records == 0) {
+        if (st->lines == 0)
+            errlist_add(errs, "%s: the dataset has no records (the file is empty or has only blank lines)", path);
+        else
+            errlist_add(errs, "%s: the dataset has no valid record (all %llu lines are invalid)", path,
+                        (unsigned long long)st->lines);
+        rc = -1;
+    }
+    dataset_close(&d);
+    return rc < 0 ? -1 : 0;
+}

@@ -1,0 +1,55 @@
+/* dataset: streams the records of a local JSONL file, plain or gzip (detected by its magic
+ * bytes), one record_t at a time, with a cap on the length of a line. Blank lines are skipped
+ * and take no index; a CRLF line end and a UTF-8 BOM at the start are tolerated; invalid lines
+ * (too long, not UTF-8, not a valid record) are reported as "FILE:LINE: ..." and skipped but
+ * still take an index, so record indexes never depend on which lines were valid.
+ * Does not read remote datasets yet (s3://, https:// are refused with a clear message). */
+#ifndef LLMAJ_DATASET_H
+#define LLMAJ_DATASET_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errlist.h"
+#include "record.h"
+
+#define DATASET_MAX_LINE_DEFAULT ((size_t)8 << 20)   /* 8 MiB */
+
+typedef struct dataset dataset_t;
+
+/* Opens `path` (a local file). max_line = 0 means DATASET_MAX_LINE_DEFAULT. Returns NULL with a
+ * message in err for missing, unreadable or remote datasets. Caller owns the result. */
+dataset_t *dataset_open(const char *path, size_t max_line, char *err, size_t errlen);
+
+/* The next valid record into *out (overwritten; caller record_clear's it). Invalid lines on the
+ * way are added to errs and skipped. Returns 1 = a record, 0 = end of the dataset, -1 = read
+ * error (corrupt or truncated gzip, I/O error: message added to errs); after 0 or -1 every
+ * further call returns the same. */
+int dataset_next(dataset_t *d, record_t *out, errlist_t *errs) __attribute__((warn_unused_result));
+
+uint64_t dataset_lines(const dataset_t *d);    /* non-blank lines seen so far (= next index) */
+uint64_t dataset_invalid(const dataset_t *d);  /* invalid lines seen so far */
+const char *dataset_path(const dataset_t *d);  /* as given to dataset_open; valid until close */
+void dataset_close(dataset_t **self_p);
+
+/* Counts from reading a whole dataset. */
+typedef struct {
+    uint64_t lines;            /* non-blank lines */
+    uint64_t records;          /* valid records */
+    uint64_t invalid;          /* invalid lines */
+    uint64_t with_reference;
+    uint64_t with_responses;   /* records carrying modelResponses */
+    uint64_t with_context;
+    uint64_t with_category;
+    uint64_t categories;       /* distinct category values */
+    size_t min_responses;      /* fewest modelResponses on a record that has some (0 if none) */
+} dataset_stats_t;
+
+/* Reads the whole dataset, before any model call. Invalid lines are added to errs (keep errs'
+ * `keep` at e.g. 20 to list the first 20 and count the rest) and counted in st->invalid; the
+ * caller decides whether they are fatal (skip_invalid). Returns -1 when the dataset is unusable
+ * whatever the spec says (cannot be opened or read, or has no valid record; the reason is added
+ * to errs), else 0. */
+int dataset_validate(const char *path, size_t max_line, errlist_t *errs, dataset_stats_t *st)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,99 @@
+/* provider: one small vtable per LLM API (after curl's vtls/): turn a model call into an HTTP
+ * request, a 2xx body into text and usage, and an error reply into a status class with a
+ * readable message. One file per provider (provider_openai.c, provider_anthropic.c; Bedrock and
+ * SageMaker join the same way). Providers do no I/O and keep no state: llm.c sends, times,
+ * retries and limits.
+ *
+ * Error classes (llm_status_t): LLM_ERR_TRANSIENT for 408, 429, 5xx (529 "overloaded"
+ * included) and anything the server marks retryable; LLM_ERR_QUOTA when the account is out of
+ * quota or credit (never retried); LLM_ERR_PERMANENT for other statuses. Messages carry the
+ * provider's own error text, never the API key. */
+#ifndef LLMAJ_PROVIDER_H
+#define LLMAJ_PROVIDER_H
+#include <stddef.h>
+
+#include "buf.h"
+#include "httpmsg.h"
+#include "llm.h"
+#include "modelstr.h"
+#include "result.h"
+
+/* What a provider needs to build one request. All borrowed. */
+typedef struct {
+    const modelstr_t *model;
+    const modelstr_endpoint_t *endpoint;
+    const llm_req_t *req;
+} provider_call_t;
+
+/* A successful reply. Owned; free with provider_reply_clear. */
+typedef struct {
+    char *text;
+    size_t text_len;
+    usage_t usage;
+} provider_reply_t;
+
+void provider_reply_clear(provider_reply_t *r);
+
+typedef struct provider {
+    const char *name;   /* "openai", "anthropic", ... */
+    /* Fills `out` (initialised by the caller with httpmsg_request_init): URL, headers, body.
+     * -1 with err when the request cannot be expressed (bad max_tokens, non-finite numbers). */
+    int (*build)(const provider_call_t *in, httpmsg_request_t *out, char *err, size_t errlen);
+    /* Called before every attempt, retries included; may be NULL. For providers whose
+     * authentication is time-bound (SigV4 signatures expire), (re-)sign the built `req` here. */
+    int (*before_send)(const modelstr_t *model, const modelstr_endpoint_t *endpoint, httpmsg_request_t *req,
+                       char *err, size_t errlen);
+    /* Parses a 2xx body. -1 with err when it is not the expected shape. */
+    int (*parse_ok)(const char *body, size_t len, provider_reply_t *out, char *err, size_t errlen);
+    /* Classifies a non-2xx reply; writes "HTTP <status> from <name>: <provider message>" to msg. */
+    llm_status_t (*classify)(long status, const char *body, size_t len, const httpmsg_headers_t *h,
+                             char *msg, size_t msglen);
+} provider_t;
+
+extern const provider_t provider_openai;      /* openai/ and openai-api/<service>/ */
+extern const provider_t provider_anthropic;
+
+/* The provider for a kind, or NULL if this build has none for it. */
+const provider_t *provider_for(provider_kind_t kind);
+
+/* ---- helpers shared by provider implementations ---- */
+
+/* Appends a JSON number that reads back as exactly `v`; -1 for NaN/inf. */
+int provider_json_double(buf_t *b, double v) __attribute__((warn_unused_result));
+
+/* The `error` object of a JSON error body, as OpenAI and Anthropic (and most compatible servers)
+ * send it: {"error": {"message": ..., "type": ..., "code": ...}} or {"error": "text"} or
+ * {"message": ...}. Fields not found are left "". Strings are truncated to their buffers. */
+typedef struct {
+    char message[512];
+    char type[64];
+    char code[64];
+} provider_error_info_t;
+void provider_error_info(const char *body, size_t len, provider_error_info_t *out);
+
+/* The common status rule: 408, 429, >= 500 transient; `x-should-retry: true|false` (sent by the
+ * OpenAI and Anthropic APIs) overrides it; other statuses permanent. */
+llm_status_t provider_default_class(long status, const httpmsg_headers_t *h);
+
+/* Writes "HTTP <status> from <name>[ (<type>[/<code>])]: <message>" into msg; the message is
+ * the error info's, else the start of the body, with control characters replaced. */
+void provider_error_text(const char *name, long status, const provider_error_info_t *info,
+                         const char *body, size_t len, char *msg, size_t msglen);
+
+/* Replaces every occurrence of `secret` (when at least 4 bytes long) in msg by "[redacted]",
+ * in place, within msglen. */
+void provider_redact(char *msg, size_t msglen, const char *secret);
+
+/* Checks what every chat API needs: max_tokens >= 1, at least one message, roles "user" or
+ * "assistant", contents and a system prompt (when given) not NULL, finite temperature and top_p.
+ * -1 with err naming the field. */
+int provider_check_req(const llm_req_t *req, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Appends a JSON array of {"role","content"} objects: `system` first as a "system" message when
+ * not NULL, then the request's messages. */
+int provider_json_messages(buf_t *b, const char *system, const llm_req_t *req) __attribute__((warn_unused_result));
+
+/* Base URL + path without a doubled slash. Caller owns the result. */
+char *provider_url(const char *base, const char *path);
+
+#endif

@@ -1,0 +1,66 @@
+/* provider_aws: what the two AWS providers (provider_bedrock.c, provider_sagemaker.c) share:
+ * SigV4 signing of a built request with cached credentials, the signing region, the parts of an
+ * AWS JSON error reply, and path-segment encoding.
+ *
+ * Owns: a process-wide credential cache. Does not own: finding credentials (awscreds), the
+ * signature itself (sigv4), sending (llm.c).
+ *
+ * DESIGN. Credentials come from awscreds_new(NULL): the environment, then the shared
+ * credentials and config files of AWS_PROFILE (or "default"). They are cached for
+ * PROVIDER_AWS_CREDS_TTL_S seconds so that a worker does not read ~/.aws on every request yet
+ * sees rotated keys within minutes. The cache is keyed by a SHA-256 fingerprint of the
+ * environment variables that choose them (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+ * AWS_SESSION_TOKEN, AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE, HOME): changing
+ * any of them takes effect on the next request. A failed lookup is not cached. The cache is
+ * guarded by a mutex (one llm client per thread, many threads) and signing happens under it,
+ * so the secrets are never copied out. Nothing here logs a secret.
+ *
+ * Signing region: the region named by an AWS endpoint host (`bedrock-runtime.<region>.
+ * amazonaws.com`, FIPS and VPC-endpoint hosts included), since AWS only accepts that one; else
+ * the model's region (spec, AWS_REGION, AWS_DEFAULT_REGION, or the SageMaker ARN); else the
+ * profile's `region` in the config file. */
+#ifndef LLMAJ_PROVIDER_AWS_H
+#define LLMAJ_PROVIDER_AWS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "httpmsg.h"
+#include "modelstr.h"
+#include "provider.h"
+
+#define PROVIDER_AWS_CREDS_TTL_S 300
+
+/* (Re-)signs `req` for `service` ("bedrock", "sagemaker"): drops the Authorization,
+ * X-Amz-Date, X-Amz-Security-Token and X-Amz-Content-Sha256 headers of an earlier attempt, then
+ * signs the remaining headers, host and body with the current time and appends the new ones.
+ * -1 with err when no credentials are found (err lists every source tried), no region can be
+ * determined, or the request cannot be signed. Never puts a secret in err. */
+int provider_aws_sign(const modelstr_t *model, const modelstr_endpoint_t *endpoint, const char *service,
+                      httpmsg_request_t *req, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Drops (and wipes) the cached credentials; the next signature reads them again. Called when
+ * AWS says the credentials are expired or unknown, and at shutdown. */
+void provider_aws_forget_credentials(void);
+
+/* Milliseconds on a monotonic clock, for the cache's age. A test seam: tests may point it at a
+ * fake clock. Default: CLOCK_MONOTONIC. */
+extern int64_t (*provider_aws_clock_ms)(void);
+
+/* The signing region (see above) into out. 0, or -1 with err naming the sources tried. */
+int provider_aws_region(const modelstr_t *model, const char *base_url, char *out, size_t outlen, char *err,
+                        size_t errlen) __attribute__((warn_unused_result));
+
+/* An AWS error reply: `type` is the error code from the x-amzn-ErrorType header (the part
+ * before ':'), else the body's `__type` (the part after '#'), `code` or `Code`; `message` is the
+ * body's `message` or `Message` (else what provider_error_info finds). Missing fields are "". */
+void provider_aws_error_info(const char *body, size_t len, const httpmsg_headers_t *h, provider_error_info_t *out);
+
+/* True when the error type says the credentials were rejected as expired or unknown
+ * (ExpiredToken, ExpiredTokenException, UnrecognizedClientException, InvalidClientTokenId). */
+int provider_aws_creds_rejected(const char *type);
+
+/* Appends s percent-encoded as one URL path segment (every byte but A-Z a-z 0-9 - . _ ~). */
+int provider_aws_path_segment(buf_t *b, const char *s) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,136 @@
+/* provider_openai: OpenAI Chat Completions, for `openai/<model>` and every OpenAI-compatible
+ * server (`openai-api/<service>/<model>`: vLLM, llama.cpp, Ollama, ...).
+ *
+ *   POST {base}/chat/completions
+ *   Authorization: Bearer KEY          (only when a key is configured)
+ *   {"model", "messages": [system?, ...], "max_tokens", "temperature", "top_p"?}
+ *   -> choices[0].message.content, usage.prompt_tokens / completion_tokens
+ *
+ * Quota: 429 (or any status) whose error code or type is `insufficient_quota` (also
+ * `billing_hard_limit_reached`, `billing_not_active`), and 402, are LLM_ERR_QUOTA. */
+#include "provider.h"
+#include "mem.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int openai_build(const provider_call_t *in, httpmsg_request_t *out, char *err, size_t errlen)
+{
+    const llm_req_t *req = in->req;
+    if (provider_check_req(req, err, errlen) < 0) return -1;
+    out->method = "POST";
+    out->url = provider_url(in->endpoint->base_url, "chat/completions");
+    httpmsg_headers_add(&out->headers, "Content-Type", "application/json");
+    httpmsg_headers_add(&out->headers, "Accept", "application/json");
+    if (in->endpoint->api_key && *in->endpoint->api_key) {
+        char *auth = xasprintf("Bearer %s", in->endpoint->api_key);
+        httpmsg_headers_add(&out->headers, "Authorization", auth);
+        free(auth);
+    }
+    buf_t *b = &out->body;
+    const char *model = in->model->model ? in->model->model : "";
+    if (buf_puts(b, "{\"model\":") < 0 || buf_json_str(b, model, strlen(model)) < 0 ||
+        buf_puts(b, ",\"messages\":") < 0 || provider_json_messages(b, req->system, req) < 0 ||
+        buf_printf(b, ",\"max_tokens\":%d,\"temperature\":", req->max_tokens) < 0 ||
+        provider_json_double(b, req->temperature) < 0)
+        goto fail;
+    if (req->top_p >= 0 && (buf_puts(b, ",\"top_p\":") < 0 || provider_json_double(b, req->top_p) < 0))
+        goto fail;
+    if (buf_putc(b, '}') < 0) goto fail;
+    return 0;
+fail:
+    snprintf(err, errlen, "cannot encode the request body");
+    return -1;
+}
+
+static uint64_t count_field(const cJSON *obj, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 1e15) return 0;
+    return (uint64_t)v->valuedouble;
+}
+
+/* content as a string, or (some compatible servers) an array of {"type":"text","text":...} parts. */
+static int take_content(const cJSON *content, buf_t *text)
+{
+    if (cJSON_IsString(content)) return buf_puts(text, content->valuestring);
+    if (!cJSON_IsArray(content)) return -1;
+    const cJSON *part;
+    cJSON_ArrayForEach(part, content) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
+        if (cJSON_IsString(t) && buf_puts(text, t->valuestring) < 0) return -1;
+    }
+    return 0;
+}
+
+static int openai_parse_ok(const char *body, size_t len, provider_reply_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!cJSON_IsObject(root)) {
+        snprintf(err, errlen, "reply from openai is not a JSON object (%zu bytes)", len);
+        cJSON_Delete(root);
+        return -1;
+    }
+    int rc = -1;
+    buf_t text;
+    buf_init(&text, 0);
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+    const cJSON *c0 = cJSON_IsArray(choices) ? cJSON_GetArrayItem(choices, 0) : NULL;
+    const cJSON *msg = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "message") : NULL;
+    if (!cJSON_IsObject(msg)) {
+        provider_error_info_t info;
+        provider_error_info(body, len, &info);
+        if (info.message[0]) snprintf(err, errlen, "reply from openai has no choices: %s", info.message);
+        else snprintf(err, errlen, "reply from openai has no choices[0].message");
+        goto done;
+    }
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    const cJSON *refusal = cJSON_GetObjectItemCaseSensitive(msg, "refusal");
+    if (take_content(content, &text) < 0) {
+        /* content null: a refusal is the model's answer; anything else (tool calls) is not text */
+        buf_reset(&text);
+        if (!cJSON_IsString(refusal) || buf_puts(&text, refusal->valuestring) < 0) {
+            snprintf(err, errlen, "reply from openai has no text in choices[0].message.content");
+            goto done;
+        }
+    }
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+    if (cJSON_IsObject(usage)) {
+        out->usage.input_tokens = count_field(usage, "prompt_tokens");
+        out->usage.output_tokens = count_field(usage, "completion_tokens");
+    }
+    out->text_len = text.len;
+    out->text = buf_take(&text);
+    rc = 0;
+done:
+    buf_free(&text);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int is_quota_code(const char *s)
+{
+    return strcmp(s, "insufficient_quota") == 0 || strcmp(s, "billing_hard_limit_reached") == 0 ||
+           strcmp(s, "billing_not_active") == 0;
+}
+
+static llm_status_t openai_classify(long status, const char *body, size_t len, const httpmsg_headers_t *h,
+                                    char *msg, size_t msglen)
+{
+    provider_error_info_t info;
+    provider_error_info(body, len, &info);
+    provider_error_text("openai", status, &info, body, len, msg, msglen);
+    if (status == 402 || is_quota_code(info.code) || is_quota_code(info.type)) return LLM_ERR_QUOTA;
+    return provider_default_class(status, h);
+}
+
+const provider_t provider_openai = {
+    .name = "openai",
+    .build = openai_build,
+    .before_send = NULL,
+    .parse_ok = openai_parse_ok,
+    .classify = openai_classify,
+};

@@ -1,0 +1,859 @@
+/* spec: the job spec: parse, validate, resolve aliases, write back canonically (see spec.h and
+ * DESIGN.md "Job spec").
+ *
+ * Owns the spec's keys, their types, ranges, defaults and the seed's aliases. Metric names and
+ * custom metric definitions are checked by metric.c, model strings by modelstr.c; this file
+ * says where in the spec each problem is. It reads one file at most (custom_metrics given as a
+ * path) and never the dataset.
+ *
+ * DESIGN. Validation never stops at the first problem: every key is looked at, every problem is
+ * added to the caller's errlist with the key it concerns ("judge.max_tokens: ..."), and only a
+ * spec with no problem at all is returned. JSON null on an optional key means "absent" (so
+ * generated specs can write every key). Problems that concern the document as a whole (not JSON,
+ * not an object) are prefixed with the origin. Relative paths are resolved against base_dir and
+ * the resolved form is what spec_to_json writes, so the canonical JSON re-parses (without a
+ * base_dir) to the same spec anywhere. */
+#include "spec.h"
+#include "mem.h"
+#include "modelstr.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SPEC_MAX_FILE ((size_t)4 << 20)   /* spec files and custom_metrics files */
+#define SPEC_MAX_NAME 256
+#define SPEC_MAX_SYSTEM_PROMPT 20000
+#define SPEC_MAX_CONCURRENCY 1000000
+
+static const char *const top_keys[] = {
+    "name",          "model",          "base_model",   "evaluate_base_model", "evaluator_model",
+    "dataset",       "builtin_metrics", "custom_metrics", "output_path",      "s3_output_path",
+    "mlflow",        "mlflow_resource_arn", "region",   "inference",          "judge",
+    "limits",        "shard_size",     "skip_invalid", "judge_system_prompt",
+};
+static const char *const gen_keys[] = {"max_tokens", "temperature", "top_p"};
+static const char *const mlflow_keys[] = {"tracking_uri", "experiment", "run_name"};
+static const char *const limit_keys[] = {"rpm", "tpm", "max_concurrency"};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct {
+    errlist_t *errs;
+    const char *base_dir;
+    const char *region;   /* the spec's region once checked, for model strings */
+} ctx_t;
+
+/* ---------------------------------------------------------------- messages */
+
+/* "got 0", "got string \"64\"", "got array": what a wrong value was, for messages. */
+static const char *describe(const cJSON *v, char *buf, size_t n)
+{
+    if (!v) return "nothing";
+    if (cJSON_IsNull(v)) return "null";
+    if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? "true" : "false";
+    if (cJSON_IsNumber(v)) {
+        snprintf(buf, n, "%.17g", v->valuedouble);
+        return buf;
+    }
+    if (cJSON_IsString(v)) {
+        size_t len = strlen(v->valuestring);
+        if (len > 40) snprintf(buf, n, "string \"%.40s...\"", v->valuestring);
+        else snprintf(buf, n, "string \"%s\"", v->valuestring);
+        return buf;
+    }
+    if (cJSON_IsArray(v)) return "array";
+    if (cJSON_IsObject(v)) return "object";
+    return "invalid value";
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return (size_t)-1;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+            if (ca == '-') ca = '_';
+            if (cb == '-') cb = '_';
+            size_t best = diag + (ca == cb ? 0 : 1);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The closest of `names` to `s` if it is close enough to be a typo, else NULL. */
+static const char *closest(const char *s, const char *const *names, size_t n)
+{
+    const char *best = NULL;
+    size_t bestd = (size_t)-1;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(s, names[i]);
+        if (d < bestd) {
+            bestd = d;
+            best = names[i];
+        }
+    }
+    size_t len = strlen(s);
+    size_t limit = len >= 10 ? 3 : len >= 4 ? 2 : 1;
+    if (bestd <= limit) return best;
+    /* a name with a word more or less: "experiment_name" for "experiment" */
+    for (size_t i = 0; i < n; i++) {
+        size_t ln = strlen(names[i]);
+        size_t shorter = ln < len ? ln : len;
+        if (shorter >= 4 && strncasecmp(s, names[i], shorter) == 0) return names[i];
+    }
+    return NULL;
+}
+
+/* "unknown key" with a suggestion; `where` is the key's full name ("judge.max_token"). */
+static void unknown_key(ctx_t *c, const char *prefix, const char *key, const char *const *names, size_t n)
+{
+    const char *near = closest(key, names, n);
+    if (near)
+        errlist_add(c->errs, "%s%s: unknown key; did you mean `%s%s`?", prefix, key, prefix, near);
+    else
+        errlist_add(c->errs, "%s%s: unknown key", prefix, key);
+}
+
+/* Reports unknown and repeated keys of an object. */
+static void check_keys(ctx_t *c, const cJSON *obj, const char *prefix, const char *const *names, size_t n)
+{
+    for (const cJSON *k = obj->child; k; k = k->next) {
+        if (!k->string) continue;
+        bool known = false;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(k->string, names[i]) == 0) known = true;
+        if (!known) {
+            unknown_key(c, prefix, k->string, names, n);
+            continue;
+        }
+        for (const cJSON *e = obj->child; e != k; e = e->next)
+            if (e->string && strcmp(e->string, k->string) == 0) {
+                errlist_add(c->errs, "%s%s: given more than once", prefix, k->string);
+                break;
+            }
+    }
+}
+
+/* ---------------------------------------------------------------- typed getters */
+
+/* The member, or NULL when absent or null. */
+static const cJSON *get(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return v && !cJSON_IsNull(v) ? v : NULL;
+}
+
+/* A non-empty string of at most `max` bytes (0 = no limit). NULL if absent or wrong. */
+static const char *get_str(ctx_t *c, const cJSON *obj, const char *key, const char *name, size_t max)
+{
+    const cJSON *v = get(obj, key);
+    if (!v) return NULL;
+    char d[96];
+    if (!cJSON_IsString(v) || !v->valuestring[0]) {
+        errlist_add(c->errs, "%s: must be a non-empty string, got %s", name, describe(v, d, sizeof(d)));
+        return NULL;
+    }
+    if (max && strlen(v->valuestring) > max) {
+        errlist_add(c->errs, "%s: is %zu bytes, longer than the limit of %zu", name, strlen(v->valuestring), max);
+        return NULL;
+    }
+    return v->valuestring;
+}
+
+static void get_bool(ctx_t *c, const cJSON *obj, const char *key, bool *out, bool *given)
+{
+    const cJSON *v = get(obj, key);
+    if (given) *given = false;
+    if (!v) return;
+    if (!cJSON_IsBool(v)) {
+        char d[96];
+        errlist_add(c->errs, "%s: must be true or false, got %s", key, describe(v, d, sizeof(d)));
+        return;
+    }
+    *out = cJSON_IsTrue(v);
+    if (given) *given = true;
+}
+
+static void get_int(ctx_t *c, const cJSON *obj, const char *key, const char *name, int lo, int hi, int *out)
+{
+    const cJSON *v = get(obj, key);
+    if (!v) return;
+    double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    if (!cJSON_IsNumber(v) || !isfinite(x) || x != floor(x) || x < lo || x > hi) {
+        char d[96];
+        errlist_add(c->errs, "%s: must be an integer from %d to %d, got %s", name, lo, hi,
+                    describe(v, d, sizeof(d)));
+        return;
+    }
+    *out = (int)x;
+}
+
+/* A number in [lo, hi] (hi = INFINITY for no upper bound). */
+static bool get_num(ctx_t *c, const cJSON *obj, const char *key, const char *name, double lo, double hi,
+                    double *out)
+{
+    const cJSON *v = get(obj, key);
+    if (!v) return false;
+    double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    if (!cJSON_IsNumber(v) || !isfinite(x) || x < lo || x > hi) {
+        char d[96];
+        if (isinf(hi))
+            errlist_add(c->errs, "%s: must be a number >= %g, got %s", name, lo, describe(v, d, sizeof(d)));
+        else
+            errlist_add(c->errs, "%s: must be a number from %g to %g, got %s", name, lo, hi,
+                        describe(v, d, sizeof(d)));
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+/* ---------------------------------------------------------------- values */
+
+static bool starts_with(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+
+static char *join_path(const char *base_dir, const char *path)
+{
+    if (!base_dir || !*base_dir || path[0] == '/' || strcmp(base_dir, ".") == 0) return xstrdup(path);
+    size_t n = strlen(base_dir);
+    return xasprintf("%s%s%s", base_dir, base_dir[n - 1] == '/' ? "" : "/", path);
+}
+
+static void check_model(ctx_t *c, const char *name, const char *s)
+{
+    modelstr_t m;
+    char err[1024];
+    if (modelstr_parse(s, c->region, &m, err, sizeof(err)) < 0) {
+        errlist_add(c->errs, "%s: %s", name, err);
+        return;
+    }
+    modelstr_clear(&m);
+}
+
+static char *model_key(ctx_t *c, const cJSON *root, const char *key)
+{
+    const char *s = get_str(c, root, key, key, 0);
+    if (!s) return NULL;
+    check_model(c, key, s);
+    return xstrdup(s);
+}
+
+/* s3://bucket[/key]: the bucket must be there; `need_key` for objects. */
+static bool s3_ok(const char *s, bool need_key)
+{
+    const char *b = s + strlen("s3://");
+    const char *slash = strchr(b, '/');
+    size_t blen = slash ? (size_t)(slash - b) : strlen(b);
+    if (blen < 3 || blen > 63) return false;
+    for (size_t i = 0; i < blen; i++)
+        if (!islower((unsigned char)b[i]) && !isdigit((unsigned char)b[i]) && b[i] != '-' && b[i] != '.')
+            return false;
+    if (need_key && (!slash || !slash[1])) return false;
+    return true;
+}
+
+static char *dataset_location(ctx_t *c, const char *s)
+{
+    if (starts_with(s, "s3://")) {
+        if (!s3_ok(s, true)) {
+            errlist_add(c->errs, "dataset: `%s` is not an S3 object URI; expected s3://bucket/key", s);
+            return NULL;
+        }
+        return xstrdup(s);
+    }
+    if (starts_with(s, "https://")) {
+        if (!s[8] || s[8] == '/') {
+            errlist_add(c->errs, "dataset: `%s` has no host", s);
+            return NULL;
+        }
+        return xstrdup(s);
+    }
+    if (starts_with(s, "arn:")) {
+        errlist_add(c->errs,
+                    "dataset: dataset ARNs (AI Registry) are not supported; give a local path, "
+                    "s3://bucket/key or an https:// URL");
+        return NULL;
+    }
+    if (strstr(s, "://")) {
+        errlist_add(c->errs, "dataset: unsupported location `%s`; give a local path, s3://bucket/key or an "
+                             "https:// URL", s);
+        return NULL;
+    }
+    return join_path(c->base_dir, s);
+}
+
+static char *output_location(ctx_t *c, const char *name, const char *s)
+{
+    if (starts_with(s, "s3://")) {
+        if (!s3_ok(s, false)) {
+            errlist_add(c->errs, "%s: `%s` is not an S3 location; expected s3://bucket/prefix/", name, s);
+            return NULL;
+        }
+        return xstrdup(s);
+    }
+    if (strstr(s, "://") || starts_with(s, "arn:")) {
+        errlist_add(c->errs, "%s: unsupported location `%s`; give a local directory or s3://bucket/prefix/",
+                    name, s);
+        return NULL;
+    }
+    return join_path(c->base_dir, s);
+}
+
+static bool region_ok(const char *r)
+{
+    size_t n = strlen(r);
+    if (n < 4 || n > 32 || !islower((unsigned char)r[0]) || !isdigit((unsigned char)r[n - 1]) || !strchr(r, '-'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)r[i]) && !isdigit((unsigned char)r[i]) && r[i] != '-') return false;
+    return true;
+}
+
+static void parse_gen(ctx_t *c, const cJSON *root, const char *key, spec_gen_t *g)
+{
+    g->max_tokens = 1024;
+    g->temperature = 0;
+    g->top_p = -1;
+    const cJSON *o = get(root, key);
+    if (!o) return;
+    if (!cJSON_IsObject(o)) {
+        char d[96];
+        errlist_add(c->errs, "%s: must be an object {max_tokens, temperature, top_p}, got %s", key,
+                    describe(o, d, sizeof(d)));
+        return;
+    }
+    char prefix[32], name[64];
+    snprintf(prefix, sizeof(prefix), "%s.", key);
+    check_keys(c, o, prefix, gen_keys, N_OF(gen_keys));
+    snprintf(name, sizeof(name), "%s.max_tokens", key);
+    get_int(c, o, "max_tokens", name, 1, 200000, &g->max_tokens);
+    snprintf(name, sizeof(name), "%s.temperature", key);
+    (void)get_num(c, o, "temperature", name, 0, 2, &g->temperature);
+    snprintf(name, sizeof(name), "%s.top_p", key);
+    (void)get_num(c, o, "top_p", name, 0, 1, &g->top_p);
+}
+
+static void parse_limits(ctx_t *c, const cJSON *root, spec_t *s)
+{
+    const cJSON *o = get(root, "limits");
+    if (!o) return;
+    char d[96];
+    if (!cJSON_IsObject(o)) {
+        errlist_add(c->errs, "limits: must be an object of model string -> {rpm, tpm, max_concurrency}, got %s",
+                    describe(o, d, sizeof(d)));
+        return;
+    }
+    size_t n = (size_t)cJSON_GetArraySize(o);
+    s->limits = xcalloc(n ? n : 1, sizeof(spec_limit_t));
+    for (const cJSON *e = o->child; e; e = e->next) {
+        char where[1200], prefix[1300], name[1300];
+        snprintf(where, sizeof(where), "limits[\"%s\"]", e->string ? e->string : "");
+        bool dup = false;
+        for (const cJSON *p = o->child; p != e; p = p->next)
+            if (strcmp(p->string, e->string) == 0) dup = true;
+        if (dup) {
+            errlist_add(c->errs, "%s: given more than once", where);
+            continue;
+        }
+        check_model(c, where, e->string);
+        if (!cJSON_IsObject(e)) {
+            errlist_add(c->errs, "%s: must be an object {rpm, tpm, max_concurrency}, got %s", where,
+                        describe(e, d, sizeof(d)));
+            continue;
+        }
+        snprintf(prefix, sizeof(prefix), "%s.", where);
+        check_keys(c, e, prefix, limit_keys, N_OF(limit_keys));
+        spec_limit_t *l = &s->limits[s->n_limits++];
+        l->model = xstrdup(e->string);
+        snprintf(name, sizeof(name), "%s.rpm", where);
+        (void)get_num(c, e, "rpm", name, 0, INFINITY, &l->rpm);
+        snprintf(name, sizeof(name), "%s.tpm", where);
+        (void)get_num(c, e, "tpm", name, 0, INFINITY, &l->tpm);
+        snprintf(name, sizeof(name), "%s.max_concurrency", where);
+        get_int(c, e, "max_concurrency", name, 1, SPEC_MAX_CONCURRENCY, &l->max_concurrency);
+    }
+}
+
+static void parse_mlflow(ctx_t *c, const cJSON *root, spec_t *s)
+{
+    const cJSON *o = get(root, "mlflow");
+    const char *uri = NULL;
+    if (o && !cJSON_IsObject(o)) {
+        char d[96];
+        errlist_add(c->errs, "mlflow: must be an object {tracking_uri, experiment, run_name}, got %s",
+                    describe(o, d, sizeof(d)));
+        o = NULL;
+    }
+    if (o) {
+        check_keys(c, o, "mlflow.", mlflow_keys, N_OF(mlflow_keys));
+        uri = get_str(c, o, "tracking_uri", "mlflow.tracking_uri", 0);
+        if (uri && !starts_with(uri, "http://") && !starts_with(uri, "https://") && !starts_with(uri, "arn:")) {
+            errlist_add(c->errs, "mlflow.tracking_uri: must be an http:// or https:// URL or a SageMaker MLflow "
+                                 "ARN, got `%s`", uri);
+            uri = NULL;
+        }
+        s->mlflow_experiment = xstrdup(get_str(c, o, "experiment", "mlflow.experiment", SPEC_MAX_NAME));
+        s->mlflow_run_name = xstrdup(get_str(c, o, "run_name", "mlflow.run_name", SPEC_MAX_NAME));
+    }
+    const char *arn = get_str(c, root, "mlflow_resource_arn", "mlflow_resource_arn", 0);
+    if (arn && !starts_with(arn, "arn:")) {
+        errlist_add(c->errs, "mlflow_resource_arn: must be an ARN "
+                             "(arn:aws:sagemaker:<region>:<account>:mlflow-tracking-server/<name>), got `%s`", arn);
+        arn = NULL;
+    }
+    if (arn && uri && strcmp(arn, uri) != 0) {
+        errlist_add(c->errs, "mlflow_resource_arn: is an alias of mlflow.tracking_uri and both are given with "
+                             "different values; give one");
+    }
+    s->mlflow_tracking_uri = xstrdup(uri ? uri : arn);
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+static void add_metric(spec_t *s, metric_t *m)
+{
+    s->metrics = xrealloc(s->metrics, (s->n_metrics + 1) * sizeof(metric_t *));
+    s->metrics[s->n_metrics++] = m;
+}
+
+static void parse_builtins(ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
+{
+    const cJSON *a = get(root, "builtin_metrics");
+    if (!a) return;
+    char d[96];
+    if (!cJSON_IsArray(a)) {
+        errlist_add(c->errs, "builtin_metrics: must be an array of metric names, got %s", describe(a, d, sizeof(d)));
+        *bad = true;
+        return;
+    }
+    size_t nn = 0;
+    const char *const *names = metric_builtin_names(&nn);
+    int i = 0;
+    for (const cJSON *e = a->child; e; e = e->next, i++) {
+        if (!cJSON_IsString(e)) {
+            errlist_add(c->errs, "builtin_metrics[%d]: must be a metric name, got %s", i, describe(e, d, sizeof(d)));
+            *bad = true;
+            continue;
+        }
+        metric_t *m = metric_builtin(e->valuestring);
+        if (m) {
+            add_metric(s, m);
+            continue;
+        }
+        *bad = true;
+        char list[1024] = "";
+        size_t off = 0;
+        for (size_t k = 0; k < nn && off < sizeof(list); k++) {
+            int w = snprintf(list + off, sizeof(list) - off, "%s%s", k ? ", " : "", names[k]);
+            if (w < 0) break;
+            off += (size_t)w;
+        }
+        const char *base = e->valuestring;
+        if (strncasecmp(base, "builtin.", 8) == 0) base += 8;
+        const char *near = closest(base, names, nn);
+        if (near)
+            errlist_add(c->errs, "builtin_metrics[%d]: unknown metric `%s`; did you mean `%s`? The built-in "
+                                 "metrics are %s (a `Builtin.` prefix is accepted)", i, e->valuestring, near, list);
+        else
+            errlist_add(c->errs, "builtin_metrics[%d]: unknown metric `%s`; the built-in metrics are %s (a "
+                                 "`Builtin.` prefix is accepted)", i, e->valuestring, list);
+    }
+}
+
+/* Reads a whole small file; NULL with errno-based message in err. Caller owns. */
+static char *read_small_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open `%s`: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *data = xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            if (cap > max) break;
+            cap *= 2;
+            data = xrealloc(data, cap);
+        }
+        size_t r = fread(data + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) break;
+    }
+    bool failed = ferror(f) != 0;
+    int saved = errno;
+    fclose(f);
+    if (failed) {
+        snprintf(err, errlen, "cannot read `%s`: %s", path, strerror(saved));
+        free(data);
+        return NULL;
+    }
+    if (n > max) {
+        snprintf(err, errlen, "`%s` is larger than the limit of %zu bytes", path, max);
+        free(data);
+        return NULL;
+    }
+    data[n] = '\0';
+    *len = n;
+    return data;
+}
+
+/* True when cJSON's failure on text[0..len) came from reaching the end of the text. cJSON clamps
+ * an error past the end to the last byte, so a failure there is ambiguous: parsing again with one
+ * more (blank) byte tells a truncated text from a bad last byte. */
+static bool failed_at_end(const char *text, size_t len, size_t pos)
+{
+    if (pos + 1 < len) return false;
+    if (pos >= len) return true;
+    char *copy = xmalloc(len + 1);
+    memcpy(copy, text, len);
+    copy[len] = ' ';
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 0);
+    bool at_end = !j && end && (size_t)(end - copy) >= len;
+    cJSON_Delete(j);
+    free(copy);
+    return at_end;
+}
+
+/* "not valid JSON (unexpected `}` at line 3, column 5)" into buf; `after` = the error is text
+ * after a complete value. */
+static void json_error_text(const char *text, size_t len, const char *at, bool after, char *buf, size_t n)
+{
+    size_t pos = at && at >= text && at <= text + len ? (size_t)(at - text) : 0;
+    if (!after && failed_at_end(text, len, pos)) pos = len;
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < pos; i++) {
+        if (text[i] == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    if (pos >= len)
+        snprintf(buf, n, "not valid JSON (the text ends early, at line %zu, column %zu)", line, col);
+    else if ((unsigned char)text[pos] >= 0x20 && (unsigned char)text[pos] < 0x7f)
+        snprintf(buf, n, "not valid JSON (unexpected `%c` at line %zu, column %zu)", text[pos], line, col);
+    else
+        snprintf(buf, n, "not valid JSON (unexpected byte 0x%02x at line %zu, column %zu)",
+                 (unsigned char)text[pos], line, col);
+}
+
+/* Parses a whole JSON text; NULL with a message in buf. */
+static cJSON *parse_json_text(const char *text, size_t len, char *buf, size_t n)
+{
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!j) {
+        json_error_text(text, len, end, false, buf, n);
+        return NULL;
+    }
+    size_t pos = end ? (size_t)(end - text) : len;
+    while (pos < len && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\r' || text[pos] == '\n')) pos++;
+    if (pos < len && text[pos] != '\0') {
+        json_error_text(text, len, text + pos, true, buf, n);
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+static void parse_customs(ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
+{
+    const cJSON *v = get(root, "custom_metrics");
+    if (!v) return;
+    char d[96], msg[1200];
+    cJSON *owned = NULL;
+    const cJSON *arr = v;
+    if (cJSON_IsString(v)) {
+        const char *t = v->valuestring;
+        while (isspace((unsigned char)*t)) t++;
+        if (*t == '[' || *t == '{') {
+            owned = parse_json_text(v->valuestring, strlen(v->valuestring), msg, sizeof(msg));
+            if (!owned) {
+                errlist_add(c->errs, "custom_metrics: the string is %s", msg);
+                *bad = true;
+                return;
+            }
+        } else if (!*t) {
+            errlist_add(c->errs, "custom_metrics: must be an array, a JSON string of an array, or the path of a "
+                                 "JSON file; got an empty string");
+            *bad = true;
+            return;
+        } else {
+            char *path = join_path(c->base_dir, v->valuestring);
+            size_t len = 0;
+            char *text = read_small_file(path, SPEC_MAX_FILE, &len, msg, sizeof(msg));
+            if (!text) {
+                errlist_add(c->errs, "custom_metrics: %s", msg);
+                free(path);
+                *bad = true;
+                return;
+            }
+            owned = parse_json_text(text, len, msg, sizeof(msg));
+            free(text);
+            if (!owned) {
+                errlist_add(c->errs, "custom_metrics: `%s` is %s", path, msg);
+                free(path);
+                *bad = true;
+                return;
+            }
+            free(path);
+        }
+        arr = owned;
+    }
+    if (!cJSON_IsArray(arr)) {
+        errlist_add(c->errs, "custom_metrics: must be an array of {\"customMetricDefinition\": {...}} objects "
+                             "(or a JSON string or file holding one), got %s", describe(arr, d, sizeof(d)));
+        *bad = true;
+        cJSON_Delete(owned);
+        return;
+    }
+    int i = 0;
+    for (const cJSON *e = arr->child; e; e = e->next, i++) {
+        char where[48];
+        snprintf(where, sizeof(where), "custom_metrics[%d]", i);
+        metric_t *m = metric_custom_parse(e, where, c->errs);
+        if (m) add_metric(s, m);
+        else *bad = true;
+    }
+    cJSON_Delete(owned);
+}
+
+/* ---------------------------------------------------------------- parse */
+
+static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *errs)
+{
+    ctx_t c = {.errs = errs, .base_dir = base_dir, .region = NULL};
+    size_t before = errs->count;
+    spec_t *s = xcalloc(1, sizeof(*s));
+    check_keys(&c, root, "", top_keys, N_OF(top_keys));
+
+    /* region first: model strings depend on it */
+    const char *region = get_str(&c, root, "region", "region", 0);
+    if (region && !region_ok(region)) {
+        errlist_add(errs, "region: `%s` is not an AWS region name (e.g. us-west-2)", region);
+        region = NULL;
+    }
+    if (!region && !get(root, "region")) {
+        /* the region the job runs in is fixed when the spec is read, so that every process that
+         * later reads the canonical spec resolves model strings the same way */
+        const char *env = getenv("AWS_REGION");
+        if (!env || !*env) env = getenv("AWS_DEFAULT_REGION");
+        if (env && region_ok(env)) region = env;
+    }
+    s->region = xstrdup(region);
+    c.region = s->region;
+
+    s->job_name = xstrdup(get_str(&c, root, "name", "name", SPEC_MAX_NAME));
+    s->model = model_key(&c, root, "model");
+    s->base_model = model_key(&c, root, "base_model");
+    s->evaluator_model = model_key(&c, root, "evaluator_model");
+    if (!get(root, "evaluator_model"))
+        errlist_add(errs, "evaluator_model: is required (the judge's model string, e.g. bedrock/amazon.nova-pro-v1:0)");
+
+    bool ebm_given = false;
+    s->evaluate_base_model = false;
+    get_bool(&c, root, "evaluate_base_model", &s->evaluate_base_model, &ebm_given);
+    if (!ebm_given) s->evaluate_base_model = get(root, "base_model") != NULL;
+    else if (s->evaluate_base_model && !get(root, "base_model"))
+        errlist_add(errs, "evaluate_base_model: is true but no base_model is given");
+
+    const char *ds = get_str(&c, root, "dataset", "dataset", 0);
+    if (ds) s->dataset = dataset_location(&c, ds);
+    else if (!get(root, "dataset"))
+        errlist_add(errs, "dataset: is required (a local path, s3://bucket/key or an https:// URL)");
+
+    const char *out = get_str(&c, root, "output_path", "output_path", 0);
+    const char *s3out = get_str(&c, root, "s3_output_path", "s3_output_path", 0);
+    if (out && s3out && strcmp(out, s3out) != 0) {
+        errlist_add(errs, "s3_output_path: is an alias of output_path and both are given with different values; "
+                          "give one");
+    } else if (out || s3out) {
+        s->output_path = output_location(&c, out ? "output_path" : "s3_output_path", out ? out : s3out);
+    } else if (!get(root, "output_path") && !get(root, "s3_output_path")) {
+        s->output_path = xstrdup("runs/");   /* relative to where the job runs, not to base_dir */
+    }
+
+    bool metrics_bad = false;
+    parse_builtins(&c, root, s, &metrics_bad);
+    parse_customs(&c, root, s, &metrics_bad);
+    /* The set is checked once every entry parsed: metric_check_set names entries by their
+     * position among the parsed ones, which a dropped entry would shift. */
+    if (!metrics_bad) (void)metric_check_set(s->metrics, s->n_metrics, errs);
+
+    parse_gen(&c, root, "inference", &s->inference);
+    parse_gen(&c, root, "judge", &s->judge);
+    parse_limits(&c, root, s);
+    parse_mlflow(&c, root, s);
+
+    s->shard_size = 64;
+    get_int(&c, root, "shard_size", "shard_size", 1, 10000, &s->shard_size);
+    get_bool(&c, root, "skip_invalid", &s->skip_invalid, NULL);
+    s->judge_system_prompt =
+        xstrdup(get_str(&c, root, "judge_system_prompt", "judge_system_prompt", SPEC_MAX_SYSTEM_PROMPT));
+
+    if (errs->count != before) spec_destroy(&s);
+    return s;
+}
+
+spec_t *spec_parse(const char *json, size_t len, const char *origin, const char *base_dir, errlist_t *errs)
+{
+    const char *o = origin ? origin : "spec";
+    char msg[256];
+    cJSON *root = parse_json_text(json, len, msg, sizeof(msg));
+    if (!root) {
+        errlist_add(errs, "%s: %s", o, msg);
+        return NULL;
+    }
+    if (!cJSON_IsObject(root)) {
+        char d[96];
+        errlist_add(errs, "%s: a job spec must be a JSON object, got %s", o, describe(root, d, sizeof(d)));
+        cJSON_Delete(root);
+        return NULL;
+    }
+    spec_t *s = parse_root(root, base_dir, errs);
+    cJSON_Delete(root);
+    return s;
+}
+
+spec_t *spec_load(const char *path, errlist_t *errs)
+{
+    char msg[1200];
+    size_t len = 0;
+    char *text = read_small_file(path, SPEC_MAX_FILE, &len, msg, sizeof(msg));
+    if (!text) {
+        errlist_add(errs, "spec: %s", msg);
+        return NULL;
+    }
+    const char *slash = strrchr(path, '/');
+    char *dir = NULL;
+    if (slash) dir = slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+    spec_t *s = spec_parse(text, len, path, dir, errs);
+    free(dir);
+    free(text);
+    return s;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static cJSON *gen_json(const spec_gen_t *g)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "max_tokens", g->max_tokens);
+    cJSON_AddNumberToObject(o, "temperature", g->temperature);
+    if (g->top_p >= 0) cJSON_AddNumberToObject(o, "top_p", g->top_p);
+    return o;
+}
+
+static void add_opt_str(cJSON *o, const char *key, const char *v)
+{
+    if (v) cJSON_AddStringToObject(o, key, v);
+}
+
+cJSON *spec_to_json(const spec_t *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    add_opt_str(o, "name", s->job_name);
+    add_opt_str(o, "model", s->model);
+    add_opt_str(o, "base_model", s->base_model);
+    cJSON_AddBoolToObject(o, "evaluate_base_model", s->evaluate_base_model);
+    add_opt_str(o, "evaluator_model", s->evaluator_model);
+    add_opt_str(o, "dataset", s->dataset);
+    add_opt_str(o, "output_path", s->output_path);
+    add_opt_str(o, "region", s->region);
+    cJSON *b = cJSON_AddArrayToObject(o, "builtin_metrics");
+    cJSON *cm = cJSON_AddArrayToObject(o, "custom_metrics");
+    for (size_t i = 0; i < s->n_metrics; i++) {
+        const metric_t *m = s->metrics[i];
+        if (m->builtin) cJSON_AddItemToArray(b, cJSON_CreateString(m->name));
+        else cJSON_AddItemToArray(cm, metric_to_json(m));
+    }
+    cJSON_AddItemToObject(o, "inference", gen_json(&s->inference));
+    cJSON_AddItemToObject(o, "judge", gen_json(&s->judge));
+    cJSON *lim = cJSON_AddObjectToObject(o, "limits");
+    for (size_t i = 0; i < s->n_limits; i++) {
+        const spec_limit_t *l = &s->limits[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "rpm", l->rpm);
+        cJSON_AddNumberToObject(e, "tpm", l->tpm);
+        if (l->max_concurrency > 0) cJSON_AddNumberToObject(e, "max_concurrency", l->max_concurrency);
+        cJSON_AddItemToObject(lim, l->model, e);
+    }
+    cJSON_AddNumberToObject(o, "shard_size", s->shard_size);
+    cJSON_AddBoolToObject(o, "skip_invalid", s->skip_invalid);
+    if (s->mlflow_tracking_uri || s->mlflow_experiment || s->mlflow_run_name) {
+        cJSON *ml = cJSON_AddObjectToObject(o, "mlflow");
+        add_opt_str(ml, "tracking_uri", s->mlflow_tracking_uri);
+        add_opt_str(ml, "experiment", s->mlflow_experiment);
+        add_opt_str(ml, "run_name", s->mlflow_run_name);
+    }
+    add_opt_str(o, "judge_system_prompt", s->judge_system_prompt);
+    return o;
+}
+
+/* Two model strings name the same model: the same provider, model id and service. */
+static bool same_model(const char *a, const char *b, const char *region)
+{
+    modelstr_t ma, mb;
+    char err[512];
+    if (modelstr_parse(a, region, &ma, err, sizeof(err)) < 0) return false;
+    if (modelstr_parse(b, region, &mb, err, sizeof(err)) < 0) {
+        modelstr_clear(&ma);
+        return false;
+    }
+    bool same = ma.kind == mb.kind && strcmp(ma.model, mb.model) == 0 &&
+                (ma.service == NULL) == (mb.service == NULL) && (!ma.service || strcmp(ma.service, mb.service) == 0);
+    modelstr_clear(&ma);
+    modelstr_clear(&mb);
+    return same;
+}
+
+const spec_limit_t *spec_limit_for(const spec_t *s, const char *model)
+{
+    if (!s || !model) return NULL;
+    for (size_t i = 0; i < s->n_limits; i++)
+        if (strcmp(s->limits[i].model, model) == 0) return &s->limits[i];
+    for (size_t i = 0; i < s->n_limits; i++)
+        if (same_model(s->limits[i].model, model, s->region)) return &s->limits[i];
+    return NULL;
+}
+
+void spec_destroy(spec_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    spec_t *s = *self_p;
+    free(s->job_name);
+    free(s->model);
+    free(s->base_model);
+    free(s->evaluator_model);
+    free(s->dataset);
+    free(s->output_path);
+    free(s->region);
+    for (size_t i = 0; i < s->n_metrics; i++) metric_destroy(&s->metrics[i]);
+    free(s->metrics);
+    for (size_t i = 0; i < s->n_limits; i++) free(s->limits[i].model);
+    free(s->limits);
+    free(s->mlflow_tracking_uri);
+    free(s->mlflow_experiment);
+    free(s->mlflow_run_name);
+    free(s->judge_system_prompt);
+    free(s);
+    *self_p = NULL;
+}

@@ -1,0 +1,522 @@
+/* mock: the mock LLM HTTP server on libmicrohttpd; see mock.h. */
+#define LOG_MODULE "mockllm"
+#include "mock.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "loop.h"
+#include "mem.h"
+#include "mock_api.h"
+#include "mock_limits.h"
+#include "mock_reply.h"
+#include "mock_timer.h"
+
+typedef enum { R_CHAT = 0, R_MESSAGES, R_CONVERSE, R_HEALTHZ, R_STATS, R_STATS_RESET, R_OTHER } route_t;
+
+/* Counters, in the order of mock_stats_t. */
+enum {
+    ST_REQUESTS, ST_REQ_CHAT, ST_REQ_MESSAGES, ST_REQ_CONVERSE, ST_REQ_HEALTHZ, ST_REQ_STATS, ST_REQ_OTHER,
+    ST_INFERENCE, ST_JUDGE, ST_REASK, ST_UNSCORABLE,
+    ST_2XX, ST_4XX, ST_429, ST_5XX, ST_RATE_LIMITED, ST_TOKENS_IN, ST_TOKENS_OUT,
+    ST_IN_FLIGHT, ST_MAX_IN_FLIGHT, ST__N
+};
+_Static_assert(sizeof(mock_stats_t) == ST__N * sizeof(uint64_t), "mock_stats_t mirrors the counters");
+
+struct mock {
+    mock_opts_t opts;             /* host and api_key point at the copies below */
+    char *host, *api_key;
+    struct MHD_Daemon *daemon;
+    mock_timer_t *timer;
+    mock_limits_t *limits;        /* NULL when no rate limit is set */
+    _Atomic uint64_t st[ST__N];
+    _Atomic uint64_t draws;       /* position in the seeded stream of latency / error draws */
+    _Atomic uint64_t ids;         /* reply ids */
+    uint64_t id_base;
+    int port;
+    char url[320];
+};
+
+/* One HTTP request, from its headers to its completion (libmicrohttpd's req_cls). */
+typedef struct {
+    route_t route;
+    const mock_api_t *api;        /* model routes only */
+    char *url_model;              /* Bedrock: the {modelId} of the URL */
+    buf_t body;                   /* capped at MOCK_MAX_BODY */
+    bool too_big;
+    bool parked;                  /* suspended until its delay is due; the reply is ready */
+    mock_resp_t resp;
+} req_t;
+
+static void stat_add(mock_t *m, int k, uint64_t n) { atomic_fetch_add_explicit(&m->st[k], n, memory_order_relaxed); }
+
+/* A uniform draw in [0, 1) from the seeded stream. */
+static double draw_unit(mock_t *m)
+{
+    uint64_t n = atomic_fetch_add_explicit(&m->draws, 1, memory_order_relaxed);
+    uint64_t x = mock_mix64(m->opts.seed ^ mock_mix64(n));
+    return (double)(x >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+}
+
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+static route_t classify(const char *url, const char *method, req_t *r)
+{
+    size_t n = strlen(url);
+    bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
+    if (ends_with(url, n, "/chat/completions")) {
+        r->api = post ? &mock_api_openai : NULL;
+        return R_CHAT;
+    }
+    if (ends_with(url, n, "/v1/messages")) {
+        r->api = post ? &mock_api_anthropic : NULL;
+        return R_MESSAGES;
+    }
+    const char *mp = strstr(url, "/model/");
+    if (mp && ends_with(url, n, "/converse")) {
+        const char *id = mp + strlen("/model/");
+        const char *end = url + n - strlen("/converse");
+        if (end > id) {
+            r->api = post ? &mock_api_bedrock : NULL;
+            r->url_model = xstrndup(id, (size_t)(end - id));
+            return R_CONVERSE;
+        }
+    }
+    if (strcmp(url, "/healthz") == 0 && get) return R_HEALTHZ;
+    if (strcmp(url, "/stats") == 0 && get) return R_STATS;
+    if (strcmp(url, "/stats/reset") == 0 && post) return R_STATS_RESET;
+    return R_OTHER;
+}
+
+/* ---- stats ---- */
+
+void mock_get_stats(mock_t *m, mock_stats_t *out)
+{
+    uint64_t *v = (uint64_t *)(void *)out;
+    for (int i = 0; i < ST__N; i++) v[i] = atomic_load_explicit(&m->st[i], memory_order_relaxed);
+}
+
+void mock_reset_stats(mock_t *m)
+{
+    for (int i = 0; i < ST__N; i++)
+        if (i != ST_IN_FLIGHT && i != ST_MAX_IN_FLIGHT) atomic_store(&m->st[i], 0);
+    atomic_store(&m->st[ST_MAX_IN_FLIGHT], atomic_load(&m->st[ST_IN_FLIGHT]));
+}
+
+char *mock_stats_json(mock_t *m)
+{
+    mock_stats_t s;
+    mock_get_stats(m, &s);
+    buf_t b;
+    buf_init(&b, 0);
+    int rc = buf_printf(&b,
+        "{\"requests_total\":%llu,\"requests\":{\"chat_completions\":%llu,\"messages\":%llu,"
+        "\"converse\":%llu,\"healthz\":%llu,\"stats\":%llu,\"other\":%llu},"
+        "\"inference_calls\":%llu,\"judge_calls\":%llu,\"reask_calls\":%llu,\"unscorable_replies\":%llu,"
+        "\"responses\":{\"2xx\":%llu,\"4xx\":%llu,\"429\":%llu,\"5xx_injected\":%llu},"
+        "\"rate_limited\":%llu,\"tokens_in\":%llu,\"tokens_out\":%llu,"
+        "\"in_flight\":%llu,\"max_in_flight\":%llu}\n",
+        (unsigned long long)s.requests_total, (unsigned long long)s.req_chat_completions,
+        (unsigned long long)s.req_messages, (unsigned long long)s.req_converse,
+        (unsigned long long)s.req_healthz, (unsigned long long)s.req_stats, (unsigned long long)s.req_other,
+        (unsigned long long)s.inference_calls, (unsigned long long)s.judge_calls,
+        (unsigned long long)s.reask_calls, (unsigned long long)s.unscorable_replies,
+        (unsigned long long)s.status_2xx, (unsigned long long)s.status_4xx, (unsigned long long)s.status_429,
+        (unsigned long long)s.status_5xx_injected, (unsigned long long)s.rate_limited,
+        (unsigned long long)s.tokens_in, (unsigned long long)s.tokens_out,
+        (unsigned long long)s.in_flight, (unsigned long long)s.max_in_flight);
+    if (rc < 0) abort(); /* unbounded buffer */
+    return buf_take(&b);
+}
+
+/* ---- the model-call pipeline ---- */
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* Builds the reply of a model call into r->resp; returns how long to hold it back, in us. */
+static int64_t serve_model(mock_t *m, req_t *r, struct MHD_Connection *c)
+{
+    const mock_api_t *api = r->api;
+    mock_call_t call = {
+        .id = mock_mix64(m->id_base + atomic_fetch_add_explicit(&m->ids, 1, memory_order_relaxed)),
+        .now_unix_ms = wall_ms(),
+    };
+    mock_hdrs_t h = {header(c, "Authorization"), header(c, "x-api-key"), header(c, "anthropic-version")};
+    if (api->check(&h, m->api_key, &call, &r->resp) < 0) return 0;
+    if (r->too_big) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "request body is larger than the limit of %u bytes (16 MiB)", MOCK_MAX_BODY);
+        api->error(&call, MOCK_ERR_INVALID, 0, msg, &r->resp);
+        return 0;
+    }
+    const char *end = NULL;
+    const char *text = r->body.data ? r->body.data : "";
+    cJSON *root = cJSON_ParseWithLengthOpts(text, r->body.len, &end, 0);
+    if (!root) {
+        char msg[128];
+        size_t at = end && end >= text ? (size_t)(end - text) : 0;
+        if (r->body.len == 0) snprintf(msg, sizeof msg, "request body is empty: expected a JSON object");
+        else snprintf(msg, sizeof msg, "request body is not valid JSON (error near byte %zu)", at);
+        api->error(&call, MOCK_ERR_INVALID, 0, msg, &r->resp);
+        return 0;
+    }
+    mock_req_t req;
+    mock_req_init(&req);
+    char err[512];
+    int64_t delay_us = 0;
+    if (api->parse(root, r->url_model, &req, err, sizeof err) < 0) {
+        api->error(&call, MOCK_ERR_INVALID, 0, err, &r->resp);
+        goto done;
+    }
+    call.req = &req;
+    if (m->opts.quota_exhausted) {
+        api->error(&call, MOCK_ERR_QUOTA, 0, NULL, &r->resp);
+        goto done;
+    }
+    mock_limit_verdict_t lv;
+    if (m->limits) {
+        char key[MOCK_LIMITS_KEY_MAX + 16];
+        int kl = snprintf(key, sizeof key, "%s/%s", api->name, req.model);
+        size_t klen = kl < 0 ? 0 : (size_t)kl < sizeof key ? (size_t)kl : sizeof key - 1;
+        double cost = (double)mock_req_input_tokens(&req) +
+                      (double)(req.max_tokens > 0 ? req.max_tokens : MOCK_DEFAULT_MAX_TOKENS);
+        mock_limits_take(m->limits, key, klen, loop_now_us(), cost, &lv);
+        call.limits = &lv;
+        if (lv.limited) {
+            stat_add(m, ST_RATE_LIMITED, 1);
+            api->error(&call, MOCK_ERR_RATE, 0, NULL, &r->resp);
+            goto done;
+        }
+    }
+    double delay_ms = 0;
+    if (m->opts.latency.kind != MOCK_LATENCY_ZERO) {
+        double u1 = draw_unit(m), u2 = draw_unit(m);
+        delay_ms = mock_latency_sample(&m->opts.latency, u1, u2);
+    }
+    call.latency_ms = delay_ms;
+    delay_us = (int64_t)(delay_ms * 1000.0);
+    if (m->opts.error_rate > 0 && draw_unit(m) < m->opts.error_rate) {
+        api->error(&call, MOCK_ERR_SERVER, m->opts.error_status, NULL, &r->resp);
+        goto done;
+    }
+    mock_gen_t gen;
+    mock_reply_generate(&req, m->opts.unscorable_rate, &gen);
+    call.gen = &gen;
+    api->reply(&call, &r->resp);
+    stat_add(m, gen.kind == MOCK_KIND_INFERENCE ? ST_INFERENCE : ST_JUDGE, 1);
+    if (gen.kind == MOCK_KIND_REASK) stat_add(m, ST_REASK, 1);
+    if (gen.style == MOCK_STYLE_UNSCORABLE) stat_add(m, ST_UNSCORABLE, 1);
+    stat_add(m, ST_TOKENS_IN, gen.input_tokens);
+    stat_add(m, ST_TOKENS_OUT, gen.output_tokens);
+    log_debug("%s %s: %s reply (%s), %u+%u tokens, %.0f ms delay", api->name, req.model,
+              gen.kind == MOCK_KIND_INFERENCE ? "inference" : gen.kind == MOCK_KIND_JUDGE ? "judge" : "re-ask",
+              mock_style_name(gen.style), gen.input_tokens, gen.output_tokens, delay_ms);
+    mock_gen_free(&gen);
+done:
+    mock_req_free(&req);
+    cJSON_Delete(root);
+    return delay_us;
+}
+
+/* Replies for the routes that are not model calls. */
+static void serve_plain(mock_t *m, req_t *r, const char *url, const char *method)
+{
+    mock_resp_t *p = &r->resp;
+    switch (r->route) {
+    case R_HEALTHZ:
+        p->content_type = "text/plain";
+        if (buf_puts(&p->body, "ok") < 0) abort();
+        return;
+    case R_STATS: {
+        char *json = mock_stats_json(m);
+        mock_resp_json(p, 200, json, strlen(json));
+        free(json);
+        return;
+    }
+    case R_STATS_RESET: {
+        mock_reset_stats(m);
+        static const char ok[] = "{\"reset\":true}\n";
+        mock_resp_json(p, 200, ok, sizeof ok - 1);
+        return;
+    }
+    default: {
+        bool known = r->route != R_OTHER || strcmp(url, "/healthz") == 0 || strcmp(url, "/stats") == 0 ||
+                     strcmp(url, "/stats/reset") == 0;
+        int status = known ? 405 : 404;
+        buf_t b;
+        buf_init(&b, 0);
+        char msg[160];
+        char path[96];
+        snprintf(path, sizeof path, "%s", url);
+        snprintf(msg, sizeof msg, known ? "method %s is not allowed on %s" : "no route for %s %s", method, path);
+        if (buf_puts(&b, "{\"error\":{\"message\":") < 0 || buf_json_str(&b, msg, strlen(msg)) < 0 ||
+            buf_printf(&b, ",\"type\":\"%s\"}}\n", known ? "method_not_allowed" : "not_found") < 0)
+            abort();
+        mock_resp_json(p, status, b.data, b.len);
+        buf_free(&b);
+        return;
+    }
+    }
+}
+
+/* ---- libmicrohttpd glue ---- */
+
+static enum MHD_Result send_resp(mock_t *m, struct MHD_Connection *c, req_t *r)
+{
+    mock_resp_t *p = &r->resp;
+    size_t len = p->body.len;
+    char *data = buf_take(&p->body);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, p->content_type) != MHD_YES)
+        log_warn("cannot add header Content-Type");
+    for (size_t i = 0; i < p->n_headers; i++)
+        if (MHD_add_response_header(resp, p->headers[i].name, p->headers[i].value) != MHD_YES)
+            log_warn("cannot add header %s", p->headers[i].name);
+    if (r->api) {
+        int s = p->status;
+        stat_add(m, s == 429 ? ST_429 : s >= 500 ? ST_5XX : s >= 400 ? ST_4XX : ST_2XX, 1);
+    }
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)p->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void on_due(void *item, void *arg)
+{
+    (void)arg;
+    MHD_resume_connection(item);
+}
+
+static bool content_length_over(struct MHD_Connection *c)
+{
+    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl) return false;
+    char *end;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return end != cl && n > MOCK_MAX_BODY;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **req_cls)
+{
+    (void)version;
+    mock_t *m = cls;
+    req_t *r = *req_cls;
+    if (!r) {
+        r = xcalloc(1, sizeof(*r));
+        buf_init(&r->body, MOCK_MAX_BODY);
+        mock_resp_init(&r->resp);
+        r->route = classify(url, method, r);
+        *req_cls = r;
+        static const int per_route[] = {ST_REQ_CHAT, ST_REQ_MESSAGES, ST_REQ_CONVERSE, ST_REQ_HEALTHZ,
+                                        ST_REQ_STATS, ST_REQ_STATS, ST_REQ_OTHER};
+        stat_add(m, ST_REQUESTS, 1);
+        stat_add(m, per_route[r->route], 1);
+        if (r->api) {
+            uint64_t now = atomic_fetch_add(&m->st[ST_IN_FLIGHT], 1) + 1;
+            uint64_t max = atomic_load(&m->st[ST_MAX_IN_FLIGHT]);
+            while (now > max && !atomic_compare_exchange_weak(&m->st[ST_MAX_IN_FLIGHT], &max, now)) {}
+            if (content_length_over(c)) {
+                /* Refuse before reading the body; libmicrohttpd closes the connection after. */
+                r->too_big = true;
+                (void)serve_model(m, r, c);
+                return send_resp(m, c, r);
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->too_big && buf_append(&r->body, upload, *upload_size) < 0) {
+            r->too_big = true;
+            buf_free(&r->body);
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->parked) {   /* resumed by the timer: the reply is ready */
+        r->parked = false;
+        return send_resp(m, c, r);
+    }
+    int64_t delay_us = 0;
+    if (r->api) delay_us = serve_model(m, r, c);
+    else serve_plain(m, r, url, method);
+    if (delay_us > 0) {
+        r->parked = true;
+        MHD_suspend_connection(c);
+        if (mock_timer_add(m->timer, loop_now_us() + delay_us, c) < 0)
+            MHD_resume_connection(c);   /* shutting down: answer now */
+        return MHD_YES;
+    }
+    return send_resp(m, c, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)c;
+    (void)toe;
+    mock_t *m = cls;
+    req_t *r = *req_cls;
+    if (!r) return;
+    if (r->api) atomic_fetch_sub(&m->st[ST_IN_FLIGHT], 1);
+    buf_free(&r->body);
+    mock_resp_free(&r->resp);
+    free(r->url_model);
+    free(r);
+    *req_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    buf_t b;
+    buf_init(&b, 4096);
+    if (buf_vprintf(&b, fmt, ap) == 0) {
+        while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r')) b.data[--b.len] = '\0';
+        log_warn("libmicrohttpd: %s", b.data);
+    }
+    buf_free(&b);
+}
+
+/* ---- lifecycle ---- */
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss, char *numeric, size_t nlen,
+                   char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0 || !res) {
+        snprintf(err, errlen, "--host %s: cannot resolve: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (ss->ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)(void *)ss;
+        in->sin_port = htons((uint16_t)port);
+        inet_ntop(AF_INET, &in->sin_addr, numeric, (socklen_t)nlen);
+    } else if (ss->ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)ss;
+        in6->sin6_port = htons((uint16_t)port);
+        inet_ntop(AF_INET6, &in6->sin6_addr, numeric, (socklen_t)nlen);
+    } else {
+        snprintf(err, errlen, "--host %s: not an IPv4 or IPv6 address", host);
+        return -1;
+    }
+    return 0;
+}
+
+mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen)
+{
+    mock_t *m = xcalloc(1, sizeof(*m));
+    m->opts = *opts;
+    m->host = xstrdup(opts->host ? opts->host : "127.0.0.1");
+    m->api_key = xstrdup(opts->api_key);
+    m->opts.host = m->host;
+    m->opts.api_key = m->api_key;
+    if (m->opts.threads < 1) m->opts.threads = 1;
+    m->id_base = (uint64_t)loop_now_us() ^ ((uint64_t)wall_ms() << 20);
+    m->limits = mock_limits_new(opts->rpm, opts->tpm, opts->burst_seconds);
+
+    struct sockaddr_storage ss;
+    char numeric[INET6_ADDRSTRLEN];
+    if (resolve(m->host, opts->port, &ss, numeric, sizeof numeric, err, errlen) < 0) goto fail;
+    m->timer = mock_timer_new(on_due, m, err, errlen);
+    if (!m->timer) goto fail;
+
+    /* As many connections as file descriptors allow (delayed requests each hold one). */
+    struct rlimit rl;
+    unsigned conn_limit = 1000;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64)
+        conn_limit = (unsigned)(rl.rlim_cur - 32 > 1000000 ? 1000000 : rl.rlim_cur - 32);
+    else if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY)
+        conn_limit = 1000000;
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem pool[] = {
+        {m->opts.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, m->opts.threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    m->daemon = MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, on_request, m,
+                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, /* first, as MHD asks */
+                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
+                                 MHD_OPTION_CONNECTION_LIMIT, conn_limit,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+                                 MHD_OPTION_ARRAY, pool,
+                                 MHD_OPTION_END);
+    if (!m->daemon) {
+        snprintf(err, errlen, "cannot listen on %s port %d (address in use, or not an address of this "
+                 "machine?)", m->host, opts->port);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    m->port = info ? info->port : opts->port;
+    if (ss.ss_family == AF_INET6) snprintf(m->url, sizeof m->url, "http://[%s]:%d", numeric, m->port);
+    else snprintf(m->url, sizeof m->url, "http://%s:%d", numeric, m->port);
+
+    char lat[96];
+    mock_latency_format(&m->opts.latency, lat, sizeof lat);
+    log_info("serving %s: threads %d, latency %s, error rate %g (status %d), rpm %g, tpm %g, "
+             "unscorable rate %g%s%s", m->url, m->opts.threads, lat, m->opts.error_rate,
+             m->opts.error_status, m->opts.rpm, m->opts.tpm, m->opts.unscorable_rate,
+             m->opts.quota_exhausted ? ", quota exhausted" : "", m->api_key ? ", api key required" : "");
+    return m;
+fail:
+    mock_destroy(&m);
+    return NULL;
+}
+
+void mock_destroy(mock_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    mock_t *m = *self_p;
+    /* First resume every parked connection: the daemon cannot stop while one is suspended.
+     * A handler that parks one after this resumes it itself (mock_timer_add refuses). The
+     * timer is freed only once the daemon's threads, which call mock_timer_add, are gone. */
+    if (m->timer) mock_timer_stop(m->timer);
+    if (m->daemon) MHD_stop_daemon(m->daemon);
+    mock_timer_destroy(&m->timer);
+    mock_limits_destroy(&m->limits);
+    free(m->host);
+    free(m->api_key);
+    free(m);
+    *self_p = NULL;
+}
+
+int mock_port(const mock_t *m) { return m->port; }
+const char *mock_url(const mock_t *m) { return m->url; }

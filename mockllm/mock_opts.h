@@ -1,0 +1,69 @@
+/* mock_opts: the mock LLM server's settings. Owns their defaults, their parsing from command-line
+ * flags and from LLMAJ_MOCK_* environment variables (flags win), the usage text, and the latency
+ * distributions (--latency SPEC) with their sampling. Does not run anything. */
+#ifndef LLMAJ_MOCK_OPTS_H
+#define LLMAJ_MOCK_OPTS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define MOCK_LATENCY_MAX_MS 3600000.0   /* a sampled delay is clamped to [0, 1 h] */
+
+typedef enum {
+    MOCK_LATENCY_ZERO = 0,   /* "0": reply at once */
+    MOCK_LATENCY_FIXED,      /* "fixed:MS" (a bare number means the same) */
+    MOCK_LATENCY_UNIFORM,    /* "uniform:LO:HI" */
+    MOCK_LATENCY_NORMAL,     /* "normal:MEAN:SD", negative draws become 0 */
+    MOCK_LATENCY_LOGNORMAL,  /* "lognormal:MEDIAN_MS:SIGMA" */
+} mock_latency_kind_t;
+
+typedef struct {
+    mock_latency_kind_t kind;
+    double a, b;   /* MS | LO,HI | MEAN,SD | MEDIAN_MS,SIGMA */
+} mock_latency_t;
+
+typedef struct {
+    const char *host;        /* listen address; default "127.0.0.1". Borrowed: mock_new copies */
+    int port;                /* 0 = any free port (the default) */
+    int threads;             /* HTTP threads; default 1 */
+    uint64_t seed;           /* seeds latency and error draws; default 1 */
+    mock_latency_t latency;  /* default zero */
+    double error_rate;       /* fraction of model calls answered with error_status; default 0 */
+    int error_status;        /* 500..599; default 500 */
+    double rpm, tpm;         /* rate limits per (provider, model); 0 = off (the default) */
+    double burst_seconds;    /* how much of a minute's quota may come at once; default 1 */
+    double unscorable_rate;  /* fraction of first-turn judge replies naming no rating; default 0 */
+    bool quota_exhausted;    /* every model call fails with the provider's quota error */
+    const char *api_key;     /* required key (OpenAI Bearer, Anthropic x-api-key); NULL = none */
+    log_level_t log_level;   /* default info */
+    log_format_t log_format; /* default text */
+} mock_opts_t;
+
+void mock_opts_default(mock_opts_t *o);
+
+/* Reads every LLMAJ_MOCK_<NAME> variable that is set (NAME is the flag's name upper-cased with
+ * '-' as '_', e.g. LLMAJ_MOCK_ERROR_RATE). Strings stay borrowed from the environment.
+ * 0, or -1 with the variable and the problem in err. */
+int mock_opts_from_env(mock_opts_t *o, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+#define MOCK_ARGS_HELP 1
+#define MOCK_ARGS_VERSION 2
+/* Parses flags (--name VALUE or --name=VALUE; argv[0] is skipped). Strings stay borrowed from
+ * argv. 0, MOCK_ARGS_HELP / MOCK_ARGS_VERSION when asked, or -1 with the problem in err. */
+int mock_opts_parse_args(mock_opts_t *o, int argc, char **argv, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The --help text. */
+const char *mock_opts_usage(void);
+
+/* Parses a latency SPEC; 0, or -1 with the problem in err. */
+int mock_latency_parse(const char *s, mock_latency_t *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Writes the spec back in the form it is parsed from. */
+void mock_latency_format(const mock_latency_t *l, char *out, size_t n);
+/* One delay in ms from two independent uniform draws u1, u2 in [0, 1). */
+double mock_latency_sample(const mock_latency_t *l, double u1, double u2);
+
+#endif
