@@ -96,6 +96,39 @@ static bool moved(double old, double now)
     return fabs(now - old) > 0.02 * fmax(fabs(old), 1e-9);
 }
 
+/* Concurrency is whole calls: each worker with demand gets the floor of its share, at least 1
+ * (or it could never start a call), then the calls left go one at a time to the largest
+ * remainders, and calls given as a minimum are taken back from the shares furthest above their
+ * exact value. The shares add up to max_conc, never more (unless more workers have demand than
+ * max_conc has calls). */
+static void conc_shares(const keyent_t *k, const double *f, int *conc)
+{
+    long left = k->max_conc;
+    for (size_t j = 0; j < k->n; j++) {
+        conc[j] = 0;
+        if (!k->max_conc || f[j] <= 0) continue;
+        conc[j] = (int)floor(k->max_conc * f[j]);
+        if (conc[j] < 1) conc[j] = 1;
+        left -= conc[j];
+    }
+    if (!k->max_conc) return;
+    while (left != 0) {
+        size_t pick = k->n;
+        double best = 0;
+        for (size_t j = 0; j < k->n; j++) {
+            double rem = k->max_conc * f[j] - conc[j];   /* > 0: below its exact share */
+            if (f[j] <= 0 || (left < 0 && conc[j] <= 1)) continue;
+            if (pick == k->n || (left > 0 ? rem > best : rem < best)) {
+                pick = j;
+                best = rem;
+            }
+        }
+        if (pick == k->n) break;
+        conc[pick] += left > 0 ? 1 : -1;
+        left += left > 0 ? -1 : 1;
+    }
+}
+
 /* Recomputes every share; marks the peers whose table must be re-sent. */
 static void recompute(allot_t *a, void ***dirty, size_t *n_dirty)
 {
@@ -104,12 +137,16 @@ static void recompute(allot_t *a, void ***dirty, size_t *n_dirty)
         double total = 0;
         for (size_t j = 0; j < k->n; j++)
             if (k->shares[j].age < STALE_TICKS) total += k->shares[j].demand;
+        double *fs = xcalloc(k->n, sizeof(double));
+        int *concs = xcalloc(k->n, sizeof(int));
+        for (size_t j = 0; j < k->n; j++)
+            fs[j] = (total > 0 && k->shares[j].age < STALE_TICKS) ? k->shares[j].demand / total : 0;
+        conc_shares(k, fs, concs);
         for (size_t j = 0; j < k->n; j++) {
             share_t *s = &k->shares[j];
-            double f = (total > 0 && s->age < STALE_TICKS) ? s->demand / total : 0;
+            double f = fs[j];
             double rpm = k->rpm * f, tpm = k->tpm * f;
-            int conc = k->max_conc ? (int)ceil(k->max_conc * f) : 0;
-            if (f > 0 && k->max_conc && conc < 1) conc = 1;
+            int conc = concs[j];
             if (!s->sent || moved(s->rpm, rpm) || moved(s->tpm, tpm) || s->conc != conc) {
                 s->rpm = rpm;
                 s->tpm = tpm;
@@ -123,6 +160,8 @@ static void recompute(allot_t *a, void ***dirty, size_t *n_dirty)
                 }
             }
         }
+        free(fs);
+        free(concs);
     }
 }
 

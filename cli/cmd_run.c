@@ -41,6 +41,8 @@ static void usage(FILE *f)
         "  --concurrency N          model calls in flight per worker thread (default 256)\n"
         "  --window N               shards in flight at most (default 64)\n"
         "  --db PATH                job database (default <output_path>/llmaj.db)\n"
+        "  --mlflow-wait S          wait at most S seconds for the MLflow sync at the end (default 60);\n"
+        "                           an unfinished sync resumes with the next run on the same database\n"
         "  --quiet                  no progress output\n"
         "  --log-level LEVEL        debug, info, warn (default), error\n"
         "spec keys as flags:\n"
@@ -164,13 +166,14 @@ int cmd_run(int argc, char **argv)
         {"region", required_argument, 0, 1010},     {"name", required_argument, 0, 1011},
         {"mlflow-tracking-uri", required_argument, 0, 1012}, {"mlflow-experiment", required_argument, 0, 1013},
         {"mlflow-run-name", required_argument, 0, 1014},
+        {"mlflow-wait", required_argument, 0, 'M'},
         {0, 0, 0, 0}};
     static const char *const keys[] = {"model", "base_model", "evaluate_base_model", "evaluator_model", "dataset",
                                        "builtin_metrics", "custom_metrics", "output_path", "shard_size",
                                        "skip_invalid", "region", "name", "mlflow.tracking_uri",
                                        "mlflow.experiment", "mlflow.run_name"};
     const char *spec_path = NULL, *db = NULL, *level = NULL;
-    long workers = sysconf(_SC_NPROCESSORS_ONLN), conc = 256, window = 64;
+    long workers = sysconf(_SC_NPROCESSORS_ONLN), conc = 256, window = 64, mlflow_wait = 60;
     int quiet = 0;
     char err[1024];
     cJSON *ov = cJSON_CreateObject();
@@ -183,6 +186,7 @@ int cmd_run(int argc, char **argv)
         case 'c': if (daemon_parse_int(optarg, 1, 100000, &conc, "--concurrency", err, sizeof err) < 0) goto bad; break;
         case 'W': if (daemon_parse_int(optarg, 1, 1000000, &window, "--window", err, sizeof err) < 0) goto bad; break;
         case 'd': db = optarg; break;
+        case 'M': if (daemon_parse_int(optarg, 0, 86400, &mlflow_wait, "--mlflow-wait", err, sizeof err) < 0) goto bad; break;
         case 'q': quiet = 1; break;
         case 'l': level = optarg; break;
         case 'h': usage(stdout); cJSON_Delete(ov); return 0;
@@ -258,6 +262,7 @@ int cmd_run(int argc, char **argv)
     so.zmq_ctx = ctx;
     so.db_path = db;
     so.window = (int)window;
+    so.mlflow_wait_ms = (int)mlflow_wait * 1000;
     so.overrides = ov;
     report_progress_t rp;
     report_progress_init(&rp, stderr, quiet);

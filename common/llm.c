@@ -54,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -573,7 +574,10 @@ static void start_attempt(llm_client_t *c, call_t *call)
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
     SETOPT(CURLOPT_TIMEOUT_MS, (long)c->o.request_timeout_ms);
     SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    SETOPT(CURLOPT_PIPEWAIT, 1L);   /* prefer another stream on an HTTP/2 connection to a new one */
+    /* Over TLS, wait for ALPN to tell whether a connection in progress can multiplex (HTTP/2)
+     * rather than open another. Not over cleartext: there the server's HTTP version is known only
+     * from its first reply, which from an LLM can take a minute, and every request would wait. */
+    if (strncasecmp(call->http.url, "https://", 8) == 0) SETOPT(CURLOPT_PIPEWAIT, 1L);
     SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
     SETOPT(CURLOPT_ACCEPT_ENCODING, "");
     SETOPT(CURLOPT_USERAGENT, "llmaj/" LLMAJ_VERSION);

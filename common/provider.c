@@ -15,6 +15,8 @@ const provider_t *provider_for(provider_kind_t kind)
     case PROVIDER_OPENAI:
     case PROVIDER_OPENAI_API: return &provider_openai;
     case PROVIDER_ANTHROPIC: return &provider_anthropic;
+    case PROVIDER_BEDROCK: return &provider_bedrock;
+    case PROVIDER_SAGEMAKER: return &provider_sagemaker;
     default: return NULL;
     }
 }

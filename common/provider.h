@@ -52,6 +52,7 @@ typedef struct provider {
 
 extern const provider_t provider_openai;      /* openai/ and openai-api/<service>/ */
 extern const provider_t provider_anthropic;
+extern const provider_t provider_bedrock, provider_sagemaker;   /* SigV4-signed (provider_aws.h) */
 
 /* The provider for a kind, or NULL if this build has none for it. */
 const provider_t *provider_for(provider_kind_t kind);

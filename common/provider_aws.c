@@ -184,6 +184,9 @@ int provider_aws_sign(const modelstr_t *model, const modelstr_endpoint_t *endpoi
     sigv4_header_t *hs = xcalloc(n ? n : 1, sizeof(*hs));
     for (size_t i = 0; i < n; i++) hs[i] = (sigv4_header_t){req->headers.v[i].name, req->headers.v[i].value};
 
+    char payload[65];   /* hashed before taking the lock: bodies can be large */
+    sigv4_sha256_hex(req->body.data ? req->body.data : "", req->body.len, payload);
+
     int rc = -1;
     pthread_mutex_lock(&cache_mu);
     char cerr[900];
@@ -198,6 +201,7 @@ int provider_aws_sign(const modelstr_t *model, const modelstr_endpoint_t *endpoi
             .session_token = awscreds_session_token(c),
             .region = region,
             .service = service,
+            .payload_hash = payload,
         };
         sigv4_result_t res;
         char serr[256];

@@ -1,9 +1,12 @@
-/* sigv4: AWS Signature Version 4 signing and verification; see sigv4.h for the rules.
+/* sigv4: AWS Signature Version 4 signing; see sigv4.h for the rules. The verifier is in
+ * sigv4_verify.c.
  *
  * Layout: encoding helpers, then the canonical request (URI, query, headers), the string to
- * sign and the key derivation, then sigv4_sign, then the verifier. Signing and verifying share
- * sigv4_canonical_request so that a stand-in server recomputes exactly what the client signed. */
+ * sign and the key derivation, then sigv4_sign. Signing and verifying share
+ * sigv4_canonical_request (and the helpers of sigv4_int.h) so that a stand-in server recomputes
+ * exactly what the client signed. */
 #include "sigv4.h"
+#include "sigv4_int.h"
 #include "buf.h"
 #include "mem.h"
 
@@ -21,9 +24,7 @@
 #define CREQ_MAX ((size_t)4 << 20) /* bound on a canonical request (URI, query and headers) */
 #define SCOPE_PART_MAX 63           /* region and service names */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void sigv4_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen) return;
     va_list ap;
@@ -46,22 +47,6 @@ static int hexval(unsigned char c)
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
-}
-
-static int is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-/* HTTP token characters (RFC 9110), used for header names and the method. */
-static int is_tchar(unsigned char c)
-{
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return 1;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int is_lower_hex64(const char *s)
-{
-    for (int i = 0; i < 64; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
-    return s[64] == '\0';
 }
 
 static void hex_lower(const unsigned char *p, size_t n, char *out)
@@ -236,7 +221,7 @@ static int hent_cmp(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-static char *canon_value(const char *v)
+char *sigv4_canon_value(const char *v)
 {
     size_t n = v ? strlen(v) : 0;
     char *out = xmalloc(n + 1);
@@ -284,22 +269,22 @@ int sigv4_canonical_request(const char *method, const char *path_and_query,
     *out_creq = NULL;
     if (out_signed_headers) *out_signed_headers = NULL;
     if (!method || !*method) {
-        seterr(err, errlen, "sigv4: empty HTTP method");
+        sigv4_seterr(err, errlen, "sigv4: empty HTTP method");
         return -1;
     }
     for (const char *m = method; *m; m++) {
         if (!is_tchar((unsigned char)*m)) {
-            seterr(err, errlen, "sigv4: HTTP method '%.32s' has an invalid character", method);
+            sigv4_seterr(err, errlen, "sigv4: HTTP method '%.32s' has an invalid character", method);
             return -1;
         }
     }
     if (!payload_hash || !*payload_hash) {
-        seterr(err, errlen, "sigv4: empty payload hash");
+        sigv4_seterr(err, errlen, "sigv4: empty payload hash");
         return -1;
     }
     for (const char *h = payload_hash; *h; h++) {
         if ((unsigned char)*h <= ' ' || (unsigned char)*h >= 127) {
-            seterr(err, errlen, "sigv4: payload hash has whitespace or a non-ASCII byte");
+            sigv4_seterr(err, errlen, "sigv4: payload hash has whitespace or a non-ASCII byte");
             return -1;
         }
     }
@@ -317,9 +302,9 @@ int sigv4_canonical_request(const char *method, const char *path_and_query,
     for (size_t i = 0; i < n_headers; i++) {
         hs[i].idx = i;
         hs[i].name = canon_name(headers[i].name);
-        hs[i].value = canon_value(headers[i].value);
+        hs[i].value = sigv4_canon_value(headers[i].value);
         if (!hs[i].name && rc == 0) {
-            seterr(err, errlen, "sigv4: header %zu has an empty or invalid name", i + 1);
+            sigv4_seterr(err, errlen, "sigv4: header %zu has an empty or invalid name", i + 1);
             rc = -1;
         }
     }
@@ -347,7 +332,7 @@ int sigv4_canonical_request(const char *method, const char *path_and_query,
         if (rc == 0 && (buf_printf(&b, "%s\n%s\n%s", n_headers ? "\n" : "",
                                    sh.data ? sh.data : "", payload_hash) < 0))
             rc = -1;
-        if (rc < 0) seterr(err, errlen, "sigv4: canonical request exceeds %zu bytes", CREQ_MAX);
+        if (rc < 0) sigv4_seterr(err, errlen, "sigv4: canonical request exceeds %zu bytes", CREQ_MAX);
     }
     for (size_t i = 0; i < n_headers; i++) {
         free(hs[i].name);
@@ -436,17 +421,17 @@ int sigv4_string_to_sign(const char *amz_date, const char *region, const char *s
     *out = NULL;
     time_t t;
     if (sigv4_parse_date(amz_date, &t) < 0) {
-        seterr(err, errlen, "sigv4: date '%.40s' is not YYYYMMDDTHHMMSSZ",
+        sigv4_seterr(err, errlen, "sigv4: date '%.40s' is not YYYYMMDDTHHMMSSZ",
                amz_date ? amz_date : "(null)");
         return -1;
     }
     if (!scope_part_ok(region)) {
-        seterr(err, errlen, "sigv4: region '%.70s' is not a valid region name",
+        sigv4_seterr(err, errlen, "sigv4: region '%.70s' is not a valid region name",
                region ? region : "(null)");
         return -1;
     }
     if (!scope_part_ok(service)) {
-        seterr(err, errlen, "sigv4: service '%.70s' is not a valid service name",
+        sigv4_seterr(err, errlen, "sigv4: service '%.70s' is not a valid service name",
                service ? service : "(null)");
         return -1;
     }
@@ -518,7 +503,7 @@ void sigv4_result_free(sigv4_result_t *r)
 }
 
 /* True if header name h (surrounding blanks ignored) is name[0..nl), case-insensitively. */
-static int name_is(const char *h, const char *name, size_t nl)
+int sigv4_name_is(const char *h, const char *name, size_t nl)
 {
     if (!h) return 0;
     while (is_ws((unsigned char)*h)) h++;
@@ -529,11 +514,11 @@ static int name_is(const char *h, const char *name, size_t nl)
 }
 
 /* The index of the first header named `name`, or -1. */
-static long find_header(const sigv4_header_t *h, size_t n, const char *name)
+long sigv4_find_header(const sigv4_header_t *h, size_t n, const char *name)
 {
     size_t nl = strlen(name);
     for (size_t i = 0; i < n; i++)
-        if (name_is(h[i].name, name, nl)) return (long)i;
+        if (sigv4_name_is(h[i].name, name, nl)) return (long)i;
     return -1;
 }
 
@@ -585,52 +570,52 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
 {
     memset(out, 0, sizeof(*out));
     if (!p->access_key || !*p->access_key || strpbrk(p->access_key, "/, \t\r\n=")) {
-        seterr(err, errlen, "sigv4: access key is empty or has '/', ',', '=' or whitespace");
+        sigv4_seterr(err, errlen, "sigv4: access key is empty or has '/', ',', '=' or whitespace");
         return -1;
     }
     if (!p->secret_key || !*p->secret_key) {
-        seterr(err, errlen, "sigv4: secret key is empty");
+        sigv4_seterr(err, errlen, "sigv4: secret key is empty");
         return -1;
     }
     if (!scope_part_ok(p->region)) {
-        seterr(err, errlen, "sigv4: region '%.70s' is not a valid region name",
+        sigv4_seterr(err, errlen, "sigv4: region '%.70s' is not a valid region name",
                p->region ? p->region : "(null)");
         return -1;
     }
     if (!scope_part_ok(p->service)) {
-        seterr(err, errlen, "sigv4: service '%.70s' is not a valid service name",
+        sigv4_seterr(err, errlen, "sigv4: service '%.70s' is not a valid service name",
                p->service ? p->service : "(null)");
         return -1;
     }
     if (!url_or_path_and_query) url_or_path_and_query = "/";
     const char *token = p->session_token && *p->session_token ? p->session_token : NULL;
     if (token && strpbrk(token, "\r\n")) {
-        seterr(err, errlen, "sigv4: session token contains a line break");
+        sigv4_seterr(err, errlen, "sigv4: session token contains a line break");
         return -1;
     }
 
     char *url_host = NULL;
     const char *pq = NULL;
     if (split_url(url_or_path_and_query, &url_host, &pq) < 0) {
-        seterr(err, errlen, "sigv4: URL '%.200s' has no host", url_or_path_and_query);
+        sigv4_seterr(err, errlen, "sigv4: URL '%.200s' has no host", url_or_path_and_query);
         return -1;
     }
-    long i_host = find_header(headers, n_headers, "host");
-    long i_date = find_header(headers, n_headers, "x-amz-date");
-    long i_token = find_header(headers, n_headers, "x-amz-security-token");
-    long i_sha = find_header(headers, n_headers, "x-amz-content-sha256");
+    long i_host = sigv4_find_header(headers, n_headers, "host");
+    long i_date = sigv4_find_header(headers, n_headers, "x-amz-date");
+    long i_token = sigv4_find_header(headers, n_headers, "x-amz-security-token");
+    long i_sha = sigv4_find_header(headers, n_headers, "x-amz-content-sha256");
 
     char date[17] = "";
     char *given = NULL;
     int rc = 0;
-    if (i_date >= 0) given = canon_value(headers[i_date].value);
+    if (i_date >= 0) given = sigv4_canon_value(headers[i_date].value);
     if (p->amz_date) {
         time_t t;
         if (sigv4_parse_date(p->amz_date, &t) < 0) {
-            seterr(err, errlen, "sigv4: amz_date '%.40s' is not YYYYMMDDTHHMMSSZ", p->amz_date);
+            sigv4_seterr(err, errlen, "sigv4: amz_date '%.40s' is not YYYYMMDDTHHMMSSZ", p->amz_date);
             rc = -1;
         } else if (given && strcmp(given, p->amz_date) != 0) {
-            seterr(err, errlen, "sigv4: X-Amz-Date header '%.40s' differs from amz_date '%s'",
+            sigv4_seterr(err, errlen, "sigv4: X-Amz-Date header '%.40s' differs from amz_date '%s'",
                    given, p->amz_date);
             rc = -1;
         } else {
@@ -639,7 +624,7 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
     } else if (given) {
         time_t t;
         if (sigv4_parse_date(given, &t) < 0) {
-            seterr(err, errlen, "sigv4: X-Amz-Date header '%.40s' is not YYYYMMDDTHHMMSSZ", given);
+            sigv4_seterr(err, errlen, "sigv4: X-Amz-Date header '%.40s' is not YYYYMMDDTHHMMSSZ", given);
             rc = -1;
         } else {
             snprintf(date, sizeof(date), "%s", given);
@@ -650,13 +635,13 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
     free(given);
 
     if (rc == 0 && i_token >= 0) {
-        char *tv = canon_value(headers[i_token].value);
+        char *tv = sigv4_canon_value(headers[i_token].value);
         if (token && strcmp(tv, token) != 0) {
-            seterr(err, errlen, "sigv4: the X-Amz-Security-Token header differs from the "
+            sigv4_seterr(err, errlen, "sigv4: the X-Amz-Security-Token header differs from the "
                                 "session token");
             rc = -1;
         } else if (p->token_unsigned) {
-            seterr(err, errlen, "sigv4: token_unsigned is set but the request headers already "
+            sigv4_seterr(err, errlen, "sigv4: token_unsigned is set but the request headers already "
                                 "carry X-Amz-Security-Token, which would be signed");
             rc = -1;
         }
@@ -669,7 +654,7 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
         if (p->payload_hash) {
             if (strcmp(p->payload_hash, SIGV4_UNSIGNED_PAYLOAD) != 0 &&
                 !(strlen(p->payload_hash) == 64 && is_lower_hex64(p->payload_hash))) {
-                seterr(err, errlen, "sigv4: payload_hash must be 64 lower-case hex digits or "
+                sigv4_seterr(err, errlen, "sigv4: payload_hash must be 64 lower-case hex digits or "
                                     SIGV4_UNSIGNED_PAYLOAD);
                 rc = -1;
             } else {
@@ -680,16 +665,16 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
         }
     }
     if (rc == 0 && i_sha >= 0) {
-        char *sv = canon_value(headers[i_sha].value);
+        char *sv = sigv4_canon_value(headers[i_sha].value);
         if (strcmp(sv, payload) != 0) {
-            seterr(err, errlen, "sigv4: X-Amz-Content-Sha256 header '%.70s' does not match the "
+            sigv4_seterr(err, errlen, "sigv4: X-Amz-Content-Sha256 header '%.70s' does not match the "
                                 "payload hash %s", sv, payload);
             rc = -1;
         }
         free(sv);
     }
     if (rc == 0 && i_host < 0 && !url_host) {
-        seterr(err, errlen, "sigv4: no Host header and '%.200s' is not an absolute URL",
+        sigv4_seterr(err, errlen, "sigv4: no Host header and '%.200s' is not an absolute URL",
                url_or_path_and_query);
         rc = -1;
     }
@@ -702,7 +687,7 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
     sigv4_header_t *all = xcalloc(n_headers + 4, sizeof(*all));
     size_t n = 0;
     for (size_t i = 0; i < n_headers; i++)
-        if (!name_is(headers[i].name, "authorization", 13)) all[n++] = headers[i];
+        if (!sigv4_name_is(headers[i].name, "authorization", 13)) all[n++] = headers[i];
     if (i_host < 0) all[n++] = (sigv4_header_t){"host", url_host};
     if (i_date < 0) all[n++] = (sigv4_header_t){"x-amz-date", date};
     if (token && i_token < 0 && !p->token_unsigned)
@@ -717,7 +702,7 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
     free(url_host);
     if (rc == 0) rc = sigv4_string_to_sign(date, p->region, p->service, creq, &sts, err, errlen);
     if (rc == 0 && sigv4_signature(p->secret_key, date, p->region, p->service, sts, sig) < 0) {
-        seterr(err, errlen, "sigv4: HMAC-SHA256 failed in libcrypto");
+        sigv4_seterr(err, errlen, "sigv4: HMAC-SHA256 failed in libcrypto");
         rc = -1;
     }
     if (rc < 0) {
@@ -747,321 +732,4 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
             (sigv4_header_t){"X-Amz-Content-Sha256", out->payload_hash};
     out->headers[out->n_headers++] = (sigv4_header_t){"Authorization", out->authorization};
     return 0;
-}
-
-/* ---- verification ---- */
-
-const char *sigv4_status_str(sigv4_status_t s)
-{
-    switch (s) {
-    case SIGV4_OK: return "ok";
-    case SIGV4_ERR_MISSING: return "missing authorization";
-    case SIGV4_ERR_MALFORMED: return "malformed authorization";
-    case SIGV4_ERR_UNKNOWN_KEY: return "unknown access key";
-    case SIGV4_ERR_SCOPE: return "wrong credential scope";
-    case SIGV4_ERR_SIGNED_HEADERS: return "bad signed headers";
-    case SIGV4_ERR_SKEW: return "request time too skewed";
-    case SIGV4_ERR_PAYLOAD: return "payload hash mismatch";
-    case SIGV4_ERR_SIGNATURE: return "signature mismatch";
-    }
-    return "unknown status";
-}
-
-const char *sigv4_status_aws_code(sigv4_status_t s)
-{
-    switch (s) {
-    case SIGV4_OK: return NULL;
-    case SIGV4_ERR_MISSING: return "MissingAuthenticationTokenException";
-    case SIGV4_ERR_MALFORMED: return "IncompleteSignatureException";
-    case SIGV4_ERR_UNKNOWN_KEY: return "UnrecognizedClientException";
-    case SIGV4_ERR_SCOPE:
-    case SIGV4_ERR_SIGNED_HEADERS:
-    case SIGV4_ERR_SKEW:
-    case SIGV4_ERR_PAYLOAD:
-    case SIGV4_ERR_SIGNATURE: return "InvalidSignatureException";
-    }
-    return "InvalidSignatureException";
-}
-
-/* Copies s[0..n) into dst; -1 if empty or it does not fit. */
-static int copy_field(char *dst, size_t size, const char *s, size_t n)
-{
-    if (n == 0 || n >= size) return -1;
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-    return 0;
-}
-
-/* Checks "a;b;c": lower-case header tokens, sorted and unique. */
-static int signed_headers_ok(const char *sh)
-{
-    const char *prev = NULL;
-    size_t prevlen = 0;
-    for (const char *s = sh;;) {
-        size_t n = strcspn(s, ";");
-        if (n == 0) return 0;
-        for (size_t i = 0; i < n; i++)
-            if (!is_tchar((unsigned char)s[i]) || (s[i] >= 'A' && s[i] <= 'Z')) return 0;
-        if (prev) {
-            size_t m = prevlen < n ? prevlen : n;
-            int c = memcmp(prev, s, m);
-            if (c > 0 || (c == 0 && prevlen >= n)) return 0;
-        }
-        prev = s;
-        prevlen = n;
-        if (!s[n]) return 1;
-        s += n + 1;
-    }
-}
-
-static int list_has(const char *sh, const char *name)
-{
-    size_t nl = strlen(name);
-    for (const char *s = sh;;) {
-        size_t n = strcspn(s, ";");
-        if (n == nl && memcmp(s, name, n) == 0) return 1;
-        if (!s[n]) return 0;
-        s += n + 1;
-    }
-}
-
-int sigv4_parse_authorization(const char *value, sigv4_auth_t *out, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof(*out));
-    const char *s = value ? value : "";
-    while (is_ws((unsigned char)*s)) s++;
-    size_t alg = strlen(SIGV4_ALGORITHM);
-    if (strncmp(s, SIGV4_ALGORITHM, alg) != 0 || !is_ws((unsigned char)s[alg])) {
-        seterr(err, errlen, "Authorization does not start with '" SIGV4_ALGORITHM " '");
-        return -1;
-    }
-    s += alg;
-    int have_cred = 0, have_sh = 0, have_sig = 0;
-    for (;;) {
-        while (is_ws((unsigned char)*s) || *s == ',') s++;
-        if (!*s) break;
-        size_t klen = strcspn(s, "=, \t");
-        if (s[klen] != '=') {
-            seterr(err, errlen, "Authorization component '%.*s' has no '='",
-                   (int)(klen > 40 ? 40 : klen), s);
-            return -1;
-        }
-        const char *v = s + klen + 1;
-        size_t vlen = strcspn(v, ", \t\r\n");
-        if (klen == 10 && strncmp(s, "Credential", 10) == 0 && !have_cred) {
-            /* AK/YYYYMMDD/region/service/aws4_request */
-            const char *part[5];
-            size_t plen[5], np = 0;
-            for (const char *c = v; np < 5;) {
-                const char *slash = memchr(c, '/', (size_t)(v + vlen - c));
-                part[np] = c;
-                plen[np++] = slash ? (size_t)(slash - c) : (size_t)(v + vlen - c);
-                if (!slash) break;
-                c = slash + 1;
-            }
-            if (np != 5 || memchr(part[4], '/', plen[4])) {
-                seterr(err, errlen, "Credential must be ACCESS_KEY/YYYYMMDD/REGION/SERVICE/"
-                                    "aws4_request");
-                return -1;
-            }
-            if (copy_field(out->access_key, sizeof(out->access_key), part[0], plen[0]) < 0 ||
-                copy_field(out->date8, sizeof(out->date8), part[1], plen[1]) < 0 ||
-                copy_field(out->region, sizeof(out->region), part[2], plen[2]) < 0 ||
-                copy_field(out->service, sizeof(out->service), part[3], plen[3]) < 0) {
-                seterr(err, errlen, "Credential has an empty or over-long part");
-                return -1;
-            }
-            if (plen[1] != 8 || strspn(out->date8, "0123456789") != 8) {
-                seterr(err, errlen, "Credential date '%s' is not YYYYMMDD", out->date8);
-                return -1;
-            }
-            if (plen[4] != 12 || memcmp(part[4], "aws4_request", 12) != 0) {
-                seterr(err, errlen, "Credential scope does not end in '/aws4_request'");
-                return -1;
-            }
-            have_cred = 1;
-        } else if (klen == 13 && strncmp(s, "SignedHeaders", 13) == 0 && !have_sh) {
-            if (copy_field(out->signed_headers, sizeof(out->signed_headers), v, vlen) < 0 ||
-                !signed_headers_ok(out->signed_headers)) {
-                seterr(err, errlen, "SignedHeaders must be lower-case header names, sorted, "
-                                    "unique, separated by ';'");
-                return -1;
-            }
-            have_sh = 1;
-        } else if (klen == 9 && strncmp(s, "Signature", 9) == 0 && !have_sig) {
-            if (copy_field(out->signature, sizeof(out->signature), v, vlen) < 0 ||
-                !is_lower_hex64(out->signature)) {
-                seterr(err, errlen, "Signature must be 64 lower-case hex digits");
-                return -1;
-            }
-            have_sig = 1;
-        } else {
-            seterr(err, errlen, "Authorization has an unknown or repeated component '%.*s'",
-                   (int)(klen > 40 ? 40 : klen), s);
-            return -1;
-        }
-        s = v + vlen;
-    }
-    if (!have_cred || !have_sh || !have_sig) {
-        seterr(err, errlen, "Authorization lacks %s", !have_cred ? "Credential"
-                                                      : !have_sh ? "SignedHeaders"
-                                                                 : "Signature");
-        return -1;
-    }
-    return 0;
-}
-
-sigv4_status_t sigv4_verify(const sigv4_verify_opts_t *o, const char *method,
-                            const char *path_and_query, const sigv4_header_t *headers,
-                            size_t n_headers, const void *body, size_t body_len,
-                            sigv4_auth_t *auth, char *reason, size_t reasonlen)
-{
-    sigv4_auth_t local;
-    sigv4_auth_t *a = auth ? auth : &local;
-    memset(a, 0, sizeof(*a));
-    seterr(reason, reasonlen, "ok");
-    long ia = find_header(headers, n_headers, "authorization");
-    if (ia < 0) {
-        seterr(reason, reasonlen, "the request has no Authorization header");
-        return SIGV4_ERR_MISSING;
-    }
-    if (find_header(headers + ia + 1, n_headers - (size_t)ia - 1, "authorization") >= 0) {
-        seterr(reason, reasonlen, "the request has more than one Authorization header");
-        return SIGV4_ERR_MALFORMED;
-    }
-    char perr[160];
-    if (sigv4_parse_authorization(headers[ia].value, a, perr, sizeof(perr)) < 0) {
-        seterr(reason, reasonlen, "%s", perr);
-        return SIGV4_ERR_MALFORMED;
-    }
-    if (o->region && strcmp(a->region, o->region) != 0) {
-        seterr(reason, reasonlen, "credential scope region '%s' should be '%s'", a->region,
-               o->region);
-        return SIGV4_ERR_SCOPE;
-    }
-    if (o->service && strcmp(a->service, o->service) != 0) {
-        seterr(reason, reasonlen, "credential scope service '%s' should be '%s'", a->service,
-               o->service);
-        return SIGV4_ERR_SCOPE;
-    }
-    if (!list_has(a->signed_headers, "host")) {
-        seterr(reason, reasonlen, "SignedHeaders '%s' does not include host", a->signed_headers);
-        return SIGV4_ERR_SIGNED_HEADERS;
-    }
-    long id = find_header(headers, n_headers, "x-amz-date");
-    if (id < 0) {
-        seterr(reason, reasonlen, "the request has no X-Amz-Date header");
-        return SIGV4_ERR_MALFORMED;
-    }
-    if (!list_has(a->signed_headers, "x-amz-date")) {
-        seterr(reason, reasonlen, "SignedHeaders '%s' does not include x-amz-date",
-               a->signed_headers);
-        return SIGV4_ERR_SIGNED_HEADERS;
-    }
-    char *date = canon_value(headers[id].value);
-    sigv4_status_t st = SIGV4_OK;
-    time_t t = 0;
-    if (sigv4_parse_date(date, &t) < 0) {
-        seterr(reason, reasonlen, "X-Amz-Date '%.40s' is not YYYYMMDDTHHMMSSZ", date);
-        st = SIGV4_ERR_MALFORMED;
-    } else if (strncmp(date, a->date8, 8) != 0) {
-        seterr(reason, reasonlen, "credential scope date %s does not match X-Amz-Date %s",
-               a->date8, date);
-        st = SIGV4_ERR_SCOPE;
-    } else {
-        time_t now = o->now ? o->now : time(NULL);
-        long long skew = (long long)now - (long long)t;
-        long long max = o->max_skew_seconds > 0 ? o->max_skew_seconds : SIGV4_MAX_SKEW_SECONDS;
-        if (skew > max || skew < -max) {
-            char nowstr[17];
-            sigv4_format_date(now, nowstr);
-            seterr(reason, reasonlen, "X-Amz-Date %s is %lld s %s the server time %s (at most "
-                   "%lld s allowed)", date, skew < 0 ? -skew : skew,
-                   skew < 0 ? "ahead of" : "behind", nowstr, max);
-            st = SIGV4_ERR_SKEW;
-        }
-    }
-    if (st != SIGV4_OK) {
-        free(date);
-        return st;
-    }
-
-    /* The signed headers, every occurrence, in the order received. */
-    sigv4_header_t *sel = xcalloc(n_headers ? n_headers : 1, sizeof(*sel));
-    size_t nsel = 0;
-    for (const char *s = a->signed_headers; st == SIGV4_OK;) {
-        size_t n = strcspn(s, ";"), before = nsel;
-        for (size_t i = 0; i < n_headers; i++)
-            if (name_is(headers[i].name, s, n)) sel[nsel++] = headers[i];
-        if (nsel == before) {
-            seterr(reason, reasonlen, "signed header '%.*s' is not in the request",
-                   (int)(n > 100 ? 100 : n), s);
-            st = SIGV4_ERR_SIGNED_HEADERS;
-        }
-        if (!s[n]) break;
-        s += n + 1;
-    }
-
-    char payload[65];
-    if (st == SIGV4_OK) {
-        char bodyhash[65];
-        sigv4_sha256_hex(body, body ? body_len : 0, bodyhash);
-        long is = find_header(headers, n_headers, "x-amz-content-sha256");
-        if (is < 0) {
-            memcpy(payload, bodyhash, sizeof(payload));
-        } else {
-            char *v = canon_value(headers[is].value);
-            if (strcmp(v, SIGV4_UNSIGNED_PAYLOAD) == 0) {
-                snprintf(payload, sizeof(payload), "%s", v);
-            } else if (strlen(v) == 64 && is_lower_hex64(v)) {
-                memcpy(payload, v, sizeof(payload));
-                if (strcmp(v, bodyhash) != 0) {
-                    seterr(reason, reasonlen, "X-Amz-Content-Sha256 %s does not match the body's "
-                           "SHA-256 %s", v, bodyhash);
-                    st = SIGV4_ERR_PAYLOAD;
-                }
-            } else {
-                seterr(reason, reasonlen, "X-Amz-Content-Sha256 '%.70s' is neither a SHA-256 "
-                       "nor " SIGV4_UNSIGNED_PAYLOAD, v);
-                st = SIGV4_ERR_MALFORMED;
-            }
-            free(v);
-        }
-    }
-
-    char secret[512];
-    secret[0] = '\0';
-    if (st == SIGV4_OK) {
-        if (!o->lookup || o->lookup(o->lookup_ctx, a->access_key, secret, sizeof(secret)) < 0) {
-            seterr(reason, reasonlen, "access key '%s' is not known", a->access_key);
-            st = SIGV4_ERR_UNKNOWN_KEY;
-        }
-        secret[sizeof(secret) - 1] = '\0';
-    }
-    char *creq = NULL, *sts = NULL;
-    if (st == SIGV4_OK) {
-        char cerr[200];
-        char sig[65];
-        if (sigv4_canonical_request(method, path_and_query, sel, nsel, payload, a->service,
-                                    &creq, NULL, cerr, sizeof(cerr)) < 0 ||
-            sigv4_string_to_sign(date, a->region, a->service, creq, &sts, cerr,
-                                 sizeof(cerr)) < 0) {
-            seterr(reason, reasonlen, "%s", cerr);
-            st = SIGV4_ERR_MALFORMED;
-        } else if (sigv4_signature(secret, a->date8, a->region, a->service, sts, sig) < 0) {
-            seterr(reason, reasonlen, "HMAC-SHA256 failed in libcrypto");
-            st = SIGV4_ERR_SIGNATURE;
-        } else if (CRYPTO_memcmp(sig, a->signature, 64) != 0) {
-            seterr(reason, reasonlen, "the signature does not match; the string to sign "
-                   "computed here was:\n%s", sts);
-            st = SIGV4_ERR_SIGNATURE;
-        }
-    }
-    OPENSSL_cleanse(secret, sizeof(secret));
-    if (creq) OPENSSL_cleanse(creq, strlen(creq));
-    free(creq);
-    free(sts);
-    free(sel);
-    free(date);
-    return st;
 }

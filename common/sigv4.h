@@ -110,7 +110,7 @@ void sigv4_format_date(time_t t, char out[17]);
 /* Parses "YYYYMMDDTHHMMSSZ" into a UTC time; 0 or -1 if malformed. */
 int sigv4_parse_date(const char *amz_date, time_t *out) __attribute__((warn_unused_result));
 
-/* ---- verification (stand-in servers, tests) ---- */
+/* ---- verification (stand-in servers, tests; implemented in sigv4_verify.c) ---- */
 
 /* The parts of an Authorization header. Strings are copies inside the struct. */
 typedef struct {

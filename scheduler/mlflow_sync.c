@@ -986,7 +986,8 @@ struct mlflow_syncer {
     sqlite3 *db;         /* serialized mode: the thread and enqueue share it */
     mlflow_syncer_opts_t o;
     backoff_t bo;
-    pending_t *jobs;
+    pending_t *jobs;     /* waiting (due now or later) */
+    size_t running;      /* final syncs being attempted right now (0 or 1) */
     progress_t *progs;
 };
 
@@ -1055,10 +1056,12 @@ static void *syncer_main(void *arg)
         }
         pending_t *p = *best;
         *best = p->next;
+        s->running++;
         pthread_mutex_unlock(&s->mu);
         char err[1024];
         int rc = resume(s->db, p->job_id, &s->abort, err, sizeof err);
         pthread_mutex_lock(&s->mu);
+        s->running--;
         if (rc == 0 || s->stop) {
             if (rc < 0) log_info("MLflow sync of job %s interrupted by shutdown; it resumes at the next start", p->job_id);
             free(p->job_id);
@@ -1203,7 +1206,7 @@ void mlflow_syncer_progress(mlflow_syncer_t *s, const char *job_id, const spec_t
 size_t mlflow_syncer_pending(mlflow_syncer_t *s)
 {
     pthread_mutex_lock(&s->mu);
-    size_t n = 0;
+    size_t n = s->running;
     for (pending_t *p = s->jobs; p; p = p->next) n++;
     pthread_mutex_unlock(&s->mu);
     return n;

@@ -117,7 +117,7 @@ int mlflow_syncer_enqueue(mlflow_syncer_t *s, const char *job_id, const spec_t *
 void mlflow_syncer_progress(mlflow_syncer_t *s, const char *job_id, const spec_t *spec, int64_t step,
                             uint64_t done, uint64_t total);
 
-/* Final syncs queued or waiting for a retry. */
+/* Final syncs queued, running or waiting for a retry. */
 size_t mlflow_syncer_pending(mlflow_syncer_t *s);
 
 /* Stops the thread (a request in flight is aborted), and frees. Unfinished syncs stay recorded. */

@@ -36,6 +36,7 @@
 #include "mem.h"
 #include "mlflow_sync.h"
 #include "modelstr.h"
+#include "provider.h"
 #include "spec.h"
 #include "store.h"
 #include "wire.h"
@@ -78,7 +79,9 @@ typedef struct {
     int64_t broker_seen;
     bool welcomed;
     uint32_t workers;
-    int64_t started_ms, last_progress_ms;
+    int64_t started_ms, last_progress_ms, last_mlflow_ms;
+    char *db_path;
+    mlflow_syncer_t *syncer;
     bool finished, stop_requested;
     char *fatal;
 } sched_t;
@@ -94,6 +97,7 @@ void scheduler_opts_default(scheduler_opts_t *o)
     o->heartbeat_ms = 1000;
     o->dead_after = 5;
     o->progress_ms = 200;
+    o->mlflow_wait_ms = 60000;
 }
 
 void job_outcome_clear(job_outcome_t *o)
@@ -175,8 +179,21 @@ static void check_endpoints(const spec_t *sp, bool need_model, errlist_t *errs)
             continue;
         }
         modelstr_endpoint_t e;
-        if (modelstr_endpoint(&m, &e, err, sizeof err) < 0) errlist_add(errs, "%s: %s", ms[i].key, err);
-        else modelstr_endpoint_clear(&e);
+        if (modelstr_endpoint(&m, &e, err, sizeof err) < 0) {
+            errlist_add(errs, "%s: %s", ms[i].key, err);
+        } else {
+            /* The public APIs need a key; a base URL override may point at a server that does not. */
+            if (m.kind == PROVIDER_OPENAI && !e.api_key && !getenv("OPENAI_BASE_URL"))
+                errlist_add(errs, "%s: `%s` needs OPENAI_API_KEY in the environment (or OPENAI_BASE_URL for a server without keys)",
+                            ms[i].key, ms[i].model);
+            if (m.kind == PROVIDER_ANTHROPIC && !e.api_key && !getenv("ANTHROPIC_BASE_URL"))
+                errlist_add(errs, "%s: `%s` needs ANTHROPIC_API_KEY in the environment (or ANTHROPIC_BASE_URL for a server without keys)",
+                            ms[i].key, ms[i].model);
+            if (!provider_for(m.kind))
+                errlist_add(errs, "%s: `%s`: the %s provider is not available in this build", ms[i].key, ms[i].model,
+                            provider_kind_name(m.kind));
+            modelstr_endpoint_clear(&e);
+        }
         modelstr_clear(&m);
     }
 }
@@ -518,10 +535,17 @@ static int drain(sched_t *s)
 
 static void on_sock(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
 
+#define MLFLOW_PROGRESS_MS 10000
+
 static void report(sched_t *s, bool final)
 {
-    if (!s->o->progress) return;
     int64_t now = loop_now_ms();
+    if (s->syncer && !final && now - s->last_mlflow_ms >= MLFLOW_PROGRESS_MS) {
+        s->last_mlflow_ms = now;
+        mlflow_syncer_progress(s->syncer, s->job_id, s->spec, (now - s->started_ms) / 1000,
+                               s->units_done, s->records * s->targets);
+    }
+    if (!s->o->progress) return;
     if (!final && now - s->last_progress_ms < s->o->progress_ms) return;
     s->last_progress_ms = now;
     job_progress_t p = {.job_id = s->job_id, .records = s->records, .units_total = s->records * s->targets,
@@ -577,9 +601,32 @@ static void commit_tick(loop_t *loop, uint64_t id, void *arg)
     loop_timer_add(loop, COMMIT_MS, commit_tick, s);
 }
 
+/* ---- MLflow ---- */
+static void start_syncer(sched_t *s)
+{
+    char err[512];
+    if (mlflow_sync_init(store_db(s->store), err, sizeof err) < 0) {
+        log_warn("MLflow sync state unavailable: %s", err);
+        return;
+    }
+    char **ids = NULL;
+    size_t n = 0;
+    if (mlflow_sync_unfinished(store_db(s->store), &ids, &n, err, sizeof err) == 0) {
+        for (size_t i = 0; i < n; i++) free(ids[i]);
+        free(ids);
+    }
+    if (!s->spec->mlflow_tracking_uri && n == 0) return;
+    if (n) log_info("%zu unfinished MLflow sync(s) from earlier jobs: resuming", n);
+    mlflow_syncer_opts_t so = {.db_path = s->db_path, .backoff_base_ms = 1000, .backoff_max_ms = 30000, .resume = true};
+    s->syncer = mlflow_syncer_start(&so, err, sizeof err);
+    if (!s->syncer) log_warn("MLflow syncer not started: %s", err);
+}
+
 /* ---- the job ---- */
 static void sched_free(sched_t *s)
 {
+    mlflow_syncer_stop(&s->syncer);
+    free(s->db_path);
     if (s->in_tx) tx_flush(s);
     if (s->sock) zmq_close(s->sock);
     if (s->own_ctx) zmq_ctx_term(s->ctx);
@@ -621,10 +668,9 @@ int scheduler_run_job(const scheduler_opts_t *o, const char *spec_json, size_t l
         sched_free(&s);
         return 2;
     }
-    char *db = o->db_path ? xstrdup(o->db_path) : xasprintf("%s/llmaj.db", outp);
+    s.db_path = o->db_path ? xstrdup(o->db_path) : xasprintf("%s/llmaj.db", outp);
     char err[512];
-    s.store = store_open(db, err, sizeof err);
-    free(db);
+    s.store = store_open(s.db_path, err, sizeof err);
     if (!s.store) {
         errlist_add(errs, "%s", err);
         sched_free(&s);
@@ -655,6 +701,10 @@ int scheduler_run_job(const scheduler_opts_t *o, const char *spec_json, size_t l
     out->out_dir = xasprintf("%s/%s", realpath(outp, absout) ? absout : outp, s.job_id);
     log_info("job %s: %llu record(s) in %zu shard(s), %u target(s), %zu metric(s)", s.job_id,
              (unsigned long long)s.records, s.n_shards, s.targets, s.spec->n_metrics);
+
+    /* MLflow: a syncer thread logs progress while the job runs and syncs the results at the end,
+     * retrying with backoff; it also finishes syncs an earlier scheduler left unfinished. */
+    start_syncer(&s);
 
     /* Run. */
     s.ctx = o->zmq_ctx;
@@ -697,12 +747,23 @@ int scheduler_run_job(const scheduler_opts_t *o, const char *spec_json, size_t l
     out->state = (int)st;
     out->error = s.fatal ? xstrdup(s.fatal) : NULL;
 
-    if (s.spec->mlflow_tracking_uri) {
+    if (s.syncer && s.spec->mlflow_tracking_uri) {
         char merr[512] = "";
-        if (mlflow_sync_job(store_db(s.store), s.job_id, s.spec, out->out_dir,
-                            st == JOB_SUCCEEDED ? "FINISHED" : "FAILED", merr, sizeof merr) < 0)
-            log_warn("MLflow sync did not complete (it resumes with `llmaj sync --job-dir %s`): %s", out->out_dir, merr);
+        const char *final = st == JOB_SUCCEEDED ? "FINISHED" : st == JOB_STOPPED ? "KILLED" : "FAILED";
+        if (mlflow_syncer_enqueue(s.syncer, s.job_id, s.spec, out->out_dir, final, merr, sizeof merr) < 0)
+            log_warn("MLflow sync not queued: %s", merr);
+    }
+    if (s.syncer) {
+        int64_t deadline = loop_now_ms() + o->mlflow_wait_ms;
+        while (mlflow_syncer_pending(s.syncer) > 0 && loop_now_ms() < deadline && !atomic_load(&g_stop))
+            usleep(50 * 1000);
+        mlflow_syncer_stop(&s.syncer);
+    }
+    if (s.spec->mlflow_tracking_uri) {
         if (mlflow_sync_state(store_db(s.store), s.job_id, &out->mlflow_state) < 0) out->mlflow_state = NULL;
+        if (out->mlflow_state && !strstr(out->mlflow_state, "\"done\""))
+            log_warn("MLflow sync not finished yet; the next scheduler on %s resumes it, or run `llmaj sync --job-dir %s`",
+                     s.db_path, out->out_dir);
     }
     sched_free(&s);
     return 0;

@@ -35,6 +35,10 @@ typedef struct {
     void (*progress)(const job_progress_t *p, void *arg);
     void *progress_arg;
     int progress_ms;          /* default 200 */
+    /* How long to wait at the end of a job for its MLflow sync (which retries with backoff)
+     * before returning; an unfinished sync is resumed by the next scheduler on the same
+     * database, or by `llmaj sync`. Default 60000. */
+    int mlflow_wait_ms;
     /* Overrides applied to the spec JSON before validation (CLI flags); may be NULL. */
     const cJSON *overrides;
 } scheduler_opts_t;

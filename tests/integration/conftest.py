@@ -92,6 +92,10 @@ class Mock:
         with urllib.request.urlopen(self.url + "/stats", timeout=10) as r:
             return json.loads(r.read())
 
+    def model_requests(self):
+        r = self.stats()["requests"]
+        return r["chat_completions"] + r["messages"] + r["converse"]
+
     def reset(self):
         req = urllib.request.Request(self.url + "/stats/reset", method="POST")
         with urllib.request.urlopen(req, timeout=10) as r:

@@ -38,7 +38,7 @@ def assert_rejected(p, mock, *needles):
     assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
     for n in needles:
         assert n in p.stderr, (n, p.stderr)
-    assert mock.stats()["requests"] == 0, "a model was called despite bad input"
+    assert mock.model_requests() == 0, "a model was called despite bad input"
 
 
 GOOD = json.dumps({"prompt": "What is 2+2?", "referenceResponse": "4"})
@@ -80,7 +80,7 @@ def test_skip_invalid_runs_the_rest(tmp_path, mock):
     out = [l for l in p.stdout.splitlines() if l.startswith("results: ")][0][9:]
     summary = json.load(open(os.path.join(out, "summary.json")))
     assert summary["records"] == {"total": 3, "invalid_skipped": 1}
-    assert mock.stats()["requests"] > 0
+    assert mock.model_requests() > 0
     mock.reset()
 
 

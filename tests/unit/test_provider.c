@@ -274,7 +274,9 @@ static void test_helpers(void)
     CHECK(provider_for(PROVIDER_OPENAI) == &provider_openai);
     CHECK(provider_for(PROVIDER_OPENAI_API) == &provider_openai);
     CHECK(provider_for(PROVIDER_ANTHROPIC) == &provider_anthropic);
-    CHECK(provider_for(PROVIDER_BEDROCK) == NULL);
+    CHECK(provider_for(PROVIDER_BEDROCK) == &provider_bedrock);
+    CHECK(provider_for(PROVIDER_SAGEMAKER) == &provider_sagemaker);
+    CHECK(provider_for((provider_kind_t)99) == NULL);
 
     char msg[64] = "bad key sk-abcdef in sk-abcdef!";
     provider_redact(msg, sizeof msg, "sk-abcdef");
