@@ -25,6 +25,7 @@ import math
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -46,6 +47,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 JUDGE = "openai-api/mock/judge"          # served by the mock's /v1/chat/completions
 METRICS = ["Correctness", "Completeness", "Helpfulness", "Relevance"]
 SAMPLE_S = 0.25                         # how often counters are read during a window
+NOISE = []                              # others_load() of every window measured in this scenario
 
 
 class BenchError(Exception):
@@ -280,16 +282,36 @@ def write_spec(path, dataset, output, metrics=METRICS, limits=None, judge_max_to
 
 # ---------------------------------------------------------------- measuring
 
+def machine_busy():
+    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)) / CLK_TCK
+
+
 class Snap:
-    def __init__(self, t, stats, cpu, mem):
-        self.t, self.stats, self.cpu, self.mem = t, stats, cpu, mem
+    def __init__(self, t, stats, cpu, mem, busy, ours):
+        self.t, self.stats, self.cpu, self.mem, self.busy, self.ours = t, stats, cpu, mem, busy, ours
 
 
-def snapshot(mock, pids):
+def snapshot(mock, pids, procs=None):
     stats = mock.stats()
     t = time.monotonic()
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    ours = me.ru_utime + me.ru_stime          # this script's own sampling
+    for p in (procs.items if procs else []):
+        ours += cpu_seconds(p.pid) or 0.0
     return Snap(t, stats, {n: cpu_seconds(pid) for n, pid in pids.items()},
-                {n: mem_status(pid) for n, pid in pids.items()})
+                {n: mem_status(pid) for n, pid in pids.items()}, machine_busy(), ours)
+
+
+def others_load(samples):
+    """Cores used on average by programs this benchmark did not start, over the samples: the noise
+    of a shared machine (0 on a quiet one)."""
+    busy = samples[-1].busy - samples[0].busy
+    ours = samples[-1].ours - samples[0].ours
+    return max(0.0, (busy - ours) / span(samples))
 
 
 def wait_first_call(procs, mock, watch, timeout=300):
@@ -313,7 +335,7 @@ def measure(procs, mock, watch, pids, warmup, window, what="the job"):
     while time.monotonic() < end:
         procs.check_alive(mock.p, *watch)
         time.sleep(min(SAMPLE_S, max(0.0, end - time.monotonic())))
-    samples = [snapshot(mock, pids)]
+    samples = [snapshot(mock, pids, procs)]
     end = samples[0].t + window
     while True:
         time.sleep(min(SAMPLE_S, max(0.0, end - time.monotonic())))
@@ -322,8 +344,9 @@ def measure(procs, mock, watch, pids, warmup, window, what="the job"):
                 raise BenchError(f"{p.name} ended (status {p.returncode}) {samples[-1].t - samples[0].t:.1f} s "
                                  f"into the {window:.0f} s window: {what} ran out of work; give a larger "
                                  f"--records. Its last output:\n{procs.tail(p)}")
-        samples.append(snapshot(mock, pids))
+        samples.append(snapshot(mock, pids, procs))
         if samples[-1].t >= end:
+            NOISE.append(others_load(samples))
             return samples
 
 
@@ -441,6 +464,8 @@ def run_wrk(mock, script, seconds, connections, cpus):
         argv = ["taskset", "-c", str(cpus), *argv]
     before = mock.stats()
     t0 = time.monotonic()
+    busy0, mock0 = machine_busy(), cpu_seconds(mock.p.pid) or 0.0
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         out, _ = p.communicate(timeout=seconds + 60)
@@ -449,6 +474,9 @@ def run_wrk(mock, script, seconds, connections, cpus):
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
     t1 = time.monotonic()
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ours = (cpu_seconds(mock.p.pid) or 0.0) - mock0 + (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    NOISE.append(max(0.0, (machine_busy() - busy0 - ours) / (t1 - t0)))
     after = mock.stats()
     text = out.decode(errors="replace")
     if p.returncode != 0:
@@ -527,7 +555,8 @@ def record(name, ctx, body):
     text = (f"## {TITLES[name]}\n\n"
             f"- Machine: {m['nproc']} CPUs ({m['cpu']}), {m['mem']} memory, Linux {m['kernel']}\n"
             f"- Date: {m['date']}; commit {m['commit']}; binaries {ctx.bin_rel} ({ctx.build_type})\n"
-            f"- Command: `{ctx.command}`\n\n{body.strip()}\n")
+            f"- Command: `{ctx.command}`\n"
+            f"- Other load: {ctx.noise}\n\n{body.strip()}\n")
     print("\n" + text, flush=True)
     begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     block = f"{begin}\n{text}{end}\n"
@@ -578,10 +607,12 @@ def scenario_overhead(ctx):
     """The fleet (llmaj run, one worker thread, pinned on one core) against a zero-latency mock
     (one HTTP thread, pinned on another core), and wrk against the same mock from the same core."""
     q = ctx.quick
-    mock_cpu, fleet_cpu = (0, 1) if ctx.ncpu >= 2 else (None, None)
+    cores = sorted(os.sched_getaffinity(0))
+    mock_cpu, fleet_cpu = (cores[0], cores[1]) if len(cores) >= 2 else (None, None)
     warmup, window = (3, 8) if q else (5, 20)
     wrk_s = 8 if q else 20
-    conc = ctx.args.concurrency or 256
+    concs = ctx.args.concurrency_list or ([ctx.args.concurrency] if ctx.args.concurrency else
+                                          [256] if q else [32, 256, 1000])
     records = ctx.args.records or (60000 if q else 150000)
     work = ctx.work
     captured = capture_judge_requests(ctx.bin, work, METRICS)
@@ -590,9 +621,8 @@ def scenario_overhead(ctx):
     body_bytes = sum(len(c["body"]) for c in captured) / len(captured)
     ds = os.path.join(work, "overhead.jsonl")
     write_dataset(ds, records)
-    spec = os.path.join(work, "overhead.json")
-    write_spec(spec, ds, os.path.join(work, "out-overhead"))
     procs = Procs(work)
+    fleet = []
     try:
         mock = start_mock(procs, ctx.bin, "--threads", "1", cpus=mock_cpu)
         wrk_rows = []
@@ -606,37 +636,46 @@ def scenario_overhead(ctx):
             wrk_rows.append(r)
             print(f"wrk -c{c}: {r['wrk_rps']:,.0f} requests/s", flush=True)
         best = max(wrk_rows, key=lambda r: r["wrk_rps"])
-        run = llmaj_run(ctx, procs, mock, spec, 1, conc, cpus=fleet_cpu)
-        samples = measure(procs, mock, [run], {"llmaj": run.pid, "mock": mock.p.pid}, warmup, window)
+        for conc in concs:
+            spec = os.path.join(work, f"overhead-{conc}.json")
+            write_spec(spec, ds, os.path.join(work, f"out-overhead-{conc}"))
+            run = llmaj_run(ctx, procs, mock, spec, 1, conc, name=f"llmaj-c{conc}", cpus=fleet_cpu)
+            samples = measure(procs, mock, [run], {"llmaj": run.pid, "mock": mock.p.pid}, warmup, window)
+            procs.stop(run)
+            rate = delta(samples, "judge_calls") / span(samples)
+            cpu_f = cpu_share(samples, "llmaj")
+            fleet.append({"conc": conc, "rate": rate, "cpu": cpu_f, "mock_cpu": cpu_share(samples, "mock"),
+                          "span": span(samples), "per_core": rate / cpu_f if cpu_f else None,
+                          "non2xx": delta(samples, "requests.chat_completions") - delta(samples, "responses.2xx")})
+            print(f"llmaj run --concurrency {conc}: {rate:,.0f} judge calls/s", flush=True)
     finally:
         procs.stop_all()
-    calls = delta(samples, "judge_calls")
-    rate = calls / span(samples)
-    non2xx = delta(samples, "requests.chat_completions") - delta(samples, "responses.2xx")
-    cpu_f, cpu_m = cpu_share(samples, "llmaj"), cpu_share(samples, "mock")
-    per_core = rate / cpu_f if cpu_f else None
-    ratio = rate / best["wrk_rps"]
+    top = max(fleet, key=lambda f: f["rate"])
+    ratio = top["rate"] / best["wrk_rps"]
     pin = (f"the mock (`--threads 1`) on core {mock_cpu}, wrk and `llmaj run` on core {fleet_cpu} (`taskset`)"
            if mock_cpu is not None else "no pinning (one CPU)")
-    rows = [[f"wrk -t1 -c{r['connections']}, {wrk_s} s", fnum(r["wrk_rps"]), fnum(r["mock_rate"]), "", ""]
+    rows = [[f"wrk -t1 -c{r['connections']}, {wrk_s} s", fnum(r["wrk_rps"]), fnum(r["mock_rate"]), "", "", ""]
             for r in wrk_rows]
-    rows.append([f"llmaj run --workers 1 --concurrency {conc}, {span(samples):.1f} s window", "",
-                 fnum(rate), pct(cpu_f, 0), pct(cpu_m, 0)])
+    rows += [[f"llmaj run --workers 1 --concurrency {f['conc']}, {f['span']:.1f} s window", "", fnum(f["rate"]),
+              pct(f["cpu"], 0), fnum(f["per_core"]), pct(f["mock_cpu"], 0)] for f in fleet]
     body = (f"Judge calls only (the dataset carries `modelResponses`), {len(METRICS)} metrics a record, "
             f"{records:,} records; model `{JUDGE}`. Pinning: {pin}. The wrk script replays the {len(captured)} "
             f"first-turn judge requests the worker sent for one record (captured; {body_bytes:,.0f} bytes "
             f"on average) to `/v1/chat/completions`. Rates are the mock's `/stats` counters over the window "
-            f"(warm-up {warmup} s left out); CPU is the process's user+system time over the window.\n\n"
-            + md_table(["load", "wrk requests/s", "mock calls/s", "llmaj CPU", "mock CPU"], rows) +
+            f"(warm-up {warmup} s left out); CPU is the process's user+system time over the window, and "
+            f"\"calls/s per llmaj core\" is the rate divided by llmaj's CPU share.\n\n"
+            + md_table(["load", "wrk requests/s", "mock calls/s", "llmaj CPU", "calls/s per llmaj core",
+                        "mock CPU"], rows) +
             "\n\n" + md_table(["figure", "value", "target", ""], [
-                ["fleet / load generator", pct(ratio), ">= 50%", verdict(ratio >= 0.5)],
-                ["judge calls/s on one core (measured)", fnum(rate), ">= 10,000", verdict(rate >= 10000)],
-                ["judge calls/s per core of llmaj CPU (rate / CPU share)", fnum(per_core), "", ""],
-                ["non-2xx answers in the window", fnum(non2xx), "0", ""],
+                [f"fleet (best: --concurrency {top['conc']}) / load generator (best: wrk -c{best['connections']})",
+                 pct(ratio), ">= 50%", verdict(ratio >= 0.5)],
+                [f"judge calls/s on one core (--concurrency {top['conc']})", fnum(top["rate"]), ">= 10,000",
+                 verdict(top["rate"] >= 10000)],
+                ["non-2xx answers in the fleet's windows", fnum(sum(f["non2xx"] for f in fleet)), "0", ""],
             ]) + "\n")
-    if cpu_m is not None and cpu_m > 0.9:
-        body += ("\nThe mock used a whole core during the window: the fleet's figure is bounded by the mock, "
-                 "and the per-core figure is what llmaj's own CPU use projects.\n")
+    if any(f["mock_cpu"] and f["mock_cpu"] > 0.9 for f in fleet):
+        body += ("\nThe mock used a whole core during a window: that figure is bounded by the mock, and the "
+                 "per-core figure is what llmaj's own CPU use projects.\n")
     return body
 
 
@@ -725,9 +764,9 @@ def scenario_quota(ctx):
                      pct(share), fnum(reqs), fnum(r429), pct(share429, 2),
                      verdict(share >= 0.97 and share429 <= 0.01)])
         if other:
-            notes.append(f"{prpm:g}/{ptpm:g}: {other} requests answered neither 2xx nor 429")
+            notes.append(f"{prpm:,.0f} RPM, {ptpm:,.0f} TPM: {other} requests answered neither 2xx nor 429")
         if ok:
-            notes.append(f"{prpm:g}/{ptpm:g}: {tok_in / ok:,.0f} input tokens a call (the mock's estimate) + "
+            notes.append(f"{prpm:,.0f} RPM, {ptpm:,.0f} TPM: {tok_in / ok:,.0f} input tokens a call (the mock's estimate) + "
                          f"max_tokens {max_tokens} = {charged / ok:,.0f} tokens charged a call")
         print(f"  {a_rpm:,.0f} RPM ({pct(s_rpm)}), {a_tpm:,.0f} TPM ({pct(s_tpm)}), 429s {pct(share429, 2)}",
               flush=True)
@@ -805,12 +844,13 @@ def scenario_scale(ctx):
     modes = [("latency 200 ms", f"fixed:{latency_ms}"), ("zero latency", "0")]
     rows = []
     for mode, lat in modes:
+        # enough work for the window at the largest ideal rate (latency) or at 25,000 calls/s (zero)
+        top = max(counts) * conc / (latency_ms / 1000) if lat != "0" else 25000
+        records = ctx.args.records or int(top * (warmup + window + 20) / len(METRICS)) + 1000
+        ds = os.path.join(ctx.work, f"scale-{'lat' if lat != '0' else 'zero'}.jsonl")
+        write_dataset(ds, records)
         for n in counts:
             ideal = n * conc / (latency_ms / 1000) if lat != "0" else None
-            guess = ideal if ideal else 30000
-            records = ctx.args.records or int(guess * (warmup + window + 30) / len(METRICS)) + 1000
-            ds = os.path.join(ctx.work, "scale.jsonl")
-            write_dataset(ds, records)
             tag = f"{'lat' if ideal else 'zero'}-{n}"
             spec = os.path.join(ctx.work, f"scale-{tag}.json")
             write_spec(spec, ds, os.path.join(ctx.work, f"out-scale-{tag}"))
@@ -830,7 +870,7 @@ def scenario_scale(ctx):
                 procs.stop_all()
             rate = delta(samples, "judge_calls") / span(samples)
             wcpu = sum(cpu_share(samples, w.name) or 0 for w in workers)
-            rows.append([mode, n, fnum(ideal), fnum(rate), pct(rate / ideal) if ideal else "",
+            rows.append([mode, n, fnum(ideal) if ideal else "—", fnum(rate), pct(rate / ideal) if ideal else "",
                          pct(wcpu, 0), pct(cpu_share(samples, "broker"), 0), pct(cpu_share(samples, "scheduler"), 0),
                          pct(cpu_share(samples, "mock"), 0)])
             print(f"{mode}, {n} worker(s): {rate:,.0f} calls/s", flush=True)
@@ -893,10 +933,11 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs, datasets, outputs)")
     ap.add_argument("--records", type=int, help="dataset size (default: enough for the scenario's window)")
     ap.add_argument("--concurrency", type=int, help="calls in flight per worker thread (overhead: 256, scale: 250)")
-    ap.add_argument("--concurrency-list", type=int_list, help="latency: per-thread concurrencies (default 100,1000)")
+    ap.add_argument("--concurrency-list", type=int_list, help="overhead, latency: concurrencies to run, one row each "
+                    "(overhead default 32,256,1000, quick 256; latency default 100,1000)")
     ap.add_argument("--workers-list", type=int_list, help="scale: worker process counts (default 1,2,3,4)")
-    ap.add_argument("--wrk-connections", type=int_list, default=[64, 256],
-                    help="overhead: wrk connection counts, the best counts as capacity (default 64,256)")
+    ap.add_argument("--wrk-connections", type=int_list, default=[32, 64, 128],
+                    help="overhead: wrk connection counts, the best counts as capacity (default 32,64,128)")
     ap.add_argument("--rpm", type=float, default=1200, help="quota: requests per minute (default 1200)")
     ap.add_argument("--tpm", type=float, default=200000, help="quota: tokens per minute (default 200000)")
     ap.add_argument("--rpm-phase-tpm", type=float, default=4000000,
@@ -938,8 +979,13 @@ def main(argv=None):
         ctx.work = tempfile.mkdtemp(prefix=f"llmaj-bench-{name}-")
         print(f"== {name} ({'quick' if ctx.quick else 'full'}); work dir {ctx.work}", flush=True)
         ok = False
+        NOISE.clear()
+        load0 = os.getloadavg()[0]
         try:
             body = SCENARIOS[name](ctx)
+            ctx.noise = (f"programs this benchmark did not start used {sum(NOISE) / len(NOISE):.2f} cores on "
+                         f"average (at most {max(NOISE):.2f}) during the measured windows; load average "
+                         f"{load0:.2f} at the start" if NOISE else f"load average {load0:.2f} at the start")
             if args.no_record:
                 print("\n" + body)
             else:
@@ -949,8 +995,8 @@ def main(argv=None):
             print(f"bench {name}: {e}", file=sys.stderr)
             failed.append(name)
         except (KeyboardInterrupt, Interrupted) as e:
-            print(f"bench {name}: interrupted ({e or 'SIGINT'}); every program it started was stopped; "
-                  f"logs kept in {ctx.work}", file=sys.stderr)
+            print(f"bench {name}: interrupted ({e or 'SIGINT'}); every program it started was stopped",
+                  file=sys.stderr)
             return 130
         finally:
             if ok and not args.keep:

@@ -178,8 +178,14 @@ static void send_table(allot_t *a, void *peer)
     }
     buf_t b;
     buf_init(&b, WIRE_MAX_MSG);
-    if (wire_rates_encode(rows, n, &b) == 0 && a->send(a->arg, peer, b.data, b.len) < 0)
+    if (wire_rates_encode(rows, n, &b) < 0 || a->send(a->arg, peer, b.data, b.len) < 0) {
+        /* Not delivered: mark the shares unsent so the next tick sends the table again. */
         log_debug("ALLOT not delivered");
+        for (size_t i = 0; i < a->n_keys; i++) {
+            share_t *s = share_get(&a->keys[i], peer, false);
+            if (s) s->sent = false;
+        }
+    }
     buf_free(&b);
     free(rows);
 }
@@ -211,14 +217,14 @@ void allot_worker_gone(allot_t *a, void *peer)
     if (any) rebalance(a);
 }
 
-void allot_demand(allot_t *a, void *peer, const void *payload, size_t len)
+int allot_demand(allot_t *a, void *peer, const void *payload, size_t len)
 {
     wire_rate_t *rows = NULL;
     size_t n = 0;
     char err[256];
     if (wire_rates_decode(payload, len, &rows, &n, err, sizeof err) < 0) {
         log_warn("malformed DEMAND dropped: %s", err);
-        return;
+        return -1;
     }
     for (size_t i = 0; i < n; i++) {
         keyent_t *k = key_get(a, rows[i].key);
@@ -232,6 +238,7 @@ void allot_demand(allot_t *a, void *peer, const void *payload, size_t len)
     }
     wire_rates_free(rows, n);
     rebalance(a);
+    return 0;
 }
 
 void allot_tick(allot_t *a)

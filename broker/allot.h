@@ -17,8 +17,8 @@ allot_t *allot_new(allot_send_fn send, void *arg);
 void allot_destroy(allot_t **self_p);
 void allot_worker_joined(allot_t *a, void *peer);
 void allot_worker_gone(allot_t *a, void *peer);        /* before the peer is freed */
-/* A DEMAND payload from `peer`; malformed payloads are logged and dropped. */
-void allot_demand(allot_t *a, void *peer, const void *payload, size_t len);
+/* A DEMAND payload from `peer`; a malformed one is logged and dropped (-1). */
+int allot_demand(allot_t *a, void *peer, const void *payload, size_t len);
 void allot_tick(allot_t *a);                            /* once per heartbeat interval */
 
 /* For tests and /metrics: the current share of `peer` for `key`; -1 if none. */

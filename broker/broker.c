@@ -90,6 +90,7 @@ struct broker {
     allot_t *allot;
     pthread_mutex_t stats_mu;
     broker_stats_t stats;
+    atomic_bool running;        /* broker_run is serving the socket */
 };
 
 /* ---- lists ---- */
@@ -334,6 +335,13 @@ static void drop_job(broker_t *b, const char *job_id)
 }
 
 /* ---- message handling ---- */
+static void wrong_role(broker_t *b, const peer_t *p, const wire_hdr_t *h)
+{
+    log_warn("%s from %s %s dropped: not a message that role sends", wire_type_name(h->type),
+             p->role == ROLE_WORKER ? "worker" : "scheduler", p->name);
+    STAT_ADD(b, messages_dropped, 1);
+}
+
 static void on_message(broker_t *b, zsock_msg_t *m)
 {
     if (m->n < 2 || m->dropped) {
@@ -365,7 +373,11 @@ static void on_message(broker_t *b, zsock_msg_t *m)
             wire_hdr_t bye = {.type = WIRE_BYE};
             if (zsock_send(b->sock, ident, ilen, &bye, NULL, 0) < 0) {}
         }
-        if (h.type != WIRE_RESULT && h.type != WIRE_SHARD_DONE) return;
+        if (h.type != WIRE_RESULT && h.type != WIRE_SHARD_DONE) {
+            log_debug("%s from a peer without a session dropped", wire_type_name(h.type));
+            STAT_ADD(b, messages_dropped, 1);
+            return;
+        }
     }
     if (p) {
         p->last_seen = loop_now_ms();
@@ -375,7 +387,11 @@ static void on_message(broker_t *b, zsock_msg_t *m)
     switch (h.type) {
     case WIRE_HELLO: {
         if (!p) p = peer_add(b, ident, ilen);
-        else if (p->role == ROLE_WORKER) requeue_leases(b, p);   /* a restarted worker holds nothing */
+        else if (p->role == ROLE_WORKER) {
+            /* A new session for a known identity ends the old one like a dead one. */
+            requeue_leases(b, p);
+            allot_worker_gone(b->allot, p);
+        }
         p->last_seen = loop_now_ms();
         p->role = strcmp(h.role, "scheduler") == 0 ? ROLE_SCHEDULER : strcmp(h.role, "worker") == 0 ? ROLE_WORKER : ROLE_UNKNOWN;
         if (p->role == ROLE_UNKNOWN) {
@@ -387,7 +403,9 @@ static void on_message(broker_t *b, zsock_msg_t *m)
         p->credit = p->role == ROLE_WORKER ? h.n : 0;
         p->threads = h.threads;
         log_info("%s %s joined (credit %u)", p->role == ROLE_WORKER ? "worker" : "scheduler", p->name, p->credit);
-        wire_hdr_t w = {.type = WIRE_WELCOME, .heartbeat_ms = (uint32_t)b->heartbeat_ms};
+        uint32_t workers = 0;
+        for (size_t i = 0; i < b->n_peers; i++) workers += b->peers[i]->role == ROLE_WORKER;
+        wire_hdr_t w = {.type = WIRE_WELCOME, .heartbeat_ms = (uint32_t)b->heartbeat_ms, .n = workers};
         snprintf(w.name, sizeof w.name, "%s", b->instance);
         if (send_to(b, p, &w, NULL, 0) < 0) {}
         if (p->role == ROLE_WORKER) allot_worker_joined(b->allot, p);
@@ -396,7 +414,9 @@ static void on_message(broker_t *b, zsock_msg_t *m)
     case WIRE_HEARTBEAT:
         break;
     case WIRE_CREDIT:
-        if (p->role == ROLE_WORKER) {
+        if (p->role != ROLE_WORKER) {
+            wrong_role(b, p, &h);
+        } else {
             /* Bound: a worker cannot claim an absurd amount of work. */
             uint64_t c = (uint64_t)p->credit + h.n;
             p->credit = c > 100000 ? 100000 : (uint32_t)c;
@@ -423,6 +443,10 @@ static void on_message(broker_t *b, zsock_msg_t *m)
     }
     case WIRE_RESULT:
     case WIRE_SHARD_DONE: {
+        if (p && p->role != ROLE_WORKER) {
+            wrong_role(b, p, &h);
+            break;
+        }
         jobroute_t *r = route_find(b, h.job_id);
         if (p && h.type == WIRE_SHARD_DONE) {
             item_t *it = lease_take(p, h.job_id, h.shard_id, h.lease);
@@ -439,7 +463,10 @@ static void on_message(broker_t *b, zsock_msg_t *m)
         break;
     }
     case WIRE_CANCEL: {
-        if (p->role != ROLE_SCHEDULER) break;
+        if (p->role != ROLE_SCHEDULER) {
+            wrong_role(b, p, &h);
+            break;
+        }
         drop_job(b, h.job_id);
         wire_hdr_t c = {.type = WIRE_CANCEL};
         snprintf(c.job_id, sizeof c.job_id, "%s", h.job_id);
@@ -448,7 +475,8 @@ static void on_message(broker_t *b, zsock_msg_t *m)
         break;
     }
     case WIRE_DEMAND:
-        if (p->role == ROLE_WORKER && payload) allot_demand(b->allot, p, payload, plen);
+        if (p->role != ROLE_WORKER || !payload) wrong_role(b, p, &h);
+        else if (allot_demand(b->allot, p, payload, plen) < 0) STAT_ADD(b, messages_dropped, 1);
         break;
     case WIRE_BYE:
         peer_remove(b, p, "said BYE");
@@ -557,7 +585,9 @@ int broker_run(broker_t *b)
     loop_set_before_wait(b->loop, before_wait, b);
     loop_timer_add(b->loop, b->heartbeat_ms, heartbeat_tick, b);
     log_info("broker %s ready", b->instance);
+    atomic_store(&b->running, true);
     loop_run(b->loop);
+    atomic_store(&b->running, false);
     return 0;
 }
 
@@ -569,6 +599,8 @@ void broker_get_stats(broker_t *b, broker_stats_t *out)
     *out = b->stats;
     pthread_mutex_unlock(&b->stats_mu);
 }
+
+bool broker_ready(broker_t *b) { return atomic_load(&b->running); }
 
 const char *broker_endpoint(const broker_t *b) { return b->endpoint; }
 

@@ -4,6 +4,7 @@
  * worker's leases. Runs one event loop on the calling thread. */
 #ifndef LLMAJ_BROKER_H
 #define LLMAJ_BROKER_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,8 @@ broker_t *broker_new(const broker_opts_t *opts, char *err, size_t errlen);
 int broker_run(broker_t *b);
 void broker_stop(broker_t *b);
 void broker_get_stats(broker_t *b, broker_stats_t *out);
+/* True while broker_run serves the bound socket (from any thread: /readyz). */
+bool broker_ready(broker_t *b);
 /* The endpoint actually bound (a "tcp://127.0.0.1:*" wildcard resolved to its port). */
 const char *broker_endpoint(const broker_t *b);   /* thread-safe snapshot */
 void broker_destroy(broker_t **self_p);

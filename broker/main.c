@@ -5,31 +5,73 @@
 
 #include "broker.h"
 #include "daemon.h"
+#include "httpd.h"
 #include "log.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: llmaj-broker [--bind ENDPOINT] [--heartbeat-ms N] [--dead-after N]\n"
+            "usage: llmaj-broker [--bind ENDPOINT] [--heartbeat-ms N] [--dead-after N] [--metrics-addr ADDR]\n"
             "                    [--log-level LEVEL] [--log-format text|json]\n"
             "  --bind          ZeroMQ endpoint to bind (env LLMAJ_BROKER_BIND; default tcp://127.0.0.1:5555)\n"
             "  --heartbeat-ms  heartbeat interval (env LLMAJ_HEARTBEAT_MS; default 1000)\n"
-            "  --dead-after    silent intervals before a peer is dead (env LLMAJ_DEAD_AFTER; default 5)\n");
+            "  --dead-after    silent intervals before a peer is dead (env LLMAJ_DEAD_AFTER; default 5)\n"
+            "  --metrics-addr  serve /metrics, /healthz and /readyz on HOST:PORT, :PORT or PORT (port 0: any free\n"
+            "                  port) (env LLMAJ_METRICS_ADDR; default off)\n");
 }
 
 static void stop_cb(void *arg) { broker_stop(arg); }
+
+/* /metrics, on the HTTP server's thread: broker_get_stats is thread-safe. */
+static int metrics_cb(buf_t *out, void *arg)
+{
+    broker_stats_t s;
+    broker_get_stats(arg, &s);
+    const char *build[] = {"role", "broker", "version", LLMAJ_VERSION, NULL};
+    if (httpd_family(out, "llmaj_build_info", HTTPD_GAUGE, "Always 1: the program and its version.") < 0 ||
+        httpd_sample(out, "llmaj_build_info", build, 1) < 0 ||
+        httpd_gauge(out, "llmaj_broker_workers_alive",
+                    "Worker peers (threads) heard from recently.", s.workers_alive) < 0 ||
+        httpd_gauge(out, "llmaj_broker_schedulers_alive",
+                    "Scheduler peers heard from recently.", s.schedulers_alive) < 0 ||
+        httpd_gauge(out, "llmaj_broker_shards_queued", "Shards waiting for a worker.", (double)s.shards_queued) < 0 ||
+        httpd_gauge(out, "llmaj_broker_shards_leased", "Shards leased to workers now.", (double)s.shards_leased) < 0 ||
+        httpd_counter(out, "llmaj_broker_shards_dispatched_total",
+                      "Shards sent to workers.", s.shards_dispatched) < 0 ||
+        httpd_counter(out, "llmaj_broker_shards_requeued_total", "Leased shards put back in the queue (worker lost).",
+                      s.shards_requeued) < 0 ||
+        httpd_counter(out, "llmaj_broker_shards_done_total", "SHARD_DONE messages forwarded to schedulers.",
+                      s.shards_done) < 0 ||
+        httpd_counter(out, "llmaj_broker_results_forwarded_total", "Results forwarded to schedulers.",
+                      s.results_forwarded) < 0 ||
+        httpd_counter(out, "llmaj_broker_workers_died_total",
+                      "Workers declared dead after silence.", s.workers_died) < 0 ||
+        httpd_counter(out, "llmaj_broker_messages_dropped_total", "Malformed or unexpected messages dropped.",
+                      s.messages_dropped) < 0)
+        return -1;
+    return 0;
+}
+
+/* /readyz: ready once the socket is bound and the loop serves it. */
+static bool ready_cb(void *arg, char *reason, size_t len)
+{
+    if (broker_ready(arg)) return true;
+    snprintf(reason, len, "the broker is not serving %s (starting or stopping)", broker_endpoint(arg));
+    return false;
+}
 
 int main(int argc, char **argv)
 {
     const char *bind = daemon_env("LLMAJ_BROKER_BIND", "tcp://127.0.0.1:5555");
     const char *hb = daemon_env("LLMAJ_HEARTBEAT_MS", "1000");
     const char *dead = daemon_env("LLMAJ_DEAD_AFTER", "5");
+    const char *metrics_addr = daemon_env("LLMAJ_METRICS_ADDR", NULL);
     const char *level = NULL, *format = NULL;
     static const struct option longopts[] = {
         {"bind", required_argument, 0, 'b'},       {"heartbeat-ms", required_argument, 0, 'H'},
         {"dead-after", required_argument, 0, 'D'}, {"log-level", required_argument, 0, 'l'},
-        {"log-format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"log-format", required_argument, 0, 'f'}, {"metrics-addr", required_argument, 0, 'M'},
+        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -38,6 +80,7 @@ int main(int argc, char **argv)
         case 'D': dead = optarg; break;
         case 'l': level = optarg; break;
         case 'f': format = optarg; break;
+        case 'M': metrics_addr = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -70,9 +113,17 @@ int main(int argc, char **argv)
         broker_destroy(&b);
         return 1;
     }
+    httpd_t *http = NULL;
+    if (metrics_addr && !(http = httpd_start(metrics_addr, metrics_cb, ready_cb, b, err, sizeof err))) {
+        fprintf(stderr, "llmaj-broker: --metrics-addr: %s\n", err);
+        broker_destroy(&b);
+        return 1;
+    }
     printf("llmaj-broker listening on %s\n", broker_endpoint(b));
+    if (http) printf("metrics on %s\n", httpd_url(http));
     fflush(stdout);
     int rc = broker_run(b);
+    httpd_stop(&http);
     broker_destroy(&b);
     return rc == 0 ? 0 : 1;
 }

@@ -10,5 +10,10 @@
 
 int cmd_run(int argc, char **argv);    /* llmaj run --spec FILE [flags] */
 int cmd_sync(int argc, char **argv);   /* llmaj sync ...: (re)sync a finished job to MLflow */
+/* Reading jobs back from a job database (default runs/llmaj.db, or $LLMAJ_DB, or --db PATH);
+ * JOB is a job id or a unique beginning of one. */
+int cmd_list(int argc, char **argv);     /* llmaj list [--db PATH] [--json]: every job, newest first */
+int cmd_status(int argc, char **argv);   /* llmaj status JOB [--db PATH] [--json]: state, steps, counts */
+int cmd_results(int argc, char **argv);  /* llmaj results JOB [--limit N] [--offset N] [--explanations] [--json] */
 
 #endif

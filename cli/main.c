@@ -13,6 +13,9 @@ typedef struct {
 static const command_t commands[] = {
     {"run", cmd_run, "run a job on this machine (embedded scheduler, broker and workers)"},
     {"sync", cmd_sync, "sync a finished job's results to MLflow (resumes where it stopped)"},
+    {"list", cmd_list, "list the jobs in a job database, newest first"},
+    {"status", cmd_status, "show a job's state, steps, counts, timings and MLflow sync"},
+    {"results", cmd_results, "show a job's results, a page of (record, target) rows at a time"},
 };
 
 static void usage(FILE *f)

@@ -27,8 +27,9 @@
  * gate (gate_* below), the only place that talks to the rate limiter (ratelimit.h): it acquires
  * with the call's token estimate (prompt bytes / 4 + max_tokens), and releases with the outcome:
  * status, actual usage, Retry-After, throttling, quota exhaustion and the parsed rate-limit
- * headers. When the limiter says "wait N ms" the endpoint leaves the ring and a per-endpoint wake
- * timer brings it back (a release brings it back sooner). Once the limiter marks an endpoint's
+ * headers (with the usage counted the way the provider counts it, see charged_tokens). When the
+ * limiter says "wait N ms" the endpoint leaves the ring and a per-endpoint wake timer brings it
+ * back (a release, or llm_limits_changed after a new ALLOT, brings it back sooner). Once the limiter marks an endpoint's
  * quota exhausted, its queued calls fail at once with LLM_ERR_QUOTA without being sent.
  *
  * Bounds: at most PASS_BUDGET transfers started and PASS_BUDGET completions handled per call of
@@ -114,7 +115,8 @@ struct call {
     call_t *prev, *next;          /* endpoint queue (QUEUED) or done list (DONE) */
     call_t *all_prev, *all_next;
     httpmsg_request_t http;       /* built once; before_send may amend it per attempt */
-    uint64_t est_tokens;
+    uint64_t est_tokens;          /* prompt bytes / 4 + max_tokens: what the limiter is charged */
+    uint64_t max_tokens;
     int64_t t_first_us;           /* first attempt's start, 0 before */
     uint32_t attempts;
     uint64_t retry_timer;
@@ -283,6 +285,29 @@ static void tightest_tokens(const rlheaders_t *rl, int64_t *remaining, int64_t *
     }
 }
 
+/* What a finished call cost against the provider's token limit, once its usage is known (0 =
+ * unknown: the estimate stands). Providers count differently:
+ *  - OpenAI (and Azure and most OpenAI-compatible gateways) charge a request its prompt plus
+ *    max_tokens when it is admitted and give nothing back: the cost is the estimate, raised
+ *    only when the real prompt was larger than estimated.
+ *  - Anthropic and Bedrock reserve max_tokens at admission and settle on the output actually
+ *    produced: the cost is the reply's usage. So is SageMaker's (no provider token limit; the
+ *    spec's tpm counts the tokens processed). */
+static uint64_t charged_tokens(const call_t *call, const usage_t *used)
+{
+    if (!used) return 0;
+    uint64_t actual = used->input_tokens + used->output_tokens;
+    switch (call->m->ms.kind) {
+    case PROVIDER_OPENAI:
+    case PROVIDER_OPENAI_API: {
+        uint64_t admitted = used->input_tokens + call->max_tokens;
+        return admitted > call->est_tokens ? admitted : call->est_tokens;
+    }
+    default:
+        return actual;
+    }
+}
+
 /* An attempt admitted by gate_admit ended: tell the limiter how it went. `used` is the reply's
  * usage (NULL unless it succeeded). */
 static void gate_finished(llm_client_t *c, endpoint_t *ep, const call_t *call, const rlheaders_t *rl,
@@ -291,7 +316,7 @@ static void gate_finished(llm_client_t *c, endpoint_t *ep, const call_t *call, c
     ratelimit_outcome_t o = {
         .http_status = call->http_status,
         .est_tokens = call->est_tokens,
-        .actual_tokens = used ? used->input_tokens + used->output_tokens : 0,
+        .actual_tokens = charged_tokens(call, used),
         .retry_after_ms = rl->retry_after_ms,
         .throttled = rl->throttled,
         .quota_exhausted = call->status == LLM_ERR_QUOTA,
@@ -983,7 +1008,8 @@ int llm_call(llm_client_t *c, const char *model, const llm_req_t *req, llm_done_
     httpmsg_request_init(&call->http);
     buf_init(&call->resp, LLM_MAX_BODY);
     httpmsg_headers_init(&call->rh);
-    call->est_tokens = prompt_bytes(req) / 4 + (uint64_t)(req->max_tokens > 0 ? req->max_tokens : 0);
+    call->max_tokens = (uint64_t)(req->max_tokens > 0 ? req->max_tokens : 0);
+    call->est_tokens = prompt_bytes(req) / 4 + call->max_tokens;
     call->all_next = c->all;
     if (c->all) c->all->all_prev = call;
     c->all = call;
@@ -1032,3 +1058,14 @@ void llm_set_limit(llm_client_t *c, const char *model, double rpm, double tpm, i
 void llm_get_stats(const llm_client_t *c, llm_stats_t *out) { *out = c->stats; }
 
 struct ratelimit *llm_ratelimit(llm_client_t *c) { return c->rl; }
+
+void llm_limits_changed(llm_client_t *c)
+{
+    for (endpoint_t *ep = c->endpoints; ep; ep = ep->next) {
+        if (!ep->wake_timer) continue;
+        loop_timer_del(c->loop, ep->wake_timer);
+        ep->wake_timer = 0;
+        ring_add(c, ep);
+    }
+    arm_kick(c);
+}

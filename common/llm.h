@@ -81,6 +81,9 @@ void llm_set_limit(llm_client_t *c, const char *model, double rpm, double tpm, i
 struct ratelimit;
 struct ratelimit *llm_ratelimit(llm_client_t *c);
 
+/* The limiter's rates changed (a new ALLOT): endpoints waiting for it ask again now. */
+void llm_limits_changed(llm_client_t *c);
+
 /* Cumulative counters, for progress, /metrics and benchmarks. */
 typedef struct {
     uint64_t calls_ok, calls_failed, http_requests, retries, http_429, http_5xx, transport_errors;

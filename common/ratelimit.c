@@ -3,6 +3,7 @@
  * DESIGN. Per key:
  *  - Two token buckets, requests and tokens, refilled continuously at the effective rate with a
  *    capacity of BURST_S seconds of that rate, so a minute's quota is spread over the minute.
+ *    They start empty (a fleet starting at once must not add up its threads' bursts).
  *    The token bucket may go into debt: a call larger than the bucket still starts once the bucket
  *    is not negative, and later calls wait for the debt to refill. The estimate taken at acquire
  *    (prompt bytes / 4 + max_tokens) is corrected at release with the reply's usage.
@@ -14,7 +15,7 @@
  *  - A pause (`pause_until`) from Retry-After, retry-after-ms, or exhausted x-ratelimit /
  *    anthropic-ratelimit remaining counts holds every call on the key until it passes.
  *  - Before the first ALLOT for a configured key, calls wait (the worker sends its DEMAND at
- *    once and the broker answers at once); if no ALLOT comes within NO_ALLOT_MS the thread uses
+ *    once, see ratelimit_demand_due, and the broker answers at once); if no ALLOT comes within NO_ALLOT_MS the thread uses
  *    the whole configured rate, as a lone worker would, and says so in the log. */
 #define LOG_MODULE "ratelimit"
 #include "ratelimit.h"
@@ -62,12 +63,14 @@ typedef struct {
     bool exhausted;
     uint64_t used_requests, used_tokens;   /* since the last DEMAND */
     bool demand_sent_zero;
+    bool reported;             /* a DEMAND row for it was written */
 } key_t_;
 
 struct ratelimit {
     key_t_ *keys;
     size_t n;
     int default_conc;
+    bool demand_due;           /* a key the broker thinks idle has calls waiting */
 };
 
 ratelimit_t *ratelimit_new(int default_max_concurrency)
@@ -143,10 +146,12 @@ static void retune(key_t_ *k)
 static void refill(key_t_ *k, int64_t now)
 {
     if (k->last_refill_ms == 0) {
+        /* Start empty and fill at the rate: every thread of the fleet starts at about the same
+         * time, and a second's burst from each (a full share each, allotted one after another)
+         * would add up to more than the provider's own burst allowance. */
         k->last_refill_ms = now;
-        /* Start with one second's worth, not a full minute. */
-        k->req.level = k->req.cap;
-        k->tok.level = k->tok.cap;
+        k->req.level = 0;
+        k->tok.level = 0;
         return;
     }
     int64_t dt = now - k->last_refill_ms;
@@ -202,6 +207,8 @@ int64_t ratelimit_acquire(ratelimit_t *r, const char *key, uint64_t est_tokens, 
             k->lone = true;
             retune(k);
         }
+        /* A share of 0 means none for now: wait for the next ALLOT (no one-call minimum). */
+        if ((k->cfg_rpm > 0 && k->req.per_ms <= 0) || (k->cfg_tpm > 0 && k->tok.per_ms <= 0)) return 1000;
         grow(k, now);
         refill(k, now);
         double wait_ms = 0;
@@ -231,7 +238,7 @@ void ratelimit_release(ratelimit_t *r, const char *key, const ratelimit_outcome_
     if (k->inflight > 0) k->inflight--;
     if (o->actual_tokens > 0) {
         double diff = (double)o->actual_tokens - (double)o->est_tokens;
-        if (k->cfg_tpm > 0) k->tok.level -= diff;
+        if (k->cfg_tpm > 0) k->tok.level = fmin(k->tok.cap, k->tok.level - diff);   /* a refund never overfills */
         if (diff > 0) k->used_tokens += (uint64_t)diff;
         else if (k->used_tokens >= (uint64_t)(-diff)) k->used_tokens -= (uint64_t)(-diff);
     }
@@ -243,16 +250,21 @@ void ratelimit_release(ratelimit_t *r, const char *key, const ratelimit_outcome_
     if (o->throttled) {
         if (now - k->last_cut_ms >= CUT_GAP_MS) {
             k->adapt = fmax(ADAPT_MIN, k->adapt * CUT);
+            /* Cut from the cap in force: a configured or allotted cap may be far below conc_limit. */
+            int cap = conc_cap(r, k);
+            if (k->conc_limit >= cap + 1) k->conc_limit = cap;
             k->conc_limit = fmax(1, k->conc_limit * CUT);
             k->last_cut_ms = now;
-            k->last_grow_ms = now;
             retune(k);
         }
+        k->last_grow_ms = now;   /* a second with a 429 in it is not a clean second */
         k->clean_streak = 0;
         int64_t pause = o->retry_after_ms >= 0 ? o->retry_after_ms : DEFAULT_PAUSE_MS;
         if (now + pause > k->pause_until_ms) k->pause_until_ms = now + pause;
-        /* The bucket starts again from empty after a pause: no burst right after a 429. */
+        /* The bucket starts again from empty after a pause: no burst right after a 429 (nor
+         * refill during the pause). */
         k->req.level = fmin(k->req.level, 0);
+        k->last_refill_ms = k->pause_until_ms;
         return;
     }
     if (o->retry_after_ms > 0 && now + o->retry_after_ms > k->pause_until_ms) k->pause_until_ms = now + o->retry_after_ms;
@@ -282,7 +294,14 @@ void ratelimit_demand_add(ratelimit_t *r, const char *key, int delta)
     key_t_ *k = get(r, key);
     k->waiting += delta;
     if (k->waiting < 0) k->waiting = 0;
+    /* The broker thinks this key idle here (never reported, or last reported as 0): it gets no
+     * share until told, so tell it now rather than at the next heartbeat. At most once per
+     * report, since a report of demand clears demand_sent_zero. */
+    if (delta > 0 && (has_rates(k) || k->cfg_conc > 0) && (!k->reported || k->demand_sent_zero))
+        r->demand_due = true;
 }
+
+bool ratelimit_demand_due(const ratelimit_t *r) { return r->demand_due; }
 
 bool ratelimit_exhausted(const ratelimit_t *r, const char *key)
 {
@@ -309,7 +328,9 @@ int ratelimit_demand_encode(ratelimit_t *r, buf_t *out)
                                   .max_concurrency = (uint32_t)k->cfg_conc, .used_requests = k->used_requests,
                                   .used_tokens = k->used_tokens};
         k->used_requests = k->used_tokens = 0;
+        k->reported = true;
     }
+    r->demand_due = false;
     int rc = 0;
     if (n) rc = wire_rates_encode(rows, n, out) < 0 ? -1 : (int)n;
     free(rows);

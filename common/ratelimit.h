@@ -30,7 +30,7 @@ int64_t ratelimit_acquire(ratelimit_t *r, const char *key, uint64_t est_tokens, 
  * the rate. http_status 0 = transport error. retry_after_ms >= 0 when the server asked for a pause. */
 typedef struct {
     long http_status;
-    uint64_t est_tokens, actual_tokens;   /* actual 0 = unknown */
+    uint64_t est_tokens, actual_tokens;   /* actual: the cost as the provider counts it; 0 = unknown */
     int64_t retry_after_ms;               /* -1 = none */
     bool throttled;                       /* 429 / ThrottlingException */
     bool quota_exhausted;
@@ -41,6 +41,11 @@ void ratelimit_release(ratelimit_t *r, const char *key, const ratelimit_outcome_
 
 /* Calls waiting for `key` (not yet acquired) are counted as demand. */
 void ratelimit_demand_add(ratelimit_t *r, const char *key, int delta);
+
+/* True when a key with limits that was never reported, or last reported without demand, has
+ * calls waiting: the caller should send DEMAND now instead of at its next tick (the broker gives
+ * such a key no share until it hears). ratelimit_demand_encode clears it. */
+bool ratelimit_demand_due(const ratelimit_t *r);
 
 /* True once the key's quota is exhausted (dispatch to it stops). */
 bool ratelimit_exhausted(const ratelimit_t *r, const char *key);

@@ -59,6 +59,7 @@ typedef struct {
     buf_t body;                   /* capped at MOCK_MAX_BODY */
     bool too_big;
     bool parked;                  /* suspended until its delay is due; the reply is ready */
+    bool answered;                /* the reply was queued: later calls only drain the body */
     mock_resp_t resp;
 } req_t;
 
@@ -352,9 +353,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 /* Refuse before reading the body; libmicrohttpd closes the connection after. */
                 r->too_big = true;
                 (void)serve_model(m, r, c);
+                r->answered = true;
                 return send_resp(m, c, r);
             }
         }
+        return MHD_YES;
+    }
+    if (r->answered) {   /* refused early: whatever libmicrohttpd still hands over is dropped */
+        *upload_size = 0;
         return MHD_YES;
     }
     if (*upload_size) {

@@ -16,7 +16,8 @@ static void request_id(const mock_call_t *call, mock_resp_t *resp)
     uint64_t id = call->id;
     mock_resp_header(resp, "x-amzn-RequestId", "%08x-%04x-4%03x-8%03x-%012llx",
                      (unsigned)(id >> 32), (unsigned)(id >> 16) & 0xffff, (unsigned)id & 0xfff,
-                     (unsigned)(id >> 20) & 0xfff, (unsigned long long)(id * 0x9e3779b97f4a7c15ULL) & 0xffffffffffffULL);
+                     (unsigned)(id >> 20) & 0xfff,
+                     (unsigned long long)(id * 0x9e3779b97f4a7c15ULL) & 0xffffffffffffULL);
 }
 
 static void error_body(const mock_call_t *call, mock_resp_t *resp, int status, const char *type,
@@ -142,7 +143,8 @@ static void error(const mock_call_t *call, mock_err_t kind, int status, const ch
         error_body(call, resp, 400, "ValidationException", message);
         return;
     case MOCK_ERR_AUTH:
-        error_body(call, resp, 403, "UnrecognizedClientException", "The security token included in the request is invalid.");
+        error_body(call, resp, 403, "UnrecognizedClientException",
+                   "The security token included in the request is invalid.");
         return;
     case MOCK_ERR_QUOTA:
         error_body(call, resp, 403, "AccessDeniedException",

@@ -212,7 +212,22 @@ static const char *const unscorables[] = {
     "Unable to judge.",
 };
 
-/* The longest run of ASCII letters (5..24 long) in s, lower-cased into out; "this topic" if none. */
+/* Words of requests that say what to do rather than what about. */
+static const char *const instruction_words[] = {
+    "about", "answer", "briefly", "could", "describe", "explain", "following", "please",
+    "question", "should", "summarise", "summarize", "their", "there", "these", "those",
+    "which", "would", "write",
+};
+
+static bool is_instruction_word(const char *w, size_t n)
+{
+    for (size_t i = 0; i < COUNT(instruction_words); i++)
+        if (strlen(instruction_words[i]) == n && strncasecmp(instruction_words[i], w, n) == 0) return true;
+    return false;
+}
+
+/* The longest run of ASCII letters (5..24 long, not an instruction word) in s, lower-cased into
+ * out; "this topic" if none. */
 static void salient_word(const char *s, size_t n, char *out, size_t outlen)
 {
     size_t best = 0, best_at = 0, i = 0;
@@ -221,7 +236,7 @@ static void salient_word(const char *s, size_t n, char *out, size_t outlen)
         size_t st = i;
         while (i < n && isalpha((unsigned char)s[i])) i++;
         size_t wl = i - st;
-        if (wl >= 5 && wl <= 24 && wl > best) { best = wl; best_at = st; }
+        if (wl >= 5 && wl <= 24 && wl > best && !is_instruction_word(s + st, wl)) { best = wl; best_at = st; }
     }
     if (best == 0 || best + 1 > outlen) {
         snprintf(out, outlen, "this topic");

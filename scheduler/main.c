@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "buf.h"
 #include "daemon.h"
 #include "errlist.h"
+#include "httpd.h"
 #include "log.h"
 #include "mem.h"
 #include "scheduler.h"
@@ -20,16 +22,34 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: llmaj-scheduler --spec FILE [--broker ENDPOINT] [--db PATH] [--window N]\n"
-            "                       [--heartbeat-ms N] [--dead-after N] [--log-level LEVEL] [--log-format text|json]\n"
+            "                       [--heartbeat-ms N] [--dead-after N] [--metrics-addr ADDR]\n"
+            "                       [--log-level LEVEL] [--log-format text|json]\n"
             "  --spec     the job spec (JSON) to run\n"
             "  --broker   broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
             "  --db       job database (env LLMAJ_DB; default <output_path>/llmaj.db)\n"
-            "  --window   shards in flight at most (env LLMAJ_WINDOW; default 64)\n");
+            "  --window   shards in flight at most (env LLMAJ_WINDOW; default 64)\n"
+            "  --metrics-addr  serve /metrics, /healthz and /readyz on HOST:PORT, :PORT or PORT (port 0: any\n"
+            "                  free port) (env LLMAJ_METRICS_ADDR; default off)\n");
 }
+
+/* The last progress report, for /metrics and /readyz on the HTTP server's thread. */
+static struct {
+    pthread_mutex_t mu;
+    bool have;                /* a report arrived (the job runs) */
+    job_progress_t p;         /* p.job_id points at job_id */
+    char job_id[96];
+    const char *broker;
+} g_snap = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void progress(const job_progress_t *p, void *arg)
 {
     (void)arg;
+    pthread_mutex_lock(&g_snap.mu);
+    g_snap.p = *p;
+    snprintf(g_snap.job_id, sizeof g_snap.job_id, "%s", p->job_id ? p->job_id : "");
+    g_snap.p.job_id = g_snap.job_id;
+    g_snap.have = true;
+    pthread_mutex_unlock(&g_snap.mu);
     static double last = -1e9;
     if (!p->finished && p->elapsed_s - last < 5) return;
     last = p->elapsed_s;
@@ -44,6 +64,57 @@ static void stop_cb(void *arg)
     scheduler_request_stop();
 }
 
+static int metrics_cb(buf_t *out, void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&g_snap.mu);
+    job_progress_t p = g_snap.p;
+    bool have = g_snap.have;
+    char job_id[sizeof g_snap.job_id];
+    memcpy(job_id, g_snap.job_id, sizeof job_id);
+    pthread_mutex_unlock(&g_snap.mu);
+    if (!have) memset(&p, 0, sizeof p);
+    const char *build[] = {"role", "scheduler", "version", LLMAJ_VERSION, NULL};
+    const char *job[] = {"job_id", job_id, NULL};
+    const char *st_ok[] = {"status", "ok", NULL}, *st_uns[] = {"status", "unscored", NULL};
+    const char *st_err[] = {"status", "error", NULL}, *st_na[] = {"status", "not_applicable", NULL};
+    if (httpd_family(out, "llmaj_build_info", HTTPD_GAUGE, "Always 1: the program and its version.") < 0 ||
+        httpd_sample(out, "llmaj_build_info", build, 1) < 0 ||
+        httpd_gauge(out, "llmaj_scheduler_broker_connected", "1 while welcomed by the broker.", p.connected) < 0 ||
+        httpd_gauge(out, "llmaj_scheduler_workers", "Workers alive, as the broker last said.", p.workers) < 0 ||
+        httpd_family(out, "llmaj_scheduler_job_info", HTTPD_GAUGE, "1 for the job being run.") < 0 ||
+        (have && httpd_sample(out, "llmaj_scheduler_job_info", job, 1) < 0) ||
+        httpd_gauge(out, "llmaj_scheduler_job_records", "Valid records of the job.", (double)p.records) < 0 ||
+        httpd_gauge(out, "llmaj_scheduler_job_units",
+                    "(record, target) pairs of the job.", (double)p.units_total) < 0 ||
+        httpd_counter(out, "llmaj_scheduler_units_done_total", "(record, target) pairs committed.", p.units_done) < 0 ||
+        httpd_gauge(out, "llmaj_scheduler_job_shards", "Shards of the job.", (double)p.shards_total) < 0 ||
+        httpd_counter(out, "llmaj_scheduler_shards_done_total", "Shards completed.", p.shards_done) < 0 ||
+        httpd_gauge(out, "llmaj_scheduler_shards_inflight",
+                    "Shards submitted and not done.", (double)p.shards_inflight) < 0 ||
+        httpd_family(out, "llmaj_scheduler_scores_total", HTTPD_COUNTER, "Scores committed, by status.") < 0 ||
+        httpd_sample_u64(out, "llmaj_scheduler_scores_total", st_ok, p.scores_ok) < 0 ||
+        httpd_sample_u64(out, "llmaj_scheduler_scores_total", st_uns, p.scores_unscored) < 0 ||
+        httpd_sample_u64(out, "llmaj_scheduler_scores_total", st_err, p.scores_error) < 0 ||
+        httpd_sample_u64(out, "llmaj_scheduler_scores_total", st_na, p.scores_na) < 0 ||
+        httpd_gauge(out, "llmaj_scheduler_job_elapsed_seconds",
+                    "Seconds since the job started running.", p.elapsed_s) < 0 ||
+        httpd_gauge(out, "llmaj_scheduler_job_finished", "1 once the job's run has ended.", p.finished) < 0)
+        return -1;
+    return 0;
+}
+
+/* /readyz: ready while connected to the broker (the job validated, loaded and running). */
+static bool ready_cb(void *arg, char *reason, size_t len)
+{
+    (void)arg;
+    pthread_mutex_lock(&g_snap.mu);
+    bool ok = g_snap.have && g_snap.p.connected;
+    pthread_mutex_unlock(&g_snap.mu);
+    if (!ok) snprintf(reason, len, "not connected to the broker at %s yet", g_snap.broker);
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     const char *spec = NULL;
@@ -52,13 +123,15 @@ int main(int argc, char **argv)
     const char *window = daemon_env("LLMAJ_WINDOW", "64");
     const char *hb = daemon_env("LLMAJ_HEARTBEAT_MS", "1000");
     const char *dead = daemon_env("LLMAJ_DEAD_AFTER", "5");
+    const char *metrics_addr = daemon_env("LLMAJ_METRICS_ADDR", NULL);
     const char *level = NULL, *format = NULL;
     static const struct option longopts[] = {
         {"spec", required_argument, 0, 's'},        {"broker", required_argument, 0, 'b'},
         {"db", required_argument, 0, 'd'},          {"window", required_argument, 0, 'w'},
         {"heartbeat-ms", required_argument, 0, 'H'}, {"dead-after", required_argument, 0, 'D'},
         {"log-level", required_argument, 0, 'l'},   {"log-format", required_argument, 0, 'f'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+        {"metrics-addr", required_argument, 0, 'M'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "s:b:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -70,6 +143,7 @@ int main(int argc, char **argv)
         case 'D': dead = optarg; break;
         case 'l': level = optarg; break;
         case 'f': format = optarg; break;
+        case 'M': metrics_addr = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -110,6 +184,17 @@ int main(int argc, char **argv)
     snprintf(tmp, sizeof tmp, "%s", spec);
     char *base = dirname(tmp);
     if (daemon_on_signal(stop_cb, NULL) < 0) log_warn("cannot install signal handling");
+    g_snap.broker = broker;
+    httpd_t *http = NULL;
+    if (metrics_addr) {
+        if (!(http = httpd_start(metrics_addr, metrics_cb, ready_cb, NULL, err, sizeof err))) {
+            fprintf(stderr, "llmaj-scheduler: --metrics-addr: %s\n", err);
+            buf_free(&b);
+            return 1;
+        }
+        printf("metrics on %s\n", httpd_url(http));
+        fflush(stdout);
+    }
     scheduler_opts_t o;
     scheduler_opts_default(&o);
     o.broker = broker;
@@ -122,6 +207,7 @@ int main(int argc, char **argv)
     errlist_init(&errs, 0);
     job_outcome_t out;
     int rc = scheduler_run_job(&o, b.data ? b.data : "", b.len, spec, base, &errs, &out);
+    httpd_stop(&http);
     buf_free(&b);
     int code;
     if (rc == 2) {

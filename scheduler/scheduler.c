@@ -496,7 +496,8 @@ static void handle(sched_t *s, zsock_msg_t *m)
         bool again = s->broker_id[0] != '\0';
         snprintf(s->broker_id, sizeof s->broker_id, "%s", h.name);
         s->welcomed = true;
-        log_info("connected to %s", h.name);
+        s->workers = h.n;
+        log_info("connected to %s (%u worker(s))", h.name, h.n);
         if (again) resubmit_inflight(s);
         break;
     }
@@ -553,6 +554,7 @@ static void report(sched_t *s, bool final)
                         .shards_inflight = s->inflight, .scores_ok = s->scores[SCORE_OK],
                         .scores_unscored = s->scores[SCORE_UNSCORED], .scores_error = s->scores[SCORE_ERROR],
                         .scores_na = s->scores[SCORE_NOT_APPLICABLE], .workers = s->workers,
+                        .connected = s->welcomed,
                         .elapsed_s = (now - s->started_ms) / 1000.0, .finished = final};
     s->o->progress(&p, s->o->progress_arg);
 }

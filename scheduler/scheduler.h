@@ -20,6 +20,7 @@ typedef struct {
     uint64_t shards_total, shards_done, shards_inflight;
     uint64_t scores_ok, scores_unscored, scores_error, scores_na;
     uint32_t workers;         /* as the broker last said */
+    bool connected;           /* welcomed by the broker (and not since found silent or restarted) */
     double elapsed_s;
     bool finished;
 } job_progress_t;

@@ -19,8 +19,18 @@
 enum {
     Q_JOB_CREATE, Q_JOB_STATE, Q_JOB_COUNTS, Q_RECORD_PUT, Q_RECORDS_RANGE, Q_SHARD_PUT, Q_SHARD_STATE,
     Q_OUTPUT_PUT, Q_SCORE_PUT, Q_OUTPUTS_EACH, Q_SCORES_OF, Q_COUNT_OUT, Q_COUNT_SCORES, Q_OUT_RANGE,
-    Q_USAGE_INF, Q_USAGE_JUDGE, Q_MAX
+    Q_USAGE_INF, Q_USAGE_JUDGE,
+    /* reading jobs back */
+    Q_JOB_GET, Q_JOBS_ALL, Q_JOB_MATCH, Q_RECORDS_COUNT, Q_RECORDS_DONE, Q_OUT_STATS, Q_SHARD_STATS,
+    Q_SCORE_STATS, Q_OUTPUTS_PAGE, Q_MAX
 };
+
+#define JOB_COLUMNS "job_id, name, spec_json, state, error, created_at, started_at, finished_at, records_total," \
+                    " records_invalid"
+#define OUTPUTS_SELECT "SELECT o.idx, o.target, o.model, o.response, o.from_dataset, o.error, o.in_tokens," \
+                       " o.out_tokens, o.latency_ms, r.rid, r.prompt, r.reference, r.context, r.category" \
+                       " FROM outputs o JOIN records r ON r.job_id=o.job_id AND r.idx=o.idx" \
+                       " WHERE o.job_id=? ORDER BY o.idx, o.target"
 
 static const char *const sql[Q_MAX] = {
     [Q_JOB_CREATE] = "INSERT INTO jobs(job_id, name, spec_json, state, created_at) VALUES(?,?,?,0,?)",
@@ -38,10 +48,7 @@ static const char *const sql[Q_MAX] = {
                      " in_tokens, out_tokens, latency_ms) VALUES(?,?,?,?,?,?,?,?,?,?)",
     [Q_SCORE_PUT] = "INSERT OR IGNORE INTO scores(job_id, idx, target, metric, status, rating, score, normalized,"
                     " explanation, error, in_tokens, out_tokens, attempts) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [Q_OUTPUTS_EACH] = "SELECT o.idx, o.target, o.model, o.response, o.from_dataset, o.error, o.in_tokens,"
-                       " o.out_tokens, o.latency_ms, r.rid, r.prompt, r.reference, r.context, r.category"
-                       " FROM outputs o JOIN records r ON r.job_id=o.job_id AND r.idx=o.idx"
-                       " WHERE o.job_id=? ORDER BY o.idx, o.target",
+    [Q_OUTPUTS_EACH] = OUTPUTS_SELECT,
     [Q_SCORES_OF] = "SELECT metric, status, rating, score, normalized, explanation, error, in_tokens, out_tokens,"
                     " attempts FROM scores WHERE job_id=? AND idx=? AND target=? ORDER BY rowid",
     [Q_COUNT_OUT] = "SELECT count(*) FROM outputs WHERE job_id=?",
@@ -50,6 +57,16 @@ static const char *const sql[Q_MAX] = {
     [Q_USAGE_INF] = "SELECT model, sum(in_tokens), sum(out_tokens), sum(from_dataset=0 AND error IS NULL)"
                     " FROM outputs WHERE job_id=? AND from_dataset=0 GROUP BY model",
     [Q_USAGE_JUDGE] = "SELECT sum(in_tokens), sum(out_tokens), sum(attempts) FROM scores WHERE job_id=?",
+    [Q_JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE job_id=?",
+    [Q_JOBS_ALL] = "SELECT " JOB_COLUMNS " FROM jobs ORDER BY created_at DESC, rowid DESC",
+    [Q_JOB_MATCH] = "SELECT job_id, job_id=?1 FROM jobs WHERE substr(job_id, 1, length(?1))=?1"
+                    " ORDER BY job_id=?1 DESC, created_at DESC, rowid DESC",
+    [Q_RECORDS_COUNT] = "SELECT count(*) FROM records WHERE job_id=?",
+    [Q_RECORDS_DONE] = "SELECT count(*) FROM (SELECT idx FROM outputs WHERE job_id=?1 GROUP BY idx HAVING count(*)>=?2)",
+    [Q_OUT_STATS] = "SELECT count(*), sum(error IS NOT NULL) FROM outputs WHERE job_id=?",
+    [Q_SHARD_STATS] = "SELECT state, count(*), sum(attempts) FROM shards WHERE job_id=? GROUP BY state",
+    [Q_SCORE_STATS] = "SELECT status, count(*) FROM scores WHERE job_id=? GROUP BY status",
+    [Q_OUTPUTS_PAGE] = OUTPUTS_SELECT " LIMIT ? OFFSET ?",
 };
 
 static const char schema[] =
@@ -353,11 +370,10 @@ int store_result_commit(store_t *s, const char *job_id, const result_t *r, size_
     return 0;
 }
 
-int store_outputs_each(store_t *s, const char *job_id, store_output_cb cb, void *arg)
+/* Steps `st` (a statement over OUTPUTS_SELECT, bound) and calls cb for each row with its scores.
+ * Two statements are live at once (outputs, then each one's scores). */
+static int outputs_walk(store_t *s, sqlite3_stmt *st, const char *job_id, store_output_cb cb, void *arg)
 {
-    /* Two statements are live at once (outputs, then each one's scores). */
-    sqlite3_stmt *st = stmt(s, Q_OUTPUTS_EACH);
-    bind_text(st, 1, job_id);
     int rc, ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         record_t rec = {0};
@@ -408,6 +424,13 @@ int store_outputs_each(store_t *s, const char *job_id, store_output_cb cb, void 
     return ret;
 }
 
+int store_outputs_each(store_t *s, const char *job_id, store_output_cb cb, void *arg)
+{
+    sqlite3_stmt *st = stmt(s, Q_OUTPUTS_EACH);
+    bind_text(st, 1, job_id);
+    return outputs_walk(s, st, job_id, cb, arg);
+}
+
 static int count1(store_t *s, int q, const char *job_id, uint64_t *out)
 {
     sqlite3_stmt *st = stmt(s, q);
@@ -454,4 +477,165 @@ int store_usage(store_t *s, const char *job_id, store_usage_cb cb, void *arg)
            (uint64_t)sqlite3_column_int64(st, 2), arg);
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* ---- reading jobs back ---- */
+
+void store_job_clear(store_job_t *j)
+{
+    if (!j) return;
+    free(j->job_id);
+    free(j->name);
+    free(j->spec_json);
+    free(j->error);
+    memset(j, 0, sizeof(*j));
+}
+
+static void job_from_row(sqlite3_stmt *st, store_job_t *j)
+{
+    /* columns: JOB_COLUMNS */
+    memset(j, 0, sizeof(*j));
+    j->job_id = col_text(st, 0);
+    j->name = col_text(st, 1);
+    j->spec_json = col_text(st, 2);
+    j->state = (job_state_t)sqlite3_column_int(st, 3);
+    j->error = col_text(st, 4);
+    j->created_at = (int64_t)sqlite3_column_int64(st, 5);
+    j->started_at = (int64_t)sqlite3_column_int64(st, 6);
+    j->finished_at = (int64_t)sqlite3_column_int64(st, 7);
+    j->records_total = (uint64_t)sqlite3_column_int64(st, 8);
+    j->records_invalid = (uint64_t)sqlite3_column_int64(st, 9);
+}
+
+int store_job_get(store_t *s, const char *job_id, store_job_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *st = stmt(s, Q_JOB_GET);
+    bind_text(st, 1, job_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) job_from_row(st, out);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return 0;
+    if (rc == SQLITE_DONE) return 1;
+    log_error("database: %s", sqlite3_errmsg(s->db));
+    return -1;
+}
+
+int store_jobs_each(store_t *s, store_job_cb cb, void *arg)
+{
+    sqlite3_stmt *st = stmt(s, Q_JOBS_ALL);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_job_t j;
+        job_from_row(st, &j);
+        ret = cb(&j, arg) != 0 ? -1 : 0;
+        store_job_clear(&j);
+        if (ret) break;
+    }
+    sqlite3_reset(st);
+    if (!ret && rc != SQLITE_DONE) {
+        log_error("database: %s", sqlite3_errmsg(s->db));
+        ret = -1;
+    }
+    return ret;
+}
+
+int store_job_match(store_t *s, const char *prefix, char **ids, size_t max, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *st = stmt(s, Q_JOB_MATCH);
+    bind_text(st, 1, prefix);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        bool exact = sqlite3_column_int(st, 1) != 0;
+        if (exact) {
+            /* Ordered first: the exact id is the answer, whatever else begins with it. */
+            if (max > 0) ids[0] = col_text(st, 0);
+            *n = 1;
+            rc = SQLITE_DONE;
+            break;
+        }
+        if (*n < max) ids[*n] = col_text(st, 0);
+        (*n)++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        log_error("database: %s", sqlite3_errmsg(s->db));
+        for (size_t i = 0; i < *n && i < max; i++) xfree(&ids[i]);
+        *n = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs the reads of one call in one snapshot: opens a read transaction unless the caller has one. */
+static int snapshot_begin(store_t *s, bool *own)
+{
+    *own = sqlite3_get_autocommit(s->db) != 0;
+    return *own ? exec(s, "BEGIN") : 0;
+}
+
+static void snapshot_end(store_t *s, bool own)
+{
+    if (own && exec(s, "COMMIT") < 0) {}   /* a read-only transaction: nothing to lose */
+}
+
+int store_job_stats(store_t *s, const char *job_id, unsigned targets, store_job_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    bool own;
+    if (snapshot_begin(s, &own) < 0) return -1;
+    int ret = count1(s, Q_RECORDS_COUNT, job_id, &out->records);
+
+    sqlite3_stmt *st = stmt(s, Q_RECORDS_DONE);
+    bind_text(st, 1, job_id);
+    sqlite3_bind_int(st, 2, (int)(targets ? targets : 1));
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) out->records_done = (uint64_t)sqlite3_column_int64(st, 0);
+    else ret = -1;
+    sqlite3_reset(st);
+
+    st = stmt(s, Q_OUT_STATS);
+    bind_text(st, 1, job_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->outputs = (uint64_t)sqlite3_column_int64(st, 0);
+        out->output_errors = (uint64_t)sqlite3_column_int64(st, 1);   /* sum() of no row is NULL: 0 */
+    } else {
+        ret = -1;
+    }
+    sqlite3_reset(st);
+
+    st = stmt(s, Q_SHARD_STATS);
+    bind_text(st, 1, job_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int state = sqlite3_column_int(st, 0);
+        if (state >= 0 && state < 3) out->shards[state] = (uint64_t)sqlite3_column_int64(st, 1);
+        out->dispatches += (uint64_t)sqlite3_column_int64(st, 2);
+    }
+    if (rc != SQLITE_DONE) ret = -1;
+    sqlite3_reset(st);
+
+    st = stmt(s, Q_SCORE_STATS);
+    bind_text(st, 1, job_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int status = sqlite3_column_int(st, 0);
+        if (status >= 0 && status < 4) out->scores[status] = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    if (rc != SQLITE_DONE) ret = -1;
+    sqlite3_reset(st);
+
+    if (ret) log_error("database: %s", sqlite3_errmsg(s->db));
+    snapshot_end(s, own);
+    return ret;
+}
+
+int store_outputs_page(store_t *s, const char *job_id, uint64_t offset, uint64_t limit, store_output_cb cb,
+                       void *arg)
+{
+    sqlite3_stmt *st = stmt(s, Q_OUTPUTS_PAGE);
+    bind_text(st, 1, job_id);
+    sqlite3_bind_int64(st, 2, limit > (uint64_t)INT64_MAX ? -1 : (sqlite3_int64)limit);   /* -1: no limit */
+    sqlite3_bind_int64(st, 3, offset > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)offset);
+    return outputs_walk(s, st, job_id, cb, arg);
 }

@@ -78,6 +78,55 @@ int store_outputs_in_range(store_t *s, const char *job_id, uint64_t first, uint6
 typedef void (*store_usage_cb)(const char *model, bool judge, uint64_t in, uint64_t out, uint64_t calls, void *arg);
 int store_usage(store_t *s, const char *job_id, store_usage_cb cb, void *arg) __attribute__((warn_unused_result));
 
+/* ---- reading jobs back (the CLI's list, status and results; safe while a job runs: each call
+ * reads one consistent snapshot, and store_begin/store_commit around several calls makes them
+ * one snapshot together) ---- */
+
+/* A job's row. Times are Unix seconds, 0 when not reached yet. */
+typedef struct {
+    char *job_id;
+    char *name;            /* the spec's name, or NULL */
+    char *spec_json;       /* the spec as run (canonical JSON) */
+    char *error;           /* why it failed, or NULL */
+    job_state_t state;
+    int64_t created_at, started_at, finished_at;
+    uint64_t records_total;   /* non-blank dataset lines */
+    uint64_t records_invalid; /* of which invalid (skipped) */
+} store_job_t;
+void store_job_clear(store_job_t *j);   /* frees the members; j itself is the caller's */
+
+/* Loads one job into *out (caller clears it). Returns 0 when found, 1 when there is no such job
+ * (*out left zeroed), -1 on a database error (store_errmsg). */
+int store_job_get(store_t *s, const char *job_id, store_job_t *out) __attribute__((warn_unused_result));
+
+/* Calls cb for every job, newest first (created_at, then insertion order); the row is valid during
+ * the call. Returns 0, or -1 on a database error or when the callback returns non-zero. */
+typedef int (*store_job_cb)(const store_job_t *job, void *arg);
+int store_jobs_each(store_t *s, store_job_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/* Job ids that begin with `prefix`: *n gets how many match (0 none, 1 unique, more: ambiguous),
+ * and ids[0..min(*n, max)-1] the first of them, newest first (caller frees each). An id equal to
+ * `prefix` is the only match even when longer ids begin with it. 0, or -1 on a database error. */
+int store_job_match(store_t *s, const char *prefix, char **ids, size_t max, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* Where a job is: counts by state and status. */
+typedef struct {
+    uint64_t records;         /* valid records stored */
+    uint64_t records_done;    /* records with a committed output for every one of `targets` targets */
+    uint64_t outputs;         /* committed (record, target) outputs */
+    uint64_t output_errors;   /* of which the inference call failed */
+    uint64_t shards[3];       /* by shard_state_t */
+    uint64_t dispatches;      /* shard dispatches, redeliveries included */
+    uint64_t scores[4];       /* committed scores by score_status_t */
+} store_job_stats_t;
+int store_job_stats(store_t *s, const char *job_id, unsigned targets, store_job_stats_t *out)
+    __attribute__((warn_unused_result));
+
+/* Like store_outputs_each, for the outputs at positions offset .. offset+limit-1 of that order. */
+int store_outputs_page(store_t *s, const char *job_id, uint64_t offset, uint64_t limit, store_output_cb cb,
+                       void *arg) __attribute__((warn_unused_result));
+
 const char *store_errmsg(store_t *s);
 
 #endif

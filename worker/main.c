@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "httpd.h"
 #include "log.h"
 #include "worker.h"
 
@@ -14,13 +15,71 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: llmaj-worker [--broker ENDPOINT] [--threads N] [--concurrency N] [--max-shards N]\n"
             "                    [--name NAME] [--region R] [--heartbeat-ms N] [--dead-after N]\n"
-            "                    [--log-level LEVEL] [--log-format text|json]\n"
+            "                    [--metrics-addr ADDR] [--log-level LEVEL] [--log-format text|json]\n"
             "  --broker       broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
             "  --threads      worker threads, each a peer of the broker (env LLMAJ_WORKER_THREADS; default 1)\n"
             "  --concurrency  model calls in flight per thread (env LLMAJ_WORKER_CONCURRENCY; default 256)\n"
             "  --max-shards   shards held per thread at most (env LLMAJ_WORKER_MAX_SHARDS; default 8)\n"
             "  --name         worker name in logs (env LLMAJ_WORKER_NAME; default host-pid)\n"
-            "  --region       default AWS region for Bedrock/SageMaker models (env AWS_REGION)\n");
+            "  --region       default AWS region for Bedrock/SageMaker models (env AWS_REGION)\n"
+            "  --metrics-addr serve /metrics, /healthz and /readyz on HOST:PORT, :PORT or PORT (port 0: any free\n"
+            "                 port) (env LLMAJ_METRICS_ADDR; default off)\n");
+}
+
+typedef struct {
+    worker_t *w;
+    const char *broker;
+    long threads;
+} mctx_t;
+
+/* /metrics, on the HTTP server's thread: worker_get_stats is thread-safe. Counters are as of each
+ * thread's last heartbeat. */
+static int metrics_cb(buf_t *out, void *arg)
+{
+    const mctx_t *m = arg;
+    worker_stats_t s;
+    worker_get_stats(m->w, &s);
+    const char *build[] = {"role", "worker", "version", LLMAJ_VERSION, NULL};
+    const char *ok[] = {"result", "ok", NULL}, *failed[] = {"result", "failed", NULL};
+    if (httpd_family(out, "llmaj_build_info", HTTPD_GAUGE, "Always 1: the program and its version.") < 0 ||
+        httpd_sample(out, "llmaj_build_info", build, 1) < 0 ||
+        httpd_gauge(out, "llmaj_worker_threads",
+                    "Worker threads (each a peer of the broker).", (double)m->threads) < 0 ||
+        httpd_gauge(out, "llmaj_worker_threads_connected",
+                    "Threads welcomed by a broker now.", s.threads_connected) < 0 ||
+        httpd_gauge(out, "llmaj_worker_shards_held", "Shards held now.", s.shards_held) < 0 ||
+        httpd_gauge(out, "llmaj_worker_calls_pending",
+                    "Model calls accepted and not completed (queued, waiting for a retry, or on the wire).",
+                    s.calls_pending) < 0 ||
+        httpd_counter(out, "llmaj_worker_shards_done_total", "Shards finished.", s.shards_done) < 0 ||
+        httpd_counter(out, "llmaj_worker_results_sent_total", "Results sent to the broker.", s.results_sent) < 0 ||
+        httpd_family(out, "llmaj_worker_model_calls_total", HTTPD_COUNTER,
+                     "Model calls (inference and judge) by outcome, after retries.") < 0 ||
+        httpd_sample_u64(out, "llmaj_worker_model_calls_total", ok, s.calls_ok) < 0 ||
+        httpd_sample_u64(out, "llmaj_worker_model_calls_total", failed, s.calls_failed) < 0 ||
+        httpd_counter(out, "llmaj_worker_http_requests_total",
+                      "HTTP requests sent to model APIs.", s.http_requests) < 0 ||
+        httpd_counter(out, "llmaj_worker_retries_total", "HTTP requests retried.", s.retries) < 0 ||
+        httpd_counter(out, "llmaj_worker_http_429_total", "Responses 429 (rate limited).", s.http_429) < 0 ||
+        httpd_counter(out, "llmaj_worker_http_5xx_total", "Responses 5xx.", s.http_5xx) < 0 ||
+        httpd_counter(out, "llmaj_worker_transport_errors_total", "Requests failed below HTTP (connect, TLS, timeout).",
+                      s.transport_errors) < 0 ||
+        httpd_counter(out, "llmaj_worker_input_tokens_total",
+                      "Input tokens the model APIs reported.", s.input_tokens) < 0 ||
+        httpd_counter(out, "llmaj_worker_output_tokens_total", "Output tokens the model APIs reported.",
+                      s.output_tokens) < 0 ||
+        httpd_counter(out, "llmaj_worker_reconnects_total", "Reconnections to the broker.", s.reconnects) < 0)
+        return -1;
+    return 0;
+}
+
+/* /readyz: ready while at least one thread is welcomed by a broker. */
+static bool ready_cb(void *arg, char *reason, size_t len)
+{
+    const mctx_t *m = arg;
+    if (worker_ready(m->w)) return true;
+    snprintf(reason, len, "not connected to a broker: no WELCOME from %s yet", m->broker);
+    return false;
 }
 
 static sem_t g_done;
@@ -41,6 +100,7 @@ int main(int argc, char **argv)
     const char *region = daemon_env("AWS_REGION", daemon_env("AWS_DEFAULT_REGION", NULL));
     const char *hb = daemon_env("LLMAJ_HEARTBEAT_MS", "1000");
     const char *dead = daemon_env("LLMAJ_DEAD_AFTER", "5");
+    const char *metrics_addr = daemon_env("LLMAJ_METRICS_ADDR", NULL);
     const char *level = NULL, *format = NULL;
     static const struct option longopts[] = {
         {"broker", required_argument, 0, 'b'},      {"threads", required_argument, 0, 't'},
@@ -48,7 +108,8 @@ int main(int argc, char **argv)
         {"name", required_argument, 0, 'n'},        {"region", required_argument, 0, 'r'},
         {"heartbeat-ms", required_argument, 0, 'H'}, {"dead-after", required_argument, 0, 'D'},
         {"log-level", required_argument, 0, 'l'},   {"log-format", required_argument, 0, 'f'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+        {"metrics-addr", required_argument, 0, 'M'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "b:t:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -62,6 +123,7 @@ int main(int argc, char **argv)
         case 'D': dead = optarg; break;
         case 'l': level = optarg; break;
         case 'f': format = optarg; break;
+        case 'M': metrics_addr = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -97,14 +159,33 @@ int main(int argc, char **argv)
         fprintf(stderr, "llmaj-worker: %s\n", err);
         return 1;
     }
-    if (daemon_on_signal(stop_cb, w) < 0 || worker_start(w) < 0) {
+    if (daemon_on_signal(stop_cb, w) < 0) {
+        fprintf(stderr, "llmaj-worker: cannot install signal handling\n");
+        worker_destroy(&w);
+        return 1;
+    }
+    /* The HTTP server before the threads: a bad --metrics-addr stops us before any work is taken. */
+    mctx_t mctx = {.w = w, .broker = broker, .threads = nt};
+    httpd_t *http = NULL;
+    if (metrics_addr && !(http = httpd_start(metrics_addr, metrics_cb, ready_cb, &mctx, err, sizeof err))) {
+        fprintf(stderr, "llmaj-worker: --metrics-addr: %s\n", err);
+        worker_destroy(&w);
+        return 1;
+    }
+    if (worker_start(w) < 0) {
         fprintf(stderr, "llmaj-worker: cannot start\n");
+        httpd_stop(&http);
         worker_destroy(&w);
         return 1;
     }
     log_info("worker started: %ld thread(s) -> %s", nt, broker);
+    if (http) {
+        printf("metrics on %s\n", httpd_url(http));
+        fflush(stdout);
+    }
     while (sem_wait(&g_done) != 0) {}
     worker_join(w);
+    httpd_stop(&http);
     worker_stats_t st;
     worker_get_stats(w, &st);
     log_info("worker stopped: %llu shards done, %llu results sent, %llu model calls ok, %llu failed, %llu retries, "

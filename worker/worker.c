@@ -81,6 +81,7 @@ struct worker {
     wthread_t *threads;
     pthread_mutex_t mu;
     atomic_int stopping;
+    atomic_int welcomed;        /* threads welcomed by a broker right now */
 };
 
 /* ---- sending ---- */
@@ -141,6 +142,10 @@ static void publish_stats(wthread_t *t)
     t->st.http_requests = ls.http_requests;
     t->st.retries = ls.retries;
     t->st.http_429 = ls.http_429;
+    t->st.http_5xx = ls.http_5xx;
+    t->st.transport_errors = ls.transport_errors;
+    t->st.input_tokens = ls.input_tokens;
+    t->st.output_tokens = ls.output_tokens;
     t->st.shards_held = t->n_held;
     t->st.calls_pending = (uint32_t)llm_pending(t->llm);
 }
@@ -315,6 +320,14 @@ static void on_cancel(wthread_t *t, const char *job_id)
 /* ---- connection ---- */
 static void on_sock(loop_t *loop, int fd, int events, void *arg);
 
+/* t->welcomed, mirrored in the worker-wide count that worker_ready reads. */
+static void set_welcomed(wthread_t *t, bool on)
+{
+    if (t->welcomed == on) return;
+    t->welcomed = on;
+    atomic_fetch_add(&t->w->welcomed, on ? 1 : -1);
+}
+
 static int connect_broker(wthread_t *t)
 {
     if (t->sock) {
@@ -322,7 +335,7 @@ static int connect_broker(wthread_t *t)
         zmq_close(t->sock);
     }
     out_clear(t);
-    t->welcomed = false;
+    set_welcomed(t, false);
     t->credit_out = 0;
     t->broker_id[0] = '\0';
     t->sock = zmq_socket(t->w->ctx, ZMQ_DEALER);
@@ -364,7 +377,7 @@ static void handle(wthread_t *t, zsock_msg_t *m)
     switch (h.type) {
     case WIRE_WELCOME:
         snprintf(t->broker_id, sizeof t->broker_id, "%s", h.name);
-        t->welcomed = true;
+        set_welcomed(t, true);
         log_info("%s: connected to %s", t->name, h.name);
         want_more(t);
         break;
@@ -387,7 +400,10 @@ static void handle(wthread_t *t, zsock_msg_t *m)
         if (connect_broker(t) < 0) {}
         break;
     case WIRE_ALLOT:
-        if (payload) ratelimit_apply_allot(llm_ratelimit(t->llm), payload, plen);
+        if (payload) {
+            ratelimit_apply_allot(llm_ratelimit(t->llm), payload, plen);
+            llm_limits_changed(t->llm);   /* calls waiting for a share may go now */
+        }
         break;
     default:
         log_warn("unexpected %s from the broker dropped", wire_type_name(h.type));
@@ -408,6 +424,19 @@ static int drain(wthread_t *t)
 
 static void on_sock(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
 
+/* Fleet-wide rate limits: reports the demand per endpoint key (DEMAND) to the broker, which
+ * answers with this thread's shares (ALLOT). */
+static void send_demand(wthread_t *t)
+{
+    buf_t b;
+    buf_init(&b, WIRE_MAX_MSG);
+    if (ratelimit_demand_encode(llm_ratelimit(t->llm), &b) > 0) {
+        wire_hdr_t d = {.type = WIRE_DEMAND};
+        send_msg(t, &d, b.data, b.len);
+    }
+    buf_free(&b);
+}
+
 static int before_wait(loop_t *loop, void *arg)
 {
     wthread_t *t = arg;
@@ -417,6 +446,9 @@ static int before_wait(loop_t *loop, void *arg)
     }
     int more = drain(t);
     reap(t);
+    /* A rate-limited key that the broker thinks idle here got calls: report now, not at the
+     * next tick, or they would wait up to a heartbeat for a share. */
+    if (t->welcomed && ratelimit_demand_due(llm_ratelimit(t->llm))) send_demand(t);
     out_flush(t);
     return more || zsock_readable(t->sock);
 }
@@ -432,14 +464,7 @@ static void tick(loop_t *loop, uint64_t id, void *arg)
     } else {
         wire_hdr_t h = {.type = WIRE_HEARTBEAT, .n = t->n_held};
         send_msg(t, &h, NULL, 0);
-        /* Fleet-wide rate limits: report demand per endpoint key. */
-        buf_t b;
-        buf_init(&b, WIRE_MAX_MSG);
-        if (ratelimit_demand_encode(llm_ratelimit(t->llm), &b) > 0) {
-            wire_hdr_t d = {.type = WIRE_DEMAND};
-            send_msg(t, &d, b.data, b.len);
-        }
-        buf_free(&b);
+        send_demand(t);
         want_more(t);
     }
     pthread_mutex_lock(&t->w->mu);
@@ -457,6 +482,7 @@ static void *thread_main(void *arg)
     loop_run(t->loop);
     /* Leaving: tell the broker so our leases go back to the queue at once. */
     wire_hdr_t bye = {.type = WIRE_BYE};
+    set_welcomed(t, false);
     out_clear(t);
     if (zsock_send(t->sock, NULL, 0, &bye, NULL, 0) < 0) {}
     pthread_mutex_lock(&t->w->mu);
@@ -565,9 +591,17 @@ void worker_get_stats(worker_t *w, worker_stats_t *out)
         out->reconnects += s->reconnects;
         out->shards_held += s->shards_held;
         out->calls_pending += s->calls_pending;
+        out->http_5xx += s->http_5xx;
+        out->transport_errors += s->transport_errors;
+        out->input_tokens += s->input_tokens;
+        out->output_tokens += s->output_tokens;
     }
     pthread_mutex_unlock(&w->mu);
+    int n = atomic_load(&w->welcomed);
+    out->threads_connected = n > 0 ? (uint32_t)n : 0;
 }
+
+bool worker_ready(worker_t *w) { return atomic_load(&w->welcomed) > 0; }
 
 void worker_destroy(worker_t **self_p)
 {

@@ -4,6 +4,7 @@
  * with one re-ask, results streamed back per (record, target) as they complete. */
 #ifndef LLMAJ_WORKER_H
 #define LLMAJ_WORKER_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,8 +24,10 @@ typedef struct {
 
 typedef struct {
     uint64_t shards_done, results_sent, calls_ok, calls_failed, http_requests, retries, http_429;
+    uint64_t http_5xx, transport_errors, input_tokens, output_tokens;
     uint64_t reconnects;
     uint32_t shards_held, calls_pending;
+    uint32_t threads_connected;   /* threads welcomed by a broker right now */
 } worker_stats_t;
 
 void worker_opts_default(worker_opts_t *o);
@@ -35,7 +38,10 @@ int worker_start(worker_t *w) __attribute__((warn_unused_result));
 void worker_stop(worker_t *w);
 /* Blocks until the threads end (after worker_stop from elsewhere). */
 void worker_join(worker_t *w);
+/* Counters as of each thread's last heartbeat tick. Thread-safe. */
 void worker_get_stats(worker_t *w, worker_stats_t *out);
+/* True while at least one thread is connected and welcomed by a broker. Thread-safe (/readyz). */
+bool worker_ready(worker_t *w);
 void worker_destroy(worker_t **self_p);
 
 #endif

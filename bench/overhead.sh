@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Runs the "overhead" benchmark scenario (bench/README.md); flags are passed on, e.g. --quick.
+exec python3 "$(dirname "$0")/bench.py" overhead "$@"

@@ -1,0 +1,307 @@
+/* llmaj results JOB: the seed's `show_results(limit, offset, show_explanations)`. One row per
+ * (record, target), in record order, as records.jsonl has them: a small table per row with the
+ * record id, target and model, the prompt and the response (on one line, clipped), and each
+ * metric's rating, score, normalized score and status; `--explanations` adds the judge's
+ * reasoning under each metric. `--json` prints the page as records.jsonl lines instead.
+ *
+ * Reads the job database, not records.jsonl, so a running job's committed rows show as they
+ * arrive (pages then shift as earlier records complete). Untrusted text goes through termtext. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "daemon.h"
+#include "jobdb.h"
+#include "mem.h"
+#include "result.h"
+#include "store.h"
+#include "termtext.h"
+
+#define TEXT_CLIP 110      /* prompt, reference, response: code points shown */
+#define RATING_WIDTH 30
+#define WRAP_WIDTH 92      /* explanations */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: llmaj results JOB [--db PATH] [--limit N] [--offset N] [--explanations] [--json]\n"
+        "\n"
+        "Shows a job's results, one row per (record, target) in record order: record id, target and\n"
+        "model, prompt and response (clipped), and each metric's rating, score, normalized score and\n"
+        "status. Works while the job runs (committed rows only). JOB is a job id or the beginning of\n"
+        "one (`llmaj list` shows them).\n"
+        "\n"
+        "options:\n"
+        "  --db PATH        job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
+        "  --limit N        rows to show (default 10)\n"
+        "  --offset N       rows to skip first (default 0)\n"
+        "  --explanations   the judge's reasoning under each metric\n"
+        "  --json           the rows as records.jsonl lines (one JSON object a line)\n"
+        "\n"
+        "exit status: 0 shown (also an empty page), 1 the database could not be read,\n"
+        "2 bad input (unknown flag, no job database at PATH, no such job)\n");
+}
+
+typedef struct {
+    const char *job_id;
+    bool explanations;
+    uint64_t row;      /* 1-based number of the next row */
+    buf_t out;
+    int failed;
+} page_t;
+
+/* ---- --json: records.jsonl lines (the collector's shape, DESIGN.md "Results") ---- */
+
+static void add_str(cJSON *o, const char *k, const char *v)
+{
+    if (v) cJSON_AddStringToObject(o, k, v);
+    else cJSON_AddNullToObject(o, k);
+}
+
+static int json_row(const record_t *rec, const result_t *res, void *arg)
+{
+    page_t *p = arg;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "job_id", p->job_id);
+    cJSON_AddNumberToObject(o, "record_index", (double)rec->index);
+    char idx[32];
+    snprintf(idx, sizeof idx, "%llu", (unsigned long long)rec->index);
+    cJSON_AddStringToObject(o, "record_id", rec->id ? rec->id : idx);
+    cJSON_AddStringToObject(o, "target", target_name(res->target));
+    add_str(o, "model", res->model);
+    add_str(o, "prompt", rec->prompt);
+    add_str(o, "response", res->response);
+    cJSON_AddBoolToObject(o, "response_from_dataset", res->response_from_dataset);
+    add_str(o, "category", rec->category);
+    add_str(o, "reference", rec->reference);
+    cJSON *scores = cJSON_AddObjectToObject(o, "scores");
+    uint64_t jin = 0, jout = 0;
+    for (size_t i = 0; i < res->n_scores; i++) {
+        const score_t *s = &res->scores[i];
+        cJSON *m = cJSON_AddObjectToObject(scores, s->metric);
+        if (s->has_score) {
+            cJSON_AddNumberToObject(m, "score", s->score);
+            cJSON_AddNumberToObject(m, "normalized", s->normalized);
+        } else {
+            cJSON_AddNullToObject(m, "score");
+            cJSON_AddNullToObject(m, "normalized");
+        }
+        add_str(m, "rating", s->rating);
+        add_str(m, "explanation", s->explanation);
+        cJSON_AddStringToObject(m, "status", score_status_name(s->status));
+        if (s->error) cJSON_AddStringToObject(m, "error", s->error);
+        cJSON_AddNumberToObject(m, "judge_calls", s->attempts);
+        jin += s->usage.input_tokens;
+        jout += s->usage.output_tokens;
+    }
+    cJSON *u = cJSON_AddObjectToObject(o, "usage");
+    cJSON_AddNumberToObject(u, "input_tokens", (double)res->usage.input_tokens);
+    cJSON_AddNumberToObject(u, "output_tokens", (double)res->usage.output_tokens);
+    cJSON_AddNumberToObject(u, "judge_input_tokens", (double)jin);
+    cJSON_AddNumberToObject(u, "judge_output_tokens", (double)jout);
+    cJSON_AddNumberToObject(o, "latency_ms", res->latency_ms);
+    add_str(o, "error", res->error);
+    char *txt = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    p->row++;
+    if (!txt || puts(txt) < 0) p->failed = 1;
+    free(txt);
+    return p->failed ? -1 : 0;
+}
+
+/* ---- the readable page ---- */
+
+static void put(buf_t *b, const char *s)
+{
+    if (buf_puts(b, s) < 0) {}   /* unlimited buffer */
+}
+
+static void field(buf_t *b, const char *label, const char *text)
+{
+    if (buf_printf(b, "  %-10s ", label) < 0) {}
+    termtext_line(b, text, TEXT_CLIP);
+    put(b, "\n");
+}
+
+static int human_row(const record_t *rec, const result_t *res, void *arg)
+{
+    page_t *p = arg;
+    buf_t *b = &p->out;
+    buf_reset(b);
+    if (buf_printf(b, "[%llu] record ", (unsigned long long)p->row) < 0) {}
+    if (rec->id) termtext_line(b, rec->id, 60);
+    else if (buf_printf(b, "%llu", (unsigned long long)rec->index) < 0) {}
+    if (buf_printf(b, " (index %llu) \xc2\xb7 %s \xc2\xb7 ", (unsigned long long)rec->index, target_name(res->target)) < 0) {}
+    termtext_line(b, res->model ? res->model : "?", 80);
+    if (rec->category) {
+        put(b, " \xc2\xb7 ");
+        termtext_line(b, rec->category, 40);
+    }
+    put(b, "\n");
+    field(b, "prompt", rec->prompt);
+    if (rec->reference) field(b, "reference", rec->reference);
+    if (res->response) field(b, res->response_from_dataset ? "response*" : "response", res->response);
+    if (res->error) field(b, "error", res->error);
+
+    size_t wm = 6;
+    for (size_t i = 0; i < res->n_scores; i++) {
+        size_t w = termtext_width(res->scores[i].metric);
+        if (w > wm) wm = w;
+    }
+    if (wm > 32) wm = 32;
+    put(b, "  ");
+    termtext_cell(b, "metric", wm);
+    put(b, "  ");
+    termtext_cell(b, "rating", RATING_WIDTH);
+    put(b, "  score  normalized  status\n");
+    for (size_t i = 0; i < res->n_scores; i++) {
+        const score_t *s = &res->scores[i];
+        put(b, "  ");
+        termtext_cell(b, s->metric, wm);
+        put(b, "  ");
+        /* No rating: say why in its place. */
+        termtext_cell(b, s->rating ? s->rating : s->error ? s->error : "-", RATING_WIDTH);
+        if (s->has_score) {
+            if (buf_printf(b, "  %5g  %10.3f  ", s->score, s->normalized) < 0) {}
+        } else {
+            put(b, "      -           -  ");
+        }
+        put(b, score_status_name(s->status));
+        put(b, "\n");
+        if (p->explanations) {
+            if (s->explanation && *s->explanation) termtext_wrap(b, s->explanation, WRAP_WIDTH, "      ");
+            else put(b, "      (no explanation)\n");
+            if (s->error && s->rating) {
+                put(b, "      error: ");
+                termtext_line(b, s->error, WRAP_WIDTH);
+                put(b, "\n");
+            }
+        }
+    }
+    put(b, "\n");
+    p->row++;
+    if (fwrite(b->data, 1, b->len, stdout) != b->len) {
+        p->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_results(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},  {"limit", required_argument, NULL, 'l'},
+        {"offset", required_argument, NULL, 'o'}, {"explanations", no_argument, NULL, 'e'},
+        {"json", no_argument, NULL, 'j'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_flag = NULL;
+    bool json = false, explanations = false;
+    long limit = 10, offset = 0;
+    char err[2048];
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db_flag = optarg; break;
+        case 'l':
+            if (daemon_parse_int(optarg, 1, 1000000000L, &limit, "--limit", err, sizeof err) < 0) goto bad;
+            break;
+        case 'o':
+            if (daemon_parse_int(optarg, 0, 1000000000000L, &offset, "--offset", err, sizeof err) < 0) goto bad;
+            break;
+        case 'e': explanations = true; break;
+        case 'j': json = true; break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        default: usage(stderr); return CLI_EXIT_BAD_INPUT;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "llmaj results: which job? give its id (`llmaj list` shows them)\n\n");
+        usage(stderr);
+        return CLI_EXIT_BAD_INPUT;
+    }
+    if (optind + 1 < argc) {
+        snprintf(err, sizeof err, "one job at a time: unexpected argument '%s'", argv[optind + 1]);
+        goto bad;
+    }
+
+    const char *origin;
+    const char *path = jobdb_path(db_flag, &origin);
+    store_t *st = jobdb_open(path, origin, err, sizeof err);
+    if (!st) goto bad;
+    char *job_id = NULL;
+    int rc = jobdb_resolve(st, path, argv[optind], &job_id, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "llmaj results: %s\n", err);
+        store_close(&st);
+        return rc > 0 ? CLI_EXIT_BAD_INPUT : CLI_EXIT_FAILED;
+    }
+
+    /* One snapshot: the count and the page agree even while the job commits results. */
+    store_job_t job;
+    uint64_t rows = 0, scores = 0;
+    page_t p = {.job_id = job_id, .explanations = explanations, .row = (uint64_t)offset + 1};
+    buf_init(&p.out, 0);
+    rc = CLI_EXIT_OK;
+    if (store_begin(st) < 0) {
+        fprintf(stderr, "llmaj results: %s: %s\n", path, store_errmsg(st));
+        rc = CLI_EXIT_FAILED;
+        goto out;
+    }
+    int got = store_job_get(st, job_id, &job);
+    if (got != 0 || store_counts(st, job_id, &rows, &scores) < 0) {
+        fprintf(stderr, "llmaj results: %s: job %s: %s\n", path, job_id,
+                got > 0 ? "gone (deleted meanwhile?)" : store_errmsg(st));
+        store_job_clear(&job);
+        rc = CLI_EXIT_FAILED;
+        goto end_tx;
+    }
+    bool running = job.state == JOB_RUNNING || job.state == JOB_PENDING;
+    if (!json) {
+        uint64_t last = (uint64_t)offset + (uint64_t)limit < rows ? (uint64_t)offset + (uint64_t)limit : rows;
+        if ((uint64_t)offset >= rows) {
+            if (rows == 0)
+                printf("job %s (%s): no result committed yet%s\n", job_id, job_state_name(job.state),
+                       running ? "; `llmaj status` shows its progress" : "");
+            else
+                printf("job %s (%s): no row from row %ld on: it has %llu row(s) (one per record and target); try "
+                       "--offset %llu\n",
+                       job_id, job_state_name(job.state), offset + 1, (unsigned long long)rows,
+                       (unsigned long long)(rows > (uint64_t)limit ? rows - (uint64_t)limit : 0));
+        } else {
+            char span[64];
+            if (last == (uint64_t)offset + 1) snprintf(span, sizeof span, "row %llu", (unsigned long long)last);
+            else snprintf(span, sizeof span, "rows %ld-%llu", offset + 1, (unsigned long long)last);
+            printf("job %s (%s): %s of %llu%s (one per record and target)\n\n", job_id, job_state_name(job.state),
+                   span, (unsigned long long)rows, running ? " committed so far" : "");
+        }
+    }
+    store_job_clear(&job);
+    if (store_outputs_page(st, job_id, (uint64_t)offset, (uint64_t)limit, json ? json_row : human_row, &p) < 0) {
+        if (p.failed) fprintf(stderr, "llmaj results: cannot write the output\n");
+        else fprintf(stderr, "llmaj results: %s: job %s: %s\n", path, job_id, store_errmsg(st));
+        rc = CLI_EXIT_FAILED;
+    } else if (!json && p.row - 1 < rows && p.row > (uint64_t)offset + 1) {
+        printf("next page: llmaj results %s", job_id);
+        if (!strcmp(origin, "--db")) printf(" --db %s", path);
+        if (limit != 10) printf(" --limit %ld", limit);
+        printf(" --offset %llu%s\n", (unsigned long long)(p.row - 1), explanations ? " --explanations" : "");
+    }
+end_tx:
+    if (store_commit(st) < 0) {}   /* read only */
+out:
+    buf_free(&p.out);
+    free(job_id);
+    store_close(&st);
+    return rc;
+bad:
+    fprintf(stderr, "llmaj results: %s\n", err);
+    return CLI_EXIT_BAD_INPUT;
+}

@@ -1,0 +1,1148 @@
+/* test_broker: the broker (broker/broker.c) run in-process on a thread, with the test playing the
+ * schedulers and workers over DEALER sockets and the real wire encoders. Each scenario starts a
+ * fresh broker on its own inproc endpoint with a short heartbeat.
+ *
+ * Assertions are about behaviour, never timings: waits poll against generous deadlines, and
+ * "nothing more arrives" is checked after the broker has sent two more heartbeats to the peer
+ * (a logical clock: every message sent before is then handled). The test peers heartbeat
+ * themselves (and repeat their DEMAND) while the test waits, as real peers do, unless a
+ * scenario makes one go silent. */
+#include "broker.h"
+
+#include <errno.h>
+#include <math.h>
+#include <msgpack.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "loop.h"
+#include "mem.h"
+#include "record.h"
+#include "result.h"
+#include "wire.h"
+#include "zsock.h"
+
+static int checks, failures;
+#define CHECK(e)                                                                  \
+    do {                                                                          \
+        checks++;                                                                 \
+        if (!(e)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
+            failures++;                                                           \
+        }                                                                         \
+    } while (0)
+
+#define DEADLINE_MS 10000   /* generous: the machine may be loaded and the build sanitized */
+#define PEER_HB_MS 10       /* how often the test peers heartbeat */
+#define K "openai|gpt-4o|https://api.example|abc123"
+
+/* ---- test peers ---------------------------------------------------------------------------- */
+
+typedef struct {
+    wire_hdr_t h;
+    unsigned char *payload;   /* NULL when the message had none */
+    size_t len;
+} msg_t;
+
+typedef struct {
+    void *sock;
+    char name[64];
+    bool auto_hb;           /* the pump heartbeats for it (set by HELLO) */
+    int64_t last_hb_sent;
+    unsigned char *demand;  /* DEMAND payload repeated with every heartbeat, or NULL */
+    size_t demand_len;
+    msg_t *inbox;           /* received and not taken yet (heartbeats and ALLOTs excluded) */
+    size_t n_inbox;
+    uint32_t hb_count;      /* heartbeats received from the broker */
+    uint32_t hb_n;          /* the figure in the last one */
+    char hb_name[WIRE_MAX_ID];
+    wire_rate_t *allot;     /* the last ALLOT table received */
+    size_t n_allot;
+    uint32_t allot_count;
+} peer_t;
+
+#define MAX_PEERS 128
+typedef struct {
+    void *ctx;
+    broker_t *b;
+    pthread_t thread;
+    int run_rc;
+    peer_t *peers[MAX_PEERS];
+    int n_peers;
+    char instance[WIRE_MAX_ID];   /* from the first WELCOME */
+} env_t;
+
+static void *broker_thread(void *arg)
+{
+    env_t *e = arg;
+    e->run_rc = broker_run(e->b);
+    return NULL;
+}
+
+static int env_start(env_t *e, int heartbeat_ms, int dead_after)
+{
+    static int n;
+    memset(e, 0, sizeof(*e));
+    e->ctx = zmq_ctx_new();
+    broker_opts_t o;
+    broker_opts_default(&o);
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://test-broker-%d", ++n);
+    o.endpoint = ep;
+    o.zmq_ctx = e->ctx;
+    o.heartbeat_ms = heartbeat_ms;
+    o.dead_after = dead_after;
+    char err[256] = "";
+    e->b = broker_new(&o, err, sizeof err);
+    CHECK(e->b != NULL);
+    if (!e->b) {
+        fprintf(stderr, "broker_new: %s\n", err);
+        zmq_ctx_term(e->ctx);
+        return -1;
+    }
+    CHECK(strcmp(broker_endpoint(e->b), ep) == 0);
+    if (pthread_create(&e->thread, NULL, broker_thread, e) != 0) {
+        broker_destroy(&e->b);
+        zmq_ctx_term(e->ctx);
+        return -1;
+    }
+    return 0;
+}
+
+static void peer_free_msgs(peer_t *p)
+{
+    for (size_t i = 0; i < p->n_inbox; i++) free(p->inbox[i].payload);
+    free(p->inbox);
+    p->inbox = NULL;
+    p->n_inbox = 0;
+    wire_rates_free(p->allot, p->n_allot);
+    p->allot = NULL;
+    p->n_allot = 0;
+}
+
+static void env_stop(env_t *e)
+{
+    broker_stop(e->b);
+    pthread_join(e->thread, NULL);
+    CHECK(e->run_rc == 0);
+    for (int i = 0; i < e->n_peers; i++) {
+        peer_t *p = e->peers[i];
+        zmq_close(p->sock);
+        peer_free_msgs(p);
+        free(p->demand);
+        free(p);
+    }
+    broker_destroy(&e->b);
+    CHECK(e->b == NULL);
+    zmq_ctx_term(e->ctx);
+}
+
+static peer_t *peer_new(env_t *e, const char *name)
+{
+    peer_t *p = xcalloc(1, sizeof(*p));
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->sock = zmq_socket(e->ctx, ZMQ_DEALER);
+    if (zsock_setup(p->sock, ZMQ_DEALER) < 0) failures++;
+    zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, name, strlen(name));
+    if (zmq_connect(p->sock, broker_endpoint(e->b)) < 0) failures++;
+    if (e->n_peers < MAX_PEERS) e->peers[e->n_peers++] = p;
+    else failures++;
+    return p;
+}
+
+static void send_hdr(peer_t *p, const wire_hdr_t *h, const void *payload, size_t len)
+{
+    if (zsock_send(p->sock, NULL, 0, h, payload, len) < 0) {
+        fprintf(stderr, "%s: send %s failed: %s\n", p->name, wire_type_name(h->type), zmq_strerror(errno));
+        failures++;
+    }
+}
+
+/* Raw frames, for malformed input. */
+static void send_frames(peer_t *p, const void *const *frames, const size_t *lens, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (zmq_send(p->sock, frames[i], lens[i], (i + 1 < n ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0) failures++;
+}
+
+static void hello(peer_t *p, const char *role, uint32_t credit)
+{
+    wire_hdr_t h = {.type = WIRE_HELLO, .n = credit, .threads = 4};
+    snprintf(h.role, sizeof h.role, "%s", role);
+    snprintf(h.name, sizeof h.name, "%s", p->name);
+    send_hdr(p, &h, NULL, 0);
+    p->auto_hb = true;   /* like a real peer, heartbeats from the HELLO on */
+}
+
+static void submit(peer_t *p, const char *job, uint64_t shard, const void *payload, size_t len)
+{
+    wire_hdr_t h = {.type = WIRE_SUBMIT, .shard_id = shard};
+    snprintf(h.job_id, sizeof h.job_id, "%s", job);
+    send_hdr(p, &h, payload, len);
+}
+
+static void credit(peer_t *p, uint32_t n)
+{
+    wire_hdr_t h = {.type = WIRE_CREDIT, .n = n};
+    send_hdr(p, &h, NULL, 0);
+}
+
+static void to_broker(peer_t *p, wire_type_t type, const char *job, uint64_t shard, uint64_t lease, uint32_t n,
+                      const void *payload, size_t len)
+{
+    wire_hdr_t h = {.type = type, .shard_id = shard, .lease = lease, .n = n};
+    if (job) snprintf(h.job_id, sizeof h.job_id, "%s", job);
+    send_hdr(p, &h, payload, len);
+}
+
+static void bye(peer_t *p)
+{
+    wire_hdr_t h = {.type = WIRE_BYE};
+    send_hdr(p, &h, NULL, 0);
+    p->auto_hb = false;
+}
+
+static void set_demand(peer_t *p, const char *key, double rpm, double tpm, uint32_t conc, uint32_t demand)
+{
+    wire_rate_t row = {.key = (char *)key, .rpm = rpm, .tpm = tpm, .demand = demand, .max_concurrency = conc};
+    buf_t b;
+    buf_init(&b, WIRE_MAX_MSG);
+    if (wire_rates_encode(&row, 1, &b) < 0) failures++;
+    free(p->demand);
+    p->demand = xmalloc(b.len);
+    memcpy(p->demand, b.data, b.len);
+    p->demand_len = b.len;
+    buf_free(&b);
+    wire_hdr_t h = {.type = WIRE_DEMAND};
+    send_hdr(p, &h, p->demand, p->demand_len);
+}
+
+/* Receives everything waiting on p. */
+static void peer_drain(peer_t *p)
+{
+    for (;;) {
+        zsock_msg_t m;
+        int rc = zsock_recv(p->sock, &m);
+        if (rc <= 0) return;
+        wire_hdr_t h;
+        char err[256];
+        if (m.n < 1 || m.dropped || m.n > 2 ||
+            wire_hdr_decode(zmq_msg_data(&m.frames[0]), zmq_msg_size(&m.frames[0]), &h, err, sizeof err) < 0) {
+            fprintf(stderr, "%s: the broker sent a malformed message (%d frames): %s\n", p->name, m.n, err);
+            failures++;
+            zsock_msg_close(&m);
+            continue;
+        }
+        const void *pl = m.n > 1 ? zmq_msg_data(&m.frames[1]) : NULL;
+        size_t plen = m.n > 1 ? zmq_msg_size(&m.frames[1]) : 0;
+        if (h.type == WIRE_HEARTBEAT) {
+            p->hb_count++;
+            p->hb_n = h.n;
+            snprintf(p->hb_name, sizeof p->hb_name, "%s", h.name);
+        } else if (h.type == WIRE_ALLOT) {
+            wire_rate_t *rows = NULL;
+            size_t n = 0;
+            if (!pl || wire_rates_decode(pl, plen, &rows, &n, err, sizeof err) < 0) {
+                fprintf(stderr, "%s: bad ALLOT: %s\n", p->name, pl ? err : "no payload");
+                failures++;
+            } else {
+                wire_rates_free(p->allot, p->n_allot);
+                p->allot = rows;
+                p->n_allot = n;
+                p->allot_count++;
+            }
+        } else {
+            p->inbox = xrealloc(p->inbox, (p->n_inbox + 1) * sizeof(msg_t));
+            msg_t *g = &p->inbox[p->n_inbox++];
+            g->h = h;
+            g->len = plen;
+            g->payload = NULL;
+            if (pl) {
+                g->payload = xmalloc(plen);
+                memcpy(g->payload, pl, plen);
+            }
+        }
+        zsock_msg_close(&m);
+    }
+}
+
+/* One round: heartbeats (and DEMANDs) from the live test peers, then a short poll and drain. */
+static void pump(env_t *e)
+{
+    int64_t now = loop_now_ms();
+    zmq_pollitem_t items[MAX_PEERS];
+    for (int i = 0; i < e->n_peers; i++) {
+        peer_t *p = e->peers[i];
+        if (p->auto_hb && now - p->last_hb_sent >= PEER_HB_MS) {
+            wire_hdr_t h = {.type = WIRE_HEARTBEAT};
+            send_hdr(p, &h, NULL, 0);
+            if (p->demand) {
+                wire_hdr_t d = {.type = WIRE_DEMAND};
+                send_hdr(p, &d, p->demand, p->demand_len);
+            }
+            p->last_hb_sent = now;
+        }
+        items[i] = (zmq_pollitem_t){.socket = p->sock, .events = ZMQ_POLLIN};
+    }
+    if (zmq_poll(items, e->n_peers, 5) < 0) return;
+    for (int i = 0; i < e->n_peers; i++) peer_drain(e->peers[i]);
+}
+
+static int count_type(const peer_t *p, wire_type_t t)
+{
+    int n = 0;
+    for (size_t i = 0; i < p->n_inbox; i++) n += p->inbox[i].h.type == t;
+    return n;
+}
+
+/* Waits for the first message of type t in p's inbox; takes it out. 0 / -1 on timeout. */
+static int wait_msg(env_t *e, peer_t *p, wire_type_t t, msg_t *out)
+{
+    int64_t end = loop_now_ms() + DEADLINE_MS;
+    for (;;) {
+        for (size_t i = 0; i < p->n_inbox; i++) {
+            if (p->inbox[i].h.type != t) continue;
+            *out = p->inbox[i];
+            memmove(&p->inbox[i], &p->inbox[i + 1], (p->n_inbox - i - 1) * sizeof(msg_t));
+            p->n_inbox--;
+            return 0;
+        }
+        if (loop_now_ms() > end) break;
+        pump(e);
+    }
+    fprintf(stderr, "%s: no %s within %d ms\n", p->name, wire_type_name(t), DEADLINE_MS);
+    memset(out, 0, sizeof(*out));
+    return -1;
+}
+
+static void msg_free(msg_t *m)
+{
+    free(m->payload);
+    m->payload = NULL;
+}
+
+/* Two more broker heartbeats to p: everything sent before has been handled by then. */
+static void settle(env_t *e, peer_t *p)
+{
+    uint32_t want = p->hb_count + 2;
+    int64_t end = loop_now_ms() + DEADLINE_MS;
+    while (p->hb_count < want && loop_now_ms() <= end) pump(e);
+    CHECK(p->hb_count >= want);
+}
+
+typedef bool (*stats_pred)(const broker_stats_t *s, const void *arg);
+
+static bool wait_stats(env_t *e, stats_pred pred, const void *arg, broker_stats_t *out)
+{
+    int64_t end = loop_now_ms() + DEADLINE_MS;
+    for (;;) {
+        broker_get_stats(e->b, out);
+        if (pred(out, arg)) return true;
+        if (loop_now_ms() > end) return false;
+        pump(e);
+    }
+}
+
+static bool p_dropped_above(const broker_stats_t *s, const void *arg) { return s->messages_dropped > *(const uint64_t *)arg; }
+static bool p_died(const broker_stats_t *s, const void *arg) { return s->workers_died >= *(const uint64_t *)arg; }
+static bool p_queued(const broker_stats_t *s, const void *arg) { return s->shards_queued == *(const uint64_t *)arg; }
+
+/* The last ALLOT p received has `key` with these shares; waits for it. */
+static bool wait_allot(env_t *e, peer_t *p, const char *key, double rpm, double tpm, uint32_t conc)
+{
+    int64_t end = loop_now_ms() + DEADLINE_MS;
+    for (;;) {
+        for (size_t i = 0; i < p->n_allot; i++) {
+            const wire_rate_t *r = &p->allot[i];
+            if (strcmp(r->key, key) == 0 && fabs(r->rpm - rpm) < 1e-6 && fabs(r->tpm - tpm) < 1e-6 &&
+                r->max_concurrency == conc)
+                return true;
+        }
+        if (loop_now_ms() > end) break;
+        pump(e);
+    }
+    fprintf(stderr, "%s: no ALLOT %s = %g rpm, %g tpm, %u calls; last:", p->name, key, rpm, tpm, conc);
+    for (size_t i = 0; i < p->n_allot; i++)
+        fprintf(stderr, " %s = %g/%g/%u", p->allot[i].key, p->allot[i].rpm, p->allot[i].tpm, p->allot[i].max_concurrency);
+    fprintf(stderr, "\n");
+    return false;
+}
+
+/* ---- payloads -------------------------------------------------------------------------------- */
+
+/* A real shard payload (wire_shard_encode); `big` makes its prompt large. */
+static void make_shard(buf_t *out, const char *job, uint64_t shard, size_t big)
+{
+    char prompt[128];
+    snprintf(prompt, sizeof prompt, "What is %s/%llu?", job, (unsigned long long)shard);
+    char *text = NULL;
+    if (big) {
+        text = xmalloc(big + 1);
+        for (size_t i = 0; i < big; i++) text[i] = (char)('a' + (i * 7 + shard) % 26);
+        text[big] = '\0';
+    }
+    record_t recs[2] = {{.index = shard * 2, .id = "r1", .prompt = big ? text : prompt, .reference = "42"},
+                        {.index = shard * 2 + 1, .prompt = prompt, .category = "math"}};
+    buf_init(out, WIRE_MAX_MSG);
+    if (wire_shard_encode("{\"job\":\"spec\"}", recs, 2, out) < 0) failures++;
+    free(text);
+}
+
+static void make_result(buf_t *out, const char *job, uint64_t shard, uint64_t idx)
+{
+    result_t r = {.job_id = (char *)job, .shard_id = shard, .record_index = idx, .target = TARGET_CUSTOM,
+                  .model = "openai:gpt-4o", .response = "forty-two", .latency_ms = 12.5};
+    buf_init(out, WIRE_MAX_MSG);
+    if (wire_result_encode(&r, out) < 0) failures++;
+}
+
+static bool same_bytes(const msg_t *m, const buf_t *b)
+{
+    return m->payload && m->len == b->len && memcmp(m->payload, b->data, b->len) == 0;
+}
+
+/* ---- scenarios ------------------------------------------------------------------------------- */
+
+static void test_hello_heartbeat(void)
+{
+    env_t e;
+    if (env_start(&e, 50, 100) < 0) return;
+    peer_t *s = peer_new(&e, "sched-1"), *w1 = peer_new(&e, "worker-1");
+    hello(s, "scheduler", 0);
+    msg_t m;
+    CHECK(wait_msg(&e, s, WIRE_WELCOME, &m) == 0);
+    CHECK(m.h.heartbeat_ms == 50);
+    CHECK(strncmp(m.h.name, "broker-", 7) == 0);
+    snprintf(e.instance, sizeof e.instance, "%s", m.h.name);
+    CHECK(m.payload == NULL);
+    CHECK(m.h.n == 0);   /* workers connected */
+    hello(w1, "worker", 2);
+    CHECK(wait_msg(&e, w1, WIRE_WELCOME, &m) == 0);
+    CHECK(m.h.heartbeat_ms == 50 && strcmp(m.h.name, e.instance) == 0 && m.h.n == 1);
+
+    /* Heartbeats carry the instance id and the number of workers. */
+    settle(&e, w1);
+    CHECK(w1->hb_n == 1 && strcmp(w1->hb_name, e.instance) == 0);
+    CHECK(s->hb_count > 0 && s->hb_n == 1);
+    peer_t *w2 = peer_new(&e, "worker-2");
+    hello(w2, "worker", 1);
+    CHECK(wait_msg(&e, w2, WIRE_WELCOME, &m) == 0);
+    CHECK(m.h.n == 2);
+    settle(&e, s);
+    settle(&e, s);
+    CHECK(s->hb_n == 2 && w1->hb_n == 2 && w2->hb_n == 2);
+    broker_stats_t st;
+    broker_get_stats(e.b, &st);
+    CHECK(st.workers_alive == 2 && st.schedulers_alive == 1);
+    CHECK(st.shards_queued == 0 && st.shards_leased == 0 && st.messages_dropped == 0);
+
+    /* A second HELLO from the same peer is a restart: welcomed again. */
+    hello(w2, "worker", 1);
+    CHECK(wait_msg(&e, w2, WIRE_WELCOME, &m) == 0);
+    settle(&e, s);
+    broker_get_stats(e.b, &st);
+    CHECK(st.workers_alive == 2);
+
+    /* BYE: the peer is gone, the count follows. */
+    bye(w2);
+    settle(&e, s);
+    settle(&e, s);
+    CHECK(s->hb_n == 1);
+    broker_get_stats(e.b, &st);
+    CHECK(st.workers_alive == 1);
+    env_stop(&e);
+}
+
+static void test_credit_dispatch(void)
+{
+    env_t e;
+    if (env_start(&e, 50, 100) < 0) return;
+    peer_t *s = peer_new(&e, "sched"), *w = peer_new(&e, "worker");
+    hello(s, "scheduler", 0);
+    msg_t m;
+    CHECK(wait_msg(&e, s, WIRE_WELCOME, &m) == 0);
+    buf_t pay[10];
+    for (int i = 0; i < 10; i++) {
+        make_shard(&pay[i], "job-1", (uint64_t)i + 1, i == 6 ? 300000 : 0);
+        submit(s, "job-1", (uint64_t)i + 1, pay[i].data, pay[i].len);
+    }
+    uint64_t ten = 10;
+    broker_stats_t st;
+    CHECK(wait_stats(&e, p_queued, &ten, &st));
+
+    hello(w, "worker", 2);
+    CHECK(wait_msg(&e, w, WIRE_WELCOME, &m) == 0);
+    uint64_t last_lease = 0;
+    int next = 1, in_order = 1, intact = 1, leases_up = 1, first_try = 1;
+#define TAKE_SHARD()                                                                       \
+    do {                                                                                   \
+        msg_t g;                                                                           \
+        if (wait_msg(&e, w, WIRE_SHARD, &g) < 0) { failures++; break; }                    \
+        if (strcmp(g.h.job_id, "job-1") != 0 || g.h.shard_id != (uint64_t)next) in_order = 0; \
+        if (g.h.lease <= last_lease) leases_up = 0;                                        \
+        if (g.h.n != 1) first_try = 0;                                                     \
+        if (next >= 1 && next <= 10 && !same_bytes(&g, &pay[next - 1])) intact = 0;        \
+        last_lease = g.h.lease;                                                            \
+        next++;                                                                            \
+        msg_free(&g);                                                                      \
+    } while (0)
+    TAKE_SHARD();
+    TAKE_SHARD();
+    /* Credit 2: two shards, however many wait. */
+    uint64_t eight = 8;
+    CHECK(wait_stats(&e, p_queued, &eight, &st));
+    settle(&e, w);
+    settle(&e, w);
+    CHECK(count_type(w, WIRE_SHARD) == 0);
+    broker_get_stats(e.b, &st);
+    CHECK(st.shards_queued == 8 && st.shards_leased == 2 && st.shards_dispatched == 2);
+
+    /* CREDIT 1: exactly one more. */
+    credit(w, 1);
+    TAKE_SHARD();
+    settle(&e, w);
+    settle(&e, w);
+    CHECK(count_type(w, WIRE_SHARD) == 0);
+    broker_get_stats(e.b, &st);
+    CHECK(st.shards_queued == 7 && st.shards_leased == 3);
+
+    /* The rest, in order, with increasing leases and the bytes the scheduler sent. */
+    credit(w, 7);
+    for (int i = 0; i < 7; i++) TAKE_SHARD();
+    CHECK(next == 11);
+    CHECK(in_order && intact && leases_up && first_try);
+    settle(&e, w);
+    CHECK(count_type(w, WIRE_SHARD) == 0);
+    broker_get_stats(e.b, &st);
+    CHECK(st.shards_queued == 0 && st.shards_leased == 10 && st.shards_dispatched == 10);
+
+    /* Spare credit waits for work: the next submission goes out at once. */
+    credit(w, 1);
+    buf_t extra;
+    make_shard(&extra, "job-2", 1, 0);
+    submit(s, "job-2", 1, extra.data, extra.len);
+    CHECK(wait_msg(&e, w, WIRE_SHARD, &m) == 0);
+    CHECK(strcmp(m.h.job_id, "job-2") == 0 && m.h.shard_id == 1 && m.h.lease > last_lease && same_bytes(&m, &extra));
+    msg_free(&m);
+    buf_free(&extra);
+
+    /* Two workers: work goes to the one with credit. */
+    peer_t *w2 = peer_new(&e, "worker-2");
+    hello(w2, "worker", 1);
+    make_shard(&extra, "job-3", 1, 0);
+    submit(s, "job-3", 1, extra.data, extra.len);
+    CHECK(wait_msg(&e, w2, WIRE_SHARD, &m) == 0);
+    CHECK(strcmp(m.h.job_id, "job-3") == 0 && same_bytes(&m, &extra));
+    msg_free(&m);
+    buf_free(&extra);
+    settle(&e, w);
+    CHECK(count_type(w, WIRE_SHARD) == 0);
+    for (int i = 0; i < 10; i++) buf_free(&pay[i]);
+#undef TAKE_SHARD
+    env_stop(&e);
+}
+
+static void test_duplicate_submit(void)
+{
+    env_t e;
+    if (env_start(&e, 50, 100) < 0) return;
+    peer_t *s = peer_new(&e, "sched");
+    hello(s, "scheduler", 0);
+    msg_t m;
+    CHECK(wait_msg(&e, s, WIRE_WELCOME, &m) == 0);
+    buf_t a, a2, c;
+    make_shard(&a, "job-d", 1, 0);
+    make_shard(&a2, "job-d", 1, 100);   /* same job and shard, other bytes */
+    make_shard(&c, "job-e", 1, 0);       /* same shard number, other job */
+    submit(s, "job-d", 1, a.data, a.len);
+    submit(s, "job-d", 1, a.data, a.len);
+    submit(s, "job-d", 1, a2.data, a2.len);
+    settle(&e, s);
+    broker_stats_t st;
+    broker_get_stats(e.b, &st);
+    CHECK(st.shards_queued == 1);   /* queued once */
+
+    peer_t *w = peer_new(&e, "worker");
+    hello(w, "worker", 10);
+    CHECK(wait_msg(&e, w, WIRE_SHARD, &m) == 0);
+    CHECK(strcmp(m.h.job_id, "job-d") == 0 && m.h.shard_id == 1 && same_bytes(&m, &a));
+    uint64_t lease = m.h.lease;
+    msg_free(&m);
+    /* Leased: a resubmission is ignored too. */
+    submit(s, "job-d", 1, a.data, a.len);
+    submit(s, "job-e", 1, c.data, c.len);   /* not a duplicate */
+    CHECK(wait_msg(&e, w, WIRE_SHARD, &m) == 0);
+    CHECK(strcmp(m.h.job_id, "job-e") == 0 && same_bytes(&m, &c));
+    msg_free(&m);
+    settle(&e, w);
+    settle(&e, w);
+    CHECK(count_type(w, WIRE_SHARD) == 0);
+    broker_get_stats(e.b, &st);
+    CHECK(st.shards_dispatched == 2 && st.shards_leased == 2 && st.shards_queued == 0);
+
+    /* Once done, the shard is no longer held: submitting it again is new work. */
+    to_broker(w, WIRE_SHARD_DONE, "job-d", 1, lease, 2, NULL, 0);
+    CHECK(wait_msg(&e, s, WIRE_SHARD_DONE, &m) == 0);
+    submit(s, "job-d", 1, a.data, a.len);
+    CHECK(wait_msg(&e, w, WIRE_SHARD, &m) == 0);
+    CHECK(strcmp(m.h.job_id, "job-d") == 0 && m.h.lease > lease);
+    msg_free(&m);
+    buf_free(&a);
+    buf_free(&a2);
+    buf_free(&c);
+    env_stop(&e);
+}
+
+static void test_forwarding(void)
+{
+    env_t e;
+    if (env_start(&e, 50, 100) < 0) return;
+    peer_t *s1 = peer_new(&e, "sched-1"), *s2 = peer_new(&e, "sched-2"), *w = peer_new(&e, "worker");
+    hello(s1, "scheduler", 0);
+    hello(s2, "scheduler", 0);
+    msg_t m;
+    CHECK(wait_msg(&e, s1, WIRE_WELCOME, &m) == 0);
+    CHECK(wait_msg(&e, s2, WIRE_WELCOME, &m) == 0);
+    buf_t pa, pb;
+    make_shard(&pa, "job-a", 1, 0);
+    make_shard(&pb, "job-b", 7, 0);
+    submit(s1, "job-a", 1, pa.data, pa.len);
+    submit(s2, "job-b", 7, pb.data, pb.len);
+    hello(w, "worker", 2);
+    msg_t g1, g2;
+    CHECK(wait_msg(&e, w, WIRE_SHARD, &g1) == 0);
+    CHECK(wait_msg(&e, w, WIRE_SHARD, &g2) == 0);
+    msg_t *ga = strcmp(g1.h.job_id, "job-a") == 0 ? &g1 : &g2, *gb = ga == &g1 ? &g2 : &g1;
+    CHECK(strcmp(ga->h.job_id, "job-a") == 0 && strcmp(gb->h.job_id, "job-b") == 0);
+
+    /* RESULT for job-b goes to sched-2 only, payload intact. */
+    buf_t rb, ra;
+    make_result(&rb, "job-b", 7, 3);
+    make_result(&ra, "job-a", 1, 0);
+    to_broker(w, WIRE_RESULT, "job-b", 7, gb->h.lease, 0, rb.data, rb.len);
+    CHECK(wait_msg(&e, s2, WIRE_RESULT, &m) == 0);
+    CHECK(strcmp(m.h.job_id, "job-b") == 0 && m.h.shard_id == 7 && m.h.lease == gb->h.lease && same_bytes(&m, &rb));
+    result_t dec = {0};
+    char err[256];
+    CHECK(m.payload && wire_result_decode(m.payload, m.len, &dec, err, sizeof err) == 0 && dec.record_index == 3);
+    result_clear(&dec);
+    msg_free(&m);
+    to_broker(w, WIRE_RESULT, "job-a", 1, ga->h.lease, 0, ra.data, ra.len);
+    to_broker(w, WIRE_SHARD_DONE, "job-a", 1, ga->h.lease, 1, NULL, 0);
+    CHECK(wait_msg(&e, s1, WIRE_RESULT, &m) == 0);
+    CHECK(strcmp(m.h.job_id, "job-a") == 0 && same_bytes(&m, &ra));
+    msg_free(&m);
+    CHECK(wait_msg(&e, s1, WIRE_SHARD_DONE, &m) == 0);
+    CHECK(strcmp(m.h.job_id, "job-a") == 0 && m.h.shard_id == 1 && m.h.lease == ga->h.lease && m.h.n == 1 &&
+          m.payload == NULL);
+    settle(&e, s1);
+    settle(&e, s2);
+    CHECK(count_type(s1, WIRE_RESULT) == 0 && count_type(s2, WIRE_RESULT) == 0);
+    CHECK(count_type(s2, WIRE_SHARD_DONE) == 0);
+    CHECK(count_type(w, WIRE_RESULT) == 0 && count_type(w, WIRE_SHARD_DONE) == 0);
+    broker_stats_t st;
+    broker_get_stats(e.b, &st);
+    CHECK(st.results_forwarded == 2 && st.shards_done == 1 && st.shards_leased == 1);
+
+    /* A result from a peer without a session (say, a worker declared dead that finished anyway)
+     * still reaches the scheduler; the peer is told BYE, to start a new session. */
+    peer_t *ghost = peer_new(&e, "ghost");
+    to_broker(ghost, WIRE_RESULT, "job-b", 7, 99, 0, rb.data, rb.len);
+    CHECK(wait_msg(&e, s2, WIRE_RESULT, &m) == 0);
+    CHECK(m.h.lease == 99 && same_bytes(&m, &rb));
+    msg_free(&m);
+    CHECK(wait_msg(&e, ghost, WIRE_BYE, &m) == 0);
+    CHECK(ghost->hb_count == 0);   /* no heartbeats without a session */
+
+    msg_free(&g1);
+    msg_free(&g2);
+    buf_free(&pa);
+    buf_free(&pb);
+    buf_free(&ra);
+    buf_free(&rb);
+    env_stop(&e);
+}
+
+static void test_worker_loss(void)
+{
+    env_t e;
+    if (env_start(&e, 50, 6) < 0) return;
+    peer_t *s = peer_new(&e, "sched"), *w1 = peer_new(&e, "w1"), *w2 = peer_new(&e, "w2");
+    hello(s, "scheduler", 0);
+    msg_t m;
+    CHECK(wait_msg(&e, s, WIRE_WELCOME, &m) == 0);
+    buf_t pay[4];
+    for (int i = 0; i < 4; i++) {
+        make_shard(&pay[i], "job-l", (uint64_t)i + 1, 0);
+        submit(s, "job-l", (uint64_t)i + 1, pay[i].data, pay[i].len);
+    }
+    hello(w1, "worker", 2);
+    hello(w2, "worker", 0);
+    msg_t a, b;
+    CHECK(wait_msg(&e, w1, WIRE_SHARD, &a) == 0);
+    CHECK(wait_msg(&e, w1, WIRE_SHARD, &b) == 0);
+    CHECK(a.h.shard_id == 1 && b.h.shard_id == 2);
+    uint64_t old_lease = b.h.lease;
+    msg_free(&a);
+    msg_free(&b);
+
+    /* w1 goes silent: declared dead, its two leases back at the front of the queue. */
+    w1->auto_hb = false;
+    uint64_t one = 1;
+    broker_stats_t st;
+    CHECK(wait_stats(&e, p_died, &one, &st));
+    CHECK(st.shards_requeued == 2 && st.shards_queued == 4 && st.shards_leased == 0 && st.workers_alive == 1);
+    credit(w2, 2);
+    CHECK(wait_msg(&e, w2, WIRE_SHARD, &a) == 0);
+    CHECK(wait_msg(&e, w2, WIRE_SHARD, &b) == 0);
+    CHECK(a.h.shard_id == 1 && b.h.shard_id == 2);   /* first in the queue */
+    CHECK(a.h.n == 2 && b.h.n == 2);                   /* second attempt */
+    CHECK(a.h.lease > old_lease && b.h.lease > a.h.lease);
+    CHECK(same_bytes(&a, &pay[0]) && same_bytes(&b, &pay[1]));
+    msg_free(&a);
+    msg_free(&b);
+
+    /* A late SHARD_DONE from the dead worker still reaches the scheduler; the worker is told
+     * its session is over. */
+    to_broker(w1, WIRE_SHARD_DONE, "job-l", 2, old_lease, 1, NULL, 0);
+    CHECK(wait_msg(&e, s, WIRE_SHARD_DONE, &m) == 0);
+    CHECK(m.h.shard_id == 2 && m.h.lease == old_lease);
+    CHECK(wait_msg(&e, w1, WIRE_BYE, &m) == 0);
+    broker_get_stats(e.b, &st);
+    CHECK(st.shards_queued == 2 && st.shards_leased == 2);   /* it matched no lease */
+
+    /* w3 takes the other two and has credit to spare; w2 says BYE: its first lease goes to w3 at
+     * once, the second waits at the front of the queue for credit. */
+    peer_t *w3 = peer_new(&e, "w3");
+    hello(w3, "worker", 3);
+    CHECK(wait_msg(&e, w3, WIRE_SHARD, &a) == 0);
+    CHECK(wait_msg(&e, w3, WIRE_SHARD, &b) == 0);
+    CHECK(a.h.shard_id == 3 && b.h.shard_id == 4);
+    msg_free(&a);
+    msg_free(&b);
+    bye(w2);
+    CHECK(wait_msg(&e, w3, WIRE_SHARD, &a) == 0);
+    CHECK(a.h.shard_id == 1 && a.h.n == 3 && same_bytes(&a, &pay[0]));
+    msg_free(&a);
+    uint64_t q1 = 1;
+    CHECK(wait_stats(&e, p_queued, &q1, &st));
+    CHECK(st.workers_died == 2);
+    credit(w3, 1);
+    CHECK(wait_msg(&e, w3, WIRE_SHARD, &a) == 0);
+    CHECK(a.h.shard_id == 2 && same_bytes(&a, &pay[1]));
+    msg_free(&a);
+
+    /* A worker with spare credit takes a dead worker's shards without asking again. */
+    peer_t *w4 = peer_new(&e, "w4");
+    hello(w4, "worker", 10);
+    CHECK(wait_msg(&e, w4, WIRE_WELCOME, &m) == 0);
+    w3->auto_hb = false;
+    int got[5] = {0};
+    for (int i = 0; i < 4; i++) {
+        if (wait_msg(&e, w4, WIRE_SHARD, &a) < 0) break;
+        if (a.h.shard_id >= 1 && a.h.shard_id <= 4 && same_bytes(&a, &pay[a.h.shard_id - 1])) got[a.h.shard_id]++;
+        msg_free(&a);
+    }
+    CHECK(got[1] == 1 && got[2] == 1 && got[3] == 1 && got[4] == 1);
+    uint64_t three = 3;
+    CHECK(wait_stats(&e, p_died, &three, &st));
+    CHECK(st.shards_queued == 0 && st.shards_leased == 4);
+
+    /* The dead worker comes back with a HELLO and is welcomed. */
+    hello(w1, "worker", 1);
+    CHECK(wait_msg(&e, w1, WIRE_WELCOME, &m) == 0);
+    for (int i = 0; i < 4; i++) buf_free(&pay[i]);
+    env_stop(&e);
+}
+
+static void test_late_joiner(void)
+{
+    env_t e;
+    if (env_start(&e, 50, 100) < 0) return;
+    peer_t *s = peer_new(&e, "sched");
+    hello(s, "scheduler", 0);
+    buf_t pay[3];
+    for (int i = 0; i < 3; i++) {
+        make_shard(&pay[i], "job-z", (uint64_t)i + 1, 0);
+        submit(s, "job-z", (uint64_t)i + 1, pay[i].data, pay[i].len);
+    }
+    uint64_t three = 3;
+    broker_stats_t st;
+    CHECK(wait_stats(&e, p_queued, &three, &st));
+    settle(&e, s);
+    settle(&e, s);
+    peer_t *w = peer_new(&e, "late");
+    hello(w, "worker", 5);
+    for (int i = 0; i < 3; i++) {
+        msg_t m;
+        CHECK(wait_msg(&e, w, WIRE_SHARD, &m) == 0);
+        CHECK(m.h.shard_id == (uint64_t)i + 1 && same_bytes(&m, &pay[i]));
+        msg_free(&m);
+        buf_free(&pay[i]);
+    }
+    env_stop(&e);
+}
+
+static void test_cancel(void)
+{
+    env_t e;
+    if (env_start(&e, 50, 100) < 0) return;
+    peer_t *s = peer_new(&e, "sched"), *w = peer_new(&e, "worker"), *w2 = peer_new(&e, "idle");
+    hello(s, "scheduler", 0);
+    hello(w2, "worker", 0);
+    buf_t pc, pk;
+    make_shard(&pc, "job-c", 1, 0);
+    make_shard(&pk, "job-k", 1, 0);
+    for (uint64_t i = 1; i <= 3; i++) submit(s, "job-c", i, pc.data, pc.len);
+    submit(s, "job-k", 1, pk.data, pk.len);
+    uint64_t four = 4;
+    broker_stats_t st;
+    CHECK(wait_stats(&e, p_queued, &four, &st));
+    hello(w, "worker", 1);
+    msg_t m;
+    CHECK(wait_msg(&e, w, WIRE_SHARD, &m) == 0);
+    CHECK(strcmp(m.h.job_id, "job-c") == 0 && m.h.shard_id == 1);
+    uint64_t lease = m.h.lease;
+    msg_free(&m);
+
+    /* A CANCEL from a worker is not obeyed. */
+    to_broker(w2, WIRE_CANCEL, "job-k", 0, 0, 0, NULL, 0);
+    settle(&e, w);
+    CHECK(count_type(w, WIRE_CANCEL) == 0);
+    broker_get_stats(e.b, &st);
+    CHECK(st.shards_queued == 3);
+
+    to_broker(s, WIRE_CANCEL, "job-c", 0, 0, 0, NULL, 0);
+    CHECK(wait_msg(&e, w, WIRE_CANCEL, &m) == 0);
+    CHECK(strcmp(m.h.job_id, "job-c") == 0);
+    CHECK(wait_msg(&e, w2, WIRE_CANCEL, &m) == 0);   /* every worker hears it */
+    CHECK(strcmp(m.h.job_id, "job-c") == 0);
+    uint64_t one = 1;
+    CHECK(wait_stats(&e, p_queued, &one, &st));
+    CHECK(st.shards_leased == 0);
+    credit(w, 3);
+    CHECK(wait_msg(&e, w, WIRE_SHARD, &m) == 0);
+    CHECK(strcmp(m.h.job_id, "job-k") == 0 && same_bytes(&m, &pk));
+    msg_free(&m);
+    settle(&e, w);
+    settle(&e, w);
+    CHECK(count_type(w, WIRE_SHARD) == 0);
+    /* The worker's late SHARD_DONE for the cancelled shard is still forwarded (the scheduler
+     * decides what to do with it). */
+    to_broker(w, WIRE_SHARD_DONE, "job-c", 1, lease, 0, NULL, 0);
+    CHECK(wait_msg(&e, s, WIRE_SHARD_DONE, &m) == 0);
+    CHECK(strcmp(m.h.job_id, "job-c") == 0 && m.h.lease == lease);
+    buf_free(&pc);
+    buf_free(&pk);
+    env_stop(&e);
+}
+
+/* A whole normal exchange with fresh peers: HELLO, SUBMIT, SHARD, RESULT, SHARD_DONE, BYE. */
+static void normal_flow(env_t *e, int round)
+{
+    char name[64], job[64];
+    snprintf(name, sizeof name, "ok-sched-%d", round);
+    peer_t *s = peer_new(e, name);
+    snprintf(name, sizeof name, "ok-worker-%d", round);
+    peer_t *w = peer_new(e, name);
+    snprintf(job, sizeof job, "ok-job-%d", round);
+    hello(s, "scheduler", 0);
+    hello(w, "worker", 1);
+    msg_t m;
+    int ok = wait_msg(e, s, WIRE_WELCOME, &m) == 0 && wait_msg(e, w, WIRE_WELCOME, &m) == 0;
+    buf_t pay, res;
+    make_shard(&pay, job, 1, 0);
+    make_result(&res, job, 1, 0);
+    submit(s, job, 1, pay.data, pay.len);
+    if (ok && wait_msg(e, w, WIRE_SHARD, &m) == 0) {
+        ok = same_bytes(&m, &pay);
+        uint64_t lease = m.h.lease;
+        msg_free(&m);
+        to_broker(w, WIRE_RESULT, job, 1, lease, 0, res.data, res.len);
+        to_broker(w, WIRE_SHARD_DONE, job, 1, lease, 1, NULL, 0);
+        if (wait_msg(e, s, WIRE_RESULT, &m) == 0) {
+            ok = ok && same_bytes(&m, &res);
+            msg_free(&m);
+        } else {
+            ok = 0;
+        }
+        ok = ok && wait_msg(e, s, WIRE_SHARD_DONE, &m) == 0;
+    } else {
+        ok = 0;
+    }
+    if (!ok) fprintf(stderr, "normal flow after malformed input %d failed\n", round);
+    CHECK(ok);
+    bye(w);
+    bye(s);
+    buf_free(&pay);
+    buf_free(&res);
+}
+
+/* msgpack-c, an encoder independent of wire.c, for hand-made headers. */
+static void mp_header(buf_t *out, int version, int type, const char *role)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_int(&pk, version);
+    msgpack_pack_int(&pk, type);
+    msgpack_pack_map(&pk, role ? 1 : 0);
+    if (role) {
+        msgpack_pack_str(&pk, 4);
+        msgpack_pack_str_body(&pk, "role", 4);
+        msgpack_pack_str(&pk, strlen(role));
+        msgpack_pack_str_body(&pk, role, strlen(role));
+    }
+    buf_init(out, WIRE_MAX_MSG);
+    if (buf_append(out, sb.data, sb.size) < 0) failures++;
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_malformed(void)
+{
+    env_t e;
+    if (env_start(&e, 50, 100) < 0) return;
+    peer_t *s = peer_new(&e, "sched"), *w = peer_new(&e, "worker"), *x = peer_new(&e, "stranger");   /* x never says HELLO */
+    hello(s, "scheduler", 0);
+    hello(w, "worker", 0);
+    msg_t m;
+    CHECK(wait_msg(&e, s, WIRE_WELCOME, &m) == 0);
+    CHECK(wait_msg(&e, w, WIRE_WELCOME, &m) == 0);
+
+    buf_t valid_hb, valid_hello, pay;
+    buf_init(&valid_hb, 1024);
+    buf_init(&valid_hello, 1024);
+    wire_hdr_t hb = {.type = WIRE_HEARTBEAT};
+    wire_hdr_t hh = {.type = WIRE_HELLO, .role = "worker", .n = 1};
+    CHECK(wire_hdr_encode(&hb, &valid_hb) == 0 && wire_hdr_encode(&hh, &valid_hello) == 0);
+    make_shard(&pay, "bad-job", 1, 0);
+    buf_t v2, t99, t0, t_welcome_bad;
+    mp_header(&v2, 2, WIRE_HELLO, "worker");
+    mp_header(&t99, 1, 99, NULL);
+    mp_header(&t0, 1, 0, NULL);
+    mp_header(&t_welcome_bad, 1, WIRE_HELLO, "admin");
+
+    static const unsigned char garbage[] = {0x00, 0xff, 'g', 'a', 'r', 'b', 0x93, 0xc1};
+    static const unsigned char huge_array[] = {0xdd, 0x7f, 0xff, 0xff, 0xff, 0x01};
+    static const unsigned char a_map[] = {0x81, 0xa1, 'a', 0x01};
+    static const unsigned char str_type[] = {0x93, 0x01, 0xa5, 'H', 'E', 'L', 'L', 'O', 0x80};
+    static const unsigned char deep[] = {0x93, 0x01, 0x01, 0x81, 0xa3, 'j', 'o', 'b', 0x91, 0x91, 0x91, 0x91, 0x91, 0x91};
+    const void *f[5];
+    size_t l[5];
+    int round = 0;
+    uint64_t dropped = 0;
+    broker_stats_t st;
+
+#define EXPECT_DROPPED()                                                        \
+    do {                                                                        \
+        CHECK(wait_stats(&e, p_dropped_above, &dropped, &st));                 \
+        dropped = st.messages_dropped;                                          \
+        normal_flow(&e, ++round);                                               \
+    } while (0)
+
+    /* garbage header bytes, from a stranger and from a known worker */
+    f[0] = garbage, l[0] = sizeof garbage;
+    send_frames(x, f, l, 1);
+    EXPECT_DROPPED();
+    send_frames(w, f, l, 1);
+    EXPECT_DROPPED();
+    /* every truncation of a valid header */
+    for (size_t cut = 1; cut < valid_hello.len; cut++) {
+        f[0] = valid_hello.data, l[0] = cut;
+        send_frames(x, f, l, 1);
+    }
+    EXPECT_DROPPED();
+    /* wrong version, unknown types, a role that does not exist */
+    f[0] = v2.data, l[0] = v2.len;
+    send_frames(x, f, l, 1);
+    EXPECT_DROPPED();
+    f[0] = t99.data, l[0] = t99.len;
+    send_frames(w, f, l, 1);
+    EXPECT_DROPPED();
+    f[0] = t0.data, l[0] = t0.len;
+    send_frames(s, f, l, 1);
+    EXPECT_DROPPED();
+    f[0] = t_welcome_bad.data, l[0] = t_welcome_bad.len;
+    send_frames(x, f, l, 1);
+    EXPECT_DROPPED();
+    /* well-formed MessagePack of the wrong shape */
+    f[0] = huge_array, l[0] = sizeof huge_array;
+    send_frames(x, f, l, 1);
+    EXPECT_DROPPED();
+    f[0] = a_map, l[0] = sizeof a_map;
+    send_frames(x, f, l, 1);
+    EXPECT_DROPPED();
+    f[0] = str_type, l[0] = sizeof str_type;
+    send_frames(x, f, l, 1);
+    EXPECT_DROPPED();
+    f[0] = deep, l[0] = sizeof deep;
+    send_frames(w, f, l, 1);
+    EXPECT_DROPPED();
+    /* a RESULT for a job nobody submitted */
+    buf_t res;
+    make_result(&res, "no-such-job", 1, 0);
+    to_broker(w, WIRE_RESULT, "no-such-job", 1, 1, 0, res.data, res.len);
+    EXPECT_DROPPED();
+    buf_free(&res);
+    /* five frames (identity + four) */
+    f[0] = valid_hb.data, l[0] = valid_hb.len;
+    f[1] = "a", l[1] = 1;
+    f[2] = "b", l[2] = 1;
+    f[3] = "c", l[3] = 1;
+    send_frames(w, f, l, 4);
+    EXPECT_DROPPED();
+    /* an empty message (identity and one empty frame), and a REQ-style empty delimiter */
+    f[0] = "", l[0] = 0;
+    send_frames(x, f, l, 1);
+    EXPECT_DROPPED();
+    f[0] = "", l[0] = 0;
+    f[1] = valid_hello.data, l[1] = valid_hello.len;
+    send_frames(x, f, l, 2);
+    EXPECT_DROPPED();
+    /* nothing above was answered: a receiver never replies to a malformed message */
+    settle(&e, s);
+    CHECK(x->n_inbox == 0 && x->hb_count == 0);
+    /* a SUBMIT from a peer that never said HELLO: dropped, and the peer is told BYE */
+    submit(x, "bad-job", 1, pay.data, pay.len);
+    EXPECT_DROPPED();
+    CHECK(wait_msg(&e, x, WIRE_BYE, &m) == 0);
+    to_broker(x, WIRE_CREDIT, NULL, 0, 0, 5, NULL, 0);
+    EXPECT_DROPPED();
+    CHECK(wait_msg(&e, x, WIRE_BYE, &m) == 0);
+    /* a SUBMIT without payload, and one from a worker */
+    submit(s, "bad-job", 2, NULL, 0);
+    EXPECT_DROPPED();
+    submit(w, "bad-job", 3, pay.data, pay.len);
+    EXPECT_DROPPED();
+    /* messages that only the broker sends */
+    to_broker(w, WIRE_SHARD, "bad-job", 1, 1, 1, pay.data, pay.len);
+    EXPECT_DROPPED();
+    wire_hdr_t wel = {.type = WIRE_WELCOME, .heartbeat_ms = 5};
+    send_hdr(s, &wel, NULL, 0);
+    EXPECT_DROPPED();
+    to_broker(w, WIRE_ALLOT, NULL, 0, 0, 0, "\x90", 1);
+    EXPECT_DROPPED();
+    /* CREDIT 0 is malformed */
+    wire_hdr_t c0 = {.type = WIRE_CREDIT};
+    buf_t c0b;
+    buf_init(&c0b, 1024);
+    CHECK(wire_hdr_encode(&c0, &c0b) == 0);
+    f[0] = c0b.data, l[0] = c0b.len;
+    send_frames(w, f, l, 1);
+    EXPECT_DROPPED();
+    buf_free(&c0b);
+#undef EXPECT_DROPPED
+
+    /* A garbage DEMAND payload is logged and dropped by the allotment; nothing else happens. */
+    to_broker(w, WIRE_DEMAND, NULL, 0, 0, 0, garbage, sizeof garbage);
+    to_broker(w, WIRE_DEMAND, NULL, 0, 0, 0, NULL, 0);
+    settle(&e, w);
+    CHECK(w->allot_count == 0);
+    normal_flow(&e, ++round);
+
+    /* None of it queued anything, and the original peers are still served. */
+    settle(&e, s);
+    broker_get_stats(e.b, &st);
+    CHECK(st.shards_queued == 0 && st.shards_leased == 0);
+    CHECK(st.messages_dropped >= (uint64_t)round - 1);
+    submit(s, "last-job", 1, pay.data, pay.len);
+    credit(w, 1);
+    CHECK(wait_msg(&e, w, WIRE_SHARD, &m) == 0);
+    CHECK(strcmp(m.h.job_id, "last-job") == 0 && same_bytes(&m, &pay));
+    msg_free(&m);
+
+    buf_free(&valid_hb);
+    buf_free(&valid_hello);
+    buf_free(&pay);
+    buf_free(&v2);
+    buf_free(&t99);
+    buf_free(&t0);
+    buf_free(&t_welcome_bad);
+    env_stop(&e);
+}
+
+static void test_allotment(void)
+{
+    env_t e;
+    if (env_start(&e, 50, 6) < 0) return;
+    peer_t *w1 = peer_new(&e, "w1"), *w2 = peer_new(&e, "w2");
+    hello(w1, "worker", 0);
+    hello(w2, "worker", 0);
+    msg_t m;
+    CHECK(wait_msg(&e, w1, WIRE_WELCOME, &m) == 0);
+    CHECK(wait_msg(&e, w2, WIRE_WELCOME, &m) == 0);
+    set_demand(w1, K, 1200, 200000, 40, 30);
+    set_demand(w2, K, 1200, 200000, 40, 10);
+    /* In proportion to demand: 30/40 and 10/40 of each limit. */
+    CHECK(wait_allot(&e, w1, K, 900, 150000, 30));
+    CHECK(wait_allot(&e, w2, K, 300, 50000, 10));
+    /* Repeating the same DEMAND every heartbeat does not repeat the ALLOT. */
+    uint32_t n1 = w1->allot_count;
+    settle(&e, w1);
+    settle(&e, w1);
+    CHECK(w1->allot_count == n1);
+
+    /* w2 dies: w1 gets the whole limit. */
+    w2->auto_hb = false;
+    CHECK(wait_allot(&e, w1, K, 1200, 200000, 40));
+    uint64_t one = 1;
+    broker_stats_t st;
+    CHECK(wait_stats(&e, p_died, &one, &st));
+
+    /* A third worker with demand: re-balanced. */
+    peer_t *w3 = peer_new(&e, "w3");
+    hello(w3, "worker", 0);
+    set_demand(w3, K, 1200, 200000, 40, 10);
+    CHECK(wait_allot(&e, w1, K, 900, 150000, 30));
+    CHECK(wait_allot(&e, w3, K, 300, 50000, 10));
+
+    /* Demand 0 gets 0; the other has everything again. */
+    set_demand(w3, K, 1200, 200000, 40, 0);
+    CHECK(wait_allot(&e, w3, K, 0, 0, 0));
+    CHECK(wait_allot(&e, w1, K, 1200, 200000, 40));
+
+    /* Demand again, then BYE: the share goes back at once. */
+    set_demand(w3, K, 1200, 200000, 40, 30);
+    CHECK(wait_allot(&e, w1, K, 600, 100000, 20));
+    CHECK(wait_allot(&e, w3, K, 600, 100000, 20));
+    bye(w3);
+    CHECK(wait_allot(&e, w1, K, 1200, 200000, 40));
+
+    /* A DEMAND from a scheduler is ignored. */
+    peer_t *s = peer_new(&e, "sched");
+    hello(s, "scheduler", 0);
+    CHECK(wait_msg(&e, s, WIRE_WELCOME, &m) == 0);
+    set_demand(s, K, 1200, 200000, 40, 1000);
+    settle(&e, w1);
+    settle(&e, w1);
+    CHECK(s->allot_count == 0);
+    CHECK(wait_allot(&e, w1, K, 1200, 200000, 40));
+    env_stop(&e);
+}
+
+int main(void)
+{
+    log_set_level(getenv("TEST_BROKER_LOG") ? LOG_DEBUG : LOG_OFF);
+    test_hello_heartbeat();
+    test_credit_dispatch();
+    test_duplicate_submit();
+    test_forwarding();
+    test_worker_loss();
+    test_late_joiner();
+    test_cancel();
+    test_malformed();
+    test_allotment();
+    if (failures) {
+        printf("test_broker: %d of %d checks failed\n", failures, checks);
+        return 1;
+    }
+    printf("test_broker: %d checks passed\n", checks);
+    return 0;
+}
