@@ -475,8 +475,10 @@ def run_wrk(mock, script, seconds, connections, cpus):
             p.wait()
     t1 = time.monotonic()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    ours = (cpu_seconds(mock.p.pid) or 0.0) - mock0 + (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
-    NOISE.append(max(0.0, (machine_busy() - busy0 - ours) / (t1 - t0)))
+    mock_cpu = (cpu_seconds(mock.p.pid) or 0.0) - mock0
+    ours = mock_cpu + (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    other = max(0.0, (machine_busy() - busy0 - ours) / (t1 - t0))
+    NOISE.append(other)
     after = mock.stats()
     text = out.decode(errors="replace")
     if p.returncode != 0:
@@ -487,6 +489,7 @@ def run_wrk(mock, script, seconds, connections, cpus):
     judged = after["judge_calls"] - before["judge_calls"]
     sent = after["requests"]["chat_completions"] - before["requests"]["chat_completions"]
     return {"wrk_rps": float(m.group(1)), "judge_calls": judged, "requests": sent,
+            "mock_cpu": mock_cpu / (t1 - t0), "other": other,
             "non_2xx": sent - (after["responses"]["2xx"] - before["responses"]["2xx"]),
             "wall": t1 - t0, "text": text}
 
@@ -552,6 +555,7 @@ ORDER = list(TITLES)
 def record(name, ctx, body):
     """Prints the section and puts it in bench/RESULTS.md in place of the previous one."""
     m = ctx.machine
+    m["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = (f"## {TITLES[name]}\n\n"
             f"- Machine: {m['nproc']} CPUs ({m['cpu']}), {m['mem']} memory, Linux {m['kernel']}\n"
             f"- Date: {m['date']}; commit {m['commit']}; binaries {ctx.bin_rel} ({ctx.build_type})\n"
@@ -646,7 +650,8 @@ def scenario_overhead(ctx):
             cpu_f = cpu_share(samples, "llmaj")
             fleet.append({"conc": conc, "rate": rate, "cpu": cpu_f, "mock_cpu": cpu_share(samples, "mock"),
                           "span": span(samples), "per_core": rate / cpu_f if cpu_f else None,
-                          "non2xx": delta(samples, "requests.chat_completions") - delta(samples, "responses.2xx")})
+                          "non2xx": delta(samples, "requests.chat_completions") - delta(samples, "responses.2xx"),
+                          "other": others_load(samples)})
             print(f"llmaj run --concurrency {conc}: {rate:,.0f} judge calls/s", flush=True)
     finally:
         procs.stop_all()
@@ -654,18 +659,20 @@ def scenario_overhead(ctx):
     ratio = top["rate"] / best["wrk_rps"]
     pin = (f"the mock (`--threads 1`) on core {mock_cpu}, wrk and `llmaj run` on core {fleet_cpu} (`taskset`)"
            if mock_cpu is not None else "no pinning (one CPU)")
-    rows = [[f"wrk -t1 -c{r['connections']}, {wrk_s} s", fnum(r["wrk_rps"]), fnum(r["mock_rate"]), "", "", ""]
-            for r in wrk_rows]
+    rows = [[f"wrk -t1 -c{r['connections']}, {wrk_s} s", fnum(r["wrk_rps"]), fnum(r["mock_rate"]), "", "",
+             pct(r["mock_cpu"], 0), f"{r['other']:.2f}"] for r in wrk_rows]
     rows += [[f"llmaj run --workers 1 --concurrency {f['conc']}, {f['span']:.1f} s window", "", fnum(f["rate"]),
-              pct(f["cpu"], 0), fnum(f["per_core"]), pct(f["mock_cpu"], 0)] for f in fleet]
+              pct(f["cpu"], 0), fnum(f["per_core"]), pct(f["mock_cpu"], 0), f"{f['other']:.2f}"] for f in fleet]
+    stalled = [r for r in wrk_rows if r["wrk_rps"] < 0.2 * best["wrk_rps"] and r["mock_cpu"] < 0.5]
     body = (f"Judge calls only (the dataset carries `modelResponses`), {len(METRICS)} metrics a record, "
             f"{records:,} records; model `{JUDGE}`. Pinning: {pin}. The wrk script replays the {len(captured)} "
             f"first-turn judge requests the worker sent for one record (captured; {body_bytes:,.0f} bytes "
             f"on average) to `/v1/chat/completions`. Rates are the mock's `/stats` counters over the window "
             f"(warm-up {warmup} s left out); CPU is the process's user+system time over the window, and "
-            f"\"calls/s per llmaj core\" is the rate divided by llmaj's CPU share.\n\n"
+            f"\"calls/s per llmaj core\" is the rate divided by llmaj's CPU share. \"Other load\" is the cores "
+            f"used meanwhile by programs this benchmark did not start.\n\n"
             + md_table(["load", "wrk requests/s", "mock calls/s", "llmaj CPU", "calls/s per llmaj core",
-                        "mock CPU"], rows) +
+                        "mock CPU", "other load"], rows) +
             "\n\n" + md_table(["figure", "value", "target", ""], [
                 [f"fleet (best: --concurrency {top['conc']}) / load generator (best: wrk -c{best['connections']})",
                  pct(ratio), ">= 50%", verdict(ratio >= 0.5)],
@@ -673,6 +680,10 @@ def scenario_overhead(ctx):
                  verdict(top["rate"] >= 10000)],
                 ["non-2xx answers in the fleet's windows", fnum(sum(f["non2xx"] for f in fleet)), "0", ""],
             ]) + "\n")
+    if stalled:
+        body += ("\nwrk " + ", ".join(f"-c{r['connections']}" for r in stalled) + ": the mock stalled (it used "
+                 "little CPU while wrk waited for answers), so the row is not a capacity figure; the best row is "
+                 "the mock's capacity.\n")
     if any(f["mock_cpu"] and f["mock_cpu"] > 0.9 for f in fleet):
         body += ("\nThe mock used a whole core during a window: that figure is bounded by the mock, and the "
                  "per-core figure is what llmaj's own CPU use projects.\n")
@@ -703,14 +714,16 @@ def scenario_latency(ctx):
         rate = delta(samples, "judge_calls") / span(samples)
         inflight = mean_gauge(samples, "in_flight")
         rows.append([f"{threads} × {conc}", fnum(ideal), fnum(rate), pct(rate / ideal), fnum(inflight),
-                     pct(cpu_share(samples, "llmaj"), 0), verdict(rate / ideal >= 0.95)])
+                     pct(cpu_share(samples, "llmaj"), 0), f"{others_load(samples):.2f}",
+                     verdict(rate / ideal >= 0.95)])
         print(f"{threads} thread(s) × {conc}: {rate:,.0f} calls/s of {ideal:,.0f} ideal", flush=True)
     return (f"`llmaj run --workers T --concurrency C` against the mock at `--latency fixed:{latency_ms}` "
             f"(one HTTP thread), judge calls only ({len(METRICS)} metrics a record). Ideal = T × C / "
             f"{latency_ms / 1000:g} s. Rates from the mock's `/stats` over a {window} s window after a {warmup} s "
-            f"warm-up; \"in flight\" is the mock's `in_flight` gauge averaged over the window.\n\n"
+            f"warm-up; \"in flight\" is the mock's `in_flight` gauge averaged over the window; \"other load\" the "
+            f"cores used meanwhile by programs this benchmark did not start.\n\n"
             + md_table(["T × C", "ideal calls/s", "achieved calls/s", "of ideal", "in flight (mean)",
-                        "llmaj CPU", "target >= 95%"], rows) + "\n")
+                        "llmaj CPU", "other load", "target >= 95%"], rows) + "\n")
 
 
 def scenario_quota(ctx):
@@ -761,7 +774,7 @@ def scenario_quota(ctx):
         share429 = r429 / reqs if reqs else 0.0
         other = reqs - ok - r429
         rows.append([f"{prpm:,.0f} RPM, {ptpm:,.0f} TPM", fnum(a_rpm), pct(s_rpm), fnum(a_tpm), pct(s_tpm), binding,
-                     pct(share), fnum(reqs), fnum(r429), pct(share429, 2),
+                     pct(share), fnum(reqs), fnum(r429), pct(share429, 2), f"{others_load(samples):.2f}",
                      verdict(share >= 0.97 and share429 <= 0.01)])
         if other:
             notes.append(f"{prpm:,.0f} RPM, {ptpm:,.0f} TPM: {other} requests answered neither 2xx nor 429")
@@ -777,7 +790,7 @@ def scenario_quota(ctx):
             f"only ({len(METRICS)} metrics a record). Window: {duration} s after a {warmup} s warm-up (the "
             f"mock's buckets start full). The second row raises the TPM limit so that requests bind.\n\n"
             + md_table(["limits", "RPM", "of RPM", "TPM charged", "of TPM", "binds", "of binding limit",
-                        "requests", "429s", "429 share", "target >= 97%, <= 1% 429"], rows) + "\n\n"
+                        "requests", "429s", "429 share", "other load", "target >= 97%, <= 1% 429"], rows) + "\n\n"
             + "".join(f"- {n}\n" for n in notes))
 
 
@@ -872,7 +885,7 @@ def scenario_scale(ctx):
             wcpu = sum(cpu_share(samples, w.name) or 0 for w in workers)
             rows.append([mode, n, fnum(ideal) if ideal else "—", fnum(rate), pct(rate / ideal) if ideal else "",
                          pct(wcpu, 0), pct(cpu_share(samples, "broker"), 0), pct(cpu_share(samples, "scheduler"), 0),
-                         pct(cpu_share(samples, "mock"), 0)])
+                         pct(cpu_share(samples, "mock"), 0), f"{others_load(samples):.2f}"])
             print(f"{mode}, {n} worker(s): {rate:,.0f} calls/s", flush=True)
     base = {}
     for r in rows:
@@ -881,11 +894,12 @@ def scenario_scale(ctx):
     return (f"N × `llmaj-worker --threads 1 --concurrency {conc}`, one `llmaj-broker`, one `llmaj-scheduler` "
             f"and the mock (one HTTP thread), all unpinned on this {ctx.ncpu}-CPU machine; judge calls only. "
             f"Each row is a fresh fleet; rates from the mock's `/stats` over a {window} s window after a "
-            f"{warmup} s warm-up. CPU columns are shares of one core over the window (workers summed). With "
+            f"{warmup} s warm-up. CPU columns are shares of one core over the window (workers summed); \"other "
+            f"load\" is the cores used meanwhile by programs this benchmark did not start. With "
             f"latency the ideal is N × {conc} / {latency_ms / 1000:g} s; at zero latency the fleet and the mock "
             f"compete for the same {ctx.ncpu} cores.\n\n"
             + md_table(["mock", "workers", "ideal calls/s", "calls/s", "vs 1 worker", "of ideal", "workers CPU",
-                        "broker CPU", "scheduler CPU", "mock CPU"], rows) + "\n")
+                        "broker CPU", "scheduler CPU", "mock CPU", "other load"], rows) + "\n")
 
 
 SCENARIOS = {"overhead": scenario_overhead, "latency": scenario_latency, "quota": scenario_quota,

@@ -7,7 +7,8 @@
  *   validate     a job is stored only once its spec and whole dataset passed validation, so it is
  *                "succeeded" for every stored job ("running" while the job is still pending).
  *   infer+judge  "running" until every shard is done; "succeeded" then; a job that failed or
- *                was stopped with shards left shows "failed" / "stopped".
+ *                was stopped with shards left shows "failed" / "stopped", and a failed job whose
+ *                shards all came back without a single score (every call failed) "failed".
  *   collect      "pending" while shards remain; "running" between the last shard and the job's
  *                end; "succeeded" when the job succeeded, or ended otherwise with job.json
  *                written; else "failed".
@@ -121,7 +122,9 @@ static void find_output(status_t *s, const char *db_path)
     } else if (from_spec && (op[0] == '/' || !strncmp(op, "s3://", 5))) {
         s->out_dir = xstrdup(from_spec);
     } else {
-        s->out_dir = xstrdup(db_dir);
+        snprintf(tmp, sizeof tmp, "%s", db_path);
+        const char *d = dirname(tmp);
+        s->out_dir = realpath(d, real) ? xasprintf("%s/%s", real, s->job.job_id) : xstrdup(db_dir);
     }
     free(db_dir);
     free(from_spec);
@@ -180,14 +183,21 @@ static void derive_steps(status_t *s)
         set_step(s, STEP_VALIDATE, "succeeded", "%llu valid record(s) of %llu line(s)",
                  (unsigned long long)st->records, (unsigned long long)s->job.records_total);
 
+    /* All shards done yet nothing scored is how the scheduler fails a job: the step failed. */
+    const bool nothing_scored = st->scores[SCORE_OK] + st->scores[SCORE_NOT_APPLICABLE] == 0;
     const char *run = js == JOB_PENDING ? "pending"
-                    : shards_done || js == JOB_SUCCEEDED ? "succeeded"
-                    : js == JOB_RUNNING ? "running"
+                    : js == JOB_SUCCEEDED ? "succeeded"
+                    : js == JOB_RUNNING ? (shards_done ? "succeeded" : "running")
+                    : shards_done && !nothing_scored ? "succeeded"
                     : js == JOB_STOPPED ? "stopped" : "failed";
-    set_step(s, STEP_RUN, run, "%llu/%llu record-target(s) done, %llu shard(s) of %llu done, %llu in flight",
+    char errs[96] = "";
+    if (st->output_errors || st->scores[SCORE_ERROR])
+        snprintf(errs, sizeof errs, "; %llu inference error(s), %llu judge error(s)",
+                 (unsigned long long)st->output_errors, (unsigned long long)st->scores[SCORE_ERROR]);
+    set_step(s, STEP_RUN, run, "%llu/%llu record-target(s) done, %llu shard(s) of %llu done, %llu in flight%s",
              (unsigned long long)st->outputs, (unsigned long long)s->units_total,
              (unsigned long long)st->shards[SHARD_DONE], (unsigned long long)s->shards_total,
-             (unsigned long long)st->shards[SHARD_INFLIGHT]);
+             (unsigned long long)st->shards[SHARD_INFLIGHT], errs);
 
     const char *col = js == JOB_SUCCEEDED ? "succeeded"
                     : ended ? (s->out_written ? "succeeded" : "failed")

@@ -62,6 +62,7 @@
 #define LLM_MAX_BODY ((size_t)32 << 20)
 #define LLM_MAX_HEADERS ((size_t)256 << 10)
 #define PASS_BUDGET 64
+#define PROBE_CALLS 4   /* calls in flight on an endpoint before its first reply */
 
 typedef struct call call_t;
 typedef struct endpoint endpoint_t;
@@ -78,6 +79,7 @@ struct endpoint {
     uint64_t wake_timer;          /* the limiter asked to wait: brings the endpoint back; 0 = none */
     /* bookkeeping (for logs and tests; the limiter keeps its own) */
     int in_flight;
+    bool heard;                   /* a reply (any status) came back: the provider's limits are known */
     uint64_t requests_started;
     uint64_t tokens_estimated;    /* sum over started attempts of prompt bytes/4 + max_tokens */
     uint64_t input_tokens, output_tokens;   /* actual usage of successful replies */
@@ -257,6 +259,10 @@ static void ring_remove(llm_client_t *c, endpoint_t *ep)
  * the ms to wait before asking again. */
 static int64_t gate_admit(llm_client_t *c, endpoint_t *ep, const call_t *call)
 {
+    /* Probe first: until the endpoint's first reply, which may announce rate limits the limiter
+     * then paces to, only PROBE_CALLS go out, not a whole queue that could trip the limit at once.
+     * A release puts the endpoint back in the ring, so the wait below is only a backstop. */
+    if (!ep->heard && ep->in_flight >= PROBE_CALLS) return 1000;
     int64_t wait = ratelimit_acquire(c->rl, ep->key, call->est_tokens, loop_now_ms());
     if (wait > 0) return wait;
     ep->in_flight++;
@@ -322,10 +328,14 @@ static void gate_finished(llm_client_t *c, endpoint_t *ep, const call_t *call, c
         .quota_exhausted = call->status == LLM_ERR_QUOTA,
         .remaining_requests = rl->dim[RLH_REQUESTS].remaining,
         .reset_requests_ms = rl->dim[RLH_REQUESTS].reset_ms,
+        .limit_requests = rl->dim[RLH_REQUESTS].limit,
+        /* the combined token limit (OpenAI; Anthropic's most restrictive one), else the input one */
+        .limit_tokens = rl->dim[RLH_TOKENS].limit > 0 ? rl->dim[RLH_TOKENS].limit : rl->dim[RLH_INPUT_TOKENS].limit,
     };
     tightest_tokens(rl, &o.remaining_tokens, &o.reset_tokens_ms);
     ratelimit_release(c->rl, ep->key, &o, loop_now_ms());
     ep->in_flight--;
+    if (call->http_status != 0) ep->heard = true;
     if (used) {
         ep->input_tokens += used->input_tokens;
         ep->output_tokens += used->output_tokens;

@@ -14,6 +14,8 @@
  *    (AIMD on the concurrency limit: +1 per `limit` clean completions, x CUT on a 429).
  *  - A pause (`pause_until`) from Retry-After, retry-after-ms, or exhausted x-ratelimit /
  *    anthropic-ratelimit remaining counts holds every call on the key until it passes.
+ *  - A key without configured rates adopts the per-minute limits the provider announces in its
+ *    headers (`learned`): from then on it is paced and allotted like a configured key.
  *  - Before the first ALLOT for a configured key, calls wait (the worker sends its DEMAND at
  *    once, see ratelimit_demand_due, and the broker answers at once); if no ALLOT comes within NO_ALLOT_MS the thread uses
  *    the whole configured rate, as a lone worker would, and says so in the log. */
@@ -64,6 +66,7 @@ typedef struct {
     uint64_t used_requests, used_tokens;   /* since the last DEMAND */
     bool demand_sent_zero;
     bool reported;             /* a DEMAND row for it was written */
+    bool learned;              /* cfg_rpm/cfg_tpm came from the provider's headers, not the spec */
 } key_t_;
 
 struct ratelimit {
@@ -176,6 +179,7 @@ static int conc_cap(const ratelimit_t *r, const key_t_ *k)
 void ratelimit_configure(ratelimit_t *r, const char *key, double rpm, double tpm, int max_concurrency)
 {
     key_t_ *k = get(r, key);
+    k->learned = false;
     k->cfg_rpm = rpm > 0 ? rpm : 0;
     k->cfg_tpm = tpm > 0 ? tpm : 0;
     k->cfg_conc = max_concurrency > 0 ? max_concurrency : 0;
@@ -242,6 +246,21 @@ void ratelimit_release(ratelimit_t *r, const char *key, const ratelimit_outcome_
         if (diff > 0) k->used_tokens += (uint64_t)diff;
         else if (k->used_tokens >= (uint64_t)(-diff)) k->used_tokens -= (uint64_t)(-diff);
     }
+    /* A key without configured rates paces to the limits the provider announces: they become
+     * its fleet-wide rates, reported in DEMAND and divided by the broker like configured ones. */
+    if ((!has_rates(k) || k->learned) && (o->limit_requests > 0 || o->limit_tokens > 0)) {
+        double rpm = o->limit_requests > 0 ? (double)o->limit_requests : 0;
+        double tpm = o->limit_tokens > 0 ? (double)o->limit_tokens : 0;
+        if (rpm != k->cfg_rpm || tpm != k->cfg_tpm) {
+            log_info("%s: the provider announces %.0f requests and %.0f tokens a minute (0 = none): pacing to them",
+                     k->key, rpm, tpm);
+            k->cfg_rpm = rpm;
+            k->cfg_tpm = tpm;
+            k->learned = true;
+            r->demand_due = true;   /* the broker must hear the new limits to divide them */
+            retune(k);
+        }
+    }
     if (o->quota_exhausted) {
         if (!k->exhausted) log_error("%s: quota exhausted: no more calls will be sent to it", k->key);
         k->exhausted = true;
@@ -273,11 +292,19 @@ void ratelimit_release(ratelimit_t *r, const char *key, const ratelimit_outcome_
         k->clean_streak = 0;
         return;
     }
-    /* Provider says a dimension is used up until its reset. */
-    if (o->remaining_requests == 0 && o->reset_requests_ms > 0 && now + o->reset_requests_ms > k->pause_until_ms)
-        k->pause_until_ms = now + o->reset_requests_ms;
-    if (o->remaining_tokens == 0 && o->reset_tokens_ms > 0 && now + o->reset_tokens_ms > k->pause_until_ms)
-        k->pause_until_ms = now + o->reset_tokens_ms;
+    /* Provider says a dimension is used up until its reset ("reset" is when the window is whole
+     * again). When it also states its limit, a token-bucket provider admits the next request once
+     * one request (or this call's tokens) is back, which is usually much sooner: wait that long. */
+    if (o->remaining_requests == 0 && o->reset_requests_ms > 0) {
+        double ms = (double)o->reset_requests_ms;
+        if (o->limit_requests > 0) ms = fmin(ms, ceil(60000.0 / (double)o->limit_requests));
+        if (now + (int64_t)ms > k->pause_until_ms) k->pause_until_ms = now + (int64_t)ms;
+    }
+    if (o->remaining_tokens == 0 && o->reset_tokens_ms > 0) {
+        double ms = (double)o->reset_tokens_ms;
+        if (o->limit_tokens > 0) ms = fmin(ms, ceil(60000.0 * (double)o->est_tokens / (double)o->limit_tokens));
+        if (now + (int64_t)ms > k->pause_until_ms) k->pause_until_ms = now + (int64_t)ms;
+    }
     if (o->http_status >= 200 && o->http_status < 300) {
         grow(k, now);
         if (!has_rates(k) && now >= k->frozen_until_ms) {

@@ -36,6 +36,9 @@ typedef struct {
     bool quota_exhausted;
     /* from x-ratelimit-* / anthropic-ratelimit-*: -1 = unknown */
     int64_t remaining_requests, remaining_tokens, reset_requests_ms, reset_tokens_ms;
+    /* the per-minute limits the provider announces (x-ratelimit-limit-*,
+     * anthropic-ratelimit-*-limit): <= 0 = unknown. A key without configured rates adopts them. */
+    int64_t limit_requests, limit_tokens;
 } ratelimit_outcome_t;
 void ratelimit_release(ratelimit_t *r, const char *key, const ratelimit_outcome_t *o, int64_t now_ms);
 

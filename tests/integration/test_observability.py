@@ -216,6 +216,17 @@ def wait_until(what, pred, proc=None, timeout=60):
         time.sleep(0.05)
 
 
+def scrape_until(what, base, pred, proc, timeout=60):
+    """Scrapes `base` until pred(families) holds; returns those families."""
+    got = {}
+
+    def ok():
+        got["f"] = scrape(base)
+        return pred(got["f"])
+    wait_until(what, ok, proc, timeout)
+    return got["f"]
+
+
 def readyz(base):
     status, _, body = http(base + "/readyz")
     return status, body
@@ -251,7 +262,7 @@ def start_scheduler_at(procs, tmp, endpoint, mock, n_records, name="scheduler"):
 
 
 def check_common(base):
-    """/healthz, 404 and 405 on any daemon."""
+    """/healthz, 404, 405, 413 and HEAD, on any daemon."""
     status, _, body = http(base + "/healthz")
     assert (status, body) == (200, "ok\n")
     assert http(base + "/nope")[0] == 404
@@ -292,8 +303,8 @@ def test_readiness_follows_the_broker(procs, tmp_path):
     assert status == 503 and sched_ep in body, (status, body)
     check_common(s_url)
     # The job is validated and loaded (its progress is reported) but not connected.
-    f = wait_until("the scheduler's job in /metrics", lambda: (lambda f: f if f["llmaj_scheduler_job_info"]["samples"]
-                                                               else None)(scrape(s_url)), sched)
+    f = scrape_until("the scheduler's job in /metrics", s_url,
+                     lambda f: f["llmaj_scheduler_job_info"]["samples"], sched)
     assert value(f, "llmaj_scheduler_broker_connected") == 0
     assert value(f, "llmaj_scheduler_job_records") == 20
     assert value(f, "llmaj_scheduler_job_units") == 40        # two targets
@@ -309,8 +320,8 @@ def test_readiness_follows_the_broker(procs, tmp_path):
     wait_until("scheduler ready", lambda: readyz(s_url)[0] == 200, sched)
     assert readyz(s_url) == (200, "ready\n")
     assert value(scrape(s_url), "llmaj_scheduler_broker_connected") == 1
-    f = wait_until("shards queued at the broker",
-                   lambda: (lambda f: f if value(f, "llmaj_broker_shards_queued") > 0 else None)(scrape(bp_url)), broker_p)
+    f = scrape_until("shards queued at the broker", bp_url, lambda f: value(f, "llmaj_broker_shards_queued") > 0,
+                     broker_p)
     assert value(f, "llmaj_broker_schedulers_alive") == 1
     assert value(f, "llmaj_broker_workers_alive") == 0
     assert readyz(w_url)[0] == 503   # its broker is elsewhere
@@ -358,8 +369,8 @@ def test_counters_move_with_a_job(procs, tmp_path):
     sched = start_scheduler_at(procs, str(tmp_path), endpoint, mock, n_records)
     s_url = metrics_url(sched)
     wait_until("scheduler ready", lambda: readyz(s_url)[0] == 200, sched)
-    f = wait_until("shards in flight", lambda: (lambda f: f if value(f, "llmaj_scheduler_shards_inflight") == n_shards
-                                                else None)(scrape(s_url)), sched)
+    f = scrape_until("shards in flight", s_url, lambda f: value(f, "llmaj_scheduler_shards_inflight") == n_shards,
+                     sched)
     assert value(f, "llmaj_scheduler_job_shards") == n_shards
     assert value(f, "llmaj_scheduler_units_done_total") == 0
     assert value(f, "llmaj_scheduler_workers") == 0
@@ -385,9 +396,9 @@ def test_counters_move_with_a_job(procs, tmp_path):
 
     # The worker publishes its counters every heartbeat: wait for the final figures.
     mreq = mock.model_requests()
-    f = wait_until("the worker's final counters",
-                   lambda: (lambda f: f if value(f, "llmaj_worker_shards_done_total") == n_shards and
-                            value(f, "llmaj_worker_http_requests_total") == mreq else None)(scrape(w_url)), worker)
+    f = scrape_until("the worker's final counters", w_url,
+                     lambda f: value(f, "llmaj_worker_shards_done_total") == n_shards and
+                     value(f, "llmaj_worker_http_requests_total") == mreq, worker)
     assert value(f, "llmaj_worker_results_sent_total") >= units
     ok = value(f, "llmaj_worker_model_calls_total", result="ok")
     failed = value(f, "llmaj_worker_model_calls_total", result="failed")
@@ -420,7 +431,8 @@ def test_bad_metrics_addr(prog, tmp_path):
     """A bad --metrics-addr stops the daemon at once with a message naming it."""
     args = {"llmaj-broker": ["--bind", f"tcp://127.0.0.1:{free_port()}"],
             "llmaj-worker": ["--broker", f"tcp://127.0.0.1:{free_port()}"],
-            "llmaj-scheduler": ["--spec", str(tmp_path / "job.json"), "--broker", f"tcp://127.0.0.1:{free_port()}"]}[prog]
+            "llmaj-scheduler": ["--spec", str(tmp_path / "job.json"),
+                                "--broker", f"tcp://127.0.0.1:{free_port()}"]}[prog]
     if prog == "llmaj-scheduler":
         write_dataset(str(tmp_path / "d.jsonl"), 2)
         write_spec(str(tmp_path / "job.json"), dataset=str(tmp_path / "d.jsonl"), output_path=str(tmp_path / "runs"))
