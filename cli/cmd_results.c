@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "collector.h"
 #include "daemon.h"
 #include "jobdb.h"
 #include "mem.h"
@@ -58,60 +59,15 @@ typedef struct {
 
 /* ---- --json: records.jsonl lines (the collector's shape, DESIGN.md "Results") ---- */
 
-static void add_str(cJSON *o, const char *k, const char *v)
-{
-    if (v) cJSON_AddStringToObject(o, k, v);
-    else cJSON_AddNullToObject(o, k);
-}
-
 static int json_row(const record_t *rec, const result_t *res, void *arg)
 {
     page_t *p = arg;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "job_id", p->job_id);
-    cJSON_AddNumberToObject(o, "record_index", (double)rec->index);
-    char idx[32];
-    snprintf(idx, sizeof idx, "%llu", (unsigned long long)rec->index);
-    cJSON_AddStringToObject(o, "record_id", rec->id ? rec->id : idx);
-    cJSON_AddStringToObject(o, "target", target_name(res->target));
-    add_str(o, "model", res->model);
-    add_str(o, "prompt", rec->prompt);
-    add_str(o, "response", res->response);
-    cJSON_AddBoolToObject(o, "response_from_dataset", res->response_from_dataset);
-    add_str(o, "category", rec->category);
-    add_str(o, "reference", rec->reference);
-    cJSON *scores = cJSON_AddObjectToObject(o, "scores");
-    uint64_t jin = 0, jout = 0;
-    for (size_t i = 0; i < res->n_scores; i++) {
-        const score_t *s = &res->scores[i];
-        cJSON *m = cJSON_AddObjectToObject(scores, s->metric);
-        if (s->has_score) {
-            cJSON_AddNumberToObject(m, "score", s->score);
-            cJSON_AddNumberToObject(m, "normalized", s->normalized);
-        } else {
-            cJSON_AddNullToObject(m, "score");
-            cJSON_AddNullToObject(m, "normalized");
-        }
-        add_str(m, "rating", s->rating);
-        add_str(m, "explanation", s->explanation);
-        cJSON_AddStringToObject(m, "status", score_status_name(s->status));
-        if (s->error) cJSON_AddStringToObject(m, "error", s->error);
-        cJSON_AddNumberToObject(m, "judge_calls", s->attempts);
-        jin += s->usage.input_tokens;
-        jout += s->usage.output_tokens;
-    }
-    cJSON *u = cJSON_AddObjectToObject(o, "usage");
-    cJSON_AddNumberToObject(u, "input_tokens", (double)res->usage.input_tokens);
-    cJSON_AddNumberToObject(u, "output_tokens", (double)res->usage.output_tokens);
-    cJSON_AddNumberToObject(u, "judge_input_tokens", (double)jin);
-    cJSON_AddNumberToObject(u, "judge_output_tokens", (double)jout);
-    cJSON_AddNumberToObject(o, "latency_ms", res->latency_ms);
-    add_str(o, "error", res->error);
-    char *txt = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
+    buf_t line;
+    buf_init(&line, 0);
+    if (collector_record_line(&line, p->job_id, rec, res) < 0 || fwrite(line.data, 1, line.len, stdout) != line.len)
+        p->failed = 1;
+    buf_free(&line);
     p->row++;
-    if (!txt || puts(txt) < 0) p->failed = 1;
-    free(txt);
     return p->failed ? -1 : 0;
 }
 

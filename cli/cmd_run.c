@@ -32,6 +32,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: llmaj run --spec FILE [options]\n"
+        "       llmaj run --resume JOB [--db PATH] [options]\n"
         "\n"
         "Runs one evaluation job on this machine and waits for it to finish.\n"
         "\n"
@@ -43,6 +44,7 @@ static void usage(FILE *f)
         "  --db PATH                job database (default <output_path>/llmaj.db)\n"
         "  --mlflow-wait S          wait at most S seconds for the MLflow sync at the end (default 60);\n"
         "                           an unfinished sync resumes with the next run on the same database\n"
+        "  --resume JOB             finish a job that was stopped or whose process died (shards done are kept)\n"
         "  --quiet                  no progress output\n"
         "  --log-level LEVEL        debug, info, warn (default), error\n"
         "spec keys as flags:\n"
@@ -167,12 +169,13 @@ int cmd_run(int argc, char **argv)
         {"mlflow-tracking-uri", required_argument, 0, 1012}, {"mlflow-experiment", required_argument, 0, 1013},
         {"mlflow-run-name", required_argument, 0, 1014},
         {"mlflow-wait", required_argument, 0, 'M'},
+        {"resume", required_argument, 0, 'R'},
         {0, 0, 0, 0}};
     static const char *const keys[] = {"model", "base_model", "evaluate_base_model", "evaluator_model", "dataset",
                                        "builtin_metrics", "custom_metrics", "output_path", "shard_size",
                                        "skip_invalid", "region", "name", "mlflow.tracking_uri",
                                        "mlflow.experiment", "mlflow.run_name"};
-    const char *spec_path = NULL, *db = NULL, *level = NULL;
+    const char *spec_path = NULL, *db = NULL, *level = NULL, *resume = NULL;
     long workers = sysconf(_SC_NPROCESSORS_ONLN), conc = 256, window = 64, mlflow_wait = 60;
     int quiet = 0;
     char err[1024];
@@ -186,6 +189,7 @@ int cmd_run(int argc, char **argv)
         case 'c': if (daemon_parse_int(optarg, 1, 100000, &conc, "--concurrency", err, sizeof err) < 0) goto bad; break;
         case 'W': if (daemon_parse_int(optarg, 1, 1000000, &window, "--window", err, sizeof err) < 0) goto bad; break;
         case 'd': db = optarg; break;
+        case 'R': resume = optarg; break;
         case 'M': if (daemon_parse_int(optarg, 0, 86400, &mlflow_wait, "--mlflow-wait", err, sizeof err) < 0) goto bad; break;
         case 'q': quiet = 1; break;
         case 'l': level = optarg; break;
@@ -204,7 +208,11 @@ int cmd_run(int argc, char **argv)
         snprintf(err, sizeof err, "unexpected argument '%s'", argv[optind]);
         goto bad;
     }
-    if (!spec_path && !cJSON_GetArraySize(ov)) {
+    if (resume && (spec_path || cJSON_GetArraySize(ov))) {
+        snprintf(err, sizeof err, "--resume runs the job as it was stored: give no --spec or spec flags with it");
+        goto bad;
+    }
+    if (!resume && !spec_path && !cJSON_GetArraySize(ov)) {
         snprintf(err, sizeof err, "--spec FILE is required (or give the spec keys as flags)");
         goto bad;
     }
@@ -271,7 +279,8 @@ int cmd_run(int argc, char **argv)
     errlist_t errs;
     errlist_init(&errs, 0);
     job_outcome_t out;
-    int jr = scheduler_run_job(&so, text, len, spec_path ? spec_path : "flags", base_dir, &errs, &out);
+    int jr = resume ? scheduler_resume_job(&so, resume, &errs, &out)
+                    : scheduler_run_job(&so, text, len, spec_path ? spec_path : "flags", base_dir, &errs, &out);
     report_progress_end(&rp);
     if (jr == 2) {
         fprintf(stderr, "llmaj: the job was not run: %zu problem(s):\n", errs.count);

@@ -40,13 +40,10 @@ static int put_num(buf_t *b, double v)
     return buf_puts(b, tmp);
 }
 
-static int write_line(const record_t *rec, const result_t *res, void *arg)
+int collector_record_line(buf_t *b, const char *job_id, const record_t *rec, const result_t *res)
 {
-    pass_t *p = arg;
-    buf_t *b = &p->line;
-    buf_reset(b);
     int rc = buf_putc(b, '{');
-    rc |= put_str(b, "job_id", p->job_id);
+    rc |= put_str(b, "job_id", job_id);
     rc |= buf_printf(b, ",\"record_index\":%llu,", (unsigned long long)rec->index);
     if (rec->id) rc |= put_str(b, "record_id", rec->id);
     else rc |= buf_printf(b, "\"record_id\":\"%llu\"", (unsigned long long)rec->index);
@@ -87,7 +84,6 @@ static int write_line(const record_t *rec, const result_t *res, void *arg)
         rc |= buf_printf(b, ",\"judge_calls\":%u}", s->attempts);
         jin += s->usage.input_tokens;
         jout += s->usage.output_tokens;
-        aggregate_add(p->agg, rec->index, res->target, rec->category, s);
     }
     rc |= buf_printf(b, "},\"usage\":{\"input_tokens\":%llu,\"output_tokens\":%llu,\"judge_input_tokens\":%llu,"
                         "\"judge_output_tokens\":%llu},\"latency_ms\":",
@@ -97,7 +93,16 @@ static int write_line(const record_t *rec, const result_t *res, void *arg)
     rc |= buf_putc(b, ',');
     rc |= put_str(b, "error", res->error);
     rc |= buf_puts(b, "}\n");
-    if (rc || fwrite(b->data, 1, b->len, p->f) != b->len) {
+    return rc ? -1 : 0;
+}
+
+static int write_line(const record_t *rec, const result_t *res, void *arg)
+{
+    pass_t *p = arg;
+    buf_reset(&p->line);
+    for (size_t i = 0; i < res->n_scores; i++) aggregate_add(p->agg, rec->index, res->target, rec->category, &res->scores[i]);
+    if (collector_record_line(&p->line, p->job_id, rec, res) < 0 ||
+        fwrite(p->line.data, 1, p->line.len, p->f) != p->line.len) {
         p->failed = 1;
         return -1;
     }

@@ -9,6 +9,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "buf.h"
+#include "record.h"
+#include "result.h"
 #include "spec.h"
 #include "store.h"
 
@@ -24,6 +27,10 @@ typedef struct {
     uint64_t records, invalid, shards;
     uint32_t workers;
 } collector_info_t;
+
+/* Appends one records.jsonl line (newline included) for a (record, target) to b. 0 / -1 (b's cap). */
+int collector_record_line(buf_t *b, const char *job_id, const record_t *rec, const result_t *res)
+    __attribute__((warn_unused_result));
 
 /* Writes the three files; *summary gets the summary (caller owns). -1 with a message on failure. */
 int collector_write(store_t *st, const collector_info_t *ci, cJSON **summary, char *err, size_t errlen)

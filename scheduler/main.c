@@ -21,10 +21,11 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: llmaj-scheduler --spec FILE [--broker ENDPOINT] [--db PATH] [--window N]\n"
+            "usage: llmaj-scheduler --spec FILE | --resume JOB [--broker ENDPOINT] [--db PATH] [--window N]\n"
             "                       [--heartbeat-ms N] [--dead-after N] [--metrics-addr ADDR]\n"
             "                       [--log-level LEVEL] [--log-format text|json]\n"
             "  --spec     the job spec (JSON) to run\n"
+            "  --resume   finish job JOB from the database (after a stop, or a crash of its scheduler)\n"
             "  --broker   broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
             "  --db       job database (env LLMAJ_DB; default <output_path>/llmaj.db)\n"
             "  --window   shards in flight at most (env LLMAJ_WINDOW; default 64)\n"
@@ -117,7 +118,7 @@ static bool ready_cb(void *arg, char *reason, size_t len)
 
 int main(int argc, char **argv)
 {
-    const char *spec = NULL;
+    const char *spec = NULL, *resume = NULL;
     const char *broker = daemon_env("LLMAJ_BROKER", "tcp://127.0.0.1:5555");
     const char *db = daemon_env("LLMAJ_DB", NULL);
     const char *window = daemon_env("LLMAJ_WINDOW", "64");
@@ -130,7 +131,8 @@ int main(int argc, char **argv)
         {"db", required_argument, 0, 'd'},          {"window", required_argument, 0, 'w'},
         {"heartbeat-ms", required_argument, 0, 'H'}, {"dead-after", required_argument, 0, 'D'},
         {"log-level", required_argument, 0, 'l'},   {"log-format", required_argument, 0, 'f'},
-        {"metrics-addr", required_argument, 0, 'M'}, {"help", no_argument, 0, 'h'},
+        {"metrics-addr", required_argument, 0, 'M'}, {"resume", required_argument, 0, 'R'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "s:b:h", longopts, NULL)) != -1) {
@@ -144,12 +146,14 @@ int main(int argc, char **argv)
         case 'l': level = optarg; break;
         case 'f': format = optarg; break;
         case 'M': metrics_addr = optarg; break;
+        case 'R': resume = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (!spec || optind < argc) {
-        fprintf(stderr, "llmaj-scheduler: %s\n", spec ? "unexpected argument" : "--spec FILE is required");
+    if ((!spec == !resume) || optind < argc) {
+        fprintf(stderr, "llmaj-scheduler: %s\n", optind < argc ? "unexpected argument"
+                                                 : "give either --spec FILE or --resume JOB");
         usage(stderr);
         return 2;
     }
@@ -162,27 +166,30 @@ int main(int argc, char **argv)
         return 2;
     }
     if (daemon_setup_logging(level, format) < 0) return 2;
-    FILE *f = fopen(spec, "rb");
-    if (!f) {
+    buf_t b;
+    buf_init(&b, 64u << 20);
+    char tmp[PATH_MAX] = ".";
+    char *base = tmp;
+    FILE *f = spec ? fopen(spec, "rb") : NULL;
+    if (spec && !f) {
         fprintf(stderr, "llmaj-scheduler: %s: %s\n", spec, strerror(errno));
         return 2;
     }
-    buf_t b;
-    buf_init(&b, 64u << 20);
     char chunk[65536];
     size_t n;
     int too_big = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
         if (buf_append(&b, chunk, n) < 0) { too_big = 1; break; }
-    fclose(f);
+    if (f) fclose(f);
     if (too_big) {
         fprintf(stderr, "llmaj-scheduler: %s: larger than 64 MiB\n", spec);
         buf_free(&b);
         return 2;
     }
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", spec);
-    char *base = dirname(tmp);
+    if (spec) {
+        snprintf(tmp, sizeof tmp, "%s", spec);
+        base = dirname(tmp);
+    }
     if (daemon_on_signal(stop_cb, NULL) < 0) log_warn("cannot install signal handling");
     g_snap.broker = broker;
     httpd_t *http = NULL;
@@ -206,7 +213,8 @@ int main(int argc, char **argv)
     errlist_t errs;
     errlist_init(&errs, 0);
     job_outcome_t out;
-    int rc = scheduler_run_job(&o, b.data ? b.data : "", b.len, spec, base, &errs, &out);
+    int rc = resume ? scheduler_resume_job(&o, resume, &errs, &out)
+                    : scheduler_run_job(&o, b.data ? b.data : "", b.len, spec, base, &errs, &out);
     httpd_stop(&http);
     buf_free(&b);
     int code;

@@ -341,7 +341,7 @@ static void fail_missing(sched_t *s, size_t i)
     const shard_t *sh = &s->shards[i];
     record_t *recs = NULL;
     size_t n = 0;
-    if (store_records_range(s->store, s->job_id, sh->first, sh->last, &recs, &n) < 0) return;
+    if (store_records_range(s->store, s->job_id, sh->first, sh->last, s->targets, &recs, &n) < 0) return;
     tx_need(s);
     for (size_t k = 0; k < n; k++) {
         for (uint32_t t = 0; t < s->targets; t++) {
@@ -401,8 +401,20 @@ static void submit(sched_t *s, size_t i)
     shard_t *sh = &s->shards[i];
     record_t *recs = NULL;
     size_t n = 0;
-    if (store_records_range(s->store, s->job_id, sh->first, sh->last, &recs, &n) < 0) {
+    /* Only the records still missing a result (all of them, unless this is a resubmission or
+     * a resumed job). */
+    tx_flush(s);
+    if (store_records_range(s->store, s->job_id, sh->first, sh->last, s->targets, &recs, &n) < 0) {
         if (!s->fatal) s->fatal = xasprintf("database: cannot read shard %zu: %s", i, store_errmsg(s->store));
+        return;
+    }
+    if (n == 0) {
+        /* Everything is already committed: the shard is done without a trip to the workers. */
+        free(recs);
+        if (sh->state == SHARD_INFLIGHT) s->inflight--;
+        sh->state = SHARD_DONE;
+        s->done++;
+        if (store_shard_set_state(s->store, s->job_id, i, SHARD_DONE) < 0) {}
         return;
     }
     buf_t b;
@@ -585,6 +597,7 @@ static void tick(loop_t *loop, uint64_t id, void *arg)
 {
     sched_t *s = arg;
     tx_flush(s);
+    if (store_job_touch(s->store, s->job_id) < 0) log_warn("database: %s", store_errmsg(s->store));
     int64_t now = loop_now_ms();
     if (now - s->broker_seen > (int64_t)s->o->heartbeat_ms * s->o->dead_after) {
         log_warn("the broker is silent: reconnecting");
@@ -638,6 +651,84 @@ static void sched_free(sched_t *s)
     free(s->spec_json);
     free(s->shards);
     free(s->fatal);
+}
+
+/* Connects, runs the dispatch loop until every shard is done (or the job is stopped or fails),
+ * writes the result files and syncs MLflow. `s` is prepared (new or resumed). */
+static int run_and_collect(sched_t *s, errlist_t *errs, job_outcome_t *out)
+{
+    const scheduler_opts_t *o = s->o;
+    char err[512];
+    snprintf(out->job_id, sizeof out->job_id, "%s", s->job_id);
+    out->records = s->records;
+    out->units = s->records * s->targets;
+    if (store_job_set_outdir(s->store, s->job_id, out->out_dir) < 0 || store_job_touch(s->store, s->job_id) < 0) {
+        errlist_add(errs, "database: %s", store_errmsg(s->store));
+        return -1;
+    }
+
+    /* MLflow: a syncer thread logs progress while the job runs and syncs the results at the end,
+     * retrying with backoff; it also finishes syncs an earlier scheduler left unfinished. */
+    start_syncer(s);
+
+    s->ctx = o->zmq_ctx;
+    if (!s->ctx) {
+        s->ctx = zmq_ctx_new();
+        s->own_ctx = true;
+    }
+    s->loop = loop_new();
+    if (!s->loop || connect_broker(s) < 0) {
+        errlist_add(errs, "cannot connect to the broker at %s", o->broker);
+        return -1;
+    }
+    s->started_ms = loop_now_ms();
+    time_t started_at = time(NULL);
+    loop_set_before_wait(s->loop, before_wait, s);
+    loop_timer_add(s->loop, o->heartbeat_ms, tick, s);
+    loop_timer_add(s->loop, COMMIT_MS, commit_tick, s);
+    loop_run(s->loop);
+    tx_flush(s);
+    out->elapsed_s = (loop_now_ms() - s->started_ms) / 1000.0;
+    report(s, true);
+
+    /* Collect. */
+    job_state_t st = s->fatal ? JOB_FAILED : s->stop_requested ? JOB_STOPPED : JOB_SUCCEEDED;
+    if (st == JOB_SUCCEEDED && s->scores[SCORE_OK] + s->scores[SCORE_NOT_APPLICABLE] == 0) {
+        st = JOB_FAILED;
+        s->fatal = xstrdup("no score at all: every judge call failed or named no rating (see records.jsonl errors)");
+    }
+    collector_info_t ci = {.job_id = s->job_id, .spec = s->spec, .spec_json = s->spec_json, .out_dir = out->out_dir,
+                           .state = st, .error = s->fatal, .started_at = started_at, .finished_at = time(NULL),
+                           .elapsed_s = out->elapsed_s, .records = s->records, .invalid = s->invalid,
+                           .shards = s->n_shards, .workers = s->workers};
+    if (collector_write(s->store, &ci, &out->summary, err, sizeof err) < 0) {
+        log_error("cannot write results: %s", err);
+        if (!s->fatal) s->fatal = xstrdup(err);
+        st = JOB_FAILED;
+    }
+    if (store_job_set_state(s->store, s->job_id, st, s->fatal) < 0) {}
+    out->state = (int)st;
+    out->error = s->fatal ? xstrdup(s->fatal) : NULL;
+
+    if (s->syncer && s->spec->mlflow_tracking_uri) {
+        char merr[512] = "";
+        const char *final = st == JOB_SUCCEEDED ? "FINISHED" : st == JOB_STOPPED ? "KILLED" : "FAILED";
+        if (mlflow_syncer_enqueue(s->syncer, s->job_id, s->spec, out->out_dir, final, merr, sizeof merr) < 0)
+            log_warn("MLflow sync not queued: %s", merr);
+    }
+    if (s->syncer) {
+        int64_t deadline = loop_now_ms() + o->mlflow_wait_ms;
+        while (mlflow_syncer_pending(s->syncer) > 0 && loop_now_ms() < deadline && !atomic_load(&g_stop))
+            usleep(50 * 1000);
+        mlflow_syncer_stop(&s->syncer);
+    }
+    if (s->spec->mlflow_tracking_uri) {
+        if (mlflow_sync_state(store_db(s->store), s->job_id, &out->mlflow_state) < 0) out->mlflow_state = NULL;
+        if (out->mlflow_state && !strstr(out->mlflow_state, "\"done\""))
+            log_warn("MLflow sync not finished yet; the next scheduler on %s resumes it, or run `llmaj sync --job-dir %s`",
+                     s->db_path, out->out_dir);
+    }
+    return 0;
 }
 
 int scheduler_run_job(const scheduler_opts_t *o, const char *spec_json, size_t len, const char *origin,
@@ -696,77 +787,98 @@ int scheduler_run_job(const scheduler_opts_t *o, const char *spec_json, size_t l
         sched_free(&s);
         return -1;
     }
-    snprintf(out->job_id, sizeof out->job_id, "%s", s.job_id);
-    out->records = s.records;
-    out->units = s.records * s.targets;
     char absout[PATH_MAX];
     out->out_dir = xasprintf("%s/%s", realpath(outp, absout) ? absout : outp, s.job_id);
     log_info("job %s: %llu record(s) in %zu shard(s), %u target(s), %zu metric(s)", s.job_id,
              (unsigned long long)s.records, s.n_shards, s.targets, s.spec->n_metrics);
+    rc = run_and_collect(&s, errs, out);
+    sched_free(&s);
+    return rc;
+}
 
-    /* MLflow: a syncer thread logs progress while the job runs and syncs the results at the end,
-     * retrying with backoff; it also finishes syncs an earlier scheduler left unfinished. */
-    start_syncer(&s);
+static int shard_row(uint64_t id, uint64_t first, uint64_t last, uint32_t n, shard_state_t st, uint32_t attempts,
+                     void *arg)
+{
+    sched_t *s = arg;
+    if (id != s->n_shards) return -1;   /* ids are dense from 0 */
+    if (s->n_shards % 64 == 0) s->shards = xrealloc(s->shards, (s->n_shards + 64) * sizeof(shard_t));
+    s->shards[s->n_shards++] = (shard_t){.first = first, .last = last, .n = n,
+                                         /* what was in flight when the last scheduler stopped goes again */
+                                         .state = st == SHARD_DONE ? SHARD_DONE : SHARD_PENDING,
+                                         .submits = attempts};
+    if (st == SHARD_DONE) s->done++;
+    s->records += n;
+    return 0;
+}
 
-    /* Run. */
-    s.ctx = o->zmq_ctx;
-    if (!s.ctx) {
-        s.ctx = zmq_ctx_new();
-        s.own_ctx = true;
+int scheduler_resume_job(const scheduler_opts_t *o, const char *job_id, errlist_t *errs, job_outcome_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    atomic_store(&g_stop, 0);
+    sched_t s;
+    memset(&s, 0, sizeof s);
+    s.o = o;
+    s.db_path = xstrdup(o->db_path ? o->db_path : "runs/llmaj.db");
+    char err[512];
+    if (access(s.db_path, F_OK) != 0) {
+        errlist_add(errs, "%s: no job database there (give --db PATH)", s.db_path);
+        sched_free(&s);
+        return 2;
     }
-    s.loop = loop_new();
-    if (!s.loop || connect_broker(&s) < 0) {
-        errlist_add(errs, "cannot connect to the broker at %s", o->broker);
+    s.store = store_open(s.db_path, err, sizeof err);
+    if (!s.store) {
+        errlist_add(errs, "%s", err);
         sched_free(&s);
         return -1;
     }
-    s.started_ms = loop_now_ms();
-    time_t started_at = time(NULL);
-    loop_set_before_wait(s.loop, before_wait, &s);
-    loop_timer_add(s.loop, o->heartbeat_ms, tick, &s);
-    loop_timer_add(s.loop, COMMIT_MS, commit_tick, &s);
-    loop_run(s.loop);
-    tx_flush(&s);
-    out->elapsed_s = (loop_now_ms() - s.started_ms) / 1000.0;
-    report(&s, true);
-
-    /* Collect. */
-    job_state_t st = s.fatal ? JOB_FAILED : s.stop_requested ? JOB_STOPPED : JOB_SUCCEEDED;
-    if (st == JOB_SUCCEEDED && s.scores[SCORE_OK] + s.scores[SCORE_NOT_APPLICABLE] == 0) {
-        st = JOB_FAILED;
-        s.fatal = xstrdup("no score at all: every judge call failed or named no rating (see records.jsonl errors)");
+    store_job_t job;
+    int g = store_job_get(s.store, job_id, &job);
+    if (g != 0) {
+        if (g == 1) errlist_add(errs, "%s: no job %s (see `llmaj list --db %s`)", s.db_path, job_id, s.db_path);
+        else errlist_add(errs, "database: %s", store_errmsg(s.store));
+        sched_free(&s);
+        return g == 1 ? 2 : -1;
     }
-    collector_info_t ci = {.job_id = s.job_id, .spec = s.spec, .spec_json = s.spec_json, .out_dir = out->out_dir,
-                           .state = st, .error = s.fatal, .started_at = started_at, .finished_at = time(NULL),
-                           .elapsed_s = out->elapsed_s, .records = s.records, .invalid = s.invalid,
-                           .shards = s.n_shards, .workers = s.workers};
-    if (collector_write(s.store, &ci, &out->summary, err, sizeof err) < 0) {
-        log_error("cannot write results: %s", err);
-        if (!s.fatal) s.fatal = xstrdup(err);
-        st = JOB_FAILED;
+    if (job.state == JOB_SUCCEEDED || job.state == JOB_FAILED) {
+        errlist_add(errs, "job %s already %s: nothing to resume", job_id, job_state_name(job.state));
+        store_job_clear(&job);
+        sched_free(&s);
+        return 2;
     }
-    if (store_job_set_state(s.store, s.job_id, st, s.fatal) < 0) {}
-    out->state = (int)st;
-    out->error = s.fatal ? xstrdup(s.fatal) : NULL;
-
-    if (s.syncer && s.spec->mlflow_tracking_uri) {
-        char merr[512] = "";
-        const char *final = st == JOB_SUCCEEDED ? "FINISHED" : st == JOB_STOPPED ? "KILLED" : "FAILED";
-        if (mlflow_syncer_enqueue(s.syncer, s.job_id, s.spec, out->out_dir, final, merr, sizeof merr) < 0)
-            log_warn("MLflow sync not queued: %s", merr);
+    s.spec = spec_parse(job.spec_json, strlen(job.spec_json), "the stored spec", NULL, errs);
+    if (s.spec) check_endpoints(s.spec, s.spec->model != NULL, errs);
+    if (!s.spec || errs->count) {
+        store_job_clear(&job);
+        sched_free(&s);
+        return 2;
     }
-    if (s.syncer) {
-        int64_t deadline = loop_now_ms() + o->mlflow_wait_ms;
-        while (mlflow_syncer_pending(s.syncer) > 0 && loop_now_ms() < deadline && !atomic_load(&g_stop))
-            usleep(50 * 1000);
-        mlflow_syncer_stop(&s.syncer);
+    s.spec_json = job.spec_json;
+    job.spec_json = NULL;
+    snprintf(s.job_id, sizeof s.job_id, "%s", job.job_id);
+    s.targets = s.spec->evaluate_base_model ? 2 : 1;
+    s.invalid = job.records_invalid;
+    if (job.out_dir) {
+        out->out_dir = xstrdup(job.out_dir);
+    } else {
+        const char *outp = s.spec->output_path ? s.spec->output_path : "runs";
+        char absout[PATH_MAX];
+        out->out_dir = xasprintf("%s/%s", realpath(outp, absout) ? absout : outp, s.job_id);
     }
-    if (s.spec->mlflow_tracking_uri) {
-        if (mlflow_sync_state(store_db(s.store), s.job_id, &out->mlflow_state) < 0) out->mlflow_state = NULL;
-        if (out->mlflow_state && !strstr(out->mlflow_state, "\"done\""))
-            log_warn("MLflow sync not finished yet; the next scheduler on %s resumes it, or run `llmaj sync --job-dir %s`",
-                     s.db_path, out->out_dir);
+    store_job_clear(&job);
+    uint64_t outputs = 0, scores_unused = 0;
+    if (store_shards_each(s.store, s.job_id, shard_row, &s) < 0 ||
+        store_counts(s.store, s.job_id, &outputs, &scores_unused) < 0 ||
+        store_score_counts(s.store, s.job_id, s.scores) < 0 ||
+        store_job_set_state(s.store, s.job_id, JOB_RUNNING, NULL) < 0) {
+        errlist_add(errs, "database: cannot read job %s back: %s", s.job_id, store_errmsg(s.store));
+        job_outcome_clear(out);
+        sched_free(&s);
+        return -1;
     }
+    s.units_done = outputs;
+    log_info("job %s resumed: %zu of %zu shard(s) already done, %llu of %llu record-targets committed", s.job_id,
+             s.done, s.n_shards, (unsigned long long)outputs, (unsigned long long)s.records * s.targets);
+    int rc = run_and_collect(&s, errs, out);
     sched_free(&s);
-    return 0;
+    return rc;
 }

@@ -63,6 +63,11 @@ void scheduler_opts_default(scheduler_opts_t *o);
 int scheduler_run_job(const scheduler_opts_t *o, const char *spec_json, size_t len, const char *origin,
                       const char *base_dir, errlist_t *errs, job_outcome_t *out);
 
+/* Resumes a job an earlier scheduler left unfinished (stopped, or killed while running), from
+ * its database (o->db_path, default runs/llmaj.db): shards already done are kept, the rest run
+ * again, results already committed are not redone. Returns as scheduler_run_job. */
+int scheduler_resume_job(const scheduler_opts_t *o, const char *job_id, errlist_t *errs, job_outcome_t *out);
+
 /* Stops a running job from any thread (the job ends STOPPED). */
 void scheduler_request_stop(void);
 

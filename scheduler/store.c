@@ -21,12 +21,13 @@ enum {
     Q_OUTPUT_PUT, Q_SCORE_PUT, Q_OUTPUTS_EACH, Q_SCORES_OF, Q_COUNT_OUT, Q_COUNT_SCORES, Q_OUT_RANGE,
     Q_USAGE_INF, Q_USAGE_JUDGE,
     /* reading jobs back */
+    Q_JOB_OUTDIR, Q_JOB_TOUCH, Q_SHARDS_ALL, Q_SCORE_COUNTS,
     Q_JOB_GET, Q_JOBS_ALL, Q_JOB_MATCH, Q_RECORDS_COUNT, Q_RECORDS_DONE, Q_OUT_STATS, Q_SHARD_STATS,
     Q_SCORE_STATS, Q_OUTPUTS_PAGE, Q_MAX
 };
 
 #define JOB_COLUMNS "job_id, name, spec_json, state, error, created_at, started_at, finished_at, records_total," \
-                    " records_invalid"
+                    " records_invalid, out_dir, updated_at"
 #define OUTPUTS_SELECT "SELECT o.idx, o.target, o.model, o.response, o.from_dataset, o.error, o.in_tokens," \
                        " o.out_tokens, o.latency_ms, r.rid, r.prompt, r.reference, r.context, r.category" \
                        " FROM outputs o JOIN records r ON r.job_id=o.job_id AND r.idx=o.idx" \
@@ -41,7 +42,9 @@ static const char *const sql[Q_MAX] = {
     [Q_RECORD_PUT] = "INSERT OR REPLACE INTO records(job_id, idx, rid, prompt, reference, context, category, responses)"
                      " VALUES(?,?,?,?,?,?,?,?)",
     [Q_RECORDS_RANGE] = "SELECT idx, rid, prompt, reference, context, category, responses FROM records"
-                        " WHERE job_id=? AND idx BETWEEN ? AND ? ORDER BY idx",
+                        " WHERE job_id=? AND idx BETWEEN ? AND ?"
+                        " AND (SELECT count(*) FROM outputs o WHERE o.job_id=records.job_id AND o.idx=records.idx) < ?"
+                        " ORDER BY idx",
     [Q_SHARD_PUT] = "INSERT OR REPLACE INTO shards(job_id, shard_id, first_idx, last_idx, n, state) VALUES(?,?,?,?,?,0)",
     [Q_SHARD_STATE] = "UPDATE shards SET state=?, attempts=attempts+(?=1) WHERE job_id=? AND shard_id=?",
     [Q_OUTPUT_PUT] = "INSERT OR IGNORE INTO outputs(job_id, idx, target, model, response, from_dataset, error,"
@@ -58,6 +61,10 @@ static const char *const sql[Q_MAX] = {
                     " FROM outputs WHERE job_id=? AND from_dataset=0 GROUP BY model",
     [Q_USAGE_JUDGE] = "SELECT sum(in_tokens), sum(out_tokens), sum(attempts) FROM scores WHERE job_id=?",
     [Q_JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE job_id=?",
+    [Q_JOB_OUTDIR] = "UPDATE jobs SET out_dir=? WHERE job_id=?",
+    [Q_JOB_TOUCH] = "UPDATE jobs SET updated_at=? WHERE job_id=?",
+    [Q_SHARDS_ALL] = "SELECT shard_id, first_idx, last_idx, n, state, attempts FROM shards WHERE job_id=? ORDER BY shard_id",
+    [Q_SCORE_COUNTS] = "SELECT status, count(*) FROM scores WHERE job_id=? GROUP BY status",
     [Q_JOBS_ALL] = "SELECT " JOB_COLUMNS " FROM jobs ORDER BY created_at DESC, rowid DESC",
     [Q_JOB_MATCH] = "SELECT job_id, job_id=?1 FROM jobs WHERE substr(job_id, 1, length(?1))=?1"
                     " ORDER BY job_id=?1 DESC, created_at DESC, rowid DESC",
@@ -75,7 +82,7 @@ static const char schema[] =
     "PRAGMA foreign_keys=OFF;"
     "CREATE TABLE IF NOT EXISTS jobs(job_id TEXT PRIMARY KEY, name TEXT, spec_json TEXT NOT NULL,"
     " state INTEGER NOT NULL, error TEXT, created_at INTEGER, started_at INTEGER, finished_at INTEGER,"
-    " records_total INTEGER DEFAULT 0, records_invalid INTEGER DEFAULT 0);"
+    " records_total INTEGER DEFAULT 0, records_invalid INTEGER DEFAULT 0, out_dir TEXT, updated_at INTEGER);"
     "CREATE TABLE IF NOT EXISTS records(job_id TEXT NOT NULL, idx INTEGER NOT NULL, rid TEXT, prompt TEXT NOT NULL,"
     " reference TEXT, context TEXT, category TEXT, responses TEXT, PRIMARY KEY(job_id, idx)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS shards(job_id TEXT NOT NULL, shard_id INTEGER NOT NULL, first_idx INTEGER NOT NULL,"
@@ -100,6 +107,35 @@ const char *job_state_name(job_state_t s)
     return (unsigned)s < 5 ? n[s] : "?";
 }
 
+/* Columns added since the first schema: databases made before them get them on open. */
+static int migrate(store_t *s, char *err, size_t errlen)
+{
+    static const struct { const char *table, *column, *type; } added[] = {
+        {"jobs", "out_dir", "TEXT"},
+        {"jobs", "updated_at", "INTEGER"},
+    };
+    for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
+        char q[256];
+        snprintf(q, sizeof q, "SELECT 1 FROM pragma_table_info('%s') WHERE name='%s'", added[i].table, added[i].column);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "cannot read the schema: %s", sqlite3_errmsg(s->db));
+            return -1;
+        }
+        int have = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+        if (have) continue;
+        snprintf(q, sizeof q, "ALTER TABLE %s ADD COLUMN %s %s", added[i].table, added[i].column, added[i].type);
+        char *emsg = NULL;
+        if (sqlite3_exec(s->db, q, NULL, NULL, &emsg) != SQLITE_OK) {
+            snprintf(err, errlen, "cannot upgrade the schema (%s): %s", q, emsg ? emsg : "?");
+            sqlite3_free(emsg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 store_t *store_open(const char *path, char *err, size_t errlen)
 {
     store_t *s = xcalloc(1, sizeof(*s));
@@ -114,6 +150,11 @@ store_t *store_open(const char *path, char *err, size_t errlen)
     if (sqlite3_exec(s->db, schema, NULL, NULL, &emsg) != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot create schema: %s", path, emsg ? emsg : "?");
         sqlite3_free(emsg);
+        sqlite3_close(s->db);
+        free(s);
+        return NULL;
+    }
+    if (migrate(s, err, errlen) < 0) {
         sqlite3_close(s->db);
         free(s);
         return NULL;
@@ -278,12 +319,14 @@ static void record_from_row(sqlite3_stmt *st, int c0, record_t *r)
     r->category = col_text(st, c0 + 4);
 }
 
-int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, record_t **out, size_t *n)
+int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, unsigned targets,
+                        record_t **out, size_t *n)
 {
     sqlite3_stmt *st = stmt(s, Q_RECORDS_RANGE);
     bind_text(st, 1, job_id);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)first);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)targets);
     size_t cap = 0, cnt = 0;
     record_t *recs = NULL;
     int rc;
@@ -488,6 +531,7 @@ void store_job_clear(store_job_t *j)
     free(j->name);
     free(j->spec_json);
     free(j->error);
+    free(j->out_dir);
     memset(j, 0, sizeof(*j));
 }
 
@@ -505,6 +549,8 @@ static void job_from_row(sqlite3_stmt *st, store_job_t *j)
     j->finished_at = (int64_t)sqlite3_column_int64(st, 7);
     j->records_total = (uint64_t)sqlite3_column_int64(st, 8);
     j->records_invalid = (uint64_t)sqlite3_column_int64(st, 9);
+    j->out_dir = col_text(st, 10);
+    j->updated_at = (int64_t)sqlite3_column_int64(st, 11);
 }
 
 int store_job_get(store_t *s, const char *job_id, store_job_t *out)
@@ -638,4 +684,55 @@ int store_outputs_page(store_t *s, const char *job_id, uint64_t offset, uint64_t
     sqlite3_bind_int64(st, 2, limit > (uint64_t)INT64_MAX ? -1 : (sqlite3_int64)limit);   /* -1: no limit */
     sqlite3_bind_int64(st, 3, offset > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)offset);
     return outputs_walk(s, st, job_id, cb, arg);
+}
+
+int store_job_set_outdir(store_t *s, const char *job_id, const char *out_dir)
+{
+    sqlite3_stmt *st = stmt(s, Q_JOB_OUTDIR);
+    bind_text(st, 1, out_dir);
+    bind_text(st, 2, job_id);
+    return step_done(s, st);
+}
+
+int store_job_touch(store_t *s, const char *job_id)
+{
+    sqlite3_stmt *st = stmt(s, Q_JOB_TOUCH);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+    bind_text(st, 2, job_id);
+    return step_done(s, st);
+}
+
+int store_shards_each(store_t *s, const char *job_id, store_shard_cb cb, void *arg)
+{
+    sqlite3_stmt *st = stmt(s, Q_SHARDS_ALL);
+    bind_text(st, 1, job_id);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cb((uint64_t)sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
+               (uint64_t)sqlite3_column_int64(st, 2), (uint32_t)sqlite3_column_int(st, 3),
+               (shard_state_t)sqlite3_column_int(st, 4), (uint32_t)sqlite3_column_int(st, 5), arg) != 0) {
+            ret = -1;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    if (!ret && rc != SQLITE_DONE) {
+        log_error("database: %s", sqlite3_errmsg(s->db));
+        ret = -1;
+    }
+    return ret;
+}
+
+int store_score_counts(store_t *s, const char *job_id, uint64_t counts[4])
+{
+    memset(counts, 0, 4 * sizeof(uint64_t));
+    sqlite3_stmt *st = stmt(s, Q_SCORE_COUNTS);
+    bind_text(st, 1, job_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int status = sqlite3_column_int(st, 0);
+        if (status >= 0 && status < 4) counts[status] = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
 }

@@ -45,9 +45,11 @@ int store_job_set_counts(store_t *s, const char *job_id, uint64_t total, uint64_
 
 /* Records of a job (only valid ones are stored). */
 int store_record_put(store_t *s, const char *job_id, const record_t *r) __attribute__((warn_unused_result));
-/* Loads records with first <= index <= last, in index order; caller owns *out (record_clear each, free). */
-int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, record_t **out,
-                        size_t *n) __attribute__((warn_unused_result));
+/* Loads the records with first <= index <= last that do not yet have a committed output for each
+ * of `targets` targets (all of them when nothing is committed; UINT_MAX = all), in index order;
+ * caller owns *out (record_clear each, free). */
+int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, unsigned targets,
+                        record_t **out, size_t *n) __attribute__((warn_unused_result));
 
 int store_shard_put(store_t *s, const char *job_id, uint64_t shard_id, uint64_t first, uint64_t last,
                     uint32_t n) __attribute__((warn_unused_result));
@@ -92,6 +94,8 @@ typedef struct {
     int64_t created_at, started_at, finished_at;
     uint64_t records_total;   /* non-blank dataset lines */
     uint64_t records_invalid; /* of which invalid (skipped) */
+    char *out_dir;            /* the job's results folder (absolute), once known */
+    int64_t updated_at;       /* last sign of life of the scheduler running it (Unix seconds) */
 } store_job_t;
 void store_job_clear(store_job_t *j);   /* frees the members; j itself is the caller's */
 
@@ -126,6 +130,18 @@ int store_job_stats(store_t *s, const char *job_id, unsigned targets, store_job_
 /* Like store_outputs_each, for the outputs at positions offset .. offset+limit-1 of that order. */
 int store_outputs_page(store_t *s, const char *job_id, uint64_t offset, uint64_t limit, store_output_cb cb,
                        void *arg) __attribute__((warn_unused_result));
+
+/* Where the job's result files go (absolute path), and a sign of life while it runs. */
+int store_job_set_outdir(store_t *s, const char *job_id, const char *out_dir) __attribute__((warn_unused_result));
+int store_job_touch(store_t *s, const char *job_id) __attribute__((warn_unused_result));
+
+/* Every shard of a job in id order (for resuming it). */
+typedef int (*store_shard_cb)(uint64_t shard_id, uint64_t first, uint64_t last, uint32_t n, shard_state_t state,
+                              uint32_t attempts, void *arg);
+int store_shards_each(store_t *s, const char *job_id, store_shard_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/* Committed scores by score_status_t. */
+int store_score_counts(store_t *s, const char *job_id, uint64_t counts[4]) __attribute__((warn_unused_result));
 
 const char *store_errmsg(store_t *s);
 

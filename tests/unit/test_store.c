@@ -4,6 +4,7 @@
  * the CLI uses: job_get, jobs_each order, job_match (unique, ambiguous, exact), job_stats,
  * outputs_page, snapshots across connections, persistence across reopen. */
 #include <stdarg.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,7 +159,7 @@ static void test_records(store_t *s)
 
     record_t *rs = NULL;
     size_t n = 0;
-    CHECK(store_records_range(s, "rec-job", 2, 4, &rs, &n) == 0);
+    CHECK(store_records_range(s, "rec-job", 2, 4, UINT_MAX, &rs, &n) == 0);
     CHECK(n == 3);
     if (n == 3) {
         CHECK(rs[0].index == 2 && rs[1].index == 3 && rs[2].index == 4);
@@ -175,10 +176,10 @@ static void test_records(store_t *s)
     free(rs);
 
     /* Empty range; other jobs' records are not mixed in. */
-    CHECK(store_records_range(s, "rec-job", 10, 20, &rs, &n) == 0);
+    CHECK(store_records_range(s, "rec-job", 10, 20, UINT_MAX, &rs, &n) == 0);
     CHECK(n == 0);
     free(rs);
-    CHECK(store_records_range(s, "other", 0, 100, &rs, &n) == 0);
+    CHECK(store_records_range(s, "other", 0, 100, UINT_MAX, &rs, &n) == 0);
     CHECK(n == 0);
     free(rs);
 
@@ -186,7 +187,7 @@ static void test_records(store_t *s)
     record_t r = mkrec(1, "new-id", "new prompt", "x");
     CHECK(store_record_put(s, "rec-job", &r) == 0);
     record_clear(&r);
-    CHECK(store_records_range(s, "rec-job", 1, 1, &rs, &n) == 0);
+    CHECK(store_records_range(s, "rec-job", 1, 1, UINT_MAX, &rs, &n) == 0);
     CHECK(n == 1 && streq(rs[0].id, "new-id") && streq(rs[0].prompt, "new prompt"));
     for (size_t i = 0; i < n; i++) record_clear(&rs[i]);
     free(rs);
@@ -197,8 +198,23 @@ static void test_records(store_t *s)
     CHECK(store_record_put(s, "rec-job", &r) == 0);
     record_clear(&r);
     CHECK(store_rollback(s) == 0);
-    CHECK(store_records_range(s, "rec-job", 50, 50, &rs, &n) == 0);
+    CHECK(store_records_range(s, "rec-job", 50, 50, UINT_MAX, &rs, &n) == 0);
     CHECK(n == 0);
+    free(rs);
+
+    /* Only records still missing an output for every target come back (resubmission, resume). */
+    result_t done = {0};
+    done.record_index = 2;
+    done.target = TARGET_CUSTOM;
+    size_t fresh = 0;
+    CHECK(store_result_commit(s, "rec-job", &done, &fresh) == 0);
+    CHECK(store_records_range(s, "rec-job", 1, 3, 1, &rs, &n) == 0);
+    CHECK(n == 2 && rs[0].index == 1 && rs[1].index == 3);
+    for (size_t i = 0; i < n; i++) record_clear(&rs[i]);
+    free(rs);
+    CHECK(store_records_range(s, "rec-job", 1, 3, 2, &rs, &n) == 0);   /* base target still missing */
+    CHECK(n == 3);
+    for (size_t i = 0; i < n; i++) record_clear(&rs[i]);
     free(rs);
 }
 
