@@ -130,6 +130,16 @@ static void find_output(status_t *s, const char *db_path)
     free(from_spec);
 }
 
+/* A running job whose scheduler has not touched it for a while (it refreshes every heartbeat):
+ * seconds of silence past STALE_S, else 0. */
+#define STALE_S 30
+static int64_t stale_seconds(const store_job_t *j)
+{
+    if (j->state != JOB_RUNNING || j->updated_at <= 0) return 0;
+    int64_t quiet = (int64_t)time(NULL) - j->updated_at;
+    return quiet > STALE_S ? quiet : 0;
+}
+
 /* mlflow_sync_state, unless the database has never had an MLflow sync (then {"state":"none"}
  * without creating the table: reading changes nothing). */
 static int load_mlflow(store_t *st, const char *job_id, cJSON **out)
@@ -300,6 +310,13 @@ static void print_human(const status_t *s)
         buf_reset(&b);
     }
     printf("state           %s\n", job_state_name(s->job.state));
+    int64_t quiet = stale_seconds(&s->job);
+    if (quiet > 0)
+        printf("                no sign of its scheduler for %llds: if it died, finish the job with\n"
+               "                `llmaj run --resume %s --db DB` (or llmaj-scheduler --resume)\n",
+               (long long)quiet, s->job.job_id);
+    else if (s->job.state == JOB_STOPPED)
+        printf("                finish it with `llmaj run --resume %s --db DB`\n", s->job.job_id);
     if (s->job.error) {
         termtext_line(&b, s->job.error, 0);
         printf("error           %s\n", b.data ? b.data : "");
@@ -398,6 +415,7 @@ static int print_json(status_t *s)
     cJSON_AddStringToObject(o, "job_id", s->job.job_id);
     add_opt(o, "name", s->job.name);
     cJSON_AddStringToObject(o, "state", job_state_name(s->job.state));
+    cJSON_AddNumberToObject(o, "seconds_since_scheduler_seen", (double)stale_seconds(&s->job));
     add_opt(o, "error", s->job.error);
     add_opt(o, "model", spec_str(s->spec, "model"));
     add_opt(o, "base_model", s->targets > 1 ? spec_str(s->spec, "base_model") : NULL);
