@@ -306,6 +306,27 @@ def snapshot(mock, pids, procs=None):
                 {n: mem_status(pid) for n, pid in pids.items()}, machine_busy(), ours)
 
 
+def wait_quiet(ctx):
+    """With --wait-quiet S: waits (at most S seconds) until the machine's busy time over 2 s is below
+    --quiet-cores cores, so that other users' work does not land in the next measurement. Programs
+    of the benchmark still running (an idle mock) count as busy, which errs on the safe side."""
+    limit = ctx.args.wait_quiet
+    if not limit:
+        return
+    deadline = time.monotonic() + limit
+    while True:
+        b0, t0 = machine_busy(), time.monotonic()
+        time.sleep(2)
+        busy = (machine_busy() - b0) / (time.monotonic() - t0)
+        if busy < ctx.args.quiet_cores:
+            return
+        if time.monotonic() > deadline:
+            print(f"bench: the machine stayed busy ({busy:.2f} cores) for {limit:.0f} s; measuring anyway",
+                  flush=True)
+            return
+        print(f"bench: waiting for a quiet machine ({busy:.2f} cores busy)", flush=True)
+
+
 def others_load(samples):
     """Cores used on average by programs this benchmark did not start, over the samples: the noise
     of a shared machine (0 on a quiet one)."""
@@ -628,10 +649,13 @@ def scenario_overhead(ctx):
     procs = Procs(work)
     fleet = []
     try:
-        mock = start_mock(procs, ctx.bin, "--threads", "1", cpus=mock_cpu)
+        # a fresh mock for every row, so that nothing one load left behind weighs on the next
         wrk_rows = []
         for c in ctx.args.wrk_connections:
+            wait_quiet(ctx)
+            mock = start_mock(procs, ctx.bin, "--threads", "1", cpus=mock_cpu, name=f"mock-wrk{c}")
             r = run_wrk(mock, script, wrk_s, c, fleet_cpu)
+            procs.stop(mock.p)
             if r["non_2xx"]:
                 raise BenchError(f"wrk: {r['non_2xx']} of {r['requests']} requests were not answered 2xx: "
                                  f"the captured request is not what the mock accepts")
@@ -641,11 +665,14 @@ def scenario_overhead(ctx):
             print(f"wrk -c{c}: {r['wrk_rps']:,.0f} requests/s", flush=True)
         best = max(wrk_rows, key=lambda r: r["wrk_rps"])
         for conc in concs:
+            wait_quiet(ctx)
             spec = os.path.join(work, f"overhead-{conc}.json")
             write_spec(spec, ds, os.path.join(work, f"out-overhead-{conc}"))
+            mock = start_mock(procs, ctx.bin, "--threads", "1", cpus=mock_cpu, name=f"mock-c{conc}")
             run = llmaj_run(ctx, procs, mock, spec, 1, conc, name=f"llmaj-c{conc}", cpus=fleet_cpu)
             samples = measure(procs, mock, [run], {"llmaj": run.pid, "mock": mock.p.pid}, warmup, window)
             procs.stop(run)
+            procs.stop(mock.p)
             rate = delta(samples, "judge_calls") / span(samples)
             cpu_f = cpu_share(samples, "llmaj")
             fleet.append({"conc": conc, "rate": rate, "cpu": cpu_f, "mock_cpu": cpu_share(samples, "mock"),
@@ -665,7 +692,7 @@ def scenario_overhead(ctx):
               pct(f["cpu"], 0), fnum(f["per_core"]), pct(f["mock_cpu"], 0), f"{f['other']:.2f}"] for f in fleet]
     stalled = [r for r in wrk_rows if r["wrk_rps"] < 0.2 * best["wrk_rps"] and r["mock_cpu"] < 0.5]
     body = (f"Judge calls only (the dataset carries `modelResponses`), {len(METRICS)} metrics a record, "
-            f"{records:,} records; model `{JUDGE}`. Pinning: {pin}. The wrk script replays the {len(captured)} "
+            f"{records:,} records; model `{JUDGE}`. Pinning: {pin}; a fresh mock for every row. The wrk script replays the {len(captured)} "
             f"first-turn judge requests the worker sent for one record (captured; {body_bytes:,.0f} bytes "
             f"on average) to `/v1/chat/completions`. Rates are the mock's `/stats` counters over the window "
             f"(warm-up {warmup} s left out); CPU is the process's user+system time over the window, and "
@@ -704,6 +731,7 @@ def scenario_latency(ctx):
         write_dataset(ds, records)
         spec = os.path.join(ctx.work, f"latency-{conc}.json")
         write_spec(spec, ds, os.path.join(ctx.work, f"out-latency-{conc}"))
+        wait_quiet(ctx)
         procs = Procs(ctx.work)
         try:
             mock = start_mock(procs, ctx.bin, "--latency", f"fixed:{latency_ms}", "--threads", "1")
@@ -747,9 +775,11 @@ def scenario_quota(ctx):
         spec = os.path.join(ctx.work, f"quota-{tag}.json")
         write_spec(spec, ds, os.path.join(ctx.work, f"out-quota-{tag}"),
                    limits={"rpm": prpm, "tpm": ptpm}, judge_max_tokens=max_tokens)
+        wait_quiet(ctx)
         procs = Procs(ctx.work)
+        burst = ["--burst-seconds", f"{ctx.args.mock_burst:g}"] if ctx.args.mock_burst else []
         try:
-            mock = start_mock(procs, ctx.bin, "--rpm", f"{prpm:g}", "--tpm", f"{ptpm:g}", "--threads", "1")
+            mock = start_mock(procs, ctx.bin, "--rpm", f"{prpm:g}", "--tpm", f"{ptpm:g}", "--threads", "1", *burst)
             broker, bp = start_broker(procs, ctx.bin)
             env = env_for(mock)
             workers = [start_worker(procs, ctx.bin, broker, env, "--threads", "1", name=f"worker{i + 1}")
@@ -766,6 +796,7 @@ def scenario_quota(ctx):
         reqs = delta(samples, "requests.chat_completions")
         r429 = delta(samples, "responses.429")
         tok_in = delta(samples, "tokens_in")
+        tok_out = delta(samples, "tokens_out")
         charged = tok_in + ok * max_tokens      # what the mock's token bucket was charged
         a_rpm, a_tpm = ok / minutes, charged / minutes
         s_rpm, s_tpm = a_rpm / prpm, a_tpm / ptpm
@@ -780,11 +811,13 @@ def scenario_quota(ctx):
             notes.append(f"{prpm:,.0f} RPM, {ptpm:,.0f} TPM: {other} requests answered neither 2xx nor 429")
         if ok:
             notes.append(f"{prpm:,.0f} RPM, {ptpm:,.0f} TPM: {tok_in / ok:,.0f} input tokens a call (the mock's estimate) + "
-                         f"max_tokens {max_tokens} = {charged / ok:,.0f} tokens charged a call")
+                         f"max_tokens {max_tokens} = {charged / ok:,.0f} tokens charged a call; the replies "
+                         f"reported a usage of {(tok_in + tok_out) / ok:,.0f} tokens a call (input + output)")
         print(f"  {a_rpm:,.0f} RPM ({pct(s_rpm)}), {a_tpm:,.0f} TPM ({pct(s_tpm)}), 429s {pct(share429, 2)}",
               flush=True)
     return (f"One `llmaj-broker`, four `llmaj-worker --threads 1` processes and `llmaj-scheduler`; the mock "
-            f"enforces the limits per model with its token buckets (`--rpm`, `--tpm`, 1 s burst), and the spec "
+            f"enforces the limits per model with its token buckets (`--rpm`, `--tpm`, "
+            f"{ctx.args.mock_burst or 1:g} s burst), and the spec "
             f"gives the same numbers as `limits` for `{JUDGE}`. A call is charged its input tokens plus its "
             f"`max_tokens` ({max_tokens}) when admitted, as providers do; achieved TPM is that charge. Judge calls "
             f"only ({len(METRICS)} metrics a record). Window: {duration} s after a {warmup} s warm-up (the "
@@ -806,6 +839,7 @@ def scenario_memory(ctx):
     spec = os.path.join(ctx.work, "memory.json")
     write_spec(spec, ds, os.path.join(ctx.work, "out-memory"))
     shards = max(8, math.ceil(2 * target / (64 * len(METRICS))))
+    wait_quiet(ctx)
     procs = Procs(ctx.work)
     try:
         mock = start_mock(procs, ctx.bin, "--latency", f"fixed:{latency_ms}", "--threads", "1")
@@ -867,6 +901,7 @@ def scenario_scale(ctx):
             tag = f"{'lat' if ideal else 'zero'}-{n}"
             spec = os.path.join(ctx.work, f"scale-{tag}.json")
             write_spec(spec, ds, os.path.join(ctx.work, f"out-scale-{tag}"))
+            wait_quiet(ctx)
             procs = Procs(ctx.work)
             try:
                 mock = start_mock(procs, ctx.bin, "--latency", lat, "--threads", "1")
@@ -959,6 +994,12 @@ def main(argv=None):
     ap.add_argument("--no-rpm-phase", action="store_true", help="quota: run only the first phase")
     ap.add_argument("--judge-max-tokens", type=int, default=1024, help="quota: judge max_tokens (default 1024)")
     ap.add_argument("--duration", type=float, help="quota: measured seconds per phase (default 150, quick 40)")
+    ap.add_argument("--mock-burst", type=float,
+                    help="quota: the mock's --burst-seconds (default: the mock's own, 1 s)")
+    ap.add_argument("--wait-quiet", type=float, default=0, metavar="S",
+                    help="before each measurement wait up to S s for a quiet machine (default 0: don't)")
+    ap.add_argument("--quiet-cores", type=float, default=0.3,
+                    help="with --wait-quiet: busy cores that still count as quiet (default 0.3)")
     ap.add_argument("--in-flight", type=int, default=1000, help="memory: calls in flight (default 1000)")
     args = ap.parse_args(argv)
 

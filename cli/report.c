@@ -106,7 +106,7 @@ void report_summary(FILE *f, const cJSON *summary)
             bool ok, okd, okw;
             double d = num(m, "mean_diff", &okd), wr = num(m, "win_rate", &okw);
             char sd[16] = "-", sci[32] = "-", swr[16] = "-";
-            if (okd) snprintf(sd, sizeof sd, "%+.3f", d);
+            if (okd) snprintf(sd, sizeof sd, "%+.3f", fabs(d) < 0.0005 ? 0.0 : d);   /* no "-0.000" */
             if (okw) snprintf(swr, sizeof swr, "%.1f%%", wr * 100);
             const cJSON *ci = cJSON_GetObjectItemCaseSensitive(m, "ci95");
             if (cJSON_IsArray(ci) && cJSON_GetArraySize(ci) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(ci, 0)))

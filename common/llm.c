@@ -155,6 +155,8 @@ struct llm_client {
     int active;                   /* attempts on the wire */
     int *socks;                   /* sockets registered with the loop */
     size_t n_socks, cap_socks;
+    CURL **idle;                  /* finished easy handles kept for reuse (easy_get / easy_put) */
+    size_t n_idle, cap_idle;
     backoff_t backoff;
     llm_stats_t stats;
 };
@@ -497,6 +499,30 @@ static void set_error(call_t *call, llm_status_t status, const char *fmt, ...)
 }
 
 /* ---- attempts ---- */
+
+/* Easy handles are reused: curl_easy_init and curl_easy_cleanup for every request cost more than
+ * the rest of an attempt's setup together, and curl_easy_reset keeps the handle's allocations.
+ * At most max_concurrency idle handles are kept. */
+static CURL *easy_get(llm_client_t *c)
+{
+    if (c->n_idle > 0) return c->idle[--c->n_idle];
+    return curl_easy_init();
+}
+
+static void easy_put(llm_client_t *c, CURL *easy)
+{
+    if (c->destroying || c->n_idle >= (size_t)c->o.max_concurrency) {
+        curl_easy_cleanup(easy);
+        return;
+    }
+    curl_easy_reset(easy);   /* no option, and so no pointer to the finished call, survives */
+    if (c->n_idle == c->cap_idle) {
+        c->cap_idle = c->cap_idle ? c->cap_idle * 2 : 64;
+        c->idle = xrealloc(c->idle, c->cap_idle * sizeof(CURL *));
+    }
+    c->idle[c->n_idle++] = easy;
+}
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     call_t *call = userdata;
@@ -571,20 +597,25 @@ static void start_attempt(llm_client_t *c, call_t *call)
         attempt_done(c, call, CURLE_ABORTED_BY_CALLBACK, 0, true);
         return;
     }
-    curl_slist_free_all(call->hdrs);
-    call->hdrs = NULL;
+    /* The header list is built once per call, or per attempt when before_send amends headers
+     * (a signature over the time of sending). */
     bool hdr_ok = true;
-    for (size_t i = 0; i < call->http.headers.n && hdr_ok; i++) {
-        char *line = xasprintf("%s: %s", call->http.headers.v[i].name, call->http.headers.v[i].value);
-        struct curl_slist *n = curl_slist_append(call->hdrs, line);
-        free(line);
+    if (!call->hdrs || call->m->prov->before_send) {
+        curl_slist_free_all(call->hdrs);
+        call->hdrs = NULL;
+        for (size_t i = 0; i < call->http.headers.n && hdr_ok; i++) {
+            char *line = xasprintf("%s: %s", call->http.headers.v[i].name, call->http.headers.v[i].value);
+            struct curl_slist *n = curl_slist_append(call->hdrs, line);
+            free(line);
+            if (n) call->hdrs = n;
+            else hdr_ok = false;
+        }
+        struct curl_slist *n = hdr_ok ? curl_slist_append(call->hdrs, "Expect:") : NULL;   /* no 100-continue */
         if (n) call->hdrs = n;
         else hdr_ok = false;
     }
-    struct curl_slist *n = hdr_ok ? curl_slist_append(call->hdrs, "Expect:") : NULL;   /* no 100-continue */
-    if (n) call->hdrs = n;
 
-    CURL *easy = n ? curl_easy_init() : NULL;
+    CURL *easy = hdr_ok ? easy_get(c) : NULL;
     if (!easy) {
         set_error(call, LLM_ERR_TRANSIENT, "cannot allocate a transfer");
         attempt_done(c, call, CURLE_OUT_OF_MEMORY, 0, true);
@@ -617,7 +648,7 @@ static void start_attempt(llm_client_t *c, call_t *call)
     SETOPT(CURLOPT_ACCEPT_ENCODING, "");
     SETOPT(CURLOPT_USERAGENT, "llmaj/" LLMAJ_VERSION);
     if (rc != CURLE_OK) {
-        curl_easy_cleanup(easy);
+        easy_put(c, easy);
         set_error(call, LLM_ERR_PERMANENT, "cannot configure the transfer: %s", curl_easy_strerror(rc));
         attempt_done(c, call, rc, 0, true);
         return;
@@ -626,7 +657,7 @@ static void start_attempt(llm_client_t *c, call_t *call)
     CURLMcode mc = curl_multi_add_handle(c->multi, easy);
     if (mc != CURLM_OK) {
         call->easy = NULL;
-        curl_easy_cleanup(easy);
+        easy_put(c, easy);
         log_error("curl_multi_add_handle: %s", curl_multi_strerror(mc));
         set_error(call, LLM_ERR_TRANSIENT, "cannot start the transfer: %s", curl_multi_strerror(mc));
         attempt_done(c, call, CURLE_FAILED_INIT, 0, true);
@@ -774,7 +805,8 @@ static void process_msgs(llm_client_t *c)
         if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
         CURLMcode mc = curl_multi_remove_handle(c->multi, easy);
         if (mc != CURLM_OK) log_error("curl_multi_remove_handle: %s", curl_multi_strerror(mc));
-        curl_easy_cleanup(easy);
+        if (mc == CURLM_OK) easy_put(c, easy);
+        else curl_easy_cleanup(easy);
         call_t *call = (call_t *)priv;
         call->easy = NULL;
         attempt_done(c, call, res, status, false);
@@ -961,6 +993,8 @@ void llm_client_destroy(llm_client_t **self_p)
     if (c->kick_timer) loop_timer_del(c->loop, c->kick_timer);
     if (c->curl_timer) loop_timer_del(c->loop, c->curl_timer);
     c->kick_timer = c->curl_timer = 0;
+    for (size_t i = 0; i < c->n_idle; i++) curl_easy_cleanup(c->idle[i]);
+    free(c->idle);
     CURLMcode mc = curl_multi_cleanup(c->multi);
     if (mc != CURLM_OK) log_error("curl_multi_cleanup: %s", curl_multi_strerror(mc));
     if (c->curl_timer) loop_timer_del(c->loop, c->curl_timer);

@@ -105,7 +105,6 @@ def test_three_workers_share_the_limit(procs, tmp_path):
     assert st["inference_calls"] >= n
     assert st["judge_calls"] >= n * len(METRICS)
     ok, refused, share = refused_share(mock)
-    print("\nSHARE", ok, refused, share)
     assert share < MAX_429_SHARE, f"{refused} of {ok + refused} requests answered 429"
     for w in workers:
         w.send_signal(signal.SIGTERM)
@@ -137,7 +136,6 @@ def test_workers_join_and_die(procs, tmp_path):
     assert wait_exit(sched, 600) == 0, procs.log(sched)
     assert_judged_once(job_records(procs, sched), n, METRICS)
     ok, refused, share = refused_share(mock)
-    print("\nSHARE", ok, refused, share)
     assert share < MAX_429_SHARE, f"{refused} of {ok + refused} requests answered 429"
     assert "declared dead" in procs.log(bproc)
 
@@ -153,7 +151,6 @@ def test_adaptive_learns_announced_limits(procs, tmp_path):
     assert wait_exit(sched, 600) == 0, procs.log(sched)
     assert_judged_once(job_records(procs, sched), n, METRICS)
     ok, refused, share = refused_share(mock)
-    print("\nSHARE", ok, refused, share)
     assert share < MAX_429_SHARE, f"{refused} of {ok + refused} requests answered 429"
     for w in workers:
         w.send_signal(signal.SIGTERM)
@@ -178,6 +175,5 @@ def test_adaptive_without_headers(procs, tmp_path):
     assert wait_exit(sched, 600) == 0, procs.log(sched)
     assert_judged_once(job_records(procs, sched), n, ["Correctness"])
     ok, refused, share = refused_share(mock)
-    print("\nSHARE", ok, refused, share)
     assert refused > 0, "the mock never throttled: the test does not exercise adaptation"
     assert share < 0.5, f"{refused} of {ok + refused} requests answered 429"
