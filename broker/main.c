@@ -27,9 +27,7 @@ static int metrics_cb(buf_t *out, void *arg)
 {
     broker_stats_t s;
     broker_get_stats(arg, &s);
-    const char *build[] = {"role", "broker", "version", LLMAJ_VERSION, NULL};
-    if (httpd_family(out, "llmaj_build_info", HTTPD_GAUGE, "Always 1: the program and its version.") < 0 ||
-        httpd_sample(out, "llmaj_build_info", build, 1) < 0 ||
+    if (daemon_build_info(out, "broker") < 0 ||
         httpd_gauge(out, "llmaj_broker_workers_alive",
                     "Worker peers (threads) heard from recently.", s.workers_alive) < 0 ||
         httpd_gauge(out, "llmaj_broker_schedulers_alive",
@@ -63,24 +61,15 @@ static bool ready_cb(void *arg, char *reason, size_t len)
 int main(int argc, char **argv)
 {
     const char *bind = daemon_env("LLMAJ_BROKER_BIND", "tcp://127.0.0.1:5555");
-    const char *hb = daemon_env("LLMAJ_HEARTBEAT_MS", "1000");
-    const char *dead = daemon_env("LLMAJ_DEAD_AFTER", "5");
-    const char *metrics_addr = daemon_env("LLMAJ_METRICS_ADDR", NULL);
-    const char *level = NULL, *format = NULL;
+    daemon_opts_t d;
+    daemon_opts_init(&d);
     static const struct option longopts[] = {
-        {"bind", required_argument, 0, 'b'},       {"heartbeat-ms", required_argument, 0, 'H'},
-        {"dead-after", required_argument, 0, 'D'}, {"log-level", required_argument, 0, 'l'},
-        {"log-format", required_argument, 0, 'f'}, {"metrics-addr", required_argument, 0, 'M'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+        {"bind", required_argument, 0, 'b'}, DAEMON_LONGOPTS, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'b': bind = optarg; break;
-        case 'H': hb = optarg; break;
-        case 'D': dead = optarg; break;
-        case 'l': level = optarg; break;
-        case 'f': format = optarg; break;
-        case 'M': metrics_addr = optarg; break;
+        case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&d, c, optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -91,18 +80,16 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512];
-    long hb_ms, dead_n;
-    if (daemon_parse_int(hb, 10, 600000, &hb_ms, "--heartbeat-ms", err, sizeof err) < 0 ||
-        daemon_parse_int(dead, 2, 1000, &dead_n, "--dead-after", err, sizeof err) < 0) {
+    if (daemon_opts_check(&d, err, sizeof err) < 0) {
         fprintf(stderr, "llmaj-broker: %s\n", err);
         return 2;
     }
-    if (daemon_setup_logging(level, format) < 0) return 2;
+    if (daemon_setup_logging(d.log_level, d.log_format) < 0) return 2;
     broker_opts_t o;
     broker_opts_default(&o);
     o.endpoint = bind;
-    o.heartbeat_ms = (int)hb_ms;
-    o.dead_after = (int)dead_n;
+    o.heartbeat_ms = d.hb_ms;
+    o.dead_after = d.dead_n;
     broker_t *b = broker_new(&o, err, sizeof err);
     if (!b) {
         fprintf(stderr, "llmaj-broker: %s\n", err);
@@ -114,7 +101,7 @@ int main(int argc, char **argv)
         return 1;
     }
     httpd_t *http = NULL;
-    if (metrics_addr && !(http = httpd_start(metrics_addr, metrics_cb, ready_cb, b, err, sizeof err))) {
+    if (d.metrics_addr && !(http = httpd_start(d.metrics_addr, metrics_cb, ready_cb, b, err, sizeof err))) {
         fprintf(stderr, "llmaj-broker: --metrics-addr: %s\n", err);
         broker_destroy(&b);
         return 1;

@@ -88,20 +88,6 @@ static void rows_free(rows_t *rs)
     free(rs->rows);
 }
 
-static void add_time(cJSON *o, const char *key, int64_t t)
-{
-    char ts[32];
-    jobdb_time_iso(t, ts, sizeof ts);
-    if (*ts) cJSON_AddStringToObject(o, key, ts);
-    else cJSON_AddNullToObject(o, key);
-}
-
-static void add_opt(cJSON *o, const char *key, const char *v)
-{
-    if (v) cJSON_AddStringToObject(o, key, v);
-    else cJSON_AddNullToObject(o, key);
-}
-
 static int print_json(const rows_t *rs)
 {
     cJSON *a = cJSON_CreateArray();
@@ -109,20 +95,20 @@ static int print_json(const rows_t *rs)
         const row_t *r = &rs->rows[i];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "job_id", r->id);
-        add_opt(o, "name", r->name);
+        jobdb_json_str(o, "name", r->name);
         cJSON_AddStringToObject(o, "state", r->state);
-        add_opt(o, "error", r->error);
+        jobdb_json_str(o, "error", r->error);
         cJSON_AddNumberToObject(o, "records", (double)r->records);
         cJSON_AddNumberToObject(o, "records_total", (double)r->total);
         cJSON_AddNumberToObject(o, "records_invalid", (double)r->invalid);
-        add_time(o, "created_at", r->created);
-        add_time(o, "started_at", r->started);
-        add_time(o, "finished_at", r->finished);
+        jobdb_json_time(o, "created_at", r->created);
+        jobdb_json_time(o, "started_at", r->started);
+        jobdb_json_time(o, "finished_at", r->finished);
         if (r->elapsed >= 0) cJSON_AddNumberToObject(o, "elapsed_s", r->elapsed);
         else cJSON_AddNullToObject(o, "elapsed_s");
-        add_opt(o, "model", r->model);
-        add_opt(o, "base_model", r->base_model);
-        add_opt(o, "evaluator_model", r->judge);
+        jobdb_json_str(o, "model", r->model);
+        jobdb_json_str(o, "base_model", r->base_model);
+        jobdb_json_str(o, "evaluator_model", r->judge);
         cJSON_AddItemToArray(a, o);
     }
     /* One job a line: a valid JSON array that line tools can still read. */
@@ -162,22 +148,10 @@ static void print_table(const rows_t *rs)
 
 int cmd_list(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
-    };
-    const char *db_flag = NULL;
-    bool json = false;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': db_flag = optarg; break;
-        case 'j': json = true; break;
-        case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: usage(stderr); return CLI_EXIT_BAD_INPUT;
-        }
-    }
+    const char *db_flag;
+    bool json;
+    int done = jobdb_flags(argc, argv, usage, &db_flag, &json);
+    if (done >= 0) return done;
     if (optind < argc) {
         fprintf(stderr, "llmaj list: unexpected argument '%s' (`llmaj status JOB` shows one job)\n", argv[optind]);
         return CLI_EXIT_BAD_INPUT;

@@ -300,19 +300,13 @@ int cmd_run(int argc, char **argv)
         job_outcome_clear(&out);
     }
     errlist_free(&errs);
-    worker_stop(w);
-    worker_destroy(&w);
-    broker_stop(bt.b);
-    pthread_join(btid, NULL);
-    broker_destroy(&bt.b);
-    zmq_ctx_term(ctx);
-    free(text);
-    cJSON_Delete(ov);
-    return rc;
+    goto done;
 
 internal:
     fprintf(stderr, "llmaj: %s\n", err);
-    if (w) worker_destroy(&w);
+    rc = CLI_EXIT_FAILED;
+done:
+    worker_destroy(&w);   /* stops and joins the worker threads */
     if (broker_running) {
         broker_stop(bt.b);
         pthread_join(btid, NULL);
@@ -321,7 +315,7 @@ internal:
     zmq_ctx_term(ctx);
     free(text);
     cJSON_Delete(ov);
-    return CLI_EXIT_FAILED;
+    return rc;
 bad:
     fprintf(stderr, "llmaj run: %s\n", err);
     cJSON_Delete(ov);

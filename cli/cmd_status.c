@@ -394,32 +394,18 @@ static void print_human(const status_t *s)
     buf_free(&b);
 }
 
-static void add_time(cJSON *o, const char *key, int64_t t)
-{
-    char ts[32];
-    jobdb_time_iso(t, ts, sizeof ts);
-    if (*ts) cJSON_AddStringToObject(o, key, ts);
-    else cJSON_AddNullToObject(o, key);
-}
-
-static void add_opt(cJSON *o, const char *key, const char *v)
-{
-    if (v) cJSON_AddStringToObject(o, key, v);
-    else cJSON_AddNullToObject(o, key);
-}
-
 static int print_json(status_t *s)
 {
     const store_job_stats_t *st = &s->st;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "job_id", s->job.job_id);
-    add_opt(o, "name", s->job.name);
+    jobdb_json_str(o, "name", s->job.name);
     cJSON_AddStringToObject(o, "state", job_state_name(s->job.state));
     cJSON_AddNumberToObject(o, "seconds_since_scheduler_seen", (double)stale_seconds(&s->job));
-    add_opt(o, "error", s->job.error);
-    add_opt(o, "model", spec_str(s->spec, "model"));
-    add_opt(o, "base_model", s->targets > 1 ? spec_str(s->spec, "base_model") : NULL);
-    add_opt(o, "evaluator_model", spec_str(s->spec, "evaluator_model"));
+    jobdb_json_str(o, "error", s->job.error);
+    jobdb_json_str(o, "model", spec_str(s->spec, "model"));
+    jobdb_json_str(o, "base_model", s->targets > 1 ? spec_str(s->spec, "base_model") : NULL);
+    jobdb_json_str(o, "evaluator_model", spec_str(s->spec, "evaluator_model"));
     cJSON *a = cJSON_AddArrayToObject(o, "steps");
     for (int i = 0; i < N_STEPS; i++) {
         cJSON *e = cJSON_CreateObject();
@@ -448,9 +434,9 @@ static int print_json(status_t *s)
     cJSON_AddNumberToObject(r, "unscored", (double)st->scores[SCORE_UNSCORED]);
     cJSON_AddNumberToObject(r, "not_applicable", (double)st->scores[SCORE_NOT_APPLICABLE]);
     cJSON_AddNumberToObject(r, "error", (double)st->scores[SCORE_ERROR]);
-    add_time(o, "created_at", s->job.created_at);
-    add_time(o, "started_at", s->job.started_at);
-    add_time(o, "finished_at", s->job.finished_at);
+    jobdb_json_time(o, "created_at", s->job.created_at);
+    jobdb_json_time(o, "started_at", s->job.started_at);
+    jobdb_json_time(o, "finished_at", s->job.finished_at);
     if (s->elapsed >= 0) cJSON_AddNumberToObject(o, "elapsed_s", s->elapsed);
     else cJSON_AddNullToObject(o, "elapsed_s");
     cJSON_AddItemToObject(o, "mlflow", s->mlflow);
@@ -467,22 +453,10 @@ static int print_json(status_t *s)
 
 int cmd_status(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
-    };
-    const char *db_flag = NULL;
-    bool json = false;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': db_flag = optarg; break;
-        case 'j': json = true; break;
-        case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: usage(stderr); return CLI_EXIT_BAD_INPUT;
-        }
-    }
+    const char *db_flag;
+    bool json;
+    int done = jobdb_flags(argc, argv, usage, &db_flag, &json);
+    if (done >= 0) return done;
     if (optind >= argc) {
         fprintf(stderr, "llmaj status: which job? give its id (`llmaj list` shows them)\n\n");
         usage(stderr);

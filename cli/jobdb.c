@@ -8,6 +8,7 @@
 #include "jobdb.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,29 @@
 #include <sqlite3.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "mem.h"
+
+int jobdb_flags(int argc, char **argv, void (*usage)(FILE *f), const char **db_flag, bool *json)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
+    };
+    *db_flag = NULL;
+    *json = false;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': *db_flag = optarg; break;
+        case 'j': *json = true; break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        default: usage(stderr); return CLI_EXIT_BAD_INPUT;
+        }
+    }
+    return -1;
+}
 
 const char *jobdb_path(const char *flag, const char **origin)
 {
@@ -148,6 +171,20 @@ void jobdb_time_iso(int64_t t, char *out, size_t n)
     struct tm tm;
     time_t tt = (time_t)t;
     if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm)) snprintf(out, n, "%s", "");
+}
+
+void jobdb_json_time(cJSON *o, const char *key, int64_t t)
+{
+    char ts[32];
+    jobdb_time_iso(t, ts, sizeof ts);
+    if (*ts) cJSON_AddStringToObject(o, key, ts);
+    else cJSON_AddNullToObject(o, key);
+}
+
+void jobdb_json_str(cJSON *o, const char *key, const char *v)
+{
+    if (v) cJSON_AddStringToObject(o, key, v);
+    else cJSON_AddNullToObject(o, key);
 }
 
 void jobdb_duration(double s, char *out, size_t n)

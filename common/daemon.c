@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "httpd.h"
 #include "log.h"
 
 const char *daemon_env(const char *name, const char *def)
@@ -84,5 +85,46 @@ int daemon_on_signal(void (*stop)(void *arg), void *arg)
     pthread_t t;
     if (pthread_create(&t, NULL, sig_thread, NULL) != 0) return -1;
     pthread_detach(t);
+    return 0;
+}
+
+void daemon_opts_init(daemon_opts_t *d)
+{
+    *d = (daemon_opts_t){
+        .heartbeat_ms = daemon_env("LLMAJ_HEARTBEAT_MS", "1000"),
+        .dead_after = daemon_env("LLMAJ_DEAD_AFTER", "5"),
+        .metrics_addr = daemon_env("LLMAJ_METRICS_ADDR", NULL),
+    };
+}
+
+void daemon_opts_set(daemon_opts_t *d, int code, const char *arg)
+{
+    switch (code) {
+    case 'H': d->heartbeat_ms = arg; break;
+    case 'D': d->dead_after = arg; break;
+    case 'M': d->metrics_addr = arg; break;
+    case 'l': d->log_level = arg; break;
+    case 'f': d->log_format = arg; break;
+    default: break;
+    }
+}
+
+int daemon_opts_check(daemon_opts_t *d, char *err, size_t errlen)
+{
+    long hb, dead;
+    if (daemon_parse_int(d->heartbeat_ms, 10, 600000, &hb, "--heartbeat-ms", err, errlen) < 0 ||
+        daemon_parse_int(d->dead_after, 2, 1000, &dead, "--dead-after", err, errlen) < 0)
+        return -1;
+    d->hb_ms = (int)hb;
+    d->dead_n = (int)dead;
+    return 0;
+}
+
+int daemon_build_info(buf_t *out, const char *role)
+{
+    const char *labels[] = {"role", role, "version", LLMAJ_VERSION, NULL};
+    if (httpd_family(out, "llmaj_build_info", HTTPD_GAUGE, "Always 1: the program and its version.") < 0 ||
+        httpd_sample(out, "llmaj_build_info", labels, 1) < 0)
+        return -1;
     return 0;
 }

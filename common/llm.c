@@ -597,25 +597,20 @@ static void start_attempt(llm_client_t *c, call_t *call)
         attempt_done(c, call, CURLE_ABORTED_BY_CALLBACK, 0, true);
         return;
     }
-    /* The header list is built once per call, or per attempt when before_send amends headers
-     * (a signature over the time of sending). */
+    curl_slist_free_all(call->hdrs);
+    call->hdrs = NULL;
     bool hdr_ok = true;
-    if (!call->hdrs || call->m->prov->before_send) {
-        curl_slist_free_all(call->hdrs);
-        call->hdrs = NULL;
-        for (size_t i = 0; i < call->http.headers.n && hdr_ok; i++) {
-            char *line = xasprintf("%s: %s", call->http.headers.v[i].name, call->http.headers.v[i].value);
-            struct curl_slist *n = curl_slist_append(call->hdrs, line);
-            free(line);
-            if (n) call->hdrs = n;
-            else hdr_ok = false;
-        }
-        struct curl_slist *n = hdr_ok ? curl_slist_append(call->hdrs, "Expect:") : NULL;   /* no 100-continue */
+    for (size_t i = 0; i < call->http.headers.n && hdr_ok; i++) {
+        char *line = xasprintf("%s: %s", call->http.headers.v[i].name, call->http.headers.v[i].value);
+        struct curl_slist *n = curl_slist_append(call->hdrs, line);
+        free(line);
         if (n) call->hdrs = n;
         else hdr_ok = false;
     }
+    struct curl_slist *n = hdr_ok ? curl_slist_append(call->hdrs, "Expect:") : NULL;   /* no 100-continue */
+    if (n) call->hdrs = n;
 
-    CURL *easy = hdr_ok ? easy_get(c) : NULL;
+    CURL *easy = n ? easy_get(c) : NULL;
     if (!easy) {
         set_error(call, LLM_ERR_TRANSIENT, "cannot allocate a transfer");
         attempt_done(c, call, CURLE_OUT_OF_MEMORY, 0, true);

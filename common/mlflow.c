@@ -514,6 +514,18 @@ out:
 
 /* ---------------------------------------------------------------- experiments ---- */
 
+/* GET path_query + value, URL-encoded (API "/runs/get?run_id=" + id); as mlflow_call. */
+static int get_with_query(mlflow_t *m, const char *path_query, const char *value, cJSON **reply, mlflow_err_t *e)
+{
+    buf_t path;
+    buf_init(&path, 0);
+    if (buf_puts(&path, path_query) < 0) return -1;
+    url_encode(&path, value, strlen(value), false);
+    int rc = mlflow_call(m, "GET", path.data, NULL, reply, e);
+    buf_free(&path);
+    return rc;
+}
+
 static char *json_string_at(const cJSON *j, const char *a, const char *b)
 {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, a);
@@ -524,14 +536,8 @@ static char *json_string_at(const cJSON *j, const char *a, const char *b)
 int mlflow_experiment_get_by_name(mlflow_t *m, const char *name, char **id, mlflow_err_t *e)
 {
     *id = NULL;
-    buf_t path;
-    buf_init(&path, 0);
-    if (buf_puts(&path, API "/experiments/get-by-name?experiment_name=") < 0) return -1;
-    url_encode(&path, name, strlen(name), false);
     cJSON *reply = NULL;
-    int rc = mlflow_call(m, "GET", path.data, NULL, &reply, e);
-    buf_free(&path);
-    if (rc < 0) {
+    if (get_with_query(m, API "/experiments/get-by-name?experiment_name=", name, &reply, e) < 0) {
         /* MLflow answers 404 RESOURCE_DOES_NOT_EXIST for an unknown name. */
         if (e && (!strcmp(e->code, "RESOURCE_DOES_NOT_EXIST") || (e->http_status == 404 && !e->code[0]))) return 0;
         return -1;
@@ -701,14 +707,8 @@ int mlflow_run_update(mlflow_t *m, const char *run_id, const char *status, int64
 int mlflow_run_get(mlflow_t *m, const char *run_id, cJSON **run, mlflow_err_t *e)
 {
     *run = NULL;
-    buf_t path;
-    buf_init(&path, 0);
-    if (buf_puts(&path, API "/runs/get?run_id=") < 0) return -1;
-    url_encode(&path, run_id, strlen(run_id), false);
     cJSON *reply = NULL;
-    int rc = mlflow_call(m, "GET", path.data, NULL, &reply, e);
-    buf_free(&path);
-    if (rc < 0) return -1;
+    if (get_with_query(m, API "/runs/get?run_id=", run_id, &reply, e) < 0) return -1;
     cJSON *r = cJSON_DetachItemFromObjectCaseSensitive(reply, "run");
     cJSON_Delete(reply);
     if (!r) {
@@ -1022,6 +1022,21 @@ static int put_file(const char *path, const void *data, size_t len, FILE *src, c
     return 0;
 }
 
+/* Sends an artifact upload (a PUT, r->what naming it); 0 when answered 2xx, else -1 with e. */
+static int put_upload(mlflow_t *m, const request_t *r, mlflow_err_t *e)
+{
+    buf_t resp;
+    buf_init(&resp, 1u << 20);
+    long status = 0;
+    int rc = -1;
+    if (http_send(m, r, &status, &resp, e) == 0) {
+        if (status >= 200 && status <= 299) rc = 0;
+        else err_from_answer(m, r->what, status, &resp, e);
+    }
+    buf_free(&resp);
+    return rc;
+}
+
 int mlflow_artifact_put(mlflow_t *m, const char *artifact_uri, const char *rel_path, const void *data, size_t len,
                         const char *content_type, mlflow_err_t *e)
 {
@@ -1047,14 +1062,7 @@ int mlflow_artifact_put(mlflow_t *m, const char *artifact_uri, const char *rel_p
         .s3 = s3,
         .tracking = !s3,
     };
-    buf_t resp;
-    buf_init(&resp, 1u << 20);
-    long status = 0;
-    if (http_send(m, &r, &status, &resp, e) == 0) {
-        if (status >= 200 && status <= 299) rc = 0;
-        else err_from_answer(m, what, status, &resp, e);
-    }
-    buf_free(&resp);
+    rc = put_upload(m, &r, e);
     free(what);
     dest_clear(&d);
     return rc;
@@ -1131,14 +1139,7 @@ int mlflow_artifact_put_file(mlflow_t *m, const char *artifact_uri, const char *
         .sign_service = service, .sign_region = s3 ? d.region : m->region,
         .s3 = s3, .tracking = !s3,
     };
-    buf_t resp;
-    buf_init(&resp, 1u << 20);
-    long status = 0;
-    if (http_send(m, &r, &status, &resp, e) == 0) {
-        if (status >= 200 && status <= 299) rc = 0;
-        else err_from_answer(m, what, status, &resp, e);
-    }
-    buf_free(&resp);
+    rc = put_upload(m, &r, e);
     free(what);
     fclose(f);
     dest_clear(&d);

@@ -197,3 +197,39 @@ char *provider_url(const char *base, const char *path)
     while (*path == '/') path++;
     return xasprintf("%.*s/%s", (int)n, base, path);
 }
+
+void provider_post_json(httpmsg_request_t *out, const char *base_url, const char *path)
+{
+    out->method = "POST";
+    out->url = provider_url(base_url, path);
+    httpmsg_headers_add(&out->headers, "Content-Type", "application/json");
+    httpmsg_headers_add(&out->headers, "Accept", "application/json");
+}
+
+cJSON *provider_parse_object(const char *name, const char *body, size_t len, char *err, size_t errlen)
+{
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (cJSON_IsObject(root)) return root;
+    snprintf(err, errlen, "reply from %s is not a JSON object (%zu bytes)", name, len);
+    cJSON_Delete(root);
+    return NULL;
+}
+
+uint64_t provider_json_count(const cJSON *obj, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 1e15) return 0;
+    return (uint64_t)v->valuedouble;
+}
+
+int provider_json_content(const cJSON *content, buf_t *text)
+{
+    if (cJSON_IsString(content)) return buf_puts(text, content->valuestring);
+    if (!cJSON_IsArray(content)) return -1;
+    const cJSON *part;
+    cJSON_ArrayForEach(part, content) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
+        if (cJSON_IsString(t) && buf_puts(text, t->valuestring) < 0) return -1;
+    }
+    return 0;
+}

@@ -11,6 +11,9 @@
 #ifndef LLMAJ_PROVIDER_H
 #define LLMAJ_PROVIDER_H
 #include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 #include "buf.h"
 #include "httpmsg.h"
@@ -96,5 +99,22 @@ int provider_json_messages(buf_t *b, const char *system, const llm_req_t *req) _
 
 /* Base URL + path without a doubled slash. Caller owns the result. */
 char *provider_url(const char *base, const char *path);
+
+/* Makes `out` a POST of JSON to provider_url(base_url, path): method, URL, and Content-Type and
+ * Accept headers "application/json". */
+void provider_post_json(httpmsg_request_t *out, const char *base_url, const char *path);
+
+/* Parses a 2xx body that must be a JSON object. Caller owns the result (cJSON_Delete); NULL with
+ * "reply from <name> is not a JSON object (N bytes)" in err. */
+cJSON *provider_parse_object(const char *name, const char *body, size_t len, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The token count `name` of a JSON object: a number from 0 to 1e15, else 0. */
+uint64_t provider_json_count(const cJSON *obj, const char *name);
+
+/* Appends a chat message's content to text: a string, or the texts of an array of
+ * {"type":"text","text":...} parts (as some OpenAI-compatible servers send it). -1 when content
+ * is neither. */
+int provider_json_content(const cJSON *content, buf_t *text) __attribute__((warn_unused_result));
 
 #endif

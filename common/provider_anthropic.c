@@ -50,22 +50,11 @@ fail:
     return -1;
 }
 
-static uint64_t count_field(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 1e15) return 0;
-    return (uint64_t)v->valuedouble;
-}
-
 static int anthropic_parse_ok(const char *body, size_t len, provider_reply_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
-    cJSON *root = cJSON_ParseWithLength(body, len);
-    if (!cJSON_IsObject(root)) {
-        snprintf(err, errlen, "reply from anthropic is not a JSON object (%zu bytes)", len);
-        cJSON_Delete(root);
-        return -1;
-    }
+    cJSON *root = provider_parse_object("anthropic", body, len, err, errlen);
+    if (!root) return -1;
     int rc = -1;
     buf_t text;
     buf_init(&text, 0);
@@ -87,10 +76,10 @@ static int anthropic_parse_ok(const char *body, size_t len, provider_reply_t *ou
     }
     const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (cJSON_IsObject(usage)) {
-        out->usage.input_tokens = count_field(usage, "input_tokens") +
-                                  count_field(usage, "cache_creation_input_tokens") +
-                                  count_field(usage, "cache_read_input_tokens");
-        out->usage.output_tokens = count_field(usage, "output_tokens");
+        out->usage.input_tokens = provider_json_count(usage, "input_tokens") +
+                                  provider_json_count(usage, "cache_creation_input_tokens") +
+                                  provider_json_count(usage, "cache_read_input_tokens");
+        out->usage.output_tokens = provider_json_count(usage, "output_tokens");
     }
     out->text_len = text.len;
     out->text = buf_take(&text);

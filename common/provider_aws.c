@@ -1,5 +1,5 @@
-/* provider_aws: SigV4 signing with cached credentials, the signing region and AWS error replies
- * for the Bedrock and SageMaker providers; see provider_aws.h. */
+/* provider_aws: SigV4 signing with cached credentials, the signing region, AWS error replies and
+ * request paths for the Bedrock and SageMaker providers; see provider_aws.h. */
 #include "provider_aws.h"
 #include "awscreds.h"
 #include "mem.h"
@@ -289,5 +289,20 @@ int provider_aws_path_segment(buf_t *b, const char *s)
                  : (buf_putc(b, '%') < 0 || buf_putc(b, hex[c >> 4]) < 0 || buf_putc(b, hex[c & 15]) < 0))
             return -1;
     }
+    return 0;
+}
+
+int provider_aws_post_json(httpmsg_request_t *out, const char *base_url, const char *prefix, const char *segment,
+                           const char *suffix, char *err, size_t errlen)
+{
+    buf_t path;
+    buf_init(&path, 0);
+    if (buf_puts(&path, prefix) < 0 || provider_aws_path_segment(&path, segment) < 0 || buf_puts(&path, suffix) < 0) {
+        buf_free(&path);
+        snprintf(err, errlen, "cannot encode the request path");
+        return -1;
+    }
+    provider_post_json(out, base_url, path.data);
+    buf_free(&path);
     return 0;
 }

@@ -1,6 +1,6 @@
 /* provider_aws: what the two AWS providers (provider_bedrock.c, provider_sagemaker.c) share:
  * SigV4 signing of a built request with cached credentials, the signing region, the parts of an
- * AWS JSON error reply, and path-segment encoding.
+ * AWS JSON error reply, and request paths with a percent-encoded segment.
  *
  * Owns: a process-wide credential cache. Does not own: finding credentials (awscreds), the
  * signature itself (sigv4), sending (llm.c).
@@ -62,5 +62,11 @@ int provider_aws_creds_rejected(const char *type);
 
 /* Appends s percent-encoded as one URL path segment (every byte but A-Z a-z 0-9 - . _ ~). */
 int provider_aws_path_segment(buf_t *b, const char *s) __attribute__((warn_unused_result));
+
+/* Makes `out` a POST of JSON (provider_post_json) to base_url + prefix + segment as one
+ * percent-encoded path segment + suffix ("model/" id "/converse"). -1 with err when the path
+ * cannot be encoded. */
+int provider_aws_post_json(httpmsg_request_t *out, const char *base_url, const char *prefix, const char *segment,
+                           const char *suffix, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -39,19 +39,8 @@ static int bedrock_build(const provider_call_t *in, httpmsg_request_t *out, char
         snprintf(err, errlen, "model string `%s` names no Bedrock model id", in->model->input ? in->model->input : "");
         return -1;
     }
-    buf_t path;
-    buf_init(&path, 0);
-    if (buf_puts(&path, "model/") < 0 || provider_aws_path_segment(&path, model) < 0 ||
-        buf_puts(&path, "/converse") < 0) {
-        buf_free(&path);
-        snprintf(err, errlen, "cannot encode the request path");
+    if (provider_aws_post_json(out, in->endpoint->base_url, "model/", model, "/converse", err, errlen) < 0)
         return -1;
-    }
-    out->method = "POST";
-    out->url = provider_url(in->endpoint->base_url, path.data);
-    buf_free(&path);
-    httpmsg_headers_add(&out->headers, "Content-Type", "application/json");
-    httpmsg_headers_add(&out->headers, "Accept", "application/json");
 
     buf_t *b = &out->body;
     if (buf_puts(b, "{\"messages\":[") < 0) goto fail;
@@ -85,22 +74,11 @@ static int bedrock_before_send(const modelstr_t *model, const modelstr_endpoint_
     return provider_aws_sign(model, endpoint, BEDROCK_SERVICE, req, err, errlen);
 }
 
-static uint64_t count_field(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 1e15) return 0;
-    return (uint64_t)v->valuedouble;
-}
-
 static int bedrock_parse_ok(const char *body, size_t len, provider_reply_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
-    cJSON *root = cJSON_ParseWithLength(body, len);
-    if (!cJSON_IsObject(root)) {
-        snprintf(err, errlen, "reply from bedrock is not a JSON object (%zu bytes)", len);
-        cJSON_Delete(root);
-        return -1;
-    }
+    cJSON *root = provider_parse_object(BEDROCK_SERVICE, body, len, err, errlen);
+    if (!root) return -1;
     int rc = -1;
     buf_t text;
     buf_init(&text, 0);
@@ -122,9 +100,10 @@ static int bedrock_parse_ok(const char *body, size_t len, provider_reply_t *out,
     }
     const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (cJSON_IsObject(usage)) {
-        out->usage.input_tokens = count_field(usage, "inputTokens") + count_field(usage, "cacheReadInputTokens") +
-                                  count_field(usage, "cacheWriteInputTokens");
-        out->usage.output_tokens = count_field(usage, "outputTokens");
+        out->usage.input_tokens = provider_json_count(usage, "inputTokens") +
+                                  provider_json_count(usage, "cacheReadInputTokens") +
+                                  provider_json_count(usage, "cacheWriteInputTokens");
+        out->usage.output_tokens = provider_json_count(usage, "outputTokens");
     }
     out->text_len = text.len;
     out->text = buf_take(&text);

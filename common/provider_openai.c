@@ -20,10 +20,7 @@ static int openai_build(const provider_call_t *in, httpmsg_request_t *out, char 
 {
     const llm_req_t *req = in->req;
     if (provider_check_req(req, err, errlen) < 0) return -1;
-    out->method = "POST";
-    out->url = provider_url(in->endpoint->base_url, "chat/completions");
-    httpmsg_headers_add(&out->headers, "Content-Type", "application/json");
-    httpmsg_headers_add(&out->headers, "Accept", "application/json");
+    provider_post_json(out, in->endpoint->base_url, "chat/completions");
     if (in->endpoint->api_key && *in->endpoint->api_key) {
         char *auth = xasprintf("Bearer %s", in->endpoint->api_key);
         httpmsg_headers_add(&out->headers, "Authorization", auth);
@@ -45,35 +42,11 @@ fail:
     return -1;
 }
 
-static uint64_t count_field(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 1e15) return 0;
-    return (uint64_t)v->valuedouble;
-}
-
-/* content as a string, or (some compatible servers) an array of {"type":"text","text":...} parts. */
-static int take_content(const cJSON *content, buf_t *text)
-{
-    if (cJSON_IsString(content)) return buf_puts(text, content->valuestring);
-    if (!cJSON_IsArray(content)) return -1;
-    const cJSON *part;
-    cJSON_ArrayForEach(part, content) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (cJSON_IsString(t) && buf_puts(text, t->valuestring) < 0) return -1;
-    }
-    return 0;
-}
-
 static int openai_parse_ok(const char *body, size_t len, provider_reply_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
-    cJSON *root = cJSON_ParseWithLength(body, len);
-    if (!cJSON_IsObject(root)) {
-        snprintf(err, errlen, "reply from openai is not a JSON object (%zu bytes)", len);
-        cJSON_Delete(root);
-        return -1;
-    }
+    cJSON *root = provider_parse_object("openai", body, len, err, errlen);
+    if (!root) return -1;
     int rc = -1;
     buf_t text;
     buf_init(&text, 0);
@@ -89,7 +62,7 @@ static int openai_parse_ok(const char *body, size_t len, provider_reply_t *out, 
     }
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
     const cJSON *refusal = cJSON_GetObjectItemCaseSensitive(msg, "refusal");
-    if (take_content(content, &text) < 0) {
+    if (provider_json_content(content, &text) < 0) {
         /* content null: a refusal is the model's answer; anything else (tool calls) is not text */
         buf_reset(&text);
         if (!cJSON_IsString(refusal) || buf_puts(&text, refusal->valuestring) < 0) {
@@ -99,8 +72,8 @@ static int openai_parse_ok(const char *body, size_t len, provider_reply_t *out, 
     }
     const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (cJSON_IsObject(usage)) {
-        out->usage.input_tokens = count_field(usage, "prompt_tokens");
-        out->usage.output_tokens = count_field(usage, "completion_tokens");
+        out->usage.input_tokens = provider_json_count(usage, "prompt_tokens");
+        out->usage.output_tokens = provider_json_count(usage, "completion_tokens");
     }
     out->text_len = text.len;
     out->text = buf_take(&text);

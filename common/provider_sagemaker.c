@@ -35,19 +35,8 @@ static int sagemaker_build(const provider_call_t *in, httpmsg_request_t *out, ch
         snprintf(err, errlen, "model string `%s` names no SageMaker endpoint", in->model->input ? in->model->input : "");
         return -1;
     }
-    buf_t path;
-    buf_init(&path, 0);
-    if (buf_puts(&path, "endpoints/") < 0 || provider_aws_path_segment(&path, name) < 0 ||
-        buf_puts(&path, "/invocations") < 0) {
-        buf_free(&path);
-        snprintf(err, errlen, "cannot encode the request path");
+    if (provider_aws_post_json(out, in->endpoint->base_url, "endpoints/", name, "/invocations", err, errlen) < 0)
         return -1;
-    }
-    out->method = "POST";
-    out->url = provider_url(in->endpoint->base_url, path.data);
-    buf_free(&path);
-    httpmsg_headers_add(&out->headers, "Content-Type", "application/json");
-    httpmsg_headers_add(&out->headers, "Accept", "application/json");
 
     buf_t *b = &out->body;
     const char *system = req->system && *req->system ? req->system : NULL;
@@ -69,26 +58,6 @@ static int sagemaker_before_send(const modelstr_t *model, const modelstr_endpoin
     return provider_aws_sign(model, endpoint, SAGEMAKER_SERVICE, req, err, errlen);
 }
 
-static uint64_t count_field(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 1e15) return 0;
-    return (uint64_t)v->valuedouble;
-}
-
-/* content as a string, or an array of {"type":"text","text":...} parts. */
-static int take_content(const cJSON *content, buf_t *text)
-{
-    if (cJSON_IsString(content)) return buf_puts(text, content->valuestring);
-    if (!cJSON_IsArray(content)) return -1;
-    const cJSON *part;
-    cJSON_ArrayForEach(part, content) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (cJSON_IsString(t) && buf_puts(text, t->valuestring) < 0) return -1;
-    }
-    return 0;
-}
-
 /* The chat-completions shape. 1 when root is not that shape, 0 done, -1 with err. */
 static int parse_chat(const cJSON *root, provider_reply_t *out, buf_t *text, char *err, size_t errlen)
 {
@@ -96,14 +65,14 @@ static int parse_chat(const cJSON *root, provider_reply_t *out, buf_t *text, cha
     if (!cJSON_IsArray(choices)) return 1;
     const cJSON *c0 = cJSON_GetArrayItem(choices, 0);
     const cJSON *msg = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "message") : NULL;
-    if (!cJSON_IsObject(msg) || take_content(cJSON_GetObjectItemCaseSensitive(msg, "content"), text) < 0) {
+    if (!cJSON_IsObject(msg) || provider_json_content(cJSON_GetObjectItemCaseSensitive(msg, "content"), text) < 0) {
         snprintf(err, errlen, "reply from sagemaker has no text in choices[0].message.content");
         return -1;
     }
     const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (cJSON_IsObject(usage)) {
-        out->usage.input_tokens = count_field(usage, "prompt_tokens");
-        out->usage.output_tokens = count_field(usage, "completion_tokens");
+        out->usage.input_tokens = provider_json_count(usage, "prompt_tokens");
+        out->usage.output_tokens = provider_json_count(usage, "completion_tokens");
     }
     return 0;
 }
@@ -119,7 +88,7 @@ static int parse_generated(const cJSON *obj, provider_reply_t *out, buf_t *text,
         return -1;
     }
     const cJSON *details = cJSON_GetObjectItemCaseSensitive(obj, "details");
-    if (cJSON_IsObject(details)) out->usage.output_tokens = count_field(details, "generated_tokens");
+    if (cJSON_IsObject(details)) out->usage.output_tokens = provider_json_count(details, "generated_tokens");
     return 0;
 }
 

@@ -3,7 +3,8 @@
  * DESIGN. Per key:
  *  - Two token buckets, requests and tokens, refilled continuously at the effective rate with a
  *    capacity of BURST_S seconds of that rate, so a minute's quota is spread over the minute.
- *    They start empty (a fleet starting at once must not add up its threads' bursts).
+ *    They start with BURST_S seconds' worth, or empty when calls waited for the first ALLOT
+ *    (a fleet starting at once must not add up its threads' bursts).
  *    The token bucket may go into debt: a call larger than the bucket still starts once the bucket
  *    is not negative, and later calls wait for the debt to refill. The estimate taken at acquire
  *    (prompt bytes / 4 + max_tokens) is corrected at release with the reply's usage.
@@ -52,6 +53,7 @@ typedef struct {
     double allot_rpm, allot_tpm;
     int allot_conc;
     int64_t first_demand_ms;   /* when calls first waited for an ALLOT; 0 = not waiting */
+    bool start_empty;          /* calls waited for the first ALLOT: the buckets start empty */
     bool lone;                 /* no ALLOT came: using the whole configured rate */
     double adapt;
     int64_t last_cut_ms, last_grow_ms, frozen_until_ms;
@@ -149,12 +151,13 @@ static void retune(key_t_ *k)
 static void refill(key_t_ *k, int64_t now)
 {
     if (k->last_refill_ms == 0) {
-        /* Start empty and fill at the rate: every thread of the fleet starts at about the same
-         * time, and a second's burst from each (a full share each, allotted one after another)
-         * would add up to more than the provider's own burst allowance. */
+        /* Start with one second's worth, not a full minute; or empty when calls had to wait for
+         * this thread's first share: then the fleet is starting together, its threads get their
+         * shares one after another (the first one all of it, for a moment), and a second's burst
+         * from each would add up to more than the provider's own burst allowance. */
         k->last_refill_ms = now;
-        k->req.level = 0;
-        k->tok.level = 0;
+        k->req.level = k->start_empty ? 0 : k->req.cap;
+        k->tok.level = k->start_empty ? 0 : k->tok.cap;
         return;
     }
     int64_t dt = now - k->last_refill_ms;
@@ -375,6 +378,7 @@ void ratelimit_apply_allot(ratelimit_t *r, const void *payload, size_t len)
     }
     for (size_t i = 0; i < n; i++) {
         key_t_ *k = get(r, rows[i].key);
+        if (k->first_demand_ms && k->last_refill_ms == 0) k->start_empty = true;   /* see refill */
         k->allotted = true;
         k->lone = false;
         k->first_demand_ms = 0;

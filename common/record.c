@@ -6,6 +6,7 @@
  * message; unknown keys are ignored so that datasets can carry extra columns. A JSON `null` on an
  * optional key means "absent". */
 #include "record.h"
+#include "jsonerr.h"
 #include "mem.h"
 
 #include <math.h>
@@ -180,30 +181,12 @@ static void parse_responses(const cJSON *obj, where_t *w, record_t *out)
     out->n_responses = (size_t)n;
 }
 
-/* True when cJSON's failure on line[0..len) came from reaching the end of the text. cJSON clamps
- * an error past the end to the last byte, so a failure on the last byte is ambiguous: parsing
- * again with one more (blank) byte tells a truncated value from a bad last byte. */
-static bool failed_at_end(const char *line, size_t len, size_t pos)
-{
-    if (pos + 1 < len) return false;
-    if (pos >= len) return true;
-    char *copy = xmalloc(len + 1);
-    memcpy(copy, line, len);
-    copy[len] = ' ';
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 0);
-    bool at_end = !j && end && (size_t)(end - copy) >= len;
-    cJSON_Delete(j);
-    free(copy);
-    return at_end;
-}
-
 /* Describes where cJSON stopped: "unexpected `}` near column 12". */
-static void json_error(where_t *w, const char *line, size_t len, const char *at, bool after_value)
+static void json_error(where_t *w, const char *line, size_t len, jsonerr_t at)
 {
-    size_t pos = at && at >= line && at <= line + len ? (size_t)(at - line) : 0;
-    while (!after_value && pos < len && is_json_ws(line[pos])) pos++;
-    if (!after_value && failed_at_end(line, len, pos)) {
+    size_t pos = at.pos;
+    while (!at.after && pos < len && is_json_ws(line[pos])) pos++;
+    if (!at.after && jsonerr_at_end(line, len, pos)) {
         LINE_ERR(w, "not valid JSON (the line ends before the object is complete, near column %zu)",
                  len + 1);
         return;
@@ -213,7 +196,7 @@ static void json_error(where_t *w, const char *line, size_t len, const char *at,
     if (c >= 0x20 && c < 0x7f) snprintf(shown, sizeof(shown), "%c", c);
     else snprintf(shown, sizeof(shown), "\\x%02x", c);
     LINE_ERR(w, "not valid JSON (unexpected `%s`%s near column %zu)", shown,
-             after_value ? " after the object" : "", pos + 1);
+             at.after ? " after the object" : "", pos + 1);
 }
 
 int record_parse_line(const char *line, size_t len, const char *file, size_t lineno, uint64_t index,
@@ -226,17 +209,10 @@ int record_parse_line(const char *line, size_t len, const char *file, size_t lin
         LINE_ERR(&w, "contains a NUL byte at column %zu", (size_t)(nul - line) + 1);
         return -1;
     }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    jsonerr_t at;
+    cJSON *root = jsonerr_parse(line, len, &at);
     if (!root) {
-        json_error(&w, line, len, end, false);
-        return -1;
-    }
-    size_t pos = end ? (size_t)(end - line) : len;
-    while (pos < len && is_json_ws(line[pos])) pos++;
-    if (pos < len) {
-        json_error(&w, line, len, line + pos, true);
-        cJSON_Delete(root);
+        json_error(&w, line, len, at);
         return -1;
     }
     if (!cJSON_IsObject(root)) {

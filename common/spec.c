@@ -14,6 +14,7 @@
  * the resolved form is what spec_to_json writes, so the canonical JSON re-parses (without a
  * base_dir) to the same spec anywhere. */
 #include "spec.h"
+#include "jsonerr.h"
 #include "mem.h"
 #include "modelstr.h"
 
@@ -513,30 +514,11 @@ static char *read_small_file(const char *path, size_t max, size_t *len, char *er
     return data;
 }
 
-/* True when cJSON's failure on text[0..len) came from reaching the end of the text. cJSON clamps
- * an error past the end to the last byte, so a failure there is ambiguous: parsing again with one
- * more (blank) byte tells a truncated text from a bad last byte. */
-static bool failed_at_end(const char *text, size_t len, size_t pos)
+/* "not valid JSON (unexpected `}` at line 3, column 5)" into buf. */
+static void json_error_text(const char *text, size_t len, jsonerr_t at, char *buf, size_t n)
 {
-    if (pos + 1 < len) return false;
-    if (pos >= len) return true;
-    char *copy = xmalloc(len + 1);
-    memcpy(copy, text, len);
-    copy[len] = ' ';
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 0);
-    bool at_end = !j && end && (size_t)(end - copy) >= len;
-    cJSON_Delete(j);
-    free(copy);
-    return at_end;
-}
-
-/* "not valid JSON (unexpected `}` at line 3, column 5)" into buf; `after` = the error is text
- * after a complete value. */
-static void json_error_text(const char *text, size_t len, const char *at, bool after, char *buf, size_t n)
-{
-    size_t pos = at && at >= text && at <= text + len ? (size_t)(at - text) : 0;
-    if (!after && failed_at_end(text, len, pos)) pos = len;
+    size_t pos = at.pos;
+    if (!at.after && jsonerr_at_end(text, len, pos)) pos = len;
     size_t line = 1, col = 1;
     for (size_t i = 0; i < pos; i++) {
         if (text[i] == '\n') {
@@ -558,19 +540,9 @@ static void json_error_text(const char *text, size_t len, const char *at, bool a
 /* Parses a whole JSON text; NULL with a message in buf. */
 static cJSON *parse_json_text(const char *text, size_t len, char *buf, size_t n)
 {
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!j) {
-        json_error_text(text, len, end, false, buf, n);
-        return NULL;
-    }
-    size_t pos = end ? (size_t)(end - text) : len;
-    while (pos < len && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\r' || text[pos] == '\n')) pos++;
-    if (pos < len && text[pos] != '\0') {
-        json_error_text(text, len, text + pos, true, buf, n);
-        cJSON_Delete(j);
-        return NULL;
-    }
+    jsonerr_t at;
+    cJSON *j = jsonerr_parse(text, len, &at);
+    if (!j) json_error_text(text, len, at, buf, n);
     return j;
 }
 

@@ -30,6 +30,13 @@ void mock_resp_header(mock_resp_t *r, const char *name, const char *fmt, ...)
     va_end(ap);
 }
 
+buf_t *mock_resp_start(mock_resp_t *r, int status)
+{
+    r->status = status;
+    buf_reset(&r->body);
+    return &r->body;
+}
+
 void mock_resp_json(mock_resp_t *r, int status, const char *json, size_t len)
 {
     r->status = status;

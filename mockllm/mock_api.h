@@ -41,6 +41,8 @@ void mock_resp_header(mock_resp_t *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Sets status and a JSON body (copied). */
 void mock_resp_json(mock_resp_t *r, int status, const char *json, size_t len);
+/* Sets status and empties the body; returns the body for the dialect to write (headers kept). */
+buf_t *mock_resp_start(mock_resp_t *r, int status);
 
 /* The request headers a dialect looks at (NULL when absent). */
 typedef struct {

@@ -13,9 +13,7 @@
 
 static void error_body(mock_resp_t *resp, int status, const char *type, const char *message)
 {
-    resp->status = status;
-    buf_t *b = &resp->body;
-    buf_reset(b);
+    buf_t *b = mock_resp_start(resp, status);
     PUT(buf_puts(b, "{\"type\":\"error\",\"error\":{\"type\":"));
     PUT(buf_json_str(b, type, strlen(type)));
     PUT(buf_puts(b, ",\"message\":"));
@@ -137,9 +135,7 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
 static void reply(const mock_call_t *call, mock_resp_t *resp)
 {
     const mock_gen_t *g = call->gen;
-    buf_t *b = &resp->body;
-    resp->status = 200;
-    buf_reset(b);
+    buf_t *b = mock_resp_start(resp, 200);
     PUT(buf_printf(b, "{\"id\":\"msg_mock%016llx\",\"type\":\"message\",\"role\":\"assistant\",\"model\":",
                    (unsigned long long)call->id));
     PUT(buf_json_str(b, call->req->model, strlen(call->req->model)));

@@ -23,9 +23,7 @@ static void request_id(const mock_call_t *call, mock_resp_t *resp)
 static void error_body(const mock_call_t *call, mock_resp_t *resp, int status, const char *type,
                        const char *message)
 {
-    resp->status = status;
-    buf_t *b = &resp->body;
-    buf_reset(b);
+    buf_t *b = mock_resp_start(resp, status);
     PUT(buf_puts(b, "{\"message\":"));
     PUT(buf_json_str(b, message, strlen(message)));
     PUT(buf_putc(b, '}'));
@@ -124,9 +122,7 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
 static void reply(const mock_call_t *call, mock_resp_t *resp)
 {
     const mock_gen_t *g = call->gen;
-    buf_t *b = &resp->body;
-    resp->status = 200;
-    buf_reset(b);
+    buf_t *b = mock_resp_start(resp, 200);
     PUT(buf_puts(b, "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":"));
     PUT(buf_json_str(b, g->text, g->len));
     PUT(buf_printf(b, "}]}},\"stopReason\":\"%s\",\"usage\":{\"inputTokens\":%u,\"outputTokens\":%u,"

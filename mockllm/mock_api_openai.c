@@ -14,9 +14,7 @@
 static void error_body(mock_resp_t *resp, int status, const char *message, const char *type,
                        const char *code)
 {
-    resp->status = status;
-    buf_t *b = &resp->body;
-    buf_reset(b);
+    buf_t *b = mock_resp_start(resp, status);
     PUT(buf_puts(b, "{\"error\":{\"message\":"));
     PUT(buf_json_str(b, message, strlen(message)));
     PUT(buf_puts(b, ",\"type\":"));
@@ -152,9 +150,7 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
 static void reply(const mock_call_t *call, mock_resp_t *resp)
 {
     const mock_gen_t *g = call->gen;
-    buf_t *b = &resp->body;
-    resp->status = 200;
-    buf_reset(b);
+    buf_t *b = mock_resp_start(resp, 200);
     PUT(buf_printf(b, "{\"id\":\"chatcmpl-%016llx\",\"object\":\"chat.completion\",\"created\":%lld,\"model\":",
                    (unsigned long long)call->id, (long long)(call->now_unix_ms / 1000)));
     PUT(buf_json_str(b, call->req->model, strlen(call->req->model)));

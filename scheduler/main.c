@@ -75,12 +75,10 @@ static int metrics_cb(buf_t *out, void *arg)
     memcpy(job_id, g_snap.job_id, sizeof job_id);
     pthread_mutex_unlock(&g_snap.mu);
     if (!have) memset(&p, 0, sizeof p);
-    const char *build[] = {"role", "scheduler", "version", LLMAJ_VERSION, NULL};
     const char *job[] = {"job_id", job_id, NULL};
     const char *st_ok[] = {"status", "ok", NULL}, *st_uns[] = {"status", "unscored", NULL};
     const char *st_err[] = {"status", "error", NULL}, *st_na[] = {"status", "not_applicable", NULL};
-    if (httpd_family(out, "llmaj_build_info", HTTPD_GAUGE, "Always 1: the program and its version.") < 0 ||
-        httpd_sample(out, "llmaj_build_info", build, 1) < 0 ||
+    if (daemon_build_info(out, "scheduler") < 0 ||
         httpd_gauge(out, "llmaj_scheduler_broker_connected", "1 while welcomed by the broker.", p.connected) < 0 ||
         httpd_gauge(out, "llmaj_scheduler_workers", "Workers alive, as the broker last said.", p.workers) < 0 ||
         httpd_family(out, "llmaj_scheduler_job_info", HTTPD_GAUGE, "1 for the job being run.") < 0 ||
@@ -122,18 +120,13 @@ int main(int argc, char **argv)
     const char *broker = daemon_env("LLMAJ_BROKER", "tcp://127.0.0.1:5555");
     const char *db = daemon_env("LLMAJ_DB", NULL);
     const char *window = daemon_env("LLMAJ_WINDOW", "64");
-    const char *hb = daemon_env("LLMAJ_HEARTBEAT_MS", "1000");
-    const char *dead = daemon_env("LLMAJ_DEAD_AFTER", "5");
-    const char *metrics_addr = daemon_env("LLMAJ_METRICS_ADDR", NULL);
-    const char *level = NULL, *format = NULL;
+    daemon_opts_t dopts;
+    daemon_opts_init(&dopts);
     static const struct option longopts[] = {
-        {"spec", required_argument, 0, 's'},        {"broker", required_argument, 0, 'b'},
-        {"db", required_argument, 0, 'd'},          {"window", required_argument, 0, 'w'},
-        {"heartbeat-ms", required_argument, 0, 'H'}, {"dead-after", required_argument, 0, 'D'},
-        {"log-level", required_argument, 0, 'l'},   {"log-format", required_argument, 0, 'f'},
-        {"metrics-addr", required_argument, 0, 'M'}, {"resume", required_argument, 0, 'R'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"spec", required_argument, 0, 's'},   {"broker", required_argument, 0, 'b'},
+        {"db", required_argument, 0, 'd'},     {"window", required_argument, 0, 'w'},
+        {"resume", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
+        DAEMON_LONGOPTS,                       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "s:b:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -141,12 +134,8 @@ int main(int argc, char **argv)
         case 'b': broker = optarg; break;
         case 'd': db = optarg; break;
         case 'w': window = optarg; break;
-        case 'H': hb = optarg; break;
-        case 'D': dead = optarg; break;
-        case 'l': level = optarg; break;
-        case 'f': format = optarg; break;
-        case 'M': metrics_addr = optarg; break;
         case 'R': resume = optarg; break;
+        case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&dopts, c, optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -158,14 +147,13 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512];
-    long w, hbv, dv;
+    long w;
     if (daemon_parse_int(window, 1, 1000000, &w, "--window", err, sizeof err) < 0 ||
-        daemon_parse_int(hb, 10, 600000, &hbv, "--heartbeat-ms", err, sizeof err) < 0 ||
-        daemon_parse_int(dead, 2, 1000, &dv, "--dead-after", err, sizeof err) < 0) {
+        daemon_opts_check(&dopts, err, sizeof err) < 0) {
         fprintf(stderr, "llmaj-scheduler: %s\n", err);
         return 2;
     }
-    if (daemon_setup_logging(level, format) < 0) return 2;
+    if (daemon_setup_logging(dopts.log_level, dopts.log_format) < 0) return 2;
     buf_t b;
     buf_init(&b, 64u << 20);
     char tmp[PATH_MAX] = ".";
@@ -193,8 +181,8 @@ int main(int argc, char **argv)
     if (daemon_on_signal(stop_cb, NULL) < 0) log_warn("cannot install signal handling");
     g_snap.broker = broker;
     httpd_t *http = NULL;
-    if (metrics_addr) {
-        if (!(http = httpd_start(metrics_addr, metrics_cb, ready_cb, NULL, err, sizeof err))) {
+    if (dopts.metrics_addr) {
+        if (!(http = httpd_start(dopts.metrics_addr, metrics_cb, ready_cb, NULL, err, sizeof err))) {
             fprintf(stderr, "llmaj-scheduler: --metrics-addr: %s\n", err);
             buf_free(&b);
             return 1;
@@ -207,8 +195,8 @@ int main(int argc, char **argv)
     o.broker = broker;
     o.db_path = db;
     o.window = (int)w;
-    o.heartbeat_ms = (int)hbv;
-    o.dead_after = (int)dv;
+    o.heartbeat_ms = dopts.hb_ms;
+    o.dead_after = dopts.dead_n;
     o.progress = progress;
     errlist_t errs;
     errlist_init(&errs, 0);

@@ -23,7 +23,7 @@ enum {
     /* reading jobs back */
     Q_JOB_OUTDIR, Q_JOB_TOUCH, Q_SHARDS_ALL, Q_SCORE_COUNTS,
     Q_JOB_GET, Q_JOBS_ALL, Q_JOB_MATCH, Q_RECORDS_COUNT, Q_RECORDS_DONE, Q_OUT_STATS, Q_SHARD_STATS,
-    Q_SCORE_STATS, Q_OUTPUTS_PAGE, Q_MAX
+    Q_OUTPUTS_PAGE, Q_MAX
 };
 
 #define JOB_COLUMNS "job_id, name, spec_json, state, error, created_at, started_at, finished_at, records_total," \
@@ -72,7 +72,6 @@ static const char *const sql[Q_MAX] = {
     [Q_RECORDS_DONE] = "SELECT count(*) FROM (SELECT idx FROM outputs WHERE job_id=?1 GROUP BY idx HAVING count(*)>=?2)",
     [Q_OUT_STATS] = "SELECT count(*), sum(error IS NOT NULL) FROM outputs WHERE job_id=?",
     [Q_SHARD_STATS] = "SELECT state, count(*), sum(attempts) FROM shards WHERE job_id=? GROUP BY state",
-    [Q_SCORE_STATS] = "SELECT status, count(*) FROM scores WHERE job_id=? GROUP BY status",
     [Q_OUTPUTS_PAGE] = OUTPUTS_SELECT " LIMIT ? OFFSET ?",
 };
 
@@ -219,6 +218,18 @@ static int step_done(store_t *s, sqlite3_stmt *st)
         return -1;
     }
     return 0;
+}
+
+/* Ends a walk over the rows of st, whose last step returned rc: resets st and returns ret (-1 when
+ * the walk was stopped), or -1, logged, when the rows ended in an error rather than SQLITE_DONE. */
+static int walk_end(store_t *s, sqlite3_stmt *st, int rc, int ret)
+{
+    sqlite3_reset(st);
+    if (!ret && rc != SQLITE_DONE) {
+        log_error("database: %s", sqlite3_errmsg(s->db));
+        ret = -1;
+    }
+    return ret;
 }
 
 int store_job_create(store_t *s, const char *job_id, const char *name, const char *spec_json)
@@ -459,12 +470,7 @@ static int outputs_walk(store_t *s, sqlite3_stmt *st, const char *job_id, store_
         result_clear(&res);
         if (ret) break;
     }
-    sqlite3_reset(st);
-    if (!ret && rc != SQLITE_DONE) {
-        log_error("database: %s", sqlite3_errmsg(s->db));
-        ret = -1;
-    }
-    return ret;
+    return walk_end(s, st, rc, ret);
 }
 
 int store_outputs_each(store_t *s, const char *job_id, store_output_cb cb, void *arg)
@@ -578,12 +584,7 @@ int store_jobs_each(store_t *s, store_job_cb cb, void *arg)
         store_job_clear(&j);
         if (ret) break;
     }
-    sqlite3_reset(st);
-    if (!ret && rc != SQLITE_DONE) {
-        log_error("database: %s", sqlite3_errmsg(s->db));
-        ret = -1;
-    }
-    return ret;
+    return walk_end(s, st, rc, ret);
 }
 
 int store_job_match(store_t *s, const char *prefix, char **ids, size_t max, size_t *n)
@@ -662,14 +663,7 @@ int store_job_stats(store_t *s, const char *job_id, unsigned targets, store_job_
     if (rc != SQLITE_DONE) ret = -1;
     sqlite3_reset(st);
 
-    st = stmt(s, Q_SCORE_STATS);
-    bind_text(st, 1, job_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int status = sqlite3_column_int(st, 0);
-        if (status >= 0 && status < 4) out->scores[status] = (uint64_t)sqlite3_column_int64(st, 1);
-    }
-    if (rc != SQLITE_DONE) ret = -1;
-    sqlite3_reset(st);
+    if (store_score_counts(s, job_id, out->scores) < 0) ret = -1;
 
     if (ret) log_error("database: %s", sqlite3_errmsg(s->db));
     snapshot_end(s, own);
@@ -715,12 +709,7 @@ int store_shards_each(store_t *s, const char *job_id, store_shard_cb cb, void *a
             break;
         }
     }
-    sqlite3_reset(st);
-    if (!ret && rc != SQLITE_DONE) {
-        log_error("database: %s", sqlite3_errmsg(s->db));
-        ret = -1;
-    }
-    return ret;
+    return walk_end(s, st, rc, ret);
 }
 
 int store_score_counts(store_t *s, const char *job_id, uint64_t counts[4])

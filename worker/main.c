@@ -39,10 +39,8 @@ static int metrics_cb(buf_t *out, void *arg)
     const mctx_t *m = arg;
     worker_stats_t s;
     worker_get_stats(m->w, &s);
-    const char *build[] = {"role", "worker", "version", LLMAJ_VERSION, NULL};
     const char *ok[] = {"result", "ok", NULL}, *failed[] = {"result", "failed", NULL};
-    if (httpd_family(out, "llmaj_build_info", HTTPD_GAUGE, "Always 1: the program and its version.") < 0 ||
-        httpd_sample(out, "llmaj_build_info", build, 1) < 0 ||
+    if (daemon_build_info(out, "worker") < 0 ||
         httpd_gauge(out, "llmaj_worker_threads",
                     "Worker threads (each a peer of the broker).", (double)m->threads) < 0 ||
         httpd_gauge(out, "llmaj_worker_threads_connected",
@@ -98,17 +96,13 @@ int main(int argc, char **argv)
     const char *shards = daemon_env("LLMAJ_WORKER_MAX_SHARDS", "8");
     const char *name = daemon_env("LLMAJ_WORKER_NAME", NULL);
     const char *region = daemon_env("AWS_REGION", daemon_env("AWS_DEFAULT_REGION", NULL));
-    const char *hb = daemon_env("LLMAJ_HEARTBEAT_MS", "1000");
-    const char *dead = daemon_env("LLMAJ_DEAD_AFTER", "5");
-    const char *metrics_addr = daemon_env("LLMAJ_METRICS_ADDR", NULL);
-    const char *level = NULL, *format = NULL;
+    daemon_opts_t d;
+    daemon_opts_init(&d);
     static const struct option longopts[] = {
         {"broker", required_argument, 0, 'b'},      {"threads", required_argument, 0, 't'},
         {"concurrency", required_argument, 0, 'c'}, {"max-shards", required_argument, 0, 'm'},
         {"name", required_argument, 0, 'n'},        {"region", required_argument, 0, 'r'},
-        {"heartbeat-ms", required_argument, 0, 'H'}, {"dead-after", required_argument, 0, 'D'},
-        {"log-level", required_argument, 0, 'l'},   {"log-format", required_argument, 0, 'f'},
-        {"metrics-addr", required_argument, 0, 'M'}, {"help", no_argument, 0, 'h'},
+        DAEMON_LONGOPTS,                            {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "b:t:h", longopts, NULL)) != -1) {
@@ -119,11 +113,7 @@ int main(int argc, char **argv)
         case 'm': shards = optarg; break;
         case 'n': name = optarg; break;
         case 'r': region = optarg; break;
-        case 'H': hb = optarg; break;
-        case 'D': dead = optarg; break;
-        case 'l': level = optarg; break;
-        case 'f': format = optarg; break;
-        case 'M': metrics_addr = optarg; break;
+        case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&d, c, optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -133,16 +123,15 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512];
-    long nt, nc, ns, hbv, dv;
+    long nt, nc, ns;
     if (daemon_parse_int(threads, 1, 1024, &nt, "--threads", err, sizeof err) < 0 ||
         daemon_parse_int(conc, 1, 100000, &nc, "--concurrency", err, sizeof err) < 0 ||
         daemon_parse_int(shards, 1, 10000, &ns, "--max-shards", err, sizeof err) < 0 ||
-        daemon_parse_int(hb, 10, 600000, &hbv, "--heartbeat-ms", err, sizeof err) < 0 ||
-        daemon_parse_int(dead, 2, 1000, &dv, "--dead-after", err, sizeof err) < 0) {
+        daemon_opts_check(&d, err, sizeof err) < 0) {
         fprintf(stderr, "llmaj-worker: %s\n", err);
         return 2;
     }
-    if (daemon_setup_logging(level, format) < 0) return 2;
+    if (daemon_setup_logging(d.log_level, d.log_format) < 0) return 2;
     worker_opts_t o;
     worker_opts_default(&o);
     o.broker = broker;
@@ -151,8 +140,8 @@ int main(int argc, char **argv)
     o.max_shards = (int)ns;
     o.name = name;
     o.region = region;
-    o.heartbeat_ms = (int)hbv;
-    o.dead_after = (int)dv;
+    o.heartbeat_ms = d.hb_ms;
+    o.dead_after = d.dead_n;
     sem_init(&g_done, 0, 0);
     worker_t *w = worker_new(&o, err, sizeof err);
     if (!w) {
@@ -167,7 +156,7 @@ int main(int argc, char **argv)
     /* The HTTP server before the threads: a bad --metrics-addr stops us before any work is taken. */
     mctx_t mctx = {.w = w, .broker = broker, .threads = nt};
     httpd_t *http = NULL;
-    if (metrics_addr && !(http = httpd_start(metrics_addr, metrics_cb, ready_cb, &mctx, err, sizeof err))) {
+    if (d.metrics_addr && !(http = httpd_start(d.metrics_addr, metrics_cb, ready_cb, &mctx, err, sizeof err))) {
         fprintf(stderr, "llmaj-worker: --metrics-addr: %s\n", err);
         worker_destroy(&w);
         return 1;

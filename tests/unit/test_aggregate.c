@@ -15,16 +15,7 @@
 #include "log.h"
 #include "metric.h"
 #include "result.h"
-
-static int failures, checks;
-#define CHECK(expr)                                                                \
-    do {                                                                           \
-        checks++;                                                                  \
-        if (!(expr)) {                                                             \
-            failures++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 /* The item at a path of keys (NULL-terminated), or NULL. */
 static const cJSON *jget(const cJSON *root, ...)
@@ -582,10 +573,5 @@ int main(void)
     test_order_independence_large();
     test_bad_metric();
     for (int i = 0; i < N_METRICS; i++) metric_destroy(&metrics[i]);
-    if (failures) {
-        fprintf(stderr, "test_aggregate: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_aggregate: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_aggregate");
 }

@@ -13,15 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int checks, failures;
-#define CHECK(e)                                                                  \
-    do {                                                                          \
-        checks++;                                                                 \
-        if (!(e)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-            failures++;                                                           \
-        }                                                                         \
-    } while (0)
+#include "check.h"
 
 static int near(double a, double b) { return fabs(a - b) <= 1e-6 * fmax(1, fabs(b)); }
 
@@ -409,10 +401,5 @@ int main(void)
     test_resend_threshold();
     test_worker_gone();
     test_keys_and_limits();
-    if (failures) {
-        printf("test_allot: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_allot: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_allot");
 }

@@ -9,34 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures, checks;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        checks++;                                                                    \
-        if (!(cond)) {                                                               \
-            failures++;                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                            \
-    } while (0)
-#define CHECK_STR(got, want)                                                                \
-    do {                                                                                    \
-        checks++;                                                                           \
-        const char *g_ = (got), *w_ = (want);                                               \
-        if (!g_ || !w_ || strcmp(g_, w_) != 0) {                                            \
-            failures++;                                                                     \
-            fprintf(stderr, "%s:%d: %s: got '%s', want '%s'\n", __FILE__, __LINE__, #got,   \
-                    g_ ? g_ : "(null)", w_ ? w_ : "(null)");                                \
-        }                                                                                   \
-    } while (0)
-#define CHECK_HAS(s, sub)                                                                     \
-    do {                                                                                      \
-        checks++;                                                                             \
-        if (!strstr((s), (sub))) {                                                            \
-            failures++;                                                                       \
-            fprintf(stderr, "%s:%d: '%s' does not contain '%s'\n", __FILE__, __LINE__, (s),   \
-                    (sub));                                                                   \
-        }                                                                                     \
-    } while (0)
+#include "check.h"
 
 static char tmpdir[] = "/tmp/test_awscreds.XXXXXX";
 static char *created[32];
@@ -392,10 +365,5 @@ int main(void)
         free(created[i]);
     }
     rmdir(tmpdir);
-    if (failures) {
-        printf("test_awscreds: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_awscreds: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_awscreds");
 }

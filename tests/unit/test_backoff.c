@@ -3,15 +3,7 @@
 
 #include <stdio.h>
 
-static int failures, checks;
-#define CHECK(e)                                                              \
-    do {                                                                      \
-        checks++;                                                             \
-        if (!(e)) {                                                           \
-            failures++;                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-        }                                                                     \
-    } while (0)
+#include "check.h"
 
 static int64_t cap_of(int64_t base, int64_t max, uint32_t retry)
 {
@@ -143,10 +135,5 @@ int main(void)
     test_cap_and_overflow();
     test_retry_after_floor();
     test_determinism();
-    if (failures) {
-        fprintf(stderr, "test_backoff: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_backoff: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_backoff");
 }

@@ -26,16 +26,7 @@
 #include "result.h"
 #include "wire.h"
 #include "zsock.h"
-
-static int checks, failures;
-#define CHECK(e)                                                                  \
-    do {                                                                          \
-        checks++;                                                                 \
-        if (!(e)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-            failures++;                                                           \
-        }                                                                         \
-    } while (0)
+#include "check.h"
 
 #define DEADLINE_MS 10000   /* generous: the machine may be loaded and the build sanitized */
 #define PEER_HB_MS 10       /* how often the test peers heartbeat */
@@ -1139,10 +1130,5 @@ int main(void)
     test_cancel();
     test_malformed();
     test_allotment();
-    if (failures) {
-        printf("test_broker: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_broker: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_broker");
 }

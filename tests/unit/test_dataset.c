@@ -11,15 +11,8 @@
 
 #include <zlib.h>
 
-static int failures, checks;
-#define CHECK(expr)                                                              \
-    do {                                                                         \
-        checks++;                                                                \
-        if (!(expr)) {                                                           \
-            failures++;                                                          \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                        \
-    } while (0)
+#include "check.h"
+#include "testutil.h"
 
 static char dir[256];
 
@@ -66,15 +59,6 @@ static void *read_whole(const char *name, size_t *n)
     fclose(f);
     *n = (size_t)sz;
     return d;
-}
-
-static bool has(const errlist_t *e, const char *needle)
-{
-    for (size_t i = 0; i < e->n_kept; i++)
-        if (strstr(e->msgs[i], needle)) return true;
-    fprintf(stderr, "  no message contains `%s`; got:\n", needle);
-    errlist_print(e, stderr, "    ");
-    return false;
 }
 
 /* Reads every record; records[i] gets "index:prompt". Returns the last dataset_next code. */
@@ -133,11 +117,11 @@ static void test_mixed(void)
     CHECK(e.count == 3);
     char want[600];
     snprintf(want, sizeof(want), "%s:4: key `prompt` must be a string, got number", path_of("mixed.jsonl"));
-    CHECK(has(&e, want));
+    CHECK(errs_have(&e, want));
     snprintf(want, sizeof(want), "%s:6: not valid UTF-8 (byte 0xc3 at column 12)", path_of("mixed.jsonl"));
-    CHECK(has(&e, want));
+    CHECK(errs_have(&e, want));
     snprintf(want, sizeof(want), "%s:7: not valid JSON", path_of("mixed.jsonl"));
-    CHECK(has(&e, want));
+    CHECK(errs_have(&e, want));
     errlist_free(&e);
 
     /* the same bytes gzip-compressed, under a .gz name and under a .jsonl name (magic bytes) */
@@ -149,7 +133,7 @@ static void test_mixed(void)
         CHECK(n == 3 && lines == 6 && invalid == 3 && e.count == 3);
         CHECK(n == 3 && strcmp(recs[1], "2:b") == 0);
         snprintf(want, sizeof(want), "%s:6: not valid UTF-8", path_of(names[i]));
-        CHECK(has(&e, want));
+        CHECK(errs_have(&e, want));
         errlist_free(&e);
     }
     /* plain text under a .gz name is read as it is */
@@ -203,7 +187,7 @@ static void test_utf8(void)
         write_text("utf8.jsonl", cases[i].text);
         CHECK(read_all("utf8.jsonl", 0, &e, recs, &n, &lines, &invalid) == 0);
         if (cases[i].valid) CHECK(n == 1 && e.count == 0);
-        else CHECK(n == 0 && invalid == 1 && has(&e, ":1: not valid UTF-8"));
+        else CHECK(n == 0 && invalid == 1 && errs_have(&e, ":1: not valid UTF-8"));
         errlist_free(&e);
     }
 }
@@ -223,7 +207,7 @@ static void test_line_limit(void)
     CHECK(n == 3 && strcmp(recs[1], "2:abcdefg") == 0 && strcmp(recs[2], "3:z") == 0);
     char want[600];
     snprintf(want, sizeof(want), "%s:2: line is 21 bytes, longer than the limit of 20", path_of("limit.jsonl"));
-    CHECK(e.count == 1 && has(&e, want));
+    CHECK(e.count == 1 && errs_have(&e, want));
     errlist_free(&e);
 
     /* the default limit (8 MiB), with a line longer than a read chunk that is kept, and one that
@@ -249,7 +233,7 @@ static void test_line_limit(void)
     CHECK(read_all("big2.jsonl", 0, &e, recs, &n, &lines, &invalid) == 0);
     CHECK(n == 1 && strcmp(recs[0], "1:after") == 0 && invalid == 1);
     snprintf(want, sizeof(want), "%s:1: line is 8388609 bytes, longer than the limit of 8388608", path_of("big2.jsonl"));
-    CHECK(has(&e, want));
+    CHECK(errs_have(&e, want));
     errlist_free(&e);
     /* a huge whitespace-only line is blank, not too long */
     memset(buf, ' ', big + 10);
@@ -308,7 +292,7 @@ static void test_bad_gzip(void)
     }
     CHECK(rc == -1);
     CHECK(got < 400);
-    CHECK(has(&e, "truncated"));
+    CHECK(errs_have(&e, "truncated"));
     size_t before = e.count;
     CHECK(dataset_next(d, &r, &e) == -1);   /* sticky, not reported twice */
     CHECK(e.count == before);
@@ -323,7 +307,7 @@ static void test_bad_gzip(void)
     d = dataset_open(path_of("garbage.gz"), 0, err, sizeof(err));
     CHECK(d != NULL);
     CHECK(dataset_next(d, &r, &e) == -1);
-    CHECK(has(&e, "corrupt gzip data"));
+    CHECK(errs_have(&e, "corrupt gzip data"));
     dataset_close(&d);
     errlist_free(&e);
 
@@ -331,7 +315,7 @@ static void test_bad_gzip(void)
     dataset_stats_t st;
     errlist_init(&e, 0);
     CHECK(dataset_validate(path_of("garbage.gz"), 0, &e, &st) == -1);
-    CHECK(has(&e, "garbage.gz"));
+    CHECK(errs_have(&e, "garbage.gz"));
     errlist_free(&e);
 }
 
@@ -380,21 +364,21 @@ static void test_validate(void)
     errlist_init(&e, 0);
     write_text("empty.jsonl", "");
     CHECK(dataset_validate(path_of("empty.jsonl"), 0, &e, &st) == -1);
-    CHECK(has(&e, "no records"));
+    CHECK(errs_have(&e, "no records"));
     errlist_free(&e);
     errlist_init(&e, 0);
     write_text("blank.jsonl", "\n  \n\r\n");
     CHECK(dataset_validate(path_of("blank.jsonl"), 0, &e, &st) == -1);
-    CHECK(has(&e, "no records") && st.lines == 0);
+    CHECK(errs_have(&e, "no records") && st.lines == 0);
     errlist_free(&e);
     errlist_init(&e, 0);
     write_text("allbad.jsonl", "{}\n[]\n");
     CHECK(dataset_validate(path_of("allbad.jsonl"), 0, &e, &st) == -1);
-    CHECK(has(&e, "no valid record (all 2 lines are invalid)") && st.invalid == 2);
+    CHECK(errs_have(&e, "no valid record (all 2 lines are invalid)") && st.invalid == 2);
     errlist_free(&e);
     errlist_init(&e, 0);
     CHECK(dataset_validate(path_of("nope.jsonl"), 0, &e, &st) == -1);
-    CHECK(has(&e, "cannot open"));
+    CHECK(errs_have(&e, "cannot open"));
     errlist_free(&e);
 
     /* many lines, across read chunks, gzip */
@@ -436,10 +420,5 @@ int main(void)
     test_bad_gzip();
     test_validate();
     cleanup();
-    if (failures) {
-        fprintf(stderr, "test_dataset: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_dataset: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_dataset");
 }

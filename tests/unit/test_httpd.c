@@ -16,16 +16,7 @@
 
 #include "buf.h"
 #include "httpd.h"
-
-static int failures, checks;
-#define CHECK(expr)                                                                \
-    do {                                                                           \
-        checks++;                                                                  \
-        if (!(expr)) {                                                             \
-            failures++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 /* ---- exposition helpers ---- */
 
@@ -446,10 +437,5 @@ int main(void)
     test_server();
     test_wildcard();
     curl_global_cleanup();
-    if (failures) {
-        fprintf(stderr, "test_httpd: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_httpd: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_httpd");
 }

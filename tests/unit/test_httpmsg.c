@@ -4,15 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int failures, checks;
-#define CHECK(e)                                                              \
-    do {                                                                      \
-        checks++;                                                             \
-        if (!(e)) {                                                           \
-            failures++;                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-        }                                                                     \
-    } while (0)
+#include "check.h"
 
 static int feed(httpmsg_headers_t *h, const char *line, size_t max)
 {
@@ -86,10 +78,5 @@ int main(void)
     httpmsg_request_clear(&r);
     CHECK(r.url == NULL && r.headers.n == 0 && r.body.data == NULL);
 
-    if (failures) {
-        fprintf(stderr, "test_httpmsg: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_httpmsg: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_httpmsg");
 }

@@ -9,16 +9,7 @@
 
 #include "../../cli/jobdb.c"
 #include "log.h"
-
-static int failures, checks;
-#define CHECK(expr)                                                                \
-    do {                                                                           \
-        checks++;                                                                  \
-        if (!(expr)) {                                                             \
-            failures++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 static bool has(const char *s, const char *part) { return s && strstr(s, part) != NULL; }
 
@@ -184,6 +175,54 @@ static void test_times(void)
     CHECK(jobdb_elapsed(&j, 1000) == 50);
     j.finished_at = 800;                     /* a clock that went back */
     CHECK(jobdb_elapsed(&j, 1000) == 0);
+
+    cJSON *o = cJSON_CreateObject();
+    jobdb_json_time(o, "t0", 0);
+    jobdb_json_time(o, "t1", 86400 + 3661);
+    jobdb_json_str(o, "s0", NULL);
+    jobdb_json_str(o, "s1", "x");
+    char *js = cJSON_PrintUnformatted(o);
+    CHECK(js && !strcmp(js, "{\"t0\":null,\"t1\":\"1970-01-02T01:01:01Z\",\"s0\":null,\"s1\":\"x\"}"));
+    free(js);
+    cJSON_Delete(o);
+}
+
+static int usage_out, usage_err;
+static void count_usage(FILE *f)
+{
+    if (f == stdout) usage_out++;
+    else if (f == stderr) usage_err++;
+}
+
+/* Runs jobdb_flags on a NULL-terminated argv (argv[0] is the command name). */
+static int flags(const char **args, const char **db, bool *json)
+{
+    int argc = 0;
+    char *argv[8];
+    while (args[argc] && argc < 7) {
+        argv[argc] = (char *)args[argc];
+        argc++;
+    }
+    argv[argc] = NULL;
+    opterr = 0;   /* getopt's own message for the bad flag is not wanted here */
+    return jobdb_flags(argc, argv, count_usage, db, json);
+}
+
+static void test_flags(void)
+{
+    const char *db = "x";
+    bool json = true;
+    CHECK(flags((const char *[]){"list", NULL}, &db, &json) == -1 && db == NULL && !json && optind == 1);
+    CHECK(flags((const char *[]){"status", "--db", "a.db", "--json", "JOB", NULL}, &db, &json) == -1);
+    CHECK(db && strcmp(db, "a.db") == 0 && json && optind == 4);
+    CHECK(flags((const char *[]){"status", "JOB", "--db=b.db", NULL}, &db, &json) == -1);   /* flags after JOB */
+    CHECK(db && strcmp(db, "b.db") == 0 && !json && optind == 2);
+    CHECK(usage_out == 0 && usage_err == 0);
+    CHECK(flags((const char *[]){"list", "--help", NULL}, &db, &json) == CLI_EXIT_OK && usage_out == 1);
+    CHECK(flags((const char *[]){"list", "-h", NULL}, &db, &json) == CLI_EXIT_OK && usage_out == 2);
+    CHECK(flags((const char *[]){"list", "--nope", NULL}, &db, &json) == CLI_EXIT_BAD_INPUT && usage_err == 1);
+    CHECK(flags((const char *[]){"list", "--db", NULL}, &db, &json) == CLI_EXIT_BAD_INPUT && usage_err == 2);
+    opterr = 1;
 }
 
 int main(void)
@@ -198,6 +237,7 @@ int main(void)
     test_open_refuses();
     test_open_and_resolve();
     test_times();
+    test_flags();
     static const char *const files[] = {"notes.txt", "empty.db", "other.db", "llmaj.db", "llmaj.db-wal",
                                         "llmaj.db-shm"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
@@ -206,10 +246,5 @@ int main(void)
         free(f);
     }
     if (rmdir(dir) < 0) fprintf(stderr, "test_jobdb: could not remove %s\n", dir);
-    if (failures) {
-        fprintf(stderr, "test_jobdb: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_jobdb: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_jobdb");
 }

@@ -12,15 +12,8 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 
-static int failures, checks;
-#define CHECK(e)                                                              \
-    do {                                                                      \
-        checks++;                                                             \
-        if (!(e)) {                                                           \
-            failures++;                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-        }                                                                     \
-    } while (0)
+#include "check.h"
+#include "standin.h"
 
 #define OPENAI_KEY "sk-test-KEY123"
 #define ANTHROPIC_KEY "ak-test-KEY456"
@@ -40,10 +33,6 @@ static scen_t scens[64];
 static int n_scens;
 static atomic_int connections;
 static char *huge_body;
-
-typedef struct {
-    buf_t body;
-} sreq_t;
 
 /* Request index for `model` (0-based), recorded under the lock. */
 static int scen_enter(const char *model, bool concurrent)
@@ -271,74 +260,12 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
     return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **ctx)
-{
-    sreq_t *rq = *ctx;
-    if (!rq) {
-        rq = xcalloc(1, sizeof(*rq));
-        buf_init(&rq->body, 1 << 20);
-        *ctx = rq;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (buf_append(&rq->body, upload, *upload_size) < 0) return MHD_NO;
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    return respond(conn, url, method, rq);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx, enum MHD_RequestTerminationCode toe)
-{
-    sreq_t *rq = *ctx;
-    if (!rq) return;
-    buf_free(&rq->body);
-    free(rq);
-    *ctx = NULL;
-}
-
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx, enum MHD_ConnectionNotificationCode toe)
 {
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) atomic_fetch_add(&connections, 1);
 }
 
-/* ---- the client side ---- */
-typedef struct {
-    int done;
-    llm_status_t status;
-    char *text;
-    size_t text_len;
-    usage_t usage;
-    uint32_t attempts;
-    long http;
-    char *error;
-    double latency_ms;
-} slot_t;
-
-static void on_done(const llm_reply_t *r, void *arg)
-{
-    slot_t *s = arg;
-    s->done++;
-    s->status = r->status;
-    free(s->text);
-    free(s->error);
-    s->text = r->text ? xstrndup(r->text, r->text_len) : NULL;
-    s->text_len = r->text_len;
-    s->usage = r->usage;
-    s->attempts = r->attempts;
-    s->http = r->http_status;
-    s->error = r->error ? xstrdup(r->error) : NULL;
-    s->latency_ms = r->latency_ms;
-}
-
-static void slot_free(slot_t *s)
-{
-    free(s->text);
-    free(s->error);
-    memset(s, 0, sizeof(*s));
-}
-
+/* ---- the client side (slot_t, on_done, drain: standin.h) ---- */
 static const llm_msg_t HELLO[] = {{"user", "hello"}};
 
 static llm_req_t req_of(const llm_msg_t *msgs, size_t n)
@@ -356,14 +283,6 @@ static int call(llm_client_t *c, const char *model, slot_t *s)
         return -1;
     }
     return 0;
-}
-
-/* Runs the loop until the client has nothing pending (or 120 s pass: a failure). */
-static int drain(loop_t *loop, llm_client_t *c)
-{
-    int64_t deadline = loop_now_ms() + 120000;
-    while (llm_pending(c) > 0 && loop_now_ms() < deadline) loop_run_once(loop, 50);
-    return llm_pending(c) == 0 ? 0 : -1;
 }
 
 static endpoint_t *ep_of(llm_client_t *c, const char *model)
@@ -387,8 +306,6 @@ static void on_chain(const llm_reply_t *r, void *arg)
     if (llm_call(ch->c, "openai/chain", &req, on_done, ch->second, err, sizeof err) < 0) ch->second->done = -100;
     CHECK(ch->second->done == 0);   /* not re-entrant */
 }
-
-static bool contains(const char *s, const char *needle) { return s && strstr(s, needle); }
 
 /* Every scenario once, on one client; exact statistics afterwards. */
 static void test_scenarios(loop_t *loop)
@@ -713,10 +630,5 @@ int main(void)
     MHD_stop_daemon(d);
     free(huge_body);
     curl_global_cleanup();
-    if (failures) {
-        fprintf(stderr, "test_llm: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_llm: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_llm");
 }

@@ -8,16 +8,7 @@
 #include "errlist.h"
 #include "metric.h"
 #include "template.h"
-
-static int failures, checks;
-#define CHECK(expr)                                                                \
-    do {                                                                           \
-        checks++;                                                                  \
-        if (!(expr)) {                                                             \
-            failures++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 /* ---- built-ins ---- */
 
@@ -632,10 +623,5 @@ int main(void)
     test_custom_limits();
     test_check_set();
     test_render();
-    if (failures) {
-        fprintf(stderr, "test_metric: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_metric: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_metric");
 }

@@ -26,26 +26,7 @@
 #include "mlflow_sync.h"
 #include "sigv4.h"
 #include "spec.h"
-
-static int failures, checks;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        checks++;                                                                    \
-        if (!(cond)) {                                                               \
-            failures++;                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                            \
-    } while (0)
-#define CHECK_STR(got, want)                                                                            \
-    do {                                                                                                \
-        checks++;                                                                                       \
-        const char *g_ = (got), *w_ = (want);                                                           \
-        if (!g_ || !w_ || strcmp(g_, w_) != 0) {                                                        \
-            failures++;                                                                                 \
-            fprintf(stderr, "%s:%d: %s: got '%s', want '%s'\n", __FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
-                    w_ ? w_ : "(null)");                                                                \
-        }                                                                                               \
-    } while (0)
+#include "check.h"
 
 #define ARN "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/llmaj-test"
 #define AK "AKIDLLMAJTEST"
@@ -1141,10 +1122,5 @@ int main(void)
         if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
         free(cmd);
     }
-    if (failures) {
-        fprintf(stderr, "test_mlflow: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_mlflow: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_mlflow");
 }

@@ -27,16 +27,7 @@
 #include "mockllm/mock_api.h"
 #include "mockllm/mock_limits.h"
 #include "mockllm/mock_reply.h"
-
-static int failures, checks;
-#define CHECK(expr)                                                                \
-    do {                                                                           \
-        checks++;                                                                  \
-        if (!(expr)) {                                                             \
-            failures++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
@@ -395,6 +386,19 @@ static void test_formats(void)
     CHECK(strcmp(d, "0s") == 0);
     mock_fmt_rfc3339(d, sizeof d, 1700000000500.0);
     CHECK(strcmp(d, "2023-11-14T22:13:21Z") == 0);   /* rounded up to the next second */
+}
+
+static void test_resp(void)
+{
+    mock_resp_t r;
+    mock_resp_init(&r);
+    CHECK(r.status == 200 && r.body.len == 0 && strcmp(r.content_type, "application/json") == 0);
+    mock_resp_header(&r, "x-a", "%d", 1);
+    mock_resp_json(&r, 201, "{\"a\":1}", 7);
+    CHECK(r.status == 201 && r.body.len == 7 && memcmp(r.body.data, "{\"a\":1}", 7) == 0);
+    buf_t *b = mock_resp_start(&r, 429);   /* a new body; headers stay */
+    CHECK(b == &r.body && b->len == 0 && r.status == 429 && r.n_headers == 1 && strcmp(r.headers[0].name, "x-a") == 0);
+    mock_resp_free(&r);
 }
 
 static void test_limits(void)
@@ -1412,6 +1416,7 @@ int main(void)
     log_set_level(LOG_WARN);
     test_opts();
     test_formats();
+    test_resp();
     test_limits();
     test_scale();
     test_reply();
@@ -1427,10 +1432,5 @@ int main(void)
     test_shutdown_with_parked();
     test_program();
     curl_global_cleanup();
-    if (failures) {
-        printf("test_mockllm: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_mockllm: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_mockllm");
 }

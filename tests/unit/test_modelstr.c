@@ -5,15 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, checks;
-#define CHECK(expr)                                                              \
-    do {                                                                         \
-        checks++;                                                                \
-        if (!(expr)) {                                                           \
-            failures++;                                                          \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 static char err[4096];
 
@@ -329,10 +321,5 @@ int main(void)
     test_nova();
     test_errors();
     test_endpoints();
-    if (failures) {
-        fprintf(stderr, "test_modelstr: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_modelstr: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_modelstr");
 }

@@ -4,16 +4,7 @@
 #include <stdio.h>
 
 #include "pricing.h"
-
-static int failures, checks;
-#define CHECK(expr)                                                                \
-    do {                                                                           \
-        checks++;                                                                  \
-        if (!(expr)) {                                                             \
-            failures++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 /* 1 when `model` is priced at exactly (in, out). */
 static int priced(const char *model, double in, double out)
@@ -107,10 +98,5 @@ int main(void)
     CHECK(pricing_cost("openai-api/local/x", 1000, 1000) == -1.0);
     CHECK(fabs(pricing_cost_at(3.0, 15.0, 2000000, 100000) - 7.5) < 1e-12);
 
-    if (failures) {
-        fprintf(stderr, "test_pricing: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_pricing: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_pricing");
 }

@@ -8,15 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, checks;
-#define CHECK(e)                                                              \
-    do {                                                                      \
-        checks++;                                                             \
-        if (!(e)) {                                                           \
-            failures++;                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-        }                                                                     \
-    } while (0)
+#include "check.h"
 
 static const llm_msg_t MSGS[] = {
     {"user", "Hi \"there\"\n"},
@@ -308,6 +300,45 @@ static void test_helpers(void)
     CHECK(strcmp(info.message, "Not Found") == 0);
     provider_error_info("garbage", 7, &info);
     CHECK(info.message[0] == '\0' && info.type[0] == '\0');
+
+    httpmsg_request_t r;
+    httpmsg_request_init(&r);
+    provider_post_json(&r, "http://x:1/v1/", "/chat/completions");
+    CHECK(strcmp(r.method, "POST") == 0 && strcmp(r.url, "http://x:1/v1/chat/completions") == 0);
+    CHECK(r.headers.n == 2 && strcmp(r.headers.v[0].name, "Content-Type") == 0 &&
+          strcmp(r.headers.v[0].value, "application/json") == 0 && strcmp(r.headers.v[1].name, "Accept") == 0 &&
+          strcmp(r.headers.v[1].value, "application/json") == 0);
+    CHECK(r.body.len == 0);
+    httpmsg_request_clear(&r);
+
+    char err[128] = "";
+    cJSON *j = provider_parse_object("x", "{\"a\":1}", 7, err, sizeof err);
+    CHECK(cJSON_IsObject(j) && err[0] == '\0');
+    cJSON_Delete(j);
+    CHECK(provider_parse_object("x", "[1]", 3, err, sizeof err) == NULL);
+    CHECK(strcmp(err, "reply from x is not a JSON object (3 bytes)") == 0);
+    CHECK(provider_parse_object("y", "nope", 4, err, sizeof err) == NULL);
+    CHECK(strcmp(err, "reply from y is not a JSON object (4 bytes)") == 0);
+
+    /* token counts: numbers from 0 to 1e15, anything else 0 */
+    j = cJSON_Parse("{\"n\":12,\"f\":7.9,\"neg\":-1,\"big\":1e16,\"s\":\"5\",\"max\":1e15}");
+    CHECK(provider_json_count(j, "n") == 12 && provider_json_count(j, "f") == 7);
+    CHECK(provider_json_count(j, "neg") == 0 && provider_json_count(j, "big") == 0);
+    CHECK(provider_json_count(j, "s") == 0 && provider_json_count(j, "absent") == 0);
+    CHECK(provider_json_count(j, "max") == 1000000000000000ull);
+    cJSON_Delete(j);
+
+    /* content: a string, or the text parts of an array; anything else -1 */
+    buf_init(&b, 0);
+    j = cJSON_Parse("[\"one\", [{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"image\"},{\"text\":\"b\"}], 3, null]");
+    CHECK(provider_json_content(cJSON_GetArrayItem(j, 0), &b) == 0 && strcmp(b.data, "one") == 0);
+    buf_reset(&b);
+    CHECK(provider_json_content(cJSON_GetArrayItem(j, 1), &b) == 0 && strcmp(b.data, "ab") == 0);
+    CHECK(provider_json_content(cJSON_GetArrayItem(j, 2), &b) < 0);
+    CHECK(provider_json_content(cJSON_GetArrayItem(j, 3), &b) < 0);
+    CHECK(provider_json_content(NULL, &b) < 0);
+    cJSON_Delete(j);
+    buf_free(&b);
 }
 
 int main(void)
@@ -317,10 +348,5 @@ int main(void)
     test_openai_classify();
     test_anthropic();
     test_helpers();
-    if (failures) {
-        fprintf(stderr, "test_provider: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_provider: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_provider");
 }

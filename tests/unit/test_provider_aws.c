@@ -14,15 +14,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-static int failures, checks;
-#define CHECK(e)                                                                  \
-    do {                                                                          \
-        checks++;                                                                 \
-        if (!(e)) {                                                               \
-            failures++;                                                           \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-        }                                                                         \
-    } while (0)
+#include "check.h"
+#include "testutil.h"
 
 #define AK "AKIDTESTEXAMPLE1"
 #define SK "wJalrXUtnFEMI/K7MDENG+bPxRfiCYTESTKEY1"
@@ -503,6 +496,16 @@ static void test_classify(void)
     CHECK(provider_aws_path_segment(&b, "a.b-c_d~e:f/g h%") == 0);
     CHECK(b.data && strcmp(b.data, "a.b-c_d~e%3Af%2Fg%20h%25") == 0);
     buf_free(&b);
+
+    httpmsg_request_t r;
+    httpmsg_request_init(&r);
+    char err[128] = "";
+    CHECK(provider_aws_post_json(&r, "https://h.example/", "model/", "us.x:0/y", "/converse", err, sizeof err) == 0);
+    CHECK(strcmp(r.method, "POST") == 0 && strcmp(r.url, "https://h.example/model/us.x%3A0%2Fy/converse") == 0);
+    CHECK(r.headers.n == 2 && strcmp(httpmsg_headers_get(&r.headers, "Content-Type"), "application/json") == 0 &&
+          strcmp(httpmsg_headers_get(&r.headers, "Accept"), "application/json") == 0);
+    CHECK(err[0] == '\0');
+    httpmsg_request_clear(&r);
 }
 
 int main(void)
@@ -514,12 +517,7 @@ int main(void)
     }
     provider_aws_clock_ms = fake_clock;
     /* hermetic: no real AWS files or keys are read */
-    setenv("HOME", tmpdir, 1);
-    char path[128];
-    snprintf(path, sizeof path, "%s/credentials", tmpdir);
-    setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
-    snprintf(path, sizeof path, "%s/config", tmpdir);
-    setenv("AWS_CONFIG_FILE", path, 1);
+    aws_env_home(tmpdir);
     unsetenv("AWS_PROFILE");
     unsetenv("AWS_REGION");
     unsetenv("AWS_DEFAULT_REGION");
@@ -534,15 +532,11 @@ int main(void)
 
     provider_aws_forget_credentials();
     const char *files[] = {"credentials", "config", NULL};
+    char path[128];
     for (int i = 0; files[i]; i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, files[i]);
         unlink(path);
     }
     rmdir(tmpdir);
-    if (failures) {
-        fprintf(stderr, "test_provider_aws: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_provider_aws: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_provider_aws");
 }

@@ -22,15 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures, checks;
-#define CHECK(e)                                                                  \
-    do {                                                                          \
-        checks++;                                                                 \
-        if (!(e)) {                                                               \
-            failures++;                                                           \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-        }                                                                         \
-    } while (0)
+#include "check.h"
+#include "testutil.h"
+#include "standin.h"
 
 #define AK "AKIDHTTPTEST0001"
 #define SK "http/test/secret/key/0123456789abcdefABCD"
@@ -52,10 +46,6 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static seen_t seen[MAX_SEEN];
 static int n_seen, bad_sigs;
 static char last_rejection[1400];   /* why the server refused the last bad signature */
-
-typedef struct {
-    buf_t body;
-} sreq_t;
 
 typedef struct {
     sigv4_header_t v[64];
@@ -251,38 +241,6 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
     return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **ctx)
-{
-    (void)cls;
-    (void)version;
-    sreq_t *rq = *ctx;
-    if (!rq) {
-        rq = xcalloc(1, sizeof(*rq));
-        buf_init(&rq->body, 1 << 20);
-        *ctx = rq;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (buf_append(&rq->body, upload, *upload_size) < 0) return MHD_NO;
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    return respond(conn, url, method, rq);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx, enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    sreq_t *rq = *ctx;
-    if (!rq) return;
-    buf_free(&rq->body);
-    free(rq);
-    *ctx = NULL;
-}
-
 /* SigV4 is computed over the request-target as sent: keep MHD from percent-decoding it. */
 static size_t keep_raw(void *cls, struct MHD_Connection *conn, char *uri)
 {
@@ -291,38 +249,7 @@ static size_t keep_raw(void *cls, struct MHD_Connection *conn, char *uri)
     return strlen(uri);
 }
 
-/* ---- the client side ---- */
-
-typedef struct {
-    int done;
-    llm_status_t status;
-    char *text;
-    usage_t usage;
-    uint32_t attempts;
-    long http;
-    char *error;
-} slot_t;
-
-static void on_done(const llm_reply_t *r, void *arg)
-{
-    slot_t *s = arg;
-    s->done++;
-    s->status = r->status;
-    free(s->text);
-    free(s->error);
-    s->text = r->text ? xstrndup(r->text, r->text_len) : NULL;
-    s->usage = r->usage;
-    s->attempts = r->attempts;
-    s->http = r->http_status;
-    s->error = r->error ? xstrdup(r->error) : NULL;
-}
-
-static void slot_free(slot_t *s)
-{
-    free(s->text);
-    free(s->error);
-    memset(s, 0, sizeof(*s));
-}
+/* ---- the client side (slot_t, on_done, drain: standin.h) ---- */
 
 static const llm_msg_t HELLO[] = {{"user", "rate this: 42"}};
 
@@ -336,15 +263,6 @@ static int call(llm_client_t *c, const char *model, slot_t *s)
     }
     return 0;
 }
-
-static int drain(loop_t *loop, llm_client_t *c)
-{
-    int64_t deadline = loop_now_ms() + 120000;
-    while (llm_pending(c) > 0 && loop_now_ms() < deadline) loop_run_once(loop, 50);
-    return llm_pending(c) == 0 ? 0 : -1;
-}
-
-static bool has(const char *s, const char *needle) { return s && strstr(s, needle); }
 
 static bool ok_echo(const slot_t *s) { return s->done == 1 && s->status == LLM_OK && s->text && strcmp(s->text, "echo:rate this: 42") == 0; }
 
@@ -416,9 +334,9 @@ static void test_calls(loop_t *loop)
     /* a validation error is not retried */
     CHECK(s[INVALID].done == 1 && s[INVALID].status == LLM_ERR_PERMANENT && s[INVALID].attempts == 1);
     CHECK(s[INVALID].http == 400 && count_path(PATHS[INVALID]) == 1);
-    CHECK(has(s[INVALID].error, "ValidationException") && has(s[INVALID].error, "model identifier is invalid"));
+    CHECK(contains(s[INVALID].error, "ValidationException") && contains(s[INVALID].error, "model identifier is invalid"));
     CHECK(s[QUOTA].done == 1 && s[QUOTA].status == LLM_ERR_QUOTA && s[QUOTA].attempts == 1);
-    CHECK(has(s[QUOTA].error, "Quota exceeded"));
+    CHECK(contains(s[QUOTA].error, "Quota exceeded"));
 
     /* every request carried a valid signature, without a session token */
     pthread_mutex_lock(&mu);
@@ -453,9 +371,9 @@ static void test_calls(loop_t *loop)
     CHECK(call(c, MODELS[SM_OK], &m2) == 0);
     CHECK(drain(loop, c) == 0);
     CHECK(m.done == 1 && m.status == LLM_ERR_PERMANENT && m.attempts == 1 && m.http == 0);
-    CHECK(has(m.error, "no AWS credentials found") && has(m.error, "AWS_ACCESS_KEY_ID") &&
-          has(m.error, "shared credentials file"));
-    CHECK(m2.done == 1 && m2.status == LLM_ERR_PERMANENT && has(m2.error, "sagemaker"));
+    CHECK(contains(m.error, "no AWS credentials found") && contains(m.error, "AWS_ACCESS_KEY_ID") &&
+          contains(m.error, "shared credentials file"));
+    CHECK(m2.done == 1 && m2.status == LLM_ERR_PERMANENT && contains(m2.error, "sagemaker"));
     CHECK(count_path(PATHS[NOVA_PRO]) == before);
     slot_free(&m);
     slot_free(&m2);
@@ -473,7 +391,7 @@ static void test_calls(loop_t *loop)
     CHECK(call(c, MODELS[NOVA_PRO], &m) == 0);
     CHECK(drain(loop, c) == 0);
     CHECK(m.status == LLM_ERR_PERMANENT && m.http == 403 && m.attempts == 1);
-    CHECK(has(m.error, "InvalidSignatureException") && !has(m.error, "not/the/right"));
+    CHECK(contains(m.error, "InvalidSignatureException") && !contains(m.error, "not/the/right"));
     pthread_mutex_lock(&mu);
     CHECK(bad_sigs == 1);
     pthread_mutex_unlock(&mu);
@@ -520,12 +438,7 @@ int main(void)
     setenv("AWS_REGION", "us-west-2", 1);
     unsetenv("AWS_DEFAULT_REGION");
     /* hermetic: the files the credential chain falls back to do not exist */
-    setenv("HOME", tmpdir, 1);
-    char path[128];
-    snprintf(path, sizeof path, "%s/credentials", tmpdir);
-    setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
-    snprintf(path, sizeof path, "%s/config", tmpdir);
-    setenv("AWS_CONFIG_FILE", path, 1);
+    aws_env_home(tmpdir);
     setenv("NO_PROXY", "127.0.0.1,localhost", 1);
     setenv("no_proxy", "127.0.0.1,localhost", 1);
     log_set_level(LOG_ERROR);
@@ -537,10 +450,5 @@ int main(void)
     provider_aws_forget_credentials();
     curl_global_cleanup();
     rmdir(tmpdir);
-    if (failures) {
-        fprintf(stderr, "test_provider_aws_http: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_provider_aws_http: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_provider_aws_http");
 }

@@ -10,15 +10,7 @@
 
 #include <stdio.h>
 
-static int checks, failures;
-#define CHECK(e)                                                                  \
-    do {                                                                          \
-        checks++;                                                                 \
-        if (!(e)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-            failures++;                                                           \
-        }                                                                         \
-    } while (0)
+#include "check.h"
 
 #define T0 1000000   /* simulated monotonic clock, ms */
 #define K "openai|gpt-4o|https://api.example|abc123"
@@ -659,10 +651,5 @@ int main(void)
     test_allot_applied();
     test_no_allot_fallback();
     test_demand();
-    if (failures) {
-        printf("test_ratelimit: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_ratelimit: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_ratelimit");
 }

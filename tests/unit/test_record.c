@@ -6,24 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, checks;
-#define CHECK(expr)                                                              \
-    do {                                                                         \
-        checks++;                                                                \
-        if (!(expr)) {                                                           \
-            failures++;                                                          \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                        \
-    } while (0)
-
-static bool has(const errlist_t *e, const char *needle)
-{
-    for (size_t i = 0; i < e->n_kept; i++)
-        if (strstr(e->msgs[i], needle)) return true;
-    fprintf(stderr, "  no message contains `%s`; got:\n", needle);
-    errlist_print(e, stderr, "    ");
-    return false;
-}
+#include "check.h"
+#include "testutil.h"
 
 /* Parses `line`; returns 0/-1 and leaves the messages in *e (caller frees). */
 static int parse(const char *line, record_t *r, errlist_t *e)
@@ -38,7 +22,7 @@ static int fails(const char *line, const char *needle, size_t n)
     record_t r;
     errlist_t e;
     int rc = parse(line, &r, &e);
-    int good = rc < 0 && has(&e, needle) && (n == 0 || e.count == n);
+    int good = rc < 0 && errs_have(&e, needle) && (n == 0 || e.count == n);
     if (!good) fprintf(stderr, "  line %s: rc %d, %zu messages\n", line, rc, e.count);
     if (rc == 0) record_clear(&r);
     CHECK(r.prompt == NULL && r.responses == NULL);   /* nothing to free on failure */
@@ -194,7 +178,7 @@ static void test_invalid(void)
     errlist_init(&e, 0);
     const char nul[] = "{\"prompt\": \"a\0b\"}";
     CHECK(record_parse_line(nul, sizeof(nul) - 1, "f.jsonl", 2, 0, &r, &e) < 0);
-    CHECK(has(&e, "f.jsonl:2: contains a NUL byte at column 14"));
+    CHECK(errs_have(&e, "f.jsonl:2: contains a NUL byte at column 14"));
     errlist_free(&e);
 }
 
@@ -202,10 +186,5 @@ int main(void)
 {
     test_valid();
     test_invalid();
-    if (failures) {
-        fprintf(stderr, "test_record: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_record: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_record");
 }

@@ -5,15 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, checks;
-#define CHECK(expr)                                                              \
-    do {                                                                         \
-        checks++;                                                                \
-        if (!(expr)) {                                                           \
-            failures++;                                                          \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 static void test_result(void)
 {
@@ -59,10 +51,5 @@ static void test_result(void)
 int main(void)
 {
     test_result();
-    if (failures) {
-        fprintf(stderr, "test_result: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_result: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_result");
 }

@@ -5,15 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int failures, checks;
-#define CHECK(e)                                                              \
-    do {                                                                      \
-        checks++;                                                             \
-        if (!(e)) {                                                           \
-            failures++;                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-        }                                                                     \
-    } while (0)
+#include "check.h"
 
 /* 2024-06-01T12:00:00Z */
 #define NOW 1717243200000LL
@@ -353,10 +345,5 @@ int main(void)
     test_anthropic_headers();
     test_bedrock();
     test_names();
-    if (failures) {
-        fprintf(stderr, "test_rlheaders: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_rlheaders: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_rlheaders");
 }

@@ -11,25 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int failures, checks;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        checks++;                                                                    \
-        if (!(cond)) {                                                               \
-            failures++;                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                            \
-    } while (0)
-#define CHECK_STR(got, want)                                                                 \
-    do {                                                                                     \
-        checks++;                                                                            \
-        const char *g_ = (got), *w_ = (want);                                                \
-        if (!g_ || !w_ || strcmp(g_, w_) != 0) {                                             \
-            failures++;                                                                      \
-            fprintf(stderr, "%s:%d: %s\n--- got:\n%s\n--- want:\n%s\n---\n", __FILE__,       \
-                    __LINE__, #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");                 \
-        }                                                                                    \
-    } while (0)
+#include "check.h"
 
 /* The suite's fixed inputs (tests/data/README.md). */
 #define AK "AKIDEXAMPLE"
@@ -560,10 +542,5 @@ int main(void)
     test_paths_and_queries();
     test_sign_rules();
     test_verify();
-    if (failures) {
-        printf("test_sigv4: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_sigv4: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_sigv4");
 }

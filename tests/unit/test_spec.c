@@ -9,26 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures, checks;
-#define CHECK(expr)                                                              \
-    do {                                                                         \
-        checks++;                                                                \
-        if (!(expr)) {                                                           \
-            failures++;                                                          \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                        \
-    } while (0)
+#include "check.h"
+#include "testutil.h"
 
 static char dir[256];
-
-static bool has(const errlist_t *e, const char *needle)
-{
-    for (size_t i = 0; i < e->n_kept; i++)
-        if (strstr(e->msgs[i], needle)) return true;
-    fprintf(stderr, "  no message contains `%s`; got:\n", needle);
-    errlist_print(e, stderr, "    ");
-    return false;
-}
 
 static spec_t *parse(const char *json, const char *base_dir, errlist_t *e)
 {
@@ -67,7 +51,7 @@ static bool rejects(const char *extra, const char *needle)
 {
     errlist_t e;
     spec_t *s = parse_with(extra, &e);
-    bool good = s == NULL && has(&e, needle);
+    bool good = s == NULL && errs_have(&e, needle);
     if (good && e.count != 1) {
         fprintf(stderr, "  %zu messages for %s:\n", e.count, extra);
         errlist_print(&e, stderr, "    ");
@@ -253,7 +237,7 @@ static void test_models(void)
 
     errlist_t e;
     spec_t *s = parse("{\"dataset\": \"d\", \"builtin_metrics\": [\"Correctness\"], \"evaluator_model\": \"gpt\"}", NULL, &e);
-    CHECK(s == NULL && e.count == 1 && has(&e, "evaluator_model: unknown model string `gpt`"));
+    CHECK(s == NULL && e.count == 1 && errs_have(&e, "evaluator_model: unknown model string `gpt`"));
     errlist_free(&e);
 
     /* evaluate_base_model */
@@ -310,7 +294,7 @@ static void test_locations(void)
         snprintf(buf, sizeof(buf), "{\"evaluator_model\": \"openai/gpt-4o\", \"builtin_metrics\": [\"Correctness\"], "
                                    "\"dataset\": \"%s\"}", bad_ds[i][0]);
         s = parse(buf, NULL, &e);
-        CHECK(s == NULL && e.count == 1 && has(&e, bad_ds[i][1]));
+        CHECK(s == NULL && e.count == 1 && errs_have(&e, bad_ds[i][1]));
         spec_destroy(&s);
         errlist_free(&e);
     }
@@ -399,14 +383,14 @@ static void test_metrics(void)
     spec_destroy(&s);
     errlist_free(&e);
     s = parse("{\"evaluator_model\": \"openai/gpt-4o\", \"dataset\": \"d\", \"custom_metrics\": \"nope.json\"}", dir, &e);
-    CHECK(s == NULL && e.count == 1 && has(&e, "custom_metrics: cannot open `") && has(&e, "nope.json`: No such file"));
+    CHECK(s == NULL && e.count == 1 && errs_have(&e, "custom_metrics: cannot open `") && errs_have(&e, "nope.json`: No such file"));
     errlist_free(&e);
     f = fopen(path, "w");
     if (!f) exit(2);
     fputs("[\n  {\"customMetricDefinition\": }\n]\n", f);
     fclose(f);
     s = parse("{\"evaluator_model\": \"openai/gpt-4o\", \"dataset\": \"d\", \"custom_metrics\": \"metrics.json\"}", dir, &e);
-    CHECK(s == NULL && e.count == 1 && has(&e, "metrics.json` is not valid JSON (unexpected `}` at line 2, column 30)"));
+    CHECK(s == NULL && e.count == 1 && errs_have(&e, "metrics.json` is not valid JSON (unexpected `}` at line 2, column 30)"));
     errlist_free(&e);
     unlink(path);
 }
@@ -495,22 +479,22 @@ static void test_keys(void)
     errlist_t e;
     spec_t *s = parse("{}", NULL, &e);
     CHECK(s == NULL && e.count == 3);
-    CHECK(has(&e, "evaluator_model: is required"));
-    CHECK(has(&e, "dataset: is required"));
-    CHECK(has(&e, "at least one metric"));
+    CHECK(errs_have(&e, "evaluator_model: is required"));
+    CHECK(errs_have(&e, "dataset: is required"));
+    CHECK(errs_have(&e, "at least one metric"));
     errlist_free(&e);
 
     s = parse("[1]", NULL, &e);
-    CHECK(s == NULL && e.count == 1 && has(&e, "spec: a job spec must be a JSON object, got array"));
+    CHECK(s == NULL && e.count == 1 && errs_have(&e, "spec: a job spec must be a JSON object, got array"));
     errlist_free(&e);
     s = parse("{\n  \"model\": \"openai/x\",\n  \"dataset\" \"d\"\n}", NULL, &e);
-    CHECK(s == NULL && e.count == 1 && has(&e, "spec: not valid JSON (unexpected `\"` at line 3, column 13)"));
+    CHECK(s == NULL && e.count == 1 && errs_have(&e, "spec: not valid JSON (unexpected `\"` at line 3, column 13)"));
     errlist_free(&e);
     s = parse("{\"model\": \"openai/x\"} {}", NULL, &e);
-    CHECK(s == NULL && e.count == 1 && has(&e, "spec: not valid JSON (unexpected `{` at line 1, column 23)"));
+    CHECK(s == NULL && e.count == 1 && errs_have(&e, "spec: not valid JSON (unexpected `{` at line 1, column 23)"));
     errlist_free(&e);
     s = parse("", NULL, &e);
-    CHECK(s == NULL && e.count == 1 && has(&e, "not valid JSON"));
+    CHECK(s == NULL && e.count == 1 && errs_have(&e, "not valid JSON"));
     errlist_free(&e);
 }
 
@@ -574,7 +558,7 @@ static void test_load(void)
     fclose(f);
     errlist_init(&e, 0);
     CHECK(spec_load(path, &e) == NULL);
-    CHECK(has(&e, "shard_size: must be an integer"));
+    CHECK(errs_have(&e, "shard_size: must be an integer"));
     errlist_free(&e);
     f = fopen(path, "w");
     if (!f) exit(2);
@@ -583,14 +567,14 @@ static void test_load(void)
     errlist_init(&e, 0);
     CHECK(spec_load(path, &e) == NULL);
     snprintf(want, sizeof(want), "%s: not valid JSON", path);
-    CHECK(has(&e, want));
+    CHECK(errs_have(&e, want));
     errlist_free(&e);
     unlink(path);
 
     errlist_init(&e, 0);
     CHECK(spec_load(path, &e) == NULL);
     snprintf(want, sizeof(want), "cannot open `%s`: No such file or directory", path);
-    CHECK(has(&e, want));
+    CHECK(errs_have(&e, want));
     errlist_free(&e);
     rmdir(sub);
 }
@@ -616,10 +600,5 @@ int main(void)
     test_all_at_once();
     test_load();
     rmdir(dir);
-    if (failures) {
-        fprintf(stderr, "test_spec: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_spec: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_spec");
 }

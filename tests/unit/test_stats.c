@@ -3,16 +3,8 @@
 #include <stdio.h>
 
 #include "stats.h"
+#include "check.h"
 
-static int failures, checks;
-#define CHECK(expr)                                                                \
-    do {                                                                           \
-        checks++;                                                                  \
-        if (!(expr)) {                                                             \
-            failures++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                          \
-    } while (0)
 #define NEAR(a, b, tol) (fabs((a) - (b)) <= (tol))
 
 static void test_moments(void)
@@ -167,10 +159,5 @@ int main(void)
     test_moments();
     test_quantiles();
     test_intervals();
-    if (failures) {
-        fprintf(stderr, "test_stats: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_stats: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_stats");
 }

@@ -15,16 +15,7 @@
 #include "record.h"
 #include "result.h"
 #include "store.h"
-
-static int failures, checks;
-#define CHECK(expr)                                                                \
-    do {                                                                           \
-        checks++;                                                                  \
-        if (!(expr)) {                                                             \
-            failures++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 static bool streq(const char *a, const char *b) { return a && b ? strcmp(a, b) == 0 : a == b; }
 
@@ -495,10 +486,5 @@ int main(void)
     test_listing();
     rm_db();
     rmdir(dir);
-    if (failures) {
-        fprintf(stderr, "test_store: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_store: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_store");
 }

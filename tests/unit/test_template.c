@@ -4,16 +4,7 @@
 #include <string.h>
 
 #include "template.h"
-
-static int failures, checks;
-#define CHECK(expr)                                                                \
-    do {                                                                           \
-        checks++;                                                                  \
-        if (!(expr)) {                                                             \
-            failures++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 static const template_var_t vars[] = {
     {"prompt", "What is 2+2?"}, {"prediction", "4"}, {"ground_truth", "four"}, {"context", NULL}};
@@ -122,10 +113,5 @@ int main(void)
 {
     test_render();
     test_check();
-    if (failures) {
-        fprintf(stderr, "test_template: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_template: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_template");
 }

@@ -5,16 +5,7 @@
 #include <string.h>
 
 #include "../../cli/termtext.c"
-
-static int failures, checks;
-#define CHECK(expr)                                                                \
-    do {                                                                           \
-        checks++;                                                                  \
-        if (!(expr)) {                                                             \
-            failures++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 static buf_t b;
 
@@ -116,10 +107,5 @@ int main(void)
     buf_free(&small);
 
     buf_free(&b);
-    if (failures) {
-        fprintf(stderr, "test_termtext: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_termtext: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_termtext");
 }

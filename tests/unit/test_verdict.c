@@ -7,16 +7,7 @@
 #include "errlist.h"
 #include "metric.h"
 #include "verdict.h"
-
-static int failures, checks;
-#define CHECK(expr)                                                                \
-    do {                                                                           \
-        checks++;                                                                  \
-        if (!(expr)) {                                                             \
-            failures++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 /* Parses `reply` against m; checks the rating index (-1 = none) and, if want_expl is given, the
  * explanation (use "" to require NULL). */
@@ -320,10 +311,5 @@ int main(void)
     test_scales();
     test_big(c);
     metric_destroy(&c);
-    if (failures) {
-        fprintf(stderr, "test_verdict: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_verdict: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_verdict");
 }

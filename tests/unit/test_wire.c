@@ -15,15 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int checks, failures;
-#define CHECK(e)                                                                   \
-    do {                                                                           \
-        checks++;                                                                  \
-        if (!(e)) {                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e);  \
-            failures++;                                                            \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -1673,10 +1665,5 @@ int main(void)
     test_rates();
     test_mutations_headers();
 
-    if (failures) {
-        fprintf(stderr, "test_wire: %d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("test_wire: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_wire");
 }
