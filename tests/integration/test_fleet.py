@@ -113,3 +113,29 @@ def test_late_worker_takes_work(procs, tmp_path):
     done = [l for l in log.splitlines() if "shards done" in l]
     assert done, log[-3000:]
     assert int(done[-1].split("shards done")[0].split()[-1]) > 0, done[-1]
+
+
+def test_broker_restarted_midway(procs, tmp_path):
+    import conftest
+    mock = start_mock(procs, "--latency", "uniform:10:40")
+    port = conftest.free_port()
+    endpoint = f"tcp://127.0.0.1:{port}"
+    argv = [os.path.join(BIN, "llmaj-broker"), "--bind", endpoint, "--heartbeat-ms", "200", "--dead-after", "5"]
+    broker = procs.start("broker1", argv)
+    conftest.wait_for_line(broker.out_path, "llmaj-broker listening on ", broker)
+    for i in range(2):
+        start_worker(procs, endpoint, mock.env(), "--concurrency", "32", name=f"worker{i}")
+    sched = run_scheduler(procs, str(tmp_path), endpoint, mock, 400)
+    deadline = time.time() + 300
+    while mock.stats()["judge_calls"] < 800:
+        assert sched.poll() is None, procs.log(sched)
+        assert time.time() < deadline
+        time.sleep(0.05)
+    os.kill(broker.pid, signal.SIGKILL)
+    broker.wait()
+    time.sleep(0.5)
+    broker2 = procs.start("broker2", argv)
+    conftest.wait_for_line(broker2.out_path, "llmaj-broker listening on ", broker2)
+    assert wait_exit(sched, 600) == 0, procs.log(sched)
+    check_job(procs, sched, 400)
+    assert "submitted again" in procs.log(sched)
