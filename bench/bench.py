@@ -869,7 +869,7 @@ def scenario_memory(ctx):
     mib = 2 ** 20
     rows = [["idle (registered, no job)", fnum(idle["VmRSS"] / mib, 1), fnum(idle["VmHWM"] / mib, 1), "0"],
             [f"{hold} s with calls in flight", f"{min(rss) / mib:.1f} – {max(rss) / mib:.1f}", fnum(hwm / mib, 1),
-             f"{min(infl):,} – {max(infl):,}"]]
+             f"{min(infl):,} – {max(infl):,} (mean {sum(infl) / len(infl):,.0f})"]]
     return (f"`llmaj-worker --threads 1 --concurrency {target} --max-shards {shards}` with a broker and a "
             f"scheduler; the mock answers every call after {latency_ms} ms, so the worker holds {target:,} "
             f"judge requests open. VmRSS/VmHWM from `/proc/PID/status`, sampled every {SAMPLE_S} s once the "
