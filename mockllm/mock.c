@@ -3,6 +3,9 @@
 #include "mock.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -10,9 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
@@ -37,10 +44,22 @@ enum {
 };
 _Static_assert(sizeof(mock_stats_t) == ST__N * sizeof(uint64_t), "mock_stats_t mirrors the counters");
 
+/* One HTTP thread: a libmicrohttpd daemon in external epoll mode and the thread that drives it. */
+typedef struct {
+    mock_t *m;
+    struct MHD_Daemon *daemon;
+    int epoll_fd;                 /* the daemon's own epoll set (MHD_DAEMON_INFO_EPOLL_FD) */
+    int wake_fd;                  /* eventfd: written after a resume, and to stop the thread */
+    pthread_t thread;
+    bool started;
+} srv_t;
+
 struct mock {
     mock_opts_t opts;             /* host and api_key point at the copies below */
     char *host, *api_key;
-    struct MHD_Daemon *daemon;
+    srv_t *srv;                   /* opts.threads of them, all accepting on one listening socket */
+    int n_srv;
+    atomic_bool stopping;         /* the HTTP threads must return */
     mock_timer_t *timer;
     mock_limits_t *limits;        /* NULL when no rate limit is set */
     _Atomic uint64_t st[ST__N];
@@ -60,6 +79,8 @@ typedef struct {
     bool too_big;
     bool parked;                  /* suspended until its delay is due; the reply is ready */
     bool answered;                /* the reply was queued: later calls only drain the body */
+    srv_t *srv;                   /* the HTTP thread that serves it */
+    struct MHD_Connection *conn;  /* for the timer, which resumes it */
     mock_resp_t resp;
 } req_t;
 
@@ -314,10 +335,23 @@ static enum MHD_Result send_resp(mock_t *m, struct MHD_Connection *c, req_t *r)
     return ret;
 }
 
+static void srv_wake(srv_t *s)
+{
+    uint64_t one = 1;
+    if (write(s->wake_fd, &one, sizeof one) != (ssize_t)sizeof one && errno != EAGAIN)
+        log_error("cannot wake an HTTP thread: %s", strerror(errno));
+}
+
+/* Hands a parked request back. libmicrohttpd 0.9.75 creates no inter-thread channel for a
+ * daemon without an internal thread (even with MHD_ALLOW_SUSPEND_RESUME), so nothing would wake
+ * the HTTP thread that has to send the reply: wake it here. */
 static void on_due(void *item, void *arg)
 {
     (void)arg;
-    MHD_resume_connection(item);
+    req_t *r = item;
+    srv_t *s = r->srv;
+    MHD_resume_connection(r->conn);   /* r may be gone once the HTTP thread runs: s was read first */
+    srv_wake(s);
 }
 
 static bool content_length_over(struct MHD_Connection *c)
@@ -333,10 +367,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *version, const char *upload, size_t *upload_size, void **req_cls)
 {
     (void)version;
-    mock_t *m = cls;
+    srv_t *srv = cls;
+    mock_t *m = srv->m;
     req_t *r = *req_cls;
     if (!r) {
         r = xcalloc(1, sizeof(*r));
+        r->srv = srv;
+        r->conn = c;
         buf_init(&r->body, MOCK_MAX_BODY);
         mock_resp_init(&r->resp);
         r->route = classify(url, method, r);
@@ -381,8 +418,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (delay_us > 0) {
         r->parked = true;
         MHD_suspend_connection(c);
-        if (mock_timer_add(m->timer, loop_now_us() + delay_us, c) < 0)
+        if (mock_timer_add(m->timer, loop_now_us() + delay_us, r) < 0)
+        {
             MHD_resume_connection(c);   /* shutting down: answer now */
+            srv_wake(srv);
+        }
         return MHD_YES;
     }
     return send_resp(m, c, r);
@@ -392,7 +432,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 {
     (void)c;
     (void)toe;
-    mock_t *m = cls;
+    mock_t *m = ((srv_t *)cls)->m;
     req_t *r = *req_cls;
     if (!r) return;
     if (r->api) atomic_fetch_sub(&m->st[ST_IN_FLIGHT], 1);
@@ -444,6 +484,59 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, char
     return 0;
 }
 
+/* The listening socket all daemons share (each gets its own descriptor of it). */
+static int listen_on(const struct sockaddr_storage *ss, int port, const char *host, char *err, size_t errlen)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a socket for %s: %s", host, strerror(errno));
+        return -1;
+    }
+    int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0)
+        log_warn("cannot set SO_REUSEADDR: %s", strerror(errno));
+    if (ss->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) < 0)
+        log_warn("cannot set IPV6_V6ONLY: %s", strerror(errno));
+    socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (bind(fd, (const struct sockaddr *)ss, len) < 0) {
+        snprintf(err, errlen, "cannot listen on %s port %d: %s", host, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, 4096) < 0) {
+        snprintf(err, errlen, "cannot listen on %s port %d: %s", host, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* An HTTP thread: waits for its daemon's epoll set or the stop signal, then lets MHD work. */
+static void *srv_run(void *arg)
+{
+    srv_t *s = arg;
+    struct pollfd p[2] = {{.fd = s->epoll_fd, .events = POLLIN}, {.fd = s->wake_fd, .events = POLLIN}};
+    for (;;) {
+        MHD_UNSIGNED_LONG_LONG to = 0;
+        int ms = -1;   /* no connection: nothing times out */
+        if (MHD_get_timeout(s->daemon, &to) == MHD_YES) ms = to > INT_MAX ? INT_MAX : (int)to;
+        int n = poll(p, 2, ms);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            log_error("HTTP thread: poll: %s", strerror(errno));
+            break;
+        }
+        if (p[1].revents) {
+            uint64_t n_wakes;
+            if (read(s->wake_fd, &n_wakes, sizeof n_wakes) < 0 && errno != EAGAIN)
+                log_error("HTTP thread: cannot read its eventfd: %s", strerror(errno));
+            if (atomic_load(&s->m->stopping)) break;
+        }
+        if (MHD_run(s->daemon) != MHD_YES) log_warn("HTTP thread: libmicrohttpd could not run its event loop");
+    }
+    return NULL;
+}
+
 mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen)
 {
     mock_t *m = xcalloc(1, sizeof(*m));
@@ -469,29 +562,85 @@ mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen)
         conn_limit = (unsigned)(rl.rlim_cur - 32 > 1000000 ? 1000000 : rl.rlim_cur - 32);
     else if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY)
         conn_limit = 1000000;
+    conn_limit /= (unsigned)m->opts.threads;
+    if (conn_limit < 16) conn_limit = 16;
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    int lfd = listen_on(&ss, opts->port, m->host, err, errlen);
+    if (lfd < 0) goto fail;
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    if (getsockname(lfd, (struct sockaddr *)&bound, &blen) == 0)
+        m->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)(void *)&bound)->sin6_port
+                                                    : ((struct sockaddr_in *)(void *)&bound)->sin_port);
+    else
+        m->port = opts->port;
+
+    /* libmicrohttpd 0.9.75 must not run its own polling thread here. Its epoll loop (MHD_epoll)
+     * drains the epoll set 128 events at a time and calls epoll_wait again, with the full
+     * blocking timeout (up to the 300 s connection timeout), as long as a call returned exactly
+     * 128. When 128, 256, ... keep-alive connections are readable at once (wrk -c128 / -c256,
+     * whose clients all send again as soon as a round of replies went out), the last call finds
+     * nothing new (the sockets are edge-triggered and their events were just taken) and blocks,
+     * although every one of those connections sits in MHD's ready list with a request unread:
+     * the server idles at 0% CPU until an unrelated event (a new connection, a client timeout)
+     * wakes it, and serves tens of requests a second. A thread pool hits the same bug whenever
+     * one worker has a multiple of 128 ready connections, only less often.
+     * So each daemon runs in external epoll mode, driven by srv_run below: it sleeps in poll()
+     * on the daemon's epoll fd (level-triggered readiness of the whole set) with MHD_get_timeout,
+     * which is 0 while MHD still has ready connections, and calls MHD_run, whose drain loop
+     * never blocks. The poll() also watches an eventfd per thread, written by the timer after
+     * each MHD_resume_connection (on_due) and by mock_destroy. With --threads N there
+     * are N such daemons, each given its own dup of one listening socket. */
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-    struct MHD_OptionItem pool[] = {
-        {m->opts.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, m->opts.threads, NULL},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    m->daemon = MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, on_request, m,
-                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, /* first, as MHD asks */
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
-                                 MHD_OPTION_CONNECTION_LIMIT, conn_limit,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
-                                 MHD_OPTION_ARRAY, pool,
-                                 MHD_OPTION_END);
-    if (!m->daemon) {
-        snprintf(err, errlen, "cannot listen on %s port %d (address in use, or not an address of this "
-                 "machine?)", m->host, opts->port);
-        goto fail;
+    m->srv = xcalloc((size_t)m->opts.threads, sizeof(*m->srv));
+    for (int i = 0; i < m->opts.threads; i++) {
+        srv_t *s = &m->srv[i];
+        s->m = m;
+        s->epoll_fd = -1;
+        s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        m->n_srv = i + 1;
+        if (s->wake_fd < 0) {
+            snprintf(err, errlen, "cannot create an eventfd: %s", strerror(errno));
+            close(lfd);
+            goto fail;
+        }
+        int fd = i + 1 < m->opts.threads ? fcntl(lfd, F_DUPFD_CLOEXEC, 0) : lfd;   /* the last takes lfd */
+        if (fd < 0) {
+            snprintf(err, errlen, "cannot duplicate the listening socket: %s", strerror(errno));
+            close(lfd);
+            goto fail;
+        }
+        s->daemon = MHD_start_daemon(flags, (uint16_t)m->port, NULL, NULL, on_request, s,
+                                     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, /* first, as MHD asks */
+                                     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+                                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                     MHD_OPTION_CONNECTION_LIMIT, conn_limit,
+                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+                                     MHD_OPTION_END);
+        if (!s->daemon) {
+            snprintf(err, errlen, "cannot start the HTTP server on %s port %d (libmicrohttpd refused; "
+                     "see the log above)", m->host, m->port);
+            close(fd);
+            if (fd != lfd) close(lfd);
+            goto fail;
+        }
+        const union MHD_DaemonInfo *ei = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+        if (!ei) {
+            snprintf(err, errlen, "libmicrohttpd gives no epoll fd (built without epoll?)");
+            if (fd != lfd) close(lfd);
+            goto fail;
+        }
+        s->epoll_fd = ei->epoll_fd;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    m->port = info ? info->port : opts->port;
+    for (int i = 0; i < m->n_srv; i++) {
+        int rc = pthread_create(&m->srv[i].thread, NULL, srv_run, &m->srv[i]);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot start HTTP thread %d: %s", i + 1, strerror(rc));
+            goto fail;
+        }
+        m->srv[i].started = true;
+    }
     if (ss.ss_family == AF_INET6) snprintf(m->url, sizeof m->url, "http://[%s]:%d", numeric, m->port);
     else snprintf(m->url, sizeof m->url, "http://%s:%d", numeric, m->port);
 
@@ -511,11 +660,22 @@ void mock_destroy(mock_t **self_p)
 {
     if (!self_p || !*self_p) return;
     mock_t *m = *self_p;
-    /* First resume every parked connection: the daemon cannot stop while one is suspended.
-     * A handler that parks one after this resumes it itself (mock_timer_add refuses). The
-     * timer is freed only once the daemon's threads, which call mock_timer_add, are gone. */
+    /* First resume every parked connection: a daemon cannot stop while one is suspended.
+     * A handler that parks one after this resumes it itself (mock_timer_add refuses). Then the
+     * HTTP threads return, and only then are the daemons stopped (MHD_stop_daemon must not race
+     * MHD_run); it closes what is still open. The timer is freed last: handlers call it. */
     if (m->timer) mock_timer_stop(m->timer);
-    if (m->daemon) MHD_stop_daemon(m->daemon);
+    atomic_store(&m->stopping, true);
+    for (int i = 0; i < m->n_srv; i++)
+        if (m->srv[i].started) {
+            srv_wake(&m->srv[i]);
+            pthread_join(m->srv[i].thread, NULL);
+        }
+    for (int i = 0; i < m->n_srv; i++) {
+        if (m->srv[i].daemon) MHD_stop_daemon(m->srv[i].daemon);
+        if (m->srv[i].wake_fd >= 0) close(m->srv[i].wake_fd);
+    }
+    free(m->srv);
     mock_timer_destroy(&m->timer);
     mock_limits_destroy(&m->limits);
     free(m->host);

@@ -1410,6 +1410,73 @@ static void test_program(void)
     CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 2);
 }
 
+/* Regression: with one thread, libmicrohttpd 0.9.75's own epoll loop blocked with requests
+ * unread whenever exactly 128 or 256 keep-alive connections were readable at once (see mock.c).
+ * 256 connections send a request each, in lockstep rounds over the same connections; every one
+ * must be answered. A stall shows as requests that time out, so counts are asserted, not times. */
+static void test_many_keepalive(void)
+{
+    enum { CONNS = 256, ROUNDS = 4 };
+    mock_opts_t o;
+    mock_opts_default(&o);
+    mock_t *m = start(&o);
+    CHECK(m != NULL);
+    if (!m) return;
+    char url[512];
+    snprintf(url, sizeof url, "%s/v1/chat/completions", mock_url(m));
+    char *body = openai_body("gpt-4o-mini", "What causes the seasons on Earth?", 64);
+    struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
+    CURLM *mh = curl_multi_init();
+    curl_multi_setopt(mh, CURLMOPT_MAXCONNECTS, (long)CONNS);
+    CURL **easy = xcalloc(CONNS, sizeof(*easy));
+    http_t *res = xcalloc(CONNS, sizeof(*res));
+    int ok = 0, reused = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < CONNS; i++) {
+            if (easy[i]) {
+                http_free(&res[i]);
+                curl_multi_remove_handle(mh, easy[i]);
+                curl_easy_cleanup(easy[i]);
+            }
+            easy[i] = easy_new("POST", url, hl, body, strlen(body), &res[i]);
+            curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 20L);   /* a stalled server fails, not hangs */
+            curl_multi_add_handle(mh, easy[i]);
+        }
+        int running = 1;
+        while (running) {
+            if (curl_multi_perform(mh, &running) != CURLM_OK) break;
+            if (running && curl_multi_poll(mh, NULL, 0, 100, NULL) != CURLM_OK) break;
+        }
+        for (int i = 0; i < CONNS; i++) {
+            easy_done(easy[i], &res[i]);
+            if (res[i].status == 200 && jstr(jget(res[i].json, "object", NULL)) &&
+                jstreq(jget(res[i].json, "object", NULL), "chat.completion"))
+                ok++;
+            long n_conn = -1;
+            if (round > 0 && curl_easy_getinfo(easy[i], CURLINFO_NUM_CONNECTS, &n_conn) == CURLE_OK &&
+                n_conn == 0)
+                reused++;
+        }
+    }
+    CHECK(ok == CONNS * ROUNDS);
+    CHECK(reused > 0);   /* the later rounds ran over kept-alive connections */
+    mock_stats_t st;
+    mock_get_stats(m, &st);
+    CHECK(st.req_chat_completions == (uint64_t)CONNS * ROUNDS);
+    CHECK(st.status_2xx == (uint64_t)CONNS * ROUNDS);
+    for (int i = 0; i < CONNS; i++) {
+        http_free(&res[i]);
+        curl_multi_remove_handle(mh, easy[i]);
+        curl_easy_cleanup(easy[i]);
+    }
+    curl_multi_cleanup(mh);
+    curl_slist_free_all(hl);
+    free(easy);
+    free(res);
+    free(body);
+    mock_destroy(&m);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1430,6 +1497,7 @@ int main(void)
     test_bind_errors();
     test_latency_concurrency();
     test_shutdown_with_parked();
+    test_many_keepalive();
     test_program();
     curl_global_cleanup();
     return check_summary("test_mockllm");
