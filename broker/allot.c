@@ -6,7 +6,18 @@
  * without demand gets nothing, so the shares of the workers that can use the quota always add up
  * to L, never more. Demand older than STALE_TICKS heartbeats counts as zero (a worker that went
  * quiet without saying so). A worker is sent a new table only when one of its shares moved by
- * more than 2% (or to or from zero), which keeps ALLOT traffic proportional to real change. */
+ * more than 2% (or to or from zero), which keeps ALLOT traffic proportional to real change.
+ *
+ * Holders. A worker paces its share with a bucket of BURST_S seconds of it, and a provider
+ * enforces the limit with a bucket of about a second of the whole. Split among too many workers,
+ * a share's bucket holds less than one call (one request, or a call's tokens: a 1,500-token call
+ * against 200,000 tpm is 45% of the provider's second), every worker then sends its calls whole
+ * and on its own clock, and their calls collide: three at once are more than the provider's
+ * second, and it answers 429. So at most max_holders() workers hold a share of a key at once,
+ * each then with room for a whole call, while the others wait with a share of 0. Holders keep
+ * their share while they have demand, for HOLD_TICKS at most when others wait, then the workers
+ * that waited longest take over (the new holder's token bucket starts empty, see ratelimit.c, so
+ * a hand-over adds no burst). The call size is the average tokens per request the workers report. */
 #define LOG_MODULE "allot"
 #include "allot.h"
 
@@ -21,6 +32,8 @@
 #include "wire.h"
 
 #define STALE_TICKS 5
+#define BURST_S 1.0       /* the workers' bucket capacity in seconds of their share (ratelimit.c) */
+#define HOLD_TICKS 120    /* heartbeats a holder keeps its share while other workers wait */
 
 typedef struct {
     void *peer;
@@ -29,12 +42,16 @@ typedef struct {
     double rpm, tpm;     /* share last sent */
     int conc;
     bool sent;
+    bool holder;         /* may hold a share now (see Holders) */
+    uint32_t held;       /* ticks as a holder while others waited */
+    uint32_t waited;     /* ticks with demand and no share */
 } share_t;
 
 typedef struct {
     char *key;
     double rpm, tpm;
     uint32_t max_conc;
+    double avg_cost;     /* tokens per request the workers report; 0 = not known yet */
     share_t *shares;
     size_t n;
 } keyent_t;
@@ -129,18 +146,73 @@ static void conc_shares(const keyent_t *k, const double *f, int *conc)
     }
 }
 
+static bool active(const share_t *s) { return s->age < STALE_TICKS && s->demand > 0; }
+
+/* How many workers may hold a share of `k` at once: each one's bucket (BURST_S of its share)
+ * must have room for a whole call, one request and avg_cost tokens. At least one. */
+static size_t max_holders(const keyent_t *k)
+{
+    double n = INFINITY;
+    if (k->rpm > 0) n = fmin(n, floor(k->rpm / 60.0 * BURST_S));
+    if (k->tpm > 0 && k->avg_cost > 0) n = fmin(n, floor(k->tpm / 60.0 * BURST_S / k->avg_cost));
+    if (!(n >= 1)) return 1;
+    return n >= (double)k->n ? k->n : (size_t)n;
+}
+
+/* Marks the holders of `k`: every worker with demand when they are few enough; else the holders
+ * that have not yet held their share HOLD_TICKS keep it, and the slots left go to the workers
+ * that waited longest. */
+static void choose_holders(keyent_t *k)
+{
+    size_t slots = max_holders(k), n_active = 0, taken = 0;
+    for (size_t j = 0; j < k->n; j++) {
+        share_t *s = &k->shares[j];
+        if (active(s)) {
+            n_active++;
+        } else {
+            s->holder = false;
+            s->held = s->waited = 0;
+        }
+    }
+    for (size_t j = 0; j < k->n; j++) {
+        share_t *s = &k->shares[j];
+        if (!active(s)) continue;
+        if (n_active <= slots || (s->holder && s->held < HOLD_TICKS && taken < slots)) {
+            if (!s->holder) s->held = 0;
+            s->holder = true;
+            s->waited = 0;
+            taken++;
+        } else if (s->holder) {
+            s->holder = false;   /* its turn is over: back in line */
+            s->held = s->waited = 0;
+        }
+    }
+    while (taken < slots && taken < n_active) {
+        share_t *best = NULL;
+        for (size_t j = 0; j < k->n; j++) {
+            share_t *s = &k->shares[j];
+            if (active(s) && !s->holder && (!best || s->waited > best->waited)) best = s;
+        }
+        if (!best) break;
+        best->holder = true;
+        best->held = best->waited = 0;
+        taken++;
+    }
+}
+
 /* Recomputes every share; marks the peers whose table must be re-sent. */
 static void recompute(allot_t *a, void ***dirty, size_t *n_dirty)
 {
     for (size_t i = 0; i < a->n_keys; i++) {
         keyent_t *k = &a->keys[i];
+        choose_holders(k);
         double total = 0;
         for (size_t j = 0; j < k->n; j++)
-            if (k->shares[j].age < STALE_TICKS) total += k->shares[j].demand;
+            if (k->shares[j].holder) total += k->shares[j].demand;
         double *fs = xcalloc(k->n, sizeof(double));
         int *concs = xcalloc(k->n, sizeof(int));
         for (size_t j = 0; j < k->n; j++)
-            fs[j] = (total > 0 && k->shares[j].age < STALE_TICKS) ? k->shares[j].demand / total : 0;
+            fs[j] = (total > 0 && k->shares[j].holder) ? k->shares[j].demand / total : 0;
         conc_shares(k, fs, concs);
         for (size_t j = 0; j < k->n; j++) {
             share_t *s = &k->shares[j];
@@ -232,6 +304,10 @@ int allot_demand(allot_t *a, void *peer, const void *payload, size_t len)
         k->rpm = rows[i].rpm > 0 ? rows[i].rpm : 0;
         k->tpm = rows[i].tpm > 0 ? rows[i].tpm : 0;
         k->max_conc = rows[i].max_concurrency;
+        if (rows[i].used_requests > 0) {   /* the call size, smoothed over reports */
+            double cost = (double)rows[i].used_tokens / (double)rows[i].used_requests;
+            k->avg_cost = k->avg_cost > 0 ? 0.8 * k->avg_cost + 0.2 * cost : cost;
+        }
         share_t *s = share_get(k, peer, true);
         s->demand = rows[i].demand;
         s->age = 0;
@@ -243,9 +319,22 @@ int allot_demand(allot_t *a, void *peer, const void *payload, size_t len)
 
 void allot_tick(allot_t *a)
 {
-    for (size_t i = 0; i < a->n_keys; i++)
-        for (size_t j = 0; j < a->keys[i].n; j++)
-            if (a->keys[i].shares[j].age < STALE_TICKS) a->keys[i].shares[j].age++;
+    for (size_t i = 0; i < a->n_keys; i++) {
+        keyent_t *k = &a->keys[i];
+        size_t n_active = 0, n_holders = 0;
+        for (size_t j = 0; j < k->n; j++) {
+            n_active += active(&k->shares[j]);
+            n_holders += k->shares[j].holder;
+        }
+        for (size_t j = 0; j < k->n; j++) {
+            share_t *s = &k->shares[j];
+            if (n_active > n_holders && active(s)) {   /* someone waits: turns are counted */
+                if (s->holder) s->held++;
+                else s->waited++;
+            }
+            if (s->age < STALE_TICKS) s->age++;
+        }
+    }
     rebalance(a);
 }
 

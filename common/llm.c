@@ -335,6 +335,10 @@ static void gate_finished(llm_client_t *c, endpoint_t *ep, const call_t *call, c
         .limit_tokens = rl->dim[RLH_TOKENS].limit > 0 ? rl->dim[RLH_TOKENS].limit : rl->dim[RLH_INPUT_TOKENS].limit,
     };
     tightest_tokens(rl, &o.remaining_tokens, &o.reset_tokens_ms);
+    /* A bogus "wait a year" must not park the endpoint for a year: the same cap as the retry's. */
+    if (o.retry_after_ms > BACKOFF_RETRY_AFTER_MAX_MS) o.retry_after_ms = BACKOFF_RETRY_AFTER_MAX_MS;
+    if (o.reset_requests_ms > BACKOFF_RETRY_AFTER_MAX_MS) o.reset_requests_ms = BACKOFF_RETRY_AFTER_MAX_MS;
+    if (o.reset_tokens_ms > BACKOFF_RETRY_AFTER_MAX_MS) o.reset_tokens_ms = BACKOFF_RETRY_AFTER_MAX_MS;
     ratelimit_release(c->rl, ep->key, &o, loop_now_ms());
     ep->in_flight--;
     if (call->http_status != 0) ep->heard = true;

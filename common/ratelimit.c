@@ -4,7 +4,8 @@
  *  - Two token buckets, requests and tokens, refilled continuously at the effective rate with a
  *    capacity of BURST_S seconds of that rate, so a minute's quota is spread over the minute.
  *    They start with BURST_S seconds' worth, or empty when calls waited for the first ALLOT
- *    (a fleet starting at once must not add up its threads' bursts).
+ *    (a fleet starting at once must not add up its threads' bursts); a token share given back
+ *    after none (the broker's holders take turns, allot.c) starts from empty too.
  *    The token bucket may go into debt: a call larger than the bucket still starts once the bucket
  *    is not negative, and later calls wait for the debt to refill. The estimate taken at acquire
  *    (prompt bytes / 4 + max_tokens) is corrected at release with the reply's usage.
@@ -54,6 +55,7 @@ typedef struct {
     int allot_conc;
     int64_t first_demand_ms;   /* when calls first waited for an ALLOT; 0 = not waiting */
     bool start_empty;          /* calls waited for the first ALLOT: the buckets start empty */
+    bool tok_restart;          /* a token share came back after none: nothing accrued meanwhile */
     bool lone;                 /* no ALLOT came: using the whole configured rate */
     double adapt;
     int64_t last_cut_ms, last_grow_ms, frozen_until_ms;
@@ -158,13 +160,19 @@ static void refill(key_t_ *k, int64_t now)
         k->last_refill_ms = now;
         k->req.level = k->start_empty ? 0 : k->req.cap;
         k->tok.level = k->start_empty ? 0 : k->tok.cap;
+        k->tok_restart = false;
         return;
     }
     int64_t dt = now - k->last_refill_ms;
     if (dt <= 0) return;
     k->last_refill_ms = now;
     k->req.level = fmin(k->req.cap, k->req.level + k->req.per_ms * (double)dt);
+    /* A thread that takes over a token share from another (the broker's holders, allot.c) starts
+     * from empty: the other's unspent tokens are gone with its share, its debt is not. */
+    double before = k->tok.level;
     k->tok.level = fmin(k->tok.cap, k->tok.level + k->tok.per_ms * (double)dt);
+    if (k->tok_restart) k->tok.level = fmin(before, 0);
+    k->tok_restart = false;
 }
 
 static int conc_cap(const ratelimit_t *r, const key_t_ *k)
@@ -379,6 +387,7 @@ void ratelimit_apply_allot(ratelimit_t *r, const void *payload, size_t len)
     for (size_t i = 0; i < n; i++) {
         key_t_ *k = get(r, rows[i].key);
         if (k->first_demand_ms && k->last_refill_ms == 0) k->start_empty = true;   /* see refill */
+        if (k->cfg_tpm > 0 && rows[i].tpm > 0 && k->tok.per_ms <= 0 && k->last_refill_ms) k->tok_restart = true;
         k->allotted = true;
         k->lone = false;
         k->first_demand_ms = 0;

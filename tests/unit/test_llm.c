@@ -549,7 +549,7 @@ static void test_concurrency(loop_t *loop)
     CHECK(sc.count == M);
     CHECK(sc.max >= 1 && sc.max <= 100);
     int opened = atomic_load(&connections) - conn_before;
-    CHECK(opened >= 1 && opened <= 150);   /* keep-alive: connections are reused, not one per call */
+    CHECK(opened <= 150);   /* keep-alive: connections are reused (those of earlier calls too), not one per call */
     llm_stats_t st;
     llm_get_stats(c, &st);
     CHECK(st.calls_ok == 40 + 12 + M && st.calls_failed == 0 && st.retries == 0);
