@@ -6,8 +6,8 @@
  *    They start with BURST_S seconds' worth, or empty when calls waited for the first ALLOT
  *    (a fleet starting at once must not add up its threads' bursts); a token share given back
  *    after none (the broker's holders take turns, allot.c) starts from empty too.
- *    The token bucket may go into debt: a call larger than the bucket still starts once the bucket
- *    is not negative, and later calls wait for the debt to refill. The estimate taken at acquire
+ *    The token bucket may go into debt: a call larger than the bucket starts once the bucket is
+ *    full, takes it below zero, and later calls wait for the debt to refill. The estimate taken at acquire
  *    (prompt bytes / 4 + max_tokens) is corrected at release with the reply's usage.
  *  - The effective rate is the broker's share for this thread (ALLOT) times `adapt`, a factor in
  *    [ADAPT_MIN, 1]: a 429 multiplies it by CUT (at most once per CUT_GAP_MS, since one burst of

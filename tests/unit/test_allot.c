@@ -1,7 +1,8 @@
 /* test_allot: broker/allot.c on its own, with a fake send callback that decodes and keeps every
  * ALLOT table: proportional shares that add up to the fleet-wide limit, zero demand gets zero,
  * staleness after 5 ticks, re-send only when a share moves by more than 2%, a worker gone,
- * several keys, limits that change, malformed DEMAND payloads. */
+ * several keys, limits that change, malformed DEMAND payloads, and holders: only as many workers
+ * hold a share as whole calls fit in a second of the limit, taking turns after 120 ticks. */
 #include "allot.h"
 #include "buf.h"
 #include "log.h"
@@ -392,6 +393,100 @@ static void test_keys_and_limits(void)
     peer_clear(&w2);
 }
 
+/* ---- holders: only as many workers as whole calls fit in one second of the limit ------------ */
+
+/* A DEMAND row that also reports the calls started and tokens used since the last one. */
+static void demand_used(allot_t *a, fake_peer_t *p, const char *key, double rpm, double tpm, uint32_t conc,
+                        uint32_t d, uint64_t used_req, uint64_t used_tok)
+{
+    wire_rate_t r = {.key = (char *)key, .rpm = rpm, .tpm = tpm, .demand = d, .max_concurrency = conc,
+                     .used_requests = used_req, .used_tokens = used_tok};
+    buf_t b;
+    buf_init(&b, WIRE_MAX_MSG);
+    if (wire_rates_encode(&r, 1, &b) < 0 || allot_demand(a, p, b.data, b.len) < 0) failures++;
+    buf_free(&b);
+}
+
+static double rpm_of(const allot_t *a, const fake_peer_t *p, const char *key)
+{
+    double rpm = -1, tpm;
+    int conc;
+    if (allot_share(a, p, key, &rpm, &tpm, &conc) < 0) return -1;
+    return rpm;
+}
+
+static void test_holders(void)
+{
+    int total = 0;
+    fake_peer_t w[3] = {{.name = "w1"}, {.name = "w2"}, {.name = "w3"}};
+    allot_t *a = allot_new(fake_send, &total);
+
+    /* Call size unknown yet: the token limit does not restrict holders; 20 requests a second do
+     * not either, so all three hold a third. */
+    for (int i = 0; i < 3; i++) demand_used(a, &w[i], K, 1200, 200000, 0, 10, 0, 0);
+    for (int i = 0; i < 3; i++) CHECK(near(rpm_of(a, &w[i], K), 400));
+
+    /* 1,500-token calls: 200,000 tpm is 3,333 tokens a second, two whole calls: two holders. */
+    demand_used(a, &w[0], K, 1200, 200000, 0, 10, 10, 15000);
+    CHECK(got(&w[0], K, 600, 100000, 0));
+    CHECK(got(&w[1], K, 600, 100000, 0));
+    CHECK(got(&w[2], K, 0, 0, 0));   /* waits with nothing */
+    int w3_sends = w[2].sends;
+
+    /* Turns: the holders keep their share 120 heartbeats while w3 waits, then w3 takes over. */
+    int changed_at = -1;
+    for (int t = 1; t <= 121 && changed_at < 0; t++) {
+        for (int i = 0; i < 3; i++) demand_used(a, &w[i], K, 1200, 200000, 0, 10, 0, 0);
+        allot_tick(a);
+        if (rpm_of(a, &w[2], K) > 0) changed_at = t;
+    }
+    CHECK(changed_at == 120);
+    CHECK(w[2].sends == w3_sends + 1 && got(&w[2], K, 600, 100000, 0));
+    double sum = 0;
+    int holders = 0;
+    for (int i = 0; i < 3; i++) {
+        double rpm = rpm_of(a, &w[i], K);
+        sum += rpm;
+        holders += rpm > 0;
+    }
+    CHECK(holders == 2 && near(sum, 1200));   /* still two holders, the whole limit */
+    allot_destroy(&a);
+    for (int i = 0; i < 3; i++) peer_clear(&w[i]);
+
+    /* Less than one request a second: one holder at a time (never none). */
+    total = 0;
+    a = allot_new(fake_send, &total);
+    demand_used(a, &w[0], K, 30, 0, 2, 5, 0, 0);
+    demand_used(a, &w[1], K, 30, 0, 2, 5, 0, 0);
+    CHECK(got(&w[0], K, 30, 0, 2));
+    CHECK(got(&w[1], K, 0, 0, 0));
+
+    /* Nobody waiting: the holders' turns are not counted, shares stay put. */
+    allot_destroy(&a);
+    for (int i = 0; i < 3; i++) peer_clear(&w[i]);
+    total = 0;
+    a = allot_new(fake_send, &total);
+    demand_used(a, &w[0], K, 120, 0, 0, 5, 0, 0);   /* 2 requests a second: two holders */
+    demand_used(a, &w[1], K, 120, 0, 0, 5, 0, 0);
+    int sends = total;
+    for (int t = 0; t < 200; t++) {
+        demand_used(a, &w[0], K, 120, 0, 0, 5, 0, 0);
+        demand_used(a, &w[1], K, 120, 0, 0, 5, 0, 0);
+        allot_tick(a);
+    }
+    CHECK(total == sends);
+    CHECK(near(rpm_of(a, &w[0], K), 60) && near(rpm_of(a, &w[1], K), 60));
+
+    /* A holder without demand gives its slot to the one waiting at once. */
+    demand_used(a, &w[2], K, 120, 0, 0, 5, 0, 0);
+    CHECK(near(rpm_of(a, &w[2], K), 0));
+    demand_used(a, &w[0], K, 120, 0, 0, 0, 0, 0);
+    CHECK(near(rpm_of(a, &w[0], K), 0));
+    CHECK(near(rpm_of(a, &w[1], K), 60) && near(rpm_of(a, &w[2], K), 60));
+    allot_destroy(&a);
+    for (int i = 0; i < 3; i++) peer_clear(&w[i]);
+}
+
 int main(void)
 {
     log_set_level(LOG_OFF);
@@ -401,5 +496,6 @@ int main(void)
     test_resend_threshold();
     test_worker_gone();
     test_keys_and_limits();
+    test_holders();
     return check_summary("test_allot");
 }

@@ -2,7 +2,8 @@
  * minute-sized bursts), token debt and its correction at release, the 429 cut (x0.7, once per
  * second) and additive recovery (+0.05 per clean second), Retry-After and rate-limit header
  * pauses, 5xx freezing growth, quota exhaustion, the concurrency cap and AIMD for keys without
- * rates, ALLOT shares, the no-ALLOT fallback, and DEMAND encoding.
+ * rates, ALLOT shares, the no-ALLOT fallback, DEMAND encoding, immediate DEMAND, limits learned
+ * from headers, the one-request wait when nothing remains, and the empty starts of the buckets.
  *
  * The .c is included to read the adaptive factor and concurrency limit (a test may reach static
  * state, see CONVENTIONS.md); every behaviour is also checked through ratelimit_acquire. */
@@ -641,6 +642,176 @@ static void test_demand(void)
     ratelimit_destroy(&r);
 }
 
+/* ---- immediate DEMAND, learned limits, header pauses, empty starts --------------------------- */
+
+static void test_demand_due(void)
+{
+    ratelimit_t *r = ratelimit_new(256);
+    table_t t;
+    CHECK(!ratelimit_demand_due(r));
+    ratelimit_configure(r, K, 600, 0, 0);
+    ratelimit_configure(r, "conc", 0, 0, 3);
+    ratelimit_configure(r, "none", 0, 0, 0);
+    ratelimit_demand_add(r, "none", 5);            /* nothing to divide: the broker need not hear */
+    CHECK(!ratelimit_demand_due(r));
+    ratelimit_demand_add(r, K, 2);                 /* never reported: tell the broker now */
+    CHECK(ratelimit_demand_due(r));
+    CHECK(encode(r, &t) == 2);                     /* K with demand, "conc" with its zero */
+    wire_rates_free(t.rows, t.n);
+    CHECK(!ratelimit_demand_due(r));               /* the report clears it */
+    ratelimit_demand_add(r, K, 1);                 /* the broker knows K is busy here */
+    CHECK(!ratelimit_demand_due(r));
+    ratelimit_demand_add(r, "conc", 1);            /* last reported as idle: due */
+    CHECK(ratelimit_demand_due(r));
+    CHECK(encode(r, &t) == 2);
+    wire_rates_free(t.rows, t.n);
+    CHECK(!ratelimit_demand_due(r));
+
+    /* Demand falls to zero and is reported so: the next call waiting is due at once. */
+    ratelimit_demand_add(r, K, -3);
+    CHECK(!ratelimit_demand_due(r));               /* less demand is not urgent */
+    CHECK(encode(r, &t) == 2 && trow(&t, K) && trow(&t, K)->demand == 0);
+    wire_rates_free(t.rows, t.n);
+    ratelimit_demand_add(r, K, 1);
+    CHECK(ratelimit_demand_due(r));
+    CHECK(encode(r, &t) >= 1 && trow(&t, K) && trow(&t, K)->demand == 1);
+    wire_rates_free(t.rows, t.n);
+    ratelimit_destroy(&r);
+}
+
+static void test_learned_limits(void)
+{
+    ratelimit_t *r = ratelimit_new(256);
+    table_t t;
+    /* Adaptive mode: only concurrency bounds the key; nothing to report. */
+    CHECK(ratelimit_acquire(r, K, 100, T0) == 0);
+    CHECK(encode(r, &t) == 0);
+    ratelimit_outcome_t o = outcome(200);
+    o.limit_requests = 600;
+    o.limit_tokens = 300000;
+    ratelimit_release(r, K, &o, T0 + 10);
+    CHECK(ratelimit_demand_due(r));                /* the broker must hear the new limits */
+    ratelimit_demand_add(r, K, 1);
+    CHECK(encode(r, &t) == 1);
+    const wire_rate_t *row = trow(&t, K);
+    CHECK(row && near(row->rpm, 600) && near(row->tpm, 300000) && row->demand == 1);
+    wire_rates_free(t.rows, t.n);
+    /* From then on it is paced like a configured key: it waits for its share... */
+    CHECK(ratelimit_acquire(r, K, 100, T0 + 20) > 0);
+    allot(r, K, 600, 300000, 0);
+    /* ...and keeps to it: 600 rpm is 10 calls a second. */
+    pace_t p;
+    pace(r, K, 100, T0 + 100, T0 + 5100, &p);
+    CHECK(p.max_window >= 9 && p.max_window <= 11);
+
+    /* The same limits again change nothing; new announced limits replace the learned ones. */
+    ratelimit_release(r, K, &o, T0 + 6000);
+    CHECK(!ratelimit_demand_due(r));
+    o.limit_requests = 1200;
+    o.limit_tokens = 0;                            /* tokens no longer limited */
+    ratelimit_release(r, K, &o, T0 + 6001);
+    CHECK(ratelimit_demand_due(r));
+    CHECK(encode(r, &t) == 1);
+    row = trow(&t, K);
+    CHECK(row && near(row->rpm, 1200) && near(row->tpm, 0));
+    wire_rates_free(t.rows, t.n);
+
+    /* Limits in the spec win: configured keys ignore announced limits. */
+    ratelimit_configure(r, K, 100, 0, 0);
+    o.limit_requests = 6000;
+    o.limit_tokens = 900000;
+    ratelimit_release(r, K, &o, T0 + 7000);
+    CHECK(!ratelimit_demand_due(r));
+    CHECK(encode(r, &t) == 1);
+    row = trow(&t, K);
+    CHECK(row && near(row->rpm, 100) && near(row->tpm, 0));
+    wire_rates_free(t.rows, t.n);
+    ratelimit_configure(r, "spec", 60, 1000, 0);
+    ratelimit_release(r, "spec", &o, T0 + 7000);
+    CHECK(!ratelimit_demand_due(r));
+    ratelimit_destroy(&r);
+}
+
+static void test_remaining_zero_with_limit(void)
+{
+    ratelimit_t *r = ratelimit_new(256);
+    ratelimit_configure(r, K, 600000, 60000000, 0);
+    allot(r, K, 600000, 60000000, 0);
+    /* No requests remain, reset in a minute, limit 600 a minute: one request is back in 100 ms. */
+    CHECK(ratelimit_acquire(r, K, 1000, T0) == 0);
+    ratelimit_outcome_t o = outcome(200);
+    o.est_tokens = 1000;
+    o.remaining_requests = 0;
+    o.reset_requests_ms = 60000;
+    o.limit_requests = 600;
+    ratelimit_release(r, K, &o, T0);
+    CHECK(ratelimit_acquire(r, K, 1000, T0) == 100);
+    CHECK(ratelimit_acquire(r, K, 1000, T0 + 99) == 1);
+    CHECK(ratelimit_acquire(r, K, 1000, T0 + 100) == 0);
+    /* Without a stated limit: until the reset. */
+    o.limit_requests = -1;
+    o.reset_requests_ms = 5000;
+    ratelimit_release(r, K, &o, T0 + 100);
+    CHECK(ratelimit_acquire(r, K, 1000, T0 + 100) == 5000);
+    /* A reset sooner than one request's time is the shorter wait. */
+    o.limit_requests = 6;                          /* one request per 10 s */
+    o.reset_requests_ms = 2000;
+    ratelimit_release(r, K, &o, T0 + 5100);
+    CHECK(ratelimit_acquire(r, K, 1000, T0 + 5100) == 2000);
+
+    /* No tokens remain, limit 120,000 a minute: this call's 1,000 tokens are back in 500 ms. */
+    CHECK(ratelimit_acquire(r, K, 1000, T0 + 7100) == 0);
+    o = outcome(200);
+    o.est_tokens = 1000;
+    o.remaining_tokens = 0;
+    o.reset_tokens_ms = 30000;
+    o.limit_tokens = 120000;
+    ratelimit_release(r, K, &o, T0 + 7100);
+    CHECK(ratelimit_acquire(r, K, 1000, T0 + 7100) == 500);
+    CHECK(ratelimit_acquire(r, K, 1000, T0 + 7600) == 0);
+    o.limit_tokens = -1;
+    ratelimit_release(r, K, &o, T0 + 7600);
+    CHECK(ratelimit_acquire(r, K, 1000, T0 + 7600) == 30000);
+    ratelimit_destroy(&r);
+}
+
+static void test_empty_starts(void)
+{
+    /* Calls waited for the first share: both buckets start empty. 600 rpm = one request / 100 ms. */
+    ratelimit_t *r = ratelimit_new(256);
+    ratelimit_configure(r, K, 600, 0, 0);
+    CHECK(ratelimit_acquire(r, K, 0, T0) > 0);
+    allot(r, K, 600, 0, 0);
+    CHECK(ratelimit_acquire(r, K, 0, T0 + 20) == 100);
+    int64_t w = ratelimit_acquire(r, K, 0, T0 + 119);
+    CHECK(w >= 1 && w <= 2);   /* 1 ms, give or take rounding */
+    CHECK(ratelimit_acquire(r, K, 0, T0 + 120) == 0);
+    CHECK(ratelimit_acquire(r, K, 0, T0 + 120) == 100);
+    /* A share that came before any call waited: a second's worth at once. */
+    ratelimit_configure(r, "early", 600, 0, 0);
+    allot(r, "early", 600, 0, 0);
+    CHECK(clean_calls(r, "early", 20, T0) == 10);
+
+    /* Token share taken away and given back (the broker's holders take turns): the bucket starts
+     * from empty, nothing accrued while the share was 0. 60,000 tpm = 1 token a ms. */
+    ratelimit_configure(r, "tok", 0, 60000, 0);
+    allot(r, "tok", 0, 60000, 0);
+    CHECK(ratelimit_acquire(r, "tok", 100, T0) == 0);     /* first share, nobody waited: full */
+    release_tokens(r, "tok", 100, 0, T0);
+    allot(r, "tok", 0, 0, 0);
+    CHECK(ratelimit_acquire(r, "tok", 100, T0 + 5000) > 0);
+    allot(r, "tok", 0, 60000, 0);
+    CHECK(ratelimit_acquire(r, "tok", 100, T0 + 10000) == 100);
+    CHECK(ratelimit_acquire(r, "tok", 100, T0 + 10100) == 0);
+    /* Debt is kept across the hand-over (a call larger than the bucket starts when it is full). */
+    CHECK(ratelimit_acquire(r, "tok", 3000, T0 + 11100) == 0);   /* 1,000 - 3,000: 2,000 in debt */
+    release_tokens(r, "tok", 3000, 0, T0 + 11100);
+    allot(r, "tok", 0, 0, 0);
+    allot(r, "tok", 0, 60000, 0);
+    CHECK(ratelimit_acquire(r, "tok", 1, T0 + 11200) == 2000);
+    ratelimit_destroy(&r);
+}
+
 int main(void)
 {
     log_set_level(LOG_OFF);
@@ -654,5 +825,9 @@ int main(void)
     test_allot_applied();
     test_no_allot_fallback();
     test_demand();
+    test_demand_due();
+    test_learned_limits();
+    test_remaining_zero_with_limit();
+    test_empty_starts();
     return check_summary("test_ratelimit");
 }
