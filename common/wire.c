@@ -859,22 +859,35 @@ static int resp_field(rd_t *r, int k, void *obj)
     return rd_str(r, MAX_TEXT, &p->model_identifier);
 }
 
-static int rd_responses(rd_t *r, record_t *rec)
+/* An array of at most `max` objects of `size` bytes, each read with `field` and required to have
+ * the keys in `required`. The array goes to *arr and *count follows every element started, so
+ * the caller's clear frees a partly read array as well: the caller stores *arr even on failure. */
+static int rd_objects(rd_t *r, uint64_t max, const char *what, size_t size, const char *const *keys, int nkeys,
+                      field_fn field, uint32_t required, void **arr, size_t *count)
 {
     uint64_t n = 0;
     if (rd_enter(r, K_ARRAY, &n) < 0) return -1;
-    if (n > MAX_RESPONSES)
-        return rd_fail(r, "%llu responses exceed the limit of %u", (unsigned long long)n, MAX_RESPONSES);
-    if (n) rec->responses = xcalloc(n, sizeof *rec->responses);
+    if (n > max)
+        return rd_fail(r, "%llu %s exceed the limit of %llu", (unsigned long long)n, what, (unsigned long long)max);
+    if (n) *arr = xcalloc(n, size);
     for (uint64_t i = 0; i < n; i++) {
-        rec->n_responses = i + 1;   /* so a failure frees this one too */
+        *count = i + 1;
         uint32_t present;
-        if (rd_object(r, resp_keys, P_NKEYS, resp_field, &rec->responses[i], &present) < 0 ||
-            rd_required(r, resp_keys, P_NKEYS, 1u << P_TEXT, present) < 0)
+        if (rd_object(r, keys, nkeys, field, (char *)*arr + i * size, &present) < 0 ||
+            rd_required(r, keys, nkeys, required, present) < 0)
             return rd_wrap(r, "[%llu]", (unsigned long long)i);
     }
     rd_leave(r);
     return 0;
+}
+
+static int rd_responses(rd_t *r, record_t *rec)
+{
+    void *arr = NULL;
+    int rc = rd_objects(r, MAX_RESPONSES, "responses", sizeof *rec->responses, resp_keys, P_NKEYS, resp_field,
+                        1u << P_TEXT, &arr, &rec->n_responses);
+    rec->responses = arr;
+    return rc;
 }
 
 static int rec_field(rd_t *r, int k, void *obj)
@@ -894,20 +907,11 @@ static int rec_field(rd_t *r, int k, void *obj)
 
 static int rd_records(rd_t *r, wire_shard_t *s)
 {
-    uint64_t n = 0;
-    if (rd_enter(r, K_ARRAY, &n) < 0) return -1;
-    if (n > MAX_RECORDS)
-        return rd_fail(r, "%llu records exceed the limit of %u", (unsigned long long)n, MAX_RECORDS);
-    if (n) s->records = xcalloc(n, sizeof *s->records);
-    for (uint64_t i = 0; i < n; i++) {
-        s->n_records = i + 1;
-        uint32_t present;
-        if (rd_object(r, rec_keys, R_NKEYS, rec_field, &s->records[i], &present) < 0 ||
-            rd_required(r, rec_keys, R_NKEYS, 1u << R_PROMPT, present) < 0)
-            return rd_wrap(r, "[%llu]", (unsigned long long)i);
-    }
-    rd_leave(r);
-    return 0;
+    void *arr = NULL;
+    int rc = rd_objects(r, MAX_RECORDS, "records", sizeof *s->records, rec_keys, R_NKEYS, rec_field, 1u << R_PROMPT,
+                        &arr, &s->n_records);
+    s->records = arr;
+    return rc;
 }
 
 static int shard_field(rd_t *r, int k, void *obj)
@@ -1045,20 +1049,11 @@ static int score_field(rd_t *r, int k, void *obj)
 
 static int rd_scores(rd_t *r, result_t *res)
 {
-    uint64_t n = 0;
-    if (rd_enter(r, K_ARRAY, &n) < 0) return -1;
-    if (n > MAX_SCORES)
-        return rd_fail(r, "%llu scores exceed the limit of %u", (unsigned long long)n, MAX_SCORES);
-    if (n) res->scores = xcalloc(n, sizeof *res->scores);
-    for (uint64_t i = 0; i < n; i++) {
-        res->n_scores = i + 1;
-        uint32_t present;
-        if (rd_object(r, score_keys, C_NKEYS, score_field, &res->scores[i], &present) < 0 ||
-            rd_required(r, score_keys, C_NKEYS, 1u << C_METRIC, present) < 0)
-            return rd_wrap(r, "[%llu]", (unsigned long long)i);
-    }
-    rd_leave(r);
-    return 0;
+    void *arr = NULL;
+    int rc = rd_objects(r, MAX_SCORES, "scores", sizeof *res->scores, score_keys, C_NKEYS, score_field,
+                        1u << C_METRIC, &arr, &res->n_scores);
+    res->scores = arr;
+    return rc;
 }
 
 static int result_field(rd_t *r, int k, void *obj)
@@ -1158,20 +1153,11 @@ static int rate_field(rd_t *r, int k, void *obj)
 
 static int rd_rates(rd_t *r, wire_rate_t **rows, size_t *nrows)
 {
-    uint64_t n = 0;
-    if (rd_enter(r, K_ARRAY, &n) < 0) return -1;
-    if (n > MAX_RATES)
-        return rd_fail(r, "%llu rows exceed the limit of %u", (unsigned long long)n, MAX_RATES);
-    if (n) *rows = xcalloc(n, sizeof **rows);
-    for (uint64_t i = 0; i < n; i++) {
-        *nrows = i + 1;
-        uint32_t present;
-        if (rd_object(r, rate_keys, A_NKEYS, rate_field, &(*rows)[i], &present) < 0 ||
-            rd_required(r, rate_keys, A_NKEYS, 1u << A_KEY, present) < 0)
-            return rd_wrap(r, "[%llu]", (unsigned long long)i);
-    }
-    rd_leave(r);
-    return 0;
+    void *arr = NULL;
+    int rc = rd_objects(r, MAX_RATES, "rows", sizeof **rows, rate_keys, A_NKEYS, rate_field, 1u << A_KEY, &arr,
+                        nrows);
+    *rows = arr;
+    return rc;
 }
 
 int wire_rates_decode(const void *data, size_t len, wire_rate_t **rows, size_t *n, char *err,
