@@ -298,6 +298,7 @@ static void on_shard(wthread_t *t, const wire_hdr_t *h, const void *payload, siz
         return;
     }
     wshard_cbs_t cbs = {.on_result = on_result, .on_done = on_done, .arg = t};
+    size_t ws_records = ws.n_records;
     wshard_t *s = wshard_new(job, h->shard_id, h->lease, ws.records, ws.n_records, t->llm, &cbs);
     ws.records = NULL;   /* the shard owns them now */
     ws.n_records = 0;
@@ -307,7 +308,7 @@ static void on_shard(wthread_t *t, const wire_hdr_t *h, const void *payload, siz
     hd->next = t->held;
     t->held = hd;
     t->n_held++;
-    log_debug("shard %s/%llu: %zu unit(s) started", h->job_id, (unsigned long long)h->shard_id, (size_t)0);
+    log_debug("shard %s/%llu: %zu record(s) started", h->job_id, (unsigned long long)h->shard_id, ws_records);
     wshard_start(s);
 }
 
