@@ -32,7 +32,7 @@
 #include "loop.h"
 #include "mem.h"
 #include "wire.h"
-#include "zsock.h"
+#include "frame.h"
 
 #define MAX_IDENT 255
 
@@ -207,7 +207,7 @@ static void peer_remove(broker_t *b, peer_t *p, const char *why)
 /* ---- sending ---- */
 static int send_to(broker_t *b, peer_t *p, const wire_hdr_t *h, const void *payload, size_t len)
 {
-    if (zsock_send(b->sock, p->ident, p->ident_len, h, payload, len) < 0) {
+    if (frame_send(b->sock, p->ident, p->ident_len, h, payload, len) < 0) {
         if (errno == EHOSTUNREACH) log_debug("peer %s is gone (send %s)", p->name, wire_type_name(h->type));
         else log_warn("send %s to %s failed: %s", wire_type_name(h->type), p->name, zmq_strerror(errno));
         return -1;
@@ -218,7 +218,7 @@ static int send_to(broker_t *b, peer_t *p, const wire_hdr_t *h, const void *payl
 static int send_to_ident(broker_t *b, const void *ident, size_t ilen, const wire_hdr_t *h, const void *payload,
                          size_t len)
 {
-    if (zsock_send(b->sock, ident, ilen, h, payload, len) < 0) {
+    if (frame_send(b->sock, ident, ilen, h, payload, len) < 0) {
         STAT_ADD(b, messages_dropped, 1);
         log_warn("cannot forward %s for job %s: %s", wire_type_name(h->type), h->job_id, zmq_strerror(errno));
         return -1;
@@ -342,7 +342,7 @@ static void wrong_role(broker_t *b, const peer_t *p, const wire_hdr_t *h)
     STAT_ADD(b, messages_dropped, 1);
 }
 
-static void on_message(broker_t *b, zsock_msg_t *m)
+static void on_message(broker_t *b, frame_msg_t *m)
 {
     if (m->n < 2 || m->dropped) {
         log_warn("dropped a message of %d frame(s): expected identity, header[, payload]", m->n + m->dropped);
@@ -371,7 +371,7 @@ static void on_message(broker_t *b, zsock_msg_t *m)
          * with HELLO. Its results still go through when we know the job (they are idempotent). */
         if (h.type != WIRE_BYE) {
             wire_hdr_t bye = {.type = WIRE_BYE};
-            if (zsock_send(b->sock, ident, ilen, &bye, NULL, 0) < 0) {}
+            if (frame_send(b->sock, ident, ilen, &bye, NULL, 0) < 0) {}
         }
         if (h.type != WIRE_RESULT && h.type != WIRE_SHARD_DONE) {
             log_debug("%s from a peer without a session dropped", wire_type_name(h.type));
@@ -492,14 +492,14 @@ static void on_message(broker_t *b, zsock_msg_t *m)
 static int drain(broker_t *b)
 {
     for (int i = 0; i < 4096; i++) {
-        zsock_msg_t m;
-        int rc = zsock_recv(b->sock, &m);
+        frame_msg_t m;
+        int rc = frame_recv(b->sock, &m);
         if (rc <= 0) break;
         on_message(b, &m);
-        zsock_msg_close(&m);
+        frame_msg_close(&m);
     }
     dispatch(b);
-    return zsock_readable(b->sock);
+    return frame_readable(b->sock);
 }
 
 static void on_fd(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
@@ -557,7 +557,7 @@ broker_t *broker_new(const broker_opts_t *opts, char *err, size_t errlen)
     pthread_mutex_init(&b->stats_mu, NULL);
     snprintf(b->instance, sizeof b->instance, "broker-%d-%llx", (int)getpid(), (unsigned long long)loop_now_us());
     b->sock = zmq_socket(b->ctx, ZMQ_ROUTER);
-    if (!b->sock || zsock_setup(b->sock, ZMQ_ROUTER) < 0 || zmq_bind(b->sock, opts->endpoint) < 0) {
+    if (!b->sock || frame_setup(b->sock, ZMQ_ROUTER) < 0 || zmq_bind(b->sock, opts->endpoint) < 0) {
         snprintf(err, errlen, "cannot bind %s: %s", opts->endpoint, zmq_strerror(errno));
         broker_destroy(&b);
         return NULL;
@@ -577,7 +577,7 @@ broker_t *broker_new(const broker_opts_t *opts, char *err, size_t errlen)
 
 int broker_run(broker_t *b)
 {
-    int fd = zsock_fd(b->sock);
+    int fd = frame_fd(b->sock);
     if (fd < 0 || loop_fd_set(b->loop, fd, LOOP_READ, on_fd, b) < 0) {
         log_error("cannot watch the broker socket");
         return -1;

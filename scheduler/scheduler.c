@@ -40,7 +40,7 @@
 #include "spec.h"
 #include "store.h"
 #include "wire.h"
-#include "zsock.h"
+#include "frame.h"
 
 #define COMMIT_EVERY 512
 #define COMMIT_MS 100
@@ -429,7 +429,7 @@ static void submit(sched_t *s, size_t i)
     }
     wire_hdr_t h = {.type = WIRE_SUBMIT, .shard_id = i};
     snprintf(h.job_id, sizeof h.job_id, "%s", s->job_id);
-    if (zsock_send(s->sock, NULL, 0, &h, b.data, b.len) < 0) {
+    if (frame_send(s->sock, NULL, 0, &h, b.data, b.len) < 0) {
         log_warn("submit of shard %zu deferred: %s", i, zmq_strerror(errno));
         buf_free(&b);
         return;
@@ -472,26 +472,26 @@ static void on_sock(loop_t *loop, int fd, int events, void *arg);
 static int connect_broker(sched_t *s)
 {
     if (s->sock) {
-        loop_fd_del(s->loop, zsock_fd(s->sock));
+        loop_fd_del(s->loop, frame_fd(s->sock));
         zmq_close(s->sock);
     }
     s->welcomed = false;
     s->sock = zmq_socket(s->ctx, ZMQ_DEALER);
-    if (!s->sock || zsock_setup(s->sock, ZMQ_DEALER) < 0 || zmq_connect(s->sock, s->o->broker) < 0) {
+    if (!s->sock || frame_setup(s->sock, ZMQ_DEALER) < 0 || zmq_connect(s->sock, s->o->broker) < 0) {
         log_error("cannot connect to the broker at %s: %s", s->o->broker, zmq_strerror(errno));
         return -1;
     }
-    int fd = zsock_fd(s->sock);
+    int fd = frame_fd(s->sock);
     if (fd < 0 || loop_fd_set(s->loop, fd, LOOP_READ, on_sock, s) < 0) return -1;
     wire_hdr_t h = {.type = WIRE_HELLO};
     snprintf(h.role, sizeof h.role, "scheduler");
     snprintf(h.name, sizeof h.name, "scheduler-%d", (int)getpid());
-    if (zsock_send(s->sock, NULL, 0, &h, NULL, 0) < 0) log_warn("HELLO deferred: %s", zmq_strerror(errno));
+    if (frame_send(s->sock, NULL, 0, &h, NULL, 0) < 0) log_warn("HELLO deferred: %s", zmq_strerror(errno));
     s->broker_seen = loop_now_ms();
     return 0;
 }
 
-static void handle(sched_t *s, zsock_msg_t *m)
+static void handle(sched_t *s, frame_msg_t *m)
 {
     if (m->n < 1 || m->dropped) return;
     wire_hdr_t h;
@@ -538,12 +538,12 @@ static void handle(sched_t *s, zsock_msg_t *m)
 static int drain(sched_t *s)
 {
     for (int i = 0; i < 4096; i++) {
-        zsock_msg_t m;
-        if (zsock_recv(s->sock, &m) <= 0) break;
+        frame_msg_t m;
+        if (frame_recv(s->sock, &m) <= 0) break;
         handle(s, &m);
-        zsock_msg_close(&m);
+        frame_msg_close(&m);
     }
-    return zsock_readable(s->sock);
+    return frame_readable(s->sock);
 }
 
 static void on_sock(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
@@ -579,7 +579,7 @@ static int before_wait(loop_t *loop, void *arg)
         s->stop_requested = true;
         wire_hdr_t c = {.type = WIRE_CANCEL};
         snprintf(c.job_id, sizeof c.job_id, "%s", s->job_id);
-        if (zsock_send(s->sock, NULL, 0, &c, NULL, 0) < 0) {}
+        if (frame_send(s->sock, NULL, 0, &c, NULL, 0) < 0) {}
         log_warn("stop requested: job %s cancelled", s->job_id);
     }
     fill_window(s);
@@ -604,7 +604,7 @@ static void tick(loop_t *loop, uint64_t id, void *arg)
         if (connect_broker(s) < 0) {}
     } else {
         wire_hdr_t h = {.type = WIRE_HEARTBEAT, .n = (uint32_t)s->inflight};
-        if (zsock_send(s->sock, NULL, 0, &h, NULL, 0) < 0) {}
+        if (frame_send(s->sock, NULL, 0, &h, NULL, 0) < 0) {}
     }
     loop_timer_add(loop, s->o->heartbeat_ms, tick, s);
 }

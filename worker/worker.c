@@ -27,11 +27,10 @@
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
-#include "ratelimit.h"
 #include "shard.h"
 #include "spec.h"
 #include "wire.h"
-#include "zsock.h"
+#include "frame.h"
 
 #define MAX_JOBS_CACHED 8
 
@@ -103,7 +102,7 @@ static void out_flush(wthread_t *t)
 {
     while (t->out_head) {
         outmsg_t *m = t->out_head;
-        if (zsock_send(t->sock, NULL, 0, &m->h, m->payload, m->len) < 0) {
+        if (frame_send(t->sock, NULL, 0, &m->h, m->payload, m->len) < 0) {
             if (errno != EAGAIN) log_warn("send %s failed: %s", wire_type_name(m->h.type), zmq_strerror(errno));
             return;
         }
@@ -117,7 +116,7 @@ static void out_flush(wthread_t *t)
 /* Sends in order: straight out when nothing waits, else behind what waits. */
 static void send_msg(wthread_t *t, const wire_hdr_t *h, const void *payload, size_t len)
 {
-    if (!t->out_head && zsock_send(t->sock, NULL, 0, h, payload, len) == 0) return;
+    if (!t->out_head && frame_send(t->sock, NULL, 0, h, payload, len) == 0) return;
     out_push(t, h, payload, len);
 }
 
@@ -332,7 +331,7 @@ static void set_welcomed(wthread_t *t, bool on)
 static int connect_broker(wthread_t *t)
 {
     if (t->sock) {
-        loop_fd_del(t->loop, zsock_fd(t->sock));
+        loop_fd_del(t->loop, frame_fd(t->sock));
         zmq_close(t->sock);
     }
     out_clear(t);
@@ -340,11 +339,11 @@ static int connect_broker(wthread_t *t)
     t->credit_out = 0;
     t->broker_id[0] = '\0';
     t->sock = zmq_socket(t->w->ctx, ZMQ_DEALER);
-    if (!t->sock || zsock_setup(t->sock, ZMQ_DEALER) < 0 || zmq_connect(t->sock, t->w->broker) < 0) {
+    if (!t->sock || frame_setup(t->sock, ZMQ_DEALER) < 0 || zmq_connect(t->sock, t->w->broker) < 0) {
         log_error("cannot connect to %s: %s", t->w->broker, zmq_strerror(errno));
         return -1;
     }
-    int fd = zsock_fd(t->sock);
+    int fd = frame_fd(t->sock);
     if (fd < 0 || loop_fd_set(t->loop, fd, LOOP_READ, on_sock, t) < 0) {
         log_error("%s: cannot watch the socket", t->name);
         return -1;
@@ -360,7 +359,9 @@ static int connect_broker(wthread_t *t)
     return 0;
 }
 
-static void handle(wthread_t *t, zsock_msg_t *m)
+static void on_allot(wthread_t *t, const void *payload, size_t len);
+
+static void handle(wthread_t *t, frame_msg_t *m)
 {
     if (m->n < 1 || m->dropped) {
         log_warn("dropped a message of %d frame(s)", m->n + m->dropped);
@@ -401,10 +402,7 @@ static void handle(wthread_t *t, zsock_msg_t *m)
         if (connect_broker(t) < 0) {}
         break;
     case WIRE_ALLOT:
-        if (payload) {
-            ratelimit_apply_allot(llm_ratelimit(t->llm), payload, plen);
-            llm_limits_changed(t->llm);   /* calls waiting for a share may go now */
-        }
+        if (payload) on_allot(t, payload, plen);
         break;
     default:
         log_warn("unexpected %s from the broker dropped", wire_type_name(h.type));
@@ -414,13 +412,13 @@ static void handle(wthread_t *t, zsock_msg_t *m)
 static int drain(wthread_t *t)
 {
     for (int i = 0; i < 1024; i++) {
-        zsock_msg_t m;
-        int rc = zsock_recv(t->sock, &m);
+        frame_msg_t m;
+        int rc = frame_recv(t->sock, &m);
         if (rc <= 0) break;
         handle(t, &m);
-        zsock_msg_close(&m);
+        frame_msg_close(&m);
     }
-    return zsock_readable(t->sock);
+    return frame_readable(t->sock);
 }
 
 static void on_sock(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
@@ -429,13 +427,42 @@ static void on_sock(loop_t *loop, int fd, int events, void *arg) { (void)drain(a
  * answers with this thread's shares (ALLOT). */
 static void send_demand(wthread_t *t)
 {
+    ratelimit_row_t *rows = NULL;
+    size_t n = llm_demand(t->llm, &rows);
+    if (n == 0) return;
+    wire_rate_t *w = xcalloc(n, sizeof(*w));
+    for (size_t i = 0; i < n; i++)
+        w[i] = (wire_rate_t){.key = (char *)rows[i].key, .rpm = rows[i].rpm, .tpm = rows[i].tpm,
+                             .demand = rows[i].demand, .max_concurrency = rows[i].max_concurrency,
+                             .used_requests = rows[i].used_requests, .used_tokens = rows[i].used_tokens};
     buf_t b;
     buf_init(&b, WIRE_MAX_MSG);
-    if (ratelimit_demand_encode(llm_ratelimit(t->llm), &b) > 0) {
+    if (wire_rates_encode(w, n, &b) == 0) {
         wire_hdr_t d = {.type = WIRE_DEMAND};
         send_msg(t, &d, b.data, b.len);
     }
     buf_free(&b);
+    free(w);
+    free(rows);
+}
+
+/* This thread's shares, from the broker. */
+static void on_allot(wthread_t *t, const void *payload, size_t len)
+{
+    wire_rate_t *w = NULL;
+    size_t n = 0;
+    char err[256];
+    if (wire_rates_decode(payload, len, &w, &n, err, sizeof err) < 0) {
+        log_warn("malformed ALLOT dropped: %s", err);
+        return;
+    }
+    ratelimit_row_t *rows = xcalloc(n ? n : 1, sizeof(*rows));
+    for (size_t i = 0; i < n; i++)
+        rows[i] = (ratelimit_row_t){.key = w[i].key, .rpm = w[i].rpm, .tpm = w[i].tpm,
+                                    .max_concurrency = w[i].max_concurrency};
+    llm_allot(t->llm, rows, n);
+    free(rows);
+    wire_rates_free(w, n);
 }
 
 static int before_wait(loop_t *loop, void *arg)
@@ -449,9 +476,9 @@ static int before_wait(loop_t *loop, void *arg)
     reap(t);
     /* A rate-limited key that the broker thinks idle here got calls: report now, not at the
      * next tick, or they would wait up to a heartbeat for a share. */
-    if (t->welcomed && ratelimit_demand_due(llm_ratelimit(t->llm))) send_demand(t);
+    if (t->welcomed && llm_demand_due(t->llm)) send_demand(t);
     out_flush(t);
-    return more || zsock_readable(t->sock);
+    return more || frame_readable(t->sock);
 }
 
 static void tick(loop_t *loop, uint64_t id, void *arg)
@@ -485,7 +512,7 @@ static void *thread_main(void *arg)
     wire_hdr_t bye = {.type = WIRE_BYE};
     set_welcomed(t, false);
     out_clear(t);
-    if (zsock_send(t->sock, NULL, 0, &bye, NULL, 0) < 0) {}
+    if (frame_send(t->sock, NULL, 0, &bye, NULL, 0) < 0) {}
     pthread_mutex_lock(&t->w->mu);
     publish_stats(t);
     pthread_mutex_unlock(&t->w->mu);

@@ -25,7 +25,7 @@
 #include "record.h"
 #include "result.h"
 #include "wire.h"
-#include "zsock.h"
+#include "frame.h"
 #include "check.h"
 
 #define DEADLINE_MS 10000   /* generous: the machine may be loaded and the build sanitized */
@@ -138,7 +138,7 @@ static peer_t *peer_new(env_t *e, const char *name)
     peer_t *p = xcalloc(1, sizeof(*p));
     snprintf(p->name, sizeof p->name, "%s", name);
     p->sock = zmq_socket(e->ctx, ZMQ_DEALER);
-    if (zsock_setup(p->sock, ZMQ_DEALER) < 0) failures++;
+    if (frame_setup(p->sock, ZMQ_DEALER) < 0) failures++;
     zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, name, strlen(name));
     if (zmq_connect(p->sock, broker_endpoint(e->b)) < 0) failures++;
     if (e->n_peers < MAX_PEERS) e->peers[e->n_peers++] = p;
@@ -148,7 +148,7 @@ static peer_t *peer_new(env_t *e, const char *name)
 
 static void send_hdr(peer_t *p, const wire_hdr_t *h, const void *payload, size_t len)
 {
-    if (zsock_send(p->sock, NULL, 0, h, payload, len) < 0) {
+    if (frame_send(p->sock, NULL, 0, h, payload, len) < 0) {
         fprintf(stderr, "%s: send %s failed: %s\n", p->name, wire_type_name(h->type), zmq_strerror(errno));
         failures++;
     }
@@ -217,8 +217,8 @@ static void set_demand(peer_t *p, const char *key, double rpm, double tpm, uint3
 static void peer_drain(peer_t *p)
 {
     for (;;) {
-        zsock_msg_t m;
-        int rc = zsock_recv(p->sock, &m);
+        frame_msg_t m;
+        int rc = frame_recv(p->sock, &m);
         if (rc <= 0) return;
         wire_hdr_t h;
         char err[256];
@@ -226,7 +226,7 @@ static void peer_drain(peer_t *p)
             wire_hdr_decode(zmq_msg_data(&m.frames[0]), zmq_msg_size(&m.frames[0]), &h, err, sizeof err) < 0) {
             fprintf(stderr, "%s: the broker sent a malformed message (%d frames): %s\n", p->name, m.n, err);
             failures++;
-            zsock_msg_close(&m);
+            frame_msg_close(&m);
             continue;
         }
         const void *pl = m.n > 1 ? zmq_msg_data(&m.frames[1]) : NULL;
@@ -258,7 +258,7 @@ static void peer_drain(peer_t *p)
                 memcpy(g->payload, pl, plen);
             }
         }
-        zsock_msg_close(&m);
+        frame_msg_close(&m);
     }
 }
 

@@ -1,6 +1,6 @@
 /* test_dataset: streaming JSONL/gzip reading, line rules, errors and the validator, on fixture
  * files written into a temporary directory. */
-#include "common/dataset.h"
+#include "dataset.h"
 
 #include <stdbool.h>
 #include <stdio.h>

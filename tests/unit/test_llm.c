@@ -4,7 +4,7 @@
  * bodies, Anthropic format. The server also checks what it receives (path, auth headers, body
  * shape) and counts concurrent requests per model, so limits are asserted from the outside.
  * White-box: includes llm.c to read its per-endpoint bookkeeping. */
-#include "common/llm.c"
+#include "llm/llm.c"
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
@@ -455,7 +455,7 @@ static void test_scenarios(loop_t *loop)
     CHECK(ep && ep->requests_started == 2 && ep->in_flight == 0);
     ep = ep_of(c, "openai/r429");
     CHECK(ep && ep->throttles == 1);
-    CHECK(ep_of(c, "openai/quota") && ratelimit_exhausted(llm_ratelimit(c), ep_of(c, "openai/quota")->key));
+    CHECK(ep_of(c, "openai/quota") && ratelimit_exhausted(c->rl, ep_of(c, "openai/quota")->key));
 
     for (int i = 0; i < N; i++) slot_free(&s[i]);
     slot_free(&chain1);

@@ -25,6 +25,7 @@
 #include "mlflow.h"
 #include "mlflow_sync.h"
 #include "sigv4.h"
+#include "sigv4_verify.h"
 #include "spec.h"
 #include "check.h"
 

@@ -1,5 +1,5 @@
 /* test_modelstr: model string grammar, Nova routing, endpoints from the environment. */
-#include "common/modelstr.h"
+#include "modelstr.h"
 
 #include <stdio.h>
 #include <stdlib.h>

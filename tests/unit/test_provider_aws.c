@@ -5,6 +5,7 @@
 #include "provider.h"
 #include "provider_aws.h"
 #include "sigv4.h"
+#include "sigv4_verify.h"
 #include "mem.h"
 
 #include <cjson/cJSON.h>

@@ -8,6 +8,7 @@
 #include "mem.h"
 #include "provider_aws.h"
 #include "sigv4.h"
+#include "sigv4_verify.h"
 #include "log.h"
 
 #include <arpa/inet.h>

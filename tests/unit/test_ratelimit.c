@@ -7,7 +7,7 @@
  *
  * The .c is included to read the adaptive factor and concurrency limit (a test may reach static
  * state, see CONVENTIONS.md); every behaviour is also checked through ratelimit_acquire. */
-#include "common/ratelimit.c"
+#include "llm/ratelimit.c"
 
 #include <stdio.h>
 
@@ -48,12 +48,8 @@ static void release_tokens(ratelimit_t *r, const char *key, uint64_t est, uint64
 
 static void allot(ratelimit_t *r, const char *key, double rpm, double tpm, uint32_t conc)
 {
-    wire_rate_t row = {.key = (char *)key, .rpm = rpm, .tpm = tpm, .max_concurrency = conc};
-    buf_t b;
-    buf_init(&b, WIRE_MAX_MSG);
-    if (wire_rates_encode(&row, 1, &b) < 0) failures++;
-    else ratelimit_apply_allot(r, b.data, b.len);
-    buf_free(&b);
+    ratelimit_row_t row = {.key = key, .rpm = rpm, .tpm = tpm, .max_concurrency = conc};
+    ratelimit_allot(r, &row, 1);
 }
 
 static double adapt_of(ratelimit_t *r, const char *key) { return find(r, key)->adapt; }
@@ -520,12 +516,7 @@ static void test_allot_applied(void)
     ratelimit_configure(r, "later", 1200, 0, 0);
     pace(r, "later", 0, T0 + 1000, T0 + 6000, &p);
     CHECK(p.at_start == 2);                                /* 120 rpm: the share, not 1200 */
-
-    /* Malformed ALLOT payloads are dropped. */
-    static const unsigned char junk[] = {0x91, 0x81, 0xa3, 'r', 'p', 'm', 0xc3};
-    ratelimit_apply_allot(r, junk, sizeof junk);
-    ratelimit_apply_allot(r, "", 0);
-    ratelimit_apply_allot(r, "\xc1", 1);
+    ratelimit_allot(r, NULL, 0);   /* an empty allotment changes nothing */
     ratelimit_destroy(&r);
 }
 
@@ -558,28 +549,18 @@ static void test_no_allot_fallback(void)
 /* ---- DEMAND ------------------------------------------------------------------------------------ */
 
 typedef struct {
-    wire_rate_t *rows;
+    ratelimit_row_t *rows;
     size_t n;
 } table_t;
 
 static int encode(ratelimit_t *r, table_t *t)
 {
-    buf_t b;
-    buf_init(&b, WIRE_MAX_MSG);
-    int rc = ratelimit_demand_encode(r, &b);
-    t->rows = NULL;
-    t->n = 0;
-    char err[256];
-    if (rc > 0 && wire_rates_decode(b.data, b.len, &t->rows, &t->n, err, sizeof err) < 0) {
-        fprintf(stderr, "DEMAND does not decode: %s\n", err);
-        failures++;
-    }
-    if (rc == 0 && b.len != 0) failures++;   /* nothing to report: nothing written */
-    buf_free(&b);
-    return rc;
+    t->n = ratelimit_demand(r, &t->rows);
+    if (t->n == 0 && t->rows != NULL) failures++;   /* nothing to report: no array */
+    return (int)t->n;
 }
 
-static const wire_rate_t *trow(const table_t *t, const char *key)
+static const ratelimit_row_t *trow(const table_t *t, const char *key)
 {
     for (size_t i = 0; i < t->n; i++)
         if (strcmp(t->rows[i].key, key) == 0) return &t->rows[i];
@@ -604,33 +585,33 @@ static void test_demand(void)
 
     CHECK(encode(r, &t) == 2);
     CHECK(t.n == 2);
-    const wire_rate_t *a = trow(&t, "a"), *c = trow(&t, "c");
+    const ratelimit_row_t *a = trow(&t, "a"), *c = trow(&t, "c");
     CHECK(a && near(a->rpm, 600) && near(a->tpm, 100000) && a->demand == 4 && a->max_concurrency == 0);
     CHECK(a && a->used_requests == 2 && a->used_tokens == 350);
     CHECK(c && c->demand == 0 && c->max_concurrency == 5 && c->rpm == 0 && c->tpm == 0);   /* zero, once */
     CHECK(!trow(&t, "b") && !trow(&t, "none"));
-    wire_rates_free(t.rows, t.n);
+    free(t.rows);
 
     /* Next time: the zero row is not repeated; usage restarts from 0. */
     CHECK(encode(r, &t) == 1);
     a = trow(&t, "a");
     CHECK(a && a->demand == 4 && a->used_requests == 0 && a->used_tokens == 0);
     CHECK(!trow(&t, "c"));
-    wire_rates_free(t.rows, t.n);
+    free(t.rows);
 
     /* Demand comes and goes: the zero is said once each time it falls to zero. */
     ratelimit_demand_add(r, "c", 2);
     CHECK(encode(r, &t) == 2);
     c = trow(&t, "c");
     CHECK(c && c->demand == 2);
-    wire_rates_free(t.rows, t.n);
+    free(t.rows);
     ratelimit_demand_add(r, "c", -2);
     ratelimit_demand_add(r, "a", -3);
     release_status(r, "a", 200, T0 + 1);
     CHECK(encode(r, &t) == 2);
     CHECK(trow(&t, "c") && trow(&t, "c")->demand == 0);
     CHECK(trow(&t, "a") && trow(&t, "a")->demand == 0);
-    wire_rates_free(t.rows, t.n);
+    free(t.rows);
     CHECK(encode(r, &t) == 0);   /* all zero, all said */
 
     /* Demand never goes below zero. */
@@ -638,7 +619,7 @@ static void test_demand(void)
     ratelimit_demand_add(r, "c", 1);
     CHECK(encode(r, &t) == 1);
     CHECK(trow(&t, "c") && trow(&t, "c")->demand == 1);
-    wire_rates_free(t.rows, t.n);
+    free(t.rows);
     ratelimit_destroy(&r);
 }
 
@@ -657,25 +638,25 @@ static void test_demand_due(void)
     ratelimit_demand_add(r, K, 2);                 /* never reported: tell the broker now */
     CHECK(ratelimit_demand_due(r));
     CHECK(encode(r, &t) == 2);                     /* K with demand, "conc" with its zero */
-    wire_rates_free(t.rows, t.n);
+    free(t.rows);
     CHECK(!ratelimit_demand_due(r));               /* the report clears it */
     ratelimit_demand_add(r, K, 1);                 /* the broker knows K is busy here */
     CHECK(!ratelimit_demand_due(r));
     ratelimit_demand_add(r, "conc", 1);            /* last reported as idle: due */
     CHECK(ratelimit_demand_due(r));
     CHECK(encode(r, &t) == 2);
-    wire_rates_free(t.rows, t.n);
+    free(t.rows);
     CHECK(!ratelimit_demand_due(r));
 
     /* Demand falls to zero and is reported so: the next call waiting is due at once. */
     ratelimit_demand_add(r, K, -3);
     CHECK(!ratelimit_demand_due(r));               /* less demand is not urgent */
     CHECK(encode(r, &t) == 2 && trow(&t, K) && trow(&t, K)->demand == 0);
-    wire_rates_free(t.rows, t.n);
+    free(t.rows);
     ratelimit_demand_add(r, K, 1);
     CHECK(ratelimit_demand_due(r));
     CHECK(encode(r, &t) >= 1 && trow(&t, K) && trow(&t, K)->demand == 1);
-    wire_rates_free(t.rows, t.n);
+    free(t.rows);
     ratelimit_destroy(&r);
 }
 
@@ -693,9 +674,9 @@ static void test_learned_limits(void)
     CHECK(ratelimit_demand_due(r));                /* the broker must hear the new limits */
     ratelimit_demand_add(r, K, 1);
     CHECK(encode(r, &t) == 1);
-    const wire_rate_t *row = trow(&t, K);
+    const ratelimit_row_t *row = trow(&t, K);
     CHECK(row && near(row->rpm, 600) && near(row->tpm, 300000) && row->demand == 1);
-    wire_rates_free(t.rows, t.n);
+    free(t.rows);
     /* From then on it is paced like a configured key: it waits for its share... */
     CHECK(ratelimit_acquire(r, K, 100, T0 + 20) > 0);
     allot(r, K, 600, 300000, 0);
@@ -714,7 +695,7 @@ static void test_learned_limits(void)
     CHECK(encode(r, &t) == 1);
     row = trow(&t, K);
     CHECK(row && near(row->rpm, 1200) && near(row->tpm, 0));
-    wire_rates_free(t.rows, t.n);
+    free(t.rows);
 
     /* Limits in the spec win: configured keys ignore announced limits. */
     ratelimit_configure(r, K, 100, 0, 0);
@@ -725,7 +706,7 @@ static void test_learned_limits(void)
     CHECK(encode(r, &t) == 1);
     row = trow(&t, K);
     CHECK(row && near(row->rpm, 100) && near(row->tpm, 0));
-    wire_rates_free(t.rows, t.n);
+    free(t.rows);
     ratelimit_configure(r, "spec", 60, 1000, 0);
     ratelimit_release(r, "spec", &o, T0 + 7000);
     CHECK(!ratelimit_demand_due(r));

@@ -1,5 +1,5 @@
 /* test_record: the rules of one dataset line. */
-#include "common/record.h"
+#include "record.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* test_result: score status and target names, result_t memory. */
-#include "common/result.h"
+#include "result.h"
 
 #include <stdio.h>
 #include <stdlib.h>

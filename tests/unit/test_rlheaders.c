@@ -1,6 +1,6 @@
 /* test_rlheaders: every header format rlheaders understands, and garbage rejected cleanly. */
 #include "httpmsg.h"
-#include "ratelimit_headers.h"
+#include "rlheaders.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /* test_sigv4: the AWS SigV4 test suite (every case, from $LLMAJ_TESTDATA/aws-sigv4-testsuite),
  * then the signer's own rules (URLs, S3 paths, dates, tokens, payload hashes) and the verifier. */
 #include "sigv4.h"
+#include "sigv4_verify.h"
 #include "buf.h"
 #include "mem.h"
 

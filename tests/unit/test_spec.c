@@ -1,6 +1,6 @@
 /* test_spec: every key's rule, the aliases, "every problem at once", canonical JSON round trips
  * and spec_load's path resolution. */
-#include "common/spec.h"
+#include "spec.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -30,7 +30,6 @@
 
 #include "log.h"
 #include "mem.h"
-#include "wire.h"
 
 #define BURST_S 1.0
 #define CUT 0.7
@@ -347,9 +346,9 @@ bool ratelimit_exhausted(const ratelimit_t *r, const char *key)
     return k && k->exhausted;
 }
 
-int ratelimit_demand_encode(ratelimit_t *r, buf_t *out)
+size_t ratelimit_demand(ratelimit_t *r, ratelimit_row_t **rows)
 {
-    wire_rate_t *rows = NULL;
+    *rows = NULL;
     size_t n = 0;
     for (size_t i = 0; i < r->n; i++) {
         key_t_ *k = &r->keys[i];
@@ -361,29 +360,19 @@ int ratelimit_demand_encode(ratelimit_t *r, buf_t *out)
         } else {
             k->demand_sent_zero = false;
         }
-        rows = xrealloc(rows, (n + 1) * sizeof(wire_rate_t));
-        rows[n++] = (wire_rate_t){.key = k->key, .rpm = k->cfg_rpm, .tpm = k->cfg_tpm, .demand = demand,
-                                  .max_concurrency = (uint32_t)k->cfg_conc, .used_requests = k->used_requests,
-                                  .used_tokens = k->used_tokens};
+        *rows = xrealloc(*rows, (n + 1) * sizeof(ratelimit_row_t));
+        (*rows)[n++] = (ratelimit_row_t){.key = k->key, .rpm = k->cfg_rpm, .tpm = k->cfg_tpm, .demand = demand,
+                                         .max_concurrency = (uint32_t)k->cfg_conc,
+                                         .used_requests = k->used_requests, .used_tokens = k->used_tokens};
         k->used_requests = k->used_tokens = 0;
         k->reported = true;
     }
     r->demand_due = false;
-    int rc = 0;
-    if (n) rc = wire_rates_encode(rows, n, out) < 0 ? -1 : (int)n;
-    free(rows);
-    return rc;
+    return n;
 }
 
-void ratelimit_apply_allot(ratelimit_t *r, const void *payload, size_t len)
+void ratelimit_allot(ratelimit_t *r, const ratelimit_row_t *rows, size_t n)
 {
-    wire_rate_t *rows = NULL;
-    size_t n = 0;
-    char err[256];
-    if (wire_rates_decode(payload, len, &rows, &n, err, sizeof err) < 0) {
-        log_warn("malformed ALLOT dropped: %s", err);
-        return;
-    }
     for (size_t i = 0; i < n; i++) {
         key_t_ *k = get(r, rows[i].key);
         if (k->first_demand_ms && k->last_refill_ms == 0) k->start_empty = true;   /* see refill */
@@ -396,5 +385,4 @@ void ratelimit_apply_allot(ratelimit_t *r, const void *payload, size_t len)
         k->allot_conc = (int)rows[i].max_concurrency;
         retune(k);
     }
-    wire_rates_free(rows, n);
 }

@@ -29,7 +29,7 @@
  * status, actual usage, Retry-After, throttling, quota exhaustion and the parsed rate-limit
  * headers (with the usage counted the way the provider counts it, see charged_tokens). When the
  * limiter says "wait N ms" the endpoint leaves the ring and a per-endpoint wake timer brings it
- * back (a release, or llm_limits_changed after a new ALLOT, brings it back sooner). Once the limiter marks an endpoint's
+ * back (a release, or llm_allot with a new share, brings it back sooner). Once the limiter marks an endpoint's
  * quota exhausted, its queued calls fail at once with LLM_ERR_QUOTA without being sent.
  *
  * Bounds: at most PASS_BUDGET transfers started and PASS_BUDGET completions handled per call of
@@ -45,7 +45,7 @@
 #include "modelstr.h"
 #include "provider.h"
 #include "ratelimit.h"
-#include "ratelimit_headers.h"
+#include "rlheaders.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -1100,10 +1100,14 @@ void llm_set_limit(llm_client_t *c, const char *model, double rpm, double tpm, i
 
 void llm_get_stats(const llm_client_t *c, llm_stats_t *out) { *out = c->stats; }
 
-struct ratelimit *llm_ratelimit(llm_client_t *c) { return c->rl; }
+size_t llm_demand(llm_client_t *c, ratelimit_row_t **rows) { return ratelimit_demand(c->rl, rows); }
 
-void llm_limits_changed(llm_client_t *c)
+bool llm_demand_due(const llm_client_t *c) { return ratelimit_demand_due(c->rl); }
+
+void llm_allot(llm_client_t *c, const ratelimit_row_t *rows, size_t n)
 {
+    ratelimit_allot(c->rl, rows, n);
+    /* Endpoints waiting for a share may go now, not at their next timer. */
     for (endpoint_t *ep = c->endpoints; ep; ep = ep->next) {
         if (!ep->wake_timer) continue;
         loop_timer_del(c->loop, ep->wake_timer);

@@ -1,11 +1,11 @@
-/* rlheaders: rate-limit header parsing; see ratelimit_headers.h.
+/* rlheaders: rate-limit header parsing; see rlheaders.h.
  *
  * DESIGN: every value parser is strict about shape (digits where digits belong, known unit and
  * month names, calendar-valid dates) and does its arithmetic in 128-bit integers with an explicit
  * range check, so hostile values ("1e999", "99999999999999999999h", "-1") are rejected instead of
  * wrapping. Calendar conversion is done here (days from a civil date) rather than with timegm(),
  * which depends on the C library's time-zone state and silently normalizes Feb 30 to Mar 2. */
-#include "ratelimit_headers.h"
+#include "rlheaders.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* zsock: shared ZeroMQ helpers; see zsock.h. */
-#include "zsock.h"
+/* frame: protocol v1 on a ZeroMQ socket; see frame.h. */
+#include "frame.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int zsock_setup(void *sock, int type)
+int frame_setup(void *sock, int type)
 {
     int64_t max = WIRE_MAX_MSG;
     int linger = 0, hwm = 1000000, one = 1;
@@ -38,7 +38,7 @@ int zsock_setup(void *sock, int type)
     return 0;
 }
 
-int zsock_send(void *sock, const void *ident, size_t ident_len, const wire_hdr_t *h, const void *payload,
+int frame_send(void *sock, const void *ident, size_t ident_len, const wire_hdr_t *h, const void *payload,
                size_t payload_len)
 {
     buf_t b;
@@ -60,7 +60,7 @@ int zsock_send(void *sock, const void *ident, size_t ident_len, const wire_hdr_t
     return rc;
 }
 
-int zsock_recv(void *sock, zsock_msg_t *m)
+int frame_recv(void *sock, frame_msg_t *m)
 {
     memset(m, 0, sizeof(*m));
     for (;;) {
@@ -71,12 +71,12 @@ int zsock_recv(void *sock, zsock_msg_t *m)
             zmq_msg_close(&f);
             if (m->n == 0 && e == EAGAIN) return 0;
             if (e == EINTR && m->n == 0) return 0;
-            zsock_msg_close(m);
+            frame_msg_close(m);
             errno = e;
             return -1;
         }
         int more = zmq_msg_more(&f);
-        if (m->n < ZSOCK_MAX_FRAMES) {
+        if (m->n < FRAME_MAX_PARTS) {
             m->frames[m->n++] = f;
         } else {
             m->dropped++;
@@ -86,13 +86,13 @@ int zsock_recv(void *sock, zsock_msg_t *m)
     }
 }
 
-void zsock_msg_close(zsock_msg_t *m)
+void frame_msg_close(frame_msg_t *m)
 {
     for (int i = 0; i < m->n; i++) zmq_msg_close(&m->frames[i]);
     m->n = 0;
 }
 
-int zsock_readable(void *sock)
+int frame_readable(void *sock)
 {
     int ev = 0;
     size_t len = sizeof ev;
@@ -100,7 +100,7 @@ int zsock_readable(void *sock)
     return (ev & ZMQ_POLLIN) != 0;
 }
 
-int zsock_fd(void *sock)
+int frame_fd(void *sock)
 {
     int fd = -1;
     size_t len = sizeof fd;

@@ -3,7 +3,7 @@
  * credential scope, the signed headers, the clock skew and the payload hash, then recomputes
  * the signature with sigv4_canonical_request, sigv4_string_to_sign and sigv4_signature (the
  * signer's own steps, in sigv4.c) and compares in constant time. */
-#include "sigv4.h"
+#include "sigv4_verify.h"
 #include "sigv4_int.h"
 #include "mem.h"
 

@@ -12,8 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-
 typedef struct ratelimit ratelimit_t;
 
 ratelimit_t *ratelimit_new(int default_max_concurrency);
@@ -47,15 +45,30 @@ void ratelimit_demand_add(ratelimit_t *r, const char *key, int delta);
 
 /* True when a key with limits that was never reported, or last reported without demand, has
  * calls waiting: the caller should send DEMAND now instead of at its next tick (the broker gives
- * such a key no share until it hears). ratelimit_demand_encode clears it. */
+ * such a key no share until it hears). ratelimit_demand clears it. */
 bool ratelimit_demand_due(const ratelimit_t *r);
 
 /* True once the key's quota is exhausted (dispatch to it stops). */
 bool ratelimit_exhausted(const ratelimit_t *r, const char *key);
 
-/* Broker protocol: DEMAND rows for keys with configured limits; returns rows written (0 = nothing
- * to report), -1 on error. ALLOT applies this thread's share. */
-int ratelimit_demand_encode(ratelimit_t *r, buf_t *out);
-void ratelimit_apply_allot(ratelimit_t *r, const void *payload, size_t len);
+/* One key's row in the fleet-wide exchange with the broker (the worker carries the rows in DEMAND
+ * and ALLOT messages; this module knows nothing of the wire). In a demand row, rpm/tpm/
+ * max_concurrency are the configured fleet-wide limits, `demand` the calls waiting or running, and
+ * used_* what was sent since the last demand. In an allotment row they are this thread's share. */
+typedef struct {
+    const char *key;
+    double rpm, tpm;
+    uint32_t demand;
+    uint32_t max_concurrency;
+    uint64_t used_requests, used_tokens;
+} ratelimit_row_t;
+
+/* The demand rows to report now, for keys with configured limits (a key whose demand stays 0 is
+ * reported once). *rows gets a new array (caller frees the array; the keys stay valid while the
+ * limiter lives) and the count is returned (0 = nothing to report, *rows NULL). Clears
+ * ratelimit_demand_due. */
+size_t ratelimit_demand(ratelimit_t *r, ratelimit_row_t **rows);
+/* Applies this thread's share for each row's key. */
+void ratelimit_allot(ratelimit_t *r, const ratelimit_row_t *rows, size_t n);
 
 #endif

@@ -9,10 +9,12 @@
  * unless the client is destroyed first. */
 #ifndef LLMAJ_LLM_H
 #define LLMAJ_LLM_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "loop.h"
+#include "ratelimit.h"
 #include "result.h"
 
 typedef struct llm_client llm_client_t;
@@ -77,12 +79,12 @@ size_t llm_pending(const llm_client_t *c);
 /* Configured limits for a model string (0 = unlimited): spec `limits`. */
 void llm_set_limit(llm_client_t *c, const char *model, double rpm, double tpm, int max_concurrency);
 
-/* The client's rate limiter (ratelimit.h), for the worker's DEMAND/ALLOT exchange. */
-struct ratelimit;
-struct ratelimit *llm_ratelimit(llm_client_t *c);
-
-/* The limiter's rates changed (a new ALLOT): endpoints waiting for it ask again now. */
-void llm_limits_changed(llm_client_t *c);
+/* The fleet-wide rate exchange (ratelimit.h): the demand rows to report to the broker (caller
+ * frees the array; 0 = nothing to report), whether a report is due now rather than at the next
+ * tick, and this thread's shares as the broker allots them (calls waiting for a share go now). */
+size_t llm_demand(llm_client_t *c, ratelimit_row_t **rows);
+bool llm_demand_due(const llm_client_t *c);
+void llm_allot(llm_client_t *c, const ratelimit_row_t *rows, size_t n);
 
 /* Cumulative counters, for progress, /metrics and benchmarks. */
 typedef struct {
