@@ -34,7 +34,7 @@
 #include "wire.h"
 #include "frame.h"
 
-#define MAX_IDENT 255
+#define MAX_IDENT FRAME_MAX_IDENT
 
 typedef enum { ROLE_UNKNOWN = 0, ROLE_WORKER, ROLE_SCHEDULER } role_t;
 
@@ -342,28 +342,13 @@ static void wrong_role(broker_t *b, const peer_t *p, const wire_hdr_t *h)
     STAT_ADD(b, messages_dropped, 1);
 }
 
-static void on_message(broker_t *b, frame_msg_t *m)
+static void on_message(broker_t *b, const frame_in_t *in)
 {
-    if (m->n < 2 || m->dropped) {
-        log_warn("dropped a message of %d frame(s): expected identity, header[, payload]", m->n + m->dropped);
-        STAT_ADD(b, messages_dropped, 1);
-        return;
-    }
-    const void *ident = zmq_msg_data(&m->frames[0]);
-    size_t ilen = zmq_msg_size(&m->frames[0]);
-    if (ilen == 0 || ilen > MAX_IDENT) {
-        STAT_ADD(b, messages_dropped, 1);
-        return;
-    }
-    wire_hdr_t h;
-    char err[256];
-    if (wire_hdr_decode(zmq_msg_data(&m->frames[1]), zmq_msg_size(&m->frames[1]), &h, err, sizeof err) < 0) {
-        log_warn("dropped a malformed message: %s", err);
-        STAT_ADD(b, messages_dropped, 1);
-        return;
-    }
-    const void *payload = m->n > 2 ? zmq_msg_data(&m->frames[2]) : NULL;
-    size_t plen = m->n > 2 ? zmq_msg_size(&m->frames[2]) : 0;
+    const void *ident = in->ident;
+    size_t ilen = in->ident_len;
+    wire_hdr_t h = in->h;
+    const void *payload = in->payload;
+    size_t plen = in->payload_len;
 
     peer_t *p = peer_find(b, ident, ilen);
     if (!p && h.type != WIRE_HELLO) {
@@ -492,11 +477,17 @@ static void on_message(broker_t *b, frame_msg_t *m)
 static int drain(broker_t *b)
 {
     for (int i = 0; i < 4096; i++) {
-        frame_msg_t m;
-        int rc = frame_recv(b->sock, &m);
-        if (rc <= 0) break;
-        on_message(b, &m);
-        frame_msg_close(&m);
+        frame_in_t in;
+        char err[300];
+        int rc = frame_read(b->sock, true, &in, err, sizeof err);
+        if (rc == 0 || rc == -1) break;
+        if (rc == -2) {
+            log_warn("dropped %s", err);
+            STAT_ADD(b, messages_dropped, 1);
+            continue;
+        }
+        on_message(b, &in);
+        frame_in_close(&in);
     }
     dispatch(b);
     return frame_readable(b->sock);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -31,6 +32,10 @@ int frame_setup(void *sock, int type)
         }
         if (id[0] == 0) id[0] = 1;
         if (zmq_setsockopt(sock, ZMQ_ROUTING_ID, id, sizeof id) < 0) return -1;
+        /* Queue only to a live connection: while the broker is away, sends fail with EAGAIN and
+         * wait in the session's outbox (peer.c), which survives a reconnect, instead of in a pipe
+         * that closing the socket would throw away. */
+        if (zmq_setsockopt(sock, ZMQ_IMMEDIATE, &one, sizeof one) < 0) return -1;
         int ivl = 100, ivl_max = 2000;
         if (zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) < 0) return -1;
         if (zmq_setsockopt(sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) < 0) return -1;
@@ -106,4 +111,47 @@ int frame_fd(void *sock)
     size_t len = sizeof fd;
     if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) < 0) return -1;
     return fd;
+}
+
+int frame_read(void *sock, bool routed, frame_in_t *in, char *err, size_t errlen)
+{
+    memset(in, 0, sizeof(*in));
+    int rc = frame_recv(sock, &in->raw);
+    if (rc <= 0) return rc;
+    frame_msg_t *m = &in->raw;
+    int first = routed ? 1 : 0;
+    if (m->dropped || m->n < first + 1 || m->n > first + 2) {
+        snprintf(err, errlen, "a message of %d frame(s): expected %sheader[, payload]", m->n + m->dropped,
+                 routed ? "identity, " : "");
+        frame_in_close(in);
+        return -2;
+    }
+    if (routed) {
+        in->ident = zmq_msg_data(&m->frames[0]);
+        in->ident_len = zmq_msg_size(&m->frames[0]);
+        if (in->ident_len == 0 || in->ident_len > FRAME_MAX_IDENT) {
+            snprintf(err, errlen, "a message with a %zu-byte identity", in->ident_len);
+            frame_in_close(in);
+            return -2;
+        }
+    }
+    char why[256];
+    if (wire_hdr_decode(zmq_msg_data(&m->frames[first]), zmq_msg_size(&m->frames[first]), &in->h, why,
+                        sizeof why) < 0) {
+        snprintf(err, errlen, "a malformed message: %s", why);
+        frame_in_close(in);
+        return -2;
+    }
+    if (m->n > first + 1) {
+        in->payload = zmq_msg_data(&m->frames[first + 1]);
+        in->payload_len = zmq_msg_size(&m->frames[first + 1]);
+    }
+    return 1;
+}
+
+void frame_in_close(frame_in_t *in)
+{
+    frame_msg_close(&in->raw);
+    in->ident = in->payload = NULL;
+    in->ident_len = in->payload_len = 0;
 }

@@ -3,6 +3,7 @@
  * besides wire.c that knows how a message is laid out in frames (schemas/protocol.md). */
 #ifndef LLMAJ_FRAME_H
 #define LLMAJ_FRAME_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <zmq.h>
@@ -29,6 +30,26 @@ typedef struct {
  * 0 = nothing waiting, -1 = error. */
 int frame_recv(void *sock, frame_msg_t *m);
 void frame_msg_close(frame_msg_t *m);
+
+/* One received message, split and its header decoded. The pointers point into `raw`. */
+#define FRAME_MAX_IDENT 255
+typedef struct {
+    frame_msg_t raw;
+    const void *ident;          /* ROUTER: the sender's routing id (1..FRAME_MAX_IDENT bytes); else NULL */
+    size_t ident_len;
+    wire_hdr_t h;
+    const void *payload;        /* the second (payload) frame, or NULL when there is none */
+    size_t payload_len;
+} frame_in_t;
+
+/* Receives one whole message without blocking and decodes its header; `routed` says the socket is
+ * a ROUTER (its first frame is the sender's identity). Returns 1 with the message in *in (release
+ * it with frame_in_close), 0 when nothing is waiting, -1 on a socket error (errno), or -2 when a
+ * message came that is not a protocol v1 message (too few or too many frames, a bad identity, a
+ * header that does not decode): it is dropped and err says why. */
+int frame_read(void *sock, bool routed, frame_in_t *in, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void frame_in_close(frame_in_t *in);
 
 /* True when ZMQ_EVENTS says a message is waiting (ZMQ_FD is edge-triggered: check after every
  * send and recv, and drain). */

@@ -11,9 +11,9 @@
  *  - SHARD_DONE is checked against the store: when a shard's (record, target) outputs are not
  *    all committed (a result lost on the way), the shard is submitted again; redelivered results
  *    are harmless. So no result is lost or counted twice, whatever happens in between.
- *  - The broker is watched like the workers watch it: silent for `dead_after` heartbeats, or
- *    answering with a new instance id, and every in-flight shard is submitted again (the broker
- *    ignores resubmissions of shards it still holds). */
+ *  - The session with the broker is proto/peer.c's, as for the workers: when a new session comes
+ *    up after an earlier one (the broker restarted, was silent, or ended ours), every in-flight
+ *    shard is submitted again (the broker ignores resubmissions of shards it still holds). */
 #define LOG_MODULE "scheduler"
 #include "scheduler.h"
 
@@ -40,7 +40,7 @@
 #include "spec.h"
 #include "store.h"
 #include "wire.h"
-#include "frame.h"
+#include "peer.h"
 
 #define COMMIT_EVERY 512
 #define COMMIT_MS 100
@@ -63,7 +63,7 @@ typedef struct {
     store_t *store;
     void *ctx;
     bool own_ctx;
-    void *sock;
+    peer_t *peer;
     loop_t *loop;
     shard_t *shards;
     size_t n_shards;
@@ -75,10 +75,6 @@ typedef struct {
     uint64_t scores[4];
     bool in_tx;
     uint32_t uncommitted;
-    char broker_id[WIRE_MAX_ID];
-    int64_t broker_seen;
-    bool welcomed;
-    uint32_t workers;
     int64_t started_ms, last_progress_ms, last_mlflow_ms;
     char *db_path;
     mlflow_syncer_t *syncer;
@@ -429,11 +425,7 @@ static void submit(sched_t *s, size_t i)
     }
     wire_hdr_t h = {.type = WIRE_SUBMIT, .shard_id = i};
     snprintf(h.job_id, sizeof h.job_id, "%s", s->job_id);
-    if (frame_send(s->sock, NULL, 0, &h, b.data, b.len) < 0) {
-        log_warn("submit of shard %zu deferred: %s", i, zmq_strerror(errno));
-        buf_free(&b);
-        return;
-    }
+    peer_send(s->peer, &h, b.data, b.len);
     buf_free(&b);
     if (sh->state == SHARD_PENDING) {
         sh->state = SHARD_INFLIGHT;
@@ -446,7 +438,7 @@ static void submit(sched_t *s, size_t i)
 
 static void fill_window(sched_t *s)
 {
-    if (!s->welcomed || s->stop_requested) return;
+    if (!peer_up(s->peer) || s->stop_requested) return;
     while (s->inflight < (size_t)s->o->window && s->next_pending < s->n_shards && !s->fatal) {
         if (s->shards[s->next_pending].state == SHARD_PENDING) {
             size_t before = s->inflight;
@@ -466,87 +458,29 @@ static void resubmit_inflight(sched_t *s)
     if (n) log_info("%zu in-flight shard(s) submitted again", n);
 }
 
-/* ---- connection ---- */
-static void on_sock(loop_t *loop, int fd, int events, void *arg);
-
-static int connect_broker(sched_t *s)
+/* ---- the session ---- */
+static void on_session(peer_event_t ev, bool again, const wire_hdr_t *h, const char *why, void *arg)
 {
-    if (s->sock) {
-        loop_fd_del(s->loop, frame_fd(s->sock));
-        zmq_close(s->sock);
-    }
-    s->welcomed = false;
-    s->sock = zmq_socket(s->ctx, ZMQ_DEALER);
-    if (!s->sock || frame_setup(s->sock, ZMQ_DEALER) < 0 || zmq_connect(s->sock, s->o->broker) < 0) {
-        log_error("cannot connect to the broker at %s: %s", s->o->broker, zmq_strerror(errno));
-        return -1;
-    }
-    int fd = frame_fd(s->sock);
-    if (fd < 0 || loop_fd_set(s->loop, fd, LOOP_READ, on_sock, s) < 0) return -1;
-    wire_hdr_t h = {.type = WIRE_HELLO};
-    snprintf(h.role, sizeof h.role, "scheduler");
-    snprintf(h.name, sizeof h.name, "scheduler-%d", (int)getpid());
-    if (frame_send(s->sock, NULL, 0, &h, NULL, 0) < 0) log_warn("HELLO deferred: %s", zmq_strerror(errno));
-    s->broker_seen = loop_now_ms();
-    return 0;
+    sched_t *s = arg;
+    if (ev == PEER_UP && again) resubmit_inflight(s);
 }
 
-static void handle(sched_t *s, frame_msg_t *m)
+static uint32_t heartbeat_n(void *arg) { return (uint32_t)((sched_t *)arg)->inflight; }
+
+static void on_message(const wire_hdr_t *h, const void *payload, size_t len, void *arg)
 {
-    if (m->n < 1 || m->dropped) return;
-    wire_hdr_t h;
-    char err[256];
-    if (wire_hdr_decode(zmq_msg_data(&m->frames[0]), zmq_msg_size(&m->frames[0]), &h, err, sizeof err) < 0) {
-        log_warn("dropped a malformed message: %s", err);
-        return;
-    }
-    s->broker_seen = loop_now_ms();
-    const void *payload = m->n > 1 ? zmq_msg_data(&m->frames[1]) : NULL;
-    size_t plen = m->n > 1 ? zmq_msg_size(&m->frames[1]) : 0;
-    switch (h.type) {
-    case WIRE_WELCOME: {
-        bool again = s->broker_id[0] != '\0';
-        snprintf(s->broker_id, sizeof s->broker_id, "%s", h.name);
-        s->welcomed = true;
-        s->workers = h.n;
-        log_info("connected to %s (%u worker(s))", h.name, h.n);
-        if (again) resubmit_inflight(s);
-        break;
-    }
-    case WIRE_HEARTBEAT:
-        s->workers = h.n;
-        if (s->welcomed && h.name[0] && strcmp(h.name, s->broker_id) != 0) {
-            log_warn("the broker restarted: reconnecting");
-            if (connect_broker(s) < 0) {}
-        }
-        break;
-    case WIRE_BYE:
-        log_warn("the broker ended our session: saying HELLO again");
-        if (connect_broker(s) < 0) {}
-        break;
+    sched_t *s = arg;
+    switch (h->type) {
     case WIRE_RESULT:
-        on_result(s, &h, payload, plen);
+        on_result(s, h, payload, len);
         break;
     case WIRE_SHARD_DONE:
-        on_shard_done(s, &h);
+        on_shard_done(s, h);
         break;
     default:
-        log_warn("unexpected %s from the broker dropped", wire_type_name(h.type));
+        log_warn("unexpected %s from the broker dropped", wire_type_name(h->type));
     }
 }
-
-static int drain(sched_t *s)
-{
-    for (int i = 0; i < 4096; i++) {
-        frame_msg_t m;
-        if (frame_recv(s->sock, &m) <= 0) break;
-        handle(s, &m);
-        frame_msg_close(&m);
-    }
-    return frame_readable(s->sock);
-}
-
-static void on_sock(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
 
 #define MLFLOW_PROGRESS_MS 10000
 
@@ -565,8 +499,8 @@ static void report(sched_t *s, bool final)
                         .units_done = s->units_done, .shards_total = s->n_shards, .shards_done = s->done,
                         .shards_inflight = s->inflight, .scores_ok = s->scores[SCORE_OK],
                         .scores_unscored = s->scores[SCORE_UNSCORED], .scores_error = s->scores[SCORE_ERROR],
-                        .scores_na = s->scores[SCORE_NOT_APPLICABLE], .workers = s->workers,
-                        .connected = s->welcomed,
+                        .scores_na = s->scores[SCORE_NOT_APPLICABLE], .workers = peer_workers(s->peer),
+                        .connected = peer_up(s->peer),
                         .elapsed_s = (now - s->started_ms) / 1000.0, .finished = final};
     s->o->progress(&p, s->o->progress_arg);
 }
@@ -574,12 +508,12 @@ static void report(sched_t *s, bool final)
 static int before_wait(loop_t *loop, void *arg)
 {
     sched_t *s = arg;
-    int more = drain(s);
+    int more = peer_pump(s->peer);
     if (atomic_load(&g_stop) && !s->stop_requested) {
         s->stop_requested = true;
         wire_hdr_t c = {.type = WIRE_CANCEL};
         snprintf(c.job_id, sizeof c.job_id, "%s", s->job_id);
-        if (frame_send(s->sock, NULL, 0, &c, NULL, 0) < 0) {}
+        peer_send(s->peer, &c, NULL, 0);
         log_warn("stop requested: job %s cancelled", s->job_id);
     }
     fill_window(s);
@@ -590,7 +524,7 @@ static int before_wait(loop_t *loop, void *arg)
         return 1;
     }
     report(s, false);
-    return more;
+    return more | peer_pump(s->peer);
 }
 
 static void tick(loop_t *loop, uint64_t id, void *arg)
@@ -598,14 +532,6 @@ static void tick(loop_t *loop, uint64_t id, void *arg)
     sched_t *s = arg;
     tx_flush(s);
     if (store_job_touch(s->store, s->job_id) < 0) log_warn("database: %s", store_errmsg(s->store));
-    int64_t now = loop_now_ms();
-    if (now - s->broker_seen > (int64_t)s->o->heartbeat_ms * s->o->dead_after) {
-        log_warn("the broker is silent: reconnecting");
-        if (connect_broker(s) < 0) {}
-    } else {
-        wire_hdr_t h = {.type = WIRE_HEARTBEAT, .n = (uint32_t)s->inflight};
-        if (frame_send(s->sock, NULL, 0, &h, NULL, 0) < 0) {}
-    }
     loop_timer_add(loop, s->o->heartbeat_ms, tick, s);
 }
 
@@ -643,7 +569,7 @@ static void sched_free(sched_t *s)
     mlflow_syncer_stop(&s->syncer);
     free(s->db_path);
     if (s->in_tx) tx_flush(s);
-    if (s->sock) zmq_close(s->sock);
+    peer_destroy(&s->peer);
     if (s->own_ctx) zmq_ctx_term(s->ctx);
     loop_destroy(&s->loop);
     store_close(&s->store);
@@ -677,8 +603,14 @@ static int run_and_collect(sched_t *s, errlist_t *errs, job_outcome_t *out)
         s->own_ctx = true;
     }
     s->loop = loop_new();
-    if (!s->loop || connect_broker(s) < 0) {
-        errlist_add(errs, "cannot connect to the broker at %s", o->broker);
+    peer_opts_t po = {.endpoint = o->broker, .zmq_ctx = s->ctx, .loop = s->loop, .role = "scheduler",
+                      .heartbeat_ms = o->heartbeat_ms, .dead_after = o->dead_after, .on_message = on_message,
+                      .on_session = on_session, .heartbeat_n = heartbeat_n, .arg = s};
+    char pname[64];
+    snprintf(pname, sizeof pname, "scheduler-%d", (int)getpid());
+    po.name = pname;
+    if (!s->loop || !(s->peer = peer_new(&po, err, sizeof err))) {
+        errlist_add(errs, "%s", s->loop ? err : "cannot create the event loop");
         return -1;
     }
     s->started_ms = loop_now_ms();
@@ -687,6 +619,7 @@ static int run_and_collect(sched_t *s, errlist_t *errs, job_outcome_t *out)
     loop_timer_add(s->loop, o->heartbeat_ms, tick, s);
     loop_timer_add(s->loop, COMMIT_MS, commit_tick, s);
     loop_run(s->loop);
+    peer_bye(s->peer);   /* the broker forgets us now, not after a silence */
     tx_flush(s);
     out->elapsed_s = (loop_now_ms() - s->started_ms) / 1000.0;
     report(s, true);
@@ -700,7 +633,7 @@ static int run_and_collect(sched_t *s, errlist_t *errs, job_outcome_t *out)
     collector_info_t ci = {.job_id = s->job_id, .spec = s->spec, .spec_json = s->spec_json, .out_dir = out->out_dir,
                            .state = st, .error = s->fatal, .started_at = started_at, .finished_at = time(NULL),
                            .elapsed_s = out->elapsed_s, .records = s->records, .invalid = s->invalid,
-                           .shards = s->n_shards, .workers = s->workers};
+                           .shards = s->n_shards, .workers = peer_workers(s->peer)};
     if (collector_write(s->store, &ci, &out->summary, err, sizeof err) < 0) {
         log_error("cannot write results: %s", err);
         if (!s->fatal) s->fatal = xstrdup(err);

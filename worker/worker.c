@@ -6,10 +6,9 @@
  * those asked for and not yet received) and its model calls leave room for more work, so a worker
  * never holds more shards than it asked for and never hoards work other workers could do.
  *
- * Sending never blocks the loop: a message the socket refuses (EAGAIN) waits in an outbox that
- * is flushed before every wait, in order. The broker is watched through its heartbeats: silent
- * for `dead_after` intervals, or answering with another instance id (it restarted), the thread
- * reconnects and says HELLO again, keeping the shards it holds (their results are idempotent). */
+ * The session with the broker (HELLO, heartbeats, restart detection, reconnecting, the outbox that
+ * keeps sends in order) is proto/peer.c's; when a session ends the thread keeps the shards it
+ * holds (their results are idempotent) and forgets the credit it had asked for. */
 #define LOG_MODULE "worker"
 #include "worker.h"
 
@@ -30,16 +29,9 @@
 #include "shard.h"
 #include "spec.h"
 #include "wire.h"
-#include "frame.h"
+#include "peer.h"
 
 #define MAX_JOBS_CACHED 8
-
-typedef struct outmsg {
-    wire_hdr_t h;
-    void *payload;
-    size_t len;
-    struct outmsg *next;
-} outmsg_t;
 
 typedef struct wthread wthread_t;
 
@@ -55,16 +47,13 @@ struct wthread {
     char name[WIRE_MAX_ID];
     pthread_t tid;
     bool started;
-    void *sock;
+    peer_t *peer;
     loop_t *loop;
     llm_client_t *llm;
     wjob_t *jobs[MAX_JOBS_CACHED];
     held_t *held;
     uint32_t n_held;
     uint32_t credit_out;        /* shards asked for, not yet received */
-    outmsg_t *out_head, *out_tail;
-    char broker_id[WIRE_MAX_ID];
-    int64_t broker_seen;
     bool welcomed;
     uint64_t use_clock;
     worker_stats_t st;          /* this thread's counters; copied under w->mu */
@@ -82,54 +71,6 @@ struct worker {
     atomic_int stopping;
     atomic_int welcomed;        /* threads welcomed by a broker right now */
 };
-
-/* ---- sending ---- */
-static void out_push(wthread_t *t, const wire_hdr_t *h, const void *payload, size_t len)
-{
-    outmsg_t *m = xcalloc(1, sizeof(*m));
-    m->h = *h;
-    if (payload) {
-        m->payload = xmalloc(len);
-        memcpy(m->payload, payload, len);
-        m->len = len;
-    }
-    if (t->out_tail) t->out_tail->next = m;
-    else t->out_head = m;
-    t->out_tail = m;
-}
-
-static void out_flush(wthread_t *t)
-{
-    while (t->out_head) {
-        outmsg_t *m = t->out_head;
-        if (frame_send(t->sock, NULL, 0, &m->h, m->payload, m->len) < 0) {
-            if (errno != EAGAIN) log_warn("send %s failed: %s", wire_type_name(m->h.type), zmq_strerror(errno));
-            return;
-        }
-        t->out_head = m->next;
-        if (!t->out_head) t->out_tail = NULL;
-        free(m->payload);
-        free(m);
-    }
-}
-
-/* Sends in order: straight out when nothing waits, else behind what waits. */
-static void send_msg(wthread_t *t, const wire_hdr_t *h, const void *payload, size_t len)
-{
-    if (!t->out_head && frame_send(t->sock, NULL, 0, h, payload, len) == 0) return;
-    out_push(t, h, payload, len);
-}
-
-static void out_clear(wthread_t *t)
-{
-    while (t->out_head) {
-        outmsg_t *m = t->out_head;
-        t->out_head = m->next;
-        free(m->payload);
-        free(m);
-    }
-    t->out_tail = NULL;
-}
 
 /* ---- stats ---- */
 static void publish_stats(wthread_t *t)
@@ -209,7 +150,7 @@ static void want_more(wthread_t *t)
     while (t->n_held + t->credit_out < (uint32_t)t->w->o.max_shards &&
            (t->n_held + t->credit_out < 2 || llm_pending(t->llm) < (size_t)t->w->o.max_concurrency * 2)) {
         wire_hdr_t h = {.type = WIRE_CREDIT, .n = 1};
-        send_msg(t, &h, NULL, 0);
+        peer_send(t->peer, &h, NULL, 0);
         t->credit_out++;
         if (llm_pending(t->llm) >= (size_t)t->w->o.max_concurrency) break;
     }
@@ -228,7 +169,7 @@ static void on_result(wshard_t *s, const result_t *r, void *arg)
     }
     wire_hdr_t h = {.type = WIRE_RESULT, .shard_id = wshard_id(s), .lease = wshard_lease(s)};
     snprintf(h.job_id, sizeof h.job_id, "%s", wshard_job_id(s));
-    send_msg(t, &h, b.data, b.len);
+    peer_send(t->peer, &h, b.data, b.len);
     buf_free(&b);
     t->st.results_sent++;
 }
@@ -243,7 +184,7 @@ static void on_done(wshard_t *s, void *arg)
             wire_hdr_t m = {.type = WIRE_SHARD_DONE, .shard_id = wshard_id(s), .lease = wshard_lease(s),
                             .n = (uint32_t)wshard_results(s)};
             snprintf(m.job_id, sizeof m.job_id, "%s", wshard_job_id(s));
-            send_msg(t, &m, NULL, 0);
+            peer_send(t->peer, &m, NULL, 0);
             t->st.shards_done++;
         }
         break;
@@ -275,7 +216,7 @@ static void refuse_shard(wthread_t *t, const wire_hdr_t *h)
 {
     wire_hdr_t m = {.type = WIRE_SHARD_DONE, .shard_id = h->shard_id, .lease = h->lease, .n = 0};
     snprintf(m.job_id, sizeof m.job_id, "%s", h->job_id);
-    send_msg(t, &m, NULL, 0);
+    peer_send(t->peer, &m, NULL, 0);
     want_more(t);
 }
 
@@ -317,8 +258,7 @@ static void on_cancel(wthread_t *t, const char *job_id)
         if (!h->finished && strcmp(wshard_job_id(h->s), job_id) == 0) wshard_cancel(h->s);
 }
 
-/* ---- connection ---- */
-static void on_sock(loop_t *loop, int fd, int events, void *arg);
+/* ---- the session ---- */
 
 /* t->welcomed, mirrored in the worker-wide count that worker_ready reads. */
 static void set_welcomed(wthread_t *t, bool on)
@@ -328,100 +268,48 @@ static void set_welcomed(wthread_t *t, bool on)
     atomic_fetch_add(&t->w->welcomed, on ? 1 : -1);
 }
 
-static int connect_broker(wthread_t *t)
+/* HELLO asks for up to two shards; the rest comes one CREDIT at a time (want_more). */
+static uint32_t hello_credit(void *arg)
 {
-    if (t->sock) {
-        loop_fd_del(t->loop, frame_fd(t->sock));
-        zmq_close(t->sock);
-    }
-    out_clear(t);
-    set_welcomed(t, false);
-    t->credit_out = 0;
-    t->broker_id[0] = '\0';
-    t->sock = zmq_socket(t->w->ctx, ZMQ_DEALER);
-    if (!t->sock || frame_setup(t->sock, ZMQ_DEALER) < 0 || zmq_connect(t->sock, t->w->broker) < 0) {
-        log_error("cannot connect to %s: %s", t->w->broker, zmq_strerror(errno));
-        return -1;
-    }
-    int fd = frame_fd(t->sock);
-    if (fd < 0 || loop_fd_set(t->loop, fd, LOOP_READ, on_sock, t) < 0) {
-        log_error("%s: cannot watch the socket", t->name);
-        return -1;
-    }
-    t->broker_seen = loop_now_ms();
+    wthread_t *t = arg;
     uint32_t room = (uint32_t)t->w->o.max_shards > t->n_held ? (uint32_t)t->w->o.max_shards - t->n_held : 0;
-    uint32_t initial = room < 2 ? room : 2;
-    wire_hdr_t h = {.type = WIRE_HELLO, .n = initial, .threads = 1};
-    snprintf(h.role, sizeof h.role, "worker");
-    snprintf(h.name, sizeof h.name, "%s", t->name);
-    send_msg(t, &h, NULL, 0);
-    t->credit_out = initial;
-    return 0;
+    t->credit_out = room < 2 ? room : 2;
+    return t->credit_out;
+}
+
+static uint32_t heartbeat_n(void *arg) { return ((wthread_t *)arg)->n_held; }
+
+static void on_session(peer_event_t ev, bool again, const wire_hdr_t *h, const char *why, void *arg)
+{
+    wthread_t *t = arg;
+    if (ev == PEER_UP) {
+        set_welcomed(t, true);
+        want_more(t);
+    } else {
+        set_welcomed(t, false);
+        t->st.reconnects++;
+    }
 }
 
 static void on_allot(wthread_t *t, const void *payload, size_t len);
 
-static void handle(wthread_t *t, frame_msg_t *m)
+static void on_message(const wire_hdr_t *h, const void *payload, size_t len, void *arg)
 {
-    if (m->n < 1 || m->dropped) {
-        log_warn("dropped a message of %d frame(s)", m->n + m->dropped);
-        return;
-    }
-    wire_hdr_t h;
-    char err[256];
-    if (wire_hdr_decode(zmq_msg_data(&m->frames[0]), zmq_msg_size(&m->frames[0]), &h, err, sizeof err) < 0) {
-        log_warn("dropped a malformed message: %s", err);
-        return;
-    }
-    const void *payload = m->n > 1 ? zmq_msg_data(&m->frames[1]) : NULL;
-    size_t plen = m->n > 1 ? zmq_msg_size(&m->frames[1]) : 0;
-    t->broker_seen = loop_now_ms();
-    switch (h.type) {
-    case WIRE_WELCOME:
-        snprintf(t->broker_id, sizeof t->broker_id, "%s", h.name);
-        set_welcomed(t, true);
-        log_info("%s: connected to %s", t->name, h.name);
-        want_more(t);
-        break;
-    case WIRE_HEARTBEAT:
-        if (t->welcomed && h.name[0] && strcmp(h.name, t->broker_id) != 0) {
-            log_warn("%s: the broker restarted (%s -> %s): saying HELLO again", t->name, t->broker_id, h.name);
-            t->st.reconnects++;
-            if (connect_broker(t) < 0) {}
-        }
-        break;
+    wthread_t *t = arg;
+    switch (h->type) {
     case WIRE_SHARD:
-        on_shard(t, &h, payload, plen);
+        on_shard(t, h, payload, len);
         break;
     case WIRE_CANCEL:
-        on_cancel(t, h.job_id);
-        break;
-    case WIRE_BYE:
-        log_warn("%s: the broker ended our session: saying HELLO again", t->name);
-        t->st.reconnects++;
-        if (connect_broker(t) < 0) {}
+        on_cancel(t, h->job_id);
         break;
     case WIRE_ALLOT:
-        if (payload) on_allot(t, payload, plen);
+        if (payload) on_allot(t, payload, len);
         break;
     default:
-        log_warn("unexpected %s from the broker dropped", wire_type_name(h.type));
+        log_warn("unexpected %s from the broker dropped", wire_type_name(h->type));
     }
 }
-
-static int drain(wthread_t *t)
-{
-    for (int i = 0; i < 1024; i++) {
-        frame_msg_t m;
-        int rc = frame_recv(t->sock, &m);
-        if (rc <= 0) break;
-        handle(t, &m);
-        frame_msg_close(&m);
-    }
-    return frame_readable(t->sock);
-}
-
-static void on_sock(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
 
 /* Fleet-wide rate limits: reports the demand per endpoint key (DEMAND) to the broker, which
  * answers with this thread's shares (ALLOT). */
@@ -439,7 +327,7 @@ static void send_demand(wthread_t *t)
     buf_init(&b, WIRE_MAX_MSG);
     if (wire_rates_encode(w, n, &b) == 0) {
         wire_hdr_t d = {.type = WIRE_DEMAND};
-        send_msg(t, &d, b.data, b.len);
+        peer_send(t->peer, &d, b.data, b.len);
     }
     buf_free(&b);
     free(w);
@@ -472,26 +360,19 @@ static int before_wait(loop_t *loop, void *arg)
         loop_stop(loop);
         return 1;
     }
-    int more = drain(t);
+    int more = peer_pump(t->peer);
     reap(t);
     /* A rate-limited key that the broker thinks idle here got calls: report now, not at the
      * next tick, or they would wait up to a heartbeat for a share. */
     if (t->welcomed && llm_demand_due(t->llm)) send_demand(t);
-    out_flush(t);
-    return more || frame_readable(t->sock);
+    return more | peer_pump(t->peer);
 }
 
+/* Every heartbeat interval (the session sends its own HEARTBEAT): demand, credit, stats. */
 static void tick(loop_t *loop, uint64_t id, void *arg)
 {
     wthread_t *t = arg;
-    int64_t now = loop_now_ms();
-    if (now - t->broker_seen > (int64_t)t->w->o.heartbeat_ms * t->w->o.dead_after) {
-        log_warn("%s: the broker is silent: reconnecting", t->name);
-        t->st.reconnects++;
-        if (connect_broker(t) < 0) {}
-    } else {
-        wire_hdr_t h = {.type = WIRE_HEARTBEAT, .n = t->n_held};
-        send_msg(t, &h, NULL, 0);
+    if (t->welcomed) {
         send_demand(t);
         want_more(t);
     }
@@ -504,15 +385,22 @@ static void tick(loop_t *loop, uint64_t id, void *arg)
 static void *thread_main(void *arg)
 {
     wthread_t *t = arg;
-    if (connect_broker(t) < 0) return NULL;
+    peer_opts_t po = {.endpoint = t->w->broker, .zmq_ctx = t->w->ctx, .loop = t->loop, .role = "worker",
+                      .name = t->name, .heartbeat_ms = t->w->o.heartbeat_ms, .dead_after = t->w->o.dead_after,
+                      .on_message = on_message, .on_session = on_session, .hello_credit = hello_credit,
+                      .heartbeat_n = heartbeat_n, .arg = t};
+    char err[512];
+    t->peer = peer_new(&po, err, sizeof err);
+    if (!t->peer) {
+        log_error("%s: %s", t->name, err);
+        return NULL;
+    }
     loop_set_before_wait(t->loop, before_wait, t);
     loop_timer_add(t->loop, t->w->o.heartbeat_ms, tick, t);
     loop_run(t->loop);
     /* Leaving: tell the broker so our leases go back to the queue at once. */
-    wire_hdr_t bye = {.type = WIRE_BYE};
     set_welcomed(t, false);
-    out_clear(t);
-    if (frame_send(t->sock, NULL, 0, &bye, NULL, 0) < 0) {}
+    peer_bye(t->peer);
     pthread_mutex_lock(&t->w->mu);
     publish_stats(t);
     pthread_mutex_unlock(&t->w->mu);
@@ -648,8 +536,7 @@ void worker_destroy(worker_t **self_p)
         }
         llm_client_destroy(&t->llm);
         for (int j = 0; j < MAX_JOBS_CACHED; j++) job_free(t->jobs[j]);
-        out_clear(t);
-        if (t->sock) zmq_close(t->sock);
+        peer_destroy(&t->peer);
         loop_destroy(&t->loop);
     }
     free(w->threads);
