@@ -141,7 +141,7 @@ static void on_judge(const llm_reply_t *r, void *arg)
             if (m->kind == METRIC_FLOAT) {
                 sc->has_score = true;
                 sc->score = rt->value;
-                sc->normalized = m->max > m->min ? (rt->value - m->min) / (m->max - m->min) : 0;
+                sc->normalized = metric_normalize(m, rt->value);
             }
         }
         verdict_clear(&v);
