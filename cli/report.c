@@ -22,7 +22,7 @@ static void fmt_eta(char *out, size_t n, double s)
     else snprintf(out, n, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
 }
 
-void report_progress(const job_progress_t *p, void *arg)
+void report_progress(const sched_progress_t *p, void *arg)
 {
     report_progress_t *r = arg;
     if (r->quiet) return;
