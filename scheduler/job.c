@@ -190,6 +190,7 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, char **db_
 {
     *db_used = NULL;
     job_id[0] = '\0';
+    const size_t before = errs->count;   /* the caller's list may hold problems of its own */
     const char *origin = in->origin ? in->origin : "spec";
     char *merged = merge_overrides(in->spec_json ? in->spec_json : "", in->spec_json ? in->len : 0, in->overrides,
                                    errs, origin);
@@ -198,7 +199,7 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, char **db_
     free(merged);
     if (!sp) return SCHED_E_INPUT;
     check_endpoints(sp, errs);
-    if (errs->count) {
+    if (errs->count > before) {
         spec_destroy(&sp);
         return SCHED_E_INPUT;
     }
@@ -278,9 +279,10 @@ sched_err_t job_check_resume(const char *db_path, const char *job_id, errlist_t 
         errlist_add(errs, "job %s already %s: nothing to resume", job_id, sched_job_state_name(job.state));
         ret = SCHED_E_STATE;
     } else {
+        const size_t before = errs->count;
         spec_t *sp = spec_parse(job.spec_json, strlen(job.spec_json), "the stored spec", NULL, errs);
         if (sp) check_endpoints(sp, errs);
-        if (!sp || errs->count) ret = SCHED_E_INPUT;
+        if (!sp || errs->count > before) ret = SCHED_E_INPUT;
         spec_destroy(&sp);
     }
     store_job_clear(&job);

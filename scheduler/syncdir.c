@@ -82,6 +82,7 @@ static char *base_name(const char *dir)
 /* The spec of job.json with the overrides applied, checked. NULL with errs. */
 static spec_t *spec_of(const sched_sync_opts_t *o, const cJSON *job, errlist_t *errs)
 {
+    const size_t before = errs->count;
     const cJSON *js = cJSON_GetObjectItemCaseSensitive(job, "spec");
     if (!cJSON_IsObject(js)) {
         errlist_add(errs, "%s/job.json has no \"spec\" object", o->job_dir);
@@ -114,7 +115,7 @@ static spec_t *spec_of(const sched_sync_opts_t *o, const cJSON *job, errlist_t *
         errlist_add(errs, "tracking URI: expected an http:// or https:// URL or a SageMaker MLflow tracking-server ARN "
                           "(arn:aws:sagemaker:REGION:ACCOUNT:mlflow-tracking-server/NAME)");
     }
-    if (errs->count) spec_destroy(&sp);
+    if (errs->count > before) spec_destroy(&sp);
     return sp;
 }
 
