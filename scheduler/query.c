@@ -281,13 +281,12 @@ static void set_step(sched_status_t *s, int i, const char *status, const char *f
     s->steps[i].name = step_names[i];
     s->steps[i].status = status;
     buf_t b;
-    buf_init(&b, 4096);
+    buf_init(&b, 0);   /* no cap: only a bad format could fail, and then the detail is empty */
     va_list ap;
     va_start(ap, fmt);
-    if (buf_vprintf(&b, fmt, ap) < 0) {
-        /* The cap cuts a long detail (a long path or error): what fits is kept. */
-    }
+    int rc = buf_vprintf(&b, fmt, ap);
     va_end(ap);
+    if (rc < 0) buf_reset(&b);
     free(s->steps[i].detail);
     s->steps[i].detail = buf_take(&b);
     if (!s->steps[i].detail) s->steps[i].detail = xstrdup("");
