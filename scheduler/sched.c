@@ -292,21 +292,46 @@ sched_err_t sched_resume(sched_t *s, const char *job_id, errlist_t *errs)
     return SCHED_OK;
 }
 
+/* A job this engine never accepted: is it in the database at all, and has it ended? */
+static sched_err_t stop_foreign(sched_t *s, const char *job_id, errlist_t *errs)
+{
+    char *db_path = db_path_copy(s);
+    sched_db_t *db = NULL;
+    sched_status_t st;
+    errlist_t quiet;
+    errlist_init(&quiet, 1);
+    sched_err_t rc = SCHED_E_NOTFOUND;
+    if (db_path && sched_db_open(db_path, NULL, &db, &quiet) == SCHED_OK &&
+        sched_job_status(db, job_id, &st, &quiet) == SCHED_OK) {
+        if (sched_job_state_ended(st.job.state))
+            errlist_add(errs, "job %s has already ended (%s)", job_id, sched_job_state_name(st.job.state));
+        else
+            errlist_add(errs, "job %s (%s in %s) is not run by this scheduler", job_id,
+                        sched_job_state_name(st.job.state), db_path);
+        rc = SCHED_E_STATE;
+        sched_status_clear(&st);
+    } else {
+        errlist_add(errs, "no job %s%s%s", job_id, db_path ? " in " : "", db_path ? db_path : "");
+    }
+    sched_db_close(&db);
+    errlist_free(&quiet);
+    free(db_path);
+    return rc;
+}
+
 sched_err_t sched_stop(sched_t *s, const char *job_id, errlist_t *errs)
 {
     pthread_mutex_lock(&s->mu);
     entry_t *e = entry_find_locked(s, job_id);
     sched_err_t rc = SCHED_OK;
-    if (!e) {
-        errlist_add(errs, "job %s is not one of this scheduler's", job_id);
-        rc = SCHED_E_NOTFOUND;
-    } else if (e->phase == PHASE_ENDED) {
+    if (e && e->phase == PHASE_ENDED) {
         errlist_add(errs, "job %s has already ended", job_id);
         rc = SCHED_E_STATE;
-    } else {
+    } else if (e) {
         post_locked(s, CMD_STOP, job_id);
     }
     pthread_mutex_unlock(&s->mu);
+    if (!e) return stop_foreign(s, job_id, errs);
     if (rc == SCHED_OK) loop_wake(s->loop);
     return rc;
 }

@@ -137,8 +137,9 @@ sched_err_t sched_submit(sched_t *s, const sched_submit_t *in, char *job_id, err
 sched_err_t sched_resume(sched_t *s, const char *job_id, errlist_t *errs) __attribute__((warn_unused_result));
 
 /* Stops a job from any thread: no new shard is sent, the broker and workers drop its work, and
- * it ends STOPPED with what it committed written out (a queued job ends STOPPED at once).
- * Returns at once. SCHED_OK; SCHED_E_NOTFOUND (not a job of this engine); SCHED_E_STATE (ended). */
+ * it ends STOPPED with what it committed written out (a queued job is opened and ends at once).
+ * Returns at once; sched_job_status then shows it ending. SCHED_OK; SCHED_E_NOTFOUND (no such job
+ * in the engine's database); SCHED_E_STATE (it has ended, or it is not run by this engine). */
 sched_err_t sched_stop(sched_t *s, const char *job_id, errlist_t *errs) __attribute__((warn_unused_result));
 
 /* Stops every job of the engine, as sched_stop (a signal handler's thread may call it). */

@@ -336,10 +336,12 @@ static void test_stop_and_resume(embedded_t *fleet)
     CHECK(model_calls() - calls0 <= (200 - done_then + 2 * 2) * 3 * 2);
     free(records);
 
-    /* Resuming a job that succeeded is refused. */
+    /* Resuming or stopping a job that succeeded is refused, also by an engine that never ran it. */
     s = engine(fleet, db_path, true, NULL);
     errlist_init(&errs, 0);
     CHECK(s && sched_resume(s, id, &errs) == SCHED_E_STATE);
+    CHECK(s && sched_stop(s, id, &errs) == SCHED_E_STATE);
+    CHECK(s && sched_stop(s, "no-such-job", &errs) == SCHED_E_NOTFOUND);
     errlist_free(&errs);
     sched_destroy(&s);
     free(spec);
