@@ -364,7 +364,8 @@ static void on_message(broker_t *b, const frame_in_t *in)
          * with HELLO. Its results still go through when we know the job (they are idempotent). */
         if (h.type != WIRE_BYE) {
             wire_hdr_t bye = {.type = WIRE_BYE};
-            if (frame_send(b->sock, ident, ilen, &bye, NULL, 0) < 0) {}
+            if (frame_send(b->sock, ident, ilen, &bye, NULL, 0) < 0)   /* it is told again at its next message */
+                log_debug("BYE to a peer without a session not sent: %s", zmq_strerror(errno));
         }
         if (h.type != WIRE_RESULT && h.type != WIRE_SHARD_DONE) {
             log_debug("%s from a peer without a session dropped", wire_type_name(h.type));
@@ -400,7 +401,9 @@ static void on_message(broker_t *b, const frame_in_t *in)
         for (size_t i = 0; i < b->n_peers; i++) workers += b->peers[i]->role == ROLE_WORKER;
         wire_hdr_t w = {.type = WIRE_WELCOME, .heartbeat_ms = (uint32_t)b->heartbeat_ms, .n = workers};
         snprintf(w.name, sizeof w.name, "%s", b->instance);
-        if (send_to(b, p, &w, NULL, 0) < 0) {}
+        /* A WELCOME that cannot be sent is logged by send_to; the peer, unwelcomed, says HELLO
+         * again after its timeout, so there is nothing more to do here. */
+        send_to(b, p, &w, NULL, 0);
         if (p->role == ROLE_WORKER) allot_worker_joined(b->allot, p);
         break;
     }
@@ -463,8 +466,11 @@ static void on_message(broker_t *b, const frame_in_t *in)
         drop_job(b, h.job_id);
         wire_hdr_t c = {.type = WIRE_CANCEL};
         snprintf(c.job_id, sizeof c.job_id, "%s", h.job_id);
+        /* A worker that misses the CANCEL (send_to logs it) finishes its shard for nothing: the
+         * job's leases are dropped already, and what it sends late is forwarded for the scheduler
+         * to judge, as for any late message. */
         for (size_t i = 0; i < b->n_peers; i++)
-            if (b->peers[i]->role == ROLE_WORKER && send_to(b, b->peers[i], &c, NULL, 0) < 0) {}
+            if (b->peers[i]->role == ROLE_WORKER) send_to(b, b->peers[i], &c, NULL, 0);
         break;
     }
     case WIRE_DEMAND:
@@ -520,7 +526,7 @@ static void heartbeat_tick(loop_t *loop, uint64_t id, void *arg)
         }
         wire_hdr_t hb = {.type = WIRE_HEARTBEAT, .n = workers};
         snprintf(hb.name, sizeof hb.name, "%s", b->instance);
-        if (send_to(b, p, &hb, NULL, 0) < 0) {}
+        send_to(b, p, &hb, NULL, 0);   /* a missed heartbeat is logged; the next one follows */
         i++;
     }
     /* Demand ages in heartbeat intervals of the same clock as liveness, one interval per tick at
