@@ -13,12 +13,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FUZZ_ASSERT(expr)                                                                      \
-    do {                                                                                       \
-        if (!(expr)) {                                                                         \
-            fprintf(stderr, "%s:%d: fuzz property failed: %s\n", __FILE__, __LINE__, #expr);   \
-            abort();                                                                           \
-        }                                                                                      \
+#define FUZZ_ASSERT(expr)                                                                    \
+    do {                                                                                     \
+        if (!(expr)) {                                                                       \
+            fprintf(stderr, "%s:%d: fuzz property failed: %s\n", __FILE__, __LINE__, #expr); \
+            abort();                                                                         \
+        }                                                                                    \
     } while (0)
 
 #endif

@@ -19,8 +19,8 @@ static int same_str(const char *a, const char *b) { return (!a && !b) || (a && b
 static int same_record(const record_t *a, const record_t *b)
 {
     if (a->index != b->index || a->n_responses != b->n_responses || !same_str(a->id, b->id) ||
-        !same_str(a->prompt, b->prompt) || !same_str(a->reference, b->reference) ||
-        !same_str(a->context, b->context) || !same_str(a->category, b->category))
+        !same_str(a->prompt, b->prompt) || !same_str(a->reference, b->reference) || !same_str(a->context, b->context) ||
+        !same_str(a->category, b->category))
         return 0;
     for (size_t i = 0; i < a->n_responses; i++)
         if (!same_str(a->responses[i].response, b->responses[i].response) ||

@@ -27,10 +27,10 @@
 #define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 
 typedef struct {
-    char *text;                       /* the input, NUL-terminated, cut into fields in place */
+    char *text; /* the input, NUL-terminated, cut into fields in place */
     char *method, *target;
     sigv4_header_t headers[MAX_HEADERS];
-    char *joined[MAX_HEADERS];        /* values rebuilt from continuation lines (owned) */
+    char *joined[MAX_HEADERS]; /* values rebuilt from continuation lines (owned) */
     size_t n_headers;
     const char *body;
     size_t body_len;
@@ -106,8 +106,7 @@ static int unreserved_or_escape(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("-._~/", c))
-            continue;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("-._~/", c)) continue;
         if (c == '%' && i + 2 < n && strchr("0123456789ABCDEF", s[i + 1]) && strchr("0123456789ABCDEF", s[i + 2])) {
             i += 2;
             continue;
@@ -120,8 +119,8 @@ static int unreserved_or_escape(const char *s, size_t n)
 static void check_canonical(const req_t *r, const char *service)
 {
     char *creq = NULL, *sh = NULL, err[256] = "";
-    if (sigv4_canonical_request(r->method, r->target, r->headers, r->n_headers, SIGV4_UNSIGNED_PAYLOAD, service,
-                                &creq, &sh, err, sizeof err) < 0) {
+    if (sigv4_canonical_request(r->method, r->target, r->headers, r->n_headers, SIGV4_UNSIGNED_PAYLOAD, service, &creq,
+                                &sh, err, sizeof err) < 0) {
         FUZZ_ASSERT(creq == NULL && sh == NULL && err[0] != '\0');
         return;
     }
@@ -159,12 +158,15 @@ static int lookup(void *ctx, const char *access_key, char *secret, size_t size)
 
 static void check_sign_verify(const req_t *r)
 {
-    sigv4_params_t p = {.access_key = "AKIDEXAMPLE", .secret_key = SECRET, .region = "us-east-1",
-                        .service = "service", .amz_date = DATE};
+    sigv4_params_t p = {.access_key = "AKIDEXAMPLE",
+                        .secret_key = SECRET,
+                        .region = "us-east-1",
+                        .service = "service",
+                        .amz_date = DATE};
     sigv4_result_t out;
     char err[256] = "";
-    if (sigv4_sign(&p, r->method, r->target, r->headers, r->n_headers, r->body, r->body_len, &out, err,
-                   sizeof err) < 0) {
+    if (sigv4_sign(&p, r->method, r->target, r->headers, r->n_headers, r->body, r->body_len, &out, err, sizeof err) <
+        0) {
         FUZZ_ASSERT(err[0] != '\0' && out.authorization == NULL);
         return;
     }

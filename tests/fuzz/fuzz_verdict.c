@@ -93,8 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(labelled + len, "\nRating: ", 9);
     memcpy(labelled + len + 9, def, dlen);
     check_one(m, labelled, len + 9 + dlen, &v);
-    if (v.rating != (int)k)
-        fprintf(stderr, "metric %s: \"Rating: %s\" read as rating %d\n", m->name, def, v.rating);
+    if (v.rating != (int)k) fprintf(stderr, "metric %s: \"Rating: %s\" read as rating %d\n", m->name, def, v.rating);
     FUZZ_ASSERT(v.rating == (int)k);
     verdict_clear(&v);
     free(labelled);

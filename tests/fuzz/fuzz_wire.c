@@ -13,16 +13,16 @@
 #include "wire.h"
 
 /* Checks that `first` (an encoding) is a fixed point of decode+encode. */
-#define ROUND_TRIP(type, decode, encode, clear)                                                 \
-    do {                                                                                        \
-        type again;                                                                             \
-        buf_t b2;                                                                               \
-        buf_init(&b2, 0);                                                                       \
-        FUZZ_ASSERT(decode(first.data, first.len, &again, err, sizeof err) == 0);               \
-        FUZZ_ASSERT(encode == 0);                                                               \
-        FUZZ_ASSERT(b2.len == first.len && memcmp(b2.data, first.data, first.len) == 0);        \
-        clear;                                                                                  \
-        buf_free(&b2);                                                                          \
+#define ROUND_TRIP(type, decode, encode, clear)                                          \
+    do {                                                                                 \
+        type again;                                                                      \
+        buf_t b2;                                                                        \
+        buf_init(&b2, 0);                                                                \
+        FUZZ_ASSERT(decode(first.data, first.len, &again, err, sizeof err) == 0);        \
+        FUZZ_ASSERT(encode == 0);                                                        \
+        FUZZ_ASSERT(b2.len == first.len && memcmp(b2.data, first.data, first.len) == 0); \
+        clear;                                                                           \
+        buf_free(&b2);                                                                   \
     } while (0)
 
 static void header(const uint8_t *data, size_t size)
@@ -57,8 +57,7 @@ static void shard(const uint8_t *data, size_t size)
     buf_init(&first, 0);
     FUZZ_ASSERT(wire_shard_encode(s.spec_json, s.records, s.n_records, &first) == 0);
     wire_shard_clear(&s);
-    ROUND_TRIP(wire_shard_t, wire_shard_decode,
-               wire_shard_encode(again.spec_json, again.records, again.n_records, &b2),
+    ROUND_TRIP(wire_shard_t, wire_shard_decode, wire_shard_encode(again.spec_json, again.records, again.n_records, &b2),
                wire_shard_clear(&again));
     buf_free(&first);
 }
@@ -80,7 +79,6 @@ static void result(const uint8_t *data, size_t size)
     ROUND_TRIP(result_t, wire_result_decode, wire_result_encode(&again, &b2), result_clear(&again));
     buf_free(&first);
 }
-
 
 /* The rate table decoder returns two values; these adapters give it the shape ROUND_TRIP uses. */
 typedef struct {

@@ -132,8 +132,14 @@ static void shards(void)
     record_response_t resps[2] = {{.response = "Paris.", .model_identifier = "my-model"},
                                   {.response = "Lyon? \xe2\x9c\x93", .model_identifier = NULL}};
     record_t recs[3] = {
-        {.index = 0, .id = "q-1", .prompt = "What is the capital of France?", .reference = "Paris",
-         .context = "Geography quiz", .category = "geo", .responses = resps, .n_responses = 2},
+        {.index = 0,
+         .id = "q-1",
+         .prompt = "What is the capital of France?",
+         .reference = "Paris",
+         .context = "Geography quiz",
+         .category = "geo",
+         .responses = resps,
+         .n_responses = 2},
         {.index = 1, .prompt = "2+2?"},
         {.index = UINT64_MAX, .id = "42", .prompt = "line\nbreak \"quoted\"", .category = ""},
     };
@@ -171,16 +177,29 @@ static void shards(void)
 static void results(void)
 {
     score_t scores[4] = {
-        {.metric = "Correctness", .status = SCORE_OK, .rating = "correct", .has_score = true, .score = 2,
-         .normalized = 1, .explanation = "It is right.", .usage = {120, 30}, .attempts = 1},
-        {.metric = "Helpfulness", .status = SCORE_UNSCORED, .error = "no rating after a re-ask", .attempts = 2},
-        {.metric = "FollowingInstructions", .status = SCORE_NOT_APPLICABLE, .rating = "Not applicable",
+        {.metric = "Correctness",
+         .status = SCORE_OK,
+         .rating = "correct",
+         .has_score = true,
+         .score = 2,
+         .normalized = 1,
+         .explanation = "It is right.",
+         .usage = {120, 30},
          .attempts = 1},
+        {.metric = "Helpfulness", .status = SCORE_UNSCORED, .error = "no rating after a re-ask", .attempts = 2},
+        {.metric = "FollowingInstructions", .status = SCORE_NOT_APPLICABLE, .rating = "Not applicable", .attempts = 1},
         {.metric = "Tone", .status = SCORE_ERROR, .error = "judge call failed: HTTP 500", .score = -0.0},
     };
-    result_t r = {.job_id = "job-1", .shard_id = 3, .record_index = 17, .target = TARGET_BASE,
-                  .model = "openai/gpt-4o", .response = "Paris.", .usage = {10, 2}, .latency_ms = 1234.5,
-                  .scores = scores, .n_scores = 4};
+    result_t r = {.job_id = "job-1",
+                  .shard_id = 3,
+                  .record_index = 17,
+                  .target = TARGET_BASE,
+                  .model = "openai/gpt-4o",
+                  .response = "Paris.",
+                  .usage = {10, 2},
+                  .latency_ms = 1234.5,
+                  .scores = scores,
+                  .n_scores = 4};
     buf_t b;
     buf_init(&b, 0);
     put_buf("result-four-scores", &b, wire_result_encode(&r, &b));
@@ -214,8 +233,13 @@ static void results(void)
 static void rates(void)
 {
     wire_rate_t rows[2] = {
-        {.key = "openai|gpt-4o|https://api.openai.com|abc", .rpm = 500, .tpm = 30000, .demand = 12,
-         .max_concurrency = 8, .used_requests = 40, .used_tokens = 12000},
+        {.key = "openai|gpt-4o|https://api.openai.com|abc",
+         .rpm = 500,
+         .tpm = 30000,
+         .demand = 12,
+         .max_concurrency = 8,
+         .used_requests = 40,
+         .used_tokens = 12000},
         {.key = "bedrock|anthropic.claude|us-east-1|def", .rpm = 0, .tpm = 0.5},
     };
     buf_t b;

@@ -14,7 +14,7 @@ static void test_append(void)
     buf_t b;
     buf_init(&b, 0);
     CHECK(b.data == NULL && b.len == 0 && b.max == 0);
-    CHECK(buf_append(&b, "", 0) == 0);   /* an empty append still gives a NUL-terminated text */
+    CHECK(buf_append(&b, "", 0) == 0); /* an empty append still gives a NUL-terminated text */
     CHECK(b.data != NULL && b.len == 0 && b.data[0] == '\0');
     CHECK(buf_puts(&b, "abc") == 0 && buf_putc(&b, '-') == 0 && buf_append(&b, "xyz", 2) == 0);
     CHECK(b.len == 6 && strcmp(b.data, "abc-xy") == 0);
@@ -31,7 +31,7 @@ static void test_append(void)
     CHECK(buf_append(&b, "x", (size_t)-1) < 0 && buf_append(&b, "x", (size_t)-1 - b.len) < 0 && b.len == 10009);
     buf_free(&b);
     CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
-    buf_free(&b);   /* twice is fine */
+    buf_free(&b); /* twice is fine */
 }
 
 static void test_cap(void)
@@ -45,7 +45,7 @@ static void test_cap(void)
     CHECK(buf_printf(&b, "%d", 1) < 0);
     CHECK(buf_json_str(&b, "", 0) < 0);
     CHECK(b.len == 8 && strcmp(b.data, "12345678") == 0);
-    CHECK(buf_append(&b, "", 0) == 0);   /* nothing more is still allowed */
+    CHECK(buf_append(&b, "", 0) == 0); /* nothing more is still allowed */
     buf_reset(&b);
     CHECK(b.len == 0 && b.data && b.data[0] == '\0');
     /* A refused append in the middle leaves the earlier bytes alone. */
@@ -110,8 +110,13 @@ static void test_json_str(void)
     CHECK_STR(j, "\"q\\\"b\\\\n\\nr\\rt\\tb\\bf\\f\"");
     free(j);
     /* Other control bytes as \u00XX; a NUL inside the span too; UTF-8 and DEL as they are. */
-    j = json("\x01\x1f\x7f" "caf\xc3\xa9" "\0end", 12);
-    CHECK_STR(j, "\"\\u0001\\u001f\x7f" "caf\xc3\xa9" "\\u0000end\"");
+    j = json("\x01\x1f\x7f"
+             "caf\xc3\xa9"
+             "\0end",
+             12);
+    CHECK_STR(j, "\"\\u0001\\u001f\x7f"
+                 "caf\xc3\xa9"
+                 "\\u0000end\"");
     free(j);
     /* Only n bytes are read. */
     j = json("abcdef", 3);
@@ -123,20 +128,20 @@ static void test_take_reset(void)
 {
     buf_t b;
     buf_init(&b, 100);
-    char *t = buf_take(&b);   /* never NULL, even with nothing written */
+    char *t = buf_take(&b); /* never NULL, even with nothing written */
     CHECK(t && t[0] == '\0');
     free(t);
     CHECK(buf_puts(&b, "hello") == 0);
     t = buf_take(&b);
     CHECK_STR(t, "hello");
     free(t);
-    CHECK(b.data == NULL && b.len == 0 && b.cap == 0 && b.max == 100);   /* empty, same cap, reusable */
+    CHECK(b.data == NULL && b.len == 0 && b.cap == 0 && b.max == 100); /* empty, same cap, reusable */
     CHECK(buf_puts(&b, "again") == 0 && strcmp(b.data, "again") == 0);
     size_t cap = b.cap;
     buf_reset(&b);
-    CHECK(b.len == 0 && b.cap == cap && b.data[0] == '\0');   /* reset keeps the memory */
+    CHECK(b.len == 0 && b.cap == cap && b.data[0] == '\0'); /* reset keeps the memory */
     buf_free(&b);
-    buf_reset(&b);   /* on an empty buffer too */
+    buf_reset(&b); /* on an empty buffer too */
     CHECK(b.len == 0 && b.data == NULL);
 }
 

@@ -26,8 +26,8 @@ typedef struct {
     int calls;
     int last_events;
     int fd;
-    bool drain;      /* read what is there */
-    bool remove;     /* remove own registration on the first call */
+    bool drain;  /* read what is there */
+    bool remove; /* remove own registration on the first call */
 } fdrec_t;
 
 static void on_fd(loop_t *l, int fd, int events, void *arg)
@@ -113,7 +113,7 @@ static void test_fds(void)
     close(p[1]);
     loop_destroy(&l);
     CHECK(l == NULL);
-    loop_destroy(&l);   /* NULL is fine */
+    loop_destroy(&l); /* NULL is fine */
 }
 
 /* ---- timers ---- */
@@ -123,11 +123,11 @@ typedef struct {
     uint64_t fired[MAX_FIRED];
     int n;
     loop_t *l;
-    uint64_t add_on_fire;    /* > 0: the first timer to fire adds one timer for "now" */
+    uint64_t add_on_fire; /* > 0: the first timer to fire adds one timer for "now" */
     uint64_t added_id;
-    int pass_of_added;       /* the pass (count of loop_run_once calls) the added one fired in */
+    int pass_of_added; /* the pass (count of loop_run_once calls) the added one fired in */
     int pass;
-    uint64_t del_on_fire;    /* the first timer to fire deletes this one */
+    uint64_t del_on_fire; /* the first timer to fire deletes this one */
 } tlog_t;
 
 static void on_timer(loop_t *l, uint64_t id, void *arg);
@@ -176,7 +176,7 @@ static int timer_order_once(void)
     int64_t t0 = loop_now_ms();
     uint64_t a = loop_timer_add(l, 0, on_timer, &t);
     uint64_t b = loop_timer_add(l, 0, on_timer, &t);
-    uint64_t c = loop_timer_add(l, -5, on_timer, &t);   /* negative: as 0 */
+    uint64_t c = loop_timer_add(l, -5, on_timer, &t); /* negative: as 0 */
     uint64_t late = loop_timer_add(l, 600, on_timer, &t);
     uint64_t mid = loop_timer_add(l, 300, on_timer, &t);
     uint64_t never = loop_timer_add(l, 3600 * 1000, on_timer, &t);
@@ -189,8 +189,8 @@ static int timer_order_once(void)
     /* The hour-long one is still pending: deleting it works, and again is harmless. */
     loop_timer_del(l, never);
     loop_timer_del(l, never);
-    loop_timer_del(l, a);        /* already fired: ignored */
-    loop_timer_del(l, 999999);   /* unknown: ignored */
+    loop_timer_del(l, a);      /* already fired: ignored */
+    loop_timer_del(l, 999999); /* unknown: ignored */
     t.pass = 0;
     CHECK(loop_run_once(l, 0) == 0 && t.n == 5);
     loop_destroy(&l);
@@ -200,7 +200,7 @@ static int timer_order_once(void)
 static void test_timer_order(void)
 {
     int tries = 0;
-    while (timer_order_once() < 0 && ++tries < 20) {}   /* retried: see timer_order_once */
+    while (timer_order_once() < 0 && ++tries < 20) {} /* retried: see timer_order_once */
     CHECK(tries < 20);
 }
 
@@ -267,11 +267,11 @@ static void test_timer_heap(void)
         uint64_t id = t->fired[k];
         int i = (int)(id - ids[0]);
         if (i < 0 || i >= N || ids[i] != id || deleted[i]) {
-            bad++;   /* unknown, deleted, or fired twice */
+            bad++; /* unknown, deleted, or fired twice */
             continue;
         }
         deleted[i] = true;
-        if (prev >= 0 && hi[i] < lo[prev]) bad++;   /* certainly due before the one fired before it */
+        if (prev >= 0 && hi[i] < lo[prev]) bad++; /* certainly due before the one fired before it */
         prev = i;
     }
     CHECK(bad == 0);
@@ -283,7 +283,7 @@ static void test_timer_heap(void)
 
 typedef struct {
     int calls;
-    int pending_left;   /* returns non-zero this many times */
+    int pending_left; /* returns non-zero this many times */
 } hook_t;
 
 static int before(loop_t *l, void *arg)
@@ -313,13 +313,13 @@ static void test_hook(void)
 
 typedef struct {
     loop_t *l;
-    int mode;   /* 0 wake, 1 stop */
+    int mode; /* 0 wake, 1 stop */
 } waker_t;
 
 static void *waker(void *arg)
 {
     waker_t *w = arg;
-    usleep(20000);   /* not needed for correctness: the wake is remembered until read */
+    usleep(20000); /* not needed for correctness: the wake is remembered until read */
     if (w->mode == 0) loop_wake(w->l);
     else loop_stop_async(w->l);
     return NULL;
@@ -352,7 +352,7 @@ static void test_wake_stop(void)
     loop_timer_add(l, 0, on_timer, &t);
     loop_timer_add(l, 3600 * 1000, on_timer, &t);
     loop_stop(l);
-    loop_run(l);   /* returns at once: already stopped */
+    loop_run(l); /* returns at once: already stopped */
     CHECK(t.n == 0);
     loop_destroy(&l);
 }
@@ -360,7 +360,7 @@ static void test_wake_stop(void)
 static void test_clock(void)
 {
     int64_t a = loop_now_us(), b = loop_now_us(), ms = loop_now_ms();
-    CHECK(a > 0 && b >= a);                          /* monotonic */
+    CHECK(a > 0 && b >= a); /* monotonic */
     CHECK(ms >= a / 1000 && ms <= loop_now_us() / 1000);
 }
 

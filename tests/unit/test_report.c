@@ -32,9 +32,18 @@ static char *cap_close(cap_t *c)
 
 static job_progress_t progress(uint64_t done, uint64_t total, double elapsed, bool finished)
 {
-    job_progress_t p = {.job_id = "j", .records = total / 2, .units_total = total, .units_done = done,
-                        .shards_total = 10, .shards_done = done / 10, .scores_ok = done * 2, .scores_unscored = 1,
-                        .scores_error = 2, .workers = 3, .connected = true, .elapsed_s = elapsed,
+    job_progress_t p = {.job_id = "j",
+                        .records = total / 2,
+                        .units_total = total,
+                        .units_done = done,
+                        .shards_total = 10,
+                        .shards_done = done / 10,
+                        .scores_ok = done * 2,
+                        .scores_unscored = 1,
+                        .scores_error = 2,
+                        .workers = 3,
+                        .connected = true,
+                        .elapsed_s = elapsed,
                         .finished = finished};
     return p;
 }
@@ -48,13 +57,13 @@ static void test_plain(void)
     CHECK(!r.tty);
     job_progress_t p = progress(50, 200, 10, false);
     report_progress(&p, &r);
-    p = progress(60, 200, 12, false);   /* 2 s later: no new line */
+    p = progress(60, 200, 12, false); /* 2 s later: no new line */
     report_progress(&p, &r);
-    p = progress(80, 200, 15.5, false);   /* 5.5 s later: a line */
+    p = progress(80, 200, 15.5, false); /* 5.5 s later: a line */
     report_progress(&p, &r);
-    p = progress(80, 200, 15.6, true);    /* the end: always a line */
+    p = progress(80, 200, 15.6, true); /* the end: always a line */
     report_progress(&p, &r);
-    report_progress_end(&r);              /* nothing was drawn: adds nothing */
+    report_progress_end(&r); /* nothing was drawn: adds nothing */
     char *out = cap_close(&c);
     CHECK_STR(out,
               "progress: 50/200 (25%) record-targets, 5.0/s, shards 5/10, scores ok 100 unscored 1 errors 2\n"
@@ -97,23 +106,23 @@ static void test_tty(void)
     report_progress_t r;
     report_progress_init(&r, f, false);
     CHECK(r.tty);
-    job_progress_t p = progress(50, 200, 10, false);         /* ETA 30 s */
+    job_progress_t p = progress(50, 200, 10, false); /* ETA 30 s */
     report_progress(&p, &r);
-    p = progress(10, 1000, 10, false);                        /* 1 /s: 990 s = 16m30s */
+    p = progress(10, 1000, 10, false); /* 1 /s: 990 s = 16m30s */
     report_progress(&p, &r);
-    p = progress(1, 10000, 1, false);                         /* 9999 s = 2h46m39s: 2h47m */
+    p = progress(1, 10000, 1, false); /* 9999 s = 2h46m39s: 2h47m */
     report_progress(&p, &r);
-    p = progress(5, 303, 1, false);                           /* 59.6 s: 1m00s, not 60s */
+    p = progress(5, 303, 1, false); /* 59.6 s: 1m00s, not 60s */
     report_progress(&p, &r);
-    p = progress(5, 18003, 1, false);                         /* 3599.6 s: 1h00m, not 59m60s */
+    p = progress(5, 18003, 1, false); /* 3599.6 s: 1h00m, not 59m60s */
     report_progress(&p, &r);
-    p = progress(5, 18148, 1, false);                         /* 3628.6 s: 1h00m */
+    p = progress(5, 18148, 1, false); /* 3628.6 s: 1h00m */
     report_progress(&p, &r);
-    p = progress(0, 10, 5, false);                            /* no rate yet: no ETA */
+    p = progress(0, 10, 5, false); /* no rate yet: no ETA */
     report_progress(&p, &r);
     report_progress_end(&r);
     CHECK(!r.drawn);
-    report_progress_end(&r);   /* once only */
+    report_progress_end(&r); /* once only */
     fclose(f);
 
     char buf[4096];
@@ -176,7 +185,7 @@ static void test_summary(void)
     CHECK_HAS(out, "  ARatherLongCustomMetricNameT       -          -                 -       0         1       0\n");
     CHECK_HAS(out, "  Tone                               -          -                 -       3         0       0\n"
                    "                               formal: 2 casual: 1\n");
-    CHECK(!strstr(out, "incorrect: 62"));   /* a float scale shows its mean, not its counts */
+    CHECK(!strstr(out, "incorrect: 62")); /* a float scale shows its mean, not its counts */
     CHECK_HAS(out, "  Correctness                    0.500      1.000    [0.500, 0.500]       1         0       0\n");
     CHECK_HAS(out, "\ncustom vs base (positive = custom better)\n");
     CHECK_HAS(out, "  Correctness                     +0.061  [+0.040, +0.083]    231    640    114    23.4%\n");

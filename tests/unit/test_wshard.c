@@ -140,9 +140,9 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
 typedef struct {
     result_t res[MAX_RESULTS];
     int n;
-    int done;               /* on_done calls */
-    int results_at_done;    /* results seen when on_done came */
-    int after_done;         /* results after on_done: must stay 0 */
+    int done;            /* on_done calls */
+    int results_at_done; /* results seen when on_done came */
+    int after_done;      /* results after on_done: must stay 0 */
 } sink_t;
 
 static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
@@ -369,7 +369,7 @@ static void test_cancel(loop_t *loop, llm_client_t *llm)
     CHECK(llm_pending(llm) == 4 && k.done == 0);
     wshard_cancel(s);
     CHECK(wshard_cancelled(s));
-    CHECK(k.done == 0);   /* four inference calls are still out */
+    CHECK(k.done == 0); /* four inference calls are still out */
     CHECK(run_shard(loop, llm, &k));
     CHECK(k.n == 0 && wshard_results(s) == 0);
     wshard_destroy(&s);
@@ -428,8 +428,7 @@ static void test_immediate(loop_t *loop, llm_client_t *llm)
         const result_t *r = find(&k, 100, TARGET_CUSTOM);
         CHECK(r && r->error && strstr(r->error, "no response for this target"));
         r = find(&k, 101, TARGET_CUSTOM);
-        CHECK(r && r->response_from_dataset && strcmp(r->model, "dataset") == 0 &&
-              r->scores[0].status == SCORE_OK);
+        CHECK(r && r->response_from_dataset && strcmp(r->model, "dataset") == 0 && r->scores[0].status == SCORE_OK);
         wshard_destroy(&s);
         sink_free(&k);
         job_free(job);
@@ -451,8 +450,8 @@ int main(void)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, on_request,
-        NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, on_request, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "test_wshard: cannot start the stand-in server\n");
