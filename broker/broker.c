@@ -507,6 +507,7 @@ static int drain(broker_t *b)
     return frame_readable(b->sock);
 }
 
+/* What drain leaves waiting is taken by the before-wait hook, which runs before the next wait. */
 static void on_fd(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
 
 static int before_wait(loop_t *loop, void *arg) { return drain(arg); }

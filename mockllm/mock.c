@@ -390,7 +390,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (content_length_over(c)) {
                 /* Refuse before reading the body; libmicrohttpd closes the connection after. */
                 r->too_big = true;
-                (void)serve_model(m, r, c);
+                (void)serve_model(m, r, c);   /* writes the refusal; its delay is 0: answered now */
                 r->answered = true;
                 return send_resp(m, c, r);
             }
