@@ -761,25 +761,6 @@ out:
     return rc;
 }
 
-int mlflow_set_tag(mlflow_t *m, const char *run_id, const char *key, const char *value, mlflow_err_t *e)
-{
-    char *k = mlflow_key_sanitize(key);
-    buf_t b;
-    buf_init(&b, 0);
-    int w = 0;
-    w |= buf_puts(&b, "{\"run_id\":");
-    w |= buf_json_str(&b, run_id, strlen(run_id));
-    w |= buf_puts(&b, ",\"key\":");
-    w |= buf_json_str(&b, k, strlen(k));
-    w |= buf_puts(&b, ",\"value\":");
-    w |= buf_json_str(&b, value, mlflow_utf8_cut(value, MLFLOW_MAX_TAG_VALUE));
-    w |= buf_putc(&b, '}');
-    int rc = w < 0 ? -1 : mlflow_call(m, "POST", API "/runs/set-tag", b.data, NULL, e);
-    buf_free(&b);
-    free(k);
-    return rc;
-}
-
 char *mlflow_filter_tag_eq(const char *key, const char *value)
 {
     char q = '\'';
