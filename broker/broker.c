@@ -9,7 +9,8 @@
  * A shard is a `job_t`-free item: its routing fields plus the payload bytes exactly as the
  * scheduler sent them (the broker never decodes shards). It is in exactly one place: the queue
  * (SHARD_QUEUED), or a worker's lease list (SHARD_LEASED); its states and the lease rules are
- * proto/shard.h's. SHARD_DONE ends the lease and the item; results
+ * proto/shard.h's. The queue is fair between jobs (bqueue.c: a FIFO per job, served in turn), so
+ * a small job is not stuck behind a large job's backlog. SHARD_DONE ends the lease and the item; results
  * and SHARD_DONE are forwarded to the scheduler that owns the job, whatever the lease state (a
  * late result from a worker we declared dead is still a good result: the scheduler commits
  * idempotently).
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "allot.h"
+#include "bqueue.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -43,6 +45,7 @@
 typedef enum { ROLE_UNKNOWN = 0, ROLE_WORKER, ROLE_SCHEDULER } role_t;
 
 typedef struct item {
+    bq_node_t node;             /* in the queue (bqueue.c) while SHARD_QUEUED */
     char job_id[WIRE_MAX_ID];
     uint64_t shard_id;
     shard_state_t state;        /* SHARD_QUEUED or SHARD_LEASED */
@@ -91,7 +94,7 @@ struct broker {
     int64_t allot_at;                 /* liveness clock at the last allot_tick */
     peer_t **peers;
     size_t n_peers;
-    list_t queue;
+    bqueue_t *queue;
     jobroute_t *routes;
     size_t n_routes;
     uint64_t next_lease;
@@ -112,16 +115,6 @@ static void list_push_back(list_t *l, item_t *it)
     if (l->tail) l->tail->next = it;
     else l->head = it;
     l->tail = it;
-    l->n++;
-}
-
-static void list_push_front(list_t *l, item_t *it)
-{
-    it->prev = NULL;
-    it->next = l->head;
-    if (l->head) l->head->prev = it;
-    else l->tail = it;
-    l->head = it;
     l->n++;
 }
 
@@ -171,7 +164,7 @@ static void update_stats(broker_t *b)
     pthread_mutex_lock(&b->stats_mu);
     b->stats.workers_alive = w;
     b->stats.schedulers_alive = s;
-    b->stats.shards_queued = b->queue.n;
+    b->stats.shards_queued = bqueue_len(b->queue);
     b->stats.shards_leased = leased;
     pthread_mutex_unlock(&b->stats_mu);
 }
@@ -187,7 +180,7 @@ static void requeue_leases(broker_t *b, peer_t *p)
         list_remove(&p->leases, it);
         it->state = SHARD_QUEUED;
         it->lease = 0;
-        list_push_front(&b->queue, it);
+        bqueue_push_front(b->queue, &it->node);
     }
     if (n) {
         log_warn("worker %s: %zu leased shard(s) back to the queue", p->name, n);
@@ -204,7 +197,8 @@ static void peer_remove(broker_t *b, peer_t *p, const char *why)
         STAT_ADD(b, workers_died, 1);
         allot_worker_gone(b->allot, p);
     } else if (p->role == ROLE_SCHEDULER) {
-        log_warn("scheduler %s %s", p->name[0] ? p->name : "?", why);
+        if (strstr(why, "BYE")) log_info("scheduler %s %s", p->name[0] ? p->name : "?", why);
+        else log_warn("scheduler %s %s", p->name[0] ? p->name : "?", why);
     }
     for (size_t i = 0; i < b->n_peers; i++) {
         if (b->peers[i] == p) {
@@ -275,11 +269,10 @@ static peer_t *best_worker(broker_t *b)
 static void dispatch(broker_t *b)
 {
     size_t budget = 1024;   /* bounded work per pass */
-    while (b->queue.head && budget--) {
+    while (bqueue_len(b->queue) && budget--) {
         peer_t *w = best_worker(b);
         if (!w) break;
-        item_t *it = b->queue.head;
-        list_remove(&b->queue, it);
+        item_t *it = (item_t *)bqueue_pop(b->queue);   /* the next job's turn */
         it->state = SHARD_LEASED;
         it->lease = ++b->next_lease;
         it->attempts++;
@@ -289,7 +282,7 @@ static void dispatch(broker_t *b)
             it->state = SHARD_QUEUED;
             it->lease = 0;
             it->attempts--;
-            list_push_front(&b->queue, it);
+            bqueue_push_front(b->queue, &it->node);
             w->alive = false;   /* unreachable: the next heartbeat check removes it */
             continue;
         }
@@ -304,8 +297,7 @@ static void dispatch(broker_t *b)
 
 static bool already_known(broker_t *b, const char *job_id, uint64_t shard_id)
 {
-    for (item_t *it = b->queue.head; it; it = it->next)
-        if (it->shard_id == shard_id && strcmp(it->job_id, job_id) == 0) return true;
+    if (bqueue_find(b->queue, job_id, shard_id)) return true;
     for (size_t i = 0; i < b->n_peers; i++)
         for (item_t *it = b->peers[i]->leases.head; it; it = it->next)
             if (it->shard_id == shard_id && strcmp(it->job_id, job_id) == 0) return true;
@@ -323,17 +315,15 @@ static item_t *lease_take(peer_t *p, const char *job_id, uint64_t shard_id, uint
     return NULL;
 }
 
+static void drop_queued(bq_node_t *n, void *arg)
+{
+    (void)arg;
+    item_free((item_t *)n);
+}
+
 static void drop_job(broker_t *b, const char *job_id)
 {
-    size_t dropped = 0;
-    for (item_t *it = b->queue.head, *next; it; it = next) {
-        next = it->next;
-        if (strcmp(it->job_id, job_id) == 0) {
-            list_remove(&b->queue, it);
-            item_free(it);
-            dropped++;
-        }
-    }
+    size_t dropped = bqueue_drop_job(b->queue, job_id, drop_queued, NULL);
     for (size_t i = 0; i < b->n_peers; i++) {
         peer_t *p = b->peers[i];
         for (item_t *it = p->leases.head, *next; it; it = next) {
@@ -441,7 +431,9 @@ static void on_message(broker_t *b, const frame_in_t *in)
         it->payload = xmalloc(plen);
         memcpy(it->payload, payload, plen);
         it->payload_len = plen;
-        list_push_back(&b->queue, it);
+        snprintf(it->node.job_id, sizeof it->node.job_id, "%s", h.job_id);
+        it->node.shard_id = h.shard_id;
+        bqueue_push_back(b->queue, &it->node);
         break;
     }
     case WIRE_RESULT:
@@ -575,6 +567,7 @@ broker_t *broker_new(const broker_opts_t *opts, char *err, size_t errlen)
         b->own_ctx = true;
     }
     pthread_mutex_init(&b->stats_mu, NULL);
+    b->queue = bqueue_new();
     snprintf(b->instance, sizeof b->instance, "broker-%d-%llx", (int)getpid(), (unsigned long long)loop_now_us());
     b->sock = zmq_socket(b->ctx, ZMQ_ROUTER);
     if (!b->sock || frame_setup(b->sock, ZMQ_ROUTER) < 0 || zmq_bind(b->sock, opts->endpoint) < 0) {
@@ -638,11 +631,8 @@ void broker_destroy(broker_t **self_p)
         free(b->peers[i]);
     }
     free(b->peers);
-    while (b->queue.head) {
-        item_t *it = b->queue.head;
-        list_remove(&b->queue, it);
-        item_free(it);
-    }
+    for (bq_node_t *n; b->queue && (n = bqueue_pop(b->queue));) item_free((item_t *)n);
+    bqueue_destroy(&b->queue);
     free(b->routes);
     allot_destroy(&b->allot);
     if (b->sock) zmq_close(b->sock);

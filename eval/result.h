@@ -34,6 +34,8 @@ typedef struct {
     double normalized;   /* (value - min) / (max - min), 0 when max == min */
     char *explanation;   /* the judge's reasoning (or the whole reply), may be NULL */
     char *error;         /* why, for error / unscored, else NULL */
+    bool error_config;   /* error: the judge call was refused for how it is configured (401/403, unknown
+                            model or endpoint, no key or region): the same for every call, not retried */
     usage_t usage;       /* judge tokens for this metric, re-ask included */
     uint32_t attempts;   /* judge calls made, re-ask included */
 } score_t;
@@ -47,6 +49,7 @@ typedef struct result {
     char *response;           /* exactly as returned (or from the dataset); NULL on error */
     bool response_from_dataset;
     char *error;              /* inference error, or NULL */
+    bool error_config;        /* that error is a configuration error (see score_t.error_config) */
     usage_t usage;            /* inference tokens */
     double latency_ms;        /* inference latency (0 when from the dataset) */
     score_t *scores;

@@ -152,10 +152,11 @@ void httpd_mhd_log(void *cls, const char *fmt, va_list ap)
 /* ---- address ---- */
 
 /* Splits "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" and resolves it. */
-static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
+static int parse_addr(const char *addr, const char *what, struct sockaddr_storage *ss, socklen_t *sslen, char *err,
+                      size_t errlen)
 {
     if (!addr || !*addr) {
-        snprintf(err, errlen, "metrics address: empty (expected HOST:PORT, :PORT or PORT)");
+        snprintf(err, errlen, "%s: empty (expected HOST:PORT, :PORT or PORT)", what);
         return -1;
     }
     char host[HTTPD_MAX_HOST + 1] = "";
@@ -163,7 +164,7 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
     if (addr[0] == '[') {
         const char *close = strchr(addr, ']');
         if (!close || close[1] != ':' || (size_t)(close - addr - 1) > HTTPD_MAX_HOST || close == addr + 1) {
-            snprintf(err, errlen, "metrics address '%s': expected [IPV6]:PORT", addr);
+            snprintf(err, errlen, "%s '%s': expected [IPV6]:PORT", what, addr);
             return -1;
         }
         memcpy(host, addr + 1, (size_t)(close - addr - 1));
@@ -172,12 +173,12 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
     } else {
         const char *colon = strrchr(addr, ':');
         if (colon && memchr(addr, ':', (size_t)(colon - addr))) {
-            snprintf(err, errlen, "metrics address '%s': put an IPv6 address in brackets, as [::1]:9100", addr);
+            snprintf(err, errlen, "%s '%s': put an IPv6 address in brackets, as [::1]:9100", what, addr);
             return -1;
         }
         if (colon) {
             if ((size_t)(colon - addr) > HTTPD_MAX_HOST) {
-                snprintf(err, errlen, "metrics address '%s': host name too long", addr);
+                snprintf(err, errlen, "%s '%s': host name too long", what, addr);
                 return -1;
             }
             memcpy(host, addr, (size_t)(colon - addr));
@@ -191,7 +192,7 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
     errno = 0;
     long port = strtol(port_s, &end, 10);
     if (!*port_s || *port_s == '-' || *port_s == '+' || errno || *end || port < 0 || port > 65535) {
-        snprintf(err, errlen, "metrics address '%s': '%s' is not a port from 0 to 65535", addr, port_s);
+        snprintf(err, errlen, "%s '%s': '%s' is not a port from 0 to 65535", what, addr, port_s);
         return -1;
     }
     memset(ss, 0, sizeof(*ss));
@@ -207,14 +208,14 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0 || !res) {
-        snprintf(err, errlen, "metrics address '%s': cannot resolve '%s': %s", addr, host,
+        snprintf(err, errlen, "%s '%s': cannot resolve '%s': %s", what, addr, host,
                  rc ? gai_strerror(rc) : "no address");
         if (res) freeaddrinfo(res);
         return -1;
     }
     if ((res->ai_family != AF_INET && res->ai_family != AF_INET6) || res->ai_addrlen > sizeof(*ss)) {
         freeaddrinfo(res);
-        snprintf(err, errlen, "metrics address '%s': '%s' is not an IPv4 or IPv6 address", addr, host);
+        snprintf(err, errlen, "%s '%s': '%s' is not an IPv4 or IPv6 address", what, addr, host);
         return -1;
     }
     memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -225,6 +226,27 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
     return 0;
 }
 
+int httpd_resolve(const char *addr, const char *what, struct sockaddr_storage *ss, unsigned *sslen, char *err,
+                  size_t errlen)
+{
+    socklen_t n = 0;
+    int rc = parse_addr(addr, what, ss, &n, err, errlen);
+    *sslen = (unsigned)n;
+    return rc;
+}
+
+bool httpd_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)(const void *)ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a)) return true;
+        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+    }
+    return false;
+}
+
 /* ---- lifecycle ---- */
 
 httpd_t *httpd_start(const char *addr, httpd_metrics_fn metrics, httpd_ready_fn ready, void *arg, char *err,
@@ -232,7 +254,7 @@ httpd_t *httpd_start(const char *addr, httpd_metrics_fn metrics, httpd_ready_fn 
 {
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
-    if (parse_addr(addr, &ss, &sslen, err, errlen) < 0) return NULL;
+    if (parse_addr(addr, "metrics address", &ss, &sslen, err, errlen) < 0) return NULL;
     httpd_t *h = xcalloc(1, sizeof(*h));
     h->metrics = metrics;
     h->ready = ready;

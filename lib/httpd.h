@@ -51,6 +51,15 @@ int httpd_port(const httpd_t *h);
  * address). Valid until httpd_stop. */
 const char *httpd_url(const httpd_t *h);
 
+/* Resolves a listening address as httpd_start reads it ("HOST:PORT", "[V6]:PORT", ":PORT",
+ * "PORT"; no host: every IPv4 interface) into *ss. `what` names it in messages ("--listen").
+ * 0, or -1 with err. */
+struct sockaddr_storage;
+int httpd_resolve(const char *addr, const char *what, struct sockaddr_storage *ss, unsigned *sslen, char *err,
+                  size_t errlen) __attribute__((warn_unused_result));
+/* Whether the address is a loopback one (127.0.0.0/8, ::1, ::ffff:127.x): false for a wildcard. */
+bool httpd_loopback(const struct sockaddr_storage *ss);
+
 /* libmicrohttpd's error logger (MHD_OPTION_EXTERNAL_LOGGER) for every server llmaj runs (this
  * one and the mock LLM's): the message, its line end trimmed, as a warning. `cls` is unused. */
 void httpd_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

@@ -122,6 +122,7 @@ struct call {
     int64_t t_first_us;           /* first attempt's start, 0 before */
     uint32_t attempts;
     uint64_t retry_timer;
+    const bool *cancelled;        /* the caller's flag (llm_req_t), or NULL */
     /* the current attempt */
     CURL *easy;
     struct curl_slist *hdrs;
@@ -723,7 +724,10 @@ static void attempt_done(llm_client_t *c, call_t *call, CURLcode res, long statu
     buf_free(&call->resp);
     httpmsg_headers_clear(&call->rh);
 
-    if (call->status == LLM_ERR_TRANSIENT && call->attempts <= (uint32_t)c->o.max_retries) {
+    if (call->status == LLM_ERR_TRANSIENT && call->attempts <= (uint32_t)c->o.max_retries && call->cancelled &&
+        *call->cancelled) {
+        set_error(call, LLM_ERR_CANCELLED, "cancelled after attempt %u: not retried", call->attempts);
+    } else if (call->status == LLM_ERR_TRANSIENT && call->attempts <= (uint32_t)c->o.max_retries) {
         int64_t delay = backoff_delay_ms(&c->backoff, call->attempts, rl.retry_after_ms);
         c->stats.retries++;
         log_debug("%s: attempt %u failed (%s); retrying in %lld ms", call->m->input, call->attempts,
@@ -748,6 +752,13 @@ static void pump(llm_client_t *c)
         endpoint_t *ep = c->ring;
         if (!ep->q_head) {
             ring_remove(c, ep);   /* back in when a call is queued */
+            continue;
+        }
+        if (ep->q_head->cancelled && *ep->q_head->cancelled) {   /* its caller no longer wants it */
+            call_t *call = queue_pop(c, ep);
+            set_error(call, LLM_ERR_CANCELLED, "cancelled: not sent");
+            finish(c, call);
+            budget--;
             continue;
         }
         if (gate_exhausted(c, ep)) {   /* fail fast: the provider already said the quota is gone */
@@ -1048,6 +1059,7 @@ int llm_call(llm_client_t *c, const char *model, const llm_req_t *req, llm_done_
     call->m = m;
     call->cb = cb;
     call->arg = arg;
+    call->cancelled = req->cancelled;
     httpmsg_request_init(&call->http);
     buf_init(&call->resp, LLM_MAX_BODY);
     httpmsg_headers_init(&call->rh);

@@ -41,6 +41,10 @@ typedef struct {
     int max_tokens;
     double temperature;
     double top_p;             /* < 0: not sent */
+    /* The caller's "no longer wanted" flag, or NULL. While it points at true, the call is neither
+     * started nor retried: it completes with LLM_ERR_CANCELLED without going on the wire (an
+     * attempt already on the wire runs to its end). Must stay valid until the callback. */
+    const bool *cancelled;
 } llm_req_t;
 
 typedef enum {
@@ -48,6 +52,7 @@ typedef enum {
     LLM_ERR_TRANSIENT,        /* retries exhausted on transient failures */
     LLM_ERR_PERMANENT,        /* 4xx other than 408/429, unparseable reply, bad endpoint */
     LLM_ERR_QUOTA,            /* quota exhausted (insufficient_quota, spend limit): not retried */
+    LLM_ERR_CANCELLED,        /* the caller's `cancelled` flag was set before it went (again) */
 } llm_status_t;
 
 typedef struct {

@@ -33,6 +33,7 @@ struct peer {
     uint32_t workers;
     uint64_t reconnects;
     uint64_t timer;
+    int64_t down_since;       /* loop_now_ms when the last session ended (or the peer was made) */
 };
 
 /* ---- the outbox ---- */
@@ -155,6 +156,7 @@ static void reconnect(peer_t *p, const char *why)
 {
     bool was_up = p->up;
     p->up = false;
+    if (was_up) p->down_since = loop_now_ms();
     p->reconnects++;
     out_drop(p, false);
     if (p->o.on_session) p->o.on_session(PEER_DOWN, was_up, NULL, why, p->o.arg);
@@ -250,6 +252,7 @@ peer_t *peer_new(const peer_opts_t *o, char *err, size_t errlen)
     p->o.endpoint = p->endpoint;
     p->o.role = p->role;
     p->o.name = p->name;
+    p->down_since = loop_now_ms();
     if (open_socket(p, err, errlen) < 0) {
         peer_destroy(&p);
         return NULL;
@@ -262,6 +265,7 @@ void peer_bye(peer_t *p)
 {
     out_flush(p);   /* what can still go (a CANCEL, the last results) goes first */
     out_drop(p, true);
+    if (p->up) p->down_since = loop_now_ms();
     p->up = false;
     wire_hdr_t bye = {.type = WIRE_BYE};
     if (frame_send(p->sock, NULL, 0, &bye, NULL, 0) < 0)
@@ -290,3 +294,6 @@ uint32_t peer_workers(const peer_t *p) { return p->workers; }
 const char *peer_broker_id(const peer_t *p) { return p->broker_id; }
 size_t peer_outbox(const peer_t *p) { return p->out_n; }
 uint64_t peer_reconnects(const peer_t *p) { return p->reconnects; }
+int64_t peer_down_ms(const peer_t *p) { return p->up ? 0 : loop_now_ms() - p->down_since; }
+bool peer_ever_up(const peer_t *p) { return p->ever_up; }
+const char *peer_endpoint(const peer_t *p) { return p->endpoint; }

@@ -78,5 +78,9 @@ uint32_t peer_workers(const peer_t *p);       /* workers alive, as the broker la
 const char *peer_broker_id(const peer_t *p);  /* the broker instance of this session, or "" */
 size_t peer_outbox(const peer_t *p);          /* messages waiting to be sent */
 uint64_t peer_reconnects(const peer_t *p);    /* sessions ended so far */
+/* Milliseconds since the session was last up (since peer_new when it never was); 0 while up. */
+int64_t peer_down_ms(const peer_t *p);
+bool peer_ever_up(const peer_t *p);           /* some session of this peer was welcomed */
+const char *peer_endpoint(const peer_t *p);   /* the broker's address, as given */
 
 #endif

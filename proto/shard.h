@@ -85,6 +85,10 @@ typedef struct {
     shard_state_t state;     /* SHARD_PENDING, SHARD_INFLIGHT or SHARD_DONE */
     uint32_t submits;        /* SUBMITs so far, across scheduler restarts (stored as `attempts`) */
     int64_t submitted_ms;    /* monotonic time of the last SUBMIT, 0 before the first */
+    uint32_t leases;         /* deliveries to workers seen (distinct lease ids in its RESULTs and
+                                SHARD_DONEs): a lease the broker requeued after a worker was lost
+                                shows as one more; stored as `leases` */
+    uint64_t last_lease;     /* the lease id seen last (0: none yet) */
 } shard_t;
 
 /* What the scheduler does with an accepted SHARD_DONE (see "The check"). */

@@ -786,14 +786,64 @@ int wire_hdr_decode(const void *data, size_t len, wire_hdr_t *h, char *err, size
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Shard: {spec, recs: [record]}; record: {idx, id, prompt, ref, ctx, cat, resps: [{text, model}]} */
+/* Shard: {spec, recs: [record]}; record: {idx, id, prompt, ref, ctx, cat, resps: [{text, model}],
+ * plan: [{t, resp, from_ds, model, metrics: [name]}]} (plan: optional, see wire_plan_t) */
 
 enum { S_SPEC, S_RECS, S_NKEYS };
 static const char *const shard_keys[S_NKEYS] = {"spec", "recs"};
-enum { R_IDX, R_ID, R_PROMPT, R_REF, R_CTX, R_CAT, R_RESPS, R_NKEYS };
-static const char *const rec_keys[R_NKEYS] = {"idx", "id", "prompt", "ref", "ctx", "cat", "resps"};
+enum { R_IDX, R_ID, R_PROMPT, R_REF, R_CTX, R_CAT, R_RESPS, R_PLAN, R_NKEYS };
+static const char *const rec_keys[R_NKEYS] = {"idx", "id", "prompt", "ref", "ctx", "cat", "resps", "plan"};
 enum { P_TEXT, P_MODEL, P_NKEYS };
 static const char *const resp_keys[P_NKEYS] = {"text", "model"};
+enum { U_T, U_RESP, U_FROM_DS, U_MODEL, U_METRICS, U_NKEYS };
+static const char *const unit_keys[U_NKEYS] = {"t", "resp", "from_ds", "model", "metrics"};
+
+/* A record and its plan as read off the wire (split into wire_shard_t's two arrays). */
+typedef struct {
+    record_t rec;
+    wire_plan_t plan;
+} wire_rec_t;
+
+void wire_plan_clear(wire_plan_t *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->n_units; i++) {
+        wire_unit_plan_t *u = &p->units[i];
+        free(u->response);
+        free(u->model);
+        for (size_t m = 0; m < u->n_metrics; m++) free(u->metrics[m]);
+        free(u->metrics);
+    }
+    free(p->units);
+    memset(p, 0, sizeof *p);
+}
+
+static int pk_plan(pk_t *w, const wire_plan_t *p)
+{
+    if (p->n_units > 2) return pk_limit(w, "plan", "%zu targets exceed the limit of 2", p->n_units);
+    pk_key(w, "plan");
+    pk_array(w, p->n_units);
+    for (size_t i = 0; i < p->n_units; i++) {
+        const wire_unit_plan_t *u = &p->units[i];
+        if ((int)u->target != TARGET_CUSTOM && u->target != TARGET_BASE)
+            return pk_limit(w, "plan", "unknown target %d", (int)u->target);
+        if (u->n_metrics > MAX_SCORES)
+            return pk_limit(w, "plan", "%zu metrics exceed the limit of %u", u->n_metrics, MAX_SCORES);
+        pk_map(w, 3 + (u->response != NULL) + (u->model != NULL));
+        pk_kuint(w, "t", (uint64_t)u->target);
+        if (pk_kstr(w, "resp", u->response, MAX_TEXT, false) < 0) return -1;
+        pk_kbool(w, "from_ds", u->from_dataset);
+        if (pk_kstr(w, "model", u->model, MAX_LABEL, false) < 0) return -1;
+        pk_key(w, "metrics");
+        pk_array(w, u->n_metrics);
+        for (size_t m = 0; m < u->n_metrics; m++) {
+            size_t len = u->metrics[m] ? strlen(u->metrics[m]) : 0;
+            if (!len || len > MAX_METRIC) return pk_limit(w, "plan", "metric %zu: empty or too long", m);
+            pk_str(w, u->metrics[m], len);
+        }
+    }
+    return w->failed ? -1 : 0;
+}
 
 static int pk_response(pk_t *w, const record_response_t *p)
 {
@@ -802,14 +852,15 @@ static int pk_response(pk_t *w, const record_response_t *p)
     return pk_kstr(w, "model", p->model_identifier, MAX_TEXT, false);
 }
 
-static int pk_record(pk_t *w, const record_t *rec)
+static int pk_record(pk_t *w, const record_t *rec, const wire_plan_t *plan)
 {
     if (rec->n_responses > MAX_RESPONSES)
         return pk_limit(w, "resps", "%zu responses exceed the limit of %u", rec->n_responses,
                         MAX_RESPONSES);
     if (rec->n_responses && !rec->responses) return pk_limit(w, "resps", "missing");
+    bool planned = plan && plan->n_units > 0;
     pk_map(w, 2 + (rec->id != NULL) + (rec->reference != NULL) + (rec->context != NULL) +
-                  (rec->category != NULL) + (rec->n_responses > 0));
+                  (rec->category != NULL) + (rec->n_responses > 0) + planned);
     pk_kuint(w, "idx", rec->index);
     if (pk_kstr(w, "id", rec->id, MAX_TEXT, false) < 0 ||
         pk_kstr(w, "prompt", rec->prompt, MAX_TEXT, true) < 0 ||
@@ -826,10 +877,17 @@ static int pk_record(pk_t *w, const record_t *rec)
                 return pk_wrap(w, ".resps");
             }
     }
+    if (planned && pk_plan(w, plan) < 0) return -1;
     return w->failed ? -1 : 0;
 }
 
 int wire_shard_encode(const char *spec_json, const record_t *records, size_t n, buf_t *out)
+{
+    return wire_shard_encode_plans(spec_json, records, NULL, n, out);
+}
+
+int wire_shard_encode_plans(const char *spec_json, const record_t *records, const wire_plan_t *plans, size_t n,
+                            buf_t *out)
 {
     pk_t w;
     pk_init(&w, out);
@@ -843,7 +901,7 @@ int wire_shard_encode(const char *spec_json, const record_t *records, size_t n, 
             pk_key(&w, "recs");
             pk_array(&w, n);
             for (size_t i = 0; i < n && !w.failed; i++)
-                if (pk_record(&w, &records[i]) < 0) {
+                if (pk_record(&w, &records[i], plans ? &plans[i] : NULL) < 0) {
                     pk_wrap(&w, "[%zu]", i);
                     pk_wrap(&w, ".recs");
                 }
@@ -890,10 +948,54 @@ static int rd_responses(rd_t *r, record_t *rec)
     return rc;
 }
 
+static int unit_field(rd_t *r, int k, void *obj)
+{
+    wire_unit_plan_t *u = obj;
+    uint64_t v;
+    switch (k) {
+    case U_T:
+        if (rd_uint(r, UINT64_MAX, &v) < 0) return -1;
+        if (v > TARGET_BASE) return rd_fail(r, "unknown target %llu (0 custom, 1 base)", (unsigned long long)v);
+        u->target = (target_t)v;
+        return 0;
+    case U_RESP: return rd_str(r, MAX_TEXT, &u->response);
+    case U_FROM_DS: return rd_bool(r, &u->from_dataset);
+    case U_MODEL: return rd_str(r, MAX_LABEL, &u->model);
+    case U_METRICS: {
+        uint64_t n = 0;
+        if (rd_enter(r, K_ARRAY, &n) < 0) return -1;
+        if (n > MAX_SCORES)
+            return rd_fail(r, "%llu metrics exceed the limit of %u", (unsigned long long)n, MAX_SCORES);
+        if (n) u->metrics = xcalloc(n, sizeof *u->metrics);
+        for (uint64_t i = 0; i < n; i++) {
+            u->n_metrics = i + 1;   /* what was allocated is freed by the clear, also on failure */
+            if (rd_str(r, MAX_METRIC, &u->metrics[i]) < 0) return rd_wrap(r, "[%llu]", (unsigned long long)i);
+            if (!u->metrics[i][0]) return rd_fail(r, "[%llu]: empty metric name", (unsigned long long)i);
+        }
+        rd_leave(r);
+        return 0;
+    }
+    }
+    return 0;
+}
+
+static int rd_plan(rd_t *r, wire_plan_t *p)
+{
+    void *arr = NULL;
+    int rc = rd_objects(r, 2, "targets", sizeof *p->units, unit_keys, U_NKEYS, unit_field, 1u << U_T, &arr,
+                        &p->n_units);
+    p->units = arr;
+    if (rc == 0 && p->n_units == 2 && p->units[0].target == p->units[1].target)
+        return rd_fail(r, "target %d planned twice", (int)p->units[0].target);
+    return rc;
+}
+
 static int rec_field(rd_t *r, int k, void *obj)
 {
-    record_t *rec = obj;
+    wire_rec_t *wr = obj;
+    record_t *rec = &wr->rec;
     switch (k) {
+    case R_PLAN: return rd_plan(r, &wr->plan);
     case R_IDX: return rd_uint(r, UINT64_MAX, &rec->index);
     case R_ID: return rd_str(r, MAX_TEXT, &rec->id);
     case R_PROMPT: return rd_str(r, MAX_TEXT, &rec->prompt);
@@ -905,12 +1007,26 @@ static int rec_field(rd_t *r, int k, void *obj)
     return 0;
 }
 
+/* Reads the records with their plans, then splits them into the shard's two arrays (also on
+ * failure, so that the shard's clear frees whatever was read). */
 static int rd_records(rd_t *r, wire_shard_t *s)
 {
     void *arr = NULL;
-    int rc = rd_objects(r, MAX_RECORDS, "records", sizeof *s->records, rec_keys, R_NKEYS, rec_field, 1u << R_PROMPT,
-                        &arr, &s->n_records);
-    s->records = arr;
+    size_t n = 0;
+    int rc = rd_objects(r, MAX_RECORDS, "records", sizeof(wire_rec_t), rec_keys, R_NKEYS, rec_field, 1u << R_PROMPT,
+                        &arr, &n);
+    wire_rec_t *wr = arr;
+    bool planned = false;
+    for (size_t i = 0; i < n; i++) planned |= wr[i].plan.n_units > 0;
+    s->n_records = n;
+    s->records = n ? xcalloc(n, sizeof *s->records) : NULL;
+    s->plans = planned ? xcalloc(n, sizeof *s->plans) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        s->records[i] = wr[i].rec;
+        if (planned) s->plans[i] = wr[i].plan;
+        else wire_plan_clear(&wr[i].plan);
+    }
+    free(wr);
     return rc;
 }
 
@@ -943,8 +1059,12 @@ void wire_shard_clear(wire_shard_t *s)
 {
     if (!s) return;
     free(s->spec_json);
-    for (size_t i = 0; i < s->n_records; i++) record_clear(&s->records[i]);
+    for (size_t i = 0; i < s->n_records; i++) {
+        record_clear(&s->records[i]);
+        if (s->plans) wire_plan_clear(&s->plans[i]);
+    }
     free(s->records);
+    free(s->plans);
     memset(s, 0, sizeof *s);
 }
 
@@ -953,21 +1073,21 @@ void wire_shard_clear(wire_shard_t *s)
  * score:  {metric, status, rating, has_score, score, norm, expl, err, in_tok, out_tok, attempts} */
 
 enum { T_JOB, T_SHARD, T_IDX, T_TARGET, T_MODEL, T_RESP, T_FROM_DS, T_ERR, T_IN, T_OUT, T_LAT,
-       T_SCORES, T_NKEYS };
+       T_SCORES, T_ERR_CFG, T_NKEYS };
 static const char *const result_keys[T_NKEYS] = {"job", "shard", "idx", "target", "model", "resp",
                                                  "from_ds", "err", "in_tok", "out_tok", "lat_ms",
-                                                 "scores"};
+                                                 "scores", "err_cfg"};
 enum { C_METRIC, C_STATUS, C_RATING, C_HAS, C_SCORE, C_NORM, C_EXPL, C_ERR, C_IN, C_OUT, C_ATT,
-       C_NKEYS };
+       C_ERR_CFG, C_NKEYS };
 static const char *const score_keys[C_NKEYS] = {"metric", "status", "rating", "has_score", "score",
                                                 "norm", "expl", "err", "in_tok", "out_tok",
-                                                "attempts"};
+                                                "attempts", "err_cfg"};
 
 static int pk_score(pk_t *w, const score_t *s)
 {
     if ((int)s->status < SCORE_OK || s->status > SCORE_ERROR)
         return pk_limit(w, "status", "unknown status %d", (int)s->status);
-    pk_map(w, 8 + (s->rating != NULL) + (s->explanation != NULL) + (s->error != NULL));
+    pk_map(w, 8 + (s->rating != NULL) + (s->explanation != NULL) + (s->error != NULL) + s->error_config);
     if (pk_kstr(w, "metric", s->metric, MAX_METRIC, true) < 0) return -1;
     pk_kuint(w, "status", (uint64_t)s->status);
     if (pk_kstr(w, "rating", s->rating, MAX_LABEL, false) < 0) return -1;
@@ -980,6 +1100,7 @@ static int pk_score(pk_t *w, const score_t *s)
     pk_kuint(w, "in_tok", s->usage.input_tokens);
     pk_kuint(w, "out_tok", s->usage.output_tokens);
     pk_kuint(w, "attempts", s->attempts);
+    if (s->error_config) pk_kbool(w, "err_cfg", true);
     return w->failed ? -1 : 0;
 }
 
@@ -990,7 +1111,7 @@ static int pk_result(pk_t *w, const result_t *r)
     if (r->n_scores > MAX_SCORES)
         return pk_limit(w, "scores", "%zu scores exceed the limit of %u", r->n_scores, MAX_SCORES);
     if (r->n_scores && !r->scores) return pk_limit(w, "scores", "missing");
-    pk_map(w, 9 + (r->model != NULL) + (r->response != NULL) + (r->error != NULL));
+    pk_map(w, 9 + (r->model != NULL) + (r->response != NULL) + (r->error != NULL) + r->error_config);
     if (pk_kstr(w, "job", r->job_id, WIRE_MAX_ID - 1, true) < 0) return -1;
     pk_kuint(w, "shard", r->shard_id);
     pk_kuint(w, "idx", r->record_index);
@@ -1003,6 +1124,7 @@ static int pk_result(pk_t *w, const result_t *r)
     pk_kuint(w, "in_tok", r->usage.input_tokens);
     pk_kuint(w, "out_tok", r->usage.output_tokens);
     if (pk_kdouble(w, "lat_ms", r->latency_ms, DBL_NONNEG) < 0) return -1;
+    if (r->error_config) pk_kbool(w, "err_cfg", true);
     pk_key(w, "scores");
     pk_array(w, r->n_scores);
     for (size_t i = 0; i < r->n_scores; i++)
@@ -1043,6 +1165,7 @@ static int score_field(rd_t *r, int k, void *obj)
     case C_IN: return rd_uint(r, UINT64_MAX, &s->usage.input_tokens);
     case C_OUT: return rd_uint(r, UINT64_MAX, &s->usage.output_tokens);
     case C_ATT: return rd_u32(r, &s->attempts);
+    case C_ERR_CFG: return rd_bool(r, &s->error_config);
     }
     return 0;
 }
@@ -1078,6 +1201,7 @@ static int result_field(rd_t *r, int k, void *obj)
     case T_OUT: return rd_uint(r, UINT64_MAX, &res->usage.output_tokens);
     case T_LAT: return rd_double(r, DBL_NONNEG, &res->latency_ms);
     case T_SCORES: return rd_scores(r, res);
+    case T_ERR_CFG: return rd_bool(r, &res->error_config);
     }
     return 0;
 }

@@ -59,15 +59,40 @@ int wire_hdr_encode(const wire_hdr_t *h, buf_t *out) __attribute__((warn_unused_
 int wire_hdr_decode(const void *data, size_t len, wire_hdr_t *h, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Shard payload: the job's canonical spec JSON and the records to evaluate. */
+/* What a worker does for one target of a record when a record is not to be evaluated in full
+ * (a retry of some cells, a resubmission after part of it was committed): judge the listed
+ * metrics of a response already committed, or, with no response, evaluate the target in full. */
+typedef struct {
+    target_t target;
+    char *response;           /* the committed response to judge; NULL: call the model first */
+    bool from_dataset;        /* that response came from the dataset */
+    char *model;              /* the model string that gave it (the result's `model`), or NULL */
+    char **metrics;           /* the metrics (by name) to judge; n_metrics 0: every metric */
+    size_t n_metrics;
+} wire_unit_plan_t;
+
+/* A record's plan: the targets to evaluate and how. n_units 0: every target, every metric (the
+ * record as it stands in the dataset, which is what a record without a plan means too). */
+typedef struct {
+    wire_unit_plan_t *units;
+    size_t n_units;
+} wire_plan_t;
+void wire_plan_clear(wire_plan_t *p);
+
+/* Shard payload: the job's canonical spec JSON and the records to evaluate, with, for some
+ * records, a plan (`plans` is NULL when no record has one, else parallel to `records`). */
 typedef struct {
     char *spec_json;
     record_t *records;
     size_t n_records;
+    wire_plan_t *plans;
 } wire_shard_t;
 
 int wire_shard_encode(const char *spec_json, const record_t *records, size_t n, buf_t *out)
     __attribute__((warn_unused_result));
+/* The same with a plan per record (`plans` NULL, or n entries of which n_units 0 means none). */
+int wire_shard_encode_plans(const char *spec_json, const record_t *records, const wire_plan_t *plans, size_t n,
+                            buf_t *out) __attribute__((warn_unused_result));
 /* On success the caller owns *out's members (wire_shard_clear). On failure nothing to free. */
 int wire_shard_decode(const void *data, size_t len, wire_shard_t *out, char *err, size_t errlen)
     __attribute__((warn_unused_result));

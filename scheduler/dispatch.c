@@ -29,7 +29,44 @@ static void mark_done(job_t *j, ingest_t *in, size_t i)
     save_state(j, in, i, SHARD_DONE);
 }
 
-/* Sends shard i (PENDING or INFLIGHT) with its records still missing an output. */
+/* The plan of a record with part of it committed (a retry, a resubmission after a partial
+ * result): per target, nothing when it is complete, its missing metrics on the committed response
+ * when it has one, else the whole target. 0 with plan->n_units 0 when nothing of it is committed
+ * (the worker evaluates it in full); -1 on a database error. */
+static int plan_of(job_t *j, store_t *st, uint64_t idx, wire_plan_t *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    store_unit_t u[2];
+    if (store_units_of(st, j->id, idx, u) < 0) return -1;
+    bool any = false;
+    for (unsigned t = 0; t < j->targets; t++) any |= u[t].has_output || u[t].n_metrics > 0;
+    if (any) {
+        plan->units = xcalloc(j->targets, sizeof *plan->units);
+        for (unsigned t = 0; t < j->targets; t++) {
+            if (u[t].n_metrics >= j->n_metrics) continue;   /* complete */
+            wire_unit_plan_t *p = &plan->units[plan->n_units++];
+            p->target = (target_t)t;
+            if (!u[t].has_output || u[t].error || !u[t].response) continue;   /* the whole target */
+            p->response = u[t].response;
+            u[t].response = NULL;
+            p->from_dataset = u[t].from_dataset;
+            p->model = u[t].model;
+            u[t].model = NULL;
+            p->metrics = xcalloc(j->n_metrics, sizeof *p->metrics);
+            for (size_t m = 0; m < j->n_metrics; m++) {
+                const char *name = j->spec->metrics[m]->name;
+                bool scored = false;
+                for (size_t k = 0; k < u[t].n_metrics && !scored; k++) scored = !strcmp(u[t].metrics[k], name);
+                if (!scored) p->metrics[p->n_metrics++] = xstrdup(name);
+            }
+        }
+    }
+    store_unit_clear(&u[0]);
+    store_unit_clear(&u[1]);
+    return 0;
+}
+
+/* Sends shard i (PENDING or INFLIGHT) with its records still missing a cell. */
 static void submit(job_t *j, ingest_t *in, peer_t *peer, size_t i)
 {
     shard_t *sh = &j->shards[i];
@@ -38,7 +75,7 @@ static void submit(job_t *j, ingest_t *in, peer_t *peer, size_t i)
     /* What was received so far must be committed before asking what is missing. */
     if (ingest_flush(in) < 0) return;
     store_t *st = ingest_store(in);
-    if (store_records_range(st, j->id, sh->first, sh->last, j->targets, &recs, &n) < 0) {
+    if (store_records_range(st, j->id, sh->first, sh->last, (uint64_t)j->targets * j->n_metrics, &recs, &n) < 0) {
         job_fail(j, "database %s: cannot read shard %zu: %s", store_path(st), i, store_errmsg(st));
         return;
     }
@@ -48,13 +85,26 @@ static void submit(job_t *j, ingest_t *in, peer_t *peer, size_t i)
         mark_done(j, in, i);
         return;
     }
+    wire_plan_t *plans = xcalloc(n, sizeof *plans);
+    int rc = 0;
+    bool planned = false;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        rc = plan_of(j, st, recs[k].index, &plans[k]);
+        planned |= plans[k].n_units > 0;
+    }
     buf_t b;
     buf_init(&b, WIRE_MAX_MSG);
-    int rc = wire_shard_encode(j->spec_json, recs, n, &b);
-    for (size_t k = 0; k < n; k++) record_clear(&recs[k]);
+    if (rc < 0) job_fail(j, "database %s: cannot read what shard %zu has committed: %s", store_path(st), i, store_errmsg(st));
+    else rc = wire_shard_encode_plans(j->spec_json, recs, planned ? plans : NULL, n, &b);
+    for (size_t k = 0; k < n; k++) {
+        record_clear(&recs[k]);
+        wire_plan_clear(&plans[k]);
+    }
     free(recs);
+    free(plans);
     if (rc < 0) {
-        job_fail(j, "shard %zu is larger than a message may be (%u bytes): lower shard_size", i, WIRE_MAX_MSG);
+        if (!j->fatal)
+            job_fail(j, "shard %zu is larger than a message may be (%u bytes): lower shard_size", i, WIRE_MAX_MSG);
         buf_free(&b);
         return;
     }
@@ -123,6 +173,21 @@ void dispatch_resubmit_inflight(job_t *j, ingest_t *in, peer_t *peer)
             n++;
         }
     if (n) log_info("job %s: %zu in-flight shard(s) submitted again", j->id, n);
+}
+
+void dispatch_lease_seen(job_t *j, ingest_t *in, uint64_t shard_id, uint64_t lease)
+{
+    if (shard_id >= j->n_shards || lease == 0) return;
+    shard_t *sh = &j->shards[shard_id];
+    if (sh->last_lease == lease) return;
+    /* A lease not seen before: one more delivery (stale results of an earlier lease may still
+     * come after a later one's: they count once more, which only overstates the redeliveries). */
+    sh->last_lease = lease;
+    sh->leases++;
+    store_t *s = ingest_store(in);
+    if (store_shard_set_leases(s, j->id, shard_id, sh->leases) < 0)
+        log_warn("job %s: shard %llu: %s could not record its deliveries (%s)", j->id, (unsigned long long)shard_id,
+                 store_path(s), store_errmsg(s));
 }
 
 void dispatch_cancel(job_t *j, peer_t *peer)

@@ -34,6 +34,9 @@ void dispatch_shard_done(job_t *j, ingest_t *in, peer_t *peer, uint64_t shard_id
 /* A new broker session after an earlier one: every INFLIGHT shard goes again. */
 void dispatch_resubmit_inflight(job_t *j, ingest_t *in, peer_t *peer);
 
+/* A RESULT or SHARD_DONE of shard `shard_id` came under `lease`: counts a new delivery. */
+void dispatch_lease_seen(job_t *j, ingest_t *in, uint64_t shard_id, uint64_t lease);
+
 /* The job is stopping: CANCEL it at the broker (once). */
 void dispatch_cancel(job_t *j, peer_t *peer);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fastfail.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -88,16 +89,16 @@ static int commit_one(ingest_t *in, job_t *j, const result_t *r)
     if (need_tx(in, j) < 0) return -1;
     bool fresh_output = false;
     size_t fresh_scores = 0;
-    if (store_result_commit(in->st, j->id, r, &fresh_output, &fresh_scores) < 0) {
+    uint64_t by_status[4] = {0};
+    if (store_result_commit(in->st, j->id, r, &fresh_output, &fresh_scores, by_status) < 0) {
         job_fail(j, "database %s: cannot store the result of record %llu (%s): %s", store_path(in->st),
                  (unsigned long long)r->record_index, target_name(r->target), store_errmsg(in->st));
         return -1;
     }
-    if (fresh_output) j->units_done++;
-    if (fresh_scores) {
-        /* The scores are new together with their output, or (a shard given up on, topped up) alone. */
-        for (size_t i = 0; i < r->n_scores; i++)
-            if ((unsigned)r->scores[i].status < 4) j->scores[r->scores[i].status]++;
+    job_count(j, in->st, r, fresh_output, fresh_scores, by_status);
+    if (fresh_output || fresh_scores) {
+        const char *why = fastfail_see(j->ff, j->spec, r);
+        if (why) job_fail(j, "%s", why);
     }
     return 0;
 }
@@ -131,7 +132,7 @@ int ingest_shard_outputs(ingest_t *in, job_t *j, size_t shard, uint64_t *outputs
     *outputs = 0;
     if (ingest_flush(in) < 0) return -1;
     const shard_t *sh = &j->shards[shard];
-    if (store_outputs_in_range(in->st, j->id, sh->first, sh->last, outputs) < 0) {
+    if (store_outputs_in_range(in->st, j->id, sh->first, sh->last, j->n_metrics, outputs) < 0) {
         job_fail(j, "database %s: cannot count the results of shard %zu: %s", store_path(in->st), shard,
                  store_errmsg(in->st));
         return -1;
@@ -145,7 +146,7 @@ int ingest_give_up(ingest_t *in, job_t *j, size_t shard)
     record_t *recs = NULL;
     size_t n = 0;
     if (ingest_flush(in) < 0) return -1;
-    if (store_records_range(in->st, j->id, sh->first, sh->last, j->targets, &recs, &n) < 0) {
+    if (store_records_range(in->st, j->id, sh->first, sh->last, (uint64_t)j->targets * j->n_metrics, &recs, &n) < 0) {
         job_fail(j, "database %s: cannot read shard %zu: %s", store_path(in->st), shard, store_errmsg(in->st));
         return -1;
     }

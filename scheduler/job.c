@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dataset.h"
+#include "fastfail.h"
 #include "file.h"
 #include "log.h"
 #include "loop.h"
@@ -62,7 +63,7 @@ static void make_job_id(const spec_t *sp, char *out, size_t n)
 }
 
 /* Every model the job calls must resolve to an endpoint (base URL and so on) before we start. */
-static void check_endpoints(const spec_t *sp, errlist_t *errs)
+void job_check_endpoints(const spec_t *sp, errlist_t *errs)
 {
     struct { const char *key, *model; } ms[] = {
         {"evaluator_model", sp->evaluator_model},
@@ -97,8 +98,51 @@ static void check_endpoints(const spec_t *sp, errlist_t *errs)
     }
 }
 
-/* Reads the whole dataset into the store and cuts the shards, inside the caller's transaction.
- * Returns SCHED_OK, SCHED_E_INPUT with every problem in errs (the caller rolls back), SCHED_E_DB. */
+/* Stores one record (storing = true) and cuts the shards, committing every LOAD_BATCH records.
+ * 0, or -1 with the reason in errs. */
+typedef struct {
+    store_t *st;
+    const char *job_id;
+    uint32_t shard_size;
+    uint64_t first, last, in_shard, shard_id, in_batch;
+} loader_t;
+
+static int put_shard(loader_t *l, errlist_t *errs)
+{
+    if (!l->in_shard) return 0;
+    if (store_shard_put(l->st, l->job_id, l->shard_id, l->first, l->last, (uint32_t)l->in_shard) < 0) {
+        errlist_add(errs, "database %s: storing shard %llu: %s", store_path(l->st), (unsigned long long)l->shard_id,
+                    store_errmsg(l->st));
+        return -1;
+    }
+    l->shard_id++;
+    l->in_shard = 0;
+    return 0;
+}
+
+static int put_record(loader_t *l, const record_t *r, errlist_t *errs)
+{
+    if (store_record_put(l->st, l->job_id, r) < 0) {
+        errlist_add(errs, "database %s: storing record %llu: %s", store_path(l->st), (unsigned long long)r->index,
+                    store_errmsg(l->st));
+        return -1;
+    }
+    if (l->in_shard == 0) l->first = r->index;
+    l->last = r->index;
+    if (++l->in_shard == l->shard_size && put_shard(l, errs) < 0) return -1;
+    if (++l->in_batch >= LOAD_BATCH) {
+        /* Let the engine (and anyone else) write between batches. */
+        if (store_commit(l->st) < 0 || store_begin(l->st) < 0) {
+            errlist_add(errs, "database %s: %s", store_path(l->st), store_errmsg(l->st));
+            return -1;
+        }
+        l->in_batch = 0;
+    }
+    return 0;
+}
+
+/* Reads the whole dataset into the store under the LOADING job (see DESIGN). Returns SCHED_OK,
+ * SCHED_E_INPUT with every problem in errs, SCHED_E_DB; on failure the caller deletes the job. */
 static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *sp, errlist_t *errs)
 {
     char err[512];
@@ -107,9 +151,15 @@ static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *s
         errlist_add(errs, "dataset: %s", err);
         return SCHED_E_INPUT;
     }
+    if (store_begin(st) < 0) {
+        errlist_add(errs, "database %s: %s", store_path(st), store_errmsg(st));
+        dataset_close(&d);
+        return SCHED_E_DB;
+    }
     errlist_t bad;
     errlist_init(&bad, JOB_MAX_LISTED_ERRORS);
-    uint64_t no_response = 0, first = 0, last = 0, in_shard = 0, records = 0, shard_id = 0;
+    loader_t l = {.st = st, .job_id = job_id, .shard_size = (uint32_t)sp->shard_size};
+    uint64_t no_response = 0, records = 0;
     int rc;
     sched_err_t ret = SCHED_OK;
     record_t r;
@@ -120,63 +170,42 @@ static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *s
             errlist_add(&bad, "%s: record %llu (0-based) carries no modelResponses and the spec names no model",
                         sp->dataset, (unsigned long long)r.index);
         } else if (bad.count == 0 || sp->skip_invalid) {
-            if (store_record_put(st, job_id, &r) < 0) {
-                errlist_add(errs, "database %s: storing record %llu: %s", store_path(st), (unsigned long long)r.index,
-                            store_errmsg(st));
+            /* Once a line is bad (and not skipped) nothing more is stored: reading goes on for the errors. */
+            if (put_record(&l, &r, errs) < 0) {
                 ret = SCHED_E_DB;
                 record_clear(&r);
                 break;
             }
-            if (in_shard == 0) first = r.index;
-            last = r.index;
-            in_shard++;
             records++;
-            if (in_shard == (uint64_t)sp->shard_size) {
-                if (store_shard_put(st, job_id, shard_id++, first, last, (uint32_t)in_shard) < 0) {
-                    errlist_add(errs, "database %s: storing shard %llu: %s", store_path(st),
-                                (unsigned long long)shard_id - 1, store_errmsg(st));
-                    ret = SCHED_E_DB;
-                    record_clear(&r);
-                    break;
-                }
-                in_shard = 0;
-            }
         }
         record_clear(&r);
     }
     uint64_t invalid = dataset_invalid(d), lines = dataset_lines(d);
     dataset_close(&d);
-    if (ret == SCHED_OK && in_shard && store_shard_put(st, job_id, shard_id, first, last, (uint32_t)in_shard) < 0) {
-        errlist_add(errs, "database %s: storing shard %llu: %s", store_path(st), (unsigned long long)shard_id,
-                    store_errmsg(st));
-        ret = SCHED_E_DB;
-    }
-    if (ret != SCHED_OK) {
-        errlist_free(&bad);
-        return ret;
-    }
+    if (ret == SCHED_OK && put_shard(&l, errs) < 0) ret = SCHED_E_DB;
     bool fatal = rc < 0 || no_response > 0 || (bad.count > 0 && !sp->skip_invalid);
-    if (!fatal && records == 0) {
+    if (ret == SCHED_OK && !fatal && records == 0) {
         errlist_add(&bad, "%s: no valid record in %llu non-blank line(s)", sp->dataset, (unsigned long long)lines);
         fatal = true;
     }
-    if (fatal) {
+    if (ret == SCHED_OK && fatal) {
         for (size_t i = 0; i < bad.n_kept; i++) errlist_add(errs, "%s", bad.msgs[i]);
         if (bad.count > bad.n_kept)
             errlist_add(errs, "... and %zu more problem(s) in %s", bad.count - bad.n_kept, sp->dataset);
         if (bad.count && !sp->skip_invalid && rc >= 0)
             errlist_add(errs, "dataset: %zu problem(s) in %s; nothing was run (set \"skip_invalid\": true to skip invalid lines)",
                         bad.count, sp->dataset);
-        errlist_free(&bad);
-        return SCHED_E_INPUT;
+        ret = SCHED_E_INPUT;
     }
-    if (bad.count) log_warn("job %s: %zu invalid line(s) skipped (skip_invalid)", job_id, bad.count);
+    if (ret == SCHED_OK && bad.count) log_warn("job %s: %zu invalid line(s) skipped (skip_invalid)", job_id, bad.count);
     errlist_free(&bad);
-    if (store_job_set_counts(st, job_id, lines, invalid) < 0) {
+    if (ret == SCHED_OK && (store_job_set_counts(st, job_id, lines, invalid) < 0 || store_commit(st) < 0)) {
         errlist_add(errs, "database %s: %s", store_path(st), store_errmsg(st));
-        return SCHED_E_DB;
+        ret = SCHED_E_DB;
     }
-    return SCHED_OK;
+    if (ret != SCHED_OK && store_in_tx(st) && store_rollback(st) < 0)
+        log_warn("database %s: rollback failed; closing the connection ends it", store_path(st));
+    return ret;
 }
 
 /* <output_path>/<job id> made absolute (as far as the folder exists). Caller frees. */
@@ -186,7 +215,8 @@ static char *out_dir_of(const char *output_path, const char *job_id)
     return xasprintf("%s/%s", realpath(output_path, absout) ? absout : output_path, job_id);
 }
 
-sched_err_t job_submit(const sched_submit_t *in, const char *db_path, char **db_used, char *job_id, errlist_t *errs)
+sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char *owner, char **db_used, char *job_id,
+                       errlist_t *errs)
 {
     *db_used = NULL;
     job_id[0] = '\0';
@@ -198,7 +228,7 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, char **db_
     spec_t *sp = spec_parse(merged, strlen(merged), origin, in->base_dir, errs);
     free(merged);
     if (!sp) return SCHED_E_INPUT;
-    check_endpoints(sp, errs);
+    job_check_endpoints(sp, errs);
     if (errs->count > before) {
         spec_destroy(&sp);
         return SCHED_E_INPUT;
@@ -226,22 +256,21 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, char **db_
         ret = SCHED_E_DB;
         goto out;
     }
-    /* Validate and load in one transaction: bad input leaves no trace. */
-    if (store_begin(st) < 0 || store_job_create(st, id, sp->job_name, spec_json, out_dir) < 0) {
+    /* Stored hidden while it loads (see DESIGN): bad input leaves no trace. */
+    if (store_job_create_as(st, id, sp->job_name, spec_json, out_dir, owner, STORE_STATE_LOADING) < 0) {
         errlist_add(errs, "database %s: %s", *db_used, store_errmsg(st));
         ret = SCHED_E_DB;
-        if (store_in_tx(st) && store_rollback(st) < 0) log_error("database %s: the rollback failed too", *db_used);
         goto out;
     }
     ret = load_dataset(st, id, sp, errs);
-    if (ret != SCHED_OK) {
-        /* A failed rollback leaves nothing either: the transaction ends with the connection. */
-        if (store_rollback(st) < 0) log_warn("database %s: rollback failed; closing the connection ends it", *db_used);
-        goto out;
-    }
-    if (store_commit(st) < 0) {
+    if (ret == SCHED_OK && store_job_publish(st, id) < 0) {
         errlist_add(errs, "database %s: cannot commit job %s: %s", *db_used, id, store_errmsg(st));
         ret = SCHED_E_DB;
+    }
+    if (ret != SCHED_OK) {
+        if (store_job_delete(st, id) < 0)
+            log_error("database %s: job %s was not stored in full and could not be deleted: the next service on it "
+                      "deletes it; no listing shows it", *db_used, id);
         goto out;
     }
     snprintf(job_id, SCHED_JOB_ID_MAX, "%s", id);
@@ -256,35 +285,90 @@ out:
     return ret;
 }
 
-sched_err_t job_check_resume(const char *db_path, const char *job_id, errlist_t *errs)
+/* Opens db_path for writing and reads job_id's row: SCHED_OK (caller clears *row and closes *st). */
+static sched_err_t open_job(const char *db_path, const char *job_id, store_t **st, store_job_t *row, errlist_t *errs)
 {
     char err[1024];
+    *st = NULL;
+    memset(row, 0, sizeof *row);
     if (access(db_path, F_OK) != 0) {
         errlist_add(errs, "%s: no job database there (give --db PATH)", db_path);
         return SCHED_E_NOTFOUND;
     }
-    store_t *st = store_open(db_path, STORE_WRITE, err, sizeof err);
-    if (!st) {
+    if (!(*st = store_open(db_path, STORE_WRITE, err, sizeof err))) {
         errlist_add(errs, "%s", err);
         return SCHED_E_DB;
     }
-    store_job_t job;
-    int g = store_job_get(st, job_id, &job);
-    sched_err_t ret = SCHED_OK;
+    int g = store_job_get(*st, job_id, row);
+    if (g == 0 && (int)row->state == STORE_STATE_LOADING) {
+        store_job_clear(row);
+        g = 1;
+    }
     if (g != 0) {
         if (g == 1) errlist_add(errs, "%s: no job %s (see `llmaj list --db %s`)", db_path, job_id, db_path);
-        else errlist_add(errs, "database %s: %s", db_path, store_errmsg(st));
-        ret = g == 1 ? SCHED_E_NOTFOUND : SCHED_E_DB;
-    } else if (job.state == SCHED_JOB_SUCCEEDED || job.state == SCHED_JOB_FAILED) {
-        errlist_add(errs, "job %s already %s: nothing to resume", job_id, sched_job_state_name(job.state));
+        else errlist_add(errs, "database %s: %s", db_path, store_errmsg(*st));
+        store_close(st);
+        return g == 1 ? SCHED_E_NOTFOUND : SCHED_E_DB;
+    }
+    return SCHED_OK;
+}
+
+/* The stored spec, checked against this host's endpoints. NULL with the problems in errs. */
+static spec_t *stored_spec(const store_job_t *row, errlist_t *errs)
+{
+    const size_t before = errs->count;
+    spec_t *sp = spec_parse(row->spec_json, strlen(row->spec_json), "the stored spec", NULL, errs);
+    if (sp) job_check_endpoints(sp, errs);
+    if (sp && errs->count > before) spec_destroy(&sp);
+    return sp;
+}
+
+sched_err_t job_check_resume(const char *db_path, const char *job_id, sched_job_state_t *state, errlist_t *errs)
+{
+    store_t *st;
+    store_job_t job;
+    sched_err_t ret = open_job(db_path, job_id, &st, &job, errs);
+    if (ret != SCHED_OK) return ret;
+    *state = job.state;
+    spec_t *sp = stored_spec(&job, errs);
+    if (!sp) ret = SCHED_E_INPUT;
+    spec_destroy(&sp);
+    store_job_clear(&job);
+    store_close(&st);
+    return ret;
+}
+
+sched_err_t job_prepare_retry(const char *db_path, const char *job_id, bool unscored, uint64_t *cells, errlist_t *errs)
+{
+    *cells = 0;
+    store_t *st;
+    store_job_t job;
+    sched_err_t ret = open_job(db_path, job_id, &st, &job, errs);
+    if (ret != SCHED_OK) return ret;
+    spec_t *sp = NULL;
+    if (!sched_job_state_ended(job.state)) {
+        errlist_add(errs, "job %s is %s: only a job that has ended (succeeded, failed or stopped) can be retried", job_id,
+                    sched_job_state_name(job.state));
+        ret = SCHED_E_STATE;
+    } else if (!(sp = stored_spec(&job, errs))) {
+        ret = SCHED_E_INPUT;
+    } else if (store_retry_prepare(st, job_id, sp->evaluate_base_model ? 2 : 1, sp->n_metrics, unscored, cells) < 0) {
+        errlist_add(errs, "database %s: job %s: %s", db_path, job_id, store_errmsg(st));
+        ret = SCHED_E_DB;
+    } else if (*cells == 0) {
+        uint64_t counts[4] = {0};
+        if (store_score_counts(st, job_id, counts) < 0) log_warn("job %s: cannot count its scores", job_id);
+        if (!unscored && counts[SCORE_UNSCORED])
+            errlist_add(errs, "job %s has no error cell to retry (%llu unscored: retry with unscored=true to judge "
+                              "those again)", job_id, (unsigned long long)counts[SCORE_UNSCORED]);
+        else
+            errlist_add(errs, "job %s has nothing to retry: every cell is committed without an error", job_id);
         ret = SCHED_E_STATE;
     } else {
-        const size_t before = errs->count;
-        spec_t *sp = spec_parse(job.spec_json, strlen(job.spec_json), "the stored spec", NULL, errs);
-        if (sp) check_endpoints(sp, errs);
-        if (!sp || errs->count > before) ret = SCHED_E_INPUT;
-        spec_destroy(&sp);
+        log_info("job %s: retry of %llu cell(s)%s", job_id, (unsigned long long)*cells,
+                 unscored ? " (errors and unscored)" : " (errors)");
     }
+    spec_destroy(&sp);
     store_job_clear(&job);
     store_close(&st);
     return ret;
@@ -342,26 +426,35 @@ job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen)
     j->invalid = row.records_invalid;
     j->out_dir = row.out_dir ? xstrdup(row.out_dir)
                              : out_dir_of(j->spec->output_path ? j->spec->output_path : "runs", j->id);
+    j->n_metrics = j->spec->n_metrics;
     bool fresh = row.state == SCHED_JOB_PENDING && row.started_at == 0;
+    bool stopping = row.state == SCHED_JOB_STOPPING;
     store_job_clear(&row);
     shard_load_t l = {.j = j};
-    uint64_t outputs = 0, scores = 0;
-    if (store_shards_each(st, j->id, shard_row, &l) < 0 || store_counts(st, j->id, &outputs, &scores) < 0 ||
-        store_score_counts(st, j->id, j->scores) < 0 || store_job_set_outdir(st, j->id, j->out_dir) < 0 ||
-        store_job_set_state(st, j->id, SCHED_JOB_RUNNING, NULL) < 0 || store_job_touch(st, j->id) < 0) {
+    store_counts_t c = {0};
+    sched_job_state_t run_state = stopping ? SCHED_JOB_STOPPING : SCHED_JOB_RUNNING;
+    if (store_shards_each(st, j->id, shard_row, &l) < 0 || store_job_count(st, j->id, j->targets, j->n_metrics, &c) < 0 ||
+        store_job_set_outdir(st, j->id, j->out_dir) < 0 || store_job_set_state(st, j->id, run_state, NULL) < 0 ||
+        store_job_set_progress(st, j->id, &c) < 0) {
         snprintf(err, errlen, "job %s: cannot read it back from %s: %s", job_id, store_path(st), store_errmsg(st));
         job_destroy(&j);
         return NULL;
     }
-    j->units_done = outputs;
+    j->units_done = c.units_done;
+    j->unit_errors = c.unit_errors;
+    j->records_done = c.records_done;
+    memcpy(j->scores, c.scores, sizeof j->scores);
+    j->stop_requested = stopping;
+    j->ff = fastfail_new();
     j->started_ms = loop_now_ms();
     j->started_at = time(NULL);
     if (fresh)
         log_info("job %s: %llu record(s) in %zu shard(s), %u target(s), %zu metric(s)", j->id,
                  (unsigned long long)j->records, j->n_shards, j->targets, j->spec->n_metrics);
     else
-        log_info("job %s resumed: %zu of %zu shard(s) already done, %llu of %llu record-targets committed", j->id,
-                 j->done, j->n_shards, (unsigned long long)outputs, (unsigned long long)j->records * j->targets);
+        log_info("job %s %s: %zu of %zu shard(s) already done, %llu of %llu record-targets committed", j->id,
+                 stopping ? "was stopping: ending it" : "resumed", j->done, j->n_shards,
+                 (unsigned long long)c.units_done, (unsigned long long)j->records * j->targets);
     return j;
 }
 
@@ -374,6 +467,8 @@ void job_destroy(job_t **self_p)
     free(j->out_dir);
     free(j->shards);
     free(j->fatal);
+    free(j->note);
+    fastfail_destroy(&j->ff);
     free(j);
     *self_p = NULL;
 }
@@ -397,18 +492,57 @@ bool job_over(const job_t *j) { return j->done == j->n_shards || j->stop_request
 
 double job_elapsed_s(const job_t *j) { return (loop_now_ms() - j->started_ms) / 1000.0; }
 
-sched_job_state_t job_end(job_t *j, store_t *st, uint32_t workers, cJSON **summary, cJSON **jobj)
+void job_count(job_t *j, store_t *st, const result_t *r, bool new_output, size_t new_scores,
+               const uint64_t by_status[4])
 {
-    *summary = *jobj = NULL;
+    for (int i = 0; i < 4; i++) j->scores[i] += by_status[i];
+    if (new_scores == 0) return;
+    /* The unit is complete when its last missing metric came in: plain when this result brought
+     * every metric at once, else asked of the store. */
+    uint64_t have = 0;
+    bool complete = new_scores == r->n_scores && r->n_scores >= j->n_metrics;
+    if (!complete) {
+        if (store_unit_scores(st, j->id, r->record_index, r->target, &have) < 0) return;   /* logged */
+        complete = have >= j->n_metrics;
+    }
+    if (!complete) return;
+    j->units_done++;
+    if (r->error && new_output) j->unit_errors++;   /* an output that failed comes with all its scores */
+    if (j->targets == 1) {
+        j->records_done++;
+        return;
+    }
+    target_t other = r->target == TARGET_CUSTOM ? TARGET_BASE : TARGET_CUSTOM;
+    if (store_unit_scores(st, j->id, r->record_index, other, &have) == 0 && have >= j->n_metrics) j->records_done++;
+}
+
+void job_counts(const job_t *j, store_counts_t *c)
+{
+    c->units_done = j->units_done;
+    c->unit_errors = j->unit_errors;
+    c->records_done = j->records_done;
+    memcpy(c->scores, j->scores, sizeof c->scores);
+}
+
+sched_job_state_t job_final_state(job_t *j)
+{
     sched_job_state_t state = j->fatal ? SCHED_JOB_FAILED : j->stop_requested ? SCHED_JOB_STOPPED : SCHED_JOB_SUCCEEDED;
     if (state == SCHED_JOB_SUCCEEDED && j->scores[SCORE_OK] + j->scores[SCORE_NOT_APPLICABLE] == 0) {
         state = SCHED_JOB_FAILED;
         job_fail(j, "no score at all: every judge call failed or named no rating (see records.jsonl errors)");
     }
+    return state;
+}
+
+sched_job_state_t job_write(job_t *j, store_t *st, sched_job_state_t state, uint32_t workers, cJSON **summary,
+                            cJSON **jobj)
+{
+    *summary = *jobj = NULL;
     output_info_t oi = {.job_id = j->id, .spec = j->spec, .spec_json = j->spec_json, .out_dir = j->out_dir,
                         .state = state, .error = j->fatal, .started_at = j->started_at, .finished_at = time(NULL),
                         .elapsed_s = job_elapsed_s(j), .records = j->records, .invalid = j->invalid,
-                        .shards = j->n_shards, .workers = workers};
+                        .shards = j->n_shards, .workers = workers,
+                        .partial = j->units_done < j->records * j->targets};
     char err[1024];
     if (output_write(st, &oi, summary, jobj, err, sizeof err) < 0) {
         job_fail(j, "cannot write the result files: %s", err);
@@ -419,6 +553,12 @@ sched_job_state_t job_end(job_t *j, store_t *st, uint32_t workers, cJSON **summa
         log_error("job %s: its summary could not be stored in %s (%s); summary.json in %s has it", j->id,
                   store_path(st), store_errmsg(st), j->out_dir);
     free(text);
+    store_counts_t c;
+    job_counts(j, &c);
+    if (store_job_set_progress(st, j->id, &c) < 0 || store_job_set_note(st, j->id, NULL) < 0)
+        log_warn("job %s: %s: its final counts could not be stored (%s)", j->id, store_path(st), store_errmsg(st));
+    if (state != SCHED_JOB_SUCCEEDED && store_shards_unsend(st, j->id) < 0)
+        log_warn("job %s: %s: its shards still show in flight (%s)", j->id, store_path(st), store_errmsg(st));
     if (store_job_set_state(st, j->id, state, j->fatal) < 0)
         log_error("job %s ended %s but %s could not record it (%s): it shows as running there until resumed",
                   j->id, sched_job_state_name(state), store_path(st), store_errmsg(st));

@@ -7,13 +7,27 @@
  * Does not own: the event loop and the broker session (sched.c), how shards travel and when they
  * go again (dispatch.c), how results are committed (ingest.c), the files' contents (output.c).
  *
- * DESIGN. A job is PENDING when stored, RUNNING once an engine opens it, and ends SUCCEEDED,
- * FAILED or STOPPED (scheduler.h). Every start goes through the store: a fresh job and a resumed
- * one are opened the same way, from the rows job_submit wrote (its shards, what is committed), so
- * there is one code path from "stored" to "running", and a restarted engine needs nothing but the
- * database. A job ends when every shard is DONE, when a stop was asked for, or on the first error
- * it cannot get past (`fatal`); a job that ends with every call failed (no score at all) is FAILED
- * even if every shard came back. */
+ * DESIGN. A job is PENDING when stored, RUNNING once an engine opens it, STOPPING once a stop is
+ * asked for, and ends SUCCEEDED, FAILED or STOPPED (scheduler.h). Every start goes through the
+ * store: a fresh job, a resumed one and a retried one are opened the same way, from the rows
+ * job_submit wrote (its shards, what is committed), so there is one code path from "stored" to
+ * "running", and a restarted engine needs nothing but the database. A job ends when every shard
+ * is DONE, when a stop was asked for, or on the first error it cannot get past (`fatal`); a job
+ * that ends with every call failed (no score at all) is FAILED even if every shard came back.
+ *
+ * Loading. A submission reads and validates the dataset while it stores it, in transactions of
+ * LOAD_BATCH records, under a job row in the hidden state STORE_STATE_LOADING: the write lock is
+ * held for one batch at a time, never for the whole read, so an engine on the same database keeps
+ * committing results meanwhile. A dataset with a bad line stops storing at once (reading goes on
+ * to report every problem) and the rows stored so far are deleted; the job is published (PENDING)
+ * only when the whole dataset passed. A crash mid-load leaves a LOADING job that no listing shows
+ * and the next serving engine deletes.
+ *
+ * Ending is two steps: job_final_state on the engine's thread (what the job ends as), then
+ * job_write, which may take long on a large job, on the writer thread (writer.c) with its own
+ * connection: the result files, the summary, the counts and the final state. Until job_write has
+ * stored the final state, the job stays RUNNING (or STOPPING) in the database, so a crash in
+ * between only means the next engine ends it again. */
 #ifndef LLMAJ_JOB_H
 #define LLMAJ_JOB_H
 #include <stdbool.h>
@@ -29,6 +43,9 @@
 #include "store.h"
 
 #define JOB_MAX_LISTED_ERRORS 20   /* dataset problems listed; the rest are counted */
+#define LOAD_BATCH 4096            /* records stored per transaction by a submission */
+
+typedef struct fastfail fastfail_t;
 
 typedef struct job {
     char id[SCHED_JOB_ID_MAX];
@@ -36,6 +53,7 @@ typedef struct job {
     char *spec_json;            /* canonical, as stored and sent in every shard */
     char *out_dir;              /* <output_path>/<job id>, absolute */
     unsigned targets;           /* 1, or 2 with the base model */
+    size_t n_metrics;           /* cells per (record, target) */
     uint64_t records;           /* valid records (the sum of the shards' n) */
     uint64_t invalid;           /* invalid lines skipped */
 
@@ -46,8 +64,11 @@ typedef struct job {
     size_t inflight, done;
 
     /* Committed so far (ingest.c). */
-    uint64_t units_done;        /* (record, target) outputs */
+    uint64_t units_done;        /* (record, target) with every metric committed */
+    uint64_t unit_errors;       /* of which the inference call failed */
+    uint64_t records_done;      /* records with every target done */
     uint64_t scores[4];         /* by score_status_t */
+    fastfail_t *ff;             /* the first calls of each model: all refused for their set-up? */
 
     /* Its end. */
     bool stop_requested;        /* sched_stop: CANCEL sent (or to send), no new SUBMIT */
@@ -57,23 +78,36 @@ typedef struct job {
     /* Times (monotonic ms, and the wall clock at start for job.json). */
     int64_t started_ms, last_progress_ms, last_mlflow_ms;
     time_t started_at;
+    char *note;                 /* the note last stored for it (sched.c) */
 } job_t;
 
-/* The submission (sched_submit): validates, then stores the job PENDING with its records and
- * shards in one transaction. `db_path` NULL: <output_path>/llmaj.db of this spec, returned in
- * *db_used (caller frees; the path given otherwise). job_id gets the new id. SCHED_OK, or
+/* The submission (sched_submit): validates while it stores the job with its records and shards
+ * (see DESIGN), then publishes it PENDING; bad input leaves no trace. `db_path` NULL:
+ * <output_path>/llmaj.db of this spec, returned in *db_used (caller frees; the path given
+ * otherwise). `owner` is stored with the job (store.h). job_id gets the new id. SCHED_OK, or
  * SCHED_E_INPUT with every problem in errs, SCHED_E_IO, SCHED_E_DB. */
-sched_err_t job_submit(const sched_submit_t *in, const char *db_path, char **db_used, char *job_id, errlist_t *errs)
-    __attribute__((warn_unused_result));
+sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char *owner, char **db_used, char *job_id,
+                       errlist_t *errs) __attribute__((warn_unused_result));
 
-/* The check before a resume: the job exists in db_path, has not ended SUCCEEDED or FAILED, and
- * its stored spec still validates here (its models' endpoints and credentials). SCHED_OK;
- * SCHED_E_NOTFOUND (no database or no such job); SCHED_E_STATE; SCHED_E_INPUT; SCHED_E_DB. */
-sched_err_t job_check_resume(const char *db_path, const char *job_id, errlist_t *errs)
+/* Every model the spec calls resolves to an endpoint with its credentials here (problems to errs,
+ * each naming its key). */
+void job_check_endpoints(const spec_t *sp, errlist_t *errs);
+
+/* The retry (sched_retry; sched_resume of an ended job): the job has ended, its stored spec still
+ * validates here, and store_retry_prepare finds cells to rerun. SCHED_OK with *cells; else
+ * SCHED_E_NOTFOUND, SCHED_E_STATE (not ended, or nothing to rerun), SCHED_E_INPUT, SCHED_E_DB. */
+sched_err_t job_prepare_retry(const char *db_path, const char *job_id, bool unscored, uint64_t *cells,
+                              errlist_t *errs) __attribute__((warn_unused_result));
+
+/* The check before a resume: the job exists in db_path and its stored spec still validates here
+ * (its models' endpoints and credentials). *state gets its state (an ended one is resumed as a
+ * retry). SCHED_OK; SCHED_E_NOTFOUND (no database or no such job); SCHED_E_INPUT; SCHED_E_DB. */
+sched_err_t job_check_resume(const char *db_path, const char *job_id, sched_job_state_t *state, errlist_t *errs)
     __attribute__((warn_unused_result));
 
 /* Opens a stored job to run it: its spec, its shards (shard_state_on_resume), what is committed;
- * marks it RUNNING. NULL with the reason in err (the caller records the job FAILED). */
+ * marks it RUNNING (a STOPPING job stays STOPPING, with stop_requested set). NULL with the reason
+ * in err (the caller records the job FAILED). */
 job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen);
 void job_destroy(job_t **self_p);
 
@@ -83,11 +117,27 @@ void job_fail(job_t *j, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* Whether the job has nothing left to do: every shard done, or a stop asked for, or fatal. */
 bool job_over(const job_t *j);
 
-/* Ends the job: decides its final state, writes its result files, stores the state, the error and
- * the summary. *summary and *jobj get what output.c wrote (caller owns; NULL when the files could
- * not be written). Returns the final state. A database failure here is logged with the job's id;
- * the job then stays RUNNING in the database, so a later resume finishes it. */
-sched_job_state_t job_end(job_t *j, store_t *st, uint32_t workers, cJSON **summary, cJSON **jobj);
+/* Counts one committed result into the job's progress: its output was new (`new_output`), and
+ * `new_scores` of its scores were (by_status: those by status). `st` answers whether a (record,
+ * target) or a record is now complete when that is not plain from the result. */
+void job_count(job_t *j, store_t *st, const result_t *r, bool new_output, size_t new_scores,
+               const uint64_t by_status[4]);
+
+/* What the job ends as, on the engine's thread: FAILED when fatal or when nothing at all was
+ * scored, STOPPED when a stop was asked for, else SUCCEEDED. */
+sched_job_state_t job_final_state(job_t *j);
+
+/* Ends the job in the database (writer.c's thread, its own connection `st`): writes its result
+ * files (summary.json says `partial` when cells are missing), stores the summary, the counts and
+ * `state` (FAILED instead when the files cannot be written) with its error; a stopped job's
+ * shards in flight go back to PENDING. *summary and *jobj get what output.c wrote (caller owns;
+ * NULL when the files could not be written). Returns the state stored. A database failure is
+ * logged with the job's id; the job then stays RUNNING there, so a later engine ends it again. */
+sched_job_state_t job_write(job_t *j, store_t *st, sched_job_state_t state, uint32_t workers, cJSON **summary,
+                            cJSON **jobj);
+
+/* The job's counts as the store keeps them. */
+void job_counts(const job_t *j, store_counts_t *c);
 
 /* Seconds since the job started running in this engine. */
 double job_elapsed_s(const job_t *j);

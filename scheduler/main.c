@@ -1,7 +1,13 @@
-/* llmaj-scheduler: the scheduler engine as a program. Today it runs one job through a broker
- * (--spec FILE, or --resume JOB from the job database) and exits when the job has ended and its
- * MLflow sync is done; the REST control plane will make it a service. Exit status as `llmaj run`:
- * 0 succeeded, 1 failed (or the engine could not run), 2 bad input. */
+/* llmaj-scheduler: the scheduler engine as a program, in one of two forms.
+ *  - The service (--serve): a long-running REST control plane (api.c) on --listen over one engine
+ *    that runs many jobs at once through the broker (at most --max-jobs, the others queued). It
+ *    takes up, by itself, the jobs an earlier service on the same database left running or
+ *    queued. SIGTERM or SIGINT stops it and leaves its jobs as they are in the database, for the
+ *    next start to resume. Exit status 0 after a signal, 1 when it cannot run, 2 bad flags.
+ *  - One job (--spec FILE, or --resume JOB from the job database): runs it and exits when it has
+ *    ended and its MLflow sync is done, printing the job id, the summary table and where the
+ *    results are. SIGTERM or SIGINT stops the job (it ends stopped). Exit status as `llmaj run`:
+ *    0 succeeded, 1 failed or stopped, 2 bad input, 3 succeeded with error cells. */
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -10,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "api.h"
 #include "buf.h"
 #include "daemon.h"
 #include "errlist.h"
@@ -21,33 +29,68 @@
 #include "scheduler.h"
 
 #define SPEC_MAX (64u << 20)
+#define TOKEN_MAX 4096
+#define EXIT_ERROR_CELLS 3
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: llmaj-scheduler --spec FILE | --resume JOB [--broker ENDPOINT] [--db PATH] [--window N]\n"
-            "                       [--heartbeat-ms N] [--dead-after N] [--metrics-addr ADDR]\n"
-            "                       [--log-level LEVEL] [--log-format text|json]\n"
-            "  --spec     the job spec (JSON) to run\n"
-            "  --resume   finish job JOB from the database (after a stop, or a crash of its scheduler)\n"
-            "  --broker   broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
-            "  --db       job database (env LLMAJ_DB; default <output_path>/llmaj.db, runs/llmaj.db for --resume)\n"
-            "  --window   shards in flight at most (env LLMAJ_WINDOW; default 64)\n"
-            "  --metrics-addr  serve /metrics, /healthz and /readyz on HOST:PORT, :PORT or PORT (port 0: any\n"
-            "                  free port) (env LLMAJ_METRICS_ADDR; default off)\n");
+            "usage: llmaj-scheduler --serve [--listen ADDR] [--token-file FILE] [--max-jobs N] [options]\n"
+            "       llmaj-scheduler --spec FILE | --resume JOB [options]\n"
+            "  --serve       run as a service: the REST API (docs/service.md) on --listen, jobs kept in --db\n"
+            "  --listen      ADDR for the API, /healthz, /readyz and /metrics: HOST:PORT, :PORT or PORT (port 0:\n"
+            "                any free port) (env LLMAJ_LISTEN; default 127.0.0.1:8080). Off loopback a token is required\n"
+            "  --token-file  a file holding the API token (env LLMAJ_TOKEN_FILE, or the token itself in LLMAJ_TOKEN);\n"
+            "                every request but /healthz and /readyz then needs `Authorization: Bearer <token>`\n"
+            "  --max-jobs    jobs running at once; more wait queued (env LLMAJ_MAX_JOBS; default 4; 0: no limit)\n"
+            "  --spec        run the job spec (JSON) FILE and exit\n"
+            "  --resume      finish job JOB from the database (after a stop, or a crash of its scheduler) and exit;\n"
+            "                a job that ended with error cells reruns those\n"
+            "options:\n"
+            "  --broker      broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
+            "  --db          job database (env LLMAJ_DB; default runs/llmaj.db, or <output_path>/llmaj.db for --spec)\n"
+            "  --window      shards of a job in flight at most (env LLMAJ_WINDOW; default 64)\n"
+            "  --metrics-addr  (one job) serve /metrics, /healthz and /readyz on ADDR (env LLMAJ_METRICS_ADDR)\n"
+            "  --heartbeat-ms N  --dead-after N  --log-level LEVEL  --log-format text|json\n");
 }
 
 /* Exit codes of the one-job form (DESIGN.md "CLI"). */
 static int exit_code(sched_err_t e) { return e == SCHED_E_INPUT || e == SCHED_E_NOTFOUND || e == SCHED_E_STATE ? 2 : 1; }
 
-/* The last progress report, for /metrics and /readyz on the HTTP server's thread. */
+/* ------------------------------------------------------------------ progress ---- */
+
+/* The last progress of the one job, for its /metrics and /readyz. */
 static struct {
     pthread_mutex_t mu;
-    bool have;                /* a report arrived (the job runs) */
-    sched_progress_t p;         /* p.job_id points at job_id */
-    char job_id[96];
+    bool have;
+    sched_progress_t p;       /* p.job_id points at job_id */
+    char job_id[SCHED_JOB_ID_MAX];
     const char *broker;
 } g_snap = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Progress lines in the log, every LOG_EVERY_S per job (a small table of when each was last told). */
+#define LOG_EVERY_S 5.0
+#define LOGGED_MAX 64
+static struct {
+    char id[SCHED_JOB_ID_MAX];
+    double at;
+} g_logged[LOGGED_MAX];
+
+static bool due(const sched_progress_t *p)
+{
+    int slot = -1, oldest = 0;
+    for (int i = 0; i < LOGGED_MAX; i++) {
+        if (!strcmp(g_logged[i].id, p->job_id)) slot = i;
+        if (g_logged[i].at < g_logged[oldest].at) oldest = i;
+    }
+    if (slot >= 0 && !p->finished && p->elapsed_s - g_logged[slot].at < LOG_EVERY_S) return false;
+    if (slot < 0) {
+        slot = oldest;
+        snprintf(g_logged[slot].id, sizeof g_logged[slot].id, "%s", p->job_id);
+    }
+    g_logged[slot].at = p->elapsed_s;
+    return true;
+}
 
 static void progress(const sched_progress_t *p, void *arg)
 {
@@ -56,28 +99,46 @@ static void progress(const sched_progress_t *p, void *arg)
     g_snap.p = *p;
     snprintf(g_snap.job_id, sizeof g_snap.job_id, "%s", p->job_id ? p->job_id : "");
     g_snap.p.job_id = g_snap.job_id;
+    g_snap.p.note = NULL;
     g_snap.have = true;
     pthread_mutex_unlock(&g_snap.mu);
-    static double last = -1e9;
-    if (!p->finished && p->elapsed_s - last < 5) return;
-    last = p->elapsed_s;
-    log_info("job %s: %llu/%llu record-targets, shards %llu/%llu, %u worker(s)", p->job_id,
-             (unsigned long long)p->units_done, (unsigned long long)p->units_total,
-             (unsigned long long)p->shards_done, (unsigned long long)p->shards_total, p->workers);
+    if (!due(p)) return;
+    if (p->note)
+        log_info("job %s: %llu/%llu record-targets, shards %llu/%llu: %s", p->job_id,
+                 (unsigned long long)p->units_done, (unsigned long long)p->units_total,
+                 (unsigned long long)p->shards_done, (unsigned long long)p->shards_total, p->note);
+    else
+        log_info("job %s: %llu/%llu record-targets, shards %llu/%llu, %u worker(s)", p->job_id,
+                 (unsigned long long)p->units_done, (unsigned long long)p->units_total,
+                 (unsigned long long)p->shards_done, (unsigned long long)p->shards_total, p->workers);
 }
 
+/* ------------------------------------------------------------------ signals ---- */
+
 /* The engine a signal stops; cleared (under the lock) before the engine is freed, since the
- * signal thread outlives it. */
+ * signal thread outlives it. The service shuts down (its jobs stay for the next start); the one
+ * job is stopped (it ends stopped, its results written). */
 static pthread_mutex_t g_sched_mu = PTHREAD_MUTEX_INITIALIZER;
 static sched_t *g_sched;
+static bool g_serve;
 
 static void stop_cb(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&g_sched_mu);
-    if (g_sched) sched_stop_all(g_sched);
+    if (g_sched && g_serve) sched_shutdown(g_sched);
+    else if (g_sched) sched_stop_all(g_sched);
     pthread_mutex_unlock(&g_sched_mu);
 }
+
+static void set_engine(sched_t *s)
+{
+    pthread_mutex_lock(&g_sched_mu);
+    g_sched = s;
+    pthread_mutex_unlock(&g_sched_mu);
+}
+
+/* ------------------------------------------------------------------ the one job's /metrics ---- */
 
 static int metrics_cb(buf_t *out, void *arg)
 {
@@ -137,9 +198,18 @@ static int report_outcome(const char *db_path, const char *job_id)
     sched_status_t st;
     int code = 1;
     if (sched_db_open(db_path, NULL, &db, &errs) == SCHED_OK && sched_job_status(db, job_id, &st, &errs) == SCHED_OK) {
-        printf("job %s %s\nresults: %s\n", job_id, sched_job_state_name(st.job.state), st.output_dir);
+        printf("job %s\n", job_id);
+        cJSON *summary = NULL;
+        if (sched_job_summary(db, job_id, &summary, &errs) == SCHED_OK) sched_summary_print(stdout, summary);
+        cJSON_Delete(summary);
         if (st.job.error) printf("error: %s\n", st.job.error);
-        code = st.job.state == SCHED_JOB_SUCCEEDED ? 0 : 1;
+        printf("results: %s\n", st.output_dir);
+        code = st.job.state == SCHED_JOB_SUCCEEDED ? (st.error_cells ? EXIT_ERROR_CELLS : 0) : 1;
+        if (code == EXIT_ERROR_CELLS)
+            printf("job %s succeeded with %llu error cell(s): `llmaj retry %s` (or llmaj-scheduler --resume) reruns them\n",
+                   job_id, (unsigned long long)st.error_cells, job_id);
+        else
+            printf("job %s %s\n", job_id, sched_job_state_name(st.job.state));
         sched_status_clear(&st);
     } else {
         fprintf(stderr, "llmaj-scheduler: job %s: cannot read how it ended:\n", job_id);
@@ -150,46 +220,115 @@ static int report_outcome(const char *db_path, const char *job_id)
     return code;
 }
 
-int main(int argc, char **argv)
-{
-    const char *spec = NULL, *resume = NULL;
-    const char *broker = daemon_env("LLMAJ_BROKER", "tcp://127.0.0.1:5555");
-    const char *db = daemon_env("LLMAJ_DB", NULL);
-    const char *window = daemon_env("LLMAJ_WINDOW", "64");
-    daemon_opts_t dopts;
-    daemon_opts_init(&dopts);
-    static const struct option longopts[] = {
-        {"spec", required_argument, 0, 's'},   {"broker", required_argument, 0, 'b'},
-        {"db", required_argument, 0, 'd'},     {"window", required_argument, 0, 'w'},
-        {"resume", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
-        DAEMON_LONGOPTS,                       {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "s:b:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's': spec = optarg; break;
-        case 'b': broker = optarg; break;
-        case 'd': db = optarg; break;
-        case 'w': window = optarg; break;
-        case 'R': resume = optarg; break;
-        case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&dopts, c, optarg); break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if ((!spec == !resume) || optind < argc) {
-        fprintf(stderr, "llmaj-scheduler: %s\n", optind < argc ? "unexpected argument"
-                                                 : "give either --spec FILE or --resume JOB");
-        usage(stderr);
-        return 2;
-    }
+/* ------------------------------------------------------------------ the service ---- */
+
+typedef struct {
+    api_opts_t ao;
+    api_t *api;
     char err[1024];
-    long w;
-    if (daemon_parse_int(window, 1, 1000000, &w, "--window", err, sizeof err) < 0 ||
-        daemon_opts_check(&dopts, err, sizeof err) < 0) {
-        fprintf(stderr, "llmaj-scheduler: %s\n", err);
+    bool failed;
+} service_t;
+
+/* sched_run's on_start: the database is open and the jobs taken up: start listening. */
+static void on_start(sched_t *s, void *arg)
+{
+    service_t *sv = arg;
+    sv->ao.db_path = sched_db_path(s);
+    if (!(sv->api = api_start(&sv->ao, sv->err, sizeof sv->err))) {
+        sv->failed = true;
+        sched_shutdown(s);
+        return;
+    }
+    printf("llmaj-scheduler listening on %s\n", api_url(sv->api));
+    fflush(stdout);
+    log_info("listening on %s (database %s, broker %s)", api_url(sv->api), sv->ao.db_path, sv->ao.broker);
+}
+
+/* The token: the file's first line (--token-file / LLMAJ_TOKEN_FILE), else LLMAJ_TOKEN. Caller
+ * frees; NULL when none. -1 with err when the file cannot be read or holds no token. */
+static int read_token(const char *file, char **token, char *err, size_t errlen)
+{
+    *token = NULL;
+    if (!file) {
+        const char *env = getenv("LLMAJ_TOKEN");
+        if (env && *env) *token = xstrdup(env);
+        return 0;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    if (file_read_all(file, TOKEN_MAX, 0, &text, &len, err, errlen) < 0) return -1;
+    size_t n = strcspn(text, "\r\n");
+    text[n] = '\0';
+    if (n == 0) {
+        snprintf(err, errlen, "%s: holds no token (one line, not empty)", file);
+        free(text);
+        return -1;
+    }
+    *token = text;
+    return 0;
+}
+
+/* Makes the folder the database lives in. */
+static int db_folder(const char *db, char *err, size_t errlen)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", db);
+    return file_mkdirs(dirname(tmp), 0755, err, errlen);
+}
+
+static int serve(sched_opts_t *o, const char *listen, const char *token_file)
+{
+    char err[1024], cwd[PATH_MAX];
+    char *token = NULL;
+    if (read_token(token_file, &token, err, sizeof err) < 0) {
+        fprintf(stderr, "llmaj-scheduler: --token-file: %s\n", err);
         return 2;
     }
-    if (daemon_setup_logging(dopts.log_level, dopts.log_format) < 0) return 2;
+    if (db_folder(o->db_path, err, sizeof err) < 0) {
+        fprintf(stderr, "llmaj-scheduler: --db %s: %s\n", o->db_path, err);
+        free(token);
+        return 1;
+    }
+    service_t sv = {.ao = {.listen = listen, .token = token, .base_dir = getcwd(cwd, sizeof cwd), .broker = o->broker}};
+    errlist_t errs;
+    errlist_init(&errs, 0);
+    o->serve = true;
+    o->on_start = on_start;
+    o->on_start_arg = &sv;
+    o->progress = progress;
+    sched_t *s = sched_new(o, &errs);
+    int code = 1;
+    if (s) {
+        sv.ao.engine = s;
+        set_engine(s);
+        if (daemon_on_signal(stop_cb, NULL) < 0) log_warn("cannot install signal handling");
+        sched_err_t rc = sched_run(s, &errs);
+        if (rc != SCHED_OK) {
+            fprintf(stderr, "llmaj-scheduler: %s:\n", sched_strerror(rc));
+            errlist_print(&errs, stderr, "  ");
+        } else if (sv.failed) {
+            fprintf(stderr, "llmaj-scheduler: %s\n", sv.err);
+        } else {
+            code = 0;
+        }
+    } else {
+        fprintf(stderr, "llmaj-scheduler: internal error:\n");
+        errlist_print(&errs, stderr, "  ");
+    }
+    api_stop(&sv.api);
+    set_engine(NULL);
+    sched_destroy(&s);
+    errlist_free(&errs);
+    if (token) memset(token, 0, strlen(token));
+    free(token);
+    return code;
+}
+
+/* ------------------------------------------------------------------ one job ---- */
+
+static int one_job(sched_opts_t *o, const char *spec, const char *resume, const char *metrics_addr)
+{
+    char err[1024];
     char *text = NULL;
     size_t len = 0;
     char tmp[PATH_MAX] = ".";
@@ -202,12 +341,13 @@ int main(int argc, char **argv)
         snprintf(tmp, sizeof tmp, "%s", spec);
         base = dirname(tmp);
     }
-    g_snap.broker = broker;
+    g_snap.broker = o->broker;
     errlist_t errs;
     errlist_init(&errs, 0);
-    sched_opts_t o = {.broker = broker, .db_path = db, .window = (int)w, .heartbeat_ms = dopts.hb_ms,
-                      .dead_after = dopts.dead_n, .until_idle = true, .mlflow_wait_ms = -1, .progress = progress};
-    sched_t *s = sched_new(&o, &errs);
+    o->until_idle = true;
+    o->mlflow_wait_ms = -1;
+    o->progress = progress;
+    sched_t *s = sched_new(o, &errs);
     httpd_t *http = NULL;
     int code = 1;
     char job_id[SCHED_JOB_ID_MAX] = "";
@@ -217,12 +357,10 @@ int main(int argc, char **argv)
         errlist_print(&errs, stderr, "  ");
         goto out;
     }
-    pthread_mutex_lock(&g_sched_mu);
-    g_sched = s;
-    pthread_mutex_unlock(&g_sched_mu);
+    set_engine(s);
     if (daemon_on_signal(stop_cb, NULL) < 0) log_warn("cannot install signal handling");
-    if (dopts.metrics_addr) {
-        if (!(http = httpd_start(dopts.metrics_addr, metrics_cb, ready_cb, NULL, err, sizeof err))) {
+    if (metrics_addr) {
+        if (!(http = httpd_start(metrics_addr, metrics_cb, ready_cb, NULL, err, sizeof err))) {
             fprintf(stderr, "llmaj-scheduler: --metrics-addr: %s\n", err);
             goto out;
         }
@@ -251,11 +389,71 @@ int main(int argc, char **argv)
     code = report_outcome(sched_db_path(s), job_id);
 out:
     httpd_stop(&http);
-    pthread_mutex_lock(&g_sched_mu);
-    g_sched = NULL;
-    pthread_mutex_unlock(&g_sched_mu);
+    set_engine(NULL);
     sched_destroy(&s);
     free(text);
     errlist_free(&errs);
     return code;
+}
+
+int main(int argc, char **argv)
+{
+    const char *spec = NULL, *resume = NULL, *token_file = daemon_env("LLMAJ_TOKEN_FILE", NULL);
+    const char *broker = daemon_env("LLMAJ_BROKER", "tcp://127.0.0.1:5555");
+    const char *db = daemon_env("LLMAJ_DB", NULL);
+    const char *window = daemon_env("LLMAJ_WINDOW", "64");
+    const char *listen = daemon_env("LLMAJ_LISTEN", "127.0.0.1:8080");
+    const char *max_jobs = daemon_env("LLMAJ_MAX_JOBS", "4");
+    bool serve_flag = false;
+    daemon_opts_t dopts;
+    daemon_opts_init(&dopts);
+    static const struct option longopts[] = {
+        {"spec", required_argument, 0, 's'},       {"broker", required_argument, 0, 'b'},
+        {"db", required_argument, 0, 'd'},         {"window", required_argument, 0, 'w'},
+        {"resume", required_argument, 0, 'R'},     {"help", no_argument, 0, 'h'},
+        {"serve", no_argument, 0, 'V'},            {"listen", required_argument, 0, 'L'},
+        {"max-jobs", required_argument, 0, 'J'},   {"token-file", required_argument, 0, 'T'},
+        DAEMON_LONGOPTS,                           {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "s:b:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's': spec = optarg; break;
+        case 'b': broker = optarg; break;
+        case 'd': db = optarg; break;
+        case 'w': window = optarg; break;
+        case 'R': resume = optarg; break;
+        case 'V': serve_flag = true; break;
+        case 'L': listen = optarg; break;
+        case 'J': max_jobs = optarg; break;
+        case 'T': token_file = optarg; break;
+        case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&dopts, c, optarg); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    int forms = (spec != NULL) + (resume != NULL) + serve_flag;
+    if (forms != 1 || optind < argc) {
+        fprintf(stderr, "llmaj-scheduler: %s\n", optind < argc ? "unexpected argument"
+                                                 : "give one of --serve, --spec FILE or --resume JOB");
+        usage(stderr);
+        return 2;
+    }
+    char err[1024];
+    long w, mj;
+    if (daemon_parse_int(window, 1, 1000000, &w, "--window", err, sizeof err) < 0 ||
+        daemon_parse_int(max_jobs, 0, 100000, &mj, "--max-jobs", err, sizeof err) < 0 ||
+        daemon_opts_check(&dopts, err, sizeof err) < 0) {
+        fprintf(stderr, "llmaj-scheduler: %s\n", err);
+        return 2;
+    }
+    if (daemon_setup_logging(dopts.log_level, dopts.log_format) < 0) return 2;
+    sched_opts_t o = {.broker = broker, .db_path = db, .window = (int)w, .heartbeat_ms = dopts.hb_ms,
+                      .dead_after = dopts.dead_n, .max_jobs = (int)mj};
+    if (serve_flag) {
+        g_serve = true;
+        if (!o.db_path) o.db_path = "runs/llmaj.db";
+        if (dopts.metrics_addr) log_info("--serve: /metrics is served on --listen (%s); --metrics-addr is not used", listen);
+        return serve(&o, listen, token_file);
+    }
+    return one_job(&o, spec, resume, dopts.metrics_addr);
 }

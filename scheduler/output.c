@@ -245,6 +245,9 @@ int output_write(store_t *st, const output_info_t *ci, cJSON **summary, cJSON **
     }
     aggregate_set_counts(p.agg, ci->records + ci->invalid, ci->invalid);
     cJSON *sum = aggregate_summary(p.agg);
+    /* How complete it is: a stopped job's summary covers what was committed, and says so. */
+    cJSON_AddStringToObject(sum, "status", sched_job_state_name(ci->state));
+    cJSON_AddBoolToObject(sum, "partial", ci->partial);
     aggregate_destroy(&p.agg);
     cJSON *jo = job_object(st, ci);
     if (write_json_file(ci->out_dir, "summary.json", sum, err, errlen) < 0 ||

@@ -8,6 +8,7 @@
  * results page (sched_result_line) shares. */
 #ifndef LLMAJ_OUTPUT_H
 #define LLMAJ_OUTPUT_H
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -32,6 +33,7 @@ typedef struct {
     double elapsed_s;
     uint64_t records, invalid, shards;
     uint32_t workers;
+    bool partial;               /* cells are missing (a stopped or failed job): summary.json says so */
 } output_info_t;
 
 /* Appends one records.jsonl line (newline included) for a (record, target) to b. 0 / -1 (b's cap). */

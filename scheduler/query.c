@@ -171,6 +171,7 @@ static int list_row(const store_job_t *row, void *arg)
     copy.error = xstrdup(row->error);
     copy.spec_json = xstrdup(row->spec_json);
     copy.out_dir = xstrdup(row->out_dir);
+    copy.owner = copy.note = NULL;   /* not taken */
     sched_job_t j;
     job_from_row(&copy, &j, l->now);
     int rc = l->cb(&j, l->arg);
@@ -321,6 +322,7 @@ static void derive_steps(sched_status_t *s, const char *tracking_uri)
     const char *run = js == SCHED_JOB_PENDING     ? "pending"
                       : js == SCHED_JOB_SUCCEEDED ? "succeeded"
                       : js == SCHED_JOB_RUNNING   ? (shards_done ? "succeeded" : "running")
+                      : js == SCHED_JOB_STOPPING  ? "stopping"
                       : shards_done && !nothing_scored ? "succeeded"
                       : js == SCHED_JOB_STOPPED   ? "stopped"
                                                   : "failed";
@@ -328,14 +330,15 @@ static void derive_steps(sched_status_t *s, const char *tracking_uri)
     if (s->unit_errors || s->scores[SCORE_ERROR])
         snprintf(errs, sizeof errs, "; %llu inference error(s), %llu judge error(s)", (unsigned long long)s->unit_errors,
                  (unsigned long long)s->scores[SCORE_ERROR]);
-    set_step(s, SCHED_STEP_RUN, run, "%llu/%llu record-target(s) done, %llu shard(s) of %llu done, %llu in flight%s",
+    set_step(s, SCHED_STEP_RUN, run, "%llu/%llu record-target(s) done, %llu shard(s) of %llu done, %llu in flight%s%s%s",
              (unsigned long long)s->units_done, (unsigned long long)s->units_total,
              (unsigned long long)s->shards_done, (unsigned long long)s->shards_total,
-             (unsigned long long)s->shards_inflight, errs);
+             (unsigned long long)s->shards_inflight, errs, s->note ? "; " : "", s->note ? s->note : "");
 
     const char *col = js == SCHED_JOB_SUCCEEDED              ? "succeeded"
                       : ended                                ? (s->output_written ? "succeeded" : "failed")
-                      : js == SCHED_JOB_RUNNING && shards_done ? "running"
+                      : (js == SCHED_JOB_RUNNING || js == SCHED_JOB_STOPPING) && shards_done ? "running"
+                      : js == SCHED_JOB_STOPPING               ? "running"
                                                              : "pending";
     if (!strcmp(col, "succeeded")) set_step(s, SCHED_STEP_COLLECT, col, "%s", out);
     else if (!strcmp(col, "failed")) set_step(s, SCHED_STEP_COLLECT, col, "no job.json in %s", out);
@@ -374,6 +377,7 @@ void sched_status_clear(sched_status_t *s)
     sched_job_clear(&s->job);
     cJSON_Delete(s->mlflow);
     free(s->output_dir);
+    free(s->note);
     for (int i = 0; i < SCHED_N_STEPS; i++) free(s->steps[i].detail);
     memset(s, 0, sizeof *s);
 }
@@ -395,12 +399,20 @@ sched_err_t sched_job_status(sched_db_t *db, const char *job_id, sched_status_t 
         return g > 0 ? SCHED_E_NOTFOUND : SCHED_E_DB;
     }
     int64_t now = (int64_t)time(NULL);
+    bool has_counts = row.has_counts;
+    store_counts_t counts = row.counts;
+    s->note = row.note;
+    row.note = NULL;
     job_from_row(&row, &s->job, now);
     store_job_clear(&row);
     cJSON *spec = s->job.spec_json ? cJSON_Parse(s->job.spec_json) : NULL;
     s->targets = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "evaluate_base_model")) ? 2 : 1;
+    size_t n_metrics = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "builtin_metrics")) +
+                       (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "custom_metrics"));
     store_job_stats_t stats;
-    if (store_job_stats(st, job_id, s->targets, &stats) < 0 || mlflow_sync_state(st, job_id, &s->mlflow) < 0) {
+    /* The engine keeps a job's counts in its row: a large job's status needs no count over its results. */
+    int rc = has_counts ? store_job_stats_light(st, job_id, &stats) : store_job_stats(st, job_id, s->targets, n_metrics, &stats);
+    if (rc < 0 || mlflow_sync_state(st, job_id, &s->mlflow) < 0) {
         errlist_add(errs, "%s: job %s: %s", db->path, job_id, store_errmsg(st));
         cJSON_Delete(spec);
         snapshot_end(st);
@@ -408,18 +420,28 @@ sched_err_t sched_job_status(sched_db_t *db, const char *job_id, sched_status_t 
         return SCHED_E_DB;
     }
     snapshot_end(st);
+    if (has_counts) {
+        stats.records_done = counts.records_done;
+        stats.units_done = counts.units_done;
+        stats.output_errors = counts.unit_errors;
+        memcpy(stats.scores, counts.scores, sizeof stats.scores);
+    }
     s->records_valid = stats.records;
     s->records_done = stats.records_done;
     s->units_total = stats.records * s->targets;
-    s->units_done = stats.outputs;
+    s->units_done = stats.units_done;
     s->unit_errors = stats.output_errors;
     s->shards_pending = stats.shards[SHARD_PENDING];
     s->shards_inflight = stats.shards[SHARD_INFLIGHT];
     s->shards_done = stats.shards[SHARD_DONE];
     s->shards_total = s->shards_pending + s->shards_inflight + s->shards_done;
     s->dispatches = stats.dispatches;
+    s->deliveries = stats.leases;
     memcpy(s->scores, stats.scores, sizeof s->scores);
-    if (s->job.state == SCHED_JOB_RUNNING && s->job.updated_at > 0 && now - s->job.updated_at > SCHED_SILENT_S)
+    s->error_cells = s->scores[SCORE_ERROR];
+    s->partial = sched_job_state_ended(s->job.state) && s->units_done < s->units_total;
+    if ((s->job.state == SCHED_JOB_RUNNING || s->job.state == SCHED_JOB_STOPPING) && s->job.updated_at > 0 &&
+        now - s->job.updated_at > SCHED_SILENT_S)
         s->silent_s = now - s->job.updated_at;
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(spec, "output_path");
     find_output(s, db->path, cJSON_IsString(op) ? op->valuestring : NULL);

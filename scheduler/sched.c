@@ -5,27 +5,46 @@
  * (proto/peer.c), the store connection, the commit batcher (ingest.c) and the running jobs
  * (job_t). Other threads talk to it only through an inbox of commands (run this stored job, stop
  * that one, stop all, shut down) under one mutex, followed by loop_wake; the same mutex guards the
- * registry of the jobs the engine accepted (queued, running, ended), so sched_stop can answer
- * "no such job" or "already ended" at once. sched_submit does its slow part (validating and
- * loading the dataset) on the caller's thread with its own store connection, then posts "run".
- * No process-global state: several engines may live in one process.
+ * registry of the jobs the engine holds (queued, running, being written), with each one's latest
+ * progress, so sched_stop can answer at once and /metrics can read them. sched_submit does its
+ * slow part (validating and loading the dataset) on the caller's thread with its own store
+ * connection, then posts "run". Ending a job is handed to the writer thread (writer.c), which
+ * writes its result files with its own connection and gives it back. No process-global state:
+ * several engines may live in one process.
+ *
+ * Many jobs. Jobs to run wait in a FIFO; at most max_jobs run at once. Each running job keeps at
+ * most `window` shards in flight, and every pass of the loop fills every job's window, so the
+ * broker always holds shards of every running job (it hands them to workers round robin over
+ * jobs: broker/bqueue.c) and a small job submitted after a huge one starts at once and is not
+ * stuck behind it.
  *
  * One pass of the loop (before each wait): the broker session is pumped; the inbox is drained;
- * for each running job, a stop is turned into a CANCEL, the window is filled, and a job with
- * nothing left to do is ended (its results committed, its files written, its MLflow sync
- * queued); progress is reported; and in the one-job form (until_idle) the loop stops once no job
- * is left and the MLflow syncs are done or waited for long enough. Timers: every heartbeat the
- * running jobs are marked alive in the database (status tells a dead engine by its silence), and
- * every INGEST_COMMIT_MS the open batch of results is committed.
+ * the jobs the writer finished are taken back (their MLflow sync queued); queued jobs start while
+ * there is room; for each running job, a stop is turned into a CANCEL, the window is filled, and
+ * a job with nothing left to do is ended (its results committed, handed to the writer); progress
+ * is reported; and in the one-job form (until_idle) the loop stops once no job is left and the
+ * MLflow syncs are done or waited for long enough. Timers: every heartbeat each running job's
+ * counts are written to its row (status and liveness read them), a stop asked for from another
+ * process (its row says STOPPING) is taken up, and the engine's word on its fleet (the broker
+ * unreachable, no worker) is stored as the job's note; every INGEST_COMMIT_MS the open batch of
+ * results is committed.
+ *
+ * The service (opts.serve). Jobs submitted to it are stored with owner "service"; at start it
+ * takes the lock file <db>.lock (a second service on the same database refuses to start), deletes
+ * the submissions a crash cut short, and queues every job of its own that an earlier engine left
+ * running or stopping, then those left queued, oldest first: a restart needs no --resume.
  *
  * The MLflow syncer thread starts when first needed: a job with a tracking URI, or syncs an
  * earlier engine left unfinished in the database. */
 #define LOG_MODULE "scheduler"
 #include "scheduler.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -40,10 +59,13 @@
 #include "store.h"
 #include "syncer.h"
 #include "wire.h"
+#include "writer.h"
 
 #define MLFLOW_PROGRESS_MS 10000   /* a running job's progress goes to MLflow this often */
 #define IDLE_POLL_MS 50            /* until_idle: how often the end waits look at the syncer */
 #define DEFAULT_DB "runs/llmaj.db"
+#define SERVICE_OWNER "service"    /* jobs.owner of the service's jobs */
+#define NOTE_MAX 512
 
 typedef enum { CMD_RUN, CMD_STOP, CMD_STOP_ALL, CMD_SHUTDOWN } cmd_kind_t;
 
@@ -53,25 +75,34 @@ typedef struct cmd {
     struct cmd *next;
 } cmd_t;
 
-/* A job the engine accepted, as other threads may ask about it. */
-typedef enum { PHASE_QUEUED, PHASE_RUNNING, PHASE_ENDED } phase_t;
+/* A job the engine holds, as other threads may ask about it. Removed when it has ended. */
 typedef struct entry {
     char job_id[SCHED_JOB_ID_MAX];
-    phase_t phase;
+    sched_phase_t phase;
+    sched_progress_t snap;          /* the latest progress (snap.job_id points at job_id) */
     struct entry *next;
 } entry_t;
+
+/* A job waiting for room to run. */
+typedef struct waiting {
+    char job_id[SCHED_JOB_ID_MAX];
+    struct waiting *next;
+} waiting_t;
 
 struct sched {
     sched_opts_t o;                 /* its strings point at the copies below */
     char *broker, *name;
 
-    pthread_mutex_t mu;             /* guards db_path (until sched_run), the inbox, the registry */
+    pthread_mutex_t mu;             /* guards db_path (until sched_run), the inbox, the registry, fleet */
     pthread_mutex_t submit_mu;      /* the first submission decides db_path (one-job form) */
     char *db_path;
     cmd_t *inbox, **inbox_tail;
     entry_t *entries;
     bool ran;
     loop_t *loop;
+    sched_progress_t fleet;         /* connected, workers; note points at fleet_note */
+    char fleet_note[NOTE_MAX];
+    char fleet_note_copy[NOTE_MAX]; /* what sched_snapshot hands out */
 
     /* sched_run's thread only. */
     void *ctx;
@@ -80,8 +111,11 @@ struct sched {
     ingest_t *ingest;
     peer_t *peer;
     syncer_t *syncer;
+    writer_t *writer;
+    int lock_fd;                    /* <db>.lock (serve), or -1 */
     job_t **jobs;
     size_t n_jobs, cap_jobs;
+    waiting_t *wait_head, **wait_tail;
     int64_t idle_since_ms;          /* until_idle: when the last job ended (0 while jobs run) */
     uint64_t idle_timer;
     bool stop_all_seen;             /* a stop of everything came: do not wait for MLflow at the end */
@@ -106,8 +140,8 @@ const char *sched_strerror(sched_err_t e)
 
 const char *sched_job_state_name(sched_job_state_t s)
 {
-    static const char *const n[] = {"pending", "running", "succeeded", "failed", "stopped"};
-    return (unsigned)s < 5 ? n[s] : "?";
+    static const char *const n[] = {"queued", "running", "succeeded", "failed", "stopped", "stopping"};
+    return (unsigned)s < 6 ? n[s] : "?";
 }
 
 bool sched_job_state_ended(sched_job_state_t s)
@@ -124,17 +158,38 @@ static entry_t *entry_find_locked(sched_t *s, const char *job_id)
     return NULL;
 }
 
-static void set_phase(sched_t *s, const char *job_id, phase_t ph)
+static entry_t *entry_add_locked(sched_t *s, const char *job_id, sched_phase_t ph)
 {
-    pthread_mutex_lock(&s->mu);
     entry_t *e = entry_find_locked(s, job_id);
     if (!e) {
         e = xcalloc(1, sizeof *e);
         snprintf(e->job_id, sizeof e->job_id, "%s", job_id);
+        e->snap.job_id = e->job_id;
         e->next = s->entries;
         s->entries = e;
     }
     e->phase = ph;
+    return e;
+}
+
+static void set_phase(sched_t *s, const char *job_id, sched_phase_t ph)
+{
+    pthread_mutex_lock(&s->mu);
+    entry_add_locked(s, job_id, ph);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The job has ended: the registry forgets it (the database answers for it from now on). */
+static void forget(sched_t *s, const char *job_id)
+{
+    pthread_mutex_lock(&s->mu);
+    for (entry_t **pp = &s->entries; *pp; pp = &(*pp)->next)
+        if (!strcmp((*pp)->job_id, job_id)) {
+            entry_t *e = *pp;
+            *pp = e->next;
+            free(e);
+            break;
+        }
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -194,9 +249,12 @@ sched_t *sched_new(const sched_opts_t *o, errlist_t *errs)
     if (s->o.dead_after <= 0) s->o.dead_after = 5;
     if (s->o.progress_ms <= 0) s->o.progress_ms = 200;
     if (s->o.mlflow_wait_ms < 0) s->o.mlflow_wait_ms = 60000;
+    if (s->o.max_jobs < 0) s->o.max_jobs = 0;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->submit_mu, NULL);
     s->inbox_tail = &s->inbox;
+    s->wait_tail = &s->wait_head;
+    s->lock_fd = -1;
     if (!(s->loop = loop_new())) {
         errlist_add(errs, "cannot create the scheduler's event loop");
         sched_destroy(&s);
@@ -216,6 +274,10 @@ void sched_destroy(sched_t **self_p)
     for (entry_t *e = s->entries, *n; e; e = n) {
         n = e->next;
         free(e);
+    }
+    for (waiting_t *w = s->wait_head, *n; w; w = n) {
+        n = w->next;
+        free(w);
     }
     loop_destroy(&s->loop);
     pthread_mutex_destroy(&s->mu);
@@ -252,15 +314,11 @@ sched_err_t sched_submit(sched_t *s, const sched_submit_t *in, char *job_id, err
     bool deciding = db == NULL;
     if (!deciding) pthread_mutex_unlock(&s->submit_mu);
     char *used = NULL;
-    sched_err_t rc = job_submit(in, db, &used, job_id, errs);
+    sched_err_t rc = job_submit(in, db, s->o.serve ? SERVICE_OWNER : NULL, &used, job_id, errs);
     if (rc == SCHED_OK) {
         pthread_mutex_lock(&s->mu);
         if (!s->db_path) s->db_path = xstrdup(used);
-        entry_t *e = xcalloc(1, sizeof *e);
-        snprintf(e->job_id, sizeof e->job_id, "%s", job_id);
-        e->phase = PHASE_QUEUED;
-        e->next = s->entries;
-        s->entries = e;
+        entry_add_locked(s, job_id, SCHED_PHASE_QUEUED);
         post_locked(s, CMD_RUN, job_id);
         pthread_mutex_unlock(&s->mu);
         loop_wake(s->loop);
@@ -271,51 +329,99 @@ sched_err_t sched_submit(sched_t *s, const sched_submit_t *in, char *job_id, err
     return rc;
 }
 
-sched_err_t sched_resume(sched_t *s, const char *job_id, errlist_t *errs)
+/* The database path, the default when none was decided yet. Caller frees. */
+static char *db_path_or_default(sched_t *s)
 {
     pthread_mutex_lock(&s->mu);
     if (!s->db_path) s->db_path = xstrdup(DEFAULT_DB);
     char *db = xstrdup(s->db_path);
-    entry_t *e = entry_find_locked(s, job_id);
-    bool busy = e && e->phase != PHASE_ENDED;
     pthread_mutex_unlock(&s->mu);
-    if (busy) {
-        errlist_add(errs, "job %s is already queued or running in this scheduler", job_id);
-        free(db);
+    return db;
+}
+
+/* Whether the engine holds the job (queued, running or being written). */
+static bool held(sched_t *s, const char *job_id)
+{
+    pthread_mutex_lock(&s->mu);
+    bool h = entry_find_locked(s, job_id) != NULL;
+    pthread_mutex_unlock(&s->mu);
+    return h;
+}
+
+/* Queues a prepared retry (or a resume) of job_id. */
+static void queue_run(sched_t *s, const char *job_id)
+{
+    pthread_mutex_lock(&s->mu);
+    entry_add_locked(s, job_id, SCHED_PHASE_QUEUED);
+    post_locked(s, CMD_RUN, job_id);
+    pthread_mutex_unlock(&s->mu);
+    loop_wake(s->loop);
+}
+
+sched_err_t sched_retry(sched_t *s, const char *job_id, bool unscored, uint64_t *cells, errlist_t *errs)
+{
+    uint64_t n = 0;
+    if (cells) *cells = 0;
+    if (held(s, job_id)) {
+        errlist_add(errs, "job %s has not ended (it is queued, running or being written): only an ended job can be "
+                          "retried", job_id);
         return SCHED_E_STATE;
     }
-    sched_err_t rc = job_check_resume(db, job_id, errs);
+    char *db = db_path_or_default(s);
+    sched_err_t rc = job_prepare_retry(db, job_id, unscored, &n, errs);
     free(db);
     if (rc != SCHED_OK) return rc;
-    set_phase(s, job_id, PHASE_QUEUED);
-    post(s, CMD_RUN, job_id);
+    if (cells) *cells = n;
+    queue_run(s, job_id);
     return SCHED_OK;
 }
 
-/* A job this engine never accepted: is it in the database at all, and has it ended? */
-static sched_err_t stop_foreign(sched_t *s, const char *job_id, errlist_t *errs)
+sched_err_t sched_resume(sched_t *s, const char *job_id, errlist_t *errs)
 {
-    char *db_path = db_path_copy(s);
-    sched_db_t *db = NULL;
-    sched_status_t st;
-    errlist_t quiet;
-    errlist_init(&quiet, 1);
-    sched_err_t rc = SCHED_E_NOTFOUND;
-    if (db_path && sched_db_open(db_path, NULL, &db, &quiet) == SCHED_OK &&
-        sched_job_status(db, job_id, &st, &quiet) == SCHED_OK) {
-        if (sched_job_state_ended(st.job.state))
-            errlist_add(errs, "job %s has already ended (%s)", job_id, sched_job_state_name(st.job.state));
-        else
-            errlist_add(errs, "job %s (%s in %s) is not run by this scheduler", job_id,
-                        sched_job_state_name(st.job.state), db_path);
-        rc = SCHED_E_STATE;
-        sched_status_clear(&st);
-    } else {
-        errlist_add(errs, "no job %s%s%s", job_id, db_path ? " in " : "", db_path ? db_path : "");
+    if (held(s, job_id)) {
+        errlist_add(errs, "job %s is already queued or running in this scheduler", job_id);
+        return SCHED_E_STATE;
     }
-    sched_db_close(&db);
-    errlist_free(&quiet);
-    free(db_path);
+    char *db = db_path_or_default(s);
+    sched_job_state_t state = SCHED_JOB_PENDING;
+    sched_err_t rc = job_check_resume(db, job_id, &state, errs);
+    free(db);
+    if (rc != SCHED_OK) return rc;
+    /* An ended job is resumed as a retry of what it did not get right: its error cells. */
+    if (sched_job_state_ended(state)) return sched_retry(s, job_id, false, NULL, errs);
+    queue_run(s, job_id);
+    return SCHED_OK;
+}
+
+sched_err_t sched_request_stop(const char *db_path, const char *job_id, errlist_t *errs)
+{
+    char err[1024];
+    if (access(db_path, F_OK) != 0) {
+        errlist_add(errs, "no job database at %s", db_path);
+        return SCHED_E_NOTFOUND;
+    }
+    store_t *st = store_open(db_path, STORE_WRITE, err, sizeof err);
+    if (!st) {
+        errlist_add(errs, "%s", err);
+        return SCHED_E_DB;
+    }
+    int state = 0;
+    int g = store_job_state(st, job_id, &state);
+    sched_err_t rc = SCHED_OK;
+    if (g < 0) {
+        errlist_add(errs, "database %s: %s", db_path, store_errmsg(st));
+        rc = SCHED_E_DB;
+    } else if (g > 0 || state == STORE_STATE_LOADING) {
+        errlist_add(errs, "no job %s in %s", job_id, db_path);
+        rc = SCHED_E_NOTFOUND;
+    } else if (sched_job_state_ended((sched_job_state_t)state)) {
+        errlist_add(errs, "job %s has already ended (%s)", job_id, sched_job_state_name((sched_job_state_t)state));
+        rc = SCHED_E_STATE;
+    } else if (state != SCHED_JOB_STOPPING && store_job_set_state(st, job_id, SCHED_JOB_STOPPING, NULL) < 0) {
+        errlist_add(errs, "database %s: %s", db_path, store_errmsg(st));
+        rc = SCHED_E_DB;
+    }
+    store_close(&st);
     return rc;
 }
 
@@ -323,22 +429,45 @@ sched_err_t sched_stop(sched_t *s, const char *job_id, errlist_t *errs)
 {
     pthread_mutex_lock(&s->mu);
     entry_t *e = entry_find_locked(s, job_id);
-    sched_err_t rc = SCHED_OK;
-    if (e && e->phase == PHASE_ENDED) {
-        errlist_add(errs, "job %s has already ended", job_id);
-        rc = SCHED_E_STATE;
-    } else if (e) {
-        post_locked(s, CMD_STOP, job_id);
-    }
+    sched_phase_t ph = e ? e->phase : SCHED_PHASE_QUEUED;
+    if (e && ph != SCHED_PHASE_ENDING) post_locked(s, CMD_STOP, job_id);
     pthread_mutex_unlock(&s->mu);
-    if (!e) return stop_foreign(s, job_id, errs);
-    if (rc == SCHED_OK) loop_wake(s->loop);
+    if (e && ph == SCHED_PHASE_ENDING) {
+        errlist_add(errs, "job %s has already ended: its results are being written", job_id);
+        return SCHED_E_STATE;
+    }
+    if (e) {
+        loop_wake(s->loop);
+        return SCHED_OK;
+    }
+    /* Not held here: whatever engine runs it (another process, or none yet) sees the request in
+     * the database. */
+    char *db = db_path_copy(s);
+    if (!db) {
+        errlist_add(errs, "no job %s", job_id);
+        return SCHED_E_NOTFOUND;
+    }
+    sched_err_t rc = sched_request_stop(db, job_id, errs);
+    free(db);
     return rc;
 }
 
 void sched_stop_all(sched_t *s) { post(s, CMD_STOP_ALL, NULL); }
 
 void sched_shutdown(sched_t *s) { post(s, CMD_SHUTDOWN, NULL); }
+
+void sched_snapshot(sched_t *s, sched_snap_cb cb, void *arg, sched_progress_t *fleet)
+{
+    pthread_mutex_lock(&s->mu);
+    for (entry_t *e = s->entries; e && cb; e = e->next) cb(&e->snap, e->phase, arg);
+    if (fleet) {
+        *fleet = s->fleet;
+        snprintf(s->fleet_note_copy, sizeof s->fleet_note_copy, "%s", s->fleet_note);
+        fleet->note = s->fleet_note[0] ? s->fleet_note_copy : NULL;
+        fleet->job_id = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
 
 /* ------------------------------------------------------------------ running jobs ---- */
 
@@ -361,24 +490,38 @@ static syncer_t *syncer_of(sched_t *s)
     return s->syncer;
 }
 
+static void progress_of(sched_t *s, job_t *j, bool final, sched_progress_t *p)
+{
+    *p = (sched_progress_t){.job_id = j->id, .records = j->records, .units_total = j->records * j->targets,
+                            .units_done = j->units_done, .shards_total = j->n_shards, .shards_done = j->done,
+                            .shards_inflight = j->inflight, .scores_ok = j->scores[SCORE_OK],
+                            .scores_unscored = j->scores[SCORE_UNSCORED], .scores_error = j->scores[SCORE_ERROR],
+                            .scores_na = j->scores[SCORE_NOT_APPLICABLE], .workers = peer_workers(s->peer),
+                            .connected = peer_up(s->peer), .elapsed_s = job_elapsed_s(j), .finished = final,
+                            .note = j->note};
+}
+
 static void report(sched_t *s, job_t *j, bool final)
 {
     int64_t now = loop_now_ms();
-    uint64_t total = j->records * j->targets;
+    sched_progress_t p;
+    progress_of(s, j, final, &p);
+    pthread_mutex_lock(&s->mu);
+    entry_t *e = entry_find_locked(s, j->id);
+    if (e) {
+        e->snap = p;
+        e->snap.job_id = e->job_id;
+        e->snap.note = NULL;   /* j->note is the engine's; the fleet's note is in sched_snapshot */
+    }
+    pthread_mutex_unlock(&s->mu);
     if (!final && wants_mlflow(j) && now - j->last_mlflow_ms >= MLFLOW_PROGRESS_MS) {
         j->last_mlflow_ms = now;
         syncer_t *sy = syncer_of(s);
-        if (sy) syncer_progress(sy, j->id, j->spec_json, (now - j->started_ms) / 1000, j->units_done, total);
+        if (sy) syncer_progress(sy, j->id, j->spec_json, (now - j->started_ms) / 1000, j->units_done, p.units_total);
     }
     if (!s->o.progress) return;
     if (!final && now - j->last_progress_ms < s->o.progress_ms) return;
     j->last_progress_ms = now;
-    sched_progress_t p = {.job_id = j->id, .records = j->records, .units_total = total, .units_done = j->units_done,
-                          .shards_total = j->n_shards, .shards_done = j->done, .shards_inflight = j->inflight,
-                          .scores_ok = j->scores[SCORE_OK], .scores_unscored = j->scores[SCORE_UNSCORED],
-                          .scores_error = j->scores[SCORE_ERROR], .scores_na = j->scores[SCORE_NOT_APPLICABLE],
-                          .workers = peer_workers(s->peer), .connected = peer_up(s->peer),
-                          .elapsed_s = job_elapsed_s(j), .finished = final};
     s->o.progress(&p, s->o.progress_arg);
 }
 
@@ -390,7 +533,7 @@ static void start_job(sched_t *s, const char *job_id)
         log_error("%s", err);
         if (store_job_set_state(s->store, job_id, SCHED_JOB_FAILED, err) < 0)
             log_error("job %s: %s could not record that it failed (%s)", job_id, s->db_path, store_errmsg(s->store));
-        set_phase(s, job_id, PHASE_ENDED);
+        forget(s, job_id);
         return;
     }
     if (s->n_jobs == s->cap_jobs) {
@@ -400,40 +543,89 @@ static void start_job(sched_t *s, const char *job_id)
     s->jobs[s->n_jobs++] = j;
     s->idle_since_ms = 0;
     if (wants_mlflow(j)) syncer_of(s);
-    set_phase(s, job_id, PHASE_RUNNING);
+    set_phase(s, job_id, SCHED_PHASE_RUNNING);
+    if (s->fleet_note[0]) j->note = xstrdup(s->fleet_note);
 }
 
-/* Ends job i: committed, written, recorded, handed to the syncer; removed and freed. */
+/* Ends job i: its results committed, its final state decided, handed to the writer. */
 static void end_job(sched_t *s, size_t i)
 {
     job_t *j = s->jobs[i];
     if (ingest_flush(s->ingest) < 0) log_error("job %s: its last results could not be committed (see above)", j->id);
     report(s, j, true);
-    cJSON *summary = NULL, *jobj = NULL;
-    sched_job_state_t st = job_end(j, s->store, peer_workers(s->peer), &summary, &jobj);
-    if (wants_mlflow(j)) {
-        const char *final = st == SCHED_JOB_SUCCEEDED ? "FINISHED" : st == SCHED_JOB_STOPPED ? "KILLED" : "FAILED";
-        char err[1024];
-        syncer_t *sy = syncer_of(s);
-        if (mlflow_sync_record(s->store, j->id, j->spec, j->out_dir, final, summary, jobj, err, sizeof err) < 0)
-            log_warn("job %s: MLflow sync not recorded: %s", j->id, err);
-        else if (!sy)
-            log_warn("job %s: MLflow sync recorded, not started: the next scheduler on %s resumes it", j->id, s->db_path);
-        else if (syncer_enqueue(sy, j->id, j->spec, j->out_dir, final, summary, jobj, err, sizeof err) < 0)
-            log_warn("job %s: MLflow sync not queued: %s", j->id, err);
-    }
-    cJSON_Delete(summary);
-    cJSON_Delete(jobj);
-    set_phase(s, j->id, PHASE_ENDED);
+    sched_job_state_t st = job_final_state(j);
     s->jobs[i] = s->jobs[--s->n_jobs];
-    job_destroy(&j);
-    if (s->n_jobs == 0) s->idle_since_ms = loop_now_ms();
+    set_phase(s, j->id, SCHED_PHASE_ENDING);
+    writer_submit(s->writer, j, st, peer_workers(s->peer));
 }
 
-static void request_stop(job_t *j)
+/* Jobs the writer has ended: their MLflow sync queued, forgotten. */
+static void take_written(sched_t *s)
 {
-    if (!j->stop_requested) log_info("job %s: stopping", j->id);
+    written_t *list = writer_take(s->writer);
+    for (written_t *w = list; w; w = w->next) {
+        job_t *j = w->job;
+        if (wants_mlflow(j) && !w->sync_failed) {
+            char err[1024];
+            syncer_t *sy = syncer_of(s);
+            if (!sy)
+                log_warn("job %s: MLflow sync recorded, not started: the next scheduler on %s resumes it", j->id,
+                         s->db_path);
+            else if (syncer_enqueue(sy, j->id, j->spec, j->out_dir, writer_mlflow_status(w->state), w->summary,
+                                    w->jobj, err, sizeof err) < 0)
+                log_warn("job %s: MLflow sync not queued: %s", j->id, err);
+        }
+        forget(s, j->id);
+    }
+    written_free(list);
+    if (s->n_jobs == 0 && !s->wait_head && list) s->idle_since_ms = loop_now_ms();
+}
+
+/* Marks j stopping: no new SUBMIT, a CANCEL goes out, the database says STOPPING. */
+static void request_stop(sched_t *s, job_t *j)
+{
+    if (j->stop_requested) return;
+    log_info("job %s: stopping", j->id);
     j->stop_requested = true;
+    if (store_job_set_state(s->store, j->id, SCHED_JOB_STOPPING, NULL) < 0)
+        log_warn("job %s: %s: cannot record that it is stopping (%s)", j->id, s->db_path, store_errmsg(s->store));
+}
+
+static void wait_push(sched_t *s, const char *job_id)
+{
+    for (waiting_t *w = s->wait_head; w; w = w->next)
+        if (!strcmp(w->job_id, job_id)) return;
+    waiting_t *w = xcalloc(1, sizeof *w);
+    snprintf(w->job_id, sizeof w->job_id, "%s", job_id);
+    *s->wait_tail = w;
+    s->wait_tail = &w->next;
+}
+
+/* Removes job_id from the waiting line: true if it was there. */
+static bool wait_remove(sched_t *s, const char *job_id)
+{
+    for (waiting_t **pp = &s->wait_head; *pp; pp = &(*pp)->next)
+        if (!strcmp((*pp)->job_id, job_id)) {
+            waiting_t *w = *pp;
+            *pp = w->next;
+            if (!*pp) s->wait_tail = pp;
+            free(w);
+            return true;
+        }
+    return false;
+}
+
+/* Starts waiting jobs while there is room. */
+static void start_waiting(sched_t *s)
+{
+    while (s->wait_head && (s->o.max_jobs <= 0 || s->n_jobs < (size_t)s->o.max_jobs)) {
+        waiting_t *w = s->wait_head;
+        s->wait_head = w->next;
+        if (!s->wait_head) s->wait_tail = &s->wait_head;
+        if (find_job(s, w->job_id)) log_warn("job %s is already running here", w->job_id);
+        else start_job(s, w->job_id);
+        free(w);
+    }
 }
 
 static void drain_inbox(sched_t *s)
@@ -444,14 +636,29 @@ static void drain_inbox(sched_t *s)
         switch (c->kind) {
         case CMD_RUN:
             if (find_job(s, c->job_id)) log_warn("job %s is already running here", c->job_id);
-            else start_job(s, c->job_id);
+            else wait_push(s, c->job_id);
             break;
         case CMD_STOP:
-            if ((j = find_job(s, c->job_id))) request_stop(j);
+            if ((j = find_job(s, c->job_id))) {
+                request_stop(s, j);
+            } else if (wait_remove(s, c->job_id)) {
+                /* A queued job ends at once, stopped, with empty result files. */
+                if (store_job_set_state(s->store, c->job_id, SCHED_JOB_STOPPING, NULL) < 0)
+                    log_warn("job %s: cannot record that it is stopping (%s)", c->job_id, store_errmsg(s->store));
+                start_job(s, c->job_id);
+            }
             break;
         case CMD_STOP_ALL:
             s->stop_all_seen = true;
-            for (size_t i = 0; i < s->n_jobs; i++) request_stop(s->jobs[i]);
+            for (size_t i = 0; i < s->n_jobs; i++) request_stop(s, s->jobs[i]);
+            while (s->wait_head) {
+                char id[SCHED_JOB_ID_MAX];
+                snprintf(id, sizeof id, "%s", s->wait_head->job_id);
+                wait_remove(s, id);
+                if (store_job_set_state(s->store, id, SCHED_JOB_STOPPING, NULL) < 0)
+                    log_warn("job %s: cannot record that it is stopping (%s)", id, store_errmsg(s->store));
+                start_job(s, id);
+            }
             break;
         case CMD_SHUTDOWN:
             loop_stop(s->loop);
@@ -471,7 +678,8 @@ static void idle_tick(loop_t *loop, uint64_t id, void *arg)
 /* until_idle: stops the loop once nothing is left to run and the syncs are done (or waited for). */
 static void check_idle(sched_t *s)
 {
-    if (!s->o.until_idle || s->n_jobs > 0 || !inbox_empty(s)) return;
+    if (!s->o.until_idle || s->n_jobs > 0 || s->wait_head || writer_pending(s->writer) > 0 || !inbox_empty(s))
+        return;
     int64_t now = loop_now_ms();
     if (!s->idle_since_ms) s->idle_since_ms = now;
     size_t pending = s->syncer ? syncer_pending(s->syncer) : 0;
@@ -491,12 +699,18 @@ static int before_wait(loop_t *loop, void *arg)
     sched_t *s = arg;
     int more = peer_pump(s->peer);
     drain_inbox(s);
+    take_written(s);
+    start_waiting(s);
     for (size_t i = s->n_jobs; i-- > 0;) {
         job_t *j = s->jobs[i];
         if (j->stop_requested) dispatch_cancel(j, s->peer);
         if (dispatch_fill(j, s->ingest, s->peer, s->o.window)) more = 1;
-        if (job_over(j)) end_job(s, i);
-        else report(s, j, false);
+        if (job_over(j)) {
+            end_job(s, i);
+            more = 1;   /* room for a waiting job: start it on the next pass */
+        } else {
+            report(s, j, false);
+        }
     }
     check_idle(s);
     return more | peer_pump(s->peer);
@@ -532,14 +746,31 @@ static void on_message(const wire_hdr_t *h, const void *payload, size_t len, voi
         if (!j) {
             /* A late message of a job that ended here (or an earlier engine's): it changes nothing. */
             log_debug("%s for job %s, not running here, dropped", wire_type_name(h->type), h->job_id);
-        } else if (h->type == WIRE_RESULT) {
-            ingest_result(s->ingest, j, h->shard_id, payload, len);
-        } else {
-            dispatch_shard_done(j, s->ingest, s->peer, h->shard_id);
+            break;
         }
+        dispatch_lease_seen(j, s->ingest, h->shard_id, h->lease);
+        if (h->type == WIRE_RESULT) ingest_result(s->ingest, j, h->shard_id, payload, len);
+        else dispatch_shard_done(j, s->ingest, s->peer, h->shard_id);
         break;
     default:
         log_warn("unexpected %s from the broker dropped", wire_type_name(h->type));
+    }
+}
+
+/* The engine's word on its fleet, or "" when all is well. */
+static void fleet_note(sched_t *s, char *out, size_t n)
+{
+    out[0] = '\0';
+    int64_t down = peer_down_ms(s->peer);
+    int64_t grace = (int64_t)s->o.heartbeat_ms * s->o.dead_after;
+    if (!peer_up(s->peer) && down > grace) {
+        if (!peer_ever_up(s->peer))
+            snprintf(out, n, "cannot reach the broker at %s: no answer for %.0f s (is it running, and is the address "
+                             "right?)", peer_endpoint(s->peer), down / 1000.0);
+        else
+            snprintf(out, n, "lost the broker at %s %.0f s ago: reconnecting", peer_endpoint(s->peer), down / 1000.0);
+    } else if (peer_up(s->peer) && peer_workers(s->peer) == 0) {
+        snprintf(out, n, "connected to the broker at %s, but no worker has joined it", peer_endpoint(s->peer));
     }
 }
 
@@ -548,10 +779,33 @@ static void heartbeat_tick(loop_t *loop, uint64_t id, void *arg)
     (void)id;
     sched_t *s = arg;
     if (ingest_flush(s->ingest) < 0) log_error("results could not be committed (see above)");
-    for (size_t i = 0; i < s->n_jobs; i++)
-        if (store_job_touch(s->store, s->jobs[i]->id) < 0)
-            log_warn("job %s: %s: cannot mark it alive (%s); status may call its scheduler silent", s->jobs[i]->id,
+    char note[NOTE_MAX];
+    fleet_note(s, note, sizeof note);
+    pthread_mutex_lock(&s->mu);
+    bool changed = strcmp(note, s->fleet_note) != 0;
+    snprintf(s->fleet_note, sizeof s->fleet_note, "%s", note);
+    s->fleet.connected = peer_up(s->peer);
+    s->fleet.workers = peer_workers(s->peer);
+    pthread_mutex_unlock(&s->mu);
+    if (changed && note[0]) log_warn("%s", note);
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        job_t *j = s->jobs[i];
+        store_counts_t c;
+        job_counts(j, &c);
+        if (store_job_set_progress(s->store, j->id, &c) < 0)
+            log_warn("job %s: %s: cannot mark it alive (%s); status may call its scheduler silent", j->id,
                      s->db_path, store_errmsg(s->store));
+        if (strcmp(note, j->note ? j->note : "") != 0) {
+            free(j->note);
+            j->note = note[0] ? xstrdup(note) : NULL;
+            if (store_job_set_note(s->store, j->id, j->note) < 0)
+                log_warn("job %s: %s: cannot store its note (%s)", j->id, s->db_path, store_errmsg(s->store));
+        }
+        /* A stop asked for from another process (`llmaj stop` on this database). */
+        int state;
+        if (!j->stop_requested && store_job_state(s->store, j->id, &state) == 0 && state == SCHED_JOB_STOPPING)
+            request_stop(s, j);
+    }
     loop_timer_add(loop, s->o.heartbeat_ms, heartbeat_tick, s);
 }
 
@@ -565,14 +819,95 @@ static void commit_tick(loop_t *loop, uint64_t id, void *arg)
 
 /* ------------------------------------------------------------------ sched_run ---- */
 
+static void wake_cb(void *arg) { loop_wake(((sched_t *)arg)->loop); }
+
+/* One service per database: an exclusive lock on <db>.lock for the engine's life. */
+static sched_err_t take_lock(sched_t *s, errlist_t *errs)
+{
+    char *path = xasprintf("%s.lock", s->db_path);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    sched_err_t rc = SCHED_OK;
+    if (s->lock_fd < 0) {
+        errlist_add(errs, "%s: %s", path, strerror(errno));
+        rc = SCHED_E_DB;
+    } else if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        errlist_add(errs, "%s is in use by another llmaj-scheduler --serve (%s is locked): one service per database",
+                    s->db_path, path);
+        close(s->lock_fd);
+        s->lock_fd = -1;
+        rc = SCHED_E_STATE;
+    }
+    free(path);
+    return rc;
+}
+
+typedef struct {
+    char **ids;
+    int *states;
+    size_t n, cap;
+} owned_t;
+
+static int owned_row(const char *job_id, int state, void *arg)
+{
+    owned_t *o = arg;
+    if (o->n == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 16;
+        o->ids = xrealloc(o->ids, o->cap * sizeof *o->ids);
+        o->states = xrealloc(o->states, o->cap * sizeof *o->states);
+    }
+    o->ids[o->n] = xstrdup(job_id);
+    o->states[o->n++] = state;
+    return 0;
+}
+
+/* The service takes up its own jobs (see DESIGN). */
+static void adopt(sched_t *s)
+{
+    owned_t o = {0};
+    if (store_jobs_owned(s->store, SERVICE_OWNER, owned_row, &o) < 0) {
+        log_error("%s: cannot list the jobs left by an earlier service (see above): they are not resumed", s->db_path);
+        return;
+    }
+    size_t resumed = 0, queued = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < o.n; i++) {
+            int st = o.states[i];
+            if (pass == 0 && st == STORE_STATE_LOADING) {
+                log_info("job %s: its submission was cut short: deleted", o.ids[i]);
+                if (store_job_delete(s->store, o.ids[i]) < 0) log_warn("job %s: could not be deleted", o.ids[i]);
+            } else if ((pass == 0 && (st == SCHED_JOB_RUNNING || st == SCHED_JOB_STOPPING)) ||
+                       (pass == 1 && st == SCHED_JOB_PENDING)) {
+                set_phase(s, o.ids[i], SCHED_PHASE_QUEUED);
+                wait_push(s, o.ids[i]);
+                if (pass == 0) resumed++;
+                else queued++;
+            }
+        }
+    if (resumed || queued)
+        log_info("%s: %zu job(s) left running by an earlier service resumed, %zu queued job(s) taken up", s->db_path,
+                 resumed, queued);
+    for (size_t i = 0; i < o.n; i++) free(o.ids[i]);
+    free(o.ids);
+    free(o.states);
+}
+
 static sched_err_t run_setup(sched_t *s, errlist_t *errs)
 {
     char err[1024];
+    if (s->o.serve) {
+        sched_err_t rc = take_lock(s, errs);
+        if (rc != SCHED_OK) return rc;
+    }
     if (!(s->store = store_open(s->db_path, STORE_WRITE, err, sizeof err))) {
         errlist_add(errs, "%s", err);
         return SCHED_E_DB;
     }
+    if (!(s->writer = writer_start(s->db_path, wake_cb, s, err, sizeof err))) {
+        errlist_add(errs, "%s", err);
+        return SCHED_E_INTERNAL;
+    }
     s->ingest = ingest_new(s->store);
+    if (s->o.serve) adopt(s);
     char **ids = NULL;
     size_t n = 0;
     if (mlflow_sync_unfinished(s->store, &ids, &n) == 0) {
@@ -608,18 +943,27 @@ static void run_teardown(sched_t *s)
     if (s->peer) peer_bye(s->peer);   /* the broker forgets us now, not after a silence */
     if (s->ingest && ingest_flush(s->ingest) < 0) log_error("the last results could not be committed (see above)");
     for (size_t i = 0; i < s->n_jobs; i++) {
-        log_info("job %s left running: a later scheduler on %s resumes it", s->jobs[i]->id, s->db_path);
+        log_info("job %s left %s: a later scheduler on %s resumes it", s->jobs[i]->id,
+                 s->jobs[i]->stop_requested ? "stopping" : "running", s->db_path);
+        store_counts_t c;
+        job_counts(s->jobs[i], &c);
+        if (s->store && store_job_set_progress(s->store, s->jobs[i]->id, &c) < 0)
+            log_warn("job %s: its last counts could not be stored", s->jobs[i]->id);
         job_destroy(&s->jobs[i]);
     }
     s->n_jobs = 0;
     free(s->jobs);
     s->jobs = NULL;
+    if (s->writer) take_written(s);   /* what the writer finished, its MLflow sync queued */
+    writer_stop(&s->writer);
     syncer_stop(&s->syncer);
     ingest_destroy(&s->ingest);
     peer_destroy(&s->peer);
     if (s->own_ctx) zmq_ctx_term(s->ctx);
     s->ctx = NULL;
     store_close(&s->store);
+    if (s->lock_fd >= 0) close(s->lock_fd);   /* releases the lock */
+    s->lock_fd = -1;
 }
 
 sched_err_t sched_run(sched_t *s, errlist_t *errs)
@@ -635,6 +979,7 @@ sched_err_t sched_run(sched_t *s, errlist_t *errs)
     }
     sched_err_t rc = run_setup(s, errs);
     if (rc == SCHED_OK) {
+        if (s->o.on_start) s->o.on_start(s, s->o.on_start_arg);
         loop_set_before_wait(s->loop, before_wait, s);
         loop_timer_add(s->loop, s->o.heartbeat_ms, heartbeat_tick, s);
         loop_timer_add(s->loop, INGEST_COMMIT_MS, commit_tick, s);

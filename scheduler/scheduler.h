@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cjson/cJSON.h>
 
@@ -53,19 +54,22 @@ const char *sched_strerror(sched_err_t e);   /* "bad input", ...; static */
 #define SCHED_JOB_ID_MAX 128   /* job ids are shorter (the wire's limit, WIRE_MAX_ID) */
 
 typedef enum {
-    SCHED_JOB_PENDING = 0,     /* validated and stored, not yet running (queued for the engine) */
+    SCHED_JOB_PENDING = 0,     /* "queued": validated and stored, not yet running (waiting for the
+                                  engine, or for room under its max_jobs) */
     SCHED_JOB_RUNNING = 1,     /* shards being dispatched, results committed as they come */
     SCHED_JOB_SUCCEEDED = 2,   /* every shard done, result files written */
     SCHED_JOB_FAILED = 3,      /* ended with nothing scored, or by an error it could not get past */
     SCHED_JOB_STOPPED = 4,     /* stopped on request; what was committed is kept and written */
+    SCHED_JOB_STOPPING = 5,    /* a stop was asked for: no new model call starts; it ends STOPPED
+                                  once its results files are written (also after a restart) */
 } sched_job_state_t;
 
-const char *sched_job_state_name(sched_job_state_t s);   /* "pending", ... as stored and shown */
+/* "queued", "running", "succeeded", "failed", "stopped", "stopping": the names the CLI, the REST
+ * API (DESIGN.md "Control plane") and the docs use. */
+const char *sched_job_state_name(sched_job_state_t s);
 bool sched_job_state_ended(sched_job_state_t s);          /* succeeded, failed or stopped */
 
 /* ------------------------------------------------------------------------------ engine ---- */
-
-typedef struct sched sched_t;
 
 /* A running job's progress, handed to sched_opts_t.progress. Valid during the call. */
 typedef struct {
@@ -79,7 +83,11 @@ typedef struct {
     bool connected;             /* welcomed by the broker, the session not since ended */
     double elapsed_s;           /* since the job started running in this engine */
     bool finished;              /* the last report of the job: it has ended */
+    const char *note;           /* the engine's word on its fleet ("cannot reach the broker at ..."),
+                                   or NULL when all is well */
 } sched_progress_t;
+
+typedef struct sched sched_t;
 
 typedef struct {
     const char *broker;         /* broker endpoint: "tcp://127.0.0.1:5555", "inproc://..." */
@@ -100,6 +108,17 @@ typedef struct {
     void (*progress)(const sched_progress_t *p, void *arg);
     void *progress_arg;
     int progress_ms;            /* 0: 200 */
+    int max_jobs;               /* jobs running at once at most, the others wait queued (in
+                                   submission order); 0: no limit */
+    /* Called once on sched_run's thread when the engine is set up (its database open, the jobs
+     * it takes up queued), before it runs jobs: where a service starts listening. May be NULL. */
+    void (*on_start)(sched_t *s, void *arg);
+    void *on_start_arg;
+    bool serve;                 /* the service (llmaj-scheduler --serve): jobs submitted to it are
+                                   its own, and at start it takes up every one of its own jobs that
+                                   an earlier engine left queued, running or stopping, and deletes
+                                   submissions a crash cut short. Holds <db>.lock (one service per
+                                   database): sched_run fails when another holds it */
 } sched_opts_t;
 
 /* A new engine (nothing connected or opened yet: sched_run does). The options' strings are
@@ -145,6 +164,26 @@ sched_err_t sched_stop(sched_t *s, const char *job_id, errlist_t *errs) __attrib
 /* Stops every job of the engine, as sched_stop (a signal handler's thread may call it). */
 void sched_stop_all(sched_t *s);
 
+/* Retries an ended job (succeeded, failed or stopped) in place: its cells (record, target,
+ * metric) that ended `error`, and with `unscored` those that ended `unscored`, are run again
+ * (an inference that failed: the whole (record, target); a judge call: that metric, on the
+ * committed response), as are the cells a stopped or failed job never reached; then its result
+ * files are written again. What succeeded is kept and not redone. *cells (may be NULL) gets how
+ * many cells will run. SCHED_OK (queued to run); SCHED_E_NOTFOUND; SCHED_E_STATE (it has not
+ * ended, or it has nothing to rerun); SCHED_E_INPUT (its stored spec no longer validates here);
+ * SCHED_E_DB. */
+sched_err_t sched_retry(sched_t *s, const char *job_id, bool unscored, uint64_t *cells, errlist_t *errs)
+    __attribute__((warn_unused_result));
+
+/* What the engine holds of one job right now, for /metrics: the latest progress (job_id valid
+ * during the call) and the job's phase. */
+typedef enum { SCHED_PHASE_QUEUED, SCHED_PHASE_RUNNING, SCHED_PHASE_ENDING } sched_phase_t;
+typedef void (*sched_snap_cb)(const sched_progress_t *p, sched_phase_t phase, void *arg);
+/* Calls cb for every job the engine has queued, running or being written, from any thread. The
+ * engine's own figures (connected, workers, note) come in *fleet (may be NULL; its strings valid
+ * until the next call on this thread). */
+void sched_snapshot(sched_t *s, sched_snap_cb cb, void *arg, sched_progress_t *fleet);
+
 /* Runs the engine on the calling thread: opens the job database, starts the MLflow syncer
  * (which also finishes syncs an earlier engine left), connects to the broker and runs jobs as
  * they come, until sched_shutdown, or (until_idle) until none is left. SCHED_OK when it ran;
@@ -158,6 +197,13 @@ void sched_shutdown(sched_t *s);
 
 /* The job database this engine uses (or will use); NULL before it is known (see db_path). */
 const char *sched_db_path(const sched_t *s);
+
+/* Asks whatever engine runs job_id in the database at db_path to stop it, from another process
+ * (`llmaj stop` without a service): the job is marked STOPPING there; its engine sees it within a
+ * heartbeat, a queued job's engine when it would start it. SCHED_OK; SCHED_E_NOTFOUND;
+ * SCHED_E_STATE (it has ended); SCHED_E_DB. */
+sched_err_t sched_request_stop(const char *db_path, const char *job_id, errlist_t *errs)
+    __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------------- reading jobs back ---- */
 
@@ -220,8 +266,11 @@ typedef struct {
     uint64_t units_total;       /* (record, target) outputs: records_valid × targets */
     uint64_t units_done;        /* committed */
     uint64_t unit_errors;       /* committed with a failed inference call */
+    uint64_t error_cells;       /* cells (record, target, metric) that ended `error`: scores[3] */
     uint64_t shards_total, shards_pending, shards_inflight, shards_done;
-    uint64_t dispatches;        /* SUBMITs of its shards, resubmissions included */
+    uint64_t dispatches;        /* SUBMITs of its shards to the broker, resubmissions included */
+    uint64_t deliveries;        /* deliveries of its shards to workers seen: more than the SUBMITs
+                                   when the broker handed a lost worker's shards to another */
     uint64_t scores[4];         /* committed scores by score_status_t (result.h) */
     sched_step_t steps[SCHED_N_STEPS];
     cJSON *mlflow;              /* the MLflow sync's state: {"state": "none"} without one, else
@@ -233,6 +282,9 @@ typedef struct {
     bool output_written;        /* its job.json exists: the result files are complete */
     int64_t silent_s;           /* a running job whose engine has not been seen for more than
                                    SCHED_SILENT_S seconds: how many; else 0 */
+    char *note;                 /* its engine's word on the fleet ("cannot reach the broker at
+                                   ..."), or NULL */
+    bool partial;               /* it ended without every cell committed (stopped, failed) */
 } sched_status_t;
 
 #define SCHED_SILENT_S 30       /* an engine marks its running jobs alive every heartbeat */
@@ -273,6 +325,11 @@ int sched_result_line(buf_t *b, const char *job_id, const record_t *rec, const r
  * cJSON_Delete). SCHED_OK; SCHED_E_NOTFOUND (no such job, or no summary yet); SCHED_E_DB. */
 sched_err_t sched_job_summary(sched_db_t *db, const char *job_id, cJSON **summary, errlist_t *errs)
     __attribute__((warn_unused_result));
+
+/* Prints summary.json (a job's summary object) as tables: per target and metric (mean, mean
+ * score, 95% CI, n, unscored, not applicable, errors), then the comparison with the base model,
+ * and a line when it is partial. NULL or an odd object prints no garbage. */
+void sched_summary_print(FILE *f, const cJSON *summary);
 
 /* ------------------------------------------------------------------ MLflow, by hand ---- */
 

@@ -19,7 +19,7 @@
 #include "mem.h"
 
 #define JOB_COLUMNS "job_id, name, spec_json, state, error, created_at, started_at, finished_at, records_total," \
-                    " records_invalid, out_dir, updated_at"
+                    " records_invalid, out_dir, updated_at, owner, note, counts"
 #define OUTPUTS_SELECT "SELECT o.idx, o.target, o.model, o.response, o.from_dataset, o.error, o.in_tokens," \
                        " o.out_tokens, o.latency_ms, r.rid, r.prompt, r.reference, r.context, r.category" \
                        " FROM outputs o JOIN records r ON r.job_id=o.job_id AND r.idx=o.idx" \
@@ -29,25 +29,26 @@ static const char *const sql[Q_MAX] = {
     [Q_JOB_CREATE] = "INSERT INTO jobs(job_id, name, spec_json, state, created_at, out_dir) VALUES(?,?,?,0,?,?)",
     [Q_JOB_STATE] = "UPDATE jobs SET state=?, error=?, "
                     "started_at=CASE WHEN ?=1 AND started_at IS NULL THEN ? ELSE started_at END, "
-                    "finished_at=CASE WHEN ?>=2 THEN ? ELSE finished_at END WHERE job_id=?",
+                    "finished_at=CASE WHEN ? IN (2,3,4) THEN ? ELSE finished_at END WHERE job_id=?",
     [Q_JOB_COUNTS] = "UPDATE jobs SET records_total=?, records_invalid=? WHERE job_id=?",
     [Q_JOB_OUTDIR] = "UPDATE jobs SET out_dir=? WHERE job_id=?",
     [Q_JOB_TOUCH] = "UPDATE jobs SET updated_at=? WHERE job_id=?",
     [Q_JOB_SET_SUMMARY] = "UPDATE jobs SET summary_json=? WHERE job_id=?",
     [Q_JOB_SUMMARY] = "SELECT summary_json FROM jobs WHERE job_id=? AND summary_json IS NOT NULL",
     [Q_JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE job_id=?",
-    [Q_JOBS_ALL] = "SELECT " JOB_COLUMNS " FROM jobs ORDER BY created_at DESC, rowid DESC",
-    [Q_JOB_MATCH] = "SELECT job_id, job_id=?1 FROM jobs WHERE substr(job_id, 1, length(?1))=?1"
+    [Q_JOBS_ALL] = "SELECT " JOB_COLUMNS " FROM jobs WHERE state>=0 ORDER BY created_at DESC, rowid DESC",
+    [Q_JOB_MATCH] = "SELECT job_id, job_id=?1 FROM jobs WHERE state>=0 AND substr(job_id, 1, length(?1))=?1"
                     " ORDER BY job_id=?1 DESC, created_at DESC, rowid DESC",
     [Q_RECORD_PUT] = "INSERT OR REPLACE INTO records(job_id, idx, rid, prompt, reference, context, category, responses)"
                      " VALUES(?,?,?,?,?,?,?,?)",
     [Q_RECORDS_RANGE] = "SELECT idx, rid, prompt, reference, context, category, responses FROM records"
                         " WHERE job_id=? AND idx BETWEEN ? AND ?"
-                        " AND (SELECT count(*) FROM outputs o WHERE o.job_id=records.job_id AND o.idx=records.idx) < ?"
+                        " AND (SELECT count(*) FROM scores c WHERE c.job_id=records.job_id AND c.idx=records.idx) < ?"
                         " ORDER BY idx",
     [Q_SHARD_PUT] = "INSERT OR REPLACE INTO shards(job_id, shard_id, first_idx, last_idx, n, state) VALUES(?,?,?,?,?,0)",
     [Q_SHARD_STATE] = "UPDATE shards SET state=?, attempts=attempts+(?=1) WHERE job_id=? AND shard_id=?",
-    [Q_SHARDS_ALL] = "SELECT shard_id, first_idx, last_idx, n, state, attempts FROM shards WHERE job_id=? ORDER BY shard_id",
+    [Q_SHARDS_ALL] = "SELECT shard_id, first_idx, last_idx, n, state, attempts, leases FROM shards WHERE job_id=?"
+                     " ORDER BY shard_id",
     [Q_OUTPUT_PUT] = "INSERT OR IGNORE INTO outputs(job_id, idx, target, model, response, from_dataset, error,"
                      " in_tokens, out_tokens, latency_ms) VALUES(?,?,?,?,?,?,?,?,?,?)",
     [Q_SCORE_PUT] = "INSERT OR IGNORE INTO scores(job_id, idx, target, metric, status, rating, score, normalized,"
@@ -58,15 +59,30 @@ static const char *const sql[Q_MAX] = {
                     " attempts FROM scores WHERE job_id=? AND idx=? AND target=? ORDER BY rowid",
     [Q_COUNT_OUT] = "SELECT count(*) FROM outputs WHERE job_id=?",
     [Q_COUNT_SCORES] = "SELECT count(*) FROM scores WHERE job_id=?",
-    [Q_OUT_RANGE] = "SELECT count(*) FROM outputs WHERE job_id=? AND idx BETWEEN ? AND ?",
+    [Q_OUT_RANGE] = "SELECT count(*) FROM (SELECT 1 FROM scores WHERE job_id=? AND idx BETWEEN ? AND ?"
+                    " GROUP BY idx, target HAVING count(*)>=?)",
     [Q_USAGE_INF] = "SELECT model, sum(in_tokens), sum(out_tokens), sum(from_dataset=0 AND error IS NULL)"
                     " FROM outputs WHERE job_id=? AND from_dataset=0 GROUP BY model",
     [Q_USAGE_JUDGE] = "SELECT sum(in_tokens), sum(out_tokens), sum(attempts) FROM scores WHERE job_id=?",
     [Q_SCORE_COUNTS] = "SELECT status, count(*) FROM scores WHERE job_id=? GROUP BY status",
     [Q_RECORDS_COUNT] = "SELECT count(*) FROM records WHERE job_id=?",
-    [Q_RECORDS_DONE] = "SELECT count(*) FROM (SELECT idx FROM outputs WHERE job_id=?1 GROUP BY idx HAVING count(*)>=?2)",
+    [Q_RECORDS_DONE] = "SELECT count(*) FROM (SELECT idx FROM scores WHERE job_id=?1 GROUP BY idx HAVING count(*)>=?2)",
     [Q_OUT_STATS] = "SELECT count(*), sum(error IS NOT NULL) FROM outputs WHERE job_id=?",
-    [Q_SHARD_STATS] = "SELECT state, count(*), sum(attempts) FROM shards WHERE job_id=? GROUP BY state",
+    [Q_SHARD_STATS] = "SELECT state, count(*), sum(attempts), sum(leases) FROM shards WHERE job_id=? GROUP BY state",
+    [Q_SHARD_LEASES] = "UPDATE shards SET leases=? WHERE job_id=? AND shard_id=?",
+    [Q_JOB_CREATE_AS] = "INSERT INTO jobs(job_id, name, spec_json, state, created_at, out_dir, owner)"
+                        " VALUES(?,?,?,?,?,?,?)",
+    [Q_JOB_PROGRESS] = "UPDATE jobs SET counts=?, updated_at=? WHERE job_id=?",
+    [Q_JOB_NOTE] = "UPDATE jobs SET note=? WHERE job_id=?",
+    [Q_JOB_STATE_OF] = "SELECT state FROM jobs WHERE job_id=?",
+    [Q_UNITS_OF] = "SELECT target, response, from_dataset, model, error FROM outputs WHERE job_id=? AND idx=?"
+                   " ORDER BY target",
+    [Q_METRICS_OF] = "SELECT metric FROM scores WHERE job_id=? AND idx=? AND target=?",
+    [Q_UNITS_DONE] = "SELECT count(*) FROM (SELECT 1 FROM scores WHERE job_id=? GROUP BY idx, target HAVING count(*)>=?)",
+    [Q_SHARDS_UNSENT] = "UPDATE shards SET state=0 WHERE job_id=? AND state=1",
+    [Q_UNIT_SCORES] = "SELECT count(*) FROM scores WHERE job_id=? AND idx=? AND target=?",
+    [Q_JOB_PUBLISH] = "UPDATE jobs SET state=0, created_at=? WHERE job_id=? AND state=-1",
+    [Q_JOBS_OWNED] = "SELECT job_id, state FROM jobs WHERE owner=? AND state IN (-1,0,1,5) ORDER BY created_at, rowid",
 };
 
 static const char pragmas[] =
@@ -78,12 +94,12 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS jobs(job_id TEXT PRIMARY KEY, name TEXT, spec_json TEXT NOT NULL,"
     " state INTEGER NOT NULL, error TEXT, created_at INTEGER, started_at INTEGER, finished_at INTEGER,"
     " records_total INTEGER DEFAULT 0, records_invalid INTEGER DEFAULT 0, out_dir TEXT, updated_at INTEGER,"
-    " summary_json TEXT);"
+    " summary_json TEXT, owner TEXT, note TEXT, counts TEXT);"
     "CREATE TABLE IF NOT EXISTS records(job_id TEXT NOT NULL, idx INTEGER NOT NULL, rid TEXT, prompt TEXT NOT NULL,"
     " reference TEXT, context TEXT, category TEXT, responses TEXT, PRIMARY KEY(job_id, idx)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS shards(job_id TEXT NOT NULL, shard_id INTEGER NOT NULL, first_idx INTEGER NOT NULL,"
     " last_idx INTEGER NOT NULL, n INTEGER NOT NULL, state INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
-    " PRIMARY KEY(job_id, shard_id)) WITHOUT ROWID;"
+    " leases INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(job_id, shard_id)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS outputs(job_id TEXT NOT NULL, idx INTEGER NOT NULL, target INTEGER NOT NULL,"
     " model TEXT, response TEXT, from_dataset INTEGER, error TEXT, in_tokens INTEGER, out_tokens INTEGER,"
     " latency_ms REAL, PRIMARY KEY(job_id, idx, target));"
@@ -184,6 +200,10 @@ static int migrate(store_t *s, char *err, size_t errlen)
         {"jobs", "out_dir", "TEXT"},
         {"jobs", "updated_at", "INTEGER"},
         {"jobs", "summary_json", "TEXT"},
+        {"jobs", "owner", "TEXT"},
+        {"jobs", "note", "TEXT"},
+        {"jobs", "counts", "TEXT"},
+        {"shards", "leases", "INTEGER NOT NULL DEFAULT 0"},
     };
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
         char q[256];
@@ -336,6 +356,144 @@ int store_job_summary(store_t *s, const char *job_id, char **json)
     return -1;
 }
 
+int store_job_create_as(store_t *s, const char *job_id, const char *name, const char *spec_json, const char *out_dir,
+                        const char *owner, int state)
+{
+    sqlite3_stmt *st = store_stmt(s, Q_JOB_CREATE_AS);
+    store_bind_text(st, 1, job_id);
+    store_bind_text(st, 2, name);
+    store_bind_text(st, 3, spec_json);
+    sqlite3_bind_int(st, 4, state);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL));
+    store_bind_text(st, 6, out_dir);
+    store_bind_text(st, 7, owner);
+    return store_step_done(s, st);
+}
+
+int store_job_publish(store_t *s, const char *job_id)
+{
+    sqlite3_stmt *st = store_stmt(s, Q_JOB_PUBLISH);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+    store_bind_text(st, 2, job_id);
+    return store_step_done(s, st);
+}
+
+int store_job_state(store_t *s, const char *job_id, int *state)
+{
+    sqlite3_stmt *st = store_stmt(s, Q_JOB_STATE_OF);
+    store_bind_text(st, 1, job_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *state = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return 0;
+    if (rc == SQLITE_DONE) return 1;
+    log_error("%s: %s", s->path, sqlite3_errmsg(s->db));
+    return -1;
+}
+
+int store_job_set_note(store_t *s, const char *job_id, const char *note)
+{
+    sqlite3_stmt *st = store_stmt(s, Q_JOB_NOTE);
+    store_bind_text(st, 1, note);
+    store_bind_text(st, 2, job_id);
+    return store_step_done(s, st);
+}
+
+int store_counts_parse(const char *json, store_counts_t *c)
+{
+    memset(c, 0, sizeof *c);
+    cJSON *o = cJSON_Parse(json);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return -1;
+    }
+    const char *keys[] = {"units_done", "unit_errors", "records_done"};
+    uint64_t *dst[] = {&c->units_done, &c->unit_errors, &c->records_done};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+        if (cJSON_IsNumber(v) && v->valuedouble >= 0) *dst[i] = (uint64_t)v->valuedouble;
+    }
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "scores");
+    for (int i = 0; i < 4 && cJSON_IsArray(sc); i++) {
+        const cJSON *v = cJSON_GetArrayItem(sc, i);
+        if (cJSON_IsNumber(v) && v->valuedouble >= 0) c->scores[i] = (uint64_t)v->valuedouble;
+    }
+    cJSON_Delete(o);
+    return 0;
+}
+
+int store_job_set_progress(store_t *s, const char *job_id, const store_counts_t *c)
+{
+    char txt[256];
+    snprintf(txt, sizeof txt,
+             "{\"units_done\":%llu,\"unit_errors\":%llu,\"records_done\":%llu,\"scores\":[%llu,%llu,%llu,%llu]}",
+             (unsigned long long)c->units_done, (unsigned long long)c->unit_errors,
+             (unsigned long long)c->records_done, (unsigned long long)c->scores[0], (unsigned long long)c->scores[1],
+             (unsigned long long)c->scores[2], (unsigned long long)c->scores[3]);
+    sqlite3_stmt *st = store_stmt(s, Q_JOB_PROGRESS);
+    store_bind_text(st, 1, txt);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+    store_bind_text(st, 3, job_id);
+    return store_step_done(s, st);
+}
+
+int store_shards_unsend(store_t *s, const char *job_id)
+{
+    sqlite3_stmt *st = store_stmt(s, Q_SHARDS_UNSENT);
+    store_bind_text(st, 1, job_id);
+    return store_step_done(s, st);
+}
+
+int store_jobs_owned(store_t *s, const char *owner, store_owned_cb cb, void *arg)
+{
+    sqlite3_stmt *st = store_stmt(s, Q_JOBS_OWNED);
+    store_bind_text(st, 1, owner);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cb((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1), arg) != 0) {
+            ret = -1;
+            break;
+        }
+    }
+    return store_walk_end(s, st, rc, ret);
+}
+
+/* Deletes in runs of DELETE_RUN rows, each its own transaction, so that removing a large job
+ * never holds the write lock for long. */
+#define DELETE_RUN 20000
+
+int store_job_delete(store_t *s, const char *job_id)
+{
+    static const char *const q[] = {
+        "DELETE FROM scores WHERE rowid IN (SELECT rowid FROM scores WHERE job_id=?1 LIMIT 20000)",
+        "DELETE FROM outputs WHERE rowid IN (SELECT rowid FROM outputs WHERE job_id=?1 LIMIT 20000)",
+        "DELETE FROM records WHERE (job_id, idx) IN (SELECT job_id, idx FROM records WHERE job_id=?1 LIMIT 20000)",
+        "DELETE FROM shards WHERE (job_id, shard_id) IN (SELECT job_id, shard_id FROM shards WHERE job_id=?1 LIMIT 20000)",
+        "DELETE FROM mlflow_sync WHERE job_id=?1",
+        "DELETE FROM jobs WHERE job_id=?1",
+    };
+    _Static_assert(DELETE_RUN == 20000, "the statements above spell the run out");
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, q[i], -1, &st, NULL) != SQLITE_OK) {
+            log_error("%s: %s", s->path, sqlite3_errmsg(s->db));
+            return -1;
+        }
+        store_bind_text(st, 1, job_id);
+        int rc;
+        do {
+            sqlite3_reset(st);
+            rc = sqlite3_step(st);
+        } while (rc == SQLITE_DONE && sqlite3_changes(s->db) >= DELETE_RUN);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            log_error("%s: deleting job %s: %s", s->path, job_id, sqlite3_errmsg(s->db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 void store_job_clear(store_job_t *j)
 {
     if (!j) return;
@@ -344,6 +502,8 @@ void store_job_clear(store_job_t *j)
     free(j->spec_json);
     free(j->error);
     free(j->out_dir);
+    free(j->owner);
+    free(j->note);
     memset(j, 0, sizeof(*j));
 }
 
@@ -363,6 +523,10 @@ static void job_from_row(sqlite3_stmt *st, store_job_t *j)
     j->records_invalid = (uint64_t)sqlite3_column_int64(st, 9);
     j->out_dir = store_col_text(st, 10);
     j->updated_at = (int64_t)sqlite3_column_int64(st, 11);
+    j->owner = store_col_text(st, 12);
+    j->note = store_col_text(st, 13);
+    const unsigned char *counts = sqlite3_column_text(st, 14);
+    if (counts) j->has_counts = store_counts_parse((const char *)counts, &j->counts) == 0;
 }
 
 int store_job_get(store_t *s, const char *job_id, store_job_t *out)
@@ -472,14 +636,14 @@ int store_record_put(store_t *s, const char *job_id, const record_t *r)
     return rc;
 }
 
-int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, unsigned targets,
+int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, uint64_t cells,
                         record_t **out, size_t *n)
 {
     sqlite3_stmt *st = store_stmt(s, Q_RECORDS_RANGE);
     store_bind_text(st, 1, job_id);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)first);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)targets);
+    sqlite3_bind_int64(st, 4, cells > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)cells);
     size_t cap = 0, cnt = 0;
     record_t *recs = NULL;
     int rc;
@@ -533,6 +697,15 @@ int store_shard_set_state(store_t *s, const char *job_id, uint64_t shard_id, sha
     return store_step_done(s, st);
 }
 
+int store_shard_set_leases(store_t *s, const char *job_id, uint64_t shard_id, uint32_t leases)
+{
+    sqlite3_stmt *st = store_stmt(s, Q_SHARD_LEASES);
+    sqlite3_bind_int(st, 1, (int)leases);
+    store_bind_text(st, 2, job_id);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)shard_id);
+    return store_step_done(s, st);
+}
+
 int store_shards_each(store_t *s, const char *job_id, store_shard_cb cb, void *arg)
 {
     sqlite3_stmt *st = store_stmt(s, Q_SHARDS_ALL);
@@ -544,7 +717,8 @@ int store_shards_each(store_t *s, const char *job_id, store_shard_cb cb, void *a
                       .last = (uint64_t)sqlite3_column_int64(st, 2),
                       .n = (uint32_t)sqlite3_column_int(st, 3),
                       .state = (shard_state_t)sqlite3_column_int(st, 4),
-                      .submits = (uint32_t)sqlite3_column_int(st, 5)};
+                      .submits = (uint32_t)sqlite3_column_int(st, 5),
+                      .leases = (uint32_t)sqlite3_column_int(st, 6)};
         if (cb(&sh, arg) != 0) {
             ret = -1;
             break;

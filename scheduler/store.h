@@ -25,6 +25,11 @@
 
 typedef struct store store_t;
 
+/* A job whose submission is still loading its dataset (stored in jobs.state, never a
+ * sched_job_state_t): invisible to every listing, and deleted if its submission fails or its
+ * process dies before it is published (store_job_publish). */
+#define STORE_STATE_LOADING (-1)
+
 typedef enum {
     STORE_WRITE,   /* creates the file and its tables if missing: an engine, a submission, a sync */
     STORE_READ,    /* the file must already be a job database (store_probe); no table is created */
@@ -51,6 +56,40 @@ bool store_in_tx(store_t *s);
 
 int store_job_create(store_t *s, const char *job_id, const char *name, const char *spec_json, const char *out_dir)
     __attribute__((warn_unused_result));
+/* The same with an owner (the engine mode that adopts it after a restart: "service", or NULL)
+ * and a first state (SCHED_JOB_PENDING, or STORE_STATE_LOADING). */
+int store_job_create_as(store_t *s, const char *job_id, const char *name, const char *spec_json, const char *out_dir,
+                        const char *owner, int state) __attribute__((warn_unused_result));
+/* A LOADING job becomes PENDING (created_at = now). */
+int store_job_publish(store_t *s, const char *job_id) __attribute__((warn_unused_result));
+/* Every row of a job, in short transactions of their own (call outside a transaction). */
+int store_job_delete(store_t *s, const char *job_id) __attribute__((warn_unused_result));
+/* *state = the stored state: 0; 1 no such job; -1. */
+int store_job_state(store_t *s, const char *job_id, int *state) __attribute__((warn_unused_result));
+/* What the engine running the job wants people to know about its fleet ("cannot reach the
+ * broker at ..."), or NULL when all is well. */
+int store_job_set_note(store_t *s, const char *job_id, const char *note) __attribute__((warn_unused_result));
+/* Inflight shards back to PENDING (a stopped job: nothing of it is in flight any more). */
+int store_shards_unsend(store_t *s, const char *job_id) __attribute__((warn_unused_result));
+/* Jobs of an owner that an engine of that owner takes up at start: loading (left by a crash:
+ * deleted), pending, running, stopping; oldest first. cb(job_id, state); non-zero stops: -1. */
+typedef int (*store_owned_cb)(const char *job_id, int state, void *arg);
+int store_jobs_owned(store_t *s, const char *owner, store_owned_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/* A job's progress as the engine running it counts it (kept in the job's row, so that reading a
+ * large job's status needs no count over its results). */
+typedef struct {
+    uint64_t units_done;      /* (record, target) with every metric committed */
+    uint64_t unit_errors;     /* of which the inference call failed */
+    uint64_t records_done;    /* records with every target done */
+    uint64_t scores[4];       /* committed scores by score_status_t */
+} store_counts_t;
+int store_counts_parse(const char *json, store_counts_t *c);   /* 0, or -1 when it is not that */
+/* Writes the counts and marks the job alive (updated_at = now). */
+int store_job_set_progress(store_t *s, const char *job_id, const store_counts_t *c) __attribute__((warn_unused_result));
+/* Counts them from the committed results (slow on a large job: once at open, not per status). */
+int store_job_count(store_t *s, const char *job_id, unsigned targets, size_t n_metrics, store_counts_t *c)
+    __attribute__((warn_unused_result));
 /* Sets state and error; RUNNING sets started_at (once), an ended state finished_at. */
 int store_job_set_state(store_t *s, const char *job_id, sched_job_state_t st, const char *error)
     __attribute__((warn_unused_result));
@@ -76,6 +115,10 @@ typedef struct {
     uint64_t records_invalid; /* of which invalid (skipped) */
     char *out_dir;            /* the job's results folder (absolute), once known */
     int64_t updated_at;       /* last sign of life of the engine running it */
+    char *owner;              /* "service" for a job a serving engine adopts after a restart, or NULL */
+    char *note;               /* the running engine's word on its fleet, or NULL */
+    bool has_counts;          /* counts holds what the engine last wrote */
+    store_counts_t counts;
 } store_job_t;
 void store_job_clear(store_job_t *j);   /* frees the members; accepts NULL */
 
@@ -97,10 +140,10 @@ int store_job_match(store_t *s, const char *prefix, char **ids, size_t max, size
 
 /* Stores one valid record (its index is the key). */
 int store_record_put(store_t *s, const char *job_id, const record_t *r) __attribute__((warn_unused_result));
-/* The records with first <= index <= last that lack a committed output for at least one of
- * `targets` targets (all of them when nothing is committed), in index order; caller owns *out
- * (record_clear each, free). */
-int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, unsigned targets,
+/* The records with first <= index <= last that have fewer than `cells` committed scores (a
+ * record's cells are its targets × the job's metrics; all records when nothing is committed), in
+ * index order; caller owns *out (record_clear each, free). */
+int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, uint64_t cells,
                         record_t **out, size_t *n) __attribute__((warn_unused_result));
 
 int store_shard_put(store_t *s, const char *job_id, uint64_t shard_id, uint64_t first, uint64_t last, uint32_t n)
@@ -108,16 +151,20 @@ int store_shard_put(store_t *s, const char *job_id, uint64_t shard_id, uint64_t 
 /* Sets a shard's state; SHARD_INFLIGHT also counts one SUBMIT (attempts + 1). */
 int store_shard_set_state(store_t *s, const char *job_id, uint64_t shard_id, shard_state_t st)
     __attribute__((warn_unused_result));
-/* Every shard of a job in id order: id, first, last, n, state and submits (attempts) filled. */
+/* A shard's deliveries to workers seen so far (shard_t.leases). */
+int store_shard_set_leases(store_t *s, const char *job_id, uint64_t shard_id, uint32_t leases)
+    __attribute__((warn_unused_result));
+/* Every shard of a job in id order: id, first, last, n, state, submits (attempts), leases filled. */
 typedef int (*store_shard_cb)(const shard_t *sh, void *arg);
 int store_shards_each(store_t *s, const char *job_id, store_shard_cb cb, void *arg) __attribute__((warn_unused_result));
 
 /* ---- results (store_results.c) ---- */
 
 /* Commits one result idempotently. *new_output: the (record, target) output was not there
- * before; *new_scores: scores not seen before (0 on a redelivery). */
-int store_result_commit(store_t *s, const char *job_id, const result_t *r, bool *new_output, size_t *new_scores)
-    __attribute__((warn_unused_result));
+ * before; *new_scores: scores not seen before (0 on a redelivery); by_status (may be NULL): those
+ * new scores counted by score_status_t, added to what it holds. */
+int store_result_commit(store_t *s, const char *job_id, const result_t *r, bool *new_output, size_t *new_scores,
+                        uint64_t by_status[4]) __attribute__((warn_unused_result));
 
 /* Committed (record, target) outputs in (record_index, target) order with their scores and the
  * record's fields; cb gets a filled record_t and result_t (valid during the call). 0, or -1 on a
@@ -132,8 +179,11 @@ int store_outputs_page(store_t *s, const char *job_id, uint64_t offset, uint64_t
 /* Counts of a job's committed outputs and scores. */
 int store_counts(store_t *s, const char *job_id, uint64_t *outputs, uint64_t *scores)
     __attribute__((warn_unused_result));
-/* Committed outputs with first <= record index <= last. */
-int store_outputs_in_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, uint64_t *n)
+/* (record, target) units with first <= record index <= last that have all n_metrics scores. */
+int store_outputs_in_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, size_t n_metrics,
+                           uint64_t *n) __attribute__((warn_unused_result));
+/* The committed scores of one (record, target). */
+int store_unit_scores(store_t *s, const char *job_id, uint64_t idx, target_t target, uint64_t *n)
     __attribute__((warn_unused_result));
 /* Committed scores by score_status_t. */
 int store_score_counts(store_t *s, const char *job_id, uint64_t counts[4]) __attribute__((warn_unused_result));
@@ -146,15 +196,44 @@ int store_usage(store_t *s, const char *job_id, store_usage_cb cb, void *arg) __
 /* Where a job is, in one snapshot. */
 typedef struct {
     uint64_t records;         /* valid records stored */
-    uint64_t records_done;    /* records with a committed output for every one of `targets` targets */
+    uint64_t records_done;    /* records with every cell (target × metric) committed */
     uint64_t outputs;         /* committed (record, target) outputs */
+    uint64_t units_done;      /* (record, target) with every metric committed */
     uint64_t output_errors;   /* of which the inference call failed */
     uint64_t shards[3];       /* by shard state (PENDING, INFLIGHT, DONE) */
     uint64_t dispatches;      /* SUBMITs, resubmissions included */
+    uint64_t leases;          /* deliveries to workers seen (shard_t.leases) */
     uint64_t scores[4];       /* committed scores by score_status_t */
 } store_job_stats_t;
-int store_job_stats(store_t *s, const char *job_id, unsigned targets, store_job_stats_t *out)
+int store_job_stats(store_t *s, const char *job_id, unsigned targets, size_t n_metrics, store_job_stats_t *out)
     __attribute__((warn_unused_result));
+/* Only records, shards, dispatches and leases (the rest zero): for a job whose counts the engine
+ * keeps in its row (store_job_t.counts). */
+int store_job_stats_light(store_t *s, const char *job_id, store_job_stats_t *out) __attribute__((warn_unused_result));
+
+/* ---- what is missing, and retrying it (store_cells.c) ---- */
+
+/* What is committed of one record: per target, whether it has an output (its response, where it
+ * came from, its model, its inference error) and which metrics are scored. Caller clears. */
+typedef struct {
+    bool has_output;
+    char *response, *model, *error;
+    bool from_dataset;
+    char **metrics;           /* scored metric names */
+    size_t n_metrics;
+} store_unit_t;
+int store_units_of(store_t *s, const char *job_id, uint64_t idx, store_unit_t units[2])
+    __attribute__((warn_unused_result));
+void store_unit_clear(store_unit_t *u);
+
+/* Prepares a retry of an ended job in one transaction: removes its `error` cells (and with
+ * `unscored` its unscored ones; an output whose inference failed goes with all its scores), puts
+ * back to PENDING (attempts 0) every shard with a cell missing, and the job to PENDING with no
+ * error, end or summary. *missing gets the cells (record × target × metric) now missing, the
+ * never-run ones of a stopped or failed job included; 0: nothing was changed (nothing to rerun).
+ * 0, or -1 (rolled back). */
+int store_retry_prepare(store_t *s, const char *job_id, unsigned targets, size_t n_metrics, bool unscored,
+                        uint64_t *missing) __attribute__((warn_unused_result));
 
 /* ---- the MLflow sync's state: (job, key) -> value (store_sync.c) ---- */
 

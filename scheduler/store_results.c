@@ -9,7 +9,8 @@
 #include "log.h"
 #include "mem.h"
 
-int store_result_commit(store_t *s, const char *job_id, const result_t *r, bool *new_output, size_t *new_scores)
+int store_result_commit(store_t *s, const char *job_id, const result_t *r, bool *new_output, size_t *new_scores,
+                        uint64_t by_status[4])
 {
     *new_output = false;
     *new_scores = 0;
@@ -45,7 +46,10 @@ int store_result_commit(store_t *s, const char *job_id, const result_t *r, bool 
         sqlite3_bind_int64(st, 12, (sqlite3_int64)sc->usage.output_tokens);
         sqlite3_bind_int(st, 13, (int)sc->attempts);
         if (store_step_done(s, st) < 0) return -1;
-        *new_scores += (size_t)sqlite3_changes(s->db);
+        if (sqlite3_changes(s->db) > 0) {
+            (*new_scores)++;
+            if (by_status && (unsigned)sc->status < 4) by_status[sc->status]++;
+        }
     }
     return 0;
 }
@@ -140,12 +144,27 @@ int store_counts(store_t *s, const char *job_id, uint64_t *outputs, uint64_t *sc
     return count1(s, Q_COUNT_SCORES, job_id, scores);
 }
 
-int store_outputs_in_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, uint64_t *n)
+int store_outputs_in_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, size_t n_metrics,
+                           uint64_t *n)
 {
     sqlite3_stmt *st = store_stmt(s, Q_OUT_RANGE);
     store_bind_text(st, 1, job_id);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)first);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)(n_metrics ? n_metrics : 1));
+    int rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) log_error("%s: %s", s->path, sqlite3_errmsg(s->db));
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_unit_scores(store_t *s, const char *job_id, uint64_t idx, target_t target, uint64_t *n)
+{
+    sqlite3_stmt *st = store_stmt(s, Q_UNIT_SCORES);
+    store_bind_text(st, 1, job_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
+    sqlite3_bind_int(st, 3, (int)target);
     int rc = sqlite3_step(st);
     *n = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
@@ -186,19 +205,54 @@ int store_usage(store_t *s, const char *job_id, store_usage_cb cb, void *arg)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-int store_job_stats(store_t *s, const char *job_id, unsigned targets, store_job_stats_t *out)
+/* Records and shards: cheap whatever the job's size (no count over results). */
+static int shard_stats(store_t *s, const char *job_id, store_job_stats_t *out)
+{
+    int ret = count1(s, Q_RECORDS_COUNT, job_id, &out->records);
+    sqlite3_stmt *st = store_stmt(s, Q_SHARD_STATS);
+    store_bind_text(st, 1, job_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int state = sqlite3_column_int(st, 0);
+        if (state >= 0 && state < 3) out->shards[state] = (uint64_t)sqlite3_column_int64(st, 1);
+        out->dispatches += (uint64_t)sqlite3_column_int64(st, 2);
+        out->leases += (uint64_t)sqlite3_column_int64(st, 3);
+    }
+    if (rc != SQLITE_DONE) ret = -1;
+    sqlite3_reset(st);
+    return ret;
+}
+
+int store_job_stats_light(store_t *s, const char *job_id, store_job_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    int ret = shard_stats(s, job_id, out);
+    if (ret) log_error("%s: job %s: %s", s->path, job_id, sqlite3_errmsg(s->db));
+    return ret;
+}
+
+int store_job_stats(store_t *s, const char *job_id, unsigned targets, size_t n_metrics, store_job_stats_t *out)
 {
     memset(out, 0, sizeof(*out));
     /* One snapshot: a read transaction, unless the caller has one open. */
     bool own = !store_in_tx(s);
     if (own && store_begin(s) < 0) return -1;
-    int ret = count1(s, Q_RECORDS_COUNT, job_id, &out->records);
+    int ret = shard_stats(s, job_id, out);
 
+    if (!n_metrics) n_metrics = 1;
     sqlite3_stmt *st = store_stmt(s, Q_RECORDS_DONE);
     store_bind_text(st, 1, job_id);
-    sqlite3_bind_int(st, 2, (int)(targets ? targets : 1));
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)((targets ? targets : 1) * n_metrics));
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) out->records_done = (uint64_t)sqlite3_column_int64(st, 0);
+    else ret = -1;
+    sqlite3_reset(st);
+
+    st = store_stmt(s, Q_UNITS_DONE);
+    store_bind_text(st, 1, job_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)n_metrics);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) out->units_done = (uint64_t)sqlite3_column_int64(st, 0);
     else ret = -1;
     sqlite3_reset(st);
 
@@ -211,16 +265,6 @@ int store_job_stats(store_t *s, const char *job_id, unsigned targets, store_job_
     } else {
         ret = -1;
     }
-    sqlite3_reset(st);
-
-    st = store_stmt(s, Q_SHARD_STATS);
-    store_bind_text(st, 1, job_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int state = sqlite3_column_int(st, 0);
-        if (state >= 0 && state < 3) out->shards[state] = (uint64_t)sqlite3_column_int64(st, 1);
-        out->dispatches += (uint64_t)sqlite3_column_int64(st, 2);
-    }
-    if (rc != SQLITE_DONE) ret = -1;
     sqlite3_reset(st);
 
     if (store_score_counts(s, job_id, out->scores) < 0) ret = -1;

@@ -239,7 +239,9 @@ static void on_shard(wthread_t *t, const wire_hdr_t *h, const void *payload, siz
     }
     wshard_cbs_t cbs = {.on_result = on_result, .on_done = on_done, .arg = t};
     size_t ws_records = ws.n_records;
-    wshard_t *s = wshard_new(job, h->shard_id, h->lease, ws.records, ws.n_records, t->llm, &cbs);
+    wshard_t *s = wshard_new(job, h->shard_id, h->lease, ws.records, ws.plans, ws.n_records, t->llm, &cbs);
+    for (size_t i = 0; ws.plans && i < ws.n_records; i++) wire_plan_clear(&ws.plans[i]);   /* read by wshard_new */
+    xfree(&ws.plans);
     ws.records = NULL;   /* the shard owns them now */
     ws.n_records = 0;
     wire_shard_clear(&ws);

@@ -25,6 +25,7 @@ typedef struct unit unit_t;
 typedef struct {
     unit_t *u;
     size_t metric;      /* index into spec->metrics */
+    size_t score;       /* index into the unit's res.scores */
     char *prompt;       /* the rendered judge prompt (kept for the re-ask) */
     char *first_reply;  /* the first reply, when it named no rating */
 } jslot_t;
@@ -35,7 +36,8 @@ struct unit {
     target_t target;
     const char *model;        /* model string for inference (or NULL when from the dataset) */
     result_t res;
-    jslot_t *slots;           /* one per metric */
+    jslot_t *slots;           /* one per metric to judge (every metric, unless a plan lists some) */
+    size_t n_slots;
     size_t metrics_left;
     bool done;
 };
@@ -53,8 +55,16 @@ struct wshard {
     llm_client_t *llm;
     wshard_cbs_t cbs;
     shard_state_t state;      /* SHARD_RUNNING, or SHARD_CANCELLED (proto/shard.h) */
+    bool cancel;              /* the llm client's `cancelled` flag of every call: set by wshard_cancel */
     bool done_reported;
 };
+
+/* A failed call whose cause is how the model is set up (its key, its name, its endpoint), which
+ * every other call to it will meet too: the scheduler fails a job fast on these. */
+static bool config_error(const llm_reply_t *r)
+{
+    return r->status == LLM_ERR_PERMANENT && (r->http_status == 401 || r->http_status == 403 || r->http_status == 404);
+}
 
 static void maybe_done(wshard_t *s)
 {
@@ -77,7 +87,7 @@ static void unit_finish(unit_t *u)
     }
     /* The result was reported: free its bulk now rather than with the shard. */
     result_clear(&u->res);
-    for (size_t i = 0; i < s->job->spec->n_metrics && u->slots; i++) {
+    for (size_t i = 0; i < u->n_slots && u->slots; i++) {
         xfree(&u->slots[i].prompt);
         xfree(&u->slots[i].first_reply);
     }
@@ -112,7 +122,7 @@ static void on_judge(const llm_reply_t *r, void *arg)
     wshard_t *s = u->s;
     s->calls_out--;
     const metric_t *m = s->job->spec->metrics[j->metric];
-    score_t *sc = &u->res.scores[j->metric];
+    score_t *sc = &u->res.scores[j->score];
     sc->attempts++;
     sc->usage.input_tokens += r->usage.input_tokens;
     sc->usage.output_tokens += r->usage.output_tokens;
@@ -122,6 +132,7 @@ static void on_judge(const llm_reply_t *r, void *arg)
     }
     if (r->status != LLM_OK) {
         score_set_error(sc, r->error ? r->error : "judge call failed");
+        sc->error_config = config_error(r);
         slot_complete(j);
         return;
     }
@@ -181,10 +192,11 @@ static void judge_send(jslot_t *j)
     }
     llm_req_t req = {.system = sp->judge_system_prompt ? sp->judge_system_prompt : metric_judge_system(),
                      .msgs = msgs, .n_msgs = n, .max_tokens = sp->judge.max_tokens,
-                     .temperature = sp->judge.temperature, .top_p = sp->judge.top_p};
+                     .temperature = sp->judge.temperature, .top_p = sp->judge.top_p, .cancelled = &s->cancel};
     char err[512];
     if (llm_call(s->llm, sp->evaluator_model, &req, on_judge, j, err, sizeof err) < 0) {
-        score_set_error(&u->res.scores[j->metric], err);
+        score_set_error(&u->res.scores[j->score], err);
+        u->res.scores[j->score].error_config = true;   /* the model string resolves to no endpoint here */
         free(reask);
         slot_complete(j);
         return;
@@ -199,10 +211,10 @@ static void unit_judge(unit_t *u)
     const spec_t *sp = s->job->spec;
     metric_vars_t vars = {.prompt = u->rec->prompt, .prediction = u->res.response,
                           .ground_truth = u->rec->reference, .context = u->rec->context};
-    u->metrics_left = sp->n_metrics;
-    for (size_t i = 0; i < sp->n_metrics; i++) {
+    u->metrics_left = u->n_slots;
+    for (size_t i = 0; i < u->n_slots; i++) {
         if (s->state == SHARD_CANCELLED) { slot_complete(&u->slots[i]); continue; }
-        u->slots[i].prompt = metric_render(sp->metrics[i], &vars);
+        u->slots[i].prompt = metric_render(sp->metrics[u->slots[i].metric], &vars);
         judge_send(&u->slots[i]);
     }
 }
@@ -227,6 +239,7 @@ static void on_inference(const llm_reply_t *r, void *arg)
     if (s->state == SHARD_CANCELLED) { unit_finish(u); return; }
     if (r->status != LLM_OK) {
         u->res.error = xstrdup(r->error ? r->error : "inference failed");
+        u->res.error_config = config_error(r);
         unit_fail_all(u, u->res.error);
         return;
     }
@@ -249,10 +262,12 @@ static void unit_start(unit_t *u)
     char *prompt = inference_prompt(u->rec);
     llm_msg_t msg = {"user", prompt};
     llm_req_t req = {.msgs = &msg, .n_msgs = 1, .max_tokens = sp->inference.max_tokens,
-                     .temperature = sp->inference.temperature, .top_p = sp->inference.top_p};
+                     .temperature = sp->inference.temperature, .top_p = sp->inference.top_p,
+                     .cancelled = &s->cancel};
     char err[512];
     if (llm_call(s->llm, u->model, &req, on_inference, u, err, sizeof err) < 0) {
         u->res.error = xstrdup(err);
+        u->res.error_config = true;   /* the model string resolves to no endpoint here */
         free(prompt);
         unit_fail_all(u, err);
         return;
@@ -281,8 +296,51 @@ static const record_response_t *dataset_response(const spec_t *sp, const record_
     return NULL;
 }
 
-wshard_t *wshard_new(wjob_t *job, uint64_t shard_id, uint64_t lease, record_t *records, size_t n,
-                     llm_client_t *llm, const wshard_cbs_t *cbs)
+/* Sets up unit u for `target` of rec: what to judge (`metrics`/`n_metrics` names, 0: every
+ * metric) of which response (`plan` given with a response: that one; else the dataset's, else
+ * the model is called). */
+static void unit_init(wshard_t *s, unit_t *u, record_t *rec, target_t target, const wire_unit_plan_t *plan)
+{
+    const spec_t *sp = s->job->spec;
+    u->s = s;
+    u->rec = rec;
+    u->target = target;
+    const char *model = target == TARGET_CUSTOM ? sp->model : sp->base_model;
+    u->res.job_id = xstrdup(s->job->job_id);
+    u->res.shard_id = s->shard_id;
+    u->res.record_index = rec->index;
+    u->res.target = target;
+    const record_response_t *dr = plan && plan->response ? NULL : dataset_response(sp, rec, target);
+    if (plan && plan->response) {
+        u->res.response = xstrdup(plan->response);
+        u->res.response_from_dataset = plan->from_dataset;
+        u->res.model = xstrdup(plan->model ? plan->model : model ? model : "dataset");
+    } else if (dr) {
+        u->res.response = xstrdup(dr->response);
+        u->res.response_from_dataset = true;
+        u->res.model = xstrdup(dr->model_identifier ? dr->model_identifier : model ? model : "dataset");
+    } else {
+        u->model = model;
+        u->res.model = xstrdup(model ? model : "");
+    }
+    u->slots = xcalloc(sp->n_metrics ? sp->n_metrics : 1, sizeof(jslot_t));
+    for (size_t m = 0; m < sp->n_metrics; m++) {
+        bool wanted = !plan || plan->n_metrics == 0;
+        for (size_t k = 0; plan && k < plan->n_metrics && !wanted; k++)
+            wanted = strcmp(plan->metrics[k], sp->metrics[m]->name) == 0;
+        if (!wanted) continue;
+        score_t *sc = result_add_score(&u->res);
+        sc->metric = xstrdup(sp->metrics[m]->name);
+        sc->status = SCORE_ERROR;
+        jslot_t *j = &u->slots[u->n_slots++];
+        j->u = u;
+        j->metric = m;
+        j->score = u->res.n_scores - 1;
+    }
+}
+
+wshard_t *wshard_new(wjob_t *job, uint64_t shard_id, uint64_t lease, record_t *records, const wire_plan_t *plans,
+                     size_t n, llm_client_t *llm, const wshard_cbs_t *cbs)
 {
     wshard_t *s = xcalloc(1, sizeof(*s));
     s->state = SHARD_RUNNING;
@@ -296,38 +354,21 @@ wshard_t *wshard_new(wjob_t *job, uint64_t shard_id, uint64_t lease, record_t *r
     s->llm = llm;
     s->cbs = *cbs;
     size_t n_targets = sp->evaluate_base_model ? 2 : 1;
-    s->n_units = n * n_targets;
-    s->units = xcalloc(s->n_units ? s->n_units : 1, sizeof(unit_t));
+    s->units = xcalloc(n > 0 ? n * n_targets : 1, sizeof(unit_t));
     for (size_t i = 0; i < n; i++) {
-        for (size_t t = 0; t < n_targets; t++) {
-            unit_t *u = &s->units[i * n_targets + t];
-            u->s = s;
-            u->rec = &records[i];
-            u->target = (target_t)t;
-            const char *model = t == TARGET_CUSTOM ? sp->model : sp->base_model;
-            const record_response_t *dr = dataset_response(sp, u->rec, u->target);
-            u->res.job_id = xstrdup(job->job_id);
-            u->res.shard_id = shard_id;
-            u->res.record_index = records[i].index;
-            u->res.target = u->target;
-            if (dr) {
-                u->res.response = xstrdup(dr->response);
-                u->res.response_from_dataset = true;
-                u->res.model = xstrdup(dr->model_identifier ? dr->model_identifier : model ? model : "dataset");
-            } else {
-                u->model = model;
-                u->res.model = xstrdup(model ? model : "");
+        const wire_plan_t *p = plans && plans[i].n_units ? &plans[i] : NULL;
+        if (!p) {
+            for (size_t t = 0; t < n_targets; t++) unit_init(s, &s->units[s->n_units++], &records[i], (target_t)t, NULL);
+            continue;
+        }
+        for (size_t k = 0; k < p->n_units; k++) {
+            if ((size_t)p->units[k].target >= n_targets) {
+                log_warn("job %s shard %llu: record %llu plans target %d, which the job does not evaluate: ignored",
+                         job->job_id, (unsigned long long)shard_id, (unsigned long long)records[i].index,
+                         (int)p->units[k].target);
+                continue;
             }
-            for (size_t m = 0; m < sp->n_metrics; m++) {
-                score_t *sc = result_add_score(&u->res);
-                sc->metric = xstrdup(sp->metrics[m]->name);
-                sc->status = SCORE_ERROR;
-            }
-            u->slots = xcalloc(sp->n_metrics, sizeof(jslot_t));
-            for (size_t m = 0; m < sp->n_metrics; m++) {
-                u->slots[m].u = u;
-                u->slots[m].metric = m;
-            }
+            unit_init(s, &s->units[s->n_units++], &records[i], p->units[k].target, &p->units[k]);
         }
     }
     s->units_left = s->n_units;
@@ -351,6 +392,7 @@ void wshard_start(wshard_t *s)
 void wshard_cancel(wshard_t *s)
 {
     s->state = SHARD_CANCELLED;
+    s->cancel = true;   /* calls still queued in the llm client are not sent */
     maybe_done(s);
 }
 
@@ -362,7 +404,7 @@ void wshard_destroy(wshard_t **self_p)
         unit_t *u = &s->units[i];
         result_clear(&u->res);
         if (u->slots) {
-            for (size_t m = 0; m < s->job->spec->n_metrics; m++) {
+            for (size_t m = 0; m < u->n_slots; m++) {
                 free(u->slots[m].prompt);
                 free(u->slots[m].first_reply);
             }

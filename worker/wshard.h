@@ -15,6 +15,7 @@
 #include "result.h"
 #include "shard.h"
 #include "spec.h"
+#include "wire.h"
 
 /* A job as a worker knows it: the parsed spec, shared by the shards of that job (refcounted). */
 typedef struct wjob {
@@ -35,9 +36,11 @@ typedef struct {
     void *arg;
 } wshard_cbs_t;
 
-/* Takes ownership of the records array (and its records). job's refcount is taken. */
-wshard_t *wshard_new(wjob_t *job, uint64_t shard_id, uint64_t lease, record_t *records, size_t n,
-                     llm_client_t *llm, const wshard_cbs_t *cbs);
+/* Takes ownership of the records array (and its records). `plans` (borrowed, may be NULL) says,
+ * per record, which targets and metrics to evaluate (wire.h wire_plan_t); it is read here only.
+ * job's refcount is taken. */
+wshard_t *wshard_new(wjob_t *job, uint64_t shard_id, uint64_t lease, record_t *records, const wire_plan_t *plans,
+                     size_t n, llm_client_t *llm, const wshard_cbs_t *cbs);
 /* Starts every unit's first call. Callbacks may come from inside this call (a unit that fails at
  * once): the caller must not destroy the shard from on_done, only mark it for freeing. */
 void wshard_start(wshard_t *s);

@@ -60,7 +60,7 @@ static void fix_start(fix_t *f, const char *db)
     errlist_t errs;
     errlist_init(&errs, 0);
     char *used = NULL, err[512];
-    CHECK(job_submit(&in, db, &used, f->id, &errs) == SCHED_OK);
+    CHECK(job_submit(&in, db, NULL, &used, f->id, &errs) == SCHED_OK);
     f->st = store_open(db, STORE_WRITE, err, sizeof err);
     f->spec = spec_parse(spec, strlen(spec), "spec", NULL, &errs);
     cJSON *cj = spec_to_json(f->spec);
@@ -76,7 +76,7 @@ static void fix_start(fix_t *f, const char *db)
             }
             bool fo;
             size_t fs;
-            CHECK(store_result_commit(f->st, f->id, &r, &fo, &fs) == 0);
+            CHECK(store_result_commit(f->st, f->id, &r, &fo, &fs, NULL) == 0);
             result_clear(&r);
         }
     errlist_free(&errs);

@@ -43,7 +43,7 @@ static void submit(const char *name, int base, const char *extra, char *id)
     errlist_t errs;
     errlist_init(&errs, 0);
     char *used = NULL;
-    CHECK(job_submit(&in, db_path, &used, id, &errs) == SCHED_OK);
+    CHECK(job_submit(&in, db_path, NULL, &used, id, &errs) == SCHED_OK);
     errlist_print(&errs, stderr, "  ");
     errlist_free(&errs);
     free(used);
@@ -62,7 +62,7 @@ static void commit(const char *id, uint64_t first, uint64_t last, int ok)
                         : jobfix_result(id, i, TARGET_CUSTOM, 2, "!Correctness", "!Helpfulness");
         bool fo;
         size_t fs;
-        CHECK(store_result_commit(st, id, &r, &fo, &fs) == 0);
+        CHECK(store_result_commit(st, id, &r, &fo, &fs, NULL) == 0);
         result_clear(&r);
     }
     store_close(&st);

@@ -179,14 +179,14 @@ static void test_summary(void)
     char *out = cap_close(&c);
     CHECK_HAS(out, "\ncustom model: openai/custom\n");
     CHECK_HAS(out, "\nbase model: openai/base\n");
-    CHECK_HAS(out, "  metric                          mean mean score            95% CI       n  unscored  errors\n");
-    CHECK_HAS(out, "  Correctness                    0.812      1.625    [0.794, 0.831]     992         3       5\n");
+    CHECK_HAS(out, "  metric                          mean mean score            95% CI       n  unscored     n/a  errors\n");
+    CHECK_HAS(out, "  Correctness                    0.812      1.625    [0.794, 0.831]     992         3       0       5\n");
     /* A name wider than the column is cut; nulls print as "-"; a string scale lists its ratings. */
-    CHECK_HAS(out, "  ARatherLongCustomMetricNameT       -          -                 -       0         1       0\n");
-    CHECK_HAS(out, "  Tone                               -          -                 -       3         0       0\n"
+    CHECK_HAS(out, "  ARatherLongCustomMetricNameT       -          -                 -       0         1       0       0\n");
+    CHECK_HAS(out, "  Tone                               -          -                 -       3         0       0       0\n"
                    "                               formal: 2 casual: 1\n");
     CHECK(!strstr(out, "incorrect: 62")); /* a float scale shows its mean, not its counts */
-    CHECK_HAS(out, "  Correctness                    0.500      1.000    [0.500, 0.500]       1         0       0\n");
+    CHECK_HAS(out, "  Correctness                    0.500      1.000    [0.500, 0.500]       1         0       0       0\n");
     CHECK_HAS(out, "\ncustom vs base (positive = custom better)\n");
     CHECK_HAS(out, "  Correctness                     +0.061  [+0.040, +0.083]    231    640    114    23.4%\n");
     CHECK_HAS(out, "  Helpfulness                     +0.000  [-0.500, +0.250]      1      0      1    50.0%\n");

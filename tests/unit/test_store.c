@@ -105,7 +105,8 @@ static void sql(const char *q)
 
 static void test_jobs(store_t *s)
 {
-    CHECK(streq(sched_job_state_name(SCHED_JOB_PENDING), "pending"));
+    CHECK(streq(sched_job_state_name(SCHED_JOB_PENDING), "queued"));
+    CHECK(streq(sched_job_state_name(SCHED_JOB_STOPPING), "stopping"));
     CHECK(streq(sched_job_state_name(SCHED_JOB_STOPPED), "stopped"));
     CHECK(streq(sched_job_state_name((sched_job_state_t)9), "?"));
 
@@ -209,13 +210,16 @@ static void test_records(store_t *s)
     CHECK(n == 0);
     free(rs);
 
-    /* Only records still missing an output for every target come back (resubmission, resume). */
+    /* Only records still missing a cell (target x metric) come back (resubmission, resume, retry). */
     result_t done = {0};
     done.record_index = 2;
     done.target = TARGET_CUSTOM;
+    score_t *sc = result_add_score(&done);
+    sc->metric = xstrdup("m");
     size_t fresh = 0;
     bool fresh_out = false;
-    CHECK(store_result_commit(s, "rec-job", &done, &fresh_out, &fresh) == 0 && fresh_out);
+    CHECK(store_result_commit(s, "rec-job", &done, &fresh_out, &fresh, NULL) == 0 && fresh_out && fresh == 1);
+    result_clear(&done);
     CHECK(store_records_range(s, "rec-job", 1, 3, 1, &rs, &n) == 0);
     CHECK(n == 2 && rs[0].index == 1 && rs[1].index == 3);
     for (size_t i = 0; i < n; i++) record_clear(&rs[i]);
@@ -304,34 +308,34 @@ static void test_results(store_t *s)
     size_t fresh = 99;
     bool fo = false;
     result_t r = mkres(2, TARGET_BASE, "m/base", "r2b", 2, "Correctness", "Tone");
-    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 2);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh, NULL) == 0 && fresh == 2);
     result_clear(&r);
     r = mkres(0, TARGET_CUSTOM, "m/ft", "r0", 3, "Correctness", "!Tone", "?Style");
-    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 3 && fo);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh, NULL) == 0 && fresh == 3 && fo);
     /* Redelivery: nothing new, the first commit stays. */
     free(r.response);
     r.response = xstrdup("changed");
-    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 0 && !fo);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh, NULL) == 0 && fresh == 0 && !fo);
     result_clear(&r);
     r = mkres(2, TARGET_CUSTOM, "m/ft", "r2", 2, "Correctness", "Tone");
-    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 2);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh, NULL) == 0 && fresh == 2);
     result_clear(&r);
     r = mkres(0, TARGET_BASE, "m/base", NULL, 2, "!Correctness", "!Tone");   /* inference failed */
-    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 2);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh, NULL) == 0 && fresh == 2);
     result_clear(&r);
     r = mkres(1, TARGET_CUSTOM, "m/ft", "r1", 1, "Correctness");
-    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 1);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh, NULL) == 0 && fresh == 1);
     result_clear(&r);
     /* The same output again with one more metric: only that score is new. */
     r = mkres(1, TARGET_CUSTOM, "m/ft", "r1", 2, "Correctness", "Tone");
-    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 1 && !fo);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh, NULL) == 0 && fresh == 1 && !fo);
     result_clear(&r);
 
     uint64_t outputs = 0, scores = 0, in_range = 0;
     CHECK(store_counts(s, "res-job", &outputs, &scores) == 0);
     CHECK(outputs == 5 && scores == 11);
-    CHECK(store_outputs_in_range(s, "res-job", 0, 1, &in_range) == 0 && in_range == 3);
-    CHECK(store_outputs_in_range(s, "res-job", 3, 9, &in_range) == 0 && in_range == 0);
+    CHECK(store_outputs_in_range(s, "res-job", 0, 1, 2, &in_range) == 0 && in_range == 3);
+    CHECK(store_outputs_in_range(s, "res-job", 3, 9, 2, &in_range) == 0 && in_range == 0);
     CHECK(store_counts(s, "no-such-job", &outputs, &scores) == 0 && outputs == 0 && scores == 0);
 
     /* outputs_each: (record, target) order, whatever the commit order. */
@@ -369,18 +373,18 @@ static void test_results(store_t *s)
 
     /* Stats. */
     store_job_stats_t st;
-    CHECK(store_job_stats(s, "res-job", 2, &st) == 0);
-    CHECK(st.records == 4 && st.records_done == 2 && st.outputs == 5 && st.output_errors == 1);
+    CHECK(store_job_stats(s, "res-job", 2, 2, &st) == 0);
+    CHECK(st.records == 4 && st.records_done == 2 && st.outputs == 5 && st.output_errors == 1 && st.units_done == 5);
     CHECK(st.shards[SHARD_PENDING] == 1 && st.shards[SHARD_INFLIGHT] == 1 && st.shards[SHARD_DONE] == 1);
     CHECK(st.dispatches == 3);
     CHECK(st.scores[SCORE_OK] == 7 && st.scores[SCORE_ERROR] == 3 && st.scores[SCORE_UNSCORED] == 1 &&
           st.scores[SCORE_NOT_APPLICABLE] == 0);
-    CHECK(store_job_stats(s, "res-job", 1, &st) == 0 && st.records_done == 3);
+    CHECK(store_job_stats(s, "res-job", 1, 2, &st) == 0 && st.records_done == 3);
     /* Inside the caller's own transaction too. */
     CHECK(store_begin(s) == 0);
-    CHECK(store_job_stats(s, "res-job", 2, &st) == 0 && st.outputs == 5);
+    CHECK(store_job_stats(s, "res-job", 2, 2, &st) == 0 && st.outputs == 5);
     CHECK(store_commit(s) == 0);
-    CHECK(store_job_stats(s, "no-such-job", 2, &st) == 0 && st.records == 0 && st.outputs == 0 && st.dispatches == 0);
+    CHECK(store_job_stats(s, "no-such-job", 2, 2, &st) == 0 && st.records == 0 && st.outputs == 0 && st.dispatches == 0);
 }
 
 typedef struct {

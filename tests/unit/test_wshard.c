@@ -261,7 +261,7 @@ static void test_shard(loop_t *loop, llm_client_t *llm)
     wshard_cbs_t cbs = {.on_result = on_result, .on_done = on_shard_done, .arg = &k};
     atomic_store(&inference_calls, 0);
     atomic_store(&judge_calls, 0);
-    wshard_t *s = wshard_new(job, 7, 42, recs, N, llm, &cbs);
+    wshard_t *s = wshard_new(job, 7, 42, recs, NULL, N, llm, &cbs);
     CHECK(s != NULL && job->refs == 1);
     CHECK(strcmp(wshard_job_id(s), "job-w") == 0 && wshard_id(s) == 7 && wshard_lease(s) == 42);
     CHECK(!wshard_cancelled(s));
@@ -364,7 +364,7 @@ static void test_cancel(loop_t *loop, llm_client_t *llm)
     record_t *recs = records_of(lines, 2);
     sink_t k = {0};
     wshard_cbs_t cbs = {.on_result = on_result, .on_done = on_shard_done, .arg = &k};
-    wshard_t *s = wshard_new(job, 8, 43, recs, 2, llm, &cbs);
+    wshard_t *s = wshard_new(job, 8, 43, recs, NULL, 2, llm, &cbs);
     wshard_start(s);
     CHECK(llm_pending(llm) == 4 && k.done == 0);
     wshard_cancel(s);
@@ -380,7 +380,7 @@ static void test_cancel(loop_t *loop, llm_client_t *llm)
     job = job_new(SPEC);
     recs = records_of(lines, 1);
     memset(&k, 0, sizeof k);
-    s = wshard_new(job, 9, 44, recs, 1, llm, &cbs);
+    s = wshard_new(job, 9, 44, recs, NULL, 1, llm, &cbs);
     wshard_cancel(s);
     CHECK(k.done == 1);
     wshard_start(s);
@@ -401,7 +401,7 @@ static void test_immediate(loop_t *loop, llm_client_t *llm)
         static const char *const lines[] = {"{\"prompt\": \"q\"}"};
         sink_t k = {0};
         wshard_cbs_t cbs = {.on_result = on_result, .on_done = on_shard_done, .arg = &k};
-        wshard_t *s = wshard_new(job, 1, 1, records_of(lines, 1), 1, llm, &cbs);
+        wshard_t *s = wshard_new(job, 1, 1, records_of(lines, 1), NULL, 1, llm, &cbs);
         wshard_start(s);
         CHECK(k.done == 1 && k.n == 1 && llm_pending(llm) == 0);
         if (k.n == 1) {
@@ -421,7 +421,7 @@ static void test_immediate(loop_t *loop, llm_client_t *llm)
                                             "{\"prompt\": \"q2\", \"modelResponses\": [{\"response\": \"r\"}]}"};
         sink_t k = {0};
         wshard_cbs_t cbs = {.on_result = on_result, .on_done = on_shard_done, .arg = &k};
-        wshard_t *s = wshard_new(job, 2, 2, records_of(lines, 2), 2, llm, &cbs);
+        wshard_t *s = wshard_new(job, 2, 2, records_of(lines, 2), NULL, 2, llm, &cbs);
         wshard_start(s);
         CHECK(run_shard(loop, llm, &k));
         CHECK(k.n == 2);
@@ -438,7 +438,7 @@ static void test_immediate(loop_t *loop, llm_client_t *llm)
     if (job) {
         sink_t k = {0};
         wshard_cbs_t cbs = {.on_result = on_result, .on_done = on_shard_done, .arg = &k};
-        wshard_t *s = wshard_new(job, 3, 3, NULL, 0, llm, &cbs);
+        wshard_t *s = wshard_new(job, 3, 3, NULL, NULL, 0, llm, &cbs);
         wshard_start(s);
         CHECK(k.done == 1 && k.n == 0);
         wshard_destroy(&s);
