@@ -1,6 +1,7 @@
 /* cli: the `llmaj` command. Each subcommand is one function in its own file (cmd_<name>.c)
  * taking the arguments after the subcommand name. Exit codes (DESIGN.md "CLI"): 0 succeeded,
- * 1 the job failed, 2 bad input (spec, dataset, flags). */
+ * 1 the job failed (or was stopped), 2 bad input (spec, dataset, flags, no such job), 3 the job
+ * succeeded with error cells (run, wait, retry). */
 #ifndef LLMAJ_CLI_H
 #define LLMAJ_CLI_H
 
@@ -9,6 +10,7 @@
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAILED 1
 #define CLI_EXIT_BAD_INPUT 2
+#define CLI_EXIT_ERROR_CELLS 3   /* run/wait/retry: the job succeeded with cells that ended `error` */
 
 /* The exit code for a scheduler error: bad input, no such job or database, a state that does not
  * allow it: 2; a database, file, MLflow or internal failure: 1; SCHED_OK: 0. */
@@ -21,5 +23,11 @@ int cmd_sync(int argc, char **argv);   /* llmaj sync ...: (re)sync a finished jo
 int cmd_list(int argc, char **argv);     /* llmaj list [--db PATH] [--json]: every job, newest first */
 int cmd_status(int argc, char **argv);   /* llmaj status JOB [--db PATH] [--json]: state, steps, counts */
 int cmd_results(int argc, char **argv);  /* llmaj results JOB [--limit N] [--offset N] [--explanations] [--json] */
+/* Against a scheduler service (--scheduler URL or LLMAJ_SCHEDULER; token LLMAJ_TOKEN), and (all but
+ * evaluate) on the local job database without one; list, status and results above do the same. */
+int cmd_evaluate(int argc, char **argv); /* llmaj evaluate --spec FILE [flags]: submit; prints the job id */
+int cmd_wait(int argc, char **argv);     /* llmaj wait JOB [--poll S] [--timeout S]: progress, then the outcome */
+int cmd_stop(int argc, char **argv);     /* llmaj stop JOB */
+int cmd_retry(int argc, char **argv);    /* llmaj retry JOB [--unscored]: rerun its error cells in place */
 
 #endif

@@ -10,18 +10,20 @@
 
 #include "cli.h"
 #include "jobdb.h"
+#include "jobsrc.h"
 #include "mem.h"
 #include "scheduler.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: llmaj list [--db PATH] [--json]\n"
+        "usage: llmaj list [--scheduler URL | --db PATH] [--json]\n"
         "\n"
         "Lists every job in the job database, newest first: id, name, state, records, when it was\n"
         "created and finished, how long it ran.\n"
         "\n"
         "options:\n"
+        "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN)\n"
         "  --db PATH   job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
         "  --json      a JSON array, one object per job\n"
         "\n"
@@ -126,6 +128,7 @@ static void print_table(const rows_t *rs)
 
 int cmd_list(int argc, char **argv)
 {
+    const char *url = remote_take_flag(&argc, argv);
     const char *db_flag;
     bool json;
     int done = jobdb_flags(argc, argv, usage, &db_flag, &json);
@@ -134,20 +137,15 @@ int cmd_list(int argc, char **argv)
         fprintf(stderr, "llmaj list: unexpected argument '%s' (`llmaj status JOB` shows one job)\n", argv[optind]);
         return CLI_EXIT_BAD_INPUT;
     }
-    const char *origin;
-    const char *path = jobdb_path(db_flag, &origin);
+    jobsrc_t src;
+    int rc;
+    if (jobsrc_open(&src, url, db_flag, "llmaj list", &rc) < 0) return rc;
     char err[4096];
-    sched_err_t why;
-    sched_db_t *db = jobdb_open(path, origin, err, sizeof err, &why);
-    if (!db) {
-        fprintf(stderr, "llmaj list: %s\n", err);
-        return cli_exit(why);
-    }
     rows_t rs = {0};
     errlist_t errs;
     errlist_init(&errs, 0);
-    int rc = CLI_EXIT_OK;
-    sched_err_t e = sched_jobs_list(db, add_row, &rs, &errs);
+    rc = CLI_EXIT_OK;
+    sched_err_t e = jobsrc_list(&src, add_row, &rs, &errs);
     if (e != SCHED_OK) {
         jobdb_errs(&errs, err, sizeof err);
         fprintf(stderr, "llmaj list: %s\n", err);
@@ -155,12 +153,12 @@ int cmd_list(int argc, char **argv)
     } else if (json) {
         if (print_json(&rs) < 0) rc = CLI_EXIT_FAILED;
     } else if (rs.n == 0) {
-        fprintf(stderr, "llmaj list: no job in %s yet\n", path);
+        fprintf(stderr, "llmaj list: no job in %s yet\n", src.remote ? remote_where(src.remote) : src.db_path);
     } else {
         print_table(&rs);
     }
     errlist_free(&errs);
     rows_free(&rs);
-    sched_db_close(&db);
+    jobsrc_close(&src);
     return rc;
 }

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "daemon.h"
 #include "jobdb.h"
+#include "jobsrc.h"
 #include "mem.h"
 #include "result.h"
 #include "scheduler.h"
@@ -32,7 +33,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: llmaj results JOB [--db PATH] [--limit N] [--offset N] [--explanations] [--json]\n"
+        "usage: llmaj results JOB [--scheduler URL | --db PATH] [--limit N] [--offset N] [--explanations] [--json]\n"
         "\n"
         "Shows a job's results, one row per (record, target) in record order: record id, target and\n"
         "model, prompt and response (clipped), and each metric's rating, score, normalized score and\n"
@@ -40,6 +41,7 @@ static void usage(FILE *f)
         "one (`llmaj list` shows them).\n"
         "\n"
         "options:\n"
+        "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN)\n"
         "  --db PATH        job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
         "  --limit N        rows to show (default 10)\n"
         "  --offset N       rows to skip first (default 0)\n"
@@ -197,9 +199,10 @@ int cmd_results(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},  {"limit", required_argument, NULL, 'l'},
         {"offset", required_argument, NULL, 'o'}, {"explanations", no_argument, NULL, 'e'},
         {"json", no_argument, NULL, 'j'},      {"help", no_argument, NULL, 'h'},
+        {"scheduler", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
-    const char *db_flag = NULL;
+    const char *db_flag = NULL, *url_flag = NULL;
     bool json = false, explanations = false;
     long limit = 10, offset = 0;
     char err[2048];
@@ -208,6 +211,7 @@ int cmd_results(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db_flag = optarg; break;
+        case 'S': url_flag = optarg; break;
         case 'l':
             if (daemon_parse_int(optarg, 1, 1000000000L, &limit, "--limit", err, sizeof err) < 0) goto bad;
             break;
@@ -230,21 +234,21 @@ int cmd_results(int argc, char **argv)
         goto bad;
     }
 
-    const char *origin;
-    const char *path = jobdb_path(db_flag, &origin);
-    sched_err_t why;
-    sched_db_t *db = jobdb_open(path, origin, err, sizeof err, &why);
-    if (!db) {
-        fprintf(stderr, "llmaj results: %s\n", err);
-        return cli_exit(why);
-    }
+    jobsrc_t src;
+    int code;
+    if (jobsrc_open(&src, url_flag, db_flag, "llmaj results", &code) < 0) return code;
+    errlist_t rerrs;
+    errlist_init(&rerrs, 0);
     char *job_id = NULL;
-    why = jobdb_resolve(db, argv[optind], &job_id, err, sizeof err);
+    sched_err_t why = jobsrc_resolve(&src, argv[optind], &job_id, &rerrs);
     if (why != SCHED_OK) {
+        jobdb_errs(&rerrs, err, sizeof err);
         fprintf(stderr, "llmaj results: %s\n", err);
-        sched_db_close(&db);
+        errlist_free(&rerrs);
+        jobsrc_close(&src);
         return cli_exit(why);
     }
+    errlist_free(&rerrs);
 
     page_t p = {.job_id = job_id, .explanations = explanations, .json = json, .row = (uint64_t)offset + 1,
                 .offset = (uint64_t)offset, .limit = (uint64_t)limit};
@@ -254,7 +258,7 @@ int cmd_results(int argc, char **argv)
     sched_page_t pg;
     int rc = CLI_EXIT_OK;
     sched_rows_t cbs = {.head = heading, .row = json ? json_row : human_row, .arg = &p};
-    why = sched_job_results(db, job_id, (uint64_t)offset, (uint64_t)limit, &cbs, &pg, &errs);
+    why = jobsrc_results(&src, job_id, (uint64_t)offset, (uint64_t)limit, &cbs, &pg, &errs);
     if (why == SCHED_E_IO) {
         fprintf(stderr, "llmaj results: cannot write the output\n");
         rc = CLI_EXIT_FAILED;
@@ -264,14 +268,15 @@ int cmd_results(int argc, char **argv)
         rc = CLI_EXIT_FAILED;   /* the job was there a moment ago */
     } else if (!json && p.row - 1 < pg.total && p.row > (uint64_t)offset + 1) {
         printf("next page: llmaj results %s", job_id);
-        if (!strcmp(origin, "--db")) printf(" --db %s", path);
+        if (src.remote) printf(" --scheduler %s", remote_where(src.remote));
+        else if (!strcmp(src.db_origin, "--db")) printf(" --db %s", src.db_path);
         if (limit != 10) printf(" --limit %ld", limit);
         printf(" --offset %llu%s\n", (unsigned long long)(p.row - 1), explanations ? " --explanations" : "");
     }
     errlist_free(&errs);
     buf_free(&p.out);
     free(job_id);
-    sched_db_close(&db);
+    jobsrc_close(&src);
     return rc;
 bad:
     fprintf(stderr, "llmaj results: %s\n", err);

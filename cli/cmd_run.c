@@ -25,12 +25,14 @@
 #include "mem.h"
 #include "report.h"
 #include "scheduler.h"
+#include "specflags.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
         "usage: llmaj run --spec FILE [options]\n"
         "       llmaj run --resume JOB [--db PATH] [options]\n"
+        "       llmaj run --retry JOB [--unscored] [--db PATH] [options]   (what `llmaj retry JOB` runs)\n"
         "\n"
         "Runs one evaluation job on this machine and waits for it to finish.\n"
         "\n"
@@ -42,16 +44,16 @@ static void usage(FILE *f)
         "  --db PATH                job database (default <output_path>/llmaj.db)\n"
         "  --mlflow-wait S          wait at most S seconds for the MLflow sync at the end (default 60);\n"
         "                           an unfinished sync resumes with the next run on the same database\n"
-        "  --resume JOB             finish a job that was stopped or whose process died (shards done are kept)\n"
+        "  --resume JOB             finish a job that was stopped or whose process died (shards done are kept);\n"
+        "                           a job that ended with error cells reruns those\n"
+        "  --retry JOB              rerun, in place, the cells of an ended job that ended `error` (and those it\n"
+        "                           never reached); --unscored: the `unscored` ones too\n"
         "  --quiet                  no progress output\n"
         "  --log-level LEVEL        debug, info, warn (default), error\n"
-        "spec keys as flags:\n"
-        "  --model M  --base-model M  --evaluate-base-model true|false  --evaluator-model M\n"
-        "  --dataset PATH  --builtin-metrics A,B,...  --custom-metrics JSON|FILE  --output-path DIR\n"
-        "  --shard-size N  --skip-invalid  --region R  --name NAME\n"
-        "  --mlflow-tracking-uri URI  --mlflow-experiment NAME  --mlflow-run-name NAME\n"
+        SPECFLAGS_USAGE
         "\n"
-        "exit status: 0 the job succeeded, 1 it failed, 2 bad input (nothing was run)\n");
+        "exit status: 0 the job succeeded, 1 it failed or was stopped, 2 bad input (nothing was run),\n"
+        "3 it succeeded with error cells (`llmaj retry JOB` reruns them)\n");
 }
 
 #define SPEC_MAX (64u << 20)
@@ -90,74 +92,15 @@ static int print_outcome(const char *db_path, const char *job_id)
         fprintf(stderr, "llmaj: job %s: cannot read how it ended:\n", job_id);
         errlist_print(&errs, stderr, "  ");
     } else {
-        printf("job %s %s\n", job_id, sched_job_state_name(st.job.state));
         cJSON *summary = NULL;
-        if (sched_job_summary(db, job_id, &summary, &errs) == SCHED_OK) report_summary(stdout, summary);
+        if (sched_job_summary(db, job_id, &summary, &errs) != SCHED_OK) summary = NULL;
+        code = report_outcome(stdout, &st, summary);
         cJSON_Delete(summary);
-        if (st.job.error) printf("error: %s\n", st.job.error);
-        printf("results: %s\n", st.output_dir);
-        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(st.mlflow, "state");
-        if (cJSON_IsString(ms) && strcmp(ms->valuestring, "none") != 0) {
-            char *txt = cJSON_PrintUnformatted(st.mlflow);
-            printf("mlflow: %s\n", txt ? txt : "?");
-            free(txt);
-        }
-        code = st.job.state == SCHED_JOB_SUCCEEDED ? CLI_EXIT_OK : CLI_EXIT_FAILED;
         sched_status_clear(&st);
     }
     sched_db_close(&db);
     errlist_free(&errs);
     return code;
-}
-
-/* Adds a spec key from a flag value: JSON booleans and numbers where the key takes them. */
-static int add_override(cJSON *ov, const char *key, const char *val, char *err, size_t errlen)
-{
-    cJSON_DeleteItemFromObjectCaseSensitive(ov, key);
-    if (!strcmp(key, "builtin_metrics")) {
-        cJSON *a = cJSON_AddArrayToObject(ov, key);
-        for (const char *p = val; *p;) {
-            const char *end = strchr(p, ',');
-            size_t n = end ? (size_t)(end - p) : strlen(p);
-            while (n && *p == ' ') { p++; n--; }
-            while (n && p[n - 1] == ' ') n--;
-            if (n) {
-                char *name = xstrndup(p, n);
-                cJSON_AddItemToArray(a, cJSON_CreateString(name));
-                free(name);
-            }
-            p = end ? end + 1 : p + strlen(p);
-        }
-        return 0;
-    }
-    if (!strcmp(key, "evaluate_base_model") || !strcmp(key, "skip_invalid")) {
-        if (!strcmp(val, "true") || !strcmp(val, "1")) cJSON_AddTrueToObject(ov, key);
-        else if (!strcmp(val, "false") || !strcmp(val, "0")) cJSON_AddFalseToObject(ov, key);
-        else { snprintf(err, errlen, "--%s: '%s' is not true or false", key, val); return -1; }
-        return 0;
-    }
-    if (!strcmp(key, "shard_size")) {
-        long v;
-        if (daemon_parse_int(val, 1, 10000, &v, "--shard-size", err, errlen) < 0) return -1;
-        cJSON_AddNumberToObject(ov, key, (double)v);
-        return 0;
-    }
-    if (!strcmp(key, "custom_metrics")) {
-        /* A JSON text, or a path (the spec module reads paths). */
-        cJSON *j = cJSON_Parse(val);
-        if (j) cJSON_AddItemToObject(ov, key, j);
-        else cJSON_AddStringToObject(ov, key, val);
-        return 0;
-    }
-    if (!strncmp(key, "mlflow.", 7)) {
-        cJSON *m = cJSON_GetObjectItemCaseSensitive(ov, "mlflow");
-        if (!m) m = cJSON_AddObjectToObject(ov, "mlflow");
-        cJSON_DeleteItemFromObjectCaseSensitive(m, key + 7);
-        cJSON_AddStringToObject(m, key + 7, val);
-        return 0;
-    }
-    cJSON_AddStringToObject(ov, key, val);
-    return 0;
 }
 
 int cmd_run(int argc, char **argv)
@@ -167,22 +110,14 @@ int cmd_run(int argc, char **argv)
         {"concurrency", required_argument, 0, 'c'}, {"window", required_argument, 0, 'W'},
         {"db", required_argument, 0, 'd'},          {"quiet", no_argument, 0, 'q'},
         {"log-level", required_argument, 0, 'l'},   {"help", no_argument, 0, 'h'},
-        {"model", required_argument, 0, 1000},      {"base-model", required_argument, 0, 1001},
-        {"evaluate-base-model", required_argument, 0, 1002}, {"evaluator-model", required_argument, 0, 1003},
-        {"dataset", required_argument, 0, 1004},    {"builtin-metrics", required_argument, 0, 1005},
-        {"custom-metrics", required_argument, 0, 1006}, {"output-path", required_argument, 0, 1007},
-        {"shard-size", required_argument, 0, 1008}, {"skip-invalid", no_argument, 0, 1009},
-        {"region", required_argument, 0, 1010},     {"name", required_argument, 0, 1011},
-        {"mlflow-tracking-uri", required_argument, 0, 1012}, {"mlflow-experiment", required_argument, 0, 1013},
-        {"mlflow-run-name", required_argument, 0, 1014},
+        SPECFLAGS_LONGOPTS,
         {"mlflow-wait", required_argument, 0, 'M'},
         {"resume", required_argument, 0, 'R'},
+        {"retry", required_argument, 0, 'Y'},
+        {"unscored", no_argument, 0, 'U'},
         {0, 0, 0, 0}};
-    static const char *const keys[] = {"model", "base_model", "evaluate_base_model", "evaluator_model", "dataset",
-                                       "builtin_metrics", "custom_metrics", "output_path", "shard_size",
-                                       "skip_invalid", "region", "name", "mlflow.tracking_uri",
-                                       "mlflow.experiment", "mlflow.run_name"};
     const char *spec_path = NULL, *db = NULL, *level = NULL, *resume = NULL;
+    bool retry = false, unscored = false;
     long workers = sysconf(_SC_NPROCESSORS_ONLN), conc = 256, window = 64, mlflow_wait = 60;
     int quiet = 0;
     char err[1024];
@@ -197,22 +132,28 @@ int cmd_run(int argc, char **argv)
         case 'W': if (daemon_parse_int(optarg, 1, 1000000, &window, "--window", err, sizeof err) < 0) goto bad; break;
         case 'd': db = optarg; break;
         case 'R': resume = optarg; break;
+        case 'Y': resume = optarg; retry = true; break;
+        case 'U': unscored = true; break;
         case 'M': if (daemon_parse_int(optarg, 0, 86400, &mlflow_wait, "--mlflow-wait", err, sizeof err) < 0) goto bad; break;
         case 'q': quiet = 1; break;
         case 'l': level = optarg; break;
         case 'h': usage(stdout); cJSON_Delete(ov); return 0;
-        default:
-            if (c >= 1000 && c <= 1014) {
-                if (add_override(ov, keys[c - 1000], c == 1009 ? "true" : optarg, err, sizeof err) < 0) goto bad;
-                break;
-            }
+        default: {
+            int k = specflags_set(ov, c, optarg, err, sizeof err);
+            if (k < 0) goto bad;
+            if (k > 0) break;
             usage(stderr);
+        }
             cJSON_Delete(ov);
             return CLI_EXIT_BAD_INPUT;
         }
     }
     if (optind < argc) {
         snprintf(err, sizeof err, "unexpected argument '%s'", argv[optind]);
+        goto bad;
+    }
+    if (unscored && !retry) {
+        snprintf(err, sizeof err, "--unscored goes with --retry JOB");
         goto bad;
     }
     if (resume && (spec_path || cJSON_GetArraySize(ov))) {
@@ -268,7 +209,7 @@ int cmd_run(int argc, char **argv)
     sched_err_t jr;
     if (resume) {
         snprintf(job_id, sizeof job_id, "%s", resume);
-        jr = sched_resume(s, resume, &errs);
+        jr = retry ? sched_retry(s, resume, unscored, NULL, &errs) : sched_resume(s, resume, &errs);
     } else {
         sched_submit_t in = {.spec_json = text, .len = len, .origin = spec_path ? spec_path : "flags",
                              .base_dir = base_dir, .overrides = ov};

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "jobdb.h"
+#include "jobsrc.h"
 #include "mem.h"
 #include "scheduler.h"
 #include "termtext.h"
@@ -23,7 +24,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: llmaj status JOB [--db PATH] [--json]\n"
+        "usage: llmaj status JOB [--scheduler URL | --db PATH] [--json]\n"
         "\n"
         "Shows a job: its state and error, its steps (validate, infer+judge, collect, mlflow) each\n"
         "with a status, counts of records, shards and scores, timings, the MLflow sync state and the\n"
@@ -31,6 +32,7 @@ static void usage(FILE *f)
         "(`llmaj list` shows them).\n"
         "\n"
         "options:\n"
+        "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN)\n"
         "  --db PATH   job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
         "  --json      one JSON object\n"
         "\n"
@@ -72,7 +74,7 @@ static void metric_names(const cJSON *spec, buf_t *b)
     }
 }
 
-static void print_human(const sched_status_t *s, const cJSON *spec)
+static void print_human(const sched_status_t *s, const cJSON *spec, bool remote)
 {
     const sched_job_t *j = &s->job;
     buf_t b;
@@ -88,8 +90,12 @@ static void print_human(const sched_status_t *s, const cJSON *spec)
         printf("                no sign of its scheduler for %llds: if it died, finish the job with\n"
                "                `llmaj run --resume %s --db DB` (or llmaj-scheduler --resume)\n",
                (long long)s->silent_s, j->job_id);
-    else if (j->state == SCHED_JOB_STOPPED)
-        printf("                finish it with `llmaj run --resume %s --db DB`\n", j->job_id);
+    else if (j->state == SCHED_JOB_STOPPED || (j->state == SCHED_JOB_FAILED && s->partial))
+        printf("                %s it with `llmaj retry %s`\n", remote ? "finish" : "finish (here)", j->job_id);
+    if (j->state == SCHED_JOB_SUCCEEDED && s->error_cells)
+        printf("                %llu cell(s) ended `error`: `llmaj retry %s` reruns them\n",
+               (unsigned long long)s->error_cells, j->job_id);
+    if (s->note) printf("note            %s\n", s->note);
     if (j->error) {
         termtext_line(&b, j->error, 0);
         printf("error           %s\n", b.data ? b.data : "");
@@ -117,10 +123,11 @@ static void print_human(const sched_status_t *s, const cJSON *spec)
            (unsigned long long)s->units_total,
            s->units_total ? 100.0 * (double)s->units_done / (double)s->units_total : 0.0,
            (unsigned long long)s->unit_errors);
-    printf("shards          %llu done, %llu in flight, %llu pending (%llu total, %llu dispatch(es))\n",
+    printf("shards          %llu done, %llu in flight, %llu pending (%llu total; %llu submission(s) to the broker, "
+           "%llu delivery(ies) to workers)\n",
            (unsigned long long)s->shards_done, (unsigned long long)s->shards_inflight,
            (unsigned long long)s->shards_pending, (unsigned long long)s->shards_total,
-           (unsigned long long)s->dispatches);
+           (unsigned long long)s->dispatches, (unsigned long long)s->deliveries);
     printf("scores          %llu ok, %llu unscored, %llu n.a., %llu error\n", (unsigned long long)s->scores[SCORE_OK],
            (unsigned long long)s->scores[SCORE_UNSCORED], (unsigned long long)s->scores[SCORE_NOT_APPLICABLE],
            (unsigned long long)s->scores[SCORE_ERROR]);
@@ -203,6 +210,7 @@ static int print_json(sched_status_t *s)
     cJSON_AddNumberToObject(r, "in_flight", (double)s->shards_inflight);
     cJSON_AddNumberToObject(r, "pending", (double)s->shards_pending);
     cJSON_AddNumberToObject(r, "dispatches", (double)s->dispatches);
+    cJSON_AddNumberToObject(r, "deliveries", (double)s->deliveries);
     r = cJSON_AddObjectToObject(o, "scores");
     cJSON_AddNumberToObject(r, "ok", (double)s->scores[SCORE_OK]);
     cJSON_AddNumberToObject(r, "unscored", (double)s->scores[SCORE_UNSCORED]);
@@ -215,7 +223,10 @@ static int print_json(sched_status_t *s)
     else cJSON_AddNullToObject(o, "elapsed_s");
     cJSON_AddItemToObject(o, "mlflow", s->mlflow);
     s->mlflow = NULL;   /* now o's */
-    cJSON_AddStringToObject(o, "output_dir", s->output_dir);
+    jobdb_json_str(o, "note", s->note);
+    cJSON_AddBoolToObject(o, "partial", s->partial);
+    cJSON_AddNumberToObject(o, "error_cells", (double)s->error_cells);
+    cJSON_AddStringToObject(o, "output_dir", s->output_dir ? s->output_dir : "");
     cJSON_AddBoolToObject(o, "output_written", s->output_written);
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
@@ -227,6 +238,7 @@ static int print_json(sched_status_t *s)
 
 int cmd_status(int argc, char **argv)
 {
+    const char *url = remote_take_flag(&argc, argv);
     const char *db_flag;
     bool json;
     int done = jobdb_flags(argc, argv, usage, &db_flag, &json);
@@ -240,27 +252,24 @@ int cmd_status(int argc, char **argv)
         fprintf(stderr, "llmaj status: one job at a time: unexpected argument '%s'\n", argv[optind + 1]);
         return CLI_EXIT_BAD_INPUT;
     }
-    const char *origin;
-    const char *path = jobdb_path(db_flag, &origin);
+    jobsrc_t src;
+    int rc;
+    if (jobsrc_open(&src, url, db_flag, "llmaj status", &rc) < 0) return rc;
     char err[4096];
-    sched_err_t why;
-    sched_db_t *db = jobdb_open(path, origin, err, sizeof err, &why);
-    if (!db) {
-        fprintf(stderr, "llmaj status: %s\n", err);
-        return cli_exit(why);
-    }
+    errlist_t errs;
+    errlist_init(&errs, 0);
     char *job_id = NULL;
-    why = jobdb_resolve(db, argv[optind], &job_id, err, sizeof err);
+    sched_err_t why = jobsrc_resolve(&src, argv[optind], &job_id, &errs);
     if (why != SCHED_OK) {
+        jobdb_errs(&errs, err, sizeof err);
         fprintf(stderr, "llmaj status: %s\n", err);
-        sched_db_close(&db);
+        errlist_free(&errs);
+        jobsrc_close(&src);
         return cli_exit(why);
     }
     sched_status_t s;
-    errlist_t errs;
-    errlist_init(&errs, 0);
-    int rc = CLI_EXIT_OK;
-    why = sched_job_status(db, job_id, &s, &errs);
+    rc = CLI_EXIT_OK;
+    why = jobsrc_status(&src, job_id, &s, &errs);
     if (why != SCHED_OK) {
         jobdb_errs(&errs, err, sizeof err);
         fprintf(stderr, "llmaj status: %s\n", err);
@@ -271,13 +280,13 @@ int cmd_status(int argc, char **argv)
         if (json) {
             if (print_json(&s) < 0) rc = CLI_EXIT_FAILED;
         } else {
-            print_human(&s, spec);
+            print_human(&s, spec, src.remote != NULL);
         }
         cJSON_Delete(spec);
         sched_status_clear(&s);
     }
     errlist_free(&errs);
     free(job_id);
-    sched_db_close(&db);
+    jobsrc_close(&src);
     return rc;
 }

@@ -27,6 +27,10 @@ static const command_t commands[] = {
     {"list", cmd_list, "list the jobs in a job database, newest first"},
     {"status", cmd_status, "show a job's state, steps, counts, timings and MLflow sync"},
     {"results", cmd_results, "show a job's results, a page of (record, target) rows at a time"},
+    {"evaluate", cmd_evaluate, "submit a job to a scheduler service; prints its id"},
+    {"wait", cmd_wait, "wait for a job to end, with its progress; then its summary (exit status as run)"},
+    {"stop", cmd_stop, "stop a job: no new model call starts; what it committed is kept"},
+    {"retry", cmd_retry, "rerun the cells of an ended job that ended in error, in place"},
 };
 
 static void usage(FILE *f)
@@ -34,7 +38,9 @@ static void usage(FILE *f)
     fprintf(f, "usage: llmaj <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\n`llmaj <command> --help` shows a command's options. `llmaj --version` prints the version.\n");
+    fprintf(f, "\nWith --scheduler URL (or LLMAJ_SCHEDULER; token in LLMAJ_TOKEN) the job commands talk to a scheduler\n"
+               "service; without it they read the local job database.\n"
+               "`llmaj <command> --help` shows a command's options. `llmaj --version` prints the version.\n");
 }
 
 int main(int argc, char **argv)

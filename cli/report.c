@@ -1,7 +1,10 @@
 /* report: progress and summary tables; see report.h. */
 #include "report.h"
 
+#include "cli.h"
+
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,11 +54,11 @@ void report_progress(const sched_progress_t *p, void *arg)
     }
     if (!p->finished && p->elapsed_s - r->last_line_s < 5) return;
     r->last_line_s = p->elapsed_s;
-    fprintf(r->f, "progress: %llu/%llu (%.0f%%) record-targets, %.1f/s, shards %llu/%llu, scores ok %llu unscored %llu errors %llu%s\n",
+    fprintf(r->f, "progress: %llu/%llu (%.0f%%) record-targets, %.1f/s, shards %llu/%llu, scores ok %llu unscored %llu errors %llu%s%s%s\n",
             (unsigned long long)p->units_done, (unsigned long long)p->units_total, frac * 100, rate,
             (unsigned long long)p->shards_done, (unsigned long long)p->shards_total,
             (unsigned long long)p->scores_ok, (unsigned long long)p->scores_unscored,
-            (unsigned long long)p->scores_error, p->finished ? " (done)" : "");
+            (unsigned long long)p->scores_error, p->finished ? " (done)" : "", p->note ? "; " : "", p->note ? p->note : "");
     fflush(r->f);
 }
 
@@ -66,3 +69,25 @@ void report_progress_end(report_progress_t *r)
 }
 
 void report_summary(FILE *f, const cJSON *summary) { sched_summary_print(f, summary); }
+
+int report_outcome(FILE *f, const sched_status_t *st, const cJSON *summary)
+{
+    const char *id = st->job.job_id;
+    fprintf(f, "job %s\n", id);
+    if (summary) report_summary(f, summary);
+    if (st->job.error) fprintf(f, "error: %s\n", st->job.error);
+    fprintf(f, "results: %s\n", st->output_dir ? st->output_dir : "?");
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(st->mlflow, "state");
+    if (cJSON_IsString(ms) && strcmp(ms->valuestring, "none") != 0) {
+        char *txt = cJSON_PrintUnformatted(st->mlflow);
+        fprintf(f, "mlflow: %s\n", txt ? txt : "?");
+        free(txt);
+    }
+    if (st->job.state == SCHED_JOB_SUCCEEDED && st->error_cells > 0) {
+        fprintf(f, "job %s succeeded with %llu error cell(s) (record, target, metric): `llmaj retry %s` reruns them\n",
+                id, (unsigned long long)st->error_cells, id);
+        return CLI_EXIT_ERROR_CELLS;
+    }
+    fprintf(f, "job %s %s\n", id, sched_job_state_name(st->job.state));
+    return st->job.state == SCHED_JOB_SUCCEEDED ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+}

@@ -24,4 +24,10 @@ void report_progress_end(report_progress_t *r);             /* ends a drawn bar 
 /* Prints summary.json as tables: per target and metric, then the comparison. */
 void report_summary(FILE *f, const cJSON *summary);
 
+/* How `llmaj run`, `llmaj wait` and `llmaj retry` end: the summary tables (when `summary` is not
+ * NULL), the error, the results folder, the MLflow sync, and a last line that says how the job
+ * ended. Returns the exit code: CLI_EXIT_OK succeeded, CLI_EXIT_ERROR_CELLS succeeded with error
+ * cells (the last line says so, and how to rerun them), CLI_EXIT_FAILED failed or stopped. */
+int report_outcome(FILE *f, const sched_status_t *st, const cJSON *summary);
+
 #endif

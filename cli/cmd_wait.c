@@ -1,0 +1,142 @@
+/* llmaj wait JOB: waits for a job to end, showing its live progress (report.c: a bar on a
+ * terminal, a line every few seconds otherwise), then prints how it ended as `llmaj run` does
+ * (the summary tables, the error, the results folder) and exits with run's codes. Reads the job
+ * from a scheduler service (--scheduler URL / LLMAJ_SCHEDULER) or from the local job database
+ * (--db), polling every --poll seconds. */
+#include <getopt.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "daemon.h"
+#include "jobdb.h"
+#include "jobsrc.h"
+#include "loop.h"
+#include "report.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: llmaj wait JOB [--scheduler URL | --db PATH] [--poll S] [--timeout S] [--quiet]\n"
+        "\n"
+        "Waits for job JOB to end, showing its progress on stderr, then prints its summary tables and\n"
+        "where its results are, as `llmaj run` does. JOB is a job id or the beginning of one.\n"
+        "\n"
+        "options:\n"
+        "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN); without it,\n"
+        "                   the local job database\n"
+        "  --db PATH        job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
+        "  --poll S         seconds between looks (default 1)\n"
+        "  --timeout S      give up after S seconds (default: wait for as long as it takes)\n"
+        "  --quiet          no progress output\n"
+        "\n"
+        "exit status: 0 the job succeeded, 1 it failed or was stopped (or --timeout passed, or the\n"
+        "service could not be read), 2 bad input (no such job), 3 it succeeded with error cells\n");
+}
+
+/* A job's status as the progress callback's figures. */
+static void progress_of(const sched_status_t *st, double elapsed, sched_progress_t *p)
+{
+    *p = (sched_progress_t){.job_id = st->job.job_id, .records = st->records_valid, .units_total = st->units_total,
+                            .units_done = st->units_done, .shards_total = st->shards_total,
+                            .shards_done = st->shards_done, .shards_inflight = st->shards_inflight,
+                            .scores_ok = st->scores[SCORE_OK], .scores_unscored = st->scores[SCORE_UNSCORED],
+                            .scores_error = st->scores[SCORE_ERROR], .scores_na = st->scores[SCORE_NOT_APPLICABLE],
+                            .connected = true, .elapsed_s = elapsed,
+                            .finished = sched_job_state_ended(st->job.state), .note = st->note};
+}
+
+int cmd_wait(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"scheduler", required_argument, NULL, 'S'}, {"db", required_argument, NULL, 'd'},
+        {"poll", required_argument, NULL, 'p'},      {"timeout", required_argument, NULL, 't'},
+        {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *url_flag = NULL, *db_flag = NULL;
+    long poll_s = 1, timeout_s = -1;
+    bool quiet = false;
+    char err[1024];
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+        switch (c) {
+        case 'S': url_flag = optarg; break;
+        case 'd': db_flag = optarg; break;
+        case 'p':
+            if (daemon_parse_int(optarg, 1, 3600, &poll_s, "--poll", err, sizeof err) < 0) goto bad;
+            break;
+        case 't':
+            if (daemon_parse_int(optarg, 0, 100000000L, &timeout_s, "--timeout", err, sizeof err) < 0) goto bad;
+            break;
+        case 'q': quiet = true; break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        default: usage(stderr); return CLI_EXIT_BAD_INPUT;
+        }
+    }
+    if (optind + 1 != argc) {
+        snprintf(err, sizeof err, optind >= argc ? "which job? give its id (`llmaj list` shows them)"
+                                                 : "one job at a time: unexpected argument '%s'", argv[optind + 1]);
+        goto bad;
+    }
+    jobsrc_t src;
+    int code;
+    if (jobsrc_open(&src, url_flag, db_flag, "llmaj wait", &code) < 0) return code;
+    errlist_t errs;
+    errlist_init(&errs, 0);
+    char *job_id = NULL;
+    sched_err_t rc = jobsrc_resolve(&src, argv[optind], &job_id, &errs);
+    report_progress_t rp;
+    report_progress_init(&rp, stderr, quiet);
+    int64_t t0 = loop_now_ms();
+    sched_status_t st;
+    memset(&st, 0, sizeof st);
+    code = CLI_EXIT_FAILED;
+    while (rc == SCHED_OK) {
+        sched_status_clear(&st);
+        if ((rc = jobsrc_status(&src, job_id, &st, &errs)) != SCHED_OK) break;
+        double waited = (loop_now_ms() - t0) / 1000.0;
+        sched_progress_t p;
+        progress_of(&st, st.job.elapsed_s >= 0 ? st.job.elapsed_s : waited, &p);
+        report_progress(&p, &rp);
+        if (sched_job_state_ended(st.job.state)) break;
+        if (timeout_s >= 0 && waited >= timeout_s) {
+            report_progress_end(&rp);
+            fprintf(stderr, "llmaj wait: job %s is still %s after %ld s\n", job_id, sched_job_state_name(st.job.state),
+                    timeout_s);
+            rc = SCHED_E_STATE;
+            code = CLI_EXIT_FAILED;
+            goto done;
+        }
+        struct timespec ts = {.tv_sec = poll_s, .tv_nsec = 0};
+        nanosleep(&ts, NULL);
+    }
+    report_progress_end(&rp);
+    if (rc != SCHED_OK) {
+        fprintf(stderr, "llmaj wait:\n");
+        errlist_print(&errs, stderr, "  ");
+        code = rc == SCHED_E_INPUT || rc == SCHED_E_NOTFOUND ? CLI_EXIT_BAD_INPUT : CLI_EXIT_FAILED;
+    } else {
+        cJSON *summary = NULL;
+        errlist_t quiet_errs;
+        errlist_init(&quiet_errs, 1);
+        if (jobsrc_summary(&src, job_id, &summary, &quiet_errs) != SCHED_OK) summary = NULL;
+        errlist_free(&quiet_errs);
+        code = report_outcome(stdout, &st, summary);
+        cJSON_Delete(summary);
+    }
+done:
+    sched_status_clear(&st);
+    errlist_free(&errs);
+    free(job_id);
+    jobsrc_close(&src);
+    return code;
+bad:
+    fprintf(stderr, "llmaj wait: %s\n", err);
+    return CLI_EXIT_BAD_INPUT;
+}
