@@ -267,6 +267,12 @@ int remote_row_of(const cJSON *row, record_t *rec, result_t *res)
         const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "judge_calls");
         s->attempts = cJSON_IsNumber(calls) && calls->valuedouble >= 0 ? (uint32_t)calls->valuedouble : 0;
     }
+    /* A row keeps the judge's tokens summed over its metrics: they go on its first score, so that
+     * the row prints back (sched_result_line) as it came. */
+    if (res->n_scores) {
+        res->scores[0].usage.input_tokens = u64(u, "judge_input_tokens");
+        res->scores[0].usage.output_tokens = u64(u, "judge_output_tokens");
+    }
     return 0;
 }
 

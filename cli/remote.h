@@ -60,7 +60,9 @@ sched_err_t remote_retry(remote_t *r, const char *job_id, bool unscored, uint64_
 
 /* A job object (api_job_json's shape) into *st (caller clears). 0, or -1 when it is not one. */
 int remote_status_of(const cJSON *job, sched_status_t *st);
-/* A records.jsonl row into a record and a result (caller clears both). 0, or -1. */
+/* A records.jsonl row into a record and a result (caller clears both), such that
+ * sched_result_line prints it back the same (the judge's token totals go on its first score).
+ * 0, or -1. */
 int remote_row_of(const cJSON *row, record_t *rec, result_t *res);
 /* "queued" ... "stopping" back to the state; -1 when unknown. */
 int remote_state_parse(const char *name);
