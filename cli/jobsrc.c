@@ -45,7 +45,11 @@ void jobsrc_close(jobsrc_t *s)
 
 sched_err_t jobsrc_resolve(jobsrc_t *s, const char *ref, char **job_id, errlist_t *errs)
 {
-    return s->remote ? remote_resolve(s->remote, ref, job_id, errs) : sched_job_resolve(s->db, ref, job_id, errs);
+    if (s->remote) return remote_resolve(s->remote, ref, job_id, errs);
+    char err[4096];
+    sched_err_t rc = jobdb_resolve(s->db, ref, job_id, err, sizeof err);   /* says what to do next */
+    if (rc != SCHED_OK) errlist_add(errs, "%s", err);
+    return rc;
 }
 
 sched_err_t jobsrc_status(jobsrc_t *s, const char *job_id, sched_status_t *st, errlist_t *errs)

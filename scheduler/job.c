@@ -359,10 +359,12 @@ sched_err_t job_prepare_retry(const char *db_path, const char *job_id, bool unsc
         uint64_t counts[4] = {0};
         if (store_score_counts(st, job_id, counts) < 0) log_warn("job %s: cannot count its scores", job_id);
         if (!unscored && counts[SCORE_UNSCORED])
-            errlist_add(errs, "job %s has no error cell to retry (%llu unscored: retry with unscored=true to judge "
-                              "those again)", job_id, (unsigned long long)counts[SCORE_UNSCORED]);
+            errlist_add(errs, "job %s already %s with no error cell to rerun (%llu unscored: retry with unscored=true "
+                              "to judge those again)", job_id, sched_job_state_name(job.state),
+                        (unsigned long long)counts[SCORE_UNSCORED]);
         else
-            errlist_add(errs, "job %s has nothing to retry: every cell is committed without an error", job_id);
+            errlist_add(errs, "job %s already %s with every cell committed without an error: nothing to rerun",
+                        job_id, sched_job_state_name(job.state));
         ret = SCHED_E_STATE;
     } else {
         log_info("job %s: retry of %llu cell(s)%s", job_id, (unsigned long long)*cells,
