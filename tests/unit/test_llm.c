@@ -583,6 +583,37 @@ static void test_destroy_in_flight(loop_t *loop)
     for (int i = 0; i < 6; i++) CHECK(s[i].done == 0);
 }
 
+/* A caller's `cancelled` flag: calls still queued when it is set are never sent (they complete
+ * with LLM_ERR_CANCELLED); the one on the wire runs to its end; one backing off is not retried. */
+static void test_cancelled(loop_t *loop)
+{
+    llm_opts_t o;
+    llm_opts_default(&o);
+    o.max_concurrency = 1;
+    o.backoff_base_ms = 5;
+    llm_client_t *c = llm_client_new(loop, &o);
+    bool cancelled = false;
+    slot_t s[4] = {0};
+    char err[256];
+    for (int i = 0; i < 4; i++) {
+        llm_req_t req = req_of(HELLO, 1);
+        req.cancelled = &cancelled;
+        CHECK(llm_call(c, "openai/cancelme", &req, on_done, &s[i], err, sizeof err) == 0);
+    }
+    int64_t deadline = loop_now_ms() + 10000;
+    while (scen_get("cancelme").count == 0 && loop_now_ms() < deadline) loop_run_once(loop, 5);
+    cancelled = true;
+    CHECK(drain(loop, c) == 0);
+    int ok = 0, gone = 0;
+    for (int i = 0; i < 4; i++) {
+        ok += s[i].done == 1 && s[i].status == LLM_OK;
+        gone += s[i].done == 1 && s[i].status == LLM_ERR_CANCELLED;
+    }
+    CHECK(ok == 1 && gone == 3 && scen_get("cancelme").count == 1);
+    for (int i = 0; i < 4; i++) slot_free(&s[i]);
+    llm_client_destroy(&c);
+}
+
 int main(void)
 {
     huge_body = xmalloc(HUGE_LEN);
@@ -626,6 +657,7 @@ int main(void)
     test_timeout(loop);
     test_concurrency(loop);
     test_destroy_in_flight(loop);
+    test_cancelled(loop);
     loop_destroy(&loop);
     MHD_stop_daemon(d);
     free(huge_body);

@@ -20,6 +20,8 @@
 #include "mem.h"
 #include "mock.h"
 #include "scheduler.h"
+#include <sqlite3.h>
+
 #include "check.h"
 #include "jobfix.h"
 
@@ -388,6 +390,124 @@ static void test_shutdown(embedded_t *fleet)
     free(db_path);
 }
 
+/* ---- the service's engine: queued beyond max_jobs, a retry in place, a restart that takes its
+ * jobs up, one service per database, a stop from another process ---- */
+
+static sched_t *serve_engine(embedded_t *fleet, const char *db_path, int max_jobs)
+{
+    errlist_t errs;
+    errlist_init(&errs, 0);
+    sched_opts_t o = {.broker = embedded_endpoint(fleet), .zmq_ctx = embedded_zmq_ctx(fleet), .db_path = db_path,
+                      .window = 2, .heartbeat_ms = 100, .serve = true, .max_jobs = max_jobs};
+    sched_t *s = sched_new(&o, &errs);
+    errlist_free(&errs);
+    return s;
+}
+
+static bool wait_state(const char *db_path, const char *id, sched_job_state_t want)
+{
+    for (int i = 0; i < DEADLINE_POLLS; i++) {
+        sched_status_t st;
+        if (access(db_path, F_OK) == 0 && status_of(db_path, id, &st) == 0) {
+            bool ok = st.job.state == want;
+            sched_status_clear(&st);
+            if (ok) return true;
+        }
+        usleep(10000);
+    }
+    return false;
+}
+
+static void test_service_engine(embedded_t *fleet)
+{
+    char *data = xasprintf("%s/svc.jsonl", dir), *big = xasprintf("%s/svcbig.jsonl", dir), *out = xasprintf("%s/svc", dir);
+    char *db_path = xasprintf("%s/svc.db", dir);
+    jobfix_dataset(data, 8);
+    jobfix_dataset(big, 400);
+    char *spec = jobfix_spec(data, out, 2, 0, "\"name\": \"small\"");
+    char *spec_big = jobfix_spec(big, out, 2, 0, "\"name\": \"big\"");
+    sched_t *s = serve_engine(fleet, db_path, 1);
+    errlist_t errs;
+    errlist_init(&errs, 0);
+    char id_big[SCHED_JOB_ID_MAX], id[SCHED_JOB_ID_MAX];
+    CHECK(s && submit(s, spec_big, id_big, &errs) == SCHED_OK && submit(s, spec, id, &errs) == SCHED_OK);
+    runner_t r = {.s = s};
+    pthread_t t;
+    pthread_create(&t, NULL, run_thread, &r);
+    /* max_jobs 1: the second waits queued while the first runs. */
+    CHECK(wait_done(db_path, id_big, 4));
+    sched_status_t st;
+    CHECK(status_of(db_path, id, &st) == 0 && st.job.state == SCHED_JOB_PENDING &&
+          !strcmp(sched_job_state_name(st.job.state), "queued"));
+    sched_status_clear(&st);
+    /* A second service on the same database refuses to run. */
+    sched_t *other = serve_engine(fleet, db_path, 1);
+    CHECK(other && sched_run(other, &errs) == SCHED_E_STATE);
+    sched_destroy(&other);
+    /* Shut down mid-job: the big job stays running in the database, the small one queued. */
+    sched_shutdown(s);
+    pthread_join(t, NULL);
+    sched_destroy(&s);
+    CHECK(status_of(db_path, id_big, &st) == 0 && st.job.state == SCHED_JOB_RUNNING);
+    uint64_t done_before = st.units_done;
+    sched_status_clear(&st);
+    /* A new service takes both up by itself, no resume asked for, and ends them exactly. */
+    s = serve_engine(fleet, db_path, 2);
+    r = (runner_t){.s = s};
+    pthread_create(&t, NULL, run_thread, &r);
+    CHECK(wait_state(db_path, id_big, SCHED_JOB_SUCCEEDED) && wait_state(db_path, id, SCHED_JOB_SUCCEEDED));
+    CHECK(status_of(db_path, id_big, &st) == 0 && st.units_done == 400 && st.units_done > done_before &&
+          st.scores[SCORE_OK] + st.scores[SCORE_UNSCORED] + st.scores[SCORE_NOT_APPLICABLE] + st.scores[SCORE_ERROR] == 800);
+    char *records = xasprintf("%s/records.jsonl", st.output_dir);
+    CHECK(lines_of(records) == 400);
+    free(records);
+    sched_status_clear(&st);
+
+    /* A retry in place: two cells made `error` by hand rerun, nothing else. */
+    char *q = xasprintf("UPDATE scores SET status=3, rating=NULL, score=NULL WHERE job_id='%s' AND idx IN (3, 5) AND "
+                        "metric='Helpfulness'", id);
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(db_path, &db) == SQLITE_OK && sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    free(q);
+    mock_stats_t m0, m1;
+    mock_get_stats(mock, &m0);
+    uint64_t cells = 0;
+    CHECK(sched_retry(s, id, false, &cells, &errs) == SCHED_OK && cells == 2);
+    CHECK(wait_state(db_path, id, SCHED_JOB_SUCCEEDED));
+    mock_get_stats(mock, &m1);
+    CHECK(m1.inference_calls == m0.inference_calls && m1.judge_calls - m0.judge_calls >= 2 &&
+          m1.judge_calls - m0.judge_calls <= 4);   /* the two judge calls (a re-ask each at most) */
+    CHECK(status_of(db_path, id, &st) == 0 && st.units_done == 8 && st.scores[SCORE_ERROR] == 0 &&
+          st.scores[SCORE_OK] + st.scores[SCORE_UNSCORED] + st.scores[SCORE_NOT_APPLICABLE] == 16);
+    sched_status_clear(&st);
+    CHECK(sched_retry(s, id, false, &cells, &errs) == SCHED_E_STATE);   /* nothing left */
+    CHECK(sched_retry(s, "no-such", false, &cells, &errs) == SCHED_E_NOTFOUND);
+
+    /* A stop asked for from "another process", through the database. */
+    char id3[SCHED_JOB_ID_MAX];
+    char *spec3 = jobfix_spec(big, out, 2, 0, "\"name\": \"stopme\"");
+    CHECK(submit(s, spec3, id3, &errs) == SCHED_OK);
+    CHECK(wait_done(db_path, id3, 2));
+    CHECK(sched_request_stop(db_path, id3, &errs) == SCHED_OK);
+    CHECK(wait_state(db_path, id3, SCHED_JOB_STOPPED));
+    CHECK(status_of(db_path, id3, &st) == 0 && st.partial && st.shards_inflight == 0);
+    sched_status_clear(&st);
+    CHECK(sched_request_stop(db_path, id3, &errs) == SCHED_E_STATE);
+    CHECK(sched_request_stop(db_path, "nope", &errs) == SCHED_E_NOTFOUND);
+    sched_shutdown(s);
+    pthread_join(t, NULL);
+    sched_destroy(&s);
+    errlist_free(&errs);
+    free(spec3);
+    free(spec);
+    free(spec_big);
+    free(db_path);
+    free(data);
+    free(big);
+    free(out);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -425,6 +545,7 @@ int main(void)
     if (fleet) {
         test_stop_and_resume(fleet);
         test_shutdown(fleet);
+        test_service_engine(fleet);
         embedded_stop(&fleet);
     }
     mock_destroy(&mock);

@@ -392,6 +392,15 @@ typedef struct {
     int n;
 } ids_t;
 
+static int collect_owned(const char *job_id, int state, void *arg)
+{
+    (void)state;
+    ids_t *o = arg;
+    if (o->n < 8) snprintf(o->ids[o->n], sizeof o->ids[0], "%s", job_id);
+    o->n++;
+    return 0;
+}
+
 static int list_ids(const store_job_t *j, void *arg)
 {
     ids_t *l = arg;
@@ -601,6 +610,110 @@ static void test_more(void)
     sqlite3_close(db);
 }
 
+/* What is missing of a job, cell by cell, and a retry that removes the cells to rerun; a job's
+ * life in the store: loading (hidden), published, owned, counts, note, state, leases, deleted. */
+static void test_cells(store_t *s)
+{
+    const char *id = "cells-job";
+    CHECK(store_job_create_as(s, id, "c", "{}", NULL, "service", STORE_STATE_LOADING) == 0);
+    int state = 0;
+    CHECK(store_job_state(s, id, &state) == 0 && state == STORE_STATE_LOADING);
+    store_job_t row;
+    char *ids[4] = {0};
+    size_t n = 9;
+    CHECK(store_job_match(s, "cells", ids, 4, &n) == 0 && n == 0);   /* loading: invisible */
+    CHECK(store_job_publish(s, id) == 0 && store_job_state(s, id, &state) == 0 && state == SCHED_JOB_PENDING);
+    for (uint64_t i = 0; i < 4; i++) {
+        record_t r = mkrec(i, "id", "p", "c");
+        CHECK(store_record_put(s, id, &r) == 0);
+        record_clear(&r);
+    }
+    CHECK(store_shard_put(s, id, 0, 0, 1, 2) == 0 && store_shard_put(s, id, 1, 2, 3, 2) == 0);
+    /* Record 0: complete; 1: inference failed; 2: a judge error; 3: unscored; nothing for base. */
+    const char *m2[][2] = {{"A", "B"}, {"!A", "!B"}, {"A", "!B"}, {"A", "?B"}};
+    for (uint64_t i = 0; i < 4; i++) {
+        result_t r = mkres(i, TARGET_CUSTOM, "m", i == 1 ? NULL : "resp", 2, m2[i][0], m2[i][1]);
+        bool fo;
+        size_t fs;
+        uint64_t by[4] = {0};
+        CHECK(store_result_commit(s, id, &r, &fo, &fs, by) == 0 && fo && fs == 2);
+        result_clear(&r);
+    }
+    CHECK(store_shard_set_state(s, id, 0, SHARD_INFLIGHT) == 0 && store_shard_set_state(s, id, 0, SHARD_DONE) == 0);
+    CHECK(store_shard_set_state(s, id, 1, SHARD_INFLIGHT) == 0 && store_shard_set_state(s, id, 1, SHARD_DONE) == 0);
+    store_counts_t c;
+    CHECK(store_job_count(s, id, 1, 2, &c) == 0 && c.units_done == 4 && c.records_done == 4 && c.unit_errors == 1 &&
+          c.scores[SCORE_OK] == 4 && c.scores[SCORE_ERROR] == 3 && c.scores[SCORE_UNSCORED] == 1);
+    CHECK(store_job_count(s, id, 2, 2, &c) == 0 && c.units_done == 4 && c.records_done == 0);
+    uint64_t have = 0;
+    CHECK(store_unit_scores(s, id, 2, TARGET_CUSTOM, &have) == 0 && have == 2);
+
+    /* What one record has committed. */
+    store_unit_t u[2];
+    CHECK(store_units_of(s, id, 2, u) == 0 && u[0].has_output && !strcmp(u[0].response, "resp") && !u[0].error &&
+          u[0].n_metrics == 2 && !u[1].has_output && u[1].n_metrics == 0);
+    store_unit_clear(&u[0]);
+    store_unit_clear(&u[1]);
+
+    /* Not ended: nothing is prepared by the store itself (job.c checks the state); ended: a retry. */
+    CHECK(store_job_set_state(s, id, SCHED_JOB_SUCCEEDED, NULL) == 0);
+    uint64_t missing = 0;
+    CHECK(store_retry_prepare(s, id, 1, 2, false, &missing) == 0 && missing == 3);   /* 1's two, 2's B */
+    CHECK(store_job_get(s, id, &row) == 0 && row.state == SCHED_JOB_PENDING && row.finished_at == 0 && !row.has_counts);
+    store_job_clear(&row);
+    CHECK(store_units_of(s, id, 1, u) == 0 && !u[0].has_output && u[0].n_metrics == 0);   /* gone whole */
+    store_unit_clear(&u[0]);
+    store_unit_clear(&u[1]);
+    CHECK(store_units_of(s, id, 2, u) == 0 && u[0].has_output && u[0].n_metrics == 1 && !strcmp(u[0].metrics[0], "A"));
+    store_unit_clear(&u[0]);
+    store_unit_clear(&u[1]);
+    record_t *rs = NULL;
+    CHECK(store_records_range(s, id, 0, 3, 2, &rs, &n) == 0 && n == 2 && rs[0].index == 1 && rs[1].index == 2);
+    for (size_t i = 0; i < n; i++) record_clear(&rs[i]);
+    free(rs);
+    store_job_stats_t js;
+    CHECK(store_job_stats(s, id, 1, 2, &js) == 0 && js.shards[SHARD_PENDING] == 2 && js.dispatches == 0);
+    /* Unscored too, the second time; then nothing left: no change. */
+    CHECK(store_job_set_state(s, id, SCHED_JOB_STOPPED, NULL) == 0);
+    CHECK(store_retry_prepare(s, id, 1, 2, true, &missing) == 0 && missing == 4);
+    CHECK(store_job_count(s, id, 1, 2, &c) == 0 && c.units_done == 1 && c.scores[SCORE_UNSCORED] == 0);
+    for (uint64_t i = 1; i < 4; i++) {
+        result_t r = mkres(i, TARGET_CUSTOM, "m", "resp", 2, "A", "B");
+        bool fo;
+        size_t fs;
+        CHECK(store_result_commit(s, id, &r, &fo, &fs, NULL) == 0);
+        result_clear(&r);
+    }
+    CHECK(store_job_set_state(s, id, SCHED_JOB_SUCCEEDED, NULL) == 0);
+    CHECK(store_retry_prepare(s, id, 1, 2, true, &missing) == 0 && missing == 0);
+    CHECK(store_job_get(s, id, &row) == 0 && row.state == SCHED_JOB_SUCCEEDED);
+    store_job_clear(&row);
+
+    /* Counts, note, leases, shards back from in flight, owned jobs, deletion. */
+    store_counts_t w = {.units_done = 7, .unit_errors = 1, .records_done = 3, .scores = {1, 2, 3, 4}};
+    CHECK(store_job_set_progress(s, id, &w) == 0 && store_job_set_note(s, id, "no broker") == 0);
+    CHECK(store_job_get(s, id, &row) == 0 && row.has_counts && row.counts.units_done == 7 &&
+          row.counts.scores[3] == 4 && !strcmp(row.note, "no broker") && !strcmp(row.owner, "service"));
+    store_job_clear(&row);
+    CHECK(store_counts_parse("[1]", &c) < 0 && store_counts_parse("{\"units_done\": -3}", &c) == 0 && c.units_done == 0);
+    CHECK(store_shard_set_leases(s, id, 0, 3) == 0 && store_shard_set_state(s, id, 1, SHARD_INFLIGHT) == 0);
+    CHECK(store_job_stats_light(s, id, &js) == 0 && js.leases == 3 && js.shards[SHARD_INFLIGHT] == 1 &&
+          js.records == 4 && js.outputs == 0);
+    CHECK(store_shards_unsend(s, id) == 0 && store_job_stats_light(s, id, &js) == 0 && js.shards[SHARD_INFLIGHT] == 0);
+    CHECK(store_job_create_as(s, "owned-2", NULL, "{}", NULL, "service", SCHED_JOB_RUNNING) == 0);
+    CHECK(store_job_create_as(s, "other-owner", NULL, "{}", NULL, NULL, SCHED_JOB_RUNNING) == 0);
+    CHECK(store_job_set_state(s, "owned-2", SCHED_JOB_STOPPING, NULL) == 0);
+    CHECK(store_job_get(s, "owned-2", &row) == 0 && row.finished_at == 0);   /* stopping has not ended */
+    store_job_clear(&row);
+    CHECK(store_job_set_state(s, id, SCHED_JOB_PENDING, NULL) == 0);
+    ids_t owned = {0};
+    CHECK(store_jobs_owned(s, "service", collect_owned, &owned) == 0 && owned.n == 2);
+    CHECK(store_job_delete(s, id) == 0 && store_job_state(s, id, &state) == 1);
+    CHECK(store_records_range(s, id, 0, 100, 99, &rs, &n) == 0 && n == 0);
+    free(rs);
+    CHECK(store_job_delete(s, "owned-2") == 0 && store_job_delete(s, "other-owner") == 0);
+}
+
 int main(void)
 {
     log_set_level(LOG_WARN);
@@ -620,6 +733,7 @@ int main(void)
         test_jobs(s);
         test_records(s);
         test_results(s);
+        test_cells(s);
         store_close(&s);
     }
     test_listing();

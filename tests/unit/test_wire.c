@@ -1645,6 +1645,92 @@ static void test_mutations_headers(void)
     CHECK(ok > 0);   /* some edits keep a valid header (e.g. a changed digit): those must re-encode */
 }
 
+/* Plans: per record, the targets and metrics to evaluate and the responses to judge; a shard
+ * without plans decodes with none; malformed plans are refused naming where. */
+static void test_shard_plans(void)
+{
+    size_t n;
+    record_t *recs = sample_records(&n);
+    char *names[] = {"Correctness", "Tone"};
+    wire_unit_plan_t units[2] = {{.target = TARGET_BASE},
+                                 {.target = TARGET_CUSTOM, .response = "kept", .from_dataset = true,
+                                  .model = "openai/m", .metrics = names, .n_metrics = 2}};
+    wire_plan_t *plans = xcalloc(n, sizeof *plans);
+    plans[1] = (wire_plan_t){.units = units, .n_units = 2};
+    buf_t b;
+    buf_init(&b, 0);
+    CHECK(wire_shard_encode_plans(spec, recs, plans, n, &b) == 0);
+    wire_shard_t s;
+    char err[256];
+    CHECK(wire_shard_decode(b.data, b.len, &s, err, sizeof err) == 0);
+    CHECK(s.n_records == n && s.plans != NULL);
+    if (s.plans) {
+        CHECK(s.plans[0].n_units == 0 && s.plans[1].n_units == 2);
+        const wire_unit_plan_t *u = s.plans[1].units;
+        CHECK(u[0].target == TARGET_BASE && !u[0].response && !u[0].model && u[0].n_metrics == 0);
+        CHECK(u[1].target == TARGET_CUSTOM && !strcmp(u[1].response, "kept") && u[1].from_dataset &&
+              !strcmp(u[1].model, "openai/m") && u[1].n_metrics == 2 && !strcmp(u[1].metrics[1], "Tone"));
+    }
+    for (size_t i = 0; i < n && i < s.n_records; i++) CHECK(record_eq(&recs[i], &s.records[i]));
+    wire_shard_clear(&s);
+    buf_reset(&b);
+    /* No plan at all: none decoded (and the bytes are a plain shard's). */
+    CHECK(wire_shard_encode_plans(spec, recs, NULL, n, &b) == 0);
+    buf_t plain;
+    buf_init(&plain, 0);
+    CHECK(wire_shard_encode(spec, recs, n, &plain) == 0 && plain.len == b.len && !memcmp(plain.data, b.data, b.len));
+    CHECK(wire_shard_decode(b.data, b.len, &s, err, sizeof err) == 0 && s.plans == NULL);
+    wire_shard_clear(&s);
+    buf_free(&plain);
+    /* The same target twice, a bad target, an empty metric name: refused. */
+    buf_reset(&b);
+    units[1].target = TARGET_BASE;
+    CHECK(wire_shard_encode_plans(spec, recs, plans, n, &b) == 0);
+    CHECK(wire_shard_decode(b.data, b.len, &s, err, sizeof err) < 0 && strstr(err, "planned twice"));
+    units[1].target = (target_t)7;
+    buf_reset(&b);
+    CHECK(wire_shard_encode_plans(spec, recs, plans, n, &b) == -1);
+    units[1].target = TARGET_CUSTOM;
+    names[0] = "";
+    buf_reset(&b);
+    CHECK(wire_shard_encode_plans(spec, recs, plans, n, &b) == -1);
+    free(plans);
+    buf_free(&b);
+    for (size_t i = 0; i < n; i++) record_clear(&recs[i]);
+    free(recs);
+}
+
+/* A failure's configuration class travels with the result and its scores. */
+static void test_result_config_errors(void)
+{
+    result_t r;
+    memset(&r, 0, sizeof r);
+    r.job_id = xstrdup("j");
+    r.error = xstrdup("HTTP 401");
+    r.error_config = true;
+    score_t *sc = result_add_score(&r);
+    sc->metric = xstrdup("m");
+    sc->status = SCORE_ERROR;
+    sc->error_config = true;
+    buf_t b;
+    buf_init(&b, 0);
+    CHECK(wire_result_encode(&r, &b) == 0);
+    result_t got;
+    char err[256];
+    CHECK(wire_result_decode(b.data, b.len, &got, err, sizeof err) == 0 && got.error_config &&
+          got.scores[0].error_config);
+    result_clear(&got);
+    r.error_config = false;
+    r.scores[0].error_config = false;
+    buf_reset(&b);
+    CHECK(wire_result_encode(&r, &b) == 0);
+    CHECK(wire_result_decode(b.data, b.len, &got, err, sizeof err) == 0 && !got.error_config &&
+          !got.scores[0].error_config);
+    result_clear(&got);
+    result_clear(&r);
+    buf_free(&b);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);   /* the encoders' refusals below are expected warnings */
@@ -1657,6 +1743,8 @@ int main(void)
     test_hdr_lenient();
     test_hdr_malformed();
     test_shard_roundtrip();
+    test_shard_plans();
+    test_result_config_errors();
     test_shard_big();
     test_shard_limits();
     test_shard_malformed();

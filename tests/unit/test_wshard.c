@@ -446,6 +446,75 @@ static void test_immediate(loop_t *loop, llm_client_t *llm)
     }
 }
 
+/* Plans (a retry, a resubmission after part of a record was committed): only the planned targets,
+ * the listed metrics judged on the given response without an inference call, a target without a
+ * response evaluated in full; a plan for a target the job does not evaluate is ignored. */
+static void test_plans(loop_t *loop, llm_client_t *llm)
+{
+    wjob_t *job = job_new(SPEC);
+    if (!job) return;
+    static const char *const lines[] = {"{\"prompt\": \"What is 2+2?\", \"reference\": \"4\"}",
+                                        "{\"prompt\": \"Summarise it.\"}"};
+    record_t *recs = records_of(lines, 2);
+    char *fi = xstrdup("FollowingInstructions");
+    wire_unit_plan_t u0 = {.target = TARGET_CUSTOM, .response = xstrdup("answerer says: What is 2+2?"),
+                           .model = xstrdup("openai/answerer"), .metrics = &fi, .n_metrics = 1};
+    wire_unit_plan_t u1 = {.target = TARGET_BASE};
+    wire_plan_t plans[2] = {{.units = &u0, .n_units = 1}, {.units = &u1, .n_units = 1}};
+    sink_t k = {0};
+    wshard_cbs_t cbs = {.on_result = on_result, .on_done = on_shard_done, .arg = &k};
+    atomic_store(&inference_calls, 0);
+    atomic_store(&judge_calls, 0);
+    wshard_t *s = wshard_new(job, 10, 45, recs, plans, 2, llm, &cbs);
+    wshard_start(s);
+    CHECK(run_shard(loop, llm, &k));
+    CHECK(k.n == 2 && atomic_load(&inference_calls) == 1 && atomic_load(&judge_calls) == 3);
+    const result_t *r = find(&k, 100, TARGET_CUSTOM);
+    CHECK(r && r->n_scores == 1 && !strcmp(r->scores[0].metric, "FollowingInstructions") &&
+          !strcmp(r->response, "answerer says: What is 2+2?") && !strcmp(r->model, "openai/answerer"));
+    CHECK(find(&k, 100, TARGET_BASE) == NULL && find(&k, 101, TARGET_CUSTOM) == NULL);
+    r = find(&k, 101, TARGET_BASE);
+    CHECK(r && r->n_scores == 2 && r->response && !strcmp(r->model, "openai/base-answerer"));
+    wshard_destroy(&s);
+    sink_free(&k);
+    free(u0.response);
+    free(u0.model);
+    free(fi);
+    job_free(job);
+}
+
+/* Cancelled with calls still queued in the llm client (one call at a time): those are never sent. */
+static void test_cancel_queued(loop_t *loop)
+{
+    llm_opts_t o;
+    llm_opts_default(&o);
+    o.max_retries = 0;
+    o.max_concurrency = 1;
+    llm_client_t *one = llm_client_new(loop, &o);
+    wjob_t *job = job_new(SPEC);
+    if (!one || !job) {
+        llm_client_destroy(&one);
+        job_free(job);
+        return;
+    }
+    static const char *const lines[] = {"{\"prompt\": \"MARK_SLOW a\"}", "{\"prompt\": \"MARK_SLOW b\"}",
+                                        "{\"prompt\": \"MARK_SLOW c\"}"};
+    record_t *recs = records_of(lines, 3);
+    sink_t k = {0};
+    wshard_cbs_t cbs = {.on_result = on_result, .on_done = on_shard_done, .arg = &k};
+    atomic_store(&inference_calls, 0);
+    wshard_t *s = wshard_new(job, 11, 46, recs, NULL, 3, one, &cbs);
+    wshard_start(s);
+    CHECK(llm_pending(one) == 6);
+    for (int i = 0; i < 100 && atomic_load(&inference_calls) == 0; i++) loop_run_once(loop, 20);
+    wshard_cancel(s);
+    CHECK(run_shard(loop, one, &k));
+    CHECK(k.n == 0 && atomic_load(&inference_calls) == 1);   /* the one on the wire; five never went */
+    wshard_destroy(&s);
+    job_free(job);
+    llm_client_destroy(&one);
+}
+
 int main(void)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -476,6 +545,8 @@ int main(void)
     if (llm) {
         test_shard(loop, llm);
         test_cancel(loop, llm);
+        test_plans(loop, llm);
+        test_cancel_queued(loop);
         test_immediate(loop, llm);
         CHECK(drain(loop, llm) == 0);
         llm_client_destroy(&llm);
