@@ -2,9 +2,9 @@
  * (--scheduler URL, else LLMAJ_SCHEDULER, else http://127.0.0.1:8080; token from LLMAJ_TOKEN),
  * prints its id and returns at once (`llmaj wait JOB` follows it; --wait does that here). The
  * spec is the file with the spec-key flags applied over it, as `llmaj run` takes them. Paths in
- * it are the service's: a relative `dataset` (or custom metrics file) that exists here, next to
- * the spec, is sent as an absolute path, which is right when the service shares this machine's
- * files; give absolute paths, s3:// or https:// otherwise. */
+ * it are the service's: relative ones are sent made absolute from the spec's folder (`dataset`
+ * and a custom metrics file when they exist here, `output_path` always), which is right when the
+ * service shares this machine's files; give absolute paths, s3:// or https:// otherwise. */
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -43,14 +43,23 @@ static void usage(FILE *f)
         "exit status: 0 submitted, 1 the service could not be reached or failed, 2 bad input (nothing run)\n");
 }
 
-/* A relative local path that exists next to the spec (base) becomes absolute. */
-static void absolutize(cJSON *spec, const char *key, const char *base)
+/* A relative path becomes absolute from the spec's folder (base): for `dataset` and a custom
+ * metrics file when it exists here; for `output_path` always (as `llmaj run` reads it). */
+static void absolutize(cJSON *spec, const char *key, const char *base, bool must_exist)
 {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(spec, key);
-    if (!cJSON_IsString(v) || !*v->valuestring || v->valuestring[0] == '/' || strstr(v->valuestring, "://")) return;
+    if (!cJSON_IsString(v) || !*v->valuestring || v->valuestring[0] == '/' || strstr(v->valuestring, "://") ||
+        v->valuestring[0] == '[' || v->valuestring[0] == '{')
+        return;
     char *joined = xasprintf("%s/%s", base, v->valuestring);
-    char real[PATH_MAX];
-    if (realpath(joined, real)) cJSON_SetValuestring(v, real);
+    char real[PATH_MAX], dir[PATH_MAX];
+    if (realpath(joined, real)) {
+        cJSON_SetValuestring(v, real);
+    } else if (!must_exist && realpath(base, dir)) {
+        char *abs = xasprintf("%s/%s", dir, v->valuestring);
+        cJSON_SetValuestring(v, abs);
+        free(abs);
+    }
     free(joined);
 }
 
@@ -117,8 +126,9 @@ int cmd_evaluate(int argc, char **argv)
         cJSON_DeleteItemFromObjectCaseSensitive(spec, it->string);
         cJSON_AddItemToObject(spec, it->string, cJSON_Duplicate(it, 1));
     }
-    absolutize(spec, "dataset", base);
-    absolutize(spec, "custom_metrics", base);
+    absolutize(spec, "dataset", base, true);
+    absolutize(spec, "custom_metrics", base, true);
+    absolutize(spec, "output_path", base, false);
     char *body = cJSON_PrintUnformatted(spec);
     cJSON_Delete(spec);
     cJSON_Delete(ov);
