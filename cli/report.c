@@ -66,8 +66,20 @@ static double num(const cJSON *o, const char *k, bool *ok)
     return *ok ? v->valuedouble : 0;
 }
 
-static void print_metrics(FILE *f, const cJSON *metrics)
+/* A metric's name as the tables show it: with a '*' when a lower rating is better. */
+static bool lower_is_better(const cJSON *m)
 {
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "lower_is_better"));
+}
+
+static void metric_cell(char *out, size_t n, const cJSON *m)
+{
+    snprintf(out, n, "%.27s%s", m->string ? m->string : "?", lower_is_better(m) ? "*" : "");
+}
+
+static bool print_metrics(FILE *f, const cJSON *metrics)
+{
+    bool starred = false;
     fprintf(f, "  %-28s %7s %10s %17s %7s %9s %7s\n", "metric", "mean", "mean score", "95% CI", "n", "unscored", "errors");
     for (const cJSON *m = metrics ? metrics->child : NULL; m; m = m->next) {
         bool ok_mean, ok_score, ok;
@@ -79,7 +91,10 @@ static void print_metrics(FILE *f, const cJSON *metrics)
         if (cJSON_IsArray(ci) && cJSON_GetArraySize(ci) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(ci, 0)))
             snprintf(sci, sizeof sci, "[%.3f, %.3f]", cJSON_GetArrayItem(ci, 0)->valuedouble,
                      cJSON_GetArrayItem(ci, 1)->valuedouble);
-        fprintf(f, "  %-28.28s %7s %10s %17s %7.0f %9.0f %7.0f\n", m->string, smean, sscore, sci, num(m, "n", &ok),
+        char name[32];
+        metric_cell(name, sizeof name, m);
+        starred |= lower_is_better(m);
+        fprintf(f, "  %-28.28s %7s %10s %17s %7.0f %9.0f %7.0f\n", name, smean, sscore, sci, num(m, "n", &ok),
                 num(m, "n_unscored", &ok), num(m, "n_error", &ok));
         const cJSON *ratings = cJSON_GetObjectItemCaseSensitive(m, "ratings");
         if (!ok_mean && cJSON_IsObject(ratings)) {
@@ -88,19 +103,22 @@ static void print_metrics(FILE *f, const cJSON *metrics)
             fputc('\n', f);
         }
     }
+    return starred;
 }
 
 void report_summary(FILE *f, const cJSON *summary)
 {
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(summary, "targets");
+    bool starred = false;
     for (const cJSON *t = targets ? targets->child : NULL; t; t = t->next) {
         const cJSON *model = cJSON_GetObjectItemCaseSensitive(t, "model");
         fprintf(f, "\n%s model: %s\n", t->string, cJSON_IsString(model) ? model->valuestring : "?");
-        print_metrics(f, cJSON_GetObjectItemCaseSensitive(t, "metrics"));
+        starred |= print_metrics(f, cJSON_GetObjectItemCaseSensitive(t, "metrics"));
     }
     const cJSON *cmp = cJSON_GetObjectItemCaseSensitive(summary, "comparison");
     if (cJSON_IsObject(cmp) && cmp->child) {
-        fprintf(f, "\ncustom vs base (positive = custom better)\n");
+        fprintf(f, "\ncustom vs base (positive = custom better%s)\n",
+                starred ? "; for * metrics lower ratings are better, and the sign is flipped to match" : "");
         fprintf(f, "  %-28s %9s %17s %6s %6s %6s %8s\n", "metric", "mean diff", "95% CI", "wins", "ties", "losses", "win rate");
         for (const cJSON *m = cmp->child; m; m = m->next) {
             bool ok, okd, okw;
@@ -112,9 +130,13 @@ void report_summary(FILE *f, const cJSON *summary)
             if (cJSON_IsArray(ci) && cJSON_GetArraySize(ci) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(ci, 0)))
                 snprintf(sci, sizeof sci, "[%+.3f, %+.3f]", cJSON_GetArrayItem(ci, 0)->valuedouble,
                          cJSON_GetArrayItem(ci, 1)->valuedouble);
-            fprintf(f, "  %-28.28s %9s %17s %6.0f %6.0f %6.0f %8s\n", m->string, sd, sci, num(m, "wins", &ok),
+            char name[32];
+            metric_cell(name, sizeof name, m);
+            fprintf(f, "  %-28.28s %9s %17s %6.0f %6.0f %6.0f %8s\n", name, sd, sci, num(m, "wins", &ok),
                     num(m, "ties", &ok), num(m, "losses", &ok), swr);
         }
+    } else if (starred) {
+        fprintf(f, "\n* lower is better\n");
     }
     fputc('\n', f);
 }
