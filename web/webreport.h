@@ -1,0 +1,45 @@
+/* webreport: the results viewer as one self-contained HTML file (`llmaj report JOB --html FILE`,
+ * and the report.html artifact the MLflow syncer uploads). Owns turning the embedded viewer
+ * (webassets.h) into a single page: its stylesheet and scripts inlined, a Content-Security-Policy
+ * that allows exactly those (by SHA-256) and nothing from the network, and the job's data
+ * embedded as JSON that the page reads instead of calling the REST API:
+ *
+ *   {"job": {...}, "summary": {...} | null, "records": [records.jsonl rows], "records_total": N}
+ *
+ * `job` has the shape of GET /v1/jobs/{id}; `records` may hold fewer rows than `records_total`
+ * (the page says so). Does not read the job database or files (callers gather the data).
+ *
+ * DESIGN: the data sits in <script type="application/json">, which the browser never runs; every
+ * '<' in it is written as \u003c (it can only occur inside JSON strings, where that escape is the
+ * same text), so no prompt or response can close the element or open markup. The viewer only
+ * ever puts job text into text nodes. */
+#ifndef LLMAJ_WEBREPORT_H
+#define LLMAJ_WEBREPORT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+typedef struct webreport webreport_t;
+
+webreport_t *webreport_new(void);   /* caller owns; never NULL (out-of-memory aborts) */
+void webreport_destroy(webreport_t **self_p);
+
+/* The job object and the summary (either may be NULL: written as {} and null). Copied. */
+void webreport_set_job(webreport_t *r, const cJSON *job);
+void webreport_set_summary(webreport_t *r, const cJSON *summary);
+
+/* Adds one records.jsonl row (its JSON text, a trailing newline allowed). Returns 0, or -1 when
+ * the text is not one JSON object (nothing added). */
+int webreport_add_record(webreport_t *r, const char *line, size_t len) __attribute__((warn_unused_result));
+size_t webreport_records(const webreport_t *r);
+
+/* How many rows the job has in all (default: the rows added). */
+void webreport_set_rows_total(webreport_t *r, uint64_t n);
+
+/* The page. Caller frees; *len gets its length. NULL with a message in err when the embedded
+ * page lacks what it must have (a stylesheet, a script, the charset meta) or an asset could
+ * not be inlined safely. */
+char *webreport_html(const webreport_t *r, size_t *len, char *err, size_t errlen);
+
+#endif
