@@ -18,6 +18,7 @@
 #include "mem.h"
 #include "mlflow.h"
 #include "sigv4.h"
+#include "webreport.h"
 
 #define SUMMARY_MAX (256u << 20) /* summary.json / job.json larger than this are not JSON we wrote */
 
@@ -592,6 +593,40 @@ static const char *content_type_of(const char *name)
     return "application/octet-stream";
 }
 
+/* report.html: the results viewer with the job embedded (web/webreport.h), made from the files
+ * of job_dir, so the same files give the same bytes and the upload is recorded by their hash like
+ * the others. Rows past REPORT_MAX_ROWS stay out of the page (it says how many there are). */
+#define REPORT_MAX_ROWS 20000
+static int upload_report(sync_t *s, const char *job_dir)
+{
+    if (!file_exists(job_dir, "job.json")) return 0;
+    webreport_t *wr = webreport_new();
+    uint64_t bad = 0;
+    size_t len = 0;
+    char *html = NULL;
+    char why[512];
+    int rc = webreport_load_dir(wr, job_dir, REPORT_MAX_ROWS, &bad, why, sizeof why);
+    if (rc == 0 && !(html = webreport_html(wr, &len, why, sizeof why))) rc = -1;
+    webreport_destroy(&wr);
+    if (rc < 0) {
+        fail(s->err, s->errlen, "making report.html of job %s: %s", s->job_id, why);
+        return -1;
+    }
+    if (bad) log_warn("job %s: %llu row(s) of records.jsonl are not JSON objects: left out of report.html", s->job_id,
+                      (unsigned long long)bad);
+    char hash[65];
+    sigv4_sha256_hex(html, len, hash);
+    if (!st_is(s->db, s->job_id, "artifact:report.html", hash)) {
+        mlflow_err_t e;
+        rc = mlflow_artifact_put(s->m, s->runs[ROLE_PARENT].artifact_uri, "report.html", html, len,
+                                 "text/html; charset=utf-8", &e);
+        if (rc < 0) fail(s->err, s->errlen, "uploading report.html: %s", e.message);
+        else rc = st_set(s->db, s->job_id, "artifact:report.html", hash, s->err, s->errlen);
+    }
+    free(html);
+    return rc;
+}
+
 static int upload_artifacts(sync_t *s, const char *job_dir)
 {
     static const char *const files[] = {"records.jsonl", "summary.json", "job.json"};
@@ -611,7 +646,7 @@ static int upload_artifacts(sync_t *s, const char *job_dir)
         free(path);
         if (rc < 0) return -1;
     }
-    return 0;
+    return upload_report(s, job_dir);
 }
 
 static int end_run(sync_t *s, int role, const char *status, int64_t end_ms)

@@ -11,6 +11,7 @@
 #include "mem.h"
 #include "webassets.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,117 @@ void webreport_set_rows_total(webreport_t *r, uint64_t n)
 {
     r->rows_total = n;
     r->total_set = true;
+}
+
+/* ---- a job folder ---- */
+
+static void copy_str(cJSON *to, const char *key, const cJSON *from, const char *from_key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, from_key);
+    if (cJSON_IsString(v)) cJSON_AddStringToObject(to, key, v->valuestring);
+}
+
+static void copy_num(cJSON *to, const char *key, const cJSON *from, const char *from_key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, from_key);
+    if (cJSON_IsNumber(v)) cJSON_AddNumberToObject(to, key, v->valuedouble);
+}
+
+cJSON *webreport_job_from_file(const cJSON *jj)
+{
+    cJSON *job = cJSON_CreateObject();
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(jj, "spec");
+    copy_str(job, "job_id", jj, "job_id");
+    copy_str(job, "name", spec, "name");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(jj, "status");
+    /* The store's "pending" is the control plane's "queued". */
+    cJSON_AddStringToObject(job, "status", !cJSON_IsString(st) ? "unknown"
+                                           : !strcmp(st->valuestring, "pending") ? "queued" : st->valuestring);
+    copy_str(job, "started_at", jj, "started_at");
+    copy_str(job, "ended_at", jj, "finished_at");
+    copy_str(job, "error", jj, "error");
+    copy_str(job, "model", spec, "model");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "evaluate_base_model"))) copy_str(job, "base_model", spec, "base_model");
+    copy_str(job, "evaluator_model", spec, "evaluator_model");
+    copy_num(job, "elapsed_s", jj, "elapsed_s");
+    copy_num(job, "estimated_cost_usd", jj, "estimated_cost_usd");
+    return job;
+}
+
+static char *read_text(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    buf_t b;
+    buf_init(&b, 0);
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) rc |= buf_append(&b, chunk, n);
+    (void)rc;   /* unlimited buffer */
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad) {
+        snprintf(err, errlen, "%s: read error", path);
+        buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return buf_take(&b);
+}
+
+int webreport_load_dir(webreport_t *r, const char *dir, uint64_t max_rows, uint64_t *bad_rows, char *err,
+                       size_t errlen)
+{
+    if (bad_rows) *bad_rows = 0;
+    size_t len = 0;
+    char *path = xasprintf("%s/job.json", dir);
+    char *text = read_text(path, &len, err, errlen);
+    free(path);
+    if (!text) return -1;
+    cJSON *jj = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!cJSON_IsObject(jj)) {
+        snprintf(err, errlen, "%s/job.json: not a JSON object", dir);
+        cJSON_Delete(jj);
+        return -1;
+    }
+    cJSON *job = webreport_job_from_file(jj);
+    cJSON_Delete(jj);
+    webreport_set_job(r, job);
+    cJSON_Delete(job);
+
+    char ignored[256];
+    path = xasprintf("%s/summary.json", dir);
+    text = read_text(path, &len, ignored, sizeof ignored);   /* a failed job may have none */
+    free(path);
+    cJSON *sum = text ? cJSON_ParseWithLength(text, len) : NULL;
+    free(text);
+    webreport_set_summary(r, cJSON_IsObject(sum) ? sum : NULL);
+    cJSON_Delete(sum);
+
+    path = xasprintf("%s/records.jsonl", dir);
+    FILE *f = fopen(path, "rb");
+    free(path);
+    uint64_t rows = 0;
+    if (f) {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        while ((n = getline(&line, &cap, f)) > 0) {
+            if (n == 1 && line[0] == '\n') continue;
+            rows++;
+            if ((max_rows == 0 || rows <= max_rows) && webreport_add_record(r, line, (size_t)n) < 0 && bad_rows)
+                (*bad_rows)++;
+        }
+        free(line);
+        fclose(f);
+    }
+    webreport_set_rows_total(r, rows);
+    return 0;
 }
 
 /* JSON text with every '<' written as \u003c. */

@@ -37,6 +37,18 @@ size_t webreport_records(const webreport_t *r);
 /* How many rows the job has in all (default: the rows added). */
 void webreport_set_rows_total(webreport_t *r, uint64_t n);
 
+/* Fills r from a finished job's folder (DESIGN.md "Results"): summary.json (if there), the job
+ * object made from job.json (webreport_job_from_file), and the first `max_rows` rows of
+ * records.jsonl (0 = all) with the total counted. Returns 0, or -1 with err when job.json cannot
+ * be read; rows that are not JSON objects are skipped and counted in *bad_rows (may be NULL). */
+int webreport_load_dir(webreport_t *r, const char *dir, uint64_t max_rows, uint64_t *bad_rows, char *err,
+                       size_t errlen) __attribute__((warn_unused_result));
+
+/* The viewer's job object (the shape of GET /v1/jobs/{id}: job_id, name, status, started_at,
+ * ended_at, error, plus model, base_model, evaluator_model, elapsed_s, estimated_cost_usd) from a
+ * job folder's job.json. Caller owns. */
+cJSON *webreport_job_from_file(const cJSON *job_json);
+
 /* The page. Caller frees; *len gets its length. NULL with a message in err when the embedded
  * page lacks what it must have (a stylesheet, a script, the charset meta) or an asset could
  * not be inlined safely. */

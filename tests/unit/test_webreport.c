@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
@@ -142,9 +143,72 @@ static void test_empty(void)
     webreport_destroy(&r);
 }
 
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void test_load_dir(void)
+{
+    char dir[] = "/tmp/test_webreport.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char err[512] = "";
+    webreport_t *r = webreport_new();
+    CHECK(webreport_load_dir(r, dir, 0, NULL, err, sizeof err) == -1);   /* no job.json */
+    CHECK_HAS(err, "job.json");
+    write_file(dir, "job.json",
+               "{\"job_id\":\"j-9\",\"status\":\"succeeded\",\"started_at\":\"2026-01-01T00:00:00Z\","
+               "\"finished_at\":\"2026-01-01T00:01:00Z\",\"elapsed_s\":60,\"estimated_cost_usd\":null,"
+               "\"spec\":{\"name\":\"nine\",\"model\":\"m\",\"base_model\":\"b\",\"evaluate_base_model\":false,"
+               "\"evaluator_model\":\"judge\"}}");
+    write_file(dir, "summary.json", "{\"job_id\":\"j-9\",\"targets\":{}}");
+    write_file(dir, "records.jsonl", "{\"record_index\":0}\n\n{\"record_index\":1}\nnot json\n{\"record_index\":2}\n");
+    uint64_t bad = 9;
+    CHECK(webreport_load_dir(r, dir, 0, &bad, err, sizeof err) == 0);
+    CHECK(bad == 1 && webreport_records(r) == 3);
+    char *html = webreport_html(r, NULL, err, sizeof err);
+    char *data = html ? between(html, "id=\"llmaj-data\">", "</script>") : NULL;
+    cJSON *d = data ? cJSON_Parse(data) : NULL;
+    const cJSON *job = cJSON_GetObjectItem(d, "job");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(job, "job_id")), "j-9");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(job, "name")), "nine");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(job, "ended_at")), "2026-01-01T00:01:00Z");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(job, "evaluator_model")), "judge");
+    CHECK(cJSON_GetObjectItem(job, "base_model") == NULL);   /* not evaluated */
+    CHECK(cJSON_GetObjectItem(job, "estimated_cost_usd") == NULL);   /* null: unknown */
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "records_total")) == 4);   /* blank lines are not rows */
+    cJSON_Delete(d);
+    free(data);
+    free(html);
+    webreport_destroy(&r);
+
+    /* At most max_rows rows; the total still counts them all. */
+    r = webreport_new();
+    CHECK(webreport_load_dir(r, dir, 2, NULL, err, sizeof err) == 0);
+    CHECK(webreport_records(r) == 2);
+    html = webreport_html(r, NULL, err, sizeof err);
+    CHECK(html && strstr(html, "\"records_total\":4}") != NULL);
+    free(html);
+    webreport_destroy(&r);
+    const char *names[] = {"job.json", "summary.json", "records.jsonl"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        CHECK(remove(path) == 0);
+    }
+    CHECK(rmdir(dir) == 0);
+}
+
 int main(void)
 {
     test_page();
     test_empty();
+    test_load_dir();
     return check_summary("test_webreport");
 }

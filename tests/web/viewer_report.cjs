@@ -1,0 +1,164 @@
+/* The results viewer in headless Chromium, on a saved report (`llmaj report JOB --html FILE`):
+ * the page loads with no error (a CSP violation would be one), every figure on it equals
+ * summary.json, the record browser filters by metric, rating, model, status, category and prompt
+ * text exactly as the records say, and an opened record shows both models' responses and the
+ * judge's explanations. Screenshots go to OUT_DIR.
+ *
+ *   node viewer_report.cjs REPORT.html records.jsonl summary.json OUT_DIR
+ *
+ * playwright-core comes from $LLMAJ_NODE_MODULES (scripts/web.sh); the browser is /usr/bin/chromium.
+ * Prints one line per check group and a closing "N passed, N failed"; exit 1 on any failure. */
+"use strict";
+const fs = require("fs");
+const path = require("path");
+
+const [reportPath, recordsPath, summaryPath, outDir] = process.argv.slice(2);
+if (!outDir) {
+  console.error("usage: node viewer_report.cjs REPORT.html records.jsonl summary.json OUT_DIR");
+  process.exit(2);
+}
+const modules = process.env.LLMAJ_NODE_MODULES;
+if (!modules || !fs.existsSync(path.join(modules, "playwright-core"))) {
+  console.error("playwright-core not found under LLMAJ_NODE_MODULES=" + modules + ": run scripts/web.sh BUILD_DIR");
+  process.exit(2);
+}
+const { chromium } = require(path.join(modules, "playwright-core"));
+
+const summary = JSON.parse(fs.readFileSync(summaryPath, "utf8"));
+const records = fs.readFileSync(recordsPath, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+fs.mkdirSync(outDir, { recursive: true });
+
+let passed = 0, failed = 0;
+function check(ok, what) {
+  if (ok) passed++;
+  else { failed++; console.error("FAIL: " + what); }
+}
+function eq(got, want, what) { check(got === want, what + ": got " + JSON.stringify(got) + ", want " + JSON.stringify(want)); }
+const f3 = (v) => (typeof v === "number" ? v.toFixed(3) : "\u2013");
+
+/* The records grouped as the browser groups them: one entry per record index. */
+const groups = new Map();
+for (const r of records) {
+  if (!groups.has(r.record_index)) groups.set(r.record_index, { index: r.record_index, prompt: r.prompt, category: r.category, t: {} });
+  groups.get(r.record_index).t[r.target] = r;
+}
+function expectCount(pred) { let n = 0; for (const g of groups.values()) if (pred(g)) n++; return n; }
+
+async function attr(page, sel, name) {
+  const e = await page.$(sel);
+  return e ? e.getAttribute(name) : null;
+}
+
+async function main() {
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu"] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const problems = [];
+    page.on("pageerror", (e) => problems.push("page error: " + e.message));
+    page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") problems.push("console " + m.type() + ": " + m.text()); });
+    page.on("request", (r) => { if (!r.url().startsWith("file:") && !r.url().startsWith("data:")) problems.push("network request: " + r.url()); });
+    await page.goto("file://" + path.resolve(reportPath));
+    await page.waitForSelector("#metrics");
+    await page.waitForSelector("#records tbody tr");
+
+    /* Figures: metric table, comparison, categories, histograms. */
+    const t = summary.targets;
+    for (const target of Object.keys(t)) {
+      for (const [name, m] of Object.entries(t[target].metrics)) {
+        const row = `#metrics tr[data-metric="${name}"]`;
+        eq(await attr(page, `${row} [data-k="${target}.mean"]`, "data-value"), String(m.mean), `${target} ${name} mean`);
+        eq(await page.textContent(`${row} [data-k="${target}.mean"]`), f3(m.mean), `${target} ${name} mean as shown`);
+        eq(await attr(page, `${row} [data-k="${target}.n"]`, "data-value"), String(m.n), `${target} ${name} n`);
+        eq(await attr(page, `${row} [data-k="${target}.ci95"]`, "data-value"), JSON.stringify(m.ci95), `${target} ${name} ci95`);
+        eq(await attr(page, `#histograms [data-metric="${name}"] [data-k="${target}.ratings"]`, "data-value"),
+          JSON.stringify(Object.values(m.ratings)), `${target} ${name} rating counts`);
+        check((await page.$(`${row} svg`)) !== null || m.mean === null, `${name}: an interval plot`);
+        const badge = await page.$(`${row} .badge.lower`);
+        check(Boolean(badge) === Boolean(m.lower_is_better), `${name}: the lower-is-better mark matches summary.json`);
+      }
+      for (const [cat, ms] of Object.entries(t[target].categories || {})) {
+        for (const [name, m] of Object.entries(ms)) {
+          eq(await attr(page, `#categories tr[data-category="${cat}"] td[data-metric="${name}"] [data-k="${target}.mean"]`, "data-value"),
+            String(m.mean), `${target} ${cat} ${name} mean`);
+        }
+      }
+    }
+    for (const [name, c] of Object.entries(summary.comparison || {})) {
+      const row = `#comparison tr[data-metric="${name}"]`;
+      for (const k of ["mean_diff", "wins", "ties", "losses", "win_rate", "n"])
+        eq(await attr(page, `${row} [data-k="${k}"]`, "data-value"), String(c[k]), `comparison ${name} ${k}`);
+      eq(await attr(page, `${row} [data-k="ci95"]`, "data-value"), JSON.stringify(c.ci95), `comparison ${name} ci95`);
+      check((await page.$$(`${row} svg rect`)).length >= 1, `comparison ${name}: a wins/ties/losses bar`);
+    }
+    console.log("figures equal summary.json");
+    await page.screenshot({ path: path.join(outDir, "report-overview.png"), fullPage: true });
+
+    /* The record browser: every record loaded, then filters. */
+    eq(await attr(page, "#browser-count", "data-loaded"), String(groups.size), "records loaded");
+    const shown = async () => Number(await attr(page, "#browser-count", "data-shown"));
+    const cmpMetrics = Object.keys(summary.comparison || {});
+    const lower = cmpMetrics.find((n) => summary.comparison[n].lower_is_better && !t.custom.metrics[n].builtin) || cmpMetrics[0];
+    const metric = Object.keys(t.custom.metrics).includes("BadMetric") ? "BadMetric" : lower;
+    const rating = Object.keys(t.custom.metrics[metric].ratings)[0];
+    await page.selectOption("#filters select[name=metric]", metric);
+    await page.selectOption("#filters select[name=rating]", rating);
+    await page.selectOption("#filters select[name=target]", "custom");
+    eq(await shown(), expectCount((g) => g.t.custom && g.t.custom.scores[metric] && g.t.custom.scores[metric].rating === rating),
+      `records whose custom ${metric} is "${rating}"`);
+    await page.$eval("#browser", (e) => e.scrollIntoView());
+    await page.screenshot({ path: path.join(outDir, "report-filtered.png"), fullPage: false });
+    await page.selectOption("#filters select[name=target]", "");
+    eq(await shown(), expectCount((g) => ["custom", "base"].some((k) => g.t[k] && g.t[k].scores[metric] && g.t[k].scores[metric].rating === rating)),
+      `records where either model's ${metric} is "${rating}"`);
+    await page.selectOption("#filters select[name=rating]", "");
+    await page.selectOption("#filters select[name=metric]", "");
+    await page.selectOption("#filters select[name=status]", "unscored");
+    eq(await shown(), expectCount((g) => Object.values(g.t).some((r) => Object.values(r.scores).some((s) => s.status === "unscored"))),
+      "records with an unscored metric");
+    await page.selectOption("#filters select[name=status]", "");
+    const cats = [...new Set(records.map((r) => r.category).filter(Boolean))].sort();
+    if (cats.length) {
+      await page.selectOption("#filters select[name=category]", cats[0]);
+      eq(await shown(), expectCount((g) => g.category === cats[0]), `records in category ${cats[0]}`);
+      await page.selectOption("#filters select[name=category]", "");
+    }
+    const word = records[0].prompt.split(/\s+/).filter((w) => w.length > 4)[0] || records[0].prompt.slice(0, 5);
+    await page.fill("#filters input[name=q]", word);
+    await page.waitForFunction((n) => document.querySelector("#browser-count").getAttribute("data-shown") === String(n),
+      expectCount((g) => (g.prompt || "").toLowerCase().includes(word.toLowerCase()) || String(g.index) === word), { timeout: 10000 })
+      .then(() => check(true, "search"), () => check(false, `search for "${word}"`));
+    await page.fill("#filters input[name=q]", "");
+    await page.waitForFunction((n) => document.querySelector("#browser-count").getAttribute("data-shown") === String(n), groups.size);
+    console.log("filters match the records");
+
+    /* Open a record: prompt, both responses, the judge's explanations. */
+    const first = groups.get(records[0].record_index);
+    await page.click(`#records tbody tr[data-record="${first.index}"]`);
+    await page.waitForSelector("#record-detail");
+    eq(await page.textContent('#record-detail [data-k="prompt"]'), first.prompt, "opened record: prompt");
+    for (const k of Object.keys(first.t)) {
+      const r = first.t[k];
+      eq(await page.textContent(`#record-detail [data-target="${k}"] [data-k="response"]`), r.response, `opened record: ${k} response`);
+      for (const [m, s] of Object.entries(r.scores)) {
+        eq(await page.textContent(`#record-detail [data-target="${k}"] [data-metric="${m}"] [data-k="explanation"]`),
+          s.explanation || "(no explanation)", `opened record: ${k} ${m} explanation`);
+        eq(await page.textContent(`#record-detail [data-target="${k}"] [data-metric="${m}"] [data-k="rating"]`),
+          s.rating || "\u2013", `opened record: ${k} ${m} rating`);
+      }
+    }
+    await (await page.$("#record-detail")).screenshot({ path: path.join(outDir, "report-record.png") });
+    console.log("an opened record shows both responses and the explanations");
+    for (const p of problems) check(false, p);
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(() => {
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}, (e) => {
+  console.error(e && e.stack ? e.stack : String(e));
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+});
