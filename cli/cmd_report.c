@@ -76,14 +76,16 @@ static const char *spec_str(const cJSON *spec, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* summary.json of the job's output folder, or NULL (not written yet, or not readable here). */
-static cJSON *load_summary(const char *out_dir)
+/* summary.json of the job's output folder, parsed into *summary and kept as text in wr; nothing
+ * when it is not written yet (or not readable here). */
+static void load_summary(const char *out_dir, webreport_t *wr, cJSON **summary)
 {
-    if (!out_dir) return NULL;
+    *summary = NULL;
+    if (!out_dir) return;
     char *path = xasprintf("%s/summary.json", out_dir);
     FILE *f = fopen(path, "rb");
     free(path);
-    if (!f) return NULL;
+    if (!f) return;
     buf_t b;
     buf_init(&b, 0);
     char chunk[65536];
@@ -92,13 +94,8 @@ static cJSON *load_summary(const char *out_dir)
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) rc |= buf_append(&b, chunk, n);
     (void)rc;   /* unlimited buffer */
     fclose(f);
-    cJSON *s = cJSON_ParseWithLength(b.data ? b.data : "", b.len);
+    if (b.len && webreport_set_summary_text(wr, b.data, b.len) == 0) *summary = cJSON_ParseWithLength(b.data, b.len);
     buf_free(&b);
-    if (!cJSON_IsObject(s)) {
-        cJSON_Delete(s);
-        return NULL;
-    }
-    return s;
 }
 
 /* The job object the viewer reads (the shape of GET /v1/jobs/{id}). */
@@ -162,8 +159,7 @@ static int report_load(store_t *st, const char *db_path, const char *job_id, boo
         webreport_set_job(wr, jo);
         cJSON_Delete(jo);
         webreport_set_rows_total(wr, rows);
-        *summary = load_summary(job.out_dir);
-        webreport_set_summary(wr, *summary);
+        load_summary(job.out_dir, wr, summary);
         rc = 0;
     }
     if (store_commit(st) < 0) {}   /* read only: nothing to keep */

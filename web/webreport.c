@@ -71,6 +71,17 @@ void webreport_set_summary(webreport_t *r, const cJSON *summary)
     r->summary = summary ? print(summary) : NULL;
 }
 
+int webreport_set_summary_text(webreport_t *r, const char *text, size_t len)
+{
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    bool ok = cJSON_IsObject(j);
+    cJSON_Delete(j);
+    if (!ok) return -1;
+    free(r->summary);
+    r->summary = xstrndup(text, len);
+    return 0;
+}
+
 int webreport_add_record(webreport_t *r, const char *line, size_t len)
 {
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ')) len--;
@@ -178,10 +189,9 @@ int webreport_load_dir(webreport_t *r, const char *dir, uint64_t max_rows, uint6
     path = xasprintf("%s/summary.json", dir);
     text = read_text(path, &len, ignored, sizeof ignored);   /* a failed job may have none */
     free(path);
-    cJSON *sum = text ? cJSON_ParseWithLength(text, len) : NULL;
+    webreport_set_summary(r, NULL);
+    if (text && webreport_set_summary_text(r, text, len) < 0) {}   /* not an object: shown as no summary */
     free(text);
-    webreport_set_summary(r, cJSON_IsObject(sum) ? sum : NULL);
-    cJSON_Delete(sum);
 
     path = xasprintf("%s/records.jsonl", dir);
     FILE *f = fopen(path, "rb");

@@ -29,6 +29,11 @@ void webreport_destroy(webreport_t **self_p);
 void webreport_set_job(webreport_t *r, const cJSON *job);
 void webreport_set_summary(webreport_t *r, const cJSON *summary);
 
+/* The summary as the JSON text of summary.json, kept byte for byte (printing a parsed copy again
+ * could change a number's last digit). Returns 0, or -1 when the text is not one JSON object
+ * (the summary is then left as it was). */
+int webreport_set_summary_text(webreport_t *r, const char *text, size_t len) __attribute__((warn_unused_result));
+
 /* Adds one records.jsonl row (its JSON text, a trailing newline allowed). Returns 0, or -1 when
  * the text is not one JSON object (nothing added). */
 int webreport_add_record(webreport_t *r, const char *line, size_t len) __attribute__((warn_unused_result));

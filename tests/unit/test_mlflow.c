@@ -866,8 +866,9 @@ static void test_sagemaker_sync(const char *dir)
         CHECK(m && m->value == 0.5);
         CHECK(s->runs[p].n_params >= 8 && s->runs[cu].n_params == 5);
     }
-    CHECK(s->s3_puts == 3);
+    CHECK(s->s3_puts == 4);   /* records.jsonl, summary.json, job.json, report.html */
     CHECK(strstr(s->s3_keys[0], "mlflow/1/") == s->s3_keys[0] && strstr(s->s3_keys[0], "/artifacts/records.jsonl"));
+    CHECK(strstr(s->s3_keys[3], "/artifacts/report.html") != NULL);
     CHECK(s->s3_sizes[1] == strlen(SUMMARY));
     CHECK(!strncmp(s->s3_first_bytes[1], SUMMARY, 31));
     st = state_of(db, "job-sm-1");
