@@ -480,7 +480,8 @@
     var slice = shown.slice(this.page * LIST_PAGE, (this.page + 1) * LIST_PAGE);
     var total = this.src.offline ? this.src.rowsTotal() : this.total;
     add(box, this.filters());
-    var info = h("p", { class: "small muted", id: "browser-count", "data-shown": String(shown.length), "data-loaded": String(this.groups.length) },
+    var info = h("p", { class: "small muted", id: "browser-count", "data-shown": String(shown.length), "data-loaded": String(this.groups.length),
+      "data-q": this.f.q },
       shown.length + " of " + this.groups.length + " record(s) match" + (this.rows.length < total ? " (" + this.rows.length + " of " + total + " rows loaded; filters apply to the loaded rows)" : ""));
     add(box, info);
     if (!this.src.offline && this.rows.length < total) {
