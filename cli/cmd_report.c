@@ -27,7 +27,7 @@
 #include "store.h"
 #include "webreport.h"
 
-#define DEFAULT_MAX_ROWS 20000
+#define DEFAULT_MAX_ROWS 5000
 
 static void usage(FILE *f)
 {

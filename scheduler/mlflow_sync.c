@@ -596,7 +596,7 @@ static const char *content_type_of(const char *name)
 /* report.html: the results viewer with the job embedded (web/webreport.h), made from the files
  * of job_dir, so the same files give the same bytes and the upload is recorded by their hash like
  * the others. Rows past REPORT_MAX_ROWS stay out of the page (it says how many there are). */
-#define REPORT_MAX_ROWS 20000
+#define REPORT_MAX_ROWS 5000
 static int upload_report(sync_t *s, const char *job_dir)
 {
     if (!file_exists(job_dir, "job.json")) return 0;

@@ -14,8 +14,9 @@
  *               counts. Metrics: records/<field>, compare/<metric>/<field> (mean_diff, ci95_low/high,
  *               wins, ties, losses, win_rate, n), <target>/<metric>/<field> (headline copies of
  *               the children's), usage/<model>/<field>, estimated_cost_usd, elapsed_s,
- *               progress/{done,total,fraction} with steps while the job runs. Artifacts
- *               records.jsonl, summary.json, job.json.
+ *               progress/{done,total,fraction} with steps while the job runs. Param
+ *               metrics_lower_is_better. Artifacts records.jsonl, summary.json, job.json, and
+ *               report.html (web/webreport.h: the viewer with the job's files inside).
  *   child runs  one per target ("custom", "base"), tag mlflow.parentRunId = the parent, llmaj.role
  *               = the target; params target, model, judge, dataset, metrics; metrics
  *               <metric>/<field> (mean, mean_score, std, n, n_unscored, n_not_applicable,
