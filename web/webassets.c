@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include <microhttpd.h>
+
 extern const webasset_t webassets_table[];
 extern const size_t webassets_count;
 
@@ -56,4 +58,35 @@ int webassets_not_modified(const webasset_t *a, const char *inm)
         p += strcspn(p, ",");
     }
     return 0;
+}
+
+static int queue(struct MHD_Connection *c, unsigned status, const webasset_t *a, const char *allow)
+{
+    struct MHD_Response *r = a && status == MHD_HTTP_OK
+                                 ? MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT)
+                                 : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r) return -1;
+    int ok = 1;
+    if (a) {
+        if (status == MHD_HTTP_OK) ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type) == MHD_YES;
+        ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, a->etag) == MHD_YES;
+        ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, WEBASSETS_CACHE_CONTROL) == MHD_YES;
+    }
+    if (allow) ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow) == MHD_YES;
+    ok &= MHD_add_response_header(r, "Content-Security-Policy", WEBASSETS_CSP) == MHD_YES;
+    ok &= MHD_add_response_header(r, "X-Content-Type-Options", WEBASSETS_NOSNIFF) == MHD_YES;
+    ok &= MHD_add_response_header(r, "Referrer-Policy", WEBASSETS_REFERRER_POLICY) == MHD_YES;
+    ok &= MHD_queue_response(c, status, r) == MHD_YES;
+    MHD_destroy_response(r);
+    return ok ? 1 : -1;
+}
+
+int webassets_mhd_answer(struct MHD_Connection *c, const char *method, const char *url)
+{
+    const webasset_t *a = webassets_route(url);
+    if (!a) return 0;
+    if (!method || (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)))
+        return queue(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "GET, HEAD");
+    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    return queue(c, webassets_not_modified(a, inm) ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, a, NULL);
 }

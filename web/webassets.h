@@ -40,6 +40,22 @@ const webasset_t *webassets_get(const char *name);
  * file for "/assets/<name>"; NULL for anything else (the API's or nobody's: 404). */
 const webasset_t *webassets_route(const char *path);
 
+/* The headers webassets_mhd_answer sends with every file, besides Content-Type and ETag. */
+#define WEBASSETS_NOSNIFF "nosniff"
+#define WEBASSETS_REFERRER_POLICY "no-referrer"
+
+struct MHD_Connection;
+
+/* Answers a request for the viewer on a libmicrohttpd connection, from the access handler of a
+ * service (the scheduler's REST listener): when webassets_route(url) knows the path, queues
+ * 200 with the file (GET, and HEAD without the body; 304 without a body when If-None-Match
+ * matches) or 405 with "Allow: GET, HEAD" for another method, and returns 1; returns 0, queuing
+ * nothing, when the path is not the viewer's (the caller answers it: the API, or 404); -1 when
+ * the response could not be queued. The files hold no job data, so the caller answers them
+ * before its token check: the page asks for the token and sends it with its API calls. Bytes are
+ * static: nothing is copied or freed. */
+int webassets_mhd_answer(struct MHD_Connection *c, const char *method, const char *url);
+
 /* Whether a request's If-None-Match header value (may be NULL) matches the asset's ETag, so the
  * answer is 304 Not Modified without a body. Accepts "*", a list, and weak forms (W/"..."). */
 int webassets_not_modified(const webasset_t *a, const char *if_none_match);
