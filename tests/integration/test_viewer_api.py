@@ -47,9 +47,14 @@ def route(path):
     return None
 
 
+LIVE = "live-job"       # a second job: running (more done at each read) until GET /control/end-live
+
+
 class StandIn:
     def __init__(self, job, out_dir):
         self.job = job
+        self.live_reads = 0
+        self.live_ended = False
         self.rows = read_records(out_dir)
         self.summary = json.load(open(os.path.join(out_dir, "summary.json")))
         self.csp = header_define("WEBASSETS_CSP")
@@ -76,6 +81,9 @@ class StandIn:
 
             def do_GET(self):
                 u = urllib.parse.urlsplit(self.path)
+                if u.path == "/control/end-live":   # the test's own switch, not part of the API
+                    si.live_ended = True
+                    return self.send(200, {})
                 if not u.path.startswith("/v1/"):
                     name = route(u.path)
                     if not name:
@@ -88,6 +96,16 @@ class StandIn:
                 q = dict(urllib.parse.parse_qsl(u.query))
                 if parts == ["v1", "jobs"]:
                     return self.send(200, {"jobs": [si.job]})
+                if len(parts) >= 3 and parts[2] == LIVE:
+                    running = not si.live_ended
+                    if len(parts) == 3:
+                        si.live_reads += 1
+                        done = min(si.live_reads * 100, 1300)
+                        return self.send(200, dict(si.job, job_id=LIVE, name="live", status="running" if running else "succeeded",
+                                                   progress={"units_done": done if running else 1400, "units_total": 1400}))
+                    if parts[3:] == ["summary"] and running:
+                        return self.send(404, {"errors": [{"key": "summary", "message": "written when the job ends"}]})
+                    parts[2] = si.job["job_id"]
                 if len(parts) < 3 or parts[2] != si.job["job_id"]:
                     return self.send(404, {"errors": [{"key": "job_id", "message": f"no such job: {parts[2:3]}"}]})
                 if len(parts) == 3:

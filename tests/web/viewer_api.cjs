@@ -95,6 +95,25 @@ async function main() {
     await p2.waitForSelector("#metrics");
     eq(new URL(p2.url()).hash, "", "the token is removed from the address bar");
 
+    /* A running job: its header refreshes while the record browser stays as it is (filters
+     * kept); when it ends, the summary appears. The stand-in's "live-job" runs until this test
+     * asks it to end (GET /control/end-live). */
+    await p2.goto(base + "/jobs/live-job");
+    await p2.waitForSelector("#browser-count");
+    check((await p2.$("#metrics")) === null && /written when the job ends/.test(await p2.textContent("#app")),
+      "a running job has no summary yet, and says when it comes");
+    await p2.waitForFunction(() => document.querySelector("#browser-count") &&
+      Number(document.querySelector("#browser-count").getAttribute("data-loaded")) > 0, null, { timeout: 30000 });
+    await p2.selectOption("#filters select[name=target]", "base");
+    const before = await p2.textContent('#job-head [data-k="units"]');
+    await p2.waitForFunction((b) => { const e = document.querySelector('#job-head [data-k="units"]'); return e && e.textContent !== b; },
+      before, { timeout: 30000 });
+    eq(await p2.$eval("#filters select[name=target]", (e) => e.value), "base", "the header refreshed without resetting the record browser's filters");
+    await (await fetch(base + "/control/end-live")).text();
+    await p2.waitForSelector("#metrics", { timeout: 30000 });
+    eq(await p2.textContent('#job-head [data-k="status"]'), "succeeded", "the ended job's page shows its status");
+    await p2.screenshot({ path: path.join(outDir, "api-live-ended.png") });
+
     /* An unknown job says so. */
     await p2.goto(base + "/jobs/no-such-job");
     await p2.waitForSelector('[data-k="error"]');

@@ -523,15 +523,32 @@
 
   /* ---- the job page ---- */
 
+  function live(job) { return job.status === "running" || job.status === "queued" || job.status === "stopping"; }
+
+  /* The job page. While the job runs, only its header (status, progress) is read again every few
+   * seconds, so the record browser keeps its filters and its open record; when the job ends the
+   * whole page is read again, summary included. */
   function renderJob(app, src, id, crumb) {
-    var timer = null;
+    var head = null;
+    function poll() {
+      setTimeout(function () {
+        src.job(id).then(function (job) {
+          if (!live(job)) return load();
+          var fresh = h("div", { id: "job-head" }, header(job, null, src));
+          head.parentNode.replaceChild(fresh, head);
+          head = fresh;
+          poll();
+        }).catch(function (e) { showError(app, e, load); });
+      }, 3000);
+    }
     function load() {
       return Promise.all([src.job(id), src.summary(id)]).then(function (res) {
         var job = res[0], summary = res[1];
         clear(app);
         if (crumb) { clear(crumb); add(crumb, ["/ ", h("span", null, job.name || job.job_id)]); }
         document.title = (job.name || job.job_id) + " \u00b7 llmaj";
-        add(app, header(job, summary, src));
+        head = h("div", { id: "job-head" }, header(job, summary, src));
+        add(app, head);
         if (summary && summary.targets) {
           var t = summary.targets;
           add(app, [h("h2", null, "Metrics"),
@@ -550,12 +567,10 @@
         b.render();
         var first = src.offline ? (src.d.records || []).length : AUTO_ROWS;
         b.load(first).catch(function (e) { add(box, h("div", { class: "error-box" }, e.message)); });
-        if (!src.offline && (job.status === "running" || job.status === "queued" || job.status === "stopping")) {
-          timer = setTimeout(function () { load().catch(function (e) { showError(app, e, load); }); }, 3000);
-        }
+        if (!src.offline && live(job)) poll();
       });
     }
-    return load().catch(function (e) { clearTimeout(timer); showError(app, e, function () { renderJob(app, src, id, crumb); }); });
+    return load().catch(function (e) { showError(app, e, function () { renderJob(app, src, id, crumb); }); });
   }
 
   /* ---- start ---- */
