@@ -3,12 +3,9 @@
  * webreport.h) with the job, its summary and its rows embedded, to open in a browser, share or
  * attach anywhere: no server and no network needed.
  *
- * The data is read by one function, report_load, from the local job database (as `status` and
- * `results` do): the job row and its progress, summary.json from the job's output folder (absent
- * until the job ends), and the committed rows in record order. When scheduler.h offers the job,
- * summary and results queries of the control plane (issue 9), report_load is the one place to
- * switch to them. */
-#include <errno.h>
+ * The data is read by one function, report_load, through scheduler.h's readers (as `status` and
+ * `results` do): the job's status, its summary (stored when it ends) and its committed rows in
+ * record order. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,12 +16,11 @@
 
 #include "buf.h"
 #include "cli.h"
-#include "collector.h"
 #include "daemon.h"
+#include "file.h"
 #include "jobdb.h"
-#include "mem.h"
 #include "report.h"
-#include "store.h"
+#include "scheduler.h"
 #include "webreport.h"
 
 #define DEFAULT_MAX_ROWS 5000
@@ -55,118 +51,98 @@ typedef struct {
     const char *job_id;
     webreport_t *wr;
     buf_t line;
-    int failed;
+    bool failed;
 } rows_t;
 
-static int add_row(const record_t *rec, const result_t *res, void *arg)
+static void rows_head(const sched_page_t *page, void *arg)
+{
+    rows_t *r = arg;
+    webreport_set_rows_total(r->wr, page->total);
+}
+
+static int rows_add(const record_t *rec, const result_t *res, void *arg)
 {
     rows_t *r = arg;
     buf_reset(&r->line);
-    if (collector_record_line(&r->line, r->job_id, rec, res) < 0 ||
-        webreport_add_record(r->wr, r->line.data, r->line.len) < 0) {
-        r->failed = 1;
+    if (sched_result_line(&r->line, r->job_id, rec, res) < 0 || webreport_add_record(r->wr, r->line.data, r->line.len) < 0) {
+        r->failed = true;
         return -1;
     }
     return 0;
 }
 
-static const char *spec_str(const cJSON *spec, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(spec, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* summary.json of the job's output folder, parsed into *summary and kept as text in wr; nothing
- * when it is not written yet (or not readable here). */
-static void load_summary(const char *out_dir, webreport_t *wr, cJSON **summary)
-{
-    *summary = NULL;
-    if (!out_dir) return;
-    char *path = xasprintf("%s/summary.json", out_dir);
-    FILE *f = fopen(path, "rb");
-    free(path);
-    if (!f) return;
-    buf_t b;
-    buf_init(&b, 0);
-    char chunk[65536];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) rc |= buf_append(&b, chunk, n);
-    (void)rc;   /* unlimited buffer */
-    fclose(f);
-    if (b.len && webreport_set_summary_text(wr, b.data, b.len) == 0) *summary = cJSON_ParseWithLength(b.data, b.len);
-    buf_free(&b);
-}
-
 /* The job object the viewer reads (the shape of GET /v1/jobs/{id}). */
-static cJSON *job_json(const store_job_t *j, const cJSON *spec, const store_job_stats_t *st, unsigned targets)
+static cJSON *job_json(const sched_status_t *st)
 {
+    const sched_job_t *j = &st->job;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "job_id", j->job_id);
     jobdb_json_str(o, "name", j->name);
-    cJSON_AddStringToObject(o, "status", j->state == JOB_PENDING ? "queued" : job_state_name(j->state));
+    cJSON_AddStringToObject(o, "status", j->state == SCHED_JOB_PENDING ? "queued" : sched_job_state_name(j->state));
     jobdb_json_time(o, "created_at", j->created_at);
     jobdb_json_time(o, "started_at", j->started_at);
     jobdb_json_time(o, "ended_at", j->finished_at);
     cJSON *p = cJSON_AddObjectToObject(o, "progress");
-    cJSON_AddNumberToObject(p, "units_done", (double)st->outputs);
-    cJSON_AddNumberToObject(p, "units_total", (double)(st->records * targets));
+    cJSON_AddNumberToObject(p, "units_done", (double)st->units_done);
+    cJSON_AddNumberToObject(p, "units_total", (double)st->units_total);
     cJSON *sc = cJSON_AddObjectToObject(p, "scores");
     cJSON_AddNumberToObject(sc, "ok", (double)st->scores[SCORE_OK]);
     cJSON_AddNumberToObject(sc, "unscored", (double)st->scores[SCORE_UNSCORED]);
     cJSON_AddNumberToObject(sc, "not_applicable", (double)st->scores[SCORE_NOT_APPLICABLE]);
     cJSON_AddNumberToObject(sc, "error", (double)st->scores[SCORE_ERROR]);
-    jobdb_json_str(o, "output", j->out_dir);
+    jobdb_json_str(o, "output", st->output_dir);
     jobdb_json_str(o, "error", j->error);
-    jobdb_json_str(o, "model", spec_str(spec, "model"));
-    jobdb_json_str(o, "base_model", targets > 1 ? spec_str(spec, "base_model") : NULL);
-    jobdb_json_str(o, "evaluator_model", spec_str(spec, "evaluator_model"));
+    jobdb_json_str(o, "model", j->model);
+    jobdb_json_str(o, "base_model", j->base_model);   /* only when the base model is evaluated */
+    jobdb_json_str(o, "evaluator_model", j->evaluator_model);
+    if (j->elapsed_s >= 0) cJSON_AddNumberToObject(o, "elapsed_s", j->elapsed_s);
     return o;
 }
 
-/* Everything the report shows, in one snapshot of the job database: the job, its summary (into
- * *summary, NULL before it is written) and, when `with_rows`, up to max_rows rows (0 = all).
- * 0, or -1 with err. */
-static int report_load(store_t *st, const char *db_path, const char *job_id, bool with_rows, uint64_t max_rows,
-                       webreport_t *wr, cJSON **summary, char *err, size_t errlen)
+/* Everything the report shows: the job (its status), its summary (into *summary, NULL before the
+ * job has ended) and, when `with_rows`, its first max_rows rows (0 = all) with their total. Three
+ * reads, each one snapshot: for an ended job they agree; for a running one the rows may be a
+ * little ahead of the progress shown, as they would be a moment later anyway. SCHED_OK, or the
+ * error with err. */
+static sched_err_t report_load(sched_db_t *db, const char *job_id, bool with_rows, uint64_t max_rows, webreport_t *wr,
+                               cJSON **summary, char *err, size_t errlen)
 {
     *summary = NULL;
-    if (store_begin(st) < 0) {
-        snprintf(err, errlen, "%s: %s", db_path, store_errmsg(st));
-        return -1;
-    }
-    store_job_t job;
-    store_job_stats_t stats;
-    uint64_t rows = 0, scores = 0;
-    int rc = store_job_get(st, job_id, &job);
-    if (rc != 0) {
-        snprintf(err, errlen, "%s: job %s: %s", db_path, job_id, rc > 0 ? "gone (deleted meanwhile?)" : store_errmsg(st));
-        if (store_rollback(st) < 0) {}   /* read only: nothing to undo */
-        return -1;
-    }
-    cJSON *spec = job.spec_json ? cJSON_Parse(job.spec_json) : NULL;
-    unsigned targets = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "evaluate_base_model")) ? 2 : 1;
-    rows_t r = {.job_id = job_id, .wr = wr};
-    buf_init(&r.line, 0);
-    rc = -1;
-    if (store_job_stats(st, job_id, targets, &stats) < 0 || store_counts(st, job_id, &rows, &scores) < 0) {
-        snprintf(err, errlen, "%s: job %s: %s", db_path, job_id, store_errmsg(st));
-    } else if (with_rows && store_outputs_page(st, job_id, 0, max_rows ? max_rows : UINT64_MAX, add_row, &r) < 0) {
-        snprintf(err, errlen, "%s: job %s: %s", db_path, job_id,
-                 r.failed ? "a row could not be made into JSON" : store_errmsg(st));
-    } else {
-        cJSON *jo = job_json(&job, spec, &stats, targets);
+    errlist_t errs;
+    errlist_init(&errs, 0);
+    sched_status_t st;
+    memset(&st, 0, sizeof st);
+    sched_err_t why = sched_job_status(db, job_id, &st, &errs);
+    if (why == SCHED_OK) {
+        cJSON *jo = job_json(&st);
         webreport_set_job(wr, jo);
         cJSON_Delete(jo);
-        webreport_set_rows_total(wr, rows);
-        load_summary(job.out_dir, wr, summary);
-        rc = 0;
+        webreport_set_rows_total(wr, st.units_done);
+        why = sched_job_summary(db, job_id, summary, &errs);
+        if (why == SCHED_E_NOTFOUND) {   /* the job is there (just read): it has no summary yet */
+            why = SCHED_OK;
+            *summary = NULL;
+            errlist_free(&errs);
+            errlist_init(&errs, 0);
+        }
+        if (why == SCHED_OK) webreport_set_summary(wr, *summary);
     }
-    if (store_commit(st) < 0) {}   /* read only: nothing to keep */
+    rows_t r = {.job_id = job_id, .wr = wr};
+    buf_init(&r.line, 0);
+    if (why == SCHED_OK && with_rows) {
+        sched_rows_t cbs = {.head = rows_head, .row = rows_add, .arg = &r};
+        why = sched_job_results(db, job_id, 0, max_rows ? max_rows : UINT64_MAX, &cbs, NULL, &errs);
+    }
+    if (r.failed) snprintf(err, errlen, "job %s: a row could not be made into JSON", job_id);
+    else if (why != SCHED_OK) jobdb_errs(&errs, err, errlen);
+    if (why != SCHED_OK) {
+        cJSON_Delete(*summary);
+        *summary = NULL;
+    }
     buf_free(&r.line);
-    cJSON_Delete(spec);
-    store_job_clear(&job);
-    return rc;
+    errlist_free(&errs);
+    sched_status_clear(&st);
+    return why;
 }
 
 static int write_page(const char *file, const char *html, size_t len, char *err, size_t errlen)
@@ -178,21 +154,7 @@ static int write_page(const char *file, const char *html, size_t len, char *err,
         }
         return 0;
     }
-    char *tmp = xasprintf("%s.tmp", file);
-    FILE *f = fopen(tmp, "wb");
-    int rc = -1;
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-    } else if (fwrite(html, 1, len, f) != len || fclose(f) != 0) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        if (remove(tmp) < 0) {}   /* best effort: the message above is what matters */
-    } else if (rename(tmp, file) < 0) {
-        snprintf(err, errlen, "%s: %s", file, strerror(errno));
-    } else {
-        rc = 0;
-    }
-    free(tmp);
-    return rc;
+    return file_write_atomic(file, html, len, err, errlen);
 }
 
 int cmd_report(int argc, char **argv)
@@ -234,20 +196,25 @@ int cmd_report(int argc, char **argv)
 
     const char *origin;
     const char *path = jobdb_path(db_flag, &origin);
-    store_t *st = jobdb_open(path, origin, err, sizeof err);
-    if (!st) goto bad;
-    char *job_id = NULL;
-    int rc = jobdb_resolve(st, path, argv[optind], &job_id, err, sizeof err);
-    if (rc != 0) {
+    sched_err_t why;
+    sched_db_t *db = jobdb_open(path, origin, err, sizeof err, &why);
+    if (!db) {
         fprintf(stderr, "llmaj report: %s\n", err);
-        store_close(&st);
-        return rc > 0 ? CLI_EXIT_BAD_INPUT : CLI_EXIT_FAILED;
+        return cli_exit(why);
+    }
+    char *job_id = NULL;
+    why = jobdb_resolve(db, argv[optind], &job_id, err, sizeof err);
+    if (why != SCHED_OK) {
+        fprintf(stderr, "llmaj report: %s\n", err);
+        sched_db_close(&db);
+        return cli_exit(why);
     }
     webreport_t *wr = webreport_new();
     cJSON *summary = NULL;
-    rc = report_load(st, path, job_id, html_file != NULL, (uint64_t)max_rows, wr, &summary, err, sizeof err) < 0
-             ? CLI_EXIT_FAILED : CLI_EXIT_OK;
-    store_close(&st);
+    why = report_load(db, job_id, html_file != NULL, (uint64_t)max_rows, wr, &summary, err, sizeof err);
+    /* The job was there a moment ago: whatever fails now is a failure to read, not bad input. */
+    int rc = why == SCHED_OK ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+    sched_db_close(&db);
     if (rc == CLI_EXIT_OK && html_file) {
         size_t len = 0;
         char *html = webreport_html(wr, &len, err, sizeof err);

@@ -14,15 +14,21 @@ void report_progress_init(report_progress_t *r, FILE *f, bool quiet)
     r->last_line_s = -1e9;
 }
 
+/* "45s", "16m30s", "2h47m": rounded once, to the second (to the minute past an hour), so a
+ * field never reads 60 ("59m60s"). */
 static void fmt_eta(char *out, size_t n, double s)
 {
-    if (!isfinite(s) || s < 0) snprintf(out, n, "--");
-    else if (s < 60) snprintf(out, n, "%.0fs", s);
-    else if (s < 3600) snprintf(out, n, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
-    else snprintf(out, n, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
+    if (!isfinite(s) || s < 0 || s > 1e9) {
+        snprintf(out, n, "--");
+        return;
+    }
+    long long t = llround(s);
+    if (t < 60) snprintf(out, n, "%llds", t);
+    else if (t < 3600) snprintf(out, n, "%lldm%02llds", t / 60, t % 60);
+    else snprintf(out, n, "%lldh%02lldm", (t + 30) / 3600, (t + 30) / 60 % 60);
 }
 
-void report_progress(const job_progress_t *p, void *arg)
+void report_progress(const sched_progress_t *p, void *arg)
 {
     report_progress_t *r = arg;
     if (r->quiet) return;
@@ -66,15 +72,17 @@ static double num(const cJSON *o, const char *k, bool *ok)
     return *ok ? v->valuedouble : 0;
 }
 
-/* A metric's name as the tables show it: with a '*' when a lower rating is better. */
 static bool lower_is_better(const cJSON *m)
 {
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "lower_is_better"));
 }
 
+/* A metric's name as the tables show it, cut to the column's 28 characters: with a '*' at its
+ * end (inside the 28) when a lower rating is better. */
 static void metric_cell(char *out, size_t n, const cJSON *m)
 {
-    snprintf(out, n, "%.27s%s", m->string ? m->string : "?", lower_is_better(m) ? "*" : "");
+    bool star = lower_is_better(m);
+    snprintf(out, n, "%.*s%s", star ? 27 : 28, m->string ? m->string : "?", star ? "*" : "");
 }
 
 static bool print_metrics(FILE *f, const cJSON *metrics)

@@ -71,17 +71,6 @@ void webreport_set_summary(webreport_t *r, const cJSON *summary)
     r->summary = summary ? print(summary) : NULL;
 }
 
-int webreport_set_summary_text(webreport_t *r, const char *text, size_t len)
-{
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    bool ok = cJSON_IsObject(j);
-    cJSON_Delete(j);
-    if (!ok) return -1;
-    free(r->summary);
-    r->summary = xstrndup(text, len);
-    return 0;
-}
-
 int webreport_add_record(webreport_t *r, const char *line, size_t len)
 {
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ')) len--;
@@ -139,79 +128,38 @@ cJSON *webreport_job_from_file(const cJSON *jj)
     return job;
 }
 
-static char *read_text(const char *path, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    buf_t b;
-    buf_init(&b, 0);
-    char chunk[65536];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) rc |= buf_append(&b, chunk, n);
-    (void)rc;   /* unlimited buffer */
-    bool bad = ferror(f) != 0;
-    fclose(f);
-    if (bad) {
-        snprintf(err, errlen, "%s: read error", path);
-        buf_free(&b);
-        return NULL;
-    }
-    *len = b.len;
-    return buf_take(&b);
-}
-
-int webreport_load_dir(webreport_t *r, const char *dir, uint64_t max_rows, uint64_t *bad_rows, char *err,
-                       size_t errlen)
+int webreport_load_records(webreport_t *r, const char *path, uint64_t max_rows, uint64_t *bad_rows, char *err,
+                           size_t errlen)
 {
     if (bad_rows) *bad_rows = 0;
-    size_t len = 0;
-    char *path = xasprintf("%s/job.json", dir);
-    char *text = read_text(path, &len, err, errlen);
-    free(path);
-    if (!text) return -1;
-    cJSON *jj = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!cJSON_IsObject(jj)) {
-        snprintf(err, errlen, "%s/job.json: not a JSON object", dir);
-        cJSON_Delete(jj);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT) {   /* a job that failed before writing it: no rows */
+            webreport_set_rows_total(r, 0);
+            return 0;
+        }
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    cJSON *job = webreport_job_from_file(jj);
-    cJSON_Delete(jj);
-    webreport_set_job(r, job);
-    cJSON_Delete(job);
-
-    char ignored[256];
-    path = xasprintf("%s/summary.json", dir);
-    text = read_text(path, &len, ignored, sizeof ignored);   /* a failed job may have none */
-    free(path);
-    webreport_set_summary(r, NULL);
-    if (text && webreport_set_summary_text(r, text, len) < 0) {}   /* not an object: shown as no summary */
-    free(text);
-
-    path = xasprintf("%s/records.jsonl", dir);
-    FILE *f = fopen(path, "rb");
-    free(path);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
     uint64_t rows = 0;
-    if (f) {
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t n;
-        while ((n = getline(&line, &cap, f)) > 0) {
-            if (n == 1 && line[0] == '\n') continue;
-            rows++;
-            if ((max_rows == 0 || rows <= max_rows) && webreport_add_record(r, line, (size_t)n) < 0 && bad_rows)
-                (*bad_rows)++;
-        }
-        free(line);
-        fclose(f);
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (n == 1 && line[0] == '\n') continue;
+        rows++;
+        if ((max_rows == 0 || rows <= max_rows) && webreport_add_record(r, line, (size_t)n) < 0 && bad_rows)
+            (*bad_rows)++;
     }
+    free(line);
+    int rc = 0;
+    if (ferror(f)) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    fclose(f);
     webreport_set_rows_total(r, rows);
-    return 0;
+    return rc;
 }
 
 /* JSON text with every '<' written as \u003c. */

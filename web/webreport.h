@@ -7,7 +7,8 @@
  *   {"job": {...}, "summary": {...} | null, "records": [records.jsonl rows], "records_total": N}
  *
  * `job` has the shape of GET /v1/jobs/{id}; `records` may hold fewer rows than `records_total`
- * (the page says so). Does not read the job database or files (callers gather the data).
+ * (the page says so). Does not read the job database, nor any file but a records.jsonl it is
+ * handed (callers gather the rest).
  *
  * DESIGN: the data sits in <script type="application/json">, which the browser never runs; every
  * '<' in it is written as \u003c (it can only occur inside JSON strings, where that escape is the
@@ -29,11 +30,6 @@ void webreport_destroy(webreport_t **self_p);
 void webreport_set_job(webreport_t *r, const cJSON *job);
 void webreport_set_summary(webreport_t *r, const cJSON *summary);
 
-/* The summary as the JSON text of summary.json, kept byte for byte (printing a parsed copy again
- * could change a number's last digit). Returns 0, or -1 when the text is not one JSON object
- * (the summary is then left as it was). */
-int webreport_set_summary_text(webreport_t *r, const char *text, size_t len) __attribute__((warn_unused_result));
-
 /* Adds one records.jsonl row (its JSON text, a trailing newline allowed). Returns 0, or -1 when
  * the text is not one JSON object (nothing added). */
 int webreport_add_record(webreport_t *r, const char *line, size_t len) __attribute__((warn_unused_result));
@@ -42,12 +38,12 @@ size_t webreport_records(const webreport_t *r);
 /* How many rows the job has in all (default: the rows added). */
 void webreport_set_rows_total(webreport_t *r, uint64_t n);
 
-/* Fills r from a finished job's folder (DESIGN.md "Results"): summary.json (if there), the job
- * object made from job.json (webreport_job_from_file), and the first `max_rows` rows of
- * records.jsonl (0 = all) with the total counted. Returns 0, or -1 with err when job.json cannot
- * be read; rows that are not JSON objects are skipped and counted in *bad_rows (may be NULL). */
-int webreport_load_dir(webreport_t *r, const char *dir, uint64_t max_rows, uint64_t *bad_rows, char *err,
-                       size_t errlen) __attribute__((warn_unused_result));
+/* Adds the first `max_rows` rows of a records.jsonl file (0 = all) and sets the total to the
+ * number of rows in the file. A file that does not exist has no rows (a job that failed before
+ * writing it). Rows that are not JSON objects are skipped and counted in *bad_rows (may be NULL).
+ * 0, or -1 with err naming the file when it cannot be opened or read (the rows read are kept). */
+int webreport_load_records(webreport_t *r, const char *path, uint64_t max_rows, uint64_t *bad_rows, char *err,
+                           size_t errlen) __attribute__((warn_unused_result));
 
 /* The viewer's job object (the shape of GET /v1/jobs/{id}: job_id, name, status, started_at,
  * ended_at, error, plus model, base_model, evaluator_model, elapsed_s, estimated_cost_usd) from a

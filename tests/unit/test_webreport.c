@@ -1,10 +1,12 @@
 /* Unit test: webreport, the self-contained report page. The page inlines the viewer's stylesheet
  * and scripts with a CSP that names their SHA-256 and nothing else, embeds the data so that no
  * text from a job can end the data element (every '<' escaped), parses back to what was given,
- * and refuses rows that are not JSON objects. */
+ * and refuses rows that are not JSON objects; rows from a
+ * records.jsonl file (missing, a folder, at most N rows). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -141,14 +143,6 @@ static void test_empty(void)
     free(data);
     free(html);
 
-    /* summary.json's text is kept byte for byte: printing a parsed copy could change a digit. */
-    const char *text = "{\"m\": 0.73333333333333328,\n \"x\": 1.0e0}";
-    CHECK(webreport_set_summary_text(r, "[1]", 3) == -1);
-    CHECK(webreport_set_summary_text(r, text, strlen(text)) == 0);
-    CHECK(webreport_set_summary_text(r, "{\"cut", 5) == -1);   /* the kept one stays */
-    html = webreport_html(r, NULL, err, sizeof err);
-    CHECK(html && strstr(html, "\"summary\":{\"m\": 0.73333333333333328,\n \"x\": 1.0e0},") != NULL);
-    free(html);
     webreport_destroy(&r);
 }
 
@@ -163,23 +157,40 @@ static void write_file(const char *dir, const char *name, const char *text)
     }
 }
 
-static void test_load_dir(void)
+static void test_load_records(void)
 {
     char dir[] = "/tmp/test_webreport.XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    char err[512] = "";
+    char err[512] = "", path[512];
+    snprintf(path, sizeof path, "%s/records.jsonl", dir);
+
+    /* No records.jsonl (a job that failed before writing it): no rows, not an error. */
     webreport_t *r = webreport_new();
-    CHECK(webreport_load_dir(r, dir, 0, NULL, err, sizeof err) == -1);   /* no job.json */
-    CHECK_HAS(err, "job.json");
-    write_file(dir, "job.json",
-               "{\"job_id\":\"j-9\",\"status\":\"succeeded\",\"started_at\":\"2026-01-01T00:00:00Z\","
-               "\"finished_at\":\"2026-01-01T00:01:00Z\",\"elapsed_s\":60,\"estimated_cost_usd\":null,"
-               "\"spec\":{\"name\":\"nine\",\"model\":\"m\",\"base_model\":\"b\",\"evaluate_base_model\":false,"
-               "\"evaluator_model\":\"judge\"}}");
-    write_file(dir, "summary.json", "{\"job_id\":\"j-9\",\"targets\":{}}");
-    write_file(dir, "records.jsonl", "{\"record_index\":0}\n\n{\"record_index\":1}\nnot json\n{\"record_index\":2}\n");
     uint64_t bad = 9;
-    CHECK(webreport_load_dir(r, dir, 0, &bad, err, sizeof err) == 0);
+    CHECK(webreport_load_records(r, path, 0, &bad, err, sizeof err) == 0);
+    CHECK(bad == 0 && webreport_records(r) == 0);
+    webreport_destroy(&r);
+
+    /* A folder where the file should be: an error naming it. */
+    CHECK(mkdir(path, 0700) == 0);
+    r = webreport_new();
+    CHECK(webreport_load_records(r, path, 0, NULL, err, sizeof err) == -1);
+    CHECK_HAS(err, path);
+    webreport_destroy(&r);
+    CHECK(rmdir(path) == 0);
+
+    /* The job from job.json's object, the rows from the file. */
+    write_file(dir, "records.jsonl", "{\"record_index\":0}\n\n{\"record_index\":1}\nnot json\n{\"record_index\":2}\n");
+    cJSON *jj = cJSON_Parse("{\"job_id\":\"j-9\",\"status\":\"succeeded\",\"started_at\":\"2026-01-01T00:00:00Z\","
+                            "\"finished_at\":\"2026-01-01T00:01:00Z\",\"elapsed_s\":60,\"estimated_cost_usd\":null,"
+                            "\"spec\":{\"name\":\"nine\",\"model\":\"m\",\"base_model\":\"b\",\"evaluate_base_model\":false,"
+                            "\"evaluator_model\":\"judge\"}}");
+    cJSON *jo = webreport_job_from_file(jj);
+    cJSON_Delete(jj);
+    r = webreport_new();
+    webreport_set_job(r, jo);
+    cJSON_Delete(jo);
+    CHECK(webreport_load_records(r, path, 0, &bad, err, sizeof err) == 0);
     CHECK(bad == 1 && webreport_records(r) == 3);
     char *html = webreport_html(r, NULL, err, sizeof err);
     char *data = html ? between(html, "id=\"llmaj-data\">", "</script>") : NULL;
@@ -191,6 +202,7 @@ static void test_load_dir(void)
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(job, "evaluator_model")), "judge");
     CHECK(cJSON_GetObjectItem(job, "base_model") == NULL);   /* not evaluated */
     CHECK(cJSON_GetObjectItem(job, "estimated_cost_usd") == NULL);   /* null: unknown */
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(d, "summary")));
     CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "records_total")) == 4);   /* blank lines are not rows */
     cJSON_Delete(d);
     free(data);
@@ -199,18 +211,13 @@ static void test_load_dir(void)
 
     /* At most max_rows rows; the total still counts them all. */
     r = webreport_new();
-    CHECK(webreport_load_dir(r, dir, 2, NULL, err, sizeof err) == 0);
+    CHECK(webreport_load_records(r, path, 2, NULL, err, sizeof err) == 0);
     CHECK(webreport_records(r) == 2);
     html = webreport_html(r, NULL, err, sizeof err);
     CHECK(html && strstr(html, "\"records_total\":4}") != NULL);
     free(html);
     webreport_destroy(&r);
-    const char *names[] = {"job.json", "summary.json", "records.jsonl"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        CHECK(remove(path) == 0);
-    }
+    CHECK(remove(path) == 0);
     CHECK(rmdir(dir) == 0);
 }
 
@@ -218,6 +225,6 @@ int main(void)
 {
     test_page();
     test_empty();
-    test_load_dir();
+    test_load_records();
     return check_summary("test_webreport");
 }
