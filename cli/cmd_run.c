@@ -21,6 +21,7 @@
 #include "embedded.h"
 #include "errlist.h"
 #include "file.h"
+#include "jsonprint.h"
 #include "log.h"
 #include "mem.h"
 #include "report.h"
@@ -98,7 +99,7 @@ static int print_outcome(const char *db_path, const char *job_id)
         printf("results: %s\n", st.output_dir);
         const cJSON *ms = cJSON_GetObjectItemCaseSensitive(st.mlflow, "state");
         if (cJSON_IsString(ms) && strcmp(ms->valuestring, "none") != 0) {
-            char *txt = cJSON_PrintUnformatted(st.mlflow);
+            char *txt = jsonprint(st.mlflow, false);
             printf("mlflow: %s\n", txt ? txt : "?");
             free(txt);
         }

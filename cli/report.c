@@ -114,6 +114,13 @@ static bool print_metrics(FILE *f, const cJSON *metrics)
     return starred;
 }
 
+/* A difference with its sign and 3 decimals; what rounds to zero is "+0.000", never "-0.000"
+ * (the viewer's sgn3 shows the same). */
+static void signed3(char *out, size_t n, double v)
+{
+    snprintf(out, n, "%+.3f", fabs(v) < 0.0005 ? 0.0 : v);
+}
+
 void report_summary(FILE *f, const cJSON *summary)
 {
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(summary, "targets");
@@ -131,13 +138,17 @@ void report_summary(FILE *f, const cJSON *summary)
         for (const cJSON *m = cmp->child; m; m = m->next) {
             bool ok, okd, okw;
             double d = num(m, "mean_diff", &okd), wr = num(m, "win_rate", &okw);
-            char sd[16] = "-", sci[32] = "-", swr[16] = "-";
-            if (okd) snprintf(sd, sizeof sd, "%+.3f", fabs(d) < 0.0005 ? 0.0 : d);   /* no "-0.000" */
+            char sd[16] = "-", sci[40] = "-", swr[16] = "-";
+            if (okd) signed3(sd, sizeof sd, d);
             if (okw) snprintf(swr, sizeof swr, "%.1f%%", wr * 100);
             const cJSON *ci = cJSON_GetObjectItemCaseSensitive(m, "ci95");
             if (cJSON_IsArray(ci) && cJSON_GetArraySize(ci) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(ci, 0)))
-                snprintf(sci, sizeof sci, "[%+.3f, %+.3f]", cJSON_GetArrayItem(ci, 0)->valuedouble,
-                         cJSON_GetArrayItem(ci, 1)->valuedouble);
+            {
+                char lo[16], hi[16];
+                signed3(lo, sizeof lo, cJSON_GetArrayItem(ci, 0)->valuedouble);
+                signed3(hi, sizeof hi, cJSON_GetArrayItem(ci, 1)->valuedouble);
+                snprintf(sci, sizeof sci, "[%s, %s]", lo, hi);
+            }
             char name[32];
             metric_cell(name, sizeof name, m);
             fprintf(f, "  %-28.28s %9s %17s %6.0f %6.0f %6.0f %8s\n", name, sd, sci, num(m, "wins", &ok),

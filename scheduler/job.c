@@ -11,6 +11,7 @@
 
 #include "dataset.h"
 #include "file.h"
+#include "jsonprint.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -37,7 +38,7 @@ static char *merge_overrides(const char *json, size_t len, const cJSON *ov, errl
         cJSON_DeleteItemFromObjectCaseSensitive(root, it->string);
         cJSON_AddItemToObject(root, it->string, cJSON_Duplicate(it, 1));
     }
-    char *out = cJSON_PrintUnformatted(root);
+    char *out = jsonprint(root, false);
     cJSON_Delete(root);
     return out;
 }
@@ -204,7 +205,7 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, char **db_
         return SCHED_E_INPUT;
     }
     cJSON *cj = spec_to_json(sp);
-    char *spec_json = cJSON_PrintUnformatted(cj);
+    char *spec_json = jsonprint(cj, false);
     cJSON_Delete(cj);
     char id[SCHED_JOB_ID_MAX];
     make_job_id(sp, id, sizeof id);
@@ -414,7 +415,7 @@ sched_job_state_t job_end(job_t *j, store_t *st, uint32_t workers, cJSON **summa
         job_fail(j, "cannot write the result files: %s", err);
         state = SCHED_JOB_FAILED;
     }
-    char *text = *summary ? cJSON_PrintUnformatted(*summary) : NULL;
+    char *text = *summary ? jsonprint(*summary, false) : NULL;
     if (text && store_job_set_summary(st, j->id, text) < 0)
         log_error("job %s: its summary could not be stored in %s (%s); summary.json in %s has it", j->id,
                   store_path(st), store_errmsg(st), j->out_dir);

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "errlist.h"
+#include "jsonprint.h"
 #include "log.h"
 #include "mem.h"
 #include "mlflow.h"
@@ -380,7 +381,7 @@ static char *redact_uri(const char *uri)
 }
 
 /* A JSON object as stored text, or NULL for NULL. Caller frees. */
-static char *json_text(const cJSON *j) { return j ? cJSON_PrintUnformatted(j) : NULL; }
+static char *json_text(const cJSON *j) { return j ? jsonprint(j, false) : NULL; }
 
 static int record_locked(store_t *db, const char *job_id, const spec_t *spec, const char *job_dir,
                          const char *status, const cJSON *summary, const cJSON *job, char *err, size_t errlen)

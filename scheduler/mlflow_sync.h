@@ -20,7 +20,9 @@
  * artifacts records.jsonl, summary.json and job.json are uploaded from the job folder's files.
  * The fourth artifact, report.html (the results viewer with the job inside, web/webreport.h), is
  * made from the two objects and the rows of records.jsonl. mlflow_sync_record keeps a copy of
- * both objects in the state, so a sync cut short by a crash resumes from the database alone.
+ * both objects in the state (numbers printed to read back exactly, lib/jsonprint.h, so a resumed
+ * sync sends the same metrics and the same page), so a sync cut short by a crash resumes from
+ * the database alone.
  *
  * States (key `state`): "pending" (not yet done: never tried, or the last attempt failed and will
  * be retried), "syncing" (an attempt is running, or the process died during one: treated as

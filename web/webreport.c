@@ -8,6 +8,7 @@
 #include "webreport.h"
 
 #include "buf.h"
+#include "jsonprint.h"
 #include "mem.h"
 #include "webassets.h"
 
@@ -49,26 +50,16 @@ void webreport_destroy(webreport_t **self_p)
     *self_p = NULL;
 }
 
-static char *print(const cJSON *j)
-{
-    char *s = cJSON_PrintUnformatted(j);
-    if (!s) {
-        fprintf(stderr, "out of memory printing JSON\n");
-        abort();
-    }
-    return s;
-}
-
 void webreport_set_job(webreport_t *r, const cJSON *job)
 {
     free(r->job);
-    r->job = job ? print(job) : NULL;
+    r->job = job ? jsonprint(job, false) : NULL;
 }
 
 void webreport_set_summary(webreport_t *r, const cJSON *summary)
 {
     free(r->summary);
-    r->summary = summary ? print(summary) : NULL;
+    r->summary = summary ? jsonprint(summary, false) : NULL;
 }
 
 int webreport_add_record(webreport_t *r, const char *line, size_t len)

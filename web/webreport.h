@@ -26,7 +26,9 @@ typedef struct webreport webreport_t;
 webreport_t *webreport_new(void);   /* caller owns; never NULL (out-of-memory aborts) */
 void webreport_destroy(webreport_t **self_p);
 
-/* The job object and the summary (either may be NULL: written as {} and null). Copied. */
+/* The job object and the summary (either may be NULL: written as {} and null). Copied as JSON
+ * text whose numbers read back as the same doubles (lib/jsonprint.h), so the page shows the
+ * figures summary.json and `llmaj report` show. */
 void webreport_set_job(webreport_t *r, const cJSON *job);
 void webreport_set_summary(webreport_t *r, const cJSON *summary);
 

@@ -1,8 +1,9 @@
 /* Unit test: webreport, the self-contained report page. The page inlines the viewer's stylesheet
  * and scripts with a CSP that names their SHA-256 and nothing else, embeds the data so that no
- * text from a job can end the data element (every '<' escaped), parses back to what was given,
- * and refuses rows that are not JSON objects; rows from a
+ * text from a job can end the data element (every '<' escaped), parses back to what was given
+ * (numbers to the same doubles), and refuses rows that are not JSON objects; rows from a
  * records.jsonl file (missing, a folder, at most N rows). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,20 @@ static void test_empty(void)
     free(data);
     free(html);
 
+    /* The summary's numbers read back as the same doubles (cJSON's own printer would write the
+     * next double above 0.4875 as 0.4875, a different double). */
+    cJSON *sum = cJSON_CreateObject();
+    double up = nextafter(0.4875, 1.0);
+    cJSON_AddNumberToObject(sum, "m", up);
+    webreport_set_summary(r, sum);
+    cJSON_Delete(sum);
+    html = webreport_html(r, NULL, err, sizeof err);
+    data = html ? between(html, "id=\"llmaj-data\">", "</script>") : NULL;
+    cJSON *d = data ? cJSON_Parse(data) : NULL;
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "summary"), "m")) == up);
+    cJSON_Delete(d);
+    free(data);
+    free(html);
     webreport_destroy(&r);
 }
 

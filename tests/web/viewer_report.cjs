@@ -2,7 +2,8 @@
  * the page loads with no error (a CSP violation would be one), every figure on it equals
  * summary.json, the record browser filters by metric, rating, model, status, category and prompt
  * text exactly as the records say, and an opened record shows both models' responses and the
- * judge's explanations. Screenshots go to OUT_DIR.
+ * judge's explanations; figures that sit exactly halfway round as `llmaj report` rounds them.
+ * Screenshots go to OUT_DIR.
  *
  *   node viewer_report.cjs REPORT.html records.jsonl summary.json OUT_DIR
  *
@@ -34,7 +35,25 @@ function check(ok, what) {
   else { failed++; console.error("FAIL: " + what); }
 }
 function eq(got, want, what) { check(got === want, what + ": got " + JSON.stringify(got) + ", want " + JSON.stringify(want)); }
-const f3 = (v) => (typeof v === "number" ? v.toFixed(3) : "\u2013");
+/* v with d decimals as C's printf writes it (`llmaj report`; Python's format agrees): from v's
+ * exact binary value, a tie to the even digit. Computed with BigInt, apart from the page's own
+ * way, so the page is checked against printf and not against itself. */
+function printfFixed(v, d) {
+  const dv = new DataView(new ArrayBuffer(8));
+  dv.setFloat64(0, Math.abs(v));
+  const bits = dv.getBigUint64(0), exp = Number((bits >> 52n) & 0x7ffn);
+  let mant = bits & ((1n << 52n) - 1n), e2 = -1074;
+  if (exp) { mant |= 1n << 52n; e2 = exp - 1075; }
+  let num = mant * 10n ** BigInt(d), den = 1n;   /* |v| * 10^d = num / den exactly */
+  if (e2 >= 0) num <<= BigInt(e2); else den <<= BigInt(-e2);
+  let q = num / den;
+  const r2 = 2n * (num % den);
+  if (r2 > den || (r2 === den && q % 2n === 1n)) q += 1n;
+  let s = q.toString().padStart(d + 1, "0");
+  if (d) s = s.slice(0, -d) + "." + s.slice(-d);
+  return (v < 0 ? "-" : "") + s;
+}
+const f3 = (v) => (typeof v === "number" ? printfFixed(v, 3) : "\u2013");
 
 /* The records grouped as the browser groups them: one entry per record index. */
 const groups = new Map();
@@ -153,6 +172,35 @@ async function main() {
     }
     await (await page.$("#record-detail")).screenshot({ path: path.join(outDir, "report-record.png") });
     console.log("an opened record shows both responses and the explanations");
+
+    /* Rounding: the same page with figures that sit exactly halfway (k/16) shows them as
+     * `llmaj report` does (tests/unit/test_report.c prints these same numbers), not as toFixed
+     * would (0.063, 6.3%). */
+    const html = fs.readFileSync(reportPath, "utf8");
+    const open = '<script type="application/json" id="llmaj-data">';
+    const a = html.indexOf(open) + open.length, b = html.indexOf("</script>", a);
+    const m = { mean: 0.0625, mean_score: 0.1875, n: 16, n_unscored: 0, n_not_applicable: 0, n_error: 0,
+      ci95: [0.3125, 0.4375], ratings: { x: 16 } };
+    const data = { job: { job_id: "ties", status: "succeeded" }, records: [], records_total: 0,
+      summary: { targets: { custom: { model: "c", metrics: { A: m } }, base: { model: "b", metrics: { A: m } } },
+        comparison: { A: { n: 16, mean_diff: -0.0625, ci95: [-0.0001, 0.5625], wins: 1, ties: 15, losses: 0, win_rate: 0.0625 } } } };
+    const tiesPath = path.join(fs.mkdtempSync(path.join(require("os").tmpdir(), "viewer-ties-")), "ties.html");
+    fs.writeFileSync(tiesPath, html.slice(0, a) + JSON.stringify(data) + html.slice(b));
+    const p2 = await browser.newPage();
+    p2.on("pageerror", (e) => problems.push("page error (ties): " + e.message));
+    await p2.goto("file://" + tiesPath);
+    await p2.waitForSelector("#comparison");
+    eq(await p2.textContent('#metrics tr[data-metric="A"] [data-k="custom.mean"]'), "0.062", "a tie: mean");
+    eq(await p2.textContent('#metrics tr[data-metric="A"] [data-k="custom.ci95"]'), "[0.312, 0.438]", "ties: CI");
+    eq(await p2.textContent('#comparison tr[data-metric="A"] [data-k="mean_diff"]'), "-0.062", "a tie: mean difference");
+    eq(await p2.textContent('#comparison tr[data-metric="A"] [data-k="ci95"]'), "[+0.000, +0.562]", "ties: signed CI");
+    eq(await p2.textContent('#comparison tr[data-metric="A"] [data-k="win_rate"]'), "6.2%", "a tie: win rate");
+    for (const [v, d] of [[0.0625, 3], [0.1875, 3], [6.25, 1], [2.5, 0], [-0.0625, 3], [0.1 + 0.2, 3]])
+      eq(printfFixed(v, d), { "0.0625": "0.062", "0.1875": "0.188", "6.25": "6.2", "2.5": "2", "-0.0625": "-0.062" }[String(v)] || "0.300",
+        `printfFixed(${v}, ${d})`);
+    await p2.close();
+    fs.rmSync(path.dirname(tiesPath), { recursive: true, force: true });
+    console.log("figures round as llmaj report rounds them");
     for (const p of problems) check(false, p);
   } finally {
     await browser.close();

@@ -46,9 +46,22 @@
   function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); return e; }
 
   function isNum(v) { return typeof v === "number" && isFinite(v); }
-  function f3(v) { return isNum(v) ? v.toFixed(3) : "\u2013"; }
-  function sgn3(v) { return isNum(v) ? (Math.abs(v) < 0.0005 ? "+0.000" : (v > 0 ? "+" : "") + v.toFixed(3)) : "\u2013"; }
-  function pct(v) { return isNum(v) ? (v * 100).toFixed(1) + "%" : "\u2013"; }
+  /* v with d decimals, rounded as C's printf and Python's format round it (so the page shows
+   * what `llmaj report` and the SDK show): to the nearest, and a value exactly halfway to the
+   * even digit. toFixed rounds from the exact value too, but a tie away from zero: 0.0625 would
+   * show 0.063 here and 0.062 there. A tie has exactly d+1 decimals, the last a 5, so it shows in
+   * the exact expansion (toFixed with 40 more digits) as a 5 and then zeros. */
+  var TIE_TAIL = "5" + new Array(40).join("0");
+  function fixed(v, d) {
+    var e = Math.abs(v).toFixed(d + 40);
+    if (e.slice(-40) !== TIE_TAIL) return v.toFixed(d);
+    var down = e.slice(0, e.length - 40).replace(/\.$/, "");   /* the digits kept, truncated */
+    if (+down.slice(-1) % 2 === 1) return v.toFixed(d);          /* odd: away from zero, as toFixed */
+    return (v < 0 ? "-" : "") + down;
+  }
+  function f3(v) { return isNum(v) ? fixed(v, 3) : "\u2013"; }
+  function sgn3(v) { return isNum(v) ? (Math.abs(v) < 0.0005 ? "+0.000" : (v > 0 ? "+" : "") + fixed(v, 3)) : "\u2013"; }
+  function pct(v) { return isNum(v) ? fixed(v * 100, 1) + "%" : "\u2013"; }
   function ci(c, signed) {
     if (!c || !isNum(c[0]) || !isNum(c[1])) return "\u2013";
     var f = signed ? sgn3 : f3;
