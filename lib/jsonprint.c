@@ -10,6 +10,10 @@ int jsonprint_double(buf_t *b, double v)
 {
     if (!isfinite(v)) return -1;
     char s[40];
+    if (v == trunc(v) && fabs(v) < 1e15) { /* integral: its digits, no need to read it back */
+        snprintf(s, sizeof s, "%.0f", v);
+        return buf_puts(b, s);
+    }
     for (int digits = 15; digits <= 17; digits++) {
         snprintf(s, sizeof s, "%.*g", digits, v);
         if (strtod(s, NULL) == v) break; /* %.17g always reads back: the loop ends with it at worst */

@@ -41,6 +41,9 @@ static void test_double(void)
     CHECK_STR(num(0), "0");
     CHECK_STR(num(1), "1");
     CHECK_STR(num(-3), "-3");
+    CHECK_STR(num(-0.0), "-0"); /* reads back as -0.0 */
+    CHECK_STR(num(3000000000.0), "3000000000");
+    CHECK_STR(num(999999999999999.0), "999999999999999");
     CHECK_STR(num(0.1), "0.1"); /* shortest: not 0.10000000000000001 */
     CHECK_STR(num(0.4875), "0.4875");
     CHECK_STR(num(123456789012345.0), "123456789012345"); /* 15 digits: no exponent */
