@@ -274,7 +274,10 @@ int s3_request(s3_t *s, const char *op, const char *action, const char *method, 
         awscreds_destroy(&c);
         awshttp_req_t q = {.method = method, .url = url, .headers = &hd, .body = body, .body_len = body_len,
                            .timeout_ms = s->timeout_ms, .connect_timeout_ms = 10000,
-                           .max_body = resp_body && resp_body->max ? resp_body->max + 1 : AWSHTTP_MAX_BODY};
+                           /* error bodies are small; a range's body is its length */
+                           .max_body = resp_body && resp_body->max ? (resp_body->max > (1u << 20) ? resp_body->max
+                                                                                                  : (1u << 20)) + 1
+                                                                   : AWSHTTP_MAX_BODY};
         if (body && body_len == 0) q.body = "";
         awshttp_resp_t resp;
         int sent = awshttp_do(s->http, &q, &resp);

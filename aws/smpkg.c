@@ -199,8 +199,7 @@ char *smpkg_resolve(const smpkg_t *p, const char *key, bool (*servable)(const ch
     if (p->bedrock_model) return xasprintf("bedrock/%s", p->bedrock_model);
     char *cand = NULL;
     if (p->base_model) {
-        cand = strncmp(p->base_model, "nova-textgeneration-", 20) == 0 ? xstrdup(p->base_model)
-                                                                         : xasprintf("bedrock/%s", p->base_model);
+        cand = xstrdup(p->base_model); /* a Nova name or a bare Bedrock id is a model string as it is */
         if (!servable || !servable(cand, ctx)) xfree(&cand);
     }
     if (cand && (base || !p->model_data)) return cand;

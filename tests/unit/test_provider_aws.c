@@ -206,6 +206,43 @@ static void test_sagemaker_build(void)
     httpmsg_request_init(&out);
     CHECK(provider_sagemaker.build(&pc, &out, err, sizeof err) < 0 && has(err, "temperature"));
     httpmsg_request_clear(&out);
+
+    /* TGI's native shape: the conversation as text, parameters as TGI takes them (no temperature
+     * 0: greedy decoding is do_sample false) */
+    req = req_base();
+    req.api = "tgi";
+    req.top_p = 0.9;
+    req.temperature = 0;
+    httpmsg_request_init(&out);
+    CHECK(provider_sagemaker.build(&pc, &out, err, sizeof err) == 0);
+    j = cJSON_ParseWithLength(out.body.data, out.body.len);
+    const char *inputs = jstr(j, "inputs");
+    CHECK(inputs && strncmp(inputs, "Be a judge.\n\nUser: ", 19) == 0 && has(inputs, "\n\nAssistant: ") &&
+          has(inputs, "caf\xc3\xa9?\n\nAssistant:"));
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(j, "parameters");
+    CHECK(jnum(params, "max_new_tokens") == 64 && jnum(params, "top_p") == 0.9);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(params, "do_sample")) &&
+          !cJSON_GetObjectItemCaseSensitive(params, "temperature"));
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(params, "return_full_text")));
+    cJSON_Delete(j);
+    httpmsg_request_clear(&out);
+    llm_msg_t one = {"user", "Just this?"};
+    req.msgs = &one;
+    req.n_msgs = 1;
+    req.system = NULL;
+    req.temperature = 0.7;
+    httpmsg_request_init(&out);
+    CHECK(provider_sagemaker.build(&pc, &out, err, sizeof err) == 0);
+    j = cJSON_ParseWithLength(out.body.data, out.body.len);
+    CHECK(has(jstr(j, "inputs"), "Just this?") && strcmp(jstr(j, "inputs"), "Just this?") == 0);
+    params = cJSON_GetObjectItemCaseSensitive(j, "parameters");
+    CHECK(jnum(params, "temperature") == 0.7 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, "do_sample")));
+    cJSON_Delete(j);
+    httpmsg_request_clear(&out);
+    req.api = "json";
+    httpmsg_request_init(&out);
+    CHECK(provider_sagemaker.build(&pc, &out, err, sizeof err) < 0 && has(err, "unknown SageMaker request shape"));
+    httpmsg_request_clear(&out);
 }
 
 /* before_send signs, re-signs without piling up headers, and the signature verifies. */
