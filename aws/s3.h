@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "httpmsg.h"
 
 #define S3_PART_SIZE_DEFAULT ((size_t)8 << 20)
 #define S3_PART_SIZE_MIN ((size_t)5 << 20)
@@ -115,7 +116,6 @@ void s3_entries_free(s3_entry_t *v, size_t n);
  * encoded) or NULL. On success (2xx) 0 with the reply in *resp_body and *resp_headers when not NULL
  * (caller frees / clears). -1 with e. `op` names the call in messages; `action` is the IAM
  * action an AccessDenied asks for. */
-#include "httpmsg.h"
 int s3_request(s3_t *s, const char *op, const char *action, const char *method, const char *bucket,
                const char *key, const char *query, const httpmsg_headers_t *extra, const void *body, size_t body_len,
                buf_t *resp_body, httpmsg_headers_t *resp_headers, s3_err_t *e) __attribute__((warn_unused_result));

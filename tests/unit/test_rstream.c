@@ -77,7 +77,7 @@ static void make_blob(int n, size_t *plain_len)
 }
 
 /* Reads every record of uri; returns the count (-1 on a read error, message in errs). */
-static long count_records(const char *uri, const rstream_opts_t *o, errlist_t *errs, uint64_t *requests)
+static long count_records(const char *uri, const rstream_opts_t *o, errlist_t *errs)
 {
     char err[1024];
     rstream_t *r = rstream_open(uri, o, err, sizeof err);
@@ -85,8 +85,6 @@ static long count_records(const char *uri, const rstream_opts_t *o, errlist_t *e
         errlist_add(errs, "%s", err);
         return -1;
     }
-    rstream_t *keep = r;
-    (void)keep;
     dataset_t *d = dataset_open_source(uri, rstream_dataset_source(r), 0, err, sizeof err);
     record_t rec;
     long n = 0;
@@ -95,7 +93,6 @@ static long count_records(const char *uri, const rstream_opts_t *o, errlist_t *e
         n++;
         record_clear(&rec);
     }
-    if (requests) *requests = 0;
     dataset_close(&d);
     return rc < 0 ? -1 : n;
 }
@@ -123,7 +120,7 @@ static void test_s3_stream(void)
     }
     errlist_t errs;
     errlist_init(&errs, 0);
-    CHECK(count_records("s3://data/sets/gen_qa.jsonl.gz", &o, &errs, NULL) == 20000);
+    CHECK(count_records("s3://data/sets/gen_qa.jsonl.gz", &o, &errs) == 20000);
     CHECK(errs.count == 0);
     errlist_free(&errs);
     /* errors at open, before anything is read */
@@ -169,7 +166,7 @@ static void test_http_stream(void)
     errlist_t errs;
     errlist_init(&errs, 0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/ranged", port);
-    CHECK(count_records(url, &o, &errs, NULL) == 20000);
+    CHECK(count_records(url, &o, &errs) == 20000);
     rstream_t *r = rstream_open(url, &o, err, sizeof err);
     CHECK(r && rstream_size(r) == blob_len);
     char buf[65536];
@@ -179,7 +176,7 @@ static void test_http_stream(void)
     rstream_close(&r);
     /* a server that ignores Range: the whole body is spooled to a file, read from there */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/whole", port);
-    CHECK(count_records(url, &o, &errs, NULL) == 20000);
+    CHECK(count_records(url, &o, &errs) == 20000);
     CHECK(errs.count == 0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/missing.jsonl", port);
     CHECK(rstream_open(url, &o, err, sizeof err) == NULL);
