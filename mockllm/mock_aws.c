@@ -355,6 +355,22 @@ static void admin(mock_aws_t *a, const mock_aws_req_t *r, mock_resp_t *resp)
         json_reply(resp, 200, &b);
         return;
     }
+    if (strncmp(p, "slowdown", 8) == 0 && strcmp(r->method, "POST") == 0) {
+        char *n = mock_aws_query(r->raw_uri, "n", NULL);
+        char *end = NULL;
+        long v = n ? strtol(n, &end, 10) : -1;
+        bool ok = n && end != n && !*end && v >= 0 && v <= 1000000;
+        free(n);
+        if (!ok) {
+            PUT(buf_puts(&b, "{\"error\":\"n must be a whole number from 0 to 1000000\"}"));
+            json_reply(resp, 400, &b);
+            return;
+        }
+        a->slowdown_left = (int)v;
+        PUT(buf_printf(&b, "{\"slowdown\":%ld}\n", v));
+        json_reply(resp, 200, &b);
+        return;
+    }
     PUT(buf_puts(&b, "{\"error\":\"no such admin route\"}"));
     json_reply(resp, 404, &b);
 }

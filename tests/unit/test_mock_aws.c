@@ -223,6 +223,15 @@ static void test_meta_and_admin(void)
     CHECK(req("GET", "/_mock/aws/stats", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 200);
     CHECK_HAS(out, "\"multipart_parts\":2");
     free(out);
+    CHECK(req("POST", "/_mock/aws/slowdown?n=1", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 200);
+    free(out);
+    CHECK(req("GET", "/data/r.txt", "s3", "us-east-1", NULL, NULL, NULL, &out, NULL) == 503);
+    CHECK_HAS(out, "SlowDown");
+    free(out);
+    CHECK(req("GET", "/data/r.txt", "s3", "us-east-1", NULL, NULL, NULL, &out, NULL) == 200);
+    free(out);
+    CHECK(req("POST", "/_mock/aws/slowdown?n=x", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 400);
+    free(out);
     CHECK(req("GET", "/_mock/aws/nothing", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 404);
     free(out);
 }
