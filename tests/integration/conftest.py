@@ -94,7 +94,7 @@ class Mock:
 
     def model_requests(self):
         r = self.stats()["requests"]
-        return r["chat_completions"] + r["messages"] + r["converse"]
+        return r["chat_completions"] + r["messages"] + r["converse"] + r.get("invocations", 0)
 
     def reset(self):
         req = urllib.request.Request(self.url + "/stats/reset", method="POST")
