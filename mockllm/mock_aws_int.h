@@ -30,7 +30,7 @@ typedef struct {
 typedef struct {
     char *key;
     buf_t data;
-    char etag[40];      /* hex MD5 in quotes, or "<md5 of part md5s>-N" for multipart */
+    char etag[64];      /* hex MD5 in quotes, or "<md5 of part md5s>-N" for multipart */
     const char *content_type; /* a static string */
 } mock_obj_t;
 

@@ -30,7 +30,7 @@ static char *resolve(const char *arn, const char *key, char *why, size_t n)
     smpkg_t p;
     char err[1024];
     if (smpkg_describe("us-west-2", arn, &p, err, sizeof err) < 0) {
-        snprintf(why, n, "describe: %s", err);
+        snprintf(why, n, "describe: %.900s", err);
         return NULL;
     }
     char *m = smpkg_resolve(&p, key, servable, "us-west-2", why, n);
