@@ -441,10 +441,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!r) *req_cls = r = on_uri(srv, url, c);
     if (!r->started) {
         r->started = true;
-        hdrs_t h;
-        headers_of(c, &h);
-        mock_aws_route_t ar = mock_aws_route(method, r->raw_uri, h.v, h.n);
-        free(h.v);
+        mock_aws_route_t ar = mock_aws_route(method, r->raw_uri, header(c, "Authorization"), header(c, "X-Amz-Target"),
+                                             header(c, MHD_HTTP_HEADER_CONTENT_TYPE));
         if (ar != MOCK_AWS_NONE) {
             r->route = R_AWS;
             r->aws_route = (int)ar;

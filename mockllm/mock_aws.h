@@ -57,14 +57,17 @@ typedef struct {
 mock_aws_t *mock_aws_new(const mock_opts_t *o, char *err, size_t errlen);
 void mock_aws_destroy(mock_aws_t **self_p);
 
-/* The route of a request from its method, raw URI and headers. */
-mock_aws_route_t mock_aws_route(const char *method, const char *raw_uri, const sigv4_header_t *h, size_t n);
+/* The route of a request from its method, raw URI and the three headers that tell (each NULL when
+ * absent): Authorization, X-Amz-Target, Content-Type. */
+mock_aws_route_t mock_aws_route(const char *method, const char *raw_uri, const char *authorization, const char *target,
+                                const char *content_type);
 
 /* Answers an AWS route (never MOCK_AWS_NONE). */
 void mock_aws_serve(mock_aws_t *a, mock_aws_route_t route, const mock_aws_req_t *r, mock_resp_t *resp);
 
-/* Checks the signature of a model call for `service` ("bedrock", "sagemaker"). 0 when it may go
- * on; -1 with the service's error reply (403 with x-amzn-ErrorType) written to resp. */
+/* Checks the signature of a model call for `service` ("bedrock", "sagemaker") and logs the request,
+ * when verification is on (else 0 at once, nothing logged). 0 when it may go on; -1 with the
+ * service's error reply (403 with x-amzn-ErrorType) written to resp. */
 int mock_aws_verify_model_call(mock_aws_t *a, const char *service, const mock_aws_req_t *r, mock_resp_t *resp);
 
 #endif

@@ -238,20 +238,19 @@ static void test_meta_and_admin(void)
 
 static void test_routes(void)
 {
-    sigv4_header_t s3h[] = {{"Authorization", "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/s3/aws4_request, "
-                                              "SignedHeaders=host, Signature=00"}};
-    sigv4_header_t brh[] = {{"Authorization", "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/bedrock/aws4_request, "
-                                              "SignedHeaders=host, Signature=00"}};
-    sigv4_header_t smh[] = {{"X-Amz-Target", "SageMaker.ListModelPackages"}};
-    sigv4_header_t form[] = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
-    CHECK(mock_aws_route("GET", "/model/x/converse", s3h, 1) == MOCK_AWS_S3);   /* the scope decides */
-    CHECK(mock_aws_route("POST", "/model/x/converse", brh, 1) == MOCK_AWS_NONE);
-    CHECK(mock_aws_route("POST", "/", smh, 1) == MOCK_AWS_SAGEMAKER);
-    CHECK(mock_aws_route("POST", "/", form, 1) == MOCK_AWS_STS);
-    CHECK(mock_aws_route("GET", "/latest/api/token", NULL, 0) == MOCK_AWS_IMDS);
-    CHECK(mock_aws_route("GET", "/v2/credentials/x", NULL, 0) == MOCK_AWS_CONTAINER);
-    CHECK(mock_aws_route("GET", "/_mock/aws/stats", NULL, 0) == MOCK_AWS_ADMIN);
-    CHECK(mock_aws_route("GET", "/healthz", NULL, 0) == MOCK_AWS_NONE);
+    const char *s3a = "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00";
+    const char *bra = "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/bedrock/aws4_request, SignedHeaders=host, "
+                      "Signature=00";
+    const char *form = "application/x-www-form-urlencoded; charset=utf-8";
+    CHECK(mock_aws_route("GET", "/model/x/converse", s3a, NULL, NULL) == MOCK_AWS_S3);   /* the scope decides */
+    CHECK(mock_aws_route("POST", "/model/x/converse", bra, NULL, NULL) == MOCK_AWS_NONE);
+    CHECK(mock_aws_route("POST", "/", NULL, "SageMaker.ListModelPackages", NULL) == MOCK_AWS_SAGEMAKER);
+    CHECK(mock_aws_route("POST", "/", NULL, NULL, form) == MOCK_AWS_STS);
+    CHECK(mock_aws_route("POST", "/", NULL, NULL, "application/json") == MOCK_AWS_NONE);
+    CHECK(mock_aws_route("GET", "/latest/api/token", NULL, NULL, NULL) == MOCK_AWS_IMDS);
+    CHECK(mock_aws_route("GET", "/v2/credentials/x", NULL, NULL, NULL) == MOCK_AWS_CONTAINER);
+    CHECK(mock_aws_route("GET", "/_mock/aws/stats", NULL, NULL, NULL) == MOCK_AWS_ADMIN);
+    CHECK(mock_aws_route("GET", "/healthz", NULL, NULL, NULL) == MOCK_AWS_NONE);
 }
 
 int main(void)
