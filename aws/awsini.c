@@ -1,9 +1,10 @@
 /* awsini: the AWS credentials and config files; see awsini.h.
  *
- * DESIGN. A file is read whole (bounded) and parsed line by line; only the wanted profile's
- * options are copied out. The file text is wiped before it is freed, as are the values. */
+ * DESIGN. A file is read whole (bounded, lib/file.h) and parsed line by line; only the wanted
+ * profile's options are copied out. The file text is wiped before it is freed, as are the values. */
 #include "awsini.h"
 #include "buf.h"
+#include "file.h"
 #include "mem.h"
 
 #include <openssl/crypto.h>
@@ -211,42 +212,22 @@ int awsini_read(const char *path, bool config_style, const char *profile, awsini
 {
     memset(out, 0, sizeof(*out));
     out->path = xstrdup(path);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT || errno == ENOTDIR) return 0;
-        seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    char *data = NULL;
+    size_t len = 0;
+    if (file_read_all(path, AWSINI_FILE_MAX, FILE_MISSING_OK | FILE_SECRET, &data, &len, err, errlen) < 0) {
+        if (errno == EISDIR)
+            seterr(err, errlen, "%s is a directory, not an AWS %s file", path, config_style ? "config" : "credentials");
         return -1;
     }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        seterr(err, errlen, "%s is a directory, not an AWS %s file", path, config_style ? "config" : "credentials");
-        return -1;
-    }
-    buf_t b;
-    buf_init(&b, AWSINI_FILE_MAX);
-    char chunk[4096];
-    size_t n;
+    if (!data) return 0;
     int rc = 0;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (buf_append(&b, chunk, n) < 0) {
-            seterr(err, errlen, "%s is larger than %zu bytes", path, AWSINI_FILE_MAX);
-            rc = -1;
-        }
-    }
-    if (rc == 0 && ferror(f)) {
-        seterr(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        rc = -1;
-    }
-    fclose(f);
-    OPENSSL_cleanse(chunk, sizeof(chunk));
-    if (rc == 0 && b.data && memchr(b.data, '\0', b.len)) {
+    if (memchr(data, '\0', len)) {
         seterr(err, errlen, "%s: contains a NUL byte: not a text file", path);
         rc = -1;
     }
-    if (rc == 0 && b.data) rc = ini_parse(path, b.data, b.len, config_style, profile, out, err, errlen);
-    if (b.data) OPENSSL_cleanse(b.data, b.cap);
-    buf_free(&b);
+    if (rc == 0) rc = ini_parse(path, data, len, config_style, profile, out, err, errlen);
+    OPENSSL_cleanse(data, len);
+    free(data);
     if (rc < 0) {
         char *keep = out->path;
         out->path = NULL;
