@@ -85,7 +85,7 @@ static bool servable(const char *model, void *ctx)
 static char *resolve_package(const spec_t *sp, const char *key, const char *arn, errlist_t *errs, char **base_out)
 {
     arn_t a;
-    char why[1024];
+    char why[2048];
     if (arn_parse(arn, &a, why, sizeof why) < 0) {
         errlist_add(errs, "%s: `%s`: %s", key, arn, why);
         return NULL;
@@ -130,7 +130,7 @@ int awsjob_prepare(spec_t *sp, errlist_t *errs)
         return -1;
     }
     if (!sp->model && sp->model_package_group) {
-        char why[1024];
+        char why[2048];
         const char *g = sp->model_package_group;
         arn_t a;
         if (arn_like(g) && arn_parse(g, &a, why, sizeof why) == 0 && strcmp(a.region, sp->region) != 0) {
@@ -237,7 +237,7 @@ static s3_t *client(const spec_t *sp, char *err, size_t errlen)
 int awsjob_output_check(const spec_t *sp, const char *job_id, const char *spec_json, errlist_t *errs)
 {
     if (!awsjob_output_is_s3(sp)) return 0;
-    char err[1024], *bucket = NULL, *prefix = NULL;
+    char err[2048], *bucket = NULL, *prefix = NULL;
     s3_t *s = NULL;
     int rc = -1;
     if (output_parts(sp, &bucket, &prefix, err, sizeof err) < 0 || !(s = client(sp, err, sizeof err))) {

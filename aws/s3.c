@@ -253,7 +253,7 @@ int s3_request(s3_t *s, const char *op, const char *action, const char *method, 
     bool refreshed = false;
     int rc = -1;
     for (int attempt = 1;; attempt++) {
-        char cerr[1024];
+        char cerr[1536];
         awscreds_t *c = awscreds_new(s->profile, cerr, sizeof cerr);
         if (!c) {
             seterr(e, "%s s3://%s/%s: no usable AWS credentials: %s", op, bucket, key ? key : "", cerr);

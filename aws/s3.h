@@ -59,7 +59,7 @@ typedef struct {
     long status;             /* HTTP status of the last answer, 0 when none came */
     char code[64];           /* S3's error code ("NoSuchBucket", "AccessDenied", ...), or "" */
     char bucket_region[32];  /* the bucket's region when S3 said it is elsewhere, else "" */
-    char msg[1024];          /* the whole readable message */
+    char msg[2048];          /* the whole readable message */
 } s3_err_t;
 
 typedef struct {

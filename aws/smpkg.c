@@ -43,7 +43,7 @@ static int call(const char *region, const char *op, const cJSON *in, cJSON **out
     backoff_init(&bo, 200, 5000, (uint64_t)time(NULL) ^ (uint64_t)getpid());
     int rc = -1;
     for (int attempt = 1; attempt <= SM_ATTEMPTS; attempt++) {
-        char cerr[1024];
+        char cerr[1536];
         awscreds_t *c = awscreds_new(NULL, cerr, sizeof cerr);
         if (!c) {
             snprintf(err, errlen, "SageMaker %s: no usable AWS credentials: %s", op, cerr);

@@ -102,7 +102,7 @@ static void check_endpoints(const spec_t *sp, errlist_t *errs)
  * Returns SCHED_OK, SCHED_E_INPUT with every problem in errs (the caller rolls back), SCHED_E_DB. */
 static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *sp, errlist_t *errs)
 {
-    char err[512];
+    char err[2048];   /* an S3 error may list every credential source tried */
     dataset_t *d = awsjob_dataset_open(sp, 0, err, sizeof err);   /* a local file, s3:// or https:// */
     if (!d) {
         errlist_add(errs, "dataset: %s", err);

@@ -192,7 +192,8 @@ def test_done_when_fleet_with_container_credentials(procs, tmp_path):
     spec = write_spec(tmp, model="nova-textgeneration-lite", base_model="bedrock/amazon.nova-micro-v1:0",
                       evaluate_base_model=True, evaluator_model="amazon.nova-pro-v1:0")
     sched = procs.start("scheduler", [os.path.join(BIN, "llmaj-scheduler"), "--spec", spec, "--broker", broker,
-                                      "--db", os.path.join(tmp, "llmaj.db"), "--heartbeat-ms", "200"], env=env)
+                                      "--db", os.path.join(tmp, "llmaj.db"), "--heartbeat-ms", "200"], env=env,
+                        cwd=tmp)
     assert sched.wait(timeout=600) == 0, procs.log(sched)
     out = open(sched.out_path).read()
     job_id = job_id_of(out)
@@ -229,7 +230,7 @@ def test_workers_region_never_overrides_the_jobs(procs, tmp_path):
     spec = write_spec(tmp, model="nova-textgeneration-lite", evaluator_model="nova-textgeneration-pro",
                       s3_output_path=None, output_path=os.path.join(tmp, "out"))
     sched = procs.start("scheduler", [os.path.join(BIN, "llmaj-scheduler"), "--spec", spec, "--broker", broker,
-                                      "--db", os.path.join(tmp, "llmaj.db")], env=env)
+                                      "--db", os.path.join(tmp, "llmaj.db")], env=env, cwd=tmp)
     assert sched.wait(timeout=600) == 0, procs.log(sched)
     converse = [r for r in admin(mock, "requests")["requests"] if r["uri"].startswith("/model/")]
     assert converse and all(r["uri"].startswith("/model/us.amazon.nova-") for r in converse)
@@ -282,8 +283,8 @@ def test_every_credential_source_runs_a_job(procs, tmp_path):
 def test_large_records_go_up_in_parts(procs, tmp_path):
     tmp = str(tmp_path)
     mock = aws_mock(procs)
-    n = 1100
-    s3(mock).put_object(Bucket="data", Key="big.jsonl.gz", Body=gzip.compress(seed_dataset(n, prompt_bytes=8000)))
+    n = 1200   # 1,200 records of 16 KB prompts: a records.jsonl past the 16 MiB multipart threshold
+    s3(mock).put_object(Bucket="data", Key="big.jsonl.gz", Body=gzip.compress(seed_dataset(n, prompt_bytes=16000)))
     p = llmaj_run(tmp, key_env(tmp, mock), "--spec",
                   write_spec(tmp, dataset="s3://data/big.jsonl.gz", builtin_metrics=["Correctness"], shard_size=64),
                   "--workers", "4", timeout=900)
@@ -309,7 +310,7 @@ def test_upload_cut_by_a_crash_is_redone_on_resume(procs, tmp_path):
     env = key_env(tmp, mock)
     spec = write_spec(tmp)
     run = procs.start("run", [os.path.join(BIN, "llmaj"), "run", "--spec", spec, "--workers", "2", "--db",
-                              os.path.join(tmp, "llmaj.db")], env=env)
+                              os.path.join(tmp, "llmaj.db")], env=env, cwd=tmp)
     # every model call is in before the upload; then S3 answers SlowDown for a long while and the
     # process is killed in the middle of its retries
     deadline = time.time() + 300
