@@ -492,17 +492,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->parked = false;
         return send_resp(m, c, r);
     }
+    int64_t delay_us = 0;
     if (r->route == R_AWS) {
         hdrs_t h;
         headers_of(c, &h);
         mock_aws_req_t ar = aws_req(r, method, &h);
-        mock_aws_serve(m->aws, (mock_aws_route_t)r->aws_route, &ar, &r->resp);
+        int64_t delay_ms = 0;
+        mock_aws_serve(m->aws, (mock_aws_route_t)r->aws_route, &ar, &r->resp, &delay_ms);
         free(h.v);
-        return send_resp(m, c, r);
+        delay_us = delay_ms * 1000;
+    } else if (r->api) {
+        delay_us = serve_model(m, r, c);
+    } else {
+        serve_plain(m, r, url, method);
     }
-    int64_t delay_us = 0;
-    if (r->api) delay_us = serve_model(m, r, c);
-    else serve_plain(m, r, url, method);
     if (delay_us > 0) {
         r->parked = true;
         MHD_suspend_connection(c);

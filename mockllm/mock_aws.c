@@ -314,11 +314,12 @@ static void admin(mock_aws_t *a, const mock_aws_req_t *r, mock_resp_t *resp)
     }
     if (strncmp(p, "stats", 5) == 0 && strcmp(r->method, "GET") == 0) {
         PUT(buf_printf(&b, "{\"s3\":%llu,\"sts\":%llu,\"container\":%llu,\"imds\":%llu,\"sagemaker\":%llu,"
-                       "\"refused\":%llu,\"multipart_parts\":%llu,\"slowdown\":%llu,\"issued\":%llu}\n",
+                       "\"refused\":%llu,\"multipart_parts\":%llu,\"slowdown\":%llu,\"stalled\":%llu,\"issued\":%llu}\n",
                        (unsigned long long)a->n_s3, (unsigned long long)a->n_sts, (unsigned long long)a->n_container,
                        (unsigned long long)a->n_imds, (unsigned long long)a->n_sagemaker,
                        (unsigned long long)a->n_refused, (unsigned long long)a->n_multipart_parts,
-                       (unsigned long long)a->n_slowdown, (unsigned long long)a->issued));
+                       (unsigned long long)a->n_slowdown, (unsigned long long)a->n_stalled,
+                       (unsigned long long)a->issued));
         json_reply(resp, 200, &b);
         return;
     }
@@ -364,13 +365,47 @@ static void admin(mock_aws_t *a, const mock_aws_req_t *r, mock_resp_t *resp)
         json_reply(resp, 200, &b);
         return;
     }
+    if (strncmp(p, "stall", 5) == 0 && strcmp(r->method, "POST") == 0) {
+        char *match = mock_aws_query(r->raw_uri, "match", NULL);
+        char *ms = mock_aws_query(r->raw_uri, "ms", NULL);
+        char *end = NULL;
+        long v = ms ? strtol(ms, &end, 10) : -1;
+        bool ok = ms && end != ms && !*end && v >= 0 && v <= 3600000;
+        free(ms);
+        if (!ok || (v > 0 && (!match || !*match))) {
+            free(match);
+            PUT(buf_puts(&b, "{\"error\":\"give match=SUBSTRING and ms=0..3600000 (0 ends the stall)\"}"));
+            json_reply(resp, 400, &b);
+            return;
+        }
+        free(a->stall_match);
+        a->stall_match = v > 0 ? match : NULL;
+        if (v == 0) free(match);
+        a->stall_ms = v;
+        PUT(buf_printf(&b, "{\"stall_ms\":%ld}\n", v));
+        json_reply(resp, 200, &b);
+        return;
+    }
     PUT(buf_puts(&b, "{\"error\":\"no such admin route\"}"));
     json_reply(resp, 404, &b);
 }
 
-void mock_aws_serve(mock_aws_t *a, mock_aws_route_t route, const mock_aws_req_t *r, mock_resp_t *resp)
+void mock_aws_serve(mock_aws_t *a, mock_aws_route_t route, const mock_aws_req_t *r, mock_resp_t *resp,
+                    int64_t *delay_ms)
 {
+    *delay_ms = 0;
     pthread_mutex_lock(&a->mu);
+    if (route == MOCK_AWS_S3 && a->stall_match && strstr(r->raw_uri, a->stall_match)) {
+        a->n_s3++;
+        a->n_stalled++;
+        *delay_ms = a->stall_ms;
+        static const char slow[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
+                                   "<Message>Please reduce your request rate.</Message></Error>";
+        mock_resp_json(resp, 503, slow, sizeof slow - 1);
+        resp->content_type = "application/xml";
+        pthread_mutex_unlock(&a->mu);
+        return;
+    }
     switch (route) {
     case MOCK_AWS_ADMIN: admin(a, r, resp); break;
     case MOCK_AWS_IMDS: a->n_imds++; mock_aws_imds(a, r, resp); break;
@@ -522,6 +557,7 @@ void mock_aws_destroy(mock_aws_t **self_p)
         free(l->body);
     }
     cJSON_Delete(a->packages);
+    free(a->stall_match);
     free(a->region);
     free(a->container_token);
     free(a->web_identity_token);

@@ -9,7 +9,8 @@
  * botocore), and the admin routes under /_mock/aws/.
  *
  * Routing (mock_aws_route) by what a request carries, on the mock's one port:
- *   /_mock/aws/...                  admin: requests, secret?access_key=, stats, reset, model-packages
+ *   /_mock/aws/...                  admin: requests, secret?access_key=, stats, model-packages, deny,
+ *                                   slowdown, stall
  *   /latest/...                     IMDSv2
  *   /aws/container-credentials..., /v2/credentials/...   container credentials
  *   X-Amz-Target: SageMaker.*       SageMaker control plane (JSON 1.1)
@@ -26,6 +27,7 @@
 #define LLMAJ_MOCK_AWS_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mock_api.h"
 #include "mock_opts.h"
@@ -62,8 +64,11 @@ void mock_aws_destroy(mock_aws_t **self_p);
 mock_aws_route_t mock_aws_route(const char *method, const char *raw_uri, const char *authorization, const char *target,
                                 const char *content_type);
 
-/* Answers an AWS route (never MOCK_AWS_NONE). */
-void mock_aws_serve(mock_aws_t *a, mock_aws_route_t route, const mock_aws_req_t *r, mock_resp_t *resp);
+/* Answers an AWS route (never MOCK_AWS_NONE). *delay_ms gets how long to hold the answer back (0:
+ * send it now): an S3 request that a stall rule matches is answered 503 SlowDown after the stall,
+ * without being carried out, so that a test can catch a client in the middle of a call. */
+void mock_aws_serve(mock_aws_t *a, mock_aws_route_t route, const mock_aws_req_t *r, mock_resp_t *resp,
+                    int64_t *delay_ms);
 
 /* Checks the signature of a model call for `service` ("bedrock", "sagemaker") and logs the request,
  * when verification is on (else 0 at once, nothing logged). 0 when it may go on; -1 with the

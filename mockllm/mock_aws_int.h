@@ -82,11 +82,13 @@ struct mock_aws {
     size_t n_deny;
     int slowdown_left;
     char imds_token[72];      /* the IMDSv2 session token handed out; "" before the first PUT */
+    char *stall_match;        /* S3 requests whose raw URI contains this are stalled; NULL = none */
+    int64_t stall_ms;
     cJSON *packages;          /* array of DescribeModelPackage replies */
     mock_logged_t log[MOCK_AWS_LOG_MAX];
     size_t log_next, log_n;
     /* counters for /_mock/aws/stats */
-    uint64_t n_s3, n_sts, n_container, n_imds, n_sagemaker, n_refused, n_multipart_parts, n_slowdown;
+    uint64_t n_s3, n_sts, n_container, n_imds, n_sagemaker, n_refused, n_multipart_parts, n_slowdown, n_stalled;
 };
 
 /* A header of the request (case-insensitive), or NULL. */

@@ -232,6 +232,22 @@ static void test_meta_and_admin(void)
     free(out);
     CHECK(req("POST", "/_mock/aws/slowdown?n=x", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 400);
     free(out);
+    /* a stall: the matching request is held, then refused without being carried out */
+    CHECK(req("POST", "/_mock/aws/stall?match=held.txt&ms=300", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 200);
+    free(out);
+    CHECK(req("PUT", "/data/held.txt", "s3", "us-east-1", NULL, NULL, "x", &out, NULL) == 503);
+    free(out);
+    CHECK(req("GET", "/data/held.txt", "s3", "us-east-1", NULL, NULL, NULL, &out, NULL) == 503);
+    free(out);
+    CHECK(req("POST", "/_mock/aws/stall?ms=0", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 200);
+    free(out);
+    CHECK(req("GET", "/data/held.txt", "s3", "us-east-1", NULL, NULL, NULL, &out, NULL) == 404);   /* never stored */
+    free(out);
+    CHECK(req("POST", "/_mock/aws/stall?ms=5", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 400);
+    free(out);
+    CHECK(req("GET", "/_mock/aws/stats", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 200);
+    CHECK_HAS(out, "\"stalled\":2");
+    free(out);
     CHECK(req("GET", "/_mock/aws/nothing", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 404);
     free(out);
 }
