@@ -45,7 +45,7 @@ struct awscreds {
     char *session_token; /* NULL if none */
     char *source;
     char *profile;
-    time_t expires;      /* 0 = never */
+    time_t expires; /* 0 = never */
 };
 
 static time_t wall_now(void) { return time(NULL); }
@@ -68,8 +68,7 @@ void awscreds_note(buf_t *tried, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     /* the list is unbounded and small: appending cannot fail */
-    if ((tried->len && buf_puts(tried, "; ") < 0) || buf_vprintf(tried, fmt, ap) < 0) {
-    }
+    if ((tried->len && buf_puts(tried, "; ") < 0) || buf_vprintf(tried, fmt, ap) < 0) {}
     va_end(ap);
 }
 
@@ -110,7 +109,10 @@ char *awscreds_read_token_file(const char *path, const char *what, char *err, si
     }
     char *s = b.data ? b.data : "";
     size_t len = b.len;
-    while (len && isspace((unsigned char)*s)) { s++; len--; }
+    while (len && isspace((unsigned char)*s)) {
+        s++;
+        len--;
+    }
     while (len && isspace((unsigned char)s[len - 1])) len--;
     char *tok = NULL;
     if (len == 0) awscreds_seterr(err, errlen, "%s %s is empty", what, path);
@@ -191,8 +193,8 @@ const char *awscreds_source(const awscreds_t *c) { return c->source; }
 const char *awscreds_profile(const awscreds_t *c) { return c->profile; }
 time_t awscreds_expiration(const awscreds_t *c) { return c->expires; }
 
-int awscreds_from_json(const cJSON *o, bool need_expiry, const char *profile, char *source, awscreds_t **out,
-                       char *err, size_t errlen)
+int awscreds_from_json(const cJSON *o, bool need_expiry, const char *profile, char *source, awscreds_t **out, char *err,
+                       size_t errlen)
 {
     *out = NULL;
     const char *names[] = {"AccessKeyId", "SecretAccessKey"};
@@ -270,7 +272,9 @@ int awscreds_from_web_identity_env(buf_t *tried, const char *profile, awscreds_t
     if (!token) return -1;
     const char *region = awscreds_env("AWS_REGION");
     if (!region) region = awscreds_env("AWS_DEFAULT_REGION");
-    sts_role_t r = {.region = region, .role_arn = role, .session_name = awscreds_env("AWS_ROLE_SESSION_NAME"),
+    sts_role_t r = {.region = region,
+                    .role_arn = role,
+                    .session_name = awscreds_env("AWS_ROLE_SESSION_NAME"),
                     .profile = profile};
     int rc = sts_assume_role_with_web_identity(&r, token, out, err, errlen);
     awscreds_free_secret(&token);
@@ -338,13 +342,13 @@ static awscreds_t *resolve(const char *profile_arg, char *err, size_t errlen)
 
 typedef struct {
     bool used;
-    char *profile;          /* the argument ("" = none) */
-    char fp[65];            /* fingerprint of the choosing environment */
+    char *profile; /* the argument ("" = none) */
+    char fp[65];   /* fingerprint of the choosing environment */
     awscreds_t *cur;
     time_t fetched;
-    time_t failed_at;       /* last failed refresh; 0 = none */
+    time_t failed_at; /* last failed refresh; 0 = none */
     bool refreshing;
-    bool thread_live;       /* a background thread to join */
+    bool thread_live; /* a background thread to join */
     pthread_t thread;
     unsigned long used_seq; /* for eviction */
 } slot_t;
@@ -356,12 +360,25 @@ static unsigned long seq;
 
 static void env_fingerprint(char out[65])
 {
-    static const char *const vars[] = {
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "AWS_PROFILE",
-        "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "HOME", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
-        "AWS_ROLE_SESSION_NAME", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_DISABLED",
-        "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"};
+    static const char *const vars[] = {"AWS_ACCESS_KEY_ID",
+                                       "AWS_SECRET_ACCESS_KEY",
+                                       "AWS_SESSION_TOKEN",
+                                       "AWS_CREDENTIAL_EXPIRATION",
+                                       "AWS_PROFILE",
+                                       "AWS_SHARED_CREDENTIALS_FILE",
+                                       "AWS_CONFIG_FILE",
+                                       "HOME",
+                                       "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                       "AWS_ROLE_ARN",
+                                       "AWS_ROLE_SESSION_NAME",
+                                       "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                       "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                       "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                       "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                       "AWS_EC2_METADATA_DISABLED",
+                                       "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                       "AWS_ENDPOINT_URL_STS",
+                                       "AWS_ENDPOINT_URL"};
     buf_t b;
     buf_init(&b, 0);
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -371,8 +388,7 @@ static void env_fingerprint(char out[65])
             /* unbounded buffer: cannot fail */
         }
     }
-    if (buf_puts(&b, awscreds_container_base ? awscreds_container_base : "") < 0) {
-    }
+    if (buf_puts(&b, awscreds_container_base ? awscreds_container_base : "") < 0) {}
     sigv4_sha256_hex(b.data ? b.data : "", b.len, out);
     if (b.data) OPENSSL_cleanse(b.data, b.len);
     buf_free(&b);
@@ -569,7 +585,8 @@ int awscreds_region(const char *explicit_region, const char *profile_arg, char *
 {
     if (outlen) out[0] = '\0';
     if (explicit_region && *explicit_region) return set_region(explicit_region, "region", out, outlen, err, errlen);
-    if (awscreds_env("AWS_REGION")) return set_region(awscreds_env("AWS_REGION"), "AWS_REGION", out, outlen, err, errlen);
+    if (awscreds_env("AWS_REGION"))
+        return set_region(awscreds_env("AWS_REGION"), "AWS_REGION", out, outlen, err, errlen);
     if (awscreds_env("AWS_DEFAULT_REGION"))
         return set_region(awscreds_env("AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION", out, outlen, err, errlen);
     const char *from;
@@ -577,7 +594,8 @@ int awscreds_region(const char *explicit_region, const char *profile_arg, char *
     const char *profile = pick_profile(profile_arg, &from, &named);
     char *path = awsini_path("AWS_CONFIG_FILE", "config");
     if (!path) {
-        awscreds_seterr(err, errlen, "no AWS region: none given, AWS_REGION and AWS_DEFAULT_REGION are unset, and "
+        awscreds_seterr(err, errlen,
+                        "no AWS region: none given, AWS_REGION and AWS_DEFAULT_REGION are unset, and "
                         "there is no home directory for ~/.aws/config");
         return -1;
     }
@@ -590,10 +608,13 @@ int awscreds_region(const char *explicit_region, const char *profile_arg, char *
         rc = set_region(reg, where, out, outlen, err, errlen);
         free(where);
     } else if (r >= 0) {
-        awscreds_seterr(err, errlen, "no AWS region: none given, AWS_REGION and AWS_DEFAULT_REGION are unset, and "
-                        "%s %s profile '%s' (%s)", path,
-                        r == 0 ? "does not exist, so it has no region for"
-                               : !pr.found ? "has no section for" : "sets no region for",
+        awscreds_seterr(err, errlen,
+                        "no AWS region: none given, AWS_REGION and AWS_DEFAULT_REGION are unset, and "
+                        "%s %s profile '%s' (%s)",
+                        path,
+                        r == 0      ? "does not exist, so it has no region for"
+                        : !pr.found ? "has no section for"
+                                    : "sets no region for",
                         profile, from);
     }
     awsini_clear(&pr);

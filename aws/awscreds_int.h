@@ -23,8 +23,8 @@ int awscreds_parse_time(const char *s, time_t *out) __attribute__((warn_unused_r
  * AccessKeyId, SecretAccessKey, Token or SessionToken, Expiration (optional unless
  * need_expiry). 0 with *out, or -1 with err naming the missing or malformed field (never a
  * value). `source` is taken in both cases. */
-int awscreds_from_json(const cJSON *o, bool need_expiry, const char *profile, char *source, awscreds_t **out,
-                       char *err, size_t errlen) __attribute__((warn_unused_result));
+int awscreds_from_json(const cJSON *o, bool need_expiry, const char *profile, char *source, awscreds_t **out, char *err,
+                       size_t errlen) __attribute__((warn_unused_result));
 
 /* Appends "; " (unless first) and a formatted note to the list of sources tried. */
 void awscreds_note(buf_t *tried, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -145,8 +145,8 @@ int awshttp_do(awshttp_t *h, const awshttp_req_t *req, awshttp_resp_t *resp)
     if (req->body && !has_ct && (nl = curl_slist_append(hl, "Content-Type:"))) hl = nl; /* no form default */
     const char *method = req->method ? req->method : "GET";
     CURLcode rc = CURLE_OK;
-#define SET(opt, val) \
-    do { \
+#define SET(opt, val)                                           \
+    do {                                                        \
         if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val); \
     } while (0)
     SET(CURLOPT_URL, req->url);
@@ -187,8 +187,7 @@ int awshttp_do(awshttp_t *h, const awshttp_req_t *req, awshttp_resp_t *resp)
                      x.cap);
         else if (resp->sink_failed)
             snprintf(resp->error, sizeof resp->error, "%s %s: the transfer was stopped by its reader", method, where);
-        else
-            snprintf(resp->error, sizeof resp->error, "%s %s: %s", method, where, curl_easy_strerror(rc));
+        else snprintf(resp->error, sizeof resp->error, "%s %s: %s", method, where, curl_easy_strerror(rc));
         resp->status = status;
         return -1;
     }
@@ -207,9 +206,8 @@ static bool is_sig_header(const char *name)
            strcasecmp(name, "X-Amz-Security-Token") == 0 || strcasecmp(name, "X-Amz-Content-Sha256") == 0;
 }
 
-int awshttp_sign(const awscreds_t *creds, const char *region, const char *service, const char *method,
-                 const char *url, httpmsg_headers_t *headers, const void *body, size_t body_len, bool s3_style,
-                 char *err, size_t errlen)
+int awshttp_sign(const awscreds_t *creds, const char *region, const char *service, const char *method, const char *url,
+                 httpmsg_headers_t *headers, const void *body, size_t body_len, bool s3_style, char *err, size_t errlen)
 {
     /* drop an earlier signature's headers, wiping the token on the way out */
     httpmsg_headers_t keep;

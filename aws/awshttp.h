@@ -31,29 +31,29 @@ typedef struct awshttp awshttp_t;
 typedef int (*awshttp_sink_fn)(const void *data, size_t len, void *arg);
 
 typedef struct {
-    const char *method;               /* "GET", "HEAD", "PUT", "POST", "DELETE" */
+    const char *method; /* "GET", "HEAD", "PUT", "POST", "DELETE" */
     const char *url;
     const httpmsg_headers_t *headers; /* sent as given (may be NULL) */
     const void *body;                 /* may be NULL */
     size_t body_len;
-    long timeout_ms;                  /* whole exchange; 0 = 60000 */
-    long connect_timeout_ms;          /* 0 = 10000 */
-    size_t max_body;                  /* cap on a buffered body; 0 = AWSHTTP_MAX_BODY */
-    awshttp_sink_fn sink;             /* NULL: buffer every body in resp->body */
+    long timeout_ms;         /* whole exchange; 0 = 60000 */
+    long connect_timeout_ms; /* 0 = 10000 */
+    size_t max_body;         /* cap on a buffered body; 0 = AWSHTTP_MAX_BODY */
+    awshttp_sink_fn sink;    /* NULL: buffer every body in resp->body */
     void *sink_arg;
-    bool no_proxy;                    /* ignore proxy variables (link-local metadata endpoints) */
+    bool no_proxy; /* ignore proxy variables (link-local metadata endpoints) */
 } awshttp_req_t;
 
 typedef struct {
-    long status;                 /* 0 when no reply came */
+    long status; /* 0 when no reply came */
     httpmsg_headers_t headers;
-    buf_t body;                  /* non-2xx bodies always, 2xx bodies when no sink */
-    bool sink_failed;            /* the sink asked to stop */
-    bool too_large;              /* the buffered body passed max_body */
-    char error[320];             /* transport error, when awshttp_do returns -1 */
+    buf_t body;       /* non-2xx bodies always, 2xx bodies when no sink */
+    bool sink_failed; /* the sink asked to stop */
+    bool too_large;   /* the buffered body passed max_body */
+    char error[320];  /* transport error, when awshttp_do returns -1 */
 } awshttp_resp_t;
 
-awshttp_t *awshttp_new(void);            /* never NULL (allocation failures abort) */
+awshttp_t *awshttp_new(void); /* never NULL (allocation failures abort) */
 void awshttp_destroy(awshttp_t **self_p);
 
 void awshttp_resp_init(awshttp_resp_t *r);
@@ -69,9 +69,9 @@ int awshttp_do(awshttp_t *h, const awshttp_req_t *req, awshttp_resp_t *resp) __a
  * requires; the hash of the body, or UNSIGNED-PAYLOAD when body is NULL and body_len is
  * (size_t)-1) and Authorization to `headers`, after removing those of an earlier signature.
  * Every header already in `headers` is signed. 0, or -1 with a reason in err (never a secret). */
-int awshttp_sign(const awscreds_t *creds, const char *region, const char *service, const char *method,
-                 const char *url, httpmsg_headers_t *headers, const void *body, size_t body_len, bool s3_style,
-                 char *err, size_t errlen) __attribute__((warn_unused_result));
+int awshttp_sign(const awscreds_t *creds, const char *region, const char *service, const char *method, const char *url,
+                 httpmsg_headers_t *headers, const void *body, size_t body_len, bool s3_style, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* The URL for messages: user:password@ removed, at most outlen-1 bytes. */
 void awshttp_url_for_log(const char *url, char *out, size_t outlen);

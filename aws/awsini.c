@@ -190,8 +190,7 @@ static int ini_parse(const char *path, char *text, size_t len, bool config_style
         opt_indent = indent;
         if (!in_wanted) continue;
         char keybuf[65];
-        for (size_t i = 0; i < kn; i++)
-            keybuf[i] = (char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] + 32 : key[i]);
+        for (size_t i = 0; i < kn; i++) keybuf[i] = (char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] + 32 : key[i]);
         keybuf[kn] = '\0';
         size_t vn = n - klen - 1;
         char *val = trim(s + klen + 1, &vn);

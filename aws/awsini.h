@@ -28,9 +28,9 @@ typedef struct {
 
 /* The options of one profile in one file. */
 typedef struct {
-    char *path;          /* the file read */
-    bool found;          /* the profile's section is in the file */
-    awsini_opt_t *opts;  /* in file order; a repeated option keeps its last value */
+    char *path;         /* the file read */
+    bool found;         /* the profile's section is in the file */
+    awsini_opt_t *opts; /* in file order; a repeated option keeps its last value */
     size_t n;
 } awsini_profile_t;
 

@@ -59,7 +59,8 @@ static bool model_is_aws(const char *m, const char *region)
 bool awsjob_needs_region(const spec_t *sp)
 {
     return sp->model_is_package || sp->base_model_is_package || sp->model_package_group ||
-           model_is_aws(sp->model, sp->region) || (sp->evaluate_base_model && model_is_aws(sp->base_model, sp->region)) ||
+           model_is_aws(sp->model, sp->region) ||
+           (sp->evaluate_base_model && model_is_aws(sp->base_model, sp->region)) ||
            model_is_aws(sp->evaluator_model, sp->region) || (sp->dataset && strncmp(sp->dataset, "s3://", 5) == 0) ||
            awsjob_output_is_s3(sp);
 }
@@ -91,9 +92,10 @@ static char *resolve_package(const spec_t *sp, const char *key, const char *arn,
         return NULL;
     }
     if (strcmp(a.region, sp->region) != 0) {
-        errlist_add(errs, "%s: the model package %s is in region %s, but this job's region is %s: set \"region\": "
-                    "\"%s\" to evaluate it there (every AWS call of a job goes to its region)", key, arn, a.region,
-                    sp->region, a.region);
+        errlist_add(errs,
+                    "%s: the model package %s is in region %s, but this job's region is %s: set \"region\": "
+                    "\"%s\" to evaluate it there (every AWS call of a job goes to its region)",
+                    key, arn, a.region, sp->region, a.region);
         return NULL;
     }
     smpkg_t p;
@@ -104,8 +106,9 @@ static char *resolve_package(const spec_t *sp, const char *key, const char *arn,
     servable_ctx_t ctx = {.region = sp->region};
     char *model = smpkg_resolve(&p, key, servable, &ctx, why, sizeof why);
     if (!model) errlist_add(errs, "%s: %s", key, why);
-    else log_info("%s: model package %s (%s, %s) resolves to %s", key, arn, p.group ? p.group : "no group",
-                  p.approval ? p.approval : "no approval status", model);
+    else
+        log_info("%s: model package %s (%s, %s) resolves to %s", key, arn, p.group ? p.group : "no group",
+                 p.approval ? p.approval : "no approval status", model);
     if (base_out && p.base_model) {
         *base_out = smpkg_resolve(&(smpkg_t){.arn = p.arn, .base_model = p.base_model}, "base_model", servable, &ctx,
                                   why, sizeof why);
@@ -162,8 +165,10 @@ int awsjob_prepare(spec_t *sp, errlist_t *errs)
                 sp->base_model = pkg_base;
                 pkg_base = NULL;
             } else {
-                errlist_add(errs, "evaluate_base_model: is true, but no base_model is given and the package %s names "
-                            "no base model llmaj can call: give base_model", sp->model_package);
+                errlist_add(errs,
+                            "evaluate_base_model: is true, but no base_model is given and the package %s names "
+                            "no base model llmaj can call: give base_model",
+                            sp->model_package);
             }
         }
     }
@@ -178,9 +183,11 @@ int awsjob_prepare(spec_t *sp, errlist_t *errs)
         }
     }
     if (sp->model_artifact && !sp->model && !sp->model_package_group)
-        errlist_add(errs, "model_artifact: llmaj evaluates models that are already served; it does not deploy model "
-                          "artifacts (that would create paid infrastructure): deploy %s to a SageMaker endpoint and "
-                          "pass `model`: \"sagemaker/<endpoint>\"", sp->model_artifact);
+        errlist_add(errs,
+                    "model_artifact: llmaj evaluates models that are already served; it does not deploy model "
+                    "artifacts (that would create paid infrastructure): deploy %s to a SageMaker endpoint and "
+                    "pass `model`: \"sagemaker/<endpoint>\"",
+                    sp->model_artifact);
     return errs->count == before ? 0 : -1;
 }
 
@@ -272,7 +279,8 @@ int awsjob_upload(const spec_t *sp, const char *job_id, const char *local_dir, c
     }
     static const struct {
         const char *name, *type;
-    } files[] = {{"records.jsonl", "application/x-ndjson"}, {"summary.json", "application/json"},
+    } files[] = {{"records.jsonl", "application/x-ndjson"},
+                 {"summary.json", "application/json"},
                  {"job.json", "application/json"}};
     int rc = 0;
     for (size_t i = 0; i < sizeof files / sizeof files[0] && rc == 0; i++) {
@@ -282,12 +290,12 @@ int awsjob_upload(const spec_t *sp, const char *job_id, const char *local_dir, c
         s3_err_t e;
         int parts = s3_upload_file(s, bucket, key, path, files[i].type, &o, &e);
         if (parts < 0) {
-            snprintf(err, errlen, "results not uploaded to s3://%s/%s%s/ (they are in %s): %s", bucket, prefix,
-                     job_id, local_dir, e.msg);
+            snprintf(err, errlen, "results not uploaded to s3://%s/%s%s/ (they are in %s): %s", bucket, prefix, job_id,
+                     local_dir, e.msg);
             rc = -1;
         } else {
-            log_info("uploaded %s to s3://%s/%s (%llu bytes, %d part%s)", path, bucket, key,
-                     (unsigned long long)o.size, parts, parts == 1 ? "" : "s");
+            log_info("uploaded %s to s3://%s/%s (%llu bytes, %d part%s)", path, bucket, key, (unsigned long long)o.size,
+                     parts, parts == 1 ? "" : "s");
         }
         free(path);
         free(key);

@@ -95,9 +95,11 @@ int awsmeta_container(buf_t *tried, const char *profile, awscreds_t **out, char 
             return -1;
         }
         if (http && !allowed_http_host(host)) {
-            awscreds_seterr(err, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI: plain http is allowed only to a "
+            awscreds_seterr(err, errlen,
+                            "AWS_CONTAINER_CREDENTIALS_FULL_URI: plain http is allowed only to a "
                             "loopback address or the ECS/EKS credential hosts (169.254.170.2, 169.254.170.23, "
-                            "fd00:ec2::23), not to %s: use https", host);
+                            "fd00:ec2::23), not to %s: use https",
+                            host);
             return -1;
         }
         url = xstrdup(full);
@@ -128,8 +130,13 @@ int awsmeta_container(buf_t *tried, const char *profile, awscreds_t **out, char 
         httpmsg_headers_init(&hd);
         httpmsg_headers_add(&hd, "Accept", "application/json");
         if (token) httpmsg_headers_add(&hd, "Authorization", token);
-        awshttp_req_t q = {.method = "GET", .url = url, .headers = &hd, .timeout_ms = 5000,
-                           .connect_timeout_ms = 2000, .max_body = 64 * 1024, .no_proxy = true};
+        awshttp_req_t q = {.method = "GET",
+                           .url = url,
+                           .headers = &hd,
+                           .timeout_ms = 5000,
+                           .connect_timeout_ms = 2000,
+                           .max_body = 64 * 1024,
+                           .no_proxy = true};
         awshttp_resp_t resp;
         int sent = awshttp_do(h, &q, &resp);
         headers_wipe(&hd);
@@ -183,10 +190,16 @@ static int imds_do(awshttp_t *h, const char *method, const char *url, const char
     for (int attempt = 0; attempt < 2; attempt++) {
         httpmsg_headers_t hd;
         httpmsg_headers_init(&hd);
-        if (strcmp(method, "PUT") == 0) httpmsg_headers_add(&hd, "X-aws-ec2-metadata-token-ttl-seconds", IMDS_TOKEN_TTL);
+        if (strcmp(method, "PUT") == 0)
+            httpmsg_headers_add(&hd, "X-aws-ec2-metadata-token-ttl-seconds", IMDS_TOKEN_TTL);
         else httpmsg_headers_add(&hd, "X-aws-ec2-metadata-token", token);
-        awshttp_req_t q = {.method = method, .url = url, .headers = &hd, .timeout_ms = 2000,
-                           .connect_timeout_ms = 1000, .max_body = 64 * 1024, .no_proxy = true};
+        awshttp_req_t q = {.method = method,
+                           .url = url,
+                           .headers = &hd,
+                           .timeout_ms = 2000,
+                           .connect_timeout_ms = 1000,
+                           .max_body = 64 * 1024,
+                           .no_proxy = true};
         if (attempt) awshttp_resp_clear(resp);
         sent = awshttp_do(h, &q, resp);
         headers_wipe(&hd);
@@ -250,7 +263,8 @@ int awsmeta_imds(buf_t *tried, const char *profile, awscreds_t **out, char *err,
     url = xasprintf("%s/latest/meta-data/iam/security-credentials/%s", base, path.data);
     buf_free(&path);
     if (imds_do(h, "GET", url, token, &resp) < 0 || resp.status != 200) {
-        if (resp.status) awscreds_seterr(err, errlen, "instance metadata at %s: role %s answered HTTP %ld", base, role, resp.status);
+        if (resp.status)
+            awscreds_seterr(err, errlen, "instance metadata at %s: role %s answered HTTP %ld", base, role, resp.status);
         else awscreds_seterr(err, errlen, "instance metadata at %s: %s", base, resp.error);
         rc = -1;
         goto done;
@@ -265,7 +279,9 @@ int awsmeta_imds(buf_t *tried, const char *profile, awscreds_t **out, char *err,
         rc = -1;
     } else {
         rc = awscreds_from_json(o, false, profile, xasprintf("instance metadata %s, role %s", base, role), out, err,
-                                errlen) == 0 ? 1 : -1;
+                                errlen) == 0
+                 ? 1
+                 : -1;
     }
     cJSON_Delete(o);
 done:

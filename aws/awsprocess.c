@@ -93,8 +93,7 @@ int awsprocess_credentials(const char *command, const char *profile, awscreds_t 
     close(fds[0]);
     if (problem) kill(pid, SIGKILL);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     int rc = -1;
     if (problem) {
         awscreds_seterr(err, errlen, "profile '%s': credential_process %s", profile, problem);

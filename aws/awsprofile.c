@@ -21,9 +21,9 @@
 #include <string.h>
 
 typedef struct {
-    char *cpath, *gpath;            /* credentials file, config file (NULL: no home directory) */
+    char *cpath, *gpath; /* credentials file, config file (NULL: no home directory) */
     awsini_profile_t cred, conf;
-    int cred_r, conf_r;             /* awsini_read's result: 1 read, 0 absent */
+    int cred_r, conf_r; /* awsini_read's result: 1 read, 0 absent */
 } pfiles_t;
 
 static void pfiles_clear(pfiles_t *f)
@@ -69,9 +69,9 @@ static int static_keys(const awsini_profile_t *p, bool config, const char *profi
     if (!tk) tk = awsini_get(p, "aws_security_token");
     bool has_ak = ak && *ak, has_sk = sk && *sk;
     if (has_ak && has_sk) {
-        *out = awscreds_make(ak, sk, tk, 0, profile,
-                             xasprintf("%s %s, profile %s", config ? "config file" : "shared credentials file",
-                                       p->path, profile));
+        *out = awscreds_make(
+            ak, sk, tk, 0, profile,
+            xasprintf("%s %s, profile %s", config ? "config file" : "shared credentials file", p->path, profile));
         return 1;
     }
     if (has_ak || has_sk) {
@@ -85,8 +85,8 @@ static int static_keys(const awsini_profile_t *p, bool config, const char *profi
     return 0;
 }
 
-static int resolve(const char *profile, int depth, const char **visited, buf_t *tried, bool *found,
-                   awscreds_t **out, char *err, size_t errlen);
+static int resolve(const char *profile, int depth, const char **visited, buf_t *tried, bool *found, awscreds_t **out,
+                   char *err, size_t errlen);
 
 static int parse_duration(const char *s, const char *profile, int *out, char *err, size_t errlen)
 {
@@ -108,20 +108,25 @@ static int assume(const pfiles_t *f, const char *profile, const char *role, int 
 {
     const char *src = opt(f, "source_profile"), *csrc = opt(f, "credential_source");
     const char *wit = opt(f, "web_identity_token_file");
-    sts_role_t r = {.region = opt(f, "region"), .role_arn = role, .session_name = opt(f, "role_session_name"),
-                    .external_id = opt(f, "external_id"), .profile = profile};
+    sts_role_t r = {.region = opt(f, "region"),
+                    .role_arn = role,
+                    .session_name = opt(f, "role_session_name"),
+                    .external_id = opt(f, "external_id"),
+                    .profile = profile};
     const char *dur = opt(f, "duration_seconds");
     if (dur && parse_duration(dur, profile, &r.duration_s, err, errlen) < 0) return -1;
     if (opt(f, "mfa_serial")) {
-        awscreds_seterr(err, errlen, "profile '%s' assumes %s with mfa_serial: an MFA code cannot be asked for "
+        awscreds_seterr(err, errlen,
+                        "profile '%s' assumes %s with mfa_serial: an MFA code cannot be asked for "
                         "here; run `aws sts assume-role` yourself and export the result, or drop mfa_serial",
                         profile, role);
         return -1;
     }
     if ((src != NULL) + (csrc != NULL) + (wit != NULL) != 1) {
-        awscreds_seterr(err, errlen, "profile '%s' has role_arn and %s: give exactly one of source_profile, "
-                        "credential_source or web_identity_token_file", profile,
-                        src || csrc || wit ? "more than one source" : "no source");
+        awscreds_seterr(err, errlen,
+                        "profile '%s' has role_arn and %s: give exactly one of source_profile, "
+                        "credential_source or web_identity_token_file",
+                        profile, src || csrc || wit ? "more than one source" : "no source");
         return -1;
     }
     if (wit) {
@@ -155,8 +160,10 @@ static int assume(const pfiles_t *f, const char *profile, const char *role, int 
         else if (strcmp(csrc, "Ec2InstanceMetadata") == 0) rc = awsmeta_imds(&t, profile, &base, err, errlen);
         else if (strcmp(csrc, "EcsContainer") == 0) rc = awsmeta_container(&t, profile, &base, err, errlen);
         else {
-            awscreds_seterr(err, errlen, "profile '%s': credential_source must be Environment, Ec2InstanceMetadata "
-                            "or EcsContainer", profile);
+            awscreds_seterr(err, errlen,
+                            "profile '%s': credential_source must be Environment, Ec2InstanceMetadata "
+                            "or EcsContainer",
+                            profile);
             rc = -1;
         }
         if (rc == 0)
@@ -171,8 +178,8 @@ static int assume(const pfiles_t *f, const char *profile, const char *role, int 
     return rc < 0 ? -1 : 1;
 }
 
-static int resolve(const char *profile, int depth, const char **visited, buf_t *tried, bool *found,
-                   awscreds_t **out, char *err, size_t errlen)
+static int resolve(const char *profile, int depth, const char **visited, buf_t *tried, bool *found, awscreds_t **out,
+                   char *err, size_t errlen)
 {
     *found = false;
     if (depth > AWSPROFILE_MAX_DEPTH) {
@@ -193,7 +200,8 @@ static int resolve(const char *profile, int depth, const char **visited, buf_t *
     }
     char sec[300];
     if (tried) {
-        if (!f.cpath) awscreds_note(tried, "shared credentials file (no home directory and AWS_SHARED_CREDENTIALS_FILE unset)");
+        if (!f.cpath)
+            awscreds_note(tried, "shared credentials file (no home directory and AWS_SHARED_CREDENTIALS_FILE unset)");
         else if (f.cred_r == 0) awscreds_note(tried, "shared credentials file %s (not found)", f.cpath);
         else if (!f.cred.found)
             awscreds_note(tried, "shared credentials file %s (no %s section)", f.cpath,
@@ -201,7 +209,8 @@ static int resolve(const char *profile, int depth, const char **visited, buf_t *
         if (!f.gpath) awscreds_note(tried, "config file (no home directory and AWS_CONFIG_FILE unset)");
         else if (f.conf_r == 0) awscreds_note(tried, "config file %s (not found)", f.gpath);
         else if (!f.conf.found)
-            awscreds_note(tried, "config file %s (no %s section)", f.gpath, section_name(true, profile, sec, sizeof sec));
+            awscreds_note(tried, "config file %s (no %s section)", f.gpath,
+                          section_name(true, profile, sec, sizeof sec));
     }
     *found = f.cred.found || f.conf.found;
     int rc = 0;
@@ -214,10 +223,12 @@ static int resolve(const char *profile, int depth, const char **visited, buf_t *
         const char *proc = opt(&f, "credential_process");
         if (rc == 0 && proc) rc = awsprocess_credentials(proc, profile, out, err, errlen) < 0 ? -1 : 1;
         if (rc == 0 && (opt(&f, "sso_session") || opt(&f, "sso_start_url"))) {
-            awscreds_seterr(err, errlen, "AWS profile '%s' uses AWS SSO (IAM Identity Center), which llmaj does not "
+            awscreds_seterr(err, errlen,
+                            "AWS profile '%s' uses AWS SSO (IAM Identity Center), which llmaj does not "
                             "support: run `aws sso login --profile %s` then `eval \"$(aws configure "
                             "export-credentials --profile %s --format env)\"`, or give the profile a "
-                            "credential_process", profile, profile, profile);
+                            "credential_process",
+                            profile, profile, profile);
             rc = -1;
         }
         if (rc == 0 && tried) {
@@ -233,8 +244,7 @@ static int resolve(const char *profile, int depth, const char **visited, buf_t *
     return rc;
 }
 
-int awsprofile_credentials(const char *profile, buf_t *tried, bool *found, awscreds_t **out, char *err,
-                           size_t errlen)
+int awsprofile_credentials(const char *profile, buf_t *tried, bool *found, awscreds_t **out, char *err, size_t errlen)
 {
     const char *visited[AWSPROFILE_MAX_DEPTH + 2];
     *out = NULL;

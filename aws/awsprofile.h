@@ -27,7 +27,7 @@
 /* 1 = credentials (*out, caller owns), 0 = the profile names none (a note per file is added to
  * tried; *found says whether either file has the profile), -1 = the profile is configured but
  * its credentials cannot be had, or a file is malformed (err says why). */
-int awsprofile_credentials(const char *profile, buf_t *tried, bool *found, awscreds_t **out, char *err,
-                           size_t errlen) __attribute__((warn_unused_result));
+int awsprofile_credentials(const char *profile, buf_t *tried, bool *found, awscreds_t **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 #endif

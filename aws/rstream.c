@@ -27,21 +27,21 @@ struct rstream {
     char *uri;
     bool is_s3;
     size_t window;
-    uint64_t size;       /* total; 0 = not known (https before the first answer) */
+    uint64_t size; /* total; 0 = not known (https before the first answer) */
     bool size_known;
-    uint64_t off;        /* next byte to fetch */
+    uint64_t off; /* next byte to fetch */
     uint64_t requests;
     bool eof;
     /* s3 */
     s3_t *s3;
     char *bucket, *key;
     char etag[80];
-    buf_t win;           /* the current window */
+    buf_t win; /* the current window */
     size_t win_pos;
     /* https */
     awshttp_t *http;
-    FILE *spool;         /* the current window's body (or the whole object) */
-    bool whole;          /* the server ignored Range: the spool is the whole object */
+    FILE *spool; /* the current window's body (or the whole object) */
+    bool whole;  /* the server ignored Range: the spool is the whole object */
 };
 
 static bool loopback_http(const char *uri)
@@ -115,8 +115,13 @@ static int http_window(rstream_t *r, char *err, size_t errlen)
         char range[64];
         snprintf(range, sizeof range, "bytes=%" PRIu64 "-%" PRIu64, r->off, r->off + r->window - 1);
         httpmsg_headers_add(&hd, "Range", range);
-        awshttp_req_t q = {.method = "GET", .url = r->uri, .headers = &hd, .timeout_ms = 600000,
-                           .connect_timeout_ms = 10000, .sink = spool_sink, .sink_arg = r->spool,
+        awshttp_req_t q = {.method = "GET",
+                           .url = r->uri,
+                           .headers = &hd,
+                           .timeout_ms = 600000,
+                           .connect_timeout_ms = 10000,
+                           .sink = spool_sink,
+                           .sink_arg = r->spool,
                            .max_body = 64 * 1024};
         awshttp_resp_t resp;
         int sent = awshttp_do(r->http, &q, &resp);
@@ -152,8 +157,9 @@ static int http_window(rstream_t *r, char *err, size_t errlen)
             rc = 0;
         } else {
             snprintf(err, errlen, "%s: HTTP %ld%s", where, resp.status,
-                     resp.status == 403 ? " (access denied: an expired or wrong presigned URL?)"
-                     : resp.status == 404 ? " (no such file)" : "");
+                     resp.status == 403   ? " (access denied: an expired or wrong presigned URL?)"
+                     : resp.status == 404 ? " (no such file)"
+                                          : "");
             retry = resp.status >= 500 || resp.status == 429;
         }
         awshttp_resp_clear(&resp);

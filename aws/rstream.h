@@ -25,9 +25,9 @@
 typedef struct rstream rstream_t;
 
 typedef struct {
-    const char *region;   /* s3:// only: the job's region (required for s3://) */
-    const char *profile;  /* AWS profile, or NULL */
-    size_t window;        /* bytes per ranged request; 0 = RSTREAM_WINDOW_DEFAULT */
+    const char *region;  /* s3:// only: the job's region (required for s3://) */
+    const char *profile; /* AWS profile, or NULL */
+    size_t window;       /* bytes per ranged request; 0 = RSTREAM_WINDOW_DEFAULT */
 } rstream_opts_t;
 
 /* True for the URIs rstream reads (s3://, https://, http:// to a loopback host). */
@@ -40,8 +40,8 @@ rstream_t *rstream_open(const char *uri, const rstream_opts_t *o, char *err, siz
 /* Reads up to n bytes: > 0 bytes, 0 at the end, -1 with err. */
 long rstream_read(rstream_t *r, void *buf, size_t n, char *err, size_t errlen);
 
-uint64_t rstream_size(const rstream_t *r);       /* the object's size, 0 when not known yet */
-uint64_t rstream_requests(const rstream_t *r);   /* ranged requests made so far */
+uint64_t rstream_size(const rstream_t *r);     /* the object's size, 0 when not known yet */
+uint64_t rstream_requests(const rstream_t *r); /* ranged requests made so far */
 void rstream_close(rstream_t **self_p);
 
 /* The stream as a dataset byte source: takes ownership of r (closed by dataset_close). */

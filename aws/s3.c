@@ -29,7 +29,7 @@
 struct s3 {
     char *region;
     char *profile;
-    char *endpoint;   /* NULL = AWS */
+    char *endpoint; /* NULL = AWS */
     bool path_style;
     int max_attempts;
     backoff_t bo;
@@ -198,12 +198,16 @@ static void s3_fail(s3_t *s, s3_err_t *e, const char *op, const char *action, co
     snprintf(e->code, sizeof e->code, "%s", code ? code : "");
     if (region_hint && *region_hint) snprintf(e->bucket_region, sizeof e->bucket_region, "%s", region_hint);
     if (region_hint && *region_hint && strcmp(region_hint, s->region) != 0) {
-        seterr(e, "%s %s: the bucket %s is in region %s, but this job's region is %s (S3 answered HTTP %ld%s%s): set "
-               "\"region\": \"%s\" in the spec to run the job there, or use a bucket in %s", op, where, bucket,
-               region_hint, s->region, status, code && *code ? " " : "", code ? code : "", region_hint, s->region);
+        seterr(e,
+               "%s %s: the bucket %s is in region %s, but this job's region is %s (S3 answered HTTP %ld%s%s): set "
+               "\"region\": \"%s\" in the spec to run the job there, or use a bucket in %s",
+               op, where, bucket, region_hint, s->region, status, code && *code ? " " : "", code ? code : "",
+               region_hint, s->region);
     } else if (code && strcmp(code, "NoSuchBucket") == 0) {
-        seterr(e, "%s %s: NoSuchBucket (HTTP %ld): the bucket %s does not exist (or not in this account's view of "
-               "region %s)", op, where, status, bucket, s->region);
+        seterr(e,
+               "%s %s: NoSuchBucket (HTTP %ld): the bucket %s does not exist (or not in this account's view of "
+               "region %s)",
+               op, where, status, bucket, s->region);
     } else if (code && strcmp(code, "NoSuchKey") == 0) {
         seterr(e, "%s %s: NoSuchKey (HTTP %ld): the object does not exist", op, where, status);
     } else if (code && (strcmp(code, "AccessDenied") == 0 || strcmp(code, "AllAccessDisabled") == 0)) {
@@ -211,15 +215,16 @@ static void s3_fail(s3_t *s, s3_err_t *e, const char *op, const char *action, co
         if (strcmp(action, "s3:ListBucket") == 0) snprintf(res, sizeof res, "arn:aws:s3:::%s", bucket);
         else snprintf(res, sizeof res, "arn:aws:s3:::%s/%.1000s", bucket, key ? key : "*");
         seterr(e, "%s %s: AccessDenied (HTTP %ld) for the credentials from %s: they need %s on %s%s%s", op, where,
-               status, source ? source : "the credential chain", action, res, m[0] ? " (S3 said: " : "",
-               m[0] ? m : "");
+               status, source ? source : "the credential chain", action, res, m[0] ? " (S3 said: " : "", m[0] ? m : "");
         if (m[0] && strlen(e->msg) + 2 < sizeof e->msg) strcat(e->msg, ")");
     } else if (status == 404 && (!code || !*code)) {
-        seterr(e, "%s %s: HTTP 404: %s", op, where, key && *key ? "the object (or the bucket) does not exist"
-                                                              : "the bucket does not exist");
+        seterr(e, "%s %s: HTTP 404: %s", op, where,
+               key && *key ? "the object (or the bucket) does not exist" : "the bucket does not exist");
     } else if (status == 412) {
-        seterr(e, "%s %s: the object changed while it was being read (PreconditionFailed: its ETag is no longer the "
-               "one read first); start again", op, where);
+        seterr(e,
+               "%s %s: the object changed while it was being read (PreconditionFailed: its ETag is no longer the "
+               "one read first); start again",
+               op, where);
     } else if (status) {
         seterr(e, "%s %s: HTTP %ld%s%s%s%s", op, where, status, code && *code ? " " : "", code ? code : "",
                m[0] ? ": " : "", m);
@@ -244,9 +249,9 @@ static bool creds_rejected(const char *code)
 
 /* ---- the request ---- */
 
-int s3_request(s3_t *s, const char *op, const char *action, const char *method, const char *bucket,
-               const char *key, const char *query, const httpmsg_headers_t *extra, const void *body, size_t body_len,
-               buf_t *resp_body, httpmsg_headers_t *resp_headers, s3_err_t *e)
+int s3_request(s3_t *s, const char *op, const char *action, const char *method, const char *bucket, const char *key,
+               const char *query, const httpmsg_headers_t *extra, const void *body, size_t body_len, buf_t *resp_body,
+               httpmsg_headers_t *resp_headers, s3_err_t *e)
 {
     memset(e, 0, sizeof(*e));
     char *url = url_for(s, bucket, key, query);
@@ -272,12 +277,17 @@ int s3_request(s3_t *s, const char *op, const char *action, const char *method, 
         }
         char *source = xstrdup(awscreds_source(c));
         awscreds_destroy(&c);
-        awshttp_req_t q = {.method = method, .url = url, .headers = &hd, .body = body, .body_len = body_len,
-                           .timeout_ms = s->timeout_ms, .connect_timeout_ms = 10000,
+        awshttp_req_t q = {.method = method,
+                           .url = url,
+                           .headers = &hd,
+                           .body = body,
+                           .body_len = body_len,
+                           .timeout_ms = s->timeout_ms,
+                           .connect_timeout_ms = 10000,
                            /* error bodies are small; a range's body is its length */
-                           .max_body = resp_body && resp_body->max ? (resp_body->max > (1u << 20) ? resp_body->max
-                                                                                                  : (1u << 20)) + 1
-                                                                   : AWSHTTP_MAX_BODY};
+                           .max_body = resp_body && resp_body->max
+                                           ? (resp_body->max > (1u << 20) ? resp_body->max : (1u << 20)) + 1
+                                           : AWSHTTP_MAX_BODY};
         if (body && body_len == 0) q.body = "";
         awshttp_resp_t resp;
         int sent = awshttp_do(s->http, &q, &resp);
@@ -316,10 +326,10 @@ int s3_request(s3_t *s, const char *op, const char *action, const char *method, 
         if (!region && hdr_region) region = xstrdup(hdr_region);
         if (!code && status == 301) code = xstrdup("PermanentRedirect");
         bool wrong_region = (status == 301 || (code && strcmp(code, "AuthorizationHeaderMalformed") == 0) ||
-                             (code && strcmp(code, "PermanentRedirect") == 0)) && region && *region &&
-                            strcmp(region, s->region) != 0;
-        s3_fail(s, e, op, action, bucket, key, status, code, sent == 0 ? msg : resp.error,
-                wrong_region ? region : NULL, source);
+                             (code && strcmp(code, "PermanentRedirect") == 0)) &&
+                            region && *region && strcmp(region, s->region) != 0;
+        s3_fail(s, e, op, action, bucket, key, status, code, sent == 0 ? msg : resp.error, wrong_region ? region : NULL,
+                source);
         bool again = false;
         if (creds_rejected(code) && !refreshed) {
             awscreds_forget();
@@ -331,8 +341,10 @@ int s3_request(s3_t *s, const char *op, const char *action, const char *method, 
             long ra_ms = ra ? strtol(ra, NULL, 10) * 1000 : -1;
             int64_t d = backoff_delay_ms(&s->bo, (uint32_t)attempt, ra_ms);
             log_info("%s s3://%s/%s: %s; retrying in %lld ms (attempt %d of %d)", op, bucket, key ? key : "",
-                     code && *code ? code : sent == 0 ? "server error" : "connection error", (long long)d,
-                     attempt + 1, s->max_attempts);
+                     code && *code ? code
+                     : sent == 0   ? "server error"
+                                   : "connection error",
+                     (long long)d, attempt + 1, s->max_attempts);
             usleep((useconds_t)(d * 1000));
         }
         free(code);
@@ -417,8 +429,8 @@ int s3_put(s3_t *s, const char *bucket, const char *key, const void *data, size_
     return rc;
 }
 
-int s3_list(s3_t *s, const char *bucket, const char *prefix, const char *continuation, int max_keys,
-            s3_entry_t **out, size_t *n, char **next, s3_err_t *e)
+int s3_list(s3_t *s, const char *bucket, const char *prefix, const char *continuation, int max_keys, s3_entry_t **out,
+            size_t *n, char **next, s3_err_t *e)
 {
     *out = NULL;
     *n = 0;
@@ -426,13 +438,20 @@ int s3_list(s3_t *s, const char *bucket, const char *prefix, const char *continu
     buf_t q;
     buf_init(&q, 0);
     int rc = 0;
-    if (continuation && (buf_puts(&q, "continuation-token=") < 0 || awshttp_encode(&q, continuation, false) < 0)) rc = -1;
-    if (rc == 0 && buf_printf(&q, "%slist-type=2&max-keys=%d", q.len ? "&" : "", max_keys < 1 ? 1 : max_keys > 1000 ? 1000 : max_keys) < 0) rc = -1;
-    if (rc == 0 && prefix && *prefix && (buf_puts(&q, "&prefix=") < 0 || awshttp_encode(&q, prefix, false) < 0)) rc = -1;
+    if (continuation && (buf_puts(&q, "continuation-token=") < 0 || awshttp_encode(&q, continuation, false) < 0))
+        rc = -1;
+    if (rc == 0 && buf_printf(&q, "%slist-type=2&max-keys=%d", q.len ? "&" : "",
+                              max_keys < 1      ? 1
+                              : max_keys > 1000 ? 1000
+                                                : max_keys) < 0)
+        rc = -1;
+    if (rc == 0 && prefix && *prefix && (buf_puts(&q, "&prefix=") < 0 || awshttp_encode(&q, prefix, false) < 0))
+        rc = -1;
     buf_t body;
     buf_init(&body, 0);
     if (rc == 0)
-        rc = s3_request(s, "ListObjectsV2", "s3:ListBucket", "GET", bucket, NULL, q.data, NULL, NULL, 0, &body, NULL, e);
+        rc = s3_request(s, "ListObjectsV2", "s3:ListBucket", "GET", bucket, NULL, q.data, NULL, NULL, 0, &body, NULL,
+                        e);
     buf_free(&q);
     if (rc < 0) {
         buf_free(&body);

@@ -42,24 +42,24 @@
 typedef struct s3 s3_t;
 
 typedef struct {
-    const char *region;          /* required: the job's region */
-    const char *profile;         /* AWS profile for credentials; NULL = the chain's default */
-    const char *endpoint;        /* NULL = AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL, then AWS */
-    int path_style;              /* -1 = as described above, 0 = virtual-hosted, 1 = path */
-    int max_attempts;            /* 0 = 5 */
-    int backoff_base_ms;         /* 0 = 200 */
-    int backoff_max_ms;          /* 0 = 20000 */
-    size_t part_size;            /* multipart part size; 0 = S3_PART_SIZE_DEFAULT (at least 5 MiB) */
-    size_t multipart_threshold;  /* files larger than this go multipart; 0 = the default */
-    long timeout_ms;             /* one request; 0 = 300000 */
+    const char *region;         /* required: the job's region */
+    const char *profile;        /* AWS profile for credentials; NULL = the chain's default */
+    const char *endpoint;       /* NULL = AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL, then AWS */
+    int path_style;             /* -1 = as described above, 0 = virtual-hosted, 1 = path */
+    int max_attempts;           /* 0 = 5 */
+    int backoff_base_ms;        /* 0 = 200 */
+    int backoff_max_ms;         /* 0 = 20000 */
+    size_t part_size;           /* multipart part size; 0 = S3_PART_SIZE_DEFAULT (at least 5 MiB) */
+    size_t multipart_threshold; /* files larger than this go multipart; 0 = the default */
+    long timeout_ms;            /* one request; 0 = 300000 */
 } s3_opts_t;
 
 /* What went wrong with a call. */
 typedef struct {
-    long status;             /* HTTP status of the last answer, 0 when none came */
-    char code[64];           /* S3's error code ("NoSuchBucket", "AccessDenied", ...), or "" */
-    char bucket_region[32];  /* the bucket's region when S3 said it is elsewhere, else "" */
-    char msg[2048];          /* the whole readable message */
+    long status;            /* HTTP status of the last answer, 0 when none came */
+    char code[64];          /* S3's error code ("NoSuchBucket", "AccessDenied", ...), or "" */
+    char bucket_region[32]; /* the bucket's region when S3 said it is elsewhere, else "" */
+    char msg[2048];         /* the whole readable message */
 } s3_err_t;
 
 typedef struct {
@@ -106,8 +106,8 @@ int s3_upload_file(s3_t *s, const char *bucket, const char *key, const char *pat
 /* One page of ListObjectsV2 under prefix (max_keys 1..1000; continuation NULL for the first
  * page). *next gets the token for the next page, or NULL at the end. Caller frees with
  * s3_entries_free and free(*next). */
-int s3_list(s3_t *s, const char *bucket, const char *prefix, const char *continuation, int max_keys,
-            s3_entry_t **out, size_t *n, char **next, s3_err_t *e) __attribute__((warn_unused_result));
+int s3_list(s3_t *s, const char *bucket, const char *prefix, const char *continuation, int max_keys, s3_entry_t **out,
+            size_t *n, char **next, s3_err_t *e) __attribute__((warn_unused_result));
 void s3_entries_free(s3_entry_t *v, size_t n);
 
 /* ---- for s3_upload.c ---- */
@@ -116,9 +116,9 @@ void s3_entries_free(s3_entry_t *v, size_t n);
  * encoded) or NULL. On success (2xx) 0 with the reply in *resp_body and *resp_headers when not NULL
  * (caller frees / clears). -1 with e. `op` names the call in messages; `action` is the IAM
  * action an AccessDenied asks for. */
-int s3_request(s3_t *s, const char *op, const char *action, const char *method, const char *bucket,
-               const char *key, const char *query, const httpmsg_headers_t *extra, const void *body, size_t body_len,
-               buf_t *resp_body, httpmsg_headers_t *resp_headers, s3_err_t *e) __attribute__((warn_unused_result));
+int s3_request(s3_t *s, const char *op, const char *action, const char *method, const char *bucket, const char *key,
+               const char *query, const httpmsg_headers_t *extra, const void *body, size_t body_len, buf_t *resp_body,
+               httpmsg_headers_t *resp_headers, s3_err_t *e) __attribute__((warn_unused_result));
 size_t s3_part_size(const s3_t *s, uint64_t file_size);
 size_t s3_multipart_threshold(const s3_t *s);
 

@@ -50,7 +50,8 @@ static void abort_upload(s3_t *s, const char *bucket, const char *key, const cha
     if (s3_request(s, "AbortMultipartUpload", "s3:AbortMultipartUpload", "DELETE", bucket, key, qid, NULL, NULL, 0,
                    NULL, NULL, &ae) < 0)
         log_warn("could not abort the multipart upload to s3://%s/%s (its parts stay until a lifecycle rule "
-                 "removes them): %s", bucket, key, ae.msg);
+                 "removes them): %s",
+                 bucket, key, ae.msg);
 }
 
 static int put_multipart(s3_t *s, const char *bucket, const char *key, FILE *f, uint64_t size, const char *path,
@@ -154,8 +155,9 @@ int s3_upload_file(s3_t *s, const char *bucket, const char *key, const char *pat
     s3_object_t o;
     if (s3_head(s, bucket, key, &o, e) < 0) return -1;
     if (o.size != size) {
-        snprintf(e->msg, sizeof e->msg, "s3://%s/%s: uploaded %s (%" PRIu64 " bytes) but the object has %" PRIu64
-                 " bytes", bucket, key, path, size, o.size);
+        snprintf(e->msg, sizeof e->msg,
+                 "s3://%s/%s: uploaded %s (%" PRIu64 " bytes) but the object has %" PRIu64 " bytes", bucket, key, path,
+                 size, o.size);
         return -1;
     }
     if (out) *out = o;

@@ -61,8 +61,14 @@ static int call(const char *region, const char *op, const cJSON *in, cJSON **out
             free(source);
             break;
         }
-        awshttp_req_t q = {.method = "POST", .url = url, .headers = &hd, .body = body, .body_len = strlen(body),
-                           .timeout_ms = 30000, .connect_timeout_ms = 10000, .max_body = 4 << 20};
+        awshttp_req_t q = {.method = "POST",
+                           .url = url,
+                           .headers = &hd,
+                           .body = body,
+                           .body_len = strlen(body),
+                           .timeout_ms = 30000,
+                           .connect_timeout_ms = 10000,
+                           .max_body = 4 << 20};
         awshttp_resp_t resp;
         int sent = awshttp_do(h, &q, &resp);
         httpmsg_headers_clear(&hd);
@@ -82,10 +88,12 @@ static int call(const char *region, const char *op, const cJSON *in, cJSON **out
                 if (!m) m = cJSON_GetObjectItemCaseSensitive(j, "message");
                 const char *et = httpmsg_headers_get(&resp.headers, "x-amzn-ErrorType");
                 char type[96] = "";
-                if (cJSON_IsString(t)) snprintf(type, sizeof type, "%s", strrchr(t->valuestring, '#') ? strrchr(t->valuestring, '#') + 1 : t->valuestring);
+                if (cJSON_IsString(t))
+                    snprintf(type, sizeof type, "%s",
+                             strrchr(t->valuestring, '#') ? strrchr(t->valuestring, '#') + 1 : t->valuestring);
                 else if (et) snprintf(type, sizeof type, "%.*s", (int)strcspn(et, ":"), et);
-                snprintf(err, errlen, "SageMaker %s (HTTP %ld%s%s)%s%.400s", op, resp.status, type[0] ? ", " : "",
-                         type, cJSON_IsString(m) ? ": " : "", cJSON_IsString(m) ? m->valuestring : "");
+                snprintf(err, errlen, "SageMaker %s (HTTP %ld%s%s)%s%.400s", op, resp.status, type[0] ? ", " : "", type,
+                         cJSON_IsString(m) ? ": " : "", cJSON_IsString(m) ? m->valuestring : "");
                 if (strstr(type, "AccessDenied") && strlen(err) + 200 < errlen)
                     snprintf(err + strlen(err), errlen - strlen(err), " (credentials from %s; they need sagemaker:%s)",
                              source, op);
@@ -186,13 +194,16 @@ char *smpkg_latest_approved(const char *region, const char *group, char *err, si
     const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "ModelPackageSummaryList"), 0);
     char *arn = first ? jdup(first, "ModelPackageArn") : NULL;
     if (!arn)
-        snprintf(err, errlen, "model package group %s has no Approved version (approve one in the SageMaker model "
-                 "registry, or give `model` as a package ARN)", group);
+        snprintf(err, errlen,
+                 "model package group %s has no Approved version (approve one in the SageMaker model "
+                 "registry, or give `model` as a package ARN)",
+                 group);
     cJSON_Delete(j);
     return arn;
 }
 
-char *smpkg_resolve(const smpkg_t *p, const char *key, bool (*servable)(const char *model, void *ctx), void *ctx, char *why, size_t whylen)
+char *smpkg_resolve(const smpkg_t *p, const char *key, bool (*servable)(const char *model, void *ctx), void *ctx,
+                    char *why, size_t whylen)
 {
     bool base = strcmp(key, "base_model") == 0;
     if (p->endpoint) return xasprintf("sagemaker/%s", p->endpoint);
@@ -205,18 +216,23 @@ char *smpkg_resolve(const smpkg_t *p, const char *key, bool (*servable)(const ch
     if (cand && (base || !p->model_data)) return cand;
     free(cand);
     if (base && p->base_model)
-        snprintf(why, whylen, "the package %s names the base model `%s`, which Bedrock does not serve on demand: "
-                 "deploy it to a SageMaker endpoint and pass `sagemaker/<endpoint>`", p->arn, p->base_model);
+        snprintf(why, whylen,
+                 "the package %s names the base model `%s`, which Bedrock does not serve on demand: "
+                 "deploy it to a SageMaker endpoint and pass `sagemaker/<endpoint>`",
+                 p->arn, p->base_model);
     else if (p->model_data)
-        snprintf(why, whylen, "the package %s is a fine-tuned model with artifacts only (%s%s%s%s%s); llmaj calls "
+        snprintf(why, whylen,
+                 "the package %s is a fine-tuned model with artifacts only (%s%s%s%s%s); llmaj calls "
                  "models that are already served and never deploys one (an endpoint is paid infrastructure): deploy "
                  "it to a SageMaker endpoint and pass `sagemaker/<endpoint>` (or record the endpoint on the package "
                  "as the customer metadata property EndpointName), or import it into Bedrock and pass "
-                 "`bedrock/<custom model deployment ARN>`", p->arn, p->model_data,
-                 p->base_model ? ", base model " : "", p->base_model ? p->base_model : "", p->image ? ", image " : "",
-                 p->image ? p->image : "");
+                 "`bedrock/<custom model deployment ARN>`",
+                 p->arn, p->model_data, p->base_model ? ", base model " : "", p->base_model ? p->base_model : "",
+                 p->image ? ", image " : "", p->image ? p->image : "");
     else
-        snprintf(why, whylen, "the package %s names neither an inference endpoint, a Bedrock model nor a base model "
-                 "llmaj can call: deploy it and pass `sagemaker/<endpoint>`", p->arn);
+        snprintf(why, whylen,
+                 "the package %s names neither an inference endpoint, a Bedrock model nor a base model "
+                 "llmaj can call: deploy it and pass `sagemaker/<endpoint>`",
+                 p->arn);
     return NULL;
 }

@@ -46,7 +46,7 @@ char *smpkg_latest_approved(const char *region, const char *group, char *err, si
 /* What `p` resolves to for the spec key `key` ("model" or "base_model"; a base model may use the
  * package's base model). Caller frees; NULL with the reason (what to do) in why. `servable`
  * decides whether a candidate model string is one llmaj can call (modelstr's judgement). */
-char *smpkg_resolve(const smpkg_t *p, const char *key, bool (*servable)(const char *model, void *ctx), void *ctx, char *why,
-                    size_t whylen) __attribute__((warn_unused_result));
+char *smpkg_resolve(const smpkg_t *p, const char *key, bool (*servable)(const char *model, void *ctx), void *ctx,
+                    char *why, size_t whylen) __attribute__((warn_unused_result));
 
 #endif

@@ -58,8 +58,8 @@ static void clip(const char *s, char *out, size_t n)
         if ((unsigned char)*p < 0x20) *p = ' ';
 }
 
-static int call(const char *action, const sts_role_t *r, const awscreds_t *source, const char *token,
-                awscreds_t **out, char *err, size_t errlen)
+static int call(const char *action, const sts_role_t *r, const awscreds_t *source, const char *token, awscreds_t **out,
+                char *err, size_t errlen)
 {
     *out = NULL;
     char session[80];
@@ -91,13 +91,19 @@ static int call(const char *action, const sts_role_t *r, const awscreds_t *sourc
         httpmsg_headers_init(&hd);
         httpmsg_headers_add(&hd, "Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
         httpmsg_headers_add(&hd, "Accept", "text/xml");
-        if (source && awshttp_sign(source, sign_region, "sts", "POST", url, &hd, form.data, form.len, false, err,
-                                   errlen) < 0) {
+        if (source &&
+            awshttp_sign(source, sign_region, "sts", "POST", url, &hd, form.data, form.len, false, err, errlen) < 0) {
             httpmsg_headers_clear(&hd);
             break;
         }
-        awshttp_req_t q = {.method = "POST", .url = url, .headers = &hd, .body = form.data, .body_len = form.len,
-                           .timeout_ms = 15000, .connect_timeout_ms = 5000, .max_body = 1 << 20};
+        awshttp_req_t q = {.method = "POST",
+                           .url = url,
+                           .headers = &hd,
+                           .body = form.data,
+                           .body_len = form.len,
+                           .timeout_ms = 15000,
+                           .connect_timeout_ms = 5000,
+                           .max_body = 1 << 20};
         awshttp_resp_t resp;
         int sent = awshttp_do(h, &q, &resp);
         for (size_t i = 0; i < hd.n; i++) OPENSSL_cleanse(hd.v[i].value, strlen(hd.v[i].value));
@@ -107,8 +113,8 @@ static int call(const char *action, const sts_role_t *r, const awscreds_t *sourc
             awsxml_span_t cr;
             const char *x = resp.body.data ? resp.body.data : "";
             if (awsxml_has_doctype(x, resp.body.len) || !awsxml_find(x, resp.body.len, "Credentials", &cr)) {
-                awscreds_seterr(err, errlen, "STS %s for %s at %s: the reply has no <Credentials>", action,
-                                r->role_arn, where);
+                awscreds_seterr(err, errlen, "STS %s for %s at %s: the reply has no <Credentials>", action, r->role_arn,
+                                where);
             } else {
                 char *ak = awsxml_text(cr.p, cr.len, "AccessKeyId");
                 char *sk = awsxml_text(cr.p, cr.len, "SecretAccessKey");
@@ -116,8 +122,10 @@ static int call(const char *action, const sts_role_t *r, const awscreds_t *sourc
                 char *ex = awsxml_text(cr.p, cr.len, "Expiration");
                 time_t exp = 0;
                 if (!ak || !*ak || !sk || !*sk || !tk || !*tk)
-                    awscreds_seterr(err, errlen, "STS %s for %s: the reply lacks AccessKeyId, SecretAccessKey or "
-                                    "SessionToken", action, r->role_arn);
+                    awscreds_seterr(err, errlen,
+                                    "STS %s for %s: the reply lacks AccessKeyId, SecretAccessKey or "
+                                    "SessionToken",
+                                    action, r->role_arn);
                 else if (!ex || awscreds_parse_time(ex, &exp) < 0)
                     awscreds_seterr(err, errlen, "STS %s for %s: the reply's Expiration is missing or malformed",
                                     action, r->role_arn);

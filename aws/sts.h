@@ -17,12 +17,12 @@
 #define STS_DEFAULT_DURATION_S 3600
 
 typedef struct {
-    const char *region;        /* where to call STS; NULL = the global endpoint */
-    const char *role_arn;      /* required */
-    const char *session_name;  /* NULL = "llmaj-<unix time>" */
-    const char *external_id;   /* AssumeRole only; NULL = none */
-    int duration_s;            /* 0 = STS_DEFAULT_DURATION_S */
-    const char *profile;       /* recorded on the result */
+    const char *region;       /* where to call STS; NULL = the global endpoint */
+    const char *role_arn;     /* required */
+    const char *session_name; /* NULL = "llmaj-<unix time>" */
+    const char *external_id;  /* AssumeRole only; NULL = none */
+    int duration_s;           /* 0 = STS_DEFAULT_DURATION_S */
+    const char *profile;      /* recorded on the result */
 } sts_role_t;
 
 /* AssumeRole with `source` credentials. 0 with *out (caller owns: awscreds_destroy), or -1. */

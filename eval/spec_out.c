@@ -87,8 +87,8 @@ static bool same_model(const char *a, const char *b, const char *region)
         modelstr_clear(&ma);
         return false;
     }
-    bool same = ma.kind == mb.kind && strcmp(ma.model, mb.model) == 0 &&
-                (ma.service == NULL) == (mb.service == NULL) && (!ma.service || strcmp(ma.service, mb.service) == 0);
+    bool same = ma.kind == mb.kind && strcmp(ma.model, mb.model) == 0 && (ma.service == NULL) == (mb.service == NULL) &&
+                (!ma.service || strcmp(ma.service, mb.service) == 0);
     modelstr_clear(&ma);
     modelstr_clear(&mb);
     return same;

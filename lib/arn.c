@@ -33,8 +33,7 @@ static bool take(char *dst, size_t cap, const char *s, size_t n)
 static void shown(const char *s, size_t n, char *out, size_t cap)
 {
     size_t k = 0;
-    for (size_t i = 0; i < n && k + 4 < cap && i < 40; i++)
-        out[k++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    for (size_t i = 0; i < n && k + 4 < cap && i < 40; i++) out[k++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
     if (n > 40 && k + 4 < cap) {
         memcpy(out + k, "...", 3);
         k += 3;
@@ -60,8 +59,10 @@ int arn_parse(const char *s, arn_t *out, char *err, size_t errlen)
         const char *c = strchr(p, ':');
         if (!c || i == 4) {
             if (i < 4) {
-                snprintf(err, errlen, "expected arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE (6 parts separated "
-                                      "by `:`), got %d", i + 2);
+                snprintf(err, errlen,
+                         "expected arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE (6 parts separated "
+                         "by `:`), got %d",
+                         i + 2);
                 return -1;
             }
             break;

@@ -14,7 +14,10 @@
 
 #include "mock_api.h"
 
-#define PUT(call) do { if ((call) < 0) abort(); } while (0) /* unbounded buffers */
+#define PUT(call)                \
+    do {                         \
+        if ((call) < 0) abort(); \
+    } while (0) /* unbounded buffers */
 #define SIGV4_SCHEME "AWS4-HMAC-SHA256"
 
 static void request_id(const mock_call_t *call, mock_resp_t *resp)
@@ -28,8 +31,8 @@ static void error_body(const mock_call_t *call, mock_resp_t *resp, int status, c
 {
     buf_t *b = mock_resp_start(resp, status);
     if (original) {
-        PUT(buf_printf(b, "{\"ErrorCode\":\"CLIENT_ERROR_FROM_MODEL\",\"OriginalStatusCode\":%d,\"OriginalMessage\":",
-                       original));
+        PUT(buf_printf(
+            b, "{\"ErrorCode\":\"CLIENT_ERROR_FROM_MODEL\",\"OriginalStatusCode\":%d,\"OriginalMessage\":", original));
         PUT(buf_json_str(b, msg, strlen(msg)));
         PUT(buf_puts(b, ",\"Message\":"));
         char m[256];
@@ -85,7 +88,8 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
         if (mt && mock_api_max_tokens(mt, "parameters.max_new_tokens", &req->max_tokens, err, errlen) < 0) return -1;
         const cJSON *t = params ? cJSON_GetObjectItemCaseSensitive(params, "temperature") : NULL;
         if (t && !(cJSON_IsNumber(t) && t->valuedouble > 0 && t->valuedouble <= 100)) {
-            snprintf(err, errlen, "parameters.temperature: must be strictly positive (TGI refuses 0; send "
+            snprintf(err, errlen,
+                     "parameters.temperature: must be strictly positive (TGI refuses 0; send "
                      "\"do_sample\": false for greedy decoding)");
             return -1;
         }
@@ -101,7 +105,8 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
     if (mt && mock_api_max_tokens(mt, "max_tokens", &req->max_tokens, err, errlen) < 0) return -1;
     int i = 0;
     const cJSON *m;
-    cJSON_ArrayForEach(m, msgs) {
+    cJSON_ArrayForEach(m, msgs)
+    {
         const cJSON *role = cJSON_IsObject(m) ? cJSON_GetObjectItemCaseSensitive(m, "role") : NULL;
         mock_role_t r;
         if (!cJSON_IsString(role)) {
@@ -140,7 +145,8 @@ static void reply(const mock_call_t *call, mock_resp_t *resp)
         PUT(buf_json_str(b, call->req->model, strlen(call->req->model)));
         PUT(buf_puts(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"));
         PUT(buf_json_str(b, g->text, g->len));
-        PUT(buf_printf(b, "},\"finish_reason\":\"%s\"}],\"usage\":{\"prompt_tokens\":%u,\"completion_tokens\":%u,"
+        PUT(buf_printf(b,
+                       "},\"finish_reason\":\"%s\"}],\"usage\":{\"prompt_tokens\":%u,\"completion_tokens\":%u,"
                        "\"total_tokens\":%llu}}",
                        g->truncated ? "length" : "stop", g->input_tokens, g->output_tokens,
                        (unsigned long long)g->input_tokens + g->output_tokens));
@@ -151,26 +157,28 @@ static void reply(const mock_call_t *call, mock_resp_t *resp)
 static void error(const mock_call_t *call, mock_err_t kind, int status, const char *message, mock_resp_t *resp)
 {
     switch (kind) {
-    case MOCK_ERR_INVALID:
-        error_body(call, resp, 400, "ValidationError", message, 0);
-        return;
+    case MOCK_ERR_INVALID: error_body(call, resp, 400, "ValidationError", message, 0); return;
     case MOCK_ERR_AUTH:
-        error_body(call, resp, 403, "UnrecognizedClientException", "The security token included in the request is "
-                   "invalid.", 0);
+        error_body(call, resp, 403, "UnrecognizedClientException",
+                   "The security token included in the request is "
+                   "invalid.",
+                   0);
         return;
     case MOCK_ERR_QUOTA:
-        error_body(call, resp, 400, "ServiceQuotaExceededException", "The account-level service limit has been "
-                   "exceeded for this endpoint.", 0);
+        error_body(call, resp, 400, "ServiceQuotaExceededException",
+                   "The account-level service limit has been "
+                   "exceeded for this endpoint.",
+                   0);
         return;
-    case MOCK_ERR_RATE:
-        error_body(call, resp, 400, "ThrottlingException", "Rate exceeded", 0);
-        return;
-    case MOCK_ERR_SERVER:
-        error_body(call, resp, 424, "ModelError", "the model container failed", status);
-        return;
+    case MOCK_ERR_RATE: error_body(call, resp, 400, "ThrottlingException", "Rate exceeded", 0); return;
+    case MOCK_ERR_SERVER: error_body(call, resp, 424, "ModelError", "the model container failed", status); return;
     }
 }
 
 const mock_api_t mock_api_sagemaker = {
-    .name = "sagemaker", .check = check, .parse = parse, .reply = reply, .error = error,
+    .name = "sagemaker",
+    .check = check,
+    .parse = parse,
+    .reply = reply,
+    .error = error,
 };

@@ -22,7 +22,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define PUT(call) do { if ((call) < 0) abort(); } while (0) /* unbounded buffers */
+#define PUT(call)                \
+    do {                         \
+        if ((call) < 0) abort(); \
+    } while (0) /* unbounded buffers */
 
 /* ---- helpers ---- */
 
@@ -48,7 +51,10 @@ char *mock_aws_unescape(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%') {
             int h = i + 2 < n ? hexv(s[i + 1]) : -1, l = i + 2 < n ? hexv(s[i + 2]) : -1;
-            if (h < 0 || l < 0) { free(out); return NULL; }
+            if (h < 0 || l < 0) {
+                free(out);
+                return NULL;
+            }
             out[k++] = (char)(h * 16 + l);
             i += 2;
         } else {
@@ -172,8 +178,10 @@ int mock_aws_check_sig(mock_aws_t *a, const mock_aws_req_t *r, const char *servi
         a->n_refused++;
         *status = 403;
         *code = "InvalidToken";
-        snprintf(msgbuf, msglen, "The provided token is malformed or otherwise invalid (temporary key %s needs its "
-                 "session token)", c->access_key);
+        snprintf(msgbuf, msglen,
+                 "The provided token is malformed or otherwise invalid (temporary key %s needs its "
+                 "session token)",
+                 c->access_key);
         return -1;
     }
     if (c->expires && time(NULL) >= c->expires) {
@@ -313,13 +321,14 @@ static void admin(mock_aws_t *a, const mock_aws_req_t *r, mock_resp_t *resp)
         return;
     }
     if (strncmp(p, "stats", 5) == 0 && strcmp(r->method, "GET") == 0) {
-        PUT(buf_printf(&b, "{\"s3\":%llu,\"sts\":%llu,\"container\":%llu,\"imds\":%llu,\"sagemaker\":%llu,"
-                       "\"refused\":%llu,\"multipart_parts\":%llu,\"slowdown\":%llu,\"stalled\":%llu,\"issued\":%llu}\n",
-                       (unsigned long long)a->n_s3, (unsigned long long)a->n_sts, (unsigned long long)a->n_container,
-                       (unsigned long long)a->n_imds, (unsigned long long)a->n_sagemaker,
-                       (unsigned long long)a->n_refused, (unsigned long long)a->n_multipart_parts,
-                       (unsigned long long)a->n_slowdown, (unsigned long long)a->n_stalled,
-                       (unsigned long long)a->issued));
+        PUT(buf_printf(
+            &b,
+            "{\"s3\":%llu,\"sts\":%llu,\"container\":%llu,\"imds\":%llu,\"sagemaker\":%llu,"
+            "\"refused\":%llu,\"multipart_parts\":%llu,\"slowdown\":%llu,\"stalled\":%llu,\"issued\":%llu}\n",
+            (unsigned long long)a->n_s3, (unsigned long long)a->n_sts, (unsigned long long)a->n_container,
+            (unsigned long long)a->n_imds, (unsigned long long)a->n_sagemaker, (unsigned long long)a->n_refused,
+            (unsigned long long)a->n_multipart_parts, (unsigned long long)a->n_slowdown,
+            (unsigned long long)a->n_stalled, (unsigned long long)a->issued));
         json_reply(resp, 200, &b);
         return;
     }
@@ -408,11 +417,26 @@ void mock_aws_serve(mock_aws_t *a, mock_aws_route_t route, const mock_aws_req_t 
     }
     switch (route) {
     case MOCK_AWS_ADMIN: admin(a, r, resp); break;
-    case MOCK_AWS_IMDS: a->n_imds++; mock_aws_imds(a, r, resp); break;
-    case MOCK_AWS_CONTAINER: a->n_container++; mock_aws_container(a, r, resp); break;
-    case MOCK_AWS_SAGEMAKER: a->n_sagemaker++; mock_aws_sagemaker(a, r, resp); break;
-    case MOCK_AWS_STS: a->n_sts++; mock_aws_sts(a, r, resp); break;
-    case MOCK_AWS_S3: a->n_s3++; mock_aws_s3(a, r, resp); break;
+    case MOCK_AWS_IMDS:
+        a->n_imds++;
+        mock_aws_imds(a, r, resp);
+        break;
+    case MOCK_AWS_CONTAINER:
+        a->n_container++;
+        mock_aws_container(a, r, resp);
+        break;
+    case MOCK_AWS_SAGEMAKER:
+        a->n_sagemaker++;
+        mock_aws_sagemaker(a, r, resp);
+        break;
+    case MOCK_AWS_STS:
+        a->n_sts++;
+        mock_aws_sts(a, r, resp);
+        break;
+    case MOCK_AWS_S3:
+        a->n_s3++;
+        mock_aws_s3(a, r, resp);
+        break;
     case MOCK_AWS_NONE: mock_resp_json(resp, 404, "{}", 2); break;
     }
     pthread_mutex_unlock(&a->mu);

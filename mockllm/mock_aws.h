@@ -36,7 +36,7 @@
 typedef struct mock_aws mock_aws_t;
 
 typedef enum {
-    MOCK_AWS_NONE = 0,   /* not an AWS route (a model call, /healthz, ...) */
+    MOCK_AWS_NONE = 0, /* not an AWS route (a model call, /healthz, ...) */
     MOCK_AWS_ADMIN,
     MOCK_AWS_IMDS,
     MOCK_AWS_CONTAINER,
@@ -48,7 +48,7 @@ typedef enum {
 /* One received request, as the services need it. */
 typedef struct {
     const char *method;
-    const char *raw_uri;       /* path and query exactly as received */
+    const char *raw_uri; /* path and query exactly as received */
     const sigv4_header_t *headers;
     size_t n_headers;
     const char *body;

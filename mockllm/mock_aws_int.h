@@ -14,30 +14,30 @@
 #include "mock_aws.h"
 #include "sigv4_verify.h"
 
-#define MOCK_AWS_ROLE "llmaj-mock-role"   /* the instance profile role IMDS names */
+#define MOCK_AWS_ROLE "llmaj-mock-role" /* the instance profile role IMDS names */
 #define MOCK_AWS_ACCOUNT "123456789012"
-#define MOCK_AWS_LOG_MAX 512              /* signed requests kept for /_mock/aws/requests */
-#define MOCK_AWS_LOG_BODY_MAX 65536       /* body bytes kept per logged request */
+#define MOCK_AWS_LOG_MAX 512        /* signed requests kept for /_mock/aws/requests */
+#define MOCK_AWS_LOG_BODY_MAX 65536 /* body bytes kept per logged request */
 
 typedef struct {
     char *access_key;
     char *secret;
-    char *token;        /* NULL for the static key */
-    time_t expires;     /* 0 = never */
-    char *issuer;       /* "static", "sts", "container", "imds" */
+    char *token;    /* NULL for the static key */
+    time_t expires; /* 0 = never */
+    char *issuer;   /* "static", "sts", "container", "imds" */
 } mock_cred_t;
 
 typedef struct {
     char *key;
     buf_t data;
-    char etag[64];      /* hex MD5 in quotes, or "<md5 of part md5s>-N" for multipart */
+    char etag[64];            /* hex MD5 in quotes, or "<md5 of part md5s>-N" for multipart */
     const char *content_type; /* a static string */
 } mock_obj_t;
 
 typedef struct {
     char *name;
     char region[32];
-    mock_obj_t *objs;   /* sorted by key */
+    mock_obj_t *objs; /* sorted by key */
     size_t n, cap;
 } mock_bucket_t;
 
@@ -46,10 +46,10 @@ typedef struct {
     char *bucket, *key;
     const char *content_type;
     struct mock_part {
-        int num;        /* 1..10000 */
+        int num; /* 1..10000 */
         buf_t data;
-        char etag[36];  /* hex MD5 in quotes */
-    } *parts;           /* in upload order; a part uploaded again replaces its data */
+        char etag[36]; /* hex MD5 in quotes */
+    } * parts;         /* in upload order; a part uploaded again replaces its data */
     size_t n_parts;
 } mock_upload_t;
 
@@ -57,18 +57,18 @@ typedef struct {
     char *method, *uri;
     char **hnames, **hvalues;
     size_t n_headers;
-    char *body;         /* first MOCK_AWS_LOG_BODY_MAX bytes */
-    size_t body_len;    /* the whole body's length */
+    char *body;      /* first MOCK_AWS_LOG_BODY_MAX bytes */
+    size_t body_len; /* the whole body's length */
     char payload_sha256[65];
     char service[32];
-    int status;         /* the answer's status */
+    int status; /* the answer's status */
 } mock_logged_t;
 
 struct mock_aws {
     pthread_mutex_t mu;
-    bool verify;              /* a static key is configured */
+    bool verify; /* a static key is configured */
     int creds_ttl_s;
-    char *region;             /* default bucket region */
+    char *region; /* default bucket region */
     char *container_token, *web_identity_token;
     mock_cred_t *creds;
     size_t n_creds;
@@ -78,13 +78,13 @@ struct mock_aws {
     mock_upload_t **uploads;
     size_t n_uploads;
     uint64_t upload_seq;
-    char **deny;              /* "bucket" or "bucket/prefix" */
+    char **deny; /* "bucket" or "bucket/prefix" */
     size_t n_deny;
     int slowdown_left;
-    char imds_token[72];      /* the IMDSv2 session token handed out; "" before the first PUT */
-    char *stall_match;        /* S3 requests whose raw URI contains this are stalled; NULL = none */
+    char imds_token[72]; /* the IMDSv2 session token handed out; "" before the first PUT */
+    char *stall_match;   /* S3 requests whose raw URI contains this are stalled; NULL = none */
     int64_t stall_ms;
-    cJSON *packages;          /* array of DescribeModelPackage replies */
+    cJSON *packages; /* array of DescribeModelPackage replies */
     mock_logged_t log[MOCK_AWS_LOG_MAX];
     size_t log_next, log_n;
     /* counters for /_mock/aws/stats */

@@ -18,7 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PUT(call) do { if ((call) < 0) abort(); } while (0) /* unbounded buffers */
+#define PUT(call)                \
+    do {                         \
+        if ((call) < 0) abort(); \
+    } while (0) /* unbounded buffers */
 
 static void creds_json(mock_aws_t *a, const char *issuer, bool imds, mock_resp_t *resp)
 {
@@ -27,8 +30,7 @@ static void creds_json(mock_aws_t *a, const char *issuer, bool imds, mock_resp_t
     mock_aws_time(c->expires, exp);
     mock_aws_time(time(NULL), now);
     buf_t *b = mock_resp_start(resp, 200);
-    if (imds)
-        PUT(buf_printf(b, "{\"Code\":\"Success\",\"LastUpdated\":\"%s\",\"Type\":\"AWS-HMAC\",", now));
+    if (imds) PUT(buf_printf(b, "{\"Code\":\"Success\",\"LastUpdated\":\"%s\",\"Type\":\"AWS-HMAC\",", now));
     else
         PUT(buf_printf(b, "{\"RoleArn\":\"arn:aws:iam::%s:role/%s\",\"AccountId\":\"%s\",", MOCK_AWS_ACCOUNT,
                        MOCK_AWS_ROLE, MOCK_AWS_ACCOUNT));

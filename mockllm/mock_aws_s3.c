@@ -21,7 +21,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define PUT(call) do { if ((call) < 0) abort(); } while (0) /* unbounded buffers */
+#define PUT(call)                \
+    do {                         \
+        if ((call) < 0) abort(); \
+    } while (0) /* unbounded buffers */
 #define MIN_PART ((size_t)5 << 20)
 
 /* ---- the store ---- */
@@ -135,7 +138,7 @@ static void md5_etag(const void *p, size_t n, char out[36])
 static const char *static_type(const char *ct)
 {
     static const char *const known[] = {"application/json", "application/x-ndjson", "application/jsonl",
-                                        "text/plain", "application/gzip", "application/xml"};
+                                        "text/plain",       "application/gzip",     "application/xml"};
     if (ct)
         for (size_t i = 0; i < sizeof known / sizeof *known; i++)
             if (strncasecmp(ct, known[i], strlen(known[i])) == 0) return known[i];
@@ -447,8 +450,10 @@ void mock_aws_s3(mock_aws_t *a, const mock_aws_req_t *r, mock_resp_t *resp)
         s3_error(a, resp, 400, "InvalidRequest", "Only path-style requests (/BUCKET/KEY) are served here", NULL, head);
     } else if (!key && strcmp(r->method, "PUT") == 0) {
         if (bk) {
-            s3_error(a, resp, 409, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket "
-                     "succeeded and you already own it.", res, false);
+            s3_error(a, resp, 409, "BucketAlreadyOwnedByYou",
+                     "Your previous request to create the named bucket "
+                     "succeeded and you already own it.",
+                     res, false);
         } else {
             char *loc = r->body_len ? awsxml_text(r->body, r->body_len, "LocationConstraint") : NULL;
             mock_aws_bucket_add(a, bucket, loc && *loc ? loc : region[0] ? region : a->region);
@@ -460,8 +465,10 @@ void mock_aws_s3(mock_aws_t *a, const mock_aws_req_t *r, mock_resp_t *resp)
     } else if (!bk) {
         s3_error(a, resp, 404, "NoSuchBucket", "The specified bucket does not exist", res, head);
     } else if (region[0] && strcmp(region, bk->region) != 0) {
-        s3_error(a, resp, 301, "PermanentRedirect", "The bucket you are attempting to access must be addressed "
-                 "using the specified endpoint. Please send all future requests to this endpoint.", res, head);
+        s3_error(a, resp, 301, "PermanentRedirect",
+                 "The bucket you are attempting to access must be addressed "
+                 "using the specified endpoint. Please send all future requests to this endpoint.",
+                 res, head);
         mock_resp_header(resp, "x-amz-bucket-region", "%s", bk->region);
     } else if (denied(a, bucket, key)) {
         s3_error(a, resp, 403, "AccessDenied", "Access Denied", res, head);

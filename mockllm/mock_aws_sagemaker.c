@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PUT(call) do { if ((call) < 0) abort(); } while (0) /* unbounded buffers */
+#define PUT(call)                \
+    do {                         \
+        if ((call) < 0) abort(); \
+    } while (0) /* unbounded buffers */
 
 static void sm_error(mock_resp_t *resp, int status, const char *type, const char *msg)
 {
@@ -82,18 +85,22 @@ void mock_aws_sagemaker(mock_aws_t *a, const mock_aws_req_t *r, mock_resp_t *res
     if (strcmp(op, "DescribeModelPackage") == 0) {
         const char *name = jstr(in, "ModelPackageName");
         if (!name || !*name) {
-            sm_error(resp, 400, "ValidationException", "1 validation error detected: Value null at 'modelPackageName' "
+            sm_error(resp, 400, "ValidationException",
+                     "1 validation error detected: Value null at 'modelPackageName' "
                      "failed to satisfy constraint: Member must not be null");
             goto done;
         }
         if (strstr(name, "denied")) {
-            snprintf(msg, sizeof msg, "User: arn:aws:sts::%s:assumed-role/%s/llmaj is not authorized to perform: "
-                     "sagemaker:DescribeModelPackage on resource: %.200s", MOCK_AWS_ACCOUNT, MOCK_AWS_ROLE, name);
+            snprintf(msg, sizeof msg,
+                     "User: arn:aws:sts::%s:assumed-role/%s/llmaj is not authorized to perform: "
+                     "sagemaker:DescribeModelPackage on resource: %.200s",
+                     MOCK_AWS_ACCOUNT, MOCK_AWS_ROLE, name);
             sm_error(resp, 400, "AccessDeniedException", msg);
             goto done;
         }
         const cJSON *p;
-        cJSON_ArrayForEach(p, a->packages) {
+        cJSON_ArrayForEach(p, a->packages)
+        {
             const char *arn = jstr(p, "ModelPackageArn");
             if (arn && strcmp(arn, name) == 0) {
                 reply_json(resp, p);
@@ -113,7 +120,8 @@ void mock_aws_sagemaker(mock_aws_t *a, const mock_aws_req_t *r, mock_resp_t *res
         size_t n = 0, cap = (size_t)cJSON_GetArraySize(a->packages) + 1;
         const cJSON **sel = xcalloc(cap, sizeof(*sel));
         const cJSON *p;
-        cJSON_ArrayForEach(p, a->packages) {
+        cJSON_ArrayForEach(p, a->packages)
+        {
             const char *pg = jstr(p, "ModelPackageGroupName");
             const char *ps = jstr(p, "ModelApprovalStatus");
             if (!pg || strcmp(pg, group_name(g)) != 0) continue;
@@ -128,9 +136,9 @@ void mock_aws_sagemaker(mock_aws_t *a, const mock_aws_req_t *r, mock_resp_t *res
             size_t k = order && strcmp(order, "Ascending") == 0 ? n - 1 - i : i;
             if (maxr > 0 && (double)i >= maxr) break;
             cJSON *s = cJSON_CreateObject();
-            static const char *const fields[] = {"ModelPackageArn", "ModelPackageGroupName", "ModelPackageVersion",
-                                                 "CreationTime", "ModelApprovalStatus", "ModelPackageStatus",
-                                                 "ModelPackageDescription"};
+            static const char *const fields[] = {
+                "ModelPackageArn",     "ModelPackageGroupName", "ModelPackageVersion",    "CreationTime",
+                "ModelApprovalStatus", "ModelPackageStatus",    "ModelPackageDescription"};
             for (size_t f = 0; f < sizeof fields / sizeof *fields; f++) {
                 const cJSON *v = cJSON_GetObjectItemCaseSensitive(sel[k], fields[f]);
                 if (v) cJSON_AddItemToObject(s, fields[f], cJSON_Duplicate(v, 1));

@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PUT(call) do { if ((call) < 0) abort(); } while (0) /* unbounded buffers */
+#define PUT(call)                \
+    do {                         \
+        if ((call) < 0) abort(); \
+    } while (0) /* unbounded buffers */
 
 /* A form field, '+' as space and %XX decoded; NULL when absent. Caller frees. */
 static char *form_get(const char *body, size_t len, const char *name)
@@ -67,8 +70,11 @@ void mock_aws_sts(mock_aws_t *a, const mock_aws_req_t *r, mock_resp_t *resp)
     if (!action || (strcmp(action, "AssumeRole") != 0 && !web)) {
         sts_error(resp, 400, "Sender", "InvalidAction", "Only AssumeRole and AssumeRoleWithWebIdentity are served");
     } else if (!web && mock_aws_check_sig(a, r, "sts", NULL, 0, &status, &code, msg, sizeof msg) < 0) {
-        sts_error(resp, status, "Sender", strcmp(code, "UnrecognizedClientException") == 0 ? "InvalidClientTokenId"
-                  : strcmp(code, "InvalidSignatureException") == 0 ? "SignatureDoesNotMatch" : code, msg);
+        sts_error(resp, status, "Sender",
+                  strcmp(code, "UnrecognizedClientException") == 0 ? "InvalidClientTokenId"
+                  : strcmp(code, "InvalidSignatureException") == 0 ? "SignatureDoesNotMatch"
+                                                                   : code,
+                  msg);
     } else if (!role || strncmp(role, "arn:aws:iam::", 13) != 0 || !strstr(role, ":role/")) {
         sts_error(resp, 400, "Sender", "ValidationError", "RoleArn must be an IAM role ARN");
     } else if (!session || !*session || strlen(session) > 64) {
@@ -76,7 +82,8 @@ void mock_aws_sts(mock_aws_t *a, const mock_aws_req_t *r, mock_resp_t *resp)
     } else if (dur && (strtol(dur, NULL, 10) < 900 || strtol(dur, NULL, 10) > 43200)) {
         sts_error(resp, 400, "Sender", "ValidationError", "DurationSeconds must be from 900 to 43200");
     } else if (web && (!token || !*token || (a->web_identity_token && strcmp(token, a->web_identity_token) != 0))) {
-        sts_error(resp, 400, "Sender", "InvalidIdentityToken", "The web identity token that was passed could not be "
+        sts_error(resp, 400, "Sender", "InvalidIdentityToken",
+                  "The web identity token that was passed could not be "
                   "validated by AWS. Get a new identity token from the identity provider and then retry the request.");
     } else if (strstr(role, "denied")) {
         snprintf(msg, sizeof msg, "User is not authorized to perform: sts:%s on resource: %s", action, role);
@@ -89,14 +96,16 @@ void mock_aws_sts(mock_aws_t *a, const mock_aws_req_t *r, mock_resp_t *resp)
         resp->content_type = "text/xml";
         PUT(buf_printf(b, "<%sResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><%sResult>", action,
                        action));
-        PUT(buf_printf(b, "<Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey>"
+        PUT(buf_printf(b,
+                       "<Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey>"
                        "<SessionToken>%s</SessionToken><Expiration>%s</Expiration></Credentials>",
                        c->access_key, c->secret, c->token, exp));
         PUT(buf_puts(b, "<AssumedRoleUser><Arn>"));
         PUT(awsxml_escape(b, role));
         PUT(buf_puts(b, "/"));
         PUT(awsxml_escape(b, session));
-        PUT(buf_printf(b, "</Arn><AssumedRoleId>AROAMOCK:%s</AssumedRoleId></AssumedRoleUser></%sResult>"
+        PUT(buf_printf(b,
+                       "</Arn><AssumedRoleId>AROAMOCK:%s</AssumedRoleId></AssumedRoleUser></%sResult>"
                        "<ResponseMetadata><RequestId>mock-sts</RequestId></ResponseMetadata></%sResponse>",
                        session, action, action));
     }

@@ -36,9 +36,9 @@ static inline mock_t *awstest_mock(const mock_opts_t *mo)
 static inline void awstest_env(const mock_t *m, const char *dir)
 {
     aws_env_home(dir);
-    static const char *const off[] = {"AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN",
-                                      "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SAGEMAKER",
-                                      "AWS_S3_ADDRESSING_STYLE"};
+    static const char *const off[] = {
+        "AWS_PROFILE",         "AWS_REGION",           "AWS_DEFAULT_REGION",         "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SAGEMAKER", "AWS_S3_ADDRESSING_STYLE"};
     for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) unsetenv(off[i]);
     setenv("AWS_ACCESS_KEY_ID", AWSTEST_AK, 1);
     setenv("AWS_SECRET_ACCESS_KEY", AWSTEST_SK, 1);

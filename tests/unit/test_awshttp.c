@@ -98,7 +98,10 @@ int main(void)
     for (int i = 0; i < 5; i++) {
         snprintf(url, sizeof url, "%s/x", base);
         bool body = i == 1 || i == 2;
-        awshttp_req_t q = {.method = methods[i], .url = url, .headers = &hd, .body = body ? "payload" : NULL,
+        awshttp_req_t q = {.method = methods[i],
+                           .url = url,
+                           .headers = &hd,
+                           .body = body ? "payload" : NULL,
                            .body_len = body ? 7 : 0};
         awshttp_resp_t r;
         CHECK(awshttp_do(h, &q, &r) == 0);
@@ -150,8 +153,8 @@ int main(void)
     httpmsg_headers_init(&sh);
     httpmsg_headers_add(&sh, "Content-Type", "application/json");
     for (int i = 0; i < 2; i++)
-        CHECK(awshttp_sign(c, "eu-west-1", "s3", "PUT", "https://b.s3.eu-west-1.amazonaws.com/a%20b", &sh, "{}", 2, true,
-                           err, sizeof err) == 0);
+        CHECK(awshttp_sign(c, "eu-west-1", "s3", "PUT", "https://b.s3.eu-west-1.amazonaws.com/a%20b", &sh, "{}", 2,
+                           true, err, sizeof err) == 0);
     size_t auths = 0;
     sigv4_header_t vh[16];
     size_t nv = 0;

@@ -42,15 +42,16 @@ int main(void)
     free(want);
     unsetenv("AWS_CONFIG_FILE");
 
-    char *cfg = put("config", "[default]\nregion = us-west-2\n[profile dev]\nrole_arn = arn:aws:iam::123456789012:role/r\n"
-                              "Source_Profile = default ; why\nregion = eu-west-1\nregion = eu-west-2\n"
-                              "credential_process = /bin/echo \"{}\"  # inline\n");
+    char *cfg = put("config",
+                    "[default]\nregion = us-west-2\n[profile dev]\nrole_arn = arn:aws:iam::123456789012:role/r\n"
+                    "Source_Profile = default ; why\nregion = eu-west-1\nregion = eu-west-2\n"
+                    "credential_process = /bin/echo \"{}\"  # inline\n");
     awsini_profile_t pr;
     char err[512];
     CHECK(awsini_read(cfg, true, "dev", &pr, err, sizeof err) == 1);
     CHECK(pr.found);
-    CHECK_STR(awsini_get(&pr, "source_profile"), "default");   /* names are lower-cased */
-    CHECK_STR(awsini_get(&pr, "region"), "eu-west-2");         /* the last value wins */
+    CHECK_STR(awsini_get(&pr, "source_profile"), "default"); /* names are lower-cased */
+    CHECK_STR(awsini_get(&pr, "region"), "eu-west-2");       /* the last value wins */
     CHECK_STR(awsini_get(&pr, "credential_process"), "/bin/echo \"{}\"");
     CHECK(awsini_get(&pr, "aws_access_key_id") == NULL);
     CHECK(pr.n == 4);

@@ -43,13 +43,13 @@ static void put_file(const char *path, const char *text)
 static void test_region(void)
 {
     char *out = awsjob_spec_with_region("{\"model\":\"x\"}", 13);
-    CHECK(out == NULL);   /* no region anywhere: nothing to add */
+    CHECK(out == NULL); /* no region anywhere: nothing to add */
     setenv("AWS_REGION", "eu-west-3", 1);
     out = awsjob_spec_with_region("{\"model\":\"x\"}", 13);
     CHECK(out && strstr(out, "\"region\":\"eu-west-3\""));
     free(out);
     out = awsjob_spec_with_region("{\"region\":\"ap-south-1\"}", 23);
-    CHECK(out == NULL);   /* the spec's own wins */
+    CHECK(out == NULL); /* the spec's own wins */
     unsetenv("AWS_REGION");
     char *cfg = xasprintf("%s/config", dir);
     put_file(cfg, "[default]\nregion = ca-central-1\n");
@@ -61,7 +61,8 @@ static void test_region(void)
 
     errlist_t e;
     spec_t *s = spec(", \"model\": \"openai/x\", \"output_path\": \"out/\", \"dataset\": \"d.jsonl\", "
-                     "\"evaluator_model\": \"openai/judge\"", &e);
+                     "\"evaluator_model\": \"openai/judge\"",
+                     &e);
     CHECK(s && !awsjob_needs_region(s));
     errlist_free(&e);
     spec_destroy(&s);
@@ -87,7 +88,8 @@ static void test_packages(void)
 {
     errlist_t e, pe;
     /* the seed's Part 2: a fine-tuned package with an endpoint recorded, its base model evaluated too */
-    spec_t *s = spec(", \"region\": \"us-west-2\", \"model\": \"" PKG("gamma/28") "\", \"evaluate_base_model\": true", &e);
+    spec_t *s = spec(", \"region\": \"us-west-2\", \"model\": \"" PKG("gamma/28") "\", \"evaluate_base_model\": true",
+                     &e);
     errlist_init(&pe, 0);
     CHECK(s && awsjob_prepare(s, &pe) == 0);
     if (s) {
@@ -113,37 +115,45 @@ static void test_packages(void)
     errlist_free(&e);
     spec_destroy(&s);
     /* every refusal, each with its key, all at once */
-    s = spec(", \"region\": \"us-west-2\", \"model\": \"" PKG("finetuned/3") "\", \"base_model\": \"" PKG("jumpstart/1")
-             "\", \"evaluate_base_model\": true", &e);
+    s = spec(", \"region\": \"us-west-2\", \"model\": \"" PKG("finetuned/3") "\", \"base_model\": \"" PKG(
+                 "jumpstart/1") "\", \"evaluate_base_model\": true",
+             &e);
     errlist_init(&pe, 0);
     CHECK(s && awsjob_prepare(s, &pe) < 0);
     CHECK(pe.count == 2);
     CHECK(errs_have(&pe, "model: the package " PKG("finetuned/3") " is a fine-tuned model with artifacts only"));
-    CHECK(errs_have(&pe, "base_model: the package " PKG("jumpstart/1") " names the base model "
-                         "`meta-textgeneration-llama-3-8b`, which Bedrock does not serve on demand"));
+    CHECK(errs_have(&pe,
+                    "base_model: the package " PKG(
+                        "jumpstart/1") " names the base model "
+                                       "`meta-textgeneration-llama-3-8b`, which Bedrock does not serve on demand"));
     errlist_free(&pe);
     errlist_free(&e);
     spec_destroy(&s);
-    s = spec(", \"region\": \"us-west-2\", \"model\": \"arn:aws:sagemaker:us-east-1:123456789012:model-package/east/1\"",
-             &e);
+    s = spec(
+        ", \"region\": \"us-west-2\", \"model\": \"arn:aws:sagemaker:us-east-1:123456789012:model-package/east/1\"",
+        &e);
     errlist_init(&pe, 0);
-    CHECK(s && awsjob_prepare(s, &pe) < 0 && errs_have(&pe, "model: the model package "
-                                                            "arn:aws:sagemaker:us-east-1:123456789012:model-package/east/1 is in region us-east-1, but this "
-                                                            "job's region is us-west-2"));
+    CHECK(s && awsjob_prepare(s, &pe) < 0 &&
+          errs_have(&pe,
+                    "model: the model package "
+                    "arn:aws:sagemaker:us-east-1:123456789012:model-package/east/1 is in region us-east-1, but this "
+                    "job's region is us-west-2"));
     errlist_free(&pe);
     errlist_free(&e);
     spec_destroy(&s);
     s = spec(", \"region\": \"us-west-2\", \"model_package_group\": \"empty\"", &e);
     errlist_init(&pe, 0);
-    CHECK(s && awsjob_prepare(s, &pe) < 0 && errs_have(&pe, "model_package_group: model package group empty has no "
-                                                            "Approved version"));
+    CHECK(s && awsjob_prepare(s, &pe) < 0 &&
+          errs_have(&pe, "model_package_group: model package group empty has no "
+                         "Approved version"));
     errlist_free(&pe);
     errlist_free(&e);
     spec_destroy(&s);
     s = spec(", \"region\": \"us-west-2\", \"model_artifact\": \"s3://models/x/model.tar.gz\"", &e);
     errlist_init(&pe, 0);
-    CHECK(s && awsjob_prepare(s, &pe) < 0 && errs_have(&pe, "model_artifact: llmaj evaluates models that are already "
-                                                            "served; it does not deploy model artifacts"));
+    CHECK(s && awsjob_prepare(s, &pe) < 0 &&
+          errs_have(&pe, "model_artifact: llmaj evaluates models that are already "
+                         "served; it does not deploy model artifacts"));
     errlist_free(&pe);
     errlist_free(&e);
     spec_destroy(&s);
@@ -221,8 +231,8 @@ static void test_data_and_results(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char extra[256];
-        snprintf(extra, sizeof extra, ", \"region\": \"us-east-1\", \"model\": \"openai/x\", \"s3_output_path\": \"%s\"",
-                 bad[i].out);
+        snprintf(extra, sizeof extra,
+                 ", \"region\": \"us-east-1\", \"model\": \"openai/x\", \"s3_output_path\": \"%s\"", bad[i].out);
         s = spec(extra, &e);
         errlist_init(&pe, 0);
         CHECK(s && awsjob_output_check(s, "job-2", "{}", &pe) < 0 && errs_have(&pe, bad[i].want));

@@ -7,13 +7,12 @@
 
 #include "check.h"
 
-static const char list[] =
-    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name><Prefix/>"
-    "<Contents><Key>a&amp;b.txt</Key><Size>3</Size><ETag>&quot;e1&quot;</ETag></Contents>"
-    "<Contents><Key>c&#x2F;d&#233;&#20013;</Key><Size>10</Size></Contents>"
-    "<IsTruncated>true</IsTruncated><NextContinuationToken>tok&lt;1&gt;</NextContinuationToken>"
-    "</ListBucketResult>";
+static const char list[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                           "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name><Prefix/>"
+                           "<Contents><Key>a&amp;b.txt</Key><Size>3</Size><ETag>&quot;e1&quot;</ETag></Contents>"
+                           "<Contents><Key>c&#x2F;d&#233;&#20013;</Key><Size>10</Size></Contents>"
+                           "<IsTruncated>true</IsTruncated><NextContinuationToken>tok&lt;1&gt;</NextContinuationToken>"
+                           "</ListBucketResult>";
 
 int main(void)
 {

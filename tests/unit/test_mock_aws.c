@@ -56,10 +56,12 @@ static void test_invoke(void)
     char *out;
     /* the messages API, answered as a chat completion */
     CHECK(req("POST", "/endpoints/ft-ep/invocations", "sagemaker", "us-west-2", "application/json", NULL,
-              "{\"messages\":[{\"role\":\"user\",\"content\":\"What is rain?\"}],\"max_tokens\":50}", &out, NULL) == 200);
+              "{\"messages\":[{\"role\":\"user\",\"content\":\"What is rain?\"}],\"max_tokens\":50}", &out,
+              NULL) == 200);
     cJSON *j = cJSON_Parse(out);
     CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0), "message"),
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0),
+                                         "message"),
         "content")));
     cJSON_Delete(j);
     free(out);
@@ -68,7 +70,8 @@ static void test_invoke(void)
               "{\"inputs\":\"What is rain?\",\"parameters\":{\"max_new_tokens\":40,\"do_sample\":false}}", &out,
               NULL) == 200);
     j = cJSON_Parse(out);
-    CHECK(cJSON_IsArray(j) && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(j, 0), "generated_text")));
+    CHECK(cJSON_IsArray(j) &&
+          cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(j, 0), "generated_text")));
     cJSON_Delete(j);
     free(out);
     CHECK(req("POST", "/endpoints/tgi-ep/invocations", "sagemaker", "us-west-2", "application/json", NULL,
@@ -96,9 +99,10 @@ static void test_s3_details(void)
     char *out;
     httpmsg_headers_t rh;
     /* CreateBucket with a location; then a request signed for another region: 301 and the header */
-    CHECK(req("PUT", "/newbkt", "s3", "us-east-1", NULL, NULL,
-              "<CreateBucketConfiguration><LocationConstraint>ap-south-1</LocationConstraint></CreateBucketConfiguration>",
-              &out, NULL) == 200);
+    CHECK(
+        req("PUT", "/newbkt", "s3", "us-east-1", NULL, NULL,
+            "<CreateBucketConfiguration><LocationConstraint>ap-south-1</LocationConstraint></CreateBucketConfiguration>",
+            &out, NULL) == 200);
     free(out);
     CHECK(req("HEAD", "/newbkt/k", "s3", "us-east-1", NULL, NULL, NULL, &out, &rh) == 301);
     CHECK_STR(out, "");
@@ -126,7 +130,9 @@ static void test_s3_details(void)
     buf_free(&b);
     /* multipart: a first part under 5 MiB is refused at completion */
     CHECK(req("POST", "/data/mp?uploads", "s3", "us-east-1", NULL, NULL, "", &out, NULL) == 200);
-    char *id = strstr(out, "<UploadId>") ? xstrndup(strstr(out, "<UploadId>") + 10, strcspn(strstr(out, "<UploadId>") + 10, "<")) : NULL;
+    char *id = strstr(out, "<UploadId>")
+                   ? xstrndup(strstr(out, "<UploadId>") + 10, strcspn(strstr(out, "<UploadId>") + 10, "<"))
+                   : NULL;
     free(out);
     CHECK(id != NULL);
     char path[128];
@@ -141,22 +147,25 @@ static void test_s3_details(void)
     httpmsg_headers_clear(&rh);
     free(out);
     char *xml = xasprintf("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
-                          "<Part><PartNumber>2</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>", etag, etag2);
+                          "<Part><PartNumber>2</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>",
+                          etag, etag2);
     snprintf(path, sizeof path, "/data/mp?uploadId=%s", id ? id : "");
     CHECK(req("POST", path, "s3", "us-east-1", "application/xml", NULL, xml, &out, NULL) == 400);
     CHECK_HAS(out, "EntityTooSmall");
     free(out);
     free(xml);
     xml = xasprintf("<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>%s</ETag></Part>"
-                    "<Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>", etag2, etag);
+                    "<Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>",
+                    etag2, etag);
     CHECK(req("POST", path, "s3", "us-east-1", "application/xml", NULL, xml, &out, NULL) == 400);
     CHECK_HAS(out, "InvalidPartOrder");
     free(out);
     free(xml);
     CHECK(req("DELETE", path, "s3", "us-east-1", NULL, NULL, NULL, &out, NULL) == 204);
     free(out);
-    xml = xasprintf("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>",
-                    etag);
+    xml = xasprintf(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>",
+        etag);
     CHECK(req("POST", path, "s3", "us-east-1", "application/xml", NULL, xml, &out, NULL) == 404);
     CHECK_HAS(out, "NoSuchUpload");
     free(out);
@@ -172,12 +181,13 @@ static void test_meta_and_admin(void)
     char *out;
     CHECK(req("GET", "/latest/meta-data/iam/security-credentials/", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 401);
     free(out);
-    CHECK(req("PUT", "/latest/api/token", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 400);   /* no TTL header */
+    CHECK(req("PUT", "/latest/api/token", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 400); /* no TTL header */
     free(out);
     /* STS: an unsigned AssumeRole is refused; an unknown action too */
-    CHECK(req("POST", "/", NULL, NULL, "application/x-www-form-urlencoded", NULL,
-              "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fx&RoleSessionName=s",
-              &out, NULL) == 403);
+    CHECK(
+        req("POST", "/", NULL, NULL, "application/x-www-form-urlencoded", NULL,
+            "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fx&RoleSessionName=s",
+            &out, NULL) == 403);
     free(out);
     CHECK(req("POST", "/", "sts", "us-east-1", "application/x-www-form-urlencoded", NULL,
               "Action=GetCallerIdentity&Version=2011-06-15", &out, NULL) == 400);
@@ -195,10 +205,12 @@ static void test_meta_and_admin(void)
     /* admin: packages, deny rules, the request log with everything botocore needs, a key's secret */
     CHECK(req("PUT", "/_mock/aws/model-packages", NULL, NULL, NULL, NULL,
               "[{\"ModelPackageArn\":\"arn:aws:sagemaker:us-west-2:123456789012:model-package/p/1\","
-              "\"ModelPackageGroupName\":\"p\"}]", &out, NULL) == 200);
+              "\"ModelPackageGroupName\":\"p\"}]",
+              &out, NULL) == 200);
     free(out);
     CHECK(req("POST", "/", "sagemaker", "us-west-2", "application/x-amz-json-1.1", "SageMaker.DescribeModelPackage",
-              "{\"ModelPackageName\":\"arn:aws:sagemaker:us-west-2:123456789012:model-package/p/1\"}", &out, NULL) == 200);
+              "{\"ModelPackageName\":\"arn:aws:sagemaker:us-west-2:123456789012:model-package/p/1\"}", &out,
+              NULL) == 200);
     CHECK_HAS(out, "\"ModelPackageGroupName\":\"p\"");
     free(out);
     CHECK(req("POST", "/_mock/aws/deny?prefix=data%2Fsecret%2F", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 200);
@@ -241,7 +253,7 @@ static void test_meta_and_admin(void)
     free(out);
     CHECK(req("POST", "/_mock/aws/stall?ms=0", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 200);
     free(out);
-    CHECK(req("GET", "/data/held.txt", "s3", "us-east-1", NULL, NULL, NULL, &out, NULL) == 404);   /* never stored */
+    CHECK(req("GET", "/data/held.txt", "s3", "us-east-1", NULL, NULL, NULL, &out, NULL) == 404); /* never stored */
     free(out);
     CHECK(req("POST", "/_mock/aws/stall?ms=5", NULL, NULL, NULL, NULL, NULL, &out, NULL) == 400);
     free(out);
@@ -254,11 +266,12 @@ static void test_meta_and_admin(void)
 
 static void test_routes(void)
 {
-    const char *s3a = "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00";
+    const char *s3a =
+        "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00";
     const char *bra = "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/bedrock/aws4_request, SignedHeaders=host, "
                       "Signature=00";
     const char *form = "application/x-www-form-urlencoded; charset=utf-8";
-    CHECK(mock_aws_route("GET", "/model/x/converse", s3a, NULL, NULL) == MOCK_AWS_S3);   /* the scope decides */
+    CHECK(mock_aws_route("GET", "/model/x/converse", s3a, NULL, NULL) == MOCK_AWS_S3); /* the scope decides */
     CHECK(mock_aws_route("POST", "/model/x/converse", bra, NULL, NULL) == MOCK_AWS_NONE);
     CHECK(mock_aws_route("POST", "/", NULL, "SageMaker.ListModelPackages", NULL) == MOCK_AWS_SAGEMAKER);
     CHECK(mock_aws_route("POST", "/", NULL, NULL, form) == MOCK_AWS_STS);

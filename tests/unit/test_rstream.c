@@ -59,7 +59,8 @@ static void make_blob(int n, size_t *plain_len)
     buf_t t;
     buf_init(&t, 0);
     for (int i = 0; i < n; i++)
-        if (buf_printf(&t, "{\"prompt\":\"question %d about %08x\",\"id\":\"r%d\"}\n", i, (unsigned)(i * 2654435761u), i) < 0)
+        if (buf_printf(&t, "{\"prompt\":\"question %d about %08x\",\"id\":\"r%d\"}\n", i, (unsigned)(i * 2654435761u),
+                       i) < 0)
             abort();
     *plain_len = t.len;
     uLongf cap = compressBound(t.len) + 64;
@@ -115,7 +116,7 @@ static void test_s3_stream(void)
         long got;
         while ((got = rstream_read(r, buf, sizeof buf, err, sizeof err)) > 0) total += (size_t)got;
         CHECK(got == 0 && total == blob_len);
-        CHECK(rstream_requests(r) == 1 + (blob_len + o.window - 1) / o.window);   /* HEAD + one GET a window */
+        CHECK(rstream_requests(r) == 1 + (blob_len + o.window - 1) / o.window); /* HEAD + one GET a window */
         rstream_close(&r);
     }
     errlist_t errs;
@@ -143,8 +144,7 @@ static void test_s3_stream(void)
     CHECK(r && rstream_read(r, buf, sizeof buf, err, sizeof err) > 0);
     CHECK(s3_put(s, "data", "sets/gen_qa.jsonl.gz", "{}\n", 3, NULL, &e) == 0);
     long got = 0;
-    while (r && (got = rstream_read(r, buf, sizeof buf, err, sizeof err)) > 0) {
-    }
+    while (r && (got = rstream_read(r, buf, sizeof buf, err, sizeof err)) > 0) {}
     CHECK(got == -1);
     CHECK_HAS(err, "the object changed while it was being read");
     rstream_close(&r);
@@ -157,7 +157,8 @@ static void test_s3_stream(void)
 
 static void test_http_stream(void)
 {
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, serve, NULL, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, serve, NULL,
+                                            MHD_OPTION_END);
     CHECK(d != NULL);
     if (!d) return;
     int port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
@@ -170,8 +171,7 @@ static void test_http_stream(void)
     rstream_t *r = rstream_open(url, &o, err, sizeof err);
     CHECK(r && rstream_size(r) == blob_len);
     char buf[65536];
-    while (r && rstream_read(r, buf, sizeof buf, err, sizeof err) > 0) {
-    }
+    while (r && rstream_read(r, buf, sizeof buf, err, sizeof err) > 0) {}
     CHECK(r && rstream_requests(r) == (blob_len + o.window - 1) / o.window);
     rstream_close(&r);
     /* a server that ignores Range: the whole body is spooled to a file, read from there */
@@ -190,7 +190,7 @@ int main(void)
     if (!mkdtemp(dir)) return 1;
     size_t plain = 0;
     make_blob(20000, &plain);
-    CHECK(blob_len > 200 * 1024);   /* several windows */
+    CHECK(blob_len > 200 * 1024); /* several windows */
     mock_opts_t mo;
     mock_opts_default(&mo);
     mo.aws_buckets = "data,locked,euro:eu-west-1";

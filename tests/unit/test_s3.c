@@ -19,8 +19,13 @@ static char dir[] = "/tmp/test_s3.XXXXXX";
 static s3_t *client(const char *region, int attempts)
 {
     char err[512];
-    s3_opts_t o = {.region = region, .path_style = -1, .max_attempts = attempts, .backoff_base_ms = 10,
-                   .backoff_max_ms = 50, .part_size = 5u << 20, .multipart_threshold = 6u << 20};
+    s3_opts_t o = {.region = region,
+                   .path_style = -1,
+                   .max_attempts = attempts,
+                   .backoff_base_ms = 10,
+                   .backoff_max_ms = 50,
+                   .part_size = 5u << 20,
+                   .multipart_threshold = 6u << 20};
     s3_t *s = s3_new(&o, err, sizeof err);
     if (!s) fprintf(stderr, "s3_new: %s\n", err);
     return s;
@@ -87,7 +92,8 @@ static void test_errors(void)
     buf_init(&b, 0);
     CHECK(s3_get_range(s, "nosuch-bucket", "k", 0, 1, NULL, &b, &e) < 0);
     CHECK_STR(e.code, "NoSuchBucket");
-    CHECK_HAS(e.msg, "GetObject s3://nosuch-bucket/k: NoSuchBucket (HTTP 404): the bucket nosuch-bucket does not exist");
+    CHECK_HAS(e.msg,
+              "GetObject s3://nosuch-bucket/k: NoSuchBucket (HTTP 404): the bucket nosuch-bucket does not exist");
     CHECK(s3_get_range(s, "data", "missing.jsonl", 0, 1, NULL, &b, &e) < 0);
     CHECK_HAS(e.msg, "GetObject s3://data/missing.jsonl: NoSuchKey (HTTP 404): the object does not exist");
     CHECK(s3_get_range(s, "locked", "in/k", 0, 1, NULL, &b, &e) < 0);
@@ -107,7 +113,7 @@ static void test_errors(void)
     CHECK_STR(e.bucket_region, "eu-west-1");
     CHECK_HAS(e.msg, "the bucket euro is in region eu-west-1, but this job's region is us-east-1");
     CHECK_HAS(e.msg, "set \"region\": \"eu-west-1\"");
-    CHECK(s3_head(s, "euro", "k", &o, &e) < 0);   /* HEAD: only the header says where */
+    CHECK(s3_head(s, "euro", "k", &o, &e) < 0); /* HEAD: only the header says where */
     CHECK_HAS(e.msg, "is in region eu-west-1");
     buf_free(&b);
     s3_destroy(&s);
@@ -137,7 +143,8 @@ static void test_upload(const char *tmp)
     /* 12 MiB of lines: three 5 MiB parts (the last one short) */
     f = fopen(big, "w");
     size_t size = 0;
-    for (int i = 0; f && size < (12u << 20); i++) size += (size_t)fprintf(f, "{\"record_index\":%d,\"pad\":\"%0100d\"}\n", i, i);
+    for (int i = 0; f && size < (12u << 20); i++)
+        size += (size_t)fprintf(f, "{\"record_index\":%d,\"pad\":\"%0100d\"}\n", i, i);
     if (f) fclose(f);
     s3_object_t o;
     s3_err_t e;
@@ -226,7 +233,7 @@ static void test_retries(const char *tmp)
     awstest_env(m, tmp);
     s3_t *s = client("us-east-1", 3);
     s3_err_t e;
-    CHECK(s3_put(s, "data", "k", "x", 1, NULL, &e) == 0);   /* two SlowDowns, then done */
+    CHECK(s3_put(s, "data", "k", "x", 1, NULL, &e) == 0); /* two SlowDowns, then done */
     s3_destroy(&s);
     /* expired credentials: the mock says ExpiredToken, the client drops its cache and retries with
      * fresh ones. The cache is held at the moment the credentials were issued (a clock seam), so
@@ -246,7 +253,7 @@ static void test_retries(const char *tmp)
     char first[64];
     snprintf(first, sizeof first, "%s", c ? awscreds_access_key(c) : "");
     awscreds_destroy(&c);
-    sleep(3);   /* past the mock's 2 s lifetime; the frozen cache still trusts them */
+    sleep(3); /* past the mock's 2 s lifetime; the frozen cache still trusts them */
     CHECK(s3_put(s, "data", "k2", "y", 1, NULL, &e) == 0);
     if (e.msg[0]) fprintf(stderr, "  %s\n", e.msg);
     c = awscreds_new(NULL, err, sizeof err);

@@ -70,10 +70,10 @@ int main(void)
     struct {
         const char *arn, *key, *want;
     } ok[] = {
-        {ARN("gamma/28"), "model", "sagemaker/gamma-28-endpoint"},       /* an endpoint recorded on it */
+        {ARN("gamma/28"), "model", "sagemaker/gamma-28-endpoint"}, /* an endpoint recorded on it */
         {ARN("imported/1"), "model", "bedrock/arn:aws:bedrock:us-west-2:123456789012:custom-model-deployment/abc123"},
-        {ARN("gamma/26"), "model", "nova-textgeneration-pro"},           /* no artifacts: its base model */
-        {ARN("finetuned/3"), "base_model", "nova-textgeneration-lite"},  /* the base of a fine-tune */
+        {ARN("gamma/26"), "model", "nova-textgeneration-pro"},          /* no artifacts: its base model */
+        {ARN("finetuned/3"), "base_model", "nova-textgeneration-lite"}, /* the base of a fine-tune */
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         char *r = resolve(ok[i].arn, ok[i].key, why, sizeof why);
@@ -104,7 +104,7 @@ int main(void)
     CHECK_HAS(why, "they need sagemaker:DescribeModelPackage");
 
     char *latest = smpkg_latest_approved("us-west-2", "gamma", err, sizeof err);
-    CHECK_STR(latest, ARN("gamma/28"));   /* 27 is newer but pending */
+    CHECK_STR(latest, ARN("gamma/28")); /* 27 is newer but pending */
     free(latest);
     latest = smpkg_latest_approved("us-west-2", "arn:aws:sagemaker:us-west-2:123456789012:model-package-group/gamma",
                                    err, sizeof err);

@@ -30,7 +30,9 @@ int main(void)
     awscreds_t *src = awscreds_new(NULL, err, sizeof err);
     CHECK(src != NULL);
 
-    sts_role_t r = {.region = "us-west-2", .role_arn = "arn:aws:iam::123456789012:role/eval", .session_name = "t1",
+    sts_role_t r = {.region = "us-west-2",
+                    .role_arn = "arn:aws:iam::123456789012:role/eval",
+                    .session_name = "t1",
                     .profile = "p"};
     awscreds_t *c = NULL;
     CHECK(sts_assume_role(&r, src, &c, err, sizeof err) == 0);
@@ -70,7 +72,7 @@ int main(void)
     /* endpoints */
     char *e = sts_endpoint("eu-west-1");
     char *want = xasprintf("%s/", mock_url(m));
-    CHECK_STR(e, want);   /* AWS_ENDPOINT_URL */
+    CHECK_STR(e, want); /* AWS_ENDPOINT_URL */
     free(e);
     free(want);
     setenv("AWS_ENDPOINT_URL_STS", "http://sts.example:1/", 1);
