@@ -1209,6 +1209,7 @@ static void test_syncer(const char *dir)
 
 int main(void)
 {
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1); /* hermetic: no instance metadata lookups */
     test_keys();
     test_utf8_cut();
     log_set_level(LOG_ERROR); /* the batch tests provoke a warning per cut value */
