@@ -29,5 +29,6 @@ int cmd_evaluate(int argc, char **argv); /* llmaj evaluate --spec FILE [flags]: 
 int cmd_wait(int argc, char **argv);     /* llmaj wait JOB [--poll S] [--timeout S]: progress, then the outcome */
 int cmd_stop(int argc, char **argv);     /* llmaj stop JOB */
 int cmd_retry(int argc, char **argv);    /* llmaj retry JOB [--unscored]: rerun its error cells in place */
+int cmd_report(int argc, char **argv);   /* llmaj report JOB [--html FILE] [--max-rows N]: tables, or the viewer page */
 
 #endif

@@ -21,6 +21,7 @@
 #include "embedded.h"
 #include "errlist.h"
 #include "file.h"
+#include "jsonprint.h"
 #include "log.h"
 #include "mem.h"
 #include "report.h"

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "jobdb.h"
 #include "jobsrc.h"
+#include "jsonprint.h"
 #include "mem.h"
 #include "scheduler.h"
 #include "termtext.h"
@@ -228,7 +229,7 @@ static int print_json(sched_status_t *s)
     cJSON_AddNumberToObject(o, "error_cells", (double)s->error_cells);
     cJSON_AddStringToObject(o, "output_dir", s->output_dir ? s->output_dir : "");
     cJSON_AddBoolToObject(o, "output_written", s->output_written);
-    char *txt = cJSON_Print(o);
+    char *txt = jsonprint(o, true);
     cJSON_Delete(o);
     if (!txt) return -1;
     int rc = puts(txt) < 0 ? -1 : 0;

@@ -20,6 +20,7 @@ static const command_t commands[] = {
     {"wait", cmd_wait, "wait for a job to end, with its progress; then its summary (exit status as run)"},
     {"stop", cmd_stop, "stop a job: no new model call starts; what it committed is kept"},
     {"retry", cmd_retry, "rerun the cells of an ended job that ended in error, in place"},
+    {"report", cmd_report, "show a job's summary tables, or write them as a self-contained HTML page (--html)"},
 };
 
 static void usage(FILE *f)

@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include "cli.h"
+#include "jsonprint.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -77,9 +78,10 @@ int report_outcome(FILE *f, const sched_status_t *st, const cJSON *summary)
     if (summary) report_summary(f, summary);
     if (st->job.error) fprintf(f, "error: %s\n", st->job.error);
     fprintf(f, "results: %s\n", st->output_dir ? st->output_dir : "?");
+    if (st->output_uri) fprintf(f, "s3: %s\n", st->output_uri);   /* where the files are uploaded (see error if not) */
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(st->mlflow, "state");
     if (cJSON_IsString(ms) && strcmp(ms->valuestring, "none") != 0) {
-        char *txt = cJSON_PrintUnformatted(st->mlflow);
+        char *txt = jsonprint(st->mlflow, false);
         fprintf(f, "mlflow: %s\n", txt ? txt : "?");
         free(txt);
     }

@@ -9,9 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "awsjob.h"
 #include "dataset.h"
 #include "fastfail.h"
 #include "file.h"
+#include "jsonprint.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -38,7 +40,7 @@ static char *merge_overrides(const char *json, size_t len, const cJSON *ov, errl
         cJSON_DeleteItemFromObjectCaseSensitive(root, it->string);
         cJSON_AddItemToObject(root, it->string, cJSON_Duplicate(it, 1));
     }
-    char *out = cJSON_PrintUnformatted(root);
+    char *out = jsonprint(root, false);
     cJSON_Delete(root);
     return out;
 }
@@ -145,8 +147,8 @@ static int put_record(loader_t *l, const record_t *r, errlist_t *errs)
  * SCHED_E_INPUT with every problem in errs, SCHED_E_DB; on failure the caller deletes the job. */
 static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *sp, errlist_t *errs)
 {
-    char err[512];
-    dataset_t *d = dataset_open(sp->dataset, 0, err, sizeof err);
+    char err[2048];   /* an S3 error may list every credential source tried */
+    dataset_t *d = awsjob_dataset_open(sp, 0, err, sizeof err);   /* a local file, s3:// or https:// */
     if (!d) {
         errlist_add(errs, "dataset: %s", err);
         return SCHED_E_INPUT;
@@ -225,16 +227,22 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char
     char *merged = merge_overrides(in->spec_json ? in->spec_json : "", in->spec_json ? in->len : 0, in->overrides,
                                    errs, origin);
     if (!merged) return SCHED_E_INPUT;
+    char *with_region = awsjob_spec_with_region(merged, strlen(merged));   /* this process's region, if none */
+    if (with_region) {
+        free(merged);
+        merged = with_region;
+    }
     spec_t *sp = spec_parse(merged, strlen(merged), origin, in->base_dir, errs);
     free(merged);
     if (!sp) return SCHED_E_INPUT;
-    job_check_endpoints(sp, errs);
+    /* AWS: the region checked, model packages resolved into model strings; then the endpoints */
+    if (awsjob_prepare(sp, errs) == 0) job_check_endpoints(sp, errs);
     if (errs->count > before) {
         spec_destroy(&sp);
         return SCHED_E_INPUT;
     }
     cJSON *cj = spec_to_json(sp);
-    char *spec_json = cJSON_PrintUnformatted(cj);
+    char *spec_json = jsonprint(cj, false);
     cJSON_Delete(cj);
     char id[SCHED_JOB_ID_MAX];
     make_job_id(sp, id, sizeof id);
@@ -243,7 +251,7 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char
     store_t *st = NULL;
     char *out_dir = NULL;
     char err[1024];
-    const char *outp = sp->output_path ? sp->output_path : "runs";
+    const char *outp = awsjob_local_root(sp);   /* an s3:// output is written here first */
     if (file_mkdirs(outp, 0755, err, sizeof err) < 0) {
         errlist_add(errs, "output_path: %s", err);
         ret = SCHED_E_IO;
@@ -263,6 +271,7 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char
         goto out;
     }
     ret = load_dataset(st, id, sp, errs);
+    if (ret == SCHED_OK && awsjob_output_check(sp, id, spec_json, errs) < 0) ret = SCHED_E_INPUT;   /* s3:// */
     if (ret == SCHED_OK && store_job_publish(st, id) < 0) {
         errlist_add(errs, "database %s: cannot commit job %s: %s", *db_used, id, store_errmsg(st));
         ret = SCHED_E_DB;
@@ -427,7 +436,7 @@ job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen)
     j->targets = j->spec->evaluate_base_model ? 2 : 1;
     j->invalid = row.records_invalid;
     j->out_dir = row.out_dir ? xstrdup(row.out_dir)
-                             : out_dir_of(j->spec->output_path ? j->spec->output_path : "runs", j->id);
+                             : out_dir_of(awsjob_local_root(j->spec), j->id);
     j->n_metrics = j->spec->n_metrics;
     bool fresh = row.state == SCHED_JOB_PENDING && row.started_at == 0;
     bool stopping = row.state == SCHED_JOB_STOPPING;
@@ -549,8 +558,11 @@ sched_job_state_t job_write(job_t *j, store_t *st, sched_job_state_t state, uint
     if (output_write(st, &oi, summary, jobj, err, sizeof err) < 0) {
         job_fail(j, "cannot write the result files: %s", err);
         state = SCHED_JOB_FAILED;
+    } else if (awsjob_upload(j->spec, j->id, j->out_dir, err, sizeof err) < 0) {   /* an s3:// output */
+        job_fail(j, "%s", err);
+        state = SCHED_JOB_FAILED;
     }
-    char *text = *summary ? cJSON_PrintUnformatted(*summary) : NULL;
+    char *text = *summary ? jsonprint(*summary, false) : NULL;
     if (text && store_job_set_summary(st, j->id, text) < 0)
         log_error("job %s: its summary could not be stored in %s (%s); summary.json in %s has it", j->id,
                   store_path(st), store_errmsg(st), j->out_dir);

@@ -204,6 +204,7 @@ static int report_outcome(const char *db_path, const char *job_id)
         cJSON_Delete(summary);
         if (st.job.error) printf("error: %s\n", st.job.error);
         printf("results: %s\n", st.output_dir);
+        if (st.output_uri) printf("s3: %s\n", st.output_uri);
         code = st.job.state == SCHED_JOB_SUCCEEDED ? (st.error_cells ? EXIT_ERROR_CELLS : 0) : 1;
         if (code == EXIT_ERROR_CELLS)
             printf("job %s succeeded with %llu error cell(s): `llmaj retry %s` (or llmaj-scheduler --resume) reruns them\n",
