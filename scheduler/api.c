@@ -33,6 +33,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "mem.h"
+#include "webassets.h"
 
 #define CONN_MEMORY (32u * 1024)     /* per-connection pool: request line and headers */
 #define JOB_ID_SHOWN 128             /* an id longer than this names no job */
@@ -694,6 +695,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (r->submitting && !r->submitted) return MHD_YES;   /* resumed early: nothing to say yet */
+    /* The results viewer's pages hold no job data (the page asks the API with the token it is
+     * given): they are served before the token check, as /healthz is. */
+    int w = webassets_mhd_answer(c, method, url);
+    if (w != 0) return w > 0 ? MHD_YES : MHD_NO;
     return route(a, r, url, method);
 }
 

@@ -4,14 +4,16 @@
  * and reads them back through sched_db_*. It owns the listener, the routes, the token check and
  * the limits on untrusted requests; it does not own the jobs, the database or the engine.
  *
- * Routes. POST /v1/jobs (201, 400 with every problem), GET /v1/jobs, GET /v1/jobs/{id},
+ * Routes. The results viewer's pages (GET /, /jobs/{id}, /assets/...: web/webassets.h), which carry
+ * no job data and are served without the token (the page sends it on every /v1 call); POST
+ * /v1/jobs (201, 400 with every problem), GET /v1/jobs, GET /v1/jobs/{id},
  * POST /v1/jobs/{id}/stop (202), POST /v1/jobs/{id}/retry[?unscored=true] (202),
  * GET /v1/jobs/{id}/results?offset&limit, GET /v1/jobs/{id}/summary; GET /healthz, /readyz,
  * /metrics. An unknown job is 404, a request its state does not allow 409, a bad request 400, an
  * unknown path 404, a known path with another method 405 (with Allow); every error body is
  * {"errors": [{"key", "message"}]}.
  *
- * Security. With a token, every request but /healthz and /readyz must carry
+ * Security. With a token, every request but the viewer's pages, /healthz and /readyz must carry
  * "Authorization: Bearer <token>" (401 otherwise, WWW-Authenticate: Bearer); the check compares
  * SHA-256 digests in constant time, and neither the token nor the header is ever logged. The
  * caller refuses to listen off loopback without a token (api_start does too).

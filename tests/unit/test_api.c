@@ -143,6 +143,16 @@ static void test_auth_and_routes(void)
     r = call("GET", "/readyz", NULL, "", NULL);
     CHECK(r.status == 200 && !strncmp(r.body, "ready", 5));
     free(r.body);
+    /* The viewer's pages carry no job data: no token needed; the data routes still need it. */
+    r = call("GET", "/", NULL, "", NULL);
+    CHECK(r.status == 200 && strstr(r.body, "<html") != NULL);
+    free(r.body);
+    r = call("GET", "/jobs/some-job", NULL, "", NULL);
+    CHECK(r.status == 200);
+    free(r.body);
+    r = call("POST", "/", NULL, "", NULL);
+    CHECK(r.status == 405);
+    free(r.body);
     r = call("GET", "/v1/jobs", NULL, NULL, NULL);
     CHECK(r.status == 200 && !strcmp(r.body, "{\"jobs\":[]}"));
     free(r.body);
