@@ -17,11 +17,11 @@ struct bq_job {
     char job_id[WIRE_MAX_ID];
     bq_node_t *head, *tail;
     size_t n;
-    bq_job_t *prev, *next;   /* the ring */
+    bq_job_t *prev, *next; /* the ring */
 };
 
 struct bqueue {
-    bq_job_t *turn;          /* the ring (NULL when empty), at the job served next */
+    bq_job_t *turn; /* the ring (NULL when empty), at the job served next */
     size_t n_items, n_jobs;
 };
 
@@ -138,7 +138,7 @@ bq_node_t *bqueue_pop(bqueue_t *q)
     if (!q->turn) return NULL;
     bq_job_t *j = q->turn;
     bq_node_t *n = j->head;
-    q->turn = j->next;   /* the next job's turn, whether or not this one empties */
+    q->turn = j->next; /* the next job's turn, whether or not this one empties */
     bqueue_remove(q, n);
     return n;
 }
@@ -158,7 +158,7 @@ size_t bqueue_drop_job(bqueue_t *q, const char *job_id, void (*drop)(bq_node_t *
     while (j) {
         bq_node_t *n = j->head;
         bool last = j->n == 1;
-        bqueue_remove(q, n);   /* frees j with the last item */
+        bqueue_remove(q, n); /* frees j with the last item */
         k++;
         if (drop) drop(n, arg);
         if (last) break;

@@ -50,7 +50,7 @@ bq_node_t *bqueue_find(bqueue_t *q, const char *job_id, uint64_t shard_id);
 /* Removes every item of job_id and hands each to drop(n, arg) (which may free it). Returns how many. */
 size_t bqueue_drop_job(bqueue_t *q, const char *job_id, void (*drop)(bq_node_t *n, void *arg), void *arg);
 
-size_t bqueue_len(const bqueue_t *q);    /* items queued */
-size_t bqueue_jobs(const bqueue_t *q);   /* jobs with items queued */
+size_t bqueue_len(const bqueue_t *q);  /* items queued */
+size_t bqueue_jobs(const bqueue_t *q); /* jobs with items queued */
 
 #endif

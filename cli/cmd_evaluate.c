@@ -27,20 +27,18 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: llmaj evaluate --spec FILE [--scheduler URL] [--wait [--quiet]] [spec flags]\n"
-        "\n"
-        "Submits a job to a scheduler service and prints its id (then `llmaj wait JOB`, `llmaj status JOB`).\n"
-        "The service validates it first: a bad spec or dataset is refused with every problem, nothing run.\n"
-        "\n"
-        "options:\n"
-        "  --spec FILE       the job spec (JSON); the flags below override its keys\n"
-        "  --scheduler URL   the service (env LLMAJ_SCHEDULER; default " DEFAULT_SERVICE "); token from LLMAJ_TOKEN\n"
-        "  --wait            then wait for it as `llmaj wait` does (exit status as `llmaj run`)\n"
-        "  --quiet           with --wait: no progress output\n"
-        SPECFLAGS_USAGE
-        "\n"
-        "exit status: 0 submitted, 1 the service could not be reached or failed, 2 bad input (nothing run)\n");
+    fprintf(f, "usage: llmaj evaluate --spec FILE [--scheduler URL] [--wait [--quiet]] [spec flags]\n"
+               "\n"
+               "Submits a job to a scheduler service and prints its id (then `llmaj wait JOB`, `llmaj status JOB`).\n"
+               "The service validates it first: a bad spec or dataset is refused with every problem, nothing run.\n"
+               "\n"
+               "options:\n"
+               "  --spec FILE       the job spec (JSON); the flags below override its keys\n"
+               "  --scheduler URL   the service (env LLMAJ_SCHEDULER; default " DEFAULT_SERVICE
+               "); token from LLMAJ_TOKEN\n"
+               "  --wait            then wait for it as `llmaj wait` does (exit status as `llmaj run`)\n"
+               "  --quiet           with --wait: no progress output\n" SPECFLAGS_USAGE "\n"
+               "exit status: 0 submitted, 1 the service could not be reached or failed, 2 bad input (nothing run)\n");
 }
 
 /* A relative path becomes absolute from the spec's folder (base): for `dataset` and a custom
@@ -66,9 +64,12 @@ static void absolutize(cJSON *spec, const char *key, const char *base, bool must
 int cmd_evaluate(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"spec", required_argument, NULL, 's'}, {"scheduler", required_argument, NULL, 'S'},
-        {"wait", no_argument, NULL, 'w'},       {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},       SPECFLAGS_LONGOPTS,
+        {"spec", required_argument, NULL, 's'},
+        {"scheduler", required_argument, NULL, 'S'},
+        {"wait", no_argument, NULL, 'w'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        SPECFLAGS_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     const char *spec_path = NULL, *url_flag = NULL;
@@ -83,7 +84,10 @@ int cmd_evaluate(int argc, char **argv)
         case 'S': url_flag = optarg; break;
         case 'w': wait = true; break;
         case 'q': quiet = true; break;
-        case 'h': usage(stdout); cJSON_Delete(ov); return CLI_EXIT_OK;
+        case 'h':
+            usage(stdout);
+            cJSON_Delete(ov);
+            return CLI_EXIT_OK;
         default: {
             int k = specflags_set(ov, c, optarg, err, sizeof err);
             if (k < 0) goto bad;

@@ -16,28 +16,30 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: llmaj retry JOB [--unscored] [--scheduler URL [--wait] | --db PATH] [--quiet]\n"
-        "\n"
-        "Reruns the cells of an ended job (succeeded, failed or stopped) that ended `error`, and the\n"
-        "records a stopped or failed job never reached; keeps everything else; writes its results again.\n"
-        "\n"
-        "options:\n"
-        "  --unscored       also rerun the cells that ended `unscored`\n"
-        "  --scheduler URL  a scheduler service runs it (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN);\n"
-        "                   --wait: wait for it as `llmaj wait` does. Without a service it runs here\n"
-        "  --db PATH        job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
-        "\n"
-        "exit status: as `llmaj run` (0 succeeded, 1 failed, 2 bad input or nothing to rerun, 3 succeeded\n"
-        "with error cells); with a service and no --wait: 0 once it is queued\n");
+    fprintf(f, "usage: llmaj retry JOB [--unscored] [--scheduler URL [--wait] | --db PATH] [--quiet]\n"
+               "\n"
+               "Reruns the cells of an ended job (succeeded, failed or stopped) that ended `error`, and the\n"
+               "records a stopped or failed job never reached; keeps everything else; writes its results again.\n"
+               "\n"
+               "options:\n"
+               "  --unscored       also rerun the cells that ended `unscored`\n"
+               "  --scheduler URL  a scheduler service runs it (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN);\n"
+               "                   --wait: wait for it as `llmaj wait` does. Without a service it runs here\n"
+               "  --db PATH        job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
+               "\n"
+               "exit status: as `llmaj run` (0 succeeded, 1 failed, 2 bad input or nothing to rerun, 3 succeeded\n"
+               "with error cells); with a service and no --wait: 0 once it is queued\n");
 }
 
 int cmd_retry(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"scheduler", required_argument, NULL, 'S'}, {"db", required_argument, NULL, 'd'},
-        {"unscored", no_argument, NULL, 'u'},        {"wait", no_argument, NULL, 'w'},
-        {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
+        {"scheduler", required_argument, NULL, 'S'},
+        {"db", required_argument, NULL, 'd'},
+        {"unscored", no_argument, NULL, 'u'},
+        {"wait", no_argument, NULL, 'w'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *url_flag = NULL, *db_flag = NULL;

@@ -13,26 +13,27 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: llmaj stop JOB [--scheduler URL | --db PATH]\n"
-        "\n"
-        "Stops job JOB: no new model call starts for it; it ends `stopped` with what it committed kept\n"
-        "and summarised (summary.json says `partial`). JOB is a job id or the beginning of one.\n"
-        "\n"
-        "options:\n"
-        "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN); without it,\n"
-        "                   the job in the local job database (its scheduler sees the request within a second)\n"
-        "  --db PATH        job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
-        "\n"
-        "exit status: 0 asked, 1 the service or database could not be reached, 2 no such job, or it has\n"
-        "already ended\n");
+    fprintf(f, "usage: llmaj stop JOB [--scheduler URL | --db PATH]\n"
+               "\n"
+               "Stops job JOB: no new model call starts for it; it ends `stopped` with what it committed kept\n"
+               "and summarised (summary.json says `partial`). JOB is a job id or the beginning of one.\n"
+               "\n"
+               "options:\n"
+               "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN); without it,\n"
+               "                   the job in the local job database (its scheduler sees the request within a second)\n"
+               "  --db PATH        job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
+               "\n"
+               "exit status: 0 asked, 1 the service or database could not be reached, 2 no such job, or it has\n"
+               "already ended\n");
 }
 
 int cmd_stop(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"scheduler", required_argument, NULL, 'S'}, {"db", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"scheduler", required_argument, NULL, 'S'},
+        {"db", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *url_flag = NULL, *db_flag = NULL;
     optind = 1;

@@ -20,42 +20,52 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: llmaj wait JOB [--scheduler URL | --db PATH] [--poll S] [--timeout S] [--quiet]\n"
-        "\n"
-        "Waits for job JOB to end, showing its progress on stderr, then prints its summary tables and\n"
-        "where its results are, as `llmaj run` does. JOB is a job id or the beginning of one.\n"
-        "\n"
-        "options:\n"
-        "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN); without it,\n"
-        "                   the local job database\n"
-        "  --db PATH        job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
-        "  --poll S         seconds between looks (default 1)\n"
-        "  --timeout S      give up after S seconds (default: wait for as long as it takes)\n"
-        "  --quiet          no progress output\n"
-        "\n"
-        "exit status: 0 the job succeeded, 1 it failed or was stopped (or --timeout passed, or the\n"
-        "service could not be read), 2 bad input (no such job), 3 it succeeded with error cells\n");
+    fprintf(f, "usage: llmaj wait JOB [--scheduler URL | --db PATH] [--poll S] [--timeout S] [--quiet]\n"
+               "\n"
+               "Waits for job JOB to end, showing its progress on stderr, then prints its summary tables and\n"
+               "where its results are, as `llmaj run` does. JOB is a job id or the beginning of one.\n"
+               "\n"
+               "options:\n"
+               "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN); without it,\n"
+               "                   the local job database\n"
+               "  --db PATH        job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
+               "  --poll S         seconds between looks (default 1)\n"
+               "  --timeout S      give up after S seconds (default: wait for as long as it takes)\n"
+               "  --quiet          no progress output\n"
+               "\n"
+               "exit status: 0 the job succeeded, 1 it failed or was stopped (or --timeout passed, or the\n"
+               "service could not be read), 2 bad input (no such job), 3 it succeeded with error cells\n");
 }
 
 /* A job's status as the progress callback's figures. */
 static void progress_of(const sched_status_t *st, double elapsed, sched_progress_t *p)
 {
-    *p = (sched_progress_t){.job_id = st->job.job_id, .records = st->records_valid, .units_total = st->units_total,
-                            .units_done = st->units_done, .shards_total = st->shards_total,
-                            .shards_done = st->shards_done, .shards_inflight = st->shards_inflight,
-                            .scores_ok = st->scores[SCORE_OK], .scores_unscored = st->scores[SCORE_UNSCORED],
-                            .scores_error = st->scores[SCORE_ERROR], .scores_na = st->scores[SCORE_NOT_APPLICABLE],
-                            .connected = true, .elapsed_s = elapsed,
-                            .finished = sched_job_state_ended(st->job.state), .note = st->note};
+    *p = (sched_progress_t){.job_id = st->job.job_id,
+                            .records = st->records_valid,
+                            .units_total = st->units_total,
+                            .units_done = st->units_done,
+                            .shards_total = st->shards_total,
+                            .shards_done = st->shards_done,
+                            .shards_inflight = st->shards_inflight,
+                            .scores_ok = st->scores[SCORE_OK],
+                            .scores_unscored = st->scores[SCORE_UNSCORED],
+                            .scores_error = st->scores[SCORE_ERROR],
+                            .scores_na = st->scores[SCORE_NOT_APPLICABLE],
+                            .connected = true,
+                            .elapsed_s = elapsed,
+                            .finished = sched_job_state_ended(st->job.state),
+                            .note = st->note};
 }
 
 int cmd_wait(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"scheduler", required_argument, NULL, 'S'}, {"db", required_argument, NULL, 'd'},
-        {"poll", required_argument, NULL, 'p'},      {"timeout", required_argument, NULL, 't'},
-        {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
+        {"scheduler", required_argument, NULL, 'S'},
+        {"db", required_argument, NULL, 'd'},
+        {"poll", required_argument, NULL, 'p'},
+        {"timeout", required_argument, NULL, 't'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *url_flag = NULL, *db_flag = NULL;
@@ -80,8 +90,10 @@ int cmd_wait(int argc, char **argv)
         }
     }
     if (optind + 1 != argc) {
-        snprintf(err, sizeof err, optind >= argc ? "which job? give its id (`llmaj list` shows them)"
-                                                 : "one job at a time: unexpected argument '%s'", argv[optind + 1]);
+        snprintf(err, sizeof err,
+                 optind >= argc ? "which job? give its id (`llmaj list` shows them)"
+                                : "one job at a time: unexpected argument '%s'",
+                 argv[optind + 1]);
         goto bad;
     }
     jobsrc_t src;

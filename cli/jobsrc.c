@@ -47,7 +47,7 @@ sched_err_t jobsrc_resolve(jobsrc_t *s, const char *ref, char **job_id, errlist_
 {
     if (s->remote) return remote_resolve(s->remote, ref, job_id, errs);
     char err[4096];
-    sched_err_t rc = jobdb_resolve(s->db, ref, job_id, err, sizeof err);   /* says what to do next */
+    sched_err_t rc = jobdb_resolve(s->db, ref, job_id, err, sizeof err); /* says what to do next */
     if (rc != SCHED_OK) errlist_add(errs, "%s", err);
     return rc;
 }
@@ -68,8 +68,8 @@ sched_err_t jobsrc_list(jobsrc_t *s, sched_job_cb cb, void *arg, errlist_t *errs
     return s->remote ? remote_jobs_list(s->remote, cb, arg, errs) : sched_jobs_list(s->db, cb, arg, errs);
 }
 
-sched_err_t jobsrc_results(jobsrc_t *s, const char *job_id, uint64_t offset, uint64_t limit,
-                           const sched_rows_t *cbs, sched_page_t *page, errlist_t *errs)
+sched_err_t jobsrc_results(jobsrc_t *s, const char *job_id, uint64_t offset, uint64_t limit, const sched_rows_t *cbs,
+                           sched_page_t *page, errlist_t *errs)
 {
     return s->remote ? remote_job_results(s->remote, job_id, offset, limit, cbs, page, errs)
                      : sched_job_results(s->db, job_id, offset, limit, cbs, page, errs);

@@ -11,10 +11,10 @@
 #include "scheduler.h"
 
 typedef struct {
-    remote_t *remote;          /* the service, or NULL */
-    sched_db_t *db;            /* the local database, or NULL */
-    const char *db_path;       /* its path */
-    const char *db_origin;     /* "--db", "LLMAJ_DB" or "default" */
+    remote_t *remote;      /* the service, or NULL */
+    sched_db_t *db;        /* the local database, or NULL */
+    const char *db_path;   /* its path */
+    const char *db_origin; /* "--db", "LLMAJ_DB" or "default" */
 } jobsrc_t;
 
 /* Opens the service of --scheduler `url_flag`, else (unless --db `db_flag` is given) of
@@ -28,7 +28,7 @@ sched_err_t jobsrc_resolve(jobsrc_t *s, const char *ref, char **job_id, errlist_
 sched_err_t jobsrc_status(jobsrc_t *s, const char *job_id, sched_status_t *st, errlist_t *errs);
 sched_err_t jobsrc_summary(jobsrc_t *s, const char *job_id, cJSON **summary, errlist_t *errs);
 sched_err_t jobsrc_list(jobsrc_t *s, sched_job_cb cb, void *arg, errlist_t *errs);
-sched_err_t jobsrc_results(jobsrc_t *s, const char *job_id, uint64_t offset, uint64_t limit,
-                           const sched_rows_t *cbs, sched_page_t *page, errlist_t *errs);
+sched_err_t jobsrc_results(jobsrc_t *s, const char *job_id, uint64_t offset, uint64_t limit, const sched_rows_t *cbs,
+                           sched_page_t *page, errlist_t *errs);
 
 #endif

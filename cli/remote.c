@@ -77,8 +77,10 @@ static void add_errors(remote_t *r, long status, const char *answer, errlist_t *
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "errors");
     const cJSON *e;
     size_t n = 0;
-    cJSON_ArrayForEach(e, list) {
-        const cJSON *k = cJSON_GetObjectItemCaseSensitive(e, "key"), *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+    cJSON_ArrayForEach(e, list)
+    {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(e, "key"),
+                    *m = cJSON_GetObjectItemCaseSensitive(e, "message");
         const char *ks = cJSON_IsString(k) ? k->valuestring : "", *ms = cJSON_IsString(m) ? m->valuestring : "?";
         if (*ks) errlist_add(errs, "%s: %s", ks, ms);
         else errlist_add(errs, "%s", ms);
@@ -86,8 +88,7 @@ static void add_errors(remote_t *r, long status, const char *answer, errlist_t *
     }
     if (status == 401)
         errlist_add(errs, "the service at %s needs a valid token: set %s", restc_url(r->c), REMOTE_TOKEN_ENV);
-    else if (!n)
-        errlist_add(errs, "the service at %s answered HTTP %ld", restc_url(r->c), status);
+    else if (!n) errlist_add(errs, "the service at %s answered HTTP %ld", restc_url(r->c), status);
     cJSON_Delete(o);
 }
 
@@ -168,8 +169,8 @@ static const char *intern(const char *s, const char *const *names, size_t n, con
 int remote_status_of(const cJSON *job, sched_status_t *st)
 {
     static const char *const step_names[] = {"validate", "infer+judge", "collect", "mlflow"};
-    static const char *const step_states[] = {"pending", "running", "succeeded", "failed", "stopped", "skipped",
-                                              "stopping"};
+    static const char *const step_states[] = {"pending", "running", "succeeded", "failed",
+                                              "stopped", "skipped", "stopping"};
     memset(st, 0, sizeof *st);
     int state = remote_state_parse(str(job, "status"));
     if (!cJSON_IsObject(job) || !str(job, "job_id") || state < 0) return -1;
@@ -258,7 +259,8 @@ int remote_row_of(const cJSON *row, record_t *rec, result_t *res)
         if (str(m, "status") && score_status_parse(str(m, "status"), &status) == 0) s->status = status;
         else s->status = SCORE_ERROR;
         s->rating = dup(m, "rating");
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "score"), *nv = cJSON_GetObjectItemCaseSensitive(m, "normalized");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "score"),
+                    *nv = cJSON_GetObjectItemCaseSensitive(m, "normalized");
         s->has_score = cJSON_IsNumber(v);
         s->score = s->has_score ? v->valuedouble : 0;
         s->normalized = cJSON_IsNumber(nv) ? nv->valuedouble : 0;
@@ -283,7 +285,8 @@ sched_err_t remote_jobs_list(remote_t *r, sched_job_cb cb, void *arg, errlist_t 
     cJSON *o = NULL;
     sched_err_t rc = call(r, "GET", "/v1/jobs", NULL, 200, &o, errs);
     const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(o, "jobs"), *j;
-    cJSON_ArrayForEach(j, jobs) {
+    cJSON_ArrayForEach(j, jobs)
+    {
         if (rc != SCHED_OK) break;
         sched_status_t st;
         if (remote_status_of(j, &st) < 0) continue;
@@ -308,7 +311,8 @@ sched_err_t remote_resolve(remote_t *r, const char *ref, char **job_id, errlist_
     free(path);
     if (rc == SCHED_OK || rc != SCHED_E_NOTFOUND) {
         if (rc == SCHED_OK) *job_id = xstrdup(ref);
-        else for (size_t i = 0; i < quiet.n_kept; i++) errlist_add(errs, "%s", quiet.msgs[i]);
+        else
+            for (size_t i = 0; i < quiet.n_kept; i++) errlist_add(errs, "%s", quiet.msgs[i]);
         errlist_free(&quiet);
         return rc;
     }
@@ -319,7 +323,8 @@ sched_err_t remote_resolve(remote_t *r, const char *ref, char **job_id, errlist_
     const cJSON *j;
     size_t n = 0, len = strlen(ref);
     const char *found = NULL;
-    cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(o, "jobs")) {
+    cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(o, "jobs"))
+    {
         const char *id = str(j, "job_id");
         if (id && !strncmp(id, ref, len)) {
             if (!found) found = id;
@@ -370,7 +375,8 @@ sched_err_t remote_job_results(remote_t *r, const char *job_id, uint64_t offset,
         rc = call(r, "GET", path, NULL, 200, &o, errs);
         free(path);
         if (rc != SCHED_OK) break;
-        const cJSON *total = cJSON_GetObjectItemCaseSensitive(o, "total"), *rows = cJSON_GetObjectItemCaseSensitive(o, "records");
+        const cJSON *total = cJSON_GetObjectItemCaseSensitive(o, "total"),
+                    *rows = cJSON_GetObjectItemCaseSensitive(o, "records");
         pg.total = cJSON_IsNumber(total) ? (uint64_t)total->valuedouble : 0;
         if (!headed) {
             headed = true;
@@ -379,7 +385,8 @@ sched_err_t remote_job_results(remote_t *r, const char *job_id, uint64_t offset,
         }
         size_t n = 0;
         const cJSON *row;
-        cJSON_ArrayForEach(row, rows) {
+        cJSON_ArrayForEach(row, rows)
+        {
             record_t rec;
             result_t res;
             if (remote_row_of(row, &rec, &res) == 0) {

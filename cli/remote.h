@@ -33,7 +33,7 @@ const char *remote_take_flag(int *argc, char **argv);
 
 remote_t *remote_open(const char *url, char *err, size_t errlen);
 void remote_close(remote_t **self_p);
-const char *remote_where(const remote_t *r);   /* the service's URL, for messages */
+const char *remote_where(const remote_t *r); /* the service's URL, for messages */
 
 /* The id of the job `ref` names (an id, or the beginning of exactly one). Caller frees. */
 sched_err_t remote_resolve(remote_t *r, const char *ref, char **job_id, errlist_t *errs)

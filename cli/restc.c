@@ -13,7 +13,7 @@
 
 struct restc {
     char *url;
-    char *auth;   /* "Authorization: Bearer <token>", or NULL */
+    char *auth; /* "Authorization: Bearer <token>", or NULL */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -57,7 +57,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     buf_t *b = userdata;
     size_t n = size * nmemb;
-    return buf_append(b, ptr, n) < 0 ? 0 : n;   /* 0 aborts: the answer is too large */
+    return buf_append(b, ptr, n) < 0 ? 0 : n; /* 0 aborts: the answer is too large */
 }
 
 int restc_call(restc_t *c, const char *method, const char *path, const char *body, long *status, char **answer,
@@ -110,9 +110,10 @@ int restc_call(restc_t *c, const char *method, const char *path, const char *bod
         if (rc == CURLE_WRITE_ERROR)
             snprintf(err, errlen, "%s %s: the answer is larger than %u MiB", method, url, RESTC_MAX_ANSWER >> 20);
         else
-            snprintf(err, errlen, "%s %s: no answer from the llmaj scheduler (%s); is `llmaj-scheduler --serve` running "
-                                  "there? (--scheduler or LLMAJ_SCHEDULER)", method, c->url,
-                     cerr[0] ? cerr : curl_easy_strerror(rc));
+            snprintf(err, errlen,
+                     "%s %s: no answer from the llmaj scheduler (%s); is `llmaj-scheduler --serve` running "
+                     "there? (--scheduler or LLMAJ_SCHEDULER)",
+                     method, c->url, cerr[0] ? cerr : curl_easy_strerror(rc));
     } else {
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
     }
@@ -123,6 +124,6 @@ int restc_call(restc_t *c, const char *method, const char *path, const char *bod
         buf_free(&b);
         return -1;
     }
-    *answer = buf_take(&b);   /* NUL-terminated, "" for an empty body */
+    *answer = buf_take(&b); /* NUL-terminated, "" for an empty body */
     return 0;
 }

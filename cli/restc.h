@@ -6,8 +6,8 @@
 #define LLMAJ_RESTC_H
 #include <stddef.h>
 
-#define RESTC_MAX_ANSWER (256u << 20)   /* bytes of an answer body */
-#define RESTC_TIMEOUT_S 120             /* a whole request (a submission reads its dataset) */
+#define RESTC_MAX_ANSWER (256u << 20) /* bytes of an answer body */
+#define RESTC_TIMEOUT_S 120           /* a whole request (a submission reads its dataset) */
 #define RESTC_CONNECT_S 10
 
 typedef struct restc restc_t;
@@ -15,7 +15,7 @@ typedef struct restc restc_t;
 /* A client for the service at `url` ("http://host:port", a trailing slash is fine). `token` (may
  * be NULL) is copied. NULL with err when the URL is not http:// or https://. */
 restc_t *restc_new(const char *url, const char *token, char *err, size_t errlen);
-void restc_destroy(restc_t **self_p);   /* accepts NULL */
+void restc_destroy(restc_t **self_p); /* accepts NULL */
 const char *restc_url(const restc_t *c);
 
 /* One request: `path` ("/v1/jobs", with its query) and, for POST, a JSON `body` (may be NULL).

@@ -11,10 +11,10 @@
 #include "daemon.h"
 #include "mem.h"
 
-static const char *const keys[] = {"model", "base_model", "evaluate_base_model", "evaluator_model", "dataset",
-                                   "builtin_metrics", "custom_metrics", "output_path", "shard_size",
-                                   "skip_invalid", "region", "name", "mlflow.tracking_uri",
-                                   "mlflow.experiment", "mlflow.run_name"};
+static const char *const keys[] = {
+    "model",           "base_model",     "evaluate_base_model", "evaluator_model",   "dataset",
+    "builtin_metrics", "custom_metrics", "output_path",         "shard_size",        "skip_invalid",
+    "region",          "name",           "mlflow.tracking_uri", "mlflow.experiment", "mlflow.run_name"};
 
 /* Adds a spec key from a flag value: JSON booleans and numbers where the key takes them. */
 static int add_override(cJSON *ov, const char *key, const char *val, char *err, size_t errlen)
@@ -25,7 +25,10 @@ static int add_override(cJSON *ov, const char *key, const char *val, char *err, 
         for (const char *p = val; *p;) {
             const char *end = strchr(p, ',');
             size_t n = end ? (size_t)(end - p) : strlen(p);
-            while (n && *p == ' ') { p++; n--; }
+            while (n && *p == ' ') {
+                p++;
+                n--;
+            }
             while (n && p[n - 1] == ' ') n--;
             if (n) {
                 char *name = xstrndup(p, n);
@@ -39,7 +42,10 @@ static int add_override(cJSON *ov, const char *key, const char *val, char *err, 
     if (!strcmp(key, "evaluate_base_model") || !strcmp(key, "skip_invalid")) {
         if (!strcmp(val, "true") || !strcmp(val, "1")) cJSON_AddTrueToObject(ov, key);
         else if (!strcmp(val, "false") || !strcmp(val, "0")) cJSON_AddFalseToObject(ov, key);
-        else { snprintf(err, errlen, "--%s: '%s' is not true or false", key, val); return -1; }
+        else {
+            snprintf(err, errlen, "--%s: '%s' is not true or false", key, val);
+            return -1;
+        }
         return 0;
     }
     if (!strcmp(key, "shard_size")) {

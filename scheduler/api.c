@@ -35,8 +35,8 @@
 #include "mem.h"
 #include "webassets.h"
 
-#define CONN_MEMORY (32u * 1024)     /* per-connection pool: request line and headers */
-#define JOB_ID_SHOWN 128             /* an id longer than this names no job */
+#define CONN_MEMORY (32u * 1024) /* per-connection pool: request line and headers */
+#define JOB_ID_SHOWN 128         /* an id longer than this names no job */
 static const char CT_JSON[] = "application/json";
 static const char CT_TEXT[] = "text/plain; charset=utf-8";
 static const char CT_METRICS[] = "text/plain; version=0.0.4; charset=utf-8";
@@ -50,7 +50,7 @@ struct api {
     char url[INET6_ADDRSTRLEN + 32];
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int submits;                 /* submission threads running */
+    int submits; /* submission threads running */
 };
 
 /* One request, from its first call to its completion. */
@@ -72,8 +72,8 @@ static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, cons
                                  const char *allow, const char *location)
 {
     size_t len = body ? strlen(body) : 0;
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE
-                                                                                               : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body ? body : (char *)"",
+                                                             body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(body);
         return MHD_NO;
@@ -149,8 +149,8 @@ static bool authorized(api_t *a, struct MHD_Connection *c)
 
 /* A query parameter as a non-negative integer within [0, max]: 0 (and *v, or def when absent),
  * or -1 with the message in msg. */
-static int query_u64(struct MHD_Connection *c, const char *name, uint64_t def, uint64_t min, uint64_t max,
-                     uint64_t *v, char *msg, size_t msglen)
+static int query_u64(struct MHD_Connection *c, const char *name, uint64_t def, uint64_t min, uint64_t max, uint64_t *v,
+                     char *msg, size_t msglen)
 {
     const char *s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
     *v = def;
@@ -280,7 +280,7 @@ static int page_row(const record_t *rec, const result_t *res, void *arg)
     size_t mark = p->out.len;
     if (p->rows && buf_putc(&p->out, ',') < 0) return -1;
     if (sched_result_line(&p->out, p->job_id, rec, res) < 0) {
-        p->out.len = mark;   /* the row does not fit: the page ends before it */
+        p->out.len = mark; /* the row does not fit: the page ends before it */
         return -1;
     }
     if (p->out.len && p->out.data[p->out.len - 1] == '\n') p->out.len--;
@@ -305,7 +305,7 @@ static enum MHD_Result get_results(api_t *a, struct MHD_Connection *c, const cha
     errlist_t errs;
     errlist_init(&errs, 4);
     sched_err_t rc = sched_job_results(db, id, offset, limit, &cbs, NULL, &errs);
-    if (rc == SCHED_E_IO) rc = SCHED_OK;   /* the page ended early (bytes): what it holds is whole */
+    if (rc == SCHED_E_IO) rc = SCHED_OK; /* the page ended early (bytes): what it holds is whole */
     if (rc == SCHED_OK && (p.failed || buf_puts(&p.out, "]}") < 0)) {
         errlist_add(&errs, "the page does not fit in memory: ask for fewer rows (limit)");
         rc = SCHED_E_INTERNAL;
@@ -424,7 +424,7 @@ static void *submit_thread(void *arg)
     }
     errlist_free(&errs);
     r->submitted = true;
-    MHD_resume_connection(r->c);   /* the last touch of r: its connection may now answer and end */
+    MHD_resume_connection(r->c); /* the last touch of r: its connection may now answer and end */
     pthread_mutex_lock(&a->mu);
     a->submits--;
     pthread_cond_broadcast(&a->cv);
@@ -443,7 +443,8 @@ static enum MHD_Result post_job(api_t *a, req_t *r)
     }
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (ct && strncasecmp(ct, "application/json", 16) != 0)
-        return send_error(c, 415, "Content-Type", "the body must be a job spec in JSON (application/json), not %.64s", ct);
+        return send_error(c, 415, "Content-Type", "the body must be a job spec in JSON (application/json), not %.64s",
+                          ct);
     if (r->body.len == 0) return send_error(c, 400, "body", "the body must be a job spec (a JSON object)");
     if (api_json_too_deep(r->body.data, r->body.len, API_MAX_DEPTH))
         return send_error(c, 400, "body", "JSON nested deeper than %d levels", API_MAX_DEPTH);
@@ -631,8 +632,7 @@ static enum MHD_Result route(api_t *a, req_t *r, const char *url, const char *me
     if (!strcmp(url, "/readyz")) return get ? serve_ready(a, c) : wrong_method(c, method, url, "GET");
     if (!authorized(a, c))
         return send_error(c, 401, "Authorization", "this service needs `Authorization: Bearer <token>` (LLMAJ_TOKEN)");
-    if (r->too_big)
-        return send_error(c, 413, "body", "the request body is larger than %u bytes", API_MAX_BODY);
+    if (r->too_big) return send_error(c, 413, "body", "the request body is larger than %u bytes", API_MAX_BODY);
     if (!strcmp(url, "/metrics")) return get ? serve_metrics(a, c) : wrong_method(c, method, url, "GET");
     if (!strcmp(url, "/v1/jobs") || !strcmp(url, "/v1/jobs/")) {
         if (post) return post_job(a, r);
@@ -694,7 +694,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (r->submitting && !r->submitted) return MHD_YES;   /* resumed early: nothing to say yet */
+    if (r->submitting && !r->submitted) return MHD_YES; /* resumed early: nothing to say yet */
     /* The results viewer's pages hold no job data (the page asks the API with the token it is
      * given): they are served before the token check, as /healthz is. */
     int w = webassets_mhd_answer(c, method, url);
@@ -725,8 +725,10 @@ api_t *api_start(const api_opts_t *o, char *err, size_t errlen)
     if (httpd_resolve(o->listen, "--listen", &ss, &sslen, err, errlen) < 0) return NULL;
     bool token = o->token && *o->token;
     if (!token && !httpd_loopback(&ss)) {
-        snprintf(err, errlen, "--listen %s is not a loopback address: give a token (--token-file FILE or LLMAJ_TOKEN), "
-                              "every request will then need it", o->listen);
+        snprintf(err, errlen,
+                 "--listen %s is not a loopback address: give a token (--token-file FILE or LLMAJ_TOKEN), "
+                 "every request will then need it",
+                 o->listen);
         return NULL;
     }
     api_t *a = xcalloc(1, sizeof *a);
@@ -735,7 +737,7 @@ api_t *api_start(const api_opts_t *o, char *err, size_t errlen)
     a->db_path = xstrdup(o->db_path);
     a->base_dir = o->base_dir ? xstrdup(o->base_dir) : NULL;
     a->broker = o->broker ? xstrdup(o->broker) : NULL;
-    a->o.token = NULL;   /* kept only as its digest */
+    a->o.token = NULL; /* kept only as its digest */
     if (token) {
         a->has_token = true;
         SHA256((const unsigned char *)o->token, strlen(o->token), a->token_sha);
@@ -746,16 +748,13 @@ api_t *api_start(const api_opts_t *o, char *err, size_t errlen)
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     uint16_t port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)(void *)&ss)->sin_port)
                                             : ntohs(((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
-    a->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, a,
-                            MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, a, /* first, as libmicrohttpd asks */
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_TIMEOUT_S,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)128,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
-                            MHD_OPTION_END);
+    a->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log,
+                            a, /* first, as libmicrohttpd asks */
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+                            (unsigned)API_THREADS, MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNS,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)128,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_END);
     if (!a->d) {
         snprintf(err, errlen, "--listen %s: cannot listen (address in use, or not an address of this machine?)",
                  o->listen);

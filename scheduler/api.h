@@ -32,25 +32,25 @@
 
 #include "scheduler.h"
 
-#define API_MAX_BODY (4u << 20)     /* bytes of a request body */
-#define API_MAX_DEPTH 32            /* JSON nesting of a request body */
+#define API_MAX_BODY (4u << 20) /* bytes of a request body */
+#define API_MAX_DEPTH 32        /* JSON nesting of a request body */
 #define API_MAX_CONNS 64
 #define API_TIMEOUT_S 30
 #define API_MAX_SUBMITS 4
 #define API_THREADS 4
-#define API_PAGE_MAX 1000           /* rows of a results page at most */
+#define API_PAGE_MAX 1000 /* rows of a results page at most */
 #define API_PAGE_DEFAULT 100
-#define API_PAGE_BYTES (32u << 20)  /* a results page stops adding rows past this many bytes */
+#define API_PAGE_BYTES (32u << 20) /* a results page stops adding rows past this many bytes */
 
 typedef struct api api_t;
 
 typedef struct {
-    const char *listen;         /* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" (port 0: any free port) */
-    const char *token;          /* NULL or "": no token (then the address must be loopback) */
-    sched_t *engine;            /* borrowed: submits, stops, retries, snapshots */
-    const char *db_path;        /* the engine's job database (read per request) */
-    const char *base_dir;       /* relative paths in submitted specs start here; NULL: the current folder */
-    const char *broker;         /* named in /readyz */
+    const char *listen;   /* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" (port 0: any free port) */
+    const char *token;    /* NULL or "": no token (then the address must be loopback) */
+    sched_t *engine;      /* borrowed: submits, stops, retries, snapshots */
+    const char *db_path;  /* the engine's job database (read per request) */
+    const char *base_dir; /* relative paths in submitted specs start here; NULL: the current folder */
+    const char *broker;   /* named in /readyz */
 } api_opts_t;
 
 /* Listens and serves on libmicrohttpd's threads. NULL with err (the address, a wildcard or

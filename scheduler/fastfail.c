@@ -8,13 +8,13 @@
 
 #include "mem.h"
 
-#define MODELS 4   /* a job calls three model strings at most */
+#define MODELS 4 /* a job calls three model strings at most */
 
 typedef struct {
     char *model;
-    const char *key;       /* the spec key that names it (static) */
-    unsigned refused;      /* configuration errors, every call so far */
-    bool disarmed;         /* a call did something else */
+    const char *key;  /* the spec key that names it (static) */
+    unsigned refused; /* configuration errors, every call so far */
+    bool disarmed;    /* a call did something else */
     char *first_error;
 } watch_t;
 
@@ -79,7 +79,7 @@ const char *fastfail_see(fastfail_t *f, const spec_t *sp, const result_t *r)
     }
     for (size_t i = 0; i < r->n_scores && !why; i++) {
         const score_t *s = &r->scores[i];
-        if (s->status == SCORE_ERROR && s->attempts == 0 && !s->error_config) continue;   /* no judge call */
+        if (s->status == SCORE_ERROR && s->attempts == 0 && !s->error_config) continue; /* no judge call */
         why = see(f, sp->evaluator_model, "evaluator_model", s->status == SCORE_ERROR && s->error_config, s->error);
     }
     return why;

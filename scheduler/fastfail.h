@@ -15,12 +15,12 @@
 #include "result.h"
 #include "spec.h"
 
-#define FASTFAIL_CALLS 8   /* configuration errors in a row, from the first call, that fail a job */
+#define FASTFAIL_CALLS 8 /* configuration errors in a row, from the first call, that fail a job */
 
 typedef struct fastfail fastfail_t;
 
 fastfail_t *fastfail_new(void);
-void fastfail_destroy(fastfail_t **self_p);   /* accepts NULL */
+void fastfail_destroy(fastfail_t **self_p); /* accepts NULL */
 
 /* Looks at one committed result of the job whose spec is sp. NULL, or (once) the reason the job
  * must fail, naming the spec key, the model and the first error; valid until the next call. */

@@ -133,7 +133,7 @@ sched_t *sched_new(const sched_opts_t *o, errlist_t *errs)
     s->name = o->name ? xstrdup(o->name) : xasprintf("scheduler-%d", (int)getpid());
     s->o.name = s->name;
     s->db_path = o->db_path ? xstrdup(o->db_path) : NULL;
-    s->o.db_path = NULL;   /* s->db_path is the one */
+    s->o.db_path = NULL; /* s->db_path is the one */
     if (s->o.window <= 0) s->o.window = SHARD_WINDOW_DEFAULT;
     if (s->o.heartbeat_ms <= 0) s->o.heartbeat_ms = 1000;
     if (s->o.dead_after <= 0) s->o.dead_after = 5;
@@ -253,8 +253,10 @@ sched_err_t sched_retry(sched_t *s, const char *job_id, bool unscored, uint64_t 
     uint64_t n = 0;
     if (cells) *cells = 0;
     if (held(s, job_id)) {
-        errlist_add(errs, "job %s has not ended (it is queued, running or being written): only an ended job can be "
-                          "retried", job_id);
+        errlist_add(errs,
+                    "job %s has not ended (it is queued, running or being written): only an ended job can be "
+                    "retried",
+                    job_id);
         return SCHED_E_STATE;
     }
     char *db = db_path_or_default(s);
@@ -358,4 +360,3 @@ void sched_snapshot(sched_t *s, sched_snap_cb cb, void *arg, sched_progress_t *f
     }
     pthread_mutex_unlock(&s->mu);
 }
-

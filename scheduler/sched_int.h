@@ -19,7 +19,7 @@
 #include "writer.h"
 
 #define DEFAULT_DB "runs/llmaj.db"
-#define SERVICE_OWNER "service"    /* jobs.owner of the service's jobs */
+#define SERVICE_OWNER "service" /* jobs.owner of the service's jobs */
 #define NOTE_MAX 512
 
 typedef enum { CMD_RUN, CMD_STOP, CMD_STOP_ALL, CMD_SHUTDOWN } cmd_kind_t;
@@ -34,7 +34,7 @@ typedef struct cmd {
 typedef struct entry {
     char job_id[SCHED_JOB_ID_MAX];
     sched_phase_t phase;
-    sched_progress_t snap;          /* the latest progress (snap.job_id points at job_id) */
+    sched_progress_t snap; /* the latest progress (snap.job_id points at job_id) */
     struct entry *next;
 } entry_t;
 
@@ -45,17 +45,17 @@ typedef struct waiting {
 } waiting_t;
 
 struct sched {
-    sched_opts_t o;                 /* its strings point at the copies below */
+    sched_opts_t o; /* its strings point at the copies below */
     char *broker, *name;
 
-    pthread_mutex_t mu;             /* guards db_path (until sched_run), the inbox, the registry, fleet */
-    pthread_mutex_t submit_mu;      /* the first submission decides db_path (one-job form) */
+    pthread_mutex_t mu;        /* guards db_path (until sched_run), the inbox, the registry, fleet */
+    pthread_mutex_t submit_mu; /* the first submission decides db_path (one-job form) */
     char *db_path;
     cmd_t *inbox, **inbox_tail;
     entry_t *entries;
     bool ran;
     loop_t *loop;
-    sched_progress_t fleet;         /* connected, workers; note points at fleet_note */
+    sched_progress_t fleet; /* connected, workers; note points at fleet_note */
     char fleet_note[NOTE_MAX];
     char fleet_note_copy[NOTE_MAX]; /* what sched_snapshot hands out */
 
@@ -67,20 +67,20 @@ struct sched {
     peer_t *peer;
     syncer_t *syncer;
     writer_t *writer;
-    int lock_fd;                    /* <db>.lock (serve), or -1 */
+    int lock_fd; /* <db>.lock (serve), or -1 */
     job_t **jobs;
     size_t n_jobs, cap_jobs;
     waiting_t *wait_head, **wait_tail;
-    int64_t idle_since_ms;          /* until_idle: when the last job ended (0 while jobs run) */
+    int64_t idle_since_ms; /* until_idle: when the last job ended (0 while jobs run) */
     uint64_t idle_timer;
-    bool stop_all_seen;             /* a stop of everything came: do not wait for MLflow at the end */
+    bool stop_all_seen; /* a stop of everything came: do not wait for MLflow at the end */
 };
 
 /* The registry and the inbox (sched_ctl.c). *_locked: with s->mu held. */
 entry_t *sched_entry_find_locked(sched_t *s, const char *job_id);
 entry_t *sched_entry_add_locked(sched_t *s, const char *job_id, sched_phase_t ph);
 void sched_set_phase(sched_t *s, const char *job_id, sched_phase_t ph);
-void sched_forget(sched_t *s, const char *job_id);   /* the job has ended: the registry forgets it */
+void sched_forget(sched_t *s, const char *job_id); /* the job has ended: the registry forgets it */
 void sched_post_locked(sched_t *s, cmd_kind_t kind, const char *job_id);
 cmd_t *sched_take_inbox(sched_t *s);
 bool sched_inbox_empty(sched_t *s);

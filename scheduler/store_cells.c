@@ -114,8 +114,10 @@ int store_retry_prepare(store_t *s, const char *job_id, unsigned targets, size_t
     int64_t records = 0, scores = 0;
     int rc = 0;
     /* An output whose inference failed goes with all its scores: the unit reruns whole. */
-    rc |= run(s, "DELETE FROM scores WHERE job_id=?1 AND EXISTS (SELECT 1 FROM outputs o WHERE o.job_id=?1"
-                 " AND o.idx=scores.idx AND o.target=scores.target AND o.error IS NOT NULL)", job_id, 0, 0, NULL);
+    rc |= run(s,
+              "DELETE FROM scores WHERE job_id=?1 AND EXISTS (SELECT 1 FROM outputs o WHERE o.job_id=?1"
+              " AND o.idx=scores.idx AND o.target=scores.target AND o.error IS NOT NULL)",
+              job_id, 0, 0, NULL);
     rc |= run(s, "DELETE FROM outputs WHERE job_id=?1 AND error IS NOT NULL", job_id, 0, 0, NULL);
     /* Judge errors (and unscored, if asked): those metrics are judged again on the committed response. */
     rc |= run(s, "DELETE FROM scores WHERE job_id=?1 AND (status=3 OR (?2 AND status=1))", job_id, unscored, 0, NULL);
@@ -124,12 +126,15 @@ int store_retry_prepare(store_t *s, const char *job_id, unsigned targets, size_t
     if (rc == 0 && records * cells > scores) {
         *missing = (uint64_t)(records * cells - scores);
         /* A shard with a record short of cells runs again; the give-up count starts over. */
-        rc |= run(s, "UPDATE shards SET state=0, attempts=0 WHERE job_id=?1 AND EXISTS (SELECT 1 FROM records r"
-                     " WHERE r.job_id=?1 AND r.idx BETWEEN shards.first_idx AND shards.last_idx AND"
-                     " (SELECT count(*) FROM scores c WHERE c.job_id=?1 AND c.idx=r.idx) < ?2)",
+        rc |= run(s,
+                  "UPDATE shards SET state=0, attempts=0 WHERE job_id=?1 AND EXISTS (SELECT 1 FROM records r"
+                  " WHERE r.job_id=?1 AND r.idx BETWEEN shards.first_idx AND shards.last_idx AND"
+                  " (SELECT count(*) FROM scores c WHERE c.job_id=?1 AND c.idx=r.idx) < ?2)",
                   job_id, cells, 0, NULL);
-        rc |= run(s, "UPDATE jobs SET state=0, error=NULL, finished_at=NULL, summary_json=NULL, counts=NULL, note=NULL"
-                     " WHERE job_id=?1", job_id, 0, 0, NULL);
+        rc |= run(s,
+                  "UPDATE jobs SET state=0, error=NULL, finished_at=NULL, summary_json=NULL, counts=NULL, note=NULL"
+                  " WHERE job_id=?1",
+                  job_id, 0, 0, NULL);
     }
     if (rc == 0 && *missing > 0) {
         if (store_commit(s) == 0) return 0;

@@ -62,10 +62,7 @@ static bool print_metrics(FILE *f, const cJSON *metrics)
 
 /* A difference with its sign and 3 decimals; what rounds to zero is "+0.000", never "-0.000"
  * (the viewer's sgn3 shows the same). */
-static void signed3(char *out, size_t n, double v)
-{
-    snprintf(out, n, "%+.3f", fabs(v) < 0.0005 ? 0.0 : v);
-}
+static void signed3(char *out, size_t n, double v) { snprintf(out, n, "%+.3f", fabs(v) < 0.0005 ? 0.0 : v); }
 
 void sched_summary_print(FILE *f, const cJSON *summary)
 {
@@ -80,7 +77,8 @@ void sched_summary_print(FILE *f, const cJSON *summary)
     if (cJSON_IsObject(cmp) && cmp->child) {
         fprintf(f, "\ncustom vs base (positive = custom better%s)\n",
                 starred ? "; for * metrics lower ratings are better, and the sign is flipped to match" : "");
-        fprintf(f, "  %-28s %9s %17s %6s %6s %6s %8s\n", "metric", "mean diff", "95% CI", "wins", "ties", "losses", "win rate");
+        fprintf(f, "  %-28s %9s %17s %6s %6s %6s %8s\n", "metric", "mean diff", "95% CI", "wins", "ties", "losses",
+                "win rate");
         for (const cJSON *m = cmp->child; m; m = m->next) {
             bool ok, okd, okw;
             double d = num(m, "mean_diff", &okd), wr = num(m, "win_rate", &okw);
@@ -88,8 +86,7 @@ void sched_summary_print(FILE *f, const cJSON *summary)
             if (okd) signed3(sd, sizeof sd, d);
             if (okw) snprintf(swr, sizeof swr, "%.1f%%", wr * 100);
             const cJSON *ci = cJSON_GetObjectItemCaseSensitive(m, "ci95");
-            if (cJSON_IsArray(ci) && cJSON_GetArraySize(ci) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(ci, 0)))
-            {
+            if (cJSON_IsArray(ci) && cJSON_GetArraySize(ci) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(ci, 0))) {
                 char lo[16], hi[16];
                 signed3(lo, sizeof lo, cJSON_GetArrayItem(ci, 0)->valuedouble);
                 signed3(hi, sizeof hi, cJSON_GetArrayItem(ci, 1)->valuedouble);

@@ -22,11 +22,11 @@ struct writer {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    item_t *head, *tail;       /* to write */
+    item_t *head, *tail; /* to write */
     written_t *done, **done_tail;
-    size_t pending;            /* handed over, not taken back */
+    size_t pending; /* handed over, not taken back */
     bool stopping;
-    store_t *st;               /* the thread's own connection */
+    store_t *st; /* the thread's own connection */
     void (*wake)(void *arg);
     void *arg;
 };

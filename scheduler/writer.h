@@ -28,7 +28,7 @@ typedef struct written {
     job_t *job;
     sched_job_state_t state;
     cJSON *summary, *jobj;
-    bool sync_failed;           /* it wants an MLflow sync that could not be recorded (logged) */
+    bool sync_failed; /* it wants an MLflow sync that could not be recorded (logged) */
     struct written *next;
 } written_t;
 
@@ -44,7 +44,7 @@ void writer_submit(writer_t *w, job_t *j, sched_job_state_t state, uint32_t work
 
 /* The jobs written since the last call, in order; caller owns the list (written_free). */
 written_t *writer_take(writer_t *w);
-void written_free(written_t *list);   /* jobs, objects and entries */
+void written_free(written_t *list); /* jobs, objects and entries */
 
 /* Jobs handed over and not yet taken back. */
 size_t writer_pending(writer_t *w);

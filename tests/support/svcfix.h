@@ -28,7 +28,7 @@ typedef struct {
     pthread_t thread;
     char *db, *url;
     char err[512];
-    volatile int started;   /* 1 listening, -1 failed */
+    volatile int started; /* 1 listening, -1 failed */
 } svcfix_t;
 
 static inline void svcfix_on_start(sched_t *s, void *arg)
@@ -71,9 +71,15 @@ static inline int svcfix_start(svcfix_t *f, const char *dir, int latency_ms, int
     f->db = xasprintf("%s/svc.db", dir);
     errlist_t errs;
     errlist_init(&errs, 0);
-    sched_opts_t o = {.broker = embedded_endpoint(f->fleet), .zmq_ctx = embedded_zmq_ctx(f->fleet), .db_path = f->db,
-                      .window = 4, .heartbeat_ms = 100, .serve = true, .max_jobs = max_jobs,
-                      .on_start = svcfix_on_start, .on_start_arg = f};
+    sched_opts_t o = {.broker = embedded_endpoint(f->fleet),
+                      .zmq_ctx = embedded_zmq_ctx(f->fleet),
+                      .db_path = f->db,
+                      .window = 4,
+                      .heartbeat_ms = 100,
+                      .serve = true,
+                      .max_jobs = max_jobs,
+                      .on_start = svcfix_on_start,
+                      .on_start_arg = f};
     f->engine = sched_new(&o, &errs);
     errlist_free(&errs);
     if (!f->engine || pthread_create(&f->thread, NULL, svcfix_run, f) != 0) goto fail;

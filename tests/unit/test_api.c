@@ -40,9 +40,13 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 {
     reply_t *r = arg;
     size_t len = sz * n;
-    struct { const char *name; char *dst; size_t cap; } h[] = {
-        {"Allow: ", r->allow, sizeof r->allow}, {"Location: ", r->location, sizeof r->location},
-        {"WWW-Authenticate: ", r->auth, sizeof r->auth}};
+    struct {
+        const char *name;
+        char *dst;
+        size_t cap;
+    } h[] = {{"Allow: ", r->allow, sizeof r->allow},
+             {"Location: ", r->location, sizeof r->location},
+             {"WWW-Authenticate: ", r->auth, sizeof r->auth}};
     for (size_t i = 0; i < 3; i++) {
         size_t k = strlen(h[i].name);
         if (len > k && !strncasecmp(p, h[i].name, k)) {
@@ -187,10 +191,10 @@ static void test_auth_and_routes(void)
     r = call("POST", "/v1/jobs", "\"a string\"", NULL, NULL);
     CHECK(r.status == 400);
     free(r.body);
-    r = call("POST", "/v1/jobs", "", NULL, NULL);   /* empty */
+    r = call("POST", "/v1/jobs", "", NULL, NULL); /* empty */
     CHECK(r.status == 400 && strstr(r.body, "\"key\":\"body\""));
     free(r.body);
-    r = call("POST", "/v1/jobs", NULL, NULL, NULL);   /* a form, not JSON */
+    r = call("POST", "/v1/jobs", NULL, NULL, NULL); /* a form, not JSON */
     CHECK(r.status == 415);
     free(r.body);
     char deep[200];
@@ -210,7 +214,7 @@ static void test_auth_and_routes(void)
     CHECK(r.status == 413);
     free(r.body);
     free(big);
-    r = call("GET", "/healthz", NULL, "", NULL);   /* still serving */
+    r = call("GET", "/healthz", NULL, "", NULL); /* still serving */
     CHECK(r.status == 200);
     free(r.body);
 }
@@ -221,7 +225,8 @@ static void test_job_life(void)
     jobfix_dataset(data, 30);
     /* Every problem keyed, nothing created. */
     char *bad = xasprintf("{\"model\": \"nope/x\", \"evaluator_model\": \"anthropic/judge\", \"dataset\": \"%s\","
-                          " \"builtin_metrics\": [\"Bogus\"]}", data);
+                          " \"builtin_metrics\": [\"Bogus\"]}",
+                          data);
     reply_t r = call("POST", "/v1/jobs", bad, NULL, NULL);
     CHECK(r.status == 400);
     cJSON *o = json_of(&r);
@@ -286,8 +291,8 @@ static void test_job_life(void)
     r = call("GET", path, NULL, NULL, NULL);
     char *file = NULL, err[256];
     size_t len = 0;
-    CHECK(r.status == 200 && summary_path && file_read_all(summary_path, 1u << 24, 0, &file, &len, err, sizeof err) == 0 &&
-          !strcmp(file, r.body));
+    CHECK(r.status == 200 && summary_path &&
+          file_read_all(summary_path, 1u << 24, 0, &file, &len, err, sizeof err) == 0 && !strcmp(file, r.body));
     free(file);
     free(r.body);
     free(path);

@@ -51,7 +51,7 @@ int main(void)
     CHECK(bqueue_len(q) == 6 && bqueue_jobs(q) == 2);
     CHECK(bqueue_peek(q) && !strcmp(bqueue_peek(q)->job_id, "big"));
     CHECK_STR(pops(q, 3), "big:0 small:0 big:1");
-    CHECK(bqueue_jobs(q) == 1);   /* the small job's FIFO emptied: it left the ring */
+    CHECK(bqueue_jobs(q) == 1); /* the small job's FIFO emptied: it left the ring */
     CHECK_STR(pops(q, 10), "big:2 big:3 big:4");
     CHECK(bqueue_len(q) == 0 && bqueue_jobs(q) == 0);
 
@@ -69,7 +69,7 @@ int main(void)
     bqueue_push_front(q, back);
     CHECK_STR(pops(q, 3), "b:9 a:2 b:2");
     CHECK(bqueue_len(q) == 0);
-    bqueue_push_front(q, node("d", 1));   /* requeued into an empty queue */
+    bqueue_push_front(q, node("d", 1)); /* requeued into an empty queue */
     bqueue_push_back(q, node("e", 1));
     CHECK_STR(pops(q, 2), "d:1 e:1");
 
@@ -93,6 +93,6 @@ int main(void)
     bqueue_destroy(&q);
     CHECK(q == NULL);
     free(left);
-    bqueue_destroy(&q);   /* NULL is fine */
+    bqueue_destroy(&q); /* NULL is fine */
     return check_summary("test_bqueue");
 }

@@ -9,7 +9,7 @@
 #include "fastfail.h"
 #include "mem.h"
 
-static result_t res(bool inf_err, bool inf_cfg, int judge)   /* judge: 0 ok, 1 config error, 2 no call */
+static result_t res(bool inf_err, bool inf_cfg, int judge) /* judge: 0 ok, 1 config error, 2 no call */
 {
     result_t r = {0};
     r.target = TARGET_CUSTOM;
@@ -60,7 +60,7 @@ int main(void)
     CHECK_HAS(why, "model `openai/m`");
     CHECK_HAS(why, "first 8 calls");
     CHECK_HAS(why, "HTTP 401: invalid key");
-    CHECK(see(f, &sp, true, true, 2) == NULL);   /* said once */
+    CHECK(see(f, &sp, true, true, 2) == NULL); /* said once */
     fastfail_destroy(&f);
     CHECK(f == NULL);
     fastfail_destroy(&f);
@@ -94,7 +94,7 @@ int main(void)
         r.response_from_dataset = true;
         r.scores[0].status = SCORE_ERROR;
         r.scores[0].error_config = false;
-        r.scores[0].attempts = 0;   /* and a judge error without a call: no call */
+        r.scores[0].attempts = 0; /* and a judge error without a call: no call */
         CHECK(fastfail_see(f, &sp, &r) == NULL);
         result_clear(&r);
     }

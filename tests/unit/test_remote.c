@@ -153,11 +153,11 @@ static void test_verbs(void)
     free(gid);
     jobsrc_close(&src);
     setenv(REMOTE_ENV, svc.url, 1);
-    CHECK(jobsrc_open(&src, NULL, NULL, "test", &code) == 0 && src.remote);   /* LLMAJ_SCHEDULER */
+    CHECK(jobsrc_open(&src, NULL, NULL, "test", &code) == 0 && src.remote); /* LLMAJ_SCHEDULER */
     jobsrc_close(&src);
-    CHECK(jobsrc_open(&src, NULL, svc.db, "test", &code) == 0 && src.db);     /* --db wins over it */
+    CHECK(jobsrc_open(&src, NULL, svc.db, "test", &code) == 0 && src.db); /* --db wins over it */
     jobsrc_close(&src);
-    CHECK(jobsrc_open(&src, svc.url, svc.db, "test", &code) < 0 && code == 2);   /* both flags: no */
+    CHECK(jobsrc_open(&src, svc.url, svc.db, "test", &code) < 0 && code == 2); /* both flags: no */
     unsetenv(REMOTE_ENV);
 
     errlist_free(&errs);

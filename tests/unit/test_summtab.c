@@ -26,8 +26,10 @@ int main(void)
                       "\"FollowingInstructions\": {\"mean\": 1, \"mean_score\": 1, \"n\": 2, \"n_unscored\": 0,"
                       " \"n_not_applicable\": 1, \"n_error\": 0, \"ci95\": [1, 1], \"ratings\": {}}}}},"
                       " \"status\": \"stopped\", \"partial\": true}");
-    CHECK_HAS(out, "  metric                          mean mean score            95% CI       n  unscored     n/a  errors\n");
-    CHECK_HAS(out, "  FollowingInstructions          1.000      1.000    [1.000, 1.000]       2         0       1       0\n");
+    CHECK_HAS(
+        out, "  metric                          mean mean score            95% CI       n  unscored     n/a  errors\n");
+    CHECK_HAS(
+        out, "  FollowingInstructions          1.000      1.000    [1.000, 1.000]       2         0       1       0\n");
     CHECK_HAS(out, "partial: the job stopped before every record was evaluated");
     free(out);
     out = print("{\"targets\": {\"custom\": {\"model\": \"m\", \"metrics\": {}}}, \"partial\": false}");

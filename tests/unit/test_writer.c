@@ -117,8 +117,7 @@ static void test_write(void)
         /* Stop at once: whether or not it got to it, the job ends in a known state. */
         writer_submit(w2, j2, SCHED_JOB_STOPPED, 1);
         writer_stop(&w2);
-        CHECK(store_job_get(st2, id2, &row) == 0 &&
-              (row.state == SCHED_JOB_RUNNING || row.state == SCHED_JOB_STOPPED));
+        CHECK(store_job_get(st2, id2, &row) == 0 && (row.state == SCHED_JOB_RUNNING || row.state == SCHED_JOB_STOPPED));
         store_job_clear(&row);
     }
     writer_stop(&w2);
