@@ -609,6 +609,7 @@ static int run_and_collect(sched_t *s, errlist_t *errs, job_outcome_t *out)
     char pname[64];
     snprintf(pname, sizeof pname, "scheduler-%d", (int)getpid());
     po.name = pname;
+    po.curve = o->curve;
     if (!s->loop || !(s->peer = peer_new(&po, err, sizeof err))) {
         errlist_add(errs, "%s", s->loop ? err : "cannot create the event loop");
         return -1;

@@ -42,6 +42,9 @@ typedef struct {
     int mlflow_wait_ms;
     /* Overrides applied to the spec JSON before validation (CLI flags); may be NULL. */
     const cJSON *overrides;
+    /* CURVE to the broker (proto/curve.h: this scheduler's key pair and the broker's public key);
+     * NULL = plaintext. */
+    const struct curve_keys *curve;
 } scheduler_opts_t;
 
 typedef struct {
