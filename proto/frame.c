@@ -164,8 +164,11 @@ int frame_read(void *sock, bool routed, frame_in_t *in, char *err, size_t errlen
 
 const char *frame_in_user(const frame_in_t *in)
 {
-    if (in->raw.n == 0) return NULL;
-    return zmq_msg_gets(&in->raw.frames[0], "User-Id");
+    /* The header frame: a ROUTER's identity frame is made by the socket and carries no metadata
+     * when the socket made up the identity. */
+    int at = in->ident ? 1 : 0;
+    if (in->raw.n <= at) return NULL;
+    return zmq_msg_gets(&in->raw.frames[at], "User-Id");
 }
 
 void frame_in_close(frame_in_t *in)
