@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libzmq3-dev libcurl4-openssl-dev libmsgpack-dev libcjson-dev libssl-dev
       libsqlite3-dev libmicrohttpd-dev zlib1g-dev
-      python3 python3-venv python3-pip wrk)
+      python3 python3-venv python3-pip wrk
+      buildah iproute2)   # deploy/: the container image (no daemon), multi-host tests in network namespaces
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
