@@ -678,6 +678,24 @@ static void say_bye_all(broker_t *b)
     }
     int linger = 1000;
     if (zmq_setsockopt(b->sock, ZMQ_LINGER, &linger, sizeof linger) < 0) {}   /* closing only: BYE is a courtesy */
+    /* A TCP connection closed with unread data in it is reset, and a reset can destroy the BYE
+     * before the peer reads it. So read (and drop) what the peers still send until each has taken
+     * its BYE, which shows as its HELLO on a new connection, or for 2 s at most. */
+    size_t hellos = 0;
+    int64_t end = loop_now_ms() + 2000;
+    for (int64_t now = loop_now_ms(); hellos < n && now < end; now = loop_now_ms()) {
+        zmq_pollitem_t it = {.socket = b->sock, .events = ZMQ_POLLIN};
+        if (zmq_poll(&it, 1, (long)(end - now)) <= 0) continue;
+        frame_in_t in;
+        char err[300];
+        for (int i = 0; i < 4096; i++) {
+            int rc = frame_read(b->sock, true, &in, err, sizeof err);
+            if (rc == 0 || rc == -1) break;
+            if (rc != 1) continue;
+            if (in.h.type == WIRE_HELLO && !peer_find(b, in.ident, in.ident_len)) hellos++;
+            frame_in_close(&in);
+        }
+    }
     log_info("broker %s stopped: BYE to %zu peer(s), %zu shard(s) were queued", b->instance, n, b->queue.n);
 }
 
