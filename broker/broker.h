@@ -22,6 +22,13 @@ typedef struct {
      * plaintext. The broker's context then holds its ZAP handler (one per context). */
     const curve_keys_t *curve;
     const char *curve_clients;
+    /* The liveness clock, a seam for tests: milliseconds on a monotonic scale, read when a
+     * message arrives and at each heartbeat tick to decide who is silent and how old a worker's
+     * DEMAND is. NULL = the monotonic clock (loop_now_ms). Heartbeats are still sent every
+     * heartbeat_ms of real time; a test that holds its clock still can therefore never see a
+     * peer declared dead, or its demand go stale, by scheduling luck. */
+    int64_t (*clock_ms)(void *arg);
+    void *clock_arg;
 } broker_opts_t;
 
 typedef struct {

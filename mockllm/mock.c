@@ -25,6 +25,7 @@
 #include <microhttpd.h>
 
 #include "buf.h"
+#include "httpd.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -389,7 +390,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (content_length_over(c)) {
                 /* Refuse before reading the body; libmicrohttpd closes the connection after. */
                 r->too_big = true;
-                (void)serve_model(m, r, c);
+                (void)serve_model(m, r, c);   /* writes the refusal; its delay is 0: answered now */
                 r->answered = true;
                 return send_resp(m, c, r);
             }
@@ -441,18 +442,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
     free(r->url_model);
     free(r);
     *req_cls = NULL;
-}
-
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    buf_t b;
-    buf_init(&b, 4096);
-    if (buf_vprintf(&b, fmt, ap) == 0) {
-        while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r')) b.data[--b.len] = '\0';
-        log_warn("libmicrohttpd: %s", b.data);
-    }
-    buf_free(&b);
 }
 
 /* ---- lifecycle ---- */
@@ -612,7 +601,7 @@ mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen)
             goto fail;
         }
         s->daemon = MHD_start_daemon(flags, (uint16_t)m->port, NULL, NULL, on_request, s,
-                                     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, /* first, as MHD asks */
+                                     MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, m, /* first, as MHD asks */
                                      MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
                                      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                      MHD_OPTION_CONNECTION_LIMIT, conn_limit,
