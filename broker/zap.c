@@ -19,13 +19,13 @@
 #include "loop.h"
 #include "mem.h"
 
-#define ZAP_ENDPOINT "inproc://zeromq.zap.01"   /* fixed by RFC 27 */
-#define MAX_KEYS 4096                           /* keys read from the folder at most */
-#define PUMP_BUDGET 256                         /* requests and events handled per pump */
-#define ADDR_SLOTS 256                          /* accepted connections remembered */
-#define LOG_BURST 10                            /* refusals logged per LOG_WINDOW_MS */
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01" /* fixed by RFC 27 */
+#define MAX_KEYS 4096                         /* keys read from the folder at most */
+#define PUMP_BUDGET 256                       /* requests and events handled per pump */
+#define ADDR_SLOTS 256                        /* accepted connections remembered */
+#define LOG_BURST 10                          /* refusals logged per LOG_WINDOW_MS */
 #define LOG_WINDOW_MS 10000
-#define FOLDER_GONE 1u                          /* the fingerprint of a folder that cannot be read */
+#define FOLDER_GONE 1u /* the fingerprint of a folder that cannot be read */
 
 typedef struct {
     char z85[CURVE_Z85_LEN + 1];
@@ -41,15 +41,15 @@ typedef enum { PENDING_NONE = 0, PENDING_PLAINTEXT, PENDING_OTHER } pending_t;
 
 struct zap {
     void *ctx;
-    void *rep;             /* the ZAP handler */
-    void *mon;             /* the monitor's PAIR end, once zap_watch ran */
+    void *rep; /* the ZAP handler */
+    void *mon; /* the monitor's PAIR end, once zap_watch ran */
     char *dir;
-    key_t_ *keys;          /* sorted by z85 */
+    key_t_ *keys; /* sorted by z85 */
     size_t n_keys;
-    uint64_t fingerprint;  /* of the folder as last read */
+    uint64_t fingerprint; /* of the folder as last read */
     addr_slot_t addrs[ADDR_SLOTS];
     size_t next_slot;
-    pending_t pending;     /* a failed handshake waiting for its DISCONNECTED event */
+    pending_t pending; /* a failed handshake waiting for its DISCONNECTED event */
     int64_t log_window;
     int log_count, log_skipped;
     _Atomic uint64_t refused_key, refused_plaintext, refused_other, messages_refused, reloads;
@@ -180,7 +180,7 @@ bool zap_refresh(zap_t *z)
 {
     uint64_t fp;
     bool gone = folder_fingerprint(z->dir, &fp) < 0;
-    if (gone) fp = FOLDER_GONE;   /* allows nobody, like an empty folder */
+    if (gone) fp = FOLDER_GONE; /* allows nobody, like an empty folder */
     if (fp == z->fingerprint) return false;
     key_t_ *keys = NULL;
     size_t n = 0;
@@ -262,7 +262,7 @@ static void zap_request(zap_t *z, zmq_msg_t *f, int n)
         zap_reply(z->rep, id, id_len, "400", "CURVE only", "");
         return;
     }
-    zap_refresh(z);   /* a key added a moment ago is let in */
+    zap_refresh(z); /* a key added a moment ago is let in */
     char z85[CURVE_Z85_LEN + 1];
     if (!zmq_z85_encode(z85, zmq_msg_data(&f[6]), 32)) {
         zap_reply(z->rep, id, id_len, "500", "cannot encode the key", "");
@@ -290,7 +290,7 @@ static int zap_one(zap_t *z)
         zmq_msg_init(&tmp);
         if (zmq_msg_recv(&tmp, z->rep, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&tmp);
-            break;   /* EAGAIN before the first frame: nothing waiting (later frames come with the first) */
+            break; /* EAGAIN before the first frame: nothing waiting (later frames come with the first) */
         }
         more = zmq_msg_more(&tmp);
         if (n < 8) f[n++] = tmp;
@@ -311,8 +311,7 @@ static void addr_remember(zap_t *z, int fd)
     struct sockaddr_storage sa;
     socklen_t len = sizeof sa;
     if (getpeername(fd, (struct sockaddr *)&sa, &len) < 0) return;
-    if (sa.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, s->addr, sizeof s->addr);
+    if (sa.ss_family == AF_INET) inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, s->addr, sizeof s->addr);
     else if (sa.ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, s->addr, sizeof s->addr);
 }
@@ -343,9 +342,7 @@ static void pending_log(zap_t *z, const char *addr)
 static void on_event(zap_t *z, uint16_t ev, uint32_t value)
 {
     switch (ev) {
-    case ZMQ_EVENT_ACCEPTED:
-        addr_remember(z, (int)value);
-        break;
+    case ZMQ_EVENT_ACCEPTED: addr_remember(z, (int)value); break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
         if (z->pending) pending_log(z, "an unknown address");
         if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
@@ -356,7 +353,7 @@ static void on_event(zap_t *z, uint16_t ev, uint32_t value)
             z->pending = PENDING_OTHER;
         }
         break;
-    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:   /* ZAP said no: counted and logged there */
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: /* ZAP said no: counted and logged there */
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
         if (z->pending) pending_log(z, "an unknown address");
         break;
@@ -364,8 +361,7 @@ static void on_event(zap_t *z, uint16_t ev, uint32_t value)
         if (z->pending) pending_log(z, addr_of(z, (int)value));
         addr_forget(z, (int)value);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -381,7 +377,7 @@ static int mon_one(zap_t *z)
     bool more = zmq_msg_more(&a);
     zmq_msg_init(&b);
     if (more && zmq_msg_recv(&b, z->mon, ZMQ_DONTWAIT) >= 0) {
-        while (zmq_msg_more(&b)) {   /* a later libzmq may add frames: skip them */
+        while (zmq_msg_more(&b)) { /* a later libzmq may add frames: skip them */
             zmq_msg_close(&b);
             zmq_msg_init(&b);
             if (zmq_msg_recv(&b, z->mon, ZMQ_DONTWAIT) < 0) break;
@@ -438,7 +434,7 @@ int zap_watch(zap_t *z, void *sock, char *err, size_t errlen)
         return -1;
     }
     int linger = 0;
-    if (zmq_setsockopt(z->mon, ZMQ_LINGER, &linger, sizeof linger) < 0) {}   /* best effort: closing only */
+    if (zmq_setsockopt(z->mon, ZMQ_LINGER, &linger, sizeof linger) < 0) {} /* best effort: closing only */
     return 0;
 }
 
@@ -471,10 +467,12 @@ zap_t *zap_new(void *ctx, const char *clients_dir, char *err, size_t errlen)
         return NULL;
     }
     atomic_store(&z->n_allowed, (uint32_t)z->n_keys);
-    if (z->n_keys == 0) log_warn("--curve-clients %s holds no *.key file: every peer is refused until one is added", z->dir);
+    if (z->n_keys == 0)
+        log_warn("--curve-clients %s holds no *.key file: every peer is refused until one is added", z->dir);
     int linger = 0;
     z->rep = zmq_socket(ctx, ZMQ_REP);
-    if (!z->rep || zmq_setsockopt(z->rep, ZMQ_LINGER, &linger, sizeof linger) < 0 || zmq_bind(z->rep, ZAP_ENDPOINT) < 0) {
+    if (!z->rep || zmq_setsockopt(z->rep, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
+        zmq_bind(z->rep, ZAP_ENDPOINT) < 0) {
         snprintf(err, errlen, "cannot start the ZAP handler (%s): %s", ZAP_ENDPOINT, zmq_strerror(errno));
         zap_destroy(&z);
         return NULL;

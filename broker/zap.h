@@ -23,12 +23,12 @@
 typedef struct zap zap_t;
 
 typedef struct {
-    uint64_t refused_key;         /* CURVE handshakes whose key is not in the folder */
-    uint64_t refused_plaintext;   /* peers that did not speak CURVE */
-    uint64_t refused_other;       /* other failed CURVE handshakes (a wrong broker key, garbage) */
-    uint64_t messages_refused;    /* messages from connections whose key was revoked since */
-    uint64_t reloads;             /* times the folder was read again after a change */
-    uint32_t keys;                /* keys allowed now */
+    uint64_t refused_key;       /* CURVE handshakes whose key is not in the folder */
+    uint64_t refused_plaintext; /* peers that did not speak CURVE */
+    uint64_t refused_other;     /* other failed CURVE handshakes (a wrong broker key, garbage) */
+    uint64_t messages_refused;  /* messages from connections whose key was revoked since */
+    uint64_t reloads;           /* times the folder was read again after a change */
+    uint32_t keys;              /* keys allowed now */
 } zap_stats_t;
 
 /* Binds the ZAP handler in `ctx` (before the broker's socket binds) and reads `clients_dir`.

@@ -11,25 +11,25 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: llmaj keygen NAME [--force]\n"
-        "\n"
-        "Writes a new CURVE key pair: NAME.key (the public key, Z85) and NAME.secret (the secret\n"
-        "key, Z85, mode 0600). NAME may include a folder (keys/broker). An existing file is never\n"
-        "replaced unless --force is given.\n"
-        "\n"
-        "  broker:             llmaj-broker --curve-secret broker.secret --curve-clients DIR\n"
-        "                      (DIR holds the *.key files of the workers and schedulers allowed in)\n"
-        "  worker, scheduler:  --curve-secret worker.secret --curve-broker-key broker.key\n"
-        "\n"
-        "exit status: 0 written, 1 the files could not be written, 2 bad arguments\n");
+    fprintf(f, "usage: llmaj keygen NAME [--force]\n"
+               "\n"
+               "Writes a new CURVE key pair: NAME.key (the public key, Z85) and NAME.secret (the secret\n"
+               "key, Z85, mode 0600). NAME may include a folder (keys/broker). An existing file is never\n"
+               "replaced unless --force is given.\n"
+               "\n"
+               "  broker:             llmaj-broker --curve-secret broker.secret --curve-clients DIR\n"
+               "                      (DIR holds the *.key files of the workers and schedulers allowed in)\n"
+               "  worker, scheduler:  --curve-secret worker.secret --curve-broker-key broker.key\n"
+               "\n"
+               "exit status: 0 written, 1 the files could not be written, 2 bad arguments\n");
 }
 
 int cmd_keygen(int argc, char **argv)
 {
     bool force = false;
-    static const struct option longopts[] = {
-        {"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"force", no_argument, 0, 'f'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
@@ -57,7 +57,7 @@ int cmd_keygen(int argc, char **argv)
         fprintf(stderr, "llmaj keygen: %s\n", err);
         return CLI_EXIT_FAILED;
     }
-    printf("wrote %s.key (public: give it to the other side) and %s.secret (secret, mode 0600: keep it here)\n",
-           name, name);
+    printf("wrote %s.key (public: give it to the other side) and %s.secret (secret, mode 0600: keep it here)\n", name,
+           name);
     return CLI_EXIT_OK;
 }

@@ -14,10 +14,9 @@
 
 #include "log.h"
 
-#define MAX_KEY_FILE 4096   /* a key file is one line; anything larger is not one */
+#define MAX_KEY_FILE 4096 /* a key file is one line; anything larger is not one */
 
-static const char z85_chars[] =
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+static const char z85_chars[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 
 bool curve_z85_valid(const char *s)
 {
@@ -160,8 +159,7 @@ int curve_load_server(const char *secret_path, curve_keys_t *out, char *err, siz
     return load_secret(secret_path, out, err, errlen);
 }
 
-int curve_load_client(const char *secret_path, const char *broker_key_path, curve_keys_t *out, char *err,
-                      size_t errlen)
+int curve_load_client(const char *secret_path, const char *broker_key_path, curve_keys_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     if (load_secret(secret_path, out, err, errlen) < 0) return -1;

@@ -11,14 +11,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CURVE_Z85_LEN 40   /* a 32-byte key in Z85 */
+#define CURVE_Z85_LEN 40 /* a 32-byte key in Z85 */
 
 /* The keys one socket needs. A server (the broker) has `secret` and `public_key`; a client (a
  * worker or scheduler) also has `server`, the broker's public key. All NUL-terminated Z85. */
 typedef struct curve_keys {
     char secret[CURVE_Z85_LEN + 1];
-    char public_key[CURVE_Z85_LEN + 1];   /* derived from `secret` */
-    char server[CURVE_Z85_LEN + 1];       /* a client's: the broker's public key; "" on the broker */
+    char public_key[CURVE_Z85_LEN + 1]; /* derived from `secret` */
+    char server[CURVE_Z85_LEN + 1];     /* a client's: the broker's public key; "" on the broker */
 } curve_keys_t;
 
 /* A fresh key pair in *out (server left ""). -1 when libzmq was built without CURVE. */
@@ -35,8 +35,8 @@ int curve_read_key(const char *path, char *out, char *err, size_t errlen) __attr
 int curve_load_server(const char *secret_path, curve_keys_t *out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 /* A peer's keys: its secret from `secret_path` and the broker's public key from `broker_key_path`. */
-int curve_load_client(const char *secret_path, const char *broker_key_path, curve_keys_t *out, char *err,
-                      size_t errlen) __attribute__((warn_unused_result));
+int curve_load_client(const char *secret_path, const char *broker_key_path, curve_keys_t *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Writes `name`.key and `name`.secret (mode 0600) for k. Refuses to replace an existing file
  * unless `force`. -1 with a message naming the file in err; on failure nothing is left behind. */

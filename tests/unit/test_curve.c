@@ -93,7 +93,7 @@ static void test_keygen_and_files(void)
     CHECK_STR(cl.server, k2.public_key);
     CHECK(curve_load_client(path_of("node.secret"), path_of("nope.key"), &cl, err, sizeof err) < 0);
     CHECK_HAS(err, "nope.key: No such file or directory");
-    CHECK(cl.secret[0] == '\0');   /* nothing half-loaded */
+    CHECK(cl.secret[0] == '\0'); /* nothing half-loaded */
 
     curve_wipe(&k);
     CHECK(k.secret[0] == '\0' && k.public_key[0] == '\0');
@@ -115,7 +115,7 @@ static void test_key_file_forms(void)
     put("ok.key", text, strlen(text));
     CHECK(curve_read_key(path_of("ok.key"), out, err, sizeof err) == 0);
     CHECK_STR(out, k.public_key);
-    snprintf(text, sizeof text, "%s", k.public_key);   /* no newline */
+    snprintf(text, sizeof text, "%s", k.public_key); /* no newline */
     put("ok.key", text, strlen(text));
     CHECK(curve_read_key(path_of("ok.key"), out, err, sizeof err) == 0);
 
@@ -125,7 +125,7 @@ static void test_key_file_forms(void)
     snprintf(text, sizeof text, "\n%s\n%s\n", k.public_key, k.secret);
     bad_key(text, strlen(text), "bad.key:3: a second key");
     snprintf(text, sizeof text, "%s", k.public_key);
-    text[7] = '~';   /* not in the Z85 alphabet */
+    text[7] = '~'; /* not in the Z85 alphabet */
     bad_key(text, strlen(text), "bad.key:1: not a CURVE key: character 8 is not Z85");
     snprintf(text, sizeof text, "%sA", k.public_key);
     bad_key(text, strlen(text), "41 characters");
@@ -167,7 +167,7 @@ static void test_sockets(void)
     CHECK(zmq_connect(d, ep) == 0);
     wire_hdr_t h = {.type = WIRE_HEARTBEAT, .n = 7};
     int sent = -1;
-    for (int i = 0; i < 500 && sent < 0; i++) {   /* IMMEDIATE: waits for the handshake */
+    for (int i = 0; i < 500 && sent < 0; i++) { /* IMMEDIATE: waits for the handshake */
         sent = frame_send(d, NULL, 0, &h, NULL, 0);
         if (sent < 0) usleep(10000);
     }

@@ -46,8 +46,8 @@ typedef struct {
     zap_t *z;
     char ep[128];
     curve_keys_t broker;
-    char last_user[64];   /* user id of the last message the router got */
-    int got;              /* messages the router got */
+    char last_user[64]; /* user id of the last message the router got */
+    int got;            /* messages the router got */
     bool saw_bye;
 } env_t;
 
@@ -86,7 +86,7 @@ static bool refused(env_t *e, const void *arg)
 {
     zap_stats_t s;
     zap_get_stats(e->z, &s);
-    const uint64_t *want = arg;   /* key, plaintext, other */
+    const uint64_t *want = arg; /* key, plaintext, other */
     return s.refused_key >= want[0] && s.refused_plaintext >= want[1] && s.refused_other >= want[2];
 }
 
@@ -107,7 +107,7 @@ static void *client(env_t *e, const curve_keys_t *mine, const char *server)
 static void say(void *d)
 {
     wire_hdr_t h = {.type = WIRE_HEARTBEAT};
-    if (frame_send(d, NULL, 0, &h, NULL, 0) < 0) {}   /* IMMEDIATE: refused until the handshake is done */
+    if (frame_send(d, NULL, 0, &h, NULL, 0) < 0) {} /* IMMEDIATE: refused until the handshake is done */
 }
 
 static int env_start(env_t *e)
@@ -172,8 +172,8 @@ static void test_door(void)
     curve_keys_t a, b, c;
     CHECK(curve_keygen(&a) == 0 && curve_keygen(&b) == 0 && curve_keygen(&c) == 0);
     write_key(in_dir("worker-a.key"), a.public_key);
-    write_key(in_dir(".hidden.key"), b.public_key);   /* dot files are not keys (Kubernetes' ..data) */
-    write_key(in_dir("notes.txt"), b.public_key);     /* neither is anything but *.key */
+    write_key(in_dir(".hidden.key"), b.public_key); /* dot files are not keys (Kubernetes' ..data) */
+    write_key(in_dir("notes.txt"), b.public_key);   /* neither is anything but *.key */
     env_t e;
     if (env_start(&e) < 0) return;
     zap_stats_t s;
@@ -213,14 +213,14 @@ static void test_door(void)
         pump(&e);
     }
     CHECK(refused(&e, want));
-    CHECK(e.got == before);   /* nothing from them reached the socket */
+    CHECK(e.got == before); /* nothing from them reached the socket */
 
     /* Revoked: the file goes; the folder is read again; the connection made before is refused. */
     unlink(in_dir("worker-a.key"));
     CHECK(zap_refresh(e.z));
     CHECK(!zap_allowed(e.z, a.public_key));
     CHECK_STR(zap_key_name(e.z, a.public_key), "a revoked key");
-    CHECK(!zap_refresh(e.z));   /* nothing changed since */
+    CHECK(!zap_refresh(e.z)); /* nothing changed since */
     zap_get_stats(e.z, &s);
     CHECK(s.keys == 0 && s.reloads >= 1);
 
@@ -244,7 +244,7 @@ static void test_door(void)
     CHECK_STR(e.last_user, b.public_key);
     CHECK(wait_for(&e, got_above, &zero));
     unlink(in_dir("half.key"));
-    CHECK(!zap_refresh(e.z));   /* the set of keys did not change */
+    CHECK(!zap_refresh(e.z)); /* the set of keys did not change */
     zmq_close(da);
     zmq_close(db);
     zmq_close(dp);
