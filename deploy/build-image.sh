@@ -36,8 +36,9 @@ version=$(sed -n 's/^project(llmaj VERSION \([0-9.]*\).*/\1/p' "$here/CMakeLists
 programs=(llmaj llmaj-broker llmaj-worker llmaj-scheduler llmaj-mockllm)
 uid=10001
 
-# 1. The programs: Release, no sanitizers, whatever the folder held before.
-bash "$here/scripts/build.sh" "$build" -DCMAKE_BUILD_TYPE=Release -DLLMAJ_SANITIZE=OFF >/dev/null
+# 1. The programs (only them, not the tests): Release, no sanitizers, whatever the folder held before.
+cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLMAJ_SANITIZE=OFF >/dev/null
+ninja -C "$build" -j"$(nproc)" "${programs[@]}" >/dev/null
 
 # 2. The root filesystem, from scratch every time.
 img="$build/image"
