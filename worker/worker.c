@@ -73,7 +73,10 @@ struct wthread {
     uint32_t credit_out;        /* shards asked for, not yet received */
     bool welcomed;
     uint64_t use_clock;
-    worker_stats_t st;          /* this thread's counters; copied under w->mu */
+    worker_stats_t st;          /* this thread's counters as of its last publish; read under w->mu */
+    worker_stats_t live;        /* the counters this thread keeps itself (shards done, results sent,
+                                 * returned, reconnects), copied into st with the client's at each
+                                 * publish, so that a reader sees one moment's figures */
 };
 
 struct worker {
@@ -109,6 +112,10 @@ static void publish_stats(wthread_t *t)
     t->st.shards_held = t->n_held;
     t->st.shards_waiting = t->n_waiting;
     t->st.calls_pending = (uint32_t)llm_pending(t->llm);
+    t->st.shards_done = t->live.shards_done;
+    t->st.results_sent = t->live.results_sent;
+    t->st.shards_returned = t->live.shards_returned;
+    t->st.reconnects = t->live.reconnects;
 }
 
 /* ---- jobs ---- */
@@ -225,7 +232,7 @@ static void on_result(wshard_t *s, const result_t *r, void *arg)
     snprintf(h.job_id, sizeof h.job_id, "%s", wshard_job_id(s));
     peer_send(t->peer, &h, b.data, b.len);
     buf_free(&b);
-    t->st.results_sent++;
+    t->live.results_sent++;
 }
 
 static void on_done(wshard_t *s, void *arg)
@@ -239,7 +246,7 @@ static void on_done(wshard_t *s, void *arg)
                             .n = (uint32_t)wshard_results(s)};
             snprintf(m.job_id, sizeof m.job_id, "%s", wshard_job_id(s));
             peer_send(t->peer, &m, NULL, 0);
-            t->st.shards_done++;
+            t->live.shards_done++;
         }
         break;
     }
@@ -283,7 +290,7 @@ static void send_return(wthread_t *t, const char *job_id, uint64_t shard_id, uin
     wire_hdr_t m = {.type = WIRE_RETURN, .shard_id = shard_id, .lease = lease};
     snprintf(m.job_id, sizeof m.job_id, "%s", job_id ? job_id : "");
     peer_send(t->peer, &m, NULL, 0);
-    if (job_id) t->st.shards_returned++;
+    if (job_id) t->live.shards_returned++;
 }
 
 static void on_shard(wthread_t *t, const wire_hdr_t *h, const void *payload, size_t len)
@@ -363,7 +370,7 @@ static void on_session(peer_event_t ev, bool again, const wire_hdr_t *h, const c
         want_more(t);
     } else {
         set_welcomed(t, false);
-        t->st.reconnects++;
+        t->live.reconnects++;
         /* The broker puts the leases of an ended session back on the queue: a shard that has not
          * started here would only run twice. */
         size_t dropped = 0;
