@@ -21,6 +21,7 @@ static const command_t commands[] = {
     {"stop", cmd_stop, "stop a job: no new model call starts; what it committed is kept"},
     {"retry", cmd_retry, "rerun the cells of an ended job that ended in error, in place"},
     {"report", cmd_report, "show a job's summary tables, or write them as a self-contained HTML page (--html)"},
+    {"keygen", cmd_keygen, "write a CURVE key pair (NAME.key, NAME.secret) for the fleet's hosts"},
 };
 
 static void usage(FILE *f)

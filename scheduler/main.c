@@ -20,6 +20,7 @@
 
 #include "api.h"
 #include "buf.h"
+#include "curve.h"
 #include "daemon.h"
 #include "errlist.h"
 #include "file.h"
@@ -50,6 +51,8 @@ static void usage(FILE *f)
             "  --broker      broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
             "  --db          job database (env LLMAJ_DB; default runs/llmaj.db, or <output_path>/llmaj.db for --spec)\n"
             "  --window      shards of a job in flight at most (env LLMAJ_WINDOW; default 64)\n"
+            "  --curve-secret      this scheduler's CURVE secret key file, from `llmaj keygen` (env LLMAJ_CURVE_SECRET)\n"
+            "  --curve-broker-key  the broker's CURVE public key file (env LLMAJ_CURVE_BROKER_KEY)\n"
             "  --metrics-addr  (one job) serve /metrics, /healthz and /readyz on ADDR (env LLMAJ_METRICS_ADDR)\n"
             "  --heartbeat-ms N  --dead-after N  --log-level LEVEL  --log-format text|json\n");
 }
@@ -405,6 +408,8 @@ int main(int argc, char **argv)
     const char *window = daemon_env("LLMAJ_WINDOW", "64");
     const char *listen = daemon_env("LLMAJ_LISTEN", "127.0.0.1:8080");
     const char *max_jobs = daemon_env("LLMAJ_MAX_JOBS", "4");
+    const char *curve_secret = daemon_env("LLMAJ_CURVE_SECRET", NULL);
+    const char *curve_broker = daemon_env("LLMAJ_CURVE_BROKER_KEY", NULL);
     bool serve_flag = false;
     daemon_opts_t dopts;
     daemon_opts_init(&dopts);
@@ -414,6 +419,7 @@ int main(int argc, char **argv)
         {"resume", required_argument, 0, 'R'},     {"help", no_argument, 0, 'h'},
         {"serve", no_argument, 0, 'V'},            {"listen", required_argument, 0, 'L'},
         {"max-jobs", required_argument, 0, 'J'},   {"token-file", required_argument, 0, 'T'},
+        {"curve-secret", required_argument, 0, 'S'}, {"curve-broker-key", required_argument, 0, 'K'},
         DAEMON_LONGOPTS,                           {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "s:b:h", longopts, NULL)) != -1) {
@@ -427,6 +433,8 @@ int main(int argc, char **argv)
         case 'L': listen = optarg; break;
         case 'J': max_jobs = optarg; break;
         case 'T': token_file = optarg; break;
+        case 'S': curve_secret = optarg; break;
+        case 'K': curve_broker = optarg; break;
         case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&dopts, c, optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -447,14 +455,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "llmaj-scheduler: %s\n", err);
         return 2;
     }
+    if (!curve_secret != !curve_broker) {
+        fprintf(stderr, "llmaj-scheduler: %s\n", curve_secret ? "--curve-secret needs --curve-broker-key FILE (the broker's public key)"
+                                                             : "--curve-broker-key needs --curve-secret FILE (this scheduler's secret key)");
+        return 2;
+    }
     if (daemon_setup_logging(dopts.log_level, dopts.log_format) < 0) return 2;
+    static curve_keys_t keys;   /* until exit: the engine's session copies it when it connects */
+    if (curve_secret && curve_load_client(curve_secret, curve_broker, &keys, err, sizeof err) < 0) {
+        fprintf(stderr, "llmaj-scheduler: %s\n", err);
+        return 2;
+    }
     sched_opts_t o = {.broker = broker, .db_path = db, .window = (int)w, .heartbeat_ms = dopts.hb_ms,
-                      .dead_after = dopts.dead_n, .max_jobs = (int)mj};
+                      .dead_after = dopts.dead_n, .max_jobs = (int)mj, .curve = curve_secret ? &keys : NULL};
+    int code;
     if (serve_flag) {
         g_serve = true;
         if (!o.db_path) o.db_path = "runs/llmaj.db";
         if (dopts.metrics_addr) log_info("--serve: /metrics is served on --listen (%s); --metrics-addr is not used", listen);
-        return serve(&o, listen, token_file);
+        code = serve(&o, listen, token_file);
+    } else {
+        code = one_job(&o, spec, resume, dopts.metrics_addr);
     }
-    return one_job(&o, spec, resume, dopts.metrics_addr);
+    curve_wipe(&keys);
+    return code;
 }

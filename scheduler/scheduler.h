@@ -119,6 +119,9 @@ typedef struct {
                                    an earlier engine left queued, running or stopping, and deletes
                                    submissions a crash cut short. Holds <db>.lock (one service per
                                    database): sched_run fails when another holds it */
+    /* CURVE to the broker (proto/curve.h: this scheduler's key pair and the broker's public key);
+     * NULL = plaintext. Borrowed until sched_run has connected (the session copies it). */
+    const struct curve_keys *curve;
 } sched_opts_t;
 
 /* A new engine (nothing connected or opened yet: sched_run does). The options' strings are

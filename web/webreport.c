@@ -191,7 +191,7 @@ static void csp_hash(const void *p, size_t n, char *out, size_t outlen)
         abort();
     }
     EVP_EncodeBlock(b64, md, (int)mdlen);
-    /* A SHA-256 is 44 base64 characters: the precision says so to the optimised build's checks. */
+    /* A SHA-256 digest is 44 characters of base64; saying so also lets the compiler see it fits. */
     snprintf(out, outlen, "'sha256-%.44s'", (const char *)b64);
 }
 
