@@ -85,8 +85,11 @@ struct endpoint {
     uint64_t input_tokens, output_tokens;   /* actual usage of successful replies */
     uint64_t throttles;           /* replies that said we were throttled */
     rlheaders_t rl;               /* the last reply's rate-limit headers */
-    int64_t rl_at_ms;             /* when (loop_now_ms); 0 = never */
+    int64_t rl_at_ms;             /* when (loop_time_ms); 0 = never */
     bool warned_bad_headers;
+    /* Does the endpoint take structured-output requests? Unknown until one is answered: calls
+     * built meanwhile carry a plain twin to fall back on (see attempt_done). */
+    enum { STRUCT_UNKNOWN = 0, STRUCT_YES, STRUCT_NO } structured;
 };
 
 typedef struct model {
@@ -117,9 +120,15 @@ struct call {
     call_t *prev, *next;          /* endpoint queue (QUEUED) or done list (DONE) */
     call_t *all_prev, *all_next;
     httpmsg_request_t http;       /* built once; before_send may amend it per attempt */
+    httpmsg_request_t plain;      /* has_plain: the same request without the schema */
+    bool has_plain;               /* asked for structured output of an endpoint not known to take it */
+    bool structured;              /* the request on the wire asks for structured output */
     uint64_t est_tokens;          /* prompt bytes / 4 + max_tokens: what the limiter is charged */
     uint64_t max_tokens;
-    int64_t t_first_us;           /* first attempt's start, 0 before */
+    int64_t t_first_us;           /* first attempt's start on the loop's clock, 0 before */
+    int64_t budget_ms;            /* retries stop once a retry would start after this since t_first_us */
+    int64_t last_delay_ms;        /* the last backoff delay, -1 before (decorrelated jitter) */
+    bool out_of_budget;           /* gave up because the next retry would pass the budget */
     uint32_t attempts;
     uint64_t retry_timer;
     /* the current attempt */
@@ -265,7 +274,7 @@ static int64_t gate_admit(llm_client_t *c, endpoint_t *ep, const call_t *call)
      * then paces to, only PROBE_CALLS go out, not a whole queue that could trip the limit at once.
      * A release puts the endpoint back in the ring, so the wait below is only a backstop. */
     if (!ep->heard && ep->in_flight >= PROBE_CALLS) return 1000;
-    int64_t wait = ratelimit_acquire(c->rl, ep->key, call->est_tokens, loop_now_ms());
+    int64_t wait = ratelimit_acquire(c->rl, ep->key, call->est_tokens, loop_time_ms(c->loop));
     if (wait > 0) return wait;
     ep->in_flight++;
     ep->requests_started++;
@@ -294,26 +303,13 @@ static void tightest_tokens(const rlheaders_t *rl, int64_t *remaining, int64_t *
 }
 
 /* What a finished call cost against the provider's token limit, once its usage is known (0 =
- * unknown: the estimate stands). Providers count differently:
- *  - OpenAI (and Azure and most OpenAI-compatible gateways) charge a request its prompt plus
- *    max_tokens when it is admitted and give nothing back: the cost is the estimate, raised
- *    only when the real prompt was larger than estimated.
- *  - Anthropic and Bedrock reserve max_tokens at admission and settle on the output actually
- *    produced: the cost is the reply's usage. So is SageMaker's (no provider token limit; the
- *    spec's tpm counts the tokens processed). */
+ * unknown: the estimate stands). Providers count differently (provider_t.charge): OpenAI-style
+ * APIs charge prompt + max_tokens at admission, Anthropic and Bedrock settle on the usage. */
 static uint64_t charged_tokens(const call_t *call, const usage_t *used)
 {
     if (!used) return 0;
-    uint64_t actual = used->input_tokens + used->output_tokens;
-    switch (call->m->ms.kind) {
-    case PROVIDER_OPENAI:
-    case PROVIDER_OPENAI_API: {
-        uint64_t admitted = used->input_tokens + call->max_tokens;
-        return admitted > call->est_tokens ? admitted : call->est_tokens;
-    }
-    default:
-        return actual;
-    }
+    if (call->m->prov->charge) return call->m->prov->charge(call->est_tokens, call->max_tokens, used);
+    return used->input_tokens + used->output_tokens;
 }
 
 /* An attempt admitted by gate_admit ended: tell the limiter how it went. `used` is the reply's
@@ -339,7 +335,7 @@ static void gate_finished(llm_client_t *c, endpoint_t *ep, const call_t *call, c
     if (o.retry_after_ms > BACKOFF_RETRY_AFTER_MAX_MS) o.retry_after_ms = BACKOFF_RETRY_AFTER_MAX_MS;
     if (o.reset_requests_ms > BACKOFF_RETRY_AFTER_MAX_MS) o.reset_requests_ms = BACKOFF_RETRY_AFTER_MAX_MS;
     if (o.reset_tokens_ms > BACKOFF_RETRY_AFTER_MAX_MS) o.reset_tokens_ms = BACKOFF_RETRY_AFTER_MAX_MS;
-    ratelimit_release(c->rl, ep->key, &o, loop_now_ms());
+    ratelimit_release(c->rl, ep->key, &o, loop_time_ms(c->loop));
     ep->in_flight--;
     if (call->http_status != 0) ep->heard = true;
     if (used) {
@@ -348,7 +344,7 @@ static void gate_finished(llm_client_t *c, endpoint_t *ep, const call_t *call, c
     }
     if (rl->n_seen || rl->throttled) {
         ep->rl = *rl;
-        ep->rl_at_ms = loop_now_ms();
+        ep->rl_at_ms = loop_time_ms(c->loop);
     }
     if (rl->throttled) ep->throttles++;
     if (rl->n_invalid && !ep->warned_bad_headers) {
@@ -434,6 +430,7 @@ static model_t *model_get(llm_client_t *c, const char *input, char *err, size_t 
 static void call_free(call_t *call)
 {
     httpmsg_request_clear(&call->http);
+    if (call->has_plain) httpmsg_request_clear(&call->plain);
     curl_slist_free_all(call->hdrs);
     buf_free(&call->resp);
     httpmsg_headers_clear(&call->rh);
@@ -455,7 +452,11 @@ static void finish(llm_client_t *c, call_t *call)
 {
     if (call->status != LLM_OK) {   /* the message names the model, and the attempts when retried */
         char *e;
-        if (call->status == LLM_ERR_TRANSIENT && call->attempts > 1)
+        if (call->status == LLM_ERR_TRANSIENT && call->out_of_budget)
+            e = xasprintf("%s: gave up after %u attempts in %.1f s (the retry budget is %.0f s): %s", call->m->input,
+                          call->attempts, (double)(loop_time_us(c->loop) - call->t_first_us) / 1e6,
+                          (double)call->budget_ms / 1000.0, call->error ? call->error : "unknown error");
+        else if (call->status == LLM_ERR_TRANSIENT && call->attempts > 1)
             e = xasprintf("%s: gave up after %u attempts: %s", call->m->input, call->attempts,
                           call->error ? call->error : "unknown error");
         else
@@ -467,8 +468,10 @@ static void finish(llm_client_t *c, call_t *call)
         .status = call->status,
         .text = call->status == LLM_OK ? (call->reply.text ? call->reply.text : "") : NULL,
         .text_len = call->status == LLM_OK ? call->reply.text_len : 0,
+        .structured = call->status == LLM_OK ? call->reply.structured : NULL,
+        .structured_len = call->status == LLM_OK && call->reply.structured ? call->reply.structured_len : 0,
         .usage = call->status == LLM_OK ? call->reply.usage : (usage_t){0, 0},
-        .latency_ms = call->t_first_us ? (double)(loop_now_us() - call->t_first_us) / 1000.0 : 0.0,
+        .latency_ms = call->t_first_us ? (double)(loop_time_us(c->loop) - call->t_first_us) / 1000.0 : 0.0,
         .http_status = call->http_status,
         .attempts = call->attempts,
         .error = call->status == LLM_OK ? NULL : (call->error ? call->error : "unknown error"),
@@ -582,7 +585,7 @@ static void attempt_done(llm_client_t *c, call_t *call, CURLcode res, long statu
 static void start_attempt(llm_client_t *c, call_t *call)
 {
     call->attempts++;
-    if (!call->t_first_us) call->t_first_us = loop_now_us();
+    if (!call->t_first_us) call->t_first_us = loop_time_us(c->loop);
     call->state = CALL_ACTIVE;
     c->active++;
     c->stats.http_requests++;
@@ -677,6 +680,58 @@ static void on_retry(loop_t *loop, uint64_t id, void *arg)
 
 /* One attempt ended with transfer result `res` and HTTP `status`; `prepared`: it never reached
  * the wire and start_attempt already set status and error. Decides between done and retry. */
+/* May `call` be retried after a transient failure, and after how long? Within the call's retry
+ * budget (and the count cap when one is set), with the next backoff delay (decorrelated jitter
+ * over a growing floor, at least the server's Retry-After). */
+static bool retry_delay(llm_client_t *c, call_t *call, int64_t retry_after_ms, int64_t *delay)
+{
+    if (c->o.max_retries >= 0 && call->attempts > (uint32_t)c->o.max_retries) return false;
+    int64_t d = backoff_next_ms(&c->backoff, call->attempts, call->last_delay_ms, retry_after_ms);
+    int64_t spent_ms = (loop_time_us(c->loop) - call->t_first_us) / 1000;
+    if (spent_ms + d > call->budget_ms) {
+        call->out_of_budget = true;
+        return false;
+    }
+    call->last_delay_ms = d;
+    *delay = d;
+    return true;
+}
+
+/* A structured-output request was refused as malformed (400/422) by an endpoint not known to take
+ * such requests: the plain twin goes next, at once; nothing is counted as a retry. */
+static bool fall_back_to_plain(llm_client_t *c, call_t *call)
+{
+    if (!call->has_plain || !call->structured || call->status != LLM_ERR_PERMANENT ||
+        (call->http_status != 400 && call->http_status != 422))
+        return false;
+    log_debug("%s: the structured-output request was refused (%s); asking again without it", call->m->input,
+              call->error);
+    httpmsg_request_t t = call->http;
+    call->http = call->plain;
+    call->plain = t;
+    call->structured = false;
+    queue_push(c, call->m->ep, call, true);
+    ring_add(c, call->m->ep);
+    arm_kick(c);
+    return true;
+}
+
+/* A reply came back: the endpoint's answer to structured-output requests is known now. */
+static void learn_structured(call_t *call)
+{
+    endpoint_t *ep = call->m->ep;
+    if (!call->has_plain || ep->structured != STRUCT_UNKNOWN) return;
+    if (call->structured) {
+        ep->structured = STRUCT_YES;
+    } else {
+        ep->structured = STRUCT_NO;
+        log_warn("endpoint %s refused a structured-output request and answered without it: its replies are read "
+                 "as text from now on", ep->key);
+    }
+}
+
+/* One attempt ended with transfer result `res` and HTTP `status`; `prepared`: it never reached
+ * the wire and start_attempt already set status and error. Decides between done and retry. */
 static void attempt_done(llm_client_t *c, call_t *call, CURLcode res, long status, bool prepared)
 {
     endpoint_t *ep = call->m->ep;
@@ -703,10 +758,11 @@ static void attempt_done(llm_client_t *c, call_t *call, CURLcode res, long statu
     } else if (status >= 200 && status < 300) {
         char err[512];
         provider_reply_clear(&call->reply);
-        if (call->m->prov->parse_ok(call->resp.data ? call->resp.data : "", call->resp.len, &call->reply, err,
-                                    sizeof err) == 0) {
+        if (call->m->prov->parse_ok(call->resp.data ? call->resp.data : "", call->resp.len, call->structured,
+                                    &call->reply, err, sizeof err) == 0) {
             call->status = LLM_OK;
             used = &call->reply.usage;
+            learn_structured(call);
         } else {
             set_error(call, LLM_ERR_PERMANENT, "%s", err);
         }
@@ -723,8 +779,9 @@ static void attempt_done(llm_client_t *c, call_t *call, CURLcode res, long statu
     buf_free(&call->resp);
     httpmsg_headers_clear(&call->rh);
 
-    if (call->status == LLM_ERR_TRANSIENT && call->attempts <= (uint32_t)c->o.max_retries) {
-        int64_t delay = backoff_delay_ms(&c->backoff, call->attempts, rl.retry_after_ms);
+    if (fall_back_to_plain(c, call)) return;
+    int64_t delay = 0;
+    if (call->status == LLM_ERR_TRANSIENT && retry_delay(c, call, rl.retry_after_ms, &delay)) {
         c->stats.retries++;
         log_debug("%s: attempt %u failed (%s); retrying in %lld ms", call->m->input, call->attempts,
                   call->error, (long long)delay);
@@ -914,7 +971,8 @@ void llm_opts_default(llm_opts_t *o)
     o->max_concurrency = 256;
     o->connect_timeout_ms = 10000;
     o->request_timeout_ms = 300000;
-    o->max_retries = 6;
+    o->max_retries = -1;
+    o->retry_budget_ms = 300000;
     o->backoff_base_ms = 500;
     o->backoff_max_ms = 30000;
     o->region = NULL;
@@ -935,7 +993,7 @@ llm_client_t *llm_client_new(loop_t *loop, const llm_opts_t *opts)
     if (c->o.max_concurrency <= 0) c->o.max_concurrency = d.max_concurrency;
     if (c->o.connect_timeout_ms <= 0) c->o.connect_timeout_ms = d.connect_timeout_ms;
     if (c->o.request_timeout_ms <= 0) c->o.request_timeout_ms = d.request_timeout_ms;
-    if (c->o.max_retries < 0) c->o.max_retries = d.max_retries;
+    if (c->o.retry_budget_ms <= 0) c->o.retry_budget_ms = d.retry_budget_ms;
     if (c->o.backoff_base_ms <= 0) c->o.backoff_base_ms = d.backoff_base_ms;
     if (c->o.backoff_max_ms <= 0) c->o.backoff_max_ms = d.backoff_max_ms;
     c->region = xstrdup(c->o.region);
@@ -1031,7 +1089,48 @@ static size_t prompt_bytes(const llm_req_t *req)
     size_t n = req->system ? strlen(req->system) : 0;
     for (size_t i = 0; i < req->n_msgs && req->msgs; i++)
         if (req->msgs[i].content) n += strlen(req->msgs[i].content);
+    if (req->schema && req->schema->schema) n += strlen(req->schema->schema);
     return n;
+}
+
+/* A schema the providers can express: a name of 1-64 [A-Za-z0-9_-] and some schema text. */
+static bool schema_ok(const llm_schema_t *sc)
+{
+    if (!sc->name || !sc->schema || !*sc->schema) return false;
+    size_t n = strlen(sc->name);
+    if (n == 0 || n > 64) return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = sc->name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+              ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Builds the call's request(s): with the schema when the provider can ask for structured output
+ * and the endpoint has not refused it, and then also a plain twin while the endpoint's answer to
+ * such requests is not known. -1 with err when the request cannot be expressed. */
+static int call_build(call_t *call, const llm_req_t *req, char *err, size_t errlen)
+{
+    model_t *m = call->m;
+    llm_req_t plain = *req;
+    plain.schema = NULL;
+    bool structured = req->schema && m->prov->structured && m->ep->structured != STRUCT_NO;
+    if (req->schema && !schema_ok(req->schema)) {
+        snprintf(err, errlen, "the schema's name must be 1 to 64 of A-Z a-z 0-9 _ - and its text not empty");
+        return -1;
+    }
+    provider_call_t pc = {.model = &m->ms, .endpoint = &m->where, .req = structured ? req : &plain};
+    if (m->prov->build(&pc, &call->http, err, errlen) < 0) return -1;
+    call->structured = structured;
+    if (structured && m->ep->structured == STRUCT_UNKNOWN) {
+        httpmsg_request_init(&call->plain);
+        call->has_plain = true;
+        pc.req = &plain;
+        if (m->prov->build(&pc, &call->plain, err, errlen) < 0) return -1;
+    }
+    return 0;
 }
 
 int llm_call(llm_client_t *c, const char *model, const llm_req_t *req, llm_done_cb cb, void *arg, char *err,
@@ -1053,14 +1152,15 @@ int llm_call(llm_client_t *c, const char *model, const llm_req_t *req, llm_done_
     httpmsg_headers_init(&call->rh);
     call->max_tokens = (uint64_t)(req->max_tokens > 0 ? req->max_tokens : 0);
     call->est_tokens = prompt_bytes(req) / 4 + call->max_tokens;
+    call->budget_ms = req->retry_budget_ms > 0 ? req->retry_budget_ms : c->o.retry_budget_ms;
+    call->last_delay_ms = -1;
     call->all_next = c->all;
     if (c->all) c->all->all_prev = call;
     c->all = call;
     c->pending++;
 
     char berr[512];
-    provider_call_t pc = {.model = &m->ms, .endpoint = &m->where, .req = req};
-    if (m->prov->build(&pc, &call->http, berr, sizeof berr) < 0) {
+    if (call_build(call, req, berr, sizeof berr) < 0) {
         set_error(call, LLM_ERR_PERMANENT, "invalid request: %s", berr);
         call->state = CALL_DONE;
         if (c->done_tail) c->done_tail->next = call;
@@ -1072,6 +1172,24 @@ int llm_call(llm_client_t *c, const char *model, const llm_req_t *req, llm_done_
     }
     arm_kick(c);
     return 0;
+}
+
+int llm_model_check(const char *model, const char *region, char *err, size_t errlen)
+{
+    modelstr_t ms;
+    if (modelstr_parse(model, region, &ms, err, errlen) < 0) return -1;
+    int rc = -1;
+    const provider_t *prov = provider_for(ms.kind);
+    modelstr_endpoint_t where;
+    if (!prov) {
+        snprintf(err, errlen, "`%s`: the %s provider is not available in this build", model,
+                 provider_kind_name(ms.kind));
+    } else if (modelstr_endpoint(&ms, &where, err, errlen) == 0) {
+        rc = prov->check_env ? prov->check_env(&ms, &where, err, errlen) : 0;
+        modelstr_endpoint_clear(&where);
+    }
+    modelstr_clear(&ms);
+    return rc;
 }
 
 size_t llm_pending(const llm_client_t *c) { return c->pending; }

@@ -3,7 +3,10 @@
  * success, 429 then success, 5xx then success, permanent errors, quota, slow replies, oversize
  * bodies, Anthropic format. The server also checks what it receives (path, auth headers, body
  * shape) and counts concurrent requests per model, so limits are asserted from the outside.
- * White-box: includes llm.c to read its per-endpoint bookkeeping. */
+ * The client's loop runs on a virtual clock (vclock.h): backoff, Retry-After and rate-limit
+ * pacing wait in virtual time, so the test takes seconds; the server stamps arrivals with the
+ * same clock, so waits are still asserted. White-box: includes llm.c to read its per-endpoint
+ * bookkeeping. */
 #include "llm/llm.c"
 
 #include <cjson/cJSON.h>
@@ -14,6 +17,9 @@
 
 #include "check.h"
 #include "standin.h"
+#include "vclock.h"
+
+static vclock_t vclock;   /* the client loop's clock; the server thread reads it too */
 
 #define OPENAI_KEY "sk-test-KEY123"
 #define ANTHROPIC_KEY "ak-test-KEY456"
@@ -48,7 +54,7 @@ static int scen_enter(const char *model, bool concurrent)
     int idx = -1;
     if (s) {
         idx = s->count++;
-        if (idx < 4) s->t_us[idx] = loop_now_us();
+        if (idx < 4) s->t_us[idx] = vclock_read(&vclock);
         if (concurrent && ++s->cur > s->max) s->max = s->cur;
     }
     pthread_mutex_unlock(&mu);
@@ -622,6 +628,8 @@ int main(void)
     log_set_level(LOG_ERROR);
 
     loop_t *loop = loop_new();
+    vclock_init(&vclock);
+    loop_set_clock(loop, &vclock.base);
     test_scenarios(loop);
     test_timeout(loop);
     test_concurrency(loop);
