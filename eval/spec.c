@@ -37,7 +37,7 @@ static const char *const top_keys[] = {
     "mlflow",        "mlflow_resource_arn", "region",   "inference",          "judge",
     "limits",        "shard_size",     "skip_invalid", "judge_system_prompt",
 };
-static const char *const gen_keys[] = {"max_tokens", "temperature", "top_p"};
+static const char *const gen_keys[] = {"max_tokens", "temperature", "top_p", "retry_budget_s"};
 static const char *const mlflow_keys[] = {"tracking_uri", "experiment", "run_name"};
 static const char *const limit_keys[] = {"rpm", "tpm", "max_concurrency"};
 
@@ -204,7 +204,8 @@ static void get_int(ctx_t *c, const cJSON *obj, const char *key, const char *nam
     *out = (int)x;
 }
 
-/* A number in [lo, hi] (hi = INFINITY for no upper bound). */
+/* A number in [lo, hi] (hi = INFINITY for no upper bound). True when one was stored; a bad value
+ * is already in errs, so a caller with nothing more to do may ignore the result. */
 static bool get_num(ctx_t *c, const cJSON *obj, const char *key, const char *name, double lo, double hi,
                     double *out)
 {
@@ -330,11 +331,12 @@ static void parse_gen(ctx_t *c, const cJSON *root, const char *key, spec_gen_t *
     g->max_tokens = 1024;
     g->temperature = 0;
     g->top_p = -1;
+    g->retry_budget_s = SPEC_RETRY_BUDGET_S;
     const cJSON *o = get(root, key);
     if (!o) return;
     if (!cJSON_IsObject(o)) {
         char d[96];
-        errlist_add(c->errs, "%s: must be an object {max_tokens, temperature, top_p}, got %s", key,
+        errlist_add(c->errs, "%s: must be an object {max_tokens, temperature, top_p, retry_budget_s}, got %s", key,
                     describe(o, d, sizeof(d)));
         return;
     }
@@ -347,6 +349,8 @@ static void parse_gen(ctx_t *c, const cJSON *root, const char *key, spec_gen_t *
     (void)get_num(c, o, "temperature", name, 0, 2, &g->temperature);
     snprintf(name, sizeof(name), "%s.top_p", key);
     (void)get_num(c, o, "top_p", name, 0, 1, &g->top_p);
+    snprintf(name, sizeof(name), "%s.retry_budget_s", key);
+    get_int(c, o, "retry_budget_s", name, 1, 86400, &g->retry_budget_s);
 }
 
 static void parse_limits(ctx_t *c, const cJSON *root, spec_t *s)
@@ -731,6 +735,7 @@ static cJSON *gen_json(const spec_gen_t *g)
     cJSON_AddNumberToObject(o, "max_tokens", g->max_tokens);
     cJSON_AddNumberToObject(o, "temperature", g->temperature);
     if (g->top_p >= 0) cJSON_AddNumberToObject(o, "top_p", g->top_p);
+    if (g->retry_budget_s != SPEC_RETRY_BUDGET_S) cJSON_AddNumberToObject(o, "retry_budget_s", g->retry_budget_s);
     return o;
 }
 
