@@ -398,17 +398,21 @@ uint64_t mock_judged_hash(const char *text, size_t len)
     return mock_mix64(h);
 }
 
-/* The judged response: what lies between the first "<response" tag of the judged text and the
- * "</response" after it, trimmed; n = 0 when there is none. */
+/* The judged response: what lies between the first "<response..." tag of the judged text and its
+ * closing tag ("</response-ID>" for "<response-ID>", else the first "</response" after it),
+ * trimmed; n = 0 when there is none. */
 static const char *judged_response(const mock_msg_t *judged, size_t *n)
 {
     *n = 0;
     const char *t = judged->text, *end = judged->text + judged->len;
     const char *open = memmem(t, judged->len, "<response", 9);
     const char *gt = open ? memchr(open, '>', (size_t)(end - open)) : NULL;
-    if (!gt) return NULL;
+    if (!gt || gt - open > 100) return NULL;
     const char *body = gt + 1;
-    const char *close = memmem(body, (size_t)(end - body), "</response", 10);
+    char closing[112];
+    int cl = snprintf(closing, sizeof closing, "</%.*s>", (int)(gt - open - 1), open + 1);
+    const char *close = cl > 0 ? memmem(body, (size_t)(end - body), closing, (size_t)cl) : NULL;
+    if (!close) close = memmem(body, (size_t)(end - body), "</response", 10);
     if (!close) return NULL;
     while (body < close && isspace((unsigned char)*body)) body++;
     while (close > body && isspace((unsigned char)close[-1])) close--;
