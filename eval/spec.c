@@ -672,7 +672,7 @@ static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *er
     parse_customs(&c, root, s, &metrics_bad);
     /* The set is checked once every entry parsed: metric_check_set names entries by their
      * position among the parsed ones, which a dropped entry would shift. */
-    if (!metrics_bad) (void)metric_check_set(s->metrics, s->n_metrics, errs);
+    if (!metrics_bad) (void)metric_check_set(s->metrics, s->n_metrics, errs);   /* its problems are in errs */
 
     parse_gen(&c, root, "inference", &s->inference);
     parse_gen(&c, root, "judge", &s->judge);
