@@ -126,26 +126,40 @@ static void build_verdict_schema(metric_t *m)
     if (!m->verdict_schema) abort();   /* cJSON prints into malloc: only out of memory fails */
 }
 
-void metric_nonce(char out[METRIC_NONCE_LEN + 1])
+/* Random bytes for tag ids, drawn from the kernel a page at a time per thread (one getrandom
+ * call per 256 judge calls, not one per call); every byte is used once. */
+static __thread unsigned char nonce_pool[4096];
+static __thread size_t nonce_left;
+
+static void nonce_refill(void)
 {
-    unsigned char raw[METRIC_NONCE_LEN / 2];
     size_t got = 0;
-    while (got < sizeof raw) {
-        ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+    while (got < sizeof nonce_pool) {
+        ssize_t n = getrandom(nonce_pool + got, sizeof nonce_pool - got, 0);
         if (n > 0) got += (size_t)n;
         else if (n < 0 && errno != EINTR) break;
     }
     /* A kernel without getrandom: OpenSSL's generator. An id anyone could guess would let a
      * response close its own tags, so with no random source at all there is no safe prompt. */
-    if (got < sizeof raw && RAND_bytes(raw, (int)sizeof raw) != 1) {
+    if (got < sizeof nonce_pool && RAND_bytes(nonce_pool, (int)sizeof nonce_pool) != 1) {
         fprintf(stderr, "llmaj: no random source for judge prompt ids (getrandom and OpenSSL failed)\n");
         abort();
     }
+    nonce_left = sizeof nonce_pool;
+}
+
+void metric_nonce(char out[METRIC_NONCE_LEN + 1])
+{
+    enum { RAW = METRIC_NONCE_LEN / 2 };
+    if (nonce_left < RAW) nonce_refill();
+    const unsigned char *raw = nonce_pool + sizeof nonce_pool - nonce_left;
     static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof raw; i++) {
+    for (size_t i = 0; i < RAW; i++) {
         out[2 * i] = hex[raw[i] >> 4];
         out[2 * i + 1] = hex[raw[i] & 15];
     }
+    memset(nonce_pool + sizeof nonce_pool - nonce_left, 0, RAW);   /* used: not kept around */
+    nonce_left -= RAW;
     out[METRIC_NONCE_LEN] = '\0';
 }
 

@@ -627,6 +627,13 @@ static void test_injection_guard(void)
     metric_nonce(n2);
     CHECK(strlen(n1) == METRIC_NONCE_LEN && strspn(n1, "0123456789abcdef") == METRIC_NONCE_LEN);
     CHECK(strcmp(n1, n2) != 0);
+    /* 600 ids (across refills of the random pool): all different */
+    static char many[600][METRIC_NONCE_LEN + 1];
+    for (int i = 0; i < 600; i++) metric_nonce(many[i]);
+    qsort(many, 600, sizeof many[0], (int (*)(const void *, const void *))strcmp);
+    int dup = 0;
+    for (int i = 1; i < 600; i++) dup += strcmp(many[i - 1], many[i]) == 0;
+    CHECK(dup == 0);
 
     metric_t *m = metric_builtin("Correctness");
     metric_vars_t v = {.prompt = "Capital of France?",
