@@ -3,10 +3,13 @@
  * DESIGN. Peers are whatever DEALER sockets talk to our ROUTER: each says HELLO with its role.
  * Every message from a peer refreshes its `last_seen`; a peer silent for `dead_after` heartbeat
  * intervals is dead, and a dead worker's leases go back to the front of the queue at once.
+ * Silence and the ageing of rate-limit demand are measured on one clock (broker_opts_t.clock_ms,
+ * the monotonic clock unless a test supplies a logical one).
  *
  * A shard is a `job_t`-free item: its routing fields plus the payload bytes exactly as the
  * scheduler sent them (the broker never decodes shards). It is in exactly one place: the queue
- * (waiting), or a worker's lease list (leased). SHARD_DONE ends the lease and the item; results
+ * (SHARD_QUEUED), or a worker's lease list (SHARD_LEASED); its states and the lease rules are
+ * proto/shard.h's. SHARD_DONE ends the lease and the item; results
  * and SHARD_DONE are forwarded to the scheduler that owns the job, whatever the lease state (a
  * late result from a worker we declared dead is still a good result: the scheduler commits
  * idempotently).
@@ -33,6 +36,7 @@
 #include "mem.h"
 #include "wire.h"
 #include "frame.h"
+#include "shard.h"
 
 #define MAX_IDENT FRAME_MAX_IDENT
 
@@ -41,6 +45,7 @@ typedef enum { ROLE_UNKNOWN = 0, ROLE_WORKER, ROLE_SCHEDULER } role_t;
 typedef struct item {
     char job_id[WIRE_MAX_ID];
     uint64_t shard_id;
+    shard_state_t state;        /* SHARD_QUEUED or SHARD_LEASED */
     uint64_t lease;             /* 0 while queued */
     unsigned char sched[MAX_IDENT + 1];
     size_t sched_len;
@@ -81,6 +86,9 @@ struct broker {
     char instance[40];
     char endpoint[256];
     int heartbeat_ms, dead_after;
+    int64_t (*clock_ms)(void *arg);   /* liveness clock (broker_opts_t); NULL = loop_now_ms */
+    void *clock_arg;
+    int64_t allot_at;                 /* liveness clock at the last allot_tick */
     peer_t **peers;
     size_t n_peers;
     list_t queue;
@@ -92,6 +100,9 @@ struct broker {
     broker_stats_t stats;
     atomic_bool running;        /* broker_run is serving the socket */
 };
+
+/* The liveness clock: last_seen and the silence check read it, nothing else. */
+static int64_t now_ms(const broker_t *b) { return b->clock_ms ? b->clock_ms(b->clock_arg) : loop_now_ms(); }
 
 /* ---- lists ---- */
 static void list_push_back(list_t *l, item_t *it)
@@ -174,6 +185,7 @@ static void requeue_leases(broker_t *b, peer_t *p)
     while (p->leases.tail) {
         item_t *it = p->leases.tail;
         list_remove(&p->leases, it);
+        it->state = SHARD_QUEUED;
         it->lease = 0;
         list_push_front(&b->queue, it);
     }
@@ -268,11 +280,13 @@ static void dispatch(broker_t *b)
         if (!w) break;
         item_t *it = b->queue.head;
         list_remove(&b->queue, it);
+        it->state = SHARD_LEASED;
         it->lease = ++b->next_lease;
         it->attempts++;
         wire_hdr_t h = {.type = WIRE_SHARD, .shard_id = it->shard_id, .lease = it->lease, .n = it->attempts};
         snprintf(h.job_id, sizeof h.job_id, "%s", it->job_id);
         if (send_to(b, w, &h, it->payload, it->payload_len) < 0) {
+            it->state = SHARD_QUEUED;
             it->lease = 0;
             it->attempts--;
             list_push_front(&b->queue, it);
@@ -356,7 +370,8 @@ static void on_message(broker_t *b, const frame_in_t *in)
          * with HELLO. Its results still go through when we know the job (they are idempotent). */
         if (h.type != WIRE_BYE) {
             wire_hdr_t bye = {.type = WIRE_BYE};
-            if (frame_send(b->sock, ident, ilen, &bye, NULL, 0) < 0) {}
+            if (frame_send(b->sock, ident, ilen, &bye, NULL, 0) < 0)   /* it is told again at its next message */
+                log_debug("BYE to a peer without a session not sent: %s", zmq_strerror(errno));
         }
         if (h.type != WIRE_RESULT && h.type != WIRE_SHARD_DONE) {
             log_debug("%s from a peer without a session dropped", wire_type_name(h.type));
@@ -365,7 +380,7 @@ static void on_message(broker_t *b, const frame_in_t *in)
         }
     }
     if (p) {
-        p->last_seen = loop_now_ms();
+        p->last_seen = now_ms(b);
         p->alive = true;
     }
 
@@ -377,7 +392,7 @@ static void on_message(broker_t *b, const frame_in_t *in)
             requeue_leases(b, p);
             allot_worker_gone(b->allot, p);
         }
-        p->last_seen = loop_now_ms();
+        p->last_seen = now_ms(b);
         p->role = strcmp(h.role, "scheduler") == 0 ? ROLE_SCHEDULER : strcmp(h.role, "worker") == 0 ? ROLE_WORKER : ROLE_UNKNOWN;
         if (p->role == ROLE_UNKNOWN) {
             log_warn("HELLO with unknown role '%s' dropped", h.role);
@@ -392,7 +407,9 @@ static void on_message(broker_t *b, const frame_in_t *in)
         for (size_t i = 0; i < b->n_peers; i++) workers += b->peers[i]->role == ROLE_WORKER;
         wire_hdr_t w = {.type = WIRE_WELCOME, .heartbeat_ms = (uint32_t)b->heartbeat_ms, .n = workers};
         snprintf(w.name, sizeof w.name, "%s", b->instance);
-        if (send_to(b, p, &w, NULL, 0) < 0) {}
+        /* A WELCOME that cannot be sent is logged by send_to; the peer, unwelcomed, says HELLO
+         * again after its timeout, so there is nothing more to do here. */
+        send_to(b, p, &w, NULL, 0);
         if (p->role == ROLE_WORKER) allot_worker_joined(b->allot, p);
         break;
     }
@@ -404,7 +421,7 @@ static void on_message(broker_t *b, const frame_in_t *in)
         } else {
             /* Bound: a worker cannot claim an absurd amount of work. */
             uint64_t c = (uint64_t)p->credit + h.n;
-            p->credit = c > 100000 ? 100000 : (uint32_t)c;
+            p->credit = c > SHARD_CREDIT_MAX ? SHARD_CREDIT_MAX : (uint32_t)c;
         }
         break;
     case WIRE_SUBMIT: {
@@ -418,6 +435,7 @@ static void on_message(broker_t *b, const frame_in_t *in)
         item_t *it = xcalloc(1, sizeof(*it));
         snprintf(it->job_id, sizeof it->job_id, "%s", h.job_id);
         it->shard_id = h.shard_id;
+        it->state = SHARD_QUEUED;
         memcpy(it->sched, ident, ilen);
         it->sched_len = ilen;
         it->payload = xmalloc(plen);
@@ -455,8 +473,11 @@ static void on_message(broker_t *b, const frame_in_t *in)
         drop_job(b, h.job_id);
         wire_hdr_t c = {.type = WIRE_CANCEL};
         snprintf(c.job_id, sizeof c.job_id, "%s", h.job_id);
+        /* A worker that misses the CANCEL (send_to logs it) finishes its shard for nothing: the
+         * job's leases are dropped already, and what it sends late is forwarded for the scheduler
+         * to judge, as for any late message. */
         for (size_t i = 0; i < b->n_peers; i++)
-            if (b->peers[i]->role == ROLE_WORKER && send_to(b, b->peers[i], &c, NULL, 0) < 0) {}
+            if (b->peers[i]->role == ROLE_WORKER) send_to(b, b->peers[i], &c, NULL, 0);
         break;
     }
     case WIRE_DEMAND:
@@ -493,6 +514,7 @@ static int drain(broker_t *b)
     return frame_readable(b->sock);
 }
 
+/* What drain leaves waiting is taken by the before-wait hook, which runs before the next wait. */
 static void on_fd(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
 
 static int before_wait(loop_t *loop, void *arg) { return drain(arg); }
@@ -500,7 +522,7 @@ static int before_wait(loop_t *loop, void *arg) { return drain(arg); }
 static void heartbeat_tick(loop_t *loop, uint64_t id, void *arg)
 {
     broker_t *b = arg;
-    int64_t now = loop_now_ms();
+    int64_t now = now_ms(b);
     int64_t dead_ms = (int64_t)b->heartbeat_ms * b->dead_after;
     uint32_t workers = 0;
     for (size_t i = 0; i < b->n_peers; i++) if (b->peers[i]->role == ROLE_WORKER) workers++;
@@ -512,10 +534,15 @@ static void heartbeat_tick(loop_t *loop, uint64_t id, void *arg)
         }
         wire_hdr_t hb = {.type = WIRE_HEARTBEAT, .n = workers};
         snprintf(hb.name, sizeof hb.name, "%s", b->instance);
-        if (send_to(b, p, &hb, NULL, 0) < 0) {}
+        send_to(b, p, &hb, NULL, 0);   /* a missed heartbeat is logged; the next one follows */
         i++;
     }
-    allot_tick(b->allot);
+    /* Demand ages in heartbeat intervals of the same clock as liveness, one interval per tick at
+     * most (after a stall of this thread the DEMANDs that waited were just read: fresh). */
+    if (now - b->allot_at >= b->heartbeat_ms) {
+        allot_tick(b->allot);
+        b->allot_at = now;
+    }
     dispatch(b);
     loop_timer_add(loop, b->heartbeat_ms, heartbeat_tick, b);
 }
@@ -540,6 +567,8 @@ broker_t *broker_new(const broker_opts_t *opts, char *err, size_t errlen)
     broker_t *b = xcalloc(1, sizeof(*b));
     b->heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms : 1000;
     b->dead_after = opts->dead_after > 0 ? opts->dead_after : 5;
+    b->clock_ms = opts->clock_ms;
+    b->clock_arg = opts->clock_arg;
     b->ctx = opts->zmq_ctx;
     if (!b->ctx) {
         b->ctx = zmq_ctx_new();
@@ -574,6 +603,7 @@ int broker_run(broker_t *b)
         return -1;
     }
     loop_set_before_wait(b->loop, before_wait, b);
+    b->allot_at = now_ms(b);
     loop_timer_add(b->loop, b->heartbeat_ms, heartbeat_tick, b);
     log_info("broker %s ready", b->instance);
     atomic_store(&b->running, true);

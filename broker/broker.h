@@ -15,6 +15,13 @@ typedef struct {
     void *zmq_ctx;           /* NULL: the broker makes its own */
     int heartbeat_ms;        /* default 1000 */
     int dead_after;          /* heartbeat intervals of silence before a peer is dead; default 5 */
+    /* The liveness clock, a seam for tests: milliseconds on a monotonic scale, read when a
+     * message arrives and at each heartbeat tick to decide who is silent and how old a worker's
+     * DEMAND is. NULL = the monotonic clock (loop_now_ms). Heartbeats are still sent every
+     * heartbeat_ms of real time; a test that holds its clock still can therefore never see a
+     * peer declared dead, or its demand go stale, by scheduling luck. */
+    int64_t (*clock_ms)(void *arg);
+    void *clock_arg;
 } broker_opts_t;
 
 typedef struct {

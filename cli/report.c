@@ -14,15 +14,21 @@ void report_progress_init(report_progress_t *r, FILE *f, bool quiet)
     r->last_line_s = -1e9;
 }
 
+/* "45s", "16m30s", "2h47m": rounded once, to the second (to the minute past an hour), so a
+ * field never reads 60 ("59m60s"). */
 static void fmt_eta(char *out, size_t n, double s)
 {
-    if (!isfinite(s) || s < 0) snprintf(out, n, "--");
-    else if (s < 60) snprintf(out, n, "%.0fs", s);
-    else if (s < 3600) snprintf(out, n, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
-    else snprintf(out, n, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
+    if (!isfinite(s) || s < 0 || s > 1e9) {
+        snprintf(out, n, "--");
+        return;
+    }
+    long long t = llround(s);
+    if (t < 60) snprintf(out, n, "%llds", t);
+    else if (t < 3600) snprintf(out, n, "%lldm%02llds", t / 60, t % 60);
+    else snprintf(out, n, "%lldh%02lldm", (t + 30) / 3600, (t + 30) / 60 % 60);
 }
 
-void report_progress(const job_progress_t *p, void *arg)
+void report_progress(const sched_progress_t *p, void *arg)
 {
     report_progress_t *r = arg;
     if (r->quiet) return;

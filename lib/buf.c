@@ -2,6 +2,7 @@
 #include "buf.h"
 #include "mem.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ void buf_reset(buf_t *b)
 static int reserve(buf_t *b, size_t extra)
 {
     if (b->max && (extra > b->max || b->len > b->max - extra)) return -1;
+    if (extra > SIZE_MAX - 1 - b->len) return -1;   /* unlimited, but len + extra + 1 must not wrap */
     size_t need = b->len + extra + 1;
     if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;

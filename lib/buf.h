@@ -20,7 +20,7 @@ int buf_append(buf_t *b, const void *p, size_t n) __attribute__((warn_unused_res
 int buf_puts(buf_t *b, const char *s) __attribute__((warn_unused_result));
 int buf_putc(buf_t *b, char c) __attribute__((warn_unused_result));
 int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3), warn_unused_result));
-int buf_vprintf(buf_t *b, const char *fmt, va_list ap) __attribute__((warn_unused_result));
+int buf_vprintf(buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0), warn_unused_result));
 /* Appends s as a JSON string literal, quotes included. */
 int buf_json_str(buf_t *b, const char *s, size_t n) __attribute__((warn_unused_result));
 /* Hands the bytes to the caller (caller owns, free()); b is left empty. Never NULL. */

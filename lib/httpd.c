@@ -137,7 +137,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+void httpd_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     buf_t b;
@@ -243,7 +243,7 @@ httpd_t *httpd_start(const char *addr, httpd_metrics_fn metrics, httpd_ready_fn 
                                             : ntohs(((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
     /* The port argument only names the port in libmicrohttpd's messages: SOCK_ADDR decides. */
     h->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
-                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, /* first, as libmicrohttpd asks */
+                                 MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, h, /* first, as libmicrohttpd asks */
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_MAX_CONNECTIONS,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_TIMEOUT_S,

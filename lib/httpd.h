@@ -17,6 +17,7 @@
  * (backslash, double quote, newline) as the format requires. */
 #ifndef LLMAJ_HTTPD_H
 #define LLMAJ_HTTPD_H
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,10 @@ int httpd_port(const httpd_t *h);
 /* "http://HOST:PORT" to reach the server from this machine (127.0.0.1 or [::1] for a wildcard
  * address). Valid until httpd_stop. */
 const char *httpd_url(const httpd_t *h);
+
+/* libmicrohttpd's error logger (MHD_OPTION_EXTERNAL_LOGGER) for every server llmaj runs (this
+ * one and the mock LLM's): the message, its line end trimmed, as a warning. `cls` is unused. */
+void httpd_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* ---- Prometheus text exposition helpers: each returns 0, or -1 when a name is not valid in the
  * format or `b` is full (then `b` may hold a partial line: discard it). ---- */

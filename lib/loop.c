@@ -333,5 +333,3 @@ void loop_stop_async(loop_t *l)
     loop_stop(l);
     loop_wake(l);
 }
-
-int loop_stopping(const loop_t *l) { return atomic_load(&l->stop); }

@@ -36,7 +36,6 @@ int loop_run_once(loop_t *loop, int max_wait_ms);
 void loop_stop(loop_t *loop);         /* from the loop's own thread */
 void loop_wake(loop_t *loop);         /* from any thread: makes the current wait return */
 void loop_stop_async(loop_t *loop);   /* from any thread: stop + wake */
-int loop_stopping(const loop_t *loop);
 
 int64_t loop_now_ms(void);            /* monotonic clock, milliseconds */
 int64_t loop_now_us(void);            /* monotonic clock, microseconds */

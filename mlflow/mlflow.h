@@ -173,8 +173,6 @@ int mlflow_run_get(mlflow_t *m, const char *run_id, cJSON **run, mlflow_err_t *e
 int mlflow_runs_search(mlflow_t *m, const char *experiment_id, const char *filter,
                        int max_results, cJSON **runs, mlflow_err_t *e)
     __attribute__((warn_unused_result));
-int mlflow_set_tag(mlflow_t *m, const char *run_id, const char *key, const char *value,
-                   mlflow_err_t *e) __attribute__((warn_unused_result));
 
 /* A filter clause `tags.`KEY` = 'VALUE'` with a quote character the value does not contain.
  * Caller owns. NULL if the value holds both ' and " (MLflow's parser cannot express that). */

@@ -138,14 +138,6 @@ int mock_timer_add(mock_timer_t *t, int64_t due_us, void *item)
     return 0;
 }
 
-size_t mock_timer_pending(mock_timer_t *t)
-{
-    pthread_mutex_lock(&t->mu);
-    size_t n = t->n;
-    pthread_mutex_unlock(&t->mu);
-    return n;
-}
-
 void mock_timer_stop(mock_timer_t *t)
 {
     pthread_mutex_lock(&t->mu);

@@ -24,9 +24,6 @@ mock_timer_t *mock_timer_new(mock_timer_fire_cb fire, void *arg, char *err, size
  * destroyed: the item was not taken and the caller must deal with it now. Any thread. */
 int mock_timer_add(mock_timer_t *t, int64_t due_us, void *item) __attribute__((warn_unused_result));
 
-/* Items waiting to fire. */
-size_t mock_timer_pending(mock_timer_t *t);
-
 /* Stops the thread and fires every pending item from the calling thread. When it returns,
  * every item ever accepted has been fired exactly once, and mock_timer_add refuses new ones.
  * Idempotent. */

@@ -210,6 +210,7 @@ static int drain(peer_t *p)
     return frame_readable(p->sock);
 }
 
+/* What drain leaves waiting is taken by peer_pump, which the owner calls from its before-wait hook. */
 static void on_fd(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
 
 int peer_pump(peer_t *p)

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything llmaj needs to build and test on Debian 12 (run as root).
 # Idempotent: packages already present are left alone.
+#   scripts/deps.sh          build, test and format tools (clang-format for scripts/format*.sh)
+#   scripts/deps.sh fuzz     also clang and its libFuzzer runtime (tests/fuzz/README.md)
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libzmq3-dev libcurl4-openssl-dev libmsgpack-dev libcjson-dev libssl-dev
       libsqlite3-dev libmicrohttpd-dev zlib1g-dev
-      python3 python3-venv python3-pip wrk)
+      python3 python3-venv python3-pip wrk clang-format)
+if [ "${1:-}" = fuzz ]; then
+  pkgs+=(clang libclang-rt-14-dev)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,15 +4,25 @@
  *
  * Assertions are about behaviour, never timings: waits poll against generous deadlines, and
  * "nothing more arrives" is checked after the broker has sent two more heartbeats to the peer
- * (a logical clock: every message sent before is then handled). The test peers heartbeat
- * themselves (and repeat their DEMAND) while the test waits, as real peers do, unless a
- * scenario makes one go silent. */
+ * (every message sent before is then handled). The test peers heartbeat themselves (and repeat
+ * their DEMAND) while the test waits, as real peers do, unless a scenario makes one go silent.
+ *
+ * Liveness and the ageing of DEMANDs run on a logical clock (broker_opts_t.clock_ms) that only
+ * the test moves: however long the machine keeps this process off the CPU, no peer is declared
+ * dead, and no demand goes stale, by accident.
+ * To let a silent peer die, silence() advances the clock one heartbeat interval at a time and,
+ * after every step, has each live peer heartbeat and waits until the broker has handled it, so
+ * the live peers are never more than one interval behind and only the silent one crosses the
+ * dead line. (Before the clock, a loaded machine that starved this thread for 300 ms let the
+ * broker declare live peers dead or their demand stale: test_worker_loss failed its lease counts,
+ * test_allotment saw shares move.) */
 #include "broker.h"
 
 #include <errno.h>
 #include <math.h>
 #include <msgpack.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +76,16 @@ typedef struct {
     peer_t *peers[MAX_PEERS];
     int n_peers;
     char instance[WIRE_MAX_ID];   /* from the first WELCOME */
+    int heartbeat_ms;
+    int dead_after;
+    _Atomic int64_t clock_ms;     /* the broker's liveness clock: moved by silence() only */
 } env_t;
+
+static int64_t test_clock(void *arg)
+{
+    env_t *e = arg;
+    return atomic_load(&e->clock_ms);
+}
 
 static void *broker_thread(void *arg)
 {
@@ -88,6 +107,11 @@ static int env_start(env_t *e, int heartbeat_ms, int dead_after)
     o.zmq_ctx = e->ctx;
     o.heartbeat_ms = heartbeat_ms;
     o.dead_after = dead_after;
+    e->heartbeat_ms = heartbeat_ms;
+    e->dead_after = dead_after;
+    atomic_store(&e->clock_ms, 1000000);
+    o.clock_ms = test_clock;
+    o.clock_arg = e;
     char err[256] = "";
     e->b = broker_new(&o, err, sizeof err);
     CHECK(e->b != NULL);
@@ -262,6 +286,18 @@ static void peer_drain(peer_t *p)
     }
 }
 
+/* A heartbeat from p (and its DEMAND, repeated as real workers do). */
+static void beat(peer_t *p, int64_t now)
+{
+    wire_hdr_t h = {.type = WIRE_HEARTBEAT};
+    send_hdr(p, &h, NULL, 0);
+    if (p->demand) {
+        wire_hdr_t d = {.type = WIRE_DEMAND};
+        send_hdr(p, &d, p->demand, p->demand_len);
+    }
+    p->last_hb_sent = now;
+}
+
 /* One round: heartbeats (and DEMANDs) from the live test peers, then a short poll and drain. */
 static void pump(env_t *e)
 {
@@ -269,15 +305,7 @@ static void pump(env_t *e)
     zmq_pollitem_t items[MAX_PEERS];
     for (int i = 0; i < e->n_peers; i++) {
         peer_t *p = e->peers[i];
-        if (p->auto_hb && now - p->last_hb_sent >= PEER_HB_MS) {
-            wire_hdr_t h = {.type = WIRE_HEARTBEAT};
-            send_hdr(p, &h, NULL, 0);
-            if (p->demand) {
-                wire_hdr_t d = {.type = WIRE_DEMAND};
-                send_hdr(p, &d, p->demand, p->demand_len);
-            }
-            p->last_hb_sent = now;
-        }
+        if (p->auto_hb && now - p->last_hb_sent >= PEER_HB_MS) beat(p, now);
         items[i] = (zmq_pollitem_t){.socket = p->sock, .events = ZMQ_POLLIN};
     }
     if (zmq_poll(items, e->n_peers, 5) < 0) return;
@@ -324,6 +352,26 @@ static void settle(env_t *e, peer_t *p)
     int64_t end = loop_now_ms() + DEADLINE_MS;
     while (p->hb_count < want && loop_now_ms() <= end) pump(e);
     CHECK(p->hb_count >= want);
+}
+
+/* p goes silent, and enough logical time passes for the broker to declare it dead at its next
+ * heartbeat tick (the caller waits for that outcome); every other live peer stays alive. */
+static void silence(env_t *e, peer_t *p)
+{
+    p->auto_hb = false;
+    /* p's last message may be handled after the first step: one step more than the dead line. */
+    for (int step = 0; step < e->dead_after + 2; step++) {
+        atomic_fetch_add(&e->clock_ms, e->heartbeat_ms);
+        peer_t *live = NULL;
+        for (int i = 0; i < e->n_peers; i++) {
+            if (!e->peers[i]->auto_hb) continue;
+            beat(e->peers[i], loop_now_ms());
+            if (!live) live = e->peers[i];
+        }
+        CHECK(live != NULL);   /* a scenario keeps some peer alive to watch the ticks */
+        if (!live) return;
+        settle(e, live);
+    }
 }
 
 typedef bool (*stats_pred)(const broker_stats_t *s, const void *arg);
@@ -683,7 +731,7 @@ static void test_worker_loss(void)
     msg_free(&b);
 
     /* w1 goes silent: declared dead, its two leases back at the front of the queue. */
-    w1->auto_hb = false;
+    silence(&e, w1);
     uint64_t one = 1;
     broker_stats_t st;
     CHECK(wait_stats(&e, p_died, &one, &st));
@@ -732,7 +780,7 @@ static void test_worker_loss(void)
     peer_t *w4 = peer_new(&e, "w4");
     hello(w4, "worker", 10);
     CHECK(wait_msg(&e, w4, WIRE_WELCOME, &m) == 0);
-    w3->auto_hb = false;
+    silence(&e, w3);
     int got[5] = {0};
     for (int i = 0; i < 4; i++) {
         if (wait_msg(&e, w4, WIRE_SHARD, &a) < 0) break;
@@ -1081,7 +1129,7 @@ static void test_allotment(void)
     CHECK(w1->allot_count == n1);
 
     /* w2 dies: w1 gets the whole limit. */
-    w2->auto_hb = false;
+    silence(&e, w2);
     CHECK(wait_allot(&e, w1, K, 1200, 200000, 40));
     uint64_t one = 1;
     broker_stats_t st;
