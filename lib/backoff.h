@@ -21,9 +21,9 @@
 #define BACKOFF_RETRY_AFTER_MAX_MS (10 * 60 * 1000)
 
 typedef struct {
-    int64_t base_ms;   /* the first retry's step, > 0 */
-    int64_t max_ms;    /* cap of every delay (Retry-After aside), >= base_ms */
-    uint64_t state;    /* PRNG state */
+    int64_t base_ms; /* the first retry's step, > 0 */
+    int64_t max_ms;  /* cap of every delay (Retry-After aside), >= base_ms */
+    uint64_t state;  /* PRNG state */
 } backoff_t;
 
 /* base_ms <= 0 becomes 1; max_ms < base_ms becomes base_ms. */

@@ -12,8 +12,8 @@
 #include "loop.h"
 
 typedef struct {
-    loop_clock_t base;          /* first: the loop sees this */
-    _Atomic int64_t offset_us;  /* time skipped so far */
+    loop_clock_t base;         /* first: the loop sees this */
+    _Atomic int64_t offset_us; /* time skipped so far */
 } vclock_t;
 
 static inline int64_t vclock_read(const vclock_t *v) { return loop_now_us() + atomic_load(&v->offset_us); }

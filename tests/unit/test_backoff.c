@@ -53,7 +53,7 @@ static void test_floor_adds_up(void)
         for (uint32_t retry = 1; retry <= 8; retry++) {
             int64_t d = backoff_next_ms(&b, retry, prev, -1);
             if (d < backoff_floor_ms(&b, retry) || d > 30000) ok = 0;
-            if (prev > 0 && d > 3 * prev && d > step_of(500, 30000, retry)) ok = 0;   /* decorrelated ceiling */
+            if (prev > 0 && d > 3 * prev && d > step_of(500, 30000, retry)) ok = 0; /* decorrelated ceiling */
             if (d > max_seen) max_seen = d;
             total += d;
             prev = d;
@@ -64,11 +64,11 @@ static void test_floor_adds_up(void)
     CHECK(ok);
     CHECK(min_total6 >= 15750);
     CHECK(min_total8 >= 45750);
-    CHECK(max_seen == 30000 || max_seen > 29000);   /* the cap is reached */
+    CHECK(max_seen == 30000 || max_seen > 29000); /* the cap is reached */
     /* decorrelation: after a long wait the next may be up to three times as long (to the cap) */
     int64_t hi = 0;
     for (int i = 0; i < 2000; i++) {
-        int64_t d = backoff_next_ms(&b, 2, 1000, -1);   /* step 1000, previous 1000: [500, 3000] */
+        int64_t d = backoff_next_ms(&b, 2, 1000, -1); /* step 1000, previous 1000: [500, 3000] */
         if (d < 500 || d > 3000) ok = 0;
         if (d > hi) hi = d;
     }
@@ -82,7 +82,7 @@ static void test_cap_and_overflow(void)
     backoff_init(&b, 500, 30000, 7);
     int ok = 1;
     for (int i = 0; i < 1000; i++) {
-        int64_t d = backoff_next_ms(&b, 4000000000u, INT64_MAX / 2, -1);   /* huge counts and delays */
+        int64_t d = backoff_next_ms(&b, 4000000000u, INT64_MAX / 2, -1); /* huge counts and delays */
         if (d < 15000 || d > 30000) ok = 0;
     }
     CHECK(ok);
@@ -91,7 +91,7 @@ static void test_cap_and_overflow(void)
     CHECK(b.base_ms == 1);
     CHECK(b.max_ms == 1);
     CHECK(backoff_delay_ms(&b, 1, -1) <= 1);
-    CHECK(backoff_delay_ms(&b, 0, -1) <= 1);   /* retry 0 reads as the first */
+    CHECK(backoff_delay_ms(&b, 0, -1) <= 1); /* retry 0 reads as the first */
     backoff_init(&b, 100, 50, 3);
     CHECK(b.max_ms == 100);
     /* a max that is not base * 2^k still caps exactly */
@@ -113,13 +113,13 @@ static void test_retry_after_floor(void)
     backoff_init(&b, 500, 30000, 11);
     int ok = 1;
     for (int i = 0; i < 1000; i++) {
-        int64_t d = backoff_delay_ms(&b, 1, 5000);   /* above the first retry's step of 500 */
+        int64_t d = backoff_delay_ms(&b, 1, 5000); /* above the first retry's step of 500 */
         if (d < 5000 || d > 5000 + 500) ok = 0;
     }
     CHECK(ok);
     ok = 1;
     for (int i = 0; i < 1000; i++) {
-        int64_t d = backoff_delay_ms(&b, 1, 2000);   /* spread at most a tenth of the floor */
+        int64_t d = backoff_delay_ms(&b, 1, 2000); /* spread at most a tenth of the floor */
         if (d < 2000 || d > 2200) ok = 0;
     }
     CHECK(ok);
