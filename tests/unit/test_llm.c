@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 
 #include "check.h"
+#include "mockllm/mock.h"
 #include "standin.h"
 #include "vclock.h"
 
@@ -785,6 +786,73 @@ static void test_model_check(void)
     CHECK(llm_model_check("nova-textgeneration-pro", "sa-east-1", err, sizeof err) < 0 && err[0]);
 }
 
+/* Structured output end to end against the mock LLM (in this process): the verdict object comes
+ * back from OpenAI-compatible, Anthropic and Bedrock (SigV4-signed Converse) dialects alike; a
+ * server that refuses it is asked again in plain text. */
+static void test_structured_mock(loop_t *loop)
+{
+    static const llm_schema_t schema = {
+        .name = "record_verdict", .description = "Record the verdict",
+        .schema = "{\"type\":\"object\",\"properties\":{\"reasoning\":{\"type\":\"string\"},\"rating\":{\"type\":"
+                  "\"string\",\"enum\":[\"incorrect\",\"partially correct\",\"correct\"]}},\"required\":[\"reasoning\","
+                  "\"rating\"],\"additionalProperties\":false}"};
+    static const llm_msg_t judge_msg[] = {{"user", "Rate it.\n<response-0123456789abcdef0123456789abcdef>\nParis.\n"
+                                                   "</response-0123456789abcdef0123456789abcdef>\n\n"
+                                                   "Choose exactly one rating from this scale:\n- incorrect\n"
+                                                   "- partially correct\n- correct\n\nEnd with JSON."}};
+    for (int refuse = 0; refuse < 2; refuse++) {
+        mock_opts_t mo;
+        mock_opts_default(&mo);
+        mo.log_level = LOG_ERROR;
+        mo.no_structured = refuse;
+        char err[256];
+        mock_t *mock = mock_new(&mo, err, sizeof err);
+        CHECK(mock != NULL);
+        if (!mock) return;
+        char *saved = xstrdup(getenv("ANTHROPIC_BASE_URL")), *v1 = xasprintf("%s/v1", mock_url(mock));
+        setenv("ANTHROPIC_BASE_URL", mock_url(mock), 1);
+        setenv("ANTHROPIC_API_KEY", "k", 1);
+        setenv("MOCKJ_BASE_URL", v1, 1);
+        setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", mock_url(mock), 1);
+        setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+        setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
+        llm_opts_t o;
+        llm_opts_default(&o);
+        llm_client_t *c = llm_client_new(loop, &o);
+        static const char *const models[] = {"openai-api/mockj/judge", "anthropic/judge", "bedrock/amazon.nova-pro-v1:0"};
+        slot_t s[3] = {{0}};
+        for (int i = 0; i < 3; i++) {
+            llm_req_t req = {.system = SYSTEM, .msgs = judge_msg, .n_msgs = 1, .max_tokens = 256, .top_p = -1,
+                             .schema = &schema};
+            CHECK(llm_call(c, models[i], &req, on_done, &s[i], err, sizeof err) == 0);
+        }
+        CHECK(drain(loop, c) == 0);
+        for (int i = 0; i < 3; i++) {
+            CHECK(s[i].status == LLM_OK);
+            if (refuse) {
+                CHECK(!s[i].structured && s[i].text && s[i].attempts == 2);
+                CHECK(ep_of(c, models[i])->structured == STRUCT_NO);
+            } else {
+                cJSON *obj = s[i].structured ? cJSON_Parse(s[i].structured) : NULL;
+                const cJSON *r = cJSON_GetObjectItemCaseSensitive(obj, "rating");
+                CHECK(cJSON_IsString(r) && (strcmp(r->valuestring, "incorrect") == 0 ||
+                                            strcmp(r->valuestring, "partially correct") == 0 ||
+                                            strcmp(r->valuestring, "correct") == 0));
+                CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(obj, "reasoning")));
+                cJSON_Delete(obj);
+                CHECK(s[i].attempts == 1 && ep_of(c, models[i])->structured == STRUCT_YES);
+            }
+            slot_free(&s[i]);
+        }
+        llm_client_destroy(&c);
+        mock_destroy(&mock);
+        setenv("ANTHROPIC_BASE_URL", saved, 1);
+        setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY, 1);
+        free(saved);
+        free(v1);
+    }
+}
+
 int main(void)
 {
     huge_body = xmalloc(HUGE_LEN);
@@ -833,6 +901,7 @@ int main(void)
     test_structured(loop);
     test_retry_budget(loop);
     test_model_check();
+    test_structured_mock(loop);
     loop_destroy(&loop);
     MHD_stop_daemon(d);
     free(huge_body);
