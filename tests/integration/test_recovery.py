@@ -12,6 +12,7 @@ and llmaj-scheduler against an llmaj-mockllm that has a bad day on purpose.
 
 The rate assertions have generous bounds (a window of 60 s for what the design does in ~30 s);
 the figures themselves are printed (pytest -s) for the record."""
+import datetime
 import json
 import os
 import time
@@ -72,17 +73,28 @@ def assert_all_scored(records, n, metrics):
             assert s["status"] in ("ok", "unscored", "not_applicable"), (r["record_index"], m, s)
 
 
+def log_times(text, needle):
+    """Wall-clock times (seconds since the epoch) of the log lines that contain needle."""
+    out = []
+    for line in text.splitlines():
+        if needle in line:
+            stamp = line.split(" ", 1)[0]
+            out.append(datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
+                       .replace(tzinfo=datetime.timezone.utc).timestamp())
+    return out
+
+
 def test_fleet_returns_to_full_rate_after_a_limited_episode(procs, tmp_path):
-    n = 4000
+    n = 12000
     mock = start_mock(procs, "--episode-rpm", str(EPISODE_RPM), "--episode-ms", str(EPISODE_MS),
                       "--latency", "uniform:5:15")
     broker, _ = start_broker(procs)
-    workers = [start_worker(procs, broker, mock.env(), name=f"worker{i}") for i in range(2)]
+    workers = [start_worker(procs, broker, mock.env(), "--threads", "1", name=f"worker{i}") for i in range(2)]
     sched = run_scheduler(procs, write_judge_job(str(tmp_path), n), broker, mock.env())
 
     # Sample the mock's judge calls; note when the episode ended.
     samples = []                     # (time, judge_calls)
-    episode_end = None               # our clock's time of the episode's end
+    episode_end = None               # wall-clock time of the episode's end
     deadline = time.time() + 600
     while sched.poll() is None and time.time() < deadline:
         st = mock.stats()
@@ -104,25 +116,25 @@ def test_fleet_returns_to_full_rate_after_a_limited_episode(procs, tmp_path):
     # While limited, the fleet kept to the episode's limit (its burst aside).
     during = rate(episode_end - EPISODE_MS / 1000.0 + 2, episode_end)
     assert during <= 2.5 * limit_per_s, f"{during:.1f} calls/s during an episode limited to {limit_per_s:.0f}/s"
-    # After it, the rate grows back: some 2 s window reaches 10x the episode's limit, within 60 s.
-    recovered_at = None
-    for t, _ in samples:
-        if t >= episode_end and rate(t, t + 2.0) >= 10 * limit_per_s:
-            recovered_at = t + 2.0
-            break
-    peak = max((rate(t, t + 2.0) for t, _ in samples if t >= episode_end), default=0.0)
-    print(f"\nepisode: {during:.1f} calls/s while limited to {limit_per_s:.0f}/s; after it ended, "
-          f"{'10x that within %.1f s' % (recovered_at - episode_end) if recovered_at else 'never 10x'}; "
-          f"peak {peak:.0f} calls/s")
-    assert recovered_at is not None and recovered_at - episode_end <= 60, \
-        f"the fleet did not return to 10x the episode's rate within 60 s (peak {peak:.0f}/s)"
-    # The learned limit was not kept: the workers said so (it is forgotten 30 s after the last
-    # announcement), unless the job ended before that.
+    # Every worker learned the limit and, once it was no longer announced, forgot it: within 60 s
+    # of the episode's end (the design: 30 s after the last announcement).
     logs = [procs.log(w) for w in workers]
-    assert any("the provider announces 600 requests" in l for l in logs)
-    job_end = samples[-1][0]
-    if job_end - episode_end > 45:
-        assert any("back to adaptive pacing" in l for l in logs), logs[0][-3000:]
+    for w, l in zip(workers, logs):
+        assert log_times(l, "the provider announces 600 requests"), (w.name, l[-3000:])
+        forgot = [t for t in log_times(l, "back to adaptive pacing") if t >= episode_end - 1]
+        assert forgot and forgot[0] - episode_end <= 60, (w.name, l[-3000:])
+    forgot_after = max(min(t for t in log_times(l, "back to adaptive pacing") if t >= episode_end - 1) for l in logs)
+    forgot_after -= episode_end
+    # ...and the rate grew past the old limit meanwhile: some 2 s window well above it within
+    # 60 s (three times: a margin for a busy machine; the figure printed is the point).
+    first_at = lambda k: next((t + 2.0 - episode_end for t, _ in samples
+                               if t >= episode_end and rate(t, t + 2.0) >= k * limit_per_s), None)
+    three, ten = first_at(3), first_at(10)
+    peak = max((rate(t, t + 2.0) for t, _ in samples if t >= episode_end), default=0.0)
+    print(f"\nepisode: {during:.1f} calls/s while limited to {limit_per_s:.0f}/s; after its end: 3x within "
+          f"{three if three is None else round(three, 1)} s, 10x within {ten if ten is None else round(ten, 1)} s, "
+          f"every worker back to unpaced (limit forgotten) {forgot_after:.1f} s after; peak {peak:.0f} calls/s")
+    assert three is not None and three <= 60, f"the rate never passed 3x the episode's limit (peak {peak:.0f}/s)"
 
 
 def outage_run(procs, tmp_path, status, outage_ms):
