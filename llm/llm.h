@@ -60,6 +60,9 @@ typedef struct {
                                      the request (HTTP 400/422) is asked again without it, and from
                                      then on always without it */
     int retry_budget_ms;      /* <= 0: the client's llm_opts_t.retry_budget_ms */
+    const char *region;       /* the job's AWS region for Bedrock/SageMaker model strings; NULL = the
+                                 client's default (llm_opts_t.region) */
+    const char *api;          /* SageMaker endpoints: "messages" (NULL: the default) or "tgi" */
 } llm_req_t;
 
 typedef enum {
@@ -107,8 +110,12 @@ int llm_model_check(const char *model, const char *region, char *err, size_t err
 /* Calls accepted and not yet completed (queued, waiting for a retry, or on the wire). */
 size_t llm_pending(const llm_client_t *c);
 
-/* Configured limits for a model string (0 = unlimited): spec `limits`. */
+/* Configured limits for a model string (0 = unlimited): spec `limits`. llm_set_limit_in resolves
+ * the model string for `region` (a job's region; NULL = the client's), as llm_call does for a
+ * request with that region. */
 void llm_set_limit(llm_client_t *c, const char *model, double rpm, double tpm, int max_concurrency);
+void llm_set_limit_in(llm_client_t *c, const char *model, const char *region, double rpm, double tpm,
+                      int max_concurrency);
 
 /* The fleet-wide rate exchange (ratelimit.h): the demand rows to report to the broker (caller
  * frees the array; 0 = nothing to report), whether a report is due now rather than at the next

@@ -54,6 +54,7 @@ struct endpoint {
 
 typedef struct model {
     char *input;                  /* the model string as callers give it */
+    char *region;                 /* the region it was resolved for (the call's, else the client's); may be NULL */
     modelstr_t ms;
     modelstr_endpoint_t where;
     const provider_t *prov;
@@ -64,6 +65,7 @@ typedef struct model {
 /* Limits given for a model string that did not resolve yet (kept until it does). */
 typedef struct pending_limit {
     char *model;
+    char *region;                 /* NULL = the client's */
     double rpm, tpm;
     int max_concurrency;
     struct pending_limit *next;

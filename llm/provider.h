@@ -96,7 +96,7 @@ int provider_need_key(const modelstr_t *model, const modelstr_endpoint_t *endpoi
 /* Appends `,"<key>":` then the schema's JSON text (trusted), for building structured requests. */
 int provider_json_raw(buf_t *b, const char *key, const char *json) __attribute__((warn_unused_result));
 
-/* Appends a JSON number that reads back as exactly `v`; -1 for NaN/inf. */
+/* Appends a JSON number that reads back as exactly `v`; -1 for NaN/inf (lib/jsonprint.h). */
 int provider_json_double(buf_t *b, double v) __attribute__((warn_unused_result));
 
 /* The `error` object of a JSON error body, as OpenAI and Anthropic (and most compatible servers)

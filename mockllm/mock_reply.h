@@ -52,6 +52,8 @@ typedef struct {
     bool structured;     /* asks for a JSON object (response_format json_schema, a forced tool) */
     const char *tool;    /* structured: the schema's or tool's name (borrowed) */
     bool aside_ok;       /* the dialect can carry text beside a structured object */
+    int shape;           /* dialect-specific form of the request, for its reply (SageMaker: 0 the
+                            messages API, 1 TGI's {"inputs", "parameters"}) */
     char **owned;        /* texts this request frees */
     size_t n_owned, cap_owned;
 } mock_req_t;

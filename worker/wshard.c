@@ -199,7 +199,9 @@ static void judge_send(jslot_t *j)
     llm_req_t req = {.system = sp->judge_system_prompt ? sp->judge_system_prompt : metric_judge_system(),
                      .msgs = msgs, .n_msgs = n, .max_tokens = sp->judge.max_tokens,
                      .temperature = sp->judge.temperature, .top_p = sp->judge.top_p,
-                     .schema = m->verdict_schema ? &schema : NULL, .retry_budget_ms = sp->judge.retry_budget_s * 1000};
+                     .schema = m->verdict_schema ? &schema : NULL, .retry_budget_ms = sp->judge.retry_budget_s * 1000,
+                     /* the job's region, never the worker's: it travels in the spec */
+                     .region = sp->region, .api = spec_sagemaker_api(sp, sp->evaluator_model)};
     char err[512];
     if (llm_call(s->llm, sp->evaluator_model, &req, on_judge, j, err, sizeof err) < 0) {
         score_set_error(&u->res.scores[j->metric], err);
@@ -270,7 +272,8 @@ static void unit_start(unit_t *u)
     llm_msg_t msg = {"user", prompt};
     llm_req_t req = {.msgs = &msg, .n_msgs = 1, .max_tokens = sp->inference.max_tokens,
                      .temperature = sp->inference.temperature, .top_p = sp->inference.top_p,
-                     .retry_budget_ms = sp->inference.retry_budget_s * 1000};
+                     .retry_budget_ms = sp->inference.retry_budget_s * 1000,
+                     .region = sp->region, .api = spec_sagemaker_api(sp, u->model)};
     char err[512];
     if (llm_call(s->llm, u->model, &req, on_inference, u, err, sizeof err) < 0) {
         u->res.error = xstrdup(err);

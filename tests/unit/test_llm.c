@@ -710,7 +710,7 @@ static void test_structured(loop_t *loop)
 
     /* SageMaker has no structured output: its request never carries the schema */
     model_t *m = NULL;
-    CHECK((m = model_get(c, "sagemaker/ep", err, sizeof err)) != NULL);
+    CHECK((m = model_get(c, "sagemaker/ep", NULL, err, sizeof err)) != NULL);
     if (m) {
         call_t probe = {.m = m};
         httpmsg_request_init(&probe.http);
