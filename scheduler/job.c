@@ -17,9 +17,8 @@
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
-#include "modelstr.h"
+#include "llm.h"
 #include "output.h"
-#include "provider.h"
 #include "wire.h"
 
 _Static_assert(SCHED_JOB_ID_MAX == WIRE_MAX_ID, "job ids travel in wire headers");
@@ -64,7 +63,8 @@ static void make_job_id(const spec_t *sp, char *out, size_t n)
     snprintf(out, n, "%s-%s-%06x", name, stamp, r);
 }
 
-/* Every model the job calls must resolve to an endpoint (base URL and so on) before we start. */
+/* Every model the job calls must resolve to an endpoint this build can call, with its provider's
+ * environment (key or base URL) complete, before we accept the job (llm_model_check). */
 void job_check_endpoints(const spec_t *sp, errlist_t *errs)
 {
     struct { const char *key, *model; } ms[] = {
@@ -74,29 +74,8 @@ void job_check_endpoints(const spec_t *sp, errlist_t *errs)
     };
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         if (!ms[i].model) continue;
-        modelstr_t m;
         char err[512];
-        if (modelstr_parse(ms[i].model, sp->region, &m, err, sizeof err) < 0) {
-            errlist_add(errs, "%s: %s", ms[i].key, err);
-            continue;
-        }
-        modelstr_endpoint_t e;
-        if (modelstr_endpoint(&m, &e, err, sizeof err) < 0) {
-            errlist_add(errs, "%s: %s", ms[i].key, err);
-        } else {
-            /* The public APIs need a key; a base URL override may point at a server that does not. */
-            if (m.kind == PROVIDER_OPENAI && !e.api_key && !getenv("OPENAI_BASE_URL"))
-                errlist_add(errs, "%s: `%s` needs OPENAI_API_KEY in the environment (or OPENAI_BASE_URL for a server without keys)",
-                            ms[i].key, ms[i].model);
-            if (m.kind == PROVIDER_ANTHROPIC && !e.api_key && !getenv("ANTHROPIC_BASE_URL"))
-                errlist_add(errs, "%s: `%s` needs ANTHROPIC_API_KEY in the environment (or ANTHROPIC_BASE_URL for a server without keys)",
-                            ms[i].key, ms[i].model);
-            if (!provider_for(m.kind))
-                errlist_add(errs, "%s: `%s`: the %s provider is not available in this build", ms[i].key, ms[i].model,
-                            provider_kind_name(m.kind));
-            modelstr_endpoint_clear(&e);
-        }
-        modelstr_clear(&m);
+        if (llm_model_check(ms[i].model, sp->region, err, sizeof err) < 0) errlist_add(errs, "%s: %s", ms[i].key, err);
     }
 }
 
