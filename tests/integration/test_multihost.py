@@ -73,6 +73,13 @@ class World:
         _, self.objs = render(os.path.join(KDIR, "overlays", "dev"))
         self.pods = containers(self.objs)
         self.net = Net(workdir, SERVICES)
+        try:
+            self._setup(workdir)
+        except BaseException:
+            self.net.close()   # namespaces and containers made so far would outlive the run
+            raise
+
+    def _setup(self, workdir):
         for h, n in HOSTS.items():
             self.net.add_host(h, n)
         keys = os.path.join(workdir, "keys")
