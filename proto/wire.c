@@ -51,7 +51,7 @@ static const char *const type_names[WIRE_TYPE_MAX] = {
     [WIRE_CREDIT] = "CREDIT",       [WIRE_SUBMIT] = "SUBMIT",   [WIRE_SHARD] = "SHARD",
     [WIRE_RESULT] = "RESULT",       [WIRE_SHARD_DONE] = "SHARD_DONE",
     [WIRE_CANCEL] = "CANCEL",       [WIRE_DEMAND] = "DEMAND",   [WIRE_ALLOT] = "ALLOT",
-    [WIRE_BYE] = "BYE",             [WIRE_RETURN] = "RETURN",
+    [WIRE_BYE] = "BYE",             [WIRE_RETURN] = "RETURN",   [WIRE_REVOKE] = "REVOKE",
 };
 
 const char *wire_type_name(wire_type_t t)
@@ -660,11 +660,11 @@ static int rd_frame(rd_t *r, size_t len)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Header: [version, type, {job, shard, lease, n, role, name, threads, hb}]                  */
+/* Header: [version, type, {job, shard, lease, n, role, name, threads, hb, secret, lease_s}]  */
 
-enum { H_JOB, H_SHARD, H_LEASE, H_N, H_ROLE, H_NAME, H_THREADS, H_HB, H_NKEYS };
+enum { H_JOB, H_SHARD, H_LEASE, H_N, H_ROLE, H_NAME, H_THREADS, H_HB, H_SECRET, H_LEASE_S, H_NKEYS };
 static const char *const hdr_keys[H_NKEYS] = {"job", "shard", "lease", "n", "role", "name",
-                                              "threads", "hb"};
+                                              "threads", "hb", "secret", "lease_s"};
 
 int wire_hdr_encode(const wire_hdr_t *h, buf_t *out)
 {
@@ -673,8 +673,9 @@ int wire_hdr_encode(const wire_hdr_t *h, buf_t *out)
     size_t job = strnlen(h->job_id, sizeof h->job_id - 1);
     size_t role = strnlen(h->role, sizeof h->role - 1);
     size_t name = strnlen(h->name, sizeof h->name - 1);
+    size_t secret = strnlen(h->secret, sizeof h->secret - 1);
     size_t n = (job > 0) + (h->shard_id != 0) + (h->lease != 0) + (h->n != 0) + (role > 0) +
-               (name > 0) + (h->threads != 0) + (h->heartbeat_ms != 0);
+               (name > 0) + (h->threads != 0) + (h->heartbeat_ms != 0) + (secret > 0) + (h->lease_max_s != 0);
     pk_array(&w, 3);
     pk_uint(&w, WIRE_VERSION);
     pk_uint(&w, (uint64_t)h->type);
@@ -696,6 +697,11 @@ int wire_hdr_encode(const wire_hdr_t *h, buf_t *out)
     }
     if (h->threads) pk_kuint(&w, "threads", h->threads);
     if (h->heartbeat_ms) pk_kuint(&w, "hb", h->heartbeat_ms);
+    if (secret) {
+        pk_key(&w, "secret");
+        pk_str(&w, h->secret, secret);
+    }
+    if (h->lease_max_s) pk_kuint(&w, "lease_s", h->lease_max_s);
     return pk_finish(&w, "header");
 }
 
@@ -711,6 +717,8 @@ static int hdr_field(rd_t *r, int k, void *obj)
     case H_NAME: return rd_str_into(r, h->name, sizeof h->name);
     case H_THREADS: return rd_u32(r, &h->threads);
     case H_HB: return rd_u32(r, &h->heartbeat_ms);
+    case H_SECRET: return rd_str_into(r, h->secret, sizeof h->secret);
+    case H_LEASE_S: return rd_u32(r, &h->lease_max_s);
     }
     return 0;
 }
@@ -736,6 +744,7 @@ static int hdr_check(rd_t *r, const wire_hdr_t *h)
     case WIRE_SHARD:
     case WIRE_RESULT:
     case WIRE_SHARD_DONE:
+    case WIRE_REVOKE:
         if (h->lease == 0) return rd_fail(r, "%s without a lease", t);
         /* fall through */
     case WIRE_SUBMIT:

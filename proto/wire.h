@@ -22,6 +22,7 @@
 #define WIRE_VERSION 1
 #define WIRE_MAX_MSG (64u * 1024 * 1024)   /* ZMQ_MAXMSGSIZE for every socket */
 #define WIRE_MAX_ID 128                    /* job ids, peer names, roles */
+#define WIRE_MAX_SECRET 65                 /* a job's secret (SUBMIT, CANCEL): at most 64 bytes */
 
 typedef enum {
     WIRE_HELLO = 1,     /* peer -> broker: role, name, threads, credit (initial shards wanted) */
@@ -39,6 +40,9 @@ typedef enum {
     WIRE_RETURN,        /* worker -> broker: job_id, shard_id, lease of a shard handed back unstarted
                          * (requeued at the front), or no job: no shard, just "no more work";
                          * either way the worker's credit drops to 0 */
+    WIRE_REVOKE,        /* broker -> worker: job_id, shard_id, lease: that lease has ended (no
+                         * progress within its deadline); drop the shard, send nothing more for
+                         * it; the worker's credit at the broker is 0 now */
     WIRE_TYPE_MAX
 } wire_type_t;
 
@@ -54,6 +58,11 @@ typedef struct {
     uint32_t n;                 /* CREDIT count, HELLO initial credit, HEARTBEAT figure, SHARD_DONE count */
     uint32_t threads;           /* HELLO */
     uint32_t heartbeat_ms;      /* WELCOME */
+    /* SUBMIT, CANCEL: the job's secret, which proves the sender owns the job (protocol.md §6.10);
+     * "" when absent. Never logged, never forwarded. */
+    char secret[WIRE_MAX_SECRET];
+    uint32_t lease_max_s;       /* SUBMIT: the longest a lease of this job may go without a RESULT
+                                   when no other lease progresses either (0: the broker's default) */
 } wire_hdr_t;
 
 /* Header <-> bytes. encode appends to out; -1 only if out's cap is hit. decode: -1 with a

@@ -67,7 +67,8 @@ static int hdr_eq(const wire_hdr_t *a, const wire_hdr_t *b)
     return a->type == b->type && strcmp(a->job_id, b->job_id) == 0 &&
            strcmp(a->role, b->role) == 0 && strcmp(a->name, b->name) == 0 &&
            a->shard_id == b->shard_id && a->lease == b->lease && a->n == b->n &&
-           a->threads == b->threads && a->heartbeat_ms == b->heartbeat_ms;
+           a->threads == b->threads && a->heartbeat_ms == b->heartbeat_ms &&
+           strcmp(a->secret, b->secret) == 0 && a->lease_max_s == b->lease_max_s;
 }
 
 /* msgpack-c as an independent encoder for hand-made frames. */
@@ -272,7 +273,7 @@ static void test_type_names(void)
 {
     static const char *const want[] = {"?", "HELLO", "WELCOME", "HEARTBEAT", "CREDIT", "SUBMIT",
                                        "SHARD", "RESULT", "SHARD_DONE", "CANCEL", "DEMAND", "ALLOT",
-                                       "BYE", "RETURN"};
+                                       "BYE", "RETURN", "REVOKE"};
     for (int t = 0; t < WIRE_TYPE_MAX; t++) CHECK(strcmp(wire_type_name((wire_type_t)t), want[t]) == 0);
     CHECK(strcmp(wire_type_name(WIRE_TYPE_MAX), "?") == 0);
     CHECK(strcmp(wire_type_name((wire_type_t)999), "?") == 0);
@@ -328,9 +329,13 @@ static void test_hdr_roundtrip(void)
     hdr_roundtrip(&h);
     h.shard_id = 77;
     hdr_roundtrip(&h);
+    /* the job's secret and its lease ceiling ride in SUBMIT (and the secret in CANCEL) */
+    snprintf(h.secret, sizeof h.secret, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    h.lease_max_s = 1830;
+    hdr_roundtrip(&h);
 
-    wire_type_t leased[] = {WIRE_SHARD, WIRE_RESULT, WIRE_SHARD_DONE};
-    for (size_t i = 0; i < 3; i++) {
+    wire_type_t leased[] = {WIRE_SHARD, WIRE_RESULT, WIRE_SHARD_DONE, WIRE_REVOKE};
+    for (size_t i = 0; i < 4; i++) {
         h = hdr(leased[i]);
         snprintf(h.job_id, sizeof h.job_id, "j");
         h.shard_id = 1ull << 40;
@@ -341,6 +346,8 @@ static void test_hdr_roundtrip(void)
 
     h = hdr(WIRE_CANCEL);
     snprintf(h.job_id, sizeof h.job_id, "job-x");
+    hdr_roundtrip(&h);
+    snprintf(h.secret, sizeof h.secret, "s3cr3t");
     hdr_roundtrip(&h);
 
     hdr_roundtrip(&(wire_hdr_t){.type = WIRE_DEMAND});
@@ -367,6 +374,8 @@ static void test_hdr_roundtrip(void)
     h.n = UINT32_MAX;
     h.threads = UINT32_MAX;
     h.heartbeat_ms = UINT32_MAX;
+    memset(h.secret, 's', sizeof h.secret - 1);
+    h.lease_max_s = UINT32_MAX;
     hdr_roundtrip(&h);
 
     /* unicode and binary-ish names survive */
@@ -683,8 +692,8 @@ static void test_hdr_malformed(void)
     mp_init(&m);
     mp_hdr(&m, WIRE_CANCEL, 0);
     CHECK(fails_mp(D_HDR, &m, "CANCEL without a job id"));
-    wire_type_t leased[] = {WIRE_SHARD, WIRE_RESULT, WIRE_SHARD_DONE};
-    for (size_t i = 0; i < 3; i++) {
+    wire_type_t leased[] = {WIRE_SHARD, WIRE_RESULT, WIRE_SHARD_DONE, WIRE_REVOKE};
+    for (size_t i = 0; i < 4; i++) {
         mp_init(&m);
         mp_hdr(&m, leased[i], 1);
         mp_str(&m, "job");
@@ -708,6 +717,14 @@ static void test_hdr_malformed(void)
     mp_str(&m, "lease");
     mp_uint(&m, 5);
     CHECK(fails_mp(D_HDR, &m, "RETURN of a lease without a job id"));
+    /* a secret over 64 bytes */
+    mp_init(&m);
+    mp_hdr(&m, WIRE_SUBMIT, 2);
+    mp_str(&m, "job");
+    mp_str(&m, "j");
+    mp_str(&m, "secret");
+    mp_strn(&m, big, 65);
+    CHECK(fails_mp(D_HDR, &m, "header.secret: string of 65 bytes exceeds the limit of 64 bytes"));
 
     /* a failed decode zeroes the output and tolerates tiny or absent error buffers */
     mp_init(&m);
