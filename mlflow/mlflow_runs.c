@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #define LOG_MODULE "mlflow"
 #include "buf.h"
 #include "log.h"
 #include "mem.h"
 #include "mlflow_int.h"
+
 /* ---------------------------------------------------------------- experiments ---- */
 
 /* GET path_query + value, URL-encoded (API "/runs/get?run_id=" + id); as mlflow_call. */
