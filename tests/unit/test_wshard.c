@@ -252,8 +252,8 @@ static void test_shard(loop_t *loop, llm_client_t *llm)
         "{\"prompt\": \"MARK_NEVER question\"}",
         "{\"prompt\": \"MARK_FAILINFER question\"}",
         "{\"prompt\": \"MARK_JUDGEFAIL question\"}",
-        "{\"prompt\": \"Bring your own.\", \"modelResponses\": [{\"response\": \"from the base\", \"modelIdentifier\":"
-        " \"openai/base-answerer\"}, {\"response\": \"unnamed one\"}]}",
+        ("{\"prompt\": \"Bring your own.\", \"modelResponses\": [{\"response\": \"from the base\", \"modelIdentifier\":"
+         " \"openai/base-answerer\"}, {\"response\": \"unnamed one\"}]}"),
     };
     enum { N = sizeof lines / sizeof *lines };
     record_t *recs = records_of(lines, N);
