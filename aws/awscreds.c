@@ -8,6 +8,7 @@
  * option values. */
 #include "awscreds.h"
 #include "buf.h"
+#include "file.h"
 #include "mem.h"
 
 #include <openssl/crypto.h>
@@ -263,44 +264,22 @@ static int read_profile(const char *path, int config_style, const char *profile,
                         profile_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT || errno == ENOTDIR) return 0;
-        seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    char *data = NULL;
+    size_t len = 0;
+    if (file_read_all(path, FILE_MAX, FILE_MISSING_OK | FILE_SECRET, &data, &len, err, errlen) < 0) {
+        if (errno == EISDIR)
+            seterr(err, errlen, "%s is a directory, not an AWS %s file", path, config_style ? "config" : "credentials");
         return -1;
     }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        seterr(err, errlen, "%s is a directory, not an AWS %s file", path,
-               config_style ? "config" : "credentials");
-        return -1;
-    }
-    buf_t b;
-    buf_init(&b, FILE_MAX);
-    char chunk[4096];
-    size_t n;
+    if (!data) return 0;
     int rc = 0;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (buf_append(&b, chunk, n) < 0) {
-            seterr(err, errlen, "%s is larger than %zu bytes", path, FILE_MAX);
-            rc = -1;
-        }
-    }
-    if (rc == 0 && ferror(f)) {
-        seterr(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        rc = -1;
-    }
-    fclose(f);
-    OPENSSL_cleanse(chunk, sizeof(chunk));
-    if (rc == 0 && b.data && memchr(b.data, '\0', b.len)) {
+    if (memchr(data, '\0', len)) {
         seterr(err, errlen, "%s: contains a NUL byte: not a text file", path);
         rc = -1;
     }
-    if (rc == 0 && b.data)
-        rc = ini_parse(path, b.data, b.len, config_style, profile, out, err, errlen);
-    if (b.data) OPENSSL_cleanse(b.data, b.cap);
-    buf_free(&b);
+    if (rc == 0) rc = ini_parse(path, data, len, config_style, profile, out, err, errlen);
+    OPENSSL_cleanse(data, len);
+    free(data);
     if (rc < 0) {
         profile_clear(out);
         return -1;

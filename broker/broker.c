@@ -8,7 +8,8 @@
  *
  * A shard is a `job_t`-free item: its routing fields plus the payload bytes exactly as the
  * scheduler sent them (the broker never decodes shards). It is in exactly one place: the queue
- * (waiting), or a worker's lease list (leased). SHARD_DONE ends the lease and the item; results
+ * (SHARD_QUEUED), or a worker's lease list (SHARD_LEASED); its states and the lease rules are
+ * proto/shard.h's. SHARD_DONE ends the lease and the item; results
  * and SHARD_DONE are forwarded to the scheduler that owns the job, whatever the lease state (a
  * late result from a worker we declared dead is still a good result: the scheduler commits
  * idempotently).
@@ -35,6 +36,7 @@
 #include "mem.h"
 #include "wire.h"
 #include "frame.h"
+#include "shard.h"
 
 #define MAX_IDENT FRAME_MAX_IDENT
 
@@ -43,6 +45,7 @@ typedef enum { ROLE_UNKNOWN = 0, ROLE_WORKER, ROLE_SCHEDULER } role_t;
 typedef struct item {
     char job_id[WIRE_MAX_ID];
     uint64_t shard_id;
+    shard_state_t state;        /* SHARD_QUEUED or SHARD_LEASED */
     uint64_t lease;             /* 0 while queued */
     unsigned char sched[MAX_IDENT + 1];
     size_t sched_len;
@@ -182,6 +185,7 @@ static void requeue_leases(broker_t *b, peer_t *p)
     while (p->leases.tail) {
         item_t *it = p->leases.tail;
         list_remove(&p->leases, it);
+        it->state = SHARD_QUEUED;
         it->lease = 0;
         list_push_front(&b->queue, it);
     }
@@ -276,11 +280,13 @@ static void dispatch(broker_t *b)
         if (!w) break;
         item_t *it = b->queue.head;
         list_remove(&b->queue, it);
+        it->state = SHARD_LEASED;
         it->lease = ++b->next_lease;
         it->attempts++;
         wire_hdr_t h = {.type = WIRE_SHARD, .shard_id = it->shard_id, .lease = it->lease, .n = it->attempts};
         snprintf(h.job_id, sizeof h.job_id, "%s", it->job_id);
         if (send_to(b, w, &h, it->payload, it->payload_len) < 0) {
+            it->state = SHARD_QUEUED;
             it->lease = 0;
             it->attempts--;
             list_push_front(&b->queue, it);
@@ -415,7 +421,7 @@ static void on_message(broker_t *b, const frame_in_t *in)
         } else {
             /* Bound: a worker cannot claim an absurd amount of work. */
             uint64_t c = (uint64_t)p->credit + h.n;
-            p->credit = c > 100000 ? 100000 : (uint32_t)c;
+            p->credit = c > SHARD_CREDIT_MAX ? SHARD_CREDIT_MAX : (uint32_t)c;
         }
         break;
     case WIRE_SUBMIT: {
@@ -429,6 +435,7 @@ static void on_message(broker_t *b, const frame_in_t *in)
         item_t *it = xcalloc(1, sizeof(*it));
         snprintf(it->job_id, sizeof it->job_id, "%s", h.job_id);
         it->shard_id = h.shard_id;
+        it->state = SHARD_QUEUED;
         memcpy(it->sched, ident, ilen);
         it->sched_len = ilen;
         it->payload = xmalloc(plen);

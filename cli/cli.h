@@ -4,9 +4,15 @@
 #ifndef LLMAJ_CLI_H
 #define LLMAJ_CLI_H
 
+#include "scheduler.h"
+
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAILED 1
 #define CLI_EXIT_BAD_INPUT 2
+
+/* The exit code for a scheduler error: bad input, no such job or database, a state that does not
+ * allow it: 2; a database, file, MLflow or internal failure: 1; SCHED_OK: 0. */
+int cli_exit(sched_err_t e);
 
 int cmd_run(int argc, char **argv);    /* llmaj run --spec FILE [flags] */
 int cmd_sync(int argc, char **argv);   /* llmaj sync ...: (re)sync a finished job to MLflow */

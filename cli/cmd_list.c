@@ -5,14 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
 #include "jobdb.h"
 #include "mem.h"
-#include "store.h"
+#include "scheduler.h"
 
 static void usage(FILE *f)
 {
@@ -30,85 +29,64 @@ static void usage(FILE *f)
         "2 bad input (unknown flag, no job database at PATH)\n");
 }
 
+/* The jobs as read, kept until printed (the table's widths need them all). */
 typedef struct {
-    char *id, *name, *state, *error, *model, *base_model, *judge;
-    uint64_t records, total, invalid;
-    int64_t created, started, finished;
-    double elapsed;
-} row_t;
-
-typedef struct {
-    row_t *rows;
+    sched_job_t *rows;
     size_t n, cap;
-    int64_t now;
 } rows_t;
 
-static char *spec_str(const cJSON *spec, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(spec, key);
-    return cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
-}
-
-static int add_row(const store_job_t *j, void *arg)
+static int add_row(const sched_job_t *j, void *arg)
 {
     rows_t *rs = arg;
     if (rs->n == rs->cap) {
         rs->cap = rs->cap ? rs->cap * 2 : 32;
-        rs->rows = xrealloc(rs->rows, rs->cap * sizeof(row_t));
+        rs->rows = xrealloc(rs->rows, rs->cap * sizeof(sched_job_t));
     }
-    row_t *r = &rs->rows[rs->n++];
-    memset(r, 0, sizeof(*r));
-    r->id = xstrdup(j->job_id);
+    sched_job_t *r = &rs->rows[rs->n++];
+    *r = *j;
+    r->job_id = xstrdup(j->job_id);
     r->name = xstrdup(j->name);
-    r->state = xstrdup(job_state_name(j->state));
     r->error = xstrdup(j->error);
-    r->total = j->records_total;
-    r->invalid = j->records_invalid;
-    r->records = j->records_total >= j->records_invalid ? j->records_total - j->records_invalid : 0;
-    r->created = j->created_at;
-    r->started = j->started_at;
-    r->finished = j->finished_at;
-    r->elapsed = jobdb_elapsed(j, rs->now);
-    cJSON *spec = j->spec_json ? cJSON_Parse(j->spec_json) : NULL;
-    r->model = spec_str(spec, "model");
-    r->judge = spec_str(spec, "evaluator_model");
-    const cJSON *ebm = cJSON_GetObjectItemCaseSensitive(spec, "evaluate_base_model");
-    if (cJSON_IsTrue(ebm)) r->base_model = spec_str(spec, "base_model");
-    cJSON_Delete(spec);
+    r->spec_json = NULL;
+    r->model = xstrdup(j->model);
+    r->base_model = xstrdup(j->base_model);
+    r->evaluator_model = xstrdup(j->evaluator_model);
+    r->out_dir = NULL;
     return 0;
 }
 
 static void rows_free(rows_t *rs)
 {
-    for (size_t i = 0; i < rs->n; i++) {
-        row_t *r = &rs->rows[i];
-        free(r->id); free(r->name); free(r->state); free(r->error);
-        free(r->model); free(r->base_model); free(r->judge);
-    }
+    for (size_t i = 0; i < rs->n; i++) sched_job_clear(&rs->rows[i]);
     free(rs->rows);
+}
+
+static uint64_t valid_records(const sched_job_t *r)
+{
+    return r->records_total >= r->records_invalid ? r->records_total - r->records_invalid : 0;
 }
 
 static int print_json(const rows_t *rs)
 {
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; i < rs->n; i++) {
-        const row_t *r = &rs->rows[i];
+        const sched_job_t *r = &rs->rows[i];
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "job_id", r->id);
+        cJSON_AddStringToObject(o, "job_id", r->job_id);
         jobdb_json_str(o, "name", r->name);
-        cJSON_AddStringToObject(o, "state", r->state);
+        cJSON_AddStringToObject(o, "state", sched_job_state_name(r->state));
         jobdb_json_str(o, "error", r->error);
-        cJSON_AddNumberToObject(o, "records", (double)r->records);
-        cJSON_AddNumberToObject(o, "records_total", (double)r->total);
-        cJSON_AddNumberToObject(o, "records_invalid", (double)r->invalid);
-        jobdb_json_time(o, "created_at", r->created);
-        jobdb_json_time(o, "started_at", r->started);
-        jobdb_json_time(o, "finished_at", r->finished);
-        if (r->elapsed >= 0) cJSON_AddNumberToObject(o, "elapsed_s", r->elapsed);
+        cJSON_AddNumberToObject(o, "records", (double)valid_records(r));
+        cJSON_AddNumberToObject(o, "records_total", (double)r->records_total);
+        cJSON_AddNumberToObject(o, "records_invalid", (double)r->records_invalid);
+        jobdb_json_time(o, "created_at", r->created_at);
+        jobdb_json_time(o, "started_at", r->started_at);
+        jobdb_json_time(o, "finished_at", r->finished_at);
+        if (r->elapsed_s >= 0) cJSON_AddNumberToObject(o, "elapsed_s", r->elapsed_s);
         else cJSON_AddNullToObject(o, "elapsed_s");
         jobdb_json_str(o, "model", r->model);
         jobdb_json_str(o, "base_model", r->base_model);
-        jobdb_json_str(o, "evaluator_model", r->judge);
+        jobdb_json_str(o, "evaluator_model", r->evaluator_model);
         cJSON_AddItemToArray(a, o);
     }
     /* One job a line: a valid JSON array that line tools can still read. */
@@ -127,7 +105,7 @@ static void print_table(const rows_t *rs)
 {
     int wid = (int)strlen("JOB ID"), wname = (int)strlen("NAME");
     for (size_t i = 0; i < rs->n; i++) {
-        int l = (int)strlen(rs->rows[i].id);
+        int l = (int)strlen(rs->rows[i].job_id);
         if (l > wid) wid = l;
         l = rs->rows[i].name ? (int)strlen(rs->rows[i].name) : 1;
         if (l > wname) wname = l;
@@ -136,13 +114,13 @@ static void print_table(const rows_t *rs)
     printf("%-*s  %-*s  %-9s  %8s  %-19s  %-19s  %s\n", wid, "JOB ID", wname, "NAME", "STATE", "RECORDS", "CREATED",
            "FINISHED", "ELAPSED");
     for (size_t i = 0; i < rs->n; i++) {
-        const row_t *r = &rs->rows[i];
+        const sched_job_t *r = &rs->rows[i];
         char created[32], finished[32], elapsed[32];
-        jobdb_time_local(r->created, created, sizeof created);
-        jobdb_time_local(r->finished, finished, sizeof finished);
-        jobdb_duration(r->elapsed, elapsed, sizeof elapsed);
-        printf("%-*s  %-*.*s  %-9s  %8llu  %-19s  %-19s  %s\n", wid, r->id, wname, wname, r->name ? r->name : "-",
-               r->state, (unsigned long long)r->records, created, finished, elapsed);
+        jobdb_time_local(r->created_at, created, sizeof created);
+        jobdb_time_local(r->finished_at, finished, sizeof finished);
+        jobdb_duration(r->elapsed_s, elapsed, sizeof elapsed);
+        printf("%-*s  %-*.*s  %-9s  %8llu  %-19s  %-19s  %s\n", wid, r->job_id, wname, wname, r->name ? r->name : "-",
+               sched_job_state_name(r->state), (unsigned long long)valid_records(r), created, finished, elapsed);
     }
 }
 
@@ -158,17 +136,22 @@ int cmd_list(int argc, char **argv)
     }
     const char *origin;
     const char *path = jobdb_path(db_flag, &origin);
-    char err[1024];
-    store_t *s = jobdb_open(path, origin, err, sizeof err);
-    if (!s) {
+    char err[4096];
+    sched_err_t why;
+    sched_db_t *db = jobdb_open(path, origin, err, sizeof err, &why);
+    if (!db) {
         fprintf(stderr, "llmaj list: %s\n", err);
-        return CLI_EXIT_BAD_INPUT;
+        return cli_exit(why);
     }
-    rows_t rs = {.now = (int64_t)time(NULL)};
+    rows_t rs = {0};
+    errlist_t errs;
+    errlist_init(&errs, 0);
     int rc = CLI_EXIT_OK;
-    if (store_jobs_each(s, add_row, &rs) < 0) {
-        fprintf(stderr, "llmaj list: %s: cannot read the jobs: %s\n", path, store_errmsg(s));
-        rc = CLI_EXIT_FAILED;
+    sched_err_t e = sched_jobs_list(db, add_row, &rs, &errs);
+    if (e != SCHED_OK) {
+        jobdb_errs(&errs, err, sizeof err);
+        fprintf(stderr, "llmaj list: %s\n", err);
+        rc = cli_exit(e);
     } else if (json) {
         if (print_json(&rs) < 0) rc = CLI_EXIT_FAILED;
     } else if (rs.n == 0) {
@@ -176,7 +159,8 @@ int cmd_list(int argc, char **argv)
     } else {
         print_table(&rs);
     }
+    errlist_free(&errs);
     rows_free(&rs);
-    store_close(&s);
+    sched_db_close(&db);
     return rc;
 }

@@ -4,9 +4,11 @@
  * metric's rating, score, normalized score and status; `--explanations` adds the judge's
  * reasoning under each metric. `--json` prints the page as records.jsonl lines instead.
  *
- * Reads the job database, not records.jsonl, so a running job's committed rows show as they
- * arrive (pages then shift as earlier records complete). Untrusted text goes through termtext. */
+ * Reads the job database (sched_job_results), not records.jsonl, so a running job's committed rows
+ * show as they arrive (pages then shift as earlier records complete). Untrusted text goes through
+ * termtext. */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +18,11 @@
 
 #include "buf.h"
 #include "cli.h"
-#include "collector.h"
 #include "daemon.h"
 #include "jobdb.h"
 #include "mem.h"
 #include "result.h"
-#include "store.h"
+#include "scheduler.h"
 #include "termtext.h"
 
 #define TEXT_CLIP 110      /* prompt, reference, response: code points shown */
@@ -51,20 +52,48 @@ static void usage(FILE *f)
 
 typedef struct {
     const char *job_id;
-    bool explanations;
+    bool explanations, json;
+    uint64_t offset, limit;
     uint64_t row;      /* 1-based number of the next row */
     buf_t out;
     int failed;
 } page_t;
 
-/* ---- --json: records.jsonl lines (the collector's shape, DESIGN.md "Results") ---- */
+/* The line above the rows (not with --json): which rows of how many, or why there are none. */
+static void heading(const sched_page_t *pg, void *arg)
+{
+    const page_t *p = arg;
+    if (p->json) return;
+    uint64_t rows = pg->total, off = p->offset;
+    bool running = pg->state == SCHED_JOB_RUNNING || pg->state == SCHED_JOB_PENDING;
+    const char *state = sched_job_state_name(pg->state);
+    if (off >= rows) {
+        if (rows == 0)
+            printf("job %s (%s): no result committed yet%s\n", p->job_id, state,
+                   running ? "; `llmaj status` shows its progress" : "");
+        else
+            printf("job %s (%s): no row from row %llu on: it has %llu row(s) (one per record and target); try "
+                   "--offset %llu\n",
+                   p->job_id, state, (unsigned long long)off + 1, (unsigned long long)rows,
+                   (unsigned long long)(rows > p->limit ? rows - p->limit : 0));
+        return;
+    }
+    uint64_t last = off + p->limit < rows ? off + p->limit : rows;
+    char span[64];
+    if (last == off + 1) snprintf(span, sizeof span, "row %llu", (unsigned long long)last);
+    else snprintf(span, sizeof span, "rows %llu-%llu", (unsigned long long)off + 1, (unsigned long long)last);
+    printf("job %s (%s): %s of %llu%s (one per record and target)\n\n", p->job_id, state, span,
+           (unsigned long long)rows, running ? " committed so far" : "");
+}
+
+/* ---- --json: records.jsonl lines (the scheduler's shape, DESIGN.md "Results") ---- */
 
 static int json_row(const record_t *rec, const result_t *res, void *arg)
 {
     page_t *p = arg;
     buf_t line;
     buf_init(&line, 0);
-    if (collector_record_line(&line, p->job_id, rec, res) < 0 || fwrite(line.data, 1, line.len, stdout) != line.len)
+    if (sched_result_line(&line, p->job_id, rec, res) < 0 || fwrite(line.data, 1, line.len, stdout) != line.len)
         p->failed = 1;
     buf_free(&line);
     p->row++;
@@ -73,14 +102,27 @@ static int json_row(const record_t *rec, const result_t *res, void *arg)
 
 /* ---- the readable page ---- */
 
+/* The page is built in a buffer without a cap (buf_init(&out, 0)), where appends cannot fail;
+ * so the page's appends go through these two, which mark the row failed if one ever did. */
+static bool page_ok = true;
+
 static void put(buf_t *b, const char *s)
 {
-    if (buf_puts(b, s) < 0) {}   /* unlimited buffer */
+    if (buf_puts(b, s) < 0) page_ok = false;
+}
+
+static void putf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (buf_vprintf(b, fmt, ap) < 0) page_ok = false;
+    va_end(ap);
 }
 
 static void field(buf_t *b, const char *label, const char *text)
 {
-    if (buf_printf(b, "  %-10s ", label) < 0) {}
+    putf(b, "  %-10s ", label);
     termtext_line(b, text, TEXT_CLIP);
     put(b, "\n");
 }
@@ -90,10 +132,10 @@ static int human_row(const record_t *rec, const result_t *res, void *arg)
     page_t *p = arg;
     buf_t *b = &p->out;
     buf_reset(b);
-    if (buf_printf(b, "[%llu] record ", (unsigned long long)p->row) < 0) {}
+    putf(b, "[%llu] record ", (unsigned long long)p->row);
     if (rec->id) termtext_line(b, rec->id, 60);
-    else if (buf_printf(b, "%llu", (unsigned long long)rec->index) < 0) {}
-    if (buf_printf(b, " (index %llu) \xc2\xb7 %s \xc2\xb7 ", (unsigned long long)rec->index, target_name(res->target)) < 0) {}
+    else putf(b, "%llu", (unsigned long long)rec->index);
+    putf(b, " (index %llu) \xc2\xb7 %s \xc2\xb7 ", (unsigned long long)rec->index, target_name(res->target));
     termtext_line(b, res->model ? res->model : "?", 80);
     if (rec->category) {
         put(b, " \xc2\xb7 ");
@@ -124,7 +166,7 @@ static int human_row(const record_t *rec, const result_t *res, void *arg)
         /* No rating: say why in its place. */
         termtext_cell(b, s->rating ? s->rating : s->error ? s->error : "-", RATING_WIDTH);
         if (s->has_score) {
-            if (buf_printf(b, "  %5g  %10.3f  ", s->score, s->normalized) < 0) {}
+            putf(b, "  %5g  %10.3f  ", s->score, s->normalized);
         } else {
             put(b, "      -           -  ");
         }
@@ -142,7 +184,7 @@ static int human_row(const record_t *rec, const result_t *res, void *arg)
     }
     put(b, "\n");
     p->row++;
-    if (fwrite(b->data, 1, b->len, stdout) != b->len) {
+    if (!page_ok || fwrite(b->data, 1, b->len, stdout) != b->len) {
         p->failed = 1;
         return -1;
     }
@@ -190,72 +232,46 @@ int cmd_results(int argc, char **argv)
 
     const char *origin;
     const char *path = jobdb_path(db_flag, &origin);
-    store_t *st = jobdb_open(path, origin, err, sizeof err);
-    if (!st) goto bad;
-    char *job_id = NULL;
-    int rc = jobdb_resolve(st, path, argv[optind], &job_id, err, sizeof err);
-    if (rc != 0) {
+    sched_err_t why;
+    sched_db_t *db = jobdb_open(path, origin, err, sizeof err, &why);
+    if (!db) {
         fprintf(stderr, "llmaj results: %s\n", err);
-        store_close(&st);
-        return rc > 0 ? CLI_EXIT_BAD_INPUT : CLI_EXIT_FAILED;
+        return cli_exit(why);
+    }
+    char *job_id = NULL;
+    why = jobdb_resolve(db, argv[optind], &job_id, err, sizeof err);
+    if (why != SCHED_OK) {
+        fprintf(stderr, "llmaj results: %s\n", err);
+        sched_db_close(&db);
+        return cli_exit(why);
     }
 
-    /* One snapshot: the count and the page agree even while the job commits results. */
-    store_job_t job;
-    uint64_t rows = 0, scores = 0;
-    page_t p = {.job_id = job_id, .explanations = explanations, .row = (uint64_t)offset + 1};
+    page_t p = {.job_id = job_id, .explanations = explanations, .json = json, .row = (uint64_t)offset + 1,
+                .offset = (uint64_t)offset, .limit = (uint64_t)limit};
     buf_init(&p.out, 0);
-    rc = CLI_EXIT_OK;
-    if (store_begin(st) < 0) {
-        fprintf(stderr, "llmaj results: %s: %s\n", path, store_errmsg(st));
+    errlist_t errs;
+    errlist_init(&errs, 0);
+    sched_page_t pg;
+    int rc = CLI_EXIT_OK;
+    sched_rows_t cbs = {.head = heading, .row = json ? json_row : human_row, .arg = &p};
+    why = sched_job_results(db, job_id, (uint64_t)offset, (uint64_t)limit, &cbs, &pg, &errs);
+    if (why == SCHED_E_IO) {
+        fprintf(stderr, "llmaj results: cannot write the output\n");
         rc = CLI_EXIT_FAILED;
-        goto out;
-    }
-    int got = store_job_get(st, job_id, &job);
-    if (got != 0 || store_counts(st, job_id, &rows, &scores) < 0) {
-        fprintf(stderr, "llmaj results: %s: job %s: %s\n", path, job_id,
-                got > 0 ? "gone (deleted meanwhile?)" : store_errmsg(st));
-        store_job_clear(&job);
-        rc = CLI_EXIT_FAILED;
-        goto end_tx;
-    }
-    bool running = job.state == JOB_RUNNING || job.state == JOB_PENDING;
-    if (!json) {
-        uint64_t last = (uint64_t)offset + (uint64_t)limit < rows ? (uint64_t)offset + (uint64_t)limit : rows;
-        if ((uint64_t)offset >= rows) {
-            if (rows == 0)
-                printf("job %s (%s): no result committed yet%s\n", job_id, job_state_name(job.state),
-                       running ? "; `llmaj status` shows its progress" : "");
-            else
-                printf("job %s (%s): no row from row %ld on: it has %llu row(s) (one per record and target); try "
-                       "--offset %llu\n",
-                       job_id, job_state_name(job.state), offset + 1, (unsigned long long)rows,
-                       (unsigned long long)(rows > (uint64_t)limit ? rows - (uint64_t)limit : 0));
-        } else {
-            char span[64];
-            if (last == (uint64_t)offset + 1) snprintf(span, sizeof span, "row %llu", (unsigned long long)last);
-            else snprintf(span, sizeof span, "rows %ld-%llu", offset + 1, (unsigned long long)last);
-            printf("job %s (%s): %s of %llu%s (one per record and target)\n\n", job_id, job_state_name(job.state),
-                   span, (unsigned long long)rows, running ? " committed so far" : "");
-        }
-    }
-    store_job_clear(&job);
-    if (store_outputs_page(st, job_id, (uint64_t)offset, (uint64_t)limit, json ? json_row : human_row, &p) < 0) {
-        if (p.failed) fprintf(stderr, "llmaj results: cannot write the output\n");
-        else fprintf(stderr, "llmaj results: %s: job %s: %s\n", path, job_id, store_errmsg(st));
-        rc = CLI_EXIT_FAILED;
-    } else if (!json && p.row - 1 < rows && p.row > (uint64_t)offset + 1) {
+    } else if (why != SCHED_OK) {
+        jobdb_errs(&errs, err, sizeof err);
+        fprintf(stderr, "llmaj results: %s\n", err);
+        rc = CLI_EXIT_FAILED;   /* the job was there a moment ago */
+    } else if (!json && p.row - 1 < pg.total && p.row > (uint64_t)offset + 1) {
         printf("next page: llmaj results %s", job_id);
         if (!strcmp(origin, "--db")) printf(" --db %s", path);
         if (limit != 10) printf(" --limit %ld", limit);
         printf(" --offset %llu%s\n", (unsigned long long)(p.row - 1), explanations ? " --explanations" : "");
     }
-end_tx:
-    if (store_commit(st) < 0) {}   /* read only */
-out:
+    errlist_free(&errs);
     buf_free(&p.out);
     free(job_id);
-    store_close(&st);
+    sched_db_close(&db);
     return rc;
 bad:
     fprintf(stderr, "llmaj results: %s\n", err);

@@ -1,32 +1,30 @@
-/* llmaj run: the embedded mode. Scheduler, broker and workers run in this one process over
- * inproc:// transports, using the same libraries as the daemons. Progress goes to stderr (a live
- * bar on a terminal, plain lines otherwise); the job id, the summary table and the output folder
- * go to stdout. */
+/* llmaj run: the embedded mode. The scheduler engine (scheduler.h) runs one job here, against a
+ * broker and workers in this same process (embedded.c). This file reads the flags and the spec,
+ * and prints: progress to stderr (a live bar on a terminal, plain lines otherwise; report.c),
+ * then the job id, the summary table, the output folder and the MLflow sync state to stdout, all
+ * read back from the job database as `llmaj status` reads them. */
 #define LOG_MODULE "run"
-#include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <libgen.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include <cjson/cJSON.h>
 
-#include "broker.h"
-#include "buf.h"
 #include "cli.h"
 #include "daemon.h"
+#include "embedded.h"
+#include "errlist.h"
+#include "file.h"
 #include "log.h"
 #include "mem.h"
 #include "report.h"
 #include "scheduler.h"
-#include "store.h"
-#include "worker.h"
 
 static void usage(FILE *f)
 {
@@ -56,51 +54,60 @@ static void usage(FILE *f)
         "exit status: 0 the job succeeded, 1 it failed, 2 bad input (nothing was run)\n");
 }
 
-typedef struct {
-    broker_t *b;
-} broker_thread_t;
+#define SPEC_MAX (64u << 20)
 
-static void *broker_main(void *arg)
-{
-    broker_thread_t *bt = arg;
-    if (broker_run(bt->b) < 0) log_error("the embedded broker stopped with an error");
-    return NULL;
-}
+/* The engine a signal stops (Ctrl-C: the job ends STOPPED with what it committed); cleared under
+ * the lock before the engine is freed, since the signal thread outlives it. */
+static pthread_mutex_t g_sched_mu = PTHREAD_MUTEX_INITIALIZER;
+static sched_t *g_sched;
 
 static void on_signal(void *arg)
 {
     (void)arg;
-    scheduler_request_stop();
+    pthread_mutex_lock(&g_sched_mu);
+    if (g_sched) sched_stop_all(g_sched);
+    pthread_mutex_unlock(&g_sched_mu);
 }
 
-static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
+static void set_engine(sched_t *s)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    buf_t b;
-    buf_init(&b, 64u << 20);
-    char chunk[65536];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (buf_append(&b, chunk, n) < 0) {
-            snprintf(err, errlen, "%s: larger than 64 MiB", path);
-            rc = -1;
-            break;
+    pthread_mutex_lock(&g_sched_mu);
+    g_sched = s;
+    pthread_mutex_unlock(&g_sched_mu);
+}
+
+/* Prints how the job ended, read back from the job database; returns the exit code. */
+static int print_outcome(const char *db_path, const char *job_id)
+{
+    errlist_t errs;
+    errlist_init(&errs, 0);
+    sched_db_t *db = NULL;
+    sched_status_t st;
+    int code = CLI_EXIT_FAILED;
+    sched_err_t rc = sched_db_open(db_path, NULL, &db, &errs);
+    if (rc == SCHED_OK) rc = sched_job_status(db, job_id, &st, &errs);
+    if (rc != SCHED_OK) {
+        fprintf(stderr, "llmaj: job %s: cannot read how it ended:\n", job_id);
+        errlist_print(&errs, stderr, "  ");
+    } else {
+        printf("job %s %s\n", job_id, sched_job_state_name(st.job.state));
+        cJSON *summary = NULL;
+        if (sched_job_summary(db, job_id, &summary, &errs) == SCHED_OK) report_summary(stdout, summary);
+        cJSON_Delete(summary);
+        if (st.job.error) printf("error: %s\n", st.job.error);
+        printf("results: %s\n", st.output_dir);
+        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(st.mlflow, "state");
+        if (cJSON_IsString(ms) && strcmp(ms->valuestring, "none") != 0) {
+            char *txt = cJSON_PrintUnformatted(st.mlflow);
+            printf("mlflow: %s\n", txt ? txt : "?");
+            free(txt);
         }
+        code = st.job.state == SCHED_JOB_SUCCEEDED ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+        sched_status_clear(&st);
     }
-    if (!rc && ferror(f)) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        rc = -1;
-    }
-    fclose(f);
-    if (rc) { buf_free(&b); return -1; }
-    *len = b.len;
-    *out = buf_take(&b);
-    return 0;
+    sched_db_close(&db);
+    errlist_free(&errs);
+    return code;
 }
 
 /* Adds a spec key from a flag value: JSON booleans and numbers where the key takes them. */
@@ -225,7 +232,7 @@ int cmd_run(int argc, char **argv)
     size_t len = 0;
     char base_dir[PATH_MAX] = ".";
     if (spec_path) {
-        if (read_file(spec_path, &text, &len, err, sizeof err) < 0) goto bad;
+        if (file_read_all(spec_path, SPEC_MAX, 0, &text, &len, err, sizeof err) < 0) goto bad;
         char tmp[PATH_MAX];
         snprintf(tmp, sizeof tmp, "%s", spec_path);
         snprintf(base_dir, sizeof base_dir, "%s", dirname(tmp));
@@ -235,84 +242,54 @@ int cmd_run(int argc, char **argv)
     }
 
     if (daemon_on_signal(on_signal, NULL) < 0) log_warn("cannot install signal handling");
-    void *ctx = zmq_ctx_new();
-    char endpoint[64];
-    snprintf(endpoint, sizeof endpoint, "inproc://llmaj-broker-%d", (int)getpid());
-    broker_opts_t bo;
-    broker_opts_default(&bo);
-    bo.endpoint = endpoint;
-    bo.zmq_ctx = ctx;
-    broker_thread_t bt = {.b = broker_new(&bo, err, sizeof err)};
-    worker_t *w = NULL;
-    pthread_t btid;
-    bool broker_running = false;
-    if (!bt.b) goto internal;
-    if (pthread_create(&btid, NULL, broker_main, &bt) != 0) {
-        snprintf(err, sizeof err, "cannot start the broker thread");
-        goto internal;
-    }
-    broker_running = true;
-    worker_opts_t wo;
-    worker_opts_default(&wo);
-    wo.broker = endpoint;
-    wo.zmq_ctx = ctx;
-    wo.threads = (int)workers;
-    wo.max_concurrency = (int)conc;
-    w = worker_new(&wo, err, sizeof err);
-    if (!w || worker_start(w) < 0) {
-        if (w) snprintf(err, sizeof err, "cannot start the worker threads");
-        goto internal;
-    }
-
-    scheduler_opts_t so;
-    scheduler_opts_default(&so);
-    so.broker = endpoint;
-    so.zmq_ctx = ctx;
-    so.db_path = db;
-    so.window = (int)window;
-    so.mlflow_wait_ms = (int)mlflow_wait * 1000;
-    so.overrides = ov;
-    report_progress_t rp;
-    report_progress_init(&rp, stderr, quiet);
-    so.progress = report_progress;
-    so.progress_arg = &rp;
+    embedded_opts_t eo = {.workers = (int)workers, .concurrency = (int)conc};
+    embedded_t *fleet = embedded_start(&eo, err, sizeof err);
+    sched_t *s = NULL;
     errlist_t errs;
     errlist_init(&errs, 0);
-    job_outcome_t out;
-    int jr = resume ? scheduler_resume_job(&so, resume, &errs, &out)
-                    : scheduler_run_job(&so, text, len, spec_path ? spec_path : "flags", base_dir, &errs, &out);
-    report_progress_end(&rp);
-    if (jr == 2) {
-        fprintf(stderr, "llmaj: the job was not run: %zu problem(s):\n", errs.count);
-        errlist_print(&errs, stderr, "  ");
-        rc = CLI_EXIT_BAD_INPUT;
-    } else if (jr < 0) {
+    if (!fleet) {
+        fprintf(stderr, "llmaj: %s\n", err);
+        rc = CLI_EXIT_FAILED;
+        goto done;
+    }
+    report_progress_t rp;
+    report_progress_init(&rp, stderr, quiet);
+    sched_opts_t so = {.broker = embedded_endpoint(fleet), .zmq_ctx = embedded_zmq_ctx(fleet), .db_path = db,
+                       .window = (int)window, .until_idle = true, .mlflow_wait_ms = (int)mlflow_wait * 1000,
+                       .progress = report_progress, .progress_arg = &rp};
+    if (!(s = sched_new(&so, &errs))) {
         fprintf(stderr, "llmaj: internal error:\n");
         errlist_print(&errs, stderr, "  ");
         rc = CLI_EXIT_FAILED;
+        goto done;
+    }
+    set_engine(s);
+    char job_id[SCHED_JOB_ID_MAX] = "";
+    sched_err_t jr;
+    if (resume) {
+        snprintf(job_id, sizeof job_id, "%s", resume);
+        jr = sched_resume(s, resume, &errs);
     } else {
-        printf("job %s %s\n", out.job_id, job_state_name((job_state_t)out.state));
-        if (out.summary) report_summary(stdout, out.summary);
-        if (out.error) printf("error: %s\n", out.error);
-        printf("results: %s\n", out.out_dir);
-        if (out.mlflow_state) printf("mlflow: %s\n", out.mlflow_state);
-        rc = out.state == JOB_SUCCEEDED ? CLI_EXIT_OK : CLI_EXIT_FAILED;
-        job_outcome_clear(&out);
+        sched_submit_t in = {.spec_json = text, .len = len, .origin = spec_path ? spec_path : "flags",
+                             .base_dir = base_dir, .overrides = ov};
+        jr = sched_submit(s, &in, job_id, &errs);
     }
-    errlist_free(&errs);
-    goto done;
+    if (jr == SCHED_OK) jr = sched_run(s, &errs);
+    report_progress_end(&rp);
+    if (jr != SCHED_OK) {
+        rc = cli_exit(jr);
+        if (rc == CLI_EXIT_BAD_INPUT) fprintf(stderr, "llmaj: the job was not run: %zu problem(s):\n", errs.count);
+        else fprintf(stderr, "llmaj: %s:\n", sched_strerror(jr));
+        errlist_print(&errs, stderr, "  ");
+    } else {
+        rc = print_outcome(sched_db_path(s), job_id);
+    }
 
-internal:
-    fprintf(stderr, "llmaj: %s\n", err);
-    rc = CLI_EXIT_FAILED;
 done:
-    worker_destroy(&w);   /* stops and joins the worker threads */
-    if (broker_running) {
-        broker_stop(bt.b);
-        pthread_join(btid, NULL);
-    }
-    broker_destroy(&bt.b);
-    zmq_ctx_term(ctx);
+    set_engine(NULL);
+    sched_destroy(&s);
+    embedded_stop(&fleet);   /* after the engine: it shares the fleet's ZeroMQ context */
+    errlist_free(&errs);
     free(text);
     cJSON_Delete(ov);
     return rc;

@@ -1,24 +1,14 @@
-/* jobdb: the job database of the read commands; see jobdb.h.
- *
- * DESIGN: reading must never change what is read. store_open creates its tables when they are
- * missing, so a path is checked first: it must exist, be a regular file, and be an SQLite
- * database that already has the `jobs` table (checked through a read-only connection). A job
- * database written by a running `llmaj run` is fine to open: SQLite's WAL lets readers and the
- * one writer work at once. */
+/* jobdb: the job database of the read commands; see jobdb.h. Reading never changes what is read:
+ * sched_db_open checks the path before anything touches it. */
 #include "jobdb.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
-#include "buf.h"
 #include "cli.h"
 #include "mem.h"
 
@@ -65,98 +55,54 @@ static const char *how_chosen(const char *origin)
     return "the default";
 }
 
-/* Whether `path` holds an SQLite database with a jobs table, through a read-only connection. */
-static int check_is_jobdb(const char *path, const char *origin, char *err, size_t errlen)
+void jobdb_errs(const errlist_t *errs, char *err, size_t errlen)
 {
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "%s (%s): cannot open: %s", path, how_chosen(origin), db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        return -1;
+    size_t used = 0;
+    err[0] = '\0';
+    for (size_t i = 0; i < errs->n_kept && used < errlen; i++) {
+        int n = snprintf(err + used, errlen - used, "%s%s", i ? "\n" : "", errs->msgs[i]);
+        if (n < 0) break;
+        used += (size_t)n;
     }
-    sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *st = NULL;
-    rc = sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='jobs'", -1, &st, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    int ret = 0;
-    if (rc == SQLITE_DONE) {
-        snprintf(err, errlen, "%s (%s) is an SQLite database but not a job database (it has no jobs table)", path,
-                 how_chosen(origin));
-        ret = -1;
-    } else if (rc != SQLITE_ROW) {
-        snprintf(err, errlen, "%s (%s): not a job database: %s", path, how_chosen(origin), sqlite3_errmsg(db));
-        ret = -1;
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return ret;
 }
 
-store_t *jobdb_open(const char *path, const char *origin, char *err, size_t errlen)
+sched_db_t *jobdb_open(const char *path, const char *origin, char *err, size_t errlen, sched_err_t *why)
 {
     if (!origin) origin = "default";
-    struct stat st;
-    if (stat(path, &st) < 0) {
-        if (errno == ENOENT)
-            snprintf(err, errlen,
-                     "no job database at %s (%s). `llmaj run` keeps it in <output_path>/llmaj.db (the default "
-                     "output_path is runs/); run from the folder that holds runs/, or pass --db PATH or set "
-                     JOBDB_ENV,
-                     path, how_chosen(origin));
-        else
-            snprintf(err, errlen, "%s (%s): %s", path, how_chosen(origin), strerror(errno));
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s (%s) is not a file; the job database is <output_path>/llmaj.db", path,
-                 how_chosen(origin));
-        return NULL;
-    }
-    if (check_is_jobdb(path, origin, err, errlen) < 0) return NULL;
-    char why[512];
-    store_t *s = store_open(path, why, sizeof why);
-    if (!s) snprintf(err, errlen, "%s", why);
-    return s;
+    errlist_t errs;
+    errlist_init(&errs, 0);
+    sched_db_t *db = NULL;
+    sched_err_t rc = sched_db_open(path, how_chosen(origin), &db, &errs);
+    if (why) *why = rc;
+    if (rc == SCHED_E_NOTFOUND)
+        snprintf(err, errlen,
+                 "no job database at %s (%s). `llmaj run` keeps it in <output_path>/llmaj.db (the default "
+                 "output_path is runs/); run from the folder that holds runs/, or pass --db PATH or set " JOBDB_ENV,
+                 path, how_chosen(origin));
+    else if (rc != SCHED_OK)
+        jobdb_errs(&errs, err, errlen);
+    errlist_free(&errs);
+    return db;
 }
 
-int jobdb_resolve(store_t *s, const char *db_path, const char *ref, char **job_id, char *err, size_t errlen)
+sched_err_t jobdb_resolve(sched_db_t *db, const char *ref, char **job_id, char *err, size_t errlen)
 {
-    *job_id = NULL;
-    if (!ref || !*ref) {
-        snprintf(err, errlen, "a job id is required; `llmaj list --db %s` lists them", db_path);
-        return 1;
-    }
-    enum { SHOWN = 5 };
-    char *ids[SHOWN] = {0};
-    size_t n = 0;
-    if (store_job_match(s, ref, ids, SHOWN, &n) < 0) {
-        snprintf(err, errlen, "%s: cannot read the jobs: %s", db_path, store_errmsg(s));
-        return -1;
-    }
-    if (n == 1) {
-        *job_id = ids[0];
-        return 0;
-    }
-    if (n == 0) {
+    const char *path = sched_db_file(db);
+    errlist_t errs;
+    errlist_init(&errs, 0);
+    sched_err_t rc = sched_job_resolve(db, ref, job_id, &errs);
+    if (rc == SCHED_OK) {
+        /* resolved */
+    } else if (!ref || !*ref) {
+        snprintf(err, errlen, "a job id is required; `llmaj list --db %s` lists them", path);
+    } else if (rc == SCHED_E_NOTFOUND) {
         snprintf(err, errlen, "no job '%s' in %s (a job id, or the beginning of one); `llmaj list --db %s` lists the jobs",
-                 ref, db_path, db_path);
-        return 1;
+                 ref, path, path);
+    } else {
+        jobdb_errs(&errs, err, errlen);
     }
-    buf_t list;
-    buf_init(&list, 2048);
-    for (size_t i = 0; i < n && i < SHOWN; i++) {
-        if (buf_printf(&list, "%s%s", i ? ", " : "", ids[i]) < 0) {}   /* capped: a shorter list */
-        free(ids[i]);
-    }
-    if (n > SHOWN)
-        snprintf(err, errlen, "'%s' is the beginning of %zu job ids (%s, and %zu more) in %s: give more of the id",
-                 ref, n, list.data ? list.data : "", n - SHOWN, db_path);
-    else
-        snprintf(err, errlen, "'%s' is the beginning of %zu job ids (%s) in %s: give more of the id", ref, n,
-                 list.data ? list.data : "", db_path);
-    buf_free(&list);
-    return 1;
+    errlist_free(&errs);
+    return rc;
 }
 
 void jobdb_time_local(int64_t t, char *out, size_t n)
@@ -194,11 +140,4 @@ void jobdb_duration(double s, char *out, size_t n)
     else if (s < 60) snprintf(out, n, "%.0fs", s);
     else if (s < 3600) snprintf(out, n, "%lldm%02llds", (long long)s / 60, (long long)s % 60);
     else snprintf(out, n, "%lldh%02lldm", (long long)s / 3600, (long long)s / 60 % 60);
-}
-
-double jobdb_elapsed(const store_job_t *j, int64_t now)
-{
-    if (j->started_at <= 0) return -1;
-    int64_t end = j->finished_at > 0 ? j->finished_at : now;
-    return end >= j->started_at ? (double)(end - j->started_at) : 0;
 }

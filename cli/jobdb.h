@@ -1,8 +1,10 @@
 /* jobdb: what the commands that read jobs back (`list`, `status`, `results`) share: their common
- * flags, which job database to read, opening it without ever creating one, turning what the user
- * typed into a job id (a unique prefix will do), and showing a job's times.
+ * flags, which job database to read (--db, LLMAJ_DB, the default) and how to say so in messages,
+ * opening it and turning what the user typed into a job id with messages that say what to do
+ * next, and showing times and durations.
  *
- * Does not own the database (scheduler/store.c does) nor what each command prints. */
+ * Does not own the database or its reading (scheduler.h's sched_db_*), nor what each command
+ * prints. */
 #ifndef LLMAJ_JOBDB_H
 #define LLMAJ_JOBDB_H
 #include <stdbool.h>
@@ -12,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "store.h"
+#include "scheduler.h"
 
 #define JOBDB_DEFAULT "runs/llmaj.db"   /* the default output_path is runs/ */
 #define JOBDB_ENV "LLMAJ_DB"
@@ -27,16 +29,19 @@ int jobdb_flags(int argc, char **argv, void (*usage)(FILE *f), const char **db_f
  * JOBDB_DEFAULT. *origin (may be NULL) gets how it was chosen: "--db", "LLMAJ_DB" or "default". */
 const char *jobdb_path(const char *flag, const char **origin);
 
-/* Opens an existing job database. A missing path, a folder, or a file that is not an SQLite
- * database is an error (NULL, with a message in err that names the path, says how it was chosen
- * and how to choose another); nothing is created. Caller closes the store. */
-store_t *jobdb_open(const char *path, const char *origin, char *err, size_t errlen);
+/* Opens an existing job database (sched_db_open). A missing path, a folder, or a file that is not
+ * a job database is an error (NULL, with a message in err that names the path, says how it was
+ * chosen and how to choose another); nothing is created. *why (may be NULL) gets the scheduler's
+ * error kind. Caller closes the database. */
+sched_db_t *jobdb_open(const char *path, const char *origin, char *err, size_t errlen, sched_err_t *why);
 
 /* Resolves `ref` (a job id or a unique prefix of one) to the job's id (caller frees *job_id).
- * 0; 1 when no job or several match (err says which, and how to list the job ids; `db_path` is
- * used in that message); -1 on a database error (err). */
-int jobdb_resolve(store_t *s, const char *db_path, const char *ref, char **job_id, char *err, size_t errlen)
+ * SCHED_OK; else the error, with err saying which jobs match and how to list the job ids. */
+sched_err_t jobdb_resolve(sched_db_t *db, const char *ref, char **job_id, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* The messages of errs, one per line, into err. */
+void jobdb_errs(const errlist_t *errs, char *err, size_t errlen);
 
 /* Times as people read them: local "YYYY-MM-DD HH:MM:SS" ("-" for 0); as JSON wants them:
  * UTC ISO 8601 "YYYY-MM-DDTHH:MM:SSZ" (empty for 0). */
@@ -50,9 +55,5 @@ void jobdb_json_str(cJSON *o, const char *key, const char *v);
 
 /* A duration in seconds as "<1s", "42s", "3m07s", "2h05m" ("-" when negative). */
 void jobdb_duration(double s, char *out, size_t n);
-
-/* Seconds a job has run: finished - started, or now - started while it runs; -1 if it never
- * started. */
-double jobdb_elapsed(const store_job_t *j, int64_t now);
 
 #endif

@@ -4,6 +4,17 @@
 
 #include "cli.h"
 
+int cli_exit(sched_err_t e)
+{
+    switch (e) {
+    case SCHED_OK: return CLI_EXIT_OK;
+    case SCHED_E_INPUT:
+    case SCHED_E_NOTFOUND:
+    case SCHED_E_STATE: return CLI_EXIT_BAD_INPUT;
+    default: return CLI_EXIT_FAILED;
+    }
+}
+
 typedef struct {
     const char *name;
     int (*fn)(int argc, char **argv);

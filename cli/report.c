@@ -28,7 +28,7 @@ static void fmt_eta(char *out, size_t n, double s)
     else snprintf(out, n, "%lldh%02lldm", (t + 30) / 3600, (t + 30) / 60 % 60);
 }
 
-void report_progress(const job_progress_t *p, void *arg)
+void report_progress(const sched_progress_t *p, void *arg)
 {
     report_progress_t *r = arg;
     if (r->quiet) return;

@@ -47,10 +47,11 @@ static ch_t next_char(const char *s)
     return c;
 }
 
-/* Appends; a capped buffer that is full just drops the rest. */
+/* Appends. When a capped buffer is full the rest is dropped, as termtext.h promises: a line that
+ * ends early is the right outcome on a terminal, so there is nothing to pass on. */
 static void put(buf_t *b, const char *p, size_t n)
 {
-    if (buf_append(b, p, n) < 0) {}
+    if (buf_append(b, p, n) < 0) return;
 }
 
 static void put_char(buf_t *b, const ch_t *c)

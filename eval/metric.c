@@ -112,6 +112,12 @@ static void compute_range(metric_t *m)
     }
 }
 
+double metric_normalize(const metric_t *m, double value)
+{
+    if (m->kind != METRIC_FLOAT || !(m->max > m->min)) return 0;
+    return (value - m->min) / (m->max - m->min);
+}
+
 /* The built-in `name` denotes ("Builtin." prefix and case ignored), or NULL. */
 static const builtin_t *find_builtin(const char *name)
 {

@@ -83,6 +83,11 @@ char *metric_render_reask(const metric_t *m);
 /* Index of the rating whose definition equals `s` case- and whitespace-insensitively; -1 if none. */
 int metric_find_rating(const metric_t *m, const char *s, size_t len);
 
+/* The normalized score of a float rating value: (value − min) / (max − min) over the scale's
+ * scored ratings (DESIGN.md "Verdicts"), so the lowest rating is 0 and the highest 1 whatever the
+ * scale; 0 when the scale has a single scored value (max == min) and for string scales. */
+double metric_normalize(const metric_t *m, double value);
+
 /* Custom metrics back to the seed format (for job.json and the wire): caller owns the cJSON. */
 cJSON *metric_to_json(const metric_t *m);
 

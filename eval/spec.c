@@ -14,6 +14,7 @@
  * the resolved form is what spec_to_json writes, so the canonical JSON re-parses (without a
  * base_dir) to the same spec anywhere. */
 #include "spec.h"
+#include "file.h"
 #include "jsonerr.h"
 #include "mem.h"
 #include "modelstr.h"
@@ -476,44 +477,6 @@ static void parse_builtins(ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
     }
 }
 
-/* Reads a whole small file; NULL with errno-based message in err. Caller owns. */
-static char *read_small_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot open `%s`: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *data = xmalloc(cap);
-    for (;;) {
-        if (n + 1 >= cap) {
-            if (cap > max) break;
-            cap *= 2;
-            data = xrealloc(data, cap);
-        }
-        size_t r = fread(data + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-    }
-    bool failed = ferror(f) != 0;
-    int saved = errno;
-    fclose(f);
-    if (failed) {
-        snprintf(err, errlen, "cannot read `%s`: %s", path, strerror(saved));
-        free(data);
-        return NULL;
-    }
-    if (n > max) {
-        snprintf(err, errlen, "`%s` is larger than the limit of %zu bytes", path, max);
-        free(data);
-        return NULL;
-    }
-    data[n] = '\0';
-    *len = n;
-    return data;
-}
-
 /* "not valid JSON (unexpected `}` at line 3, column 5)" into buf. */
 static void json_error_text(const char *text, size_t len, jsonerr_t at, char *buf, size_t n)
 {
@@ -571,8 +534,8 @@ static void parse_customs(ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
         } else {
             char *path = join_path(c->base_dir, v->valuestring);
             size_t len = 0;
-            char *text = read_small_file(path, SPEC_MAX_FILE, &len, msg, sizeof(msg));
-            if (!text) {
+            char *text = NULL;
+            if (file_read_all(path, SPEC_MAX_FILE, 0, &text, &len, msg, sizeof(msg)) < 0) {
                 errlist_add(c->errs, "custom_metrics: %s", msg);
                 free(path);
                 *bad = true;
@@ -709,8 +672,8 @@ spec_t *spec_load(const char *path, errlist_t *errs)
 {
     char msg[1200];
     size_t len = 0;
-    char *text = read_small_file(path, SPEC_MAX_FILE, &len, msg, sizeof(msg));
-    if (!text) {
+    char *text = NULL;
+    if (file_read_all(path, SPEC_MAX_FILE, 0, &text, &len, msg, sizeof(msg)) < 0) {
         errlist_add(errs, "spec: %s", msg);
         return NULL;
     }

@@ -47,7 +47,12 @@ void log_emit(log_level_t level, const char *module, const char *file, int line,
     buf_init(&msg, 64 * 1024);
     va_list ap;
     va_start(ap, fmt);
-    if (buf_vprintf(&msg, fmt, ap) < 0) { buf_reset(&msg); if (buf_puts(&msg, "(log line too long)") < 0) {} }
+    if (buf_vprintf(&msg, fmt, ap) < 0) {
+        /* Past the cap: say so rather than print a cut line. After the reset this short text
+         * fits; were it not to, the line would be empty, which is all a logger can do. */
+        buf_reset(&msg);
+        if (buf_puts(&msg, "(log line too long)") < 0) buf_reset(&msg);
+    }
     va_end(ap);
 
     buf_t out;

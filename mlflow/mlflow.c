@@ -1,5 +1,6 @@
 /* mlflow: blocking MLflow REST client; see mlflow.h. */
 #include "mlflow.h"
+#include "file.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -944,63 +945,36 @@ char *mlflow_artifact_location(mlflow_t *m, const char *artifact_uri, const char
     return u;
 }
 
-static int mkdirs(const char *dir, char *err, size_t errlen)
-{
-    char *p = xstrdup(dir);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(p, 0775) < 0 && errno != EEXIST) {
-            snprintf(err, errlen, "cannot create folder %s: %s", p, strerror(errno));
-            free(p);
-            return -1;
-        }
-        *s = '/';
-    }
-    int rc = 0;
-    if (mkdir(p, 0775) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create folder %s: %s", p, strerror(errno));
-        rc = -1;
-    }
-    free(p);
-    return rc;
-}
-
-/* Writes a local artifact atomically (temporary file, then rename): the bytes of `data`, or, when
- * `src` is not NULL, the rest of that file. */
+/* Writes a local artifact atomically (lib/file.h): the bytes of `data`, or, when `src` is not NULL,
+ * the rest of that file. Creates the artifact's folder first. */
 static int put_file(const char *path, const void *data, size_t len, FILE *src, char *err, size_t errlen)
 {
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) *slash = '\0';
-    int rc = mkdirs(dir, err, errlen);
+    int rc = 0;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        rc = file_mkdirs(dir, 0775, err, errlen);
+    }
     free(dir);
     if (rc < 0) return -1;
-    char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-    FILE *out = fopen(tmp, "wb");
-    if (!out) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
+    file_atomic_t *out = file_atomic_open(path, err, errlen);
+    if (!out) return -1;
     bool ok = true;
     if (src) {
         char chunk[65536];
         size_t n;
-        while (ok && (n = fread(chunk, 1, sizeof chunk, src)) > 0) ok = fwrite(chunk, 1, n, out) == n;
-        if (ferror(src)) ok = false;
+        while (ok && (n = fread(chunk, 1, sizeof chunk, src)) > 0) ok = file_atomic_write(out, chunk, n) == 0;
+        if (ferror(src)) {
+            snprintf(err, errlen, "cannot read the artifact's source for %s: %s", path, strerror(errno));
+            file_atomic_abort(&out);
+            return -1;
+        }
     } else if (len) {
-        ok = fwrite(data, 1, len, out) == len;
+        ok = file_atomic_write(out, data, len) == 0;
     }
-    if (fclose(out) != 0) ok = false;
-    if (!ok || rename(tmp, path) < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "I/O error");
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    /* A failed write is remembered by `out`: the commit reports it and removes the temporary. */
+    return file_atomic_commit(&out, err, errlen);
 }
 
 /* Sends an artifact upload (a PUT, r->what naming it); 0 when answered 2xx, else -1 with e. */

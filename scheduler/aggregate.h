@@ -3,7 +3,7 @@
  * mean of normalized scores with its 95% t-interval, the mean raw score, the sample standard
  * deviation, the counts per status and per rating; the same per category; and, with a base model,
  * the paired comparison of custom against base per float metric. Does not read the store or write
- * files (collector.c feeds it and writes what it returns). Not thread-safe: one owner.
+ * files (output.c feeds it and writes what it returns). Not thread-safe: one owner.
  *
  * Statistics are computed from counts per rating (a float scale has at most 10 values, so the
  * rating histogram is a sufficient statistic), never from running sums in arrival order: the

@@ -1,5 +1,7 @@
-/* llmaj-scheduler: runs one job through a broker and exits (until the REST control plane
- * exists). Exit status as `llmaj run`: 0 succeeded, 1 failed, 2 bad input. */
+/* llmaj-scheduler: the scheduler engine as a program. Today it runs one job through a broker
+ * (--spec FILE, or --resume JOB from the job database) and exits when the job has ended and its
+ * MLflow sync is done; the REST control plane will make it a service. Exit status as `llmaj run`:
+ * 0 succeeded, 1 failed (or the engine could not run), 2 bad input. */
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -12,11 +14,13 @@
 #include "buf.h"
 #include "daemon.h"
 #include "errlist.h"
+#include "file.h"
 #include "httpd.h"
 #include "log.h"
 #include "mem.h"
 #include "scheduler.h"
-#include "store.h"
+
+#define SPEC_MAX (64u << 20)
 
 static void usage(FILE *f)
 {
@@ -27,22 +31,25 @@ static void usage(FILE *f)
             "  --spec     the job spec (JSON) to run\n"
             "  --resume   finish job JOB from the database (after a stop, or a crash of its scheduler)\n"
             "  --broker   broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
-            "  --db       job database (env LLMAJ_DB; default <output_path>/llmaj.db)\n"
+            "  --db       job database (env LLMAJ_DB; default <output_path>/llmaj.db, runs/llmaj.db for --resume)\n"
             "  --window   shards in flight at most (env LLMAJ_WINDOW; default 64)\n"
             "  --metrics-addr  serve /metrics, /healthz and /readyz on HOST:PORT, :PORT or PORT (port 0: any\n"
             "                  free port) (env LLMAJ_METRICS_ADDR; default off)\n");
 }
 
+/* Exit codes of the one-job form (DESIGN.md "CLI"). */
+static int exit_code(sched_err_t e) { return e == SCHED_E_INPUT || e == SCHED_E_NOTFOUND || e == SCHED_E_STATE ? 2 : 1; }
+
 /* The last progress report, for /metrics and /readyz on the HTTP server's thread. */
 static struct {
     pthread_mutex_t mu;
     bool have;                /* a report arrived (the job runs) */
-    job_progress_t p;         /* p.job_id points at job_id */
+    sched_progress_t p;         /* p.job_id points at job_id */
     char job_id[96];
     const char *broker;
 } g_snap = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static void progress(const job_progress_t *p, void *arg)
+static void progress(const sched_progress_t *p, void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&g_snap.mu);
@@ -59,17 +66,24 @@ static void progress(const job_progress_t *p, void *arg)
              (unsigned long long)p->shards_done, (unsigned long long)p->shards_total, p->workers);
 }
 
+/* The engine a signal stops; cleared (under the lock) before the engine is freed, since the
+ * signal thread outlives it. */
+static pthread_mutex_t g_sched_mu = PTHREAD_MUTEX_INITIALIZER;
+static sched_t *g_sched;
+
 static void stop_cb(void *arg)
 {
     (void)arg;
-    scheduler_request_stop();
+    pthread_mutex_lock(&g_sched_mu);
+    if (g_sched) sched_stop_all(g_sched);
+    pthread_mutex_unlock(&g_sched_mu);
 }
 
 static int metrics_cb(buf_t *out, void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&g_snap.mu);
-    job_progress_t p = g_snap.p;
+    sched_progress_t p = g_snap.p;
     bool have = g_snap.have;
     char job_id[sizeof g_snap.job_id];
     memcpy(job_id, g_snap.job_id, sizeof job_id);
@@ -114,6 +128,28 @@ static bool ready_cb(void *arg, char *reason, size_t len)
     return ok;
 }
 
+/* Prints how the job ended (from the job database, as `llmaj status` reads it); its exit code. */
+static int report_outcome(const char *db_path, const char *job_id)
+{
+    errlist_t errs;
+    errlist_init(&errs, 0);
+    sched_db_t *db = NULL;
+    sched_status_t st;
+    int code = 1;
+    if (sched_db_open(db_path, NULL, &db, &errs) == SCHED_OK && sched_job_status(db, job_id, &st, &errs) == SCHED_OK) {
+        printf("job %s %s\nresults: %s\n", job_id, sched_job_state_name(st.job.state), st.output_dir);
+        if (st.job.error) printf("error: %s\n", st.job.error);
+        code = st.job.state == SCHED_JOB_SUCCEEDED ? 0 : 1;
+        sched_status_clear(&st);
+    } else {
+        fprintf(stderr, "llmaj-scheduler: job %s: cannot read how it ended:\n", job_id);
+        errlist_print(&errs, stderr, "  ");
+    }
+    sched_db_close(&db);
+    errlist_free(&errs);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     const char *spec = NULL, *resume = NULL;
@@ -146,7 +182,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char err[512];
+    char err[1024];
     long w;
     if (daemon_parse_int(window, 1, 1000000, &w, "--window", err, sizeof err) < 0 ||
         daemon_opts_check(&dopts, err, sizeof err) < 0) {
@@ -154,72 +190,72 @@ int main(int argc, char **argv)
         return 2;
     }
     if (daemon_setup_logging(dopts.log_level, dopts.log_format) < 0) return 2;
-    buf_t b;
-    buf_init(&b, 64u << 20);
+    char *text = NULL;
+    size_t len = 0;
     char tmp[PATH_MAX] = ".";
-    char *base = tmp;
-    FILE *f = spec ? fopen(spec, "rb") : NULL;
-    if (spec && !f) {
-        fprintf(stderr, "llmaj-scheduler: %s: %s\n", spec, strerror(errno));
-        return 2;
-    }
-    char chunk[65536];
-    size_t n;
-    int too_big = 0;
-    while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (buf_append(&b, chunk, n) < 0) { too_big = 1; break; }
-    if (f) fclose(f);
-    if (too_big) {
-        fprintf(stderr, "llmaj-scheduler: %s: larger than 64 MiB\n", spec);
-        buf_free(&b);
-        return 2;
-    }
+    const char *base = tmp;
     if (spec) {
+        if (file_read_all(spec, SPEC_MAX, 0, &text, &len, err, sizeof err) < 0) {
+            fprintf(stderr, "llmaj-scheduler: %s\n", err);
+            return 2;
+        }
         snprintf(tmp, sizeof tmp, "%s", spec);
         base = dirname(tmp);
     }
-    if (daemon_on_signal(stop_cb, NULL) < 0) log_warn("cannot install signal handling");
     g_snap.broker = broker;
+    errlist_t errs;
+    errlist_init(&errs, 0);
+    sched_opts_t o = {.broker = broker, .db_path = db, .window = (int)w, .heartbeat_ms = dopts.hb_ms,
+                      .dead_after = dopts.dead_n, .until_idle = true, .mlflow_wait_ms = -1, .progress = progress};
+    sched_t *s = sched_new(&o, &errs);
     httpd_t *http = NULL;
+    int code = 1;
+    char job_id[SCHED_JOB_ID_MAX] = "";
+    sched_err_t rc = SCHED_E_INTERNAL;
+    if (!s) {
+        fprintf(stderr, "llmaj-scheduler: internal error:\n");
+        errlist_print(&errs, stderr, "  ");
+        goto out;
+    }
+    pthread_mutex_lock(&g_sched_mu);
+    g_sched = s;
+    pthread_mutex_unlock(&g_sched_mu);
+    if (daemon_on_signal(stop_cb, NULL) < 0) log_warn("cannot install signal handling");
     if (dopts.metrics_addr) {
         if (!(http = httpd_start(dopts.metrics_addr, metrics_cb, ready_cb, NULL, err, sizeof err))) {
             fprintf(stderr, "llmaj-scheduler: --metrics-addr: %s\n", err);
-            buf_free(&b);
-            return 1;
+            goto out;
         }
         printf("metrics on %s\n", httpd_url(http));
         fflush(stdout);
     }
-    scheduler_opts_t o;
-    scheduler_opts_default(&o);
-    o.broker = broker;
-    o.db_path = db;
-    o.window = (int)w;
-    o.heartbeat_ms = dopts.hb_ms;
-    o.dead_after = dopts.dead_n;
-    o.progress = progress;
-    errlist_t errs;
-    errlist_init(&errs, 0);
-    job_outcome_t out;
-    int rc = resume ? scheduler_resume_job(&o, resume, &errs, &out)
-                    : scheduler_run_job(&o, b.data ? b.data : "", b.len, spec, base, &errs, &out);
-    httpd_stop(&http);
-    buf_free(&b);
-    int code;
-    if (rc == 2) {
-        fprintf(stderr, "llmaj-scheduler: the job was not run: %zu problem(s):\n", errs.count);
-        errlist_print(&errs, stderr, "  ");
-        code = 2;
-    } else if (rc < 0) {
-        fprintf(stderr, "llmaj-scheduler: internal error:\n");
-        errlist_print(&errs, stderr, "  ");
-        code = 1;
+    if (resume) {
+        snprintf(job_id, sizeof job_id, "%s", resume);
+        rc = sched_resume(s, resume, &errs);
     } else {
-        printf("job %s %s\nresults: %s\n", out.job_id, job_state_name((job_state_t)out.state), out.out_dir);
-        if (out.error) printf("error: %s\n", out.error);
-        code = out.state == JOB_SUCCEEDED ? 0 : 1;
-        job_outcome_clear(&out);
+        sched_submit_t in = {.spec_json = text, .len = len, .origin = spec, .base_dir = base};
+        rc = sched_submit(s, &in, job_id, &errs);
     }
+    if (rc != SCHED_OK) {
+        code = exit_code(rc);
+        fprintf(stderr, "llmaj-scheduler: %s: %zu problem(s):\n",
+                code == 2 ? "the job was not run" : sched_strerror(rc), errs.count);
+        errlist_print(&errs, stderr, "  ");
+        goto out;
+    }
+    if ((rc = sched_run(s, &errs)) != SCHED_OK) {
+        fprintf(stderr, "llmaj-scheduler: %s:\n", sched_strerror(rc));
+        errlist_print(&errs, stderr, "  ");
+        goto out;
+    }
+    code = report_outcome(sched_db_path(s), job_id);
+out:
+    httpd_stop(&http);
+    pthread_mutex_lock(&g_sched_mu);
+    g_sched = NULL;
+    pthread_mutex_unlock(&g_sched_mu);
+    sched_destroy(&s);
+    free(text);
     errlist_free(&errs);
     return code;
 }

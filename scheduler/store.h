@@ -1,148 +1,174 @@
-/* store: the scheduler's durable state in SQLite (WAL): jobs, their records, shards, and the
- * committed results. A result is keyed by (job, record, target, metric): committing it twice is
- * harmless (INSERT OR IGNORE), which is what makes redelivery safe. Does not aggregate (aggregate.c)
- * or write result files (collector.c). Single-threaded: one store per thread. */
+/* store: the job database (SQLite, WAL), private to scheduler/. ALL the SQL against it is in the
+ * store's files: store.c (the connection, the schema, jobs, records, shards), store_results.c
+ * (committed results and the counts read from them) and store_sync.c (the MLflow sync's state).
+ *
+ * What it keeps: jobs (the spec as run, state, counts, times, output folder, summary), their
+ * valid records (so shards are re-read from here, never from the dataset, and a restarted
+ * scheduler needs nothing but this file), their shards (proto/shard.h: state and SUBMIT count),
+ * the committed results split into `outputs` (one row per (record, target)) and `scores` (one row
+ * per (record, target, metric)), and `mlflow_sync`, a key-value table per job.
+ *
+ * A result is keyed by (job, record, target, metric): committing it twice is harmless (INSERT OR
+ * IGNORE), which is what makes redelivery safe. Does not aggregate (aggregate.c) or write files
+ * (output.c). One store_t per thread (a connection); several connections, in one process or many,
+ * may use one file: WAL lets readers work while one writer writes. */
 #ifndef LLMAJ_STORE_H
 #define LLMAJ_STORE_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
 #include "record.h"
 #include "result.h"
+#include "scheduler.h"
+#include "shard.h"
 
 typedef struct store store_t;
 
-/* Job states, as stored and shown. */
 typedef enum {
-    JOB_PENDING = 0,   /* accepted, dataset not yet loaded into shards */
-    JOB_RUNNING = 1,   /* shards being dispatched */
-    JOB_SUCCEEDED = 2, /* every shard done and results written */
-    JOB_FAILED = 3,    /* ended with nothing scored, or stopped by an unrecoverable error */
-    JOB_STOPPED = 4,   /* cancelled by the user */
-} job_state_t;
-const char *job_state_name(job_state_t s);
+    STORE_WRITE,   /* creates the file and its tables if missing: an engine, a submission, a sync */
+    STORE_READ,    /* the file must already be a job database (store_probe); no table is created */
+} store_mode_t;
 
-/* Shard states. A shard is PENDING until submitted, INFLIGHT until its SHARD_DONE arrives, DONE after. */
-typedef enum { SHARD_PENDING = 0, SHARD_INFLIGHT = 1, SHARD_DONE = 2 } shard_state_t;
+/* Whether `path` holds a job database, through a read-only connection that changes nothing:
+ * 0 yes; 1 an SQLite database without a jobs table; -1 not one (err has SQLite's reason). */
+int store_probe(const char *path, char *err, size_t errlen);
 
-store_t *store_open(const char *path, char *err, size_t errlen);   /* creates the schema */
+/* Opens a connection (busy timeout 10 s). Databases made by older versions get the columns added
+ * since. NULL with "PATH: reason" in err. */
+store_t *store_open(const char *path, store_mode_t mode, char *err, size_t errlen);
 void store_close(store_t **self_p);
-sqlite3 *store_db(store_t *s);    /* for modules that keep tables of their own (mlflow_sync) */
+const char *store_errmsg(store_t *s);   /* the last error of this connection */
+const char *store_path(const store_t *s);
 
+/* Transactions. A read transaction around several reads makes them one snapshot. */
 int store_begin(store_t *s) __attribute__((warn_unused_result));
 int store_commit(store_t *s) __attribute__((warn_unused_result));
 int store_rollback(store_t *s) __attribute__((warn_unused_result));
+bool store_in_tx(store_t *s);
 
-int store_job_create(store_t *s, const char *job_id, const char *name, const char *spec_json)
+/* ---- jobs ---- */
+
+int store_job_create(store_t *s, const char *job_id, const char *name, const char *spec_json, const char *out_dir)
     __attribute__((warn_unused_result));
-int store_job_set_state(store_t *s, const char *job_id, job_state_t st, const char *error)
+/* Sets state and error; RUNNING sets started_at (once), an ended state finished_at. */
+int store_job_set_state(store_t *s, const char *job_id, sched_job_state_t st, const char *error)
     __attribute__((warn_unused_result));
 int store_job_set_counts(store_t *s, const char *job_id, uint64_t total, uint64_t invalid)
     __attribute__((warn_unused_result));
+int store_job_set_outdir(store_t *s, const char *job_id, const char *out_dir) __attribute__((warn_unused_result));
+/* A sign of life of the engine running the job (updated_at = now). */
+int store_job_touch(store_t *s, const char *job_id) __attribute__((warn_unused_result));
+/* The summary.json text of an ended job. */
+int store_job_set_summary(store_t *s, const char *job_id, const char *summary_json) __attribute__((warn_unused_result));
+/* *json = the summary text (caller frees): 0; 1 when the job has none (or does not exist); -1. */
+int store_job_summary(store_t *s, const char *job_id, char **json) __attribute__((warn_unused_result));
 
-/* Records of a job (only valid ones are stored). */
-int store_record_put(store_t *s, const char *job_id, const record_t *r) __attribute__((warn_unused_result));
-/* Loads the records with first <= index <= last that do not yet have a committed output for each
- * of `targets` targets (all of them when nothing is committed; UINT_MAX = all), in index order;
- * caller owns *out (record_clear each, free). */
-int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, unsigned targets,
-                        record_t **out, size_t *n) __attribute__((warn_unused_result));
-
-int store_shard_put(store_t *s, const char *job_id, uint64_t shard_id, uint64_t first, uint64_t last,
-                    uint32_t n) __attribute__((warn_unused_result));
-int store_shard_set_state(store_t *s, const char *job_id, uint64_t shard_id, shard_state_t st)
-    __attribute__((warn_unused_result));
-
-/* Commits one result idempotently. *new_scores = scores not seen before (0 on redelivery). */
-int store_result_commit(store_t *s, const char *job_id, const result_t *r, size_t *new_scores)
-    __attribute__((warn_unused_result));
-
-/* Iterates committed (record, target) outputs in (record_index, target) order with their scores
- * and the record's fields; the callback gets a filled result_t and record_t (valid during the
- * call). Returns 0, or -1 on a database error or when the callback returns non-zero. */
-typedef int (*store_output_cb)(const record_t *rec, const result_t *res, void *arg);
-int store_outputs_each(store_t *s, const char *job_id, store_output_cb cb, void *arg)
-    __attribute__((warn_unused_result));
-
-/* Counts of committed outputs (record, target) and scores for a job. */
-int store_counts(store_t *s, const char *job_id, uint64_t *outputs, uint64_t *scores)
-    __attribute__((warn_unused_result));
-
-/* Committed outputs (record, target) with first <= record index <= last. */
-int store_outputs_in_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, uint64_t *n)
-    __attribute__((warn_unused_result));
-
-/* Token usage grouped by model: inference (outputs) and judge (scores, under `judge_model`).
- * Calls cb once per model. */
-typedef void (*store_usage_cb)(const char *model, bool judge, uint64_t in, uint64_t out, uint64_t calls, void *arg);
-int store_usage(store_t *s, const char *job_id, store_usage_cb cb, void *arg) __attribute__((warn_unused_result));
-
-/* ---- reading jobs back (the CLI's list, status and results; safe while a job runs: each call
- * reads one consistent snapshot, and store_begin/store_commit around several calls makes them
- * one snapshot together) ---- */
-
-/* A job's row. Times are Unix seconds, 0 when not reached yet. */
+/* A job's row. */
 typedef struct {
     char *job_id;
-    char *name;            /* the spec's name, or NULL */
-    char *spec_json;       /* the spec as run (canonical JSON) */
-    char *error;           /* why it failed, or NULL */
-    job_state_t state;
-    int64_t created_at, started_at, finished_at;
+    char *name;               /* the spec's name, or NULL */
+    char *spec_json;          /* the spec as run (canonical JSON) */
+    char *error;              /* why it failed, or NULL */
+    sched_job_state_t state;
+    int64_t created_at, started_at, finished_at;   /* Unix seconds, 0 when not reached */
     uint64_t records_total;   /* non-blank dataset lines */
     uint64_t records_invalid; /* of which invalid (skipped) */
     char *out_dir;            /* the job's results folder (absolute), once known */
-    int64_t updated_at;       /* last sign of life of the scheduler running it (Unix seconds) */
+    int64_t updated_at;       /* last sign of life of the engine running it */
 } store_job_t;
-void store_job_clear(store_job_t *j);   /* frees the members; j itself is the caller's */
+void store_job_clear(store_job_t *j);   /* frees the members; accepts NULL */
 
-/* Loads one job into *out (caller clears it). Returns 0 when found, 1 when there is no such job
- * (*out left zeroed), -1 on a database error (store_errmsg). */
+/* 0 found (caller clears *out); 1 no such job (*out zeroed); -1 on a database error. */
 int store_job_get(store_t *s, const char *job_id, store_job_t *out) __attribute__((warn_unused_result));
 
-/* Calls cb for every job, newest first (created_at, then insertion order); the row is valid during
- * the call. Returns 0, or -1 on a database error or when the callback returns non-zero. */
+/* Every job, newest first (created_at, then insertion order); the row is valid during the call.
+ * 0, or -1 on a database error or when cb returns non-zero. */
 typedef int (*store_job_cb)(const store_job_t *job, void *arg);
 int store_jobs_each(store_t *s, store_job_cb cb, void *arg) __attribute__((warn_unused_result));
 
-/* Job ids that begin with `prefix`: *n gets how many match (0 none, 1 unique, more: ambiguous),
- * and ids[0..min(*n, max)-1] the first of them, newest first (caller frees each). An id equal to
- * `prefix` is the only match even when longer ids begin with it. 0, or -1 on a database error. */
+/* Job ids that begin with `prefix`: *n gets how many match, ids[0..min(*n, max)-1] the first of
+ * them, newest first (caller frees each). An id equal to `prefix` is the only match even when
+ * longer ids begin with it. 0, or -1 on a database error. */
 int store_job_match(store_t *s, const char *prefix, char **ids, size_t max, size_t *n)
     __attribute__((warn_unused_result));
 
-/* Where a job is: counts by state and status. */
+/* ---- records and shards ---- */
+
+/* Stores one valid record (its index is the key). */
+int store_record_put(store_t *s, const char *job_id, const record_t *r) __attribute__((warn_unused_result));
+/* The records with first <= index <= last that lack a committed output for at least one of
+ * `targets` targets (all of them when nothing is committed), in index order; caller owns *out
+ * (record_clear each, free). */
+int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, unsigned targets,
+                        record_t **out, size_t *n) __attribute__((warn_unused_result));
+
+int store_shard_put(store_t *s, const char *job_id, uint64_t shard_id, uint64_t first, uint64_t last, uint32_t n)
+    __attribute__((warn_unused_result));
+/* Sets a shard's state; SHARD_INFLIGHT also counts one SUBMIT (attempts + 1). */
+int store_shard_set_state(store_t *s, const char *job_id, uint64_t shard_id, shard_state_t st)
+    __attribute__((warn_unused_result));
+/* Every shard of a job in id order: id, first, last, n, state and submits (attempts) filled. */
+typedef int (*store_shard_cb)(const shard_t *sh, void *arg);
+int store_shards_each(store_t *s, const char *job_id, store_shard_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/* ---- results (store_results.c) ---- */
+
+/* Commits one result idempotently. *new_output: the (record, target) output was not there
+ * before; *new_scores: scores not seen before (0 on a redelivery). */
+int store_result_commit(store_t *s, const char *job_id, const result_t *r, bool *new_output, size_t *new_scores)
+    __attribute__((warn_unused_result));
+
+/* Committed (record, target) outputs in (record_index, target) order with their scores and the
+ * record's fields; cb gets a filled record_t and result_t (valid during the call). 0, or -1 on a
+ * database error or when cb returns non-zero. _page: the outputs at positions offset ..
+ * offset+limit-1 of that order. */
+typedef int (*store_output_cb)(const record_t *rec, const result_t *res, void *arg);
+int store_outputs_each(store_t *s, const char *job_id, store_output_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+int store_outputs_page(store_t *s, const char *job_id, uint64_t offset, uint64_t limit, store_output_cb cb,
+                       void *arg) __attribute__((warn_unused_result));
+
+/* Counts of a job's committed outputs and scores. */
+int store_counts(store_t *s, const char *job_id, uint64_t *outputs, uint64_t *scores)
+    __attribute__((warn_unused_result));
+/* Committed outputs with first <= record index <= last. */
+int store_outputs_in_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, uint64_t *n)
+    __attribute__((warn_unused_result));
+/* Committed scores by score_status_t. */
+int store_score_counts(store_t *s, const char *job_id, uint64_t counts[4]) __attribute__((warn_unused_result));
+
+/* Token usage grouped by model: inference (outputs, judge false) and judge (scores: one call with
+ * model NULL and judge true). */
+typedef void (*store_usage_cb)(const char *model, bool judge, uint64_t in, uint64_t out, uint64_t calls, void *arg);
+int store_usage(store_t *s, const char *job_id, store_usage_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/* Where a job is, in one snapshot. */
 typedef struct {
     uint64_t records;         /* valid records stored */
     uint64_t records_done;    /* records with a committed output for every one of `targets` targets */
     uint64_t outputs;         /* committed (record, target) outputs */
     uint64_t output_errors;   /* of which the inference call failed */
-    uint64_t shards[3];       /* by shard_state_t */
-    uint64_t dispatches;      /* shard dispatches, redeliveries included */
+    uint64_t shards[3];       /* by shard state (PENDING, INFLIGHT, DONE) */
+    uint64_t dispatches;      /* SUBMITs, resubmissions included */
     uint64_t scores[4];       /* committed scores by score_status_t */
 } store_job_stats_t;
 int store_job_stats(store_t *s, const char *job_id, unsigned targets, store_job_stats_t *out)
     __attribute__((warn_unused_result));
 
-/* Like store_outputs_each, for the outputs at positions offset .. offset+limit-1 of that order. */
-int store_outputs_page(store_t *s, const char *job_id, uint64_t offset, uint64_t limit, store_output_cb cb,
-                       void *arg) __attribute__((warn_unused_result));
+/* ---- the MLflow sync's state: (job, key) -> value (store_sync.c) ---- */
 
-/* Where the job's result files go (absolute path), and a sign of life while it runs. */
-int store_job_set_outdir(store_t *s, const char *job_id, const char *out_dir) __attribute__((warn_unused_result));
-int store_job_touch(store_t *s, const char *job_id) __attribute__((warn_unused_result));
-
-/* Every shard of a job in id order (for resuming it). */
-typedef int (*store_shard_cb)(uint64_t shard_id, uint64_t first, uint64_t last, uint32_t n, shard_state_t state,
-                              uint32_t attempts, void *arg);
-int store_shards_each(store_t *s, const char *job_id, store_shard_cb cb, void *arg) __attribute__((warn_unused_result));
-
-/* Committed scores by score_status_t. */
-int store_score_counts(store_t *s, const char *job_id, uint64_t counts[4]) __attribute__((warn_unused_result));
-
-const char *store_errmsg(store_t *s);
+/* *value = the value (caller frees): 0; 1 when there is none; -1 on a database error. */
+int store_sync_get(store_t *s, const char *job_id, const char *key, char **value) __attribute__((warn_unused_result));
+int store_sync_set(store_t *s, const char *job_id, const char *key, const char *value)
+    __attribute__((warn_unused_result));
+int store_sync_del(store_t *s, const char *job_id, const char *key) __attribute__((warn_unused_result));
+/* Every key of a job: cb(key, value, updated_at in ms). A store opened STORE_READ on a database
+ * that never had a sync has no such table: no call, 0. */
+typedef void (*store_sync_cb)(const char *key, const char *value, int64_t updated_ms, void *arg);
+int store_sync_each(store_t *s, const char *job_id, store_sync_cb cb, void *arg) __attribute__((warn_unused_result));
+/* Jobs whose sync is "pending" or "syncing" and that can be resumed (their spec is recorded),
+ * oldest first. Caller frees each id and the array. */
+int store_sync_unfinished(store_t *s, char ***job_ids, size_t *n) __attribute__((warn_unused_result));
 
 #endif

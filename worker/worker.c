@@ -26,7 +26,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
-#include "shard.h"
+#include "wshard.h"
 #include "spec.h"
 #include "wire.h"
 #include "peer.h"
@@ -411,7 +411,7 @@ void worker_opts_default(worker_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
     o->threads = 1;
-    o->max_shards = 8;
+    o->max_shards = SHARD_HOLD_DEFAULT;
     o->max_concurrency = 256;
     o->heartbeat_ms = 1000;
     o->dead_after = 5;
@@ -422,7 +422,7 @@ worker_t *worker_new(const worker_opts_t *opts, char *err, size_t errlen)
     worker_t *w = xcalloc(1, sizeof(*w));
     w->o = *opts;
     if (w->o.threads < 1) w->o.threads = 1;
-    if (w->o.max_shards < 1) w->o.max_shards = 8;
+    if (w->o.max_shards < 1) w->o.max_shards = SHARD_HOLD_DEFAULT;
     if (w->o.max_concurrency < 1) w->o.max_concurrency = 256;
     if (w->o.heartbeat_ms < 10) w->o.heartbeat_ms = 1000;
     if (w->o.dead_after < 2) w->o.dead_after = 5;

@@ -1,5 +1,5 @@
 /* test_jobdb: which job database the read commands use (--db, LLMAJ_DB, the default), opening it
- * without ever creating or changing one (missing path, a folder, not SQLite, SQLite without the
+ * (sched_db_open under it) without ever creating or changing one (missing path, a folder, not SQLite, SQLite without the
  * jobs table), job ids from unique prefixes with messages that say what to do, and time display. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "../../cli/jobdb.c"
 #include "log.h"
+#include "store.h"
 #include "check.h"
 
 static bool has(const char *s, const char *part) { return s && strstr(s, part) != NULL; }
@@ -58,14 +61,15 @@ static void test_open_refuses(void)
 {
     char err[1024];
     char *missing = at("missing.db");
-    CHECK(jobdb_open(missing, "default", err, sizeof err) == NULL);
+    sched_err_t why = SCHED_OK;
+    CHECK(jobdb_open(missing, "default", err, sizeof err, &why) == NULL && why == SCHED_E_NOTFOUND);
     CHECK(has(err, missing) && has(err, "the default") && has(err, "--db") && has(err, "LLMAJ_DB"));
     CHECK(size_of(missing) < 0);   /* not created */
-    CHECK(jobdb_open(missing, "LLMAJ_DB", err, sizeof err) == NULL && has(err, "from LLMAJ_DB"));
-    CHECK(jobdb_open(missing, "--db", err, sizeof err) == NULL && has(err, "given with --db"));
-    CHECK(jobdb_open(missing, NULL, err, sizeof err) == NULL && has(err, "the default"));
+    CHECK(jobdb_open(missing, "LLMAJ_DB", err, sizeof err, NULL) == NULL && has(err, "from LLMAJ_DB"));
+    CHECK(jobdb_open(missing, "--db", err, sizeof err, NULL) == NULL && has(err, "given with --db"));
+    CHECK(jobdb_open(missing, NULL, err, sizeof err, NULL) == NULL && has(err, "the default"));
 
-    CHECK(jobdb_open(dir, "--db", err, sizeof err) == NULL && has(err, "is not a file"));
+    CHECK(jobdb_open(dir, "--db", err, sizeof err, &why) == NULL && has(err, "is not a file") && why == SCHED_E_INPUT);
 
     char *text = at("notes.txt");
     FILE *f = fopen(text, "w");
@@ -75,13 +79,13 @@ static void test_open_refuses(void)
         fclose(f);
     }
     off_t before = size_of(text);
-    CHECK(jobdb_open(text, "--db", err, sizeof err) == NULL && has(err, text) && has(err, "not a job database"));
+    CHECK(jobdb_open(text, "--db", err, sizeof err, NULL) == NULL && has(err, text) && has(err, "not a job database"));
     CHECK(size_of(text) == before);
 
     char *empty = at("empty.db");
     f = fopen(empty, "w");
     if (f) fclose(f);
-    CHECK(jobdb_open(empty, "--db", err, sizeof err) == NULL && has(err, "no jobs table"));
+    CHECK(jobdb_open(empty, "--db", err, sizeof err, NULL) == NULL && has(err, "no jobs table"));
     CHECK(size_of(empty) == 0);   /* still empty: no schema was written */
 
     char *other = at("other.db");
@@ -89,7 +93,7 @@ static void test_open_refuses(void)
     CHECK(sqlite3_open(other, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
-    CHECK(jobdb_open(other, "--db", err, sizeof err) == NULL && has(err, "not a job database") &&
+    CHECK(jobdb_open(other, "--db", err, sizeof err, NULL) == NULL && has(err, "not a job database") &&
           has(err, "no jobs table"));
     CHECK(!has_table(other, "jobs"));
 
@@ -103,7 +107,7 @@ static void test_open_and_resolve(void)
 {
     char err[2048];
     char *p = at("llmaj.db");
-    store_t *s = store_open(p, err, sizeof err);
+    store_t *s = store_open(p, STORE_WRITE, err, sizeof err);
     CHECK(s != NULL);
     if (!s) {
         free(p);
@@ -112,33 +116,34 @@ static void test_open_and_resolve(void)
     static const char *const ids[] = {"quick-20260101-000001-aaaaaa", "quick-20260101-000002-bbbbbb",
                                       "quick-20260102-000001-cccccc", "job-1", "job-10",
                                       "m-1", "m-2", "m-3", "m-4", "m-5", "m-6", "m-7"};
-    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) CHECK(store_job_create(s, ids[i], NULL, "{}") == 0);
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) CHECK(store_job_create(s, ids[i], NULL, "{}", NULL) == 0);
     store_close(&s);
 
-    s = jobdb_open(p, "--db", err, sizeof err);
-    CHECK(s != NULL);
-    if (!s) {
+    sched_err_t why = SCHED_E_INTERNAL;
+    sched_db_t *db = jobdb_open(p, "--db", err, sizeof err, &why);
+    CHECK(db != NULL && why == SCHED_OK);
+    if (!db) {
         free(p);
         return;
     }
     char *id = NULL;
-    CHECK(jobdb_resolve(s, p, "quick-20260102", &id, err, sizeof err) == 0 && id && !strcmp(id, ids[2]));
+    CHECK(jobdb_resolve(db, "quick-20260102", &id, err, sizeof err) == SCHED_OK && id && !strcmp(id, ids[2]));
     free(id);
-    CHECK(jobdb_resolve(s, p, ids[0], &id, err, sizeof err) == 0 && !strcmp(id, ids[0]));
+    CHECK(jobdb_resolve(db, ids[0], &id, err, sizeof err) == SCHED_OK && !strcmp(id, ids[0]));
     free(id);
-    CHECK(jobdb_resolve(s, p, "job-1", &id, err, sizeof err) == 0 && !strcmp(id, "job-1"));   /* exact wins */
+    CHECK(jobdb_resolve(db, "job-1", &id, err, sizeof err) == SCHED_OK && !strcmp(id, "job-1"));   /* exact wins */
     free(id);
 
-    CHECK(jobdb_resolve(s, p, "quick-20260101", &id, err, sizeof err) == 1 && id == NULL);
+    CHECK(jobdb_resolve(db, "quick-20260101", &id, err, sizeof err) == SCHED_E_INPUT && id == NULL);
     CHECK(has(err, "2 job ids") && has(err, ids[0]) && has(err, ids[1]) && has(err, "give more of the id"));
-    CHECK(jobdb_resolve(s, p, "m-", &id, err, sizeof err) == 1);
+    CHECK(jobdb_resolve(db, "m-", &id, err, sizeof err) == SCHED_E_INPUT);
     CHECK(has(err, "7 job ids") && has(err, "and 2 more"));
 
-    CHECK(jobdb_resolve(s, p, "nothing-like-it", &id, err, sizeof err) == 1 && id == NULL);
+    CHECK(jobdb_resolve(db, "nothing-like-it", &id, err, sizeof err) == SCHED_E_NOTFOUND && id == NULL);
     CHECK(has(err, "no job 'nothing-like-it'") && has(err, p) && has(err, "llmaj list --db"));
-    CHECK(jobdb_resolve(s, p, "", &id, err, sizeof err) == 1 && has(err, "a job id is required"));
-    CHECK(jobdb_resolve(s, p, NULL, &id, err, sizeof err) == 1);
-    store_close(&s);
+    CHECK(jobdb_resolve(db, "", &id, err, sizeof err) == SCHED_E_INPUT && has(err, "a job id is required"));
+    CHECK(jobdb_resolve(db, NULL, &id, err, sizeof err) == SCHED_E_INPUT);
+    sched_db_close(&db);
     free(p);
 }
 
@@ -166,15 +171,6 @@ static void test_times(void)
     CHECK(!strcmp(t, "3m07s"));
     jobdb_duration(7500, t, sizeof t);
     CHECK(!strcmp(t, "2h05m"));
-
-    store_job_t j = {0};
-    CHECK(jobdb_elapsed(&j, 1000) == -1);
-    j.started_at = 900;
-    CHECK(jobdb_elapsed(&j, 1000) == 100);   /* still running */
-    j.finished_at = 950;
-    CHECK(jobdb_elapsed(&j, 1000) == 50);
-    j.finished_at = 800;                     /* a clock that went back */
-    CHECK(jobdb_elapsed(&j, 1000) == 0);
 
     cJSON *o = cJSON_CreateObject();
     jobdb_json_time(o, "t0", 0);

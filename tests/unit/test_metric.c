@@ -242,6 +242,48 @@ static char *repeat(const char *unit, size_t n, const char *pre, const char *pos
     return s;
 }
 
+/* Normalisation: the lowest scored rating is 0, the highest 1, whatever the scale. */
+static void test_normalize(void)
+{
+    metric_t *m = metric_builtin("Correctness");
+    CHECK(metric_normalize(m, 0) == 0 && metric_normalize(m, 1) == 0.5 && metric_normalize(m, 2) == 1);
+    metric_destroy(&m);
+    m = metric_builtin("Helpfulness");
+    CHECK(metric_normalize(m, 3) == 0.5 && metric_normalize(m, 6) == 1);
+    metric_destroy(&m);
+    /* The not-applicable rating is outside the range: yes is 1, no 0. */
+    m = metric_builtin("FollowingInstructions");
+    CHECK(m->min == 0 && m->max == 1 && metric_normalize(m, 1) == 1 && metric_normalize(m, 0) == 0);
+    metric_destroy(&m);
+    /* Lower-is-better scales are normalized the same way (orientation is the summary's business). */
+    m = metric_builtin("Harmfulness");
+    CHECK(metric_normalize(m, 1) == 1);
+    metric_destroy(&m);
+    errlist_t e;
+    errlist_init(&e, 0);
+    /* A custom scale from 1 to 5 with a gap; one of a single value; a string scale. */
+    char *j = build("\"Stars\"", INSTR,
+                    "[{\"definition\": \"one\", \"value\": {\"floatValue\": 1}},"
+                    " {\"definition\": \"three\", \"value\": {\"floatValue\": 3}},"
+                    " {\"definition\": \"five\", \"value\": {\"floatValue\": 5}}]");
+    m = parse(j, &e);
+    CHECK(m && metric_normalize(m, 1) == 0 && metric_normalize(m, 3) == 0.5 && metric_normalize(m, 5) == 1);
+    metric_destroy(&m);
+    free(j);
+    j = build("\"Only\"", INSTR, "[{\"definition\": \"it\", \"value\": {\"floatValue\": 7}}]");
+    m = parse(j, &e);
+    CHECK(m && m->min == 7 && m->max == 7 && metric_normalize(m, 7) == 0);
+    metric_destroy(&m);
+    free(j);
+    j = build("\"Label\"", INSTR, "[{\"definition\": \"on\", \"value\": {\"stringValue\": \"on\"}}]");
+    m = parse(j, &e);
+    CHECK(m && m->kind == METRIC_STRING && metric_normalize(m, 0) == 0);
+    metric_destroy(&m);
+    free(j);
+    CHECK(e.count == 0);
+    errlist_free(&e);
+}
+
 static void test_custom_ok(void)
 {
     errlist_t e;
@@ -620,6 +662,7 @@ int main(void)
     test_lookup();
     test_find_rating();
     test_custom_ok();
+    test_normalize();
     test_custom_limits();
     test_check_set();
     test_render();

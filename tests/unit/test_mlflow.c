@@ -4,7 +4,8 @@
  * llmaj uses. In SageMaker mode the stand-in requires the x-mlflow-sm-tracking-server-arn header
  * and verifies every request's SigV4 signature (service sagemaker-mlflow, and s3 for the artifact
  * uploads to the run's s3:// artifact_uri) with the sigv4 module; other modes check the bearer
- * and basic Authorization headers. */
+ * and basic Authorization headers. The sync (scheduler/mlflow_sync.c) and its background thread
+ * (syncer.c) run against the same stand-in, with their state in a real job database. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@
 #include "mem.h"
 #include "mlflow.h"
 #include "mlflow_sync.h"
+#include "store.h"
+#include "syncer.h"
 #include "sigv4.h"
 #include "sigv4_verify.h"
 #include "spec.h"
@@ -766,6 +769,9 @@ static const char *SUMMARY =
     "\"comparison\":{\"Correctness\":{\"n\":3,\"mean_diff\":0.25,\"ci95\":null,\"wins\":1,\"ties\":2,\"losses\":0,"
     "\"win_rate\":0.3333333333333333}}}";
 
+static const char *SM_JOB = "{\"job_id\":\"job-sm-1\",\"status\":\"succeeded\","
+                            "\"started_at\":\"2025-03-01T10:00:00Z\",\"finished_at\":\"2025-03-01T10:05:00.250Z\"}";
+
 static spec_t *make_spec(const char *uri, const char *experiment)
 {
     char *json = xasprintf("{\"name\":\"sm-eval\",\"model\":\"openai/gpt-4o-mini\",\"base_model\":\"openai/gpt-4o\","
@@ -781,11 +787,24 @@ static spec_t *make_spec(const char *uri, const char *experiment)
     return s;
 }
 
-static char *state_of(sqlite3 *db, const char *job)
+static char *state_of(store_t *db, const char *job)
 {
-    char *st = NULL;
+    cJSON *st = NULL;
     if (mlflow_sync_state(db, job, &st) < 0) return NULL;
-    return st;
+    char *txt = cJSON_PrintUnformatted(st);
+    cJSON_Delete(st);
+    return txt;
+}
+
+/* SQL on a database through a connection of its own (as another process would). */
+static int sql_on(const char *dbp, const char *q)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(dbp, &db) == SQLITE_OK ? 0 : -1;
+    if (rc == 0) sqlite3_busy_timeout(db, 10000);
+    if (rc == 0 && sqlite3_exec(db, q, NULL, NULL, NULL) != SQLITE_OK) rc = -1;
+    sqlite3_close(db);
+    return rc;
 }
 
 static void set_aws_env(standin_t *s)
@@ -809,22 +828,24 @@ static void test_sagemaker_sync(const char *dir)
     mkdir(jobdir, 0775);
     write_file(jobdir, "summary.json", SUMMARY);
     write_file(jobdir, "records.jsonl", "{\"record_index\":0,\"target\":\"custom\"}\n");
-    write_file(jobdir, "job.json", "{\"job_id\":\"job-sm-1\",\"status\":\"succeeded\","
-                                   "\"started_at\":\"2025-03-01T10:00:00Z\",\"finished_at\":\"2025-03-01T10:05:00.250Z\"}");
+    write_file(jobdir, "job.json", SM_JOB);
     char *dbp = xasprintf("%s/sm.db", dir);
-    sqlite3 *db = NULL;
-    CHECK(sqlite3_open(dbp, &db) == SQLITE_OK);
+    char err[1024] = "";
+    store_t *db = store_open(dbp, STORE_WRITE, err, sizeof err);
+    CHECK(db != NULL);
     spec_t *spec = make_spec(ARN, "sm-exp");
     CHECK(spec != NULL);
-    char err[1024] = "";
+    /* The summary and job.json are handed in memory (as the engine does); the artifacts are files. */
+    cJSON *summary = cJSON_Parse(SUMMARY);
+    cJSON *jobj = cJSON_Parse(SM_JOB);
 
     /* Progress while running: creates the parent run, logs at steps, skips stale steps. */
-    int rc = mlflow_sync_progress(db, "job-sm-1", spec, 1, 10, 100, err, sizeof err);
+    int rc = mlflow_sync_progress(db, "job-sm-1", spec, 1, 10, 100, NULL, err, sizeof err);
     CHECK(rc == 0);
     if (rc) fprintf(stderr, "progress: %s (stand-in: %s)\n", err, s->last_reason);
-    CHECK(mlflow_sync_progress(db, "job-sm-1", spec, 2, 50, 100, err, sizeof err) == 0);
+    CHECK(mlflow_sync_progress(db, "job-sm-1", spec, 2, 50, 100, NULL, err, sizeof err) == 0);
     int batches = s->log_batches;
-    CHECK(mlflow_sync_progress(db, "job-sm-1", spec, 2, 60, 100, err, sizeof err) == 0);
+    CHECK(mlflow_sync_progress(db, "job-sm-1", spec, 2, 60, 100, NULL, err, sizeof err) == 0);
     CHECK(s->log_batches == batches);
     CHECK(s->n_runs == 1);
     const smetric_t *pm = find_metric(s, 0, "progress/fraction", 2);
@@ -834,7 +855,7 @@ static void test_sagemaker_sync(const char *dir)
     free(st);
 
     /* The final sync, signed, with the ARN header, artifacts to S3. */
-    rc = mlflow_sync_job(db, "job-sm-1", spec, jobdir, "FINISHED", err, sizeof err);
+    rc = mlflow_sync_job(db, "job-sm-1", spec, jobdir, "FINISHED", summary, jobj, NULL, err, sizeof err);
     CHECK(rc == 0);
     if (rc) fprintf(stderr, "sync: %s (stand-in: %s)\n", err, s->last_reason);
     CHECK(s->sig_bad == 0 && s->arn_missing == 0);
@@ -877,21 +898,21 @@ static void test_sagemaker_sync(const char *dir)
 
     /* Again: nothing is sent. */
     int before = s->requests;
-    CHECK(mlflow_sync_job(db, "job-sm-1", spec, jobdir, "FINISHED", err, sizeof err) == 0);
+    CHECK(mlflow_sync_job(db, "job-sm-1", spec, jobdir, "FINISHED", summary, jobj, NULL, err, sizeof err) == 0);
     CHECK(s->requests == before);
     /* Late progress after the sync is ignored. */
-    CHECK(mlflow_sync_progress(db, "job-sm-1", spec, 9, 100, 100, err, sizeof err) == 0);
+    CHECK(mlflow_sync_progress(db, "job-sm-1", spec, 9, 100, 100, NULL, err, sizeof err) == 0);
     CHECK(s->requests == before);
 
     /* State lost: runs found again by their tags, none created. */
-    CHECK(sqlite3_exec(db, "DELETE FROM mlflow_sync", NULL, NULL, NULL) == SQLITE_OK);
-    CHECK(mlflow_sync_job(db, "job-sm-1", spec, jobdir, "FINISHED", err, sizeof err) == 0);
+    CHECK(sql_on(dbp, "DELETE FROM mlflow_sync") == 0);
+    CHECK(mlflow_sync_job(db, "job-sm-1", spec, jobdir, "FINISHED", summary, jobj, NULL, err, sizeof err) == 0);
     CHECK(s->n_runs == 3 && s->creates == 3);
 
     /* A wrong secret: the stand-in refuses the signature; the error says so, with no secret. */
-    CHECK(sqlite3_exec(db, "DELETE FROM mlflow_sync", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(sql_on(dbp, "DELETE FROM mlflow_sync") == 0);
     setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret", 1);
-    CHECK(mlflow_sync_job(db, "job-sm-1", spec, jobdir, "FINISHED", err, sizeof err) == -1);
+    CHECK(mlflow_sync_job(db, "job-sm-1", spec, jobdir, "FINISHED", summary, jobj, NULL, err, sizeof err) == -1);
     CHECK(strstr(err, "HTTP 403") && strstr(err, "InvalidSignatureException"));
     CHECK(strstr(err, "not-the-secret") == NULL);
     st = state_of(db, "job-sm-1");
@@ -911,7 +932,7 @@ static void test_sagemaker_sync(const char *dir)
     }
     setenv("AWS_SHARED_CREDENTIALS_FILE", credf, 1);
     setenv("AWS_PROFILE", "dev", 1);
-    rc = mlflow_sync_job(db, "job-sm-1", spec, jobdir, "FINISHED", err, sizeof err);
+    rc = mlflow_sync_job(db, "job-sm-1", spec, jobdir, "FINISHED", summary, jobj, NULL, err, sizeof err);
     CHECK(rc == 0);
     if (rc) fprintf(stderr, "profile sync: %s (stand-in: %s)\n", err, s->last_reason);
     CHECK_STR(s->last_access_key, AK_DEV);
@@ -936,7 +957,9 @@ static void test_sagemaker_sync(const char *dir)
     }
 
     spec_destroy(&spec);
-    sqlite3_close(db);
+    cJSON_Delete(summary);
+    cJSON_Delete(jobj);
+    store_close(&db);
     free(dbp);
     free(jobdir);
     standin_stop(&s);
@@ -1024,6 +1047,16 @@ static void test_bearer_basic(void)
     mlflow_destroy(&m);
 }
 
+/* Records the job's sync in the database (as the engine does when a job ends), then queues it. */
+static int record_and_enqueue(syncer_t *q, const char *dbp, const char *job, spec_t *spec, const char *jobdir,
+                              const char *status, const cJSON *summary, const cJSON *jobj, char *err, size_t errlen)
+{
+    store_t *db = store_open(dbp, STORE_WRITE, err, errlen);
+    int rc = db ? mlflow_sync_record(db, job, spec, jobdir, status, summary, jobj, err, errlen) : -1;
+    store_close(&db);
+    return rc == 0 ? syncer_enqueue(q, job, spec, jobdir, status, summary, jobj, err, errlen) : -1;
+}
+
 static void test_syncer(const char *dir)
 {
     standin_t *s = standin_start(MODE_NONE);
@@ -1035,42 +1068,48 @@ static void test_syncer(const char *dir)
     char *jobdir = xasprintf("%s/job-q-1", dir);
     mkdir(jobdir, 0775);
     write_file(jobdir, "summary.json", SUMMARY);
-    write_file(jobdir, "job.json", "{\"job_id\":\"job-q-1\",\"status\":\"failed\"}");
+    const char *job_text = "{\"job_id\":\"job-q-1\",\"status\":\"failed\"}";
+    write_file(jobdir, "job.json", job_text);
+    cJSON *summary = cJSON_Parse(SUMMARY), *jobj = cJSON_Parse(job_text);
     char *dbp = xasprintf("%s/q.db", dir);
     spec_t *spec = make_spec(url, "q-exp");
     char err[512];
-    mlflow_syncer_opts_t o = {.db_path = dbp, .backoff_base_ms = 5, .backoff_max_ms = 20, .seed = 42};
-    mlflow_syncer_t *q = mlflow_syncer_start(&o, err, sizeof err);
+    syncer_opts_t o = {.db_path = dbp, .backoff_base_ms = 5, .backoff_max_ms = 20, .seed = 42};
+    syncer_t *q = syncer_start(&o, err, sizeof err);
     CHECK(q != NULL);
     if (q) {
-        CHECK(mlflow_syncer_enqueue(q, "job-q-1", spec, jobdir, "FAILED", err, sizeof err) == 0);
-        CHECK(mlflow_syncer_enqueue(q, "job-q-1", spec, jobdir, "BOGUS", err, sizeof err) == -1);
-        for (int i = 0; i < 3000 && mlflow_syncer_pending(q) > 0; i++) usleep(10000);
-        CHECK(mlflow_syncer_pending(q) == 0);
-        mlflow_syncer_stop(&q);
+        CHECK(record_and_enqueue(q, dbp, "job-q-1", spec, jobdir, "FAILED", summary, jobj, err, sizeof err) == 0);
+        CHECK(syncer_enqueue(q, "job-q-1", spec, jobdir, "BOGUS", summary, jobj, err, sizeof err) == -1);
+        for (int i = 0; i < 3000 && syncer_pending(q) > 0; i++) usleep(10000);
+        CHECK(syncer_pending(q) == 0);
+        syncer_stop(&q);
         CHECK(q == NULL);
     }
-    sqlite3 *db = NULL;
-    CHECK(sqlite3_open(dbp, &db) == SQLITE_OK);
+    store_t *db = store_open(dbp, STORE_WRITE, err, sizeof err);
+    CHECK(db != NULL);
     char *st = state_of(db, "job-q-1");
     CHECK(st && strstr(st, "\"state\":\"done\"") && strstr(st, "\"attempts\":4"));
     free(st);
     CHECK(s->n_runs == 3);
     CHECK(s->n_runs == 3 && !strcmp(s->runs[0].status, "FAILED"));
 
-    /* A restart resumes what a stopped syncer left: record a pending job, start with resume. */
-    CHECK(sqlite3_exec(db, "UPDATE mlflow_sync SET value = 'pending' WHERE key = 'state';"
-                           "DELETE FROM mlflow_sync WHERE key LIKE 'end:%'", NULL, NULL, NULL) == SQLITE_OK);
+    /* A restart resumes what a stopped syncer left, from the database alone (the summary and
+     * job.json recorded there): mark it pending again, delete the files, start with resume. */
+    CHECK(sql_on(dbp, "UPDATE mlflow_sync SET value = 'pending' WHERE key = 'state';"
+                      "DELETE FROM mlflow_sync WHERE key LIKE 'end:%'") == 0);
+    char *p = xasprintf("%s/summary.json", jobdir);
+    unlink(p);
+    free(p);
     char **ids = NULL;
     size_t n = 0;
-    CHECK(mlflow_sync_unfinished(db, &ids, &n, err, sizeof err) == 0 && n == 1);
+    CHECK(mlflow_sync_unfinished(db, &ids, &n) == 0 && n == 1);
     for (size_t i = 0; i < n; i++) free(ids[i]);
     free(ids);
     o.resume = true;
-    q = mlflow_syncer_start(&o, err, sizeof err);
+    q = syncer_start(&o, err, sizeof err);
     CHECK(q != NULL);
-    for (int i = 0; q && i < 3000 && mlflow_syncer_pending(q) > 0; i++) usleep(10000);
-    mlflow_syncer_stop(&q);
+    for (int i = 0; q && i < 3000 && syncer_pending(q) > 0; i++) usleep(10000);
+    syncer_stop(&q);
     st = state_of(db, "job-q-1");
     CHECK(st && strstr(st, "\"state\":\"done\""));
     free(st);
@@ -1081,21 +1120,23 @@ static void test_syncer(const char *dir)
 
     /* max_attempts: a server that keeps failing makes the syncer give up ("failed"). */
     s->fail_next = 1000000;
-    CHECK(sqlite3_exec(db, "DELETE FROM mlflow_sync", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(sql_on(dbp, "DELETE FROM mlflow_sync") == 0);
     o.resume = false;
     o.max_attempts = 2;
-    q = mlflow_syncer_start(&o, err, sizeof err);
+    q = syncer_start(&o, err, sizeof err);
     CHECK(q != NULL);
     if (q) {
-        CHECK(mlflow_syncer_enqueue(q, "job-q-1", spec, jobdir, "FAILED", err, sizeof err) == 0);
-        for (int i = 0; i < 3000 && mlflow_syncer_pending(q) > 0; i++) usleep(10000);
-        mlflow_syncer_stop(&q);
+        CHECK(record_and_enqueue(q, dbp, "job-q-1", spec, jobdir, "FAILED", summary, jobj, err, sizeof err) == 0);
+        for (int i = 0; i < 3000 && syncer_pending(q) > 0; i++) usleep(10000);
+        syncer_stop(&q);
     }
     st = state_of(db, "job-q-1");
     CHECK(st && strstr(st, "\"state\":\"failed\"") && strstr(st, "HTTP 503 TEMPORARILY_UNAVAILABLE"));
     free(st);
 
-    sqlite3_close(db);
+    store_close(&db);
+    cJSON_Delete(summary);
+    cJSON_Delete(jobj);
     spec_destroy(&spec);
     free(dbp);
     free(jobdir);

@@ -1,7 +1,8 @@
 /* test_report: what `llmaj run` shows a person (cli/report.c): the plain progress line (every
- * 5 s of job time at most, always at the end, nothing when quiet), the redrawn bar on a terminal
- * (a pseudo-terminal here), the ETA's units, and the summary tables of a summary.json: numbers,
- * "-" for what is null, the rating counts of a string scale, the comparison with its signs. */
+ * 5 s of job time at most, always at the end, nothing when quiet, no terminal codes), the redrawn
+ * bar on a terminal (a pseudo-terminal here), the ETA's units and rounding, and the summary tables
+ * of a summary.json: numbers, "-" for what is null, the rating counts of a string scale, the
+ * comparison with its signs ("+0.000", never "-0.000"). */
 #include "report.h"
 
 #include <fcntl.h>
@@ -30,9 +31,9 @@ static char *cap_close(cap_t *c)
     return c->text;
 }
 
-static job_progress_t progress(uint64_t done, uint64_t total, double elapsed, bool finished)
+static sched_progress_t progress(uint64_t done, uint64_t total, double elapsed, bool finished)
 {
-    job_progress_t p = {.job_id = "j",
+    sched_progress_t p = {.job_id = "j",
                         .records = total / 2,
                         .units_total = total,
                         .units_done = done,
@@ -55,7 +56,7 @@ static void test_plain(void)
     report_progress_t r;
     report_progress_init(&r, c.f, false);
     CHECK(!r.tty);
-    job_progress_t p = progress(50, 200, 10, false);
+    sched_progress_t p = progress(50, 200, 10, false);
     report_progress(&p, &r);
     p = progress(60, 200, 12, false); /* 2 s later: no new line */
     report_progress(&p, &r);
@@ -106,7 +107,7 @@ static void test_tty(void)
     report_progress_t r;
     report_progress_init(&r, f, false);
     CHECK(r.tty);
-    job_progress_t p = progress(50, 200, 10, false); /* ETA 30 s */
+    sched_progress_t p = progress(50, 200, 10, false); /* ETA 30 s */
     report_progress(&p, &r);
     p = progress(10, 1000, 10, false); /* 1 /s: 990 s = 16m30s */
     report_progress(&p, &r);

@@ -1,8 +1,9 @@
-/* test_store: the SQLite job store on a real file: jobs (create, states and their times, counts),
- * records (put, range, replace, responses), shards, idempotent result commits (redelivery adds
- * nothing, new metrics count), outputs_each order and contents, counts, usage; and the read side
- * the CLI uses: job_get, jobs_each order, job_match (unique, ambiguous, exact), job_stats,
- * outputs_page, snapshots across connections, persistence across reopen. */
+/* test_store: the SQLite job store on a real file: jobs (create, states and their times, counts,
+ * summary), records (put, range, replace, responses), shards (SUBMITs counted, read back),
+ * idempotent result commits (redelivery adds nothing, new metrics count), outputs_each order and
+ * contents, counts, usage; the read side: job_get, jobs_each order, job_match (unique, ambiguous,
+ * exact), job_stats, outputs_page, snapshots across connections, persistence across reopen; the
+ * MLflow sync's key-value state; probing a file and opening it to read without creating tables. */
 #include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 #include "mem.h"
 #include "record.h"
 #include "result.h"
+#include <sqlite3.h>
+
 #include "store.h"
 #include "check.h"
 
@@ -87,20 +90,33 @@ static result_t mkres(uint64_t idx, target_t t, const char *model, const char *r
     return r;
 }
 
+/* Runs SQL on the test database through a connection of its own (what another process would do). */
+static void sql(const char *q)
+{
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    char *e = NULL;
+    CHECK(sqlite3_exec(db, q, NULL, NULL, &e) == SQLITE_OK);
+    if (e) fprintf(stderr, "%s: %s\n", q, e);
+    sqlite3_free(e);
+    sqlite3_close(db);
+}
+
 static void test_jobs(store_t *s)
 {
-    CHECK(streq(job_state_name(JOB_PENDING), "pending"));
-    CHECK(streq(job_state_name(JOB_STOPPED), "stopped"));
-    CHECK(streq(job_state_name((job_state_t)9), "?"));
+    CHECK(streq(sched_job_state_name(SCHED_JOB_PENDING), "pending"));
+    CHECK(streq(sched_job_state_name(SCHED_JOB_STOPPED), "stopped"));
+    CHECK(streq(sched_job_state_name((sched_job_state_t)9), "?"));
 
-    CHECK(store_job_create(s, "alpha-1", "alpha", "{\"model\":\"m\"}") == 0);
+    CHECK(store_job_create(s, "alpha-1", "alpha", "{\"model\":\"m\"}", NULL) == 0);
     log_set_level(LOG_OFF);
-    CHECK(store_job_create(s, "alpha-1", "again", "{}") < 0);   /* ids are unique */
+    CHECK(store_job_create(s, "alpha-1", "again", "{}", NULL) < 0);   /* ids are unique */
     log_set_level(LOG_WARN);
     store_job_t j;
     CHECK(store_job_get(s, "alpha-1", &j) == 0);
     CHECK(streq(j.job_id, "alpha-1") && streq(j.name, "alpha") && streq(j.spec_json, "{\"model\":\"m\"}"));
-    CHECK(j.state == JOB_PENDING && j.error == NULL);
+    CHECK(j.state == SCHED_JOB_PENDING && j.error == NULL);
     CHECK(j.created_at > 0 && j.started_at == 0 && j.finished_at == 0);
     CHECK(j.records_total == 0 && j.records_invalid == 0);
     store_job_clear(&j);
@@ -108,20 +124,20 @@ static void test_jobs(store_t *s)
     store_job_clear(NULL);
 
     CHECK(store_job_set_counts(s, "alpha-1", 12, 2) == 0);
-    CHECK(store_job_set_state(s, "alpha-1", JOB_RUNNING, NULL) == 0);
+    CHECK(store_job_set_state(s, "alpha-1", SCHED_JOB_RUNNING, NULL) == 0);
     CHECK(store_job_get(s, "alpha-1", &j) == 0);
-    CHECK(j.state == JOB_RUNNING && j.started_at > 0 && j.finished_at == 0);
+    CHECK(j.state == SCHED_JOB_RUNNING && j.started_at > 0 && j.finished_at == 0);
     CHECK(j.records_total == 12 && j.records_invalid == 2);
     int64_t started = j.started_at;
     store_job_clear(&j);
-    CHECK(store_job_set_state(s, "alpha-1", JOB_FAILED, "judge unreachable") == 0);
+    CHECK(store_job_set_state(s, "alpha-1", SCHED_JOB_FAILED, "judge unreachable") == 0);
     CHECK(store_job_get(s, "alpha-1", &j) == 0);
-    CHECK(j.state == JOB_FAILED && streq(j.error, "judge unreachable"));
+    CHECK(j.state == SCHED_JOB_FAILED && streq(j.error, "judge unreachable"));
     CHECK(j.started_at == started && j.finished_at >= started);
     store_job_clear(&j);
 
     /* A job without a name. */
-    CHECK(store_job_create(s, "beta-1", NULL, "{}") == 0);
+    CHECK(store_job_create(s, "beta-1", NULL, "{}", NULL) == 0);
     CHECK(store_job_get(s, "beta-1", &j) == 0);
     CHECK(j.name == NULL);
     store_job_clear(&j);
@@ -132,7 +148,7 @@ static void test_jobs(store_t *s)
 
 static void test_records(store_t *s)
 {
-    CHECK(store_job_create(s, "rec-job", "r", "{}") == 0);
+    CHECK(store_job_create(s, "rec-job", "r", "{}", NULL) == 0);
     CHECK(store_begin(s) == 0);
     for (uint64_t i = 0; i < 6; i++) {
         record_t r = mkrec(i, i == 3 ? NULL : "id", "prompt", i % 2 ? "odd" : "even");
@@ -198,7 +214,8 @@ static void test_records(store_t *s)
     done.record_index = 2;
     done.target = TARGET_CUSTOM;
     size_t fresh = 0;
-    CHECK(store_result_commit(s, "rec-job", &done, &fresh) == 0);
+    bool fresh_out = false;
+    CHECK(store_result_commit(s, "rec-job", &done, &fresh_out, &fresh) == 0 && fresh_out);
     CHECK(store_records_range(s, "rec-job", 1, 3, 1, &rs, &n) == 0);
     CHECK(n == 2 && rs[0].index == 1 && rs[1].index == 3);
     for (size_t i = 0; i < n; i++) record_clear(&rs[i]);
@@ -271,7 +288,7 @@ static void on_usage(const char *model, bool judge, uint64_t in, uint64_t out, u
 
 static void test_results(store_t *s)
 {
-    CHECK(store_job_create(s, "res-job", "r", "{}") == 0);
+    CHECK(store_job_create(s, "res-job", "r", "{}", NULL) == 0);
     for (uint64_t i = 0; i < 4; i++) {
         record_t r = mkrec(i, "id", "prompt", i % 2 ? "odd" : "even");
         CHECK(store_record_put(s, "res-job", &r) == 0);
@@ -285,28 +302,29 @@ static void test_results(store_t *s)
 
     /* Committed out of order: (2, base), (0, custom), (2, custom), (0, base), (1, custom). */
     size_t fresh = 99;
+    bool fo = false;
     result_t r = mkres(2, TARGET_BASE, "m/base", "r2b", 2, "Correctness", "Tone");
-    CHECK(store_result_commit(s, "res-job", &r, &fresh) == 0 && fresh == 2);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 2);
     result_clear(&r);
     r = mkres(0, TARGET_CUSTOM, "m/ft", "r0", 3, "Correctness", "!Tone", "?Style");
-    CHECK(store_result_commit(s, "res-job", &r, &fresh) == 0 && fresh == 3);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 3 && fo);
     /* Redelivery: nothing new, the first commit stays. */
     free(r.response);
     r.response = xstrdup("changed");
-    CHECK(store_result_commit(s, "res-job", &r, &fresh) == 0 && fresh == 0);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 0 && !fo);
     result_clear(&r);
     r = mkres(2, TARGET_CUSTOM, "m/ft", "r2", 2, "Correctness", "Tone");
-    CHECK(store_result_commit(s, "res-job", &r, &fresh) == 0 && fresh == 2);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 2);
     result_clear(&r);
     r = mkres(0, TARGET_BASE, "m/base", NULL, 2, "!Correctness", "!Tone");   /* inference failed */
-    CHECK(store_result_commit(s, "res-job", &r, &fresh) == 0 && fresh == 2);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 2);
     result_clear(&r);
     r = mkres(1, TARGET_CUSTOM, "m/ft", "r1", 1, "Correctness");
-    CHECK(store_result_commit(s, "res-job", &r, &fresh) == 0 && fresh == 1);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 1);
     result_clear(&r);
     /* The same output again with one more metric: only that score is new. */
     r = mkres(1, TARGET_CUSTOM, "m/ft", "r1", 2, "Correctness", "Tone");
-    CHECK(store_result_commit(s, "res-job", &r, &fresh) == 0 && fresh == 1);
+    CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh) == 0 && fresh == 1 && !fo);
     result_clear(&r);
 
     uint64_t outputs = 0, scores = 0, in_range = 0;
@@ -389,22 +407,21 @@ static void test_listing(void)
 {
     char err[256];
     rm_db();
-    store_t *s = store_open(path, err, sizeof err);
+    store_t *s = store_open(path, STORE_WRITE, err, sizeof err);
     CHECK(s != NULL);
     if (!s) return;
     ids_t l = {0};
     CHECK(store_jobs_each(s, list_ids, &l) == 0 && l.n == 0);
 
-    CHECK(store_job_create(s, "eval-20260101-aaa", "a", "{}") == 0);
-    CHECK(store_job_create(s, "eval-20260101-aab", "b", "{}") == 0);
-    CHECK(store_job_create(s, "eval-2026", "short", "{}") == 0);
-    CHECK(store_job_create(s, "other-1", "o", "{}") == 0);
+    CHECK(store_job_create(s, "eval-20260101-aaa", "a", "{}", NULL) == 0);
+    CHECK(store_job_create(s, "eval-20260101-aab", "b", "{}", NULL) == 0);
+    CHECK(store_job_create(s, "eval-2026", "short", "{}", NULL) == 0);
+    CHECK(store_job_create(s, "other-1", "o", "{}", NULL) == 0);
     /* Newest first: created in the same second, so by insertion order ... */
     CHECK(store_jobs_each(s, list_ids, &l) == 0 && l.n == 4);
     CHECK(streq(l.ids[0], "other-1") && streq(l.ids[1], "eval-2026") && streq(l.ids[3], "eval-20260101-aaa"));
     /* ... but created_at comes first. */
-    CHECK(sqlite3_exec(store_db(s), "UPDATE jobs SET created_at=created_at+100 WHERE job_id='eval-20260101-aaa'",
-                       NULL, NULL, NULL) == SQLITE_OK);
+    sql("UPDATE jobs SET created_at=created_at+100 WHERE job_id='eval-20260101-aaa'");
     memset(&l, 0, sizeof l);
     CHECK(store_jobs_each(s, list_ids, &l) == 0 && l.n == 4 && streq(l.ids[0], "eval-20260101-aaa"));
     int calls = 0;
@@ -432,14 +449,14 @@ static void test_listing(void)
     for (int i = 0; i < 3; i++) xfree(&ids[i]);
 
     /* Another connection reads what was committed, in a snapshot of its own. */
-    store_t *r = store_open(path, err, sizeof err);
+    store_t *r = store_open(path, STORE_WRITE, err, sizeof err);
     CHECK(r != NULL);
     if (r) {
         CHECK(store_begin(r) == 0);
         store_job_t j;
         CHECK(store_job_get(r, "other-1", &j) == 0);
         store_job_clear(&j);
-        CHECK(store_job_create(s, "late-1", NULL, "{}") == 0);     /* committed after r's snapshot */
+        CHECK(store_job_create(s, "late-1", NULL, "{}", NULL) == 0);     /* committed after r's snapshot */
         CHECK(store_job_get(r, "late-1", &j) == 1);
         CHECK(store_commit(r) == 0);
         CHECK(store_job_get(r, "late-1", &j) == 0 && j.name == NULL);
@@ -452,13 +469,132 @@ static void test_listing(void)
     store_close(NULL);
 
     /* Everything is still there after a reopen. */
-    s = store_open(path, err, sizeof err);
+    s = store_open(path, STORE_WRITE, err, sizeof err);
     CHECK(s != NULL);
     if (s) {
         memset(&l, 0, sizeof l);
         CHECK(store_jobs_each(s, list_ids, &l) == 0 && l.n == 5);
         store_close(&s);
     }
+}
+
+typedef struct {
+    shard_t sh[8];
+    int n;
+} shards_seen_t;
+
+static int shard_seen(const shard_t *sh, void *arg)
+{
+    shards_seen_t *s = arg;
+    if (s->n < 8) s->sh[s->n] = *sh;
+    s->n++;
+    return 0;
+}
+
+typedef struct {
+    int n;
+    bool saw_b;
+} kv_seen_t;
+
+static void kv_row(const char *key, const char *value, int64_t at, void *arg)
+{
+    kv_seen_t *k = arg;
+    k->n++;
+    if (streq(key, "b") && streq(value, "2") && at > 0) k->saw_b = true;
+}
+
+/* Shards read back, the summary, the MLflow sync's key-value table, probing and read-only opens. */
+static void test_more(void)
+{
+    char err[512];
+    rm_db();
+    store_t *s = store_open(path, STORE_WRITE, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK(store_job_create(s, "sum-1", "s", "{}", "/out/sum-1") == 0);
+    char *text = NULL;
+    CHECK(store_job_summary(s, "sum-1", &text) == 1 && text == NULL);
+    CHECK(store_job_summary(s, "nope", &text) == 1);
+    CHECK(store_job_set_summary(s, "sum-1", "{\"job_id\":\"sum-1\"}") == 0);
+    CHECK(store_job_summary(s, "sum-1", &text) == 0 && streq(text, "{\"job_id\":\"sum-1\"}"));
+    free(text);
+    store_job_t j;
+    CHECK(store_job_get(s, "sum-1", &j) == 0 && streq(j.out_dir, "/out/sum-1"));
+    store_job_clear(&j);
+
+    for (uint64_t i = 0; i < 3; i++) CHECK(store_shard_put(s, "sum-1", i, i * 10, i * 10 + 9, 10) == 0);
+    CHECK(store_shard_set_state(s, "sum-1", 1, SHARD_INFLIGHT) == 0);
+    CHECK(store_shard_set_state(s, "sum-1", 1, SHARD_INFLIGHT) == 0);   /* each SUBMIT counts */
+    CHECK(store_shard_set_state(s, "sum-1", 2, SHARD_INFLIGHT) == 0);
+    CHECK(store_shard_set_state(s, "sum-1", 2, SHARD_DONE) == 0);
+    shards_seen_t ss = {0};
+    CHECK(store_shards_each(s, "sum-1", shard_seen, &ss) == 0 && ss.n == 3);
+    CHECK(ss.sh[0].id == 0 && ss.sh[0].state == SHARD_PENDING && ss.sh[0].submits == 0 && ss.sh[0].n == 10);
+    CHECK(ss.sh[1].first == 10 && ss.sh[1].last == 19 && ss.sh[1].state == SHARD_INFLIGHT && ss.sh[1].submits == 2);
+    CHECK(ss.sh[2].state == SHARD_DONE && ss.sh[2].submits == 1);
+
+    /* The sync's table. */
+    char *v = NULL;
+    CHECK(store_sync_get(s, "sum-1", "a", &v) == 1 && v == NULL);
+    CHECK(store_sync_set(s, "sum-1", "a", "1") == 0 && store_sync_set(s, "sum-1", "b", "2") == 0);
+    CHECK(store_sync_set(s, "sum-1", "a", "one") == 0);   /* replaced */
+    CHECK(store_sync_get(s, "sum-1", "a", &v) == 0 && streq(v, "one"));
+    free(v);
+    kv_seen_t kv = {0};
+    CHECK(store_sync_each(s, "sum-1", kv_row, &kv) == 0 && kv.n == 2 && kv.saw_b);
+    CHECK(store_sync_del(s, "sum-1", "a") == 0);
+    CHECK(store_sync_get(s, "sum-1", "a", &v) == 1);
+    char **ids = NULL;
+    size_t n = 9;
+    CHECK(store_sync_unfinished(s, &ids, &n) == 0 && n == 0);
+    CHECK(store_sync_set(s, "sum-1", "state", "pending") == 0);
+    CHECK(store_sync_unfinished(s, &ids, &n) == 0 && n == 0);   /* no spec recorded: cannot be resumed */
+    CHECK(store_sync_set(s, "sum-1", "spec", "{}") == 0);
+    CHECK(store_sync_unfinished(s, &ids, &n) == 0 && n == 1 && streq(ids[0], "sum-1"));
+    for (size_t i = 0; i < n; i++) free(ids[i]);
+    free(ids);
+    CHECK(streq(store_path(s), path));
+    store_close(&s);
+
+    /* Probing: a job database, an SQLite file without jobs, not SQLite at all. */
+    CHECK(store_probe(path, err, sizeof err) == 0);
+    char other[160], text_file[160];
+    snprintf(other, sizeof other, "%s/other.db", dir);
+    snprintf(text_file, sizeof text_file, "%s/notes.txt", dir);
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(other, &db) == SQLITE_OK && sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(store_probe(other, err, sizeof err) == 1);
+    FILE *f = fopen(text_file, "w");
+    if (f) {
+        fputs("not a database, just text long enough to look like a header ............\n", f);
+        fclose(f);
+    }
+    CHECK(store_probe(text_file, err, sizeof err) == -1 && strstr(err, "not a database"));
+    unlink(other);
+    unlink(text_file);
+
+    /* STORE_READ on a database that never had a sync table: reads find nothing, nothing is made. */
+    sql("DROP TABLE mlflow_sync");
+    s = store_open(path, STORE_READ, err, sizeof err);
+    CHECK(s != NULL);
+    if (s) {
+        kv.n = 0;
+        CHECK(store_sync_each(s, "sum-1", kv_row, &kv) == 0 && kv.n == 0);
+        CHECK(store_sync_get(s, "sum-1", "b", &v) == 1);
+        CHECK(store_sync_unfinished(s, &ids, &n) == 0 && n == 0);
+        log_set_level(LOG_OFF);
+        CHECK(store_sync_set(s, "sum-1", "b", "3") == -1);
+        log_set_level(LOG_WARN);
+        store_close(&s);
+    }
+    db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    CHECK(sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name='mlflow_sync'", -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 int main(void)
@@ -471,19 +607,19 @@ int main(void)
     }
     snprintf(path, sizeof path, "%s/llmaj.db", dir);
     char err[256];
-    CHECK(store_open("/nonexistent-dir/x/llmaj.db", err, sizeof err) == NULL);
+    CHECK(store_open("/nonexistent-dir/x/llmaj.db", STORE_WRITE, err, sizeof err) == NULL);
     CHECK(strstr(err, "/nonexistent-dir/x/llmaj.db") != NULL);
 
-    store_t *s = store_open(path, err, sizeof err);
+    store_t *s = store_open(path, STORE_WRITE, err, sizeof err);
     CHECK(s != NULL);
     if (s) {
-        CHECK(store_db(s) != NULL);
         test_jobs(s);
         test_records(s);
         test_results(s);
         store_close(&s);
     }
     test_listing();
+    test_more();
     rm_db();
     rmdir(dir);
     return check_summary("test_store");

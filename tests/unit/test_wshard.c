@@ -1,4 +1,4 @@
-/* test_wshard: the worker's shard runner (worker/shard.c) against a stand-in OpenAI server in
+/* test_wshard: the worker's shard runner (worker/wshard.c) against a stand-in OpenAI server in
  * this process (libmicrohttpd on a free 127.0.0.1 port, tests/support/standin.h), through the
  * real llm client and providers. The server plays the model being evaluated (it echoes the
  * prompt it got, so the test sees what inference sent) and the judge (its answer depends on a
@@ -10,7 +10,7 @@
  * scored or with its reason, responses from the dataset used without an inference call, usage
  * summed over attempts, on_done exactly once and after every result, cancellation, and a shard
  * whose calls cannot even be queued. Nothing is timed. */
-#include "shard.h"
+#include "wshard.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>

@@ -1,27 +1,26 @@
-/* collector: result files; see collector.h. One pass over the store's outputs writes
- * records.jsonl and feeds the aggregate, so summary.json is computed from exactly the lines that
- * records.jsonl holds. */
-#define LOG_MODULE "collector"
-#include "collector.h"
+/* output: result files; see output.h. One pass over the store's outputs writes records.jsonl and
+ * feeds the aggregate, so summary.json is computed from exactly the lines records.jsonl holds. */
+#define LOG_MODULE "output"
+#include "output.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "aggregate.h"
 #include "buf.h"
+#include "file.h"
 #include "log.h"
 #include "mem.h"
 #include "pricing.h"
 
 typedef struct {
-    FILE *f;
+    file_atomic_t *f;
     const char *job_id;
     aggregate_t *agg;
     buf_t line;
-    int failed;
+    const char *failed;   /* why the pass stopped, or NULL */
 } pass_t;
 
 static int put_str(buf_t *b, const char *key, const char *v)
@@ -40,7 +39,7 @@ static int put_num(buf_t *b, double v)
     return buf_puts(b, tmp);
 }
 
-int collector_record_line(buf_t *b, const char *job_id, const record_t *rec, const result_t *res)
+int output_record_line(buf_t *b, const char *job_id, const record_t *rec, const result_t *res)
 {
     int rc = buf_putc(b, '{');
     rc |= put_str(b, "job_id", job_id);
@@ -101,9 +100,12 @@ static int write_line(const record_t *rec, const result_t *res, void *arg)
     pass_t *p = arg;
     buf_reset(&p->line);
     for (size_t i = 0; i < res->n_scores; i++) aggregate_add(p->agg, rec->index, res->target, rec->category, &res->scores[i]);
-    if (collector_record_line(&p->line, p->job_id, rec, res) < 0 ||
-        fwrite(p->line.data, 1, p->line.len, p->f) != p->line.len) {
-        p->failed = 1;
+    if (output_record_line(&p->line, p->job_id, rec, res) < 0) {
+        p->failed = "a records.jsonl line is larger than a line may be";
+        return -1;
+    }
+    if (file_atomic_write(p->f, p->line.data, p->line.len) < 0) {
+        p->failed = "write";   /* the commit says why */
         return -1;
     }
     return 0;
@@ -112,18 +114,16 @@ static int write_line(const record_t *rec, const result_t *res, void *arg)
 static int write_json_file(const char *dir, const char *name, const cJSON *j, char *err, size_t errlen)
 {
     char *path = xasprintf("%s/%s", dir, name);
-    char *tmp = xasprintf("%s.tmp", path);
     char *txt = cJSON_Print(j);
-    FILE *f = fopen(tmp, "w");
     int rc = -1;
-    if (f && txt && fputs(txt, f) >= 0 && fputc('\n', f) != EOF && fclose(f) == 0) {
-        f = NULL;
-        rc = rename(tmp, path);
+    if (!txt) {
+        snprintf(err, errlen, "%s: cannot format the JSON", path);
+    } else {
+        size_t n = strlen(txt);
+        txt[n] = '\n';   /* the terminator becomes the final newline; the length says where it ends */
+        rc = file_write_atomic(path, txt, n + 1, err, errlen);
     }
-    if (f) fclose(f);
-    if (rc < 0) snprintf(err, errlen, "%s: %s", path, strerror(errno));
     free(txt);
-    free(tmp);
     free(path);
     return rc;
 }
@@ -173,51 +173,34 @@ static char *iso_time(time_t t)
     return xstrdup(b);
 }
 
-int collector_write(store_t *st, const collector_info_t *ci, cJSON **summary, char *err, size_t errlen)
+/* records.jsonl, feeding the aggregate on the way. 0, or -1 with err. */
+static int write_records(store_t *st, const char *out_dir, pass_t *p, char *err, size_t errlen)
 {
-    *summary = NULL;
-    if (mkdir(ci->out_dir, 0755) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: %s", ci->out_dir, strerror(errno));
-        return -1;
-    }
-    const spec_t *sp = ci->spec;
-    pass_t p = {.job_id = ci->job_id};
-    p.agg = aggregate_new(ci->job_id, sp->metrics, sp->n_metrics, sp->model ? sp->model : "dataset",
-                          sp->evaluate_base_model ? sp->base_model : NULL);
-    buf_init(&p.line, 0);
-    char *path = xasprintf("%s/records.jsonl", ci->out_dir);
-    char *tmp = xasprintf("%s.tmp", path);
-    p.f = fopen(tmp, "w");
+    char *path = xasprintf("%s/records.jsonl", out_dir);
+    p->f = file_atomic_open(path, err, errlen);
     int rc = -1;
-    if (!p.f) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-    } else if (store_outputs_each(st, ci->job_id, write_line, &p) < 0 || p.failed) {
-        snprintf(err, errlen, "%s: %s", path, p.failed ? strerror(errno) : store_errmsg(st));
-        fclose(p.f);
-    } else if (fclose(p.f) != 0 || rename(tmp, path) < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if (!p->f) {
+        /* err says why */
+    } else if (store_outputs_each(st, p->job_id, write_line, p) < 0 && !p->failed) {
+        snprintf(err, errlen, "%s: reading the results: %s", path, store_errmsg(st));
+        file_atomic_abort(&p->f);
+    } else if (p->failed && strcmp(p->failed, "write") != 0) {
+        snprintf(err, errlen, "%s: %s", path, p->failed);
+        file_atomic_abort(&p->f);
     } else {
-        rc = 0;
+        rc = file_atomic_commit(&p->f, err, errlen);   /* reports a failed write too */
     }
-    free(tmp);
     free(path);
-    buf_free(&p.line);
-    if (rc < 0) {
-        aggregate_destroy(&p.agg);
-        return -1;
-    }
-    aggregate_set_counts(p.agg, ci->records + ci->invalid, ci->invalid);
-    cJSON *sum = aggregate_summary(p.agg);
-    aggregate_destroy(&p.agg);
-    if (write_json_file(ci->out_dir, "summary.json", sum, err, errlen) < 0) {
-        cJSON_Delete(sum);
-        return -1;
-    }
+    return rc;
+}
 
+static cJSON *job_object(store_t *st, const output_info_t *ci)
+{
+    const spec_t *sp = ci->spec;
     cJSON *job = cJSON_CreateObject();
     cJSON_AddStringToObject(job, "job_id", ci->job_id);
     cJSON_AddStringToObject(job, "llmaj_version", LLMAJ_VERSION);
-    cJSON_AddStringToObject(job, "status", job_state_name(ci->state));
+    cJSON_AddStringToObject(job, "status", sched_job_state_name(ci->state));
     if (ci->error) cJSON_AddStringToObject(job, "error", ci->error);
     cJSON_AddItemToObject(job, "spec", cJSON_Parse(ci->spec_json));
     char *t0 = iso_time(ci->started_at), *t1 = iso_time(ci->finished_at);
@@ -234,16 +217,43 @@ int collector_write(store_t *st, const collector_info_t *ci, cJSON **summary, ch
     cJSON_AddNumberToObject(job, "shards", (double)ci->shards);
     cJSON_AddNumberToObject(job, "workers_seen", ci->workers);
     usage_acc_t u = {.models = cJSON_CreateObject(), .judge = sp->evaluator_model, .cost_known = true};
-    if (store_usage(st, ci->job_id, add_usage, &u) < 0) log_warn("token usage unavailable: %s", store_errmsg(st));
+    if (store_usage(st, ci->job_id, add_usage, &u) < 0) log_warn("job %s: token usage unavailable: %s", ci->job_id, store_errmsg(st));
     cJSON_AddItemToObject(job, "usage", u.models);
     if (u.cost_known) cJSON_AddNumberToObject(job, "estimated_cost_usd", u.cost);
     else cJSON_AddNullToObject(job, "estimated_cost_usd");
-    rc = write_json_file(ci->out_dir, "job.json", job, err, errlen);
-    cJSON_Delete(job);
+    return job;
+}
+
+int output_write(store_t *st, const output_info_t *ci, cJSON **summary, cJSON **job, char *err, size_t errlen)
+{
+    *summary = *job = NULL;
+    if (file_mkdirs(ci->out_dir, 0755, err, errlen) < 0) return -1;
+    const spec_t *sp = ci->spec;
+    pass_t p = {.job_id = ci->job_id};
+    p.agg = aggregate_new(ci->job_id, sp->metrics, sp->n_metrics, sp->model ? sp->model : "dataset",
+                          sp->evaluate_base_model ? sp->base_model : NULL);
+    if (!p.agg) {
+        snprintf(err, errlen, "job %s: cannot aggregate its metrics (see the log)", ci->job_id);
+        return -1;
+    }
+    buf_init(&p.line, 0);
+    int rc = write_records(st, ci->out_dir, &p, err, errlen);
+    buf_free(&p.line);
     if (rc < 0) {
+        aggregate_destroy(&p.agg);
+        return -1;
+    }
+    aggregate_set_counts(p.agg, ci->records + ci->invalid, ci->invalid);
+    cJSON *sum = aggregate_summary(p.agg);
+    aggregate_destroy(&p.agg);
+    cJSON *jo = job_object(st, ci);
+    if (write_json_file(ci->out_dir, "summary.json", sum, err, errlen) < 0 ||
+        write_json_file(ci->out_dir, "job.json", jo, err, errlen) < 0) {
         cJSON_Delete(sum);
+        cJSON_Delete(jo);
         return -1;
     }
     *summary = sum;
+    *job = jo;
     return 0;
 }

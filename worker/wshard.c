@@ -1,4 +1,4 @@
-/* shard (worker side): see shard.h.
+/* wshard: a shard as a worker holds it; see wshard.h.
  *
  * DESIGN. A unit is one (record, target). Its life: RESPONSE (inference call, unless the dataset
  * carries the response) -> JUDGING (one judge call per metric, all in flight at once; a reply
@@ -7,7 +7,7 @@
  * recorded on the record and never stalls the shard. Every callback from the llm client carries
  * a pointer into the shard's own arrays, so nothing outlives the shard. */
 #define LOG_MODULE "worker"
-#include "shard.h"
+#include "wshard.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,13 +52,14 @@ struct wshard {
     size_t calls_out;         /* llm calls in flight */
     llm_client_t *llm;
     wshard_cbs_t cbs;
-    bool cancelled, done_reported;
+    shard_state_t state;      /* SHARD_RUNNING, or SHARD_CANCELLED (proto/shard.h) */
+    bool done_reported;
 };
 
 static void maybe_done(wshard_t *s)
 {
     if (s->done_reported) return;
-    if ((s->units_left == 0 || s->cancelled) && s->calls_out == 0) {
+    if ((s->units_left == 0 || s->state == SHARD_CANCELLED) && s->calls_out == 0) {
         s->done_reported = true;
         s->cbs.on_done(s, s->cbs.arg);
     }
@@ -70,7 +71,7 @@ static void unit_finish(unit_t *u)
     u->done = true;
     wshard_t *s = u->s;
     s->units_left--;
-    if (!s->cancelled) {
+    if (s->state != SHARD_CANCELLED) {
         s->results++;
         s->cbs.on_result(s, &u->res, s->cbs.arg);
     }
@@ -115,7 +116,7 @@ static void on_judge(const llm_reply_t *r, void *arg)
     sc->attempts++;
     sc->usage.input_tokens += r->usage.input_tokens;
     sc->usage.output_tokens += r->usage.output_tokens;
-    if (s->cancelled) {
+    if (s->state == SHARD_CANCELLED) {
         slot_complete(j);
         return;
     }
@@ -141,7 +142,7 @@ static void on_judge(const llm_reply_t *r, void *arg)
             if (m->kind == METRIC_FLOAT) {
                 sc->has_score = true;
                 sc->score = rt->value;
-                sc->normalized = m->max > m->min ? (rt->value - m->min) / (m->max - m->min) : 0;
+                sc->normalized = metric_normalize(m, rt->value);
             }
         }
         verdict_clear(&v);
@@ -200,7 +201,7 @@ static void unit_judge(unit_t *u)
                           .ground_truth = u->rec->reference, .context = u->rec->context};
     u->metrics_left = sp->n_metrics;
     for (size_t i = 0; i < sp->n_metrics; i++) {
-        if (s->cancelled) { slot_complete(&u->slots[i]); continue; }
+        if (s->state == SHARD_CANCELLED) { slot_complete(&u->slots[i]); continue; }
         u->slots[i].prompt = metric_render(sp->metrics[i], &vars);
         judge_send(&u->slots[i]);
     }
@@ -223,7 +224,7 @@ static void on_inference(const llm_reply_t *r, void *arg)
     s->calls_out--;
     u->res.usage = r->usage;
     u->res.latency_ms = r->latency_ms;
-    if (s->cancelled) { unit_finish(u); return; }
+    if (s->state == SHARD_CANCELLED) { unit_finish(u); return; }
     if (r->status != LLM_OK) {
         u->res.error = xstrdup(r->error ? r->error : "inference failed");
         unit_fail_all(u, u->res.error);
@@ -284,6 +285,7 @@ wshard_t *wshard_new(wjob_t *job, uint64_t shard_id, uint64_t lease, record_t *r
                      llm_client_t *llm, const wshard_cbs_t *cbs)
 {
     wshard_t *s = xcalloc(1, sizeof(*s));
+    s->state = SHARD_RUNNING;
     const spec_t *sp = job->spec;
     job->refs++;
     s->job = job;
@@ -334,7 +336,7 @@ wshard_t *wshard_new(wjob_t *job, uint64_t shard_id, uint64_t lease, record_t *r
 
 void wshard_start(wshard_t *s)
 {
-    for (size_t i = 0; i < s->n_units && !s->cancelled; i++) {
+    for (size_t i = 0; i < s->n_units && s->state != SHARD_CANCELLED; i++) {
         unit_t *u = &s->units[i];
         if (!u->model && !u->res.response) {
             u->res.error = xstrdup("the record has no response for this target and the spec names no model for it");
@@ -348,7 +350,7 @@ void wshard_start(wshard_t *s)
 
 void wshard_cancel(wshard_t *s)
 {
-    s->cancelled = true;
+    s->state = SHARD_CANCELLED;
     maybe_done(s);
 }
 
@@ -379,4 +381,4 @@ const char *wshard_job_id(const wshard_t *s) { return s->job->job_id; }
 uint64_t wshard_id(const wshard_t *s) { return s->shard_id; }
 uint64_t wshard_lease(const wshard_t *s) { return s->lease; }
 size_t wshard_results(const wshard_t *s) { return s->results; }
-bool wshard_cancelled(const wshard_t *s) { return s->cancelled; }
+bool wshard_cancelled(const wshard_t *s) { return s->state == SHARD_CANCELLED; }

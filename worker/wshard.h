@@ -1,9 +1,11 @@
-/* shard (worker side): evaluating the records of one leased shard. A shard owns one `unit` per
- * (record, target) and, in each unit, one judge slot per metric, so every piece of in-flight
- * work is freed with its shard. The worker thread (worker.c) feeds shards in and gets results
- * and shard completions out through the callbacks below. */
-#ifndef LLMAJ_WORKER_SHARD_H
-#define LLMAJ_WORKER_SHARD_H
+/* wshard: a shard as a worker holds it: evaluating the records of one leased shard. A wshard owns
+ * one `unit` per (record, target) and, in each unit, one judge slot per metric, so every piece of
+ * in-flight work is freed with its shard. The worker thread (worker.c) feeds shards in and gets
+ * results and shard completions out through the callbacks below. Its states (SHARD_RUNNING,
+ * SHARD_CANCELLED) and the rules it follows (a SHARD_DONE for every lease, nothing sent after a
+ * CANCEL) are proto/shard.h's. */
+#ifndef LLMAJ_WORKER_WSHARD_H
+#define LLMAJ_WORKER_WSHARD_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +13,7 @@
 #include "llm.h"
 #include "record.h"
 #include "result.h"
+#include "shard.h"
 #include "spec.h"
 
 /* A job as a worker knows it: the parsed spec, shared by the shards of that job (refcounted). */
