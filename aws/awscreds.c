@@ -1,41 +1,60 @@
-/* awscreds: AWS credential and region resolution; see awscreds.h for the order and the file
- * rules.
+/* awscreds: the credential chain, its process-wide cache and refresh, the environment and web
+ * identity sources, and the region chain; see awscreds.h (the chain and the refresh rules).
  *
- * DESIGN. Each file is read whole (bounded), checked line by line in full even when the wanted
- * profile comes early (a malformed file is reported, as the AWS CLI does), and only the wanted
- * profile's keys are kept. The file text and every secret copied out of it are wiped before
- * they are freed. Error messages name files, line numbers, profiles and option names, never
- * option values. */
+ * DESIGN. The cache is a few slots, one per (profile argument, fingerprint of the environment
+ * variables that choose credentials). A slot holds the current snapshot (reference-counted; a
+ * caller's reference keeps it alive however the slot changes), when it was fetched, and the
+ * refresh state: `refreshing` is set while one thread (a caller in the mandatory window, or the
+ * slot's background thread in the advisory window) runs the chain; callers that must wait sleep
+ * on the condition variable. The background thread is joined before the next one starts and by
+ * awscreds_forget, so no thread outlives a forget. Slots live in a static array: a background
+ * thread's pointer to its slot stays valid. */
+#define LOG_MODULE "aws"
 #include "awscreds.h"
+#include "awscreds_int.h"
+#include "awsini.h"
+#include "awsmeta.h"
+#include "awsprofile.h"
 #include "buf.h"
-#include "file.h"
+#include "log.h"
 #include "mem.h"
+#include "sigv4.h"
+#include "sts.h"
 
 #include <openssl/crypto.h>
 
+#include <ctype.h>
 #include <errno.h>
-#include <pwd.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#define FILE_MAX ((size_t)1 << 20) /* AWS files are a few KiB; refuse anything past 1 MiB */
 #define REGION_MAX 63
+#define SLOTS 8
 
 struct awscreds {
+    atomic_int refs;
     char *access_key;
     char *secret_key;
     char *session_token; /* NULL if none */
     char *source;
     char *profile;
+    time_t expires; /* 0 = never */
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+static time_t wall_now(void) { return time(NULL); }
+time_t (*awscreds_clock)(void) = wall_now;
+const char *awscreds_container_base = "http://169.254.170.2";
+
+/* ---- small shared helpers ---- */
+
+void awscreds_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen) return;
     va_list ap;
@@ -44,262 +63,127 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Appends to the list of sources tried. The list is unbounded and small; buf_vprintf cannot
- * fail without a cap, so its result is not needed. */
-static void note(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(buf_t *b, const char *fmt, ...)
+void awscreds_note(buf_t *tried, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (buf_vprintf(b, fmt, ap) < 0) {
-        /* unreachable: no cap */
-    }
+    /* the list is unbounded and small: appending cannot fail */
+    if ((tried->len && buf_puts(tried, "; ") < 0) || buf_vprintf(tried, fmt, ap) < 0) {}
     va_end(ap);
 }
 
-static void free_secret(char **pp)
-{
-    if (*pp) OPENSSL_cleanse(*pp, strlen(*pp));
-    xfree(pp);
-}
-
-/* An environment variable, or NULL when unset or empty. */
-static const char *env(const char *name)
+const char *awscreds_env(const char *name)
 {
     const char *v = getenv(name);
     return v && *v ? v : NULL;
 }
 
-/* ---- paths ---- */
-
-static const char *home_dir(char *tmp, size_t tmplen)
+void awscreds_free_secret(char **pp)
 {
-    const char *h = env("HOME");
-    if (h) return h;
-    struct passwd pw, *res = NULL;
-    if (getpwuid_r(getuid(), &pw, tmp, tmplen, &res) == 0 && res && res->pw_dir &&
-        *res->pw_dir)
-        return res->pw_dir;
-    return NULL;
+    if (*pp) OPENSSL_cleanse(*pp, strlen(*pp));
+    xfree(pp);
 }
 
-/* The path of an AWS file: $var (with a leading "~/" expanded) or ~/.aws/<name>. Caller frees;
- * NULL when it would need a home directory and there is none. */
-static char *aws_file_path(const char *var, const char *name)
+char *awscreds_read_token_file(const char *path, const char *what, char *err, size_t errlen)
 {
-    char tmp[4096];
-    const char *v = env(var);
-    if (v && !(v[0] == '~' && (v[1] == '/' || v[1] == '\0'))) return xstrdup(v);
-    const char *home = home_dir(tmp, sizeof(tmp));
-    if (!home) return NULL;
-    if (v) return xasprintf("%s%s", home, v + 1);
-    return xasprintf("%s/.aws/%s", home, name);
-}
-
-/* ---- INI reading ---- */
-
-typedef struct {
-    int has_section;   /* the wanted profile's section was seen */
-    char *access_key;  /* aws_access_key_id */
-    char *secret_key;  /* aws_secret_access_key */
-    char *token;       /* aws_session_token (or the legacy aws_security_token) */
-    char *region;
-    const char *unsupported; /* an option naming a credential source we do not implement */
-} profile_t;
-
-static void profile_clear(profile_t *p)
-{
-    xfree(&p->access_key);
-    free_secret(&p->secret_key);
-    free_secret(&p->token);
-    xfree(&p->region);
-    memset(p, 0, sizeof(*p));
-}
-
-static int is_blank(char c) { return c == ' ' || c == '\t'; }
-
-/* Trims blanks (and a CR) off both ends of s[0..*n); returns the new start. */
-static char *trim(char *s, size_t *n)
-{
-    while (*n && (is_blank(*s) || *s == '\r')) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        awscreds_seterr(err, errlen, "%s %s: cannot open: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    buf_t b;
+    buf_init(&b, 64 * 1024);
+    char chunk[4096];
+    size_t n;
+    int bad = 0;
+    while (!bad && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_append(&b, chunk, n) < 0) bad = 1;
+    int rerr = ferror(f);
+    fclose(f);
+    OPENSSL_cleanse(chunk, sizeof chunk);
+    if (bad || rerr) {
+        awscreds_seterr(err, errlen, "%s %s: %s", what, path, bad ? "larger than 64 KiB" : "read error");
+        if (b.data) OPENSSL_cleanse(b.data, b.len);
+        buf_free(&b);
+        return NULL;
+    }
+    char *s = b.data ? b.data : "";
+    size_t len = b.len;
+    while (len && isspace((unsigned char)*s)) {
         s++;
-        (*n)--;
+        len--;
     }
-    while (*n && (is_blank(s[*n - 1]) || s[*n - 1] == '\r')) (*n)--;
-    return s;
+    while (len && isspace((unsigned char)s[len - 1])) len--;
+    char *tok = NULL;
+    if (len == 0) awscreds_seterr(err, errlen, "%s %s is empty", what, path);
+    else if (memchr(s, '\n', len) || memchr(s, '\r', len) || memchr(s, '\0', len))
+        awscreds_seterr(err, errlen, "%s %s holds more than one line", what, path);
+    else tok = xstrndup(s, len);
+    if (b.data) OPENSSL_cleanse(b.data, b.len);
+    buf_free(&b);
+    return tok;
 }
 
-/* Does the section name s[0..n) name `profile`? In a config file profiles are "[profile NAME]",
- * and the default one "[default]" or "[profile default]"; other sections ("[sso-session x]",
- * "[services x]") are not profiles. */
-static int section_matches(const char *s, size_t n, int config_style, const char *profile)
+int awscreds_parse_time(const char *s, time_t *out)
 {
-    size_t pl = strlen(profile);
-    if (config_style) {
-        if (n == 7 && memcmp(s, "default", 7) == 0) return strcmp(profile, "default") == 0;
-        if (n < 8 || memcmp(s, "profile", 7) != 0 || !is_blank(s[7])) return 0;
-        s += 8;
-        n -= 8;
-        while (n && is_blank(*s)) {
-            s++;
-            n--;
-        }
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int y, mo, d, h, mi, se, n = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || n != 19) return -1;
+    const char *p = s + 19;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p)) return -1;
+        while (isdigit((unsigned char)*p)) p++;
     }
-    return n == pl && memcmp(s, profile, n) == 0;
-}
-
-static void keep(char **slot, const char *v, size_t n, int secret)
-{
-    if (secret) free_secret(slot);
-    else xfree(slot);
-    *slot = xstrndup(v, n);
-}
-
-/* Applies one option of the wanted section. */
-static void profile_set(profile_t *p, const char *key, const char *v, size_t n)
-{
-    static const char *const unsupported[] = {"role_arn", "credential_process", "sso_start_url",
-                                              "sso_session", "web_identity_token_file",
-                                              "credential_source"};
-    if (strcmp(key, "aws_access_key_id") == 0) keep(&p->access_key, v, n, 0);
-    else if (strcmp(key, "aws_secret_access_key") == 0) keep(&p->secret_key, v, n, 1);
-    else if (strcmp(key, "aws_session_token") == 0) keep(&p->token, v, n, 1);
-    else if (strcmp(key, "aws_security_token") == 0 && !p->token) keep(&p->token, v, n, 1);
-    else if (strcmp(key, "region") == 0) keep(&p->region, v, n, 0);
-    else
-        for (size_t i = 0; i < sizeof(unsupported) / sizeof(*unsupported); i++)
-            if (strcmp(key, unsupported[i]) == 0 && !p->unsupported)
-                p->unsupported = unsupported[i];
-}
-
-/* Parses the text of `path` for `profile`. 0, or -1 with "PATH:LINE: problem" in err. */
-static int ini_parse(const char *path, char *text, size_t len, int config_style,
-                     const char *profile, profile_t *out, char *err, size_t errlen)
-{
-    int in_section = 0, in_wanted = 0;
-    long opt_indent = -1; /* indentation of the last option line; -1 = none in this section */
-    size_t lineno = 0;
-    char *p = text, *end = text + len;
-    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* UTF-8 byte order mark */
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *eol = nl ? nl : end;
-        lineno++;
-        size_t n = (size_t)(eol - p);
-        long indent = 0;
-        while ((size_t)indent < n && is_blank(p[indent])) indent++;
-        char *s = trim(p, &n);
-        p = nl ? nl + 1 : end;
-        if (n == 0 || *s == '#' || *s == ';') continue;
-        /* A "[...]" line is a section header however it is indented; any other line indented
-         * deeper than the last option continues that option (nested settings). */
-        if (*s != '[' && opt_indent >= 0 && indent > opt_indent) continue;
-        if (*s == '[') {
-            char *close = memchr(s, ']', n);
-            if (!close) {
-                seterr(err, errlen, "%s:%zu: section header has no closing ']'", path, lineno);
-                return -1;
-            }
-            size_t rest = n - (size_t)(close + 1 - s);
-            char *after = trim(close + 1, &rest);
-            if (rest && *after != '#' && *after != ';') {
-                seterr(err, errlen, "%s:%zu: unexpected text after the section header", path,
-                       lineno);
-                return -1;
-            }
-            size_t sn = (size_t)(close - s - 1);
-            char *name = trim(s + 1, &sn);
-            if (sn == 0) {
-                seterr(err, errlen, "%s:%zu: empty section name '[]'", path, lineno);
-                return -1;
-            }
-            in_section = 1;
-            in_wanted = section_matches(name, sn, config_style, profile);
-            if (in_wanted) out->has_section = 1;
-            opt_indent = -1;
-            continue;
-        }
-        size_t klen = strcspn(s, "=:");
-        if (klen >= n) {
-            seterr(err, errlen, "%s:%zu: expected '[section]' or 'name = value'", path, lineno);
-            return -1;
-        }
-        if (!in_section) {
-            seterr(err, errlen, "%s:%zu: option outside of any [section]", path, lineno);
-            return -1;
-        }
-        size_t kn = klen;
-        char *key = trim(s, &kn);
-        if (kn == 0) {
-            seterr(err, errlen, "%s:%zu: option with an empty name", path, lineno);
-            return -1;
-        }
-        if (kn > 64) {
-            seterr(err, errlen, "%s:%zu: option name longer than 64 characters", path, lineno);
-            return -1;
-        }
-        opt_indent = indent;
-        if (!in_wanted) continue;
-        char keybuf[65];
-        for (size_t i = 0; i < kn; i++)
-            keybuf[i] = (char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] + 32 : key[i]);
-        keybuf[kn] = '\0';
-        size_t vn = n - klen - 1;
-        char *val = trim(s + klen + 1, &vn);
-        for (size_t i = 1; i < vn; i++) { /* inline comment: '#' or ';' after a blank */
-            if ((val[i] == '#' || val[i] == ';') && is_blank(val[i - 1])) {
-                vn = i;
-                val = trim(val, &vn);
-                break;
-            }
-        }
-        profile_set(out, keybuf, val, vn);
-    }
+    if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0 && strcmp(p, "+0000") != 0) return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 || y < 1970) return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = se;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1) return -1;
+    *out = t;
     return 0;
 }
 
-/* Reads `path` and collects `profile`. Returns 1 if read, 0 if the file does not exist, -1 on
- * error (unreadable, too large, malformed) with err set. */
-static int read_profile(const char *path, int config_style, const char *profile,
-                        profile_t *out, char *err, size_t errlen)
+/* ---- snapshots ---- */
+
+awscreds_t *awscreds_make(const char *access_key, const char *secret_key, const char *token, time_t expires,
+                          const char *profile, char *source)
 {
-    memset(out, 0, sizeof(*out));
-    char *data = NULL;
-    size_t len = 0;
-    if (file_read_all(path, FILE_MAX, FILE_MISSING_OK | FILE_SECRET, &data, &len, err, errlen) < 0) {
-        if (errno == EISDIR)
-            seterr(err, errlen, "%s is a directory, not an AWS %s file", path, config_style ? "config" : "credentials");
-        return -1;
-    }
-    if (!data) return 0;
-    int rc = 0;
-    if (memchr(data, '\0', len)) {
-        seterr(err, errlen, "%s: contains a NUL byte: not a text file", path);
-        rc = -1;
-    }
-    if (rc == 0) rc = ini_parse(path, data, len, config_style, profile, out, err, errlen);
-    OPENSSL_cleanse(data, len);
-    free(data);
-    if (rc < 0) {
-        profile_clear(out);
-        return -1;
-    }
-    return 1;
+    awscreds_t *c = xcalloc(1, sizeof(*c));
+    atomic_init(&c->refs, 1);
+    c->access_key = xstrdup(access_key);
+    c->secret_key = xstrdup(secret_key);
+    c->session_token = token && *token ? xstrdup(token) : NULL;
+    c->profile = xstrdup(profile ? profile : "default");
+    c->source = source;
+    c->expires = expires;
+    return c;
 }
 
-/* ---- credentials ---- */
+static awscreds_t *ref(awscreds_t *c)
+{
+    if (c) atomic_fetch_add(&c->refs, 1);
+    return c;
+}
 
 void awscreds_destroy(awscreds_t **self_p)
 {
     if (!self_p || !*self_p) return;
     awscreds_t *c = *self_p;
+    *self_p = NULL;
+    if (atomic_fetch_sub(&c->refs, 1) != 1) return;
     xfree(&c->access_key);
-    free_secret(&c->secret_key);
-    free_secret(&c->session_token);
+    awscreds_free_secret(&c->secret_key);
+    awscreds_free_secret(&c->session_token);
     xfree(&c->source);
     xfree(&c->profile);
     free(c);
-    *self_p = NULL;
 }
 
 const char *awscreds_access_key(const awscreds_t *c) { return c->access_key; }
@@ -307,120 +191,367 @@ const char *awscreds_secret_key(const awscreds_t *c) { return c->secret_key; }
 const char *awscreds_session_token(const awscreds_t *c) { return c->session_token; }
 const char *awscreds_source(const awscreds_t *c) { return c->source; }
 const char *awscreds_profile(const awscreds_t *c) { return c->profile; }
+time_t awscreds_expiration(const awscreds_t *c) { return c->expires; }
 
-static awscreds_t *make(const char *ak, const char *sk, const char *token, const char *profile,
-                        char *source)
+int awscreds_from_json(const cJSON *o, bool need_expiry, const char *profile, char *source, awscreds_t **out, char *err,
+                       size_t errlen)
 {
-    awscreds_t *c = xcalloc(1, sizeof(*c));
-    c->access_key = xstrdup(ak);
-    c->secret_key = xstrdup(sk);
-    c->session_token = token && *token ? xstrdup(token) : NULL;
-    c->profile = xstrdup(profile);
-    c->source = source;
-    return c;
+    *out = NULL;
+    const char *names[] = {"AccessKeyId", "SecretAccessKey"};
+    const char *v[2];
+    for (int i = 0; i < 2; i++) {
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, names[i]);
+        if (!cJSON_IsString(j) || !j->valuestring[0]) {
+            awscreds_seterr(err, errlen, "%s: the reply has no %s", source, names[i]);
+            free(source);
+            return -1;
+        }
+        v[i] = j->valuestring;
+    }
+    const cJSON *tk = cJSON_GetObjectItemCaseSensitive(o, "Token");
+    if (!tk) tk = cJSON_GetObjectItemCaseSensitive(o, "SessionToken");
+    if (tk && !cJSON_IsString(tk) && !cJSON_IsNull(tk)) {
+        awscreds_seterr(err, errlen, "%s: the reply's Token is not a string", source);
+        free(source);
+        return -1;
+    }
+    time_t exp = 0;
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(o, "Expiration");
+    if (ex && !cJSON_IsNull(ex) && (!cJSON_IsString(ex) || awscreds_parse_time(ex->valuestring, &exp) < 0)) {
+        awscreds_seterr(err, errlen, "%s: the reply's Expiration is not an ISO 8601 UTC time", source);
+        free(source);
+        return -1;
+    }
+    if (need_expiry && !exp) {
+        awscreds_seterr(err, errlen, "%s: the reply has no Expiration", source);
+        free(source);
+        return -1;
+    }
+    *out = awscreds_make(v[0], v[1], cJSON_IsString(tk) ? tk->valuestring : NULL, exp, profile, source);
+    return 0;
 }
 
-/* The profile to use and where it came from. */
-static const char *pick_profile(const char *profile, const char **from)
+/* ---- the first two sources ---- */
+
+int awscreds_from_environment(buf_t *tried, const char *profile, awscreds_t **out, char *err, size_t errlen)
 {
+    const char *ak = awscreds_env("AWS_ACCESS_KEY_ID"), *sk = awscreds_env("AWS_SECRET_ACCESS_KEY");
+    if (ak && sk) {
+        time_t exp = 0;
+        const char *e = awscreds_env("AWS_CREDENTIAL_EXPIRATION");
+        if (e && awscreds_parse_time(e, &exp) < 0) {
+            awscreds_seterr(err, errlen, "AWS_CREDENTIAL_EXPIRATION is not an ISO 8601 UTC time");
+            return -1;
+        }
+        *out = awscreds_make(ak, sk, awscreds_env("AWS_SESSION_TOKEN"), exp, profile, xstrdup("environment"));
+        return 1;
+    }
+    if (ak || sk) {
+        awscreds_seterr(err, errlen, "%s is set but %s is not", ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+                        ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
+        return -1;
+    }
+    awscreds_note(tried, "environment (AWS_ACCESS_KEY_ID not set)");
+    return 0;
+}
+
+int awscreds_from_web_identity_env(buf_t *tried, const char *profile, awscreds_t **out, char *err, size_t errlen)
+{
+    const char *file = awscreds_env("AWS_WEB_IDENTITY_TOKEN_FILE"), *role = awscreds_env("AWS_ROLE_ARN");
+    if (!file && !role) {
+        awscreds_note(tried, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE not set)");
+        return 0;
+    }
+    if (!file || !role) {
+        awscreds_seterr(err, errlen, "web identity: %s is set but %s is not (EKS IRSA sets both)",
+                        file ? "AWS_WEB_IDENTITY_TOKEN_FILE" : "AWS_ROLE_ARN",
+                        file ? "AWS_ROLE_ARN" : "AWS_WEB_IDENTITY_TOKEN_FILE");
+        return -1;
+    }
+    char *token = awscreds_read_token_file(file, "web identity token file", err, errlen);
+    if (!token) return -1;
+    const char *region = awscreds_env("AWS_REGION");
+    if (!region) region = awscreds_env("AWS_DEFAULT_REGION");
+    sts_role_t r = {.region = region,
+                    .role_arn = role,
+                    .session_name = awscreds_env("AWS_ROLE_SESSION_NAME"),
+                    .profile = profile};
+    int rc = sts_assume_role_with_web_identity(&r, token, out, err, errlen);
+    awscreds_free_secret(&token);
+    return rc < 0 ? -1 : 1;
+}
+
+/* ---- the chain ---- */
+
+static _Atomic unsigned long resolutions;
+unsigned long awscreds_resolutions(void) { return atomic_load(&resolutions); }
+
+/* The profile to use and where it came from. */
+static const char *pick_profile(const char *profile, const char **from, bool *explicit_p)
+{
+    *explicit_p = true;
     if (profile && *profile) {
         *from = "given explicitly";
         return profile;
     }
-    const char *e = env("AWS_PROFILE");
+    const char *e = awscreds_env("AWS_PROFILE");
     if (e) {
         *from = "from AWS_PROFILE";
         return e;
     }
+    *explicit_p = false;
     *from = "default";
     return "default";
 }
 
-/* Tries one file. Returns the credentials, or NULL with *fail set on an error (err holds it)
- * and a note appended to `tried` when the file simply has none. */
-static awscreds_t *try_file(const char *var, const char *name, int config_style,
-                            const char *profile, buf_t *tried, const char **unsupported_key,
-                            char **unsupported_path, int *fail, char *err, size_t errlen)
+/* Runs the chain once. */
+static awscreds_t *resolve(const char *profile_arg, char *err, size_t errlen)
 {
-    const char *kind = config_style ? "config file" : "shared credentials file";
-    char *path = aws_file_path(var, name);
-    if (!path) {
-        note(tried, "; %s (no home directory and %s unset)", kind, var);
-        return NULL;
-    }
-    profile_t pr;
-    int r = read_profile(path, config_style, profile, &pr, err, errlen);
+    atomic_fetch_add(&resolutions, 1);
+    const char *from;
+    bool named;
+    const char *profile = pick_profile(profile_arg, &from, &named);
+    buf_t tried;
+    buf_init(&tried, 0);
     awscreds_t *c = NULL;
-    char section[300];
-    snprintf(section, sizeof(section), "[%s%s]",
-             config_style && strcmp(profile, "default") != 0 ? "profile " : "", profile);
-    if (r < 0) {
-        *fail = 1;
-    } else if (r == 0) {
-        note(tried, "; %s %s (not found)", kind, path);
-    } else if (!pr.has_section) {
-        note(tried, "; %s %s (no %s section)", kind, path, section);
-    } else if (pr.access_key && pr.secret_key && *pr.access_key && *pr.secret_key) {
-        c = make(pr.access_key, pr.secret_key, pr.token, profile,
-                 xasprintf("%s %s, profile %s", kind, path, profile));
-    } else if ((pr.access_key && *pr.access_key) || (pr.secret_key && *pr.secret_key)) {
-        seterr(err, errlen, "%s: profile %s has %s but no %s", path, section,
-               pr.access_key && *pr.access_key ? "aws_access_key_id" : "aws_secret_access_key",
-               pr.access_key && *pr.access_key ? "aws_secret_access_key" : "aws_access_key_id");
-        *fail = 1;
+    int r = 0;
+    if (!(profile_arg && *profile_arg)) {
+        r = awscreds_from_environment(&tried, profile, &c, err, errlen);
+        if (r == 0) r = awscreds_from_web_identity_env(&tried, profile, &c, err, errlen);
     } else {
-        note(tried, "; %s %s (%s has no aws_access_key_id)", kind, path, section);
-        if (pr.unsupported && !*unsupported_key) {
-            *unsupported_key = pr.unsupported;
-            *unsupported_path = xstrdup(path);
+        awscreds_note(&tried, "environment (skipped: profile given explicitly)");
+    }
+    bool found = false;
+    if (r == 0) r = awsprofile_credentials(profile, &tried, &found, &c, err, errlen);
+    if (r == 0 && named && !found) {
+        awscreds_seterr(err, errlen, "no AWS credentials found for profile '%s' (%s): tried %s", profile, from,
+                        tried.data ? tried.data : "nothing");
+        r = -1;
+    }
+    if (r == 0) r = awsmeta_container(&tried, profile, &c, err, errlen);
+    if (r == 0) r = awsmeta_imds(&tried, profile, &c, err, errlen);
+    if (r == 0)
+        awscreds_seterr(err, errlen, "no AWS credentials found for profile '%s' (%s): tried %s", profile, from,
+                        tried.data ? tried.data : "nothing");
+    buf_free(&tried);
+    if (r > 0) log_debug("AWS credentials from %s", awscreds_source(c));
+    return r > 0 ? c : NULL;
+}
+
+/* ---- the cache ---- */
+
+typedef struct {
+    bool used;
+    char *profile; /* the argument ("" = none) */
+    char fp[65];   /* fingerprint of the choosing environment */
+    awscreds_t *cur;
+    time_t fetched;
+    time_t failed_at; /* last failed refresh; 0 = none */
+    bool refreshing;
+    bool thread_live; /* a background thread to join */
+    pthread_t thread;
+    unsigned long used_seq; /* for eviction */
+} slot_t;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static slot_t slots[SLOTS];
+static unsigned long seq;
+
+static void env_fingerprint(char out[65])
+{
+    static const char *const vars[] = {"AWS_ACCESS_KEY_ID",
+                                       "AWS_SECRET_ACCESS_KEY",
+                                       "AWS_SESSION_TOKEN",
+                                       "AWS_CREDENTIAL_EXPIRATION",
+                                       "AWS_PROFILE",
+                                       "AWS_SHARED_CREDENTIALS_FILE",
+                                       "AWS_CONFIG_FILE",
+                                       "HOME",
+                                       "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                       "AWS_ROLE_ARN",
+                                       "AWS_ROLE_SESSION_NAME",
+                                       "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                       "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                       "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                       "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                       "AWS_EC2_METADATA_DISABLED",
+                                       "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                       "AWS_ENDPOINT_URL_STS",
+                                       "AWS_ENDPOINT_URL"};
+    buf_t b;
+    buf_init(&b, 0);
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        /* "unset" and "set to x" must differ: a marker byte, then the value and a NUL */
+        if (buf_putc(&b, v ? '=' : '-') < 0 || (v && buf_append(&b, v, strlen(v)) < 0) || buf_putc(&b, '\0') < 0) {
+            /* unbounded buffer: cannot fail */
         }
     }
-    profile_clear(&pr);
-    free(path);
+    if (buf_puts(&b, awscreds_container_base ? awscreds_container_base : "") < 0) {}
+    sigv4_sha256_hex(b.data ? b.data : "", b.len, out);
+    if (b.data) OPENSSL_cleanse(b.data, b.len);
+    buf_free(&b);
+}
+
+/* When a refresh should start (advisory) and when callers must wait for it (mandatory). */
+static void windows(const slot_t *s, time_t *advisory, time_t *mandatory)
+{
+    time_t exp = s->cur->expires;
+    if (!exp) {
+        *advisory = *mandatory = s->fetched + AWSCREDS_STATIC_TTL_S;
+        return;
+    }
+    time_t life = exp > s->fetched ? exp - s->fetched : 0;
+    time_t adv = life / 2 < AWSCREDS_ADVISORY_S ? life / 2 : AWSCREDS_ADVISORY_S;
+    time_t man = life / 4 < AWSCREDS_MANDATORY_S ? life / 4 : AWSCREDS_MANDATORY_S;
+    *advisory = exp - adv;
+    *mandatory = exp - man;
+}
+
+/* Runs the chain for slot s, outside the lock, and installs the result. Called with mu held and
+ * s->refreshing set; returns with mu held and s->refreshing cleared. */
+static void refresh_locked(slot_t *s, char *err, size_t errlen)
+{
+    char *profile = xstrdup(s->profile);
+    pthread_mutex_unlock(&mu);
+    awscreds_t *c = resolve(*profile ? profile : NULL, err, errlen);
+    pthread_mutex_lock(&mu);
+    free(profile);
+    time_t now = awscreds_clock();
+    if (c) {
+        awscreds_destroy(&s->cur);
+        s->cur = c;
+        s->fetched = now;
+        s->failed_at = 0;
+    } else {
+        s->failed_at = now;
+    }
+    s->refreshing = false;
+    pthread_cond_broadcast(&cv);
+}
+
+static void *background(void *arg)
+{
+    slot_t *s = arg;
+    char err[1024];
+    pthread_mutex_lock(&mu);
+    refresh_locked(s, err, sizeof err);
+    if (s->failed_at && s->cur) {
+        char until[32] = "?";
+        struct tm tm;
+        time_t exp = s->cur->expires;
+        if (gmtime_r(&exp, &tm)) strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        log_warn("refreshing AWS credentials failed (the current ones stay in use until %s): %s", until, err);
+    }
+    pthread_mutex_unlock(&mu);
+    return NULL;
+}
+
+/* Joins a finished background thread of s (mu held; released while joining). */
+static void join_locked(slot_t *s)
+{
+    if (!s->thread_live) return;
+    pthread_t t = s->thread;
+    s->thread_live = false;
+    pthread_mutex_unlock(&mu);
+    pthread_join(t, NULL);
+    pthread_mutex_lock(&mu);
+}
+
+static slot_t *slot_for(const char *profile, const char fp[65])
+{
+    slot_t *free_slot = NULL, *oldest = NULL;
+    for (int i = 0; i < SLOTS; i++) {
+        slot_t *s = &slots[i];
+        if (s->used && strcmp(s->profile, profile) == 0 && strcmp(s->fp, fp) == 0) return s;
+        if (!s->used && !s->thread_live && !free_slot) free_slot = s;
+        if (s->used && !s->refreshing && (!oldest || s->used_seq < oldest->used_seq)) oldest = s;
+    }
+    slot_t *s = free_slot ? free_slot : oldest;
+    if (!s) return NULL; /* every slot is refreshing: the caller resolves without caching */
+    awscreds_destroy(&s->cur);
+    free(s->profile);
+    bool live = s->thread_live;
+    pthread_t t = s->thread;
+    memset(s, 0, sizeof(*s));
+    s->thread_live = live;
+    s->thread = t;
+    s->used = true;
+    s->profile = xstrdup(profile);
+    memcpy(s->fp, fp, 65);
+    return s;
+}
+
+awscreds_t *awscreds_new(const char *profile, char *err, size_t errlen)
+{
+    char fp[65];
+    env_fingerprint(fp);
+    const char *key = profile ? profile : "";
+    pthread_mutex_lock(&mu);
+    slot_t *s = slot_for(key, fp);
+    if (!s) {
+        pthread_mutex_unlock(&mu);
+        return resolve(profile, err, errlen);
+    }
+    s->used_seq = ++seq;
+    for (;;) {
+        time_t now = awscreds_clock();
+        if (s->cur) {
+            time_t adv, man;
+            windows(s, &adv, &man);
+            bool expired = s->cur->expires && now >= s->cur->expires;
+            if (now < adv) break;
+            bool may_retry = !s->failed_at || now - s->failed_at >= AWSCREDS_RETRY_S || now < s->failed_at;
+            if (now < man && !expired) {
+                if (!s->refreshing && may_retry) {
+                    join_locked(s);
+                    if (!s->refreshing) {
+                        s->refreshing = true;
+                        if (pthread_create(&s->thread, NULL, background, s) == 0) {
+                            s->thread_live = true;
+                        } else {
+                            s->refreshing = false;
+                            log_warn("cannot start a thread to refresh AWS credentials");
+                        }
+                    }
+                }
+                break;
+            }
+            if (!s->refreshing && !may_retry && !expired) break; /* failed just now: keep these a while */
+        }
+        if (s->refreshing) {
+            pthread_cond_wait(&cv, &mu);
+            continue;
+        }
+        s->refreshing = true;
+        refresh_locked(s, err, errlen);
+        if (!s->failed_at) break;
+        if (s->cur && (!s->cur->expires || awscreds_clock() < s->cur->expires)) {
+            log_warn("refreshing AWS credentials failed; the current ones (from %s) are still valid: %s",
+                     s->cur->source, err);
+            break;
+        }
+        pthread_mutex_unlock(&mu);
+        return NULL;
+    }
+    awscreds_t *c = ref(s->cur);
+    pthread_mutex_unlock(&mu);
     return c;
 }
 
-awscreds_t *awscreds_new(const char *profile_arg, char *err, size_t errlen)
+void awscreds_forget(void)
 {
-    const char *from;
-    const char *profile = pick_profile(profile_arg, &from);
-    buf_t tried;
-    buf_init(&tried, 0);
-    if (!(profile_arg && *profile_arg)) {
-        const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY");
-        if (ak && sk)
-            return make(ak, sk, env("AWS_SESSION_TOKEN"), profile, xstrdup("environment"));
-        if (ak || sk) {
-            seterr(err, errlen, "%s is set but %s is not",
-                   ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
-                   ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
-            return NULL;
-        }
-        note(&tried, "environment (AWS_ACCESS_KEY_ID not set)");
-    } else {
-        note(&tried, "environment (skipped: profile given explicitly)");
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < SLOTS; i++) {
+        slot_t *s = &slots[i];
+        while (s->refreshing) pthread_cond_wait(&cv, &mu);
+        join_locked(s);
+        awscreds_destroy(&s->cur);
+        xfree(&s->profile);
+        memset(s, 0, sizeof(*s));
     }
-    const char *unsupported = NULL;
-    char *unsupported_path = NULL;
-    int fail = 0;
-    awscreds_t *c = try_file("AWS_SHARED_CREDENTIALS_FILE", "credentials", 0, profile, &tried,
-                             &unsupported, &unsupported_path, &fail, err, errlen);
-    if (!c && !fail)
-        c = try_file("AWS_CONFIG_FILE", "config", 1, profile, &tried, &unsupported,
-                     &unsupported_path, &fail, err, errlen);
-    if (!c && !fail) {
-        if (unsupported)
-            seterr(err, errlen, "AWS profile '%s' in %s uses %s, which llmaj does not support: "
-                   "give static keys (aws_access_key_id, aws_secret_access_key, "
-                   "aws_session_token) in the environment or the profile", profile,
-                   unsupported_path, unsupported);
-        else
-            seterr(err, errlen, "no AWS credentials found for profile '%s' (%s): tried %s",
-                   profile, from, tried.data ? tried.data : "nothing");
-    }
-    free(unsupported_path);
-    buf_free(&tried);
-    return c;
+    pthread_mutex_unlock(&mu);
 }
 
 /* ---- region ---- */
@@ -430,62 +561,63 @@ static int region_ok(const char *r)
     size_t n = strlen(r);
     if (n == 0 || n > REGION_MAX || r[0] == '-' || r[n - 1] == '-') return 0;
     for (size_t i = 0; i < n; i++)
-        if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= '0' && r[i] <= '9') || r[i] == '-'))
-            return 0;
+        if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= '0' && r[i] <= '9') || r[i] == '-')) return 0;
     return 1;
 }
 
-static int set_region(const char *r, const char *where, char *out, size_t outlen, char *err,
-                      size_t errlen)
+static int set_region(const char *r, const char *where, char *out, size_t outlen, char *err, size_t errlen)
 {
     if (!region_ok(r)) {
-        seterr(err, errlen, "%s: '%.80s' is not a valid AWS region name (e.g. us-east-1)",
-               where, r);
+        awscreds_seterr(err, errlen, "%s: '%.80s' is not a valid AWS region name (e.g. us-east-1)", where, r);
         return -1;
     }
     if (strlen(r) >= outlen) {
-        seterr(err, errlen, "%s: region name '%s' is longer than the %zu bytes allowed", where,
-               r, outlen ? outlen - 1 : 0);
+        awscreds_seterr(err, errlen, "%s: region name '%s' is longer than the %zu bytes allowed", where, r,
+                        outlen ? outlen - 1 : 0);
         return -1;
     }
     snprintf(out, outlen, "%s", r);
     return 0;
 }
 
-int awscreds_region(const char *explicit_region, const char *profile_arg, char *out,
-                    size_t outlen, char *err, size_t errlen)
+int awscreds_region(const char *explicit_region, const char *profile_arg, char *out, size_t outlen, char *err,
+                    size_t errlen)
 {
     if (outlen) out[0] = '\0';
-    if (explicit_region && *explicit_region)
-        return set_region(explicit_region, "region", out, outlen, err, errlen);
-    if (env("AWS_REGION"))
-        return set_region(env("AWS_REGION"), "AWS_REGION", out, outlen, err, errlen);
-    if (env("AWS_DEFAULT_REGION"))
-        return set_region(env("AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION", out, outlen, err,
-                          errlen);
+    if (explicit_region && *explicit_region) return set_region(explicit_region, "region", out, outlen, err, errlen);
+    if (awscreds_env("AWS_REGION"))
+        return set_region(awscreds_env("AWS_REGION"), "AWS_REGION", out, outlen, err, errlen);
+    if (awscreds_env("AWS_DEFAULT_REGION"))
+        return set_region(awscreds_env("AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION", out, outlen, err, errlen);
     const char *from;
-    const char *profile = pick_profile(profile_arg, &from);
-    char *path = aws_file_path("AWS_CONFIG_FILE", "config");
+    bool named;
+    const char *profile = pick_profile(profile_arg, &from, &named);
+    char *path = awsini_path("AWS_CONFIG_FILE", "config");
     if (!path) {
-        seterr(err, errlen, "no AWS region: none given, AWS_REGION and AWS_DEFAULT_REGION are "
-                            "unset, and there is no home directory for ~/.aws/config");
+        awscreds_seterr(err, errlen,
+                        "no AWS region: none given, AWS_REGION and AWS_DEFAULT_REGION are unset, and "
+                        "there is no home directory for ~/.aws/config");
         return -1;
     }
-    profile_t pr;
-    int r = read_profile(path, 1, profile, &pr, err, errlen);
+    awsini_profile_t pr;
+    int r = awsini_read(path, true, profile, &pr, err, errlen);
     int rc = -1;
-    if (r > 0 && pr.region && *pr.region) {
+    const char *reg = r > 0 ? awsini_get(&pr, "region") : NULL;
+    if (reg && *reg) {
         char *where = xasprintf("%s, profile %s", path, profile);
-        rc = set_region(pr.region, where, out, outlen, err, errlen);
+        rc = set_region(reg, where, out, outlen, err, errlen);
         free(where);
     } else if (r >= 0) {
-        seterr(err, errlen, "no AWS region: none given, AWS_REGION and AWS_DEFAULT_REGION are "
-               "unset, and %s %s profile '%s' (%s)", path,
-               r == 0 ? "does not exist, so it has no region for"
-                      : !pr.has_section ? "has no section for" : "sets no region for",
-               profile, from);
+        awscreds_seterr(err, errlen,
+                        "no AWS region: none given, AWS_REGION and AWS_DEFAULT_REGION are unset, and "
+                        "%s %s profile '%s' (%s)",
+                        path,
+                        r == 0      ? "does not exist, so it has no region for"
+                        : !pr.found ? "has no section for"
+                                    : "sets no region for",
+                        profile, from);
     }
-    profile_clear(&pr);
+    awsini_clear(&pr);
     free(path);
     return rc;
 }

@@ -21,5 +21,6 @@ int cmd_sync(int argc, char **argv);   /* llmaj sync ...: (re)sync a finished jo
 int cmd_list(int argc, char **argv);     /* llmaj list [--db PATH] [--json]: every job, newest first */
 int cmd_status(int argc, char **argv);   /* llmaj status JOB [--db PATH] [--json]: state, steps, counts */
 int cmd_results(int argc, char **argv);  /* llmaj results JOB [--limit N] [--offset N] [--explanations] [--json] */
+int cmd_report(int argc, char **argv);   /* llmaj report JOB [--html FILE] [--max-rows N]: tables, or the viewer page */
 
 #endif

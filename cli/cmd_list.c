@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "jobdb.h"
+#include "jsonprint.h"
 #include "mem.h"
 #include "scheduler.h"
 
@@ -92,7 +93,7 @@ static int print_json(const rows_t *rs)
     /* One job a line: a valid JSON array that line tools can still read. */
     int rc = fputs("[", stdout) < 0 ? -1 : 0;
     for (const cJSON *o = a->child; o && !rc; o = o->next) {
-        char *txt = cJSON_PrintUnformatted(o);
+        char *txt = jsonprint(o, false);
         if (!txt || printf("%s%s", txt, o->next ? ",\n" : "") < 0) rc = -1;
         free(txt);
     }

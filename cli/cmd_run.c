@@ -21,6 +21,7 @@
 #include "embedded.h"
 #include "errlist.h"
 #include "file.h"
+#include "jsonprint.h"
 #include "log.h"
 #include "mem.h"
 #include "report.h"
@@ -96,9 +97,10 @@ static int print_outcome(const char *db_path, const char *job_id)
         cJSON_Delete(summary);
         if (st.job.error) printf("error: %s\n", st.job.error);
         printf("results: %s\n", st.output_dir);
+        if (st.output_uri) printf("s3: %s\n", st.output_uri);   /* where the files are uploaded (see error if not) */
         const cJSON *ms = cJSON_GetObjectItemCaseSensitive(st.mlflow, "state");
         if (cJSON_IsString(ms) && strcmp(ms->valuestring, "none") != 0) {
-            char *txt = cJSON_PrintUnformatted(st.mlflow);
+            char *txt = jsonprint(st.mlflow, false);
             printf("mlflow: %s\n", txt ? txt : "?");
             free(txt);
         }

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "jobdb.h"
+#include "jsonprint.h"
 #include "mem.h"
 #include "scheduler.h"
 #include "termtext.h"
@@ -217,7 +218,7 @@ static int print_json(sched_status_t *s)
     s->mlflow = NULL;   /* now o's */
     cJSON_AddStringToObject(o, "output_dir", s->output_dir);
     cJSON_AddBoolToObject(o, "output_written", s->output_written);
-    char *txt = cJSON_Print(o);
+    char *txt = jsonprint(o, true);
     cJSON_Delete(o);
     if (!txt) return -1;
     int rc = puts(txt) < 0 ? -1 : 0;

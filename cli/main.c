@@ -27,6 +27,7 @@ static const command_t commands[] = {
     {"list", cmd_list, "list the jobs in a job database, newest first"},
     {"status", cmd_status, "show a job's state, steps, counts, timings and MLflow sync"},
     {"results", cmd_results, "show a job's results, a page of (record, target) rows at a time"},
+    {"report", cmd_report, "show a job's summary tables, or write them as a self-contained HTML page (--html)"},
 };
 
 static void usage(FILE *f)

@@ -72,8 +72,22 @@ static double num(const cJSON *o, const char *k, bool *ok)
     return *ok ? v->valuedouble : 0;
 }
 
-static void print_metrics(FILE *f, const cJSON *metrics)
+static bool lower_is_better(const cJSON *m)
 {
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "lower_is_better"));
+}
+
+/* A metric's name as the tables show it, cut to the column's 28 characters: with a '*' at its
+ * end (inside the 28) when a lower rating is better. */
+static void metric_cell(char *out, size_t n, const cJSON *m)
+{
+    bool star = lower_is_better(m);
+    snprintf(out, n, "%.*s%s", star ? 27 : 28, m->string ? m->string : "?", star ? "*" : "");
+}
+
+static bool print_metrics(FILE *f, const cJSON *metrics)
+{
+    bool starred = false;
     fprintf(f, "  %-28s %7s %10s %17s %7s %9s %7s\n", "metric", "mean", "mean score", "95% CI", "n", "unscored", "errors");
     for (const cJSON *m = metrics ? metrics->child : NULL; m; m = m->next) {
         bool ok_mean, ok_score, ok;
@@ -85,7 +99,10 @@ static void print_metrics(FILE *f, const cJSON *metrics)
         if (cJSON_IsArray(ci) && cJSON_GetArraySize(ci) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(ci, 0)))
             snprintf(sci, sizeof sci, "[%.3f, %.3f]", cJSON_GetArrayItem(ci, 0)->valuedouble,
                      cJSON_GetArrayItem(ci, 1)->valuedouble);
-        fprintf(f, "  %-28.28s %7s %10s %17s %7.0f %9.0f %7.0f\n", m->string, smean, sscore, sci, num(m, "n", &ok),
+        char name[32];
+        metric_cell(name, sizeof name, m);
+        starred |= lower_is_better(m);
+        fprintf(f, "  %-28.28s %7s %10s %17s %7.0f %9.0f %7.0f\n", name, smean, sscore, sci, num(m, "n", &ok),
                 num(m, "n_unscored", &ok), num(m, "n_error", &ok));
         const cJSON *ratings = cJSON_GetObjectItemCaseSensitive(m, "ratings");
         if (!ok_mean && cJSON_IsObject(ratings)) {
@@ -94,33 +111,51 @@ static void print_metrics(FILE *f, const cJSON *metrics)
             fputc('\n', f);
         }
     }
+    return starred;
+}
+
+/* A difference with its sign and 3 decimals; what rounds to zero is "+0.000", never "-0.000"
+ * (the viewer's sgn3 shows the same). */
+static void signed3(char *out, size_t n, double v)
+{
+    snprintf(out, n, "%+.3f", fabs(v) < 0.0005 ? 0.0 : v);
 }
 
 void report_summary(FILE *f, const cJSON *summary)
 {
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(summary, "targets");
+    bool starred = false;
     for (const cJSON *t = targets ? targets->child : NULL; t; t = t->next) {
         const cJSON *model = cJSON_GetObjectItemCaseSensitive(t, "model");
         fprintf(f, "\n%s model: %s\n", t->string, cJSON_IsString(model) ? model->valuestring : "?");
-        print_metrics(f, cJSON_GetObjectItemCaseSensitive(t, "metrics"));
+        starred |= print_metrics(f, cJSON_GetObjectItemCaseSensitive(t, "metrics"));
     }
     const cJSON *cmp = cJSON_GetObjectItemCaseSensitive(summary, "comparison");
     if (cJSON_IsObject(cmp) && cmp->child) {
-        fprintf(f, "\ncustom vs base (positive = custom better)\n");
+        fprintf(f, "\ncustom vs base (positive = custom better%s)\n",
+                starred ? "; for * metrics lower ratings are better, and the sign is flipped to match" : "");
         fprintf(f, "  %-28s %9s %17s %6s %6s %6s %8s\n", "metric", "mean diff", "95% CI", "wins", "ties", "losses", "win rate");
         for (const cJSON *m = cmp->child; m; m = m->next) {
             bool ok, okd, okw;
             double d = num(m, "mean_diff", &okd), wr = num(m, "win_rate", &okw);
-            char sd[16] = "-", sci[32] = "-", swr[16] = "-";
-            if (okd) snprintf(sd, sizeof sd, "%+.3f", fabs(d) < 0.0005 ? 0.0 : d);   /* no "-0.000" */
+            char sd[16] = "-", sci[40] = "-", swr[16] = "-";
+            if (okd) signed3(sd, sizeof sd, d);
             if (okw) snprintf(swr, sizeof swr, "%.1f%%", wr * 100);
             const cJSON *ci = cJSON_GetObjectItemCaseSensitive(m, "ci95");
             if (cJSON_IsArray(ci) && cJSON_GetArraySize(ci) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(ci, 0)))
-                snprintf(sci, sizeof sci, "[%+.3f, %+.3f]", cJSON_GetArrayItem(ci, 0)->valuedouble,
-                         cJSON_GetArrayItem(ci, 1)->valuedouble);
-            fprintf(f, "  %-28.28s %9s %17s %6.0f %6.0f %6.0f %8s\n", m->string, sd, sci, num(m, "wins", &ok),
+            {
+                char lo[16], hi[16];
+                signed3(lo, sizeof lo, cJSON_GetArrayItem(ci, 0)->valuedouble);
+                signed3(hi, sizeof hi, cJSON_GetArrayItem(ci, 1)->valuedouble);
+                snprintf(sci, sizeof sci, "[%s, %s]", lo, hi);
+            }
+            char name[32];
+            metric_cell(name, sizeof name, m);
+            fprintf(f, "  %-28.28s %9s %17s %6.0f %6.0f %6.0f %8s\n", name, sd, sci, num(m, "wins", &ok),
                     num(m, "ties", &ok), num(m, "losses", &ok), swr);
         }
+    } else if (starred) {
+        fprintf(f, "\n* lower is better\n");
     }
     fputc('\n', f);
 }

@@ -1,14 +1,17 @@
 /* dataset: streaming reader of JSONL datasets (see dataset.h and DESIGN.md "Dataset").
  *
- * Owns the file-level rules: gzip or plain (zlib's gzread detects the gzip magic and reads
- * other files as they are), line splitting with a hard cap on the bytes kept for one line,
- * blank lines, CRLF, a leading BOM, and UTF-8 validity. What a line means is record.c's.
+ * Owns the file-level rules: gzip or plain, line splitting with a hard cap on the bytes kept for
+ * one line, blank lines, CRLF, a leading BOM, and UTF-8 validity. What a line means is record.c's.
  *
- * DESIGN. The reader keeps one read buffer and one line buffer of at most max_line + 1 bytes
- * (the extra byte may be a CR). A longer line is not kept: the rest of it is counted and
- * discarded until its newline, so a hostile file costs at most max_line of memory whatever its
- * size. Indexes are given to every non-blank line in file order, valid or not, so a record's
- * index is a stable address in the file that the scheduler, the results and a re-run agree on. */
+ * DESIGN. Bytes come from a source (a local file, or a remote stream the caller opened); the
+ * first two decide the format: 1f 8b is gzip, decoded here with zlib's inflate (one member after
+ * another; whatever follows the last member that is not another member is ignored, as gzip(1)
+ * does); anything else is taken as it is. The reader keeps one input buffer, one decoded buffer
+ * and one line buffer of at most max_line + 1 bytes (the extra byte may be a CR). A longer line
+ * is not kept: the rest of it is counted and discarded until its newline, so a hostile file costs
+ * at most max_line of memory whatever its size. Indexes are given to every non-blank line in file
+ * order, valid or not, so a record's index is a stable address in the file that the scheduler, the
+ * results and a re-run agree on. */
 #include "dataset.h"
 #include "mem.h"
 
@@ -26,14 +29,23 @@
 #define READ_CHUNK (128u * 1024u)
 
 typedef enum { DS_READING = 0, DS_END = 1, DS_FAILED = -1 } ds_state_t;
+typedef enum { FMT_UNKNOWN = 0, FMT_PLAIN, FMT_GZIP } fmt_t;
 
 struct dataset {
     char *path;
-    gzFile gz;
+    dataset_source_t src;
+    bool src_done;       /* the source said end of data */
+    unsigned char *in;   /* raw bytes from the source */
+    size_t in_pos, in_len;
+    fmt_t fmt;
+    z_stream zs;
+    bool zs_live;        /* inflateInit2 done */
+    bool member_done;    /* the last gzip member ended (Z_STREAM_END) */
+    bool trailing;       /* non-gzip bytes after a member: ignored to the end */
     size_t max_line;
-    unsigned char *rbuf;
+    unsigned char *rbuf; /* decoded bytes */
     size_t rpos, rlen;
-    bool src_eof;
+    bool src_eof;        /* no decoded bytes will come any more */
     char *line;          /* the current line, NUL-terminated, at most max_line + 1 bytes */
     size_t line_len;
     size_t line_cap;
@@ -66,6 +78,33 @@ static bool is_remote(const char *path)
            strncmp(path, "http://", 7) == 0;
 }
 
+/* ---- the local file source ---- */
+
+typedef struct {
+    int fd;
+    char *path;
+} file_src_t;
+
+static long file_read(void *ctx, void *buf, size_t n, char *err, size_t errlen)
+{
+    file_src_t *f = ctx;
+    for (;;) {
+        ssize_t r = read(f->fd, buf, n);
+        if (r >= 0) return (long)r;
+        if (errno == EINTR) continue;
+        snprintf(err, errlen, "%s: read error: %s", f->path, strerror(errno));
+        return -1;
+    }
+}
+
+static void file_close(void *ctx)
+{
+    file_src_t *f = ctx;
+    close(f->fd);
+    free(f->path);
+    free(f);
+}
+
 dataset_t *dataset_open(const char *path, size_t max_line, char *err, size_t errlen)
 {
     if (!path || !*path) {
@@ -73,8 +112,8 @@ dataset_t *dataset_open(const char *path, size_t max_line, char *err, size_t err
         return NULL;
     }
     if (is_remote(path)) {
-        snprintf(err, errlen, "remote URLs are not supported yet for datasets: %s (copy it to a local file)",
-                 path);
+        snprintf(err, errlen, "%s: a remote dataset is read through its stream (dataset_open_source), not as a "
+                              "local file", path);
         return NULL;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -93,17 +132,25 @@ dataset_t *dataset_open(const char *path, size_t max_line, char *err, size_t err
         close(fd);
         return NULL;
     }
-    gzFile gz = gzdopen(fd, "rb");
-    if (!gz) {
-        snprintf(err, errlen, "%s: cannot open: out of memory in zlib", path);
-        close(fd);
+    file_src_t *f = xcalloc(1, sizeof(*f));
+    f->fd = fd;
+    f->path = xstrdup(path);
+    return dataset_open_source(path, (dataset_source_t){.read = file_read, .close = file_close, .ctx = f}, max_line,
+                               err, errlen);
+}
+
+dataset_t *dataset_open_source(const char *name, dataset_source_t src, size_t max_line, char *err, size_t errlen)
+{
+    if (!src.read) {
+        snprintf(err, errlen, "%s: no source to read from", name ? name : "dataset");
+        if (src.close) src.close(src.ctx);
         return NULL;
     }
-    gzbuffer(gz, READ_CHUNK);   /* before the first read, so it cannot fail */
     dataset_t *d = xcalloc(1, sizeof(*d));
-    d->path = xstrdup(path);
-    d->gz = gz;
+    d->path = xstrdup(name ? name : "dataset");
+    d->src = src;
     d->max_line = max_line ? max_line : DATASET_MAX_LINE_DEFAULT;
+    d->in = xmalloc(READ_CHUNK);
     d->rbuf = xmalloc(READ_CHUNK);
     d->state = DS_READING;
     return d;
@@ -113,8 +160,10 @@ void dataset_close(dataset_t **self_p)
 {
     if (!self_p || !*self_p) return;
     dataset_t *d = *self_p;
-    if (d->gz) gzclose(d->gz);
+    if (d->zs_live) inflateEnd(&d->zs);
+    if (d->src.close) d->src.close(d->src.ctx);
     free(d->path);
+    free(d->in);
     free(d->rbuf);
     free(d->line);
     free(d);
@@ -125,40 +174,114 @@ uint64_t dataset_lines(const dataset_t *d) { return d->lines; }
 uint64_t dataset_invalid(const dataset_t *d) { return d->invalid; }
 const char *dataset_path(const dataset_t *d) { return d->path; }
 
-/* Refills the read buffer. 0 = some bytes or clean end (src_eof set), -1 = error (reported). */
+/* Reads more raw bytes (keeping the unread ones first). 0, or -1 reported. */
+static int fill_in(dataset_t *d, errlist_t *errs)
+{
+    if (d->src_done) return 0;
+    if (d->in_pos) {
+        memmove(d->in, d->in + d->in_pos, d->in_len - d->in_pos);
+        d->in_len -= d->in_pos;
+        d->in_pos = 0;
+    }
+    if (d->in_len == READ_CHUNK) return 0;
+    char err[512] = "";
+    long n = d->src.read(d->src.ctx, d->in + d->in_len, READ_CHUNK - d->in_len, err, sizeof err);
+    if (n < 0) {
+        errlist_add(errs, "%s: read error after line %llu: %s", d->path, (unsigned long long)d->lineno,
+                    err[0] ? err : "unknown error");
+        return -1;
+    }
+    if (n == 0) d->src_done = true;
+    d->in_len += (size_t)n;
+    return 0;
+}
+
+/* Decodes gzip input into rbuf. 0 (some bytes, or the end: src_eof), -1 reported. */
+static int inflate_some(dataset_t *d, errlist_t *errs)
+{
+    for (;;) {
+        if (d->member_done) {
+            /* another member, or the end (anything else after a member is ignored) */
+            if (d->in_len - d->in_pos < 2 && !d->src_done) {
+                if (fill_in(d, errs) < 0) return -1;
+                continue;
+            }
+            size_t left = d->in_len - d->in_pos;
+            if (left >= 2 && d->in[d->in_pos] == 0x1f && d->in[d->in_pos + 1] == 0x8b && !d->trailing) {
+                if (inflateReset(&d->zs) != Z_OK) {
+                    errlist_add(errs, "%s: zlib cannot restart for the next gzip member", d->path);
+                    return -1;
+                }
+                d->member_done = false;
+                continue;
+            }
+            d->trailing = true;
+            d->in_pos = d->in_len;
+            if (!d->src_done) {
+                if (fill_in(d, errs) < 0) return -1;
+                continue;
+            }
+            d->src_eof = true;
+            return 0;
+        }
+        if (d->in_pos == d->in_len) {
+            if (d->src_done) {
+                errlist_add(errs, "%s: the gzip data is truncated (it ends inside a compressed stream) after line %llu",
+                            d->path, (unsigned long long)d->lineno);
+                return -1;
+            }
+            if (fill_in(d, errs) < 0) return -1;
+            continue;
+        }
+        d->zs.next_in = d->in + d->in_pos;
+        d->zs.avail_in = (uInt)(d->in_len - d->in_pos);
+        d->zs.next_out = d->rbuf;
+        d->zs.avail_out = READ_CHUNK;
+        int zr = inflate(&d->zs, Z_NO_FLUSH);
+        d->in_pos = d->in_len - d->zs.avail_in;
+        d->rlen = READ_CHUNK - d->zs.avail_out;
+        if (zr == Z_STREAM_END) d->member_done = true;
+        else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            errlist_add(errs, "%s: corrupt gzip data after line %llu: %s", d->path, (unsigned long long)d->lineno,
+                        d->zs.msg ? d->zs.msg : zr == Z_MEM_ERROR ? "out of memory" : "invalid data");
+            return -1;
+        }
+        if (d->rlen) return 0;
+    }
+}
+
+/* Refills the decoded buffer. 0 = some bytes or clean end (src_eof set), -1 = error (reported). */
 static int refill(dataset_t *d, errlist_t *errs)
 {
     d->rpos = d->rlen = 0;
-    int n = gzread(d->gz, d->rbuf, READ_CHUNK);
-    int zerr = Z_OK;
-    const char *zmsg = NULL;
-    if (n < 0) {
-        zmsg = gzerror(d->gz, &zerr);
-        if (zerr == Z_ERRNO)
-            errlist_add(errs, "%s: read error after line %llu: %s", d->path, (unsigned long long)d->lineno,
-                        strerror(errno));
-        else
-            errlist_add(errs, "%s: corrupt gzip data after line %llu: %s", d->path,
-                        (unsigned long long)d->lineno, zmsg ? zmsg : "unknown error");
-        return -1;
+    if (d->fmt == FMT_UNKNOWN) {
+        while (d->in_len < 2 && !d->src_done)
+            if (fill_in(d, errs) < 0) return -1;
+        if (d->in_len >= 2 && d->in[0] == 0x1f && d->in[1] == 0x8b) {
+            d->fmt = FMT_GZIP;
+            memset(&d->zs, 0, sizeof d->zs);
+            if (inflateInit2(&d->zs, 15 + 16) != Z_OK) {
+                errlist_add(errs, "%s: zlib cannot start: out of memory", d->path);
+                return -1;
+            }
+            d->zs_live = true;
+        } else {
+            d->fmt = FMT_PLAIN;
+        }
     }
-    if (n == 0) {
-        /* zlib reports a stream cut short only through gzerror, at the end */
-        zmsg = gzerror(d->gz, &zerr);
-        if (zerr == Z_BUF_ERROR) {
-            errlist_add(errs, "%s: the gzip data is truncated (it ends inside a compressed stream) after line %llu",
-                        d->path, (unsigned long long)d->lineno);
-            return -1;
-        }
-        if (zerr != Z_OK) {
-            errlist_add(errs, "%s: corrupt gzip data after line %llu: %s", d->path,
-                        (unsigned long long)d->lineno, zmsg ? zmsg : "unknown error");
-            return -1;
-        }
+    if (d->fmt == FMT_GZIP) return inflate_some(d, errs);
+    if (d->in_pos == d->in_len) {
+        d->in_pos = d->in_len = 0;
+        if (fill_in(d, errs) < 0) return -1;
+    }
+    if (d->in_pos == d->in_len) {
         d->src_eof = true;
         return 0;
     }
-    d->rlen = (size_t)n;
+    size_t n = d->in_len - d->in_pos;
+    memcpy(d->rbuf, d->in + d->in_pos, n);
+    d->rlen = n;
+    d->in_pos = d->in_len;
     return 0;
 }
 

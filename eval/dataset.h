@@ -1,9 +1,14 @@
-/* dataset: streams the records of a local JSONL file, plain or gzip (detected by its magic
- * bytes), one record_t at a time, with a cap on the length of a line. Blank lines are skipped
- * and take no index; a CRLF line end and a UTF-8 BOM at the start are tolerated; invalid lines
- * (too long, not UTF-8, not a valid record) are reported as "FILE:LINE: ..." and skipped but
- * still take an index, so record indexes never depend on which lines were valid.
- * Does not read remote datasets yet (s3://, https:// are refused with a clear message). */
+/* dataset: streams the records of a JSONL dataset, plain or gzip (detected by its magic bytes,
+ * concatenated members included), one record_t at a time, with a cap on the length of a line.
+ * Blank lines are skipped and take no index; a CRLF line end and a UTF-8 BOM at the start are
+ * tolerated; invalid lines (too long, not UTF-8, not a valid record) are reported as
+ * "NAME:LINE: ..." and skipped but still take an index, so record indexes never depend on which
+ * lines were valid.
+ *
+ * The bytes come from a dataset_source_t: a local file (dataset_open), or anything else that can
+ * be read in order (dataset_open_source): the scheduler feeds s3:// and https:// datasets through
+ * aws/rstream.h, which eval/ does not know. Memory is bounded by the line cap and two fixed
+ * buffers, whatever the size of the dataset. */
 #ifndef LLMAJ_DATASET_H
 #define LLMAJ_DATASET_H
 #include <stddef.h>
@@ -16,9 +21,24 @@
 
 typedef struct dataset dataset_t;
 
+/* A source of dataset bytes, read once from start to end. */
+typedef struct {
+    /* Reads up to n bytes into buf: the number read (> 0), 0 at the end, or -1 on an error with a
+     * message in err (which names the source). */
+    long (*read)(void *ctx, void *buf, size_t n, char *err, size_t errlen);
+    /* Frees ctx; may be NULL. Called once by dataset_close (or by dataset_open_source on failure). */
+    void (*close)(void *ctx);
+    void *ctx;
+} dataset_source_t;
+
 /* Opens `path` (a local file). max_line = 0 means DATASET_MAX_LINE_DEFAULT. Returns NULL with a
- * message in err for missing, unreadable or remote datasets. Caller owns the result. */
+ * message in err for missing or unreadable files, and for remote URIs (s3://, https://: open
+ * those with dataset_open_source). Caller owns the result. */
 dataset_t *dataset_open(const char *path, size_t max_line, char *err, size_t errlen);
+
+/* Opens a dataset read from `src`; `name` (a path or URI) names it in messages ("NAME:LINE: ...").
+ * Takes ownership of src (closed by dataset_close). Caller owns the result. */
+dataset_t *dataset_open_source(const char *name, dataset_source_t src, size_t max_line, char *err, size_t errlen);
 
 /* The next valid record into *out (overwritten; caller record_clear's it). Invalid lines on the
  * way are added to errs and skipped. Returns 1 = a record, 0 = end of the dataset, -1 = read

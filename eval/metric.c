@@ -238,6 +238,8 @@ int metric_find_rating(const metric_t *m, const char *s, size_t len)
 #define SHAPE "{\"customMetricDefinition\": {\"name\": ..., \"instructions\": ..., \"ratingScale\": [...]}}"
 #define VALUE_SHAPE "must be {\"floatValue\": n} or {\"stringValue\": s}"
 #define MAX_STRING_VALUE 100
+/* llmaj's extension of the seed's format: the scale's direction (absent means higher is better). */
+#define LOWER_IS_BETTER "lowerIsBetter"
 
 /* Reports keys of `obj` not in `allowed` (NULL-terminated), with a hint when only the case differs. */
 static void check_keys(const cJSON *obj, const char *const *allowed, const char *path, const char *expect,
@@ -495,9 +497,14 @@ metric_t *metric_custom_parse(const cJSON *item, const char *where, errlist_t *e
         free(path);
         return NULL;
     }
-    static const char *const def_keys[] = {"name", "instructions", "ratingScale", NULL};
-    check_keys(def, def_keys, path, "\"name\", \"instructions\" and \"ratingScale\"", errs);
+    static const char *const def_keys[] = {"name", "instructions", "ratingScale", LOWER_IS_BETTER, NULL};
+    check_keys(def, def_keys, path, "\"name\", \"instructions\", \"ratingScale\" and (llmaj) \"" LOWER_IS_BETTER "\"",
+               errs);
     const cJSON *jname = cJSON_GetObjectItemCaseSensitive(def, "name");
+    const cJSON *jlower = cJSON_GetObjectItemCaseSensitive(def, LOWER_IS_BETTER);
+    if (jlower && !cJSON_IsBool(jlower))
+        errlist_add(errs, "%s." LOWER_IS_BETTER ": must be true or false (true: a higher rating is worse, as for "
+                    "Harmfulness)", path);
     const cJSON *jinstr = cJSON_GetObjectItemCaseSensitive(def, "instructions");
     const cJSON *jscale = cJSON_GetObjectItemCaseSensitive(def, "ratingScale");
     check_name(jname, path, errs);
@@ -510,6 +517,7 @@ metric_t *metric_custom_parse(const cJSON *item, const char *where, errlist_t *e
     metric_t *m = xcalloc(1, sizeof(*m));
     m->name = xstrdup(jname->valuestring);
     m->instructions = xstrdup(jinstr->valuestring);
+    m->lower_is_better = cJSON_IsTrue(jlower);
     m->n_ratings = (size_t)cJSON_GetArraySize(jscale);
     m->ratings = xcalloc(m->n_ratings, sizeof(metric_rating_t));
     size_t i = 0;
@@ -527,6 +535,11 @@ metric_t *metric_custom_parse(const cJSON *item, const char *where, errlist_t *e
         }
     }
     compute_range(m);
+    if (m->lower_is_better && m->kind == METRIC_STRING) {
+        errlist_add(errs, "%s." CMD "." LOWER_IS_BETTER ": applies to floatValue scales only (a stringValue scale has "
+                    "no order)", w);
+        metric_destroy(&m);
+    }
     return m;
 }
 
@@ -653,6 +666,7 @@ cJSON *metric_to_json(const metric_t *m)
             cJSON_AddNumberToObject(v, "floatValue", m->ratings[i].value);
         cJSON_AddItemToArray(scale, r);
     }
+    if (m->lower_is_better) cJSON_AddTrueToObject(def, LOWER_IS_BETTER);   /* the seed's shape stays as it was */
     return item;
 }
 

@@ -29,7 +29,8 @@ typedef struct {
 typedef struct metric {
     char *name;              /* canonical: "Correctness", or the custom metric's name */
     bool builtin;
-    bool lower_is_better;    /* Harmfulness, Stereotyping, Refusal */
+    bool lower_is_better;    /* Harmfulness, Stereotyping, Refusal; a custom metric with
+                              * "lowerIsBetter": true (llmaj's extension of the seed's format) */
     bool uses_reference;     /* built-in has a reference-aware prompt variant */
     bool uses_context;       /* Faithfulness: context, else the prompt */
     metric_kind_t kind;
@@ -59,7 +60,8 @@ const char *metric_judge_system(void);
  * Caller owns the result. */
 metric_t *metric_builtin(const char *name);
 
-/* Parses one custom metric: `item` is {"customMetricDefinition": {...}}. `where` names the
+/* Parses one custom metric: `item` is {"customMetricDefinition": {...}}, optionally with
+ * "lowerIsBetter": true|false inside the definition (llmaj's extension; absent = false). `where` names the
  * element in messages (e.g. "custom_metrics[2]"). Every problem is added to errs (each naming the
  * key, e.g. "custom_metrics[2].customMetricDefinition.ratingScale[0].definition: ..."). Returns
  * a new metric (caller owns) or NULL if there was any problem. Does not check uniqueness across
@@ -88,7 +90,8 @@ int metric_find_rating(const metric_t *m, const char *s, size_t len);
  * scale; 0 when the scale has a single scored value (max == min) and for string scales. */
 double metric_normalize(const metric_t *m, double value);
 
-/* Custom metrics back to the seed format (for job.json and the wire): caller owns the cJSON. */
+/* Custom metrics back to the seed format (for job.json and the wire), with "lowerIsBetter": true
+ * added only when set: caller owns the cJSON. */
 cJSON *metric_to_json(const metric_t *m);
 
 metric_t *metric_clone(const metric_t *m);   /* caller owns */

@@ -443,6 +443,7 @@ int modelstr_endpoint(const modelstr_t *m, modelstr_endpoint_t *out, char *err, 
         }
         const char *var = br ? "AWS_ENDPOINT_URL_BEDROCK_RUNTIME" : "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME";
         const char *u = env_nonempty(var);
+        if (!u && (u = env_nonempty("AWS_ENDPOINT_URL"))) var = "AWS_ENDPOINT_URL";   /* every service's, as the SDKs */
         if (u) {
             if (take_base_url(var, u, &out->base_url, err, errlen) < 0) return -1;
         } else {

@@ -14,6 +14,7 @@
  * the resolved form is what spec_to_json writes, so the canonical JSON re-parses (without a
  * base_dir) to the same spec anywhere. */
 #include "spec.h"
+#include "arn.h"
 #include "file.h"
 #include "jsonerr.h"
 #include "mem.h"
@@ -36,7 +37,8 @@ static const char *const top_keys[] = {
     "name",          "model",          "base_model",   "evaluate_base_model", "evaluator_model",
     "dataset",       "builtin_metrics", "custom_metrics", "output_path",      "s3_output_path",
     "mlflow",        "mlflow_resource_arn", "region",   "inference",          "judge",
-    "limits",        "shard_size",     "skip_invalid", "judge_system_prompt",
+    "limits",        "shard_size",     "skip_invalid", "judge_system_prompt", "model_package_group",
+    "model_artifact", "sagemaker_api", "model_package", "base_model_package",
 };
 static const char *const gen_keys[] = {"max_tokens", "temperature", "top_p"};
 static const char *const mlflow_keys[] = {"tracking_uri", "experiment", "run_name"};
@@ -247,12 +249,74 @@ static void check_model(ctx_t *c, const char *name, const char *s)
     modelstr_clear(&m);
 }
 
-static char *model_key(ctx_t *c, const cJSON *root, const char *key)
+bool spec_is_model_package(const char *s, char *err, size_t errlen)
+{
+    if (err && errlen) err[0] = '\0';
+    if (!arn_like(s) || !strstr(s, ":model-package/")) return false;
+    arn_t a;
+    char why[256];
+    if (arn_parse(s, &a, why, sizeof why) < 0) {
+        if (err) snprintf(err, errlen, "`%s` is not a valid model package ARN: %s", s, why);
+        return false;
+    }
+    const char *name = a.resource + strlen("model-package/");
+    size_t nl = strcspn(name, "/");
+    const char *ver = name[nl] == '/' ? name + nl + 1 : NULL;
+    bool ok = strcmp(a.service, "sagemaker") == 0 && a.region[0] && a.account[0] &&
+              strncmp(a.resource, "model-package/", 14) == 0 && nl > 0 && nl <= 63;
+    for (size_t i = 0; ok && i < nl; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '-') ok = false;
+    if (ok && ver) {
+        ok = *ver != '\0';
+        for (const char *p = ver; ok && *p; p++)
+            if (!isdigit((unsigned char)*p)) ok = false;
+    }
+    if (!ok) {
+        if (err)
+            snprintf(err, errlen, "`%s` is not a valid model package ARN: expected "
+                     "arn:aws:sagemaker:REGION:ACCOUNT:model-package/NAME/VERSION (NAME of letters, digits and '-', "
+                     "VERSION a number)", s);
+        return false;
+    }
+    return true;
+}
+
+static char *model_key(ctx_t *c, const cJSON *root, const char *key, bool *is_package)
 {
     const char *s = get_str(c, root, key, key, 0);
     if (!s) return NULL;
+    char why[600];
+    if (spec_is_model_package(s, why, sizeof why)) {
+        *is_package = true;
+        return xstrdup(s);
+    }
+    if (why[0]) {
+        errlist_add(c->errs, "%s: %s", key, why);
+        return NULL;
+    }
     check_model(c, key, s);
     return xstrdup(s);
+}
+
+/* A SageMaker MLflow tracking server ARN, checked part by part. */
+static bool mlflow_arn_ok(ctx_t *c, const char *key, const char *s)
+{
+    static const char form[] = "arn:aws:sagemaker:REGION:ACCOUNT:mlflow-tracking-server/NAME (or mlflow-app/NAME)";
+    arn_t a;
+    char why[256];
+    if (arn_parse(s, &a, why, sizeof why) < 0) {
+        errlist_add(c->errs, "%s: `%s` is not a valid ARN: %s; expected %s", key, s, why, form);
+        return false;
+    }
+    const char *name = NULL;
+    if (strncmp(a.resource, "mlflow-tracking-server/", 23) == 0) name = a.resource + 23;
+    else if (strncmp(a.resource, "mlflow-app/", 11) == 0) name = a.resource + 11;
+    if (strcmp(a.service, "sagemaker") != 0 || !a.region[0] || !a.account[0] || !name || !*name || strchr(name, '/')) {
+        errlist_add(c->errs, "%s: `%s` is not a SageMaker MLflow tracking server ARN; expected %s%s", key, s, form,
+                    !a.region[0] ? " (the region is missing)" : !a.account[0] ? " (the account is missing)" : "");
+        return false;
+    }
+    return true;
 }
 
 /* s3://bucket[/key]: the bucket must be there; `need_key` for objects. */
@@ -285,10 +349,17 @@ static char *dataset_location(ctx_t *c, const char *s)
         }
         return xstrdup(s);
     }
+    if (starts_with(s, "http://")) {
+        const char *h = s + 7;
+        if (starts_with(h, "127.") || starts_with(h, "localhost") || starts_with(h, "[::1]")) return xstrdup(s);
+        errlist_add(c->errs, "dataset: `%s`: plain http:// is accepted only for a server on this machine; use https://",
+                    s);
+        return NULL;
+    }
     if (starts_with(s, "arn:")) {
         errlist_add(c->errs,
-                    "dataset: dataset ARNs (AI Registry) are not supported; give a local path, "
-                    "s3://bucket/key or an https:// URL");
+                    "dataset: dataset ARNs (AI Registry) are not supported: give the dataset's s3://bucket/key "
+                    "(the S3 location the AI Registry entry points at), a local path or an https:// URL");
         return NULL;
     }
     if (strstr(s, "://")) {
@@ -409,6 +480,7 @@ static void parse_mlflow(ctx_t *c, const cJSON *root, spec_t *s)
                                  "ARN, got `%s`", uri);
             uri = NULL;
         }
+        if (uri && starts_with(uri, "arn:") && !mlflow_arn_ok(c, "mlflow.tracking_uri", uri)) uri = NULL;
         s->mlflow_experiment = xstrdup(get_str(c, o, "experiment", "mlflow.experiment", SPEC_MAX_NAME));
         s->mlflow_run_name = xstrdup(get_str(c, o, "run_name", "mlflow.run_name", SPEC_MAX_NAME));
     }
@@ -418,6 +490,7 @@ static void parse_mlflow(ctx_t *c, const cJSON *root, spec_t *s)
                              "(arn:aws:sagemaker:<region>:<account>:mlflow-tracking-server/<name>), got `%s`", arn);
         arn = NULL;
     }
+    if (arn && !mlflow_arn_ok(c, "mlflow_resource_arn", arn)) arn = NULL;
     if (arn && uri && strcmp(arn, uri) != 0) {
         errlist_add(c->errs, "mlflow_resource_arn: is an alias of mlflow.tracking_uri and both are given with "
                              "different values; give one");
@@ -571,6 +644,97 @@ static void parse_customs(ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
     cJSON_Delete(owned);
 }
 
+/* ---------------------------------------------------------------- AWS keys */
+
+static void parse_packages(ctx_t *c, const cJSON *root, spec_t *s)
+{
+    const char *g = get_str(c, root, "model_package_group", "model_package_group", 0);
+    if (g) {
+        bool ok;
+        if (arn_like(g)) {
+            arn_t a;
+            char why[256];
+            ok = arn_parse(g, &a, why, sizeof why) == 0 && strcmp(a.service, "sagemaker") == 0 && a.region[0] &&
+                 a.account[0] && strncmp(a.resource, "model-package-group/", 20) == 0 && a.resource[20];
+            if (!ok)
+                errlist_add(c->errs, "model_package_group: `%s` is not a model package group ARN (expected "
+                            "arn:aws:sagemaker:REGION:ACCOUNT:model-package-group/NAME)%s%s", g,
+                            arn_parse(g, &a, why, sizeof why) < 0 ? ": " : "",
+                            arn_parse(g, &a, why, sizeof why) < 0 ? why : "");
+        } else {
+            ok = strlen(g) <= 63;
+            for (const char *p = g; ok && *p; p++)
+                if (!isalnum((unsigned char)*p) && *p != '-') ok = false;
+            if (!ok)
+                errlist_add(c->errs, "model_package_group: `%s` is not a model package group name (1-63 letters, "
+                            "digits and '-') or ARN", g);
+        }
+        if (ok) s->model_package_group = xstrdup(g);
+        if (ok && s->model && !s->model_is_package)
+            errlist_add(c->errs, "model_package_group: is given, but `model` is not a model package; give `model` as "
+                                 "a package of the group, or leave it out to use the group's latest approved version");
+    }
+    const char *art = get_str(c, root, "model_artifact", "model_artifact", 0);
+    if (art && (!starts_with(art, "s3://") || !s3_ok(art, true))) {
+        errlist_add(c->errs, "model_artifact: `%s` is not an S3 object URI (s3://bucket/key)", art);
+        art = NULL;
+    }
+    s->model_artifact = xstrdup(art);
+    const char *keys[] = {"model_package", "base_model_package"};
+    char **slots[] = {&s->model_package, &s->base_model_package};
+    for (int i = 0; i < 2; i++) {
+        const char *v = get_str(c, root, keys[i], keys[i], 0);
+        char why[600];
+        if (v && !spec_is_model_package(v, why, sizeof why)) {
+            errlist_add(c->errs, "%s: %s", keys[i], why[0] ? why : "must be a SageMaker model package ARN");
+            v = NULL;
+        }
+        *slots[i] = xstrdup(v);
+    }
+    const cJSON *api = get(root, "sagemaker_api");
+    s->sagemaker_api = xstrdup(SPEC_API_MESSAGES);
+    if (!api) return;
+    char d[96];
+    if (cJSON_IsString(api)) {
+        if (strcmp(api->valuestring, SPEC_API_MESSAGES) == 0 || strcmp(api->valuestring, SPEC_API_TGI) == 0) {
+            free(s->sagemaker_api);
+            s->sagemaker_api = xstrdup(api->valuestring);
+        } else {
+            errlist_add(c->errs, "sagemaker_api: must be \"messages\" (the OpenAI-compatible messages API of the LMI "
+                                 "and vLLM containers) or \"tgi\" (TGI's {\"inputs\", \"parameters\"}), got `%s`",
+                        api->valuestring);
+        }
+        return;
+    }
+    if (!cJSON_IsObject(api)) {
+        errlist_add(c->errs, "sagemaker_api: must be \"messages\", \"tgi\", or an object of sagemaker/ model string -> "
+                             "one of them, got %s", describe(api, d, sizeof d));
+        return;
+    }
+    s->apis = xcalloc((size_t)cJSON_GetArraySize(api) + 1, sizeof(spec_api_t));
+    for (const cJSON *e = api->child; e; e = e->next) {
+        if (!starts_with(e->string, "sagemaker/") && !(arn_like(e->string) && strstr(e->string, ":endpoint/"))) {
+            errlist_add(c->errs, "sagemaker_api[\"%s\"]: keys are sagemaker/<endpoint> model strings", e->string);
+            continue;
+        }
+        if (!cJSON_IsString(e) || (strcmp(e->valuestring, SPEC_API_MESSAGES) != 0 &&
+                                   strcmp(e->valuestring, SPEC_API_TGI) != 0)) {
+            errlist_add(c->errs, "sagemaker_api[\"%s\"]: must be \"messages\" or \"tgi\"", e->string);
+            continue;
+        }
+        s->apis[s->n_apis].model = xstrdup(e->string);
+        s->apis[s->n_apis].api = xstrdup(e->valuestring);
+        s->n_apis++;
+    }
+}
+
+const char *spec_sagemaker_api(const spec_t *s, const char *model)
+{
+    for (size_t i = 0; s && model && i < s->n_apis; i++)
+        if (strcmp(s->apis[i].model, model) == 0) return s->apis[i].api;
+    return s && s->sagemaker_api ? s->sagemaker_api : SPEC_API_MESSAGES;
+}
+
 /* ---------------------------------------------------------------- parse */
 
 static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *errs)
@@ -597,9 +761,14 @@ static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *er
     c.region = s->region;
 
     s->job_name = xstrdup(get_str(&c, root, "name", "name", SPEC_MAX_NAME));
-    s->model = model_key(&c, root, "model");
-    s->base_model = model_key(&c, root, "base_model");
-    s->evaluator_model = model_key(&c, root, "evaluator_model");
+    bool judge_package = false;
+    s->model = model_key(&c, root, "model", &s->model_is_package);
+    s->base_model = model_key(&c, root, "base_model", &s->base_model_is_package);
+    s->evaluator_model = model_key(&c, root, "evaluator_model", &judge_package);
+    if (judge_package)
+        errlist_add(errs, "evaluator_model: a model package cannot be the judge: give a Bedrock model id (e.g. "
+                          "amazon.nova-pro-v1:0) or another model string");
+    parse_packages(&c, root, s);
     if (!get(root, "evaluator_model"))
         errlist_add(errs, "evaluator_model: is required (the judge's model string, e.g. bedrock/amazon.nova-pro-v1:0)");
 
@@ -607,8 +776,9 @@ static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *er
     s->evaluate_base_model = false;
     get_bool(&c, root, "evaluate_base_model", &s->evaluate_base_model, &ebm_given);
     if (!ebm_given) s->evaluate_base_model = get(root, "base_model") != NULL;
-    else if (s->evaluate_base_model && !get(root, "base_model"))
-        errlist_add(errs, "evaluate_base_model: is true but no base_model is given");
+    else if (s->evaluate_base_model && !get(root, "base_model") && !s->model_is_package && !s->model_package_group)
+        errlist_add(errs, "evaluate_base_model: is true but no base_model is given (it may also come from the base "
+                          "model a model package names, when `model` is one)");
 
     const char *ds = get_str(&c, root, "dataset", "dataset", 0);
     if (ds) s->dataset = dataset_location(&c, ds);
@@ -686,109 +856,3 @@ spec_t *spec_load(const char *path, errlist_t *errs)
     return s;
 }
 
-/* ---------------------------------------------------------------- output */
-
-static cJSON *gen_json(const spec_gen_t *g)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "max_tokens", g->max_tokens);
-    cJSON_AddNumberToObject(o, "temperature", g->temperature);
-    if (g->top_p >= 0) cJSON_AddNumberToObject(o, "top_p", g->top_p);
-    return o;
-}
-
-static void add_opt_str(cJSON *o, const char *key, const char *v)
-{
-    if (v) cJSON_AddStringToObject(o, key, v);
-}
-
-cJSON *spec_to_json(const spec_t *s)
-{
-    cJSON *o = cJSON_CreateObject();
-    add_opt_str(o, "name", s->job_name);
-    add_opt_str(o, "model", s->model);
-    add_opt_str(o, "base_model", s->base_model);
-    cJSON_AddBoolToObject(o, "evaluate_base_model", s->evaluate_base_model);
-    add_opt_str(o, "evaluator_model", s->evaluator_model);
-    add_opt_str(o, "dataset", s->dataset);
-    add_opt_str(o, "output_path", s->output_path);
-    add_opt_str(o, "region", s->region);
-    cJSON *b = cJSON_AddArrayToObject(o, "builtin_metrics");
-    cJSON *cm = cJSON_AddArrayToObject(o, "custom_metrics");
-    for (size_t i = 0; i < s->n_metrics; i++) {
-        const metric_t *m = s->metrics[i];
-        if (m->builtin) cJSON_AddItemToArray(b, cJSON_CreateString(m->name));
-        else cJSON_AddItemToArray(cm, metric_to_json(m));
-    }
-    cJSON_AddItemToObject(o, "inference", gen_json(&s->inference));
-    cJSON_AddItemToObject(o, "judge", gen_json(&s->judge));
-    cJSON *lim = cJSON_AddObjectToObject(o, "limits");
-    for (size_t i = 0; i < s->n_limits; i++) {
-        const spec_limit_t *l = &s->limits[i];
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "rpm", l->rpm);
-        cJSON_AddNumberToObject(e, "tpm", l->tpm);
-        if (l->max_concurrency > 0) cJSON_AddNumberToObject(e, "max_concurrency", l->max_concurrency);
-        cJSON_AddItemToObject(lim, l->model, e);
-    }
-    cJSON_AddNumberToObject(o, "shard_size", s->shard_size);
-    cJSON_AddBoolToObject(o, "skip_invalid", s->skip_invalid);
-    if (s->mlflow_tracking_uri || s->mlflow_experiment || s->mlflow_run_name) {
-        cJSON *ml = cJSON_AddObjectToObject(o, "mlflow");
-        add_opt_str(ml, "tracking_uri", s->mlflow_tracking_uri);
-        add_opt_str(ml, "experiment", s->mlflow_experiment);
-        add_opt_str(ml, "run_name", s->mlflow_run_name);
-    }
-    add_opt_str(o, "judge_system_prompt", s->judge_system_prompt);
-    return o;
-}
-
-/* Two model strings name the same model: the same provider, model id and service. */
-static bool same_model(const char *a, const char *b, const char *region)
-{
-    modelstr_t ma, mb;
-    char err[512];
-    if (modelstr_parse(a, region, &ma, err, sizeof(err)) < 0) return false;
-    if (modelstr_parse(b, region, &mb, err, sizeof(err)) < 0) {
-        modelstr_clear(&ma);
-        return false;
-    }
-    bool same = ma.kind == mb.kind && strcmp(ma.model, mb.model) == 0 &&
-                (ma.service == NULL) == (mb.service == NULL) && (!ma.service || strcmp(ma.service, mb.service) == 0);
-    modelstr_clear(&ma);
-    modelstr_clear(&mb);
-    return same;
-}
-
-const spec_limit_t *spec_limit_for(const spec_t *s, const char *model)
-{
-    if (!s || !model) return NULL;
-    for (size_t i = 0; i < s->n_limits; i++)
-        if (strcmp(s->limits[i].model, model) == 0) return &s->limits[i];
-    for (size_t i = 0; i < s->n_limits; i++)
-        if (same_model(s->limits[i].model, model, s->region)) return &s->limits[i];
-    return NULL;
-}
-
-void spec_destroy(spec_t **self_p)
-{
-    if (!self_p || !*self_p) return;
-    spec_t *s = *self_p;
-    free(s->job_name);
-    free(s->model);
-    free(s->base_model);
-    free(s->evaluator_model);
-    free(s->dataset);
-    free(s->output_path);
-    free(s->region);
-    for (size_t i = 0; i < s->n_metrics; i++) metric_destroy(&s->metrics[i]);
-    free(s->metrics);
-    for (size_t i = 0; i < s->n_limits; i++) free(s->limits[i].model);
-    free(s->limits);
-    free(s->mlflow_tracking_uri);
-    free(s->mlflow_experiment);
-    free(s->mlflow_run_name);
-    free(s->judge_system_prompt);
-    free(s);
-    *self_p = NULL;
-}

@@ -24,10 +24,29 @@ typedef struct {
     int max_concurrency;  /* 0 = default */
 } spec_limit_t;
 
+typedef struct {
+    char *model;          /* a sagemaker/ model string */
+    char *api;            /* "messages" | "tgi" */
+} spec_api_t;
+
+#define SPEC_API_MESSAGES "messages"
+#define SPEC_API_TGI "tgi"
+
 typedef struct spec {
     char *job_name;             /* optional "name" */
-    char *model;                /* NULL only when every line carries modelResponses */
-    char *base_model;           /* or NULL */
+    char *model;                /* NULL only when every line carries modelResponses; may be a
+                                   SageMaker model package ARN until the scheduler resolves it */
+    char *base_model;           /* or NULL; may be a model package ARN likewise */
+    bool model_is_package;      /* model (base_model) is a model package ARN not resolved yet */
+    bool base_model_is_package;
+    char *model_package;        /* the package `model` was resolved from (recorded), or NULL */
+    char *base_model_package;   /* the package `base_model` was resolved from, or NULL */
+    char *model_package_group;  /* a model package group (name or ARN): `model` defaults to its
+                                   latest approved version */
+    char *model_artifact;       /* s3:// model artifacts (recorded; llmaj does not deploy them) */
+    char *sagemaker_api;        /* request shape of sagemaker/ endpoints: "messages" (default) or "tgi" */
+    spec_api_t *apis;           /* per-endpoint shapes (sagemaker_api given as an object) */
+    size_t n_apis;
     bool evaluate_base_model;   /* default: true when base_model is set */
     char *evaluator_model;
     char *dataset;              /* as given (local path, s3://, https://) */
@@ -60,6 +79,15 @@ spec_t *spec_load(const char *path, errlist_t *errs);
 /* Canonical JSON of the resolved spec: custom metrics inlined in the seed format, defaults
  * filled in. spec_parse(spec_to_json(s)) gives an equal spec. Caller owns the cJSON. */
 cJSON *spec_to_json(const spec_t *s);
+
+/* The request shape ("messages" or "tgi") for a sagemaker/ model string: its entry in
+ * sagemaker_api when given as an object, else the spec's default. */
+const char *spec_sagemaker_api(const spec_t *s, const char *model);
+
+/* True when s is a SageMaker model package ARN (arn:PARTITION:sagemaker:REGION:ACCOUNT:
+ * model-package/NAME[/VERSION]); when it is not and err is not NULL, err says why an ARN that
+ * looks like one is malformed (empty when s is simply not a package ARN). */
+bool spec_is_model_package(const char *s, char *err, size_t errlen);
 
 /* The limit entry that applies to `model`, or NULL. */
 const spec_limit_t *spec_limit_for(const spec_t *s, const char *model);

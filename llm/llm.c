@@ -91,6 +91,7 @@ struct endpoint {
 
 typedef struct model {
     char *input;                  /* the model string as callers give it */
+    char *region;                 /* the region it was resolved for (the call's, else the client's); may be NULL */
     modelstr_t ms;
     modelstr_endpoint_t where;
     const provider_t *prov;
@@ -101,6 +102,7 @@ typedef struct model {
 /* Limits given for a model string that did not resolve yet (kept until it does). */
 typedef struct pending_limit {
     char *model;
+    char *region;                 /* NULL = the client's */
     double rpm, tpm;
     int max_concurrency;
     struct pending_limit *next;
@@ -390,13 +392,17 @@ static void apply_limit(llm_client_t *c, endpoint_t *ep, double rpm, double tpm,
     arm_kick(c);
 }
 
-/* Resolves a model string once per client (the environment is read at first use). */
-static model_t *model_get(llm_client_t *c, const char *input, char *err, size_t errlen)
+static bool same_region(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
+
+/* Resolves a model string once per client and region (the environment is read at first use).
+ * region: the job's region for AWS model strings (NULL or "" = the client's). */
+static model_t *model_get(llm_client_t *c, const char *input, const char *region, char *err, size_t errlen)
 {
+    const char *rg = region && *region ? region : c->region;
     for (model_t *m = c->models; m; m = m->next)
-        if (strcmp(m->input, input) == 0) return m;
+        if (strcmp(m->input, input) == 0 && same_region(m->region, rg)) return m;
     model_t *m = xcalloc(1, sizeof(*m));
-    if (modelstr_parse(input, c->region, &m->ms, err, errlen) < 0) {
+    if (modelstr_parse(input, rg, &m->ms, err, errlen) < 0) {
         free(m);
         return NULL;
     }
@@ -414,15 +420,17 @@ static model_t *model_get(llm_client_t *c, const char *input, char *err, size_t 
         return NULL;
     }
     m->input = xstrdup(input);
+    m->region = xstrdup(rg);
     m->ep = endpoint_get(c, m->where.key);
     m->next = c->models;
     c->models = m;
     for (pending_limit_t **pp = &c->pending_limits; *pp; pp = &(*pp)->next) {
         pending_limit_t *pl = *pp;
-        if (strcmp(pl->model, input) == 0) {
+        if (strcmp(pl->model, input) == 0 && same_region(pl->region ? pl->region : c->region, rg)) {
             apply_limit(c, m->ep, pl->rpm, pl->tpm, pl->max_concurrency);
             *pp = pl->next;
             free(pl->model);
+            free(pl->region);
             free(pl);
             break;
         }
@@ -1003,6 +1011,7 @@ void llm_client_destroy(llm_client_t **self_p)
         model_t *m = c->models;
         c->models = m->next;
         free(m->input);
+        free(m->region);
         modelstr_clear(&m->ms);
         modelstr_endpoint_clear(&m->where);
         free(m);
@@ -1018,6 +1027,7 @@ void llm_client_destroy(llm_client_t **self_p)
         pending_limit_t *pl = c->pending_limits;
         c->pending_limits = pl->next;
         free(pl->model);
+        free(pl->region);
         free(pl);
     }
     ratelimit_destroy(&c->rl);
@@ -1041,7 +1051,7 @@ int llm_call(llm_client_t *c, const char *model, const llm_req_t *req, llm_done_
         snprintf(err, errlen, "llm_call needs a model string, a request and a callback");
         return -1;
     }
-    model_t *m = model_get(c, model, err, errlen);
+    model_t *m = model_get(c, model, req->region, err, errlen);
     if (!m) return -1;
     call_t *call = xcalloc(1, sizeof(*call));
     call->c = c;
@@ -1078,18 +1088,26 @@ size_t llm_pending(const llm_client_t *c) { return c->pending; }
 
 void llm_set_limit(llm_client_t *c, const char *model, double rpm, double tpm, int max_concurrency)
 {
+    llm_set_limit_in(c, model, NULL, rpm, tpm, max_concurrency);
+}
+
+void llm_set_limit_in(llm_client_t *c, const char *model, const char *region, double rpm, double tpm,
+                      int max_concurrency)
+{
     char err[512];
-    model_t *m = model_get(c, model, err, sizeof err);
+    model_t *m = model_get(c, model, region, err, sizeof err);
     if (m) {
         apply_limit(c, m->ep, rpm, tpm, max_concurrency);
         return;
     }
     log_warn("limits for `%s` wait until it resolves: %s", model, err);
+    const char *rg = region && *region ? region : NULL;
     pending_limit_t *pl = c->pending_limits;
-    while (pl && strcmp(pl->model, model) != 0) pl = pl->next;
+    while (pl && !(strcmp(pl->model, model) == 0 && same_region(pl->region, rg))) pl = pl->next;
     if (!pl) {
         pl = xcalloc(1, sizeof(*pl));
         pl->model = xstrdup(model);
+        pl->region = xstrdup(rg);
         pl->next = c->pending_limits;
         c->pending_limits = pl;
     }

@@ -41,6 +41,9 @@ typedef struct {
     int max_tokens;
     double temperature;
     double top_p;             /* < 0: not sent */
+    const char *region;       /* the job's AWS region for Bedrock/SageMaker model strings; NULL = the
+                                 client's default (llm_opts_t.region) */
+    const char *api;          /* SageMaker endpoints: "messages" (NULL: the default) or "tgi" */
 } llm_req_t;
 
 typedef enum {
@@ -76,8 +79,12 @@ int llm_call(llm_client_t *c, const char *model, const llm_req_t *req, llm_done_
 /* Calls accepted and not yet completed (queued, waiting for a retry, or on the wire). */
 size_t llm_pending(const llm_client_t *c);
 
-/* Configured limits for a model string (0 = unlimited): spec `limits`. */
+/* Configured limits for a model string (0 = unlimited): spec `limits`. llm_set_limit_in resolves
+ * the model string for `region` (a job's region; NULL = the client's), as llm_call does for a
+ * request with that region. */
 void llm_set_limit(llm_client_t *c, const char *model, double rpm, double tpm, int max_concurrency);
+void llm_set_limit_in(llm_client_t *c, const char *model, const char *region, double rpm, double tpm,
+                      int max_concurrency);
 
 /* The fleet-wide rate exchange (ratelimit.h): the demand rows to report to the broker (caller
  * frees the array; 0 = nothing to report), whether a report is due now rather than at the next

@@ -1,5 +1,6 @@
 /* provider: the provider table and the helpers every provider shares; see provider.h. */
 #include "provider.h"
+#include "jsonprint.h"
 #include "mem.h"
 
 #include <cjson/cJSON.h>
@@ -27,14 +28,7 @@ void provider_reply_clear(provider_reply_t *r)
     memset(r, 0, sizeof(*r));
 }
 
-int provider_json_double(buf_t *b, double v)
-{
-    if (!isfinite(v)) return -1;
-    char s[40];
-    snprintf(s, sizeof s, "%.15g", v);
-    if (strtod(s, NULL) != v) snprintf(s, sizeof s, "%.17g", v);
-    return buf_puts(b, s);
-}
+int provider_json_double(buf_t *b, double v) { return jsonprint_double(b, v); }
 
 /* Copies src[0..n) into dst (size cap), stopping before a cut UTF-8 sequence and replacing
  * control characters by spaces, so a message is one printable line. */

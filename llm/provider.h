@@ -62,7 +62,7 @@ const provider_t *provider_for(provider_kind_t kind);
 
 /* ---- helpers shared by provider implementations ---- */
 
-/* Appends a JSON number that reads back as exactly `v`; -1 for NaN/inf. */
+/* Appends a JSON number that reads back as exactly `v`; -1 for NaN/inf (lib/jsonprint.h). */
 int provider_json_double(buf_t *b, double v) __attribute__((warn_unused_result));
 
 /* The `error` object of a JSON error body, as OpenAI and Anthropic (and most compatible servers)

@@ -8,80 +8,16 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-int64_t (*provider_aws_clock_ms)(void) = monotonic_ms;
+/* ---- credentials ---- */
 
-/* ---- credential cache ---- */
-
-static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
-static awscreds_t *cache_creds;     /* NULL: nothing cached */
-static char cache_fp[65];           /* fingerprint of the environment it was read under */
-static int64_t cache_at_ms;         /* when it was read */
-
-/* SHA-256 of the variables that choose the credentials. The hashed text holds secrets: wiped. */
-static void env_fingerprint(char out[65])
-{
-    static const char *const vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                                       "AWS_PROFILE",       "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE",
-                                       "HOME"};
-    buf_t b;
-    buf_init(&b, 0);
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
-        /* "unset" and "set to x" must differ: a marker byte, then the value and a NUL */
-        if (buf_putc(&b, v ? '=' : '-') < 0 || (v && buf_append(&b, v, strlen(v)) < 0) || buf_putc(&b, '\0') < 0) {
-            /* unbounded buffer: cannot fail */
-        }
-    }
-    sigv4_sha256_hex(b.data ? b.data : "", b.len, out);
-    if (b.data) OPENSSL_cleanse(b.data, b.len);
-    buf_free(&b);
-}
-
-void provider_aws_forget_credentials(void)
-{
-    pthread_mutex_lock(&cache_mu);
-    awscreds_destroy(&cache_creds);   /* wipes the secrets */
-    cache_fp[0] = '\0';
-    pthread_mutex_unlock(&cache_mu);
-}
-
-/* The cached credentials, (re)read when absent, stale or read under another environment.
- * Call with cache_mu held. NULL with err when none are found. */
-static const awscreds_t *creds_locked(char *err, size_t errlen)
-{
-    char fp[65];
-    env_fingerprint(fp);
-    int64_t now = provider_aws_clock_ms();
-    if (cache_creds && strcmp(fp, cache_fp) == 0 && now - cache_at_ms < (int64_t)PROVIDER_AWS_CREDS_TTL_S * 1000 &&
-        now >= cache_at_ms)
-        return cache_creds;
-    awscreds_destroy(&cache_creds);
-    cache_fp[0] = '\0';
-    char cerr[768];
-    awscreds_t *c = awscreds_new(NULL, cerr, sizeof cerr);
-    if (!c) {
-        snprintf(err, errlen, "no usable AWS credentials: %s", cerr);
-        return NULL;
-    }
-    cache_creds = c;
-    memcpy(cache_fp, fp, sizeof cache_fp);
-    cache_at_ms = now;
-    return c;
-}
+void provider_aws_forget_credentials(void) { awscreds_forget(); }
 
 /* ---- region ---- */
 
@@ -184,16 +120,15 @@ int provider_aws_sign(const modelstr_t *model, const modelstr_endpoint_t *endpoi
     sigv4_header_t *hs = xcalloc(n ? n : 1, sizeof(*hs));
     for (size_t i = 0; i < n; i++) hs[i] = (sigv4_header_t){req->headers.v[i].name, req->headers.v[i].value};
 
-    char payload[65];   /* hashed before taking the lock: bodies can be large */
+    char payload[65];
     sigv4_sha256_hex(req->body.data ? req->body.data : "", req->body.len, payload);
 
     int rc = -1;
-    pthread_mutex_lock(&cache_mu);
     char cerr[900];
-    const awscreds_t *c = creds_locked(cerr, sizeof cerr);
+    awscreds_t *c = awscreds_new(NULL, cerr, sizeof cerr);   /* a reference to the cached snapshot */
     if (!c) {
-        snprintf(err, errlen, "cannot sign the %s request for `%s`: %s", service, model->input ? model->input : "",
-                 cerr);
+        snprintf(err, errlen, "cannot sign the %s request for `%s`: no usable AWS credentials: %s", service,
+                 model->input ? model->input : "", cerr);
     } else {
         sigv4_params_t p = {
             .access_key = awscreds_access_key(c),
@@ -215,8 +150,8 @@ int provider_aws_sign(const modelstr_t *model, const modelstr_endpoint_t *endpoi
             sigv4_result_free(&res);
             rc = 0;
         }
+        awscreds_destroy(&c);
     }
-    pthread_mutex_unlock(&cache_mu);
     free(hs);
     return rc;
 }

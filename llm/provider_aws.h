@@ -5,15 +5,11 @@
  * Owns: a process-wide credential cache. Does not own: finding credentials (awscreds), the
  * signature itself (sigv4), sending (llm.c).
  *
- * DESIGN. Credentials come from awscreds_new(NULL): the environment, then the shared
- * credentials and config files of AWS_PROFILE (or "default"). They are cached for
- * PROVIDER_AWS_CREDS_TTL_S seconds so that a worker does not read ~/.aws on every request yet
- * sees rotated keys within minutes. The cache is keyed by a SHA-256 fingerprint of the
- * environment variables that choose them (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
- * AWS_SESSION_TOKEN, AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE, HOME): changing
- * any of them takes effect on the next request. A failed lookup is not cached. The cache is
- * guarded by a mutex (one llm client per thread, many threads) and signing happens under it,
- * so the secrets are never copied out. Nothing here logs a secret.
+ * DESIGN. Credentials come from awscreds_new(NULL): the whole AWS credential chain (environment,
+ * web identity, profiles, container credentials, IMDSv2) behind a process-wide cache that
+ * refreshes temporary credentials before they expire (awscreds.h). Each signature takes a
+ * reference to the current snapshot and releases it when signed, so a refresh never disturbs a
+ * request being signed. Nothing here logs a secret.
  *
  * Signing region: the region named by an AWS endpoint host (`bedrock-runtime.<region>.
  * amazonaws.com`, FIPS and VPC-endpoint hosts included), since AWS only accepts that one; else
@@ -29,8 +25,6 @@
 #include "modelstr.h"
 #include "provider.h"
 
-#define PROVIDER_AWS_CREDS_TTL_S 300
-
 /* (Re-)signs `req` for `service` ("bedrock", "sagemaker"): drops the Authorization,
  * X-Amz-Date, X-Amz-Security-Token and X-Amz-Content-Sha256 headers of an earlier attempt, then
  * signs the remaining headers, host and body with the current time and appends the new ones.
@@ -39,13 +33,9 @@
 int provider_aws_sign(const modelstr_t *model, const modelstr_endpoint_t *endpoint, const char *service,
                       httpmsg_request_t *req, char *err, size_t errlen) __attribute__((warn_unused_result));
 
-/* Drops (and wipes) the cached credentials; the next signature reads them again. Called when
- * AWS says the credentials are expired or unknown, and at shutdown. */
+/* Drops the cached credentials (awscreds_forget); the next signature resolves them again.
+ * Called when AWS says the credentials are expired or unknown, and at shutdown. */
 void provider_aws_forget_credentials(void);
-
-/* Milliseconds on a monotonic clock, for the cache's age. A test seam: tests may point it at a
- * fake clock. Default: CLOCK_MONOTONIC. */
-extern int64_t (*provider_aws_clock_ms)(void);
 
 /* The signing region (see above) into out. 0, or -1 with err naming the sources tried. */
 int provider_aws_region(const modelstr_t *model, const char *base_url, char *out, size_t outlen, char *err,

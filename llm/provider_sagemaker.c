@@ -1,12 +1,20 @@
 /* provider_sagemaker: SageMaker InvokeEndpoint for LLM containers (`sagemaker/<endpoint>` or an
- * endpoint ARN).
+ * endpoint ARN), in the two request shapes the spec's `sagemaker_api` chooses (llm_req_t.api):
  *
  *   POST {endpoint}/endpoints/{name}/invocations
  *   Content-Type: application/json, SigV4 (service `sagemaker`) added by before_send
- *   {"messages": [system?, ...OpenAI-style], "max_tokens", "temperature", "top_p"?}
- *   -> choices[0].message.content and usage.prompt_tokens / completion_tokens (the Messages API
- *      of the LMI and TGI containers), or the older [{"generated_text": ...}] /
- *      {"generated_text": ...} shapes (output tokens from details.generated_tokens when given)
+ *   "messages" (default; the OpenAI-compatible API of the LMI / vLLM containers, and of TGI's
+ *   /v1/chat/completions route):
+ *     {"messages": [system?, ...OpenAI-style], "max_tokens", "temperature", "top_p"?}
+ *   "tgi" (Hugging Face TGI's native route):
+ *     {"inputs": TEXT, "parameters": {"max_new_tokens", "return_full_text": false, "details": true,
+ *      "do_sample", "temperature"? (only when > 0: TGI refuses 0), "top_p"? (only in (0, 1))}}
+ *     where TEXT is the user message as it is for one turn (after the system prompt and a blank
+ *     line when there is one), or "User: ...\n\nAssistant: ...\n\nUser: ...\n\nAssistant:"
+ *     for a conversation (the judge's re-ask).
+ *   -> choices[0].message.content and usage.prompt_tokens / completion_tokens, or
+ *      [{"generated_text": ...}] / {"generated_text": ...} (output tokens from
+ *      details.generated_tokens when given): either shape is read whatever was sent
  *
  * Errors: a container error comes back as HTTP 424 with x-amzn-ErrorType ModelError and a body
  * {"ErrorCode", "Message", "OriginalStatusCode", "OriginalMessage", "LogStreamArn"}: it is
@@ -26,6 +34,42 @@
 
 #define SAGEMAKER_SERVICE "sagemaker"
 
+/* TGI's {"inputs", "parameters"}. */
+static int build_tgi(const llm_req_t *req, const char *system, buf_t *b, char *err, size_t errlen)
+{
+    buf_t text;
+    buf_init(&text, 0);
+    int rc = 0;
+    if (system && (buf_puts(&text, system) < 0 || buf_puts(&text, "\n\n") < 0)) rc = -1;
+    if (req->n_msgs == 1) {
+        if (rc == 0 && buf_puts(&text, req->msgs[0].content) < 0) rc = -1;
+    } else {
+        for (size_t i = 0; rc == 0 && i < req->n_msgs; i++) {
+            const llm_msg_t *m = &req->msgs[i];
+            if (buf_printf(&text, "%s%s: %s", i ? "\n\n" : "", strcmp(m->role, "user") == 0 ? "User" : "Assistant",
+                           m->content) < 0)
+                rc = -1;
+        }
+        if (rc == 0 && buf_puts(&text, "\n\nAssistant:") < 0) rc = -1;
+    }
+    if (rc == 0 && (buf_puts(b, "{\"inputs\":") < 0 || buf_json_str(b, text.data ? text.data : "", text.len) < 0 ||
+                    buf_printf(b, ",\"parameters\":{\"max_new_tokens\":%d,\"return_full_text\":false,\"details\":true",
+                               req->max_tokens) < 0))
+        rc = -1;
+    if (rc == 0 && req->temperature > 0 &&
+        (buf_puts(b, ",\"do_sample\":true,\"temperature\":") < 0 || provider_json_double(b, req->temperature) < 0))
+        rc = -1;
+    else if (rc == 0 && !(req->temperature > 0) && buf_puts(b, ",\"do_sample\":false") < 0)
+        rc = -1;
+    if (rc == 0 && req->top_p > 0 && req->top_p < 1 &&
+        (buf_puts(b, ",\"top_p\":") < 0 || provider_json_double(b, req->top_p) < 0))
+        rc = -1;
+    if (rc == 0 && buf_puts(b, "}}") < 0) rc = -1;
+    buf_free(&text);
+    if (rc < 0) snprintf(err, errlen, "cannot encode the request body");
+    return rc;
+}
+
 static int sagemaker_build(const provider_call_t *in, httpmsg_request_t *out, char *err, size_t errlen)
 {
     const llm_req_t *req = in->req;
@@ -40,6 +84,11 @@ static int sagemaker_build(const provider_call_t *in, httpmsg_request_t *out, ch
 
     buf_t *b = &out->body;
     const char *system = req->system && *req->system ? req->system : NULL;
+    if (req->api && strcmp(req->api, "tgi") == 0) return build_tgi(req, system, b, err, errlen);
+    if (req->api && strcmp(req->api, "messages") != 0) {
+        snprintf(err, errlen, "unknown SageMaker request shape `%s` (messages or tgi)", req->api);
+        return -1;
+    }
     if (buf_puts(b, "{\"messages\":") < 0 || provider_json_messages(b, system, req) < 0 ||
         buf_printf(b, ",\"max_tokens\":%d,\"temperature\":", req->max_tokens) < 0 ||
         provider_json_double(b, req->temperature) < 0)

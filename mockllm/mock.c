@@ -30,15 +30,16 @@
 #include "loop.h"
 #include "mem.h"
 #include "mock_api.h"
+#include "mock_aws.h"
 #include "mock_limits.h"
 #include "mock_reply.h"
 #include "mock_timer.h"
 
-typedef enum { R_CHAT = 0, R_MESSAGES, R_CONVERSE, R_HEALTHZ, R_STATS, R_STATS_RESET, R_OTHER } route_t;
+typedef enum { R_CHAT = 0, R_MESSAGES, R_CONVERSE, R_INVOKE, R_HEALTHZ, R_STATS, R_STATS_RESET, R_AWS, R_OTHER } route_t;
 
 /* Counters, in the order of mock_stats_t. */
 enum {
-    ST_REQUESTS, ST_REQ_CHAT, ST_REQ_MESSAGES, ST_REQ_CONVERSE, ST_REQ_HEALTHZ, ST_REQ_STATS, ST_REQ_OTHER,
+    ST_REQUESTS, ST_REQ_CHAT, ST_REQ_MESSAGES, ST_REQ_CONVERSE, ST_REQ_INVOKE, ST_REQ_HEALTHZ, ST_REQ_STATS, ST_REQ_OTHER,
     ST_INFERENCE, ST_JUDGE, ST_REASK, ST_UNSCORABLE,
     ST_2XX, ST_4XX, ST_429, ST_5XX, ST_RATE_LIMITED, ST_TOKENS_IN, ST_TOKENS_OUT,
     ST_IN_FLIGHT, ST_MAX_IN_FLIGHT, ST__N
@@ -63,6 +64,7 @@ struct mock {
     atomic_bool stopping;         /* the HTTP threads must return */
     mock_timer_t *timer;
     mock_limits_t *limits;        /* NULL when no rate limit is set */
+    mock_aws_t *aws;              /* S3, STS, metadata, SageMaker (mock_aws.h) */
     _Atomic uint64_t st[ST__N];
     _Atomic uint64_t draws;       /* position in the seeded stream of latency / error draws */
     _Atomic uint64_t ids;         /* reply ids */
@@ -74,6 +76,9 @@ struct mock {
 /* One HTTP request, from its headers to its completion (libmicrohttpd's req_cls). */
 typedef struct {
     route_t route;
+    bool started;                 /* the first call of on_request (headers complete) is past */
+    char *raw_uri;                /* path and query exactly as received (for SigV4 checks) */
+    int aws_route;                /* mock_aws_route_t of an R_AWS request */
     const mock_api_t *api;        /* model routes only */
     char *url_model;              /* Bedrock: the {modelId} of the URL */
     buf_t body;                   /* capped at MOCK_MAX_BODY */
@@ -130,6 +135,16 @@ static route_t classify(const char *url, const char *method, req_t *r)
             return R_CONVERSE;
         }
     }
+    static const char inv[] = "/endpoints/";
+    if (strncmp(url, inv, sizeof inv - 1) == 0 && ends_with(url, n, "/invocations")) {
+        const char *name = url + sizeof inv - 1;
+        const char *end = url + n - strlen("/invocations");
+        if (end > name && !memchr(name, '/', (size_t)(end - name))) {
+            r->api = post ? &mock_api_sagemaker : NULL;
+            r->url_model = xstrndup(name, (size_t)(end - name));
+            return R_INVOKE;
+        }
+    }
     if (strcmp(url, "/healthz") == 0 && get) return R_HEALTHZ;
     if (strcmp(url, "/stats") == 0 && get) return R_STATS;
     if (strcmp(url, "/stats/reset") == 0 && post) return R_STATS_RESET;
@@ -159,14 +174,14 @@ char *mock_stats_json(mock_t *m)
     buf_init(&b, 0);
     int rc = buf_printf(&b,
         "{\"requests_total\":%llu,\"requests\":{\"chat_completions\":%llu,\"messages\":%llu,"
-        "\"converse\":%llu,\"healthz\":%llu,\"stats\":%llu,\"other\":%llu},"
+        "\"converse\":%llu,\"invocations\":%llu,\"healthz\":%llu,\"stats\":%llu,\"other\":%llu},"
         "\"inference_calls\":%llu,\"judge_calls\":%llu,\"reask_calls\":%llu,\"unscorable_replies\":%llu,"
         "\"responses\":{\"2xx\":%llu,\"4xx\":%llu,\"429\":%llu,\"5xx_injected\":%llu},"
         "\"rate_limited\":%llu,\"tokens_in\":%llu,\"tokens_out\":%llu,"
         "\"in_flight\":%llu,\"max_in_flight\":%llu}\n",
         (unsigned long long)s.requests_total, (unsigned long long)s.req_chat_completions,
         (unsigned long long)s.req_messages, (unsigned long long)s.req_converse,
-        (unsigned long long)s.req_healthz, (unsigned long long)s.req_stats, (unsigned long long)s.req_other,
+        (unsigned long long)s.req_invocations, (unsigned long long)s.req_healthz, (unsigned long long)s.req_stats, (unsigned long long)s.req_other,
         (unsigned long long)s.inference_calls, (unsigned long long)s.judge_calls,
         (unsigned long long)s.reask_calls, (unsigned long long)s.unscorable_replies,
         (unsigned long long)s.status_2xx, (unsigned long long)s.status_4xx, (unsigned long long)s.status_429,
@@ -184,6 +199,37 @@ static const char *header(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+/* The request headers, borrowed from libmicrohttpd for the length of one call. */
+typedef struct {
+    sigv4_header_t *v;
+    size_t n, cap;
+} hdrs_t;
+
+static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    hdrs_t *h = cls;
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 16;
+        h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
+    }
+    h->v[h->n++] = (sigv4_header_t){key, value ? value : ""};
+    return MHD_YES;
+}
+
+static void headers_of(struct MHD_Connection *c, hdrs_t *h)
+{
+    memset(h, 0, sizeof(*h));
+    (void)MHD_get_connection_values(c, MHD_HEADER_KIND, add_header, h);
+}
+
+/* The request as mock_aws needs it. h must stay alive while it is used. */
+static mock_aws_req_t aws_req(const req_t *r, const char *method, const hdrs_t *h)
+{
+    return (mock_aws_req_t){.method = method, .raw_uri = r->raw_uri ? r->raw_uri : "/", .headers = h->v,
+                            .n_headers = h->n, .body = r->body.data, .body_len = r->body.len};
+}
+
 /* Builds the reply of a model call into r->resp; returns how long to hold it back, in us. */
 static int64_t serve_model(mock_t *m, req_t *r, struct MHD_Connection *c)
 {
@@ -194,6 +240,14 @@ static int64_t serve_model(mock_t *m, req_t *r, struct MHD_Connection *c)
     };
     mock_hdrs_t h = {header(c, "Authorization"), header(c, "x-api-key"), header(c, "anthropic-version")};
     if (api->check(&h, m->api_key, &call, &r->resp) < 0) return 0;
+    if (!r->too_big && (api == &mock_api_bedrock || api == &mock_api_sagemaker)) {
+        hdrs_t hh;
+        headers_of(c, &hh);
+        mock_aws_req_t ar = aws_req(r, "POST", &hh);
+        int vr = mock_aws_verify_model_call(m->aws, api->name, &ar, &r->resp);
+        free(hh.v);
+        if (vr < 0) return 0;
+    }
     if (r->too_big) {
         char msg[128];
         snprintf(msg, sizeof msg, "request body is larger than the limit of %u bytes (16 MiB)", MOCK_MAX_BODY);
@@ -364,6 +418,20 @@ static bool content_length_over(struct MHD_Connection *c)
     return end != cl && n > MOCK_MAX_BODY;
 }
 
+/* libmicrohttpd's URI log callback: the first thing known of a request, with its target still
+ * percent-encoded (SigV4 is computed over that). Its return value becomes *req_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    srv_t *srv = cls;
+    req_t *r = xcalloc(1, sizeof(*r));
+    r->srv = srv;
+    r->conn = c;
+    r->raw_uri = xstrdup(uri ? uri : "/");
+    buf_init(&r->body, MOCK_MAX_BODY);
+    mock_resp_init(&r->resp);
+    return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **req_cls)
 {
@@ -371,16 +439,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     srv_t *srv = cls;
     mock_t *m = srv->m;
     req_t *r = *req_cls;
-    if (!r) {
-        r = xcalloc(1, sizeof(*r));
-        r->srv = srv;
-        r->conn = c;
-        buf_init(&r->body, MOCK_MAX_BODY);
-        mock_resp_init(&r->resp);
-        r->route = classify(url, method, r);
-        *req_cls = r;
-        static const int per_route[] = {ST_REQ_CHAT, ST_REQ_MESSAGES, ST_REQ_CONVERSE, ST_REQ_HEALTHZ,
-                                        ST_REQ_STATS, ST_REQ_STATS, ST_REQ_OTHER};
+    if (!r) *req_cls = r = on_uri(srv, url, c);
+    if (!r->started) {
+        r->started = true;
+        mock_aws_route_t ar = mock_aws_route(method, r->raw_uri, header(c, "Authorization"), header(c, "X-Amz-Target"),
+                                             header(c, MHD_HTTP_HEADER_CONTENT_TYPE));
+        if (ar != MOCK_AWS_NONE) {
+            r->route = R_AWS;
+            r->aws_route = (int)ar;
+        } else {
+            r->route = classify(url, method, r);
+        }
+        static const int per_route[] = {ST_REQ_CHAT,  ST_REQ_MESSAGES, ST_REQ_CONVERSE, ST_REQ_INVOKE, ST_REQ_HEALTHZ,
+                                        ST_REQ_STATS, ST_REQ_STATS,    ST_REQ_OTHER,    ST_REQ_OTHER};
         stat_add(m, ST_REQUESTS, 1);
         stat_add(m, per_route[r->route], 1);
         if (r->api) {
@@ -388,13 +459,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             uint64_t max = atomic_load(&m->st[ST_MAX_IN_FLIGHT]);
             /* Raise the maximum: retried until it is ours or another thread raised it past ours. */
             while (now > max && !atomic_compare_exchange_weak(&m->st[ST_MAX_IN_FLIGHT], &max, now)) {}
-            if (content_length_over(c)) {
-                /* Refuse before reading the body; libmicrohttpd closes the connection after. */
-                r->too_big = true;
+        }
+        if (content_length_over(c) && (r->api || r->route == R_AWS)) {
+            /* Refuse before reading the body; libmicrohttpd closes the connection after. */
+            r->too_big = true;
+            if (r->api) {
                 (void)serve_model(m, r, c);   /* writes the refusal; its delay is 0: answered now */
-                r->answered = true;
-                return send_resp(m, c, r);
+            } else {
+                static const char big[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>EntityTooLarge"
+                                          "</Code><Message>Your proposed upload exceeds the mock's 16 MiB request "
+                                          "limit (use multipart upload)</Message></Error>";
+                mock_resp_json(&r->resp, 400, big, sizeof big - 1);
+                r->resp.content_type = "application/xml";
             }
+            r->answered = true;
+            return send_resp(m, c, r);
         }
         return MHD_YES;
     }
@@ -415,8 +494,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return send_resp(m, c, r);
     }
     int64_t delay_us = 0;
-    if (r->api) delay_us = serve_model(m, r, c);
-    else serve_plain(m, r, url, method);
+    if (r->route == R_AWS) {
+        hdrs_t h;
+        headers_of(c, &h);
+        mock_aws_req_t ar = aws_req(r, method, &h);
+        int64_t delay_ms = 0;
+        mock_aws_serve(m->aws, (mock_aws_route_t)r->aws_route, &ar, &r->resp, &delay_ms);
+        free(h.v);
+        delay_us = delay_ms * 1000;
+    } else if (r->api) {
+        delay_us = serve_model(m, r, c);
+    } else {
+        serve_plain(m, r, url, method);
+    }
     if (delay_us > 0) {
         r->parked = true;
         MHD_suspend_connection(c);
@@ -441,6 +531,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
     buf_free(&r->body);
     mock_resp_free(&r->resp);
     free(r->url_model);
+    free(r->raw_uri);
     free(r);
     *req_cls = NULL;
 }
@@ -538,6 +629,8 @@ mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen)
     if (m->opts.threads < 1) m->opts.threads = 1;
     m->id_base = (uint64_t)loop_now_us() ^ ((uint64_t)wall_ms() << 20);
     m->limits = mock_limits_new(opts->rpm, opts->tpm, opts->burst_seconds);
+    m->aws = mock_aws_new(opts, err, errlen);
+    if (!m->aws) goto fail;
 
     struct sockaddr_storage ss;
     char numeric[INET6_ADDRSTRLEN];
@@ -605,6 +698,7 @@ mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen)
                                      MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, m, /* first, as MHD asks */
                                      MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
                                      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                     MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                                      MHD_OPTION_CONNECTION_LIMIT, conn_limit,
                                      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
                                      MHD_OPTION_END);
@@ -668,6 +762,7 @@ void mock_destroy(mock_t **self_p)
     free(m->srv);
     mock_timer_destroy(&m->timer);
     mock_limits_destroy(&m->limits);
+    mock_aws_destroy(&m->aws);
     free(m->host);
     free(m->api_key);
     free(m);

@@ -8,6 +8,8 @@
  *   POST .../chat/completions       OpenAI chat completions (any prefix, e.g. /v1, /openai/v1)
  *   POST .../v1/messages            Anthropic Messages
  *   POST /model/{modelId}/converse  Bedrock Converse
+ *   POST /endpoints/{name}/invocations  SageMaker InvokeEndpoint (messages API or TGI)
+ *   S3, STS, SageMaker, container credentials, IMDSv2, /_mock/aws/...   mock_aws.h
  *   GET  /healthz                   200 "ok"
  *   GET  /stats, POST /stats/reset  counters as JSON; zero them
  *
@@ -33,7 +35,7 @@ typedef struct mock mock_t;
 /* A snapshot of the counters (GET /stats). Responses are counted for model calls only. */
 typedef struct {
     uint64_t requests_total;       /* every HTTP request, /stats and /healthz included */
-    uint64_t req_chat_completions, req_messages, req_converse, req_healthz, req_stats, req_other;
+    uint64_t req_chat_completions, req_messages, req_converse, req_invocations, req_healthz, req_stats, req_other;
     uint64_t inference_calls;      /* model calls answered 2xx that were not judge calls */
     uint64_t judge_calls;          /* judge calls answered 2xx, re-asks included */
     uint64_t reask_calls;          /* judge calls with an assistant turn (subset of judge_calls) */

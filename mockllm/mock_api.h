@@ -89,6 +89,7 @@ typedef struct mock_api {
 extern const mock_api_t mock_api_openai;
 extern const mock_api_t mock_api_anthropic;
 extern const mock_api_t mock_api_bedrock;
+extern const mock_api_t mock_api_sagemaker;   /* SageMaker InvokeEndpoint (mock_api_sagemaker.c) */
 
 /* ---- helpers shared by the dialects ---- */
 

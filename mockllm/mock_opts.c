@@ -34,6 +34,16 @@ static const opt_t table[] = {
     {"unscorable-rate", T_NUM, OFF(unscorable_rate), 0, 1},
     {"quota-exhausted", T_BOOL, OFF(quota_exhausted), 0, 0},
     {"api-key", T_STR, OFF(api_key), 0, 0},
+    {"aws-access-key", T_STR, OFF(aws_access_key), 0, 0},
+    {"aws-secret-key", T_STR, OFF(aws_secret_key), 0, 0},
+    {"aws-creds-ttl", T_INT, OFF(aws_creds_ttl), 1, 86400 * 7},
+    {"aws-region", T_STR, OFF(aws_region), 0, 0},
+    {"aws-buckets", T_STR, OFF(aws_buckets), 0, 0},
+    {"aws-deny", T_STR, OFF(aws_deny), 0, 0},
+    {"aws-slowdown", T_INT, OFF(aws_slowdown), 0, 1000000},
+    {"aws-container-token", T_STR, OFF(aws_container_token), 0, 0},
+    {"aws-web-identity-token", T_STR, OFF(aws_web_identity_token), 0, 0},
+    {"aws-model-packages", T_STR, OFF(aws_model_packages), 0, 0},
     {"log-level", T_LOGLEVEL, OFF(log_level), 0, 0},
     {"log-format", T_LOGFORMAT, OFF(log_format), 0, 0},
 };
@@ -47,6 +57,8 @@ void mock_opts_default(mock_opts_t *o)
     o->seed = 1;
     o->error_status = 500;
     o->burst_seconds = 1.0;
+    o->aws_creds_ttl = 3600;
+    o->aws_region = "us-east-1";
     o->log_level = LOG_INFO;
     o->log_format = LOG_FORMAT_TEXT;
 }
@@ -70,6 +82,16 @@ const char *mock_opts_usage(void)
            "  --unscorable-rate P    fraction of first-turn judge replies naming no rating (default 0)\n"
            "  --quota-exhausted      every model call fails with the provider's quota error\n"
            "  --api-key KEY          require this key (OpenAI: Bearer; Anthropic: x-api-key)\n"
+           "AWS (S3 path style, STS, container credentials, IMDSv2, SageMaker; docs/mockllm.md):\n"
+           "  --aws-access-key AK, --aws-secret-key SK   a key pair; turns on SigV4 verification\n"
+           "  --aws-creds-ttl S      lifetime of the credentials it issues (default 3600)\n"
+           "  --aws-region R         region of buckets created without one (default us-east-1)\n"
+           "  --aws-buckets LIST     buckets to create: name[:region],...\n"
+           "  --aws-deny LIST        bucket[/prefix],... where every S3 request is AccessDenied\n"
+           "  --aws-slowdown N       answer the first N S3 requests 503 SlowDown\n"
+           "  --aws-container-token T    Authorization value container credentials require\n"
+           "  --aws-web-identity-token T the only token AssumeRoleWithWebIdentity accepts\n"
+           "  --aws-model-packages FILE  JSON array of DescribeModelPackage replies\n"
            "  --log-level LEVEL      debug | info | warn | error | off (default info)\n"
            "  --log-format FORMAT    text | json (default text)\n"
            "  --help, --version\n"

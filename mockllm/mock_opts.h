@@ -37,6 +37,17 @@ typedef struct {
     double unscorable_rate;  /* fraction of first-turn judge replies naming no rating; default 0 */
     bool quota_exhausted;    /* every model call fails with the provider's quota error */
     const char *api_key;     /* required key (OpenAI Bearer, Anthropic x-api-key); NULL = none */
+    /* AWS (mock_aws.h). Strings borrowed. */
+    const char *aws_access_key;   /* static key pair: turns on SigV4 verification; NULL = off */
+    const char *aws_secret_key;
+    int aws_creds_ttl;            /* seconds issued credentials live; default 3600 */
+    const char *aws_region;       /* region of buckets created without one; default us-east-1 */
+    const char *aws_buckets;      /* "name[:region],..." created at start */
+    const char *aws_deny;         /* "bucket[/prefix],...": every S3 request there is AccessDenied */
+    int aws_slowdown;             /* the first N S3 requests are answered 503 SlowDown */
+    const char *aws_container_token; /* the Authorization value container credentials require */
+    const char *aws_web_identity_token; /* the token AssumeRoleWithWebIdentity accepts; NULL = any */
+    const char *aws_model_packages;  /* JSON file: an array of DescribeModelPackage replies */
     log_level_t log_level;   /* default info */
     log_format_t log_format; /* default text */
 } mock_opts_t;

@@ -40,6 +40,8 @@ typedef struct {
     mock_msg_t *msgs;    /* system messages included, in order */
     size_t n_msgs, cap_msgs;
     long max_tokens;     /* output bound; 0 = not given */
+    int shape;           /* dialect-specific form of the request, for its reply (SageMaker: 0 the
+                            messages API, 1 TGI's {"inputs", "parameters"}) */
     char **owned;        /* texts this request frees */
     size_t n_owned, cap_owned;
 } mock_req_t;

@@ -371,6 +371,7 @@ static cJSON *metric_json(const agg_metric_t *am, const tally_t *t)
     cJSON *ratings = cJSON_AddObjectToObject(o, "ratings");
     for (size_t r = 0; r < m->n_ratings; r++)
         cJSON_AddNumberToObject(ratings, m->ratings[r].definition, (double)(t->ok[r] + t->na[r]));
+    cJSON_AddBoolToObject(o, "lower_is_better", m->lower_is_better);
     return o;
 }
 
@@ -432,6 +433,7 @@ static cJSON *comparison_json(const agg_metric_t *am)
     cJSON_AddNumberToObject(o, "ties", (double)ties);
     cJSON_AddNumberToObject(o, "losses", (double)losses);
     add_number_or_null(o, "win_rate", d.n > 0, d.n ? (double)wins / (double)d.n : 0.0);
+    cJSON_AddBoolToObject(o, "lower_is_better", m->lower_is_better);   /* d was flipped for these */
     return o;
 }
 

@@ -9,8 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "awsjob.h"
 #include "dataset.h"
 #include "file.h"
+#include "jsonprint.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -37,7 +39,7 @@ static char *merge_overrides(const char *json, size_t len, const cJSON *ov, errl
         cJSON_DeleteItemFromObjectCaseSensitive(root, it->string);
         cJSON_AddItemToObject(root, it->string, cJSON_Duplicate(it, 1));
     }
-    char *out = cJSON_PrintUnformatted(root);
+    char *out = jsonprint(root, false);
     cJSON_Delete(root);
     return out;
 }
@@ -101,8 +103,8 @@ static void check_endpoints(const spec_t *sp, errlist_t *errs)
  * Returns SCHED_OK, SCHED_E_INPUT with every problem in errs (the caller rolls back), SCHED_E_DB. */
 static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *sp, errlist_t *errs)
 {
-    char err[512];
-    dataset_t *d = dataset_open(sp->dataset, 0, err, sizeof err);
+    char err[2048];   /* an S3 error may list every credential source tried */
+    dataset_t *d = awsjob_dataset_open(sp, 0, err, sizeof err);   /* a local file, s3:// or https:// */
     if (!d) {
         errlist_add(errs, "dataset: %s", err);
         return SCHED_E_INPUT;
@@ -195,16 +197,22 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, char **db_
     char *merged = merge_overrides(in->spec_json ? in->spec_json : "", in->spec_json ? in->len : 0, in->overrides,
                                    errs, origin);
     if (!merged) return SCHED_E_INPUT;
+    char *with_region = awsjob_spec_with_region(merged, strlen(merged));   /* this process's region, if none */
+    if (with_region) {
+        free(merged);
+        merged = with_region;
+    }
     spec_t *sp = spec_parse(merged, strlen(merged), origin, in->base_dir, errs);
     free(merged);
     if (!sp) return SCHED_E_INPUT;
-    check_endpoints(sp, errs);
+    /* AWS: the region checked, model packages resolved into model strings; then the endpoints */
+    if (awsjob_prepare(sp, errs) == 0) check_endpoints(sp, errs);
     if (errs->count > before) {
         spec_destroy(&sp);
         return SCHED_E_INPUT;
     }
     cJSON *cj = spec_to_json(sp);
-    char *spec_json = cJSON_PrintUnformatted(cj);
+    char *spec_json = jsonprint(cj, false);
     cJSON_Delete(cj);
     char id[SCHED_JOB_ID_MAX];
     make_job_id(sp, id, sizeof id);
@@ -213,7 +221,7 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, char **db_
     store_t *st = NULL;
     char *out_dir = NULL;
     char err[1024];
-    const char *outp = sp->output_path ? sp->output_path : "runs";
+    const char *outp = awsjob_local_root(sp);   /* an s3:// output is written here first */
     if (file_mkdirs(outp, 0755, err, sizeof err) < 0) {
         errlist_add(errs, "output_path: %s", err);
         ret = SCHED_E_IO;
@@ -234,6 +242,7 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, char **db_
         goto out;
     }
     ret = load_dataset(st, id, sp, errs);
+    if (ret == SCHED_OK && awsjob_output_check(sp, id, spec_json, errs) < 0) ret = SCHED_E_INPUT;   /* s3:// */
     if (ret != SCHED_OK) {
         /* A failed rollback leaves nothing either: the transaction ends with the connection. */
         if (store_rollback(st) < 0) log_warn("database %s: rollback failed; closing the connection ends it", *db_used);
@@ -341,7 +350,7 @@ job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen)
     j->targets = j->spec->evaluate_base_model ? 2 : 1;
     j->invalid = row.records_invalid;
     j->out_dir = row.out_dir ? xstrdup(row.out_dir)
-                             : out_dir_of(j->spec->output_path ? j->spec->output_path : "runs", j->id);
+                             : out_dir_of(awsjob_local_root(j->spec), j->id);
     bool fresh = row.state == SCHED_JOB_PENDING && row.started_at == 0;
     store_job_clear(&row);
     shard_load_t l = {.j = j};
@@ -413,8 +422,11 @@ sched_job_state_t job_end(job_t *j, store_t *st, uint32_t workers, cJSON **summa
     if (output_write(st, &oi, summary, jobj, err, sizeof err) < 0) {
         job_fail(j, "cannot write the result files: %s", err);
         state = SCHED_JOB_FAILED;
+    } else if (awsjob_upload(j->spec, j->id, j->out_dir, err, sizeof err) < 0) {   /* an s3:// output */
+        job_fail(j, "%s", err);
+        state = SCHED_JOB_FAILED;
     }
-    char *text = *summary ? cJSON_PrintUnformatted(*summary) : NULL;
+    char *text = *summary ? jsonprint(*summary, false) : NULL;
     if (text && store_job_set_summary(st, j->id, text) < 0)
         log_error("job %s: its summary could not be stored in %s (%s); summary.json in %s has it", j->id,
                   store_path(st), store_errmsg(st), j->out_dir);

@@ -138,6 +138,7 @@ static int report_outcome(const char *db_path, const char *job_id)
     int code = 1;
     if (sched_db_open(db_path, NULL, &db, &errs) == SCHED_OK && sched_job_status(db, job_id, &st, &errs) == SCHED_OK) {
         printf("job %s %s\nresults: %s\n", job_id, sched_job_state_name(st.job.state), st.output_dir);
+        if (st.output_uri) printf("s3: %s\n", st.output_uri);
         if (st.job.error) printf("error: %s\n", st.job.error);
         code = st.job.state == SCHED_JOB_SUCCEEDED ? 0 : 1;
         sched_status_clear(&st);

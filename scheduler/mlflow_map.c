@@ -110,16 +110,23 @@ static void add_target(mlflow_batch_t *b, const char *prefix, const cJSON *t, bo
     }
 }
 
-static char *metric_list(const spec_t *sp)
+/* The job's metric names, comma-separated; only the lower-is-better ones when `lower` (NULL when
+ * there is none of those). Caller frees. */
+static char *metric_list(const spec_t *sp, bool lower)
 {
     buf_t b;
     buf_init(&b, 0);
     int w = 0;
     for (size_t i = 0; i < sp->n_metrics; i++) {
-        if (i) w |= buf_putc(&b, ',');
+        if (lower && !sp->metrics[i]->lower_is_better) continue;
+        if (b.len) w |= buf_putc(&b, ',');
         w |= buf_puts(&b, sp->metrics[i]->name);
     }
     if (w < 0) log_error("metric list append failed");
+    if (lower && !b.len) {
+        buf_free(&b);
+        return NULL;
+    }
     return buf_take(&b);
 }
 
@@ -152,13 +159,14 @@ mlflow_batch_t *mlflow_map_parent(const spec_t *sp, const char *job_id, const cJ
                                   const char *final_status, int64_t ts)
 {
     mlflow_batch_t *b = mlflow_batch_new();
-    char *metrics = metric_list(sp);
+    char *metrics = metric_list(sp, false), *lower = metric_list(sp, true);
     param_str(b, "model", sp->model);
     param_str(b, "base_model", sp->base_model);
     param_str(b, "evaluate_base_model", sp->base_model ? (sp->evaluate_base_model ? "true" : "false") : NULL);
     param_str(b, "evaluator_model", sp->evaluator_model);
     param_str(b, "dataset", sp->dataset);
     param_str(b, "metrics", metrics);
+    param_str(b, "metrics_lower_is_better", lower);   /* their compare/<metric> figures are oriented */
     param_str(b, "region", sp->region);
     param_str(b, "job_name", sp->job_name);
     param_num(b, "shard_size", sp->shard_size);
@@ -166,6 +174,7 @@ mlflow_batch_t *mlflow_map_parent(const spec_t *sp, const char *job_id, const cJ
     add_gen_params(b, "inference", &sp->inference);
     add_gen_params(b, "judge", &sp->judge);
     free(metrics);
+    free(lower);
     const cJSON *recs = cJSON_GetObjectItemCaseSensitive(summary, "records");
     if (!recs) recs = cJSON_GetObjectItemCaseSensitive(job, "records");
     const cJSON *v;
@@ -238,13 +247,15 @@ mlflow_batch_t *mlflow_map_child(const spec_t *sp, int role, const cJSON *summar
                                                       mlflow_role_names[role]);
     const cJSON *tm = cJSON_GetObjectItemCaseSensitive(t, "model");
     const char *model = cJSON_IsString(tm) ? tm->valuestring : role == MLFLOW_ROLE_CUSTOM ? sp->model : sp->base_model;
-    char *metrics = metric_list(sp);
+    char *metrics = metric_list(sp, false), *lower = metric_list(sp, true);
     param_str(b, "target", mlflow_role_names[role]);
     param_str(b, "model", model);
     param_str(b, "evaluator_model", sp->evaluator_model);
     param_str(b, "dataset", sp->dataset);
     param_str(b, "metrics", metrics);
+    param_str(b, "metrics_lower_is_better", lower);
     free(metrics);
+    free(lower);
     if (t) add_target(b, "", t, true, ts);
     return b;
 }

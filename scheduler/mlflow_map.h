@@ -4,13 +4,17 @@
  *
  *   experiment  spec mlflow.experiment, else the job's name, else "llmaj"
  *   parent run  name: mlflow.run_name, else the job's name, else the job id. Params: models, judge,
- *               dataset, metrics, generation settings, shard size, record counts. Tags
+ *               dataset, metrics, metrics_lower_is_better (the metrics whose higher ratings are
+ *               worse, only when there are some: their comparison is oriented so that a positive
+ *               difference still means custom is better), generation settings, shard size, record
+ *               counts. Tags
  *               llmaj.status, llmaj.job_status, llmaj.error, a description. Metrics:
  *               records/<field>, compare/<metric>/<field> (mean_diff, ci95_low/high, wins, ties,
  *               losses, win_rate, n), <target>/<metric>/<field> (headline copies of the
  *               children's), usage/<model>/<field>, estimated_cost_usd, elapsed_s,
  *               records_per_second.
- *   child runs  one per target ("custom", "base"); params target, model, judge, dataset, metrics;
+ *   child runs  one per target ("custom", "base"); params target, model, judge, dataset, metrics,
+ *               metrics_lower_is_better;
  *               metrics <metric>/<field> (mean, mean_score, std, n, n_unscored,
  *               n_not_applicable, n_error, ci95_low, ci95_high, ratings/<rating>) and
  *               category/<category>/<metric>/<field>. Null values are skipped.

@@ -13,11 +13,13 @@
 
 #include "buf.h"
 #include "errlist.h"
+#include "jsonprint.h"
 #include "log.h"
 #include "mem.h"
 #include "mlflow.h"
 #include "mlflow_map.h"
 #include "sigv4.h"
+#include "webreport.h"
 
 /* One process-wide lock: two threads syncing the same job could both find no run and both create
  * one. Syncs are rare and short, so serialising them all costs nothing that matters. */
@@ -289,7 +291,49 @@ static const char *content_type_of(const char *name)
     return "application/octet-stream";
 }
 
-static int upload_artifacts(sync_t *s, const char *job_dir)
+/* report.html: the results viewer with the job embedded (web/webreport.h), made from the sync's
+ * job.json and summary objects (in memory, as for the metrics) and the rows of job_dir's
+ * records.jsonl. The same inputs give the same bytes, so the upload is recorded by their hash
+ * like the other artifacts. Rows past REPORT_MAX_ROWS stay out of the page (it says how many
+ * there are). Nothing without job.json: a job that failed before writing its files has no page. */
+#define REPORT_MAX_ROWS 5000
+static int upload_report(sync_t *s, const char *job_dir, const cJSON *summary, const cJSON *job)
+{
+    if (!job) return 0;
+    webreport_t *wr = webreport_new();
+    cJSON *jo = webreport_job_from_file(job);
+    webreport_set_job(wr, jo);
+    cJSON_Delete(jo);
+    webreport_set_summary(wr, summary);
+    uint64_t bad = 0;
+    size_t len = 0;
+    char *html = NULL, why[512];
+    char *path = xasprintf("%s/records.jsonl", job_dir);
+    int rc = webreport_load_records(wr, path, REPORT_MAX_ROWS, &bad, why, sizeof why);
+    free(path);
+    if (rc == 0 && !(html = webreport_html(wr, &len, why, sizeof why))) rc = -1;
+    webreport_destroy(&wr);
+    if (rc < 0) {
+        fail(s->err, s->errlen, "making report.html of job %s: %s", s->job_id, why);
+        return -1;
+    }
+    if (bad) log_warn("job %s: %llu row(s) of records.jsonl are not JSON objects: left out of report.html", s->job_id,
+                      (unsigned long long)bad);
+    char hash[65];
+    sigv4_sha256_hex(html, len, hash);
+    if (!st_is(s->db, s->job_id, "artifact:report.html", hash)) {
+        mlflow_err_t e;
+        rc = mlflow_artifact_put(s->m, s->runs[MLFLOW_ROLE_PARENT].artifact_uri, "report.html", html, len,
+                                 "text/html; charset=utf-8", &e);
+        if (rc < 0) fail(s->err, s->errlen, "uploading report.html: %s", e.message);
+        else rc = st_set(s->db, s->job_id, "artifact:report.html", hash, s->err, s->errlen);
+    }
+    free(html);
+    return rc;
+}
+
+/* The job folder's files as they are, then report.html. */
+static int upload_artifacts(sync_t *s, const char *job_dir, const cJSON *summary, const cJSON *job)
 {
     static const char *const files[] = {"records.jsonl", "summary.json", "job.json"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
@@ -308,7 +352,7 @@ static int upload_artifacts(sync_t *s, const char *job_dir)
         free(path);
         if (rc < 0) return -1;
     }
-    return 0;
+    return upload_report(s, job_dir, summary, job);
 }
 
 static int end_run(sync_t *s, int role, const char *status, int64_t end_ms)
@@ -337,7 +381,7 @@ static char *redact_uri(const char *uri)
 }
 
 /* A JSON object as stored text, or NULL for NULL. Caller frees. */
-static char *json_text(const cJSON *j) { return j ? cJSON_PrintUnformatted(j) : NULL; }
+static char *json_text(const cJSON *j) { return j ? jsonprint(j, false) : NULL; }
 
 static int record_locked(store_t *db, const char *job_id, const spec_t *spec, const char *job_dir,
                          const char *status, const cJSON *summary, const cJSON *job, char *err, size_t errlen)
@@ -437,7 +481,7 @@ static int sync_job_locked(store_t *db, const char *job_id, const spec_t *spec, 
         mlflow_batch_destroy(&b);
         if (brc < 0) goto out;
     }
-    if (upload_artifacts(&s, job_dir) < 0) goto out;
+    if (upload_artifacts(&s, job_dir, summary, job) < 0) goto out;
     for (int r = MLFLOW_N_ROLES - 1; r >= 0; r--)
         if (want[r] && end_run(&s, r, final_status, finished) < 0) goto out;
     if (st_set(db, job_id, "state", "done", err, errlen) < 0 || st_set(db, job_id, "synced_status", final_status, err, errlen) < 0)

@@ -17,8 +17,12 @@
  *
  * In memory, not read back: the summary and job.json objects are handed in by the caller (the
  * engine, which has just computed them; `llmaj sync`, which reads a job folder); only the
- * artifacts are uploaded from the job folder's files. mlflow_sync_record keeps a copy of both in
- * the state, so a sync cut short by a crash resumes from the database alone.
+ * artifacts records.jsonl, summary.json and job.json are uploaded from the job folder's files.
+ * The fourth artifact, report.html (the results viewer with the job inside, web/webreport.h), is
+ * made from the two objects and the rows of records.jsonl. mlflow_sync_record keeps a copy of
+ * both objects in the state (numbers printed to read back exactly, lib/jsonprint.h, so a resumed
+ * sync sends the same metrics and the same page), so a sync cut short by a crash resumes from
+ * the database alone.
  *
  * States (key `state`): "pending" (not yet done: never tried, or the last attempt failed and will
  * be retried), "syncing" (an attempt is running, or the process died during one: treated as
@@ -48,7 +52,8 @@ int mlflow_sync_record(store_t *st, const char *job_id, const spec_t *spec, cons
 
 /* One attempt at the final sync of an ended job (records it first, as mlflow_sync_record).
  * job_dir holds the artifacts (records.jsonl, summary.json, job.json: any may be missing for a
- * failed job; summary and job may then be NULL, but something must be there). Uses
+ * failed job; summary and job may then be NULL, but something must be there), and report.html is
+ * made when job is there. Uses
  * spec->mlflow_tracking_uri (none: nothing to do, 0), the spec's experiment and run name, and the
  * MLFLOW_* / AWS_* environment for auth (mlflow.h). `abort_flag` (may be NULL) cuts a request
  * short when set. 0 when everything is in MLflow; -1 with err otherwise (what was done is kept:

@@ -4,6 +4,7 @@
 #include "output.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "aggregate.h"
 #include "buf.h"
 #include "file.h"
+#include "jsonprint.h"
 #include "log.h"
 #include "mem.h"
 #include "pricing.h"
@@ -31,12 +33,11 @@ static int put_str(buf_t *b, const char *key, const char *v)
     return rc;
 }
 
+/* A number that reads back as exactly v (jsonprint_double); null for NaN and infinities, which
+ * JSON cannot carry (a latency or score never is one, but a line must stay JSON). */
 static int put_num(buf_t *b, double v)
 {
-    char tmp[64];
-    /* %.17g round-trips; integral values print without a fraction. */
-    snprintf(tmp, sizeof tmp, "%.17g", v);
-    return buf_puts(b, tmp);
+    return isfinite(v) ? jsonprint_double(b, v) : buf_puts(b, "null");
 }
 
 int output_record_line(buf_t *b, const char *job_id, const record_t *rec, const result_t *res)
@@ -111,18 +112,14 @@ static int write_line(const record_t *rec, const result_t *res, void *arg)
     return 0;
 }
 
+/* Numbers as jsonprint writes them, so every reader gets back the doubles the summary holds. */
 static int write_json_file(const char *dir, const char *name, const cJSON *j, char *err, size_t errlen)
 {
     char *path = xasprintf("%s/%s", dir, name);
-    char *txt = cJSON_Print(j);
-    int rc = -1;
-    if (!txt) {
-        snprintf(err, errlen, "%s: cannot format the JSON", path);
-    } else {
-        size_t n = strlen(txt);
-        txt[n] = '\n';   /* the terminator becomes the final newline; the length says where it ends */
-        rc = file_write_atomic(path, txt, n + 1, err, errlen);
-    }
+    char *txt = jsonprint(j, true);
+    size_t n = strlen(txt);
+    txt[n] = '\n';   /* the terminator becomes the final newline; the length says where it ends */
+    int rc = file_write_atomic(path, txt, n + 1, err, errlen);
     free(txt);
     free(path);
     return rc;

@@ -374,6 +374,7 @@ void sched_status_clear(sched_status_t *s)
     sched_job_clear(&s->job);
     cJSON_Delete(s->mlflow);
     free(s->output_dir);
+    free(s->output_uri);
     for (int i = 0; i < SCHED_N_STEPS; i++) free(s->steps[i].detail);
     memset(s, 0, sizeof *s);
 }
@@ -423,6 +424,11 @@ sched_err_t sched_job_status(sched_db_t *db, const char *job_id, sched_status_t 
         s->silent_s = now - s->job.updated_at;
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(spec, "output_path");
     find_output(s, db->path, cJSON_IsString(op) ? op->valuestring : NULL);
+    if (cJSON_IsString(op) && strncmp(op->valuestring, "s3://", 5) == 0) {
+        size_t n = strlen(op->valuestring);
+        while (n > 5 && op->valuestring[n - 1] == '/') n--;
+        s->output_uri = xasprintf("%.*s/%s/", (int)n, op->valuestring, s->job.job_id);
+    }
     const cJSON *ml = cJSON_GetObjectItemCaseSensitive(spec, "mlflow");
     const cJSON *uri = cJSON_GetObjectItemCaseSensitive(ml, "tracking_uri");
     derive_steps(s, cJSON_IsString(uri) && *uri->valuestring ? uri->valuestring : NULL);

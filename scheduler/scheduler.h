@@ -231,6 +231,8 @@ typedef struct {
     char *output_dir;           /* the result folder as found from here (see sched_job_status) */
     bool output_exists;         /* that folder exists */
     bool output_written;        /* its job.json exists: the result files are complete */
+    char *output_uri;           /* an s3:// output: where the files are uploaded when the job ends
+                                   (s3://bucket/prefix/<job_id>/); NULL for a local output */
     int64_t silent_s;           /* a running job whose engine has not been seen for more than
                                    SCHED_SILENT_S seconds: how many; else 0 */
 } sched_status_t;

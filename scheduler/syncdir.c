@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "file.h"
+#include "jsonprint.h"
 #include "mem.h"
 #include "mlflow.h"
 #include "mlflow_sync.h"
@@ -88,7 +89,7 @@ static spec_t *spec_of(const sched_sync_opts_t *o, const cJSON *job, errlist_t *
         errlist_add(errs, "%s/job.json has no \"spec\" object", o->job_dir);
         return NULL;
     }
-    char *text = cJSON_PrintUnformatted(js);
+    char *text = jsonprint(js, false);
     char *origin = xasprintf("%s/job.json spec", o->job_dir);
     spec_t *sp = spec_parse(text, strlen(text), origin, NULL, errs);
     free(text);

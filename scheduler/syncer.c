@@ -11,6 +11,7 @@
 
 #include "backoff.h"
 #include "errlist.h"
+#include "jsonprint.h"
 #include "log.h"
 #include "mem.h"
 #include "mlflow_sync.h"
@@ -238,7 +239,7 @@ int syncer_enqueue(syncer_t *s, const char *job_id, const spec_t *spec, const ch
     }
     /* A private copy of the spec: the engine frees its own when the job ends. */
     cJSON *sj = spec_to_json(spec);
-    char *text = sj ? cJSON_PrintUnformatted(sj) : NULL;
+    char *text = sj ? jsonprint(sj, false) : NULL;
     cJSON_Delete(sj);
     errlist_t errs;
     errlist_init(&errs, 1);

@@ -7,7 +7,8 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libzmq3-dev libcurl4-openssl-dev libmsgpack-dev libcjson-dev libssl-dev
       libsqlite3-dev libmicrohttpd-dev zlib1g-dev
-      python3 python3-venv python3-pip wrk clang-format)
+      python3 python3-venv python3-pip wrk clang-format
+      chromium)   # the viewer's browser tests: playwright-core drives Debian's chromium
 if [ "${1:-}" = fuzz ]; then
   pkgs+=(clang libclang-rt-14-dev)
 fi
@@ -15,6 +16,9 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm for those tests: Debian's, unless a node with npm is already installed (another
+# distribution's nodejs package ships npm itself and conflicts with Debian's npm).
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

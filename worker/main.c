@@ -21,7 +21,8 @@ static void usage(FILE *f)
             "  --concurrency  model calls in flight per thread (env LLMAJ_WORKER_CONCURRENCY; default 256)\n"
             "  --max-shards   shards held per thread at most (env LLMAJ_WORKER_MAX_SHARDS; default 8)\n"
             "  --name         worker name in logs (env LLMAJ_WORKER_NAME; default host-pid)\n"
-            "  --region       default AWS region for Bedrock/SageMaker models (env AWS_REGION)\n"
+            "  --region       AWS region for jobs whose spec names none (env AWS_REGION); a job's own\n"
+            "                 region (every job that calls AWS has one) always wins\n"
             "  --metrics-addr serve /metrics, /healthz and /readyz on HOST:PORT, :PORT or PORT (port 0: any free\n"
             "                 port) (env LLMAJ_METRICS_ADDR; default off)\n");
 }

@@ -137,7 +137,8 @@ static wjob_t *job_get(wthread_t *t, const char *job_id, const char *spec_json, 
     j->last_used = ++t->use_clock;
     t->jobs[slot] = j;
     for (size_t i = 0; i < sp->n_limits; i++)
-        llm_set_limit(t->llm, sp->limits[i].model, sp->limits[i].rpm, sp->limits[i].tpm, sp->limits[i].max_concurrency);
+        llm_set_limit_in(t->llm, sp->limits[i].model, sp->region, sp->limits[i].rpm, sp->limits[i].tpm,
+                         sp->limits[i].max_concurrency);
     return j;
 }
 

@@ -181,7 +181,9 @@ static void judge_send(jslot_t *j)
     }
     llm_req_t req = {.system = sp->judge_system_prompt ? sp->judge_system_prompt : metric_judge_system(),
                      .msgs = msgs, .n_msgs = n, .max_tokens = sp->judge.max_tokens,
-                     .temperature = sp->judge.temperature, .top_p = sp->judge.top_p};
+                     .temperature = sp->judge.temperature, .top_p = sp->judge.top_p,
+                     /* the job's region, never the worker's: it travels in the spec */
+                     .region = sp->region, .api = spec_sagemaker_api(sp, sp->evaluator_model)};
     char err[512];
     if (llm_call(s->llm, sp->evaluator_model, &req, on_judge, j, err, sizeof err) < 0) {
         score_set_error(&u->res.scores[j->metric], err);
@@ -249,7 +251,8 @@ static void unit_start(unit_t *u)
     char *prompt = inference_prompt(u->rec);
     llm_msg_t msg = {"user", prompt};
     llm_req_t req = {.msgs = &msg, .n_msgs = 1, .max_tokens = sp->inference.max_tokens,
-                     .temperature = sp->inference.temperature, .top_p = sp->inference.top_p};
+                     .temperature = sp->inference.temperature, .top_p = sp->inference.top_p,
+                     .region = sp->region, .api = spec_sagemaker_api(sp, u->model)};
     char err[512];
     if (llm_call(s->llm, u->model, &req, on_inference, u, err, sizeof err) < 0) {
         u->res.error = xstrdup(err);

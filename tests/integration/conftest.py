@@ -29,11 +29,11 @@ class Procs:
         self.tmp = tmp
         self.items = []
 
-    def start(self, name, argv, env=None, stdout=None):
+    def start(self, name, argv, env=None, stdout=None, cwd=None):
         out = open(os.path.join(self.tmp, f"{name}.out"), "wb") if stdout is None else stdout
         err = open(os.path.join(self.tmp, f"{name}.err"), "wb")
         p = subprocess.Popen(argv, stdout=out, stderr=err, env={**os.environ, **(env or {})},
-                             start_new_session=True)
+                             start_new_session=True, cwd=cwd)
         p.name = name
         p.out_path = os.path.join(self.tmp, f"{name}.out")
         p.err_path = os.path.join(self.tmp, f"{name}.err")
@@ -94,7 +94,7 @@ class Mock:
 
     def model_requests(self):
         r = self.stats()["requests"]
-        return r["chat_completions"] + r["messages"] + r["converse"]
+        return r["chat_completions"] + r["messages"] + r["converse"] + r.get("invocations", 0)
 
     def reset(self):
         req = urllib.request.Request(self.url + "/stats/reset", method="POST")

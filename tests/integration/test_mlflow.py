@@ -271,6 +271,7 @@ def test_sync_logs_everything(server, tmp_path):
     assert pparams["evaluator_model"] == SPEC["evaluator_model"]
     assert pparams["dataset"] == SPEC["dataset"]
     assert pparams["metrics"] == "Correctness,Helpfulness,Conciseness"
+    assert "metrics_lower_is_better" not in pparams   # no metric of this job is lower-is-better
     assert pparams["shard_size"] == "16"
     assert pparams["records.total"] == "41"
     assert pparams["records.invalid_skipped"] == "1"
@@ -317,9 +318,17 @@ def test_sync_logs_everything(server, tmp_path):
 
     # Artifacts: byte-equal through the proxy.
     listing = server.get("artifacts/list", run_id=pid)
-    assert sorted(f["path"] for f in listing["files"]) == ["job.json", "records.jsonl", "summary.json"]
+    assert sorted(f["path"] for f in listing["files"]) == ["job.json", "records.jsonl", "report.html", "summary.json"]
     for name in ("records.jsonl", "summary.json", "job.json"):
         assert server.artifact(parent["info"]["artifact_uri"], name) == (job_dir / name).read_bytes(), name
+    # report.html: the results viewer with the job's summary and records embedded.
+    page = server.artifact(parent["info"]["artifact_uri"], "report.html").decode()
+    start = page.index('<script type="application/json" id="llmaj-data">') + len('<script type="application/json" id="llmaj-data">')
+    data = json.loads(page[start:page.index("</script>", start)])
+    assert data["summary"] == json.loads((job_dir / "summary.json").read_text())
+    assert data["job"]["job_id"] == "job-full-1"
+    rows = [json.loads(l) for l in (job_dir / "records.jsonl").read_text().splitlines() if l.strip()]
+    assert data["records"] == rows and data["records_total"] == len(rows)
 
     # The sync state in the job database.
     st = sync_state(tmp_path / "runs" / "llmaj.db", "job-full-1")

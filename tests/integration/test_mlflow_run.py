@@ -50,7 +50,7 @@ def check_job_in_mlflow(server, exp_name, job_id, out):
     for metric, c in summary["comparison"].items():
         assert pm[f"compare/{metric}/mean_diff"] == pytest.approx(c["mean_diff"], rel=1e-12)
     arts = server.get("artifacts/list", run_id=parent["info"]["run_id"])
-    assert {"records.jsonl", "summary.json", "job.json"} <= {f["path"] for f in arts.get("files", [])}
+    assert {"records.jsonl", "summary.json", "job.json", "report.html"} <= {f["path"] for f in arts.get("files", [])}
     with open(os.path.join(out, "summary.json"), "rb") as f:
         assert server.artifact(parent["info"]["artifact_uri"], "summary.json") == f.read()
 

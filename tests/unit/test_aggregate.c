@@ -13,6 +13,7 @@
 #include "aggregate.h"
 #include "errlist.h"
 #include "log.h"
+#include "mem.h"
 #include "metric.h"
 #include "result.h"
 #include "check.h"
@@ -560,6 +561,59 @@ static void test_bad_metric(void)
     metric_destroy(&m);
 }
 
+/* The seed's BadMetric (Bad 1, Good 0: a higher rating is worse). As the seed writes it, it is
+ * compared as higher-is-better; with "lowerIsBetter": true the comparison is oriented so that a
+ * win is the better (lower) rating, as for Harmfulness. Records: custom Good Good Bad Good,
+ * base Bad Good Bad Bad. */
+static void test_custom_lower_is_better(void)
+{
+    static const char *const custom_r[] = {"Good", "Good", "Bad", "Good"}, *const base_r[] = {"Bad", "Good", "Bad", "Bad"};
+    for (int lower = 0; lower < 2; lower++) {
+        char *json = xasprintf(
+            "{\"customMetricDefinition\": {\"name\": \"BadMetric\", \"instructions\": \"Is {{prediction}} "
+            "negative? ({{prompt}})\", \"ratingScale\": [{\"definition\": \"Bad\", \"value\": {\"floatValue\": 1}},"
+            "{\"definition\": \"Good\", \"value\": {\"floatValue\": 0}}]%s}}", lower ? ", \"lowerIsBetter\": true" : "");
+        metric_t *m = custom(json);
+        free(json);
+        CHECK(m != NULL);
+        if (!m) continue;
+        metric_t *list[1] = {m};
+        aggregate_t *a = aggregate_new("job-bad", list, 1, "ft", "base");
+        for (uint64_t r = 0; r < 4; r++) {
+            score_t s;
+            make_score(m, 'o', custom_r[r], &s);
+            aggregate_add(a, r, TARGET_CUSTOM, NULL, &s);
+            make_score(m, 'o', base_r[r], &s);
+            aggregate_add(a, r, TARGET_BASE, NULL, &s);
+        }
+        cJSON *sum = aggregate_summary(a);
+        const cJSON *c = jget(sum, "comparison", "BadMetric", NULL);
+        NUM(4, c, "n");
+        NUM(lower ? 0.5 : -0.5, c, "mean_diff");    /* custom is less negative on 2 of 4 records */
+        NUM(lower ? 2 : 0, c, "wins");
+        NUM(2, c, "ties");
+        NUM(lower ? 0 : 2, c, "losses");
+        NUM(lower ? 0.5 : 0.0, c, "win_rate");
+        CHECK(cJSON_IsBool(jget(c, "lower_is_better", NULL)) && cJSON_IsTrue(jget(c, "lower_is_better", NULL)) == lower);
+        /* The means stay those of the ratings' values: the direction only orients comparisons. */
+        NUM(0.25, sum, "targets", "custom", "metrics", "BadMetric", "mean");
+        NUM(0.75, sum, "targets", "base", "metrics", "BadMetric", "mean");
+        CHECK(cJSON_IsTrue(jget(sum, "targets", "base", "metrics", "BadMetric", "lower_is_better", NULL)) == lower);
+        cJSON_Delete(sum);
+        aggregate_destroy(&a);
+        metric_destroy(&m);
+    }
+    /* Built-ins carry their direction too. */
+    aggregate_t *a = new_job(1);
+    cJSON *sum = aggregate_summary(a);
+    CHECK(cJSON_IsTrue(jget(sum, "comparison", "Harmfulness", "lower_is_better", NULL)));
+    CHECK(cJSON_IsFalse(jget(sum, "comparison", "Correctness", "lower_is_better", NULL)));
+    CHECK(cJSON_IsTrue(jget(sum, "targets", "custom", "metrics", "Harmfulness", "lower_is_better", NULL)));
+    CHECK(cJSON_IsFalse(jget(sum, "targets", "custom", "metrics", "Tone", "lower_is_better", NULL)));
+    cJSON_Delete(sum);
+    aggregate_destroy(&a);
+}
+
 int main(void)
 {
     log_set_level(LOG_OFF);   /* the anomalies fed on purpose would be logged */
@@ -572,6 +626,7 @@ int main(void)
     test_without_base();
     test_order_independence_large();
     test_bad_metric();
+    test_custom_lower_is_better();
     for (int i = 0; i < N_METRICS; i++) metric_destroy(&metrics[i]);
     return check_summary("test_aggregate");
 }

@@ -255,9 +255,9 @@ static void test_open_errors(void)
     CHECK(dataset_open(dir, 0, err, sizeof(err)) == NULL);
     CHECK(strstr(err, "is a directory") != NULL);
     CHECK(dataset_open("s3://bucket/data.jsonl", 0, err, sizeof(err)) == NULL);
-    CHECK(strstr(err, "not supported yet for datasets: s3://bucket/data.jsonl") != NULL);
+    CHECK(strstr(err, "s3://bucket/data.jsonl: a remote dataset is read through its stream") != NULL);
     CHECK(dataset_open("https://example.com/d.jsonl", 0, err, sizeof(err)) == NULL);
-    CHECK(strstr(err, "not supported yet for datasets: https://example.com/d.jsonl") != NULL);
+    CHECK(strstr(err, "https://example.com/d.jsonl: a remote dataset is read through its stream") != NULL);
     CHECK(dataset_open("", 0, err, sizeof(err)) == NULL);
     if (geteuid() != 0) {   /* root reads anything */
         write_text("noperm.jsonl", "{\"prompt\":\"p\"}\n");
@@ -405,6 +405,95 @@ static void cleanup(void)
     rmdir(dir);
 }
 
+
+/* A source over bytes in memory that hands out at most `step` bytes a read, and fails at `fail_at`
+ * (when not 0), the way a remote stream can. */
+typedef struct {
+    const char *data;
+    size_t len, pos, step, fail_at;
+    int *closed;
+} mem_src_t;
+
+static long mem_read(void *ctx, void *buf, size_t n, char *err, size_t errlen)
+{
+    mem_src_t *m = ctx;
+    if (m->fail_at && m->pos >= m->fail_at) {
+        snprintf(err, errlen, "s3://b/k: GetObject: connection reset");
+        return -1;
+    }
+    size_t k = m->len - m->pos;
+    if (k > n) k = n;
+    if (k > m->step) k = m->step;
+    memcpy(buf, m->data + m->pos, k);
+    m->pos += k;
+    return (long)k;
+}
+
+static void mem_close(void *ctx)
+{
+    mem_src_t *m = ctx;
+    (*m->closed)++;
+    free(m);
+}
+
+static dataset_t *open_mem(const char *data, size_t len, size_t step, size_t fail_at, int *closed)
+{
+    mem_src_t *m = calloc(1, sizeof(*m));
+    *m = (mem_src_t){.data = data, .len = len, .step = step, .fail_at = fail_at, .closed = closed};
+    char err[256];
+    dataset_t *d = dataset_open_source("s3://b/k.jsonl.gz", (dataset_source_t){mem_read, mem_close, m}, 0, err,
+                                       sizeof err);
+    CHECK(d != NULL);
+    return d;
+}
+
+static void test_source(void)
+{
+    /* gzip bytes fed one byte at a time, then in large reads: the same records, names in messages */
+    const char *text = "{\"prompt\":\"a\"}\n\nnot json\n{\"prompt\":\"b\"}\r\n";
+    write_gz("src.gz", text, "wb");
+    size_t n = 0;
+    char *gz = read_whole("src.gz", &n);
+    size_t steps[] = {1, 3, 1 << 20};
+    for (size_t k = 0; k < 3; k++) {
+        int closed = 0;
+        dataset_t *d = open_mem(gz, n, steps[k], 0, &closed);
+        errlist_t e;
+        errlist_init(&e, 0);
+        record_t r;
+        int got = 0, rc;
+        while ((rc = dataset_next(d, &r, &e)) == 1) {
+            got++;
+            record_clear(&r);
+        }
+        CHECK(rc == 0 && got == 2 && dataset_lines(d) == 3 && dataset_invalid(d) == 1);
+        CHECK(errs_have(&e, "s3://b/k.jsonl.gz:3:"));
+        dataset_close(&d);
+        CHECK(closed == 1);
+        errlist_free(&e);
+    }
+    /* a source that fails midway: a read error naming the source, sticky */
+    int closed = 0;
+    dataset_t *d = open_mem(text, strlen(text), 4, 20, &closed);
+    errlist_t e;
+    errlist_init(&e, 0);
+    record_t r;
+    int rc;
+    while ((rc = dataset_next(d, &r, &e)) == 1) record_clear(&r);
+    CHECK(rc == -1 && errs_have(&e, "s3://b/k.jsonl.gz: read error after line 2: s3://b/k: GetObject: connection reset"));
+    CHECK(dataset_next(d, &r, &e) == -1 && e.count == 1);
+    dataset_close(&d);
+    CHECK(closed == 1);
+    errlist_free(&e);
+    /* a source without a read function is refused and still closed */
+    char err[256];
+    mem_src_t *m = calloc(1, sizeof(*m));
+    m->closed = &closed;
+    CHECK(dataset_open_source("x", (dataset_source_t){NULL, mem_close, m}, 0, err, sizeof err) == NULL);
+    CHECK(closed == 2);
+    free(gz);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -419,6 +508,7 @@ int main(void)
     test_open_errors();
     test_bad_gzip();
     test_validate();
+    test_source();
     cleanup();
     return check_summary("test_dataset");
 }

@@ -656,6 +656,55 @@ static void test_render(void)
     errlist_free(&e);
 }
 
+/* The seed's BadMetric: a higher rating is worse. Without "lowerIsBetter" the seed's format
+ * parses as before (higher is better); with it the direction is kept, serialised and cloned. */
+static void test_lower_is_better(void)
+{
+#define BAD_SCALE "[{\"definition\": \"Bad\", \"value\": {\"floatValue\": 1}}, {\"definition\": \"Good\", " \
+                  "\"value\": {\"floatValue\": 0}}]"
+#define BAD(extra) "{\"customMetricDefinition\": {\"name\": \"BadMetric\", \"instructions\": \"Is it negative? " \
+                   "{{prompt}} {{prediction}}\", \"ratingScale\": " BAD_SCALE extra "}}"
+    errlist_t e;
+    errlist_init(&e, 0);
+    metric_t *m = parse(BAD(""), &e);
+    CHECK(m && e.count == 0 && !m->lower_is_better);
+    cJSON *j = m ? metric_to_json(m) : NULL;
+    CHECK(j && !cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "customMetricDefinition"),
+                                                  "lowerIsBetter"));
+    cJSON_Delete(j);
+    metric_destroy(&m);
+
+    m = parse(BAD(", \"lowerIsBetter\": true"), &e);
+    CHECK(m && e.count == 0 && m->lower_is_better && !m->builtin);
+    if (m) {
+        j = metric_to_json(m);
+        char *txt = cJSON_PrintUnformatted(j);
+        CHECK(strstr(txt, "\"lowerIsBetter\":true") != NULL);
+        metric_t *again = metric_custom_parse(j, "x", &e);
+        CHECK(again && again->lower_is_better && e.count == 0);
+        metric_destroy(&again);
+        metric_t *c = metric_clone(m);
+        CHECK(c && c->lower_is_better);
+        metric_destroy(&c);
+        free(txt);
+        cJSON_Delete(j);
+    }
+    metric_destroy(&m);
+
+    m = parse(BAD(", \"lowerIsBetter\": false"), &e);
+    CHECK(m && e.count == 0 && !m->lower_is_better);
+    metric_destroy(&m);
+    errlist_free(&e);
+
+    FAILS(BAD(", \"lowerIsBetter\": \"yes\""), P ".lowerIsBetter: must be true or false");
+    FAILS(BAD(", \"lowerisbetter\": true"), "did you mean \"lowerIsBetter\"");
+    FAILS("{\"customMetricDefinition\": {\"name\": \"Label\", \"instructions\": \"{{prediction}}\", \"lowerIsBetter\": "
+          "true, \"ratingScale\": [{\"definition\": \"A\", \"value\": {\"stringValue\": \"a\"}}]}}",
+          P ".lowerIsBetter: applies to floatValue scales only");
+#undef BAD
+#undef BAD_SCALE
+}
+
 int main(void)
 {
     test_builtins();
@@ -666,5 +715,6 @@ int main(void)
     test_custom_limits();
     test_check_set();
     test_render();
+    test_lower_is_better();
     return check_summary("test_metric");
 }

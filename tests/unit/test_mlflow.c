@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mem.h"
 #include "mlflow.h"
+#include "mlflow_map.h"
 #include "mlflow_sync.h"
 #include "store.h"
 #include "syncer.h"
@@ -759,7 +760,7 @@ static void write_file(const char *dir, const char *name, const char *text)
 static const char *SUMMARY =
     "{\"job_id\":\"job-sm-1\",\"records\":{\"total\":3,\"invalid_skipped\":0},"
     "\"targets\":{\"custom\":{\"model\":\"openai/gpt-4o-mini\",\"metrics\":{\"Correctness\":{\"mean\":0.75,"
-    "\"mean_score\":1.5,\"std\":0.25,\"n\":3,\"n_unscored\":0,\"n_not_applicable\":0,\"n_error\":0,"
+    "\"mean_score\":1.5,\"std\":0.48750000000000004,\"n\":3,\"n_unscored\":0,\"n_not_applicable\":0,\"n_error\":0,"
     "\"ci95\":[0.4,1],\"ratings\":{\"correct\":2,\"partially correct\":1}}},\"categories\":{\"math\":"
     "{\"Correctness\":{\"mean\":1,\"mean_score\":2,\"std\":null,\"n\":1,\"n_unscored\":0,\"n_not_applicable\":0,"
     "\"n_error\":0,\"ci95\":[1,1],\"ratings\":{\"correct\":1}}}}},"
@@ -785,6 +786,54 @@ static spec_t *make_spec(const char *uri, const char *experiment)
     errlist_free(&errs);
     free(json);
     return s;
+}
+
+/* The mapping names the metrics whose lower ratings are better (a built-in like Harmfulness, a
+ * custom one marked "lowerIsBetter") in a param of the parent and of each child; a job without
+ * any has no such param. */
+static bool body_has(mlflow_batch_t *b, const char *text)
+{
+    size_t n = 0;
+    char **bodies = mlflow_batch_bodies(b, "run-1", &n);
+    bool found = false;
+    for (size_t i = 0; i < n; i++) found |= strstr(bodies[i], text) != NULL;
+    mlflow_bodies_free(bodies, n);
+    return found;
+}
+
+static void test_map_lower_is_better(void)
+{
+    const char *json =
+        "{\"model\":\"openai/c\",\"base_model\":\"openai/b\",\"evaluate_base_model\":true,"
+        "\"evaluator_model\":\"openai/j\",\"dataset\":\"/data/x.jsonl\","
+        "\"builtin_metrics\":[\"Correctness\",\"Harmfulness\"],\"custom_metrics\":[{\"customMetricDefinition\":"
+        "{\"name\":\"BadMetric\",\"lowerIsBetter\":true,\"instructions\":\"Rate {{prediction}}\",\"ratingScale\":"
+        "[{\"definition\":\"Bad\",\"value\":{\"floatValue\":1}},{\"definition\":\"Good\",\"value\":{\"floatValue\":0}}]}}]}";
+    errlist_t errs;
+    errlist_init(&errs, 5);
+    spec_t *sp = spec_parse(json, strlen(json), "test spec", NULL, &errs);
+    if (!sp) errlist_print(&errs, stderr, "spec: ");
+    errlist_free(&errs);
+    CHECK(sp != NULL);
+    if (!sp) return;
+    const char *want = "{\"key\":\"metrics_lower_is_better\",\"value\":\"Harmfulness,BadMetric\"}";
+    mlflow_batch_t *b = mlflow_map_parent(sp, "job-1", NULL, NULL, "FINISHED", 1);
+    CHECK(body_has(b, want));
+    CHECK(body_has(b, "{\"key\":\"metrics\",\"value\":\"Correctness,Harmfulness,BadMetric\"}"));
+    mlflow_batch_destroy(&b);
+    b = mlflow_map_child(sp, MLFLOW_ROLE_BASE, NULL, 1);
+    CHECK(body_has(b, want));
+    mlflow_batch_destroy(&b);
+    spec_destroy(&sp);
+
+    sp = make_spec("http://127.0.0.1:1", "x");   /* Correctness only */
+    CHECK(sp != NULL);
+    if (!sp) return;
+    b = mlflow_map_parent(sp, "job-1", NULL, NULL, "FINISHED", 1);
+    CHECK(!body_has(b, "metrics_lower_is_better"));
+    CHECK(body_has(b, "{\"key\":\"metrics\",\"value\":\"Correctness\"}"));
+    mlflow_batch_destroy(&b);
+    spec_destroy(&sp);
 }
 
 static char *state_of(store_t *db, const char *job)
@@ -887,8 +936,9 @@ static void test_sagemaker_sync(const char *dir)
         CHECK(m && m->value == 0.5);
         CHECK(s->runs[p].n_params >= 8 && s->runs[cu].n_params == 5);
     }
-    CHECK(s->s3_puts == 3);
+    CHECK(s->s3_puts == 4);   /* records.jsonl, summary.json, job.json, report.html */
     CHECK(strstr(s->s3_keys[0], "mlflow/1/") == s->s3_keys[0] && strstr(s->s3_keys[0], "/artifacts/records.jsonl"));
+    CHECK(strstr(s->s3_keys[3], "/artifacts/report.html") != NULL);
     CHECK(s->s3_sizes[1] == strlen(SUMMARY));
     CHECK(!strncmp(s->s3_first_bytes[1], SUMMARY, 31));
     st = state_of(db, "job-sm-1");
@@ -900,6 +950,20 @@ static void test_sagemaker_sync(const char *dir)
     int before = s->requests;
     CHECK(mlflow_sync_job(db, "job-sm-1", spec, jobdir, "FINISHED", summary, jobj, NULL, err, sizeof err) == 0);
     CHECK(s->requests == before);
+    /* A crash after every step but before "done": the resume works from the recorded summary and
+     * job.json, printed and read back. Their numbers are the same doubles (lib/jsonprint.h; the
+     * custom std 0.48750000000000004 is one cJSON would print as 0.4875), so every batch and the
+     * page hash as before and nothing is sent again. */
+    CHECK(sql_on(dbp, "UPDATE mlflow_sync SET value = 'pending' WHERE key = 'state'") == 0);
+    rc = mlflow_sync_resume(db, "job-sm-1", NULL, err, sizeof err);
+    CHECK(rc == 0);
+    if (rc) fprintf(stderr, "resume: %s\n", err);
+    CHECK(s->requests == before);
+    const smetric_t *sd = cu > 0 ? find_metric(s, cu, "Correctness/std", 0) : NULL;
+    CHECK(sd && sd->value == 0.48750000000000004);
+    st = state_of(db, "job-sm-1");
+    CHECK(st && strstr(st, "\"state\":\"done\""));
+    free(st);
     /* Late progress after the sync is ignored. */
     CHECK(mlflow_sync_progress(db, "job-sm-1", spec, 9, 100, 100, NULL, err, sizeof err) == 0);
     CHECK(s->requests == before);
@@ -1145,6 +1209,7 @@ static void test_syncer(const char *dir)
 
 int main(void)
 {
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1); /* hermetic: no instance metadata lookups */
     test_keys();
     test_utf8_cut();
     log_set_level(LOG_ERROR); /* the batch tests provoke a warning per cut value */
@@ -1153,6 +1218,7 @@ int main(void)
     test_arn();
     test_auth_select();
     test_filters_and_errors();
+    test_map_lower_is_better();
     char tmpl[] = "/tmp/test_mlflow_XXXXXX";
     char *dir = mkdtemp(tmpl);
     CHECK(dir != NULL);

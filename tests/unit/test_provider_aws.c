@@ -4,6 +4,7 @@
  * of every AWS error type. test_provider_aws_http drives them over HTTP through llm_call. */
 #include "provider.h"
 #include "provider_aws.h"
+#include "awscreds.h"
 #include "sigv4.h"
 #include "sigv4_verify.h"
 #include "mem.h"
@@ -46,9 +47,9 @@ static double jnum(const cJSON *o, const char *k)
     return cJSON_IsNumber(v) ? v->valuedouble : -999;
 }
 
-/* A fake clock for the credential cache. */
-static int64_t fake_now_ms = 1000000;
-static int64_t fake_clock(void) { return fake_now_ms; }
+/* A fake wall clock for the credential cache (awscreds_clock). */
+static time_t fake_now = 1700000000;
+static time_t fake_clock(void) { return fake_now; }
 
 static char tmpdir[64];
 
@@ -205,6 +206,43 @@ static void test_sagemaker_build(void)
     httpmsg_request_init(&out);
     CHECK(provider_sagemaker.build(&pc, &out, err, sizeof err) < 0 && has(err, "temperature"));
     httpmsg_request_clear(&out);
+
+    /* TGI's native shape: the conversation as text, parameters as TGI takes them (no temperature
+     * 0: greedy decoding is do_sample false) */
+    req = req_base();
+    req.api = "tgi";
+    req.top_p = 0.9;
+    req.temperature = 0;
+    httpmsg_request_init(&out);
+    CHECK(provider_sagemaker.build(&pc, &out, err, sizeof err) == 0);
+    j = cJSON_ParseWithLength(out.body.data, out.body.len);
+    const char *inputs = jstr(j, "inputs");
+    CHECK(inputs && strncmp(inputs, "Be a judge.\n\nUser: ", 19) == 0 && has(inputs, "\n\nAssistant: ") &&
+          has(inputs, "caf\xc3\xa9?\n\nAssistant:"));
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(j, "parameters");
+    CHECK(jnum(params, "max_new_tokens") == 64 && jnum(params, "top_p") == 0.9);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(params, "do_sample")) &&
+          !cJSON_GetObjectItemCaseSensitive(params, "temperature"));
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(params, "return_full_text")));
+    cJSON_Delete(j);
+    httpmsg_request_clear(&out);
+    llm_msg_t one = {"user", "Just this?"};
+    req.msgs = &one;
+    req.n_msgs = 1;
+    req.system = NULL;
+    req.temperature = 0.7;
+    httpmsg_request_init(&out);
+    CHECK(provider_sagemaker.build(&pc, &out, err, sizeof err) == 0);
+    j = cJSON_ParseWithLength(out.body.data, out.body.len);
+    CHECK(has(jstr(j, "inputs"), "Just this?") && strcmp(jstr(j, "inputs"), "Just this?") == 0);
+    params = cJSON_GetObjectItemCaseSensitive(j, "parameters");
+    CHECK(jnum(params, "temperature") == 0.7 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, "do_sample")));
+    cJSON_Delete(j);
+    httpmsg_request_clear(&out);
+    req.api = "json";
+    httpmsg_request_init(&out);
+    CHECK(provider_sagemaker.build(&pc, &out, err, sizeof err) < 0 && has(err, "unknown SageMaker request shape"));
+    httpmsg_request_clear(&out);
 }
 
 /* before_send signs, re-signs without piling up headers, and the signature verifies. */
@@ -230,7 +268,7 @@ static void test_sign(void)
 
     /* a retry: fresh signature, still one of each, with a session token now */
     env_keys(AK, SK, "session-token-value-123");
-    fake_now_ms += 1000;
+    fake_now += 1;
     CHECK(provider_bedrock.before_send(&ms, &ep, &r, err, sizeof err) == 0);
     CHECK(count_header(&r, "Authorization") == 1 && count_header(&r, "X-Amz-Date") == 1);
     CHECK(count_header(&r, "X-Amz-Security-Token") == 1);
@@ -316,11 +354,11 @@ static void test_credential_cache(void)
     CHECK(strcmp(ak, AK) == 0);
     /* the file changes: within the TTL the cache answers */
     write_file(creds, "[default]\naws_access_key_id = " AK2 "\naws_secret_access_key = " SK2 "\n");
-    fake_now_ms += (PROVIDER_AWS_CREDS_TTL_S - 1) * 1000;
+    fake_now += AWSCREDS_STATIC_TTL_S - 1;
     signed_with(ak, sizeof ak, err, sizeof err);
     CHECK(strcmp(ak, AK) == 0);
     /* past the TTL it is read again */
-    fake_now_ms += 2000;
+    fake_now += 2;
     signed_with(ak, sizeof ak, err, sizeof err);
     CHECK(strcmp(ak, AK2) == 0);
     /* a changed environment takes effect at once */
@@ -516,7 +554,7 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    provider_aws_clock_ms = fake_clock;
+    awscreds_clock = fake_clock;
     /* hermetic: no real AWS files or keys are read */
     aws_env_home(tmpdir);
     unsetenv("AWS_PROFILE");

@@ -352,6 +352,21 @@ static void test_calls(loop_t *loop)
     CHECK(total == 14 && valid == total && bad == 0 && with_token == 0);
     for (int i = 0; i < N; i++) slot_free(&s[i]);
 
+    /* the job's region travels with the call: a worker in us-west-2 running an eu-central-1 job
+     * calls the eu. profile, signed for eu-central-1 */
+    {
+        llm_req_t req = {.system = SYSTEM, .msgs = HELLO, .n_msgs = 1, .max_tokens = 32, .top_p = -1,
+                         .region = "eu-central-1"};
+        slot_t r = {0};
+        char err[512];
+        CHECK(llm_call(c, MODELS[NOVA_LITE], &req, on_done, &r, err, sizeof err) == 0);
+        CHECK(drain(loop, c) == 0);
+        CHECK(ok_echo(&r));
+        sn = last_seen("/model/eu.amazon.nova-lite-v1%3A0/converse");
+        CHECK(strcmp(sn.region, "eu-central-1") == 0 && sn.sig_ok);
+        slot_free(&r);
+    }
+
     /* temporary credentials: the session token is sent and signed */
     setenv("AWS_SESSION_TOKEN", TOKEN, 1);
     slot_t t = {0};
@@ -401,7 +416,7 @@ static void test_calls(loop_t *loop)
 
     llm_stats_t stats;
     llm_get_stats(c, &stats);
-    CHECK(stats.calls_ok == 11 && stats.calls_failed == 5 && stats.retries == 3);
+    CHECK(stats.calls_ok == 12 && stats.calls_failed == 5 && stats.retries == 3);
     llm_client_destroy(&c);
 }
 

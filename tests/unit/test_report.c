@@ -1,15 +1,18 @@
 /* test_report: what `llmaj run` shows a person (cli/report.c): the plain progress line (every
- * 5 s of job time at most, always at the end, nothing when quiet, no terminal codes), the redrawn
- * bar on a terminal (a pseudo-terminal here), the ETA's units and rounding, and the summary tables
- * of a summary.json: numbers, "-" for what is null, the rating counts of a string scale, the
- * comparison with its signs ("+0.000", never "-0.000"). */
+ * 5 s of job time at most, always at the end, nothing when quiet), the redrawn bar on a terminal
+ * (a pseudo-terminal here), the ETA's units and rounding, and the summary tables of a
+ * summary.json: numbers, "-" for what is null, the rating counts of a string scale, the
+ * comparison with its signs ("+0.000", never "-0.000"), the '*' of metrics where lower is better,
+ * and the same figures from a summary read back from its JSON text as from the one in memory. */
 #include "report.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "jsonprint.h"
 #include "check.h"
 
 /* Output captured in memory (not a terminal). */
@@ -212,10 +215,117 @@ static void test_summary(void)
     free(out);
 }
 
+/* Metrics whose lower ratings are better carry a '*' (inside the name column) and the comparison
+ * says its signs were flipped for them; with no comparison a footnote says what '*' means. */
+static void test_lower_is_better(void)
+{
+#define LIB_TARGETS \
+    "{\"targets\": {\"custom\": {\"model\": \"m\", \"metrics\": {" \
+    "  \"BadMetric\": {\"mean\": 0.25, \"mean_score\": 1.5, \"n\": 4, \"n_unscored\": 0, \"n_error\": 0," \
+    "                \"ci95\": [0.1, 0.4], \"lower_is_better\": true}," \
+    "  \"ARatherLongCustomMetricNameThatIsCut\": {\"mean\": 0.5, \"mean_score\": 1, \"n\": 4, \"n_unscored\": 0," \
+    "                \"n_error\": 0, \"ci95\": [0.5, 0.5], \"lower_is_better\": true}," \
+    "  \"Correctness\": {\"mean\": 0.5, \"mean_score\": 1, \"n\": 4, \"n_unscored\": 0, \"n_error\": 0," \
+    "                \"ci95\": [0.5, 0.5], \"lower_is_better\": false}}}}"
+    cJSON *s = cJSON_Parse(LIB_TARGETS "}");
+    CHECK(s != NULL);
+    cap_t c;
+    cap_open(&c);
+    report_summary(c.f, s);
+    char *out = cap_close(&c);
+    CHECK_HAS(out, "  BadMetric*                     0.250      1.500    [0.100, 0.400]       4         0       0\n");
+    CHECK_HAS(out, "  ARatherLongCustomMetricName*   0.500      1.000");
+    CHECK_HAS(out, "  Correctness                    0.500");
+    CHECK_HAS(out, "\n* lower is better\n");
+    free(out);
+    cJSON_Delete(s);
+
+    s = cJSON_Parse(LIB_TARGETS ", \"comparison\": {\"BadMetric\": {\"n\": 4, \"mean_diff\": 0.25, \"ci95\": [0.1, 0.4],"
+                    " \"wins\": 2, \"ties\": 1, \"losses\": 1, \"win_rate\": 0.5, \"lower_is_better\": true}}}");
+#undef LIB_TARGETS
+    CHECK(s != NULL);
+    cap_open(&c);
+    report_summary(c.f, s);
+    out = cap_close(&c);
+    CHECK_HAS(out, "custom vs base (positive = custom better; for * metrics lower ratings are better, and the sign is "
+                   "flipped to match)\n");
+    CHECK_HAS(out, "  BadMetric*                      +0.250  [+0.100, +0.400]      2      1      1    50.0%\n");
+    CHECK(!strstr(out, "\n* lower is better\n"));
+    free(out);
+    cJSON_Delete(s);
+}
+
+/* The tables of a summary read back from its JSON text (summary.json, the job database) equal
+ * those of the summary in memory (`llmaj run`): the text's numbers are the same doubles. A mean
+ * just above 0.4875 shows 0.488 both ways; cJSON's own printer writes it 0.4875, which reads back
+ * below and shows 0.487. */
+static void test_read_back_agrees(void)
+{
+    double up = nextafter(0.4875, 1.0);
+    cJSON *s = cJSON_CreateObject();
+    cJSON *m = cJSON_AddObjectToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(s, "targets"), "custom"),
+                                       "metrics");
+    cJSON *x = cJSON_AddObjectToObject(m, "Correctness");
+    cJSON_AddNumberToObject(x, "mean", up);
+    cJSON_AddNumberToObject(x, "mean_score", 2 * up);
+    cJSON_AddNumberToObject(x, "n", 80);
+    char *texts[2] = {jsonprint(s, true), jsonprint(s, false)};
+    cap_t c;
+    cap_open(&c);
+    report_summary(c.f, s);
+    char *want = cap_close(&c);
+    CHECK_HAS(want, "  Correctness                    0.488      0.975");
+    for (int i = 0; i < 2; i++) {
+        cJSON *back = cJSON_Parse(texts[i]);
+        cap_open(&c);
+        report_summary(c.f, back);
+        char *got = cap_close(&c);
+        CHECK_STR(got, want);
+        free(got);
+        cJSON_Delete(back);
+        free(texts[i]);
+    }
+    char *cj = cJSON_PrintUnformatted(s);
+    cJSON *back = cJSON_Parse(cj);
+    cap_open(&c);
+    report_summary(c.f, back);
+    char *got = cap_close(&c);
+    CHECK_HAS(got, "  Correctness                    0.487");   /* why jsonprint exists */
+    free(got);
+    cJSON_Delete(back);
+    free(cj);
+    free(want);
+    cJSON_Delete(s);
+}
+
+/* Exact ties round to the even digit (printf's rule; the viewer's fixed() and Python's format
+ * follow it, tests/web/viewer_report.cjs checks the page on these same numbers); a CI end that
+ * rounds to zero shows +0.000 like the difference does. */
+static void test_rounding(void)
+{
+    cJSON *s = cJSON_Parse(
+        "{\"targets\": {\"custom\": {\"model\": \"m\", \"metrics\": {\"A\": {\"mean\": 0.0625, \"mean_score\": 0.1875,"
+        " \"n\": 16, \"n_unscored\": 0, \"n_error\": 0, \"ci95\": [0.3125, 0.4375]}}}},"
+        " \"comparison\": {\"A\": {\"n\": 16, \"mean_diff\": -0.0625, \"ci95\": [-0.0001, 0.5625], \"wins\": 1,"
+        " \"ties\": 15, \"losses\": 0, \"win_rate\": 0.0625}}}");
+    CHECK(s != NULL);
+    cap_t c;
+    cap_open(&c);
+    report_summary(c.f, s);
+    char *out = cap_close(&c);
+    CHECK_HAS(out, "  A                              0.062      0.188    [0.312, 0.438]      16         0       0\n");
+    CHECK_HAS(out, "  A                               -0.062  [+0.000, +0.562]      1     15      0     6.2%\n");
+    free(out);
+    cJSON_Delete(s);
+}
+
 int main(void)
 {
     test_plain();
     test_tty();
     test_summary();
+    test_lower_is_better();
+    test_read_back_agrees();
+    test_rounding();
     return check_summary("test_report");
 }

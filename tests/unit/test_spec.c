@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "mem.h"
 #include "testutil.h"
 
 static char dir[256];
@@ -287,7 +288,7 @@ static void test_locations(void)
         {"s3://bucket/", "is not an S3 object URI"},
         {"https://", "dataset: `https://` has no host"},
         {"ftp://host/x", "dataset: unsupported location `ftp://host/x`"},
-        {"http://host/x", "dataset: unsupported location"},
+        {"http://host/x", "plain http:// is accepted only for a server on this machine"},
         {"arn:aws:sagemaker:us-west-2:1:hub-content/AIRegistry/DataSet/x/1.0.0", "dataset ARNs (AI Registry) are not supported"},
     };
     for (size_t i = 0; i < sizeof(bad_ds) / sizeof(bad_ds[0]); i++) {
@@ -456,9 +457,23 @@ static void test_limits_mlflow(void)
     }
     spec_destroy(&s);
     errlist_free(&e);
-    CHECK(accepts(",\"mlflow_resource_arn\": \"arn:x\", \"mlflow\": {\"tracking_uri\": \"arn:x\"}"));
-    CHECK(rejects(",\"mlflow_resource_arn\": \"arn:x\", \"mlflow\": {\"tracking_uri\": \"http://h:5000\"}",
+#define ML_ARN "arn:aws:sagemaker:us-west-2:123456789012:mlflow-tracking-server/x"
+    CHECK(accepts(",\"mlflow_resource_arn\": \"" ML_ARN "\", \"mlflow\": {\"tracking_uri\": \"" ML_ARN "\"}"));
+    CHECK(rejects(",\"mlflow_resource_arn\": \"" ML_ARN "\", \"mlflow\": {\"tracking_uri\": \"http://h:5000\"}",
                   "mlflow_resource_arn: is an alias of mlflow.tracking_uri"));
+    /* malformed ARNs are refused when the spec is read, not retried against the network later: the
+     * seed's literal placeholder, a wrong service or resource, a missing region */
+    CHECK(rejects(",\"mlflow_resource_arn\": \"arn:aws:sagemaker:us-west-2:<>:mlflow-tracking-server/mmlu-eval\"",
+                  "mlflow_resource_arn: `arn:aws:sagemaker:us-west-2:<>:mlflow-tracking-server/mmlu-eval` is not a "
+                  "valid ARN: the account `<>` is not a 12-digit AWS account id (it looks like a placeholder"));
+    CHECK(rejects(",\"mlflow_resource_arn\": \"arn:x\"", "is not a valid ARN: expected arn:PARTITION:SERVICE"));
+    CHECK(rejects(",\"mlflow\": {\"tracking_uri\": \"arn:aws:s3:us-west-2:123456789012:mlflow-tracking-server/x\"}",
+                  "mlflow.tracking_uri: `arn:aws:s3:us-west-2:123456789012:mlflow-tracking-server/x` is not a "
+                  "SageMaker MLflow tracking server ARN"));
+    CHECK(rejects(",\"mlflow_resource_arn\": \"arn:aws:sagemaker::123456789012:mlflow-tracking-server/x\"",
+                  "(the region is missing)"));
+    CHECK(rejects(",\"mlflow_resource_arn\": \"arn:aws:sagemaker:us-west-2:123456789012:endpoint/x\"",
+                  "is not a SageMaker MLflow tracking server ARN"));
     CHECK(rejects(",\"mlflow_resource_arn\": \"http://h\"", "mlflow_resource_arn: must be an ARN"));
     CHECK(rejects(",\"mlflow\": {\"tracking_uri\": \"ftp://h\"}", "mlflow.tracking_uri: must be an http:// or https:// URL"));
     CHECK(rejects(",\"mlflow\": {\"experiment_name\": \"x\"}", "mlflow.experiment_name: unknown key; did you mean `mlflow.experiment`?"));
@@ -472,7 +487,7 @@ static void test_keys(void)
     CHECK(rejects(",\"buildin_metrics\": [\"Correctness\"]", "buildin_metrics: unknown key; did you mean `builtin_metrics`?"));
     CHECK(rejects(",\"Model\": \"openai/x\"", "Model: unknown key; did you mean `model`?"));
     CHECK(rejects(",\"shard-size\": 3", "did you mean `shard_size`?"));
-    CHECK(rejects(",\"model_package_group\": \"x\"", "model_package_group: unknown key"));
+    CHECK(rejects(",\"model_pakage_group\": \"x\"", "model_pakage_group: unknown key; did you mean `model_package_group`?"));
     CHECK(rejects(",\"zzz\": 1", "zzz: unknown key"));
     CHECK(rejects(",\"shard_size\": 3, \"shard_size\": 4", "shard_size: given more than once"));
 
@@ -579,6 +594,100 @@ static void test_load(void)
     rmdir(sub);
 }
 
+
+/* The AWS keys: model package ARNs for model and base_model, the group, the artifact, the request
+ * shape of SageMaker endpoints, and their canonical form. */
+static void test_aws_keys(void)
+{
+#define PKG "arn:aws:sagemaker:us-west-2:123456789012:model-package/test-finetuned-models-gamma/28"
+    errlist_t e;
+    spec_t *s = parse("{\"model\": \"" PKG "\", \"evaluator_model\": \"anthropic.claude-3-5-haiku-20241022-v1:0\","
+                      "\"dataset\": \"s3://my-bucket/gen_qa.jsonl\", \"builtin_metrics\": [\"Completeness\"],"
+                      "\"s3_output_path\": \"s3://out-bucket/eval/\", \"evaluate_base_model\": true,"
+                      "\"model_artifact\": \"s3://art/model.tar.gz\", \"region\": \"us-west-2\"}", NULL, &e);
+    CHECK(s != NULL);
+    if (!s) errlist_print(&e, stderr, "    ");
+    errlist_free(&e);
+    if (s) {
+        CHECK(s->model_is_package && !s->base_model && s->evaluate_base_model);
+        CHECK(strcmp(s->output_path, "s3://out-bucket/eval/") == 0 && strcmp(s->dataset, "s3://my-bucket/gen_qa.jsonl") == 0);
+        CHECK(strcmp(s->model_artifact, "s3://art/model.tar.gz") == 0);
+        CHECK(strcmp(spec_sagemaker_api(s, "sagemaker/x"), "messages") == 0);
+        /* the scheduler records a resolution; the canonical form carries both and reads back */
+        s->model_package = s->model;
+        s->model = xstrdup("sagemaker/ft-28");
+        s->model_is_package = false;
+        s->base_model = xstrdup("nova-textgeneration-lite");
+        cJSON *j = spec_to_json(s);
+        char *t = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        errlist_init(&e, 0);
+        spec_t *back = spec_parse(t, strlen(t), "canonical", NULL, &e);
+        CHECK(back && strcmp(back->model, "sagemaker/ft-28") == 0 && strcmp(back->model_package, PKG) == 0 &&
+              strcmp(back->base_model, "nova-textgeneration-lite") == 0 && !back->model_is_package);
+        spec_destroy(&back);
+        errlist_free(&e);
+        free(t);
+    }
+    spec_destroy(&s);
+    /* the seed's placeholder account and other malformed package ARNs */
+    CHECK(rejects(",\"base_model\": \"arn:aws:sagemaker:us-west-2:<>:model-package/Demo-test-deb-2/1\"",
+                  "base_model: `arn:aws:sagemaker:us-west-2:<>:model-package/Demo-test-deb-2/1` is not a valid model "
+                  "package ARN: the account `<>` is not a 12-digit AWS account id"));
+    CHECK(rejects(",\"base_model\": \"arn:aws:sagemaker:us-east-1:123456789012:model-package/<package-name>/<version>\"",
+                  "is not a valid model package ARN: expected arn:aws:sagemaker:REGION:ACCOUNT:model-package/NAME/VERSION"));
+    CHECK(accepts(",\"base_model\": \"arn:aws:sagemaker:us-east-1:123456789012:model-package/unversioned-pkg\""));
+    s = parse("{\"evaluator_model\": \"" PKG "\", \"dataset\": \"d.jsonl\", \"builtin_metrics\": [\"Correctness\"]}",
+              NULL, &e);
+    CHECK(!s && e.count == 1 && errs_have(&e, "evaluator_model: a model package cannot be the judge"));
+    spec_destroy(&s);
+    errlist_free(&e);
+    /* a group: by name or ARN; with a model that is not a package it is a contradiction */
+    CHECK(accepts(",\"model_package_group\": \"my-group\""));
+    CHECK(accepts(",\"model_package_group\": \"arn:aws:sagemaker:us-west-2:123456789012:model-package-group/g1\""));
+    CHECK(rejects(",\"model_package_group\": \"arn:aws:sagemaker:us-west-2:123456789012:model-package/g1/1\"",
+                  "model_package_group: `arn:aws:sagemaker:us-west-2:123456789012:model-package/g1/1` is not a model "
+                  "package group ARN"));
+    CHECK(rejects(",\"model_package_group\": \"bad group\"", "is not a model package group name"));
+    CHECK(rejects(",\"model\": \"openai/x\", \"model_package_group\": \"g\"",
+                  "model_package_group: is given, but `model` is not a model package"));
+    CHECK(rejects(",\"model_artifact\": \"/local/model.tar.gz\"", "model_artifact: `/local/model.tar.gz` is not an S3 "
+                  "object URI"));
+    /* SageMaker request shapes */
+    CHECK(accepts(",\"sagemaker_api\": \"tgi\""));
+    CHECK(accepts(",\"sagemaker_api\": {\"sagemaker/ep-a\": \"tgi\", \"sagemaker/ep-b\": \"messages\"}"));
+    CHECK(rejects(",\"sagemaker_api\": \"openai\"", "sagemaker_api: must be \"messages\""));
+    CHECK(rejects(",\"sagemaker_api\": {\"bedrock/x\": \"tgi\"}", "keys are sagemaker/<endpoint> model strings"));
+    CHECK(rejects(",\"sagemaker_api\": {\"sagemaker/x\": 1}", "sagemaker_api[\"sagemaker/x\"]: must be"));
+    s = parse_with(",\"sagemaker_api\": {\"sagemaker/ep-a\": \"tgi\"}", &e);
+    CHECK(s && strcmp(spec_sagemaker_api(s, "sagemaker/ep-a"), "tgi") == 0 &&
+          strcmp(spec_sagemaker_api(s, "sagemaker/ep-b"), "messages") == 0);
+    if (s) {
+        cJSON *j = spec_to_json(s);
+        char *t = cJSON_PrintUnformatted(j);
+        CHECK(strstr(t, "\"sagemaker_api\":{\"sagemaker/ep-a\":\"tgi\"}") != NULL);
+        free(t);
+        cJSON_Delete(j);
+    }
+    spec_destroy(&s);
+    errlist_free(&e);
+    /* output_path and its seed alias must agree; datasets from S3 and https */
+    CHECK(rejects(",\"output_path\": \"runs/\", \"s3_output_path\": \"s3://b-1/x/\"",
+                  "s3_output_path: is an alias of output_path and both are given with different values"));
+    CHECK(accepts(",\"output_path\": \"s3://b-1/x/\", \"s3_output_path\": \"s3://b-1/x/\""));
+    const char *remote[] = {"https://example.com/d.jsonl.gz?X-Amz-Signature=abc", "http://127.0.0.1:8000/d.jsonl"};
+    for (int i = 0; i < 2; i++) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "{\"evaluator_model\": \"openai/x\", \"dataset\": \"%s\", \"builtin_metrics\": "
+                 "[\"Correctness\"]}", remote[i]);
+        s = parse(buf, NULL, &e);
+        CHECK(s && strcmp(s->dataset, remote[i]) == 0);
+        spec_destroy(&s);
+        errlist_free(&e);
+    }
+#undef PKG
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -597,6 +706,7 @@ int main(void)
     test_numbers();
     test_limits_mlflow();
     test_keys();
+    test_aws_keys();
     test_all_at_once();
     test_load();
     rmdir(dir);

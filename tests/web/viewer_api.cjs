@@ -1,0 +1,134 @@
+/* The results viewer in headless Chromium, reading the REST API (the pages a scheduler service
+ * serves at / and /jobs/{id}): with a token required, the job list asks for the token, then lists
+ * the jobs; the job page's figures equal summary.json; its record browser loads every row through
+ * /v1/jobs/{id}/results pages; a #token=... link signs in without the form and leaves the address
+ * bar clean. Screenshots go to OUT_DIR.
+ *
+ *   node viewer_api.cjs BASE_URL JOB_ID TOKEN records.jsonl summary.json OUT_DIR
+ *
+ * playwright-core comes from $LLMAJ_NODE_MODULES (scripts/web.sh); the browser is /usr/bin/chromium.
+ * Prints a closing "N passed, N failed"; exit 1 on any failure. */
+"use strict";
+const fs = require("fs");
+const path = require("path");
+
+const [base, jobId, token, recordsPath, summaryPath, outDir] = process.argv.slice(2);
+if (!outDir) {
+  console.error("usage: node viewer_api.cjs BASE_URL JOB_ID TOKEN records.jsonl summary.json OUT_DIR");
+  process.exit(2);
+}
+const modules = process.env.LLMAJ_NODE_MODULES;
+if (!modules || !fs.existsSync(path.join(modules, "playwright-core"))) {
+  console.error("playwright-core not found under LLMAJ_NODE_MODULES=" + modules + ": run scripts/web.sh BUILD_DIR");
+  process.exit(2);
+}
+const { chromium } = require(path.join(modules, "playwright-core"));
+const summary = JSON.parse(fs.readFileSync(summaryPath, "utf8"));
+const records = fs.readFileSync(recordsPath, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+const nRecords = new Set(records.map((r) => r.record_index)).size;
+fs.mkdirSync(outDir, { recursive: true });
+
+let passed = 0, failed = 0;
+function check(ok, what) {
+  if (ok) passed++;
+  else { failed++; console.error("FAIL: " + what); }
+}
+function eq(got, want, what) { check(got === want, what + ": got " + JSON.stringify(got) + ", want " + JSON.stringify(want)); }
+
+async function main() {
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu"] });
+  try {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    const page = await context.newPage();
+    const problems = [], api = [];
+    page.on("pageerror", (e) => problems.push("page error: " + e.message));
+    page.on("console", (m) => {
+      /* The 401 before signing in is expected; anything else is a problem. */
+      if ((m.type() === "error" || m.type() === "warning") && !/401/.test(m.text())) problems.push("console " + m.type() + ": " + m.text());
+    });
+    page.on("request", (r) => {
+      if (!r.url().startsWith(base)) problems.push("request off the service: " + r.url());
+      if (r.url().includes("/v1/")) api.push({ url: r.url(), auth: r.headers()["authorization"] || null });
+    });
+
+    /* The job list: first the token form, then the list. */
+    await page.goto(base + "/");
+    await page.waitForSelector("form.token-form");
+    await page.screenshot({ path: path.join(outDir, "api-token.png") });
+    await page.fill("form.token-form input[name=token]", token);
+    await page.click("form.token-form button[type=submit]");
+    await page.waitForSelector(`#jobs tr[data-job="${jobId}"]`);
+    eq(await page.textContent(`#jobs tr[data-job="${jobId}"] [data-k=status]`), "succeeded", "the job list shows the job's status");
+    await page.screenshot({ path: path.join(outDir, "api-jobs.png") });
+    check(api.length >= 2 && api[0].auth === null && api[api.length - 1].auth === "Bearer " + token,
+      "the first API call had no token, the one after signing in sends it: " + JSON.stringify(api));
+
+    /* The job page, through the link. */
+    await page.click(`#jobs tr[data-job="${jobId}"] a`);
+    await page.waitForSelector("#metrics");
+    eq(new URL(page.url()).pathname, "/jobs/" + jobId, "the link opens /jobs/{id}");
+    await page.waitForFunction((n) => {
+      const e = document.querySelector("#browser-count");
+      return e && e.getAttribute("data-loaded") === String(n);
+    }, nRecords, { timeout: 30000 });
+    for (const [target, t] of Object.entries(summary.targets)) {
+      for (const [name, m] of Object.entries(t.metrics)) {
+        const cell = await page.$(`#metrics tr[data-metric="${name}"] [data-k="${target}.mean"]`);
+        eq(cell && (await cell.getAttribute("data-value")), String(m.mean), `${target} ${name} mean`);
+      }
+    }
+    for (const [name, c] of Object.entries(summary.comparison || {})) {
+      const cell = await page.$(`#comparison tr[data-metric="${name}"] [data-k="mean_diff"]`);
+      eq(cell && (await cell.getAttribute("data-value")), String(c.mean_diff), `comparison ${name} mean_diff`);
+    }
+    const pages = api.filter((a) => a.url.includes(`/v1/jobs/${jobId}/results?`));
+    check(pages.length >= 1 && pages.every((a) => a.auth === "Bearer " + token), "result pages were fetched with the token");
+    check(pages.some((a) => /offset=0&limit=\d+/.test(a.url)), "the first page starts at offset 0");
+    await page.click("#records tbody tr");
+    await page.waitForSelector("#record-detail");
+    await page.screenshot({ path: path.join(outDir, "api-job.png"), fullPage: true });
+
+    /* A fresh tab (no stored token) signs in from the address's #token=, and drops it from the bar. */
+    const p2 = await (await browser.newContext()).newPage();
+    p2.on("pageerror", (e) => problems.push("page error: " + e.message));
+    await p2.goto(base + "/jobs/" + encodeURIComponent(jobId) + "#token=" + encodeURIComponent(token));
+    await p2.waitForSelector("#metrics");
+    eq(new URL(p2.url()).hash, "", "the token is removed from the address bar");
+
+    /* A running job: its header refreshes while the record browser stays as it is (filters
+     * kept); when it ends, the summary appears. The stand-in's "live-job" runs until this test
+     * asks it to end (GET /control/end-live). */
+    await p2.goto(base + "/jobs/live-job");
+    await p2.waitForSelector("#browser-count");
+    check((await p2.$("#metrics")) === null && /written when the job ends/.test(await p2.textContent("#app")),
+      "a running job has no summary yet, and says when it comes");
+    await p2.waitForFunction(() => document.querySelector("#browser-count") &&
+      Number(document.querySelector("#browser-count").getAttribute("data-loaded")) > 0, null, { timeout: 30000 });
+    await p2.selectOption("#filters select[name=target]", "base");
+    const before = await p2.textContent('#job-head [data-k="units"]');
+    await p2.waitForFunction((b) => { const e = document.querySelector('#job-head [data-k="units"]'); return e && e.textContent !== b; },
+      before, { timeout: 30000 });
+    eq(await p2.$eval("#filters select[name=target]", (e) => e.value), "base", "the header refreshed without resetting the record browser's filters");
+    await (await fetch(base + "/control/end-live")).text();
+    await p2.waitForSelector("#metrics", { timeout: 30000 });
+    eq(await p2.textContent('#job-head [data-k="status"]'), "succeeded", "the ended job's page shows its status");
+    await p2.screenshot({ path: path.join(outDir, "api-live-ended.png") });
+
+    /* An unknown job says so. */
+    await p2.goto(base + "/jobs/no-such-job");
+    await p2.waitForSelector('[data-k="error"]');
+    check(/no such job|not found/i.test(await p2.textContent('[data-k="error"]')), "an unknown job shows the service's message");
+    for (const p of problems) check(false, p);
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(() => {
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}, (e) => {
+  console.error(e && e.stack ? e.stack : String(e));
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+});
