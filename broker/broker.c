@@ -18,7 +18,14 @@
  * shards sent to it. Dispatch hands the queue head to the live worker with the most credit and
  * never sends to a worker with none.
  *
- * Rate limits (DEMAND/ALLOT) are handled by ratelimit_allot.c (fleet-wide allotment). */
+ * Rate limits (DEMAND/ALLOT) are handled by ratelimit_allot.c (fleet-wide allotment).
+ *
+ * RETURN: a draining worker hands back the shards it has not started; they go to the front of
+ * the queue at once, and the worker's credit drops to 0 so nothing more is sent to it.
+ *
+ * CURVE (zap.c): every message's sender must hold a key allowed now; a message from a key revoked
+ * since its connection was made is dropped, and the heartbeat tick ends the sessions of revoked
+ * keys (their leases back to the queue) as soon as the folder changes. */
 #define LOG_MODULE "broker"
 #include "broker.h"
 
@@ -31,12 +38,14 @@
 #include <unistd.h>
 
 #include "allot.h"
+#include "curve.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
 #include "wire.h"
 #include "frame.h"
 #include "shard.h"
+#include "zap.h"
 
 #define MAX_IDENT FRAME_MAX_IDENT
 
@@ -70,6 +79,8 @@ typedef struct peer {
     uint32_t threads;
     list_t leases;
     bool alive;
+    char key[CURVE_Z85_LEN + 1];   /* CURVE: the public key its HELLO came with */
+    char key_name[64];             /* that key's file name, for logs */
 } peer_t;
 
 typedef struct {
@@ -96,6 +107,7 @@ struct broker {
     size_t n_routes;
     uint64_t next_lease;
     allot_t *allot;
+    zap_t *zap;                 /* CURVE on: who may talk to us */
     pthread_mutex_t stats_mu;
     broker_stats_t stats;
     atomic_bool running;        /* broker_run is serving the socket */
@@ -365,6 +377,19 @@ static void on_message(broker_t *b, const frame_in_t *in)
     size_t plen = in->payload_len;
 
     peer_t *p = peer_find(b, ident, ilen);
+    const char *key = b->zap ? frame_in_user(in) : NULL;
+    if (b->zap && !zap_allowed(b->zap, key)) {
+        /* Its connection was let in under a key that has been revoked since. */
+        zap_count_refused_message(b->zap);
+        if (p) {
+            log_warn("%s %s: its key %s was revoked: session ended", p->role == ROLE_WORKER ? "worker" : "scheduler",
+                     p->name, p->key_name);
+            peer_remove(b, p, "lost its key");
+        } else {
+            log_debug("%s from a revoked key dropped", wire_type_name(h.type));
+        }
+        return;
+    }
     if (!p && h.type != WIRE_HELLO) {
         /* Unknown peer (we restarted, or declared it dead): BYE tells it to start a new session
          * with HELLO. Its results still go through when we know the job (they are idempotent). */
@@ -400,9 +425,17 @@ static void on_message(broker_t *b, const frame_in_t *in)
             return;
         }
         snprintf(p->name, sizeof p->name, "%s", h.name[0] ? h.name : "?");
+        if (key) {
+            snprintf(p->key, sizeof p->key, "%s", key);
+            snprintf(p->key_name, sizeof p->key_name, "%s", zap_key_name(b->zap, key));
+        }
         p->credit = p->role == ROLE_WORKER ? h.n : 0;
         p->threads = h.threads;
-        log_info("%s %s joined (credit %u)", p->role == ROLE_WORKER ? "worker" : "scheduler", p->name, p->credit);
+        if (key)
+            log_info("%s %s joined (credit %u, key %s)", p->role == ROLE_WORKER ? "worker" : "scheduler", p->name,
+                     p->credit, p->key_name);
+        else
+            log_info("%s %s joined (credit %u)", p->role == ROLE_WORKER ? "worker" : "scheduler", p->name, p->credit);
         uint32_t workers = 0;
         for (size_t i = 0; i < b->n_peers; i++) workers += b->peers[i]->role == ROLE_WORKER;
         wire_hdr_t w = {.type = WIRE_WELCOME, .heartbeat_ms = (uint32_t)b->heartbeat_ms, .n = workers};
@@ -487,6 +520,26 @@ static void on_message(broker_t *b, const frame_in_t *in)
     case WIRE_BYE:
         peer_remove(b, p, "said BYE");
         break;
+    case WIRE_RETURN:
+        if (p->role != ROLE_WORKER) {
+            wrong_role(b, p, &h);
+            break;
+        }
+        p->credit = 0;   /* a worker that gives work back wants no more until it sends CREDIT */
+        if (h.job_id[0]) {
+            item_t *it = lease_take(p, h.job_id, h.shard_id, h.lease);
+            if (!it) {
+                log_debug("RETURN of %s/%llu lease %llu that %s does not hold: ignored", h.job_id,
+                          (unsigned long long)h.shard_id, (unsigned long long)h.lease, p->name);
+                break;
+            }
+            it->lease = 0;
+            list_push_front(&b->queue, it);
+            STAT_ADD(b, shards_returned, 1);
+            log_info("worker %s returned shard %s/%llu unstarted: back at the front of the queue", p->name,
+                     it->job_id, (unsigned long long)it->shard_id);
+        }
+        break;
     default:
         log_warn("unexpected %s from %s dropped", wire_type_name(h.type), p ? p->name : "?");
         STAT_ADD(b, messages_dropped, 1);
@@ -517,13 +570,39 @@ static int drain(broker_t *b)
 /* What drain leaves waiting is taken by the before-wait hook, which runs before the next wait. */
 static void on_fd(loop_t *loop, int fd, int events, void *arg) { (void)drain(arg); }
 
-static int before_wait(loop_t *loop, void *arg) { return drain(arg); }
+static void on_zap_fd(loop_t *loop, int fd, int events, void *arg) { (void)zap_pump(((broker_t *)arg)->zap); }
+
+static int before_wait(loop_t *loop, void *arg)
+{
+    broker_t *b = arg;
+    int more = b->zap ? zap_pump(b->zap) : 0;
+    return drain(b) | more;
+}
+
+/* After the allowed keys changed: ends every session whose key is no longer allowed. BYE tells
+ * the peer; its HELLO again will be dropped while its key stays out. */
+static void revoke_sessions(broker_t *b)
+{
+    for (size_t i = 0; i < b->n_peers;) {
+        peer_t *p = b->peers[i];
+        if (!p->key[0] || zap_allowed(b->zap, p->key)) {
+            i++;
+            continue;
+        }
+        log_warn("%s %s: its key %s was revoked: session ended", p->role == ROLE_WORKER ? "worker" : "scheduler",
+                 p->name, p->key_name);
+        wire_hdr_t bye = {.type = WIRE_BYE};
+        if (send_to(b, p, &bye, NULL, 0) < 0) {}   /* it may be gone already: its session ends either way */
+        peer_remove(b, p, "lost its key");   /* moves another peer into slot i */
+    }
+}
 
 static void heartbeat_tick(loop_t *loop, uint64_t id, void *arg)
 {
     broker_t *b = arg;
     int64_t now = now_ms(b);
     int64_t dead_ms = (int64_t)b->heartbeat_ms * b->dead_after;
+    if (b->zap && zap_refresh(b->zap)) revoke_sessions(b);
     uint32_t workers = 0;
     for (size_t i = 0; i < b->n_peers; i++) if (b->peers[i]->role == ROLE_WORKER) workers++;
     for (size_t i = 0; i < b->n_peers;) {
@@ -576,7 +655,29 @@ broker_t *broker_new(const broker_opts_t *opts, char *err, size_t errlen)
     }
     pthread_mutex_init(&b->stats_mu, NULL);
     snprintf(b->instance, sizeof b->instance, "broker-%d-%llx", (int)getpid(), (unsigned long long)loop_now_us());
+    if (!opts->curve != !opts->curve_clients) {
+        snprintf(err, errlen, "%s", opts->curve ? "--curve-secret needs --curve-clients DIR (the public keys allowed to connect)"
+                                                : "--curve-clients needs --curve-secret FILE (the broker's secret key)");
+        broker_destroy(&b);
+        return NULL;
+    }
+    /* The ZAP handler is up before the socket binds, so no handshake can go unchecked. */
+    if (opts->curve && !(b->zap = zap_new(b->ctx, opts->curve_clients, err, errlen))) {
+        broker_destroy(&b);
+        return NULL;
+    }
     b->sock = zmq_socket(b->ctx, ZMQ_ROUTER);
+    if (b->sock && b->zap) {
+        if (frame_setup_curve(b->sock, opts->curve) < 0) {
+            snprintf(err, errlen, "cannot set CURVE up on the broker socket: %s", zmq_strerror(errno));
+            broker_destroy(&b);
+            return NULL;
+        }
+        if (zap_watch(b->zap, b->sock, err, errlen) < 0) {
+            broker_destroy(&b);
+            return NULL;
+        }
+    }
     if (!b->sock || frame_setup(b->sock, ZMQ_ROUTER) < 0 || zmq_bind(b->sock, opts->endpoint) < 0) {
         snprintf(err, errlen, "cannot bind %s: %s", opts->endpoint, zmq_strerror(errno));
         broker_destroy(&b);
@@ -595,6 +696,38 @@ broker_t *broker_new(const broker_opts_t *opts, char *err, size_t errlen)
     return b;
 }
 
+/* Stopping: every peer hears BYE, so it starts over (and finds the next broker) at once. LINGER
+ * gives the BYEs a bounded time to leave when the socket closes. */
+static void say_bye_all(broker_t *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->n_peers; i++) {
+        wire_hdr_t bye = {.type = WIRE_BYE};
+        if (send_to(b, b->peers[i], &bye, NULL, 0) == 0) n++;
+    }
+    int linger = 1000;
+    if (zmq_setsockopt(b->sock, ZMQ_LINGER, &linger, sizeof linger) < 0) {}   /* closing only: BYE is a courtesy */
+    /* A TCP connection closed with unread data in it is reset, and a reset can destroy the BYE
+     * before the peer reads it. So read (and drop) what the peers still send until each has taken
+     * its BYE, which shows as its HELLO on a new connection, or for 2 s at most. */
+    size_t hellos = 0;
+    int64_t end = loop_now_ms() + 2000;
+    for (int64_t now = loop_now_ms(); hellos < n && now < end; now = loop_now_ms()) {
+        zmq_pollitem_t it = {.socket = b->sock, .events = ZMQ_POLLIN};
+        if (zmq_poll(&it, 1, (long)(end - now)) <= 0) continue;
+        frame_in_t in;
+        char err[300];
+        for (int i = 0; i < 4096; i++) {
+            int rc = frame_read(b->sock, true, &in, err, sizeof err);
+            if (rc == 0 || rc == -1) break;
+            if (rc != 1) continue;
+            if (in.h.type == WIRE_HELLO && !peer_find(b, in.ident, in.ident_len)) hellos++;
+            frame_in_close(&in);
+        }
+    }
+    log_info("broker %s stopped: BYE to %zu peer(s), %zu shard(s) were queued", b->instance, n, b->queue.n);
+}
+
 int broker_run(broker_t *b)
 {
     int fd = frame_fd(b->sock);
@@ -602,13 +735,21 @@ int broker_run(broker_t *b)
         log_error("cannot watch the broker socket");
         return -1;
     }
+    int zfds[2], nz = b->zap ? zap_fds(b->zap, zfds) : 0;
+    for (int i = 0; i < nz; i++) {
+        if (loop_fd_set(b->loop, zfds[i], LOOP_READ, on_zap_fd, b) < 0) {
+            log_error("cannot watch the ZAP handler");
+            return -1;
+        }
+    }
     loop_set_before_wait(b->loop, before_wait, b);
     b->allot_at = now_ms(b);
     loop_timer_add(b->loop, b->heartbeat_ms, heartbeat_tick, b);
-    log_info("broker %s ready", b->instance);
+    log_info("broker %s ready%s", b->instance, b->zap ? " (CURVE)" : "");
     atomic_store(&b->running, true);
     loop_run(b->loop);
     atomic_store(&b->running, false);
+    say_bye_all(b);
     return 0;
 }
 
@@ -619,6 +760,40 @@ void broker_get_stats(broker_t *b, broker_stats_t *out)
     pthread_mutex_lock(&b->stats_mu);
     *out = b->stats;
     pthread_mutex_unlock(&b->stats_mu);
+    if (b->zap) {
+        zap_stats_t z;
+        zap_get_stats(b->zap, &z);
+        out->curve = true;
+        out->curve_keys = z.keys;
+        out->refused_key = z.refused_key;
+        out->refused_plaintext = z.refused_plaintext;
+        out->refused_other = z.refused_other;
+        out->messages_refused = z.messages_refused;
+    }
+}
+
+bool broker_endpoint_is_local(const char *endpoint)
+{
+    if (strncmp(endpoint, "inproc://", 9) == 0 || strncmp(endpoint, "ipc://", 6) == 0) return true;
+    if (strncmp(endpoint, "tcp://", 6) != 0) return false;
+    const char *host = endpoint + 6, *end;
+    char h[256];
+    if (*host == '[') {
+        end = strchr(host, ']');
+        if (!end) return false;
+        host++;
+    } else {
+        end = strrchr(host, ':');
+        if (!end) end = host + strlen(host);
+    }
+    if ((size_t)(end - host) >= sizeof h) return false;
+    memcpy(h, host, (size_t)(end - host));
+    h[end - host] = '\0';
+    if (!strcmp(h, "localhost") || !strcmp(h, "lo") || !strcmp(h, "::1")) return true;
+    /* 127.0.0.0/8, written as a dotted quad */
+    unsigned a, bb, c, d;
+    char tail;
+    return sscanf(h, "%u.%u.%u.%u%c", &a, &bb, &c, &d, &tail) == 4 && a == 127 && bb < 256 && c < 256 && d < 256;
 }
 
 bool broker_ready(broker_t *b) { return atomic_load(&b->running); }
@@ -646,6 +821,7 @@ void broker_destroy(broker_t **self_p)
     free(b->routes);
     allot_destroy(&b->allot);
     if (b->sock) zmq_close(b->sock);
+    zap_destroy(&b->zap);
     if (b->own_ctx) zmq_ctx_term(b->ctx);
     loop_destroy(&b->loop);
     pthread_mutex_destroy(&b->stats_mu);

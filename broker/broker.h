@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "curve.h"
+
 typedef struct broker broker_t;
 
 typedef struct {
@@ -15,6 +17,11 @@ typedef struct {
     void *zmq_ctx;           /* NULL: the broker makes its own */
     int heartbeat_ms;        /* default 1000 */
     int dead_after;          /* heartbeat intervals of silence before a peer is dead; default 5 */
+    /* CURVE (DESIGN.md "Secure on a network"): the broker's keys (copied) and the folder of the
+     * public keys allowed to connect (*.key, read again when it changes). Both or neither; NULL =
+     * plaintext. The broker's context then holds its ZAP handler (one per context). */
+    const curve_keys_t *curve;
+    const char *curve_clients;
     /* The liveness clock, a seam for tests: milliseconds on a monotonic scale, read when a
      * message arrives and at each heartbeat tick to decide who is silent and how old a worker's
      * DEMAND is. NULL = the monotonic clock (loop_now_ms). Heartbeats are still sent every
@@ -29,12 +36,22 @@ typedef struct {
     uint64_t shards_queued, shards_leased;
     uint64_t shards_dispatched, shards_requeued, shards_done;
     uint64_t results_forwarded, workers_died, messages_dropped;
+    uint64_t shards_returned;            /* handed back unstarted by draining workers (RETURN) */
+    bool curve;                          /* CURVE on; the figures below are 0 without it */
+    uint32_t curve_keys;                 /* public keys allowed now */
+    uint64_t refused_key, refused_plaintext, refused_other;   /* handshakes refused, by reason */
+    uint64_t messages_refused;           /* from connections whose key was revoked since */
 } broker_stats_t;
 
 void broker_opts_default(broker_opts_t *o);
+/* True when `endpoint` can only be reached from this host: inproc://, ipc://, or tcp:// on a
+ * loopback address (127.0.0.0/8, ::1, localhost, lo). A broker bound anywhere else without CURVE
+ * accepts any host that reaches the port. */
+bool broker_endpoint_is_local(const char *endpoint);
 /* Binds the endpoint. NULL with a message in err on failure. */
 broker_t *broker_new(const broker_opts_t *opts, char *err, size_t errlen);
-/* Runs until broker_stop (from any thread). 0 on a clean stop. */
+/* Runs until broker_stop (from any thread), then tells every peer BYE (they reconnect at once
+ * instead of waiting out the silence). 0 on a clean stop. */
 int broker_run(broker_t *b);
 void broker_stop(broker_t *b);
 void broker_get_stats(broker_t *b, broker_stats_t *out);

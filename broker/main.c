@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "broker.h"
 #include "daemon.h"
@@ -11,9 +12,15 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: llmaj-broker [--bind ENDPOINT] [--heartbeat-ms N] [--dead-after N] [--metrics-addr ADDR]\n"
+            "usage: llmaj-broker [--bind ENDPOINT] [--curve-secret FILE --curve-clients DIR | --insecure]\n"
+            "                    [--heartbeat-ms N] [--dead-after N] [--metrics-addr ADDR]\n"
             "                    [--log-level LEVEL] [--log-format text|json]\n"
             "  --bind          ZeroMQ endpoint to bind (env LLMAJ_BROKER_BIND; default tcp://127.0.0.1:5555)\n"
+            "  --curve-secret  the broker's CURVE secret key file, from `llmaj keygen` (env LLMAJ_CURVE_SECRET)\n"
+            "  --curve-clients folder of the public keys (*.key) allowed to connect, read again when it\n"
+            "                  changes (env LLMAJ_CURVE_CLIENTS)\n"
+            "  --insecure      bind a non-loopback address without CURVE: any host that reaches the port may\n"
+            "                  take shards (env LLMAJ_INSECURE=1; refused otherwise)\n"
             "  --heartbeat-ms  heartbeat interval (env LLMAJ_HEARTBEAT_MS; default 1000)\n"
             "  --dead-after    silent intervals before a peer is dead (env LLMAJ_DEAD_AFTER; default 5)\n"
             "  --metrics-addr  serve /metrics, /healthz and /readyz on HOST:PORT, :PORT or PORT (port 0: any free\n"
@@ -45,7 +52,24 @@ static int metrics_cb(buf_t *out, void *arg)
         httpd_counter(out, "llmaj_broker_workers_died_total",
                       "Workers declared dead after silence.", s.workers_died) < 0 ||
         httpd_counter(out, "llmaj_broker_messages_dropped_total", "Malformed or unexpected messages dropped.",
-                      s.messages_dropped) < 0)
+                      s.messages_dropped) < 0 ||
+        httpd_counter(out, "llmaj_broker_shards_returned_total",
+                      "Shards handed back unstarted by draining workers (RETURN), requeued at the front.",
+                      s.shards_returned) < 0 ||
+        httpd_gauge(out, "llmaj_broker_curve", "1 when peers must speak CURVE with an allowed key.", s.curve) < 0)
+        return -1;
+    if (!s.curve) return 0;
+    const char *key[] = {"reason", "key_not_allowed", NULL}, *plain[] = {"reason", "plaintext", NULL};
+    const char *other[] = {"reason", "handshake_failed", NULL};
+    if (httpd_gauge(out, "llmaj_broker_curve_keys", "Public keys allowed to connect now.", s.curve_keys) < 0 ||
+        httpd_family(out, "llmaj_broker_handshakes_refused_total", HTTPD_COUNTER,
+                     "Connections refused at the handshake, by reason.") < 0 ||
+        httpd_sample_u64(out, "llmaj_broker_handshakes_refused_total", key, s.refused_key) < 0 ||
+        httpd_sample_u64(out, "llmaj_broker_handshakes_refused_total", plain, s.refused_plaintext) < 0 ||
+        httpd_sample_u64(out, "llmaj_broker_handshakes_refused_total", other, s.refused_other) < 0 ||
+        httpd_counter(out, "llmaj_broker_messages_refused_total",
+                      "Messages dropped because their sender's key was revoked after it connected.",
+                      s.messages_refused) < 0)
         return -1;
     return 0;
 }
@@ -61,14 +85,24 @@ static bool ready_cb(void *arg, char *reason, size_t len)
 int main(int argc, char **argv)
 {
     const char *bind = daemon_env("LLMAJ_BROKER_BIND", "tcp://127.0.0.1:5555");
+    const char *curve_secret = daemon_env("LLMAJ_CURVE_SECRET", NULL);
+    const char *curve_clients = daemon_env("LLMAJ_CURVE_CLIENTS", NULL);
+    const char *insecure_env = daemon_env("LLMAJ_INSECURE", "0");
+    bool insecure = !strcmp(insecure_env, "1") || !strcmp(insecure_env, "true");
     daemon_opts_t d;
     daemon_opts_init(&d);
     static const struct option longopts[] = {
-        {"bind", required_argument, 0, 'b'}, DAEMON_LONGOPTS, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"bind", required_argument, 0, 'b'},         {"curve-secret", required_argument, 0, 'S'},
+        {"curve-clients", required_argument, 0, 'C'}, {"insecure", no_argument, 0, 'I'},
+        DAEMON_LONGOPTS,                              {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'b': bind = optarg; break;
+        case 'S': curve_secret = optarg; break;
+        case 'C': curve_clients = optarg; break;
+        case 'I': insecure = true; break;
         case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&d, c, optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -84,13 +118,40 @@ int main(int argc, char **argv)
         fprintf(stderr, "llmaj-broker: %s\n", err);
         return 2;
     }
+    if (strcmp(insecure_env, "0") && strcmp(insecure_env, "1") && strcmp(insecure_env, "true") &&
+        strcmp(insecure_env, "false")) {
+        fprintf(stderr, "llmaj-broker: LLMAJ_INSECURE: '%s' is not one of 0, 1, true, false\n", insecure_env);
+        return 2;
+    }
+    if (!curve_secret != !curve_clients) {
+        fprintf(stderr, "llmaj-broker: %s\n", curve_secret ? "--curve-secret needs --curve-clients DIR (the public keys allowed to connect)"
+                                                          : "--curve-clients needs --curve-secret FILE (the broker's secret key)");
+        return 2;
+    }
+    if (!curve_secret && !insecure && !broker_endpoint_is_local(bind)) {
+        fprintf(stderr,
+                "llmaj-broker: refusing to bind %s without CURVE: any host that reaches it could take shards and the\n"
+                "  prompts in them. Give --curve-secret FILE and --curve-clients DIR (docs/kubernetes.md, \"Keys\"), or\n"
+                "  --insecure on a network you trust.\n", bind);
+        return 2;
+    }
     if (daemon_setup_logging(d.log_level, d.log_format) < 0) return 2;
+    curve_keys_t keys;
+    if (curve_secret && curve_load_server(curve_secret, &keys, err, sizeof err) < 0) {
+        fprintf(stderr, "llmaj-broker: --curve-secret %s\n", err);
+        return 2;
+    }
+    if (!curve_secret && insecure && !broker_endpoint_is_local(bind))
+        log_warn("--insecure: %s accepts plaintext peers from any host that reaches it", bind);
     broker_opts_t o;
     broker_opts_default(&o);
     o.endpoint = bind;
     o.heartbeat_ms = d.hb_ms;
     o.dead_after = d.dead_n;
+    o.curve = curve_secret ? &keys : NULL;
+    o.curve_clients = curve_clients;
     broker_t *b = broker_new(&o, err, sizeof err);
+    curve_wipe(&keys);
     if (!b) {
         fprintf(stderr, "llmaj-broker: %s\n", err);
         return 1;

@@ -16,6 +16,7 @@ int cli_exit(sched_err_t e);
 
 int cmd_run(int argc, char **argv);    /* llmaj run --spec FILE [flags] */
 int cmd_sync(int argc, char **argv);   /* llmaj sync ...: (re)sync a finished job to MLflow */
+int cmd_keygen(int argc, char **argv); /* llmaj keygen NAME [--force]: a CURVE key pair */
 /* Reading jobs back from a job database (default runs/llmaj.db, or $LLMAJ_DB, or --db PATH);
  * JOB is a job id or a unique beginning of one. */
 int cmd_list(int argc, char **argv);     /* llmaj list [--db PATH] [--json]: every job, newest first */

@@ -28,6 +28,7 @@ static const command_t commands[] = {
     {"status", cmd_status, "show a job's state, steps, counts, timings and MLflow sync"},
     {"results", cmd_results, "show a job's results, a page of (record, target) rows at a time"},
     {"report", cmd_report, "show a job's summary tables, or write them as a self-contained HTML page (--html)"},
+    {"keygen", cmd_keygen, "write a CURVE key pair (NAME.key, NAME.secret) for the fleet's hosts"},
 };
 
 static void usage(FILE *f)

@@ -43,6 +43,19 @@ int frame_setup(void *sock, int type)
     return 0;
 }
 
+int frame_setup_curve(void *sock, const curve_keys_t *k)
+{
+    if (!k->server[0]) {
+        int one = 1;
+        if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) < 0) return -1;
+        if (zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, k->secret, CURVE_Z85_LEN + 1) < 0) return -1;
+        return zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "llmaj", 5);
+    }
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, k->server, CURVE_Z85_LEN + 1) < 0) return -1;
+    if (zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, k->public_key, CURVE_Z85_LEN + 1) < 0) return -1;
+    return zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, k->secret, CURVE_Z85_LEN + 1);
+}
+
 int frame_send(void *sock, const void *ident, size_t ident_len, const wire_hdr_t *h, const void *payload,
                size_t payload_len)
 {
@@ -147,6 +160,15 @@ int frame_read(void *sock, bool routed, frame_in_t *in, char *err, size_t errlen
         in->payload_len = zmq_msg_size(&m->frames[first + 1]);
     }
     return 1;
+}
+
+const char *frame_in_user(const frame_in_t *in)
+{
+    /* The header frame: a ROUTER's identity frame is made by the socket and carries no metadata
+     * when the socket made up the identity. */
+    int at = in->ident ? 1 : 0;
+    if (in->raw.n <= at) return NULL;
+    return zmq_msg_gets(&in->raw.frames[at], "User-Id");
 }
 
 void frame_in_close(frame_in_t *in)

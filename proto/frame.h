@@ -9,10 +9,16 @@
 #include <zmq.h>
 
 #include "buf.h"
+#include "curve.h"
 #include "wire.h"
 
 /* Applies ZMQ_MAXMSGSIZE = WIRE_MAX_MSG, LINGER 0, generous HWMs, and (for ROUTER) ROUTER_MANDATORY. */
 int frame_setup(void *sock, int type) __attribute__((warn_unused_result));
+
+/* CURVE on a socket that frame_setup set up, before it binds or connects. With k->server "" the
+ * socket is a CURVE server (the broker) whose handshakes go to the ZAP handler (domain "llmaj");
+ * otherwise a client that knows the server's public key. -1 with errno on failure. */
+int frame_setup_curve(void *sock, const curve_keys_t *k) __attribute__((warn_unused_result));
 
 /* Sends [identity]? header [payload]? without blocking. Returns 0, or -1 with errno (EAGAIN when
  * the peer's queue is full, EHOSTUNREACH when a ROUTER peer is gone). */
@@ -50,6 +56,9 @@ typedef struct {
 int frame_read(void *sock, bool routed, frame_in_t *in, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 void frame_in_close(frame_in_t *in);
+/* The ZAP user id the sender's connection was given (on a CURVE broker: the sender's public key
+ * in Z85), or NULL when its connection has none. Valid until frame_in_close. */
+const char *frame_in_user(const frame_in_t *in);
 
 /* True when ZMQ_EVENTS says a message is waiting (ZMQ_FD is edge-triggered: check after every
  * send and recv, and drain). */

@@ -33,6 +33,8 @@ struct peer {
     uint32_t workers;
     uint64_t reconnects;
     uint64_t timer;
+    curve_keys_t curve;       /* valid when has_curve */
+    bool has_curve;
 };
 
 /* ---- the outbox ---- */
@@ -75,7 +77,8 @@ static void out_flush(peer_t *p)
 /* The messages of a session mean nothing to the next one. */
 static bool session_scoped(wire_type_t t)
 {
-    return t == WIRE_HELLO || t == WIRE_HEARTBEAT || t == WIRE_CREDIT || t == WIRE_DEMAND || t == WIRE_BYE;
+    return t == WIRE_HELLO || t == WIRE_HEARTBEAT || t == WIRE_CREDIT || t == WIRE_DEMAND || t == WIRE_BYE ||
+           t == WIRE_RETURN;
 }
 
 static void out_drop(peer_t *p, bool all)
@@ -135,7 +138,8 @@ static int open_socket(peer_t *p, char *err, size_t errlen)
         p->sock = NULL;
     }
     p->sock = zmq_socket(p->o.zmq_ctx, ZMQ_DEALER);
-    if (!p->sock || frame_setup(p->sock, ZMQ_DEALER) < 0 || zmq_connect(p->sock, p->endpoint) < 0) {
+    if (!p->sock || frame_setup(p->sock, ZMQ_DEALER) < 0 || (p->has_curve && frame_setup_curve(p->sock, &p->curve) < 0) ||
+        zmq_connect(p->sock, p->endpoint) < 0) {
         snprintf(err, errlen, "cannot connect to the broker at %s: %s", p->endpoint, zmq_strerror(errno));
         return -1;
     }
@@ -226,8 +230,9 @@ static void tick(loop_t *loop, uint64_t id, void *arg)
     int64_t silent = loop_now_ms() - p->broker_seen;
     if (silent > (int64_t)p->o.heartbeat_ms * p->o.dead_after) {
         if (!p->up && !p->broker_id[0])
-            log_warn("%s: no answer from the broker at %s for %.1f s (is it running, and is the address right?): trying again",
-                     p->name, p->endpoint, silent / 1000.0);
+            log_warn("%s: no answer from the broker at %s for %.1f s (is it running, and is the address right?%s): "
+                     "trying again", p->name, p->endpoint, silent / 1000.0,
+                     p->has_curve ? " Is the broker key right, and our public key in its --curve-clients folder?" : "");
         else
             log_warn("%s: the broker is silent: reconnecting", p->name);
         reconnect(p, "the broker is silent");
@@ -250,6 +255,11 @@ peer_t *peer_new(const peer_opts_t *o, char *err, size_t errlen)
     p->o.endpoint = p->endpoint;
     p->o.role = p->role;
     p->o.name = p->name;
+    p->o.curve = NULL;
+    if (o->curve) {
+        p->curve = *o->curve;
+        p->has_curve = true;
+    }
     if (open_socket(p, err, errlen) < 0) {
         peer_destroy(&p);
         return NULL;
@@ -266,6 +276,11 @@ void peer_bye(peer_t *p)
     wire_hdr_t bye = {.type = WIRE_BYE};
     if (frame_send(p->sock, NULL, 0, &bye, NULL, 0) < 0)
         log_debug("%s: BYE not sent: %s", p->name, zmq_strerror(errno));
+    /* LINGER 0 would throw away what is still queued when the socket closes: the last results
+     * and the BYE itself. Give them a bounded time to leave. */
+    int linger = PEER_BYE_LINGER_MS;
+    if (zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger) < 0)
+        log_debug("%s: cannot set LINGER: %s", p->name, zmq_strerror(errno));
 }
 
 void peer_destroy(peer_t **self_p)
@@ -278,6 +293,7 @@ void peer_destroy(peer_t **self_p)
         loop_fd_del(p->o.loop, frame_fd(p->sock));
         zmq_close(p->sock);
     }
+    curve_wipe(&p->curve);
     free(p->endpoint);
     free(p->role);
     free(p->name);

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "curve.h"
 #include "loop.h"
 #include "wire.h"
 
@@ -53,6 +54,9 @@ typedef struct {
     uint32_t (*hello_credit)(void *arg);   /* HELLO's credit; NULL = 0 */
     uint32_t (*heartbeat_n)(void *arg);    /* HEARTBEAT's figure; NULL = 0 */
     void *arg;
+    /* CURVE between hosts: this peer's key pair and the broker's public key (copied; the copy is
+     * wiped at peer_destroy). NULL = plaintext (inproc, loopback). */
+    const curve_keys_t *curve;
 } peer_opts_t;
 
 /* Connects and says HELLO. NULL with a message in err when the socket cannot be set up. The
@@ -70,7 +74,9 @@ void peer_send(peer_t *p, const wire_hdr_t *h, const void *payload, size_t len);
 int peer_pump(peer_t *p);
 
 /* Leaving: sends what the socket takes now, drops the rest of the outbox and says BYE, so the
- * broker puts our leases back at once (and forgets a scheduler without waiting for silence). */
+ * broker puts our leases back at once (and forgets a scheduler without waiting for silence).
+ * What was sent gets PEER_BYE_LINGER_MS to leave after the socket is closed. */
+#define PEER_BYE_LINGER_MS 2000
 void peer_bye(peer_t *p);
 
 bool peer_up(const peer_t *p);                /* welcomed, and the session not since ended */

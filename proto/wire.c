@@ -51,7 +51,7 @@ static const char *const type_names[WIRE_TYPE_MAX] = {
     [WIRE_CREDIT] = "CREDIT",       [WIRE_SUBMIT] = "SUBMIT",   [WIRE_SHARD] = "SHARD",
     [WIRE_RESULT] = "RESULT",       [WIRE_SHARD_DONE] = "SHARD_DONE",
     [WIRE_CANCEL] = "CANCEL",       [WIRE_DEMAND] = "DEMAND",   [WIRE_ALLOT] = "ALLOT",
-    [WIRE_BYE] = "BYE",
+    [WIRE_BYE] = "BYE",             [WIRE_RETURN] = "RETURN",
 };
 
 const char *wire_type_name(wire_type_t t)
@@ -741,6 +741,11 @@ static int hdr_check(rd_t *r, const wire_hdr_t *h)
     case WIRE_SUBMIT:
     case WIRE_CANCEL:
         if (!h->job_id[0]) return rd_fail(r, "%s without a job id", t);
+        break;
+    case WIRE_RETURN:
+        /* A shard handed back names its job and lease; "no more work" names neither. */
+        if (h->job_id[0] && h->lease == 0) return rd_fail(r, "RETURN of a shard without a lease");
+        if (!h->job_id[0] && h->lease != 0) return rd_fail(r, "RETURN of a lease without a job id");
         break;
     default:
         break;

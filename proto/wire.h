@@ -36,6 +36,9 @@ typedef enum {
     WIRE_DEMAND,        /* worker -> broker: payload: rate table (demand per endpoint key) */
     WIRE_ALLOT,         /* broker -> worker: payload: rate table (this worker's share) */
     WIRE_BYE,           /* peer -> broker: leaving; its leases go back to the queue */
+    WIRE_RETURN,        /* worker -> broker: job_id, shard_id, lease of a shard handed back unstarted
+                         * (requeued at the front), or no job: no shard, just "no more work";
+                         * either way the worker's credit drops to 0 */
     WIRE_TYPE_MAX
 } wire_type_t;
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "curve.h"
 #include "daemon.h"
 #include "errlist.h"
 #include "file.h"
@@ -26,6 +27,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: llmaj-scheduler --spec FILE | --resume JOB [--broker ENDPOINT] [--db PATH] [--window N]\n"
+            "                       [--curve-secret FILE --curve-broker-key FILE]\n"
             "                       [--heartbeat-ms N] [--dead-after N] [--metrics-addr ADDR]\n"
             "                       [--log-level LEVEL] [--log-format text|json]\n"
             "  --spec     the job spec (JSON) to run\n"
@@ -33,6 +35,8 @@ static void usage(FILE *f)
             "  --broker   broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
             "  --db       job database (env LLMAJ_DB; default <output_path>/llmaj.db, runs/llmaj.db for --resume)\n"
             "  --window   shards in flight at most (env LLMAJ_WINDOW; default 64)\n"
+            "  --curve-secret      this scheduler's CURVE secret key file, from `llmaj keygen` (env LLMAJ_CURVE_SECRET)\n"
+            "  --curve-broker-key  the broker's CURVE public key file (env LLMAJ_CURVE_BROKER_KEY)\n"
             "  --metrics-addr  serve /metrics, /healthz and /readyz on HOST:PORT, :PORT or PORT (port 0: any\n"
             "                  free port) (env LLMAJ_METRICS_ADDR; default off)\n");
 }
@@ -157,12 +161,15 @@ int main(int argc, char **argv)
     const char *broker = daemon_env("LLMAJ_BROKER", "tcp://127.0.0.1:5555");
     const char *db = daemon_env("LLMAJ_DB", NULL);
     const char *window = daemon_env("LLMAJ_WINDOW", "64");
+    const char *curve_secret = daemon_env("LLMAJ_CURVE_SECRET", NULL);
+    const char *curve_broker = daemon_env("LLMAJ_CURVE_BROKER_KEY", NULL);
     daemon_opts_t dopts;
     daemon_opts_init(&dopts);
     static const struct option longopts[] = {
         {"spec", required_argument, 0, 's'},   {"broker", required_argument, 0, 'b'},
         {"db", required_argument, 0, 'd'},     {"window", required_argument, 0, 'w'},
         {"resume", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
+        {"curve-secret", required_argument, 0, 'S'}, {"curve-broker-key", required_argument, 0, 'K'},
         DAEMON_LONGOPTS,                       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "s:b:h", longopts, NULL)) != -1) {
@@ -172,6 +179,8 @@ int main(int argc, char **argv)
         case 'd': db = optarg; break;
         case 'w': window = optarg; break;
         case 'R': resume = optarg; break;
+        case 'S': curve_secret = optarg; break;
+        case 'K': curve_broker = optarg; break;
         case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&dopts, c, optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -190,7 +199,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "llmaj-scheduler: %s\n", err);
         return 2;
     }
+    if (!curve_secret != !curve_broker) {
+        fprintf(stderr, "llmaj-scheduler: %s\n", curve_secret ? "--curve-secret needs --curve-broker-key FILE (the broker's public key)"
+                                                             : "--curve-broker-key needs --curve-secret FILE (this scheduler's secret key)");
+        return 2;
+    }
     if (daemon_setup_logging(dopts.log_level, dopts.log_format) < 0) return 2;
+    static curve_keys_t keys;   /* until exit: the engine's session copies it when it connects */
+    if (curve_secret && curve_load_client(curve_secret, curve_broker, &keys, err, sizeof err) < 0) {
+        fprintf(stderr, "llmaj-scheduler: %s\n", err);
+        return 2;
+    }
     char *text = NULL;
     size_t len = 0;
     char tmp[PATH_MAX] = ".";
@@ -207,7 +226,8 @@ int main(int argc, char **argv)
     errlist_t errs;
     errlist_init(&errs, 0);
     sched_opts_t o = {.broker = broker, .db_path = db, .window = (int)w, .heartbeat_ms = dopts.hb_ms,
-                      .dead_after = dopts.dead_n, .until_idle = true, .mlflow_wait_ms = -1, .progress = progress};
+                      .dead_after = dopts.dead_n, .until_idle = true, .mlflow_wait_ms = -1, .progress = progress,
+                      .curve = curve_secret ? &keys : NULL};
     sched_t *s = sched_new(&o, &errs);
     httpd_t *http = NULL;
     int code = 1;
@@ -257,6 +277,7 @@ out:
     pthread_mutex_unlock(&g_sched_mu);
     sched_destroy(&s);
     free(text);
+    curve_wipe(&keys);
     errlist_free(&errs);
     return code;
 }

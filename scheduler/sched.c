@@ -595,7 +595,8 @@ static sched_err_t run_setup(sched_t *s, errlist_t *errs)
     }
     peer_opts_t po = {.endpoint = s->broker, .zmq_ctx = s->ctx, .loop = s->loop, .role = "scheduler",
                       .name = s->name, .heartbeat_ms = s->o.heartbeat_ms, .dead_after = s->o.dead_after,
-                      .on_message = on_message, .on_session = on_session, .heartbeat_n = heartbeat_n, .arg = s};
+                      .on_message = on_message, .on_session = on_session, .heartbeat_n = heartbeat_n, .arg = s,
+                      .curve = s->o.curve};
     if (!(s->peer = peer_new(&po, err, sizeof err))) {
         errlist_add(errs, "%s", err);
         return SCHED_E_INTERNAL;

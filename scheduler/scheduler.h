@@ -100,6 +100,9 @@ typedef struct {
     void (*progress)(const sched_progress_t *p, void *arg);
     void *progress_arg;
     int progress_ms;            /* 0: 200 */
+    /* CURVE to the broker (proto/curve.h: this scheduler's key pair and the broker's public key);
+     * NULL = plaintext. Borrowed until sched_run has connected (the session copies it). */
+    const struct curve_keys *curve;
 } sched_opts_t;
 
 /* A new engine (nothing connected or opened yet: sched_run does). The options' strings are

@@ -8,7 +8,8 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       libzmq3-dev libcurl4-openssl-dev libmsgpack-dev libcjson-dev libssl-dev
       libsqlite3-dev libmicrohttpd-dev zlib1g-dev
       python3 python3-venv python3-pip wrk clang-format
-      chromium)   # the viewer's browser tests: playwright-core drives Debian's chromium
+      chromium    # the viewer's browser tests: playwright-core drives Debian's chromium
+      buildah iproute2)   # deploy/: the container image (no daemon), multi-host tests in network namespaces
 if [ "${1:-}" = fuzz ]; then
   pkgs+=(clang libclang-rt-14-dev)
 fi

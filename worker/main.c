@@ -1,6 +1,7 @@
 /* llmaj-worker: the worker daemon (see worker.h). Settings from flags or LLMAJ_WORKER_* env. */
 #include <getopt.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -14,7 +15,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: llmaj-worker [--broker ENDPOINT] [--threads N] [--concurrency N] [--max-shards N]\n"
-            "                    [--name NAME] [--region R] [--heartbeat-ms N] [--dead-after N]\n"
+            "                    [--name NAME] [--region R] [--drain-timeout S]\n"
+            "                    [--curve-secret FILE --curve-broker-key FILE] [--heartbeat-ms N] [--dead-after N]\n"
             "                    [--metrics-addr ADDR] [--log-level LEVEL] [--log-format text|json]\n"
             "  --broker       broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
             "  --threads      worker threads, each a peer of the broker (env LLMAJ_WORKER_THREADS; default 1)\n"
@@ -23,6 +25,10 @@ static void usage(FILE *f)
             "  --name         worker name in logs (env LLMAJ_WORKER_NAME; default host-pid)\n"
             "  --region       AWS region for jobs whose spec names none (env AWS_REGION); a job's own\n"
             "                 region (every job that calls AWS has one) always wins\n"
+            "  --drain-timeout on SIGTERM: hand back the shards not started, finish the running ones, and leave\n"
+            "                 within S seconds (env LLMAJ_WORKER_DRAIN_TIMEOUT; default 25); a second signal stops at once\n"
+            "  --curve-secret this worker's CURVE secret key file, from `llmaj keygen` (env LLMAJ_CURVE_SECRET)\n"
+            "  --curve-broker-key the broker's CURVE public key file (env LLMAJ_CURVE_BROKER_KEY)\n"
             "  --metrics-addr serve /metrics, /healthz and /readyz on HOST:PORT, :PORT or PORT (port 0: any free\n"
             "                 port) (env LLMAJ_METRICS_ADDR; default off)\n");
 }
@@ -47,6 +53,9 @@ static int metrics_cb(buf_t *out, void *arg)
         httpd_gauge(out, "llmaj_worker_threads_connected",
                     "Threads welcomed by a broker now.", s.threads_connected) < 0 ||
         httpd_gauge(out, "llmaj_worker_shards_held", "Shards held now.", s.shards_held) < 0 ||
+        httpd_gauge(out, "llmaj_worker_shards_waiting", "Shards held and not started yet.", s.shards_waiting) < 0 ||
+        httpd_counter(out, "llmaj_worker_shards_returned_total",
+                      "Shards handed back unstarted while draining (RETURN).", s.shards_returned) < 0 ||
         httpd_gauge(out, "llmaj_worker_calls_pending",
                     "Model calls accepted and not completed (queued, waiting for a retry, or on the wire).",
                     s.calls_pending) < 0 ||
@@ -82,11 +91,18 @@ static bool ready_cb(void *arg, char *reason, size_t len)
 }
 
 static sem_t g_done;
+static atomic_int g_signals;
+static int g_drain_ms;
 
+/* The first SIGTERM/SIGINT drains (Kubernetes scale-down); another stops at once. */
 static void stop_cb(void *arg)
 {
-    worker_stop(arg);
-    sem_post(&g_done);
+    if (atomic_fetch_add(&g_signals, 1) == 0) {
+        worker_drain(arg, g_drain_ms);
+        sem_post(&g_done);
+    } else {
+        worker_stop(arg);
+    }
 }
 
 int main(int argc, char **argv)
@@ -97,12 +113,17 @@ int main(int argc, char **argv)
     const char *shards = daemon_env("LLMAJ_WORKER_MAX_SHARDS", "8");
     const char *name = daemon_env("LLMAJ_WORKER_NAME", NULL);
     const char *region = daemon_env("AWS_REGION", daemon_env("AWS_DEFAULT_REGION", NULL));
+    const char *drain = daemon_env("LLMAJ_WORKER_DRAIN_TIMEOUT", "25");
+    const char *curve_secret = daemon_env("LLMAJ_CURVE_SECRET", NULL);
+    const char *curve_broker = daemon_env("LLMAJ_CURVE_BROKER_KEY", NULL);
     daemon_opts_t d;
     daemon_opts_init(&d);
     static const struct option longopts[] = {
         {"broker", required_argument, 0, 'b'},      {"threads", required_argument, 0, 't'},
         {"concurrency", required_argument, 0, 'c'}, {"max-shards", required_argument, 0, 'm'},
         {"name", required_argument, 0, 'n'},        {"region", required_argument, 0, 'r'},
+        {"drain-timeout", required_argument, 0, 'T'}, {"curve-secret", required_argument, 0, 'S'},
+        {"curve-broker-key", required_argument, 0, 'K'},
         DAEMON_LONGOPTS,                            {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -114,6 +135,9 @@ int main(int argc, char **argv)
         case 'm': shards = optarg; break;
         case 'n': name = optarg; break;
         case 'r': region = optarg; break;
+        case 'T': drain = optarg; break;
+        case 'S': curve_secret = optarg; break;
+        case 'K': curve_broker = optarg; break;
         case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&d, c, optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -124,15 +148,27 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512];
-    long nt, nc, ns;
+    long nt, nc, ns, nd;
     if (daemon_parse_int(threads, 1, 1024, &nt, "--threads", err, sizeof err) < 0 ||
+        daemon_parse_int(drain, 0, 86400, &nd, "--drain-timeout", err, sizeof err) < 0 ||
         daemon_parse_int(conc, 1, 100000, &nc, "--concurrency", err, sizeof err) < 0 ||
         daemon_parse_int(shards, 1, 10000, &ns, "--max-shards", err, sizeof err) < 0 ||
         daemon_opts_check(&d, err, sizeof err) < 0) {
         fprintf(stderr, "llmaj-worker: %s\n", err);
         return 2;
     }
+    if (!curve_secret != !curve_broker) {
+        fprintf(stderr, "llmaj-worker: %s\n", curve_secret ? "--curve-secret needs --curve-broker-key FILE (the broker's public key)"
+                                                          : "--curve-broker-key needs --curve-secret FILE (this worker's secret key)");
+        return 2;
+    }
     if (daemon_setup_logging(d.log_level, d.log_format) < 0) return 2;
+    curve_keys_t keys;
+    if (curve_secret && curve_load_client(curve_secret, curve_broker, &keys, err, sizeof err) < 0) {
+        fprintf(stderr, "llmaj-worker: %s\n", err);
+        return 2;
+    }
+    g_drain_ms = (int)nd * 1000;
     worker_opts_t o;
     worker_opts_default(&o);
     o.broker = broker;
@@ -143,8 +179,10 @@ int main(int argc, char **argv)
     o.region = region;
     o.heartbeat_ms = d.hb_ms;
     o.dead_after = d.dead_n;
+    o.curve = curve_secret ? &keys : NULL;
     sem_init(&g_done, 0, 0);
     worker_t *w = worker_new(&o, err, sizeof err);
+    curve_wipe(&keys);
     if (!w) {
         fprintf(stderr, "llmaj-worker: %s\n", err);
         return 1;
@@ -179,10 +217,10 @@ int main(int argc, char **argv)
     worker_stats_t st;
     worker_get_stats(w, &st);
     log_info("worker stopped: %llu shards done, %llu results sent, %llu model calls ok, %llu failed, %llu retries, "
-             "%llu answered 429, %llu reconnects",
+             "%llu answered 429, %llu reconnects, %llu shards handed back",
              (unsigned long long)st.shards_done, (unsigned long long)st.results_sent, (unsigned long long)st.calls_ok,
              (unsigned long long)st.calls_failed, (unsigned long long)st.retries, (unsigned long long)st.http_429,
-             (unsigned long long)st.reconnects);
+             (unsigned long long)st.reconnects, (unsigned long long)st.shards_returned);
     worker_destroy(&w);
     return 0;
 }

@@ -6,9 +6,21 @@
  * those asked for and not yet received) and its model calls leave room for more work, so a worker
  * never holds more shards than it asked for and never hoards work other workers could do.
  *
+ * A shard received waits until the model-call client has room (fewer calls pending than
+ * `max_concurrency`, or nothing running): calls beyond that would only queue here, and a shard
+ * that has not started can still be handed back whole. Waiting shards count in the credit rule as
+ * the first calls they will make, so the rule reads as if they had started.
+ *
  * The session with the broker (HELLO, heartbeats, restart detection, reconnecting, the outbox that
  * keeps sends in order) is proto/peer.c's; when a session ends the thread keeps the shards it
- * holds (their results are idempotent) and forgets the credit it had asked for. */
+ * runs (their results are idempotent), drops those still waiting (the broker put their leases
+ * back on the queue with the session) and forgets the credit it had asked for.
+ *
+ * Draining (worker_drain, SIGTERM): each thread stops asking for shards, hands back every shard it
+ * has not started with RETURN (RETURN with no shard when it has none, so its credit drops to 0 at
+ * the broker), hands back at once any shard still on its way, lets the running shards finish and
+ * send their results, then says BYE and ends. After `drain_ms` it ends anyway: BYE puts the
+ * leases it still holds back on the queue, and their results sent so far are kept. */
 #define LOG_MODULE "worker"
 #include "worker.h"
 
@@ -37,8 +49,9 @@ typedef struct wthread wthread_t;
 
 typedef struct held {
     wshard_t *s;
+    bool started;               /* its calls were handed to the llm client */
     bool finished;
-    struct held *next;
+    struct held *next;          /* in arrival order */
 } held_t;
 
 struct wthread {
@@ -53,10 +66,17 @@ struct wthread {
     wjob_t *jobs[MAX_JOBS_CACHED];
     held_t *held;
     uint32_t n_held;
+    uint32_t n_waiting;         /* held and not started */
+    size_t waiting_units;       /* first calls the waiting shards will make */
+    bool drain_begun;
+    int64_t drain_deadline;     /* loop_now_ms() */
     uint32_t credit_out;        /* shards asked for, not yet received */
     bool welcomed;
     uint64_t use_clock;
-    worker_stats_t st;          /* this thread's counters; copied under w->mu */
+    worker_stats_t st;          /* this thread's counters as of its last publish; read under w->mu */
+    worker_stats_t live;        /* the counters this thread keeps itself (shards done, results sent,
+                                 * returned, reconnects), copied into st with the client's at each
+                                 * publish, so that a reader sees one moment's figures */
 };
 
 struct worker {
@@ -69,6 +89,9 @@ struct worker {
     wthread_t *threads;
     pthread_mutex_t mu;
     atomic_int stopping;
+    atomic_int draining;
+    int drain_ms;
+    curve_keys_t curve;         /* o.curve points here when set */
     atomic_int welcomed;        /* threads welcomed by a broker right now */
 };
 
@@ -87,7 +110,12 @@ static void publish_stats(wthread_t *t)
     t->st.input_tokens = ls.input_tokens;
     t->st.output_tokens = ls.output_tokens;
     t->st.shards_held = t->n_held;
+    t->st.shards_waiting = t->n_waiting;
     t->st.calls_pending = (uint32_t)llm_pending(t->llm);
+    t->st.shards_done = t->live.shards_done;
+    t->st.results_sent = t->live.results_sent;
+    t->st.shards_returned = t->live.shards_returned;
+    t->st.reconnects = t->live.reconnects;
 }
 
 /* ---- jobs ---- */
@@ -143,18 +171,50 @@ static wjob_t *job_get(wthread_t *t, const char *job_id, const char *spec_json, 
 }
 
 /* ---- credit ---- */
+/* Calls pending in the client, counting those the waiting shards will start with. */
+static size_t pending_calls(const wthread_t *t) { return llm_pending(t->llm) + t->waiting_units; }
+
 static void want_more(wthread_t *t)
 {
-    if (!t->welcomed || atomic_load(&t->w->stopping)) return;
+    if (!t->welcomed || atomic_load(&t->w->stopping) || t->drain_begun) return;
     /* Room for another shard: under the cap, and the client is not already saturated with
      * queued calls (more shards would only wait here while another worker could run them). */
     while (t->n_held + t->credit_out < (uint32_t)t->w->o.max_shards &&
-           (t->n_held + t->credit_out < 2 || llm_pending(t->llm) < (size_t)t->w->o.max_concurrency * 2)) {
+           (t->n_held + t->credit_out < 2 || pending_calls(t) < (size_t)t->w->o.max_concurrency * 2)) {
         wire_hdr_t h = {.type = WIRE_CREDIT, .n = 1};
         peer_send(t->peer, &h, NULL, 0);
         t->credit_out++;
-        if (llm_pending(t->llm) >= (size_t)t->w->o.max_concurrency) break;
+        if (pending_calls(t) >= (size_t)t->w->o.max_concurrency) break;
     }
+}
+
+/* Starts waiting shards, oldest first, while the client has room (or nothing runs). */
+static void start_waiting(wthread_t *t)
+{
+    if (t->drain_begun || !t->n_waiting) return;
+    bool running = false;
+    for (held_t *h = t->held; h; h = h->next) running |= h->started && !h->finished;
+    for (held_t *h = t->held; h; h = h->next) {
+        if (h->started || h->finished) continue;
+        if (running && llm_pending(t->llm) >= (size_t)t->w->o.max_concurrency) break;
+        h->started = running = true;
+        t->n_waiting--;
+        t->waiting_units -= wshard_units(h->s);
+        log_debug("shard %s/%llu started", wshard_job_id(h->s), (unsigned long long)wshard_id(h->s));
+        wshard_start(h->s);   /* may finish at once (on_done marks it) */
+    }
+}
+
+/* Takes a waiting shard out of the list and frees it (it never made a call). */
+static void drop_waiting(wthread_t *t, held_t **pp)
+{
+    held_t *h = *pp;
+    *pp = h->next;
+    t->n_waiting--;
+    t->waiting_units -= wshard_units(h->s);
+    t->n_held--;
+    wshard_destroy(&h->s);
+    free(h);
 }
 
 /* ---- shard callbacks ---- */
@@ -172,7 +232,7 @@ static void on_result(wshard_t *s, const result_t *r, void *arg)
     snprintf(h.job_id, sizeof h.job_id, "%s", wshard_job_id(s));
     peer_send(t->peer, &h, b.data, b.len);
     buf_free(&b);
-    t->st.results_sent++;
+    t->live.results_sent++;
 }
 
 static void on_done(wshard_t *s, void *arg)
@@ -186,7 +246,7 @@ static void on_done(wshard_t *s, void *arg)
                             .n = (uint32_t)wshard_results(s)};
             snprintf(m.job_id, sizeof m.job_id, "%s", wshard_job_id(s));
             peer_send(t->peer, &m, NULL, 0);
-            t->st.shards_done++;
+            t->live.shards_done++;
         }
         break;
     }
@@ -200,6 +260,10 @@ static void reap(wthread_t *t)
         held_t *h = *pp;
         if (h->finished) {
             *pp = h->next;
+            if (!h->started) {   /* cancelled while waiting */
+                t->n_waiting--;
+                t->waiting_units -= wshard_units(h->s);
+            }
             wshard_destroy(&h->s);
             free(h);
             t->n_held--;
@@ -221,9 +285,24 @@ static void refuse_shard(wthread_t *t, const wire_hdr_t *h)
     want_more(t);
 }
 
+static void send_return(wthread_t *t, const char *job_id, uint64_t shard_id, uint64_t lease)
+{
+    wire_hdr_t m = {.type = WIRE_RETURN, .shard_id = shard_id, .lease = lease};
+    snprintf(m.job_id, sizeof m.job_id, "%s", job_id ? job_id : "");
+    peer_send(t->peer, &m, NULL, 0);
+    if (job_id) t->live.shards_returned++;
+}
+
 static void on_shard(wthread_t *t, const wire_hdr_t *h, const void *payload, size_t len)
 {
     if (t->credit_out > 0) t->credit_out--;
+    if (t->drain_begun) {
+        /* Sent before the broker saw our RETURN: straight back. */
+        send_return(t, h->job_id, h->shard_id, h->lease);
+        log_info("%s: shard %s/%llu arrived while draining: handed back", t->name, h->job_id,
+                 (unsigned long long)h->shard_id);
+        return;
+    }
     wire_shard_t ws;
     char err[512];
     if (!payload || wire_shard_decode(payload, len, &ws, err, sizeof err) < 0) {
@@ -246,11 +325,14 @@ static void on_shard(wthread_t *t, const wire_hdr_t *h, const void *payload, siz
     wire_shard_clear(&ws);
     held_t *hd = xcalloc(1, sizeof(*hd));
     hd->s = s;
-    hd->next = t->held;
-    t->held = hd;
+    held_t **tail = &t->held;
+    while (*tail) tail = &(*tail)->next;
+    *tail = hd;
     t->n_held++;
-    log_debug("shard %s/%llu: %zu record(s) started", h->job_id, (unsigned long long)h->shard_id, ws_records);
-    wshard_start(s);
+    t->n_waiting++;
+    t->waiting_units += wshard_units(s);
+    log_debug("shard %s/%llu: %zu record(s) received", h->job_id, (unsigned long long)h->shard_id, ws_records);
+    start_waiting(t);
 }
 
 static void on_cancel(wthread_t *t, const char *job_id)
@@ -274,7 +356,7 @@ static uint32_t hello_credit(void *arg)
 {
     wthread_t *t = arg;
     uint32_t room = (uint32_t)t->w->o.max_shards > t->n_held ? (uint32_t)t->w->o.max_shards - t->n_held : 0;
-    t->credit_out = room < 2 ? room : 2;
+    t->credit_out = t->drain_begun ? 0 : room < 2 ? room : 2;
     return t->credit_out;
 }
 
@@ -288,7 +370,19 @@ static void on_session(peer_event_t ev, bool again, const wire_hdr_t *h, const c
         want_more(t);
     } else {
         set_welcomed(t, false);
-        t->st.reconnects++;
+        t->live.reconnects++;
+        /* The broker puts the leases of an ended session back on the queue: a shard that has not
+         * started here would only run twice. */
+        size_t dropped = 0;
+        for (held_t **pp = &t->held; *pp;) {
+            if ((*pp)->started) {
+                pp = &(*pp)->next;
+                continue;
+            }
+            drop_waiting(t, pp);
+            dropped++;
+        }
+        if (dropped) log_info("%s: session ended: %zu shard(s) not started dropped (the broker requeues them)", t->name, dropped);
     }
 }
 
@@ -354,6 +448,51 @@ static void on_allot(wthread_t *t, const void *payload, size_t len)
     wire_rates_free(w, n);
 }
 
+static void drain_wake(loop_t *loop, uint64_t id, void *arg) { (void)arg; }   /* before_wait looks */
+
+/* Draining starts: nothing more is asked for, the shards not started go back at once. */
+static void drain_begin(wthread_t *t)
+{
+    t->drain_begun = true;
+    t->credit_out = 0;
+    t->drain_deadline = loop_now_ms() + t->w->drain_ms;
+    loop_timer_add(t->loop, t->w->drain_ms, drain_wake, t);
+    /* Newest first: each goes to the queue's front, so the oldest ends up first in line. */
+    held_t **waiting = xcalloc(t->n_waiting ? t->n_waiting : 1, sizeof(*waiting));
+    size_t n = 0;
+    for (held_t *h = t->held; h; h = h->next)
+        if (!h->started) waiting[n++] = h;
+    for (size_t i = n; i-- > 0;) {
+        if (t->welcomed) send_return(t, wshard_job_id(waiting[i]->s), wshard_id(waiting[i]->s), wshard_lease(waiting[i]->s));
+        for (held_t **pp = &t->held; *pp; pp = &(*pp)->next) {
+            if (*pp == waiting[i]) {
+                drop_waiting(t, pp);
+                break;
+            }
+        }
+    }
+    free(waiting);
+    if (!n && t->welcomed) send_return(t, NULL, 0, 0);   /* no shard: just "no more work" */
+    if (peer_pump(t->peer)) {}   /* out now; before_wait pumps again */
+    log_info("%s: draining: %zu shard(s) not started handed back, %u running; leaving within %.1f s", t->name, n,
+             t->n_held, t->w->drain_ms / 1000.0);
+}
+
+/* True when the thread may end: its shards are finished and sent, or the time is up. */
+static bool drain_over(wthread_t *t)
+{
+    if (t->n_held == 0 && peer_outbox(t->peer) == 0) {
+        log_info("%s: drained: every running shard finished and sent", t->name);
+        return true;
+    }
+    if (loop_now_ms() >= t->drain_deadline) {
+        log_warn("%s: drain time up with %u shard(s) running and %zu message(s) unsent: the broker requeues them",
+                 t->name, t->n_held, peer_outbox(t->peer));
+        return true;
+    }
+    return false;
+}
+
 static int before_wait(loop_t *loop, void *arg)
 {
     wthread_t *t = arg;
@@ -361,8 +500,14 @@ static int before_wait(loop_t *loop, void *arg)
         loop_stop(loop);
         return 1;
     }
+    if (atomic_load(&t->w->draining) && !t->drain_begun) drain_begin(t);
     int more = peer_pump(t->peer);
     reap(t);
+    if (t->drain_begun && drain_over(t)) {
+        loop_stop(loop);
+        return 1;
+    }
+    start_waiting(t);
     /* A rate-limited key that the broker thinks idle here got calls: report now, not at the
      * next tick, or they would wait up to a heartbeat for a share. */
     if (t->welcomed && llm_demand_due(t->llm)) send_demand(t);
@@ -389,7 +534,7 @@ static void *thread_main(void *arg)
     peer_opts_t po = {.endpoint = t->w->broker, .zmq_ctx = t->w->ctx, .loop = t->loop, .role = "worker",
                       .name = t->name, .heartbeat_ms = t->w->o.heartbeat_ms, .dead_after = t->w->o.dead_after,
                       .on_message = on_message, .on_session = on_session, .hello_credit = hello_credit,
-                      .heartbeat_n = heartbeat_n, .arg = t};
+                      .heartbeat_n = heartbeat_n, .arg = t, .curve = t->w->o.curve};
     char err[512];
     t->peer = peer_new(&po, err, sizeof err);
     if (!t->peer) {
@@ -427,6 +572,10 @@ worker_t *worker_new(const worker_opts_t *opts, char *err, size_t errlen)
     if (w->o.max_concurrency < 1) w->o.max_concurrency = 256;
     if (w->o.heartbeat_ms < 10) w->o.heartbeat_ms = 1000;
     if (w->o.dead_after < 2) w->o.dead_after = 5;
+    if (opts->curve) {
+        w->curve = *opts->curve;
+        w->o.curve = &w->curve;
+    }
     w->broker = xstrdup(opts->broker);
     w->region = xstrdup(opts->region);
     if (opts->name) {
@@ -482,6 +631,14 @@ void worker_stop(worker_t *w)
         if (w->threads[i].loop) loop_stop_async(w->threads[i].loop);
 }
 
+void worker_drain(worker_t *w, int timeout_ms)
+{
+    w->drain_ms = timeout_ms > 0 ? timeout_ms : 1;
+    atomic_store(&w->draining, 1);
+    for (int i = 0; i < w->o.threads; i++)
+        if (w->threads[i].loop) loop_wake(w->threads[i].loop);
+}
+
 void worker_join(worker_t *w)
 {
     for (int i = 0; i < w->o.threads; i++) {
@@ -507,6 +664,8 @@ void worker_get_stats(worker_t *w, worker_stats_t *out)
         out->http_429 += s->http_429;
         out->reconnects += s->reconnects;
         out->shards_held += s->shards_held;
+        out->shards_waiting += s->shards_waiting;
+        out->shards_returned += s->shards_returned;
         out->calls_pending += s->calls_pending;
         out->http_5xx += s->http_5xx;
         out->transport_errors += s->transport_errors;
@@ -518,7 +677,7 @@ void worker_get_stats(worker_t *w, worker_stats_t *out)
     out->threads_connected = n > 0 ? (uint32_t)n : 0;
 }
 
-bool worker_ready(worker_t *w) { return atomic_load(&w->welcomed) > 0; }
+bool worker_ready(worker_t *w) { return atomic_load(&w->welcomed) > 0 && !atomic_load(&w->draining); }
 
 void worker_destroy(worker_t **self_p)
 {
@@ -543,6 +702,7 @@ void worker_destroy(worker_t **self_p)
     free(w->threads);
     if (w->own_ctx) zmq_ctx_term(w->ctx);
     pthread_mutex_destroy(&w->mu);
+    curve_wipe(&w->curve);
     free(w->broker);
     free(w->name);
     free(w->region);

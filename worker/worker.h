@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "curve.h"
+
 typedef struct worker worker_t;
 
 typedef struct {
@@ -20,6 +22,7 @@ typedef struct {
     int heartbeat_ms;         /* default 1000 */
     int dead_after;           /* broker silent this many intervals -> reconnect; default 5 */
     const char *region;       /* default AWS region for Bedrock/SageMaker model strings */
+    const curve_keys_t *curve;   /* CURVE to the broker (copied by worker_new); NULL = plaintext */
 } worker_opts_t;
 
 typedef struct {
@@ -27,6 +30,8 @@ typedef struct {
     uint64_t http_5xx, transport_errors, input_tokens, output_tokens;
     uint64_t reconnects;
     uint32_t shards_held, calls_pending;
+    uint32_t shards_waiting;      /* held and not started yet */
+    uint64_t shards_returned;     /* handed back unstarted while draining */
     uint32_t threads_connected;   /* threads welcomed by a broker right now */
 } worker_stats_t;
 
@@ -36,7 +41,12 @@ worker_t *worker_new(const worker_opts_t *opts, char *err, size_t errlen);
 int worker_start(worker_t *w) __attribute__((warn_unused_result));
 /* Stops the threads (say BYE, drop in-flight work) and waits for them. Thread-safe, idempotent. */
 void worker_stop(worker_t *w);
-/* Blocks until the threads end (after worker_stop from elsewhere). */
+/* Graceful leave (SIGTERM): each thread stops asking for shards, hands back with RETURN the
+ * shards it has not started (at once), lets the running ones finish and send their results, says
+ * BYE and ends; after timeout_ms it ends anyway (the broker requeues what it still held). Returns
+ * at once; worker_join waits. Thread-safe; worker_stop after it stops at once. */
+void worker_drain(worker_t *w, int timeout_ms);
+/* Blocks until the threads end (after worker_stop or worker_drain from elsewhere). */
 void worker_join(worker_t *w);
 /* Counters as of each thread's last heartbeat tick. Thread-safe. */
 void worker_get_stats(worker_t *w, worker_stats_t *out);

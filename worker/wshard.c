@@ -384,4 +384,5 @@ const char *wshard_job_id(const wshard_t *s) { return s->job->job_id; }
 uint64_t wshard_id(const wshard_t *s) { return s->shard_id; }
 uint64_t wshard_lease(const wshard_t *s) { return s->lease; }
 size_t wshard_results(const wshard_t *s) { return s->results; }
+size_t wshard_units(const wshard_t *s) { return s->n_units; }
 bool wshard_cancelled(const wshard_t *s) { return s->state == SHARD_CANCELLED; }

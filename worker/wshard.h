@@ -50,6 +50,7 @@ const char *wshard_job_id(const wshard_t *s);
 uint64_t wshard_id(const wshard_t *s);
 uint64_t wshard_lease(const wshard_t *s);
 size_t wshard_results(const wshard_t *s);   /* results reported so far */
+size_t wshard_units(const wshard_t *s);     /* (record, target) units: first calls it will make */
 bool wshard_cancelled(const wshard_t *s);
 
 #endif

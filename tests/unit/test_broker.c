@@ -1170,6 +1170,109 @@ static void test_allotment(void)
     env_stop(&e);
 }
 
+/* RETURN: a draining worker hands back shards it has not started; they go to the front of the
+ * queue and its credit drops to 0. */
+static bool p_returned(const broker_stats_t *s, const void *arg) { return s->shards_returned == *(const uint64_t *)arg; }
+
+static void test_return(void)
+{
+    env_t e;
+    if (env_start(&e, 50, 100) < 0) return;
+    peer_t *s = peer_new(&e, "sched"), *w = peer_new(&e, "worker"), *w2 = peer_new(&e, "worker-2");
+    hello(s, "scheduler", 0);
+    msg_t m, got[3];
+    CHECK(wait_msg(&e, s, WIRE_WELCOME, &m) == 0);
+    buf_t pay[4];
+    for (int i = 0; i < 3; i++) {
+        make_shard(&pay[i], "job-r", (uint64_t)i + 1, 0);
+        submit(s, "job-r", (uint64_t)i + 1, pay[i].data, pay[i].len);
+    }
+    uint64_t three = 3, zero = 0, two = 2, one = 1;
+    broker_stats_t st;
+    CHECK(wait_stats(&e, p_queued, &three, &st));
+    hello(w, "worker", 5);   /* two more than there is work for */
+    CHECK(wait_msg(&e, w, WIRE_WELCOME, &m) == 0);
+    for (int i = 0; i < 3; i++) CHECK(wait_msg(&e, w, WIRE_SHARD, &got[i]) == 0 && got[i].h.shard_id == (uint64_t)i + 1);
+    CHECK(wait_stats(&e, p_queued, &zero, &st));
+
+    /* A lease it does not hold, and a RETURN from a scheduler: nothing moves. */
+    to_broker(w, WIRE_RETURN, "job-r", 2, got[1].h.lease + 100, 0, NULL, 0);
+    uint64_t dropped = st.messages_dropped;
+    to_broker(s, WIRE_RETURN, "job-r", 1, got[0].h.lease, 0, NULL, 0);
+    CHECK(wait_stats(&e, p_dropped_above, &dropped, &st));
+    settle(&e, w);
+    broker_get_stats(e.b, &st);
+    CHECK(st.shards_returned == 0 && st.shards_queued == 0 && st.shards_leased == 3);
+
+    /* Newest first, as a worker sends them: the oldest ends up at the front. The worker's spare
+     * credit is gone with the first RETURN, so they wait for another worker. */
+    to_broker(w, WIRE_RETURN, "job-r", 3, got[2].h.lease, 0, NULL, 0);
+    to_broker(w, WIRE_RETURN, "job-r", 2, got[1].h.lease, 0, NULL, 0);
+    CHECK(wait_stats(&e, p_returned, &two, &st));
+    settle(&e, w);
+    settle(&e, w);
+    broker_get_stats(e.b, &st);
+    CHECK(st.shards_queued == 2 && st.shards_leased == 1 && st.shards_requeued == 0 && count_type(w, WIRE_SHARD) == 0);
+
+    /* Another worker gets them, in their order, with the same bytes. */
+    hello(w2, "worker", 2);
+    CHECK(wait_msg(&e, w2, WIRE_SHARD, &m) == 0);
+    CHECK(m.h.shard_id == 2 && m.h.lease > got[2].h.lease && m.h.n == 2 && same_bytes(&m, &pay[1]));
+    msg_free(&m);
+    CHECK(wait_msg(&e, w2, WIRE_SHARD, &m) == 0);
+    CHECK(m.h.shard_id == 3 && same_bytes(&m, &pay[2]));
+    msg_free(&m);
+    CHECK(wait_stats(&e, p_queued, &zero, &st));
+
+    /* RETURN with no shard: "no more work". Its spare credit is gone: new work waits for w2. */
+    peer_t *w3 = peer_new(&e, "worker-3");
+    hello(w3, "worker", 4);
+    CHECK(wait_msg(&e, w3, WIRE_WELCOME, &m) == 0);
+    to_broker(w3, WIRE_RETURN, NULL, 0, 0, 0, NULL, 0);
+    settle(&e, w3);
+    make_shard(&pay[3], "job-r", 4, 0);
+    submit(s, "job-r", 4, pay[3].data, pay[3].len);
+    CHECK(wait_stats(&e, p_queued, &one, &st));
+    settle(&e, w3);
+    CHECK(count_type(w3, WIRE_SHARD) == 0);
+    credit(w2, 1);
+    CHECK(wait_msg(&e, w2, WIRE_SHARD, &m) == 0 && m.h.shard_id == 4);
+    msg_free(&m);
+    buf_free(&pay[3]);
+
+    /* The first worker finishes the shard it kept; its SHARD_DONE still ends that lease, and its
+     * BYE then requeues nothing. */
+    to_broker(w, WIRE_SHARD_DONE, "job-r", 1, got[0].h.lease, 0, NULL, 0);
+    CHECK(wait_msg(&e, s, WIRE_SHARD_DONE, &m) == 0 && m.h.shard_id == 1);
+    bye(w);
+    CHECK(wait_stats(&e, p_died, &one, &st));
+    CHECK(st.shards_requeued == 0 && st.shards_queued == 0 && st.shards_leased == 3);
+    for (int i = 0; i < 3; i++) {
+        msg_free(&got[i]);
+        buf_free(&pay[i]);
+    }
+    env_stop(&e);
+}
+
+/* Which bind addresses count as this host only (a plaintext broker elsewhere needs --insecure). */
+static void test_endpoint_is_local(void)
+{
+    const char *local[] = {"inproc://x", "ipc:///tmp/b.sock", "tcp://127.0.0.1:5555", "tcp://127.9.8.7:1",
+                           "tcp://localhost:5555", "tcp://[::1]:5555", "tcp://lo:5555", "tcp://127.0.0.1:*"};
+    const char *remote[] = {"tcp://0.0.0.0:5555", "tcp://*:5555", "tcp://10.1.2.3:5555", "tcp://eth0:5555",
+                            "tcp://[::]:5555", "tcp://broker.example:5555", "tcp://128.0.0.1:5555",
+                            "tcp://127.0.0.1.evil:5555", "tcp://1270.0.0.1:5", "tcp://[::1:5555", "udp://127.0.0.1:5",
+                            "tcp://127.0.0.256:5555"};
+    for (size_t i = 0; i < sizeof local / sizeof *local; i++) {
+        if (!broker_endpoint_is_local(local[i])) fprintf(stderr, "  %s: not local?\n", local[i]);
+        CHECK(broker_endpoint_is_local(local[i]));
+    }
+    for (size_t i = 0; i < sizeof remote / sizeof *remote; i++) {
+        if (broker_endpoint_is_local(remote[i])) fprintf(stderr, "  %s: local?\n", remote[i]);
+        CHECK(!broker_endpoint_is_local(remote[i]));
+    }
+}
+
 int main(void)
 {
     log_set_level(getenv("TEST_BROKER_LOG") ? LOG_DEBUG : LOG_OFF);
@@ -1182,5 +1285,7 @@ int main(void)
     test_cancel();
     test_malformed();
     test_allotment();
+    test_return();
+    test_endpoint_is_local();
     return check_summary("test_broker");
 }

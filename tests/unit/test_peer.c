@@ -71,23 +71,31 @@ static uint32_t hello_credit(void *arg) { return ((env_t *)arg)->credit; }
 
 static int hook(loop_t *loop, void *arg) { return peer_pump(((env_t *)arg)->peer); }
 
-static void env_start(env_t *e, const char *endpoint)
+/* srv/cli: CURVE keys of the broker side and of the peer (NULL: plaintext). */
+static void env_start_keys(env_t *e, const char *endpoint, const curve_keys_t *srv, const curve_keys_t *cli)
 {
     memset(e, 0, sizeof(*e));
     e->ctx = zmq_ctx_new();
     e->router = zmq_socket(e->ctx, ZMQ_ROUTER);
     CHECK(frame_setup(e->router, ZMQ_ROUTER) == 0);
+    if (srv) CHECK(frame_setup_curve(e->router, srv) == 0);
     CHECK(zmq_bind(e->router, endpoint) == 0);
+    char bound[256];
+    size_t blen = sizeof bound;
+    CHECK(zmq_getsockopt(e->router, ZMQ_LAST_ENDPOINT, bound, &blen) == 0);
+    endpoint = bound;
     e->loop = loop_new();
     e->credit = 3;
     peer_opts_t o = {.endpoint = endpoint, .zmq_ctx = e->ctx, .loop = e->loop, .role = "worker", .name = "w1",
                      .heartbeat_ms = HB_MS, .dead_after = 2, .on_message = on_message, .on_session = on_session,
-                     .hello_credit = hello_credit, .arg = e};
+                     .hello_credit = hello_credit, .arg = e, .curve = cli};
     char err[256];
     e->peer = peer_new(&o, err, sizeof err);
     CHECK(e->peer != NULL);
     loop_set_before_wait(e->loop, hook, e);
 }
+
+static void env_start(env_t *e, const char *endpoint) { env_start_keys(e, endpoint, NULL, NULL); }
 
 static void env_stop(env_t *e)
 {
@@ -245,8 +253,12 @@ static void test_outbox_across_sessions(void)
     wire_hdr_t cancel = {.type = WIRE_CANCEL};
     snprintf(cancel.job_id, sizeof cancel.job_id, "job-1");
     peer_send(p, &cancel, NULL, 0);
-    CHECK(peer_outbox(p) == 4);
-    /* Silence ends the session: HELLO and CREDIT go, SUBMIT and CANCEL stay behind a new HELLO. */
+    wire_hdr_t ret = {.type = WIRE_RETURN, .shard_id = 1, .lease = 3};
+    snprintf(ret.job_id, sizeof ret.job_id, "job-1");
+    peer_send(p, &ret, NULL, 0);
+    CHECK(peer_outbox(p) == 5);
+    /* Silence ends the session: HELLO, CREDIT and RETURN (its lease was the old session's) go,
+     * SUBMIT and CANCEL stay behind a new HELLO. */
     for (int i = 0; i < DEADLINE_PASSES && peer_reconnects(p) == 0; i++) loop_run_once(loop, 5);
     CHECK(peer_reconnects(p) >= 1);
     CHECK(e.downs >= 1);
@@ -303,6 +315,34 @@ static void test_frame_read(void)
     zmq_ctx_term(ctx);
 }
 
+/* CURVE: the same session over TCP with the peer's keys (the test's ROUTER has no ZAP handler,
+ * so any client key is let in); a peer with the wrong broker key never gets its HELLO through. */
+static void test_curve_session(void)
+{
+    curve_keys_t srv, cli;
+    CHECK(curve_keygen(&srv) == 0 && curve_keygen(&cli) == 0);
+    memcpy(cli.server, srv.public_key, sizeof cli.server);
+    env_t e;
+    env_start_keys(&e, "tcp://127.0.0.1:*", &srv, &cli);
+    curve_wipe(&cli);   /* the peer keeps its own copy */
+    CHECK(broker_expect(&e, WIRE_HELLO).type == WIRE_HELLO);
+    welcome(&e, "broker-C");
+    CHECK(run_until(&e, is_up));
+    wire_hdr_t r = {.type = WIRE_RESULT, .shard_id = 2, .lease = 1};
+    snprintf(r.job_id, sizeof r.job_id, "job-c");
+    peer_send(e.peer, &r, "p", 1);
+    CHECK(broker_expect(&e, WIRE_RESULT).shard_id == 2);
+    env_stop(&e);
+
+    curve_keys_t other;
+    CHECK(curve_keygen(&cli) == 0 && curve_keygen(&other) == 0);
+    memcpy(cli.server, other.public_key, sizeof cli.server);
+    env_start_keys(&e, "tcp://127.0.0.1:*", &srv, &cli);
+    CHECK(broker_expect(&e, WIRE_HELLO).type == 0);
+    CHECK(!peer_up(e.peer));
+    env_stop(&e);
+}
+
 int main(void)
 {
     log_set_level(getenv("TEST_LOG") ? LOG_DEBUG : LOG_ERROR);
@@ -310,5 +350,6 @@ int main(void)
     test_handshake_and_messages();
     test_session_ends();
     test_outbox_across_sessions();
+    test_curve_session();
     return check_summary("test_peer");
 }

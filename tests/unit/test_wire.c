@@ -272,7 +272,7 @@ static void test_type_names(void)
 {
     static const char *const want[] = {"?", "HELLO", "WELCOME", "HEARTBEAT", "CREDIT", "SUBMIT",
                                        "SHARD", "RESULT", "SHARD_DONE", "CANCEL", "DEMAND", "ALLOT",
-                                       "BYE"};
+                                       "BYE", "RETURN"};
     for (int t = 0; t < WIRE_TYPE_MAX; t++) CHECK(strcmp(wire_type_name((wire_type_t)t), want[t]) == 0);
     CHECK(strcmp(wire_type_name(WIRE_TYPE_MAX), "?") == 0);
     CHECK(strcmp(wire_type_name((wire_type_t)999), "?") == 0);
@@ -346,6 +346,16 @@ static void test_hdr_roundtrip(void)
     hdr_roundtrip(&(wire_hdr_t){.type = WIRE_DEMAND});
     hdr_roundtrip(&(wire_hdr_t){.type = WIRE_ALLOT});
     hdr_roundtrip(&(wire_hdr_t){.type = WIRE_BYE});
+
+    /* RETURN: a shard handed back (job, shard, lease), or "no more work" (nothing) */
+    h = hdr(WIRE_RETURN);
+    snprintf(h.job_id, sizeof h.job_id, "job-r");
+    h.shard_id = 9;
+    h.lease = 77;
+    hdr_roundtrip(&h);
+    h.shard_id = 0;
+    hdr_roundtrip(&h);
+    hdr_roundtrip(&(wire_hdr_t){.type = WIRE_RETURN});
 
     /* every field at its largest */
     h = hdr(WIRE_SHARD_DONE);
@@ -686,6 +696,18 @@ static void test_hdr_malformed(void)
         mp_uint(&m, 4);
         CHECK(fails_mp(D_HDR, &m, "without a job id"));
     }
+    mp_init(&m);
+    mp_hdr(&m, WIRE_RETURN, 2);
+    mp_str(&m, "job");
+    mp_str(&m, "j");
+    mp_str(&m, "shard");
+    mp_uint(&m, 3);
+    CHECK(fails_mp(D_HDR, &m, "RETURN of a shard without a lease"));
+    mp_init(&m);
+    mp_hdr(&m, WIRE_RETURN, 1);
+    mp_str(&m, "lease");
+    mp_uint(&m, 5);
+    CHECK(fails_mp(D_HDR, &m, "RETURN of a lease without a job id"));
 
     /* a failed decode zeroes the output and tolerates tiny or absent error buffers */
     mp_init(&m);
