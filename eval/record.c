@@ -181,6 +181,97 @@ static void parse_responses(const cJSON *obj, where_t *w, record_t *out)
     out->n_responses = (size_t)n;
 }
 
+/* ---- NUL escapes ----
+ * cJSON decodes "\u0000" into a NUL and the C string ends there: a prompt would be cut short
+ * without a word. So a line that holds the escape is walked (it is valid JSON by then) and every
+ * string of a field llmaj reads (and every key) that holds one is reported by its path. */
+
+static const char *const read_keys[] = {"prompt", "query", "referenceResponse", "reference", "ground_truth",
+                                        "answer", "category", "context", "id", "modelResponses"};
+
+/* r[i] starts a JSON string: its end (after the closing quote), and whether it holds \u0000. */
+static size_t json_string(const char *r, size_t len, size_t i, bool *nul)
+{
+    *nul = false;
+    for (i++; i < len && r[i] != '"'; i++) {
+        if (r[i] != '\\') continue;
+        if (i + 5 < len && r[i + 1] == 'u' && memcmp(r + i + 2, "0000", 4) == 0) *nul = true;
+        i++;   /* the escaped character (a \uXXXX's digits are plain characters) */
+    }
+    return i < len ? i + 1 : len;
+}
+
+#define NUL_DEPTH 8   /* path components named in messages; deeper ones are "..." */
+
+typedef struct {
+    bool array;
+    size_t index;                 /* arrays: the element's index */
+    const char *key;              /* objects: the current key, raw, and its length */
+    size_t key_len;
+} frame_t;
+
+static void nul_report(where_t *w, const frame_t *st, size_t depth)
+{
+    if (depth == 0 || st[0].array || !st[0].key) return;
+    bool wanted = false;
+    for (size_t i = 0; i < sizeof read_keys / sizeof read_keys[0]; i++)
+        wanted |= strlen(read_keys[i]) == st[0].key_len && memcmp(read_keys[i], st[0].key, st[0].key_len) == 0;
+    if (!wanted) return;   /* a column llmaj does not read */
+    char path[256];
+    size_t n = 0;
+    for (size_t d = 0; d < depth && d < NUL_DEPTH && n < sizeof path; d++) {
+        int k = st[d].array ? snprintf(path + n, sizeof path - n, "[%zu]", st[d].index)
+                            : snprintf(path + n, sizeof path - n, "%s%.*s", d ? "." : "",
+                                       (int)(st[d].key_len > 64 ? 64 : st[d].key_len), st[d].key ? st[d].key : "");
+        if (k > 0) n += (size_t)k;
+    }
+    if (depth > NUL_DEPTH && n < sizeof path) snprintf(path + n, sizeof path - n, "...");
+    LINE_ERR(w, "key `%s` contains a NUL character (\\u0000), which would cut the text short; remove it", path);
+}
+
+/* Reports every \u0000 in the strings of fields llmaj reads, and in keys. */
+static void check_nul_escapes(const char *r, size_t len, where_t *w)
+{
+    frame_t st[NUL_DEPTH + 1];
+    size_t depth = 0, deep = 0;   /* deep: containers beyond the tracked ones */
+    bool expect_key = false;
+    for (size_t i = 0; i < len;) {
+        char c = r[i];
+        if (c == '{' || c == '[') {
+            if (depth < NUL_DEPTH + 1 && !deep) st[depth++] = (frame_t){.array = c == '['};
+            else deep++;
+            expect_key = c == '{';
+            i++;
+        } else if (c == '}' || c == ']') {
+            if (deep) deep--;
+            else if (depth) depth--;
+            expect_key = false;
+            i++;
+        } else if (c == ',') {
+            frame_t *f = depth && !deep ? &st[depth - 1] : NULL;
+            if (f && f->array) f->index++;
+            expect_key = f && !f->array;
+            if (deep) expect_key = false;
+            i++;
+        } else if (c == '"') {
+            bool nul;
+            size_t end = json_string(r, len, i, &nul);
+            if (expect_key && depth && !deep) {
+                st[depth - 1].key = r + i + 1;
+                st[depth - 1].key_len = end - i >= 2 ? end - i - 2 : 0;
+                if (nul) LINE_ERR(w, "a key contains a NUL character (\\u0000); remove it");
+                expect_key = false;
+            } else if (nul) {
+                if (deep) nul_report(w, st, NUL_DEPTH + 1);
+                else nul_report(w, st, depth);
+            }
+            i = end;
+        } else {
+            i++;
+        }
+    }
+}
+
 /* Describes where cJSON stopped: "unexpected `}` near column 12". */
 static void json_error(where_t *w, const char *line, size_t len, jsonerr_t at)
 {
@@ -220,6 +311,7 @@ int record_parse_line(const char *line, size_t len, const char *file, size_t lin
         cJSON_Delete(root);
         return -1;
     }
+    if (memmem(line, len, "\\u0000", 6)) check_nul_escapes(line, len, &w);
 
     const char *pkey = NULL;
     const char *prompt = alias_string(root, prompt_keys, 2, &w, &pkey);

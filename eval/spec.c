@@ -40,7 +40,7 @@ static const char *const top_keys[] = {
     "limits",        "shard_size",     "skip_invalid", "judge_system_prompt", "model_package_group",
     "model_artifact", "sagemaker_api", "model_package", "base_model_package",
 };
-static const char *const gen_keys[] = {"max_tokens", "temperature", "top_p"};
+static const char *const gen_keys[] = {"max_tokens", "temperature", "top_p", "retry_budget_s"};
 static const char *const mlflow_keys[] = {"tracking_uri", "experiment", "run_name"};
 static const char *const limit_keys[] = {"rpm", "tpm", "max_concurrency"};
 
@@ -207,7 +207,8 @@ static void get_int(ctx_t *c, const cJSON *obj, const char *key, const char *nam
     *out = (int)x;
 }
 
-/* A number in [lo, hi] (hi = INFINITY for no upper bound). */
+/* A number in [lo, hi] (hi = INFINITY for no upper bound). True when one was stored; a bad value
+ * is already in errs, so a caller with nothing more to do may ignore the result. */
 static bool get_num(ctx_t *c, const cJSON *obj, const char *key, const char *name, double lo, double hi,
                     double *out)
 {
@@ -402,11 +403,12 @@ static void parse_gen(ctx_t *c, const cJSON *root, const char *key, spec_gen_t *
     g->max_tokens = 1024;
     g->temperature = 0;
     g->top_p = -1;
+    g->retry_budget_s = SPEC_RETRY_BUDGET_S;
     const cJSON *o = get(root, key);
     if (!o) return;
     if (!cJSON_IsObject(o)) {
         char d[96];
-        errlist_add(c->errs, "%s: must be an object {max_tokens, temperature, top_p}, got %s", key,
+        errlist_add(c->errs, "%s: must be an object {max_tokens, temperature, top_p, retry_budget_s}, got %s", key,
                     describe(o, d, sizeof(d)));
         return;
     }
@@ -419,6 +421,8 @@ static void parse_gen(ctx_t *c, const cJSON *root, const char *key, spec_gen_t *
     (void)get_num(c, o, "temperature", name, 0, 2, &g->temperature);
     snprintf(name, sizeof(name), "%s.top_p", key);
     (void)get_num(c, o, "top_p", name, 0, 1, &g->top_p);
+    snprintf(name, sizeof(name), "%s.retry_budget_s", key);
+    get_int(c, o, "retry_budget_s", name, 1, 86400, &g->retry_budget_s);
 }
 
 static void parse_limits(ctx_t *c, const cJSON *root, spec_t *s)
@@ -801,7 +805,7 @@ static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *er
     parse_customs(&c, root, s, &metrics_bad);
     /* The set is checked once every entry parsed: metric_check_set names entries by their
      * position among the parsed ones, which a dropped entry would shift. */
-    if (!metrics_bad) (void)metric_check_set(s->metrics, s->n_metrics, errs);
+    if (!metrics_bad) (void)metric_check_set(s->metrics, s->n_metrics, errs);   /* its problems are in errs */
 
     parse_gen(&c, root, "inference", &s->inference);
     parse_gen(&c, root, "judge", &s->judge);
@@ -855,4 +859,3 @@ spec_t *spec_load(const char *path, errlist_t *errs)
     free(text);
     return s;
 }
-

@@ -11,10 +11,13 @@
 #include "errlist.h"
 #include "metric.h"
 
+#define SPEC_RETRY_BUDGET_S 300   /* default retry budget of a call, seconds */
+
 typedef struct {
     int max_tokens;       /* default 1024 */
     double temperature;   /* default 0 */
     double top_p;         /* < 0 = not sent */
+    int retry_budget_s;   /* how long a call may keep retrying; default SPEC_RETRY_BUDGET_S, 1..86400 */
 } spec_gen_t;
 
 typedef struct {

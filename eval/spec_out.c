@@ -18,6 +18,7 @@ static cJSON *gen_json(const spec_gen_t *g)
     cJSON_AddNumberToObject(o, "max_tokens", g->max_tokens);
     cJSON_AddNumberToObject(o, "temperature", g->temperature);
     if (g->top_p >= 0) cJSON_AddNumberToObject(o, "top_p", g->top_p);
+    if (g->retry_budget_s != SPEC_RETRY_BUDGET_S) cJSON_AddNumberToObject(o, "retry_budget_s", g->retry_budget_s);
     return o;
 }
 

@@ -5,9 +5,14 @@
  * metric_find_rating. The scale's definitions are folded once per call.
  *
  * The JSON rule does not try to parse from every '{' (quadratic on brace-heavy text). It finds the
- * `"rating":` keys in one pass, keeps the last few, and for each, from the last, tries the nearest
- * '{' before it, then the next nearest, a bounded number of times, stopping at the first object
- * that parses, spans the key and has a "rating" member. All parse attempts share a byte budget.
+ * `"rating":` keys in one pass, keeps the last VERDICT_MAX_OBJECTS, and for each, from the last,
+ * tries the nearest '{' before it, then the next nearest, a bounded number of times, stopping at
+ * the first object that parses, spans the key and has a "rating" member. A key inside an object
+ * already found is that object's (nested), and an object found around earlier finds swallows
+ * them: only top-level verdict objects count. All parse attempts share a byte budget.
+ *
+ * Every explicit verdict (top-level JSON objects, labelled lines) is collected, not only the one
+ * that decides, so that two that disagree are seen: a set of the ratings named decides conflict.
  *
  * The mention rule takes, over all ratings, the whole-word occurrence that ends last, and of
  * those ending at the same place the longest: "partially correct" and the "correct" inside it end
@@ -22,7 +27,7 @@
 
 #include <cjson/cJSON.h>
 
-#define JSON_KEYS_TRIED 8                 /* last `"rating":` keys considered */
+#define JSON_KEYS_TRIED VERDICT_MAX_OBJECTS /* last `"rating":` keys considered */
 #define JSON_STARTS_PER_KEY 8             /* '{' positions tried before each key */
 #define JSON_MAX_OBJECT (1024 * 1024)     /* bytes one object may span */
 #define JSON_PARSE_BUDGET (16 * 1024 * 1024) /* bytes handed to the parser per reply */
@@ -227,7 +232,7 @@ static char *text_before(const char *s, size_t n)
     return explanation(s, n);
 }
 
-/* ---- rule 1: a JSON object with a "rating" key ------------------------------------------------ */
+/* ---- rule 1: JSON objects with a "rating" key ------------------------------------------------ */
 
 /* Position of the '"' of a `"rating"` key (any case) followed by optional whitespace and ':' at p,
  * or false. */
@@ -264,14 +269,78 @@ static int judge_object(const scale_t *sc, const cJSON *obj, int *idx)
     return 1;
 }
 
-/* Returns 1 when a JSON object decided the verdict (*idx set, maybe -1, *expl set), else 0. */
-static int json_rule(const scale_t *sc, const char *r, size_t len, int *idx, char **expl)
+static char *object_reasoning(const cJSON *obj)
+{
+    for (size_t i = 0; i < sizeof(reason_keys) / sizeof(reason_keys[0]); i++) {
+        const cJSON *e = cJSON_GetObjectItem(obj, reason_keys[i]);
+        if (cJSON_IsString(e)) return explanation(e->valuestring, strlen(e->valuestring));
+    }
+    return NULL;
+}
+
+/* One verdict object of the reply: r[start..end), its rating (-1: off the scale) and reasoning. */
+typedef struct {
+    size_t start, end;
+    int idx;
+    char *expl;
+} vobj_t;
+
+typedef struct {
+    vobj_t objs[JSON_KEYS_TRIED];
+    size_t n;
+    size_t keys_seen;   /* every `"rating":` key of the reply */
+} vobjs_t;
+
+static void vobjs_free(vobjs_t *v)
+{
+    for (size_t i = 0; i < v->n; i++) free(v->objs[i].expl);
+    v->n = 0;
+}
+
+/* Finds the object of the key at `key`: 1 and *o filled, 0 for none (or a placeholder), -1 when
+ * the parse budget is spent. */
+static int object_at(const scale_t *sc, const char *r, size_t len, size_t key, size_t *budget, vobj_t *o)
+{
+    size_t low = key > JSON_MAX_OBJECT ? key - JSON_MAX_OBJECT : 0;
+    int tries = 0;
+    for (size_t p = key; p-- > low && tries < JSON_STARTS_PER_KEY;) {
+        if (r[p] != '{') continue;
+        tries++;
+        size_t avail = len - p < JSON_MAX_OBJECT ? len - p : JSON_MAX_OBJECT;
+        if (*budget == 0) return -1;
+        if (avail > *budget) avail = *budget;
+        const char *end = NULL;
+        cJSON *obj = cJSON_ParseWithLengthOpts(r + p, avail, &end, 0);
+        size_t used = end && end >= r + p ? (size_t)(end - (r + p)) + 1 : avail;
+        *budget -= used < *budget ? used : *budget;
+        if (!obj) continue;
+        if (!cJSON_IsObject(obj) || (size_t)(end - r) <= key || !cJSON_GetObjectItem(obj, "rating")) {
+            cJSON_Delete(obj);
+            continue;
+        }
+        int decided = judge_object(sc, obj, &o->idx);
+        if (decided) {
+            o->start = p;
+            o->end = (size_t)(end - r);
+            o->expl = object_reasoning(obj);
+            if (!o->expl) o->expl = text_before(r, p);
+        }
+        cJSON_Delete(obj);
+        return decided;   /* a placeholder copy: look at earlier keys */
+    }
+    return 0;
+}
+
+/* Collects the reply's top-level verdict objects (in no particular order). */
+static void json_collect(const scale_t *sc, const char *r, size_t len, vobjs_t *out)
 {
     size_t keys[JSON_KEYS_TRIED];
     size_t n_keys = 0;
+    out->n = out->keys_seen = 0;
     for (const char *q = memchr(r, '"', len); q; q = memchr(q + 1, '"', len - (size_t)(q + 1 - r))) {
         size_t p = (size_t)(q - r);
         if (!rating_key_at(r, len, p)) continue;
+        out->keys_seen++;
         if (n_keys == JSON_KEYS_TRIED) {
             memmove(keys, keys + 1, (JSON_KEYS_TRIED - 1) * sizeof(keys[0]));
             n_keys--;
@@ -279,45 +348,28 @@ static int json_rule(const scale_t *sc, const char *r, size_t len, int *idx, cha
         keys[n_keys++] = p;
         if (p + 1 >= len) break;
     }
-
     size_t budget = JSON_PARSE_BUDGET;
     for (size_t k = n_keys; k-- > 0;) {
-        size_t key = keys[k];
-        size_t low = key > JSON_MAX_OBJECT ? key - JSON_MAX_OBJECT : 0;
-        int tries = 0;
-        for (size_t p = key; p-- > low && tries < JSON_STARTS_PER_KEY;) {
-            if (r[p] != '{') continue;
-            tries++;
-            size_t avail = len - p < JSON_MAX_OBJECT ? len - p : JSON_MAX_OBJECT;
-            if (budget == 0) return 0;
-            if (avail > budget) avail = budget;
-            const char *end = NULL;
-            cJSON *obj = cJSON_ParseWithLengthOpts(r + p, avail, &end, 0);
-            size_t used = end && end >= r + p ? (size_t)(end - (r + p)) + 1 : avail;
-            budget -= used < budget ? used : budget;
-            if (!obj) continue;
-            if (!cJSON_IsObject(obj) || (size_t)(end - r) <= key || !cJSON_GetObjectItem(obj, "rating")) {
-                cJSON_Delete(obj);
-                continue;
+        bool nested = false;
+        for (size_t i = 0; i < out->n && !nested; i++) nested = out->objs[i].start < keys[k] && keys[k] < out->objs[i].end;
+        if (nested) continue;
+        vobj_t o = {0};
+        int rc = object_at(sc, r, len, keys[k], &budget, &o);
+        if (rc < 0) break;
+        if (rc == 0) continue;
+        for (size_t i = 0; i < out->n;) {   /* objects found inside this one were nested */
+            if (o.start <= out->objs[i].start && out->objs[i].end <= o.end) {
+                free(out->objs[i].expl);
+                out->objs[i] = out->objs[--out->n];
+            } else {
+                i++;
             }
-            int decided = judge_object(sc, obj, idx);
-            if (decided) {
-                *expl = NULL;
-                for (size_t i = 0; i < sizeof(reason_keys) / sizeof(reason_keys[0]) && !*expl; i++) {
-                    const cJSON *e = cJSON_GetObjectItem(obj, reason_keys[i]);
-                    if (cJSON_IsString(e)) *expl = explanation(e->valuestring, strlen(e->valuestring));
-                }
-                if (!*expl) *expl = text_before(r, p);
-            }
-            cJSON_Delete(obj);
-            if (decided) return 1;
-            break;  /* a placeholder copy: look at earlier keys */
         }
+        out->objs[out->n++] = o;
     }
-    return 0;
 }
 
-/* ---- rule 2: a `Rating:` / `Answer:` / `Score:` line ------------------------------------------ */
+/* ---- rule 2: `Rating:` / `Answer:` / `Score:` lines --------------------------------------------- */
 
 static bool word_ci(const char *s, size_t n, size_t i, const char *w)
 {
@@ -355,13 +407,16 @@ static bool label_line(const char *s, size_t n, size_t *value)
 
 static bool blank_after_decoration(const char *s, size_t n) { return skip_decoration(s, n, 0) >= n; }
 
-static int label_rule(const scale_t *sc, const char *r, size_t len)
+/* The last labelled line's rating (-1: none); every rating a labelled line names is marked in
+ * `named` (n_ratings entries). */
+static int label_rule(const scale_t *sc, const char *r, size_t len, bool *named)
 {
     /* Lines from the last to the first; `next` is the nearest non-blank line after the current
      * one, where a label with nothing after it ("**Rating:**\ncorrect") finds its value. */
     const char *next = NULL;
     size_t next_len = 0;
     size_t e = len;
+    int last = -1;
     for (;;) {
         size_t s = e;
         while (s > 0 && r[s - 1] != '\n') s--;
@@ -373,7 +428,10 @@ static int label_rule(const scale_t *sc, const char *r, size_t len)
             int idx = -1;
             if (!blank_after_decoration(line + v, n - v)) idx = match_value(sc, line + v, n - v);
             else if (next) idx = match_value(sc, next, next_len);
-            if (idx >= 0) return idx;
+            if (idx >= 0) {
+                named[idx] = true;
+                if (last < 0) last = idx;
+            }
         }
         if (!blank_after_decoration(line, n)) {
             next = line;
@@ -382,7 +440,7 @@ static int label_rule(const scale_t *sc, const char *r, size_t len)
         if (s == 0) break;
         e = s - 1;
     }
-    return -1;
+    return last;
 }
 
 /* ---- rule 3: the last mention ----------------------------------------------------------------- */
@@ -419,27 +477,147 @@ static int mention_rule(const scale_t *sc, const char *r, size_t len)
     return best;
 }
 
+/* ---- quoted material -------------------------------------------------------------------------- */
+
+/* Length of a tag "<name-NONCE>" (closing: "</name-NONCE>") at r[i], name of [a-z_], else 0. */
+static size_t tag_at(const char *r, size_t len, size_t i, const char *nonce, size_t nl, bool closing)
+{
+    size_t j = i;
+    if (j >= len || r[j++] != '<') return 0;
+    if (closing && (j >= len || r[j++] != '/')) return 0;
+    size_t name = j;
+    while (j < len && ((r[j] >= 'a' && r[j] <= 'z') || r[j] == '_')) j++;
+    if (j == name || j >= len || r[j++] != '-') return 0;
+    if (len - j < nl + 1 || memcmp(r + j, nonce, nl) != 0 || r[j + nl] != '>') return 0;
+    return j + nl + 1 - i;
+}
+
+/* The reply without what the judge quoted between the prompt's tags (each span, tags included,
+ * becomes one space; an unclosed one runs to the end). NULL when there is nothing to remove. */
+static char *strip_quoted(const char *r, size_t len, const char *nonce, size_t *out_len)
+{
+    size_t nl = strlen(nonce);
+    if (nl == 0 || !memmem(r, len, nonce, nl)) return NULL;
+    char *out = xmalloc(len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t t = r[i] == '<' ? tag_at(r, len, i, nonce, nl, false) : 0;
+        if (!t) {
+            out[o++] = r[i++];
+            continue;
+        }
+        size_t j = i + t;
+        while (j < len && !(r[j] == '<' && tag_at(r, len, j, nonce, nl, true))) j++;
+        i = j < len ? j + tag_at(r, len, j, nonce, nl, true) : len;
+        out[o++] = ' ';
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
 /* ---- entry points ---------------------------------------------------------------------------- */
 
-int verdict_parse(const metric_t *m, const char *reply, size_t len, verdict_t *out)
+/* The ratings the explicit verdicts name (`named`), with the one that decides (idx, -1 for
+ * none): true when they are two or more different ones; pair gets two of them. */
+static bool conflicting(const bool *named, size_t n, int idx, int pair[2])
 {
+    pair[0] = idx >= 0 ? idx : -1;
+    pair[1] = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!named[i] || (int)i == pair[0]) continue;
+        if (pair[0] < 0) {
+            pair[0] = (int)i;
+        } else {
+            pair[1] = (int)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Reads the structured object: 1 with *idx (maybe -1) and *expl when it has a rating member. */
+static int read_structured(const scale_t *sc, const char *s, size_t len, int *idx, char **expl)
+{
+    cJSON *obj = cJSON_ParseWithLength(s, len);
+    int rc = 0;
+    *idx = -1;
+    if (cJSON_IsObject(obj) && cJSON_GetObjectItem(obj, "rating")) {
+        if (!judge_object(sc, obj, idx)) *idx = -1;
+        *expl = object_reasoning(obj);
+        rc = 1;
+    }
+    cJSON_Delete(obj);
+    return rc;
+}
+
+int verdict_read(const metric_t *m, const verdict_reply_t *in, verdict_t *out)
+{
+    out->status = VERDICT_NONE;
     out->rating = -1;
+    out->conflict[0] = out->conflict[1] = -1;
+    out->structured = false;
     out->explanation = NULL;
-    if (!m || !reply || len == 0 || m->n_ratings == 0) return -1;
+    const char *text = in && in->text ? in->text : "";
+    size_t len = in && in->text ? in->len : 0;
+    if (!m || !in || m->n_ratings == 0 || (len == 0 && !in->structured)) return -1;
     scale_t sc;
     scale_init(&sc, m);
+    size_t own_len = 0;
+    char *own = in->nonce ? strip_quoted(text, len, in->nonce, &own_len) : NULL;
+    if (own) {
+        text = own;
+        len = own_len;
+    }
+
+    /* every explicit verdict of the text */
+    bool *named = xcalloc(sc.n, sizeof(bool));
+    vobjs_t objs;
+    json_collect(&sc, text, len, &objs);
+    for (size_t i = 0; i < objs.n; i++)
+        if (objs.objs[i].idx >= 0) named[objs.objs[i].idx] = true;
+    int label = label_rule(&sc, text, len, named);
+    bool too_many = objs.keys_seen > VERDICT_MAX_OBJECTS;
 
     int idx = -1;
     char *expl = NULL;
-    if (!json_rule(&sc, reply, len, &idx, &expl)) {
-        idx = label_rule(&sc, reply, len);
-        if (idx < 0) idx = mention_rule(&sc, reply, len);
-        expl = explanation(reply, len);
+    bool from_object = false;   /* an object decided: its reasoning, or the text before it, explains */
+    if (in->structured && read_structured(&sc, in->structured, in->structured_len, &idx, &expl)) {
+        out->structured = true;
+    } else if (objs.n) {
+        size_t last = 0;
+        for (size_t i = 1; i < objs.n; i++)
+            if (objs.objs[i].start > objs.objs[last].start) last = i;
+        idx = objs.objs[last].idx;
+        expl = objs.objs[last].expl;
+        objs.objs[last].expl = NULL;
+        from_object = true;
+    } else if (label >= 0) {
+        idx = label;
+    } else if (!in->structured) {
+        idx = mention_rule(&sc, text, len);
     }
-    scale_free(&sc);
-    out->rating = idx;
+    if (!expl && !from_object) expl = explanation(text, len);
     out->explanation = expl;
-    return idx >= 0 ? 0 : -1;
+    bool conflict = conflicting(named, sc.n, idx, out->conflict);
+    if (conflict || too_many) {
+        out->status = VERDICT_CONFLICT;
+    } else {
+        out->rating = idx;
+        out->status = idx >= 0 ? VERDICT_RATED : VERDICT_NONE;
+        out->conflict[0] = out->conflict[1] = -1;
+    }
+    vobjs_free(&objs);
+    free(named);
+    free(own);
+    scale_free(&sc);
+    return out->status == VERDICT_RATED ? 0 : -1;
+}
+
+int verdict_parse(const metric_t *m, const char *reply, size_t len, verdict_t *out)
+{
+    verdict_reply_t in = {.text = reply, .len = reply ? len : 0};
+    return verdict_read(m, &in, out);
 }
 
 void verdict_clear(verdict_t *v)
@@ -448,4 +626,6 @@ void verdict_clear(verdict_t *v)
     free(v->explanation);
     v->explanation = NULL;
     v->rating = -1;
+    v->status = VERDICT_NONE;
+    v->conflict[0] = v->conflict[1] = -1;
 }

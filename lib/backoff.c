@@ -1,4 +1,4 @@
-/* backoff: capped exponential backoff with full jitter; see backoff.h. */
+/* backoff: decorrelated jitter over a growing floor; see backoff.h. */
 #include "backoff.h"
 
 void backoff_init(backoff_t *b, int64_t base_ms, int64_t max_ms, uint64_t seed)
@@ -24,12 +24,26 @@ uint64_t backoff_uniform(backoff_t *b, uint64_t n)
     return (uint64_t)(((unsigned __int128)next_u64(b) * (n + 1)) >> 64);
 }
 
-int64_t backoff_delay_ms(backoff_t *b, uint32_t retry, int64_t retry_after_ms)
+/* exp(n) = min(max, base * 2^(n-1)), without overflow for any n. */
+static int64_t step_ms(const backoff_t *b, uint32_t retry)
 {
-    int64_t cap = b->base_ms;
-    for (uint32_t i = 1; i < retry && cap < b->max_ms; i++) cap = cap > b->max_ms / 2 ? b->max_ms : cap * 2;
-    if (cap > b->max_ms) cap = b->max_ms;
-    int64_t delay = (int64_t)backoff_uniform(b, (uint64_t)cap);
+    int64_t step = b->base_ms;
+    for (uint32_t i = 1; i < retry && step < b->max_ms; i++) step = step > b->max_ms / 2 ? b->max_ms : step * 2;
+    return step < b->max_ms ? step : b->max_ms;
+}
+
+int64_t backoff_floor_ms(const backoff_t *b, uint32_t retry) { return step_ms(b, retry ? retry : 1) / 2; }
+
+int64_t backoff_next_ms(backoff_t *b, uint32_t retry, int64_t prev_ms, int64_t retry_after_ms)
+{
+    int64_t step = step_ms(b, retry ? retry : 1);
+    int64_t lo = step / 2, hi = step;
+    if (prev_ms > 0) {
+        int64_t tripled = prev_ms > b->max_ms / 3 ? b->max_ms : prev_ms * 3;
+        if (tripled > hi) hi = tripled;
+    }
+    if (hi > b->max_ms) hi = b->max_ms;
+    int64_t delay = lo + (int64_t)backoff_uniform(b, (uint64_t)(hi - lo));
     if (retry_after_ms >= 0) {
         int64_t floor = retry_after_ms < BACKOFF_RETRY_AFTER_MAX_MS ? retry_after_ms : BACKOFF_RETRY_AFTER_MAX_MS;
         int64_t spread = floor / 10 < b->base_ms ? floor / 10 : b->base_ms;
@@ -37,4 +51,9 @@ int64_t backoff_delay_ms(backoff_t *b, uint32_t retry, int64_t retry_after_ms)
         if (delay < honoured) delay = honoured;
     }
     return delay;
+}
+
+int64_t backoff_delay_ms(backoff_t *b, uint32_t retry, int64_t retry_after_ms)
+{
+    return backoff_next_ms(b, retry, -1, retry_after_ms);
 }

@@ -44,8 +44,12 @@ struct loop {
     uint64_t next_id;
     loop_hook_cb before_wait;
     void *before_wait_arg;
+    loop_clock_t *clock;   /* NULL: the monotonic clock */
     atomic_int stop;
 };
+
+/* A pass on a clock that can skip waits a real millisecond for fds before it skips. */
+#define SKIP_PROBE_MS 1
 
 int64_t loop_now_us(void)
 {
@@ -55,6 +59,12 @@ int64_t loop_now_us(void)
 }
 
 int64_t loop_now_ms(void) { return loop_now_us() / 1000; }
+
+void loop_set_clock(loop_t *l, loop_clock_t *clock) { l->clock = clock; }
+
+int64_t loop_time_us(const loop_t *l) { return l->clock ? l->clock->now_us(l->clock) : loop_now_us(); }
+
+int64_t loop_time_ms(const loop_t *l) { return loop_time_us(l) / 1000; }
 
 /* ---- id -> heap position map ---- */
 #define TOMB UINT64_MAX
@@ -234,7 +244,7 @@ uint64_t loop_timer_add(loop_t *l, int64_t ms, loop_timer_cb cb, void *arg)
         l->cap_heap = l->cap_heap ? l->cap_heap * 2 : 64;
         l->heap = xrealloc(l->heap, l->cap_heap * sizeof(timer_t_));
     }
-    timer_t_ t = {.due = loop_now_ms() + (ms > 0 ? ms : 0), .id = l->next_id++, .cb = cb, .arg = arg};
+    timer_t_ t = {.due = loop_time_ms(l) + (ms > 0 ? ms : 0), .id = l->next_id++, .cb = cb, .arg = arg};
     map_put(l, t.id, l->n_heap);
     l->heap[l->n_heap++] = t;
     sift_up(l, l->n_heap - 1);
@@ -255,7 +265,7 @@ void loop_set_before_wait(loop_t *l, loop_hook_cb cb, void *arg)
 
 static void run_timers(loop_t *l)
 {
-    int64_t now = loop_now_ms();
+    int64_t now = loop_time_ms(l);
     /* Bound the pass: timers added by callbacks for "now" run on the next pass. */
     size_t budget = l->n_heap;
     while (l->n_heap && budget-- && l->heap[0].due <= now) {
@@ -269,15 +279,21 @@ int loop_run_once(loop_t *l, int max_wait_ms)
 {
     int pending = l->before_wait ? l->before_wait(l, l->before_wait_arg) : 0;
     int wait = pending ? 0 : max_wait_ms;
+    bool may_skip = false;   /* a clock that skips: the next timer comes after a short probe */
     if (l->n_heap) {
-        int64_t d = l->heap[0].due - loop_now_ms();
+        int64_t d = l->heap[0].due - loop_time_ms(l);
         if (d < 0) d = 0;
+        if (d > 0 && wait != 0 && l->clock && l->clock->skip_to) {
+            may_skip = true;
+            d = SKIP_PROBE_MS;
+        }
         if (wait < 0 || d < wait) wait = (int)d;
     }
     if (atomic_load(&l->stop)) wait = 0;
     struct epoll_event evs[256];
     int n = epoll_wait(l->ep, evs, 256, wait);
     if (n < 0 && errno != EINTR) return -1;
+    if (n == 0 && may_skip && l->n_heap) l->clock->skip_to(l->clock, l->heap[0].due * 1000);
     for (int i = 0; i < n; i++) {
         int fd = evs[i].data.fd;
         if (fd == l->wake_fd) {

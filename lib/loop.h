@@ -40,4 +40,23 @@ void loop_stop_async(loop_t *loop);   /* from any thread: stop + wake */
 int64_t loop_now_ms(void);            /* monotonic clock, milliseconds */
 int64_t loop_now_us(void);            /* monotonic clock, microseconds */
 
+/* The clock of a loop's timers: the monotonic clock unless a test puts in another (a seam, like
+ * beanstalkd's falloc: the code under test is the same, only time is not). Code whose waits run
+ * on a loop's timers reads the time with loop_time_ms / loop_time_us of that loop.
+ *   now_us   the time in microseconds; never goes back.
+ *   skip_to  NULL for a clock that runs by itself. Else the clock is virtual: when a pass finds
+ *            no fd ready within a short real wait (1 ms) while its next timer is due at `due_us`
+ *            on this clock, the loop calls skip_to, which moves the clock to due_us, and runs
+ *            the timer at once instead of sleeping: time runs as fast as the loop has work. */
+typedef struct loop_clock {
+    int64_t (*now_us)(struct loop_clock *self);
+    void (*skip_to)(struct loop_clock *self, int64_t due_us);
+} loop_clock_t;
+
+/* Borrows `clock` (it must outlive its use by the loop); NULL restores the monotonic clock. Set it
+ * before adding timers: timers already added keep their due times on the old clock. */
+void loop_set_clock(loop_t *loop, loop_clock_t *clock);
+int64_t loop_time_us(const loop_t *loop);   /* the loop's clock, microseconds */
+int64_t loop_time_ms(const loop_t *loop);   /* the loop's clock, milliseconds */
+
 #endif

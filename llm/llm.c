@@ -1,9 +1,10 @@
 /* llm: the model-call engine of one thread; see llm.h.
  *
- * Owns: the libcurl multi handle and its sockets and timer on the thread's loop, the queue of
- * accepted calls, retries with backoff, per-endpoint bookkeeping (the rate-limit seam), stats.
- * Does not own: request/reply formats (provider_*.c), model-string resolution (modelstr.c),
- * header parsing (ratelimit_headers.c), the delay formula (backoff.c).
+ * Owns: the queue of accepted calls, retries within their time budget, the structured-output
+ * fallback, per-endpoint bookkeeping (the rate-limit seam), stats, the public API.
+ * Does not own: the transfers and libcurl (transfer.c, llm_int.h), request/reply formats
+ * (provider_*.c), model-string resolution (modelstr.c), header parsing (rlheaders.c), the delay
+ * formula (backoff.c).
  *
  * DESIGN
  * A call moves through four states:
@@ -15,11 +16,15 @@
  *            delivered by the next pass so the callback never runs inside llm_call.
  * Every call is also on the client's `all` list, so destroy can find it in any state.
  *
- * Driving libcurl follows docs/examples/multi-event.c: CURLMOPT_SOCKETFUNCTION maps curl's
- * interest in a socket onto loop_fd_set, CURLMOPT_TIMERFUNCTION keeps one loop timer, and
- * both fd and timer callbacks call curl_multi_socket_action and then read finished transfers
- * with curl_multi_info_read. User callbacks run from there (or from the pass's kick timer),
- * never from inside a curl callback, so they may call llm_call. They must not destroy the client.
+ * Finished transfers come back through llm_attempt_done (from transfer.c, which drives libcurl
+ * on the loop). User callbacks run from there (or from the pass's kick timer), never from inside
+ * a curl callback, so they may call llm_call. They must not destroy the client.
+ *
+ * Retries: a transient failure is retried while the call's retry budget lasts (its first
+ * attempt's start + budget, on the loop's clock), after a backoff delay (backoff.h: decorrelated
+ * jitter over a growing floor, the server's Retry-After a floor too). A structured-output request
+ * refused as malformed (400/422) by an endpoint not yet known to take them is sent again at once
+ * as its plain twin (built with it), which teaches the endpoint's answer to later calls.
  *
  * Endpoints: calls are grouped by the endpoint key of modelstr (provider, model, base URL,
  * credential hash). Endpoints with queued work form a ring served round robin, so one busy
@@ -37,19 +42,11 @@
  * Reply bodies are capped at LLM_MAX_BODY and header blocks at LLM_MAX_HEADERS (permanent error). */
 #define LOG_MODULE "llm"
 #include "llm.h"
-#include "backoff.h"
-#include "buf.h"
-#include "httpmsg.h"
+#include "llm_int.h"
 #include "log.h"
 #include "mem.h"
-#include "modelstr.h"
-#include "provider.h"
-#include "ratelimit.h"
-#include "rlheaders.h"
 
-#include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -59,118 +56,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LLM_MAX_BODY ((size_t)32 << 20)
-#define LLM_MAX_HEADERS ((size_t)256 << 10)
-#define PASS_BUDGET 64
-#define PROBE_CALLS 4   /* calls in flight on an endpoint before its first reply */
-
-typedef struct call call_t;
-typedef struct endpoint endpoint_t;
-
-struct endpoint {
-    char *key;                    /* modelstr endpoint key, also the rate limiter's key */
-    llm_client_t *c;
-    endpoint_t *next;             /* client's list */
-    /* waiting calls */
-    call_t *q_head, *q_tail;
-    size_t n_queued;
-    bool in_ring;
-    endpoint_t *ring_prev, *ring_next;
-    uint64_t wake_timer;          /* the limiter asked to wait: brings the endpoint back; 0 = none */
-    /* bookkeeping (for logs and tests; the limiter keeps its own) */
-    int in_flight;
-    bool heard;                   /* a reply (any status) came back: the provider's limits are known */
-    uint64_t requests_started;
-    uint64_t tokens_estimated;    /* sum over started attempts of prompt bytes/4 + max_tokens */
-    uint64_t input_tokens, output_tokens;   /* actual usage of successful replies */
-    uint64_t throttles;           /* replies that said we were throttled */
-    rlheaders_t rl;               /* the last reply's rate-limit headers */
-    int64_t rl_at_ms;             /* when (loop_now_ms); 0 = never */
-    bool warned_bad_headers;
-};
-
-typedef struct model {
-    char *input;                  /* the model string as callers give it */
-    char *region;                 /* the region it was resolved for (the call's, else the client's); may be NULL */
-    modelstr_t ms;
-    modelstr_endpoint_t where;
-    const provider_t *prov;
-    endpoint_t *ep;
-    struct model *next;
-} model_t;
-
-/* Limits given for a model string that did not resolve yet (kept until it does). */
-typedef struct pending_limit {
-    char *model;
-    char *region;                 /* NULL = the client's */
-    double rpm, tpm;
-    int max_concurrency;
-    struct pending_limit *next;
-} pending_limit_t;
-
-typedef enum { CALL_QUEUED, CALL_ACTIVE, CALL_BACKOFF, CALL_DONE } call_state_t;
-
-struct call {
-    llm_client_t *c;
-    model_t *m;
-    llm_done_cb cb;
-    void *arg;
-    call_state_t state;
-    call_t *prev, *next;          /* endpoint queue (QUEUED) or done list (DONE) */
-    call_t *all_prev, *all_next;
-    httpmsg_request_t http;       /* built once; before_send may amend it per attempt */
-    uint64_t est_tokens;          /* prompt bytes / 4 + max_tokens: what the limiter is charged */
-    uint64_t max_tokens;
-    int64_t t_first_us;           /* first attempt's start, 0 before */
-    uint32_t attempts;
-    uint64_t retry_timer;
-    /* the current attempt */
-    CURL *easy;
-    struct curl_slist *hdrs;
-    buf_t resp;
-    httpmsg_headers_t rh;
-    bool body_overflow, header_overflow;
-    char curl_err[CURL_ERROR_SIZE];
-    /* outcome */
-    long http_status;
-    llm_status_t status;
-    char *error;
-    provider_reply_t reply;
-};
-
-struct llm_client {
-    loop_t *loop;
-    llm_opts_t o;
-    char *region;
-    CURLM *multi;
-    uint64_t curl_timer;          /* loop timer standing for curl's timeout; 0 = none */
-    uint64_t kick_timer;          /* 0 ms timer for deferred work; 0 = none */
-    bool destroying, pumping;
-    ratelimit_t *rl;
-    model_t *models;
-    endpoint_t *endpoints;
-    endpoint_t *ring;             /* endpoints with queued calls, round robin */
-    pending_limit_t *pending_limits;
-    call_t *all;
-    call_t *done_head, *done_tail;
-    size_t pending;
-    int active;                   /* attempts on the wire */
-    int *socks;                   /* sockets registered with the loop */
-    size_t n_socks, cap_socks;
-    CURL **idle;                  /* finished easy handles kept for reuse (easy_get / easy_put) */
-    size_t n_idle, cap_idle;
-    backoff_t backoff;
-    llm_stats_t stats;
-};
-
-static void pump(llm_client_t *c);
-static void process_msgs(llm_client_t *c);
-
 /* ---- small helpers ---- */
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;
@@ -178,19 +64,9 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* URL without user:password@ for messages. */
-static void url_for_log(const char *url, char *out, size_t n)
-{
-    const char *s = strstr(url, "://");
-    const char *host = s ? s + 3 : url;
-    const char *slash = strchr(host, '/');
-    const char *at = memchr(host, '@', slash ? (size_t)(slash - host) : strlen(host));
-    if (at) snprintf(out, n, "%.*s%s", (int)(host - url), url, at + 1);
-    else snprintf(out, n, "%s", url);
-}
 
 static void arm_kick_cb(loop_t *loop, uint64_t id, void *arg);
-static void arm_kick(llm_client_t *c)
+void llm_kick(llm_client_t *c)
 {
     if (!c->kick_timer && !c->destroying) c->kick_timer = loop_timer_add(c->loop, 0, arm_kick_cb, c);
 }
@@ -267,7 +143,7 @@ static int64_t gate_admit(llm_client_t *c, endpoint_t *ep, const call_t *call)
      * then paces to, only PROBE_CALLS go out, not a whole queue that could trip the limit at once.
      * A release puts the endpoint back in the ring, so the wait below is only a backstop. */
     if (!ep->heard && ep->in_flight >= PROBE_CALLS) return 1000;
-    int64_t wait = ratelimit_acquire(c->rl, ep->key, call->est_tokens, loop_now_ms());
+    int64_t wait = ratelimit_acquire(c->rl, ep->key, call->est_tokens, loop_time_ms(c->loop));
     if (wait > 0) return wait;
     ep->in_flight++;
     ep->requests_started++;
@@ -296,26 +172,13 @@ static void tightest_tokens(const rlheaders_t *rl, int64_t *remaining, int64_t *
 }
 
 /* What a finished call cost against the provider's token limit, once its usage is known (0 =
- * unknown: the estimate stands). Providers count differently:
- *  - OpenAI (and Azure and most OpenAI-compatible gateways) charge a request its prompt plus
- *    max_tokens when it is admitted and give nothing back: the cost is the estimate, raised
- *    only when the real prompt was larger than estimated.
- *  - Anthropic and Bedrock reserve max_tokens at admission and settle on the output actually
- *    produced: the cost is the reply's usage. So is SageMaker's (no provider token limit; the
- *    spec's tpm counts the tokens processed). */
+ * unknown: the estimate stands). Providers count differently (provider_t.charge): OpenAI-style
+ * APIs charge prompt + max_tokens at admission, Anthropic and Bedrock settle on the usage. */
 static uint64_t charged_tokens(const call_t *call, const usage_t *used)
 {
     if (!used) return 0;
-    uint64_t actual = used->input_tokens + used->output_tokens;
-    switch (call->m->ms.kind) {
-    case PROVIDER_OPENAI:
-    case PROVIDER_OPENAI_API: {
-        uint64_t admitted = used->input_tokens + call->max_tokens;
-        return admitted > call->est_tokens ? admitted : call->est_tokens;
-    }
-    default:
-        return actual;
-    }
+    if (call->m->prov->charge) return call->m->prov->charge(call->est_tokens, call->max_tokens, used);
+    return used->input_tokens + used->output_tokens;
 }
 
 /* An attempt admitted by gate_admit ended: tell the limiter how it went. `used` is the reply's
@@ -341,7 +204,7 @@ static void gate_finished(llm_client_t *c, endpoint_t *ep, const call_t *call, c
     if (o.retry_after_ms > BACKOFF_RETRY_AFTER_MAX_MS) o.retry_after_ms = BACKOFF_RETRY_AFTER_MAX_MS;
     if (o.reset_requests_ms > BACKOFF_RETRY_AFTER_MAX_MS) o.reset_requests_ms = BACKOFF_RETRY_AFTER_MAX_MS;
     if (o.reset_tokens_ms > BACKOFF_RETRY_AFTER_MAX_MS) o.reset_tokens_ms = BACKOFF_RETRY_AFTER_MAX_MS;
-    ratelimit_release(c->rl, ep->key, &o, loop_now_ms());
+    ratelimit_release(c->rl, ep->key, &o, loop_time_ms(c->loop));
     ep->in_flight--;
     if (call->http_status != 0) ep->heard = true;
     if (used) {
@@ -350,7 +213,7 @@ static void gate_finished(llm_client_t *c, endpoint_t *ep, const call_t *call, c
     }
     if (rl->n_seen || rl->throttled) {
         ep->rl = *rl;
-        ep->rl_at_ms = loop_now_ms();
+        ep->rl_at_ms = loop_time_ms(c->loop);
     }
     if (rl->throttled) ep->throttles++;
     if (rl->n_invalid && !ep->warned_bad_headers) {
@@ -389,7 +252,7 @@ static void apply_limit(llm_client_t *c, endpoint_t *ep, double rpm, double tpm,
 {
     ratelimit_configure(c->rl, ep->key, rpm, tpm, max_concurrency);
     ring_add(c, ep);
-    arm_kick(c);
+    llm_kick(c);
 }
 
 static bool same_region(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
@@ -442,6 +305,7 @@ static model_t *model_get(llm_client_t *c, const char *input, const char *region
 static void call_free(call_t *call)
 {
     httpmsg_request_clear(&call->http);
+    if (call->has_plain) httpmsg_request_clear(&call->plain);
     curl_slist_free_all(call->hdrs);
     buf_free(&call->resp);
     httpmsg_headers_clear(&call->rh);
@@ -463,7 +327,11 @@ static void finish(llm_client_t *c, call_t *call)
 {
     if (call->status != LLM_OK) {   /* the message names the model, and the attempts when retried */
         char *e;
-        if (call->status == LLM_ERR_TRANSIENT && call->attempts > 1)
+        if (call->status == LLM_ERR_TRANSIENT && call->out_of_budget)
+            e = xasprintf("%s: gave up after %u attempts in %.1f s (the retry budget is %.0f s): %s", call->m->input,
+                          call->attempts, (double)(loop_time_us(c->loop) - call->t_first_us) / 1e6,
+                          (double)call->budget_ms / 1000.0, call->error ? call->error : "unknown error");
+        else if (call->status == LLM_ERR_TRANSIENT && call->attempts > 1)
             e = xasprintf("%s: gave up after %u attempts: %s", call->m->input, call->attempts,
                           call->error ? call->error : "unknown error");
         else
@@ -475,8 +343,10 @@ static void finish(llm_client_t *c, call_t *call)
         .status = call->status,
         .text = call->status == LLM_OK ? (call->reply.text ? call->reply.text : "") : NULL,
         .text_len = call->status == LLM_OK ? call->reply.text_len : 0,
+        .structured = call->status == LLM_OK ? call->reply.structured : NULL,
+        .structured_len = call->status == LLM_OK && call->reply.structured ? call->reply.structured_len : 0,
         .usage = call->status == LLM_OK ? call->reply.usage : (usage_t){0, 0},
-        .latency_ms = call->t_first_us ? (double)(loop_now_us() - call->t_first_us) / 1000.0 : 0.0,
+        .latency_ms = call->t_first_us ? (double)(loop_time_us(c->loop) - call->t_first_us) / 1000.0 : 0.0,
         .http_status = call->http_status,
         .attempts = call->attempts,
         .error = call->status == LLM_OK ? NULL : (call->error ? call->error : "unknown error"),
@@ -495,9 +365,7 @@ static void finish(llm_client_t *c, call_t *call)
     call_free(call);
 }
 
-static void set_error(call_t *call, llm_status_t status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_error(call_t *call, llm_status_t status, const char *fmt, ...)
+void llm_set_error(call_t *call, llm_status_t status, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -512,164 +380,10 @@ static void set_error(call_t *call, llm_status_t status, const char *fmt, ...)
 
 /* ---- attempts ---- */
 
-/* Easy handles are reused: curl_easy_init and curl_easy_cleanup for every request cost more than
- * the rest of an attempt's setup together, and curl_easy_reset keeps the handle's allocations.
- * At most max_concurrency idle handles are kept. */
-static CURL *easy_get(llm_client_t *c)
-{
-    if (c->n_idle > 0) return c->idle[--c->n_idle];
-    return curl_easy_init();
-}
 
-static void easy_put(llm_client_t *c, CURL *easy)
-{
-    if (c->destroying || c->n_idle >= (size_t)c->o.max_concurrency) {
-        curl_easy_cleanup(easy);
-        return;
-    }
-    curl_easy_reset(easy);   /* no option, and so no pointer to the finished call, survives */
-    if (c->n_idle == c->cap_idle) {
-        c->cap_idle = c->cap_idle ? c->cap_idle * 2 : 64;
-        c->idle = xrealloc(c->idle, c->cap_idle * sizeof(CURL *));
-    }
-    c->idle[c->n_idle++] = easy;
-}
 
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    call_t *call = userdata;
-    size_t n = size * nmemb;
-    if (buf_append(&call->resp, ptr, n) < 0) {
-        call->body_overflow = true;
-        return 0;   /* aborts the transfer with CURLE_WRITE_ERROR */
-    }
-    return n;
-}
 
-static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata)
-{
-    call_t *call = userdata;
-    size_t n = size * nitems;
-    if (httpmsg_headers_feed_line(&call->rh, ptr, n, LLM_MAX_HEADERS) < 0) {
-        call->header_overflow = true;
-        return 0;
-    }
-    return n;
-}
 
-static llm_status_t transport_class(CURLcode rc)
-{
-    switch (rc) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_NOT_BUILT_IN:
-    case CURLE_BAD_FUNCTION_ARGUMENT:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_TOO_MANY_REDIRECTS:
-    case CURLE_LOGIN_DENIED:
-    case CURLE_FILESIZE_EXCEEDED:
-        return LLM_ERR_PERMANENT;
-    default:   /* connect failures, timeouts, resets, DNS, TLS handshakes, HTTP/2 stream errors */
-        return LLM_ERR_TRANSIENT;
-    }
-}
-
-static void attempt_done(llm_client_t *c, call_t *call, CURLcode res, long status, bool prepared);
-
-#define SETOPT(opt, val)                                                   \
-    do {                                                                   \
-        if (rc == CURLE_OK) rc = curl_easy_setopt(easy, opt, val);         \
-    } while (0)
-
-/* Starts one attempt of a QUEUED call that the gate admitted. */
-static void start_attempt(llm_client_t *c, call_t *call)
-{
-    call->attempts++;
-    if (!call->t_first_us) call->t_first_us = loop_now_us();
-    call->state = CALL_ACTIVE;
-    c->active++;
-    c->stats.http_requests++;
-
-    buf_free(&call->resp);
-    buf_init(&call->resp, LLM_MAX_BODY);
-    httpmsg_headers_clear(&call->rh);
-    call->body_overflow = call->header_overflow = false;
-    call->curl_err[0] = '\0';
-    call->http_status = 0;
-
-    char err[512];
-    if (call->m->prov->before_send &&
-        call->m->prov->before_send(&call->m->ms, &call->m->where, &call->http, err, sizeof err) < 0) {
-        set_error(call, LLM_ERR_PERMANENT, "cannot prepare the request: %s", err);
-        attempt_done(c, call, CURLE_ABORTED_BY_CALLBACK, 0, true);
-        return;
-    }
-    curl_slist_free_all(call->hdrs);
-    call->hdrs = NULL;
-    bool hdr_ok = true;
-    for (size_t i = 0; i < call->http.headers.n && hdr_ok; i++) {
-        char *line = xasprintf("%s: %s", call->http.headers.v[i].name, call->http.headers.v[i].value);
-        struct curl_slist *n = curl_slist_append(call->hdrs, line);
-        free(line);
-        if (n) call->hdrs = n;
-        else hdr_ok = false;
-    }
-    struct curl_slist *n = hdr_ok ? curl_slist_append(call->hdrs, "Expect:") : NULL;   /* no 100-continue */
-    if (n) call->hdrs = n;
-
-    CURL *easy = n ? easy_get(c) : NULL;
-    if (!easy) {
-        set_error(call, LLM_ERR_TRANSIENT, "cannot allocate a transfer");
-        attempt_done(c, call, CURLE_OUT_OF_MEMORY, 0, true);
-        return;
-    }
-    CURLcode rc = CURLE_OK;
-    SETOPT(CURLOPT_URL, call->http.url);
-    SETOPT(CURLOPT_PRIVATE, call);
-    SETOPT(CURLOPT_CUSTOMREQUEST, strcmp(call->http.method, "POST") == 0 ? NULL : call->http.method);
-    SETOPT(CURLOPT_POST, 1L);
-    SETOPT(CURLOPT_POSTFIELDS, call->http.body.data ? call->http.body.data : "");
-    SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->http.body.len);
-    SETOPT(CURLOPT_HTTPHEADER, call->hdrs);
-    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
-    SETOPT(CURLOPT_WRITEDATA, call);
-    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
-    SETOPT(CURLOPT_HEADERDATA, call);
-    SETOPT(CURLOPT_ERRORBUFFER, call->curl_err);
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_TCP_NODELAY, 1L);
-    SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
-    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
-    SETOPT(CURLOPT_TIMEOUT_MS, (long)c->o.request_timeout_ms);
-    SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    /* Over TLS, wait for ALPN to tell whether a connection in progress can multiplex (HTTP/2)
-     * rather than open another. Not over cleartext: there the server's HTTP version is known only
-     * from its first reply, which from an LLM can take a minute, and every request would wait. */
-    if (strncasecmp(call->http.url, "https://", 8) == 0) SETOPT(CURLOPT_PIPEWAIT, 1L);
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-    SETOPT(CURLOPT_ACCEPT_ENCODING, "");
-    SETOPT(CURLOPT_USERAGENT, "llmaj/" LLMAJ_VERSION);
-    if (rc != CURLE_OK) {
-        easy_put(c, easy);
-        set_error(call, LLM_ERR_PERMANENT, "cannot configure the transfer: %s", curl_easy_strerror(rc));
-        attempt_done(c, call, rc, 0, true);
-        return;
-    }
-    call->easy = easy;
-    CURLMcode mc = curl_multi_add_handle(c->multi, easy);
-    if (mc != CURLM_OK) {
-        call->easy = NULL;
-        easy_put(c, easy);
-        log_error("curl_multi_add_handle: %s", curl_multi_strerror(mc));
-        set_error(call, LLM_ERR_TRANSIENT, "cannot start the transfer: %s", curl_multi_strerror(mc));
-        attempt_done(c, call, CURLE_FAILED_INIT, 0, true);
-    }
-}
 
 static void on_retry(loop_t *loop, uint64_t id, void *arg)
 {
@@ -680,12 +394,64 @@ static void on_retry(loop_t *loop, uint64_t id, void *arg)
     call->retry_timer = 0;
     queue_push(c, call->m->ep, call, true);
     ring_add(c, call->m->ep);
-    pump(c);
+    llm_pump(c);
 }
 
 /* One attempt ended with transfer result `res` and HTTP `status`; `prepared`: it never reached
  * the wire and start_attempt already set status and error. Decides between done and retry. */
-static void attempt_done(llm_client_t *c, call_t *call, CURLcode res, long status, bool prepared)
+/* May `call` be retried after a transient failure, and after how long? Within the call's retry
+ * budget (and the count cap when one is set), with the next backoff delay (decorrelated jitter
+ * over a growing floor, at least the server's Retry-After). */
+static bool retry_delay(llm_client_t *c, call_t *call, int64_t retry_after_ms, int64_t *delay)
+{
+    if (c->o.max_retries >= 0 && call->attempts > (uint32_t)c->o.max_retries) return false;
+    int64_t d = backoff_next_ms(&c->backoff, call->attempts, call->last_delay_ms, retry_after_ms);
+    int64_t spent_ms = (loop_time_us(c->loop) - call->t_first_us) / 1000;
+    if (spent_ms + d > call->budget_ms) {
+        call->out_of_budget = true;
+        return false;
+    }
+    call->last_delay_ms = d;
+    *delay = d;
+    return true;
+}
+
+/* A structured-output request was refused as malformed (400/422) by an endpoint not known to take
+ * such requests: the plain twin goes next, at once; nothing is counted as a retry. */
+static bool fall_back_to_plain(llm_client_t *c, call_t *call)
+{
+    if (!call->has_plain || !call->structured || call->status != LLM_ERR_PERMANENT ||
+        (call->http_status != 400 && call->http_status != 422))
+        return false;
+    log_debug("%s: the structured-output request was refused (%s); asking again without it", call->m->input,
+              call->error);
+    httpmsg_request_t t = call->http;
+    call->http = call->plain;
+    call->plain = t;
+    call->structured = false;
+    queue_push(c, call->m->ep, call, true);
+    ring_add(c, call->m->ep);
+    llm_kick(c);
+    return true;
+}
+
+/* A reply came back: the endpoint's answer to structured-output requests is known now. */
+static void learn_structured(call_t *call)
+{
+    endpoint_t *ep = call->m->ep;
+    if (!call->has_plain || ep->structured != STRUCT_UNKNOWN) return;
+    if (call->structured) {
+        ep->structured = STRUCT_YES;
+    } else {
+        ep->structured = STRUCT_NO;
+        log_warn("endpoint %s refused a structured-output request and answered without it: its replies are read "
+                 "as text from now on", ep->key);
+    }
+}
+
+/* One attempt ended with transfer result `res` and HTTP `status`; `prepared`: it never reached
+ * the wire and start_attempt already set status and error. Decides between done and retry. */
+void llm_attempt_done(llm_client_t *c, call_t *call, CURLcode res, long status, bool prepared)
 {
     endpoint_t *ep = call->m->ep;
     c->active--;
@@ -694,29 +460,30 @@ static void attempt_done(llm_client_t *c, call_t *call, CURLcode res, long statu
     rlheaders_parse(&rl, &call->rh, call->http_status, call->resp.data, call->resp.len, wall_ms());
     const usage_t *used = NULL;
     char url[512];
-    url_for_log(call->http.url ? call->http.url : "", url, sizeof url);
+    transfer_url_for_log(call->http.url ? call->http.url : "", url, sizeof url);
 
     if (prepared) {
         /* status and message already set by start_attempt */
     } else if (call->body_overflow) {
-        set_error(call, LLM_ERR_PERMANENT, "reply from %s is larger than the %zu MiB cap", url,
+        llm_set_error(call, LLM_ERR_PERMANENT, "reply from %s is larger than the %zu MiB cap", url,
                   LLM_MAX_BODY >> 20);
     } else if (call->header_overflow) {
-        set_error(call, LLM_ERR_PERMANENT, "reply headers from %s are larger than the %zu KiB cap", url,
+        llm_set_error(call, LLM_ERR_PERMANENT, "reply headers from %s are larger than the %zu KiB cap", url,
                   LLM_MAX_HEADERS >> 10);
     } else if (res != CURLE_OK) {
         c->stats.transport_errors++;
-        set_error(call, transport_class(res), "request to %s failed: %s", url,
+        llm_set_error(call, transfer_class(res), "request to %s failed: %s", url,
                   call->curl_err[0] ? call->curl_err : curl_easy_strerror(res));
     } else if (status >= 200 && status < 300) {
         char err[512];
         provider_reply_clear(&call->reply);
-        if (call->m->prov->parse_ok(call->resp.data ? call->resp.data : "", call->resp.len, &call->reply, err,
-                                    sizeof err) == 0) {
+        if (call->m->prov->parse_ok(call->resp.data ? call->resp.data : "", call->resp.len, call->structured,
+                                    &call->reply, err, sizeof err) == 0) {
             call->status = LLM_OK;
             used = &call->reply.usage;
+            learn_structured(call);
         } else {
-            set_error(call, LLM_ERR_PERMANENT, "%s", err);
+            llm_set_error(call, LLM_ERR_PERMANENT, "%s", err);
         }
     } else {
         if (status == 429) c->stats.http_429++;
@@ -724,15 +491,16 @@ static void attempt_done(llm_client_t *c, call_t *call, CURLcode res, long statu
         char msg[900];
         llm_status_t cls = call->m->prov->classify(status, call->resp.data, call->resp.len, &call->rh, msg,
                                                    sizeof msg);
-        if (cls == LLM_ERR_QUOTA) set_error(call, cls, "quota exhausted: %s", msg);
-        else set_error(call, cls, "%s", msg);
+        if (cls == LLM_ERR_QUOTA) llm_set_error(call, cls, "quota exhausted: %s", msg);
+        else llm_set_error(call, cls, "%s", msg);
     }
     gate_finished(c, ep, call, &rl, used);
     buf_free(&call->resp);
     httpmsg_headers_clear(&call->rh);
 
-    if (call->status == LLM_ERR_TRANSIENT && call->attempts <= (uint32_t)c->o.max_retries) {
-        int64_t delay = backoff_delay_ms(&c->backoff, call->attempts, rl.retry_after_ms);
+    if (fall_back_to_plain(c, call)) return;
+    int64_t delay = 0;
+    if (call->status == LLM_ERR_TRANSIENT && retry_delay(c, call, rl.retry_after_ms, &delay)) {
         c->stats.retries++;
         log_debug("%s: attempt %u failed (%s); retrying in %lld ms", call->m->input, call->attempts,
                   call->error, (long long)delay);
@@ -744,10 +512,10 @@ static void attempt_done(llm_client_t *c, call_t *call, CURLcode res, long statu
 }
 
 /* Starts queued calls while the global and endpoint limits allow, round robin over endpoints. */
-static void pump(llm_client_t *c)
+void llm_pump(llm_client_t *c)
 {
     if (c->pumping || c->destroying) {   /* re-entered from a callback: run on the next pass */
-        arm_kick(c);
+        llm_kick(c);
         return;
     }
     c->pumping = true;
@@ -760,7 +528,7 @@ static void pump(llm_client_t *c)
         }
         if (gate_exhausted(c, ep)) {   /* fail fast: the provider already said the quota is gone */
             call_t *call = queue_pop(c, ep);
-            set_error(call, LLM_ERR_QUOTA,
+            llm_set_error(call, LLM_ERR_QUOTA,
                       "quota exhausted on this endpoint (an earlier call was refused); not sent");
             finish(c, call);
             budget--;
@@ -773,11 +541,11 @@ static void pump(llm_client_t *c)
         }
         call_t *call = queue_pop(c, ep);
         c->ring = ep->ring_next;
-        start_attempt(c, call);
+        transfer_start(c, call);
         budget--;
     }
     c->pumping = false;
-    if (budget == 0 && c->ring && c->active < c->o.max_concurrency) arm_kick(c);
+    if (budget == 0 && c->ring && c->active < c->o.max_concurrency) llm_kick(c);
 }
 
 static void on_ep_wake(loop_t *loop, uint64_t id, void *arg)
@@ -787,114 +555,9 @@ static void on_ep_wake(loop_t *loop, uint64_t id, void *arg)
     endpoint_t *ep = arg;
     ep->wake_timer = 0;
     ring_add(ep->c, ep);
-    pump(ep->c);
+    llm_pump(ep->c);
 }
 
-/* Reads finished transfers (at most PASS_BUDGET), then starts what they made room for. */
-static void process_msgs(llm_client_t *c)
-{
-    int left = 0;
-    for (int budget = PASS_BUDGET; budget > 0; budget--) {
-        CURLMsg *msg = curl_multi_info_read(c->multi, &left);
-        if (!msg) break;
-        if (msg->msg != CURLMSG_DONE) continue;
-        CURL *easy = msg->easy_handle;
-        CURLcode res = msg->data.result;
-        char *priv = NULL;
-        long status = 0;
-        if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv) != CURLE_OK || !priv) {
-            log_error("finished transfer without its call; dropping it");
-            CURLMcode mc = curl_multi_remove_handle(c->multi, easy);
-            if (mc != CURLM_OK) log_error("curl_multi_remove_handle: %s", curl_multi_strerror(mc));
-            curl_easy_cleanup(easy);
-            continue;
-        }
-        if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
-        CURLMcode mc = curl_multi_remove_handle(c->multi, easy);
-        if (mc != CURLM_OK) log_error("curl_multi_remove_handle: %s", curl_multi_strerror(mc));
-        if (mc == CURLM_OK) easy_put(c, easy);
-        else curl_easy_cleanup(easy);
-        call_t *call = (call_t *)priv;
-        call->easy = NULL;
-        attempt_done(c, call, res, status, false);
-    }
-    if (left > 0) arm_kick(c);
-    pump(c);
-}
-
-/* ---- loop <-> curl glue (multi-event.c) ---- */
-static void on_fd(loop_t *loop, int fd, int events, void *arg)
-{
-    (void)loop;
-    llm_client_t *c = arg;
-    int flags = ((events & LOOP_READ) ? CURL_CSELECT_IN : 0) | ((events & LOOP_WRITE) ? CURL_CSELECT_OUT : 0);
-    int running = 0;
-    CURLMcode mc = curl_multi_socket_action(c->multi, fd, flags, &running);
-    if (mc != CURLM_OK) log_error("curl_multi_socket_action(fd %d): %s", fd, curl_multi_strerror(mc));
-    process_msgs(c);
-}
-
-static void on_curl_timeout(loop_t *loop, uint64_t id, void *arg)
-{
-    (void)loop;
-    (void)id;
-    llm_client_t *c = arg;
-    c->curl_timer = 0;
-    int running = 0;
-    CURLMcode mc = curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    if (mc != CURLM_OK) log_error("curl_multi_socket_action(timeout): %s", curl_multi_strerror(mc));
-    process_msgs(c);
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    llm_client_t *c = userp;
-    if (c->curl_timer) {
-        loop_timer_del(c->loop, c->curl_timer);
-        c->curl_timer = 0;
-    }
-    /* 0 means "as soon as possible": the loop runs a 0 ms timer on its next pass, never from
-     * inside this callback, which curl forbids. */
-    if (timeout_ms >= 0 && !c->destroying) c->curl_timer = loop_timer_add(c->loop, timeout_ms, on_curl_timeout, c);
-    return 0;
-}
-
-static void socks_forget(llm_client_t *c, int fd)
-{
-    for (size_t i = 0; i < c->n_socks; i++)
-        if (c->socks[i] == fd) {
-            c->socks[i] = c->socks[--c->n_socks];
-            return;
-        }
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    llm_client_t *c = userp;
-    if (what == CURL_POLL_REMOVE) {
-        loop_fd_del(c->loop, s);
-        socks_forget(c, s);
-        return 0;
-    }
-    if (c->destroying) return 0;
-    int events = ((what & CURL_POLL_IN) ? LOOP_READ : 0) | ((what & CURL_POLL_OUT) ? LOOP_WRITE : 0);
-    if (!socketp) {   /* first time curl tells us about this socket */
-        CURLMcode mc = curl_multi_assign(c->multi, s, c);
-        if (mc != CURLM_OK) log_error("curl_multi_assign(fd %d): %s", (int)s, curl_multi_strerror(mc));
-        if (c->n_socks == c->cap_socks) {
-            c->cap_socks = c->cap_socks ? c->cap_socks * 2 : 64;
-            c->socks = xrealloc(c->socks, c->cap_socks * sizeof(int));
-        }
-        c->socks[c->n_socks++] = s;
-    }
-    if (loop_fd_set(c->loop, s, events, on_fd, c) < 0) {
-        log_error("cannot watch socket %d: %s", (int)s, strerror(errno));
-        return -1;   /* curl fails the transfers on it (CURLM_ABORTED_BY_CALLBACK) */
-    }
-    return 0;
-}
 
 /* Deferred work: finished transfers left by a bounded pass, calls done before any attempt,
  * and starting queued calls. */
@@ -911,8 +574,8 @@ static void arm_kick_cb(loop_t *loop, uint64_t id, void *arg)
         call->next = NULL;
         finish(c, call);
     }
-    if (c->done_head) arm_kick(c);
-    process_msgs(c);   /* also pumps */
+    if (c->done_head) llm_kick(c);
+    transfer_process(c);   /* also pumps */
 }
 
 /* ---- public ---- */
@@ -922,7 +585,8 @@ void llm_opts_default(llm_opts_t *o)
     o->max_concurrency = 256;
     o->connect_timeout_ms = 10000;
     o->request_timeout_ms = 300000;
-    o->max_retries = 6;
+    o->max_retries = -1;
+    o->retry_budget_ms = 300000;
     o->backoff_base_ms = 500;
     o->backoff_max_ms = 30000;
     o->region = NULL;
@@ -930,11 +594,7 @@ void llm_opts_default(llm_opts_t *o)
 
 llm_client_t *llm_client_new(loop_t *loop, const llm_opts_t *opts)
 {
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK) {
-        log_error("curl_global_init: %s", curl_easy_strerror(curl_init_rc));
-        return NULL;
-    }
+    if (!transfer_global_ready()) return NULL;
     llm_opts_t d;
     llm_opts_default(&d);
     llm_client_t *c = xcalloc(1, sizeof(*c));
@@ -943,7 +603,7 @@ llm_client_t *llm_client_new(loop_t *loop, const llm_opts_t *opts)
     if (c->o.max_concurrency <= 0) c->o.max_concurrency = d.max_concurrency;
     if (c->o.connect_timeout_ms <= 0) c->o.connect_timeout_ms = d.connect_timeout_ms;
     if (c->o.request_timeout_ms <= 0) c->o.request_timeout_ms = d.request_timeout_ms;
-    if (c->o.max_retries < 0) c->o.max_retries = d.max_retries;
+    if (c->o.retry_budget_ms <= 0) c->o.retry_budget_ms = d.retry_budget_ms;
     if (c->o.backoff_base_ms <= 0) c->o.backoff_base_ms = d.backoff_base_ms;
     if (c->o.backoff_max_ms <= 0) c->o.backoff_max_ms = d.backoff_max_ms;
     c->region = xstrdup(c->o.region);
@@ -951,28 +611,7 @@ llm_client_t *llm_client_new(loop_t *loop, const llm_opts_t *opts)
     c->rl = ratelimit_new(c->o.max_concurrency);
     backoff_init(&c->backoff, c->o.backoff_base_ms, c->o.backoff_max_ms,
                  (uint64_t)loop_now_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c);
-    c->multi = curl_multi_init();
-    if (!c->multi) {
-        log_error("curl_multi_init failed");
-        ratelimit_destroy(&c->rl);
-        free(c->region);
-        free(c);
-        return NULL;
-    }
-    CURLMcode mc = CURLM_OK;
-#define MSETOPT(opt, val) \
-    do { if (mc == CURLM_OK) mc = curl_multi_setopt(c->multi, opt, val); } while (0)
-    MSETOPT(CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    MSETOPT(CURLMOPT_SOCKETDATA, c);
-    MSETOPT(CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    MSETOPT(CURLMOPT_TIMERDATA, c);
-    MSETOPT(CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    MSETOPT(CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->o.max_concurrency);
-    MSETOPT(CURLMOPT_MAXCONNECTS, (long)c->o.max_concurrency);
-#undef MSETOPT
-    if (mc != CURLM_OK) {
-        log_error("curl_multi_setopt: %s", curl_multi_strerror(mc));
-        mc = curl_multi_cleanup(c->multi);
+    if (transfer_setup(c) < 0) {
         ratelimit_destroy(&c->rl);
         free(c->region);
         free(c);
@@ -989,24 +628,13 @@ void llm_client_destroy(llm_client_t **self_p)
     while (c->all) {
         call_t *call = c->all;
         all_unlink(c, call);
-        if (call->easy) {
-            CURLMcode mc = curl_multi_remove_handle(c->multi, call->easy);
-            if (mc != CURLM_OK) log_error("curl_multi_remove_handle: %s", curl_multi_strerror(mc));
-            curl_easy_cleanup(call->easy);
-        }
+        transfer_drop(c, call);
         if (call->retry_timer) loop_timer_del(c->loop, call->retry_timer);
         call_free(call);
     }
     if (c->kick_timer) loop_timer_del(c->loop, c->kick_timer);
-    if (c->curl_timer) loop_timer_del(c->loop, c->curl_timer);
-    c->kick_timer = c->curl_timer = 0;
-    for (size_t i = 0; i < c->n_idle; i++) curl_easy_cleanup(c->idle[i]);
-    free(c->idle);
-    CURLMcode mc = curl_multi_cleanup(c->multi);
-    if (mc != CURLM_OK) log_error("curl_multi_cleanup: %s", curl_multi_strerror(mc));
-    if (c->curl_timer) loop_timer_del(c->loop, c->curl_timer);
-    for (size_t i = 0; i < c->n_socks; i++) loop_fd_del(c->loop, c->socks[i]);   /* curl closed them */
-    free(c->socks);
+    c->kick_timer = 0;
+    transfer_teardown(c);
     while (c->models) {
         model_t *m = c->models;
         c->models = m->next;
@@ -1041,7 +669,48 @@ static size_t prompt_bytes(const llm_req_t *req)
     size_t n = req->system ? strlen(req->system) : 0;
     for (size_t i = 0; i < req->n_msgs && req->msgs; i++)
         if (req->msgs[i].content) n += strlen(req->msgs[i].content);
+    if (req->schema && req->schema->schema) n += strlen(req->schema->schema);
     return n;
+}
+
+/* A schema the providers can express: a name of 1-64 [A-Za-z0-9_-] and some schema text. */
+static bool schema_ok(const llm_schema_t *sc)
+{
+    if (!sc->name || !sc->schema || !*sc->schema) return false;
+    size_t n = strlen(sc->name);
+    if (n == 0 || n > 64) return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = sc->name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+              ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Builds the call's request(s): with the schema when the provider can ask for structured output
+ * and the endpoint has not refused it, and then also a plain twin while the endpoint's answer to
+ * such requests is not known. -1 with err when the request cannot be expressed. */
+static int call_build(call_t *call, const llm_req_t *req, char *err, size_t errlen)
+{
+    model_t *m = call->m;
+    llm_req_t plain = *req;
+    plain.schema = NULL;
+    bool structured = req->schema && m->prov->structured && m->ep->structured != STRUCT_NO;
+    if (req->schema && !schema_ok(req->schema)) {
+        snprintf(err, errlen, "the schema's name must be 1 to 64 of A-Z a-z 0-9 _ - and its text not empty");
+        return -1;
+    }
+    provider_call_t pc = {.model = &m->ms, .endpoint = &m->where, .req = structured ? req : &plain};
+    if (m->prov->build(&pc, &call->http, err, errlen) < 0) return -1;
+    call->structured = structured;
+    if (structured && m->ep->structured == STRUCT_UNKNOWN) {
+        httpmsg_request_init(&call->plain);
+        call->has_plain = true;
+        pc.req = &plain;
+        if (m->prov->build(&pc, &call->plain, err, errlen) < 0) return -1;
+    }
+    return 0;
 }
 
 int llm_call(llm_client_t *c, const char *model, const llm_req_t *req, llm_done_cb cb, void *arg, char *err,
@@ -1063,15 +732,16 @@ int llm_call(llm_client_t *c, const char *model, const llm_req_t *req, llm_done_
     httpmsg_headers_init(&call->rh);
     call->max_tokens = (uint64_t)(req->max_tokens > 0 ? req->max_tokens : 0);
     call->est_tokens = prompt_bytes(req) / 4 + call->max_tokens;
+    call->budget_ms = req->retry_budget_ms > 0 ? req->retry_budget_ms : c->o.retry_budget_ms;
+    call->last_delay_ms = -1;
     call->all_next = c->all;
     if (c->all) c->all->all_prev = call;
     c->all = call;
     c->pending++;
 
     char berr[512];
-    provider_call_t pc = {.model = &m->ms, .endpoint = &m->where, .req = req};
-    if (m->prov->build(&pc, &call->http, berr, sizeof berr) < 0) {
-        set_error(call, LLM_ERR_PERMANENT, "invalid request: %s", berr);
+    if (call_build(call, req, berr, sizeof berr) < 0) {
+        llm_set_error(call, LLM_ERR_PERMANENT, "invalid request: %s", berr);
         call->state = CALL_DONE;
         if (c->done_tail) c->done_tail->next = call;
         else c->done_head = call;
@@ -1080,8 +750,26 @@ int llm_call(llm_client_t *c, const char *model, const llm_req_t *req, llm_done_
         queue_push(c, m->ep, call, false);
         ring_add(c, m->ep);
     }
-    arm_kick(c);
+    llm_kick(c);
     return 0;
+}
+
+int llm_model_check(const char *model, const char *region, char *err, size_t errlen)
+{
+    modelstr_t ms;
+    if (modelstr_parse(model, region, &ms, err, errlen) < 0) return -1;
+    int rc = -1;
+    const provider_t *prov = provider_for(ms.kind);
+    modelstr_endpoint_t where;
+    if (!prov) {
+        snprintf(err, errlen, "`%s`: the %s provider is not available in this build", model,
+                 provider_kind_name(ms.kind));
+    } else if (modelstr_endpoint(&ms, &where, err, errlen) == 0) {
+        rc = prov->check_env ? prov->check_env(&ms, &where, err, errlen) : 0;
+        modelstr_endpoint_clear(&where);
+    }
+    modelstr_clear(&ms);
+    return rc;
 }
 
 size_t llm_pending(const llm_client_t *c) { return c->pending; }
@@ -1132,5 +820,5 @@ void llm_allot(llm_client_t *c, const ratelimit_row_t *rows, size_t n)
         ep->wake_timer = 0;
         ring_add(c, ep);
     }
-    arm_kick(c);
+    llm_kick(c);
 }

@@ -1,12 +1,14 @@
 /* llm: one thread's client for model calls. Owns a libcurl multi handle driven by the thread's
  * loop (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION, keep-alive, HTTP/2 where offered), the
  * providers (provider.h) that turn a request into HTTP and a reply into text and usage, retries
- * with capped exponential backoff and jitter for transient failures (connect errors, timeouts,
- * 408, 429, 5xx), and the per-endpoint concurrency and rate limits (ratelimit.h).
+ * of transient failures (connect errors, timeouts, 408, 429, 5xx) with backoff (backoff.h:
+ * decorrelated jitter over a growing floor, Retry-After honoured) within a time budget per call,
+ * and the per-endpoint concurrency and rate limits (ratelimit.h).
  *
  * Calls are accepted at once and queued; the client starts them as limits allow. Every accepted
  * call completes exactly once through its callback (from the loop, never from inside llm_call),
- * unless the client is destroyed first. */
+ * unless the client is destroyed first. Time is the loop's clock (loop_time_ms): a test may run
+ * the client on a virtual clock. */
 #ifndef LLMAJ_LLM_H
 #define LLMAJ_LLM_H
 #include <stdbool.h>
@@ -23,7 +25,11 @@ typedef struct {
     int max_concurrency;      /* HTTP requests in flight for the whole client; default 256 */
     int connect_timeout_ms;   /* default 10000 */
     int request_timeout_ms;   /* default 300000 */
-    int max_retries;          /* transient failures retried this many times; default 6 */
+    int max_retries;          /* < 0 (the default): no count limit, the retry budget decides;
+                                 else at most this many retries of a call */
+    int retry_budget_ms;      /* how long a call may keep retrying, from its first attempt's start,
+                                 unless its request says (llm_req_t.retry_budget_ms); default
+                                 300000: a provider down for minutes loses no call */
     int backoff_base_ms;      /* default 500 */
     int backoff_max_ms;       /* default 30000 */
     const char *region;       /* default region for Bedrock/SageMaker model strings */
@@ -34,6 +40,13 @@ typedef struct {
     const char *content;
 } llm_msg_t;
 
+/* A JSON object the reply must be (structured output). All borrowed. */
+typedef struct {
+    const char *name;         /* 1-64 of [A-Za-z0-9_-]: the schema's or tool's name */
+    const char *description;  /* what the object records (a tool's description) */
+    const char *schema;       /* a JSON Schema of an object, as JSON text (trusted: the caller's) */
+} llm_schema_t;
+
 typedef struct {
     const char *system;       /* may be NULL */
     const llm_msg_t *msgs;    /* alternating user/assistant, starting and ending with user */
@@ -41,6 +54,12 @@ typedef struct {
     int max_tokens;
     double temperature;
     double top_p;             /* < 0: not sent */
+    const llm_schema_t *schema;   /* NULL: free text. Else the reply is asked for as that object
+                                     where the provider can (OpenAI response_format json_schema,
+                                     Anthropic and Bedrock a forced tool); an endpoint that refuses
+                                     the request (HTTP 400/422) is asked again without it, and from
+                                     then on always without it */
+    int retry_budget_ms;      /* <= 0: the client's llm_opts_t.retry_budget_ms */
     const char *region;       /* the job's AWS region for Bedrock/SageMaker model strings; NULL = the
                                  client's default (llm_opts_t.region) */
     const char *api;          /* SageMaker endpoints: "messages" (NULL: the default) or "tgi" */
@@ -48,15 +67,19 @@ typedef struct {
 
 typedef enum {
     LLM_OK = 0,
-    LLM_ERR_TRANSIENT,        /* retries exhausted on transient failures */
+    LLM_ERR_TRANSIENT,        /* transient failures until the retry budget (or count) ran out */
     LLM_ERR_PERMANENT,        /* 4xx other than 408/429, unparseable reply, bad endpoint */
     LLM_ERR_QUOTA,            /* quota exhausted (insufficient_quota, spend limit): not retried */
 } llm_status_t;
 
 typedef struct {
     llm_status_t status;
-    const char *text;         /* LLM_OK: the reply text exactly as returned */
+    const char *text;         /* LLM_OK: the reply text exactly as returned (with a structured
+                                 reply, the text beside the object: often "") */
     size_t text_len;
+    const char *structured;   /* LLM_OK, a schema asked for and answered in kind: the object as
+                                 JSON text; else NULL */
+    size_t structured_len;
     usage_t usage;
     double latency_ms;        /* first attempt start to completion, retries included */
     long http_status;         /* last HTTP status (0 for transport errors) */
@@ -75,6 +98,14 @@ void llm_client_destroy(llm_client_t **self_p);   /* in-flight calls are dropped
  * when the model string cannot be resolved to an endpoint: err says why. */
 int llm_call(llm_client_t *c, const char *model, const llm_req_t *req, llm_done_cb cb, void *arg,
              char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Can calls to `model` be sent from this process: the model string resolves to an endpoint
+ * (region: the spec's, NULL for the environment's), this build has its provider, and the
+ * provider's environment is complete (an API key, or a base URL for a server without keys).
+ * Reads the environment; sends nothing. 0, or -1 with the reason in err (the model string named,
+ * no key prefix). For a scheduler to call before it accepts a job. */
+int llm_model_check(const char *model, const char *region, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Calls accepted and not yet completed (queued, waiting for a retry, or on the wire). */
 size_t llm_pending(const llm_client_t *c);

@@ -10,22 +10,46 @@
 #include <string.h>
 #include <strings.h>
 
+/* The table: a model string's kind (modelstr.h) -> the provider that speaks its API. */
+static const provider_t *const by_kind[] = {
+    [PROVIDER_OPENAI] = &provider_openai,     [PROVIDER_OPENAI_API] = &provider_openai,
+    [PROVIDER_ANTHROPIC] = &provider_anthropic, [PROVIDER_BEDROCK] = &provider_bedrock,
+    [PROVIDER_SAGEMAKER] = &provider_sagemaker,
+};
+
 const provider_t *provider_for(provider_kind_t kind)
 {
-    switch (kind) {
-    case PROVIDER_OPENAI:
-    case PROVIDER_OPENAI_API: return &provider_openai;
-    case PROVIDER_ANTHROPIC: return &provider_anthropic;
-    case PROVIDER_BEDROCK: return &provider_bedrock;
-    case PROVIDER_SAGEMAKER: return &provider_sagemaker;
-    default: return NULL;
-    }
+    if ((size_t)kind >= sizeof by_kind / sizeof by_kind[0]) return NULL;
+    return by_kind[kind];
 }
 
 void provider_reply_clear(provider_reply_t *r)
 {
     free(r->text);
+    free(r->structured);
     memset(r, 0, sizeof(*r));
+}
+
+uint64_t provider_charge_admitted(uint64_t est_tokens, uint64_t max_tokens, const usage_t *used)
+{
+    uint64_t admitted = used->input_tokens + max_tokens;
+    return admitted > est_tokens ? admitted : est_tokens;
+}
+
+int provider_need_key(const modelstr_t *model, const modelstr_endpoint_t *endpoint, const char *key_var,
+                      const char *url_var, char *err, size_t errlen)
+{
+    const char *url = getenv(url_var);
+    if ((endpoint->api_key && *endpoint->api_key) || (url && *url)) return 0;
+    snprintf(err, errlen, "`%s` needs %s in the environment (or %s for a server without keys)",
+             model->input ? model->input : "", key_var, url_var);
+    return -1;
+}
+
+int provider_json_raw(buf_t *b, const char *key, const char *json)
+{
+    if (buf_puts(b, ",\"") < 0 || buf_puts(b, key) < 0 || buf_puts(b, "\":") < 0) return -1;
+    return buf_puts(b, json);
 }
 
 int provider_json_double(buf_t *b, double v) { return jsonprint_double(b, v); }
@@ -127,7 +151,7 @@ void provider_redact(char *msg, size_t msglen, const char *secret)
         if (buf_append(&out, p, (size_t)(hit - p)) < 0 || buf_puts(&out, mark) < 0) break;
         p = hit + sl;
     }
-    if (buf_puts(&out, p) < 0) {}   /* unbounded buffer: cannot fail */
+    if (buf_puts(&out, p) < 0) abort();   /* an unbounded buffer cannot refuse: out of memory aborts first */
     copy_clean(msg, msglen, out.data, out.len);
     buf_free(&out);
 }

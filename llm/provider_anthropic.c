@@ -2,13 +2,19 @@
  *
  *   POST {base}/v1/messages
  *   x-api-key: KEY (when configured), anthropic-version: 2023-06-01, content-type: application/json
- *   {"model", "max_tokens", "system"?, "messages", "temperature", "top_p"?}
+ *   {"model", "max_tokens", "system"?, "messages", "temperature", "top_p"?,
+ *    "tools"?: [{"name", "description", "input_schema"}], "tool_choice"?: {"type": "tool", "name"}}
  *   -> the text blocks of content[] concatenated; usage.input_tokens (+ cache reads and writes,
  *      which the API counts apart) / output_tokens
  *
+ * Structured output: one tool whose input schema is the object's, and tool_choice forcing it;
+ * the first tool_use block's `input` is the object.
+ *
  * Errors: 529 (overloaded_error) and the common transient statuses are retried; a credit or
  * billing problem (error type `billing_error`, HTTP 402, or a message saying the credit balance
- * is too low, which the API sends as a 400) is LLM_ERR_QUOTA. */
+ * is too low, which the API sends as a 400) is LLM_ERR_QUOTA.
+ * Tokens: the API reserves max_tokens and settles on the output produced: charged the usage.
+ * Environment: ANTHROPIC_API_KEY, unless ANTHROPIC_BASE_URL points at another server. */
 #include "provider.h"
 #include "mem.h"
 
@@ -43,6 +49,16 @@ static int anthropic_build(const provider_call_t *in, httpmsg_request_t *out, ch
         goto fail;
     if (req->top_p >= 0 && (buf_puts(b, ",\"top_p\":") < 0 || provider_json_double(b, req->top_p) < 0))
         goto fail;
+    if (req->schema) {
+        const llm_schema_t *sc = req->schema;
+        const char *desc = sc->description ? sc->description : "";
+        if (buf_puts(b, ",\"tools\":[{\"name\":") < 0 || buf_json_str(b, sc->name, strlen(sc->name)) < 0 ||
+            buf_puts(b, ",\"description\":") < 0 || buf_json_str(b, desc, strlen(desc)) < 0 ||
+            provider_json_raw(b, "input_schema", sc->schema) < 0 ||
+            buf_puts(b, "}],\"tool_choice\":{\"type\":\"tool\",\"name\":") < 0 ||
+            buf_json_str(b, sc->name, strlen(sc->name)) < 0 || buf_putc(b, '}') < 0)
+            goto fail;
+    }
     if (buf_putc(b, '}') < 0) goto fail;
     return 0;
 fail:
@@ -50,7 +66,8 @@ fail:
     return -1;
 }
 
-static int anthropic_parse_ok(const char *body, size_t len, provider_reply_t *out, char *err, size_t errlen)
+static int anthropic_parse_ok(const char *body, size_t len, bool structured, provider_reply_t *out, char *err,
+                              size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     cJSON *root = provider_parse_object("anthropic", body, len, err, errlen);
@@ -73,6 +90,13 @@ static int anthropic_parse_ok(const char *body, size_t len, provider_reply_t *ou
         if (cJSON_IsString(type) && strcmp(type->valuestring, "text") == 0 && cJSON_IsString(t) &&
             buf_puts(&text, t->valuestring) < 0)
             goto done;
+        const cJSON *input = cJSON_GetObjectItemCaseSensitive(block, "input");
+        if (structured && !out->structured && cJSON_IsString(type) && strcmp(type->valuestring, "tool_use") == 0 &&
+            cJSON_IsObject(input)) {
+            out->structured = cJSON_PrintUnformatted(input);
+            if (!out->structured) goto done;
+            out->structured_len = strlen(out->structured);
+        }
     }
     const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (cJSON_IsObject(usage)) {
@@ -85,6 +109,7 @@ static int anthropic_parse_ok(const char *body, size_t len, provider_reply_t *ou
     out->text = buf_take(&text);
     rc = 0;
 done:
+    if (rc < 0) provider_reply_clear(out);
     buf_free(&text);
     cJSON_Delete(root);
     return rc;
@@ -102,10 +127,19 @@ static llm_status_t anthropic_classify(long status, const char *body, size_t len
     return provider_default_class(status, h);
 }
 
+static int anthropic_check_env(const modelstr_t *model, const modelstr_endpoint_t *endpoint, char *err,
+                               size_t errlen)
+{
+    return provider_need_key(model, endpoint, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", err, errlen);
+}
+
 const provider_t provider_anthropic = {
     .name = "anthropic",
+    .structured = true,
     .build = anthropic_build,
     .before_send = NULL,
     .parse_ok = anthropic_parse_ok,
     .classify = anthropic_classify,
+    .charge = NULL,   /* the usage */
+    .check_env = anthropic_check_env,
 };

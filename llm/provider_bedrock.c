@@ -4,9 +4,15 @@
  *   POST {endpoint}/model/{model id, percent-encoded}/converse
  *   Content-Type: application/json, SigV4 (service `bedrock`) added by before_send
  *   {"messages": [{"role", "content": [{"text"}]}], "system"?: [{"text"}],
- *    "inferenceConfig": {"maxTokens", "temperature", "topP"?}}
+ *    "inferenceConfig": {"maxTokens", "temperature", "topP"?},
+ *    "toolConfig"?: {"tools": [{"toolSpec": {"name", "description", "inputSchema": {"json"}}}],
+ *                    "toolChoice": {"tool": {"name"}}}}
  *   -> the text blocks of output.message.content[] concatenated; usage.inputTokens (+ cache
  *      reads and writes, which Converse counts apart) / outputTokens
+ *
+ * Structured output: one tool whose input schema is the object's, forced by toolChoice; the
+ * first toolUse block's `input` is the object. Models that cannot be forced to a tool answer
+ * 400 ValidationException, and llm.c asks them again without it.
  *
  * The model id may be an inference profile id (us.amazon.nova-lite-v1:0) or an ARN: it is one
  * path segment, so `:` and `/` are percent-encoded, as the AWS SDKs send it.
@@ -17,7 +23,9 @@
  * transient; ServiceQuotaExceededException, and AccessDeniedException whose message speaks of a
  * quota, are LLM_ERR_QUOTA; ValidationException, ResourceNotFoundException and other 4xx are
  * permanent. Expired or unknown credentials also drop the credential cache so that the next
- * call reads rotated keys. */
+ * call reads rotated keys.
+ * Tokens: Bedrock reserves max_tokens and settles on the output produced: charged the usage.
+ * Environment: nothing to check before sending: credentials are found when a call is signed. */
 #include "provider.h"
 #include "provider_aws.h"
 #include "mem.h"
@@ -61,7 +69,18 @@ static int bedrock_build(const provider_call_t *in, httpmsg_request_t *out, char
         provider_json_double(b, req->temperature) < 0)
         goto fail;
     if (req->top_p >= 0 && (buf_puts(b, ",\"topP\":") < 0 || provider_json_double(b, req->top_p) < 0)) goto fail;
-    if (buf_puts(b, "}}") < 0) goto fail;
+    if (buf_putc(b, '}') < 0) goto fail;
+    if (req->schema) {
+        const llm_schema_t *sc = req->schema;
+        const char *desc = sc->description ? sc->description : "";
+        if (buf_puts(b, ",\"toolConfig\":{\"tools\":[{\"toolSpec\":{\"name\":") < 0 ||
+            buf_json_str(b, sc->name, strlen(sc->name)) < 0 || buf_puts(b, ",\"description\":") < 0 ||
+            buf_json_str(b, desc, strlen(desc)) < 0 || buf_puts(b, ",\"inputSchema\":{\"json\":") < 0 ||
+            buf_puts(b, sc->schema) < 0 || buf_puts(b, "}}}],\"toolChoice\":{\"tool\":{\"name\":") < 0 ||
+            buf_json_str(b, sc->name, strlen(sc->name)) < 0 || buf_puts(b, "}}}") < 0)
+            goto fail;
+    }
+    if (buf_putc(b, '}') < 0) goto fail;
     return 0;
 fail:
     snprintf(err, errlen, "cannot encode the request body");
@@ -74,7 +93,8 @@ static int bedrock_before_send(const modelstr_t *model, const modelstr_endpoint_
     return provider_aws_sign(model, endpoint, BEDROCK_SERVICE, req, err, errlen);
 }
 
-static int bedrock_parse_ok(const char *body, size_t len, provider_reply_t *out, char *err, size_t errlen)
+static int bedrock_parse_ok(const char *body, size_t len, bool structured, provider_reply_t *out, char *err,
+                            size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     cJSON *root = provider_parse_object(BEDROCK_SERVICE, body, len, err, errlen);
@@ -92,11 +112,19 @@ static int bedrock_parse_ok(const char *body, size_t len, provider_reply_t *out,
         else snprintf(err, errlen, "reply from bedrock has no output.message.content array");
         goto done;
     }
-    /* text blocks only: reasoningContent, toolUse and the like are not the answer */
+    /* text blocks, and the first toolUse as the object when one was asked for; reasoningContent
+     * and the like are not the answer */
     const cJSON *block;
     cJSON_ArrayForEach(block, content) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "text");
         if (cJSON_IsString(t) && buf_puts(&text, t->valuestring) < 0) goto done;
+        const cJSON *use = cJSON_GetObjectItemCaseSensitive(block, "toolUse");
+        const cJSON *input = cJSON_IsObject(use) ? cJSON_GetObjectItemCaseSensitive(use, "input") : NULL;
+        if (structured && !out->structured && cJSON_IsObject(input)) {
+            out->structured = cJSON_PrintUnformatted(input);
+            if (!out->structured) goto done;
+            out->structured_len = strlen(out->structured);
+        }
     }
     const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (cJSON_IsObject(usage)) {
@@ -109,6 +137,7 @@ static int bedrock_parse_ok(const char *body, size_t len, provider_reply_t *out,
     out->text = buf_take(&text);
     rc = 0;
 done:
+    if (rc < 0) provider_reply_clear(out);
     buf_free(&text);
     cJSON_Delete(root);
     return rc;
@@ -145,8 +174,11 @@ static llm_status_t bedrock_classify(long status, const char *body, size_t len, 
 
 const provider_t provider_bedrock = {
     .name = BEDROCK_SERVICE,
+    .structured = true,
     .build = bedrock_build,
     .before_send = bedrock_before_send,
     .parse_ok = bedrock_parse_ok,
     .classify = bedrock_classify,
+    .charge = NULL,       /* the usage */
+    .check_env = NULL,    /* credentials are looked up when a call is signed */
 };

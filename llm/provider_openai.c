@@ -3,11 +3,19 @@
  *
  *   POST {base}/chat/completions
  *   Authorization: Bearer KEY          (only when a key is configured)
- *   {"model", "messages": [system?, ...], "max_tokens", "temperature", "top_p"?}
+ *   {"model", "messages": [system?, ...], "max_tokens", "temperature", "top_p"?,
+ *    "response_format"?: {"type": "json_schema",
+ *                         "json_schema": {"name", "description", "strict": true, "schema"}}}
  *   -> choices[0].message.content, usage.prompt_tokens / completion_tokens
  *
+ * Structured output: with a schema, the content is the object itself; a content that is not a
+ * JSON object (a server that ignored response_format) is kept as text.
+ *
  * Quota: 429 (or any status) whose error code or type is `insufficient_quota` (also
- * `billing_hard_limit_reached`, `billing_not_active`), and 402, are LLM_ERR_QUOTA. */
+ * `billing_hard_limit_reached`, `billing_not_active`), and 402, are LLM_ERR_QUOTA.
+ * Tokens: charged prompt + max_tokens at admission (provider_charge_admitted).
+ * Environment: `openai/` needs OPENAI_API_KEY unless OPENAI_BASE_URL points at another server;
+ * `openai-api/<service>/` needs its base URL, which resolving the model string already checks. */
 #include "provider.h"
 #include "mem.h"
 
@@ -35,6 +43,15 @@ static int openai_build(const provider_call_t *in, httpmsg_request_t *out, char 
         goto fail;
     if (req->top_p >= 0 && (buf_puts(b, ",\"top_p\":") < 0 || provider_json_double(b, req->top_p) < 0))
         goto fail;
+    if (req->schema) {
+        const llm_schema_t *sc = req->schema;
+        const char *desc = sc->description ? sc->description : "";
+        if (buf_puts(b, ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":") < 0 ||
+            buf_json_str(b, sc->name, strlen(sc->name)) < 0 || buf_puts(b, ",\"description\":") < 0 ||
+            buf_json_str(b, desc, strlen(desc)) < 0 || buf_puts(b, ",\"strict\":true") < 0 ||
+            provider_json_raw(b, "schema", sc->schema) < 0 || buf_puts(b, "}}") < 0)
+            goto fail;
+    }
     if (buf_putc(b, '}') < 0) goto fail;
     return 0;
 fail:
@@ -42,7 +59,8 @@ fail:
     return -1;
 }
 
-static int openai_parse_ok(const char *body, size_t len, provider_reply_t *out, char *err, size_t errlen)
+static int openai_parse_ok(const char *body, size_t len, bool structured, provider_reply_t *out, char *err,
+                           size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     cJSON *root = provider_parse_object("openai", body, len, err, errlen);
@@ -75,10 +93,20 @@ static int openai_parse_ok(const char *body, size_t len, provider_reply_t *out, 
         out->usage.input_tokens = provider_json_count(usage, "prompt_tokens");
         out->usage.output_tokens = provider_json_count(usage, "completion_tokens");
     }
+    if (structured && cJSON_IsString(content)) {   /* the content is the object, if it is one */
+        cJSON *obj = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
+        bool is_obj = cJSON_IsObject(obj);
+        cJSON_Delete(obj);
+        if (is_obj) {
+            out->structured_len = text.len;
+            out->structured = buf_take(&text);
+        }
+    }
     out->text_len = text.len;
     out->text = buf_take(&text);
     rc = 0;
 done:
+    if (rc < 0) provider_reply_clear(out);
     buf_free(&text);
     cJSON_Delete(root);
     return rc;
@@ -100,10 +128,19 @@ static llm_status_t openai_classify(long status, const char *body, size_t len, c
     return provider_default_class(status, h);
 }
 
+static int openai_check_env(const modelstr_t *model, const modelstr_endpoint_t *endpoint, char *err, size_t errlen)
+{
+    if (model->kind != PROVIDER_OPENAI) return 0;   /* openai-api/: a base URL, keys optional */
+    return provider_need_key(model, endpoint, "OPENAI_API_KEY", "OPENAI_BASE_URL", err, errlen);
+}
+
 const provider_t provider_openai = {
     .name = "openai",
+    .structured = true,
     .build = openai_build,
     .before_send = NULL,
     .parse_ok = openai_parse_ok,
     .classify = openai_classify,
+    .charge = provider_charge_admitted,
+    .check_env = openai_check_env,
 };

@@ -21,7 +21,9 @@
  * transient when the container answered 408, 429 or 5xx, else permanent. ThrottlingException
  * (which SageMaker sends with HTTP 400), ModelNotReadyException, ServiceUnavailable,
  * InternalFailure, InternalDependencyException, 408, 429 and 5xx are transient; ValidationError
- * and other 4xx are permanent. */
+ * and other 4xx are permanent.
+ * Tokens: no provider token limit; the spec's tpm counts the usage.
+ * Structured output: none (containers differ); judges' verdicts are read from the text. */
 #include "provider.h"
 #include "provider_aws.h"
 #include "mem.h"
@@ -141,8 +143,10 @@ static int parse_generated(const cJSON *obj, provider_reply_t *out, buf_t *text,
     return 0;
 }
 
-static int sagemaker_parse_ok(const char *body, size_t len, provider_reply_t *out, char *err, size_t errlen)
+static int sagemaker_parse_ok(const char *body, size_t len, bool structured, provider_reply_t *out, char *err,
+                              size_t errlen)
 {
+    (void)structured;   /* never asked for: .structured is false */
     memset(out, 0, sizeof(*out));
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!cJSON_IsObject(root) && !cJSON_IsArray(root)) {
@@ -212,8 +216,11 @@ static llm_status_t sagemaker_classify(long status, const char *body, size_t len
 
 const provider_t provider_sagemaker = {
     .name = SAGEMAKER_SERVICE,
+    .structured = false,   /* containers differ; verdicts are read from the text */
     .build = sagemaker_build,
     .before_send = sagemaker_before_send,
     .parse_ok = sagemaker_parse_ok,
     .classify = sagemaker_classify,
+    .charge = NULL,        /* the tokens processed: the spec's tpm counts what the endpoint did */
+    .check_env = NULL,     /* credentials are looked up when a call is signed */
 };

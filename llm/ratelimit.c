@@ -13,11 +13,17 @@
  *    [ADAPT_MIN, 1]: a 429 multiplies it by CUT (at most once per CUT_GAP_MS, since one burst of
  *    429s is one signal), every clean second adds STEP, a 5xx freezes growth for FREEZE_MS.
  *  - Keys without configured rates are bounded by concurrency alone, adapted the same way
- *    (AIMD on the concurrency limit: +1 per `limit` clean completions, x CUT on a 429).
+ *    (AIMD on the concurrency limit: +1 per `limit` clean completions and STEP of the default cap
+ *    per clean second, x CUT on a 429), so a cut grows back within ~1/STEP seconds of calm.
  *  - A pause (`pause_until`) from Retry-After, retry-after-ms, or exhausted x-ratelimit /
  *    anthropic-ratelimit remaining counts holds every call on the key until it passes.
  *  - A key without configured rates adopts the per-minute limits the provider announces in its
- *    headers (`learned`): from then on it is paced and allotted like a configured key.
+ *    headers (`learned`): from then on it is paced and allotted like a configured key. A learned
+ *    limit lasts only while the provider keeps announcing it: LEARN_HOLD_MS after the last reply
+ *    that did, it grows by the announced value each second (additive increase), and once
+ *    LEARN_FORGET_MS passed without an announcement it is forgotten and the key is adaptive
+ *    again. A provider that still limits says so on its next reply (or 429), which sets the
+ *    announced limit again: the growth is also the re-probe. docs/rate-limits.md draws the curve.
  *  - Before the first ALLOT for a configured key, calls wait (the worker sends its DEMAND at
  *    once, see ratelimit_demand_due, and the broker answers at once); if no ALLOT comes within NO_ALLOT_MS the thread uses
  *    the whole configured rate, as a lone worker would, and says so in the log. */
@@ -39,6 +45,8 @@
 #define FREEZE_MS 5000
 #define NO_ALLOT_MS 5000
 #define DEFAULT_PAUSE_MS 1000
+#define LEARN_HOLD_MS 5000      /* a learned limit holds this long after its last announcement */
+#define LEARN_FORGET_MS 30000   /* ...and is forgotten this long after it */
 
 typedef struct {
     double level, cap;      /* tokens now, capacity */
@@ -70,6 +78,8 @@ typedef struct {
     bool demand_sent_zero;
     bool reported;             /* a DEMAND row for it was written */
     bool learned;              /* cfg_rpm/cfg_tpm came from the provider's headers, not the spec */
+    double learned_rpm, learned_tpm;   /* learned: the limits last announced */
+    int64_t announced_ms;      /* learned: when they were last announced */
 } key_t_;
 
 struct ratelimit {
@@ -196,20 +206,53 @@ void ratelimit_configure(ratelimit_t *r, const char *key, double rpm, double tpm
     retune(k);
 }
 
-static void grow(key_t_ *k, int64_t now)
+/* Every clean second (no 429 in it, no 5xx freeze) the rate factor and the concurrency limit
+ * grow back by STEP (of the rate; of the default concurrency, at least one call). */
+static void grow(ratelimit_t *r, key_t_ *k, int64_t now)
 {
-    if (now < k->frozen_until_ms) return;
-    if (k->adapt < 1.0 && now - k->last_grow_ms >= 1000) {
+    if (now < k->frozen_until_ms || now - k->last_grow_ms < 1000) return;
+    bool grew = false;
+    if (k->adapt < 1.0) {
         k->adapt = fmin(1.0, k->adapt + STEP);
-        k->last_grow_ms = now;
         retune(k);
+        grew = true;
     }
+    if (k->conc_limit < r->default_conc) {
+        k->conc_limit = fmin(r->default_conc, k->conc_limit + fmax(1, r->default_conc * STEP));
+        grew = true;
+    }
+    if (grew) k->last_grow_ms = now;
+}
+
+/* A learned limit not announced again: after the hold it grows by the announced value each
+ * second, and it is forgotten at LEARN_FORGET_MS (see the DESIGN note above). */
+static void decay_learned(ratelimit_t *r, key_t_ *k, int64_t now)
+{
+    if (!k->learned) return;
+    int64_t quiet = now - k->announced_ms;
+    if (quiet < LEARN_HOLD_MS) return;
+    if (quiet >= LEARN_FORGET_MS) {
+        log_info("%s: no limit announced for %d s: back to adaptive pacing (bounded by concurrency)", k->key,
+                 LEARN_FORGET_MS / 1000);
+        k->learned = false;
+        k->cfg_rpm = k->cfg_tpm = 0;
+        retune(k);
+        return;
+    }
+    double factor = 2.0 + (double)((quiet - LEARN_HOLD_MS) / 1000);
+    double rpm = k->learned_rpm * factor, tpm = k->learned_tpm * factor;
+    if (rpm == k->cfg_rpm && tpm == k->cfg_tpm) return;
+    k->cfg_rpm = rpm;
+    k->cfg_tpm = tpm;
+    r->demand_due = true;   /* the broker divides the grown limit */
+    retune(k);
 }
 
 int64_t ratelimit_acquire(ratelimit_t *r, const char *key, uint64_t est_tokens, int64_t now)
 {
     key_t_ *k = get(r, key);
     if (k->exhausted) return 0;   /* the caller fails the call fast (ratelimit_exhausted) */
+    decay_learned(r, k, now);
     if (now < k->pause_until_ms) return k->pause_until_ms - now;
     if (k->inflight >= conc_cap(r, k)) return 5;   /* re-checked on every release as well */
     if (has_rates(k)) {
@@ -223,7 +266,7 @@ int64_t ratelimit_acquire(ratelimit_t *r, const char *key, uint64_t est_tokens, 
         }
         /* A share of 0 means none for now: wait for the next ALLOT (no one-call minimum). */
         if ((k->cfg_rpm > 0 && k->req.per_ms <= 0) || (k->cfg_tpm > 0 && k->tok.per_ms <= 0)) return 1000;
-        grow(k, now);
+        grow(r, k, now);
         refill(k, now);
         double wait_ms = 0;
         if (k->cfg_rpm > 0 && k->req.level < 1) {
@@ -257,16 +300,22 @@ void ratelimit_release(ratelimit_t *r, const char *key, const ratelimit_outcome_
         else if (k->used_tokens >= (uint64_t)(-diff)) k->used_tokens -= (uint64_t)(-diff);
     }
     /* A key without configured rates paces to the limits the provider announces: they become
-     * its fleet-wide rates, reported in DEMAND and divided by the broker like configured ones. */
+     * its fleet-wide rates, reported in DEMAND and divided by the broker like configured ones,
+     * for as long as the provider keeps announcing them (decay_learned). */
+    decay_learned(r, k, now);
     if ((!has_rates(k) || k->learned) && (o->limit_requests > 0 || o->limit_tokens > 0)) {
         double rpm = o->limit_requests > 0 ? (double)o->limit_requests : 0;
         double tpm = o->limit_tokens > 0 ? (double)o->limit_tokens : 0;
-        if (rpm != k->cfg_rpm || tpm != k->cfg_tpm) {
+        if (!k->learned || rpm != k->learned_rpm || tpm != k->learned_tpm)
             log_info("%s: the provider announces %.0f requests and %.0f tokens a minute (0 = none): pacing to them",
                      k->key, rpm, tpm);
+        k->learned = true;
+        k->learned_rpm = rpm;
+        k->learned_tpm = tpm;
+        k->announced_ms = now;
+        if (rpm != k->cfg_rpm || tpm != k->cfg_tpm) {
             k->cfg_rpm = rpm;
             k->cfg_tpm = tpm;
-            k->learned = true;
             r->demand_due = true;   /* the broker must hear the new limits to divide them */
             retune(k);
         }
@@ -316,7 +365,7 @@ void ratelimit_release(ratelimit_t *r, const char *key, const ratelimit_outcome_
         if (now + (int64_t)ms > k->pause_until_ms) k->pause_until_ms = now + (int64_t)ms;
     }
     if (o->http_status >= 200 && o->http_status < 300) {
-        grow(k, now);
+        grow(r, k, now);
         if (!has_rates(k) && now >= k->frozen_until_ms) {
             if (++k->clean_streak >= (uint32_t)fmax(1, k->conc_limit)) {
                 k->clean_streak = 0;

@@ -42,7 +42,7 @@ enum {
     ST_REQUESTS, ST_REQ_CHAT, ST_REQ_MESSAGES, ST_REQ_CONVERSE, ST_REQ_INVOKE, ST_REQ_HEALTHZ, ST_REQ_STATS, ST_REQ_OTHER,
     ST_INFERENCE, ST_JUDGE, ST_REASK, ST_UNSCORABLE,
     ST_2XX, ST_4XX, ST_429, ST_5XX, ST_RATE_LIMITED, ST_TOKENS_IN, ST_TOKENS_OUT,
-    ST_IN_FLIGHT, ST_MAX_IN_FLIGHT, ST__N
+    ST_IN_FLIGHT, ST_MAX_IN_FLIGHT, ST_OUTAGE, ST_EPISODE, ST__N
 };
 _Static_assert(sizeof(mock_stats_t) == ST__N * sizeof(uint64_t), "mock_stats_t mirrors the counters");
 
@@ -64,6 +64,10 @@ struct mock {
     atomic_bool stopping;         /* the HTTP threads must return */
     mock_timer_t *timer;
     mock_limits_t *limits;        /* NULL when no rate limit is set */
+    mock_limits_t *episode;       /* the --episode-* limits, or NULL */
+    _Atomic int64_t first_call_us;   /* the first model call's arrival (loop_now_us); 0 = none yet */
+    _Atomic uint64_t episode_seen;   /* model calls counted against --episode-requests */
+    _Atomic int64_t episode_end_us;  /* when the episode ended; 0 = not (yet) */
     mock_aws_t *aws;              /* S3, STS, metadata, SageMaker (mock_aws.h) */
     _Atomic uint64_t st[ST__N];
     _Atomic uint64_t draws;       /* position in the seeded stream of latency / error draws */
@@ -85,6 +89,7 @@ typedef struct {
     bool too_big;
     bool parked;                  /* suspended until its delay is due; the reply is ready */
     bool answered;                /* the reply was queued: later calls only drain the body */
+    bool hangup;                  /* an outage closes the connection without a reply */
     srv_t *srv;                   /* the HTTP thread that serves it */
     struct MHD_Connection *conn;  /* for the timer, which resumes it */
     mock_resp_t resp;
@@ -166,6 +171,25 @@ void mock_reset_stats(mock_t *m)
     atomic_store(&m->st[ST_MAX_IN_FLIGHT], atomic_load(&m->st[ST_IN_FLIGHT]));
 }
 
+/* "episode": null, or {"state": "pending" | "active" | "over", "over_for_ms": N | null}. */
+static void episode_json(mock_t *m, buf_t *b)
+{
+    int rc;
+    if (!m->episode) {
+        rc = buf_puts(b, "\"episode\":null");
+    } else {
+        int64_t now = loop_now_us(), first = atomic_load(&m->first_call_us);
+        int64_t end = atomic_load(&m->episode_end_us);
+        if (!end && first && m->opts.episode_ms > 0 && now - first >= (int64_t)(m->opts.episode_ms * 1000))
+            end = first + (int64_t)(m->opts.episode_ms * 1000);
+        const char *state = !first ? "pending" : end ? "over" : "active";
+        if (end) rc = buf_printf(b, "\"episode\":{\"state\":\"%s\",\"over_for_ms\":%lld}", state,
+                                 (long long)((now - end) / 1000));
+        else rc = buf_printf(b, "\"episode\":{\"state\":\"%s\",\"over_for_ms\":null}", state);
+    }
+    if (rc < 0) abort(); /* unbounded buffer */
+}
+
 char *mock_stats_json(mock_t *m)
 {
     mock_stats_t s;
@@ -178,7 +202,7 @@ char *mock_stats_json(mock_t *m)
         "\"inference_calls\":%llu,\"judge_calls\":%llu,\"reask_calls\":%llu,\"unscorable_replies\":%llu,"
         "\"responses\":{\"2xx\":%llu,\"4xx\":%llu,\"429\":%llu,\"5xx_injected\":%llu},"
         "\"rate_limited\":%llu,\"tokens_in\":%llu,\"tokens_out\":%llu,"
-        "\"in_flight\":%llu,\"max_in_flight\":%llu}\n",
+        "\"in_flight\":%llu,\"max_in_flight\":%llu,\"outage_replies\":%llu,\"episode_calls\":%llu,",
         (unsigned long long)s.requests_total, (unsigned long long)s.req_chat_completions,
         (unsigned long long)s.req_messages, (unsigned long long)s.req_converse,
         (unsigned long long)s.req_invocations, (unsigned long long)s.req_healthz, (unsigned long long)s.req_stats, (unsigned long long)s.req_other,
@@ -187,8 +211,11 @@ char *mock_stats_json(mock_t *m)
         (unsigned long long)s.status_2xx, (unsigned long long)s.status_4xx, (unsigned long long)s.status_429,
         (unsigned long long)s.status_5xx_injected, (unsigned long long)s.rate_limited,
         (unsigned long long)s.tokens_in, (unsigned long long)s.tokens_out,
-        (unsigned long long)s.in_flight, (unsigned long long)s.max_in_flight);
+        (unsigned long long)s.in_flight, (unsigned long long)s.max_in_flight,
+        (unsigned long long)s.outage_replies, (unsigned long long)s.episode_calls);
     if (rc < 0) abort(); /* unbounded buffer */
+    episode_json(m, &b);
+    if (buf_puts(&b, "}\n") < 0) abort();
     return buf_take(&b);
 }
 
@@ -197,6 +224,32 @@ char *mock_stats_json(mock_t *m)
 static const char *header(struct MHD_Connection *c, const char *name)
 {
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* Is a model call that arrives `since_us` after the first one inside the outage window? */
+static bool in_outage(const mock_t *m, int64_t since_us)
+{
+    if (m->opts.outage_ms <= 0) return false;
+    int64_t from = (int64_t)(m->opts.outage_after_ms * 1000), len = (int64_t)(m->opts.outage_ms * 1000);
+    return since_us >= from && since_us < from + len;
+}
+
+/* Does this model call (at `now`; the first came at `first`) fall in the limited episode? Each
+ * call counts once against --episode-requests; the end is recorded once. */
+static bool in_episode(mock_t *m, int64_t now, int64_t first)
+{
+    if (atomic_load(&m->episode_end_us)) return false;
+    uint64_t n = atomic_fetch_add(&m->episode_seen, 1) + 1;
+    int64_t end = 0;
+    if (m->opts.episode_ms > 0 && now - first >= (int64_t)(m->opts.episode_ms * 1000))
+        end = first + (int64_t)(m->opts.episode_ms * 1000);
+    else if (m->opts.episode_requests > 0 && n > m->opts.episode_requests)
+        end = now;
+    if (!end) return true;
+    int64_t zero = 0;
+    if (atomic_compare_exchange_strong(&m->episode_end_us, &zero, end))
+        log_info("the limited episode is over (%llu model calls): normal limits from now on", (unsigned long long)(n - 1));
+    return false;
 }
 
 /* The request headers, borrowed from libmicrohttpd for the length of one call. */
@@ -238,6 +291,15 @@ static int64_t serve_model(mock_t *m, req_t *r, struct MHD_Connection *c)
         .id = mock_mix64(m->id_base + atomic_fetch_add_explicit(&m->ids, 1, memory_order_relaxed)),
         .now_unix_ms = wall_ms(),
     };
+    int64_t now = loop_now_us(), first = 0;
+    if (!atomic_compare_exchange_strong(&m->first_call_us, &first, now)) now = now > first ? now : first;
+    else first = now;
+    if (in_outage(m, now - first)) {
+        stat_add(m, ST_OUTAGE, 1);
+        if (m->opts.outage_status == 0) r->hangup = true;
+        else api->error(&call, MOCK_ERR_SERVER, m->opts.outage_status, NULL, &r->resp);
+        return 0;
+    }
     mock_hdrs_t h = {header(c, "Authorization"), header(c, "x-api-key"), header(c, "anthropic-version")};
     if (api->check(&h, m->api_key, &call, &r->resp) < 0) return 0;
     if (!r->too_big && (api == &mock_api_bedrock || api == &mock_api_sagemaker)) {
@@ -274,18 +336,29 @@ static int64_t serve_model(mock_t *m, req_t *r, struct MHD_Connection *c)
         goto done;
     }
     call.req = &req;
+    if (req.structured && m->opts.no_structured) {
+        api->error(&call, MOCK_ERR_INVALID, 0,
+                   "structured output (response_format json_schema, a forced tool) is not supported by this "
+                   "server", &r->resp);
+        goto done;
+    }
     if (m->opts.quota_exhausted) {
         api->error(&call, MOCK_ERR_QUOTA, 0, NULL, &r->resp);
         goto done;
     }
     mock_limit_verdict_t lv;
-    if (m->limits) {
+    mock_limits_t *limits = m->limits;
+    if (m->episode && in_episode(m, now, first)) {
+        limits = m->episode;
+        stat_add(m, ST_EPISODE, 1);
+    }
+    if (limits) {
         char key[MOCK_LIMITS_KEY_MAX + 16];
         int kl = snprintf(key, sizeof key, "%s/%s", api->name, req.model);
         size_t klen = kl < 0 ? 0 : (size_t)kl < sizeof key ? (size_t)kl : sizeof key - 1;
         double cost = (double)mock_req_input_tokens(&req) +
                       (double)(req.max_tokens > 0 ? req.max_tokens : MOCK_DEFAULT_MAX_TOKENS);
-        mock_limits_take(m->limits, key, klen, loop_now_us(), cost, &lv);
+        mock_limits_take(limits, key, klen, now, cost, &lv);
         call.limits = &lv;
         if (lv.limited) {
             stat_add(m, ST_RATE_LIMITED, 1);
@@ -305,7 +378,8 @@ static int64_t serve_model(mock_t *m, req_t *r, struct MHD_Connection *c)
         goto done;
     }
     mock_gen_t gen;
-    mock_reply_generate(&req, m->opts.unscorable_rate, &gen);
+    mock_reply_opts_t ro = {.unscorable_rate = m->opts.unscorable_rate, .quote = m->opts.quote_response};
+    mock_reply_generate_with(&req, &ro, &gen);
     call.gen = &gen;
     api->reply(&call, &r->resp);
     stat_add(m, gen.kind == MOCK_KIND_INFERENCE ? ST_INFERENCE : ST_JUDGE, 1);
@@ -507,6 +581,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     } else {
         serve_plain(m, r, url, method);
     }
+    if (r->hangup) return MHD_NO;   /* libmicrohttpd closes the connection: no reply at all */
     if (delay_us > 0) {
         r->parked = true;
         MHD_suspend_connection(c);
@@ -534,6 +609,19 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
     free(r->raw_uri);
     free(r);
     *req_cls = NULL;
+}
+
+/* libmicrohttpd's errors, logged as every server logs them (httpd_mhd_log); but an outage that
+ * closes connections does it by refusing requests, which libmicrohttpd reports each time:
+ * expected there, so only at debug level. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    const mock_t *m = cls;
+    if (m->opts.outage_status == 0 && m->opts.outage_ms > 0 && strstr(fmt, "Application reported internal error")) {
+        log_debug("libmicrohttpd: a connection closed unanswered (the outage)");
+        return;
+    }
+    httpd_mhd_log(cls, fmt, ap);
 }
 
 /* ---- lifecycle ---- */
@@ -629,6 +717,19 @@ mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen)
     if (m->opts.threads < 1) m->opts.threads = 1;
     m->id_base = (uint64_t)loop_now_us() ^ ((uint64_t)wall_ms() << 20);
     m->limits = mock_limits_new(opts->rpm, opts->tpm, opts->burst_seconds);
+    if (opts->episode_rpm > 0 || opts->episode_tpm > 0) {
+        if (opts->episode_ms <= 0 && opts->episode_requests == 0) {
+            snprintf(err, errlen, "--episode-rpm/--episode-tpm need --episode-ms or --episode-requests (how long the "
+                     "episode lasts)");
+            goto fail;
+        }
+        m->episode = mock_limits_new(opts->episode_rpm, opts->episode_tpm, opts->burst_seconds);
+    }
+    if (opts->outage_status != 0 && (opts->outage_status < 500 || opts->outage_status > 599)) {
+        snprintf(err, errlen, "--outage-status: %d is not 0 (close the connection) or a status from 500 to 599",
+                 opts->outage_status);
+        goto fail;
+    }
     m->aws = mock_aws_new(opts, err, errlen);
     if (!m->aws) goto fail;
 
@@ -695,7 +796,7 @@ mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen)
             goto fail;
         }
         s->daemon = MHD_start_daemon(flags, (uint16_t)m->port, NULL, NULL, on_request, s,
-                                     MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, m, /* first, as MHD asks */
+                                     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, /* first, as MHD asks */
                                      MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
                                      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                      MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
@@ -762,6 +863,7 @@ void mock_destroy(mock_t **self_p)
     free(m->srv);
     mock_timer_destroy(&m->timer);
     mock_limits_destroy(&m->limits);
+    mock_limits_destroy(&m->episode);
     mock_aws_destroy(&m->aws);
     free(m->host);
     free(m->api_key);

@@ -13,6 +13,10 @@
  *   GET  /healthz                   200 "ok"
  *   GET  /stats, POST /stats/reset  counters as JSON; zero them
  *
+ * Bad days on purpose (all off by default): an outage window (5xx or connections closed
+ * unanswered), a limited episode that announces and enforces low limits and then normal ones,
+ * structured-output requests refused, judge replies that quote the judged response.
+ *
  * DESIGN. It must never be the bottleneck of what it measures. libmicrohttpd runs its own
  * epoll threads (--threads, one by default); a request's whole life is one pass through the
  * handler (parse with cJSON, build the reply with buf_t) and a few atomic counters. A delayed
@@ -45,6 +49,8 @@ typedef struct {
     uint64_t tokens_in, tokens_out;/* usage reported in 2xx replies */
     uint64_t in_flight;            /* model calls received and not yet answered */
     uint64_t max_in_flight;        /* highest in_flight since start or reset */
+    uint64_t outage_replies;       /* model calls failed (or hung up on) by --outage-ms */
+    uint64_t episode_calls;        /* model calls served under the --episode-* limits */
 } mock_stats_t;
 
 /* Binds and starts serving. NULL on failure with the reason in err (e.g. the address is in use).

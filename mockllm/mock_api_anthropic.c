@@ -63,6 +63,56 @@ static int check(const mock_hdrs_t *h, const char *api_key, const mock_call_t *c
     return 0;
 }
 
+/* tools: [{"name", "description"?, "input_schema"}], tool_choice: {"type": "auto" | "any" | "none" |
+ * "tool", "name"?}. A forced tool ("tool") asks for structured output: the reply is that tool's
+ * tool_use block. */
+static int parse_tools(const cJSON *root, mock_req_t *req, char *err, size_t errlen)
+{
+    req->aside_ok = true;
+    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
+    const cJSON *choice = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
+    if (tools && !cJSON_IsArray(tools)) {
+        snprintf(err, errlen, "tools: Input should be a valid list");
+        return -1;
+    }
+    int i = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tools) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
+        if (!cJSON_IsObject(t) || !cJSON_IsString(name) || !*name->valuestring) {
+            snprintf(err, errlen, "tools.%d.name: Field required", i);
+            return -1;
+        }
+        if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(t, "input_schema"))) {
+            snprintf(err, errlen, "tools.%d.input_schema: Field required", i);
+            return -1;
+        }
+        i++;
+    }
+    if (!choice) return 0;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(choice, "type");
+    if (!cJSON_IsObject(choice) || !cJSON_IsString(type)) {
+        snprintf(err, errlen, "tool_choice.type: Field required");
+        return -1;
+    }
+    if (strcmp(type->valuestring, "tool") != 0) return 0;   /* auto, any, none: the model chooses */
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(choice, "name");
+    if (!cJSON_IsString(name)) {
+        snprintf(err, errlen, "tool_choice.name: Field required");
+        return -1;
+    }
+    cJSON_ArrayForEach(t, tools) {
+        const cJSON *tn = cJSON_GetObjectItemCaseSensitive(t, "name");
+        if (strcmp(tn->valuestring, name->valuestring) == 0) {
+            req->structured = true;
+            req->tool = name->valuestring;
+            return 0;
+        }
+    }
+    snprintf(err, errlen, "tool_choice.name: no tool named `%.64s` in tools", name->valuestring);
+    return -1;
+}
+
 static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char *err, size_t errlen)
 {
     (void)url_model;
@@ -95,6 +145,7 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
     if (system && mock_api_add_content(req, MOCK_ROLE_SYSTEM, system, true, false, "system", err, errlen) < 0)
         return -1;
 
+    if (parse_tools(root, req, err, errlen) < 0) return -1;
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
     if (!cJSON_IsArray(msgs)) {
         snprintf(err, errlen, "messages: Field required (an array)");
@@ -139,11 +190,27 @@ static void reply(const mock_call_t *call, mock_resp_t *resp)
     PUT(buf_printf(b, "{\"id\":\"msg_mock%016llx\",\"type\":\"message\",\"role\":\"assistant\",\"model\":",
                    (unsigned long long)call->id));
     PUT(buf_json_str(b, call->req->model, strlen(call->req->model)));
-    PUT(buf_puts(b, ",\"content\":[{\"type\":\"text\",\"text\":"));
-    PUT(buf_json_str(b, g->text, g->len));
-    PUT(buf_printf(b, "}],\"stop_reason\":\"%s\",\"stop_sequence\":null,"
-                   "\"usage\":{\"input_tokens\":%u,\"output_tokens\":%u}}",
-                   g->truncated ? "max_tokens" : "end_turn", g->input_tokens, g->output_tokens));
+    if (g->structured) {   /* the forced tool's call, after any text beside it */
+        PUT(buf_puts(b, ",\"content\":["));
+        if (g->aside) {
+            PUT(buf_puts(b, "{\"type\":\"text\",\"text\":"));
+            PUT(buf_json_str(b, g->aside, g->aside_len));
+            PUT(buf_puts(b, "},"));
+        }
+        const char *tool = call->req->tool ? call->req->tool : "tool";
+        PUT(buf_printf(b, "{\"type\":\"tool_use\",\"id\":\"toolu_mock%016llx\",\"name\":", (unsigned long long)call->id));
+        PUT(buf_json_str(b, tool, strlen(tool)));
+        PUT(buf_puts(b, ",\"input\":"));
+        PUT(buf_append(b, g->text, g->len));
+        PUT(buf_printf(b, "}],\"stop_reason\":\"tool_use\",\"stop_sequence\":null,"
+                       "\"usage\":{\"input_tokens\":%u,\"output_tokens\":%u}}", g->input_tokens, g->output_tokens));
+    } else {
+        PUT(buf_puts(b, ",\"content\":[{\"type\":\"text\",\"text\":"));
+        PUT(buf_json_str(b, g->text, g->len));
+        PUT(buf_printf(b, "}],\"stop_reason\":\"%s\",\"stop_sequence\":null,"
+                       "\"usage\":{\"input_tokens\":%u,\"output_tokens\":%u}}",
+                       g->truncated ? "max_tokens" : "end_turn", g->input_tokens, g->output_tokens));
+    }
     request_id(call, resp);
     limit_headers(call, resp);
 }

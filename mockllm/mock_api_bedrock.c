@@ -61,6 +61,51 @@ static int number_in(const cJSON *o, const char *key, double lo, double hi, cons
     return 0;
 }
 
+/* toolConfig: {"tools": [{"toolSpec": {"name", "description"?, "inputSchema": {"json"}}}],
+ * "toolChoice"?: {"auto": {}} | {"any": {}} | {"tool": {"name"}}}. A forced tool asks for
+ * structured output: the reply is that tool's toolUse block. */
+static int parse_tool_config(const cJSON *tc, mock_req_t *req, char *err, size_t errlen)
+{
+    req->aside_ok = true;
+    if (!tc) return 0;
+    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(tc, "tools");
+    if (!cJSON_IsObject(tc) || !cJSON_IsArray(tools) || cJSON_GetArraySize(tools) == 0) {
+        snprintf(err, errlen, "toolConfig.tools: required, a non-empty array");
+        return -1;
+    }
+    int i = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tools) {
+        const cJSON *spec = cJSON_GetObjectItemCaseSensitive(t, "toolSpec");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(spec, "name");
+        const cJSON *schema = cJSON_GetObjectItemCaseSensitive(spec, "inputSchema");
+        if (!cJSON_IsObject(spec) || !cJSON_IsString(name) || !*name->valuestring ||
+            !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(schema, "json"))) {
+            snprintf(err, errlen, "toolConfig.tools[%d].toolSpec: needs a name and inputSchema.json", i);
+            return -1;
+        }
+        i++;
+    }
+    const cJSON *choice = cJSON_GetObjectItemCaseSensitive(tc, "toolChoice");
+    const cJSON *forced = cJSON_GetObjectItemCaseSensitive(choice, "tool");
+    if (!forced) return 0;   /* auto, any: the model chooses */
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(forced, "name");
+    if (!cJSON_IsString(name)) {
+        snprintf(err, errlen, "toolConfig.toolChoice.tool.name: required");
+        return -1;
+    }
+    cJSON_ArrayForEach(t, tools) {
+        const cJSON *tn = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(t, "toolSpec"), "name");
+        if (strcmp(tn->valuestring, name->valuestring) == 0) {
+            req->structured = true;
+            req->tool = name->valuestring;
+            return 0;
+        }
+    }
+    snprintf(err, errlen, "toolConfig.toolChoice.tool.name: no tool named `%.64s`", name->valuestring);
+    return -1;
+}
+
 static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char *err, size_t errlen)
 {
     if (!url_model || !*url_model) {
@@ -88,6 +133,7 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
     const cJSON *system = cJSON_GetObjectItemCaseSensitive(root, "system");
     if (system && mock_api_add_content(req, MOCK_ROLE_SYSTEM, system, false, false, "system", err, errlen) < 0)
         return -1;
+    if (parse_tool_config(cJSON_GetObjectItemCaseSensitive(root, "toolConfig"), req, err, errlen) < 0) return -1;
 
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
     if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
@@ -123,12 +169,27 @@ static void reply(const mock_call_t *call, mock_resp_t *resp)
 {
     const mock_gen_t *g = call->gen;
     buf_t *b = mock_resp_start(resp, 200);
-    PUT(buf_puts(b, "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":"));
-    PUT(buf_json_str(b, g->text, g->len));
+    PUT(buf_puts(b, "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":["));
+    if (g->structured) {   /* the forced tool's call, after any text beside it */
+        if (g->aside) {
+            PUT(buf_puts(b, "{\"text\":"));
+            PUT(buf_json_str(b, g->aside, g->aside_len));
+            PUT(buf_puts(b, "},"));
+        }
+        const char *tool = call->req->tool ? call->req->tool : "tool";
+        PUT(buf_printf(b, "{\"toolUse\":{\"toolUseId\":\"tooluse_mock%016llx\",\"name\":", (unsigned long long)call->id));
+        PUT(buf_json_str(b, tool, strlen(tool)));
+        PUT(buf_puts(b, ",\"input\":"));
+        PUT(buf_append(b, g->text, g->len));
+        PUT(buf_putc(b, '}'));
+    } else {
+        PUT(buf_puts(b, "{\"text\":"));
+        PUT(buf_json_str(b, g->text, g->len));
+    }
     PUT(buf_printf(b, "}]}},\"stopReason\":\"%s\",\"usage\":{\"inputTokens\":%u,\"outputTokens\":%u,"
                    "\"totalTokens\":%llu},\"metrics\":{\"latencyMs\":%.0f}}",
-                   g->truncated ? "max_tokens" : "end_turn", g->input_tokens, g->output_tokens,
-                   (unsigned long long)g->input_tokens + g->output_tokens, call->latency_ms));
+                   g->structured ? "tool_use" : g->truncated ? "max_tokens" : "end_turn", g->input_tokens,
+                   g->output_tokens, (unsigned long long)g->input_tokens + g->output_tokens, call->latency_ms));
     request_id(call, resp);
 }
 

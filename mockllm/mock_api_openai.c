@@ -1,6 +1,8 @@
 /* mock_api_openai: the OpenAI chat-completions dialect of the mock LLM (POST
- * .../chat/completions): Bearer auth, the request body, the chat.completion reply, the
- * x-ratelimit-* headers and OpenAI's error bodies ({"error": {message, type, param, code}}). */
+ * .../chat/completions): Bearer auth, the request body (response_format included: a json_schema
+ * one asks for structured output, and the reply's content is then the object), the
+ * chat.completion reply, the x-ratelimit-* headers and OpenAI's error bodies
+ * ({"error": {message, type, param, code}}). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +81,48 @@ static int role_of(const char *s, mock_role_t *out)
     return 0;
 }
 
+/* response_format: absent or {"type": "text"}: free text; {"type": "json_object"}, or
+ * {"type": "json_schema", "json_schema": {"name", "schema", "strict"?, "description"?}}: the
+ * reply is an object. */
+static int parse_response_format(const cJSON *rf, mock_req_t *req, char *err, size_t errlen)
+{
+    if (!rf || cJSON_IsNull(rf)) return 0;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(rf, "type");
+    if (!cJSON_IsObject(rf) || !cJSON_IsString(type)) {
+        snprintf(err, errlen, "response_format.type: required, one of text, json_object, json_schema");
+        return -1;
+    }
+    if (strcmp(type->valuestring, "text") == 0) return 0;
+    if (strcmp(type->valuestring, "json_object") == 0) {
+        req->structured = true;
+        return 0;
+    }
+    if (strcmp(type->valuestring, "json_schema") != 0) {
+        snprintf(err, errlen, "response_format.type: expected one of text, json_object, json_schema");
+        return -1;
+    }
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(js, "name");
+    const cJSON *strict = cJSON_GetObjectItemCaseSensitive(js, "strict");
+    if (!cJSON_IsObject(js) || !cJSON_IsString(name) || !*name->valuestring || strlen(name->valuestring) > 64 ||
+        strspn(name->valuestring, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+            strlen(name->valuestring)) {
+        snprintf(err, errlen, "response_format.json_schema.name: required, 1 to 64 of a-z A-Z 0-9 _ -");
+        return -1;
+    }
+    if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(js, "schema"))) {
+        snprintf(err, errlen, "response_format.json_schema.schema: required, an object");
+        return -1;
+    }
+    if (strict && !cJSON_IsBool(strict) && !cJSON_IsNull(strict)) {
+        snprintf(err, errlen, "response_format.json_schema.strict: expected a boolean");
+        return -1;
+    }
+    req->structured = true;
+    req->tool = name->valuestring;
+    return 0;
+}
+
 static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char *err, size_t errlen)
 {
     (void)url_model;
@@ -114,6 +158,8 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
     if (mt && !cJSON_IsNull(mt) && mock_api_max_tokens(mt, mt_name, &req->max_tokens, err, errlen) < 0)
         return -1;
 
+    if (parse_response_format(cJSON_GetObjectItemCaseSensitive(root, "response_format"), req, err, errlen) < 0)
+        return -1;
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
     if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
         snprintf(err, errlen, "messages: required, a non-empty array");

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { T_STR, T_INT, T_U64, T_NUM, T_BOOL, T_LATENCY, T_LOGLEVEL, T_LOGFORMAT } type_t;
+typedef enum { T_STR, T_INT, T_U64, T_NUM, T_BOOL, T_LATENCY, T_LOGLEVEL, T_LOGFORMAT, T_QUOTE } type_t;
 
 typedef struct {
     const char *flag;    /* without the leading "--" */
@@ -32,6 +32,15 @@ static const opt_t table[] = {
     {"tpm", T_NUM, OFF(tpm), 0, 1e15},
     {"burst-seconds", T_NUM, OFF(burst_seconds), 0.001, 3600},
     {"unscorable-rate", T_NUM, OFF(unscorable_rate), 0, 1},
+    {"quote-response", T_QUOTE, OFF(quote_response), 0, 0},
+    {"no-structured", T_BOOL, OFF(no_structured), 0, 0},
+    {"episode-rpm", T_NUM, OFF(episode_rpm), 0, 1e12},
+    {"episode-tpm", T_NUM, OFF(episode_tpm), 0, 1e15},
+    {"episode-ms", T_NUM, OFF(episode_ms), 0, 1e9},
+    {"episode-requests", T_U64, OFF(episode_requests), 0, 0},
+    {"outage-ms", T_NUM, OFF(outage_ms), 0, 1e9},
+    {"outage-after-ms", T_NUM, OFF(outage_after_ms), 0, 1e9},
+    {"outage-status", T_INT, OFF(outage_status), 0, 599},
     {"quota-exhausted", T_BOOL, OFF(quota_exhausted), 0, 0},
     {"api-key", T_STR, OFF(api_key), 0, 0},
     {"aws-access-key", T_STR, OFF(aws_access_key), 0, 0},
@@ -56,6 +65,7 @@ void mock_opts_default(mock_opts_t *o)
     o->threads = 1;
     o->seed = 1;
     o->error_status = 500;
+    o->outage_status = 503;
     o->burst_seconds = 1.0;
     o->aws_creds_ttl = 3600;
     o->aws_region = "us-east-1";
@@ -80,6 +90,16 @@ const char *mock_opts_usage(void)
            "  --rpm N, --tpm N       rate limits per provider and model, 0 = off (default off)\n"
            "  --burst-seconds S      share of a minute's limit allowed at once (default 1)\n"
            "  --unscorable-rate P    fraction of first-turn judge replies naming no rating (default 0)\n"
+           "  --quote-response MODE  judge replies quote the judged response after their verdict:\n"
+           "                         never | first (first turns) | always (default never)\n"
+           "  --no-structured        refuse structured-output requests with a 400\n"
+           "  --episode-rpm N, --episode-tpm N\n"
+           "                         limits enforced and announced from the first model call ...\n"
+           "  --episode-ms MS, --episode-requests N\n"
+           "                         ... for this long or this many calls; then --rpm/--tpm or none\n"
+           "  --outage-ms MS         model calls fail for this long (default 0: no outage) ...\n"
+           "  --outage-after-ms MS   ... from this long after the first model call (default 0)\n"
+           "  --outage-status CODE   500..599, or 0 to close connections unanswered (default 503)\n"
            "  --quota-exhausted      every model call fails with the provider's quota error\n"
            "  --api-key KEY          require this key (OpenAI: Bearer; Anthropic: x-api-key)\n"
            "AWS (S3 path style, STS, container credentials, IMDSv2, SageMaker; docs/mockllm.md):\n"
@@ -277,6 +297,15 @@ static int set_opt(mock_opts_t *o, const opt_t *t, const char *v, const char *sr
     case T_LOGFORMAT:
         if (log_parse_format(v, (log_format_t *)(void *)field) < 0) {
             snprintf(err, errlen, "%s: '%s' is not a log format (text, json)", src, v);
+            return -1;
+        }
+        return 0;
+    case T_QUOTE:
+        if (strcasecmp(v, "never") == 0) *(mock_quote_t *)(void *)field = MOCK_QUOTE_NEVER;
+        else if (strcasecmp(v, "first") == 0) *(mock_quote_t *)(void *)field = MOCK_QUOTE_FIRST;
+        else if (strcasecmp(v, "always") == 0) *(mock_quote_t *)(void *)field = MOCK_QUOTE_ALWAYS;
+        else {
+            snprintf(err, errlen, "%s: '%s' is not a quoting mode (never, first, always)", src, v);
             return -1;
         }
         return 0;

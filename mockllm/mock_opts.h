@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "mock_reply.h"
 
 #define MOCK_LATENCY_MAX_MS 3600000.0   /* a sampled delay is clamped to [0, 1 h] */
 
@@ -35,6 +36,21 @@ typedef struct {
     double rpm, tpm;         /* rate limits per (provider, model); 0 = off (the default) */
     double burst_seconds;    /* how much of a minute's quota may come at once; default 1 */
     double unscorable_rate;  /* fraction of first-turn judge replies naming no rating; default 0 */
+    mock_quote_t quote_response; /* judge replies quote the judged response: never (default),
+                                    first (first turns), always */
+    bool no_structured;      /* refuse structured-output requests with a 400, as a server without
+                                them does (response_format, a forced tool) */
+    /* A limited episode: from the first model call, these per-minute limits are enforced and
+     * announced instead of rpm/tpm, until episode_ms have passed or episode_requests model calls
+     * were served (whichever is set and comes first); then rpm/tpm (or none) as usual. */
+    double episode_rpm, episode_tpm;   /* 0 = no episode (the default) */
+    double episode_ms;
+    uint64_t episode_requests;
+    /* An outage: model calls that arrive from outage_after_ms after the first model call, for
+     * outage_ms, fail with outage_status (500..599), or get their connection closed without a
+     * reply when it is 0. outage_ms 0 = none (the default); outage_status default 503. */
+    double outage_ms, outage_after_ms;
+    int outage_status;
     bool quota_exhausted;    /* every model call fails with the provider's quota error */
     const char *api_key;     /* required key (OpenAI Bearer, Anthropic x-api-key); NULL = none */
     /* AWS (mock_aws.h). Strings borrowed. */

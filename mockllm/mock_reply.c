@@ -379,7 +379,63 @@ static bool truncate_utf8(buf_t *out, size_t max)
     return true;
 }
 
-void mock_reply_generate(const mock_req_t *r, double unscorable_rate, mock_gen_t *out)
+static bool is_hex_lower(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+uint64_t mock_judged_hash(const char *text, size_t len)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && is_hex_lower(text[j])) j++;
+        if (j > i) {
+            if (j - i != 32) h = mock_hash(text + i, j - i, h);   /* a 32-digit run is a tag id */
+            i = j;
+            continue;
+        }
+        h = mock_hash(text + i, 1, h);
+        i++;
+    }
+    return mock_mix64(h);
+}
+
+/* The judged response: what lies between the first "<response..." tag of the judged text and its
+ * closing tag ("</response-ID>" for "<response-ID>", else the first "</response" after it),
+ * trimmed; n = 0 when there is none. */
+static const char *judged_response(const mock_msg_t *judged, size_t *n)
+{
+    *n = 0;
+    const char *t = judged->text, *end = judged->text + judged->len;
+    const char *open = memmem(t, judged->len, "<response", 9);
+    const char *gt = open ? memchr(open, '>', (size_t)(end - open)) : NULL;
+    if (!gt || gt - open > 100) return NULL;
+    const char *body = gt + 1;
+    char closing[112];
+    int cl = snprintf(closing, sizeof closing, "</%.*s>", (int)(gt - open - 1), open + 1);
+    const char *close = cl > 0 ? memmem(body, (size_t)(end - body), closing, (size_t)cl) : NULL;
+    if (!close) close = memmem(body, (size_t)(end - body), "</response", 10);
+    if (!close) return NULL;
+    while (body < close && isspace((unsigned char)*body)) body++;
+    while (close > body && isspace((unsigned char)close[-1])) close--;
+    *n = (size_t)(close - body);
+    return body;
+}
+
+/* A structured verdict: the object, with the quote in its reasoning when it has no place beside. */
+static void structured_verdict(const mock_scale_t *sc, uint64_t h, int rating, const char *quote, size_t qlen,
+                               bool aside_ok, buf_t *out)
+{
+    uint64_t st = h ^ 0x5bd1e9955bd1e995ULL;
+    buf_t why;
+    buf_init(&why, 0);
+    if (rating < 0) PUT(buf_puts(&why, unscorables[draw(&st) % COUNT(unscorables)]));
+    else reasoning(&st, &why);
+    if (quote && !aside_ok) PUT(buf_printf(&why, " The response said: %.*s", (int)qlen, quote));
+    if (rating >= 0) json_verdict(out, why.data, sc->def[rating], sc->len[rating]);
+    else json_verdict(out, why.data, "undecided", strlen("undecided"));
+    buf_free(&why);
+}
+
+void mock_reply_generate_with(const mock_req_t *r, const mock_reply_opts_t *o, mock_gen_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->rating = -1;
@@ -406,27 +462,54 @@ void mock_reply_generate(const mock_req_t *r, double unscorable_rate, mock_gen_t
         out->style = MOCK_STYLE_PROSE;
         inference_text(r, &text);
     } else {
-        uint64_t h = mock_mix64(mock_hash(judged->text, judged->len, 0));
+        uint64_t h = mock_judged_hash(judged->text, judged->len);
         out->kind = has_assistant ? MOCK_KIND_REASK : MOCK_KIND_JUDGE;
         out->rating = (int)(h % sc.n);
         uint64_t u = mock_mix64(h ^ 0x243f6a8885a308d3ULL);
         double unit = (double)(u >> 11) * (1.0 / 9007199254740992.0);
         if (out->kind == MOCK_KIND_REASK) out->style = MOCK_STYLE_JSON;
-        else if (unit < unscorable_rate) out->style = MOCK_STYLE_UNSCORABLE;
+        else if (unit < o->unscorable_rate) out->style = MOCK_STYLE_UNSCORABLE;
         else out->style = (mock_style_t)((h >> 32) % MOCK_STYLE_VERDICTS);
         if (out->style == MOCK_STYLE_UNSCORABLE) out->rating = -1;
-        judge_text(&sc, h, out->style, out->rating, &text);
+        size_t qlen = 0;
+        const char *quote = NULL;
+        if (o->quote == MOCK_QUOTE_ALWAYS || (o->quote == MOCK_QUOTE_FIRST && out->kind == MOCK_KIND_JUDGE))
+            quote = judged_response(judged, &qlen);
+        out->quoted = quote != NULL;
+        if (r->structured) {
+            out->structured = true;
+            structured_verdict(&sc, h, out->rating, quote, qlen, r->aside_ok, &text);
+            if (quote && r->aside_ok) {
+                buf_t aside;
+                buf_init(&aside, 0);
+                PUT(buf_printf(&aside, "The response said: %.*s", (int)qlen, quote));
+                out->aside_len = aside.len;
+                out->aside = buf_take(&aside);
+            }
+        } else {
+            judge_text(&sc, h, out->style, out->rating, &text);
+            if (quote) PUT(buf_printf(&text, "\n\nThe response under evaluation said:\n%.*s", (int)qlen, quote));
+        }
     }
-    if (r->max_tokens > 0 && (uint64_t)r->max_tokens < SIZE_MAX / 4)
+    /* A structured object is never cut: it would not parse (real APIs answer a length stop there
+     * with an error of their own). */
+    if (!out->structured && r->max_tokens > 0 && (uint64_t)r->max_tokens < SIZE_MAX / 4)
         out->truncated = truncate_utf8(&text, (size_t)r->max_tokens * 4);
     out->len = text.len;
     out->text = buf_take(&text);
-    out->output_tokens = mock_tokens(out->len);
+    out->output_tokens = mock_tokens(out->len + out->aside_len);
+}
+
+void mock_reply_generate(const mock_req_t *r, double unscorable_rate, mock_gen_t *out)
+{
+    mock_reply_opts_t o = {.unscorable_rate = unscorable_rate, .quote = MOCK_QUOTE_NEVER};
+    mock_reply_generate_with(r, &o, out);
 }
 
 void mock_gen_free(mock_gen_t *g)
 {
     free(g->text);
-    g->text = NULL;
-    g->len = 0;
+    free(g->aside);
+    g->text = g->aside = NULL;
+    g->len = g->aside_len = 0;
 }

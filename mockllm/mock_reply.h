@@ -10,8 +10,17 @@
  *     the last occurrence of that line in the last user message that has it, up to a blank line.
  *     The judged text is the first user message that has the line; its hash picks the rating,
  *     the reply style, and whether the reply is unscorable.
+ *     Tag ids (32 lower-case hex digits, metric_render's per-call <response-ID>) are left out of
+ *     that hash, so the same material gets the same rating whatever id the prompt carries.
  *   - A judge call whose conversation holds an assistant turn is a re-ask: it always gets a
  *     clean JSON verdict with the same rating the first turn would have had.
+ *   - A request that asks for structured output (mock_req_t.structured) gets, on a judge call,
+ *     the verdict object itself: {"reasoning": ..., "rating": ...}; an unscorable one carries a
+ *     rating off the scale ("undecided"), as a judge whose tool input is not validated could.
+ *   - Quoting (mock_reply_opts_t.quote): a judge reply may quote the judged response (the text
+ *     between its <response...> tags) without the tags, after its verdict, as a judge that
+ *     repeats injected text would: in the text, beside the object (aside), or inside its
+ *     reasoning when the dialect has no place beside it.
  *   - Anything else is an inference call: one to three sentences picked from a hash of the model
  *     name and every message, mentioning a salient word of the last user message.
  * Output is cut to max_tokens (at a UTF-8 boundary) and then reports a length stop. */
@@ -40,6 +49,9 @@ typedef struct {
     mock_msg_t *msgs;    /* system messages included, in order */
     size_t n_msgs, cap_msgs;
     long max_tokens;     /* output bound; 0 = not given */
+    bool structured;     /* asks for a JSON object (response_format json_schema, a forced tool) */
+    const char *tool;    /* structured: the schema's or tool's name (borrowed) */
+    bool aside_ok;       /* the dialect can carry text beside a structured object */
     int shape;           /* dialect-specific form of the request, for its reply (SageMaker: 0 the
                             messages API, 1 TGI's {"inputs", "parameters"}) */
     char **owned;        /* texts this request frees */
@@ -71,8 +83,12 @@ typedef struct {
     mock_kind_t kind;
     mock_style_t style;
     int rating;              /* index into the scale; -1 for inference and unscorable replies */
-    char *text;              /* caller frees with mock_gen_free */
+    char *text;              /* caller frees with mock_gen_free; structured: the object's JSON */
     size_t len;
+    bool structured;         /* text is the structured object the request asked for */
+    char *aside;             /* structured: text beside the object (a quote), or NULL */
+    size_t aside_len;
+    bool quoted;             /* the reply quotes the judged response */
     uint32_t input_tokens, output_tokens;
     bool truncated;          /* cut to max_tokens: a length stop */
 } mock_gen_t;
@@ -93,10 +109,26 @@ typedef struct {
  * (0 when the marker is absent or no "- " line follows it). */
 size_t mock_scale_parse(const char *text, size_t len, mock_scale_t *out);
 
-/* Writes the reply for r. unscorable_rate in [0,1]: the fraction of first-turn judge calls
- * (by hash of the judged text) whose reply names no rating. Never fails. */
+typedef enum {
+    MOCK_QUOTE_NEVER = 0,    /* the default */
+    MOCK_QUOTE_FIRST,        /* first-turn judge replies quote the judged response; re-asks do not */
+    MOCK_QUOTE_ALWAYS,       /* re-asks too */
+} mock_quote_t;
+
+typedef struct {
+    double unscorable_rate;  /* [0,1]: the fraction of first-turn judge calls (by hash of the
+                                judged text) whose reply names no rating */
+    mock_quote_t quote;
+} mock_reply_opts_t;
+
+/* Writes the reply for r. Never fails. */
+void mock_reply_generate_with(const mock_req_t *r, const mock_reply_opts_t *o, mock_gen_t *out);
+/* The same with no quoting. */
 void mock_reply_generate(const mock_req_t *r, double unscorable_rate, mock_gen_t *out);
 void mock_gen_free(mock_gen_t *g);
+
+/* The hash that picks a judge's rating: of the text without its tag ids. */
+uint64_t mock_judged_hash(const char *text, size_t len);
 
 /* The 64-bit hash the module uses (FNV-1a with a final mix), for tests and ids. */
 uint64_t mock_hash(const void *p, size_t n, uint64_t h);

@@ -1,8 +1,10 @@
 /* wshard: a shard as a worker holds it; see wshard.h.
  *
  * DESIGN. A unit is one (record, target). Its life: RESPONSE (inference call, unless the dataset
- * carries the response) -> JUDGING (one judge call per metric, all in flight at once; a reply
- * that names no rating is re-asked once with the conversation so far) -> DONE (the result is
+ * carries the response) -> JUDGING (one judge call per metric, all in flight at once, each with
+ * its own random tag id around the material (metric_render) and asking for the verdict as
+ * structured output where the judge's provider can; a reply that names no rating, or
+ * conflicting ones, is re-asked once with the conversation so far) -> DONE (the result is
  * reported). A unit whose inference fails is reported with every metric `error`: the failure is
  * recorded on the record and never stalls the shard. Every callback from the llm client carries
  * a pointer into the shard's own arrays, so nothing outlives the shard. */
@@ -26,7 +28,9 @@ typedef struct {
     unit_t *u;
     size_t metric;      /* index into spec->metrics */
     char *prompt;       /* the rendered judge prompt (kept for the re-ask) */
-    char *first_reply;  /* the first reply, when it named no rating */
+    char nonce[METRIC_NONCE_LEN + 1];   /* the prompt's tag id */
+    char *first_reply;  /* the first reply, when it named no rating or conflicting ones */
+    bool conflicted;    /* ...conflicting ones */
 } jslot_t;
 
 struct unit {
@@ -126,14 +130,16 @@ static void on_judge(const llm_reply_t *r, void *arg)
         return;
     }
     verdict_t v;
-    memset(&v, 0, sizeof v);
-    int rc = verdict_parse(m, r->text, r->text_len, &v);
+    verdict_reply_t in = {.text = r->text, .len = r->text_len, .structured = r->structured,
+                          .structured_len = r->structured_len, .nonce = j->nonce};
+    int rc = verdict_read(m, &in, &v);
     if (rc == 0 && v.rating >= 0 && (size_t)v.rating < m->n_ratings) {
         const metric_rating_t *rt = &m->ratings[v.rating];
         free(sc->rating);
         sc->rating = xstrdup(rt->definition);
         free(sc->explanation);
-        sc->explanation = v.explanation ? clip(v.explanation, strlen(v.explanation)) : clip(r->text, r->text_len);
+        sc->explanation = v.explanation ? clip(v.explanation, strlen(v.explanation))
+                        : r->structured ? clip(r->structured, r->structured_len) : clip(r->text, r->text_len);
         xfree(&sc->error);
         if (rt->not_applicable) {
             sc->status = SCORE_NOT_APPLICABLE;
@@ -149,18 +155,27 @@ static void on_judge(const llm_reply_t *r, void *arg)
         slot_complete(j);
         return;
     }
-    verdict_clear(&v);
     if (!j->first_reply) {
         /* Re-ask once, with the conversation so far. */
-        j->first_reply = xstrndup(r->text, r->text_len);
+        j->first_reply = r->structured ? xstrndup(r->structured, r->structured_len) : xstrndup(r->text, r->text_len);
+        j->conflicted = v.status == VERDICT_CONFLICT;
+        verdict_clear(&v);
         judge_send(j);
         return;
     }
     sc->status = SCORE_UNSCORED;
     free(sc->explanation);
-    sc->explanation = clip(r->text, r->text_len);
+    sc->explanation = v.explanation ? clip(v.explanation, strlen(v.explanation))
+                    : r->structured ? clip(r->structured, r->structured_len) : clip(r->text, r->text_len);
     free(sc->error);
-    sc->error = xstrdup("the judge named no rating of the scale, also after one re-ask");
+    if (v.status == VERDICT_CONFLICT && v.conflict[0] >= 0 && v.conflict[1] >= 0)
+        sc->error = xasprintf("the judge's reply named conflicting ratings (`%s` and `%s`), also after one re-ask",
+                              m->ratings[v.conflict[0]].definition, m->ratings[v.conflict[1]].definition);
+    else if (v.status == VERDICT_CONFLICT)
+        sc->error = xstrdup("the judge's reply named conflicting ratings, also after one re-ask");
+    else
+        sc->error = xstrdup("the judge named no rating of the scale, also after one re-ask");
+    verdict_clear(&v);
     slot_complete(j);
 }
 
@@ -175,13 +190,16 @@ static void judge_send(jslot_t *j)
     char *reask = NULL;
     msgs[n++] = (llm_msg_t){"user", j->prompt};
     if (j->first_reply) {
-        reask = metric_render_reask(m);
+        reask = j->conflicted ? metric_render_reask_conflict(m) : metric_render_reask(m);
         msgs[n++] = (llm_msg_t){"assistant", j->first_reply};
         msgs[n++] = (llm_msg_t){"user", reask};
     }
+    llm_schema_t schema = {.name = METRIC_VERDICT_NAME, .description = METRIC_VERDICT_DESCRIPTION,
+                           .schema = m->verdict_schema};
     llm_req_t req = {.system = sp->judge_system_prompt ? sp->judge_system_prompt : metric_judge_system(),
                      .msgs = msgs, .n_msgs = n, .max_tokens = sp->judge.max_tokens,
                      .temperature = sp->judge.temperature, .top_p = sp->judge.top_p,
+                     .schema = m->verdict_schema ? &schema : NULL, .retry_budget_ms = sp->judge.retry_budget_s * 1000,
                      /* the job's region, never the worker's: it travels in the spec */
                      .region = sp->region, .api = spec_sagemaker_api(sp, sp->evaluator_model)};
     char err[512];
@@ -204,6 +222,8 @@ static void unit_judge(unit_t *u)
     u->metrics_left = sp->n_metrics;
     for (size_t i = 0; i < sp->n_metrics; i++) {
         if (s->state == SHARD_CANCELLED) { slot_complete(&u->slots[i]); continue; }
+        metric_nonce(u->slots[i].nonce);
+        vars.nonce = u->slots[i].nonce;
         u->slots[i].prompt = metric_render(sp->metrics[i], &vars);
         judge_send(&u->slots[i]);
     }
@@ -252,6 +272,7 @@ static void unit_start(unit_t *u)
     llm_msg_t msg = {"user", prompt};
     llm_req_t req = {.msgs = &msg, .n_msgs = 1, .max_tokens = sp->inference.max_tokens,
                      .temperature = sp->inference.temperature, .top_p = sp->inference.top_p,
+                     .retry_budget_ms = sp->inference.retry_budget_s * 1000,
                      .region = sp->region, .api = spec_sagemaker_api(sp, u->model)};
     char err[512];
     if (llm_call(s->llm, u->model, &req, on_inference, u, err, sizeof err) < 0) {

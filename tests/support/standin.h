@@ -70,6 +70,7 @@ typedef struct {
     llm_status_t status;
     char *text;
     size_t text_len;
+    char *structured;
     usage_t usage;
     uint32_t attempts;
     long http;
@@ -86,6 +87,8 @@ static void on_done(const llm_reply_t *r, void *arg)
     free(s->text);
     free(s->error);
     s->text = r->text ? xstrndup(r->text, r->text_len) : NULL;
+    free(s->structured);
+    s->structured = r->structured ? xstrndup(r->structured, r->structured_len) : NULL;
     s->text_len = r->text_len;
     s->usage = r->usage;
     s->attempts = r->attempts;
@@ -97,6 +100,7 @@ static void on_done(const llm_reply_t *r, void *arg)
 static void slot_free(slot_t *s)
 {
     free(s->text);
+    free(s->structured);
     free(s->error);
     memset(s, 0, sizeof(*s));
 }

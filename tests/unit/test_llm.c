@@ -3,17 +3,25 @@
  * success, 429 then success, 5xx then success, permanent errors, quota, slow replies, oversize
  * bodies, Anthropic format. The server also checks what it receives (path, auth headers, body
  * shape) and counts concurrent requests per model, so limits are asserted from the outside.
- * White-box: includes llm.c to read its per-endpoint bookkeeping. */
+ * The client's loop runs on a virtual clock (vclock.h): backoff, Retry-After and rate-limit
+ * pacing wait in virtual time, so the test takes seconds; the server stamps arrivals with the
+ * same clock, so waits are still asserted. White-box: includes llm.c to read its per-endpoint
+ * bookkeeping. */
 #include "llm/llm.c"
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 
 #include "check.h"
+#include "mockllm/mock.h"
 #include "standin.h"
+#include "vclock.h"
+
+static vclock_t vclock;   /* the client loop's clock; the server thread reads it too */
 
 #define OPENAI_KEY "sk-test-KEY123"
 #define ANTHROPIC_KEY "ak-test-KEY456"
@@ -48,7 +56,7 @@ static int scen_enter(const char *model, bool concurrent)
     int idx = -1;
     if (s) {
         idx = s->count++;
-        if (idx < 4) s->t_us[idx] = loop_now_us();
+        if (idx < 4) s->t_us[idx] = vclock_read(&vclock);
         if (concurrent && ++s->cur > s->max) s->max = s->cur;
     }
     pthread_mutex_unlock(&mu);
@@ -150,6 +158,22 @@ static enum MHD_Result ok_anthropic(struct MHD_Connection *conn, const char *las
     return ret;
 }
 
+/* A structured reply: the object as the content (OpenAI) or a tool_use block after a text one
+ * (Anthropic). */
+static enum MHD_Result ok_object(struct MHD_Connection *conn, bool anthropic)
+{
+    static const char openai_body[] =
+        "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":"
+        "\"{\\\"reasoning\\\":\\\"fine\\\",\\\"rating\\\":\\\"correct\\\"}\"}}],"
+        "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":3}}";
+    static const char anthropic_body[] =
+        "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":\"aside\"},"
+        "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"verdict\","
+        "\"input\":{\"reasoning\":\"fine\",\"rating\":\"correct\"}}],\"stop_reason\":\"tool_use\","
+        "\"usage\":{\"input_tokens\":11,\"output_tokens\":4}}";
+    return reply(conn, 200, anthropic ? anthropic_body : openai_body, NULL);
+}
+
 static const char *hdr(struct MHD_Connection *conn, const char *name)
 {
     return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
@@ -208,7 +232,36 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
     snprintf(lastbuf, sizeof lastbuf, "%s", cJSON_IsString(last) ? last->valuestring : "");
     char name[64];
     snprintf(name, sizeof name, "%s", model->valuestring);
+    /* structured output as each API asks for it: OpenAI response_format, Anthropic a forced tool */
+    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(j, "response_format");
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(j, "tools");
+    const cJSON *choice = cJSON_GetObjectItemCaseSensitive(j, "tool_choice");
+    bool wants_object = false;
+    if (rf) {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(rf, "type");
+        const cJSON *sname = cJSON_GetObjectItemCaseSensitive(js, "name");
+        const cJSON *strict = cJSON_GetObjectItemCaseSensitive(js, "strict");
+        if (!cJSON_IsString(type) || strcmp(type->valuestring, "json_schema") != 0 || !cJSON_IsString(sname) ||
+            strcmp(sname->valuestring, "verdict") != 0 || !cJSON_IsTrue(strict) ||
+            !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(js, "schema")))
+            why = "bad response_format";
+        wants_object = true;
+    }
+    if (tools || choice) {
+        const cJSON *t0 = cJSON_GetArrayItem(tools, 0);
+        const cJSON *tname = cJSON_GetObjectItemCaseSensitive(t0, "name");
+        const cJSON *ctype = cJSON_GetObjectItemCaseSensitive(choice, "type");
+        const cJSON *cname = cJSON_GetObjectItemCaseSensitive(choice, "name");
+        if (!anthropic || !cJSON_IsString(tname) || strcmp(tname->valuestring, "verdict") != 0 ||
+            !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(t0, "input_schema")) || !cJSON_IsString(ctype) ||
+            strcmp(ctype->valuestring, "tool") != 0 || !cJSON_IsString(cname) ||
+            strcmp(cname->valuestring, "verdict") != 0)
+            why = "bad tools / tool_choice";
+        wants_object = true;
+    }
     cJSON_Delete(j);
+    if (why) return reject(conn, why);
 
     bool concurrent = strcmp(name, "conc") == 0 || strcmp(name, "many") == 0 || strcmp(name, "latermodel") == 0;
     int idx = scen_enter(name, concurrent);
@@ -248,6 +301,14 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
     } else if (strcmp(name, "slow2") == 0) {
         usleep(2000 * 1000);
         ret = ok_openai(conn, lastbuf);
+    } else if (strcmp(name, "struct") == 0 && wants_object) {
+        ret = ok_object(conn, anthropic);
+    } else if (strcmp(name, "nostruct") == 0 && wants_object) {
+        ret = reply(conn, 400, "{\"error\":{\"message\":\"response_format is not supported\"}}", NULL);
+    } else if (strcmp(name, "flaky503") == 0) {   /* 503 for its first 30 s (virtual), then fine */
+        scen_t sc = scen_get(name);
+        if (vclock_read(&vclock) - sc.t_us[0] < 30 * 1000000LL) ret = reply(conn, 503, "down for maintenance", NULL);
+        else ret = ok_openai(conn, lastbuf);
     } else if (strcmp(name, "claude-credit") == 0) {
         ret = reply(conn, 400, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.\"}}", NULL);
     } else if (strcmp(name, "claude-529") == 0 && idx == 0) {
@@ -583,6 +644,215 @@ static void test_destroy_in_flight(loop_t *loop)
     for (int i = 0; i < 6; i++) CHECK(s[i].done == 0);
 }
 
+static const llm_schema_t VERDICT = {
+    .name = "verdict", .description = "Record the verdict",
+    .schema = "{\"type\":\"object\",\"properties\":{\"reasoning\":{\"type\":\"string\"},\"rating\":"
+              "{\"type\":\"string\",\"enum\":[\"correct\",\"incorrect\"]}},\"required\":[\"reasoning\","
+              "\"rating\"],\"additionalProperties\":false}"};
+
+static int call_schema(llm_client_t *c, const char *model, slot_t *s)
+{
+    llm_req_t req = req_of(HELLO, 1);
+    req.schema = &VERDICT;
+    char err[512];
+    if (llm_call(c, model, &req, on_done, s, err, sizeof err) < 0) {
+        fprintf(stderr, "llm_call(%s): %s\n", model, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Structured output: asked for the way each API takes it (the server rejects anything else),
+ * answered in kind; an endpoint that refuses it is asked again without it, once, and never again;
+ * a provider without structured output (SageMaker) never sends it. */
+static void test_structured(loop_t *loop)
+{
+    llm_opts_t o;
+    llm_opts_default(&o);
+    o.backoff_base_ms = 5;
+    llm_client_t *c = llm_client_new(loop, &o);
+    slot_t oa = {0}, an = {0}, plain = {0};
+    CHECK(call_schema(c, "openai/struct", &oa) == 0);
+    CHECK(call_schema(c, "anthropic/struct", &an) == 0);
+    CHECK(call(c, "openai/struct", &plain) == 0);   /* no schema: plain text as before */
+    CHECK(drain(loop, c) == 0);
+    CHECK(oa.status == LLM_OK && oa.structured && strcmp(oa.structured, "{\"reasoning\":\"fine\",\"rating\":\"correct\"}") == 0);
+    CHECK(oa.text && oa.text_len == 0);
+    CHECK(an.status == LLM_OK && an.structured && strstr(an.structured, "\"rating\":\"correct\""));
+    CHECK(an.text && strcmp(an.text, "aside") == 0);
+    CHECK(plain.status == LLM_OK && !plain.structured && strcmp(plain.text, "echo:hello") == 0);
+    CHECK(ep_of(c, "openai/struct")->structured == STRUCT_YES);
+
+    /* refused: 400 to the structured request, then the plain twin answers */
+    slot_t r1 = {0}, r2 = {0};
+    CHECK(call_schema(c, "openai-api/local/nostruct", &r1) == 0);
+    CHECK(drain(loop, c) == 0);
+    CHECK(r1.status == LLM_OK && !r1.structured && strcmp(r1.text, "echo:hello") == 0 && r1.attempts == 2);
+    CHECK(ep_of(c, "openai-api/local/nostruct")->structured == STRUCT_NO);
+    CHECK(call_schema(c, "openai-api/local/nostruct", &r2) == 0);
+    CHECK(drain(loop, c) == 0);
+    CHECK(r2.status == LLM_OK && r2.attempts == 1);   /* not asked again */
+    CHECK(scen_get("nostruct").count == 3);
+    llm_stats_t st;
+    llm_get_stats(c, &st);
+    CHECK(st.retries == 0 && st.calls_ok == 5);
+
+    /* a malformed schema name is a bad request, reported through the callback */
+    llm_schema_t bad = VERDICT;
+    bad.name = "no spaces allowed";
+    llm_req_t req = req_of(HELLO, 1);
+    req.schema = &bad;
+    slot_t b = {0};
+    char err[256];
+    CHECK(llm_call(c, "openai/struct", &req, on_done, &b, err, sizeof err) == 0);
+    CHECK(drain(loop, c) == 0);
+    CHECK(b.status == LLM_ERR_PERMANENT && contains(b.error, "schema's name"));
+
+    /* SageMaker has no structured output: its request never carries the schema */
+    model_t *m = NULL;
+    CHECK((m = model_get(c, "sagemaker/ep", NULL, err, sizeof err)) != NULL);
+    if (m) {
+        call_t probe = {.m = m};
+        httpmsg_request_init(&probe.http);
+        llm_req_t sreq = req_of(HELLO, 1);
+        sreq.schema = &VERDICT;
+        CHECK(call_build(&probe, &sreq, err, sizeof err) == 0);
+        CHECK(!probe.structured && !probe.has_plain && probe.http.body.data && !strstr(probe.http.body.data, "verdict"));
+        httpmsg_request_clear(&probe.http);
+    }
+    slot_free(&oa);
+    slot_free(&an);
+    slot_free(&plain);
+    slot_free(&r1);
+    slot_free(&r2);
+    slot_free(&b);
+    llm_client_destroy(&c);
+}
+
+/* Retries ride out an outage: a provider that answers 503 for 30 s loses nothing with the default
+ * budget; one that never recovers is given up after the budget, not after a count, and the waits
+ * between attempts grow (the floor of each backoff delay). Virtual time. */
+static void test_retry_budget(loop_t *loop)
+{
+    llm_opts_t o;
+    llm_opts_default(&o);   /* base 500 ms, cap 30 s, no count limit, budget 300 s */
+    CHECK(o.max_retries < 0 && o.retry_budget_ms == 300000);
+    llm_client_t *c = llm_client_new(loop, &o);
+    slot_t outage = {0}, dead = {0};
+    CHECK(call(c, "openai/flaky503", &outage) == 0);
+    llm_req_t req = req_of(HELLO, 1);
+    req.retry_budget_ms = 60000;
+    char err[256];
+    CHECK(llm_call(c, "openai/always503", &req, on_done, &dead, err, sizeof err) == 0);
+    CHECK(drain(loop, c) == 0);
+
+    CHECK(outage.status == LLM_OK && outage.attempts >= 3 && outage.latency_ms >= 30000);
+    scen_t sc = scen_get("flaky503");
+    CHECK(sc.count == (int)outage.attempts);
+    /* each wait at least the growing floor: 250, 500, 1000 ms */
+    CHECK(sc.t_us[1] - sc.t_us[0] >= 250 * 1000);
+    CHECK(sc.t_us[2] - sc.t_us[1] >= 500 * 1000);
+    CHECK(sc.t_us[3] - sc.t_us[2] >= 1000 * 1000);
+
+    CHECK(dead.status == LLM_ERR_TRANSIENT && dead.http == 503);
+    CHECK(contains(dead.error, "the retry budget is 60 s") && contains(dead.error, "upstream unavailable"));
+    CHECK(dead.latency_ms <= 60000 && dead.latency_ms >= 15000);   /* the floors of 6+ retries add up */
+    CHECK(dead.attempts >= 6 && dead.attempts <= 12);
+    slot_free(&outage);
+    slot_free(&dead);
+    llm_client_destroy(&c);
+}
+
+/* llm_model_check: what a scheduler asks before it accepts a job. */
+static void test_model_check(void)
+{
+    char err[512] = "";
+    CHECK(llm_model_check("openai/gpt-4o-mini", NULL, err, sizeof err) == 0);
+    CHECK(llm_model_check("anthropic/claude-x", NULL, err, sizeof err) == 0);
+    CHECK(llm_model_check("openai-api/local/m", NULL, err, sizeof err) == 0);
+    CHECK(llm_model_check("bedrock/amazon.nova-pro-v1:0", "us-east-1", err, sizeof err) == 0);
+    char *saved_key = xstrdup(getenv("OPENAI_API_KEY")), *saved_url = xstrdup(getenv("OPENAI_BASE_URL"));
+    unsetenv("OPENAI_API_KEY");
+    CHECK(llm_model_check("openai/gpt-4o-mini", NULL, err, sizeof err) == 0);   /* a base URL: keys optional */
+    unsetenv("OPENAI_BASE_URL");
+    CHECK(llm_model_check("openai/gpt-4o-mini", NULL, err, sizeof err) < 0);
+    CHECK(contains(err, "`openai/gpt-4o-mini` needs OPENAI_API_KEY") && contains(err, "OPENAI_BASE_URL"));
+    setenv("OPENAI_API_KEY", saved_key, 1);
+    setenv("OPENAI_BASE_URL", saved_url, 1);
+    free(saved_key);
+    free(saved_url);
+    CHECK(llm_model_check("openai-api/nosvc/m", NULL, err, sizeof err) < 0 && contains(err, "NOSVC_BASE_URL"));
+    CHECK(llm_model_check("what/ever", NULL, err, sizeof err) < 0 && err[0]);
+    CHECK(llm_model_check("nova-textgeneration-pro", "sa-east-1", err, sizeof err) < 0 && err[0]);
+}
+
+/* Structured output end to end against the mock LLM (in this process): the verdict object comes
+ * back from OpenAI-compatible, Anthropic and Bedrock (SigV4-signed Converse) dialects alike; a
+ * server that refuses it is asked again in plain text. */
+static void test_structured_mock(loop_t *loop)
+{
+    static const llm_schema_t schema = {
+        .name = "record_verdict", .description = "Record the verdict",
+        .schema = "{\"type\":\"object\",\"properties\":{\"reasoning\":{\"type\":\"string\"},\"rating\":{\"type\":"
+                  "\"string\",\"enum\":[\"incorrect\",\"partially correct\",\"correct\"]}},\"required\":[\"reasoning\","
+                  "\"rating\"],\"additionalProperties\":false}"};
+    static const llm_msg_t judge_msg[] = {{"user", "Rate it.\n<response-0123456789abcdef0123456789abcdef>\nParis.\n"
+                                                   "</response-0123456789abcdef0123456789abcdef>\n\n"
+                                                   "Choose exactly one rating from this scale:\n- incorrect\n"
+                                                   "- partially correct\n- correct\n\nEnd with JSON."}};
+    for (int refuse = 0; refuse < 2; refuse++) {
+        mock_opts_t mo;
+        mock_opts_default(&mo);
+        mo.log_level = LOG_ERROR;
+        mo.no_structured = refuse;
+        char err[256];
+        mock_t *mock = mock_new(&mo, err, sizeof err);
+        CHECK(mock != NULL);
+        if (!mock) return;
+        char *saved = xstrdup(getenv("ANTHROPIC_BASE_URL")), *v1 = xasprintf("%s/v1", mock_url(mock));
+        setenv("ANTHROPIC_BASE_URL", mock_url(mock), 1);
+        setenv("ANTHROPIC_API_KEY", "k", 1);
+        setenv("MOCKJ_BASE_URL", v1, 1);
+        setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", mock_url(mock), 1);
+        setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+        setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
+        llm_opts_t o;
+        llm_opts_default(&o);
+        llm_client_t *c = llm_client_new(loop, &o);
+        static const char *const models[] = {"openai-api/mockj/judge", "anthropic/judge", "bedrock/amazon.nova-pro-v1:0"};
+        slot_t s[3] = {{0}};
+        for (int i = 0; i < 3; i++) {
+            llm_req_t req = {.system = SYSTEM, .msgs = judge_msg, .n_msgs = 1, .max_tokens = 256, .top_p = -1,
+                             .schema = &schema};
+            CHECK(llm_call(c, models[i], &req, on_done, &s[i], err, sizeof err) == 0);
+        }
+        CHECK(drain(loop, c) == 0);
+        for (int i = 0; i < 3; i++) {
+            CHECK(s[i].status == LLM_OK);
+            if (refuse) {
+                CHECK(!s[i].structured && s[i].text && s[i].attempts == 2);
+                CHECK(ep_of(c, models[i])->structured == STRUCT_NO);
+            } else {
+                cJSON *obj = s[i].structured ? cJSON_Parse(s[i].structured) : NULL;
+                const cJSON *r = cJSON_GetObjectItemCaseSensitive(obj, "rating");
+                CHECK(cJSON_IsString(r) && (strcmp(r->valuestring, "incorrect") == 0 ||
+                                            strcmp(r->valuestring, "partially correct") == 0 ||
+                                            strcmp(r->valuestring, "correct") == 0));
+                CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(obj, "reasoning")));
+                cJSON_Delete(obj);
+                CHECK(s[i].attempts == 1 && ep_of(c, models[i])->structured == STRUCT_YES);
+            }
+            slot_free(&s[i]);
+        }
+        llm_client_destroy(&c);
+        mock_destroy(&mock);
+        setenv("ANTHROPIC_BASE_URL", saved, 1);
+        setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY, 1);
+        free(saved);
+        free(v1);
+    }
+}
+
 int main(void)
 {
     huge_body = xmalloc(HUGE_LEN);
@@ -622,10 +892,16 @@ int main(void)
     log_set_level(LOG_ERROR);
 
     loop_t *loop = loop_new();
+    vclock_init(&vclock);
+    loop_set_clock(loop, &vclock.base);
     test_scenarios(loop);
     test_timeout(loop);
     test_concurrency(loop);
     test_destroy_in_flight(loop);
+    test_structured(loop);
+    test_retry_budget(loop);
+    test_model_check();
+    test_structured_mock(loop);
     loop_destroy(&loop);
     MHD_stop_daemon(d);
     free(huge_body);

@@ -1,8 +1,8 @@
 /* test_loop: the epoll event loop (lib/loop.c): file descriptors (readiness, replacing and
  * removing a registration, removing from inside a callback), one-shot timers (order by due time
  * then by id, deletion at any heap position, thousands at once, a timer added by a timer for
- * "now" runs on the next pass), the before-wait hook and its "work pending" answer, and the
- * thread-safe wake-up and stop.
+ * "now" runs on the next pass), the before-wait hook and its "work pending" answer, the
+ * thread-safe wake-up and stop, and a virtual clock (loop_set_clock) that skips idle waits.
  *
  * No assertion is about how long anything took: timers are checked for the order they fire in,
  * and waits are bounded by the loop's own return (loop_run_once with a timeout) or by a deadline
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "vclock.h"
 
 #define DEADLINE_MS 20000
 
@@ -364,6 +365,62 @@ static void test_clock(void)
     CHECK(ms >= a / 1000 && ms <= loop_now_us() / 1000);
 }
 
+/* A virtual clock: an hour of timers runs in a few passes, in order, on the loop's own time; a
+ * ready fd is served before time moves on. */
+typedef struct {
+    int order[3];
+    int n;
+    int64_t at[3];
+    loop_t *l;
+} vrec_t;
+
+static void on_vtimer(loop_t *l, uint64_t id, void *arg)
+{
+    vrec_t *r = arg;
+    if (r->n < 3) {
+        r->at[r->n] = loop_time_ms(l);
+        r->order[r->n++] = (int)id;
+    }
+}
+
+static bool three(void *arg) { return ((vrec_t *)arg)->n == 3; }
+
+static void test_virtual_clock(void)
+{
+    loop_t *l = loop_new();
+    vclock_t vc;
+    vclock_init(&vc);
+    loop_set_clock(l, &vc.base);
+    vrec_t r = {.l = l};
+    int64_t t0 = loop_time_ms(l), real0 = loop_now_ms();
+    uint64_t late = loop_timer_add(l, 3600 * 1000, on_vtimer, &r);   /* an hour */
+    uint64_t mid = loop_timer_add(l, 60 * 1000, on_vtimer, &r);      /* a minute */
+    uint64_t soon = loop_timer_add(l, 10, on_vtimer, &r);
+    CHECK(run_until(l, three, &r));
+    CHECK(r.order[0] == (int)soon && r.order[1] == (int)mid && r.order[2] == (int)late);
+    CHECK(r.at[1] - t0 >= 60 * 1000 && r.at[2] - t0 >= 3600 * 1000);
+    CHECK(loop_now_ms() - real0 < 3600 * 1000);   /* trivially: the hour did not pass for real */
+    /* an fd that is ready is served before the clock skips to a far timer */
+    int p[2];
+    CHECK(pipe(p) == 0);
+    fdrec_t f = {.drain = true};
+    CHECK(loop_fd_set(l, p[0], LOOP_READ, on_fd, &f) == 0);
+    vrec_t r2 = {.l = l};
+    loop_timer_add(l, 3600 * 1000, on_vtimer, &r2);
+    CHECK(write(p[1], "x", 1) == 1);
+    int64_t before = loop_time_ms(l);
+    CHECK(loop_run_once(l, 50) == 1);
+    CHECK(f.calls == 1 && r2.n == 0 && loop_time_ms(l) - before < 3600 * 1000);
+    loop_fd_del(l, p[0]);
+    close(p[0]);
+    close(p[1]);
+    /* back to the monotonic clock */
+    loop_set_clock(l, NULL);
+    int64_t m = loop_time_ms(l), now = loop_now_ms();
+    CHECK(m >= now - 1 && m <= loop_now_ms());
+    loop_destroy(&l);
+}
+
 int main(void)
 {
     test_fds();
@@ -373,5 +430,6 @@ int main(void)
     test_hook();
     test_wake_stop();
     test_clock();
+    test_virtual_clock();
     return check_summary("test_loop");
 }

@@ -109,24 +109,24 @@ static void test_openai_parse(void)
     const char *ok = "{\"id\":\"x\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
                      "\"Rating: good\\n\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":12,"
                      "\"completion_tokens\":5,\"total_tokens\":17}}";
-    CHECK(provider_openai.parse_ok(ok, strlen(ok), &r, err, sizeof err) == 0);
+    CHECK(provider_openai.parse_ok(ok, strlen(ok), false, &r, err, sizeof err) == 0);
     CHECK(r.text && strcmp(r.text, "Rating: good\n") == 0 && r.text_len == 13);
     CHECK(r.usage.input_tokens == 12 && r.usage.output_tokens == 5);
     provider_reply_clear(&r);
 
     const char *nousage = "{\"choices\":[{\"message\":{\"content\":\"\"}}]}";
-    CHECK(provider_openai.parse_ok(nousage, strlen(nousage), &r, err, sizeof err) == 0);
+    CHECK(provider_openai.parse_ok(nousage, strlen(nousage), false, &r, err, sizeof err) == 0);
     CHECK(r.text && r.text_len == 0 && r.usage.input_tokens == 0);
     provider_reply_clear(&r);
 
     const char *parts = "{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
                         "{\"type\":\"text\",\"text\":\"b\"}]}}]}";
-    CHECK(provider_openai.parse_ok(parts, strlen(parts), &r, err, sizeof err) == 0);
+    CHECK(provider_openai.parse_ok(parts, strlen(parts), false, &r, err, sizeof err) == 0);
     CHECK(r.text && strcmp(r.text, "ab") == 0);
     provider_reply_clear(&r);
 
     const char *refusal = "{\"choices\":[{\"message\":{\"content\":null,\"refusal\":\"I can't.\"}}]}";
-    CHECK(provider_openai.parse_ok(refusal, strlen(refusal), &r, err, sizeof err) == 0);
+    CHECK(provider_openai.parse_ok(refusal, strlen(refusal), false, &r, err, sizeof err) == 0);
     CHECK(r.text && strcmp(r.text, "I can't.") == 0);
     provider_reply_clear(&r);
 
@@ -134,12 +134,12 @@ static void test_openai_parse(void)
                          "{\"choices\":[{\"message\":{\"content\":null}}]}", "{\"choices\":[{}]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
-        CHECK(provider_openai.parse_ok(bad[i], strlen(bad[i]), &r, err, sizeof err) < 0);
+        CHECK(provider_openai.parse_ok(bad[i], strlen(bad[i]), false, &r, err, sizeof err) < 0);
         CHECK(strstr(err, "openai") != NULL);
         CHECK(r.text == NULL);
     }
     const char *err200 = "{\"error\":{\"message\":\"model overloaded\"}}";
-    CHECK(provider_openai.parse_ok(err200, strlen(err200), &r, err, sizeof err) < 0);
+    CHECK(provider_openai.parse_ok(err200, strlen(err200), false, &r, err, sizeof err) < 0);
     CHECK(strstr(err, "model overloaded") != NULL);
 }
 
@@ -234,14 +234,14 @@ static void test_anthropic(void)
                      "{\"type\":\"text\",\"text\":\"Part one. \"},{\"type\":\"tool_use\",\"id\":\"t\"},"
                      "{\"type\":\"text\",\"text\":\"Part two.\"}],\"usage\":{\"input_tokens\":20,"
                      "\"cache_read_input_tokens\":3,\"output_tokens\":9}}";
-    CHECK(provider_anthropic.parse_ok(ok, strlen(ok), &r, err, sizeof err) == 0);
+    CHECK(provider_anthropic.parse_ok(ok, strlen(ok), false, &r, err, sizeof err) == 0);
     CHECK(r.text && strcmp(r.text, "Part one. Part two.") == 0);
     CHECK(r.usage.input_tokens == 23 && r.usage.output_tokens == 9);
     provider_reply_clear(&r);
     const char *bad = "{\"type\":\"message\",\"content\":\"text\"}";
-    CHECK(provider_anthropic.parse_ok(bad, strlen(bad), &r, err, sizeof err) < 0);
+    CHECK(provider_anthropic.parse_ok(bad, strlen(bad), false, &r, err, sizeof err) < 0);
     CHECK(strstr(err, "anthropic") != NULL);
-    CHECK(provider_anthropic.parse_ok("{", 1, &r, err, sizeof err) < 0);
+    CHECK(provider_anthropic.parse_ok("{", 1, false, &r, err, sizeof err) < 0);
 
     char msg[600];
     const char *credit = "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":"

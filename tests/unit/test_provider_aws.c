@@ -412,39 +412,39 @@ static void test_parse(void)
         "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"reasoningContent\":{\"reasoningText\":"
         "{\"text\":\"hmm\"}}},{\"text\":\"Score: \"},{\"text\":\"4\"}]}},\"stopReason\":\"end_turn\",\"usage\":"
         "{\"inputTokens\":30,\"outputTokens\":7,\"totalTokens\":37,\"cacheReadInputTokens\":5},\"metrics\":{\"latencyMs\":9}}";
-    CHECK(provider_bedrock.parse_ok(conv, strlen(conv), &r, err, sizeof err) == 0);
+    CHECK(provider_bedrock.parse_ok(conv, strlen(conv), false, &r, err, sizeof err) == 0);
     CHECK(r.text && strcmp(r.text, "Score: 4") == 0 && r.text_len == 8);
     CHECK(r.usage.input_tokens == 35 && r.usage.output_tokens == 7);
     provider_reply_clear(&r);
     static const char nomsg[] = "{\"message\":\"odd\"}";
-    CHECK(provider_bedrock.parse_ok(nomsg, strlen(nomsg), &r, err, sizeof err) < 0 && has(err, "odd"));
-    CHECK(provider_bedrock.parse_ok("[1]", 3, &r, err, sizeof err) < 0 && has(err, "bedrock"));
-    CHECK(provider_bedrock.parse_ok("not json", 8, &r, err, sizeof err) < 0 && r.text == NULL);
+    CHECK(provider_bedrock.parse_ok(nomsg, strlen(nomsg), false, &r, err, sizeof err) < 0 && has(err, "odd"));
+    CHECK(provider_bedrock.parse_ok("[1]", 3, false, &r, err, sizeof err) < 0 && has(err, "bedrock"));
+    CHECK(provider_bedrock.parse_ok("not json", 8, false, &r, err, sizeof err) < 0 && r.text == NULL);
 
     static const char chat[] = "{\"id\":\"x\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
                                "\"Fine.\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":21,"
                                "\"completion_tokens\":2,\"total_tokens\":23}}";
-    CHECK(provider_sagemaker.parse_ok(chat, strlen(chat), &r, err, sizeof err) == 0);
+    CHECK(provider_sagemaker.parse_ok(chat, strlen(chat), false, &r, err, sizeof err) == 0);
     CHECK(r.text && strcmp(r.text, "Fine.") == 0 && r.usage.input_tokens == 21 && r.usage.output_tokens == 2);
     provider_reply_clear(&r);
     static const char parts[] =
         "{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"text\",\"text\":\"b\"}]}}]}";
-    CHECK(provider_sagemaker.parse_ok(parts, strlen(parts), &r, err, sizeof err) == 0 && strcmp(r.text, "ab") == 0);
+    CHECK(provider_sagemaker.parse_ok(parts, strlen(parts), false, &r, err, sizeof err) == 0 && strcmp(r.text, "ab") == 0);
     provider_reply_clear(&r);
     static const char tgi[] = "[{\"generated_text\":\"Verdict: yes\"}]";
-    CHECK(provider_sagemaker.parse_ok(tgi, strlen(tgi), &r, err, sizeof err) == 0);
+    CHECK(provider_sagemaker.parse_ok(tgi, strlen(tgi), false, &r, err, sizeof err) == 0);
     CHECK(r.text && strcmp(r.text, "Verdict: yes") == 0 && r.usage.output_tokens == 0);
     provider_reply_clear(&r);
     static const char lmi[] = "{\"generated_text\":\"no\",\"details\":{\"generated_tokens\":3,\"finish_reason\":\"eos\"}}";
-    CHECK(provider_sagemaker.parse_ok(lmi, strlen(lmi), &r, err, sizeof err) == 0);
+    CHECK(provider_sagemaker.parse_ok(lmi, strlen(lmi), false, &r, err, sizeof err) == 0);
     CHECK(r.text && strcmp(r.text, "no") == 0 && r.usage.output_tokens == 3);
     provider_reply_clear(&r);
     static const char nochoice[] = "{\"choices\":[{\"message\":{\"content\":null}}]}";
-    CHECK(provider_sagemaker.parse_ok(nochoice, strlen(nochoice), &r, err, sizeof err) < 0 && has(err, "content"));
+    CHECK(provider_sagemaker.parse_ok(nochoice, strlen(nochoice), false, &r, err, sizeof err) < 0 && has(err, "content"));
     static const char other[] = "{\"predictions\":[1]}";
-    CHECK(provider_sagemaker.parse_ok(other, strlen(other), &r, err, sizeof err) < 0 && has(err, "generated_text"));
-    CHECK(provider_sagemaker.parse_ok("[]", 2, &r, err, sizeof err) < 0);
-    CHECK(provider_sagemaker.parse_ok("", 0, &r, err, sizeof err) < 0 && r.text == NULL);
+    CHECK(provider_sagemaker.parse_ok(other, strlen(other), false, &r, err, sizeof err) < 0 && has(err, "generated_text"));
+    CHECK(provider_sagemaker.parse_ok("[]", 2, false, &r, err, sizeof err) < 0);
+    CHECK(provider_sagemaker.parse_ok("", 0, false, &r, err, sizeof err) < 0 && r.text == NULL);
 }
 
 typedef struct {

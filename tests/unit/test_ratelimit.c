@@ -3,7 +3,9 @@
  * second) and additive recovery (+0.05 per clean second), Retry-After and rate-limit header
  * pauses, 5xx freezing growth, quota exhaustion, the concurrency cap and AIMD for keys without
  * rates, ALLOT shares, the no-ALLOT fallback, DEMAND encoding, immediate DEMAND, limits learned
- * from headers, the one-request wait when nothing remains, and the empty starts of the buckets.
+ * from headers and their decay (held 5 s after the last announcement, +1x a second, forgotten at
+ * 30 s), the time-based regrowth of a cut concurrency limit, the one-request wait when nothing
+ * remains, and the empty starts of the buckets.
  *
  * The .c is included to read the adaptive factor and concurrency limit (a test may reach static
  * state, see CONVENTIONS.md); every behaviour is also checked through ratelimit_acquire. */
@@ -682,15 +684,16 @@ static void test_learned_limits(void)
     allot(r, K, 600, 300000, 0);
     /* ...and keeps to it: 600 rpm is 10 calls a second. */
     pace_t p;
-    pace(r, K, 100, T0 + 100, T0 + 5100, &p);
+    pace(r, K, 100, T0 + 100, T0 + 4100, &p);
     CHECK(p.max_window >= 9 && p.max_window <= 11);
 
-    /* The same limits again change nothing; new announced limits replace the learned ones. */
-    ratelimit_release(r, K, &o, T0 + 6000);
+    /* The same limits again (within the hold) change nothing; new announced limits replace the
+     * learned ones. */
+    ratelimit_release(r, K, &o, T0 + 4500);
     CHECK(!ratelimit_demand_due(r));
     o.limit_requests = 1200;
     o.limit_tokens = 0;                            /* tokens no longer limited */
-    ratelimit_release(r, K, &o, T0 + 6001);
+    ratelimit_release(r, K, &o, T0 + 4501);
     CHECK(ratelimit_demand_due(r));
     CHECK(encode(r, &t) == 1);
     row = trow(&t, K);
@@ -710,6 +713,97 @@ static void test_learned_limits(void)
     ratelimit_configure(r, "spec", 60, 1000, 0);
     ratelimit_release(r, "spec", &o, T0 + 7000);
     CHECK(!ratelimit_demand_due(r));
+    ratelimit_destroy(&r);
+}
+
+/* Learned limits decay (issue: a limited episode must not slow a worker for the rest of its
+ * life). 600 rpm announced at t = 0, then replies without announcements: held for 5 s, then +600
+ * rpm a second, forgotten at 30 s (adaptive: concurrency only). An announcement on the way sets
+ * the announced limit again; so does a 429 that announces one. */
+static void test_learned_decay(void)
+{
+    ratelimit_t *r = ratelimit_new(64);
+    ratelimit_outcome_t ann = outcome(200);
+    ann.limit_requests = 600;
+    CHECK(ratelimit_acquire(r, K, 0, T0) == 0);
+    ratelimit_release(r, K, &ann, T0);
+    allot(r, K, 600, 0, 0);
+    key_t_ *k = find(r, K);
+    CHECK(k->learned && near(k->cfg_rpm, 600));
+    pace_t p;
+    pace(r, K, 0, T0 + 1000, T0 + 4900, &p);       /* within the hold: 10 calls a second */
+    for (int s = 1; s < 3; s++) CHECK(p.per_s[s] >= 9 && p.per_s[s] <= 11);
+    CHECK(near(k->cfg_rpm, 600));
+    /* the curve: 2x at 5 s, +1x each second, forgotten at 30 s */
+    static const struct { int64_t at; double rpm; } curve[] = {
+        {5000, 1200}, {5999, 1200}, {6000, 1800}, {10500, 4200}, {29999, 15600}};
+    for (size_t i = 0; i < sizeof curve / sizeof curve[0]; i++) {
+        (void)ratelimit_acquire(r, K, 0, T0 + curve[i].at);
+        CHECK(k->learned && near(k->cfg_rpm, curve[i].rpm));
+        if (!near(k->cfg_rpm, curve[i].rpm)) fprintf(stderr, "  at %lld ms: %g rpm\n", (long long)curve[i].at, k->cfg_rpm);
+        k->inflight = 0;
+    }
+    CHECK(ratelimit_demand_due(r));                /* the broker hears the grown limit */
+    table_t t;
+    ratelimit_demand_add(r, K, 1);
+    CHECK(encode(r, &t) == 1 && near(trow(&t, K)->rpm, 15600));
+    free(t.rows);
+    /* the allotted share follows the grown limit: with the whole of 9,000 rpm, 150 calls a second */
+    allot(r, K, 9000, 0, 0);
+    CHECK(!k->learned || k->cfg_rpm > 0);
+    (void)ratelimit_acquire(r, K, 0, T0 + 30000);
+    k->inflight = 0;
+    CHECK(!k->learned && near(k->cfg_rpm, 0) && !has_rates(k));
+    CHECK(fill(r, K, T0 + 30001) == 64);           /* unpaced: the concurrency cap alone */
+    ratelimit_demand_add(r, K, -1);
+    CHECK(encode(r, &t) == 0);                     /* nothing left to divide */
+    free(t.rows);
+
+    /* an announcement during the growth sets the announced limit again, and restarts the hold */
+    ratelimit_release(r, K, &ann, T0 + 40000);     /* learned again at 40 s */
+    CHECK(k->learned && near(k->cfg_rpm, 600));
+    (void)ratelimit_acquire(r, K, 0, T0 + 47000);
+    k->inflight = 0;
+    CHECK(near(k->cfg_rpm, 2400));                 /* 7 s quiet: 4x */
+    ann.limit_requests = 300;                      /* a lower limit now */
+    ratelimit_release(r, K, &ann, T0 + 47001);
+    CHECK(near(k->cfg_rpm, 300));
+    (void)ratelimit_acquire(r, K, 0, T0 + 51000);
+    k->inflight = 0;
+    CHECK(near(k->cfg_rpm, 300));                  /* held again for 5 s from 47 s */
+    /* a 429 that announces the limit is an announcement too */
+    ratelimit_outcome_t thr = outcome(429);
+    thr.throttled = true;
+    thr.retry_after_ms = 0;
+    thr.limit_requests = 300;
+    ratelimit_release(r, K, &thr, T0 + 53000);
+    (void)ratelimit_acquire(r, K, 0, T0 + 57000);
+    k->inflight = 0;
+    CHECK(near(k->cfg_rpm, 300));
+    /* configured limits never decay */
+    ratelimit_configure(r, "spec", 600, 0, 0);
+    allot(r, "spec", 600, 0, 0);
+    (void)ratelimit_acquire(r, "spec", 0, T0 + 500000);
+    CHECK(near(find(r, "spec")->cfg_rpm, 600));
+    ratelimit_destroy(&r);
+}
+
+/* 429-learned cuts grow back in bounded time: a key without rates cut to one call in flight is
+ * back at the default concurrency within 20 clean seconds, however slow its calls are. */
+static void test_concurrency_grows_back(void)
+{
+    ratelimit_t *r = ratelimit_new(100);
+    for (int i = 0; i < 15; i++) release_429(r, "k", 0, T0 + 1000 * i);
+    CHECK(fill(r, "k", T0 + 15000) == 1);
+    int64_t t = T0 + 15000;
+    int seconds = 0;
+    while (fill(r, "k", t) < 100 && seconds < 60) {   /* one clean (slow) call a second */
+        t += 1000;
+        seconds++;
+        CHECK(ratelimit_acquire(r, "k", 0, t) == 0);
+        release_status(r, "k", 200, t);
+    }
+    CHECK(seconds <= 20);
     ratelimit_destroy(&r);
 }
 
@@ -808,6 +902,8 @@ int main(void)
     test_demand();
     test_demand_due();
     test_learned_limits();
+    test_learned_decay();
+    test_concurrency_grows_back();
     test_remaining_zero_with_limit();
     test_empty_starts();
     return check_summary("test_ratelimit");

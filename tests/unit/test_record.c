@@ -182,9 +182,35 @@ static void test_invalid(void)
     errlist_free(&e);
 }
 
+/* "\u0000" would cut a text short inside cJSON: an error naming FILE:LINE and the field. */
+static void test_nul_escapes(void)
+{
+    CHECK(fails("{\"prompt\": \"What is\\u0000 ML?\"}",
+                "data.jsonl:7: key `prompt` contains a NUL character (\\u0000), which would cut the text short", 1));
+    CHECK(fails("{\"query\": \"q\", \"context\": \"\\u0000\"}", "data.jsonl:7: key `context` contains a NUL", 1));
+    CHECK(fails("{\"prompt\": \"p\", \"answer\": \"a\\u0000\", \"category\": \"\\u0000c\"}", "key `answer`", 2));
+    CHECK(fails("{\"prompt\": \"p\", \"answer\": \"a\\u0000\", \"category\": \"\\u0000c\"}", "key `category`", 2));
+    CHECK(fails("{\"prompt\": \"p\", \"id\": \"x\\u0000\"}", "key `id` contains a NUL", 1));
+    CHECK(fails("{\"prompt\": \"p\", \"modelResponses\": [{\"response\": \"fine\"}, {\"modelIdentifier\": \"m\", "
+                "\"response\": \"cut\\u0000here\"}]}",
+                "key `modelResponses[1].response` contains a NUL character", 1));
+    CHECK(fails("{\"prompt\": \"p\", \"modelResponses\": [{\"response\": \"r\", \"modelIdentifier\": \"m\\u0000\"}]}",
+                "key `modelResponses[0].modelIdentifier`", 1));
+    CHECK(fails("{\"prompt\\u0000x\": \"p\"}", "a key contains a NUL character", 0));
+    /* not a NUL: an escaped backslash before u0000, other \u escapes, columns llmaj does not read */
+    record_t r;
+    errlist_t e;
+    CHECK(parse("{\"prompt\": \"C:\\\\u0000 and \\u00e9\\u0001\", \"extra\": \"\\u0000\", \"more\": [\"\\u0000\"]}", &r,
+                &e) == 0);
+    CHECK(e.count == 0 && r.prompt && strcmp(r.prompt, "C:\\u0000 and \xc3\xa9\x01") == 0);
+    record_clear(&r);
+    errlist_free(&e);
+}
+
 int main(void)
 {
     test_valid();
     test_invalid();
+    test_nul_escapes();
     return check_summary("test_record");
 }

@@ -78,7 +78,7 @@ static const char *full_spec =
     "  \"output_path\": \"runs/\",\n"
     "  \"mlflow\": {\"tracking_uri\": \"http://127.0.0.1:5000\", \"experiment\": \"my-evals\", \"run_name\": \"ft-28\"},\n"
     "  \"region\": \"us-west-2\",\n"
-    "  \"inference\": {\"max_tokens\": 2048, \"temperature\": 0.7, \"top_p\": 0.9},\n"
+    "  \"inference\": {\"max_tokens\": 2048, \"temperature\": 0.7, \"top_p\": 0.9, \"retry_budget_s\": 120},\n"
     "  \"judge\": {\"max_tokens\": 1024, \"temperature\": 0},\n"
     "  \"limits\": {\"bedrock/amazon.nova-pro-v1:0\": {\"rpm\": 6000, \"tpm\": 2000000, \"max_concurrency\": 512},\n"
     "             \"openai-api/local/my-finetune\": {\"rpm\": 0.5}},\n"
@@ -147,6 +147,7 @@ static void test_full(void)
         CHECK(s2->metrics[2]->n_ratings == 2 && s2->metrics[2]->ratings[0].value == 1);
         CHECK(strcmp(s2->metrics[2]->instructions, s->metrics[2]->instructions) == 0);
         CHECK(s2->inference.temperature == 0.7 && s2->inference.top_p == 0.9 && s2->judge.top_p < 0);
+        CHECK(s2->inference.retry_budget_s == 120 && s2->judge.retry_budget_s == SPEC_RETRY_BUDGET_S);
         CHECK(s2->n_limits == 2 && s2->limits[1].rpm == 0.5 && s2->limits[0].max_concurrency == 512);
         CHECK(s2->evaluate_base_model && s2->skip_invalid && s2->shard_size == 32);
         CHECK(strcmp(s2->mlflow_run_name, "ft-28") == 0 && strcmp(s2->job_name, s->job_name) == 0);
@@ -416,7 +417,12 @@ static void test_numbers(void)
     CHECK(rejects(",\"inference\": {\"top_p\": 1.5}", "inference.top_p: must be a number from 0 to 1, got 1.5"));
     CHECK(rejects(",\"inference\": {\"top_p\": \"0.5\"}", "inference.top_p: must be a number from 0 to 1, got string"));
     CHECK(rejects(",\"inference\": {\"max_token\": 10}", "inference.max_token: unknown key; did you mean `inference.max_tokens`?"));
-    CHECK(rejects(",\"judge\": [1]", "judge: must be an object {max_tokens, temperature, top_p}, got array"));
+    CHECK(rejects(",\"judge\": [1]", "judge: must be an object {max_tokens, temperature, top_p, retry_budget_s}, got array"));
+    /* the retry budget: whole seconds, 1 s to a day; written back only when not the default */
+    CHECK(accepts(",\"judge\": {\"retry_budget_s\": 1}, \"inference\": {\"retry_budget_s\": 86400}"));
+    CHECK(rejects(",\"judge\": {\"retry_budget_s\": 0}", "judge.retry_budget_s: must be an integer from 1 to 86400, got 0"));
+    CHECK(rejects(",\"inference\": {\"retry_budget_s\": 1.5}", "inference.retry_budget_s: must be an integer from 1 to 86400"));
+    CHECK(rejects(",\"judge\": {\"retry_budget\": 60}", "judge.retry_budget: unknown key; did you mean `judge.retry_budget_s`?"));
 
     CHECK(accepts(",\"skip_invalid\": false"));
     CHECK(rejects(",\"skip_invalid\": 1", "skip_invalid: must be true or false, got 1"));

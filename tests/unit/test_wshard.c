@@ -30,7 +30,7 @@
 #define SYSTEM "JUDGE-SYSTEM-PROMPT"
 #define FIRST_VAGUE "Hmm, that is hard to tell."
 
-static atomic_int inference_calls, judge_calls;
+static atomic_int inference_calls, judge_calls, plain_judge_calls;
 
 /* ---- the stand-in server ---- */
 
@@ -95,9 +95,12 @@ static enum MHD_Result play_model(struct MHD_Connection *conn, const char *model
 
 /* The judge. Its material is the first user message (the rendered judge prompt); the metric is
  * told by its scale (only FollowingInstructions offers "not applicable"). */
-static enum MHD_Result play_judge(struct MHD_Connection *conn, const cJSON *msgs)
+static enum MHD_Result play_judge(struct MHD_Connection *conn, const cJSON *msgs, bool structured)
 {
-    atomic_fetch_add(&judge_calls, 1);
+    /* Judge calls ask for structured output (this stand-in answers in text, as a server may);
+     * one refused with a 400 is asked again once without it, if the judge's answer to such
+     * requests is not known yet: counted apart, since that depends on which reply came first. */
+    atomic_fetch_add(structured ? &judge_calls : &plain_judge_calls, 1);
     int n = cJSON_GetArraySize(msgs);
     const char *sys = content_of(msgs, 0, "system");
     if (!sys || strcmp(sys, SYSTEM) != 0) return error400(conn, "the judge was not sent the spec's system prompt");
@@ -128,7 +131,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(j, "messages");
     enum MHD_Result ret;
     if (!cJSON_IsString(model) || !cJSON_IsArray(msgs)) ret = error400(conn, "no model or messages");
-    else if (strcmp(model->valuestring, "judge") == 0) ret = play_judge(conn, msgs);
+    else if (strcmp(model->valuestring, "judge") == 0)
+        ret = play_judge(conn, msgs, cJSON_GetObjectItemCaseSensitive(j, "response_format") != NULL);
     else ret = play_model(conn, model->valuestring, msgs);
     cJSON_Delete(j);
     return ret;
@@ -261,6 +265,7 @@ static void test_shard(loop_t *loop, llm_client_t *llm)
     wshard_cbs_t cbs = {.on_result = on_result, .on_done = on_shard_done, .arg = &k};
     atomic_store(&inference_calls, 0);
     atomic_store(&judge_calls, 0);
+    atomic_store(&plain_judge_calls, 0);
     wshard_t *s = wshard_new(job, 7, 42, recs, N, llm, &cbs);
     CHECK(s != NULL && job->refs == 1);
     CHECK(strcmp(wshard_job_id(s), "job-w") == 0 && wshard_id(s) == 7 && wshard_lease(s) == 42);
@@ -349,6 +354,7 @@ static void test_shard(loop_t *loop, llm_client_t *llm)
     /* Judge calls: 2 metrics for each of the 12 units that had a response (14 minus the two
      * refused inferences), plus one re-ask per metric on each of the four MARK_VAGUE/NEVER units. */
     CHECK(atomic_load(&judge_calls) == 12 * 2 + 4 * 2);
+    CHECK(atomic_load(&plain_judge_calls) <= 4);   /* the MARK_JUDGEFAIL ones (2 targets x 2 metrics), at most */
     wshard_destroy(&s);
     CHECK(s == NULL && job->refs == 0);
     sink_free(&k);
