@@ -272,7 +272,13 @@ static void reap(wthread_t *t)
             pp = &h->next;
         }
     }
-    if (any) want_more(t);
+    if (!any) return;
+    want_more(t);
+    /* A shard's end is a moment /metrics must show without waiting for the next tick (a job can
+     * finish between two ticks); the whole snapshot is published at once, so it stays consistent. */
+    pthread_mutex_lock(&t->w->mu);
+    publish_stats(t);
+    pthread_mutex_unlock(&t->w->mu);
 }
 
 /* A shard we cannot run is still finished (SHARD_DONE with no results), so its lease ends and
