@@ -1,28 +1,34 @@
 /* broker: see broker.h and schemas/protocol.md.
  *
- * DESIGN. Peers are whatever DEALER sockets talk to our ROUTER: each says HELLO with its role.
- * Every message from a peer refreshes its `last_seen`; a peer silent for `dead_after` heartbeat
- * intervals is dead, and a dead worker's leases go back to the front of the queue at once.
- * Silence and the ageing of rate-limit demand are measured on one clock (broker_opts_t.clock_ms,
- * the monotonic clock unless a test supplies a logical one).
+ * DESIGN. Peers are whatever DEALER sockets talk to our ROUTER: each says HELLO with its role, and
+ * each HELLO opens a new, numbered session. Every message from a peer refreshes its `last_seen`;
+ * a peer silent for `dead_after` heartbeat intervals is dead, and a dead worker's leases go back to
+ * the front of the queue at once. Silence, lease deadlines, quarantines and the ageing of
+ * rate-limit demand are measured on one clock (broker_opts_t.clock_ms, the monotonic clock unless
+ * a test supplies a logical one).
+ *
+ * The broker is the authority over jobs and leases (protocol.md §6.10), whatever CURVE says about
+ * the hosts: a job belongs to the scheduler session that first SUBMITs it (or that proves it with
+ * the job's secret: a restarted scheduler), and a SUBMIT or CANCEL from anyone else is refused and
+ * counted; RESULT, SHARD_DONE and RETURN count only from the session holding that lease, for that
+ * job and shard, and go only to the job's owner. The job table is bjobs.c; the shards, their
+ * leases, deadlines, quarantine and stalls are blease.c (broker_int.h is what the files share);
+ * the rules are proto/shard.h's.
  *
  * A shard is a `job_t`-free item: its routing fields plus the payload bytes exactly as the
  * scheduler sent them (the broker never decodes shards). It is in exactly one place: the queue
- * (SHARD_QUEUED), or a worker's lease list (SHARD_LEASED); its states and the lease rules are
- * proto/shard.h's. The queue is fair between jobs (bqueue.c: a FIFO per job, served in turn), so
- * a small job is not stuck behind a large job's backlog. SHARD_DONE ends the lease and the item; results
- * and SHARD_DONE are forwarded to the scheduler that owns the job, whatever the lease state (a
- * late result from a worker we declared dead is still a good result: the scheduler commits
- * idempotently).
+ * (SHARD_QUEUED), or a worker's lease list (SHARD_LEASED). The queue is fair between jobs
+ * (bqueue.c: a FIFO per job, served in turn), so a small job is not stuck behind a large job's
+ * backlog. SHARD_DONE from the holder ends the lease and the item.
  *
  * Credit: a worker's `credit` is the number of shards it asked for (HELLO n + CREDIT n) minus the
- * shards sent to it. Dispatch hands the queue head to the live worker with the most credit and
- * never sends to a worker with none.
+ * shards sent to it, cut to 0 by RETURN, REVOKE and quarantine. Dispatch hands the queue head to
+ * the live worker with the most credit and never sends to a worker with none.
  *
- * Rate limits (DEMAND/ALLOT) are handled by ratelimit_allot.c (fleet-wide allotment).
+ * Rate limits (DEMAND/ALLOT) are handled by allot.c (fleet-wide allotment).
  *
- * RETURN: a draining worker hands back the shards it has not started; they go to the front of
- * the queue at once, and the worker's credit drops to 0 so nothing more is sent to it.
+ * Logging: what anyone can make the broker drop or refuse by the thousand is logged through
+ * lograte (a few lines per interval, then a count), and always counted in /metrics.
  *
  * CURVE (zap.c): every message's sender must hold a key allowed now; a message from a key revoked
  * since its connection was made is dropped, and the heartbeat tick ends the sessions of revoked
@@ -31,120 +37,18 @@
 #include "broker.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "allot.h"
-#include "bqueue.h"
-#include "curve.h"
+#include "broker_int.h"
 #include "log.h"
-#include "loop.h"
 #include "mem.h"
-#include "wire.h"
-#include "frame.h"
-#include "shard.h"
-#include "zap.h"
 
-#define MAX_IDENT FRAME_MAX_IDENT
+/* The liveness clock: last_seen, the silence check, lease deadlines and quarantines read it. */
+int64_t broker_now(const broker_t *b) { return b->clock_ms ? b->clock_ms(b->clock_arg) : loop_now_ms(); }
 
-typedef enum { ROLE_UNKNOWN = 0, ROLE_WORKER, ROLE_SCHEDULER } role_t;
-
-typedef struct item {
-    bq_node_t node;             /* in the queue (bqueue.c) while SHARD_QUEUED */
-    char job_id[WIRE_MAX_ID];
-    uint64_t shard_id;
-    shard_state_t state;        /* SHARD_QUEUED or SHARD_LEASED */
-    uint64_t lease;             /* 0 while queued */
-    unsigned char sched[MAX_IDENT + 1];
-    size_t sched_len;
-    void *payload;
-    size_t payload_len;
-    uint32_t attempts;
-    struct item *prev, *next;   /* in the queue or in a worker's lease list */
-} item_t;
-
-typedef struct {
-    item_t *head, *tail;
-    size_t n;
-} list_t;
-
-typedef struct peer {
-    unsigned char ident[MAX_IDENT + 1];
-    size_t ident_len;
-    role_t role;
-    char name[WIRE_MAX_ID];
-    int64_t last_seen;
-    uint32_t credit;
-    uint32_t threads;
-    list_t leases;
-    bool alive;
-    char key[CURVE_Z85_LEN + 1];   /* CURVE: the public key its HELLO came with */
-    char key_name[64];             /* that key's file name, for logs */
-} peer_t;
-
-typedef struct {
-    char job_id[WIRE_MAX_ID];
-    unsigned char sched[MAX_IDENT + 1];
-    size_t sched_len;
-} jobroute_t;
-
-struct broker {
-    void *ctx;
-    bool own_ctx;
-    void *sock;
-    loop_t *loop;
-    char instance[40];
-    char endpoint[256];
-    int heartbeat_ms, dead_after;
-    int64_t (*clock_ms)(void *arg);   /* liveness clock (broker_opts_t); NULL = loop_now_ms */
-    void *clock_arg;
-    int64_t allot_at;                 /* liveness clock at the last allot_tick */
-    peer_t **peers;
-    size_t n_peers;
-    bqueue_t *queue;
-    jobroute_t *routes;
-    size_t n_routes;
-    uint64_t next_lease;
-    allot_t *allot;
-    zap_t *zap;                 /* CURVE on: who may talk to us */
-    pthread_mutex_t stats_mu;
-    broker_stats_t stats;
-    atomic_bool running;        /* broker_run is serving the socket */
-};
-
-/* The liveness clock: last_seen and the silence check read it, nothing else. */
-static int64_t now_ms(const broker_t *b) { return b->clock_ms ? b->clock_ms(b->clock_arg) : loop_now_ms(); }
-
-/* ---- lists ---- */
-static void list_push_back(list_t *l, item_t *it)
-{
-    it->next = NULL;
-    it->prev = l->tail;
-    if (l->tail) l->tail->next = it;
-    else l->head = it;
-    l->tail = it;
-    l->n++;
-}
-
-static void list_remove(list_t *l, item_t *it)
-{
-    if (it->prev) it->prev->next = it->next;
-    else l->head = it->next;
-    if (it->next) it->next->prev = it->prev;
-    else l->tail = it->prev;
-    it->prev = it->next = NULL;
-    l->n--;
-}
-
-static void item_free(item_t *it)
-{
-    free(it->payload);
-    free(it);
-}
+const char *broker_role_name(const peer_t *p) { return p->role == ROLE_WORKER ? "worker" : "scheduler"; }
 
 /* ---- peers ---- */
 static peer_t *peer_find(broker_t *b, const void *ident, size_t len)
@@ -165,7 +69,7 @@ static peer_t *peer_add(broker_t *b, const void *ident, size_t len)
     return p;
 }
 
-static void update_stats(broker_t *b)
+void broker_update_stats(broker_t *b)
 {
     uint32_t w = 0, s = 0;
     uint64_t leased = 0;
@@ -181,31 +85,12 @@ static void update_stats(broker_t *b)
     pthread_mutex_unlock(&b->stats_mu);
 }
 
-#define STAT_ADD(b, field, v) do { pthread_mutex_lock(&(b)->stats_mu); (b)->stats.field += (v); pthread_mutex_unlock(&(b)->stats_mu); } while (0)
-
-/* Puts every lease of a worker back at the front of the queue, keeping their order. */
-static void requeue_leases(broker_t *b, peer_t *p)
-{
-    size_t n = p->leases.n;
-    while (p->leases.tail) {
-        item_t *it = p->leases.tail;
-        list_remove(&p->leases, it);
-        it->state = SHARD_QUEUED;
-        it->lease = 0;
-        bqueue_push_front(b->queue, &it->node);
-    }
-    if (n) {
-        log_warn("worker %s: %zu leased shard(s) back to the queue", p->name, n);
-        STAT_ADD(b, shards_requeued, n);
-    }
-}
-
 static void peer_remove(broker_t *b, peer_t *p, const char *why)
 {
     if (p->role == ROLE_WORKER) {
         if (strstr(why, "BYE")) log_info("worker %s %s", p->name[0] ? p->name : "?", why);
         else log_warn("worker %s %s", p->name[0] ? p->name : "?", why);
-        requeue_leases(b, p);
+        blease_requeue_all(b, p);
         STAT_ADD(b, workers_died, 1);
         allot_worker_gone(b->allot, p);
     } else if (p->role == ROLE_SCHEDULER) {
@@ -219,11 +104,11 @@ static void peer_remove(broker_t *b, peer_t *p, const char *why)
         }
     }
     free(p);
-    update_stats(b);
+    broker_update_stats(b);
 }
 
 /* ---- sending ---- */
-static int send_to(broker_t *b, peer_t *p, const wire_hdr_t *h, const void *payload, size_t len)
+int broker_send(broker_t *b, peer_t *p, const wire_hdr_t *h, const void *payload, size_t len)
 {
     if (frame_send(b->sock, p->ident, p->ident_len, h, payload, len) < 0) {
         if (errno == EHOSTUNREACH) log_debug("peer %s is gone (send %s)", p->name, wire_type_name(h->type));
@@ -233,129 +118,196 @@ static int send_to(broker_t *b, peer_t *p, const wire_hdr_t *h, const void *payl
     return 0;
 }
 
-static int send_to_ident(broker_t *b, const void *ident, size_t ilen, const wire_hdr_t *h, const void *payload,
-                         size_t len)
+/* To a job's owner (its routing id, live or not). */
+static int send_to_owner(broker_t *b, const bjob_t *j, const wire_hdr_t *h, const void *payload, size_t len)
 {
-    if (frame_send(b->sock, ident, ilen, h, payload, len) < 0) {
+    if (frame_send(b->sock, j->owner, j->owner_len, h, payload, len) < 0) {
         STAT_ADD(b, messages_dropped, 1);
-        log_warn("cannot forward %s for job %s: %s", wire_type_name(h->type), h->job_id, zmq_strerror(errno));
+        log_rated(&b->lr_drop, LOG_WARN, "cannot forward %s for job %s to its scheduler: %s", wire_type_name(h->type),
+                  h->job_id, zmq_strerror(errno));
         return -1;
     }
     return 0;
 }
 
-/* ---- routing table job -> scheduler ---- */
-static jobroute_t *route_find(broker_t *b, const char *job_id)
+/* Whether the session that owns j is live. */
+static bool owner_is_live(broker_t *b, const bjob_t *j)
 {
-    for (size_t i = 0; i < b->n_routes; i++)
-        if (strcmp(b->routes[i].job_id, job_id) == 0) return &b->routes[i];
-    return NULL;
-}
-
-static void route_set(broker_t *b, const char *job_id, const void *ident, size_t len)
-{
-    jobroute_t *r = route_find(b, job_id);
-    if (!r) {
-        b->routes = xrealloc(b->routes, (b->n_routes + 1) * sizeof(jobroute_t));
-        r = &b->routes[b->n_routes++];
-        snprintf(r->job_id, sizeof r->job_id, "%s", job_id);
-    }
-    memcpy(r->sched, ident, len);
-    r->sched_len = len;
-}
-
-/* ---- dispatch ---- */
-static peer_t *best_worker(broker_t *b)
-{
-    peer_t *best = NULL;
-    for (size_t i = 0; i < b->n_peers; i++) {
-        peer_t *p = b->peers[i];
-        if (p->role != ROLE_WORKER || !p->alive || p->credit == 0) continue;
-        /* Most credit first; ties go to the worker holding fewer leases. */
-        if (!best || p->credit > best->credit || (p->credit == best->credit && p->leases.n < best->leases.n))
-            best = p;
-    }
-    return best;
-}
-
-static void dispatch(broker_t *b)
-{
-    size_t budget = 1024;   /* bounded work per pass */
-    while (bqueue_len(b->queue) && budget--) {
-        peer_t *w = best_worker(b);
-        if (!w) break;
-        item_t *it = (item_t *)bqueue_pop(b->queue);   /* the next job's turn */
-        it->state = SHARD_LEASED;
-        it->lease = ++b->next_lease;
-        it->attempts++;
-        wire_hdr_t h = {.type = WIRE_SHARD, .shard_id = it->shard_id, .lease = it->lease, .n = it->attempts};
-        snprintf(h.job_id, sizeof h.job_id, "%s", it->job_id);
-        if (send_to(b, w, &h, it->payload, it->payload_len) < 0) {
-            it->state = SHARD_QUEUED;
-            it->lease = 0;
-            it->attempts--;
-            bqueue_push_front(b->queue, &it->node);
-            w->alive = false;   /* unreachable: the next heartbeat check removes it */
-            continue;
-        }
-        w->credit--;
-        list_push_back(&w->leases, it);
-        STAT_ADD(b, shards_dispatched, 1);
-        log_debug("shard %s/%llu -> %s (lease %llu, attempt %u)", it->job_id, (unsigned long long)it->shard_id,
-                  w->name, (unsigned long long)it->lease, it->attempts);
-    }
-    update_stats(b);
-}
-
-static bool already_known(broker_t *b, const char *job_id, uint64_t shard_id)
-{
-    if (bqueue_find(b->queue, job_id, shard_id)) return true;
-    for (size_t i = 0; i < b->n_peers; i++)
-        for (item_t *it = b->peers[i]->leases.head; it; it = it->next)
-            if (it->shard_id == shard_id && strcmp(it->job_id, job_id) == 0) return true;
-    return false;
-}
-
-static item_t *lease_take(peer_t *p, const char *job_id, uint64_t shard_id, uint64_t lease)
-{
-    for (item_t *it = p->leases.head; it; it = it->next) {
-        if (it->lease == lease && it->shard_id == shard_id && strcmp(it->job_id, job_id) == 0) {
-            list_remove(&p->leases, it);
-            return it;
-        }
-    }
-    return NULL;
-}
-
-static void drop_queued(bq_node_t *n, void *arg)
-{
-    (void)arg;
-    item_free((item_t *)n);
-}
-
-static void drop_job(broker_t *b, const char *job_id)
-{
-    size_t dropped = bqueue_drop_job(b->queue, job_id, drop_queued, NULL);
-    for (size_t i = 0; i < b->n_peers; i++) {
-        peer_t *p = b->peers[i];
-        for (item_t *it = p->leases.head, *next; it; it = next) {
-            next = it->next;
-            if (strcmp(it->job_id, job_id) == 0) {
-                list_remove(&p->leases, it);
-                item_free(it);
-                dropped++;
-            }
-        }
-    }
-    log_info("job %s cancelled: %zu shard(s) dropped", job_id, dropped);
+    if (!j->owner_len) return false;
+    const peer_t *o = peer_find(b, j->owner, j->owner_len);
+    return o && o->role == ROLE_SCHEDULER && o->session == j->owner_session;
 }
 
 /* ---- message handling ---- */
 static void wrong_role(broker_t *b, const peer_t *p, const wire_hdr_t *h)
 {
-    log_warn("%s from %s %s dropped: not a message that role sends", wire_type_name(h->type),
-             p->role == ROLE_WORKER ? "worker" : "scheduler", p->name);
+    log_rated(&b->lr_drop, LOG_WARN, "%s from %s %s dropped: not a message that role sends", wire_type_name(h->type),
+              broker_role_name(p), p->name);
     STAT_ADD(b, messages_dropped, 1);
+}
+
+static void on_hello(broker_t *b, peer_t *p, const void *ident, size_t ilen, const wire_hdr_t *h, const char *key)
+{
+    if (!p) p = peer_add(b, ident, ilen);
+    else if (p->role == ROLE_WORKER) {
+        /* A new session for a known identity ends the old one like a dead one. */
+        blease_requeue_all(b, p);
+        allot_worker_gone(b->allot, p);
+    }
+    p->last_seen = broker_now(b);
+    p->role = strcmp(h->role, "scheduler") == 0 ? ROLE_SCHEDULER : strcmp(h->role, "worker") == 0 ? ROLE_WORKER : ROLE_UNKNOWN;
+    if (p->role == ROLE_UNKNOWN) {
+        log_rated(&b->lr_drop, LOG_WARN, "HELLO with unknown role dropped");
+        peer_remove(b, p, "said HELLO with an unknown role");
+        return;
+    }
+    p->session = ++b->next_session;
+    p->strikes = 0;
+    p->quarantined_until = 0;
+    snprintf(p->name, sizeof p->name, "%s", h->name[0] ? h->name : "?");
+    if (key) {
+        snprintf(p->key, sizeof p->key, "%s", key);
+        snprintf(p->key_name, sizeof p->key_name, "%s", zap_key_name(b->zap, key));
+    }
+    p->credit = p->role == ROLE_WORKER ? (h->n > SHARD_CREDIT_MAX ? SHARD_CREDIT_MAX : h->n) : 0;
+    p->threads = h->threads;
+    if (p->role == ROLE_WORKER) blease_worker_joined(b, p);
+    if (key)
+        log_info("%s %s joined (credit %u, key %s)", broker_role_name(p), p->name, p->credit, p->key_name);
+    else
+        log_info("%s %s joined (credit %u)", broker_role_name(p), p->name, p->credit);
+    uint32_t workers = 0;
+    for (size_t i = 0; i < b->n_peers; i++) workers += b->peers[i]->role == ROLE_WORKER;
+    wire_hdr_t w = {.type = WIRE_WELCOME, .heartbeat_ms = (uint32_t)b->heartbeat_ms, .n = workers};
+    snprintf(w.name, sizeof w.name, "%s", b->instance);
+    /* A WELCOME that cannot be sent is logged by broker_send; the peer, unwelcomed, says HELLO
+     * again after its timeout, so there is nothing more to do here. */
+    broker_send(b, p, &w, NULL, 0);
+    if (p->role == ROLE_WORKER) allot_worker_joined(b->allot, p);
+}
+
+/* SUBMIT and CANCEL: may this session act for the job (shard_job_claim)? The job, with its owner
+ * updated, or NULL when refused (counted). A CANCEL never creates a job. */
+static bjob_t *claim(broker_t *b, peer_t *p, const wire_hdr_t *h)
+{
+    bool cancel = h->type == WIRE_CANCEL;
+    bjob_t *j = bjobs_find(b->jobs, h->job_id);
+    if (!j && cancel) {
+        log_rated(&b->lr_refuse, LOG_WARN, "CANCEL of job %s from scheduler %s dropped: the broker holds nothing of it",
+                  h->job_id, p->name);
+        STAT_ADD(b, cancels_refused, 1);
+        return NULL;
+    }
+    bool known = j && j->owner_len;
+    bool same = known && j->owner_session == p->session;
+    shard_claim_t c = shard_job_claim(known, same, known && owner_is_live(b, j), known ? j->secret : "", h->secret);
+    if (c == SHARD_CLAIM_REFUSE) {
+        log_rated(&b->lr_refuse, LOG_WARN, "%s of job %s from scheduler %s refused: the job belongs to another "
+                  "scheduler session%s", wire_type_name(h->type), h->job_id, p->name,
+                  h->secret[0] ? " and the secret given is not the job's" : " and no secret was given");
+        if (cancel) STAT_ADD(b, cancels_refused, 1);
+        else STAT_ADD(b, submits_refused, 1);
+        return NULL;
+    }
+    if (!j) j = bjobs_get(b->jobs, h->job_id, broker_now(b));
+    if (c == SHARD_CLAIM_TAKE) {
+        if (known) log_info("job %s: scheduler %s takes it over with its secret", h->job_id, p->name);
+        bjob_set_owner(j, p->ident, p->ident_len, p->session, h->secret);
+    }
+    if (h->lease_max_s) {
+        uint64_t ms = (uint64_t)h->lease_max_s * 1000;
+        j->pace.ceiling_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+    }
+    j->active_ms = broker_now(b);
+    return j;
+}
+
+static void on_submit(broker_t *b, peer_t *p, const wire_hdr_t *h, const void *payload, size_t plen)
+{
+    if (p->role != ROLE_SCHEDULER || !payload) {
+        log_rated(&b->lr_drop, LOG_WARN, "SUBMIT from %s dropped: %s", p->name, !payload ? "no payload" : "not a scheduler");
+        STAT_ADD(b, messages_dropped, 1);
+        return;
+    }
+    bjob_t *j = claim(b, p, h);
+    if (!j) return;
+    if (blease_known(b, h->job_id, h->shard_id)) return;   /* a resubmission of work we hold */
+    bqueue_push_back(b->queue, &bitem_new(j, h->shard_id, payload, plen)->node);
+}
+
+static void on_cancel(broker_t *b, peer_t *p, const wire_hdr_t *h)
+{
+    if (p->role != ROLE_SCHEDULER) {
+        wrong_role(b, p, h);
+        return;
+    }
+    if (!claim(b, p, h)) return;
+    size_t dropped = blease_drop_job(b, h->job_id);
+    log_info("job %s cancelled: %zu shard(s) dropped", h->job_id, dropped);
+    wire_hdr_t c = {.type = WIRE_CANCEL};
+    snprintf(c.job_id, sizeof c.job_id, "%s", h->job_id);
+    /* A worker that misses the CANCEL (broker_send logs it) finishes its shard for nothing: the
+     * job's leases are dropped already, so what it sends late is dropped here. */
+    for (size_t i = 0; i < b->n_peers; i++)
+        if (b->peers[i]->role == ROLE_WORKER) broker_send(b, b->peers[i], &c, NULL, 0);
+}
+
+/* RESULT and SHARD_DONE: forwarded to the job's owner only from the session holding the lease. */
+static void on_result(broker_t *b, peer_t *p, const wire_hdr_t *h, const void *payload, size_t plen)
+{
+    if (p->role != ROLE_WORKER) {
+        wrong_role(b, p, h);
+        return;
+    }
+    item_t *it = blease_find(p, h->job_id, h->shard_id, h->lease);
+    if (!it) {
+        log_rated(&b->lr_drop, LOG_WARN, "%s of %s/%llu under lease %llu from worker %s dropped: it holds no such lease",
+                  wire_type_name(h->type), h->job_id, (unsigned long long)h->shard_id, (unsigned long long)h->lease,
+                  p->name);
+        STAT_ADD(b, results_refused, 1);
+        return;
+    }
+    bjob_t *j = it->job;
+    if (h->type == WIRE_RESULT) {
+        if (!payload) {
+            log_rated(&b->lr_drop, LOG_WARN, "RESULT from %s dropped: no payload", p->name);
+            STAT_ADD(b, messages_dropped, 1);
+            return;
+        }
+        blease_progress(b, it);
+        if (send_to_owner(b, j, h, payload, plen) == 0) STAT_ADD(b, results_forwarded, 1);
+        return;
+    }
+    /* SHARD_DONE: the lease ends well; the worker's strikes are forgiven. A failed forward is
+     * counted and logged by send_to_owner; the scheduler's check resubmits what it missed. */
+    blist_remove(&p->leases, it);
+    p->strikes = 0;
+    STAT_ADD(b, shards_done, 1);
+    (void)send_to_owner(b, j, h, NULL, 0);
+    bitem_free(it);   /* the job stays in the table (bjobs_sweep forgets it) */
+}
+
+static void on_return(broker_t *b, peer_t *p, const wire_hdr_t *h)
+{
+    if (p->role != ROLE_WORKER) {
+        wrong_role(b, p, h);
+        return;
+    }
+    p->credit = 0;   /* a worker that gives work back wants no more until it sends CREDIT */
+    if (!h->job_id[0]) return;
+    item_t *it = blease_take(p, h->job_id, h->shard_id, h->lease);
+    if (!it) {
+        log_rated(&b->lr_drop, LOG_INFO, "RETURN of %s/%llu lease %llu that %s does not hold: ignored", h->job_id,
+                  (unsigned long long)h->shard_id, (unsigned long long)h->lease, p->name);
+        STAT_ADD(b, results_refused, 1);
+        return;
+    }
+    it->lease = 0;
+    it->state = SHARD_QUEUED;
+    bqueue_push_front(b->queue, &it->node);   /* the front of its job's queue, its job next */
+    STAT_ADD(b, shards_returned, 1);
+    log_info("worker %s returned shard %s/%llu unstarted: back at the front of the queue", p->name, it->job->job_id,
+             (unsigned long long)it->shard_id);
 }
 
 static void on_message(broker_t *b, const frame_in_t *in)
@@ -372,139 +324,58 @@ static void on_message(broker_t *b, const frame_in_t *in)
         /* Its connection was let in under a key that has been revoked since. */
         zap_count_refused_message(b->zap);
         if (p) {
-            log_warn("%s %s: its key %s was revoked: session ended", p->role == ROLE_WORKER ? "worker" : "scheduler",
-                     p->name, p->key_name);
+            log_warn("%s %s: its key %s was revoked: session ended", broker_role_name(p), p->name, p->key_name);
             peer_remove(b, p, "lost its key");
         } else {
-            log_debug("%s from a revoked key dropped", wire_type_name(h.type));
+            log_rated(&b->lr_drop, LOG_DEBUG, "%s from a revoked key dropped", wire_type_name(h.type));
         }
         return;
     }
     if (!p && h.type != WIRE_HELLO) {
         /* Unknown peer (we restarted, or declared it dead): BYE tells it to start a new session
-         * with HELLO. Its results still go through when we know the job (they are idempotent). */
+         * with HELLO. Nothing it sends counts: its leases ended with its session. */
         if (h.type != WIRE_BYE) {
             wire_hdr_t bye = {.type = WIRE_BYE};
             if (frame_send(b->sock, ident, ilen, &bye, NULL, 0) < 0)   /* it is told again at its next message */
                 log_debug("BYE to a peer without a session not sent: %s", zmq_strerror(errno));
         }
-        if (h.type != WIRE_RESULT && h.type != WIRE_SHARD_DONE) {
-            log_debug("%s from a peer without a session dropped", wire_type_name(h.type));
-            STAT_ADD(b, messages_dropped, 1);
-            return;
-        }
+        log_rated(&b->lr_drop, LOG_INFO, "%s from a peer without a session dropped", wire_type_name(h.type));
+        if (h.type == WIRE_RESULT || h.type == WIRE_SHARD_DONE) STAT_ADD(b, results_refused, 1);
+        else STAT_ADD(b, messages_dropped, 1);
+        return;
     }
     if (p) {
-        p->last_seen = now_ms(b);
+        p->last_seen = broker_now(b);
         p->alive = true;
     }
 
     switch (h.type) {
-    case WIRE_HELLO: {
-        if (!p) p = peer_add(b, ident, ilen);
-        else if (p->role == ROLE_WORKER) {
-            /* A new session for a known identity ends the old one like a dead one. */
-            requeue_leases(b, p);
-            allot_worker_gone(b->allot, p);
-        }
-        p->last_seen = now_ms(b);
-        p->role = strcmp(h.role, "scheduler") == 0 ? ROLE_SCHEDULER : strcmp(h.role, "worker") == 0 ? ROLE_WORKER : ROLE_UNKNOWN;
-        if (p->role == ROLE_UNKNOWN) {
-            log_warn("HELLO with unknown role '%s' dropped", h.role);
-            peer_remove(b, p, "said HELLO with an unknown role");
-            return;
-        }
-        snprintf(p->name, sizeof p->name, "%s", h.name[0] ? h.name : "?");
-        if (key) {
-            snprintf(p->key, sizeof p->key, "%s", key);
-            snprintf(p->key_name, sizeof p->key_name, "%s", zap_key_name(b->zap, key));
-        }
-        p->credit = p->role == ROLE_WORKER ? h.n : 0;
-        p->threads = h.threads;
-        if (key)
-            log_info("%s %s joined (credit %u, key %s)", p->role == ROLE_WORKER ? "worker" : "scheduler", p->name,
-                     p->credit, p->key_name);
-        else
-            log_info("%s %s joined (credit %u)", p->role == ROLE_WORKER ? "worker" : "scheduler", p->name, p->credit);
-        uint32_t workers = 0;
-        for (size_t i = 0; i < b->n_peers; i++) workers += b->peers[i]->role == ROLE_WORKER;
-        wire_hdr_t w = {.type = WIRE_WELCOME, .heartbeat_ms = (uint32_t)b->heartbeat_ms, .n = workers};
-        snprintf(w.name, sizeof w.name, "%s", b->instance);
-        /* A WELCOME that cannot be sent is logged by send_to; the peer, unwelcomed, says HELLO
-         * again after its timeout, so there is nothing more to do here. */
-        send_to(b, p, &w, NULL, 0);
-        if (p->role == ROLE_WORKER) allot_worker_joined(b->allot, p);
+    case WIRE_HELLO:
+        on_hello(b, p, ident, ilen, &h, key);
         break;
-    }
     case WIRE_HEARTBEAT:
         break;
     case WIRE_CREDIT:
         if (p->role != ROLE_WORKER) {
             wrong_role(b, p, &h);
+        } else if (p->quarantined_until) {
+            STAT_ADD(b, messages_dropped, 1);   /* quarantined: it asks for nothing */
         } else {
             /* Bound: a worker cannot claim an absurd amount of work. */
             uint64_t c = (uint64_t)p->credit + h.n;
             p->credit = c > SHARD_CREDIT_MAX ? SHARD_CREDIT_MAX : (uint32_t)c;
         }
         break;
-    case WIRE_SUBMIT: {
-        if (p->role != ROLE_SCHEDULER || !payload || !h.job_id[0]) {
-            log_warn("SUBMIT from %s dropped: %s", p->name, !payload ? "no payload" : "not a scheduler or no job id");
-            STAT_ADD(b, messages_dropped, 1);
-            break;
-        }
-        route_set(b, h.job_id, ident, ilen);
-        if (already_known(b, h.job_id, h.shard_id)) break;   /* a resubmission of work we hold */
-        item_t *it = xcalloc(1, sizeof(*it));
-        snprintf(it->job_id, sizeof it->job_id, "%s", h.job_id);
-        it->shard_id = h.shard_id;
-        it->state = SHARD_QUEUED;
-        memcpy(it->sched, ident, ilen);
-        it->sched_len = ilen;
-        it->payload = xmalloc(plen);
-        memcpy(it->payload, payload, plen);
-        it->payload_len = plen;
-        snprintf(it->node.job_id, sizeof it->node.job_id, "%s", h.job_id);
-        it->node.shard_id = h.shard_id;
-        bqueue_push_back(b->queue, &it->node);
+    case WIRE_SUBMIT:
+        on_submit(b, p, &h, payload, plen);
         break;
-    }
     case WIRE_RESULT:
-    case WIRE_SHARD_DONE: {
-        if (p && p->role != ROLE_WORKER) {
-            wrong_role(b, p, &h);
-            break;
-        }
-        jobroute_t *r = route_find(b, h.job_id);
-        if (p && h.type == WIRE_SHARD_DONE) {
-            item_t *it = lease_take(p, h.job_id, h.shard_id, h.lease);
-            if (it) item_free(it);
-            STAT_ADD(b, shards_done, 1);
-        }
-        if (!r) {
-            log_warn("%s for unknown job %s dropped", wire_type_name(h.type), h.job_id);
-            STAT_ADD(b, messages_dropped, 1);
-            break;
-        }
-        if (send_to_ident(b, r->sched, r->sched_len, &h, payload, plen) == 0 && h.type == WIRE_RESULT)
-            STAT_ADD(b, results_forwarded, 1);
+    case WIRE_SHARD_DONE:
+        on_result(b, p, &h, payload, plen);
         break;
-    }
-    case WIRE_CANCEL: {
-        if (p->role != ROLE_SCHEDULER) {
-            wrong_role(b, p, &h);
-            break;
-        }
-        drop_job(b, h.job_id);
-        wire_hdr_t c = {.type = WIRE_CANCEL};
-        snprintf(c.job_id, sizeof c.job_id, "%s", h.job_id);
-        /* A worker that misses the CANCEL (send_to logs it) finishes its shard for nothing: the
-         * job's leases are dropped already, and what it sends late is forwarded for the scheduler
-         * to judge, as for any late message. */
-        for (size_t i = 0; i < b->n_peers; i++)
-            if (b->peers[i]->role == ROLE_WORKER) send_to(b, b->peers[i], &c, NULL, 0);
+    case WIRE_CANCEL:
+        on_cancel(b, p, &h);
         break;
-    }
     case WIRE_DEMAND:
         if (p->role != ROLE_WORKER || !payload) wrong_role(b, p, &h);
         else if (allot_demand(b->allot, p, payload, plen) < 0) STAT_ADD(b, messages_dropped, 1);
@@ -513,28 +384,10 @@ static void on_message(broker_t *b, const frame_in_t *in)
         peer_remove(b, p, "said BYE");
         break;
     case WIRE_RETURN:
-        if (p->role != ROLE_WORKER) {
-            wrong_role(b, p, &h);
-            break;
-        }
-        p->credit = 0;   /* a worker that gives work back wants no more until it sends CREDIT */
-        if (h.job_id[0]) {
-            item_t *it = lease_take(p, h.job_id, h.shard_id, h.lease);
-            if (!it) {
-                log_debug("RETURN of %s/%llu lease %llu that %s does not hold: ignored", h.job_id,
-                          (unsigned long long)h.shard_id, (unsigned long long)h.lease, p->name);
-                break;
-            }
-            it->lease = 0;
-            it->state = SHARD_QUEUED;
-            bqueue_push_front(b->queue, &it->node);   /* the front of its job's queue, its job next */
-            STAT_ADD(b, shards_returned, 1);
-            log_info("worker %s returned shard %s/%llu unstarted: back at the front of the queue", p->name,
-                     it->job_id, (unsigned long long)it->shard_id);
-        }
+        on_return(b, p, &h);
         break;
     default:
-        log_warn("unexpected %s from %s dropped", wire_type_name(h.type), p ? p->name : "?");
+        log_rated(&b->lr_drop, LOG_WARN, "unexpected %s from %s dropped", wire_type_name(h.type), p ? p->name : "?");
         STAT_ADD(b, messages_dropped, 1);
     }
 }
@@ -549,14 +402,14 @@ static int drain(broker_t *b)
         int rc = frame_read(b->sock, true, &in, err, sizeof err);
         if (rc == 0 || rc == -1) break;
         if (rc == -2) {
-            log_warn("dropped %s", err);
+            log_rated(&b->lr_drop, LOG_WARN, "dropped %s", err);
             STAT_ADD(b, messages_dropped, 1);
             continue;
         }
         on_message(b, &in);
         frame_in_close(&in);
     }
-    dispatch(b);
+    blease_dispatch(b);
     return frame_readable(b->sock);
 }
 
@@ -582,10 +435,9 @@ static void revoke_sessions(broker_t *b)
             i++;
             continue;
         }
-        log_warn("%s %s: its key %s was revoked: session ended", p->role == ROLE_WORKER ? "worker" : "scheduler",
-                 p->name, p->key_name);
+        log_warn("%s %s: its key %s was revoked: session ended", broker_role_name(p), p->name, p->key_name);
         wire_hdr_t bye = {.type = WIRE_BYE};
-        if (send_to(b, p, &bye, NULL, 0) < 0) {}   /* it may be gone already: its session ends either way */
+        if (broker_send(b, p, &bye, NULL, 0) < 0) {}   /* it may be gone already: its session ends either way */
         peer_remove(b, p, "lost its key");   /* moves another peer into slot i */
     }
 }
@@ -593,7 +445,7 @@ static void revoke_sessions(broker_t *b)
 static void heartbeat_tick(loop_t *loop, uint64_t id, void *arg)
 {
     broker_t *b = arg;
-    int64_t now = now_ms(b);
+    int64_t now = broker_now(b);
     int64_t dead_ms = (int64_t)b->heartbeat_ms * b->dead_after;
     if (b->zap && zap_refresh(b->zap)) revoke_sessions(b);
     uint32_t workers = 0;
@@ -606,7 +458,7 @@ static void heartbeat_tick(loop_t *loop, uint64_t id, void *arg)
         }
         wire_hdr_t hb = {.type = WIRE_HEARTBEAT, .n = workers};
         snprintf(hb.name, sizeof hb.name, "%s", b->instance);
-        send_to(b, p, &hb, NULL, 0);   /* a missed heartbeat is logged; the next one follows */
+        broker_send(b, p, &hb, NULL, 0);   /* a missed heartbeat is logged; the next one follows */
         i++;
     }
     /* Demand ages in heartbeat intervals of the same clock as liveness, one interval per tick at
@@ -615,7 +467,10 @@ static void heartbeat_tick(loop_t *loop, uint64_t id, void *arg)
         allot_tick(b->allot);
         b->allot_at = now;
     }
-    dispatch(b);
+    blease_tick(b);
+    blease_dispatch(b);
+    lograte_tick(&b->lr_drop, loop_now_ms());
+    lograte_tick(&b->lr_refuse, loop_now_ms());
     loop_timer_add(loop, b->heartbeat_ms, heartbeat_tick, b);
 }
 
@@ -624,7 +479,7 @@ static int allot_send(void *arg, void *peer, const void *payload, size_t len)
 {
     broker_t *b = arg;
     wire_hdr_t h = {.type = WIRE_ALLOT};
-    return send_to(b, peer, &h, payload, len);
+    return broker_send(b, peer, &h, payload, len);
 }
 
 void broker_opts_default(broker_opts_t *o)
@@ -632,6 +487,8 @@ void broker_opts_default(broker_opts_t *o)
     memset(o, 0, sizeof(*o));
     o->heartbeat_ms = 1000;
     o->dead_after = 5;
+    o->lease_floor_ms = SHARD_LEASE_FLOOR_MS;
+    o->stall_after_ms = BROKER_STALL_AFTER_MS;
 }
 
 broker_t *broker_new(const broker_opts_t *opts, char *err, size_t errlen)
@@ -639,6 +496,11 @@ broker_t *broker_new(const broker_opts_t *opts, char *err, size_t errlen)
     broker_t *b = xcalloc(1, sizeof(*b));
     b->heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms : 1000;
     b->dead_after = opts->dead_after > 0 ? opts->dead_after : 5;
+    b->lease_floor_ms = opts->lease_floor_ms > 0 ? opts->lease_floor_ms : SHARD_LEASE_FLOOR_MS;
+    b->stall_ms = opts->stall_after_ms > 0 ? opts->stall_after_ms : BROKER_STALL_AFTER_MS;
+    b->lr_drop = (lograte_t)LOGRATE_INIT("messages dropped", LOG_WARN);
+    b->lr_refuse = (lograte_t)LOGRATE_INIT("SUBMITs and CANCELs refused", LOG_WARN);
+    b->jobs = bjobs_new();
     b->clock_ms = opts->clock_ms;
     b->clock_arg = opts->clock_arg;
     b->ctx = opts->zmq_ctx;
@@ -697,7 +559,7 @@ static void say_bye_all(broker_t *b)
     size_t n = 0;
     for (size_t i = 0; i < b->n_peers; i++) {
         wire_hdr_t bye = {.type = WIRE_BYE};
-        if (send_to(b, b->peers[i], &bye, NULL, 0) == 0) n++;
+        if (broker_send(b, b->peers[i], &bye, NULL, 0) == 0) n++;
     }
     int linger = 1000;
     if (zmq_setsockopt(b->sock, ZMQ_LINGER, &linger, sizeof linger) < 0) {}   /* closing only: BYE is a courtesy */
@@ -737,7 +599,7 @@ int broker_run(broker_t *b)
         }
     }
     loop_set_before_wait(b->loop, before_wait, b);
-    b->allot_at = now_ms(b);
+    b->allot_at = broker_now(b);
     loop_timer_add(b->loop, b->heartbeat_ms, heartbeat_tick, b);
     log_info("broker %s ready%s", b->instance, b->zap ? " (CURVE)" : "");
     atomic_store(&b->running, true);
@@ -801,15 +663,16 @@ void broker_destroy(broker_t **self_p)
     for (size_t i = 0; i < b->n_peers; i++) {
         while (b->peers[i]->leases.head) {
             item_t *it = b->peers[i]->leases.head;
-            list_remove(&b->peers[i]->leases, it);
-            item_free(it);
+            blist_remove(&b->peers[i]->leases, it);
+            bitem_free(it);
         }
         free(b->peers[i]);
     }
     free(b->peers);
-    for (bq_node_t *n; b->queue && (n = bqueue_pop(b->queue));) item_free((item_t *)n);
+    for (bq_node_t *n; b->queue && (n = bqueue_pop(b->queue));) bitem_free((item_t *)n);
     bqueue_destroy(&b->queue);
-    free(b->routes);
+    bjobs_destroy(&b->jobs);
+    free(b->qkeys);
     allot_destroy(&b->allot);
     if (b->sock) zmq_close(b->sock);
     zap_destroy(&b->zap);

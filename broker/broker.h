@@ -12,11 +12,18 @@
 
 typedef struct broker broker_t;
 
+#define BROKER_STALL_AFTER_MS 600000   /* ten minutes */
+
 typedef struct {
     const char *endpoint;    /* to bind: "tcp://127.0.0.1:5555", "inproc://llmaj-broker" */
     void *zmq_ctx;           /* NULL: the broker makes its own */
     int heartbeat_ms;        /* default 1000 */
     int dead_after;          /* heartbeat intervals of silence before a peer is dead; default 5 */
+    /* Lease deadlines (proto/shard.h, "Lease deadline"): the least deadline of a lease, in ms
+     * (default SHARD_LEASE_FLOOR_MS); and how long a job may show no RESULT while the broker holds
+     * its shards before it counts as stalled (logged, /metrics; default BROKER_STALL_AFTER_MS). */
+    int64_t lease_floor_ms;
+    int64_t stall_after_ms;
     /* CURVE (DESIGN.md "Secure on a network"): the broker's keys (copied) and the folder of the
      * public keys allowed to connect (*.key, read again when it changes). Both or neither; NULL =
      * plaintext. The broker's context then holds its ZAP handler (one per context). */
@@ -41,6 +48,15 @@ typedef struct {
     uint32_t curve_keys;                 /* public keys allowed now */
     uint64_t refused_key, refused_plaintext, refused_other;   /* handshakes refused, by reason */
     uint64_t messages_refused;           /* from connections whose key was revoked since */
+    /* The broker's authority (protocol.md §6.10) and lease deadlines (§6.4). */
+    uint64_t submits_refused;            /* SUBMITs for a job another scheduler session owns */
+    uint64_t cancels_refused;            /* CANCELs for such a job, or a job the broker holds nothing of */
+    uint64_t results_refused;            /* RESULT, SHARD_DONE, RETURN not from the holder of that lease */
+    uint64_t shards_revoked;             /* leases revoked past their deadline (or their worker's quarantine) */
+    uint64_t workers_quarantined_total;  /* quarantines so far */
+    uint32_t workers_quarantined;        /* worker sessions in quarantine now */
+    uint32_t jobs_stalled;               /* jobs with shards here and no RESULT for stall_after_ms */
+    uint64_t jobs_known;                 /* jobs in the broker's table (owned, not yet forgotten) */
 } broker_stats_t;
 
 void broker_opts_default(broker_opts_t *o);

@@ -394,6 +394,7 @@ static bool wait_stats(env_t *e, stats_pred pred, const void *arg, broker_stats_
 static bool p_dropped_above(const broker_stats_t *s, const void *arg) { return s->messages_dropped > *(const uint64_t *)arg; }
 static bool p_died(const broker_stats_t *s, const void *arg) { return s->workers_died >= *(const uint64_t *)arg; }
 static bool p_queued(const broker_stats_t *s, const void *arg) { return s->shards_queued == *(const uint64_t *)arg; }
+static bool p_refused_above(const broker_stats_t *s, const void *arg) { return s->results_refused > *(const uint64_t *)arg; }
 
 /* The last ALLOT p received has `key` with these shares; waits for it. */
 static bool wait_allot(env_t *e, peer_t *p, const char *key, double rpm, double tpm, uint32_t conc)
@@ -692,14 +693,23 @@ static void test_forwarding(void)
     broker_get_stats(e.b, &st);
     CHECK(st.results_forwarded == 2 && st.shards_done == 1 && st.shards_leased == 1);
 
-    /* A result from a peer without a session (say, a worker declared dead that finished anyway)
-     * still reaches the scheduler; the peer is told BYE, to start a new session. */
+    /* A result from a peer without a session (a stranger, or a worker declared dead that finished
+     * anyway) is dropped and counted: its leases ended with its session. It is told BYE, to start
+     * a new session. */
     peer_t *ghost = peer_new(&e, "ghost");
     to_broker(ghost, WIRE_RESULT, "job-b", 7, 99, 0, rb.data, rb.len);
-    CHECK(wait_msg(&e, s2, WIRE_RESULT, &m) == 0);
-    CHECK(m.h.lease == 99 && same_bytes(&m, &rb));
-    msg_free(&m);
     CHECK(wait_msg(&e, ghost, WIRE_BYE, &m) == 0);
+    settle(&e, s2);
+    CHECK(count_type(s2, WIRE_RESULT) == 0);
+    broker_get_stats(e.b, &st);
+    CHECK(st.results_refused == 1 && st.results_forwarded == 2);
+    /* A worker with a session but not that lease: dropped and counted too. */
+    to_broker(w, WIRE_RESULT, "job-b", 7, gb->h.lease + 1000, 0, rb.data, rb.len);
+    to_broker(w, WIRE_SHARD_DONE, "job-b", 7, gb->h.lease + 1000, 1, NULL, 0);
+    settle(&e, s2);
+    CHECK(count_type(s2, WIRE_RESULT) == 0 && count_type(s2, WIRE_SHARD_DONE) == 0);
+    broker_get_stats(e.b, &st);
+    CHECK(st.results_refused == 3 && st.shards_leased == 1);
     CHECK(ghost->hb_count == 0);   /* no heartbeats without a session */
 
     msg_free(&g1);
@@ -750,13 +760,14 @@ static void test_worker_loss(void)
     msg_free(&a);
     msg_free(&b);
 
-    /* A late SHARD_DONE from the dead worker still reaches the scheduler; the worker is told
-     * its session is over. */
+    /* A late SHARD_DONE from the dead worker is dropped (its lease ended with its session) and
+     * counted; the worker is told its session is over. */
     to_broker(w1, WIRE_SHARD_DONE, "job-l", 2, old_lease, 1, NULL, 0);
-    CHECK(wait_msg(&e, s, WIRE_SHARD_DONE, &m) == 0);
-    CHECK(m.h.shard_id == 2 && m.h.lease == old_lease);
     CHECK(wait_msg(&e, w1, WIRE_BYE, &m) == 0);
+    settle(&e, s);
+    CHECK(count_type(s, WIRE_SHARD_DONE) == 0);
     broker_get_stats(e.b, &st);
+    CHECK(st.results_refused == 1);
     CHECK(st.shards_queued == 2 && st.shards_leased == 2);   /* it matched no lease */
 
     /* w3 takes the other two and has credit to spare; w2 says BYE: its first lease goes to w3 at
@@ -875,11 +886,12 @@ static void test_cancel(void)
     settle(&e, w);
     settle(&e, w);
     CHECK(count_type(w, WIRE_SHARD) == 0);
-    /* The worker's late SHARD_DONE for the cancelled shard is still forwarded (the scheduler
-     * decides what to do with it). */
+    /* The worker's late SHARD_DONE for the cancelled shard is dropped: the CANCEL ended its lease. */
     to_broker(w, WIRE_SHARD_DONE, "job-c", 1, lease, 0, NULL, 0);
-    CHECK(wait_msg(&e, s, WIRE_SHARD_DONE, &m) == 0);
-    CHECK(strcmp(m.h.job_id, "job-c") == 0 && m.h.lease == lease);
+    settle(&e, s);
+    CHECK(count_type(s, WIRE_SHARD_DONE) == 0);
+    broker_get_stats(e.b, &st);
+    CHECK(st.results_refused == 1);
     buf_free(&pc);
     buf_free(&pk);
     env_stop(&e);
@@ -980,7 +992,7 @@ static void test_malformed(void)
     const void *f[5];
     size_t l[5];
     int round = 0;
-    uint64_t dropped = 0;
+    uint64_t dropped = 0, refused = 0;
     broker_stats_t st;
 
 #define EXPECT_DROPPED()                                                        \
@@ -1032,7 +1044,9 @@ static void test_malformed(void)
     buf_t res;
     make_result(&res, "no-such-job", 1, 0);
     to_broker(w, WIRE_RESULT, "no-such-job", 1, 1, 0, res.data, res.len);
-    EXPECT_DROPPED();
+    CHECK(wait_stats(&e, p_refused_above, &refused, &st));
+    refused = st.results_refused;
+    normal_flow(&e, ++round);
     buf_free(&res);
     /* five frames (identity + four) */
     f[0] = valid_hb.data, l[0] = valid_hb.len;
