@@ -151,7 +151,9 @@ void httpd_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- address ---- */
 
-/* Splits "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" and resolves it. */
+/* Splits "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" and resolves it. Without a host it is
+ * loopback (127.0.0.1): every interface has to be asked for by name (0.0.0.0:PORT, [::]:PORT),
+ * since what these servers show (job ids, progress) is for the operator only. */
 static int parse_addr(const char *addr, const char *what, struct sockaddr_storage *ss, socklen_t *sslen, char *err,
                       size_t errlen)
 {
@@ -196,10 +198,10 @@ static int parse_addr(const char *addr, const char *what, struct sockaddr_storag
         return -1;
     }
     memset(ss, 0, sizeof(*ss));
-    if (!host[0]) {   /* every IPv4 interface */
+    if (!host[0]) {   /* loopback unless a host is named */
         struct sockaddr_in *in = (struct sockaddr_in *)(void *)ss;
         in->sin_family = AF_INET;
-        in->sin_addr.s_addr = htonl(INADDR_ANY);
+        in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         in->sin_port = htons((uint16_t)port);
         *sslen = sizeof(*in);
         return 0;
@@ -293,6 +295,10 @@ httpd_t *httpd_start(const char *addr, httpd_metrics_fn metrics, httpd_ready_fn 
         snprintf(h->url, sizeof h->url, "http://[%s]:%d", numeric, h->port);
     }
     log_info("serving /metrics, /healthz and /readyz on %s (listening on %s)", h->url, addr);
+    if (!httpd_loopback(&ss))
+        log_warn("%s is reachable from other hosts, without authentication, and /metrics names jobs: let only your "
+                 "monitoring reach it (a firewall or a Kubernetes NetworkPolicy; docs/fleet.md, \"Protecting "
+                 "/metrics\")", addr);
     return h;
 }
 

@@ -37,8 +37,9 @@ typedef int (*httpd_metrics_fn)(buf_t *out, void *arg);
  * at most `len` bytes). Called on the server's thread, one request at a time. */
 typedef bool (*httpd_ready_fn)(void *arg, char *reason, size_t len);
 
-/* Listens on `addr`: "HOST:PORT" ("127.0.0.1:9100", "[::1]:9100", "localhost:9100"), ":PORT" or
- * "PORT" (every IPv4 interface). Port 0 picks a free port (see httpd_port). `metrics` NULL serves
+/* Listens on `addr`: "HOST:PORT" ("127.0.0.1:9100", "[::1]:9100", "localhost:9100", "0.0.0.0:9100"
+ * for every IPv4 interface, "[::]:9100"), ":PORT" or "PORT" (loopback: 127.0.0.1). A server off
+ * loopback logs a warning (it has no authentication). Port 0 picks a free port (see httpd_port). `metrics` NULL serves
  * an empty exposition; `ready` NULL is always ready. `arg` is passed to both and must outlive
  * the server. NULL with a message naming the address in err on failure. */
 httpd_t *httpd_start(const char *addr, httpd_metrics_fn metrics, httpd_ready_fn ready, void *arg, char *err,
@@ -52,7 +53,7 @@ int httpd_port(const httpd_t *h);
 const char *httpd_url(const httpd_t *h);
 
 /* Resolves a listening address as httpd_start reads it ("HOST:PORT", "[V6]:PORT", ":PORT",
- * "PORT"; no host: every IPv4 interface) into *ss. `what` names it in messages ("--listen").
+ * "PORT"; no host: 127.0.0.1) into *ss. `what` names it in messages ("--listen").
  * 0, or -1 with err. */
 struct sockaddr_storage;
 int httpd_resolve(const char *addr, const char *what, struct sockaddr_storage *ss, unsigned *sslen, char *err,

@@ -400,11 +400,11 @@ static void test_server(void)
     buf_free(&r.body);
 }
 
-/* "PORT" and ":PORT" listen on every IPv4 interface; the URL names loopback. NULL callbacks:
- * an empty exposition, always ready. */
+/* "PORT" and ":PORT" listen on loopback, "0.0.0.0:PORT" on every IPv4 interface; the URL names
+ * loopback either way. NULL callbacks: an empty exposition, always ready. */
 static void test_wildcard(void)
 {
-    static const char *forms[] = {"0", ":0", "localhost:0"};
+    static const char *forms[] = {"0", ":0", "localhost:0", "0.0.0.0:0"};
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         char err[256] = "";
         httpd_t *h = httpd_start(forms[i], NULL, NULL, NULL, err, sizeof err);
@@ -427,6 +427,15 @@ static void test_wildcard(void)
     httpd_t *h = httpd_start("0", NULL, NULL, NULL, err, sizeof err);
     CHECK(h && strncmp(httpd_url(h), "http://127.0.0.1:", 17) == 0);
     httpd_stop(&h);
+    /* what each form binds */
+    struct sockaddr_storage ss;
+    unsigned sslen = 0;
+    static const char *local[] = {"9100", ":9100", "127.0.0.1:9100", "[::1]:9100", "localhost:9100"};
+    for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+        CHECK(httpd_resolve(local[i], "x", &ss, &sslen, err, sizeof err) == 0 && httpd_loopback(&ss));
+    static const char *every[] = {"0.0.0.0:9100", "[::]:9100"};
+    for (size_t i = 0; i < sizeof every / sizeof every[0]; i++)
+        CHECK(httpd_resolve(every[i], "x", &ss, &sslen, err, sizeof err) == 0 && !httpd_loopback(&ss));
 }
 
 int main(void)
