@@ -9,6 +9,7 @@
 
 #include "frame.h"
 #include "log.h"
+#include "lograte.h"
 #include "mem.h"
 
 #define DRAIN_BUDGET 4096   /* messages read per pump */
@@ -36,6 +37,7 @@ struct peer {
     int64_t down_since;       /* loop_now_ms when the last session ended (or the peer was made) */
     curve_keys_t curve;       /* valid when has_curve */
     bool has_curve;
+    lograte_t lr_drop;        /* malformed frames from the broker (a flood logs a count) */
 };
 
 /* ---- the outbox ---- */
@@ -205,7 +207,7 @@ static int drain(peer_t *p)
         int rc = frame_read(p->sock, false, &in, err, sizeof err);
         if (rc == 0 || rc == -1) break;
         if (rc == -2) {
-            log_warn("%s: dropped %s", p->name, err);
+            log_rated(&p->lr_drop, LOG_WARN, "%s: dropped %s", p->name, err);
             continue;
         }
         void *sock = p->sock;
@@ -242,12 +244,14 @@ static void tick(loop_t *loop, uint64_t id, void *arg)
         wire_hdr_t h = {.type = WIRE_HEARTBEAT, .n = p->o.heartbeat_n ? p->o.heartbeat_n(p->o.arg) : 0};
         peer_send(p, &h, NULL, 0);
     }
+    lograte_tick(&p->lr_drop, loop_now_ms());
     p->timer = loop_timer_add(loop, p->o.heartbeat_ms, tick, p);
 }
 
 peer_t *peer_new(const peer_opts_t *o, char *err, size_t errlen)
 {
     peer_t *p = xcalloc(1, sizeof(*p));
+    p->lr_drop = (lograte_t)LOGRATE_INIT("malformed messages from the broker dropped", LOG_WARN);
     p->o = *o;
     if (p->o.heartbeat_ms < 10) p->o.heartbeat_ms = 1000;
     if (p->o.dead_after < 2) p->o.dead_after = 5;

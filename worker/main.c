@@ -54,6 +54,8 @@ static int metrics_cb(buf_t *out, void *arg)
                     "Threads welcomed by a broker now.", s.threads_connected) < 0 ||
         httpd_gauge(out, "llmaj_worker_shards_held", "Shards held now.", s.shards_held) < 0 ||
         httpd_gauge(out, "llmaj_worker_shards_waiting", "Shards held and not started yet.", s.shards_waiting) < 0 ||
+        httpd_counter(out, "llmaj_worker_shards_revoked_total",
+                      "Leases the broker revoked here (no progress within their deadline).", s.shards_revoked) < 0 ||
         httpd_counter(out, "llmaj_worker_shards_returned_total",
                       "Shards handed back unstarted while draining (RETURN).", s.shards_returned) < 0 ||
         httpd_gauge(out, "llmaj_worker_calls_pending",

@@ -36,6 +36,7 @@
 #include "buf.h"
 #include "llm.h"
 #include "log.h"
+#include "lograte.h"
 #include "loop.h"
 #include "mem.h"
 #include "wshard.h"
@@ -71,6 +72,7 @@ struct wthread {
     bool drain_begun;
     int64_t drain_deadline;     /* loop_now_ms() */
     uint32_t credit_out;        /* shards asked for, not yet received */
+    lograte_t lr_drop;          /* unexpected or malformed messages from the broker */
     bool welcomed;
     uint64_t use_clock;
     worker_stats_t st;          /* this thread's counters as of its last publish; read under w->mu */
@@ -115,6 +117,7 @@ static void publish_stats(wthread_t *t)
     t->st.shards_done = t->live.shards_done;
     t->st.results_sent = t->live.results_sent;
     t->st.shards_returned = t->live.shards_returned;
+    t->st.shards_revoked = t->live.shards_revoked;
     t->st.reconnects = t->live.reconnects;
 }
 
@@ -349,6 +352,27 @@ static void on_cancel(wthread_t *t, const char *job_id)
         if (!h->finished && strcmp(wshard_job_id(h->s), job_id) == 0) wshard_cancel(h->s);
 }
 
+/* REVOKE (protocol.md §6.4): the lease ended at the broker (no RESULT within its deadline), the
+ * shard is leased again elsewhere and our credit there is 0. The shard is cancelled like a
+ * CANCELled job's (nothing more is sent for it) and we ask for work again as room allows. */
+static void on_revoke(wthread_t *t, const wire_hdr_t *m)
+{
+    bool held = false;
+    for (held_t *h = t->held; h; h = h->next)
+        if (!h->finished && wshard_lease(h->s) == m->lease && wshard_id(h->s) == m->shard_id &&
+            strcmp(wshard_job_id(h->s), m->job_id) == 0) {
+            wshard_cancel(h->s);
+            held = true;
+        }
+    t->credit_out = 0;   /* the broker owes us nothing now */
+    if (held) {
+        t->live.shards_revoked++;
+        log_warn("%s: lease %llu of shard %s/%llu revoked by the broker (no progress within its deadline): dropped",
+                 t->name, (unsigned long long)m->lease, m->job_id, (unsigned long long)m->shard_id);
+    }
+    want_more(t);
+}
+
 /* ---- the session ---- */
 
 /* t->welcomed, mirrored in the worker-wide count that worker_ready reads. */
@@ -406,11 +430,14 @@ static void on_message(const wire_hdr_t *h, const void *payload, size_t len, voi
     case WIRE_CANCEL:
         on_cancel(t, h->job_id);
         break;
+    case WIRE_REVOKE:
+        on_revoke(t, h);
+        break;
     case WIRE_ALLOT:
         if (payload) on_allot(t, payload, len);
         break;
     default:
-        log_warn("unexpected %s from the broker dropped", wire_type_name(h->type));
+        log_rated(&t->lr_drop, LOG_WARN, "unexpected %s from the broker dropped", wire_type_name(h->type));
     }
 }
 
@@ -444,7 +471,7 @@ static void on_allot(wthread_t *t, const void *payload, size_t len)
     size_t n = 0;
     char err[256];
     if (wire_rates_decode(payload, len, &w, &n, err, sizeof err) < 0) {
-        log_warn("malformed ALLOT dropped: %s", err);
+        log_rated(&t->lr_drop, LOG_WARN, "malformed ALLOT dropped: %s", err);
         return;
     }
     ratelimit_row_t *rows = xcalloc(n ? n : 1, sizeof(*rows));
@@ -530,6 +557,7 @@ static void tick(loop_t *loop, uint64_t id, void *arg)
         send_demand(t);
         want_more(t);
     }
+    lograte_tick(&t->lr_drop, loop_now_ms());
     pthread_mutex_lock(&t->w->mu);
     publish_stats(t);
     pthread_mutex_unlock(&t->w->mu);
@@ -604,6 +632,7 @@ worker_t *worker_new(const worker_opts_t *opts, char *err, size_t errlen)
         wthread_t *t = &w->threads[i];
         t->w = w;
         t->index = i;
+        t->lr_drop = (lograte_t)LOGRATE_INIT("messages from the broker dropped", LOG_WARN);
         snprintf(t->name, sizeof t->name, "%s-t%d", w->name, i);
         t->loop = loop_new();
         llm_opts_t lo;
@@ -674,6 +703,7 @@ void worker_get_stats(worker_t *w, worker_stats_t *out)
         out->shards_held += s->shards_held;
         out->shards_waiting += s->shards_waiting;
         out->shards_returned += s->shards_returned;
+        out->shards_revoked += s->shards_revoked;
         out->calls_pending += s->calls_pending;
         out->http_5xx += s->http_5xx;
         out->transport_errors += s->transport_errors;

@@ -32,6 +32,7 @@ typedef struct {
     uint32_t shards_held, calls_pending;
     uint32_t shards_waiting;      /* held and not started yet */
     uint64_t shards_returned;     /* handed back unstarted while draining */
+    uint64_t shards_revoked;      /* leases the broker revoked (no progress within their deadline) */
     uint32_t threads_connected;   /* threads welcomed by a broker right now */
 } worker_stats_t;
 
