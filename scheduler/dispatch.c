@@ -108,8 +108,9 @@ static void submit(job_t *j, ingest_t *in, peer_t *peer, size_t i)
         buf_free(&b);
         return;
     }
-    wire_hdr_t h = {.type = WIRE_SUBMIT, .shard_id = i};
+    wire_hdr_t h = {.type = WIRE_SUBMIT, .shard_id = i, .lease_max_s = j->lease_max_s};
     snprintf(h.job_id, sizeof h.job_id, "%s", j->id);
+    snprintf(h.secret, sizeof h.secret, "%s", j->secret);
     peer_send(peer, &h, b.data, b.len);
     buf_free(&b);
     if (sh->state == SHARD_PENDING) {
@@ -163,8 +164,17 @@ void dispatch_shard_done(job_t *j, ingest_t *in, peer_t *peer, uint64_t shard_id
     mark_done(j, in, shard_id);
 }
 
+bool dispatch_accepts(const job_t *j, uint64_t shard_id, uint64_t lease)
+{
+    if (shard_id >= j->n_shards) return false;
+    const shard_t *sh = &j->shards[shard_id];
+    return sh->state == SHARD_INFLIGHT && lease != 0 && lease >= sh->last_lease;
+}
+
 void dispatch_resubmit_inflight(job_t *j, ingest_t *in, peer_t *peer)
 {
+    /* A new broker session (maybe a new broker): its lease numbers start again. */
+    for (size_t i = 0; i < j->n_shards; i++) j->shards[i].last_lease = 0;
     if (j->stop_requested) return;
     size_t n = 0;
     for (size_t i = 0; i < j->n_shards && !j->fatal; i++)
@@ -195,6 +205,7 @@ void dispatch_cancel(job_t *j, peer_t *peer)
     if (j->cancel_sent) return;
     wire_hdr_t c = {.type = WIRE_CANCEL};
     snprintf(c.job_id, sizeof c.job_id, "%s", j->id);
+    snprintf(c.secret, sizeof c.secret, "%s", j->secret);
     peer_send(peer, &c, NULL, 0);
     j->cancel_sent = true;
     log_warn("job %s: stop requested: cancelled at the broker", j->id);

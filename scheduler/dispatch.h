@@ -36,6 +36,11 @@ void dispatch_resubmit_inflight(job_t *j, ingest_t *in, peer_t *peer);
 
 /* A RESULT or SHARD_DONE of shard `shard_id` came under `lease`: counts a new delivery. */
 void dispatch_lease_seen(job_t *j, ingest_t *in, uint64_t shard_id, uint64_t lease);
+/* Whether a RESULT or SHARD_DONE under (shard, lease) may count (protocol.md §6.10, the
+ * collector's rule): the shard is one this engine dispatched and has in flight, and the lease is
+ * not older than the latest seen for it (the broker numbers leases in order; a broker session
+ * that starts again forgets the order: dispatch_resubmit_inflight). */
+bool dispatch_accepts(const job_t *j, uint64_t shard_id, uint64_t lease);
 
 /* The job is stopping: CANCEL it at the broker (once). */
 void dispatch_cancel(job_t *j, peer_t *peer);

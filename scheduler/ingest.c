@@ -97,6 +97,7 @@ static int commit_one(ingest_t *in, job_t *j, const result_t *r)
     }
     job_count(j, in->st, r, fresh_output, fresh_scores, by_status);
     if (fresh_output || fresh_scores) {
+        j->last_result_ms = loop_now_ms();
         const char *why = fastfail_see(j->ff, j->spec, r);
         if (why) job_fail(j, "%s", why);
     }

@@ -435,8 +435,18 @@ job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen)
     j->records_done = c.records_done;
     memcpy(j->scores, c.scores, sizeof j->scores);
     j->stop_requested = stopping;
+    if (store_job_secret(st, j->id, j->secret, sizeof j->secret) != 0) {
+        snprintf(err, errlen, "job %s: cannot read or store its secret in %s: %s", job_id, store_path(st), store_errmsg(st));
+        job_destroy(&j);
+        return NULL;
+    }
+    /* The longest one (record, target) may take: the request timeout is the workers' (the llm
+     * client's default, JOB_REQUEST_TIMEOUT_S); a worker configured longer is cut by it. */
+    j->lease_max_s = shard_lease_ceiling_s(j->spec->inference.retry_budget_s, j->spec->judge.retry_budget_s,
+                                           JOB_REQUEST_TIMEOUT_S);
     j->ff = fastfail_new();
     j->started_ms = loop_now_ms();
+    j->last_result_ms = j->started_ms;
     j->started_at = time(NULL);
     if (fresh)
         log_info("job %s: %llu record(s) in %zu shard(s), %u target(s), %zu metric(s)", j->id,

@@ -41,9 +41,11 @@
 #include "shard.h"
 #include "spec.h"
 #include "store.h"
+#include "wire.h"
 
 #define JOB_MAX_LISTED_ERRORS 20   /* dataset problems listed; the rest are counted */
 #define LOAD_BATCH 4096            /* records stored per transaction by a submission */
+#define JOB_REQUEST_TIMEOUT_S 300      /* the llm client's request timeout (llm.h default), for the lease ceiling */
 
 typedef struct fastfail fastfail_t;
 
@@ -79,6 +81,14 @@ typedef struct job {
     int64_t started_ms, last_progress_ms, last_mlflow_ms;
     time_t started_at;
     char *note;                 /* the note last stored for it (sched.c) */
+
+    /* At the broker (protocol.md §6.10, §6.4): the job's secret (stored, store_job_secret; in
+     * every SUBMIT and CANCEL, never logged) and its lease ceiling (SUBMIT's lease_s). */
+    char secret[WIRE_MAX_SECRET];
+    uint32_t lease_max_s;
+    bool stalled;               /* no result committed for the stall time (sched.c) */
+    int64_t last_result_ms;     /* a result last committed (loop_now_ms), or its start */
+    uint64_t results_refused;   /* RESULT/SHARD_DONE not for a shard in flight, or a stale lease */
 } job_t;
 
 /* The submission (sched_submit): validates while it stores the job with its records and shards

@@ -51,6 +51,8 @@ static void usage(FILE *f)
             "  --broker      broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
             "  --db          job database (env LLMAJ_DB; default runs/llmaj.db, or <output_path>/llmaj.db for --spec)\n"
             "  --window      shards of a job in flight at most (env LLMAJ_WINDOW; default 64)\n"
+            "  --stall-after SECONDS: a job with shards in flight and no result this long is reported stalled\n"
+            "                (log, status note, /metrics) (env LLMAJ_STALL_AFTER; default 600)\n"
             "  --curve-secret      this scheduler's CURVE secret key file, from `llmaj keygen` (env LLMAJ_CURVE_SECRET)\n"
             "  --curve-broker-key  the broker's CURVE public key file (env LLMAJ_CURVE_BROKER_KEY)\n"
             "  --metrics-addr  (one job) serve /metrics, /healthz and /readyz on ADDR (env LLMAJ_METRICS_ADDR)\n"
@@ -176,7 +178,13 @@ static int metrics_cb(buf_t *out, void *arg)
         httpd_sample_u64(out, "llmaj_scheduler_scores_total", st_na, p.scores_na) < 0 ||
         httpd_gauge(out, "llmaj_scheduler_job_elapsed_seconds",
                     "Seconds since the job started running.", p.elapsed_s) < 0 ||
-        httpd_gauge(out, "llmaj_scheduler_job_finished", "1 once the job's run has ended.", p.finished) < 0)
+        httpd_gauge(out, "llmaj_scheduler_job_finished", "1 once the job's run has ended.", p.finished) < 0 ||
+        httpd_gauge(out, "llmaj_scheduler_job_stalled_seconds",
+                    "Seconds without a result while shards are in flight, once past --stall-after; 0: progressing.",
+                    p.stalled_s) < 0 ||
+        httpd_counter(out, "llmaj_scheduler_results_refused_total",
+                      "RESULTs and SHARD_DONEs dropped: not for a shard in flight, or under a stale lease.",
+                      p.results_refused) < 0)
         return -1;
     return 0;
 }
@@ -408,6 +416,7 @@ int main(int argc, char **argv)
     const char *window = daemon_env("LLMAJ_WINDOW", "64");
     const char *listen = daemon_env("LLMAJ_LISTEN", "127.0.0.1:8080");
     const char *max_jobs = daemon_env("LLMAJ_MAX_JOBS", "4");
+    const char *stall_after = daemon_env("LLMAJ_STALL_AFTER", "600");
     const char *curve_secret = daemon_env("LLMAJ_CURVE_SECRET", NULL);
     const char *curve_broker = daemon_env("LLMAJ_CURVE_BROKER_KEY", NULL);
     bool serve_flag = false;
@@ -420,6 +429,7 @@ int main(int argc, char **argv)
         {"serve", no_argument, 0, 'V'},            {"listen", required_argument, 0, 'L'},
         {"max-jobs", required_argument, 0, 'J'},   {"token-file", required_argument, 0, 'T'},
         {"curve-secret", required_argument, 0, 'S'}, {"curve-broker-key", required_argument, 0, 'K'},
+        {"stall-after", required_argument, 0, 'A'},
         DAEMON_LONGOPTS,                           {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "s:b:h", longopts, NULL)) != -1) {
@@ -435,6 +445,7 @@ int main(int argc, char **argv)
         case 'T': token_file = optarg; break;
         case 'S': curve_secret = optarg; break;
         case 'K': curve_broker = optarg; break;
+        case 'A': stall_after = optarg; break;
         case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&dopts, c, optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -448,8 +459,9 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[1024];
-    long w, mj;
+    long w, mj, stall_s;
     if (daemon_parse_int(window, 1, 1000000, &w, "--window", err, sizeof err) < 0 ||
+        daemon_parse_int(stall_after, 1, 31 * 86400, &stall_s, "--stall-after", err, sizeof err) < 0 ||
         daemon_parse_int(max_jobs, 0, 100000, &mj, "--max-jobs", err, sizeof err) < 0 ||
         daemon_opts_check(&dopts, err, sizeof err) < 0) {
         fprintf(stderr, "llmaj-scheduler: %s\n", err);
@@ -467,7 +479,8 @@ int main(int argc, char **argv)
         return 2;
     }
     sched_opts_t o = {.broker = broker, .db_path = db, .window = (int)w, .heartbeat_ms = dopts.hb_ms,
-                      .dead_after = dopts.dead_n, .max_jobs = (int)mj, .curve = curve_secret ? &keys : NULL};
+                      .dead_after = dopts.dead_n, .max_jobs = (int)mj, .curve = curve_secret ? &keys : NULL,
+                      .stall_after_ms = (int)(stall_s * 1000)};
     int code;
     if (serve_flag) {
         g_serve = true;

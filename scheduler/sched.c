@@ -86,7 +86,8 @@ static void progress_of(sched_t *s, job_t *j, bool final, sched_progress_t *p)
                             .scores_unscored = j->scores[SCORE_UNSCORED], .scores_error = j->scores[SCORE_ERROR],
                             .scores_na = j->scores[SCORE_NOT_APPLICABLE], .workers = peer_workers(s->peer),
                             .connected = peer_up(s->peer), .elapsed_s = job_elapsed_s(j), .finished = final,
-                            .note = j->note};
+                            .note = j->note, .results_refused = j->results_refused};
+    if (j->stalled && !final) p->stalled_s = (loop_now_ms() - j->last_result_ms) / 1000.0;
 }
 
 static void report(sched_t *s, job_t *j, bool final)
@@ -336,12 +337,23 @@ static void on_message(const wire_hdr_t *h, const void *payload, size_t len, voi
             log_debug("%s for job %s, not running here, dropped", wire_type_name(h->type), h->job_id);
             break;
         }
+        if (!dispatch_accepts(j, h->shard_id, h->lease)) {
+            /* Late (the shard is done, or its lease was revoked since), or forged: the broker
+             * forwards only from the holder, so this is rare; never committed. */
+            j->results_refused++;
+            log_rated(&s->lr_drop, LOG_WARN, "job %s: %s of shard %llu under lease %llu dropped: %s", j->id,
+                      wire_type_name(h->type), (unsigned long long)h->shard_id, (unsigned long long)h->lease,
+                      h->shard_id >= j->n_shards ? "no such shard"
+                      : j->shards[h->shard_id].state != SHARD_INFLIGHT ? "the shard is not in flight"
+                                                                       : "an older lease than the shard's current one");
+            break;
+        }
         dispatch_lease_seen(j, s->ingest, h->shard_id, h->lease);
         if (h->type == WIRE_RESULT) ingest_result(s->ingest, j, h->shard_id, payload, len);
         else dispatch_shard_done(j, s->ingest, s->peer, h->shard_id);
         break;
     default:
-        log_warn("unexpected %s from the broker dropped", wire_type_name(h->type));
+        log_rated(&s->lr_drop, LOG_WARN, "unexpected %s from the broker dropped", wire_type_name(h->type));
     }
 }
 
@@ -362,6 +374,38 @@ static void fleet_note(sched_t *s, char *out, size_t n)
     }
 }
 
+/* The job's note: a stall (shards in flight, no result committed for stall_after_ms) said first,
+ * then the fleet's. Logged when the job stalls and when it moves again. */
+static void stall_note(sched_t *s, job_t *j, const char *fleet, char *out, size_t n)
+{
+    int64_t quiet = loop_now_ms() - j->last_result_ms;
+    bool stalled = j->inflight > 0 && !j->fatal && quiet >= s->o.stall_after_ms;
+    if (stalled && !j->stalled)
+        log_warn("job %s: no result for %.0f s while %zu shard(s) are in flight (stalled): are the workers alive "
+                 "and the models answering? (llmaj-broker's /metrics: llmaj_broker_jobs_stalled, "
+                 "llmaj_broker_shards_revoked_total)", j->id, quiet / 1000.0, j->inflight);
+    else if (!stalled && j->stalled)
+        log_info("job %s: results come in again", j->id);
+    j->stalled = stalled;
+    size_t k = 0;
+    out[0] = '\0';
+    if (stalled) {
+        bool mins = quiet >= 120000;
+        int w = snprintf(out, n, "no result for %.0f %s while %zu shard(s) are in flight",
+                         mins ? quiet / 60000.0 : quiet / 1000.0, mins ? "min" : "s", j->inflight);
+        k = w < 0 ? 0 : (size_t)w < n ? (size_t)w : n - 1;
+    }
+    if (fleet[0] && k + 3 < n) {   /* the fleet's note after it, cut to fit (a hint for a human) */
+        if (k) {
+            out[k++] = ';';
+            out[k++] = ' ';
+        }
+        size_t len = strnlen(fleet, n - k - 1);
+        memcpy(out + k, fleet, len);
+        out[k + len] = '\0';
+    }
+}
+
 static void heartbeat_tick(loop_t *loop, uint64_t id, void *arg)
 {
     (void)id;
@@ -376,16 +420,19 @@ static void heartbeat_tick(loop_t *loop, uint64_t id, void *arg)
     s->fleet.workers = peer_workers(s->peer);
     pthread_mutex_unlock(&s->mu);
     if (changed && note[0]) log_warn("%s", note);
+    lograte_tick(&s->lr_drop, loop_now_ms());
     for (size_t i = 0; i < s->n_jobs; i++) {
         job_t *j = s->jobs[i];
+        char stall[NOTE_MAX];
+        stall_note(s, j, note, stall, sizeof stall);
         store_counts_t c;
         job_counts(j, &c);
         if (store_job_set_progress(s->store, j->id, &c) < 0)
             log_warn("job %s: %s: cannot mark it alive (%s); status may call its scheduler silent", j->id,
                      s->db_path, store_errmsg(s->store));
-        if (strcmp(note, j->note ? j->note : "") != 0) {
+        if (strcmp(stall, j->note ? j->note : "") != 0) {
             free(j->note);
-            j->note = note[0] ? xstrdup(note) : NULL;
+            j->note = stall[0] ? xstrdup(stall) : NULL;
             if (store_job_set_note(s->store, j->id, j->note) < 0)
                 log_warn("job %s: %s: cannot store its note (%s)", j->id, s->db_path, store_errmsg(s->store));
         }

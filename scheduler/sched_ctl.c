@@ -138,6 +138,8 @@ sched_t *sched_new(const sched_opts_t *o, errlist_t *errs)
     if (s->o.heartbeat_ms <= 0) s->o.heartbeat_ms = 1000;
     if (s->o.dead_after <= 0) s->o.dead_after = 5;
     if (s->o.progress_ms <= 0) s->o.progress_ms = 200;
+    if (s->o.stall_after_ms <= 0) s->o.stall_after_ms = SCHED_STALL_MS;
+    s->lr_drop = (lograte_t)LOGRATE_INIT("messages from the broker dropped", LOG_WARN);
     if (s->o.mlflow_wait_ms < 0) s->o.mlflow_wait_ms = 60000;
     if (s->o.max_jobs < 0) s->o.max_jobs = 0;
     pthread_mutex_init(&s->mu, NULL);

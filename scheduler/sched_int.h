@@ -11,6 +11,8 @@
 
 #include "ingest.h"
 #include "job.h"
+#include "log.h"
+#include "lograte.h"
 #include "loop.h"
 #include "peer.h"
 #include "scheduler.h"
@@ -68,6 +70,7 @@ struct sched {
     syncer_t *syncer;
     writer_t *writer;
     int lock_fd; /* <db>.lock (serve), or -1 */
+    lograte_t lr_drop; /* results refused, unexpected messages */
     job_t **jobs;
     size_t n_jobs, cap_jobs;
     waiting_t *wait_head, **wait_tail;

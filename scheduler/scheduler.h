@@ -85,7 +85,13 @@ typedef struct {
     bool finished;              /* the last report of the job: it has ended */
     const char *note;           /* the engine's word on its fleet ("cannot reach the broker at ..."),
                                    or NULL when all is well */
+    double stalled_s;           /* > 0: no result committed for this long with shards in flight
+                                   (past sched_opts_t.stall_after_ms); 0: progressing */
+    uint64_t results_refused;   /* RESULTs and SHARD_DONEs dropped: not for a shard in flight, or
+                                   under a lease older than the shard's current one */
 } sched_progress_t;
+
+#define SCHED_STALL_MS 600000   /* ten minutes */
 
 typedef struct sched sched_t;
 
@@ -108,6 +114,8 @@ typedef struct {
     void (*progress)(const sched_progress_t *p, void *arg);
     void *progress_arg;
     int progress_ms;            /* 0: 200 */
+    int stall_after_ms;         /* a running job with shards in flight and no result committed this
+                                   long is reported stalled (log, note, /metrics); 0: SCHED_STALL_MS */
     int max_jobs;               /* jobs running at once at most, the others wait queued (in
                                    submission order); 0: no limit */
     /* Called once on sched_run's thread when the engine is set up (its database open, the jobs

@@ -203,6 +203,7 @@ static int migrate(store_t *s, char *err, size_t errlen)
         {"jobs", "owner", "TEXT"},
         {"jobs", "note", "TEXT"},
         {"jobs", "counts", "TEXT"},
+        {"jobs", "secret", "TEXT"},   /* store_secret.c */
         {"shards", "leases", "INTEGER NOT NULL DEFAULT 0"},
     };
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {

@@ -69,6 +69,10 @@ int store_job_state(store_t *s, const char *job_id, int *state) __attribute__((w
 /* What the engine running the job wants people to know about its fleet ("cannot reach the
  * broker at ..."), or NULL when all is well. */
 int store_job_set_note(store_t *s, const char *job_id, const char *note) __attribute__((warn_unused_result));
+/* The job's secret (store_secret.c): the stored one, or a new random one (64 hex digits) stored
+ * now when it has none. out needs 65 bytes. 0; 1 when the job is not in the database; -1 on an
+ * error (store_errmsg). Never log it. */
+int store_job_secret(store_t *s, const char *job_id, char *out, size_t outlen) __attribute__((warn_unused_result));
 /* Inflight shards back to PENDING (a stopped job: nothing of it is in flight any more). */
 int store_shards_unsend(store_t *s, const char *job_id) __attribute__((warn_unused_result));
 /* Jobs of an owner that an engine of that owner takes up at start: loading (left by a crash:
