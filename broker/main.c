@@ -23,8 +23,13 @@ static void usage(FILE *f)
             "                  take shards (env LLMAJ_INSECURE=1; refused otherwise)\n"
             "  --heartbeat-ms  heartbeat interval (env LLMAJ_HEARTBEAT_MS; default 1000)\n"
             "  --dead-after    silent intervals before a peer is dead (env LLMAJ_DEAD_AFTER; default 5)\n"
-            "  --metrics-addr  serve /metrics, /healthz and /readyz on HOST:PORT, :PORT or PORT (port 0: any free\n"
-            "                  port) (env LLMAJ_METRICS_ADDR; default off)\n");
+            "  --lease-floor-ms  the least deadline of a lease without a RESULT before it is revoked and leased\n"
+            "                  again (schemas/protocol.md 6.4) (env LLMAJ_LEASE_FLOOR_MS; default 30000)\n"
+            "  --stall-after   seconds a job may show no RESULT while shards of it are here before it is\n"
+            "                  reported stalled (env LLMAJ_STALL_AFTER; default 600)\n"
+            "  --metrics-addr  serve /metrics, /healthz and /readyz on HOST:PORT, or :PORT or PORT on loopback\n"
+            "                  (0.0.0.0:PORT for every interface; port 0: any free port) (env LLMAJ_METRICS_ADDR;\n"
+            "                  default off)\n");
 }
 
 static void stop_cb(void *arg) { broker_stop(arg); }
@@ -56,6 +61,25 @@ static int metrics_cb(buf_t *out, void *arg)
         httpd_counter(out, "llmaj_broker_shards_returned_total",
                       "Shards handed back unstarted by draining workers (RETURN), requeued at the front.",
                       s.shards_returned) < 0 ||
+        httpd_counter(out, "llmaj_broker_submits_refused_total",
+                      "SUBMITs refused: the job belongs to another scheduler session.", s.submits_refused) < 0 ||
+        httpd_counter(out, "llmaj_broker_cancels_refused_total",
+                      "CANCELs refused: the job belongs to another scheduler session, or is unknown here.",
+                      s.cancels_refused) < 0 ||
+        httpd_counter(out, "llmaj_broker_results_refused_total",
+                      "RESULT, SHARD_DONE and RETURN dropped: not from the session holding that lease.",
+                      s.results_refused) < 0 ||
+        httpd_counter(out, "llmaj_broker_shards_revoked_total",
+                      "Leases revoked: no RESULT within their deadline, or their worker quarantined.",
+                      s.shards_revoked) < 0 ||
+        httpd_counter(out, "llmaj_broker_workers_quarantined_total", "Worker quarantines so far.",
+                      s.workers_quarantined_total) < 0 ||
+        httpd_gauge(out, "llmaj_broker_workers_quarantined", "Worker sessions in quarantine now.",
+                    s.workers_quarantined) < 0 ||
+        httpd_gauge(out, "llmaj_broker_jobs_stalled",
+                    "Jobs with shards here and no RESULT for --stall-after.", s.jobs_stalled) < 0 ||
+        httpd_gauge(out, "llmaj_broker_jobs", "Jobs the broker knows (owned, not yet forgotten).",
+                    (double)s.jobs_known) < 0 ||
         httpd_gauge(out, "llmaj_broker_curve", "1 when peers must speak CURVE with an allowed key.", s.curve) < 0)
         return -1;
     if (!s.curve) return 0;
@@ -88,12 +112,15 @@ int main(int argc, char **argv)
     const char *curve_secret = daemon_env("LLMAJ_CURVE_SECRET", NULL);
     const char *curve_clients = daemon_env("LLMAJ_CURVE_CLIENTS", NULL);
     const char *insecure_env = daemon_env("LLMAJ_INSECURE", "0");
+    const char *lease_floor = daemon_env("LLMAJ_LEASE_FLOOR_MS", "30000");
+    const char *stall_after = daemon_env("LLMAJ_STALL_AFTER", "600");
     bool insecure = !strcmp(insecure_env, "1") || !strcmp(insecure_env, "true");
     daemon_opts_t d;
     daemon_opts_init(&d);
     static const struct option longopts[] = {
         {"bind", required_argument, 0, 'b'},         {"curve-secret", required_argument, 0, 'S'},
         {"curve-clients", required_argument, 0, 'C'}, {"insecure", no_argument, 0, 'I'},
+        {"lease-floor-ms", required_argument, 0, 'F'}, {"stall-after", required_argument, 0, 'A'},
         DAEMON_LONGOPTS,                              {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -103,6 +130,8 @@ int main(int argc, char **argv)
         case 'S': curve_secret = optarg; break;
         case 'C': curve_clients = optarg; break;
         case 'I': insecure = true; break;
+        case 'F': lease_floor = optarg; break;
+        case 'A': stall_after = optarg; break;
         case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&d, c, optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -114,7 +143,10 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512];
-    if (daemon_opts_check(&d, err, sizeof err) < 0) {
+    long floor_ms, stall_s;
+    if (daemon_opts_check(&d, err, sizeof err) < 0 ||
+        daemon_parse_int(lease_floor, 100, 86400000, &floor_ms, "--lease-floor-ms", err, sizeof err) < 0 ||
+        daemon_parse_int(stall_after, 1, 31 * 86400, &stall_s, "--stall-after", err, sizeof err) < 0) {
         fprintf(stderr, "llmaj-broker: %s\n", err);
         return 2;
     }
@@ -148,6 +180,8 @@ int main(int argc, char **argv)
     o.endpoint = bind;
     o.heartbeat_ms = d.hb_ms;
     o.dead_after = d.dead_n;
+    o.lease_floor_ms = floor_ms;
+    o.stall_after_ms = (int64_t)stall_s * 1000;
     o.curve = curve_secret ? &keys : NULL;
     o.curve_clients = curve_clients;
     broker_t *b = broker_new(&o, err, sizeof err);
