@@ -323,6 +323,12 @@ void blease_tick(broker_t *b)
             shard_lease_verdict_t v =
                 shard_lease_check(&it->job->pace, it->progress_ms, it->attempts, b->lease_floor_ms, others_idle, now);
             if (v == SHARD_LEASE_KEEP) continue;
+            /* A session that has never delivered a RESULT, revoked while its job progressed
+             * elsewhere since the lease's grant, is to blame even when the revocation is for idle
+             * capacity: else a black hole that asks for every shard again after each REVOKE
+             * (the most credit wins dispatch) would take them back for ever. */
+            if (v == SHARD_LEASE_REVOKE && p->results == 0 && it->job->pace.last_progress_ms > it->progress_ms)
+                v = SHARD_LEASE_REVOKE_STRIKE;
             char why[160];
             int64_t d = shard_lease_deadline_ms(&it->job->pace, it->attempts, b->lease_floor_ms, now);
             snprintf(why, sizeof why, "no RESULT for %.1f s, its deadline %.1f s%s", (now - it->progress_ms) / 1000.0,

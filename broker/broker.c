@@ -163,6 +163,7 @@ static void on_hello(broker_t *b, peer_t *p, const void *ident, size_t ilen, con
     }
     p->session = ++b->next_session;
     p->strikes = 0;
+    p->results = 0;
     p->quarantined_until = 0;
     snprintf(p->name, sizeof p->name, "%s", h->name[0] ? h->name : "?");
     if (key) {
@@ -275,6 +276,7 @@ static void on_result(broker_t *b, peer_t *p, const wire_hdr_t *h, const void *p
             return;
         }
         blease_progress(b, it);
+        p->results++;
         if (send_to_owner(b, j, h, payload, plen) == 0) STAT_ADD(b, results_forwarded, 1);
         return;
     }

@@ -58,6 +58,7 @@ typedef struct peer {
     list_t leases;
     bool alive;
     uint32_t strikes;           /* leases revoked while the fleet progressed, since its last SHARD_DONE */
+    uint64_t results;           /* RESULTs forwarded from this session (it has done some work) */
     int64_t quarantined_until;  /* 0: not quarantined */
     uint32_t quarantines;       /* how many it has had (its next one is longer) */
     char key[CURVE_Z85_LEN + 1];   /* CURVE: the public key its HELLO came with */
