@@ -314,3 +314,30 @@ def test_forged_results_never_committed(procs, tmp_path, peers):
     wait_until("the forgeries counted", lambda: metrics_of(murl)["llmaj_broker_results_refused_total"] >= sent)
     finish(procs, sched, n)
     assert not fake.messages(SHARD), "the fake worker asked for nothing"
+
+
+def test_stalled_job_is_reported_then_recovers(procs, tmp_path, peers):
+    """With only a black hole in the fleet nobody is idle and nothing progresses: the broker keeps
+    its leases (an outage looks the same), but the scheduler does not wait silently: past
+    --stall-after it reports the job stalled in its log and /metrics, and the broker counts the job
+    in llmaj_broker_jobs_stalled. An honest worker joining ends the stall and the job completes."""
+    mock = start_mock(procs, "--latency", "uniform:2:10")
+    broker, bp = start_broker(procs, "--metrics-addr", "127.0.0.1:0", "--lease-floor-ms", "1000",
+                              "--stall-after", "2")
+    murl = wait_for_line(bp.out_path, "metrics on ", bp)
+    n = 32
+    bh = peers(broker, "black-hole")
+    bh.hello("worker", credit=100000)
+    wait_until("WELCOME", lambda: bh.messages(WELCOME))
+    sched = start_scheduler(procs, str(tmp_path), broker, mock, n,
+                            extra=("--stall-after", "2", "--metrics-addr", "127.0.0.1:0"))
+    surl = wait_for_line(sched.out_path, "metrics on ", sched)
+    wait_until("the scheduler to report the stall",
+               lambda: metrics_of(surl).get("llmaj_scheduler_job_stalled_seconds", 0) >= 2, timeout=60)
+    assert "stalled" in procs.log(sched)
+    wait_until("the broker to count the stalled job", lambda: metrics_of(murl)["llmaj_broker_jobs_stalled"] == 1)
+    assert not bh.messages(REVOKE), "nobody idle, nobody progressing: the leases are kept"
+    start_worker(procs, broker, mock.env(), "--concurrency", "16", name="honest")
+    finish(procs, sched, n, timeout=300)
+    assert "results come in again" in procs.log(sched)
+    assert metrics_of(murl)["llmaj_broker_jobs_stalled"] == 0
