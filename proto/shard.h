@@ -50,7 +50,10 @@
  *      (a) the fleet progressed on the same job for at least D after this lease's last progress:
  *          the worker is slow or a black hole, and it gets a strike; or
  *      (b) another worker (not quarantined) has credit and nothing to do: re-leasing helps, no
- *          strike (the whole job may be stuck in an outage: nobody is to blame); or
+ *          strike (the whole job may be stuck in an outage: nobody is to blame), unless the
+ *          session has never delivered a RESULT and the job progressed elsewhere after the lease's
+ *          last progress (the broker's blease.c: a black hole that asks for every shard again
+ *          after each REVOKE is blamed); or
  *      (c) it is silent past the ceiling itself, no strike.
  *    Otherwise (every lease of the job silent together, nobody idle: an outage) it is kept. The
  *    doubling per attempt bounds the churn of a job whose first results are slower than the

@@ -29,8 +29,8 @@ static void usage(FILE *f)
             "                 within S seconds (env LLMAJ_WORKER_DRAIN_TIMEOUT; default 25); a second signal stops at once\n"
             "  --curve-secret this worker's CURVE secret key file, from `llmaj keygen` (env LLMAJ_CURVE_SECRET)\n"
             "  --curve-broker-key the broker's CURVE public key file (env LLMAJ_CURVE_BROKER_KEY)\n"
-            "  --metrics-addr serve /metrics, /healthz and /readyz on HOST:PORT, :PORT or PORT (port 0: any free\n"
-            "                 port) (env LLMAJ_METRICS_ADDR; default off)\n");
+            "  --metrics-addr serve /metrics, /healthz and /readyz on HOST:PORT, or :PORT or PORT on loopback\n"
+            "                 (0.0.0.0:PORT: every interface; port 0: any free port) (env LLMAJ_METRICS_ADDR; default off)\n");
 }
 
 typedef struct {
