@@ -1,6 +1,8 @@
 /* lograte: rate-limited logging; see lograte.h. */
 #include "lograte.h"
 
+#include <stddef.h>
+
 static int64_t interval_of(const lograte_t *r) { return r->interval_ms > 0 ? r->interval_ms : LOGRATE_INTERVAL_MS; }
 
 bool lograte_allow(lograte_t *r, int64_t now_ms, uint64_t *suppressed)
