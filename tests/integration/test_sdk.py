@@ -221,10 +221,10 @@ def test_errors_carry_the_services_list(fleet, tmp_path):
         LLMAsJudgeEvaluator.get("no-such-job", scheduler=fleet.url, token=TOKEN)
     assert e.value.status == 404 and e.value.errors
     # Nothing to retry in a job that succeeded cleanly: 409 with the service's reason.
-    done = [j for j in jobs_before if j["status"] == "succeeded"]
-    assert done, "the earlier tests left a succeeded job"
+    clean = evaluator(fleet, 6, "clean").evaluate().wait(poll=0.2, progress=False)
+    assert clean.status.overall_status == "Succeeded"
     with pytest.raises(ConflictError) as e:
-        EvaluationPipelineExecution.get(arn=done[0]["job_id"], scheduler=fleet.url, token=TOKEN).retry()
+        EvaluationPipelineExecution.get(arn=clean.id, scheduler=fleet.url, token=TOKEN).retry()
     assert e.value.status == 409 and e.value.errors and e.value.errors[0].message
 
 

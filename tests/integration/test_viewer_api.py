@@ -5,9 +5,9 @@ it). The fleet is livefleet.py's: mock LLMs, a broker, two workers, the service 
 
 Two jobs: a finished one (700 records, candidate and base: 1,400 rows, several result pages),
 whose page must show summary.json's figures, filter its records as records.jsonl says and open
-one; and a long one on the slow mock (every model call 250 ms: minutes of work), whose page must
-update while it runs and show its summary once the test stops it (POST /v1/jobs/{id}/stop, the
-API a user calls). Screenshots go to BUILD/screenshots/viewer/."""
+one; and a long one on the slow mock (every model call 250 ms: at least eight minutes of work for
+two workers), whose page must update while it runs and show its partial summary once the test
+stops it (POST /v1/jobs/{id}/stop, the API a user calls): states are polled, never timings. Screenshots go to BUILD/screenshots/viewer/."""
 import json
 import os
 import re
@@ -52,7 +52,7 @@ def test_viewer_reads_the_live_service(fleet):
     assert st == 200 and served == summary
 
     # The long job: running (and committing) when the browser opens it.
-    live = fleet.submit(spec(fleet.tmp, "slow", 2000, "live", base=True, shard_size=16))
+    live = fleet.submit(spec(fleet.tmp, "slow", 4000, "live", base=True, shard_size=16))
     fleet.wait(live, lambda j: j["status"] == "running" and j["progress"]["units_done"] > 0, what="its first units")
 
     shots = os.path.join(os.path.abspath(BUILD), "screenshots", "viewer")
