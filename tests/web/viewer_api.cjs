@@ -81,15 +81,28 @@ async function main() {
       const e = document.querySelector("#browser-count");
       return e && e.getAttribute("data-loaded") === String(n);
     }, nRecords, { timeout: 30000 });
+    /* Every figure of summary.json on the page: metric table, histograms, categories, comparison. */
+    const attr = async (sel, name) => { const e = await page.$(sel); return e ? e.getAttribute(name) : null; };
     for (const [target, t] of Object.entries(summary.targets)) {
       for (const [name, m] of Object.entries(t.metrics)) {
-        const cell = await page.$(`#metrics tr[data-metric="${name}"] [data-k="${target}.mean"]`);
-        eq(cell && (await cell.getAttribute("data-value")), String(m.mean), `${target} ${name} mean`);
+        const row = `#metrics tr[data-metric="${name}"]`;
+        eq(await attr(`${row} [data-k="${target}.mean"]`, "data-value"), String(m.mean), `${target} ${name} mean`);
+        eq(await attr(`${row} [data-k="${target}.n"]`, "data-value"), String(m.n), `${target} ${name} n`);
+        eq(await attr(`${row} [data-k="${target}.ci95"]`, "data-value"), JSON.stringify(m.ci95), `${target} ${name} ci95`);
+        eq(await attr(`#histograms [data-metric="${name}"] [data-k="${target}.ratings"]`, "data-value"),
+          JSON.stringify(Object.values(m.ratings)), `${target} ${name} rating counts`);
+        check(Boolean(await page.$(`${row} .badge.lower`)) === Boolean(m.lower_is_better), `${name}: the lower-is-better mark`);
       }
+      for (const [cat, ms] of Object.entries(t.categories || {}))
+        for (const [name, m] of Object.entries(ms))
+          eq(await attr(`#categories tr[data-category="${cat}"] td[data-metric="${name}"] [data-k="${target}.mean"]`, "data-value"),
+            String(m.mean), `${target} ${cat} ${name} mean`);
     }
     for (const [name, c] of Object.entries(summary.comparison || {})) {
-      const cell = await page.$(`#comparison tr[data-metric="${name}"] [data-k="mean_diff"]`);
-      eq(cell && (await cell.getAttribute("data-value")), String(c.mean_diff), `comparison ${name} mean_diff`);
+      const row = `#comparison tr[data-metric="${name}"]`;
+      for (const k of ["mean_diff", "wins", "ties", "losses", "win_rate", "n"])
+        eq(await attr(`${row} [data-k="${k}"]`, "data-value"), String(c[k]), `comparison ${name} ${k}`);
+      eq(await attr(`${row} [data-k="ci95"]`, "data-value"), JSON.stringify(c.ci95), `comparison ${name} ci95`);
     }
     const pages = api.filter((a) => a.url.includes(`/v1/jobs/${jobId}/results?`));
     check(pages.length >= 1 && pages.every((a) => a.auth === "Bearer " + token), "result pages were fetched with the token");
