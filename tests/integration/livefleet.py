@@ -6,8 +6,9 @@ the example walkthrough, the viewer in Chromium): mock LLMs, a broker, two worke
 Two mocks: "fast" (no latency) and "slow" (every model call takes --latency fixed:SLOW_MS, so a
 big job on it runs for minutes: long enough to be watched and stopped, whatever the machine's
 load). Model strings reach them as `openai-api/fast/...` and `openai-api/slow/...`; the fast
-mock is also the walkthrough's `openai-api/mock/...`, its Anthropic judge and Bedrock (the AWS
-endpoint override), so the example script runs unchanged against this fleet.
+mock is also the walkthrough's `openai-api/mock/...`, its Anthropic judge, Bedrock and SageMaker
+(the AWS endpoint override; it describes the model packages of tests/data/aws), so the example
+script runs unchanged against this fleet.
 
 `Fleet.swap_workers(env)` replaces the workers with two new ones reaching the models through
 `env`: a test stops a job on the slow mock, then retries it against the fast one."""
@@ -18,11 +19,14 @@ import time
 import urllib.error
 import urllib.request
 
-from conftest import BIN, free_port, start_broker, start_mock, start_worker, wait_for_line
+from conftest import BIN, SRC, free_port, start_broker, start_mock, start_worker, wait_for_line
 
 TOKEN = "live-fleet-token-" + "0123456789abcdef"
 SLOW_MS = 250
 TERMINAL = ("succeeded", "failed", "stopped")
+# SageMaker model packages the fast mock describes (the walkthrough's Part 2, section A).
+MODEL_PACKAGES = os.path.join(SRC, "tests", "data", "aws", "model-packages.json")
+MODEL_PACKAGE = "arn:aws:sagemaker:us-west-2:123456789012:model-package/gamma/28"
 
 
 def model_env(fast, slow, tmp):
@@ -42,7 +46,7 @@ def model_env(fast, slow, tmp):
 class Fleet:
     def __init__(self, procs, tmp, token=TOKEN, worker_concurrency=4):
         self.procs, self.tmp, self.token = procs, tmp, token
-        self.fast = start_mock(procs, name="mock-fast")
+        self.fast = start_mock(procs, "--aws-model-packages", MODEL_PACKAGES, name="mock-fast")
         self.slow = start_mock(procs, "--latency", f"fixed:{SLOW_MS}", name="mock-slow")
         self.env = model_env(self.fast, self.slow, tmp)
         self.broker, _ = start_broker(procs)

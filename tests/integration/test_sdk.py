@@ -23,7 +23,7 @@ import time
 import pytest
 
 from conftest import BIN, SRC, Procs, check_summary, read_records
-from livefleet import Fleet, TOKEN, spec
+from livefleet import MODEL_PACKAGE, Fleet, TOKEN, spec
 
 sys.path.insert(0, os.path.join(SRC, "sdk", "python", "src"))
 
@@ -235,7 +235,8 @@ def test_walkthrough_example(fleet, tmp_path):
     out_dir = os.path.join(os.path.abspath(BUILD), "sdk")
     os.makedirs(out_dir, exist_ok=True)
     env = {**os.environ, "LLMAJ_SCHEDULER": fleet.url, "LLMAJ_TOKEN": TOKEN,
-           "EXAMPLE_OUTPUT": str(tmp_path / "runs"), "PYTHONPATH": os.path.join(SRC, "sdk", "python", "src"),
+           "EXAMPLE_OUTPUT": str(tmp_path / "runs"), "EXAMPLE_MODEL_PACKAGE": MODEL_PACKAGE,
+           "PYTHONPATH": os.path.join(SRC, "sdk", "python", "src"),
            "COLUMNS": "160"}
     env.pop("LLMAJ_NO_PANDAS", None)
     jobs_before = len(fleet.call("GET", "/v1/jobs")[1]["jobs"])
@@ -248,13 +249,14 @@ def test_walkthrough_example(fleet, tmp_path):
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
     out = p.stdout
     assert "Created evaluator with 2 custom metrics" in out
-    assert out.count("Final status: Succeeded") == 2, out
-    assert "Evaluation job started!" in out and "Evaluation started!" in out
+    assert out.count("Final status: Succeeded") == 3, out
+    assert "Evaluation job started!" in out and out.count("Evaluation started!") == 2
     job_a = [l.split(": ", 1)[1] for l in out.splitlines() if l.startswith("Job ARN: ")][0]
-    job_b = [l.split(": ", 1)[1].strip() for l in out.splitlines() if l.strip().startswith("ARN: ")][0]
-    a, b = fleet.job(job_a), fleet.job(job_b)
+    job_pkg, job_nova = [l.split(": ", 1)[1].strip() for l in out.splitlines() if l.strip().startswith("ARN: ")]
+    a, pkg, nova = fleet.job(job_a), fleet.job(job_pkg), fleet.job(job_nova)
     assert a["name"] == "walkthrough" and a["status"] == "succeeded"
-    assert b["name"] == "walkthrough-nova" and b["status"] == "succeeded"
+    assert pkg["name"] == "walkthrough-package" and pkg["status"] == "succeeded"
+    assert nova["name"] == "walkthrough-nova" and nova["status"] == "succeeded"
     # The comparison it prints is the service's summary, BadMetric oriented lower-is-better.
     summary = fleet.call("GET", f"/v1/jobs/{job_a}/summary")[1]
     for metric in ("Completeness", "Faithfulness", "GoodMetric", "BadMetric"):
@@ -263,10 +265,17 @@ def test_walkthrough_example(fleet, tmp_path):
     # get_all() ran after the first job, before the second: every earlier job and the first.
     assert f"Found {jobs_before + 1} LLM-as-Judge evaluation jobs" in out
     assert "  - walkthrough: Succeeded" in out
-    # Its records: every dataset record, the Nova model by its seed name.
-    nova = read_records(b["output"])
-    assert {r["model"] for r in nova} == {"nova-textgeneration-lite"} and len(nova) == 40
+    # Its records: every dataset record; the package's endpoint (and its base model), the Nova
+    # model by its seed name.
     assert len(read_records(a["output"])) == 80
+    rows = read_records(nova["output"])
+    assert {r["model"] for r in rows} == {"nova-textgeneration-lite"} and len(rows) == 40
+    rows = read_records(pkg["output"])
+    assert len({r["record_index"] for r in rows}) == 40
+    assert any(r["model"] == "sagemaker/gamma-28-endpoint" for r in rows), {r["model"] for r in rows}
+    assert all(s["status"] == "ok" for r in rows for s in r["scores"].values())
+    judged = fleet.fast.stats()
+    assert judged["requests"]["invocations"] >= 40 and judged["requests"]["converse"] > 0, judged
     assert "INFO - llmaj - llmaj job " in p.stderr   # the seed's logging set-up shows the SDK's log
 
 

@@ -148,7 +148,8 @@ class LLMAsJudgeEvaluator:
         yield "evaluator_model", self.evaluator_model
         yield "dataset", self.dataset
         yield "builtin_metrics", self.builtin_metrics
-        yield "custom_metrics", [m.get("customMetricDefinition", {}).get("name") for m in self.custom_metrics or []]
+        yield "custom_metrics", ([m.get("customMetricDefinition", {}).get("name") for m in self.custom_metrics]
+                                 if self.custom_metrics else None)
         yield "output_path", self.output_path
         yield "mlflow_tracking_uri", self.mlflow_tracking_uri
         yield "region", self.region
