@@ -3,8 +3,8 @@ two workers and `llmaj-scheduler --serve` with a token (livefleet.py), every cal
 127.0.0.1. What a notebook user does, checked against what the service itself says and what the
 job wrote (records.jsonl, summary.json):
 
-evaluate -> refresh -> wait (the progress bar, plain lines and a terminal's bar) -> show_results
-(plain text, and pandas) -> results() paging -> summary() -> to_pandas -> get(id) ->
+evaluate -> refresh -> wait (the progress bar: plain lines, a terminal's bar, a notebook's HTML
+bar) -> show_results (plain text, pandas, a notebook's DataFrame) -> results() paging -> summary() -> to_pandas -> get(id) ->
 get_all(status=, limit=) -> stop() on a running long job -> retry() (the records it never
 reached) -> errors as exceptions carrying the service's {"key","message"} list (a bad spec, a bad
 dataset line FILE:LINE, a bad token, no such job, nothing to retry); and the example script
@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
@@ -184,6 +185,59 @@ def test_get_all_status_and_limit(fleet, monkeypatch):
     assert list(LLMAsJudgeEvaluator.get_all(status="succeeded", limit=0)) == []
     ended_badly = [j["job_id"] for j in listed if j["status"] in ("stopped", "failed")]
     assert [e.id for e in LLMAsJudgeEvaluator.get_all(status=["Stopped", "failed"])] == ended_badly
+
+
+# ------------------------------------------------------------------------------------ in a notebook
+
+class ZMQInteractiveShell:   # the class name is what the SDK looks at to know it runs in a kernel
+    pass
+
+
+@pytest.fixture
+def notebook(monkeypatch):
+    """IPython replaced by a recorder: the SDK only uses get_ipython(), display(...,
+    display_id=True) with handle.update(), and HTML."""
+    shown = []
+
+    class Handle:
+        def update(self, obj):
+            shown.append(("update", obj))
+
+    def display(obj, display_id=False):
+        shown.append(("display", obj))
+        return Handle() if display_id else None
+
+    class HTML:
+        def __init__(self, data):
+            self.data = data
+
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: ZMQInteractiveShell()
+    disp = types.ModuleType("IPython.display")
+    disp.display, disp.HTML = display, HTML
+    ipython.display = disp
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", disp)
+    return shown
+
+
+def test_in_a_notebook_one_bar_and_a_dataframe(fleet, notebook, capsys):
+    n = 40
+    ex = evaluator(fleet, n, "notebook").evaluate()
+    ex.wait(poll=0.2, timeout=600)
+    assert ex.status.overall_status == "Succeeded"
+    kinds = [k for k, _ in notebook]
+    assert kinds[0] == "display" and set(kinds[1:]) <= {"update"}, kinds
+    last = notebook[-1][1].data
+    assert f'<progress value="{2 * n}" max="{2 * n}"' in last and "Succeeded" in last
+    notebook.clear()
+    pd = pytest.importorskip("pandas")
+    ex.show_results(limit=3, offset=0)
+    assert f"rows 1-3 of {2 * n}" in capsys.readouterr().out
+    (kind, df), = notebook
+    assert kind == "display" and isinstance(df, pd.DataFrame) and len(df) == 3
+    assert list(df.columns[:5]) == ["record", "target", "model", "prompt", "response"]
+    assert list(df["record"]) == [r["record_id"] for r in ex.results_page(limit=3)["records"]]
 
 
 # ------------------------------------------------------------------------------------ errors
