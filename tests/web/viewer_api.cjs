@@ -145,6 +145,8 @@ async function main() {
     /* A fresh tab (no stored token) signs in from the address's #token=, and drops it from the bar. */
     const p2 = await (await browser.newContext()).newPage();
     p2.on("pageerror", (e) => problems.push("page error: " + e.message));
+    const api2 = [];
+    p2.on("request", (r) => { if (r.url().includes("/v1/")) api2.push({ url: r.url(), auth: r.headers()["authorization"] || null }); });
     await p2.goto(base + "/jobs/" + encodeURIComponent(jobId) + "#token=" + encodeURIComponent(token));
     await p2.waitForSelector("#metrics");
     eq(new URL(p2.url()).hash, "", "the token is removed from the address bar");
@@ -186,6 +188,12 @@ async function main() {
     await p2.waitForSelector('[data-k="error"]');
     const said = (await (await fetch(base + "/v1/jobs/no-such-job", { headers: { Authorization: "Bearer " + token } })).json()).errors[0].message;
     check((await p2.textContent('[data-k="error"]')).includes(said), "an unknown job shows the service's message: " + said);
+    /* Every API request of the second tab (signed in from the link), the live page's polls
+     * included, carried the token. */
+    const livePolls = api2.filter((a) => a.url.endsWith("/v1/jobs/" + encodeURIComponent(liveId)));
+    check(livePolls.length >= 2, "the live job's page read the job again while it ran: " + livePolls.length + " reads");
+    check(api2.length > 0 && api2.every((a) => a.auth === "Bearer " + token),
+      "every API request of the signed-in tab sent the token: " + JSON.stringify(api2.filter((a) => a.auth !== "Bearer " + token)));
     for (const p of problems) check(false, p);
   } finally {
     await browser.close();
