@@ -335,7 +335,7 @@ def test_walkthrough_example(fleet, tmp_path):
 
 # ------------------------------------------------------------------------------------ stop and retry (last)
 
-def test_stop_a_running_job_then_retry(fleet, capsys):
+def test_stop_a_running_job_then_retry(fleet, monkeypatch):
     """A long job on the slow mock (every call 250 ms: minutes of work): watched while it runs,
     wait(timeout=) running out, stop(), then retry() against the fast mock runs the records it never
     reached; every record once in the end."""
@@ -349,9 +349,16 @@ def test_stop_a_running_job_then_retry(fleet, capsys):
     running = [e.id for e in LLMAsJudgeEvaluator.get_all(status="Executing", scheduler=fleet.url, token=TOKEN)]
     assert ex.id in running
     assert ex.summary() is None   # not written while it runs
+    # wait() on the running job: a terminal's bar part-way, redrawn in place, until the timeout.
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
     with pytest.raises(WaitTimeoutError, match="it goes on"):
-        ex.wait(poll=0.1, timeout=0.3, progress=False)
+        ex.wait(poll=0.1, timeout=0.5)
+    monkeypatch.undo()
     assert not ex.status.done
+    draws = term.getvalue().rstrip("\n").split("\r\033[K")[1:]
+    assert draws and all("Executing" in d and f"/{2 * n} record-targets" in d for d in draws), draws
+    assert " 100% " not in draws[-1] and "#" * 30 not in draws[-1]
     with pytest.raises(ConflictError):
         ex.retry()   # not ended yet
 
