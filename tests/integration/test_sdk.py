@@ -324,9 +324,10 @@ def test_walkthrough_example(fleet, tmp_path):
     assert len(read_records(a["output"])) == 80
     rows = read_records(nova["output"])
     assert {r["model"] for r in rows} == {"nova-textgeneration-lite"} and len(rows) == 40
-    rows = read_records(pkg["output"])
-    assert len({r["record_index"] for r in rows}) == 40
-    assert any(r["model"] == "sagemaker/gamma-28-endpoint" for r in rows), {r["model"] for r in rows}
+    rows = read_records(pkg["output"])   # the seed's default: the package's base model evaluated too
+    assert len(rows) == 80 and {r["target"] for r in rows} == {"custom", "base"}
+    assert {r["model"] for r in rows if r["target"] == "custom"} == {"sagemaker/gamma-28-endpoint"}
+    assert {r["model"] for r in rows if r["target"] == "base"} == {"nova-textgeneration-lite"}
     assert all(s["status"] == "ok" for r in rows for s in r["scores"].values())
     judged = fleet.fast.stats()
     assert judged["requests"]["invocations"] >= 40 and judged["requests"]["converse"] > 0, judged

@@ -80,3 +80,16 @@ def test_ignored_seed_parameters_warn(service, caplog):
     with caplog.at_level(logging.WARNING, logger="llmaj"):
         seed_evaluator(service, model_package_group="arn:group", model_artifact="s3://a")
     assert "model_package_group has no effect" in caplog.text and "model_artifact has no effect" in caplog.text
+
+
+def test_evaluate_base_model_defaults_as_the_seeds(service):
+    """True when there is a base model to evaluate (given, or a model package's own), else left to
+    the spec's default; an explicit value always wins."""
+    pkg = "arn:aws:sagemaker:us-west-2:123456789012:model-package/gamma/28"
+    def spec(**kw):
+        return seed_evaluator(service, evaluate_base_model=kw.pop("evaluate_base_model", None), **kw).to_spec()
+    assert spec(model=pkg)["evaluate_base_model"] is True
+    assert spec(base_model="openai-api/local/base")["evaluate_base_model"] is True
+    assert "evaluate_base_model" not in spec(model="nova-textgeneration-lite")
+    assert spec(model=pkg, evaluate_base_model=False)["evaluate_base_model"] is False
+
