@@ -106,6 +106,7 @@ show("status", execution.status)
 execution.wait(poll=1, timeout=3600)
 print(f"Final status: {execution.status.overall_status}")
 execution.show_results(limit=10, offset=0, show_explanations=False)
+print(f"Results viewer: {execution.viewer_url}")   # llmaj: figures, charts and every record in a browser
 
 summary = execution.summary()
 if summary and "comparison" in summary:

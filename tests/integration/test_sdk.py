@@ -164,6 +164,10 @@ def test_evaluate_watch_and_read_results(fleet, capsys, monkeypatch):
     # get(id): the same job, from the class and from EvaluationPipelineExecution (the seed's arn=).
     again = LLMAsJudgeEvaluator.get(ex.id, region="us-west-2", scheduler=fleet.url, token=TOKEN)
     assert again.id == ex.id and again.status.overall_status == "Succeeded" and again.name == "flow"
+    # The viewer's page for it (served without the token: the page asks for it).
+    assert ex.viewer_url == f"{fleet.url}/jobs/{ex.id}"
+    st, page = fleet.call("GET", ex.viewer_url[len(fleet.url):], token="")
+    assert st == 200 and "<html" in page.lower()
     by_arn = EvaluationPipelineExecution.get(arn=ex.arn, scheduler=fleet.url, token=TOKEN)
     assert by_arn.raw["progress"]["units_done"] == 2 * n
 
@@ -319,6 +323,7 @@ def test_walkthrough_example(fleet, tmp_path):
     # get_all() ran after the first job, before the second: every earlier job and the first.
     assert f"Found {jobs_before + 1} LLM-as-Judge evaluation jobs" in out
     assert "  - walkthrough: Succeeded" in out
+    assert f"Results viewer: {fleet.url}/jobs/{job_a}" in out
     # Its records: every dataset record; the package's endpoint (and its base model), the Nova
     # model by its seed name.
     assert len(read_records(a["output"])) == 80
