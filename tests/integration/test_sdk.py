@@ -8,8 +8,9 @@ bar) -> show_results (plain text, pandas, a notebook's DataFrame) -> results() p
 get_all(status=, limit=) -> stop() on a running long job -> retry() (the records it never
 reached) -> errors as exceptions carrying the service's {"key","message"} list (a bad spec, a bad
 dataset line FILE:LINE, a bad token, no such job, nothing to retry); and the example script
-examples/sdk_walkthrough.py (the seed notebook's walkthrough) end to end, its output kept in
-BUILD/sdk/sdk_walkthrough.out.
+examples/sdk_walkthrough.py (the seed notebook's walkthrough: Part 1 with two custom metrics and
+the base model, Part 2's model package and Nova model) end to end, with a local MLflow tracking
+server as its mlflow_resource_arn, its output kept in BUILD/sdk/sdk_walkthrough.out.
 
 The fleet is shared by the module's tests (one start-up on a loaded 2-core machine); the stop and
 retry test swaps the workers, so it runs last."""
@@ -288,12 +289,25 @@ def test_errors_carry_the_services_list(fleet, tmp_path):
 
 # ------------------------------------------------------------------------------------ the walkthrough
 
-def test_walkthrough_example(fleet, tmp_path):
-    """examples/sdk_walkthrough.py as a user runs it, against this fleet; its output is kept."""
+@pytest.fixture
+def mlflow_server(tmp_path):
+    from test_mlflow import MlflowServer, free_port as mlflow_port
+    srv = MlflowServer(tmp_path / "mlflow", mlflow_port())
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_walkthrough_example(fleet, mlflow_server, tmp_path):
+    """examples/sdk_walkthrough.py as a user runs it, against this fleet and a local MLflow
+    tracking server (the seed's mlflow_resource_arn); its output is kept."""
     out_dir = os.path.join(os.path.abspath(BUILD), "sdk")
     os.makedirs(out_dir, exist_ok=True)
     env = {**os.environ, "LLMAJ_SCHEDULER": fleet.url, "LLMAJ_TOKEN": TOKEN,
            "EXAMPLE_OUTPUT": str(tmp_path / "runs"), "EXAMPLE_MODEL_PACKAGE": MODEL_PACKAGE,
+           "EXAMPLE_MLFLOW": mlflow_server.url,
            "PYTHONPATH": os.path.join(SRC, "sdk", "python", "src"),
            "COLUMNS": "160"}
     env.pop("LLMAJ_NO_PANDAS", None)
@@ -336,6 +350,17 @@ def test_walkthrough_example(fleet, tmp_path):
     assert all(s["status"] == "ok" for r in rows for s in r["scores"].values())
     judged = fleet.fast.stats()
     assert judged["requests"]["invocations"] >= 40 and judged["requests"]["converse"] > 0, judged
+    # Every job of the walkthrough logged to MLflow (the service's mlflow step, which may still be
+    # going when the job reads succeeded): runs tagged with the job's id, finished.
+    for job in (job_a, job_pkg, job_nova):
+        fleet.wait(job, lambda j: [s["status"] for s in j["steps"] if s["name"] == "mlflow"] == ["succeeded"],
+                   what="its mlflow step")
+    exps = mlflow_server.post("experiments/search", {"max_results": 100})["experiments"]
+    ids = [e["experiment_id"] for e in exps]
+    for job in (job_a, job_pkg, job_nova):
+        found = mlflow_server.post("runs/search", {"experiment_ids": ids, "max_results": 100,
+                                                   "filter": f"tags.`llmaj.job_id` = '{job}'"}).get("runs", [])
+        assert found and all(r["info"]["status"] == "FINISHED" for r in found), (job, found)
     assert "INFO - llmaj - llmaj job " in p.stderr   # the seed's logging set-up shows the SDK's log
 
 
