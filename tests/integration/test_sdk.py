@@ -256,6 +256,11 @@ def test_errors_carry_the_services_list(fleet, tmp_path):
     keys = {d.key for d in e.value.errors}
     assert {"builtin_metrics[0]", "shard_size"} <= keys, e.value.errors
     assert "builtin_metrics[0]" in str(e.value) and all(d.message for d in e.value.errors)
+    # A bad custom metric (the seed's format, with llmaj's lowerIsBetter not a boolean).
+    bad_metric = [dict(TONE[0]["customMetricDefinition"], lowerIsBetter="yes")]
+    with pytest.raises(BadRequestError) as e:
+        evaluator(fleet, 5, "bad-metric", custom_metrics=[{"customMetricDefinition": bad_metric[0]}]).evaluate()
+    assert [d.key for d in e.value.errors] == ["custom_metrics[0].customMetricDefinition.lowerIsBetter"], e.value.errors
     # A bad dataset: FILE:LINE for each bad line.
     data = str(tmp_path / "bad.jsonl")
     with open(data, "w") as f:
