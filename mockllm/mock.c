@@ -531,6 +531,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (r->api) {
             uint64_t now = atomic_fetch_add(&m->st[ST_IN_FLIGHT], 1) + 1;
             uint64_t max = atomic_load(&m->st[ST_MAX_IN_FLIGHT]);
+            /* Raise the maximum: retried until it is ours or another thread raised it past ours. */
             while (now > max && !atomic_compare_exchange_weak(&m->st[ST_MAX_IN_FLIGHT], &max, now)) {}
         }
         if (content_length_over(c) && (r->api || r->route == R_AWS)) {

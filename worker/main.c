@@ -211,7 +211,7 @@ int main(int argc, char **argv)
         printf("metrics on %s\n", httpd_url(http));
         fflush(stdout);
     }
-    while (sem_wait(&g_done) != 0) {}
+    while (sem_wait(&g_done) != 0) {}   /* sem_wait fails only when a signal interrupts it: wait again */
     worker_join(w);
     httpd_stop(&http);
     worker_stats_t st;

@@ -144,6 +144,11 @@ int sigv4_parse_authorization(const char *value, sigv4_auth_t *out, char *err, s
             }
             have_cred = 1;
         } else if (klen == 13 && strncmp(s, "SignedHeaders", 13) == 0 && !have_sh) {
+            if (vlen > SIGV4_VERIFY_MAX_SIGNED_HEADERS) {
+                sigv4_seterr(err, errlen, "SignedHeaders of %zu bytes is longer than the %d bytes this verifier reads",
+                             vlen, SIGV4_VERIFY_MAX_SIGNED_HEADERS);
+                return -1;
+            }
             if (copy_field(out->signed_headers, sizeof(out->signed_headers), v, vlen) < 0 ||
                 !signed_headers_ok(out->signed_headers)) {
                 sigv4_seterr(err, errlen, "SignedHeaders must be lower-case header names, sorted, "

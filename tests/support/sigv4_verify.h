@@ -9,13 +9,18 @@
 
 #include "sigv4.h"
 
+/* The longest SignedHeaders list this verifier reads (the names of the signed headers, joined by
+ * ';'). The signer has no such limit: a request whose list is longer is refused here as
+ * malformed, with a message that says so, as a server refuses over-long headers. */
+#define SIGV4_VERIFY_MAX_SIGNED_HEADERS 1023
+
 /* The parts of an Authorization header. Strings are copies inside the struct. */
 typedef struct {
     char access_key[128];
     char date8[9];
     char region[64];
     char service[64];
-    char signed_headers[1024];
+    char signed_headers[SIGV4_VERIFY_MAX_SIGNED_HEADERS + 1];
     char signature[65];
 } sigv4_auth_t;
 

@@ -1,9 +1,9 @@
 /* test_report: what `llmaj run` shows a person (cli/report.c): the plain progress line (every
  * 5 s of job time at most, always at the end, nothing when quiet), the redrawn bar on a terminal
- * (a pseudo-terminal here), the ETA's units, and the summary tables of a summary.json: numbers,
- * "-" for what is null, the rating counts of a string scale, the comparison with its signs, the
- * '*' of metrics where lower is better, and the same figures from a summary read back from its
- * JSON text as from the one in memory. */
+ * (a pseudo-terminal here), the ETA's units and rounding, and the summary tables of a
+ * summary.json: numbers, "-" for what is null, the rating counts of a string scale, the
+ * comparison with its signs ("+0.000", never "-0.000"), the '*' of metrics where lower is better,
+ * and the same figures from a summary read back from its JSON text as from the one in memory. */
 #include "report.h"
 
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* test_wshard: the worker's shard runner (worker/shard.c) against a stand-in OpenAI server in
+/* test_wshard: the worker's shard runner (worker/wshard.c) against a stand-in OpenAI server in
  * this process (libmicrohttpd on a free 127.0.0.1 port, tests/support/standin.h), through the
  * real llm client and providers. The server plays the model being evaluated (it echoes the
  * prompt it got, so the test sees what inference sent) and the judge (its answer depends on a
@@ -256,8 +256,8 @@ static void test_shard(loop_t *loop, llm_client_t *llm)
         "{\"prompt\": \"MARK_NEVER question\"}",
         "{\"prompt\": \"MARK_FAILINFER question\"}",
         "{\"prompt\": \"MARK_JUDGEFAIL question\"}",
-        "{\"prompt\": \"Bring your own.\", \"modelResponses\": [{\"response\": \"from the base\", \"modelIdentifier\":"
-        " \"openai/base-answerer\"}, {\"response\": \"unnamed one\"}]}",
+        ("{\"prompt\": \"Bring your own.\", \"modelResponses\": [{\"response\": \"from the base\", \"modelIdentifier\":"
+         " \"openai/base-answerer\"}, {\"response\": \"unnamed one\"}]}"),
     };
     enum { N = sizeof lines / sizeof *lines };
     record_t *recs = records_of(lines, N);
