@@ -30,12 +30,13 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 
 from conftest import BIN
-from deploy_support import KDIR, containers, ensure_image, render
+from deploy_support import KDIR, SRC, containers, ensure_image, render
 from multihost import Net, env_of, netns_usable, volumes_of
 
 _why = netns_usable()
@@ -166,18 +167,12 @@ class World:
         """Submits a job as a user does: `llmaj evaluate --scheduler URL` on the client host with
         the token from the Secret in LLMAJ_TOKEN. The dataset lies on the service's volume (a path
         in a spec is the service's). Returns the job id."""
-        self.runs += 1
-        data = f"data-{self.runs}.jsonl"
-        with open(os.path.join(svc.pvc, data), "w") as f:
-            for i in range(records):
-                f.write(json.dumps({"id": f"r{i}", "prompt": f"Question {i}: explain item {i * 7 % 97}.",
-                                    "referenceResponse": f"Answer {i}.", "category": ("a", "b")[i % 2]}) + "\n")
-        own(os.path.join(svc.pvc, data), 0o644)
+        dataset = self.dataset(svc, records)
         here = os.path.join(self.workdir, f"client-{self.runs}")
         os.makedirs(here)
         with open(os.path.join(here, "job.json"), "w") as f:
             json.dump({"name": name, "model": "openai-api/mock/ft", "evaluator_model": "anthropic/judge",
-                       "dataset": f"{PVC}/{data}", "builtin_metrics": METRICS, "output_path": f"{PVC}/runs",
+                       "dataset": dataset, "builtin_metrics": METRICS, "output_path": f"{PVC}/runs",
                        "shard_size": shard_size}, f)
         own(here, 0o755)
         own(os.path.join(here, "job.json"), 0o644)
@@ -186,6 +181,25 @@ class World:
                            {"LLMAJ_TOKEN": self.token}, [(here, "/spec", True)])
         assert cli.wait(timeout=120) == 0, cli.out() + cli.log()
         return cli.out().strip().splitlines()[-1]
+
+    def dataset(self, svc, records):
+        """A dataset of `records` lines on the service's volume; its path as the service sees it."""
+        self.runs += 1
+        data = f"data-{self.runs}.jsonl"
+        with open(os.path.join(svc.pvc, data), "w") as f:
+            for i in range(records):
+                f.write(json.dumps({"id": f"r{i}", "prompt": f"Question {i}: explain item {i * 7 % 97}.",
+                                    "referenceResponse": f"Answer {i}.", "category": ("a", "b")[i % 2]}) + "\n")
+        own(os.path.join(svc.pvc, data), 0o644)
+        return f"{PVC}/{data}"
+
+    def sdk(self, script):
+        """A Python script using the SDK (sdk/python, as `pip install sdk/python` installs it) run
+        on the client host with the token in LLMAJ_TOKEN, as docs/kubernetes.md shows."""
+        env = dict(os.environ, LLMAJ_TOKEN=self.token, LLMAJ_SCHEDULER=API,
+                   PYTHONPATH=os.path.join(SRC, "sdk", "python", "src"))
+        return subprocess.run(["ip", "netns", "exec", self.net.hosts["client"][0], sys.executable, "-c", script],
+                              capture_output=True, text=True, env=env, timeout=600)
 
     def api(self, method, path, body=None):
         """(status, JSON or text) of a request to the service from the client host with the token;
@@ -308,6 +322,27 @@ def test_job_across_hosts(fleet):
         got = [int(w.net.metrics(h).get("llmaj_worker_shards_done_total", 0)) for h in ("worker1", "worker2")]
         return got if all(x > 0 for x in got) else None
     wait_until(per_worker, "both workers' published shards done", timeout=30)
+
+    # The Python SDK from the client host, as docs/kubernetes.md shows (scheduler and token from
+    # LLMAJ_SCHEDULER and LLMAJ_TOKEN).
+    n2 = 200
+    p = w.sdk(SDK_SCRIPT % {"dataset": w.dataset(svc, n2), "output": f"{PVC}/runs",
+                            "metrics": METRICS})
+    assert p.returncode == 0, p.stdout + p.stderr
+    sdk_id, sdk_status = p.stdout.strip().splitlines()[-1].split()
+    assert sdk_status == "succeeded", p.stdout + p.stderr
+    succeeded_exactly(w, svc, sdk_id, n2)
+
+
+SDK_SCRIPT = """
+from llmaj import LLMAsJudgeEvaluator
+evaluator = LLMAsJudgeEvaluator(model="openai-api/mock/ft", evaluator_model="anthropic/judge",
+                                dataset="%(dataset)s", builtin_metrics=%(metrics)r,
+                                output_path="%(output)s", name="sdk")
+execution = evaluator.evaluate()
+execution.wait(poll=1, timeout=600)
+print(execution.id, execution.status.status)
+"""
 
 
 def test_worker_link_cut_midjob(fleet):
