@@ -5,8 +5,8 @@ commands, arguments, environment and volumes of the rendered manifests, CURVE on
 multihost.py builds the hosts). The scheduler host runs the StatefulSet's command as it is
 (`llmaj-scheduler --serve`, its flags, its environment, the API token from its Secret, its
 PersistentVolumeClaim a folder that outlives the process); the client host submits jobs with
-`llmaj evaluate --scheduler http://llmaj-scheduler:8080` and watches them over the REST API with
-the token, as docs/kubernetes.md shows.
+`llmaj evaluate --scheduler http://llmaj-scheduler:8080` (and once with the Python SDK) and watches
+them over the REST API with the token, as docs/kubernetes.md shows.
 
   - a job runs to exact completion across the hosts;
   - a worker host's link is cut mid-job: its shards go to the other worker, nothing is lost or
