@@ -229,3 +229,57 @@ def test_shutdown_is_bounded(procs, fleet, tmp_path):
     assert st == 200 and jobs["jobs"] == [], jobs
     svc.p.send_signal(signal.SIGTERM)
     assert svc.p.wait(timeout=60) == 0, svc.log()[-3000:]
+
+
+def test_wait_rides_out_a_restart(procs, fleet, tmp_path):
+    """`llmaj wait --scheduler` keeps asking a service that stopped answering (--patience) and ends
+    with the job's outcome once the restarted service has finished it: a rollout does not fail a
+    waiting client."""
+    tmp, mock = fleet["tmp"], fleet["mock"]
+    svc = Service(procs, tmp, fleet["broker"], fleet["env"]).start()
+    n = 1500
+    st, _, ans = svc.call("POST", "/v1/jobs", spec(tmp, n, "waiter"))
+    assert st == 201, ans
+    job_id = ans["job_id"]
+    env = dict(os.environ, LLMAJ_TOKEN=TOKEN)
+    err_path = os.path.join(str(tmp_path), "wait.err")
+    with open(err_path, "w") as err, open(os.path.join(str(tmp_path), "wait.out"), "w") as out:
+        waiter = subprocess.Popen([os.path.join(BIN, "llmaj"), "wait", job_id, "--scheduler", svc.url, "--poll", "1",
+                                   "--patience", "300"], stdout=out, stderr=err, env=env)
+    try:
+        svc.wait(job_id, lambda j: j["progress"]["units_done"] >= 100, "100 units done")
+        svc.p.send_signal(signal.SIGTERM)
+        assert svc.p.wait(timeout=120) == 0, svc.log()[-3000:]
+
+        def waiter_said(text):
+            with open(err_path) as f:
+                return text in f.read()
+        end = time.time() + 120
+        while not waiter_said("asking again") and time.time() < end:
+            assert waiter.poll() is None, open(err_path).read()
+            time.sleep(0.1)
+        assert waiter_said("asking again"), open(err_path).read()
+        assert waiter.poll() is None, "wait gave up while the service was down"
+
+        svc.start()
+        code = waiter.wait(timeout=600)
+        text = open(err_path).read()
+        assert code == 0, text
+        assert "answers again after" in text, text
+        with open(os.path.join(str(tmp_path), "wait.out")) as f:
+            outcome = f.read()
+        assert "Correctness" in outcome, outcome   # the summary table, as `llmaj run` prints it
+        assert svc.job(job_id)["status"] == "succeeded"
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
+
+
+def test_wait_gives_up_after_patience(procs, fleet, tmp_path):
+    """With nothing answering, `llmaj wait` gives up after --patience with exit 1 and says why."""
+    port = free_port()   # nothing listens there
+    p = subprocess.run([os.path.join(BIN, "llmaj"), "wait", "job-x", "--scheduler", f"http://127.0.0.1:{port}",
+                        "--poll", "1", "--patience", "2"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert "no answer from the llmaj scheduler" in p.stderr, p.stderr
