@@ -64,6 +64,7 @@ def test_viewer_reads_the_live_service(fleet):
                         os.path.join(out, "records.jsonl"), os.path.join(out, "summary.json"), shots, live],
                        env={**os.environ, "LLMAJ_NODE_MODULES": os.path.join(os.path.abspath(BUILD), "node", "node_modules")},
                        capture_output=True, text=True, timeout=600)
+    print(p.stdout)   # the browser checks' tally, in the test's log
     assert p.returncode == 0, p.stdout + p.stderr
     m = re.search(r"^(\d+) passed, 0 failed$", p.stdout, re.M)
     assert m, p.stdout
