@@ -175,6 +175,8 @@ async function main() {
     const partial = await (await fetch(base + "/v1/jobs/" + encodeURIComponent(liveId) + "/summary",
       { headers: { Authorization: "Bearer " + token } })).json();
     check(partial.partial === true && partial.status === "stopped", "the live job's summary is partial");
+    const mark = await p2.$('#job-head [data-k="partial"]');
+    check(mark !== null && /^Partial: the job ended stopped/.test(await mark.textContent()), "the stopped job's page says its figures are partial");
     for (const [target, t] of Object.entries(partial.targets)) {
       for (const [name, m] of Object.entries(t.metrics)) {
         const cell = await p2.$(`#metrics tr[data-metric="${name}"] [data-k="${target}.mean"]`);
