@@ -341,3 +341,24 @@ def test_stalled_job_is_reported_then_recovers(procs, tmp_path, peers):
     finish(procs, sched, n, timeout=300)
     assert "results come in again" in procs.log(sched)
     assert metrics_of(murl)["llmaj_broker_jobs_stalled"] == 0
+
+
+def test_slow_real_worker_is_revoked(procs, tmp_path):
+    """A real llmaj-worker whose model is far slower than the fleet's (its mock answers in 4 s, the
+    other worker's in a few ms) has its leases revoked and handed to the fast worker: it receives
+    REVOKE, drops those shards (llmaj_worker_shards_revoked_total) and nothing is committed twice."""
+    slow = start_mock(procs, "--latency", "fixed:4000", name="slow-mock")
+    fast = start_mock(procs, "--latency", "uniform:2:10", name="fast-mock")
+    broker, bp = start_broker(procs, "--metrics-addr", "127.0.0.1:0", "--lease-floor-ms", "1000")
+    murl = wait_for_line(bp.out_path, "metrics on ", bp)
+    sw = start_worker(procs, broker, slow.env(), "--concurrency", "64", "--metrics-addr", "127.0.0.1:0", name="slow")
+    swurl = wait_for_line(sw.out_path, "metrics on ", sw)
+    n = 64
+    sched = start_scheduler(procs, str(tmp_path), broker, fast, n)
+    wait_until("the slow worker to hold shards", lambda: metrics_of(swurl)["llmaj_worker_shards_held"] >= 1)
+    start_worker(procs, broker, fast.env(), "--concurrency", "32", name="fast")
+    finish(procs, sched, n, timeout=300)
+    wait_until("the slow worker to count its revoked leases",
+               lambda: metrics_of(swurl)["llmaj_worker_shards_revoked_total"] >= 1, timeout=60)
+    assert metrics_of(murl)["llmaj_broker_shards_revoked_total"] >= 1
+    assert "revoked by the broker" in procs.log(sw)
