@@ -7,6 +7,7 @@
 
 #include "fastfail.h"
 #include "log.h"
+#include "lograte.h"
 #include "loop.h"
 #include "mem.h"
 #include "wire.h"
@@ -18,12 +19,14 @@ struct ingest {
     job_t **touched;          /* jobs with results in the open transaction */
     size_t n_touched, cap_touched;
     uint64_t dropped;         /* malformed or foreign results */
+    lograte_t lr_drop;        /* their log lines */
 };
 
 ingest_t *ingest_new(store_t *st)
 {
     ingest_t *in = xcalloc(1, sizeof *in);
     in->st = st;
+    in->lr_drop = (lograte_t)LOGRATE_INIT("results dropped", LOG_WARN);
     return in;
 }
 
@@ -83,14 +86,52 @@ static int need_tx(ingest_t *in, job_t *j)
     return 0;
 }
 
-/* Commits r (its results are counted when new). 0, or -1 (the job is failed). */
+static bool same_text(const char *a, const char *b) { return a && b ? strcmp(a, b) == 0 : a == b; }
+
+/* Whether the output committed for r's (record, target) is the one r's scores judged: the same
+ * response, or no response on either side (a failed inference: nothing was judged). 1 yes, 0 no,
+ * -1 on a database error. */
+static int judged_committed(ingest_t *in, job_t *j, const result_t *r)
+{
+    store_unit_t u[2];
+    if (store_units_of(in->st, j->id, r->record_index, u) < 0) return -1;
+    const store_unit_t *c = &u[r->target == TARGET_BASE ? 1 : 0];
+    int same = c->has_output && same_text(c->response, r->response);
+    store_unit_clear(&u[0]);
+    store_unit_clear(&u[1]);
+    return same;
+}
+
+/* Commits r (its results are counted when new). Its scores count only with the response they
+ * judged: when another response of the (record, target) is committed already (an earlier lease
+ * of its shard, revoked or lost, ran the inference and part of the judging), they are dropped,
+ * and the check at SHARD_DONE resubmits the missing metrics with the committed response (§6.5),
+ * so a record's scores all judge the response stored with them. 0, or -1 (the job is failed). */
 static int commit_one(ingest_t *in, job_t *j, const result_t *r)
 {
     if (need_tx(in, j) < 0) return -1;
     bool fresh_output = false;
     size_t fresh_scores = 0;
     uint64_t by_status[4] = {0};
-    if (store_result_commit(in->st, j->id, r, &fresh_output, &fresh_scores, by_status) < 0) {
+    result_t head = *r;   /* the output alone first: is it ours? */
+    head.scores = NULL;
+    head.n_scores = 0;
+    int rc = store_result_commit(in->st, j->id, &head, &fresh_output, &fresh_scores, by_status);
+    if (rc == 0 && r->n_scores) {
+        int ours = fresh_output ? 1 : judged_committed(in, j, r);
+        bool unused = false;
+        if (ours == 1) {
+            rc = store_result_commit(in->st, j->id, r, &unused, &fresh_scores, by_status);
+        } else if (ours == 0) {
+            in->dropped++;
+            log_rated(&in->lr_drop, LOG_WARN, "job %s: %zu score(s) of record %llu (%s) dropped: they judged another "
+                      "response than the one committed (an earlier lease's); the missing ones are asked again",
+                      j->id, r->n_scores, (unsigned long long)r->record_index, target_name(r->target));
+        } else {
+            rc = -1;
+        }
+    }
+    if (rc < 0) {
         job_fail(j, "database %s: cannot store the result of record %llu (%s): %s", store_path(in->st),
                  (unsigned long long)r->record_index, target_name(r->target), store_errmsg(in->st));
         return -1;
@@ -110,7 +151,7 @@ void ingest_result(ingest_t *in, job_t *j, uint64_t shard_id, const void *payloa
     char err[256];
     if (!payload || wire_result_decode(payload, len, &r, err, sizeof err) < 0) {
         in->dropped++;
-        log_warn("job %s: malformed result dropped: %s", j->id, payload ? err : "no payload");
+        log_rated(&in->lr_drop, LOG_WARN, "job %s: malformed result dropped: %s", j->id, payload ? err : "no payload");
         return;
     }
     /* Only results that belong to this job's shards and targets are committed. */
@@ -118,7 +159,7 @@ void ingest_result(ingest_t *in, job_t *j, uint64_t shard_id, const void *payloa
               r.record_index <= j->shards[shard_id].last && (uint32_t)r.target < j->targets;
     if (!ok) {
         in->dropped++;
-        log_warn("job %s: result for record %llu target %d outside shard %llu dropped", j->id,
+        log_rated(&in->lr_drop, LOG_WARN, "job %s: result for record %llu target %d outside shard %llu dropped", j->id,
                  (unsigned long long)r.record_index, (int)r.target, (unsigned long long)shard_id);
         result_clear(&r);
         return;

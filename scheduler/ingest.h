@@ -12,7 +12,10 @@
  * DESIGN. A result is committed only if it belongs to its header's shard (record index within
  * the shard's range, a target the job evaluates); anything else is logged and dropped. Committing
  * is INSERT OR IGNORE on (job, record, target[, metric]): a redelivered result changes nothing and
- * counts nothing. A failed COMMIT loses the batch, which may hold several jobs' results: the
+ * counts nothing. A result's scores count only with the response they judged: when another
+ * response of its (record, target) is committed already (an earlier lease of the shard ran the
+ * inference), they are dropped and the check resubmits the missing metrics on the committed
+ * response, so every score stored judges the response stored with it. A failed COMMIT loses the batch, which may hold several jobs' results: the
  * engine then fails the jobs that had results in it (ingest_flush tells which), since their
  * counts no longer match the database. */
 #ifndef LLMAJ_INGEST_H

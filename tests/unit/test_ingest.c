@@ -1,5 +1,6 @@
 /* test_ingest: the collector on a real job database: RESULT payloads decoded and committed, counted
- * once (redelivery commits and counts nothing), foreign results (outside the shard's records, a
+ * once (redelivery commits and counts nothing), scores only with the response they judged (another
+ * lease's different response: its scores dropped), foreign results (outside the shard's records, a
  * target the job does not evaluate) and malformed payloads dropped, batches committed at
  * INGEST_COMMIT_EVERY and on flush (an open batch is invisible to another connection until then),
  * the completeness count at SHARD_DONE, giving a shard up (its missing outputs recorded as errors,
@@ -102,11 +103,39 @@ static void test_commit(void)
     CHECK(j->units_done == 2);
     CHECK(ingest_flush(in) == 0 && committed(db, j->id) == 2);
 
+    /* Scores count only with the response they judged: record 2's response from one lease with
+     * one metric, then another lease's different response with both: its scores are dropped
+     * (the committed response stays); the missing metric on the committed response counts. */
+    result_t a = jobfix_result(j->id, 2, TARGET_CUSTOM, 1, "Correctness");
+    result_t b = jobfix_result(j->id, 2, TARGET_CUSTOM, 2, "Correctness", "Helpfulness");
+    free(b.response);
+    b.response = xstrdup("another lease's response");
+    result_t c = jobfix_result(j->id, 2, TARGET_CUSTOM, 1, "Helpfulness");
+    buf_t pb;
+    uint64_t ok_before = j->scores[SCORE_OK];
+    payload(&pb, &a);
+    ingest_result(in, j, 0, pb.data, pb.len);
+    buf_free(&pb);
+    CHECK(j->scores[SCORE_OK] == ok_before + 1 && j->units_done == 2);
+    log_set_level(LOG_OFF);
+    payload(&pb, &b);
+    ingest_result(in, j, 0, pb.data, pb.len);
+    buf_free(&pb);
+    log_set_level(LOG_ERROR);
+    CHECK(j->scores[SCORE_OK] == ok_before + 1 && j->units_done == 2);   /* nothing of b */
+    payload(&pb, &c);
+    ingest_result(in, j, 0, pb.data, pb.len);
+    buf_free(&pb);
+    CHECK(j->scores[SCORE_OK] == ok_before + 2 && j->units_done == 3);
+    result_clear(&a);
+    result_clear(&b);
+    result_clear(&c);
+
     /* The check at SHARD_DONE counts what is committed, pending results included. */
     feed(in, j, 0, 1, TARGET_CUSTOM, "Correctness", "Helpfulness");
     uint64_t have = 0;
-    CHECK(ingest_shard_outputs(in, j, 0, &have) == 0 && have == 3);
-    CHECK(committed(db, j->id) == 3);
+    CHECK(ingest_shard_outputs(in, j, 0, &have) == 0 && have == 4);
+    CHECK(committed(db, j->id) == 4);
 
     /* A batch is committed by itself once it holds INGEST_COMMIT_EVERY results. */
     job_t *k = open_job(db, INGEST_COMMIT_EVERY + 4, 0, &st);   /* a second job on a second connection */
@@ -126,8 +155,8 @@ static void test_commit(void)
     j->shards[1].submits = SHARD_MAX_SUBMITS;
     CHECK(ingest_give_up(in, j, 1) == 0);
     CHECK(ingest_shard_outputs(in, j, 1, &have) == 0 && have == 8);
-    CHECK(j->units_done == 3 + 8 && j->scores[SCORE_ERROR] == 1 + 7 * 2);
-    CHECK(ingest_give_up(in, j, 1) == 0 && j->units_done == 11);   /* again: nothing new */
+    CHECK(j->units_done == 4 + 8 && j->scores[SCORE_ERROR] == 1 + 7 * 2);
+    CHECK(ingest_give_up(in, j, 1) == 0 && j->units_done == 12);   /* again: nothing new */
     CHECK(!j->fatal);
     ingest_destroy(&in);
     store_close(&st);
