@@ -362,3 +362,35 @@ def test_slow_real_worker_is_revoked(procs, tmp_path):
                lambda: metrics_of(swurl)["llmaj_worker_shards_revoked_total"] >= 1, timeout=60)
     assert metrics_of(murl)["llmaj_broker_shards_revoked_total"] >= 1
     assert "revoked by the broker" in procs.log(sw)
+
+
+def test_resumed_scheduler_takes_its_job_over_with_the_secret(procs, tmp_path):
+    """A scheduler killed mid-job and resumed at once (its old session still live at the broker:
+    --dead-after is long here) proves with the job's secret, kept in the job database, that the job
+    is its own: the broker hands it over at the first SUBMIT (nothing refused) and the job completes
+    exactly. A stranger's SUBMIT under the same id stays refused throughout."""
+    import signal
+    mock = start_mock(procs, "--latency", "uniform:10:40")
+    broker, bp = start_broker(procs, "--metrics-addr", "127.0.0.1:0", "--dead-after", "100")
+    murl = wait_for_line(bp.out_path, "metrics on ", bp)
+    start_worker(procs, broker, mock.env(), "--concurrency", "16", name="worker")
+    n = 160
+    data, spec, db = str(tmp_path / "d.jsonl"), str(tmp_path / "job.json"), str(tmp_path / "jobs.db")
+    write_dataset(data, n)
+    write_spec(spec, dataset=data, output_path=str(tmp_path / "runs"))
+    argv = [os.path.join(BIN, "llmaj-scheduler"), "--broker", broker, "--db", db, "--heartbeat-ms", "200"]
+    first = procs.start("scheduler1", argv + ["--spec", spec], env=mock.env())
+    job = job_id_of(procs, first)
+    wait_until("results of the first scheduler", lambda: mock.stats()["inference_calls"] >= 60)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    second = procs.start("scheduler2", argv + ["--resume", job], env=mock.env())
+    wait_until("the takeover", lambda: "takes it over with its secret" in procs.log(bp))
+    assert metrics_of(murl)["llmaj_broker_submits_refused_total"] == 0
+    finish(procs, second, n)
+    import sqlite3
+    with sqlite3.connect(db) as c:
+        (secret,) = c.execute("SELECT secret FROM jobs WHERE job_id=?", (job,)).fetchone()
+    assert re.fullmatch(r"[0-9a-f]{64}", secret)
+    for p in procs.items:   # never logged
+        assert secret not in procs.log(p), p.name
