@@ -507,7 +507,8 @@ static void metric_job(const sched_progress_t *p, sched_phase_t ph, void *arg)
         httpd_sample_u64(m->out, "llmaj_scheduler_job_scores", st[1], p->scores_unscored) < 0 ||
         httpd_sample_u64(m->out, "llmaj_scheduler_job_scores", st[2], p->scores_na) < 0 ||
         httpd_sample_u64(m->out, "llmaj_scheduler_job_scores", st[3], p->scores_error) < 0 ||
-        httpd_sample(m->out, "llmaj_scheduler_job_elapsed_seconds", l, p->elapsed_s) < 0)
+        httpd_sample(m->out, "llmaj_scheduler_job_elapsed_seconds", l, p->elapsed_s) < 0 ||
+        httpd_sample(m->out, "llmaj_scheduler_job_stalled_seconds", l, p->stalled_s) < 0)
         m->rc = -1;
 }
 
@@ -526,6 +527,9 @@ static const family_t job_families[] = {
     {"llmaj_scheduler_job_shards_inflight", "Shards of the job submitted and not done.", HTTPD_GAUGE},
     {"llmaj_scheduler_job_scores", "Scores of the job committed, by status.", HTTPD_GAUGE},
     {"llmaj_scheduler_job_elapsed_seconds", "Seconds since the job started running in this service.", HTTPD_GAUGE},
+    {"llmaj_scheduler_job_stalled_seconds",
+     "Seconds without a result while shards of the job are in flight, once past --stall-after; 0: progressing.",
+     HTTPD_GAUGE},
 };
 
 /* A sample family's samples: renders every job's samples and keeps the lines of `family`. */
