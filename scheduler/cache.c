@@ -291,22 +291,30 @@ void cache_learn(store_t *st, const job_t *j, const result_t *r, bool new_output
 
 /* ---- what the summary and /metrics say ---- */
 
-void cache_summary_add(store_t *st, const char *job_id, const spec_t *sp, cJSON *summary)
+cJSON *cache_status_json(store_t *st, const char *job_id, bool cache, const char *reused_from)
 {
-    if (!sp->cache && !sp->reuse_from) return;
     uint64_t cached = 0, reused = 0, verdicts = 0;
-    if (store_origin_counts(st, job_id, &cached, &reused, &verdicts) < 0) {
-        log_warn("job %s: %s: its cache hits could not be counted for the summary (%s)", job_id, store_path(st),
-                 store_errmsg(st));
-        return;
-    }
-    cJSON *c = cJSON_AddObjectToObject(summary, "cache");
-    cJSON_AddBoolToObject(c, "enabled", sp->cache);
-    if (sp->reuse_from) cJSON_AddStringToObject(c, "reused_from", sp->reuse_from);
+    if (store_origin_counts(st, job_id, &cached, &reused, &verdicts) < 0) return NULL;
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddBoolToObject(c, "enabled", cache);
+    if (reused_from) cJSON_AddStringToObject(c, "reused_from", reused_from);
     else cJSON_AddNullToObject(c, "reused_from");
     cJSON_AddNumberToObject(c, "reused_responses", (double)reused);
     cJSON_AddNumberToObject(c, "inference_hits", (double)cached);
     cJSON_AddNumberToObject(c, "judge_hits", (double)verdicts);
+    return c;
+}
+
+void cache_summary_add(store_t *st, const char *job_id, const spec_t *sp, cJSON *summary)
+{
+    if (!sp->cache && !sp->reuse_from) return;
+    cJSON *c = cache_status_json(st, job_id, sp->cache, sp->reuse_from);
+    if (!c) {
+        log_warn("job %s: %s: its cache hits could not be counted for the summary (%s)", job_id, store_path(st),
+                 store_errmsg(st));
+        return;
+    }
+    cJSON_AddItemToObject(summary, "cache", c);
 }
 
 int cache_metrics(buf_t *b)

@@ -57,6 +57,10 @@ int cache_prefill(job_t *j, ingest_t *in, size_t shard);
  * "cache": true. A failure is logged: the cache is an optimisation, never a reason to fail. */
 void cache_learn(store_t *st, const job_t *j, const result_t *r, bool new_output, size_t new_scores);
 
+/* What a job's "cache" reports, counted from the store: {"enabled": cache, "reused_from": the job
+ * or null, "reused_responses", "inference_hits", "judge_hits"}; NULL on a database failure. */
+cJSON *cache_status_json(store_t *st, const char *job_id, bool cache, const char *reused_from);
+
 /* Adds "cache" to a job's summary when its spec has "cache" or "reuse_responses_from":
  * {"enabled", "reused_from", "reused_responses", "inference_hits", "judge_hits"}, counted from
  * the store. A database failure is logged and leaves the summary as it was. */
