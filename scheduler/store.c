@@ -110,8 +110,9 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS mlflow_sync(job_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     " updated_at INTEGER NOT NULL, PRIMARY KEY (job_id, key)) WITHOUT ROWID;"
     /* store_cache.c: model and judge answers by the SHA-256 of their content, shared by every job */
-    "CREATE TABLE IF NOT EXISTS cache(key BLOB PRIMARY KEY, kind INTEGER NOT NULL, text TEXT, status INTEGER,"
-    " rating TEXT, in_tokens INTEGER, out_tokens INTEGER, created_at INTEGER NOT NULL) WITHOUT ROWID;";
+    "CREATE TABLE IF NOT EXISTS cache(key BLOB NOT NULL, kind INTEGER NOT NULL, text TEXT, status INTEGER,"
+    " rating TEXT, in_tokens INTEGER, out_tokens INTEGER, created_at INTEGER NOT NULL, PRIMARY KEY(key, kind))"
+    " WITHOUT ROWID;";
 
 /* ---- helpers (store_int.h) ---- */
 
