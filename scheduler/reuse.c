@@ -24,8 +24,26 @@ static void take_model(char **mine, const char *theirs, const char *key, const c
 sched_err_t reuse_resolve(store_t *st, spec_t *sp, reuse_src_t *out, errlist_t *errs)
 {
     memset(out, 0, sizeof *out);
-    const char *src = sp->reuse_from;
     const size_t before = errs->count;
+    /* The id, or the beginning of exactly one (as every command takes it): the full id is kept. */
+    char *ids[2] = {NULL, NULL};
+    size_t n_match = 0;
+    if (store_job_match(st, sp->reuse_from, ids, 2, &n_match) < 0) {
+        errlist_add(errs, "database %s: %s", store_path(st), store_errmsg(st));
+        return SCHED_E_DB;
+    }
+    if (n_match > 1)
+        errlist_add(errs, "reuse_responses_from: `%s` is the beginning of %zu jobs' ids (%s, %s%s): give more of it",
+                    sp->reuse_from, n_match, ids[0], ids[1], n_match > 2 ? ", ..." : "");
+    if (n_match == 1) {
+        free(sp->reuse_from);
+        sp->reuse_from = ids[0];
+        ids[0] = NULL;
+    }
+    free(ids[0]);
+    free(ids[1]);
+    if (n_match > 1) return SCHED_E_INPUT;
+    const char *src = sp->reuse_from;
     store_job_t job;
     int g = store_job_get(st, src, &job);
     if (g < 0) {

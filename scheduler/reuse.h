@@ -1,5 +1,6 @@
 /* reuse: the submission of a job with "reuse_responses_from": JOB (cache.h says what it is for).
- * Checks the job it names, in the same database, before anything is stored: it exists, it has
+ * Checks the job it names (its id, or the beginning of exactly one id, which is then completed in
+ * the spec), in the same database, before anything is stored: it exists, it has
  * ended, and it has a response for every record and every target the new job evaluates; and
  * fills in what the new job takes from it (its models when not given, its dataset, which is only
  * recorded: the records are copied from that job, job.c). A spec that contradicts that job (a

@@ -166,7 +166,9 @@ static void test_reused(void)
     char src[SCHED_JOB_ID_MAX], id[SCHED_JOB_ID_MAX];
     make_source(1, false, "src2", src);
     set_state(src, SCHED_JOB_STOPPED);   /* stopped with every response there: as good as finished */
-    char *spec = reuse_spec(src, "\"name\": \"rejudge\"");
+    CHECK(refused("src", "", "reuse_responses_from", "is the beginning of 2 jobs' ids"));
+    /* The beginning of one job's id names it; the full id is what the spec keeps. */
+    char *spec = reuse_spec("src2-", "\"name\": \"rejudge\"");
     errlist_t errs;
     CHECK(submit(spec, id, &errs) == SCHED_OK);
     errlist_print(&errs, stderr, "  ");
@@ -181,6 +183,7 @@ static void test_reused(void)
         store_close(&st);
         return;
     }
+    CHECK(strcmp(j->spec->reuse_from, src) == 0);
     /* The models and dataset are the source's; its records, cut in the new job's shards. */
     CHECK(strcmp(j->spec->model, "openai-api/mock/ft") == 0 && strcmp(j->spec->base_model, "openai-api/mock/base") == 0);
     CHECK(j->spec->evaluate_base_model && j->targets == 2);
