@@ -6,15 +6,16 @@ model behind a mock of its own so that each mock's counters are the calls of one
   added metric makes no inference call, only judge calls, on exactly the same responses;
 - a cached job with a changed judge makes only judge calls (inference comes from the cache);
 - validation: an unknown job, a job not ended yet, another dataset, another model and a bad
-  "cache" value are 400s naming the key, and no model is called."""
+  "cache" value are 400s naming the key, and no model is called;
+- the same with `llmaj run` and its --cache and --reuse-responses-from flags (exit 2 on a bad id)."""
 import json
 import os
 import re
-import time
+import subprocess
 
 import pytest
 
-from conftest import read_records, start_broker, start_mock, start_worker, write_dataset
+from conftest import BIN, read_records, start_broker, start_mock, start_worker, write_dataset
 from test_service import Service, svc_env
 
 N = 30
@@ -183,3 +184,46 @@ def test_validation(fleet):
     svc.wait_ended(s_id)
     after = calls(fleet)
     assert after["gen"] == before["gen"] and after["judge2"] == before["judge2"], "a rejected job called a model"
+
+
+def test_cli_run(procs, tmp_path):
+    """`llmaj run` (one process, the job database under output_path): --cache twice, then
+    --reuse-responses-from with another judge; the mock's counters say which calls were made."""
+    tmp = str(tmp_path)
+    gen, judge = start_mock(procs, name="cli-gen"), start_mock(procs, name="cli-judge")
+    env = {**os.environ, **svc_env({"gen": gen, "judge": judge})}
+    data = os.path.join(tmp, "data.jsonl")
+    write_dataset(data, 12)
+    spec = os.path.join(tmp, "spec.json")
+    with open(spec, "w") as f:
+        json.dump({"model": "openai-api/gen/ft", "evaluator_model": "openai-api/judge/j", "builtin_metrics": METRICS,
+                   "dataset": data, "output_path": os.path.join(tmp, "runs"), "shard_size": 5}, f)
+    llmaj = os.path.join(BIN, "llmaj")
+    db = os.path.join(tmp, "runs", "llmaj.db")
+
+    def run(*args):
+        p = subprocess.run([llmaj, "run", "--spec", spec, "--workers", "1", "--quiet", *args], env=env,
+                           capture_output=True, text=True, timeout=300)
+        return p
+
+    def job_named(name):
+        p = subprocess.run([llmaj, "list", "--db", db, "--json"], capture_output=True, text=True, timeout=60)
+        return [j["job_id"] for j in json.loads(p.stdout) if j["name"] == name][0]
+
+    def summary(job_id):
+        with open(os.path.join(tmp, "runs", job_id, "summary.json")) as f:
+            return json.load(f)
+
+    assert run("--cache", "--name", "one").returncode == 0
+    assert (gen.model_requests(), judge.model_requests()) == (12, 12 * len(METRICS))
+    assert run("--cache", "--name", "two").returncode == 0
+    assert (gen.model_requests(), judge.model_requests()) == (12, 12 * len(METRICS))
+    assert summary(job_named("two"))["cache"]["inference_hits"] == 12
+    one = job_named("one")
+    p = run("--reuse-responses-from", one, "--name", "three", "--builtin-metrics", "Correctness,Completeness")
+    assert p.returncode == 0, p.stderr
+    assert gen.model_requests() == 12 and judge.model_requests() == 12 * len(METRICS) + 12 * 2
+    assert summary(job_named("three"))["cache"]["reused_responses"] == 12
+    # A bad reference is refused before anything runs (exit 2), the key named.
+    p = run("--reuse-responses-from", "nope", "--name", "four")
+    assert p.returncode == 2 and "reuse_responses_from" in p.stderr and "nope" in p.stderr, p.stderr
