@@ -218,6 +218,7 @@ int cache_prefill(job_t *j, ingest_t *in, size_t shard)
             return -1;
         }
         bump(C_REUSED, copied);
+        j->saved[STORE_SAVED_REUSED] += copied;
     }
     record_t *recs = NULL;
     size_t n = 0;
@@ -246,6 +247,15 @@ int cache_prefill(job_t *j, ingest_t *in, size_t shard)
 }
 
 /* ---- after a result came in ---- */
+
+void cache_count(job_t *j, const result_t *r, bool new_output, size_t new_scores)
+{
+    if (r->origin == RESPONSE_CACHED && new_output) j->saved[STORE_SAVED_INFERENCE]++;
+    size_t cached = 0;
+    for (size_t i = 0; i < r->n_scores; i++) cached += r->scores[i].cached;
+    /* The scheduler's results carry cached verdicts only, a worker's none: all new ones or none. */
+    if (cached && cached == r->n_scores) j->saved[STORE_SAVED_JUDGE] += new_scores;
+}
 
 static void put(store_t *st, const job_t *j, store_cache_kind_t kind, const uint8_t key[CACHE_KEY_LEN],
                 const store_cache_val_t *v)
@@ -291,10 +301,16 @@ void cache_learn(store_t *st, const job_t *j, const result_t *r, bool new_output
 
 /* ---- what the summary and /metrics say ---- */
 
-cJSON *cache_status_json(store_t *st, const char *job_id, bool cache, const char *reused_from)
+cJSON *cache_status_json(store_t *st, const char *job_id, bool cache, const char *reused_from, const uint64_t *saved)
 {
     uint64_t cached = 0, reused = 0, verdicts = 0;
-    if (store_origin_counts(st, job_id, &cached, &reused, &verdicts) < 0) return NULL;
+    if (saved) {
+        reused = saved[STORE_SAVED_REUSED];
+        cached = saved[STORE_SAVED_INFERENCE];
+        verdicts = saved[STORE_SAVED_JUDGE];
+    } else if (store_origin_counts(st, job_id, &cached, &reused, &verdicts) < 0) {
+        return NULL;
+    }
     cJSON *c = cJSON_CreateObject();
     cJSON_AddBoolToObject(c, "enabled", cache);
     if (reused_from) cJSON_AddStringToObject(c, "reused_from", reused_from);
@@ -308,7 +324,7 @@ cJSON *cache_status_json(store_t *st, const char *job_id, bool cache, const char
 void cache_summary_add(store_t *st, const char *job_id, const spec_t *sp, cJSON *summary)
 {
     if (!sp->cache && !sp->reuse_from) return;
-    cJSON *c = cache_status_json(st, job_id, sp->cache, sp->reuse_from);
+    cJSON *c = cache_status_json(st, job_id, sp->cache, sp->reuse_from, NULL);   /* exact, once */
     if (!c) {
         log_warn("job %s: %s: its cache hits could not be counted for the summary (%s)", job_id, store_path(st),
                  store_errmsg(st));

@@ -21,7 +21,13 @@
  * kept as its rating and explanation (scores are recomputed from the metric's scale on a hit);
  * only `ok` and `not_applicable` verdicts and error-free responses are kept, never an error or
  * an unscored reply, so a retry asks those again. The first answer kept for a key stays. The
- * cache is never emptied by llmaj; delete its rows (`DELETE FROM cache`) to start afresh. */
+ * cache is never emptied by llmaj; delete its rows (`DELETE FROM cache`) to start afresh.
+ *
+ * DESIGN (the counts). What a call did not cost is stored with the result itself (outputs.origin,
+ * scores.cached), so summary.json counts it exactly from the store. The REST status of a running
+ * job must not count over a million results at every poll: the engine counts as it commits
+ * (job_t.saved, cache_count) and writes the counts into the job's row with its progress
+ * (store_counts_t.saved); the status reads them there. */
 #ifndef LLMAJ_CACHE_H
 #define LLMAJ_CACHE_H
 #include <stdbool.h>
@@ -57,14 +63,20 @@ int cache_prefill(job_t *j, ingest_t *in, size_t shard);
  * "cache": true. A failure is logged: the cache is an optimisation, never a reason to fail. */
 void cache_learn(store_t *st, const job_t *j, const result_t *r, bool new_output, size_t new_scores);
 
-/* What a job's "cache" reports, counted from the store: {"enabled": cache, "reused_from": the job
- * or null, "reused_responses", "inference_hits", "judge_hits"}; NULL on a database failure. */
-cJSON *cache_status_json(store_t *st, const char *job_id, bool cache, const char *reused_from);
+/* What a job's "cache" reports: {"enabled": cache, "reused_from": the job or null,
+ * "reused_responses", "inference_hits", "judge_hits"}, from `saved` (by STORE_SAVED_*: what its
+ * engine last wrote) or, when NULL, counted from the store (slow on a large job: for its summary
+ * and a job without an engine's counts). NULL on a database failure. */
+cJSON *cache_status_json(store_t *st, const char *job_id, bool cache, const char *reused_from, const uint64_t *saved);
 
 /* Adds "cache" to a job's summary when its spec has "cache" or "reuse_responses_from":
  * {"enabled", "reused_from", "reused_responses", "inference_hits", "judge_hits"}, counted from
  * the store. A database failure is logged and leaves the summary as it was. */
 void cache_summary_add(store_t *st, const char *job_id, const spec_t *sp, cJSON *summary);
+
+/* A result of j was committed (ingest.c): counts what the scheduler supplied of it (a response
+ * from the cache, cached verdicts) into j->saved when new. */
+void cache_count(job_t *j, const result_t *r, bool new_output, size_t new_scores);
 
 /* This process's counters since it started (every job of every engine in it). */
 typedef struct {

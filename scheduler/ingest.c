@@ -98,6 +98,7 @@ static int commit_one(ingest_t *in, job_t *j, const result_t *r, bool learn)
         return -1;
     }
     job_count(j, in->st, r, fresh_output, fresh_scores, by_status);
+    cache_count(j, r, fresh_output, fresh_scores);
     if (learn) cache_learn(in->st, j, r, fresh_output, fresh_scores);
     if (fresh_output || fresh_scores) {
         const char *why = fastfail_see(j->ff, j->spec, r);

@@ -231,6 +231,15 @@ static sched_err_t load_reused(store_t *st, const char *job_id, const spec_t *sp
     return ret;
 }
 
+/* The calls a job with "cache" or "reuse_responses_from" did not make so far, counted from its
+ * results into c->saved (once, when it is opened; its engine counts on from there). 0, or -1. */
+static int count_saved(store_t *st, const job_t *j, store_counts_t *c)
+{
+    if (!j->spec->cache && !j->spec->reuse_from) return 0;
+    return store_origin_counts(st, j->id, &c->saved[STORE_SAVED_INFERENCE], &c->saved[STORE_SAVED_REUSED],
+                               &c->saved[STORE_SAVED_JUDGE]);
+}
+
 /* <output_path>/<job id> made absolute (as far as the folder exists). Caller frees. */
 static char *out_dir_of(const char *output_path, const char *job_id)
 {
@@ -470,7 +479,7 @@ job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen)
     store_counts_t c = {0};
     sched_job_state_t run_state = stopping ? SCHED_JOB_STOPPING : SCHED_JOB_RUNNING;
     if (store_shards_each(st, j->id, shard_row, &l) < 0 || store_job_count(st, j->id, j->targets, j->n_metrics, &c) < 0 ||
-        store_job_set_outdir(st, j->id, j->out_dir) < 0 || store_job_set_state(st, j->id, run_state, NULL) < 0 ||
+        count_saved(st, j, &c) < 0 || store_job_set_outdir(st, j->id, j->out_dir) < 0 || store_job_set_state(st, j->id, run_state, NULL) < 0 ||
         store_job_set_progress(st, j->id, &c) < 0) {
         snprintf(err, errlen, "job %s: cannot read it back from %s: %s", job_id, store_path(st), store_errmsg(st));
         job_destroy(&j);
@@ -480,6 +489,7 @@ job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen)
     j->unit_errors = c.unit_errors;
     j->records_done = c.records_done;
     memcpy(j->scores, c.scores, sizeof j->scores);
+    memcpy(j->saved, c.saved, sizeof j->saved);
     j->stop_requested = stopping;
     j->ff = fastfail_new();
     j->started_ms = loop_now_ms();
@@ -558,6 +568,8 @@ void job_counts(const job_t *j, store_counts_t *c)
     c->unit_errors = j->unit_errors;
     c->records_done = j->records_done;
     memcpy(c->scores, j->scores, sizeof c->scores);
+    memcpy(c->saved, j->saved, sizeof c->saved);
+    c->has_saved = true;
 }
 
 sched_job_state_t job_final_state(job_t *j)

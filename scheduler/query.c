@@ -418,7 +418,8 @@ sched_err_t sched_job_status(sched_db_t *db, const char *job_id, sched_status_t 
     const cJSON *reuse = cJSON_GetObjectItemCaseSensitive(spec, "reuse_responses_from");
     bool cached = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "cache"));
     if (rc == 0 && (cached || cJSON_IsString(reuse)) &&
-        !(s->cache = cache_status_json(st, job_id, cached, cJSON_IsString(reuse) ? reuse->valuestring : NULL)))
+        !(s->cache = cache_status_json(st, job_id, cached, cJSON_IsString(reuse) ? reuse->valuestring : NULL,
+                                       has_counts && counts.has_saved ? counts.saved : NULL)))
         rc = -1;
     if (rc < 0 || mlflow_sync_state(st, job_id, &s->mlflow) < 0) {
         errlist_add(errs, "%s: job %s: %s", db->path, job_id, store_errmsg(st));

@@ -425,18 +425,26 @@ int store_counts_parse(const char *json, store_counts_t *c)
         const cJSON *v = cJSON_GetArrayItem(sc, i);
         if (cJSON_IsNumber(v) && v->valuedouble >= 0) c->scores[i] = (uint64_t)v->valuedouble;
     }
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(o, "saved");
+    c->has_saved = cJSON_IsArray(sv) && cJSON_GetArraySize(sv) == 3;
+    for (int i = 0; i < 3 && c->has_saved; i++) {
+        const cJSON *v = cJSON_GetArrayItem(sv, i);
+        if (cJSON_IsNumber(v) && v->valuedouble >= 0) c->saved[i] = (uint64_t)v->valuedouble;
+    }
     cJSON_Delete(o);
     return 0;
 }
 
 int store_job_set_progress(store_t *s, const char *job_id, const store_counts_t *c)
 {
-    char txt[256];
+    char txt[384];
     snprintf(txt, sizeof txt,
-             "{\"units_done\":%llu,\"unit_errors\":%llu,\"records_done\":%llu,\"scores\":[%llu,%llu,%llu,%llu]}",
+             "{\"units_done\":%llu,\"unit_errors\":%llu,\"records_done\":%llu,\"scores\":[%llu,%llu,%llu,%llu],"
+             "\"saved\":[%llu,%llu,%llu]}",
              (unsigned long long)c->units_done, (unsigned long long)c->unit_errors,
              (unsigned long long)c->records_done, (unsigned long long)c->scores[0], (unsigned long long)c->scores[1],
-             (unsigned long long)c->scores[2], (unsigned long long)c->scores[3]);
+             (unsigned long long)c->scores[2], (unsigned long long)c->scores[3], (unsigned long long)c->saved[0],
+             (unsigned long long)c->saved[1], (unsigned long long)c->saved[2]);
     sqlite3_stmt *st = store_stmt(s, Q_JOB_PROGRESS);
     store_bind_text(st, 1, txt);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));

@@ -83,7 +83,11 @@ typedef struct {
     uint64_t unit_errors;     /* of which the inference call failed */
     uint64_t records_done;    /* records with every target done */
     uint64_t scores[4];       /* committed scores by score_status_t */
+    uint64_t saved[3];        /* calls not made (cache.h): STORE_SAVED_REUSED responses copied from
+                                 another job, STORE_SAVED_INFERENCE and STORE_SAVED_JUDGE cache hits */
+    bool has_saved;           /* parsed: the row had them (an engine of before them wrote it without) */
 } store_counts_t;
+enum { STORE_SAVED_REUSED = 0, STORE_SAVED_INFERENCE = 1, STORE_SAVED_JUDGE = 2 };
 int store_counts_parse(const char *json, store_counts_t *c);   /* 0, or -1 when it is not that */
 /* Writes the counts and marks the job alive (updated_at = now). */
 int store_job_set_progress(store_t *s, const char *job_id, const store_counts_t *c) __attribute__((warn_unused_result));

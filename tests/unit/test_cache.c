@@ -217,7 +217,9 @@ static void test_learn_and_hit(void)
         store_unit_clear(&u[0]);
         store_unit_clear(&u[1]);
         CHECK(cache_prefill(b, in, 1) == 0 && b->units_done == 7);   /* again: nothing new */
-        cJSON *c = cache_status_json(st2, b->id, true, NULL);
+        CHECK(b->saved[STORE_SAVED_INFERENCE] == 8 && b->saved[STORE_SAVED_JUDGE] == 15 &&
+              b->saved[STORE_SAVED_REUSED] == 0);   /* the engine's counts, as the store's */
+        cJSON *c = cache_status_json(st2, b->id, true, NULL, NULL);
         CHECK(c != NULL);
         CHECK(cJSON_GetObjectItem(c, "inference_hits")->valuedouble == 8);
         CHECK(cJSON_GetObjectItem(c, "judge_hits")->valuedouble == 15);

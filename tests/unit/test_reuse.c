@@ -200,6 +200,7 @@ static void test_reused(void)
     for (size_t k = 0; k < j->n_shards; k++) CHECK(cache_prefill(j, in, k) == 0);
     cache_stats(&s1);
     CHECK(s1.reused - s0.reused == 16);
+    CHECK(j->saved[STORE_SAVED_REUSED] == 16 && j->saved[STORE_SAVED_INFERENCE] == 0);
     CHECK(cache_prefill(j, in, 0) == 0);   /* again: nothing copied twice */
     cache_stats(&s0);
     CHECK(s0.reused == s1.reused);
