@@ -227,3 +227,28 @@ def test_cli_run(procs, tmp_path):
     # A bad reference is refused before anything runs (exit 2), the key named.
     p = run("--reuse-responses-from", "nope", "--name", "four")
     assert p.returncode == 2 and "reuse_responses_from" in p.stderr and "nope" in p.stderr, p.stderr
+
+
+def test_cached_job_through_a_restart(fleet):
+    """A cached job whose judge calls are slow, the service SIGKILLed half-way and started again on
+    the same database: the job finishes with every inference from the cache, and its status counts
+    (the engine's, read back at the restart) agree with summary.json's exact ones."""
+    svc = fleet["svc"]
+    run(fleet, base_spec(fleet, "warm", cache=True, evaluate_base_model=None, base_model=None))
+    c0 = calls(fleet)
+    spec = base_spec(fleet, "slowjudge", cache=True, evaluate_base_model=None, base_model=None,
+                     evaluator_model="openai-api/slow/j", shard_size=2,
+                     builtin_metrics=METRICS + ["Completeness", "Coherence"])   # 120 calls of 3 s, 32 at a time
+    job_id = svc.submit(spec)
+    half = svc.wait(job_id, lambda j: j["progress"]["units_done"] >= 4, what="4 units")
+    svc.kill9()
+    # Counted with the units in the same row: the units done had their responses from the cache.
+    assert half["cache"]["inference_hits"] >= 4, half
+    svc.start()
+    j = svc.wait_ended(job_id, timeout=600)
+    assert j["status"] == "succeeded", j
+    with open(os.path.join(j["output"], "summary.json")) as f:
+        summary = json.load(f)
+    assert summary["cache"]["inference_hits"] == N
+    assert j["cache"] == summary["cache"]
+    assert calls(fleet)["gen"] == c0["gen"], "a cached response was asked of the model again"
