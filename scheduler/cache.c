@@ -164,7 +164,7 @@ static int prefill_unit(job_t *j, ingest_t *in, const record_t *rec, unsigned t,
         r.response = xstrdup(u->response);
         r.model = xstrdup(u->model);
         r.response_from_dataset = u->from_dataset;
-    } else if (sp->reuse_from) {
+    } else if (sp->reuse_from) {   /* cache_prefill checked that there is none such */
         job_fail(j, "reuse_responses_from: job %s has no response for record %llu (%s) any more", sp->reuse_from,
                  (unsigned long long)rec->index, target_name((target_t)t));
         return -1;
@@ -219,6 +219,21 @@ int cache_prefill(job_t *j, ingest_t *in, size_t shard)
         }
         bump(C_REUSED, copied);
         j->saved[STORE_SAVED_REUSED] += copied;
+        /* Every record of the shard must have its responses now: a worker must never be asked for
+         * an inference this job promised not to make (the job reused may have been deleted). */
+        uint64_t usable = 0;
+        if (store_outputs_usable(st, j->id, sh->first, sh->last, j->targets, &usable) < 0) {
+            job_fail(j, "database %s: cannot count shard %zu's responses: %s", store_path(st), shard, store_errmsg(st));
+            return -1;
+        }
+        if (usable < (uint64_t)sh->n * j->targets) {
+            job_fail(j, "reuse_responses_from: job %s no longer has the responses of %llu record-target(s) of records "
+                        "%llu-%llu (deleted?): nothing is asked of the models in their place", sp->reuse_from,
+                     (unsigned long long)((uint64_t)sh->n * j->targets - usable), (unsigned long long)sh->first,
+                     (unsigned long long)sh->last);
+            return -1;
+        }
+        if (!sp->cache) return 0;   /* nothing else to look up: only judge calls remain */
     }
     record_t *recs = NULL;
     size_t n = 0;

@@ -275,6 +275,10 @@ int store_records_after(store_t *s, const char *job_id, int64_t after, size_t li
  * score; an output job_id has already stays as it is. *copied: outputs added. 0, or -1. */
 int store_outputs_reuse(store_t *s, const char *job_id, const char *src, uint64_t first, uint64_t last,
                         unsigned targets, uint64_t *copied) __attribute__((warn_unused_result));
+/* Outputs of job_id with a response (no inference error) for the records first..last, targets
+ * below `targets`. 0, or -1. */
+int store_outputs_usable(store_t *s, const char *job_id, uint64_t first, uint64_t last, unsigned targets, uint64_t *n)
+    __attribute__((warn_unused_result));
 /* Job src's records that have no response for `target` (no output, or one whose inference failed):
  * how many, and the first of them with its error (NULL when it has no output; caller frees). */
 int store_reuse_missing(store_t *s, const char *src, target_t target, uint64_t *missing, uint64_t *first_idx,

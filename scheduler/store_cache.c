@@ -35,6 +35,8 @@ static const char *const qc_sql[QC_MAX] = {
     [QC_COUNT_OUT] = "SELECT count(*) FILTER (WHERE origin=1), count(*) FILTER (WHERE origin=2) FROM outputs"
                      " WHERE job_id=?1",
     [QC_COUNT_SCORES] = "SELECT count(*) FROM scores WHERE job_id=?1 AND cached=1",
+    [QC_USABLE] = "SELECT count(*) FROM outputs WHERE job_id=?1 AND idx BETWEEN ?2 AND ?3 AND target < ?4"
+                  " AND error IS NULL AND response IS NOT NULL",
     [QC_RECORDS_PAGE] = "SELECT idx, rid, prompt, reference, context, category, responses FROM records"
                         " WHERE job_id=?1 AND idx > ?2 ORDER BY idx LIMIT ?3",
 };
@@ -176,6 +178,23 @@ int store_outputs_reuse(store_t *s, const char *job_id, const char *src, uint64_
     if (store_step_done(s, st) < 0) return -1;
     *copied = (uint64_t)sqlite3_changes(s->db);
     return 0;
+}
+
+int store_outputs_usable(store_t *s, const char *job_id, uint64_t first, uint64_t last, unsigned targets, uint64_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *st = qc(s, QC_USABLE);
+    if (!st) return -1;
+    store_bind_text(st, 1, job_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)first);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
+    sqlite3_bind_int(st, 4, (int)targets);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *n = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return 0;
+    log_error("%s: %s", s->path, sqlite3_errmsg(s->db));
+    return -1;
 }
 
 int store_reuse_missing(store_t *s, const char *src, target_t target, uint64_t *missing, uint64_t *first_idx,

@@ -25,7 +25,7 @@ enum { QS_GET, QS_SET, QS_DEL, QS_EACH, QS_UNFINISHED, QS_MAX };
 
 /* store_cache.c's statements (the cache, reused responses), prepared on first use likewise. */
 enum { QC_GET, QC_PUT, QC_RECORD, QC_REUSE_COPY, QC_REUSE_MISSING, QC_REUSE_FIRST, QC_COUNT_OUT, QC_COUNT_SCORES,
-       QC_RECORDS_PAGE, QC_MAX };
+       QC_RECORDS_PAGE, QC_USABLE, QC_MAX };
 
 struct store {
     sqlite3 *db;
