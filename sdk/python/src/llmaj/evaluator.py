@@ -59,6 +59,11 @@ def _dataset(value: str) -> str:
     return os.path.abspath(os.path.expanduser(value)) if os.path.exists(os.path.expanduser(value)) else value
 
 
+def _is_model_package(model: Optional[str]) -> bool:
+    """A SageMaker model package ARN (arn:aws:sagemaker:REGION:ACCOUNT:model-package/GROUP/N)."""
+    return bool(model) and str(model).startswith("arn:aws:sagemaker:") and ":model-package/" in str(model)
+
+
 def _status_wanted(status: Optional[Union[str, Sequence[str]]]) -> Optional[set]:
     if status is None:
         return None
@@ -96,6 +101,10 @@ class LLMAsJudgeEvaluator:
         self.custom_metrics = _custom_metrics(custom_metrics)
         if not self.builtin_metrics and not self.custom_metrics:
             raise ValueError("LLMAsJudgeEvaluator: give builtin_metrics, custom_metrics or both")
+        if evaluate_base_model is None and (base_model or _is_model_package(model)):
+            # The seed's default is True: both models are evaluated when there is a base model to
+            # evaluate (given, or the model package's own). Without one, the spec's default (False).
+            evaluate_base_model = True
         self.evaluate_base_model = evaluate_base_model
         self.base_model = base_model
         if s3_output_path and output_path and s3_output_path != output_path:
@@ -148,7 +157,8 @@ class LLMAsJudgeEvaluator:
         yield "evaluator_model", self.evaluator_model
         yield "dataset", self.dataset
         yield "builtin_metrics", self.builtin_metrics
-        yield "custom_metrics", [m.get("customMetricDefinition", {}).get("name") for m in self.custom_metrics or []]
+        yield "custom_metrics", ([m.get("customMetricDefinition", {}).get("name") for m in self.custom_metrics]
+                                 if self.custom_metrics else None)
         yield "output_path", self.output_path
         yield "mlflow_tracking_uri", self.mlflow_tracking_uri
         yield "region", self.region
