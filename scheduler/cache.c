@@ -1,4 +1,8 @@
-/* cache: cheap iteration (reused responses, the cache of answers); see cache.h. */
+/* cache: cheap iteration (reused responses, the cache of answers); see cache.h for the DESIGN.
+ * Owns: the keys (SHA-256 over length-prefixed fields), what is looked up before a shard goes out
+ * and committed in the workers' place, what is kept when their results come in, the job's counts
+ * of calls not made, and the process's counters for /metrics. Not here: the SQL (store_cache.c),
+ * the checks of a reused job at submission (reuse.c), the plan sent to the workers (dispatch.c). */
 #define LOG_MODULE "cache"
 #include "cache.h"
 
@@ -33,7 +37,9 @@ void cache_stats(cache_stats_t *out)
 
 /* ---- keys ---- */
 
-/* One field of a key: its length on 8 bytes then its bytes; NULL is a length no text has. */
+/* One field of a key: its length on 8 bytes then its bytes; NULL is a length no text has.
+ * EVP_DigestUpdate on an initialised SHA-256 context only fails on a broken library (start()
+ * aborts on one), so its result is not checked. */
 static void field(EVP_MD_CTX *h, const char *s)
 {
     uint64_t n = s ? (uint64_t)strlen(s) : UINT64_MAX;
