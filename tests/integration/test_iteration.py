@@ -5,6 +5,7 @@ model behind a mock of its own so that each mock's counters are the calls of one
 - `"reuse_responses_from"`: a job that judges another job's responses with a new judge and an
   added metric makes no inference call, only judge calls, on exactly the same responses;
 - a cached job with a changed judge makes only judge calls (inference comes from the cache);
+- both keys at once: another job's responses, every verdict from the cache, no call at all;
 - validation: an unknown job, a job not ended yet, another dataset, another model and a bad
   "cache" value are 400s naming the key, and no model is called;
 - the same with `llmaj run` and its --cache and --reuse-responses-from flags (exit 2 on a bad id)."""
@@ -144,6 +145,19 @@ def test_cache_reuse_and_changed_judge(fleet):
     assert c4["gen"] == c3["gen"] and c4["judge"] == c3["judge"]
     assert c4["judge2"] - c3["judge2"] == judge_calls(d_recs) >= cells * len(METRICS)
     assert d_sum["cache"]["inference_hits"] == cells and d_sum["cache"]["judge_hits"] == 0
+
+    # 5. Both keys: the first job's responses, judged as it judged them: every verdict from the cache.
+    spec = base_spec(fleet, "both", reuse_responses_from=a_id, cache=True)
+    for k in ("model", "base_model", "evaluate_base_model", "dataset"):
+        del spec[k]
+    e_id, e, e_recs, e_sum = run(fleet, spec)
+    assert calls(fleet) == c4, "a job with every answer at hand called a model"
+    assert e_sum["cache"] == {"enabled": True, "reused_from": a_id, "reused_responses": cells, "inference_hits": 0,
+                              "judge_hits": cells * len(METRICS)}
+    assert e["cache"] == e_sum["cache"]
+    for key, rec in by_cell(e_recs).items():
+        assert rec["response_origin"] == "reused" and rec["response"] == by_cell(a_recs)[key]["response"]
+        assert all(sc["cached"] and sc["judge_calls"] == 0 for sc in rec["scores"].values())
 
 
 def test_validation(fleet):
