@@ -192,8 +192,9 @@ static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *s
 }
 
 /* The records of the job a new job reuses the responses of (reuse.h), copied under the LOADING
- * job and cut into shards of the new job's size, like a dataset's. SCHED_OK or SCHED_E_DB; on
- * failure the caller deletes the job. */
+ * job and cut into shards of the new job's size, like a dataset's. SCHED_OK; SCHED_E_INPUT when
+ * that job no longer has the records it was checked with; SCHED_E_DB. On failure the caller
+ * deletes the job. */
 static sched_err_t load_reused(store_t *st, const char *job_id, const spec_t *sp, const reuse_src_t *src,
                                errlist_t *errs)
 {
@@ -204,6 +205,7 @@ static sched_err_t load_reused(store_t *st, const char *job_id, const spec_t *sp
     loader_t l = {.st = st, .job_id = job_id, .shard_size = (uint32_t)sp->shard_size};
     sched_err_t ret = SCHED_OK;
     int64_t after = -1;
+    uint64_t copied = 0;
     for (;;) {
         record_t *recs = NULL;
         size_t n = 0;
@@ -214,11 +216,18 @@ static sched_err_t load_reused(store_t *st, const char *job_id, const spec_t *sp
         }
         for (size_t k = 0; k < n; k++) {
             if (ret == SCHED_OK && put_record(&l, &recs[k], errs) < 0) ret = SCHED_E_DB;
+            copied++;
             after = (int64_t)recs[k].index;
             record_clear(&recs[k]);
         }
         free(recs);
         if (ret != SCHED_OK || n < LOAD_BATCH) break;
+    }
+    if (ret == SCHED_OK && copied != src->records) {   /* deleted meanwhile (checked outside this transaction) */
+        errlist_add(errs, "reuse_responses_from: job %s had %llu record(s) when checked and %llu when copied: it "
+                          "changed meanwhile (deleted?)", sp->reuse_from, (unsigned long long)src->records,
+                    (unsigned long long)copied);
+        ret = SCHED_E_INPUT;
     }
     if (ret == SCHED_OK && put_shard(&l, errs) < 0) ret = SCHED_E_DB;
     if (ret == SCHED_OK &&
