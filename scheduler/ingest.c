@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "fastfail.h"
 #include "log.h"
 #include "lograte.h"
@@ -102,12 +103,12 @@ static int judged_committed(ingest_t *in, job_t *j, const result_t *r)
     return same;
 }
 
-/* Commits r (its results are counted when new). Its scores count only with the response they
- * judged: when another response of the (record, target) is committed already (an earlier lease
+/* Commits r (its results are counted when new; a worker's (`learn`) kept in the cache when the job
+ * asks for it). Its scores count only with the response they judged: when another response of the (record, target) is committed already (an earlier lease
  * of its shard, revoked or lost, ran the inference and part of the judging), they are dropped,
  * and the check at SHARD_DONE resubmits the missing metrics with the committed response (§6.5),
  * so a record's scores all judge the response stored with them. 0, or -1 (the job is failed). */
-static int commit_one(ingest_t *in, job_t *j, const result_t *r)
+static int commit_one(ingest_t *in, job_t *j, const result_t *r, bool learn)
 {
     if (need_tx(in, j) < 0) return -1;
     bool fresh_output = false;
@@ -137,6 +138,8 @@ static int commit_one(ingest_t *in, job_t *j, const result_t *r)
         return -1;
     }
     job_count(j, in->st, r, fresh_output, fresh_scores, by_status);
+    cache_count(j, r, fresh_output, fresh_scores);
+    if (learn) cache_learn(in->st, j, r, fresh_output, fresh_scores);
     if (fresh_output || fresh_scores) {
         j->last_result_ms = loop_now_ms();
         const char *why = fastfail_see(j->ff, j->spec, r);
@@ -164,9 +167,16 @@ void ingest_result(ingest_t *in, job_t *j, uint64_t shard_id, const void *payloa
         result_clear(&r);
         return;
     }
-    int rc = commit_one(in, j, &r);
+    int rc = commit_one(in, j, &r, true);
     result_clear(&r);
     if (rc == 0 && ++in->uncommitted >= INGEST_COMMIT_EVERY) ingest_flush(in);
+}
+
+int ingest_commit(ingest_t *in, job_t *j, const result_t *r)
+{
+    int rc = commit_one(in, j, r, false);
+    if (rc == 0 && ++in->uncommitted >= INGEST_COMMIT_EVERY) ingest_flush(in);
+    return rc;
 }
 
 int ingest_shard_outputs(ingest_t *in, job_t *j, size_t shard, uint64_t *outputs)
@@ -207,7 +217,7 @@ int ingest_give_up(ingest_t *in, job_t *j, size_t shard)
                 sc->status = SCORE_ERROR;
                 sc->error = xstrdup(r.error);
             }
-            rc = commit_one(in, j, &r);   /* idempotent: outputs already there stay as they are */
+            rc = commit_one(in, j, &r, false);   /* idempotent: outputs already there stay as they are */
             result_clear(&r);
         }
         record_clear(&recs[k]);

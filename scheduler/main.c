@@ -35,6 +35,7 @@
 
 #include "api.h"
 #include "buf.h"
+#include "cache.h"
 #include "curve.h"
 #include "daemon.h"
 #include "errlist.h"
@@ -263,7 +264,8 @@ static int metrics_cb(buf_t *out, void *arg)
                     p.stalled_s) < 0 ||
         httpd_counter(out, "llmaj_scheduler_results_refused_total",
                       "RESULTs and SHARD_DONEs dropped: not for a shard in flight, or under a stale lease.",
-                      p.results_refused) < 0)
+                      p.results_refused) < 0 ||
+        cache_metrics(out) < 0)
         return -1;
     return 0;
 }

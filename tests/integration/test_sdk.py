@@ -371,6 +371,46 @@ def test_walkthrough_example(fleet, mlflow_server, tmp_path):
 
 # ------------------------------------------------------------------------------------ stop and retry (last)
 
+def test_cache_and_reuse_responses_from_python(fleet):
+    """cache=True and reuse_responses_from= (an execution or its id) from the evaluator: a second
+    identical job is answered from the scheduler's cache; a job reusing another's responses (no
+    dataset given) judges them with a new metric and sends no inference call."""
+    n, metrics = 20, len(METRICS) + len(TONE)
+    first = evaluator(fleet, n, "sdk-cache-1", cache=True).evaluate().wait(poll=0.2, progress=False)
+    assert first.status.overall_status == "Succeeded"
+    assert first.summary()["cache"]["inference_hits"] == 0
+    again = evaluator(fleet, n, "sdk-cache-2", cache=True).evaluate().wait(poll=0.2, progress=False)
+    assert again.status.overall_status == "Succeeded"
+    c = again.summary()["cache"]
+    assert c["enabled"] is True, c
+    assert c["inference_hits"] == 2 * n and c["judge_hits"] == 2 * n * metrics, c
+    assert "cache=True" in repr(evaluator(fleet, n, "sdk-cache-3", cache=True))
+
+    reuse = LLMAsJudgeEvaluator(evaluator_model="openai-api/fast/judge", builtin_metrics=["Relevance"],
+                                reuse_responses_from=first, name="sdk-reuse", scheduler=fleet.url, token=TOKEN)
+    assert reuse.to_spec()["reuse_responses_from"] == first.id and "dataset" not in reuse.to_spec()
+    done = reuse.evaluate().wait(poll=0.2, progress=False)
+    assert done.status.overall_status == "Succeeded"
+    c = done.summary()["cache"]
+    assert c["reused_from"] == first.id and c["reused_responses"] == 2 * n, c
+    def responses(ex):
+        return {(r["record_index"], r["target"]): r["response"] for r in read_records(ex.output)}
+    assert responses(done) == responses(first)
+    for r in read_records(done.output):
+        assert set(r["scores"]) == {"Relevance"}, r
+    # Reusing by id works too; a job that does not exist is refused with the key named.
+    assert LLMAsJudgeEvaluator(evaluator_model="openai-api/fast/judge", builtin_metrics=["Relevance"],
+                               reuse_responses_from=first.id, scheduler=fleet.url,
+                               token=TOKEN).to_spec()["reuse_responses_from"] == first.id
+    with pytest.raises(BadRequestError) as e:
+        LLMAsJudgeEvaluator(evaluator_model="openai-api/fast/judge", builtin_metrics=["Relevance"],
+                            reuse_responses_from="no-such-job-xyz", scheduler=fleet.url, token=TOKEN).evaluate()
+    assert any(x.key == "reuse_responses_from" for x in e.value.errors), e.value.errors
+    with pytest.raises(ValueError):
+        LLMAsJudgeEvaluator(evaluator_model="openai-api/fast/judge", builtin_metrics=["Relevance"],
+                            scheduler=fleet.url, token=TOKEN)   # neither a dataset nor a job to reuse
+
+
 def test_stop_a_running_job_then_retry(fleet, monkeypatch):
     """A long job on the slow mock (every call 250 ms: minutes of work): watched while it runs,
     wait(timeout=) running out, stop(), then retry() against the fast mock runs the records it never

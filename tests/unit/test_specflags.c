@@ -56,7 +56,13 @@ int main(void)
     s = set('x', "y", &rc);
     CHECK(rc == 0);
     free(s);
-    s = set(SPECFLAG_FIRST + 15, "y", &rc);
+    s = set(SPECFLAG_FIRST + 15, "first-20261206-062211-64f87a", &rc);
+    CHECK_STR(s, "{\"reuse_responses_from\":\"first-20261206-062211-64f87a\"}");
+    free(s);
+    s = set(SPECFLAG_FIRST + 16, NULL, &rc);
+    CHECK_STR(s, "{\"cache\":true}");
+    free(s);
+    s = set(SPECFLAG_FIRST + 17, "y", &rc);
     CHECK(rc == 0);
     free(s);
     return check_summary("test_specflags");
