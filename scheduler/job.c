@@ -124,11 +124,17 @@ static int put_record(loader_t *l, const record_t *r, errlist_t *errs)
 
 /* Reads the whole dataset into the store under the LOADING job (see DESIGN). Returns SCHED_OK,
  * SCHED_E_INPUT with every problem in errs, SCHED_E_DB; on failure the caller deletes the job. */
-static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *sp, errlist_t *errs)
+static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *sp, const atomic_int *cancel,
+                                errlist_t *errs)
 {
     char err[2048];   /* an S3 error may list every credential source tried */
-    dataset_t *d = awsjob_dataset_open(sp, 0, err, sizeof err);   /* a local file, s3:// or https:// */
+    /* a local file, s3:// or https://, capped by dataset_max_bytes and cut short by a signal */
+    dataset_t *d = awsjob_dataset_open_bounded(sp, 0, cancel, err, sizeof err);
     if (!d) {
+        if (cancel && atomic_load(cancel)) {
+            errlist_add(errs, "dataset %s: interrupted while opening it: nothing was stored", sp->dataset);
+            return SCHED_E_INTERRUPTED;
+        }
         errlist_add(errs, "dataset: %s", err);
         return SCHED_E_INPUT;
     }
@@ -162,7 +168,13 @@ static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *s
         record_clear(&r);
     }
     uint64_t invalid = dataset_invalid(d), lines = dataset_lines(d);
+    bool interrupted = dataset_interrupted(d);
     dataset_close(&d);
+    if (interrupted && ret == SCHED_OK) {
+        errlist_add(errs, "dataset %s: interrupted after %llu line(s): nothing was stored", sp->dataset,
+                    (unsigned long long)lines);
+        ret = SCHED_E_INTERRUPTED;
+    }
     if (ret == SCHED_OK && put_shard(&l, errs) < 0) ret = SCHED_E_DB;
     bool fatal = rc < 0 || no_response > 0 || (bad.count > 0 && !sp->skip_invalid);
     if (ret == SCHED_OK && !fatal && records == 0) {
@@ -196,8 +208,8 @@ static char *out_dir_of(const char *output_path, const char *job_id)
     return xasprintf("%s/%s", realpath(output_path, absout) ? absout : output_path, job_id);
 }
 
-sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char *owner, char **db_used, char *job_id,
-                       errlist_t *errs)
+sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char *owner, const atomic_int *cancel,
+                       char **db_used, char *job_id, errlist_t *errs)
 {
     *db_used = NULL;
     job_id[0] = '\0';
@@ -249,7 +261,7 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char
         ret = SCHED_E_DB;
         goto out;
     }
-    ret = load_dataset(st, id, sp, errs);
+    ret = load_dataset(st, id, sp, cancel, errs);
     if (ret == SCHED_OK && awsjob_output_check(sp, id, spec_json, errs) < 0) ret = SCHED_E_INPUT;   /* s3:// */
     if (ret == SCHED_OK && store_job_publish(st, id) < 0) {
         errlist_add(errs, "database %s: cannot commit job %s: %s", *db_used, id, store_errmsg(st));

@@ -30,6 +30,7 @@
  * between only means the next engine ends it again. */
 #ifndef LLMAJ_JOB_H
 #define LLMAJ_JOB_H
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -84,10 +85,11 @@ typedef struct job {
 /* The submission (sched_submit): validates while it stores the job with its records and shards
  * (see DESIGN), then publishes it PENDING; bad input leaves no trace. `db_path` NULL:
  * <output_path>/llmaj.db of this spec, returned in *db_used (caller frees; the path given
- * otherwise). `owner` is stored with the job (store.h). job_id gets the new id. SCHED_OK, or
- * SCHED_E_INPUT with every problem in errs, SCHED_E_IO, SCHED_E_DB. */
-sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char *owner, char **db_used, char *job_id,
-                       errlist_t *errs) __attribute__((warn_unused_result));
+ * otherwise). `owner` is stored with the job (store.h). job_id gets the new id. Once *cancel (may
+ * be NULL) is set, reading the dataset stops and SCHED_E_INTERRUPTED is returned, nothing kept.
+ * SCHED_OK, or SCHED_E_INPUT with every problem in errs, SCHED_E_IO, SCHED_E_DB. */
+sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char *owner, const atomic_int *cancel,
+                       char **db_used, char *job_id, errlist_t *errs) __attribute__((warn_unused_result));
 
 /* Every model the spec calls resolves to an endpoint with its credentials here (problems to errs,
  * each naming its key). */

@@ -45,6 +45,7 @@ typedef enum {
     SCHED_E_IO,        /* a file or folder could not be written or read; or a caller's callback failed */
     SCHED_E_MLFLOW,    /* MLflow could not be reached or refused; what was done is kept: call again */
     SCHED_E_INTERNAL,  /* anything else (a thread, a socket, the event loop could not be set up) */
+    SCHED_E_INTERRUPTED, /* a stop or shutdown (a signal) cut a submission short: nothing was stored */
 } sched_err_t;
 
 const char *sched_strerror(sched_err_t e);   /* "bad input", ...; static */

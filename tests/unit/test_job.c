@@ -22,7 +22,7 @@ static char *dir;
 static sched_err_t submit(const char *spec, const char *db, char **used, char *id, errlist_t *errs)
 {
     sched_submit_t in = {.spec_json = spec, .len = strlen(spec), .origin = "spec.json", .base_dir = dir};
-    return job_submit(&in, db, NULL, used, id, errs);
+    return job_submit(&in, db, NULL, NULL, used, id, errs);
 }
 
 static int count_jobs(const store_job_t *j, void *arg)

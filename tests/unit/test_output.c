@@ -61,7 +61,7 @@ static void fix_start(fix_t *f, const char *db)
     errlist_t errs;
     errlist_init(&errs, 0);
     char *used = NULL, err[512];
-    CHECK(job_submit(&in, db, NULL, &used, f->id, &errs) == SCHED_OK);
+    CHECK(job_submit(&in, db, NULL, NULL, &used, f->id, &errs) == SCHED_OK);
     f->st = store_open(db, STORE_WRITE, err, sizeof err);
     f->spec = spec_parse(spec, strlen(spec), "spec", NULL, &errs);
     cJSON *cj = spec_to_json(f->spec);

@@ -56,7 +56,14 @@ int main(void)
     s = set('x', "y", &rc);
     CHECK(rc == 0);
     free(s);
-    s = set(SPECFLAG_FIRST + 15, "y", &rc);
+    s = set(SPECFLAG_FIRST + 15, "1048576", &rc);
+    CHECK_STR(s, "{\"dataset_max_bytes\":1048576}");
+    free(s);
+    s = set(SPECFLAG_FIRST + 15, "lots", &rc);
+    CHECK(rc < 0);
+    CHECK_HAS(s, "--dataset-max-bytes");
+    free(s);
+    s = set(SPECFLAG_FIRST + 16, "y", &rc);
     CHECK(rc == 0);
     free(s);
     return check_summary("test_specflags");
