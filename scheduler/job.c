@@ -355,6 +355,16 @@ sched_err_t job_prepare_retry(const char *db_path, const char *job_id, bool unsc
     } else if (store_retry_prepare(st, job_id, sp->evaluate_base_model ? 2 : 1, sp->n_metrics, unscored, cells) < 0) {
         errlist_add(errs, "database %s: job %s: %s", db_path, job_id, store_errmsg(st));
         ret = SCHED_E_DB;
+    } else if (*cells == 0 && job.state == SCHED_JOB_FAILED && job_failure_resumable(job.failure)) {
+        /* Everything is committed; only the files (or a last database write) failed: reopened as
+         * it is, it ends at once and writes its files from the database, no model called. */
+        if (store_job_reopen(st, job_id) < 0) {
+            errlist_add(errs, "database %s: job %s: %s", db_path, job_id, store_errmsg(st));
+            ret = SCHED_E_DB;
+        } else {
+            log_info("job %s failed (%s): every cell is committed; its result files are written again", job_id,
+                     job.failure);
+        }
     } else if (*cells == 0) {
         uint64_t counts[4] = {0};
         if (store_score_counts(st, job_id, counts) < 0) log_warn("job %s: cannot count its scores", job_id);
@@ -475,19 +485,50 @@ void job_destroy(job_t **self_p)
     *self_p = NULL;
 }
 
-void job_fail(job_t *j, const char *fmt, ...)
+const char *job_failure_name(job_failure_t f)
 {
-    va_list ap;
-    va_start(ap, fmt);
+    switch (f) {
+    case JOB_FAILURE_NONE: return NULL;
+    case JOB_FAILURE_OUTPUT: return "output";
+    case JOB_FAILURE_DATABASE: return "database";
+    case JOB_FAILURE_MODELS: return "models";
+    case JOB_FAILURE_OTHER: break;
+    }
+    return "other";
+}
+
+bool job_failure_resumable(const char *name)
+{
+    return name && (strcmp(name, "output") == 0 || strcmp(name, "database") == 0);
+}
+
+static void fail_v(job_t *j, job_failure_t kind, const char *fmt, va_list ap)
+{
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     if (j->fatal) {
         log_warn("job %s: also: %s", j->id, msg);
         return;
     }
     log_error("job %s fails: %s", j->id, msg);
     j->fatal = xstrdup(msg);
+    j->failure = kind;
+}
+
+void job_fail(job_t *j, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(j, JOB_FAILURE_OTHER, fmt, ap);
+    va_end(ap);
+}
+
+void job_fail_as(job_t *j, job_failure_t kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(j, kind, fmt, ap);
+    va_end(ap);
 }
 
 bool job_over(const job_t *j) { return j->done == j->n_shards || j->stop_requested || j->fatal; }
@@ -531,7 +572,8 @@ sched_job_state_t job_final_state(job_t *j)
     sched_job_state_t state = j->fatal ? SCHED_JOB_FAILED : j->stop_requested ? SCHED_JOB_STOPPED : SCHED_JOB_SUCCEEDED;
     if (state == SCHED_JOB_SUCCEEDED && j->scores[SCORE_OK] + j->scores[SCORE_NOT_APPLICABLE] == 0) {
         state = SCHED_JOB_FAILED;
-        job_fail(j, "no score at all: every judge call failed or named no rating (see records.jsonl errors)");
+        job_fail_as(j, JOB_FAILURE_MODELS,
+                    "no score at all: every judge call failed or named no rating (see records.jsonl errors)");
     }
     return state;
 }
@@ -543,14 +585,22 @@ sched_job_state_t job_write(job_t *j, store_t *st, sched_job_state_t state, uint
     output_info_t oi = {.job_id = j->id, .spec = j->spec, .spec_json = j->spec_json, .out_dir = j->out_dir,
                         .state = state, .error = j->fatal, .started_at = j->started_at, .finished_at = time(NULL),
                         .elapsed_s = job_elapsed_s(j), .records = j->records, .invalid = j->invalid,
-                        .shards = j->n_shards, .workers = workers,
+                        .shards = j->n_shards, .workers = workers, .abort = j->write_abort,
                         .partial = j->units_done < j->records * j->targets};
     char err[1024];
-    if (output_write(st, &oi, summary, jobj, err, sizeof err) < 0) {
-        job_fail(j, "cannot write the result files: %s", err);
+    int orc = output_write(st, &oi, summary, jobj, err, sizeof err);
+    if (orc == OUTPUT_INTERRUPTED) {
+        /* Nothing stored: the job stays running (or stopping) in the database, and the next
+         * engine on it (a resume, or the service's restart) ends it again and writes its files. */
+        log_warn("job %s: writing its result files was interrupted (%s): it stays %s in %s until resumed", j->id, err,
+                 sched_job_state_name(j->stop_requested ? SCHED_JOB_STOPPING : SCHED_JOB_RUNNING), store_path(st));
+        return j->stop_requested ? SCHED_JOB_STOPPING : SCHED_JOB_RUNNING;
+    }
+    if (orc < 0) {
+        job_fail_as(j, JOB_FAILURE_OUTPUT, "cannot write the result files: %s", err);
         state = SCHED_JOB_FAILED;
     } else if (awsjob_upload(j->spec, j->id, j->out_dir, err, sizeof err) < 0) {   /* an s3:// output */
-        job_fail(j, "%s", err);
+        job_fail_as(j, JOB_FAILURE_OUTPUT, "%s", err);
         state = SCHED_JOB_FAILED;
     }
     char *text = *summary ? jsonprint(*summary, false) : NULL;
@@ -564,6 +614,8 @@ sched_job_state_t job_write(job_t *j, store_t *st, sched_job_state_t state, uint
         log_warn("job %s: %s: its final counts could not be stored (%s)", j->id, store_path(st), store_errmsg(st));
     if (state != SCHED_JOB_SUCCEEDED && store_shards_unsend(st, j->id) < 0)
         log_warn("job %s: %s: its shards still show in flight (%s)", j->id, store_path(st), store_errmsg(st));
+    if (store_job_set_failure(st, j->id, state == SCHED_JOB_FAILED ? job_failure_name(j->failure) : NULL) < 0)
+        log_warn("job %s: %s: its kind of failure could not be stored (%s)", j->id, store_path(st), store_errmsg(st));
     if (store_job_set_state(st, j->id, state, j->fatal) < 0)
         log_error("job %s ended %s but %s could not record it (%s): it shows as running there until resumed",
                   j->id, sched_job_state_name(state), store_path(st), store_errmsg(st));

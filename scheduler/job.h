@@ -48,6 +48,22 @@
 
 typedef struct fastfail fastfail_t;
 
+/* What kind of error failed a job (stored with it: store_job_set_failure). OUTPUT and DATABASE are
+ * a bad day of the disk, not of the job: every result committed is in the database, so a resume
+ * (or a retry) reopens the job as it is, runs only what is missing and writes its files again. */
+typedef enum {
+    JOB_FAILURE_NONE = 0,
+    JOB_FAILURE_OTHER,      /* "other" */
+    JOB_FAILURE_OUTPUT,     /* "output": the result files (or their upload) could not be written */
+    JOB_FAILURE_DATABASE,   /* "database": results could not be committed, or read back */
+    JOB_FAILURE_MODELS,     /* "models": no score at all, or every first call refused for its set-up */
+} job_failure_t;
+
+/* "other", "output", "database", "models"; NULL for NONE. */
+const char *job_failure_name(job_failure_t f);
+/* Whether a job that failed so (a stored name, may be NULL) is reopened by a resume or a retry. */
+bool job_failure_resumable(const char *name);
+
 typedef struct job {
     char id[SCHED_JOB_ID_MAX];
     spec_t *spec;
@@ -75,11 +91,13 @@ typedef struct job {
     bool stop_requested;        /* sched_stop: CANCEL sent (or to send), no new SUBMIT */
     bool cancel_sent;
     char *fatal;                /* the first error that fails it, or NULL */
+    job_failure_t failure;      /* what kind of error fatal is */
 
     /* Times (monotonic ms, and the wall clock at start for job.json). */
     int64_t started_ms, last_progress_ms, last_mlflow_ms;
     time_t started_at;
     char *note;                 /* the note last stored for it (sched.c) */
+    const atomic_int *write_abort; /* set by the writer: once non-zero, writing the files stops */
 } job_t;
 
 /* The submission (sched_submit): validates while it stores the job with its records and shards
@@ -113,8 +131,10 @@ sched_err_t job_check_resume(const char *db_path, const char *job_id, sched_job_
 job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen);
 void job_destroy(job_t **self_p);
 
-/* Fails the job with the first reason given (later ones are only logged). */
+/* Fails the job with the first reason given (later ones are only logged); job_fail is
+ * JOB_FAILURE_OTHER. */
 void job_fail(job_t *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void job_fail_as(job_t *j, job_failure_t kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Whether the job has nothing left to do: every shard done, or a stop asked for, or fatal. */
 bool job_over(const job_t *j);
@@ -134,7 +154,9 @@ sched_job_state_t job_final_state(job_t *j);
  * `state` (FAILED instead when the files cannot be written) with its error; a stopped job's
  * shards in flight go back to PENDING. *summary and *jobj get what output.c wrote (caller owns;
  * NULL when the files could not be written). Returns the state stored. A database failure is
- * logged with the job's id; the job then stays RUNNING there, so a later engine ends it again. */
+ * logged with the job's id; the job then stays RUNNING there, so a later engine ends it again.
+ * Writing cut short by *write_abort stores nothing and returns RUNNING (STOPPING for a stopped
+ * job): the job stays so in the database, for a resume (or the service's restart) to end it. */
 sched_job_state_t job_write(job_t *j, store_t *st, sched_job_state_t state, uint32_t workers, cJSON **summary,
                             cJSON **jobj);
 

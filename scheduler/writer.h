@@ -28,7 +28,8 @@ typedef struct written {
     job_t *job;
     sched_job_state_t state;
     cJSON *summary, *jobj;
-    bool sync_failed; /* it wants an MLflow sync that could not be recorded (logged) */
+    bool sync_failed; /* it wants an MLflow sync that could not be recorded (logged), or its writing
+                         was cut short (state not ended): no sync to queue */
     struct written *next;
 } written_t;
 
@@ -41,6 +42,10 @@ writer_t *writer_start(const char *db_path, void (*wake)(void *arg), void *arg, 
 
 /* Hands job j over (the writer owns it now) to be written as `state`. */
 void writer_submit(writer_t *w, job_t *j, sched_job_state_t state, uint32_t workers);
+
+/* Cuts short the writing of the job being written now, if any (a signal): it stays unended in
+ * the database (job_write) and comes back with that state. Jobs written later are not affected. */
+void writer_abort(writer_t *w);
 
 /* The jobs written since the last call, in order; caller owns the list (written_free). */
 written_t *writer_take(writer_t *w);
