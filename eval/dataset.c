@@ -248,7 +248,8 @@ static int fill_in(dataset_t *d, errlist_t *errs)
     if (n == 0) d->src_done = true;
     d->src_bytes += (uint64_t)n;
     if (d->max_bytes && d->src_bytes > d->max_bytes) {
-        errlist_add(errs, "%s: larger than the cap of %llu bytes (dataset_max_bytes): raise the cap or split the dataset",
+        errlist_add(errs,
+                    "%s: larger than the cap of %llu bytes (dataset_max_bytes): raise the cap or split the dataset",
                     d->path, (unsigned long long)d->max_bytes);
         return -1;
     }

@@ -57,7 +57,8 @@ int ingest_flush(ingest_t *in)
     if (store_commit(in->st) < 0) {
         const char *why = store_errmsg(in->st);
         for (size_t i = 0; i < in->n_touched; i++)
-            job_fail_as(in->touched[i], JOB_FAILURE_DATABASE, "database %s: cannot commit results: %s", store_path(in->st), why);
+            job_fail_as(in->touched[i], JOB_FAILURE_DATABASE, "database %s: cannot commit results: %s",
+                        store_path(in->st), why);
         /* The transaction may still be open (a busy database): end it, so the next one starts clean. */
         if (store_in_tx(in->st) && store_rollback(in->st) < 0)
             log_error("database %s: the rollback after a failed commit failed too", store_path(in->st));
@@ -74,7 +75,8 @@ static int need_tx(ingest_t *in, job_t *j)
 {
     if (!in->in_tx) {
         if (store_begin(in->st) < 0) {
-            job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot begin a transaction: %s", store_path(in->st), store_errmsg(in->st));
+            job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot begin a transaction: %s", store_path(in->st),
+                        store_errmsg(in->st));
             return -1;
         }
         in->in_tx = true;
@@ -91,8 +93,9 @@ static int commit_one(ingest_t *in, job_t *j, const result_t *r)
     size_t fresh_scores = 0;
     uint64_t by_status[4] = {0};
     if (store_result_commit(in->st, j->id, r, &fresh_output, &fresh_scores, by_status) < 0) {
-        job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot store the result of record %llu (%s): %s", store_path(in->st),
-                 (unsigned long long)r->record_index, target_name(r->target), store_errmsg(in->st));
+        job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot store the result of record %llu (%s): %s",
+                    store_path(in->st), (unsigned long long)r->record_index, target_name(r->target),
+                    store_errmsg(in->st));
         return -1;
     }
     job_count(j, in->st, r, fresh_output, fresh_scores, by_status);
@@ -133,8 +136,8 @@ int ingest_shard_outputs(ingest_t *in, job_t *j, size_t shard, uint64_t *outputs
     if (ingest_flush(in) < 0) return -1;
     const shard_t *sh = &j->shards[shard];
     if (store_outputs_in_range(in->st, j->id, sh->first, sh->last, j->n_metrics, outputs) < 0) {
-        job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot count the results of shard %zu: %s", store_path(in->st), shard,
-                 store_errmsg(in->st));
+        job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot count the results of shard %zu: %s",
+                    store_path(in->st), shard, store_errmsg(in->st));
         return -1;
     }
     return 0;
@@ -147,7 +150,8 @@ int ingest_give_up(ingest_t *in, job_t *j, size_t shard)
     size_t n = 0;
     if (ingest_flush(in) < 0) return -1;
     if (store_records_range(in->st, j->id, sh->first, sh->last, (uint64_t)j->targets * j->n_metrics, &recs, &n) < 0) {
-        job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot read shard %zu: %s", store_path(in->st), shard, store_errmsg(in->st));
+        job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot read shard %zu: %s", store_path(in->st), shard,
+                    store_errmsg(in->st));
         return -1;
     }
     int rc = 0;

@@ -284,8 +284,9 @@ int store_outputs_bytes(store_t *s, const char *job_id, uint64_t *bytes)
         " coalesce(length(CAST(r.reference AS BLOB)), 0) + coalesce(length(CAST(r.category AS BLOB)), 0) +"
         " coalesce(length(CAST(r.rid AS BLOB)), 0) + coalesce(length(CAST(o.error AS BLOB)), 0) + 300), 0)"
         " FROM outputs o JOIN records r ON r.job_id=o.job_id AND r.idx=o.idx WHERE o.job_id=?1",
-        "SELECT coalesce(sum(coalesce(length(CAST(explanation AS BLOB)), 0) + coalesce(length(CAST(rating AS BLOB)), 0) +"
-        " coalesce(length(CAST(error AS BLOB)), 0) + length(CAST(metric AS BLOB)) + 100), 0) FROM scores WHERE job_id=?1",
+        "SELECT coalesce(sum(coalesce(length(CAST(explanation AS BLOB)), 0) +"
+        " coalesce(length(CAST(rating AS BLOB)), 0) + coalesce(length(CAST(error AS BLOB)), 0) +"
+        " length(CAST(metric AS BLOB)) + 100), 0) FROM scores WHERE job_id=?1",
     };
     *bytes = 0;
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
