@@ -203,3 +203,37 @@ def test_database_on_a_full_disk_then_resume(procs, tmp_path):
         # Committed results were not redone: well under a second full pass of inference.
         assert mock.stats()["inference_calls"] - calls < 2 * n
         assert job_row(db)["state"] == "succeeded"
+
+
+def test_service_retry_after_a_full_output_disk(procs, tmp_path):
+    """The service's side: the job fails with `"failure": "output"`, and after space is freed
+    POST /v1/jobs/{id}/retry writes its files from the database without a model call."""
+    from conftest import start_broker, start_worker
+    from test_service import Service, assert_exact, spec_for, svc_env
+    n = 40
+    mock = start_mock(procs)
+    broker, _ = start_broker(procs)
+    env = svc_env({"s": mock})
+    start_worker(procs, broker, env, "--concurrency", "16")
+    svc = Service(procs, str(tmp_path), broker, env).start()
+    with tmpfs(str(tmp_path / "small"), "1m") as small:
+        spec = spec_for(str(tmp_path), "s", n, "full", output_path=os.path.join(small, "out"))
+        os.makedirs(spec["output_path"])
+        filler = fill(small, leave=16 << 10)
+        job_id = svc.submit(spec)
+        j = svc.wait_ended(job_id)
+        assert j["status"] == "failed" and j["failure"] == "output", j
+        assert "not enough free space" in j["error"], j
+        no_temporaries(small)
+        calls = mock.model_requests()
+
+        os.unlink(filler)
+        st, ans = svc.call("POST", f"/v1/jobs/{job_id}/retry")
+        assert st == 202 and ans["cells"] == 0, (st, ans)
+        j = svc.wait_ended(job_id)
+        assert j["status"] == "succeeded" and j["failure"] is None and j["error"] is None, j
+        assert_exact(j["output"], n)
+        assert mock.model_requests() == calls, "writing the files again called a model"
+        no_temporaries(small)
+        st, _ = svc.call("POST", f"/v1/jobs/{job_id}/retry")
+        assert st == 409   # nothing left to do
