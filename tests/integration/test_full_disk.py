@@ -41,19 +41,16 @@ def fill(dir_path, leave=0):
     st = os.statvfs(dir_path)
     want = max(0, st.f_bavail * st.f_frsize - leave)
     chunk = b"\0" * 65536
-    with open(filler, "ab") as f:
-        try:
-            while want > 0:
-                n = min(want, len(chunk))
-                f.write(chunk[:n])
-                f.flush()
-                want -= n
-            if leave == 0:
-                while True:
-                    f.write(chunk[:4096])
-                    f.flush()
-        except OSError:
-            pass   # ENOSPC: full
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)   # unbuffered: nothing left to flush
+    try:
+        while want > 0:
+            want -= os.write(fd, chunk[:min(want, len(chunk))])
+        while leave == 0:
+            os.write(fd, chunk[:4096])
+    except OSError:
+        pass   # ENOSPC: full
+    finally:
+        os.close(fd)
     return filler
 
 
