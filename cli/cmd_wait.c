@@ -2,7 +2,9 @@
  * terminal, a line every few seconds otherwise), then prints how it ended as `llmaj run` does
  * (the summary tables, the error, the results folder) and exits with run's codes. Reads the job
  * from a scheduler service (--scheduler URL / LLMAJ_SCHEDULER) or from the local job database
- * (--db), polling every --poll seconds. */
+ * (--db), polling every --poll seconds. A service that stops answering (a restart, a rollout, a
+ * port-forward that ended) is asked again for up to --patience seconds before wait gives up: the
+ * job goes on without us, and a restarted service takes it up by itself. */
 #include <getopt.h>
 #include <math.h>
 #include <stdbool.h>
@@ -20,7 +22,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: llmaj wait JOB [--scheduler URL | --db PATH] [--poll S] [--timeout S] [--quiet]\n"
+    fprintf(f, "usage: llmaj wait JOB [--scheduler URL | --db PATH] [--poll S] [--timeout S] [--patience S] [--quiet]\n"
                "\n"
                "Waits for job JOB to end, showing its progress on stderr, then prints its summary tables and\n"
                "where its results are, as `llmaj run` does. JOB is a job id or the beginning of one.\n"
@@ -31,6 +33,8 @@ static void usage(FILE *f)
                "  --db PATH        job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
                "  --poll S         seconds between looks (default 1)\n"
                "  --timeout S      give up after S seconds (default: wait for as long as it takes)\n"
+               "  --patience S     with --scheduler: keep asking a service that does not answer (restarting,\n"
+               "                   or answering 502/503/504) for S seconds before giving up (default 300)\n"
                "  --quiet          no progress output\n"
                "\n"
                "exit status: 0 the job succeeded, 1 it failed or was stopped (or --timeout passed, or the\n"
@@ -57,6 +61,28 @@ static void progress_of(const sched_status_t *st, double elapsed, sched_progress
                             .note = st->note};
 }
 
+/* After a failed request: true (having slept a poll) when it failed only because the service did
+ * not answer and it has not been silent for `patience_s` yet; the first time says so on stderr.
+ * errs is emptied then, to hold only the last attempt's reason. */
+static bool keep_asking(const jobsrc_t *src, errlist_t *errs, int64_t *down_since, long poll_s, long patience_s,
+                        report_progress_t *rp)
+{
+    if (!jobsrc_unavailable(src)) return false;
+    int64_t now = loop_now_ms();
+    if (*down_since < 0) {
+        *down_since = now;
+        report_progress_end(rp);
+        fprintf(stderr, "llmaj wait: %s; asking again every %ld s for up to %ld s (--patience)\n",
+                errs->n_kept ? errs->msgs[errs->n_kept - 1] : "the service does not answer", poll_s, patience_s);
+    }
+    if ((now - *down_since) / 1000 >= patience_s) return false;
+    errlist_free(errs);
+    errlist_init(errs, 0);
+    struct timespec ts = {.tv_sec = poll_s, .tv_nsec = 0};
+    nanosleep(&ts, NULL);
+    return true;
+}
+
 int cmd_wait(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -64,12 +90,13 @@ int cmd_wait(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},
         {"poll", required_argument, NULL, 'p'},
         {"timeout", required_argument, NULL, 't'},
+        {"patience", required_argument, NULL, 'P'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *url_flag = NULL, *db_flag = NULL;
-    long poll_s = 1, timeout_s = -1;
+    long poll_s = 1, timeout_s = -1, patience_s = 300;
     bool quiet = false;
     char err[1024];
     optind = 1;
@@ -83,6 +110,9 @@ int cmd_wait(int argc, char **argv)
             break;
         case 't':
             if (daemon_parse_int(optarg, 0, 100000000L, &timeout_s, "--timeout", err, sizeof err) < 0) goto bad;
+            break;
+        case 'P':
+            if (daemon_parse_int(optarg, 0, 100000000L, &patience_s, "--patience", err, sizeof err) < 0) goto bad;
             break;
         case 'q': quiet = true; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
@@ -102,17 +132,29 @@ int cmd_wait(int argc, char **argv)
     errlist_t errs;
     errlist_init(&errs, 0);
     char *job_id = NULL;
-    sched_err_t rc = jobsrc_resolve(&src, argv[optind], &job_id, &errs);
     report_progress_t rp;
     report_progress_init(&rp, stderr, quiet);
+    int64_t down_since = -1; /* when the service stopped answering, or -1 */
+    sched_err_t rc;
+    while ((rc = jobsrc_resolve(&src, argv[optind], &job_id, &errs)) != SCHED_OK &&
+           keep_asking(&src, &errs, &down_since, poll_s, patience_s, &rp)) {}   /* a rollout: ask again */
     int64_t t0 = loop_now_ms();
     sched_status_t st;
     memset(&st, 0, sizeof st);
     code = CLI_EXIT_FAILED;
     while (rc == SCHED_OK) {
         sched_status_clear(&st);
-        if ((rc = jobsrc_status(&src, job_id, &st, &errs)) != SCHED_OK) break;
         double waited = (loop_now_ms() - t0) / 1000.0;
+        if ((rc = jobsrc_status(&src, job_id, &st, &errs)) != SCHED_OK) {
+            if (timeout_s >= 0 && waited >= timeout_s) break;
+            if (!keep_asking(&src, &errs, &down_since, poll_s, patience_s, &rp)) break;
+            rc = SCHED_OK;
+            continue;
+        }
+        if (down_since >= 0) {
+            fprintf(stderr, "llmaj wait: the service answers again after %.1f s\n", (loop_now_ms() - down_since) / 1000.0);
+            down_since = -1;
+        }
         sched_progress_t p;
         progress_of(&st, st.job.elapsed_s >= 0 ? st.job.elapsed_s : waited, &p);
         report_progress(&p, &rp);

@@ -52,6 +52,8 @@ sched_err_t jobsrc_resolve(jobsrc_t *s, const char *ref, char **job_id, errlist_
     return rc;
 }
 
+bool jobsrc_unavailable(const jobsrc_t *s) { return s->remote && remote_unavailable(s->remote); }
+
 sched_err_t jobsrc_status(jobsrc_t *s, const char *job_id, sched_status_t *st, errlist_t *errs)
 {
     return s->remote ? remote_job_status(s->remote, job_id, st, errs) : sched_job_status(s->db, job_id, st, errs);

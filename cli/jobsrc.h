@@ -25,6 +25,9 @@ void jobsrc_close(jobsrc_t *s);
 
 /* Each as its sched_* or remote_* counterpart. */
 sched_err_t jobsrc_resolve(jobsrc_t *s, const char *ref, char **job_id, errlist_t *errs);
+/* Whether the last call failed only because the service was unreachable (remote_unavailable);
+ * never for the local database. */
+bool jobsrc_unavailable(const jobsrc_t *s);
 sched_err_t jobsrc_status(jobsrc_t *s, const char *job_id, sched_status_t *st, errlist_t *errs);
 sched_err_t jobsrc_summary(jobsrc_t *s, const char *job_id, cJSON **summary, errlist_t *errs);
 sched_err_t jobsrc_list(jobsrc_t *s, sched_job_cb cb, void *arg, errlist_t *errs);

@@ -12,6 +12,7 @@
 
 struct remote {
     restc_t *c;
+    bool unavailable; /* the last request got no answer, or 502/503/504: the service may be restarting */
 };
 
 const char *remote_url(const char *flag)
@@ -60,6 +61,8 @@ void remote_close(remote_t **self_p)
 
 const char *remote_where(const remote_t *r) { return restc_url(r->c); }
 
+bool remote_unavailable(const remote_t *r) { return r->unavailable; }
+
 /* ------------------------------------------------------------------ requests ---- */
 
 static sched_err_t err_of(long status)
@@ -100,10 +103,13 @@ static sched_err_t call(remote_t *r, const char *method, const char *path, const
     long status = 0;
     char *answer = NULL;
     char err[1024];
+    r->unavailable = false;
     if (restc_call(r->c, method, path, body, &status, &answer, err, sizeof err) < 0) {
         errlist_add(errs, "%s", err);
+        r->unavailable = true;
         return SCHED_E_INTERNAL;
     }
+    if (status == 502 || status == 503 || status == 504) r->unavailable = true; /* a proxy, or shutting down */
     sched_err_t rc = SCHED_OK;
     if (status != want) {
         add_errors(r, status, answer, errs);

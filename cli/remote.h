@@ -34,6 +34,9 @@ const char *remote_take_flag(int *argc, char **argv);
 remote_t *remote_open(const char *url, char *err, size_t errlen);
 void remote_close(remote_t **self_p);
 const char *remote_where(const remote_t *r); /* the service's URL, for messages */
+/* Whether the last request failed because the service did not answer (or answered 502, 503 or
+ * 504): a restart or a rollout, worth asking again later, unlike a refusal. */
+bool remote_unavailable(const remote_t *r);
 
 /* The id of the job `ref` names (an id, or the beginning of exactly one). Caller frees. */
 sched_err_t remote_resolve(remote_t *r, const char *ref, char **job_id, errlist_t *errs)

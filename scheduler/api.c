@@ -17,6 +17,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
@@ -51,6 +52,7 @@ struct api {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int submits; /* submission threads running */
+    atomic_bool closing; /* api_close: every request but /healthz answered 503 */
 };
 
 /* One request, from its first call to its completion. */
@@ -696,6 +698,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (r->submitting && !r->submitted) return MHD_YES; /* resumed early: nothing to say yet */
+    /* Shutting down (api_close): a submission already taken is answered above when it is done;
+     * anything new is refused, so nothing reaches an engine that has stopped. */
+    if (atomic_load(&a->closing) && !r->submitted && strcmp(url, "/healthz") != 0)
+        return send_error(c, 503, "service",
+                          "the service is shutting down: try again in a moment (its jobs resume at its next start)");
     /* The results viewer's pages hold no job data (the page asks the API with the token it is
      * given): they are served before the token check, as /healthz is. */
     int w = webassets_mhd_answer(c, method, url);
@@ -779,6 +786,11 @@ api_t *api_start(const api_opts_t *o, char *err, size_t errlen)
 }
 
 const char *api_url(const api_t *a) { return a->url; }
+
+void api_close(api_t *a)
+{
+    if (a) atomic_store(&a->closing, true);
+}
 
 void api_stop(api_t **self_p)
 {

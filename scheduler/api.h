@@ -60,6 +60,11 @@ api_t *api_start(const api_opts_t *o, char *err, size_t errlen);
 /* "http://HOST:PORT" to reach it from this machine. Valid until api_stop. */
 const char *api_url(const api_t *a);
 
+/* The service is shutting down: from now on every request but /healthz is answered 503 (with
+ * Retry-After), /readyz included; requests already being answered, a submission loading its
+ * dataset among them, finish as usual. Thread-safe; accepts NULL. */
+void api_close(api_t *a);
+
 /* Waits for submissions in progress, stops serving, frees. Accepts NULL; sets *self_p = NULL. */
 void api_stop(api_t **self_p);
 

@@ -2,18 +2,33 @@
  *  - The service (--serve): a long-running REST control plane (api.c) on --listen over one engine
  *    that runs many jobs at once through the broker (at most --max-jobs, the others queued). It
  *    takes up, by itself, the jobs an earlier service on the same database left running or
- *    queued. SIGTERM or SIGINT stops it and leaves its jobs as they are in the database, for the
- *    next start to resume. Exit status 0 after a signal, 1 when it cannot run, 2 bad flags.
+ *    queued. SIGTERM or SIGINT shuts it down and leaves its jobs as they are in the database, for
+ *    the next start to resume. Exit status 0 after a signal, 1 when it cannot run (or its shutdown
+ *    was cut short), 2 bad flags.
  *  - One job (--spec FILE, or --resume JOB from the job database): runs it and exits when it has
  *    ended and its MLflow sync is done, printing the job id, the summary table and where the
  *    results are. SIGTERM or SIGINT stops the job (it ends stopped). Exit status as `llmaj run`:
- *    0 succeeded, 1 failed or stopped, 2 bad input, 3 succeeded with error cells. */
+ *    0 succeeded, 1 failed or stopped, 2 bad input, 3 succeeded with error cells.
+ *
+ * DESIGN. The service's shutdown, bounded (docs/service.md, "Shutting down"). On the first signal
+ * the API refuses every new request with 503 (api_close: /healthz still answers), the engine is
+ * told to shut down (sched_shutdown: it ends its current pass without starting a job or sending a
+ * shard, commits what it received, CANCELs its running jobs at the broker, says BYE and leaves them
+ * RUNNING in the database), then the API waits for the requests it had taken and stops. All of
+ * that normally takes well under a second; what can take longer is the engine's writer finishing
+ * a job's result files (a huge job, an upload to S3), an MLflow call, or a submission still
+ * reading its dataset. So a deadline (--shutdown-timeout, under the pod's grace period) runs on a
+ * thread of its own: past it, or at a second signal, the process exits at once with status 1.
+ * That is safe: what the engine received is committed before the parts that may be slow; a job
+ * cut short while being written is still RUNNING in the database, so the next start ends it
+ * again; a submission cut short is deleted at the next start (its client saw no 201). */
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,6 +59,8 @@ static void usage(FILE *f)
             "  --token-file  a file holding the API token (env LLMAJ_TOKEN_FILE, or the token itself in LLMAJ_TOKEN);\n"
             "                every request but /healthz and /readyz then needs `Authorization: Bearer <token>`\n"
             "  --max-jobs    jobs running at once; more wait queued (env LLMAJ_MAX_JOBS; default 4; 0: no limit)\n"
+            "  --shutdown-timeout S  on SIGTERM the service commits, says BYE and exits within S seconds (env\n"
+            "                LLMAJ_SHUTDOWN_TIMEOUT; default 20); past it, or at a second signal, it exits at once\n"
             "  --spec        run the job spec (JSON) FILE and exit\n"
             "  --resume      finish job JOB from the database (after a stop, or a crash of its scheduler) and exit;\n"
             "                a job that ended with error cells reruns those\n"
@@ -119,18 +136,79 @@ static void progress(const sched_progress_t *p, void *arg)
 /* ------------------------------------------------------------------ signals ---- */
 
 /* The engine a signal stops; cleared (under the lock) before the engine is freed, since the
- * signal thread outlives it. The service shuts down (its jobs stay for the next start); the one
- * job is stopped (it ends stopped, its results written). */
+ * signal thread outlives it. The service shuts down (its jobs stay for the next start: see
+ * DESIGN); the one job is stopped (it ends stopped, its results written). */
 static pthread_mutex_t g_sched_mu = PTHREAD_MUTEX_INITIALIZER;
 static sched_t *g_sched;
 static bool g_serve;
+
+/* The service's shutdown, under g_sched_mu: the API to close, when it was asked for, whether it
+ * is over, and what it is doing now (named if the deadline passes). */
+static struct {
+    api_t *api;
+    bool asked, done;
+    double t0;
+    int timeout_s;
+    const char *stage;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC; signalled when done */
+} g_down = {.timeout_s = 20, .stage = "stopping the engine"};
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void set_stage(const char *stage, bool done)
+{
+    pthread_mutex_lock(&g_sched_mu);
+    g_down.stage = stage;
+    if (done) {
+        g_down.done = true;
+        pthread_cond_signal(&g_down.cv);
+    }
+    pthread_mutex_unlock(&g_sched_mu);
+}
+
+/* The deadline's thread: exits the process if the shutdown is not over in time. */
+static void *deadline_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&g_sched_mu);
+    struct timespec at;
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    at.tv_sec += g_down.timeout_s;
+    while (!g_down.done)
+        if (pthread_cond_timedwait(&g_down.cv, &g_sched_mu, &at) == ETIMEDOUT) break;
+    if (!g_down.done) {
+        log_error("shutdown not over after %d s (--shutdown-timeout), still %s: exiting now; the next start on the "
+                  "database takes up what this cut short", g_down.timeout_s, g_down.stage);
+        _exit(1);
+    }
+    pthread_mutex_unlock(&g_sched_mu);
+    return NULL;
+}
 
 static void stop_cb(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&g_sched_mu);
-    if (g_sched && g_serve) sched_shutdown(g_sched);
-    else if (g_sched) sched_stop_all(g_sched);
+    if (g_serve && g_down.asked) {
+        log_warn("a second signal: exiting now, still %s; the next start takes up what this cut short", g_down.stage);
+        _exit(1);
+    }
+    if (g_serve) {
+        g_down.asked = true;
+        g_down.t0 = mono_s();
+        api_close(g_down.api);
+        if (g_sched) sched_shutdown(g_sched);
+        pthread_t t;
+        if (pthread_create(&t, NULL, deadline_thread, NULL) == 0) pthread_detach(t);
+        else log_warn("no thread for the shutdown's deadline: the shutdown is not bounded");
+    } else if (g_sched) {
+        sched_stop_all(g_sched);
+    }
     pthread_mutex_unlock(&g_sched_mu);
 }
 
@@ -243,6 +321,10 @@ static void on_start(sched_t *s, void *arg)
         sched_shutdown(s);
         return;
     }
+    pthread_mutex_lock(&g_sched_mu);
+    g_down.api = sv->api;
+    if (g_down.asked) api_close(sv->api);   /* a signal came while it started */
+    pthread_mutex_unlock(&g_sched_mu);
     printf("llmaj-scheduler listening on %s\n", api_url(sv->api));
     fflush(stdout);
     log_info("listening on %s (database %s, broker %s)", api_url(sv->api), sv->ao.db_path, sv->ao.broker);
@@ -307,6 +389,7 @@ static int serve(sched_opts_t *o, const char *listen, const char *token_file)
         set_engine(s);
         if (daemon_on_signal(stop_cb, NULL) < 0) log_warn("cannot install signal handling");
         sched_err_t rc = sched_run(s, &errs);
+        set_stage("waiting for the requests it had taken (a submission reading its dataset)", false);
         if (rc != SCHED_OK) {
             fprintf(stderr, "llmaj-scheduler: %s:\n", sched_strerror(rc));
             errlist_print(&errs, stderr, "  ");
@@ -319,12 +402,21 @@ static int serve(sched_opts_t *o, const char *listen, const char *token_file)
         fprintf(stderr, "llmaj-scheduler: internal error:\n");
         errlist_print(&errs, stderr, "  ");
     }
+    pthread_mutex_lock(&g_sched_mu);
+    g_down.api = NULL;
+    pthread_mutex_unlock(&g_sched_mu);
     api_stop(&sv.api);
     set_engine(NULL);
     sched_destroy(&s);
     errlist_free(&errs);
     if (token) memset(token, 0, strlen(token));
     free(token);
+    pthread_mutex_lock(&g_sched_mu);
+    bool asked = g_down.asked;
+    double took = asked ? mono_s() - g_down.t0 : 0;
+    pthread_mutex_unlock(&g_sched_mu);
+    set_stage("exiting", true);
+    if (asked && code == 0) log_info("shut down in %.2f s: committed, BYE said, its jobs left for the next start", took);
     return code;
 }
 
@@ -408,6 +500,7 @@ int main(int argc, char **argv)
     const char *window = daemon_env("LLMAJ_WINDOW", "64");
     const char *listen = daemon_env("LLMAJ_LISTEN", "127.0.0.1:8080");
     const char *max_jobs = daemon_env("LLMAJ_MAX_JOBS", "4");
+    const char *shutdown_timeout = daemon_env("LLMAJ_SHUTDOWN_TIMEOUT", "20");
     const char *curve_secret = daemon_env("LLMAJ_CURVE_SECRET", NULL);
     const char *curve_broker = daemon_env("LLMAJ_CURVE_BROKER_KEY", NULL);
     bool serve_flag = false;
@@ -420,6 +513,7 @@ int main(int argc, char **argv)
         {"serve", no_argument, 0, 'V'},            {"listen", required_argument, 0, 'L'},
         {"max-jobs", required_argument, 0, 'J'},   {"token-file", required_argument, 0, 'T'},
         {"curve-secret", required_argument, 0, 'S'}, {"curve-broker-key", required_argument, 0, 'K'},
+        {"shutdown-timeout", required_argument, 0, 'G'},
         DAEMON_LONGOPTS,                           {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "s:b:h", longopts, NULL)) != -1) {
@@ -435,6 +529,7 @@ int main(int argc, char **argv)
         case 'T': token_file = optarg; break;
         case 'S': curve_secret = optarg; break;
         case 'K': curve_broker = optarg; break;
+        case 'G': shutdown_timeout = optarg; break;
         case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&dopts, c, optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -448,9 +543,10 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[1024];
-    long w, mj;
+    long w, mj, st;
     if (daemon_parse_int(window, 1, 1000000, &w, "--window", err, sizeof err) < 0 ||
         daemon_parse_int(max_jobs, 0, 100000, &mj, "--max-jobs", err, sizeof err) < 0 ||
+        daemon_parse_int(shutdown_timeout, 1, 3600, &st, "--shutdown-timeout", err, sizeof err) < 0 ||
         daemon_opts_check(&dopts, err, sizeof err) < 0) {
         fprintf(stderr, "llmaj-scheduler: %s\n", err);
         return 2;
@@ -470,6 +566,14 @@ int main(int argc, char **argv)
                       .dead_after = dopts.dead_n, .max_jobs = (int)mj, .curve = curve_secret ? &keys : NULL};
     int code;
     if (serve_flag) {
+        pthread_condattr_t ca;
+        if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+            pthread_cond_init(&g_down.cv, &ca) != 0) {
+            fprintf(stderr, "llmaj-scheduler: cannot set up the shutdown's deadline\n");
+            return 1;
+        }
+        pthread_condattr_destroy(&ca);
+        g_down.timeout_s = (int)st;
         g_serve = true;
         if (!o.db_path) o.db_path = "runs/llmaj.db";
         if (dopts.metrics_addr) log_info("--serve: /metrics is served on --listen (%s); --metrics-addr is not used", listen);

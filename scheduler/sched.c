@@ -252,6 +252,7 @@ static void drain_inbox(sched_t *s)
             break;
         case CMD_SHUTDOWN:
             if (s->writer) writer_abort(s->writer);
+            s->shutting_down = true;   /* this pass ends without starting or sending anything */
             loop_stop(s->loop);
             break;
         }
@@ -291,11 +292,11 @@ static int before_wait(loop_t *loop, void *arg)
     int more = peer_pump(s->peer);
     drain_inbox(s);
     take_written(s);
-    start_waiting(s);
+    if (!s->shutting_down) start_waiting(s);
     for (size_t i = s->n_jobs; i-- > 0;) {
         job_t *j = s->jobs[i];
         if (j->stop_requested) dispatch_cancel(j, s->peer);
-        if (dispatch_fill(j, s->ingest, s->peer, s->o.window)) more = 1;
+        if (!s->shutting_down && dispatch_fill(j, s->ingest, s->peer, s->o.window)) more = 1;
         if (job_over(j)) {
             end_job(s, i);
             more = 1;   /* room for a waiting job: start it on the next pass */
@@ -530,8 +531,24 @@ static sched_err_t run_setup(sched_t *s, errlist_t *errs)
     return SCHED_OK;
 }
 
+/* Shutting down with jobs running (the service): CANCEL each at the broker, which drops its queued
+ * and leased shards and tells the workers to start no new call for it, so the fleet does not go on
+ * working for an engine that is gone; the next engine on the database resubmits what is missing. */
+static void cancel_left(sched_t *s)
+{
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        job_t *j = s->jobs[i];
+        if (j->cancel_sent || j->inflight == 0) continue;
+        wire_hdr_t c = {.type = WIRE_CANCEL};
+        snprintf(c.job_id, sizeof c.job_id, "%s", j->id);
+        peer_send(s->peer, &c, NULL, 0);
+        j->cancel_sent = true;
+    }
+}
+
 static void run_teardown(sched_t *s)
 {
+    if (s->peer && s->shutting_down) cancel_left(s);
     if (s->peer) peer_bye(s->peer);   /* the broker forgets us now, not after a silence */
     if (s->ingest && ingest_flush(s->ingest) < 0) log_error("the last results could not be committed (see above)");
     for (size_t i = 0; i < s->n_jobs; i++) {

@@ -75,6 +75,7 @@ struct sched {
     int64_t idle_since_ms; /* until_idle: when the last job ended (0 while jobs run) */
     uint64_t idle_timer;
     bool stop_all_seen; /* a stop of everything came: do not wait for MLflow at the end */
+    bool shutting_down; /* sched_shutdown came: no job starts, no shard is sent any more */
 };
 
 /* The registry and the inbox (sched_ctl.c). *_locked: with s->mu held. */

@@ -2,8 +2,10 @@
 that kubernetes-validate bundles (strict, its current version), and passes checkov with no failed
 check (the ones skipped are explained in deploy/kubernetes/.checkov.yaml); and what the
 manifests promise holds: hardened pods, probes, resources, a grace period longer than the
-worker's drain, CURVE keys mounted where the programs are told to read them, every LLMAJ_*
-variable and flag one the program knows, autoscalers and monitors pointing at real objects."""
+worker's drain and the scheduler service's shutdown, CURVE keys mounted where the programs are told
+to read them, every LLMAJ_* variable and flag one the program knows, probes on declared ports,
+autoscalers and monitors pointing at real objects (the scheduler's /metrics scraped with the API
+token the service reads)."""
 import os
 import re
 import subprocess
@@ -90,10 +92,14 @@ def test_pods_hardened_and_coherent(rendered):
             for e in c.get("env", []):
                 if e["name"].startswith("LLMAJ_"):
                     assert e["name"] in env_names, f"{where}: {program} does not read {e['name']}"
-            if name != "llmaj-scheduler":   # --serve's flags are checked once the service exists
-                for a in c.get("args", []):
-                    if a.startswith("--"):
-                        assert a in flags, f"{where}: {program} has no flag {a}"
+            for a in c.get("args", []):
+                if a.startswith("--"):
+                    assert a in flags, f"{where}: {program} has no flag {a}"
+            # The probes reach a port the container declares.
+            ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+            for probe in ("livenessProbe", "readinessProbe"):
+                port = c[probe]["httpGet"]["port"]
+                assert port in ports or port in ports.values(), f"{where}: {probe} on undeclared port {port}"
             mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
             volumes = {v["name"]: v for v in spec.get("volumes", [])}
             # Every key file the program is told to read lies in a mounted Secret.
@@ -106,6 +112,17 @@ def test_pods_hardened_and_coherent(rendered):
         env = {e["name"]: e["value"] for e in workers[2]["env"]}
         # The drain fits the grace period, with time left for the last results and the BYE.
         assert workers[1]["terminationGracePeriodSeconds"] >= int(env["LLMAJ_WORKER_DRAIN_TIMEOUT"]) + 5
+        # So does the scheduler service's shutdown (it exits by itself at LLMAJ_SHUTDOWN_TIMEOUT).
+        kind, spec, c = containers(objs)["llmaj-scheduler"]
+        env = {e["name"]: e["value"] for e in c["env"]}
+        assert spec["terminationGracePeriodSeconds"] >= int(env["LLMAJ_SHUTDOWN_TIMEOUT"]) + 5
+        args = c["args"]
+        assert "--serve" in args and "--token-file" in args
+        # The service's probes and its /metrics share the API listener: the probes need no token,
+        # /metrics does, so no metrics-only port (the service does not serve --metrics-addr).
+        listen_port = int(args[args.index("--listen") + 1].rsplit(":", 1)[1])
+        assert [p["containerPort"] for p in c["ports"]] == [listen_port]
+        assert "--metrics-addr" not in args
 
 
 def test_policies_and_scaling_point_at_real_objects(rendered):
@@ -120,11 +137,22 @@ def test_policies_and_scaling_point_at_real_objects(rendered):
         for h in by_kind(objs, "HorizontalPodAutoscaler"):
             assert ("Deployment", h["spec"]["scaleTargetRef"]["name"]) in names
         assert by_kind(objs, "ScaledObject") or by_kind(objs, "HorizontalPodAutoscaler") or overlay == "dev"
-        # Monitors select Services/pods that have a port named metrics.
+        # Monitors select Services that have the port they scrape; the scheduler's carries the API
+        # token from the Secret and key the StatefulSet reads it from.
+        sched_kind, sched_spec, sched_c = containers(objs)["llmaj-scheduler"]
+        sched_args = sched_c["args"]
+        token_path = sched_args[sched_args.index("--token-file") + 1]
+        token_mount = [m for m in sched_c["volumeMounts"] if m["mountPath"] == os.path.dirname(token_path)][0]
+        token_vol = [v for v in sched_spec["volumes"] if v["name"] == token_mount["name"]][0]
         for sm in by_kind(objs, "ServiceMonitor"):
             svcs = [s for s in by_kind(objs, "Service")
                     if all(s["metadata"]["labels"].get(k) == v for k, v in sm["spec"]["selector"]["matchLabels"].items())]
-            assert any(p["name"] == "metrics" for s in svcs for p in s["spec"]["ports"])
+            assert len(svcs) == 1, (sm["metadata"]["name"], [s["metadata"]["name"] for s in svcs])
+            for ep in sm["spec"]["endpoints"]:
+                assert any(p["name"] == ep["port"] for p in svcs[0]["spec"]["ports"]), sm["metadata"]["name"]
+            if svcs[0]["metadata"]["name"] == "llmaj-scheduler":
+                cred = sm["spec"]["endpoints"][0]["authorization"]["credentials"]
+                assert cred == {"name": token_vol["secret"]["secretName"], "key": os.path.basename(token_path)}
         # Every PDB, NetworkPolicy and Service selects at least one workload's pods.
         labels = [o["spec"]["template"]["metadata"]["labels"] for o in objs if o["kind"] in ("Deployment", "StatefulSet")]
         for o in by_kind(objs, "PodDisruptionBudget") + by_kind(objs, "NetworkPolicy") + by_kind(objs, "Service"):

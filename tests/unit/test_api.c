@@ -4,8 +4,9 @@
  * Location, 400 with every problem keyed, nothing created), a job to its end through GET, results
  * pages and their bounds, summary (404 before, summary.json's bytes after), stop (202, 409 once
  * ended), retry (409 with nothing to rerun), unknown paths and jobs (404), wrong methods (405 with
- * Allow), bodies too deep, too large or not JSON; /metrics with per-job figures. Also the bodies'
- * helpers: message keys, depth, error lists. */
+ * Allow), bodies too deep, too large or not JSON; /metrics with per-job figures; shutting down
+ * (api_close: 503 with Retry-After for all but /healthz). Also the bodies' helpers: message keys,
+ * depth, error lists. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ static svcfix_t svc;
 typedef struct {
     long status;
     char *body;
-    char allow[128], location[256], auth[64];
+    char allow[128], location[256], auth[64], retry_after[16];
 } reply_t;
 
 static size_t on_body(char *p, size_t sz, size_t n, void *arg)
@@ -46,8 +47,9 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
         size_t cap;
     } h[] = {{"Allow: ", r->allow, sizeof r->allow},
              {"Location: ", r->location, sizeof r->location},
-             {"WWW-Authenticate: ", r->auth, sizeof r->auth}};
-    for (size_t i = 0; i < 3; i++) {
+             {"WWW-Authenticate: ", r->auth, sizeof r->auth},
+             {"Retry-After: ", r->retry_after, sizeof r->retry_after}};
+    for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
         size_t k = strlen(h[i].name);
         if (len > k && !strncasecmp(p, h[i].name, k)) {
             size_t v = len - k;
@@ -399,6 +401,30 @@ static void test_bodies(void)
     free(txt);
 }
 
+/* Shutting down (api_close): every request but /healthz is refused with 503 and Retry-After, the
+ * token checked or not; /healthz still answers. */
+static void test_closing(void)
+{
+    api_close(svc.api);
+    reply_t r = call("GET", "/healthz", NULL, "", NULL);
+    CHECK(r.status == 200);
+    free(r.body);
+    const char *paths[][2] = {{"GET", "/readyz"}, {"GET", "/v1/jobs"}, {"GET", "/metrics"}, {"POST", "/v1/jobs"}};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        r = call(paths[i][0], paths[i][1], !strcmp(paths[i][0], "POST") ? "{}" : NULL, NULL, NULL);
+        CHECK(r.status == 503 && !strcmp(r.retry_after, "5"));
+        cJSON *o = json_of(&r);
+        CHECK_STR(first_key(o), "service");
+        cJSON_Delete(o);
+        CHECK(r.body && strstr(r.body, "shutting down"));
+        free(r.body);
+    }
+    r = call("GET", "/v1/jobs", NULL, "", NULL);   /* no token: still 503, nothing said of the jobs */
+    CHECK(r.status == 503);
+    free(r.body);
+    api_close(NULL);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -408,6 +434,7 @@ int main(void)
     if (svcfix_start(&svc, dir, 2, 2) == 0) {
         test_auth_and_routes();
         test_job_life();
+        test_closing();
     } else {
         CHECK(!"the service started");
     }
