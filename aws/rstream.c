@@ -148,6 +148,7 @@ static int http_window(rstream_t *r, char *err, size_t errlen)
                            .connect_timeout_ms = 10000,
                            .sink = spool_sink,
                            .sink_arg = r,
+                           .cancel = r->cancel,
                            .max_body = 64 * 1024};
         awshttp_resp_t resp;
         int sent = awshttp_do(r->http, &q, &resp);
@@ -157,6 +158,8 @@ static int http_window(rstream_t *r, char *err, size_t errlen)
         int rc = -1;
         if (sent < 0 && resp.sink_failed && r->cut) {
             snprintf(err, errlen, "%s: %s", where, r->cut);
+        } else if (sent < 0 && resp.cancelled) {
+            snprintf(err, errlen, "%s: interrupted", where);
         } else if (sent < 0) {
             snprintf(err, errlen, "%s: %s", where, resp.error);
             retry = !resp.sink_failed;

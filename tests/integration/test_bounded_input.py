@@ -164,14 +164,27 @@ class _Trickle(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _Silent(http.server.BaseHTTPRequestHandler):
+    """A server that takes the request and never answers."""
+
+    def do_GET(self):
+        self.server.requests += 1
+        while not self.server.closing:
+            time.sleep(0.05)
+
+    def log_message(self, *a):
+        pass
+
+
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     requests = 0
     closing = False
 
 
-def test_signal_while_a_remote_dataset_is_read(procs, tmp_path, mock):
-    srv = _Server(("127.0.0.1", 0), _Trickle)
+@pytest.mark.parametrize("handler", [_Trickle, _Silent], ids=["trickling", "silent"])
+def test_signal_while_a_remote_dataset_is_read(procs, tmp_path, mock, handler):
+    srv = _Server(("127.0.0.1", 0), handler)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     try:
