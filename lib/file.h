@@ -10,7 +10,9 @@
  * created with O_EXCL and mode 0666 less the umask, like fopen would), which is flushed, fsync'ed
  * and renamed over `path`; on any failure, and on abort, the temporary file is removed, so a full
  * disk leaves neither half a file nor a stray temporary behind. The rename is atomic within a
- * filesystem; the folder is fsync'ed after it so the new name survives a power cut too. */
+ * filesystem; the folder is fsync'ed after it so the new name survives a power cut too. A process
+ * killed in the middle of a write leaves its temporary: file_atomic_sweep removes those whose
+ * process is gone, and file_free_space lets a caller refuse a write that cannot fit. */
 #ifndef LLMAJ_FILE_H
 #define LLMAJ_FILE_H
 #include <stddef.h>

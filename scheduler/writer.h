@@ -8,7 +8,8 @@
  * engine hands a job over (and no longer touches it), the thread writes the jobs in order and
  * calls `wake` after each, and the engine takes the written ones on its next pass. A job that
  * syncs to MLflow has its sync recorded here too (mlflow_sync_record), in the same connection,
- * so the engine only has to queue it. Stopping lets
+ * so the engine only has to queue it. A signal (writer_abort) cuts the job being written short: it
+ * stays unended in the database for the next engine. Stopping lets
  * the job being written finish and leaves the queued ones unwritten: they are still RUNNING (or
  * STOPPING) in the database, so the next engine opens and ends them again. */
 #ifndef LLMAJ_WRITER_H
