@@ -137,6 +137,15 @@ static void print_human(const sched_status_t *s, const cJSON *spec, bool remote)
     printf("scores          %llu ok, %llu unscored, %llu n.a., %llu error\n", (unsigned long long)s->scores[SCORE_OK],
            (unsigned long long)s->scores[SCORE_UNSCORED], (unsigned long long)s->scores[SCORE_NOT_APPLICABLE],
            (unsigned long long)s->scores[SCORE_ERROR]);
+    if (s->cache) {   /* docs/iteration.md */
+        const cJSON *from = cJSON_GetObjectItemCaseSensitive(s->cache, "reused_from");
+        printf("calls saved     %.0f response(s) reused%s%s, %.0f inference and %.0f judge cache hit(s)%s\n",
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s->cache, "reused_responses")),
+               cJSON_IsString(from) ? " from " : "", cJSON_IsString(from) ? from->valuestring : "",
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s->cache, "inference_hits")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s->cache, "judge_hits")),
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s->cache, "enabled")) ? "" : " (cache off)");
+    }
 
     char t[32], d[32];
     jobdb_time_local(j->created_at, t, sizeof t);
@@ -230,6 +239,10 @@ static int print_json(sched_status_t *s)
     else cJSON_AddNullToObject(o, "elapsed_s");
     cJSON_AddItemToObject(o, "mlflow", s->mlflow);
     s->mlflow = NULL;   /* now o's */
+    if (s->cache) {
+        cJSON_AddItemToObject(o, "cache", s->cache);
+        s->cache = NULL;   /* now o's */
+    }
     jobdb_json_str(o, "note", s->note);
     cJSON_AddBoolToObject(o, "partial", s->partial);
     cJSON_AddNumberToObject(o, "error_cells", (double)s->error_cells);

@@ -231,6 +231,8 @@ int remote_status_of(const cJSON *job, sched_status_t *st)
     st->output_exists = st->output_written;
     st->note = dup(job, "note");
     st->partial = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(job, "partial"));
+    const cJSON *cache = cJSON_GetObjectItemCaseSensitive(job, "cache");
+    st->cache = cJSON_IsObject(cache) ? cJSON_Duplicate(cache, 1) : NULL;
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "specflags.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@ static const char *const keys[] = {
     "model",           "base_model",     "evaluate_base_model", "evaluator_model",   "dataset",
     "builtin_metrics", "custom_metrics", "output_path",         "shard_size",        "skip_invalid",
     "region",          "name",           "mlflow.tracking_uri", "mlflow.experiment", "mlflow.run_name",
-    "dataset_max_bytes"};
+    "reuse_responses_from", "cache", "dataset_max_bytes"};
 
 /* Adds a spec key from a flag value: JSON booleans and numbers where the key takes them. */
 static int add_override(cJSON *ov, const char *key, const char *val, char *err, size_t errlen)
@@ -41,7 +42,7 @@ static int add_override(cJSON *ov, const char *key, const char *val, char *err, 
         }
         return 0;
     }
-    if (!strcmp(key, "evaluate_base_model") || !strcmp(key, "skip_invalid")) {
+    if (!strcmp(key, "evaluate_base_model") || !strcmp(key, "skip_invalid") || !strcmp(key, "cache")) {
         if (!strcmp(val, "true") || !strcmp(val, "1")) cJSON_AddTrueToObject(ov, key);
         else if (!strcmp(val, "false") || !strcmp(val, "0")) cJSON_AddFalseToObject(ov, key);
         else {
@@ -84,5 +85,6 @@ int specflags_set(cJSON *ov, int code, const char *arg, char *err, size_t errlen
 {
     if (code < SPECFLAG_FIRST || code >= SPECFLAG_FIRST + (int)(sizeof keys / sizeof keys[0])) return 0;
     const char *key = keys[code - SPECFLAG_FIRST];
-    return add_override(ov, key, !strcmp(key, "skip_invalid") ? "true" : arg, err, errlen) < 0 ? -1 : 1;
+    bool flag = !strcmp(key, "skip_invalid") || !strcmp(key, "cache");   /* no argument: on */
+    return add_override(ov, key, flag ? "true" : arg, err, errlen) < 0 ? -1 : 1;
 }

@@ -366,6 +366,23 @@ void record_clear(record_t *r)
     memset(r, 0, sizeof(*r));
 }
 
+const record_response_t *record_response_for(const record_t *rec, const char *want, const char *other,
+                                             unsigned position)
+{
+    if (want)
+        for (size_t i = 0; i < rec->n_responses; i++)
+            if (rec->responses[i].model_identifier && strcmp(rec->responses[i].model_identifier, want) == 0)
+                return &rec->responses[i];
+    size_t pos = 0;
+    for (size_t i = 0; i < rec->n_responses; i++) {
+        const char *id = rec->responses[i].model_identifier;
+        if (id && ((want && strcmp(id, want) == 0) || (other && strcmp(id, other) == 0))) continue;
+        if (pos == position) return &rec->responses[i];
+        pos++;
+    }
+    return NULL;
+}
+
 void record_copy(record_t *dst, const record_t *src)
 {
     memset(dst, 0, sizeof(*dst));

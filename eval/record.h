@@ -31,6 +31,13 @@ int record_parse_line(const char *line, size_t len, const char *file, size_t lin
 /* The record's id as results show it: `id` if present, else the index in decimal. Caller owns. */
 char *record_id_text(const record_t *r);
 
+/* The dataset response (`modelResponses`) that belongs to a target, or NULL: the one whose
+ * modelIdentifier names `want` (the target's model string), else the `position`-th (0 custom,
+ * 1 base) of the unnamed ones, an entry naming `want` or `other` (the other target's model) not
+ * counting as unnamed. Valid while rec is. The worker and the scheduler's cache both pick with it. */
+const record_response_t *record_response_for(const record_t *rec, const char *want, const char *other,
+                                             unsigned position);
+
 void record_clear(record_t *r);   /* frees the members; r itself is the caller's */
 void record_copy(record_t *dst, const record_t *src);  /* deep copy; dst owns */
 

@@ -15,6 +15,14 @@ typedef enum {
 
 typedef enum { TARGET_CUSTOM = 0, TARGET_BASE = 1 } target_t;
 
+/* Where a committed response came from when no model call of this job made it (stored as
+ * outputs.origin; the wire never carries it: a worker's results are always RESPONSE_CALLED). */
+typedef enum {
+    RESPONSE_CALLED = 0,   /* a model call of this job, or the dataset (response_from_dataset) */
+    RESPONSE_CACHED = 1,   /* the scheduler's cache of model calls ("cache": true) */
+    RESPONSE_REUSED = 2,   /* another job's committed response ("reuse_responses_from") */
+} response_origin_t;
+
 const char *score_status_name(score_status_t s);        /* "ok", "unscored", ... */
 int score_status_parse(const char *s, score_status_t *out);
 const char *target_name(target_t t);                    /* "custom" / "base" */
@@ -38,6 +46,7 @@ typedef struct {
                             model or endpoint, no key or region): the same for every call, not retried */
     usage_t usage;       /* judge tokens for this metric, re-ask included */
     uint32_t attempts;   /* judge calls made, re-ask included */
+    bool cached;         /* the verdict came from the scheduler's cache: no judge call (attempts 0) */
 } score_t;
 
 typedef struct result {
@@ -48,6 +57,7 @@ typedef struct result {
     char *model;              /* the model string evaluated */
     char *response;           /* exactly as returned (or from the dataset); NULL on error */
     bool response_from_dataset;
+    response_origin_t origin; /* RESPONSE_CALLED unless the scheduler supplied the response */
     char *error;              /* inference error, or NULL */
     bool error_config;        /* that error is a configuration error (see score_t.error_config) */
     usage_t usage;            /* inference tokens */

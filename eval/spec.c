@@ -32,13 +32,15 @@
 #define SPEC_MAX_NAME 256
 #define SPEC_MAX_SYSTEM_PROMPT 20000
 #define SPEC_MAX_CONCURRENCY 1000000
+#define SPEC_MAX_JOB_ID 127   /* a job id travels in wire headers (WIRE_MAX_ID with its NUL) */
 
 static const char *const top_keys[] = {
     "name",          "model",          "base_model",   "evaluate_base_model", "evaluator_model",
     "dataset",       "builtin_metrics", "custom_metrics", "output_path",      "s3_output_path",
     "mlflow",        "mlflow_resource_arn", "region",   "inference",          "judge",
     "limits",        "shard_size",     "skip_invalid", "judge_system_prompt", "model_package_group",
-    "model_artifact", "sagemaker_api", "model_package", "base_model_package", "dataset_max_bytes",
+    "model_artifact", "sagemaker_api", "model_package", "base_model_package", "reuse_responses_from", "cache",
+    "dataset_max_bytes",
 };
 static const char *const gen_keys[] = {"max_tokens", "temperature", "top_p", "retry_budget_s"};
 static const char *const mlflow_keys[] = {"tracking_uri", "experiment", "run_name"};
@@ -741,6 +743,24 @@ const char *spec_sagemaker_api(const spec_t *s, const char *model)
 
 /* ---------------------------------------------------------------- parse */
 
+/* "reuse_responses_from": the id of a job of the same scheduler whose responses this job judges
+ * (the scheduler checks that job; here only its form). "cache": true or false. */
+static void parse_reuse(ctx_t *c, const cJSON *root, spec_t *s)
+{
+    const char *id = get_str(c, root, "reuse_responses_from", "reuse_responses_from", SPEC_MAX_JOB_ID);
+    if (id) {
+        bool ok = true;
+        for (const char *p = id; *p && ok; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                 *p == '_' || *p == '.';
+        if (ok) s->reuse_from = xstrdup(id);
+        else
+            errlist_add(c->errs, "reuse_responses_from: `%s` is not a job id (letters, digits, `-`, `_` and `.`; "
+                                 "see `llmaj list`)", id);
+    }
+    get_bool(c, root, "cache", &s->cache, NULL);
+}
+
 static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *errs)
 {
     ctx_t c = {.errs = errs, .base_dir = base_dir, .region = NULL};
@@ -776,17 +796,20 @@ static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *er
     if (!get(root, "evaluator_model"))
         errlist_add(errs, "evaluator_model: is required (the judge's model string, e.g. bedrock/amazon.nova-pro-v1:0)");
 
+    parse_reuse(&c, root, s);
     bool ebm_given = false;
     s->evaluate_base_model = false;
     get_bool(&c, root, "evaluate_base_model", &s->evaluate_base_model, &ebm_given);
+    s->evaluate_base_model_given = ebm_given;
     if (!ebm_given) s->evaluate_base_model = get(root, "base_model") != NULL;
-    else if (s->evaluate_base_model && !get(root, "base_model") && !s->model_is_package && !s->model_package_group)
+    else if (s->evaluate_base_model && !get(root, "base_model") && !s->model_is_package && !s->model_package_group &&
+             !s->reuse_from)
         errlist_add(errs, "evaluate_base_model: is true but no base_model is given (it may also come from the base "
                           "model a model package names, when `model` is one)");
 
     const char *ds = get_str(&c, root, "dataset", "dataset", 0);
     if (ds) s->dataset = dataset_location(&c, ds);
-    else if (!get(root, "dataset"))
+    else if (!get(root, "dataset") && !s->reuse_from)
         errlist_add(errs, "dataset: is required (a local path, s3://bucket/key or an https:// URL)");
 
     const char *out = get_str(&c, root, "output_path", "output_path", 0);

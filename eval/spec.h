@@ -55,8 +55,15 @@ typedef struct spec {
     spec_api_t *apis;           /* per-endpoint shapes (sagemaker_api given as an object) */
     size_t n_apis;
     bool evaluate_base_model;   /* default: true when base_model is set */
+    bool evaluate_base_model_given;  /* the spec said evaluate_base_model (not written back) */
     char *evaluator_model;
-    char *dataset;              /* as given (local path, s3://, https://) */
+    char *dataset;              /* as given (local path, s3://, https://); NULL with reuse_from until
+                                   the scheduler fills in that job's */
+    char *reuse_from;           /* "reuse_responses_from": the job whose records and responses this
+                                   job judges (no inference call); the scheduler fills model,
+                                   base_model and dataset from it. Or NULL */
+    bool cache;                 /* "cache": model and judge calls answered from, and kept in, the
+                                   scheduler's cache (by content) */
     char *output_path;          /* default "runs/" */
     char *region;               /* or NULL */
     metric_t **metrics;         /* built-ins first, in the order given, then custom */

@@ -72,6 +72,8 @@ cJSON *spec_to_json(const spec_t *s)
         add_opt_str(ml, "run_name", s->mlflow_run_name);
     }
     add_opt_str(o, "judge_system_prompt", s->judge_system_prompt);
+    add_opt_str(o, "reuse_responses_from", s->reuse_from);
+    if (s->cache) cJSON_AddBoolToObject(o, "cache", true);
     if (s->n_apis) {
         cJSON *a = cJSON_AddObjectToObject(o, "sagemaker_api");
         for (size_t i = 0; i < s->n_apis; i++) cJSON_AddStringToObject(a, s->apis[i].model, s->apis[i].api);
@@ -117,6 +119,7 @@ void spec_destroy(spec_t **self_p)
     free(s->base_model);
     free(s->evaluator_model);
     free(s->dataset);
+    free(s->reuse_from);
     free(s->output_path);
     free(s->region);
     for (size_t i = 0; i < s->n_metrics; i++) metric_destroy(&s->metrics[i]);

@@ -2,15 +2,17 @@
 
 Part 1 creates an evaluator with custom metrics (the seed's JSON string, with its BadMetric marked
 lowerIsBetter), runs it, checks and refreshes its status, waits, shows the results, retrieves the
-job again by its id, lists every job, and shows how to stop one. Part 2 evaluates a Nova model by
-its seed name (routed to Bedrock) the same way.
+job again by its id, lists every job, and shows how to stop one. Part 2 evaluates a fine-tuned
+model by its SageMaker model package ARN (section A, when EXAMPLE_MODEL_PACKAGE is set) and a Nova
+model by its seed name (section B, routed to Bedrock) the same way, with a Nova judge.
 
 It talks to a scheduler service (`llmaj-scheduler --serve`) at $LLMAJ_SCHEDULER (token:
 $LLMAJ_TOKEN). The defaults run against a local fleet and the bundled mock LLM, with the
 quickstart's dataset; set the variables below to evaluate real models:
 
     EXAMPLE_MODEL, EXAMPLE_BASE_MODEL, EXAMPLE_JUDGE, EXAMPLE_DATASET, EXAMPLE_OUTPUT,
-    EXAMPLE_MLFLOW (a tracking URI or ARN), EXAMPLE_NOVA_MODEL, EXAMPLE_REGION
+    EXAMPLE_MLFLOW (a tracking URI or ARN), EXAMPLE_NOVA_MODEL, EXAMPLE_PART2_JUDGE,
+    EXAMPLE_MODEL_PACKAGE, EXAMPLE_REGION
 
     python examples/sdk_walkthrough.py            # after `pip install sdk/python`
 """
@@ -32,6 +34,8 @@ MODEL = os.environ.get("EXAMPLE_MODEL", "openai-api/mock/my-finetune")
 BASE_MODEL = os.environ.get("EXAMPLE_BASE_MODEL", "openai-api/mock/my-base")
 JUDGE = os.environ.get("EXAMPLE_JUDGE", "anthropic/claude-judge-mock")
 NOVA_MODEL = os.environ.get("EXAMPLE_NOVA_MODEL", "nova-textgeneration-lite")
+PART2_JUDGE = os.environ.get("EXAMPLE_PART2_JUDGE", "amazon.nova-pro-v1:0")   # Bedrock, as in the seed
+MODEL_PACKAGE = os.environ.get("EXAMPLE_MODEL_PACKAGE")   # arn:aws:sagemaker:REGION:ACCOUNT:model-package/GROUP/N
 
 # ---- Step 1: logging, as the seed sets it up ----
 logging.basicConfig(level=logging.INFO, format="%(levelname)s - %(name)s - %(message)s")
@@ -102,6 +106,7 @@ show("status", execution.status)
 execution.wait(poll=1, timeout=3600)
 print(f"Final status: {execution.status.overall_status}")
 execution.show_results(limit=10, offset=0, show_explanations=False)
+print(f"Results viewer: {execution.viewer_url}")   # llmaj: figures, charts and every record in a browser
 
 summary = execution.summary()
 if summary and "comparison" in summary:
@@ -124,10 +129,36 @@ for e in all_executions:
 # execution.stop()
 # print(f"Execution stopped. Status: {execution.status.overall_status}")
 
+# ---- Part 2, section A: a fine-tuned model by its SageMaker model package ARN ----
+# The package names its endpoint (CustomerMetadataProperties.EndpointName) and its base model;
+# llmaj calls the endpoint, and the base model through Bedrock. Runs when EXAMPLE_MODEL_PACKAGE is set.
+executions_part2 = []
+if MODEL_PACKAGE:
+    evaluator_finetuned = LLMAsJudgeEvaluator(
+        model=MODEL_PACKAGE,
+        evaluator_model=PART2_JUDGE,
+        dataset=DATASET,
+        builtin_metrics=["Correctness", "Helpfulness", "Faithfulness"],
+        mlflow_resource_arn=MLFLOW,
+        s3_output_path=OUTPUT,
+        region=REGION,
+        name="walkthrough-package",
+    )
+    show("evaluator_finetuned", evaluator_finetuned)
+    execution_a = evaluator_finetuned.evaluate()
+    print("Evaluation started!")
+    print(f"  ARN: {execution_a.arn}")
+    print(f"  Name: {execution_a.name}")
+    print(f"  Status: {execution_a.status.overall_status}")
+    execution_a.wait(poll=1, timeout=7200)
+    print(f"Final status: {execution_a.status.overall_status}")
+    execution_a.show_results(limit=10, offset=0, show_explanations=False)
+    executions_part2.append(execution_a)
+
 # ---- Part 2, section B: a Nova model by its seed name, routed to Bedrock ----
 evaluator_nova = LLMAsJudgeEvaluator(
     model=NOVA_MODEL,
-    evaluator_model=JUDGE,
+    evaluator_model=PART2_JUDGE,
     dataset=DATASET,
     builtin_metrics=["Correctness", "Helpfulness"],
     mlflow_resource_arn=MLFLOW,
@@ -145,4 +176,6 @@ execution_b.wait(poll=1, timeout=7200)
 print(f"Final status: {execution_b.status.overall_status}")
 execution_b.show_results(limit=10, offset=0, show_explanations=False)
 
-sys.exit(0 if execution.status.overall_status == "Succeeded" and execution_b.status.overall_status == "Succeeded" else 1)
+executions_part2.append(execution_b)
+ok = all(e.status.overall_status == "Succeeded" for e in [execution] + executions_part2)
+sys.exit(0 if ok else 1)

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "cache.h"
 #include "daemon.h"
 #include "file.h"
 #include "httpd.h"
@@ -567,6 +568,7 @@ static enum MHD_Result serve_metrics(api_t *a, struct MHD_Connection *c)
         httpd_gauge(&out, "llmaj_scheduler_broker_connected", "1 while welcomed by the broker.", fleet.connected) < 0 ||
         httpd_gauge(&out, "llmaj_scheduler_workers", "Workers alive, as the broker last said.", fleet.workers) < 0)
         rc = -1;
+    if (rc == 0 && cache_metrics(&out) < 0) rc = -1;
     for (size_t i = 0; i < sizeof job_families / sizeof job_families[0] && rc == 0; i++) {
         if (httpd_family(&out, job_families[i].name, job_families[i].type, job_families[i].help) < 0) rc = -1;
         keep_family(job_families[i].name, &samples, &out, &rc);

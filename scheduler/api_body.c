@@ -79,6 +79,7 @@ cJSON *api_job_json(const sched_status_t *s)
     cJSON_AddBoolToObject(o, "partial", s->partial);
     if (j->elapsed_s >= 0) cJSON_AddNumberToObject(o, "elapsed_s", j->elapsed_s);
     else cJSON_AddNullToObject(o, "elapsed_s");
+    if (s->cache) cJSON_AddItemToObject(o, "cache", cJSON_Duplicate(s->cache, 1));
     cJSON_AddItemToObject(o, "mlflow", s->mlflow ? cJSON_Duplicate(s->mlflow, 1) : cJSON_CreateObject());
     return o;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cache.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -72,8 +73,9 @@ static void submit(job_t *j, ingest_t *in, peer_t *peer, size_t i)
     shard_t *sh = &j->shards[i];
     record_t *recs = NULL;
     size_t n = 0;
-    /* What was received so far must be committed before asking what is missing. */
-    if (ingest_flush(in) < 0) return;
+    /* What was received so far must be committed before asking what is missing; then what the
+     * scheduler has itself (reused responses, cache hits) is committed without a worker. */
+    if (ingest_flush(in) < 0 || cache_prefill(j, in, i) < 0) return;
     store_t *st = ingest_store(in);
     if (store_records_range(st, j->id, sh->first, sh->last, (uint64_t)j->targets * j->n_metrics, &recs, &n) < 0) {
         job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot read shard %zu: %s", store_path(st), i,

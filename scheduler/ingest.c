@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "fastfail.h"
 #include "log.h"
 #include "loop.h"
@@ -85,8 +86,9 @@ static int need_tx(ingest_t *in, job_t *j)
     return 0;
 }
 
-/* Commits r (its results are counted when new). 0, or -1 (the job is failed). */
-static int commit_one(ingest_t *in, job_t *j, const result_t *r)
+/* Commits r (its results are counted when new; a worker's (`learn`) kept in the cache when the job
+ * asks for it). 0, or -1 (the job is failed). */
+static int commit_one(ingest_t *in, job_t *j, const result_t *r, bool learn)
 {
     if (need_tx(in, j) < 0) return -1;
     bool fresh_output = false;
@@ -99,6 +101,8 @@ static int commit_one(ingest_t *in, job_t *j, const result_t *r)
         return -1;
     }
     job_count(j, in->st, r, fresh_output, fresh_scores, by_status);
+    cache_count(j, r, fresh_output, fresh_scores);
+    if (learn) cache_learn(in->st, j, r, fresh_output, fresh_scores);
     if (fresh_output || fresh_scores) {
         const char *why = fastfail_see(j->ff, j->spec, r);
         if (why) job_fail_as(j, JOB_FAILURE_MODELS, "%s", why);
@@ -125,9 +129,16 @@ void ingest_result(ingest_t *in, job_t *j, uint64_t shard_id, const void *payloa
         result_clear(&r);
         return;
     }
-    int rc = commit_one(in, j, &r);
+    int rc = commit_one(in, j, &r, true);
     result_clear(&r);
     if (rc == 0 && ++in->uncommitted >= INGEST_COMMIT_EVERY) ingest_flush(in);
+}
+
+int ingest_commit(ingest_t *in, job_t *j, const result_t *r)
+{
+    int rc = commit_one(in, j, r, false);
+    if (rc == 0 && ++in->uncommitted >= INGEST_COMMIT_EVERY) ingest_flush(in);
+    return rc;
 }
 
 int ingest_shard_outputs(ingest_t *in, job_t *j, size_t shard, uint64_t *outputs)
@@ -169,7 +180,7 @@ int ingest_give_up(ingest_t *in, job_t *j, size_t shard)
                 sc->status = SCORE_ERROR;
                 sc->error = xstrdup(r.error);
             }
-            rc = commit_one(in, j, &r);   /* idempotent: outputs already there stay as they are */
+            rc = commit_one(in, j, &r, false);   /* idempotent: outputs already there stay as they are */
             result_clear(&r);
         }
         record_clear(&recs[k]);

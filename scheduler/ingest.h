@@ -37,6 +37,10 @@ store_t *ingest_store(ingest_t *in);
  * logged and dropped; a database failure fails the job. */
 void ingest_result(ingest_t *in, job_t *j, uint64_t shard_id, const void *payload, size_t len);
 
+/* Commits one result the scheduler made itself (a cache hit, cache.c) as a worker's would be,
+ * counted into j, not kept in the cache. 0, or -1 (the job is failed). */
+int ingest_commit(ingest_t *in, job_t *j, const result_t *r) __attribute__((warn_unused_result));
+
 /* Commits the open transaction, if any. 0; or -1 when the commit failed: every job that had
  * results in it is failed (job_fail) with the database's reason. The engine calls it before it
  * ends or frees a job (the batch remembers which jobs it holds results of). */

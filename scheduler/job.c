@@ -19,6 +19,7 @@
 #include "mem.h"
 #include "llm.h"
 #include "output.h"
+#include "reuse.h"
 #include "wire.h"
 
 _Static_assert(SCHED_JOB_ID_MAX == WIRE_MAX_ID, "job ids travel in wire headers");
@@ -67,10 +68,11 @@ static void make_job_id(const spec_t *sp, char *out, size_t n)
  * environment (key or base URL) complete, before we accept the job (llm_model_check). */
 void job_check_endpoints(const spec_t *sp, errlist_t *errs)
 {
+    /* A job that reuses another's responses calls only its judge. */
     struct { const char *key, *model; } ms[] = {
         {"evaluator_model", sp->evaluator_model},
-        {"model", sp->model},
-        {"base_model", sp->evaluate_base_model ? sp->base_model : NULL},
+        {"model", sp->reuse_from ? NULL : sp->model},
+        {"base_model", sp->evaluate_base_model && !sp->reuse_from ? sp->base_model : NULL},
     };
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         if (!ms[i].model) continue;
@@ -201,6 +203,64 @@ static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *s
     return ret;
 }
 
+/* The records of the job a new job reuses the responses of (reuse.h), copied under the LOADING
+ * job and cut into shards of the new job's size, like a dataset's. SCHED_OK; SCHED_E_INPUT when
+ * that job no longer has the records it was checked with; SCHED_E_DB. On failure the caller
+ * deletes the job. */
+static sched_err_t load_reused(store_t *st, const char *job_id, const spec_t *sp, const reuse_src_t *src,
+                               errlist_t *errs)
+{
+    if (store_begin(st) < 0) {
+        errlist_add(errs, "database %s: %s", store_path(st), store_errmsg(st));
+        return SCHED_E_DB;
+    }
+    loader_t l = {.st = st, .job_id = job_id, .shard_size = (uint32_t)sp->shard_size};
+    sched_err_t ret = SCHED_OK;
+    int64_t after = -1;
+    uint64_t copied = 0;
+    for (;;) {
+        record_t *recs = NULL;
+        size_t n = 0;
+        if (store_records_after(st, sp->reuse_from, after, LOAD_BATCH, &recs, &n) < 0) {
+            errlist_add(errs, "database %s: reading job %s's records: %s", store_path(st), sp->reuse_from,
+                        store_errmsg(st));
+            ret = SCHED_E_DB;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (ret == SCHED_OK && put_record(&l, &recs[k], errs) < 0) ret = SCHED_E_DB;
+            copied++;
+            after = (int64_t)recs[k].index;
+            record_clear(&recs[k]);
+        }
+        free(recs);
+        if (ret != SCHED_OK || n < LOAD_BATCH) break;
+    }
+    if (ret == SCHED_OK && copied != src->records) {   /* deleted meanwhile (checked outside this transaction) */
+        errlist_add(errs, "reuse_responses_from: job %s had %llu record(s) when checked and %llu when copied: it "
+                          "changed meanwhile (deleted?)", sp->reuse_from, (unsigned long long)src->records,
+                    (unsigned long long)copied);
+        ret = SCHED_E_INPUT;
+    }
+    if (ret == SCHED_OK && put_shard(&l, errs) < 0) ret = SCHED_E_DB;
+    if (ret == SCHED_OK &&
+        (store_job_set_counts(st, job_id, src->records_total, src->records_invalid) < 0 || store_commit(st) < 0)) {
+        errlist_add(errs, "database %s: %s", store_path(st), store_errmsg(st));
+        ret = SCHED_E_DB;
+    }
+    if (ret != SCHED_OK && store_in_tx(st) && store_rollback(st) < 0)
+        log_warn("database %s: rollback failed; closing the connection ends it", store_path(st));
+    return ret;
+}
+
+/* The calls a job with "cache" or "reuse_responses_from" did not make so far, counted from its
+ * results into c->saved (once, when it is opened; its engine counts on from there). 0, or -1. */
+static int count_saved(store_t *st, const job_t *j, store_counts_t *c)
+{
+    if (!j->spec->cache && !j->spec->reuse_from) return 0;
+    return store_origin_counts(st, j->id, &c->saved[STORE_SAVED_INFERENCE], &c->saved[STORE_SAVED_REUSED],
+                               &c->saved[STORE_SAVED_JUDGE]);
+}
+
 /* <output_path>/<job id> made absolute (as far as the folder exists). Caller frees. */
 static char *out_dir_of(const char *output_path, const char *job_id)
 {
@@ -232,11 +292,9 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char
         spec_destroy(&sp);
         return SCHED_E_INPUT;
     }
-    cJSON *cj = spec_to_json(sp);
-    char *spec_json = jsonprint(cj, false);
-    cJSON_Delete(cj);
     char id[SCHED_JOB_ID_MAX];
-    make_job_id(sp, id, sizeof id);
+    char *spec_json = NULL;
+    reuse_src_t reused = {0};
 
     sched_err_t ret = SCHED_OK;
     store_t *st = NULL;
@@ -249,19 +307,25 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char
         goto out;
     }
     *db_used = db_path ? xstrdup(db_path) : xasprintf("%s/llmaj.db", outp);
-    out_dir = out_dir_of(outp, id);
     if (!(st = store_open(*db_used, STORE_WRITE, err, sizeof err))) {
         errlist_add(errs, "%s", err);
         ret = SCHED_E_DB;
         goto out;
     }
+    /* A job that reuses another's responses takes its models and records from it (reuse.h). */
+    if (sp->reuse_from && (ret = reuse_resolve(st, sp, &reused, errs)) != SCHED_OK) goto out;
+    cJSON *cj = spec_to_json(sp);
+    spec_json = jsonprint(cj, false);
+    cJSON_Delete(cj);
+    make_job_id(sp, id, sizeof id);
+    out_dir = out_dir_of(outp, id);
     /* Stored hidden while it loads (see DESIGN): bad input leaves no trace. */
     if (store_job_create_as(st, id, sp->job_name, spec_json, out_dir, owner, STORE_STATE_LOADING) < 0) {
         errlist_add(errs, "database %s: %s", *db_used, store_errmsg(st));
         ret = SCHED_E_DB;
         goto out;
     }
-    ret = load_dataset(st, id, sp, cancel, errs);
+    ret = sp->reuse_from ? load_reused(st, id, sp, &reused, errs) : load_dataset(st, id, sp, cancel, errs);
     if (ret == SCHED_OK && awsjob_output_check(sp, id, spec_json, errs) < 0) ret = SCHED_E_INPUT;   /* s3:// */
     if (ret == SCHED_OK && store_job_publish(st, id) < 0) {
         errlist_add(errs, "database %s: cannot commit job %s: %s", *db_used, id, store_errmsg(st));
@@ -446,7 +510,7 @@ job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen)
     store_counts_t c = {0};
     sched_job_state_t run_state = stopping ? SCHED_JOB_STOPPING : SCHED_JOB_RUNNING;
     if (store_shards_each(st, j->id, shard_row, &l) < 0 || store_job_count(st, j->id, j->targets, j->n_metrics, &c) < 0 ||
-        store_job_set_outdir(st, j->id, j->out_dir) < 0 || store_job_set_state(st, j->id, run_state, NULL) < 0 ||
+        count_saved(st, j, &c) < 0 || store_job_set_outdir(st, j->id, j->out_dir) < 0 || store_job_set_state(st, j->id, run_state, NULL) < 0 ||
         store_job_set_progress(st, j->id, &c) < 0) {
         snprintf(err, errlen, "job %s: cannot read it back from %s: %s", job_id, store_path(st), store_errmsg(st));
         job_destroy(&j);
@@ -456,6 +520,7 @@ job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen)
     j->unit_errors = c.unit_errors;
     j->records_done = c.records_done;
     memcpy(j->scores, c.scores, sizeof j->scores);
+    memcpy(j->saved, c.saved, sizeof j->saved);
     j->stop_requested = stopping;
     j->ff = fastfail_new();
     j->started_ms = loop_now_ms();
@@ -565,6 +630,8 @@ void job_counts(const job_t *j, store_counts_t *c)
     c->unit_errors = j->unit_errors;
     c->records_done = j->records_done;
     memcpy(c->scores, j->scores, sizeof c->scores);
+    memcpy(c->saved, j->saved, sizeof c->saved);
+    c->has_saved = true;
 }
 
 sched_job_state_t job_final_state(job_t *j)

@@ -85,6 +85,7 @@ typedef struct job {
     uint64_t unit_errors;       /* of which the inference call failed */
     uint64_t records_done;      /* records with every target done */
     uint64_t scores[4];         /* by score_status_t */
+    uint64_t saved[3];          /* calls not made, by STORE_SAVED_* (cache.c counts them) */
     fastfail_t *ff;             /* the first calls of each model: all refused for their set-up? */
 
     /* Its end. */

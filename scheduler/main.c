@@ -35,6 +35,7 @@
 
 #include "api.h"
 #include "buf.h"
+#include "cache.h"
 #include "curve.h"
 #include "daemon.h"
 #include "errlist.h"
@@ -255,7 +256,8 @@ static int metrics_cb(buf_t *out, void *arg)
         httpd_sample_u64(out, "llmaj_scheduler_scores_total", st_na, p.scores_na) < 0 ||
         httpd_gauge(out, "llmaj_scheduler_job_elapsed_seconds",
                     "Seconds since the job started running.", p.elapsed_s) < 0 ||
-        httpd_gauge(out, "llmaj_scheduler_job_finished", "1 once the job's run has ended.", p.finished) < 0)
+        httpd_gauge(out, "llmaj_scheduler_job_finished", "1 once the job's run has ended.", p.finished) < 0 ||
+        cache_metrics(out) < 0)
         return -1;
     return 0;
 }

@@ -171,6 +171,8 @@ mlflow_batch_t *mlflow_map_parent(const spec_t *sp, const char *job_id, const cJ
     param_str(b, "job_name", sp->job_name);
     param_num(b, "shard_size", sp->shard_size);
     param_str(b, "skip_invalid", sp->skip_invalid ? "true" : "false");
+    if (sp->cache) param_str(b, "cache", "true");   /* docs/iteration.md: only when asked for */
+    if (sp->reuse_from) param_str(b, "reuse_responses_from", sp->reuse_from);
     add_gen_params(b, "inference", &sp->inference);
     add_gen_params(b, "judge", &sp->judge);
     free(metrics);
@@ -207,6 +209,13 @@ mlflow_batch_t *mlflow_map_parent(const spec_t *sp, const char *job_id, const cJ
         free(k);
     }
     const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(summary, "cache"))   /* calls not made */
+    {
+        if (!cJSON_IsNumber(c) || !c->string) continue;
+        char *k = xasprintf("cache/%s", c->string);
+        metric(b, k, c->valuedouble, ts);
+        free(k);
+    }
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(summary, "comparison"))
     {
         if (!c->string || !cJSON_IsObject(c)) continue;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "aggregate.h"
+#include "cache.h"
 #include "buf.h"
 #include "file.h"
 #include "jsonprint.h"
@@ -60,6 +61,8 @@ int output_record_line(buf_t *b, const char *job_id, const record_t *rec, const 
     rc |= buf_putc(b, ',');
     rc |= put_str(b, "response", res->response);
     rc |= buf_printf(b, ",\"response_from_dataset\":%s,", res->response_from_dataset ? "true" : "false");
+    if (res->origin != RESPONSE_CALLED)
+        rc |= buf_printf(b, "\"response_origin\":\"%s\",", res->origin == RESPONSE_CACHED ? "cache" : "reused");
     rc |= put_str(b, "category", rec->category);
     rc |= buf_putc(b, ',');
     rc |= put_str(b, "reference", rec->reference);
@@ -85,6 +88,7 @@ int output_record_line(buf_t *b, const char *job_id, const record_t *rec, const 
             rc |= buf_putc(b, ',');
             rc |= put_str(b, "error", s->error);
         }
+        if (s->cached) rc |= buf_puts(b, ",\"cached\":true");
         rc |= buf_printf(b, ",\"judge_calls\":%u}", s->attempts);
         jin += s->usage.input_tokens;
         jout += s->usage.output_tokens;
@@ -285,6 +289,7 @@ int output_write(store_t *st, const output_info_t *ci, cJSON **summary, cJSON **
     /* How complete it is: a stopped job's summary covers what was committed, and says so. */
     cJSON_AddStringToObject(sum, "status", sched_job_state_name(ci->state));
     cJSON_AddBoolToObject(sum, "partial", ci->partial);
+    cache_summary_add(st, ci->job_id, sp, sum);   /* reused responses and cache hits, when asked for */
     aggregate_destroy(&p.agg);
     cJSON *jo = job_object(st, ci);
     if (ci->abort && atomic_load(ci->abort)) {

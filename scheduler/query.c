@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "cache.h"
 #include "log.h"
 #include "mem.h"
 #include "mlflow_sync.h"
@@ -379,6 +380,7 @@ void sched_status_clear(sched_status_t *s)
     if (!s) return;
     sched_job_clear(&s->job);
     cJSON_Delete(s->mlflow);
+    cJSON_Delete(s->cache);
     free(s->output_dir);
     free(s->note);
     free(s->output_uri);
@@ -416,6 +418,12 @@ sched_err_t sched_job_status(sched_db_t *db, const char *job_id, sched_status_t 
     store_job_stats_t stats;
     /* The engine keeps a job's counts in its row: a large job's status needs no count over its results. */
     int rc = has_counts ? store_job_stats_light(st, job_id, &stats) : store_job_stats(st, job_id, s->targets, n_metrics, &stats);
+    const cJSON *reuse = cJSON_GetObjectItemCaseSensitive(spec, "reuse_responses_from");
+    bool cached = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "cache"));
+    if (rc == 0 && (cached || cJSON_IsString(reuse)) &&
+        !(s->cache = cache_status_json(st, job_id, cached, cJSON_IsString(reuse) ? reuse->valuestring : NULL,
+                                       has_counts && counts.has_saved ? counts.saved : NULL)))
+        rc = -1;
     if (rc < 0 || mlflow_sync_state(st, job_id, &s->mlflow) < 0) {
         errlist_add(errs, "%s: job %s: %s", db->path, job_id, store_errmsg(st));
         cJSON_Delete(spec);

@@ -296,6 +296,9 @@ typedef struct {
     char *note;                 /* its engine's word on the fleet ("cannot reach the broker at
                                    ..."), or NULL */
     bool partial;               /* it ended without every cell committed (stopped, failed) */
+    cJSON *cache;               /* a job whose spec has "cache" or "reuse_responses_from": {"enabled",
+                                   "reused_from", "reused_responses", "inference_hits", "judge_hits"}
+                                   (as summary.json's "cache"); else NULL */
 } sched_status_t;
 
 #define SCHED_SILENT_S 30       /* an engine marks its running jobs alive every heartbeat */

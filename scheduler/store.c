@@ -21,7 +21,7 @@
 #define JOB_COLUMNS "job_id, name, spec_json, state, error, created_at, started_at, finished_at, records_total," \
                     " records_invalid, out_dir, updated_at, owner, note, counts, failure"
 #define OUTPUTS_SELECT "SELECT o.idx, o.target, o.model, o.response, o.from_dataset, o.error, o.in_tokens," \
-                       " o.out_tokens, o.latency_ms, r.rid, r.prompt, r.reference, r.context, r.category" \
+                       " o.out_tokens, o.latency_ms, r.rid, r.prompt, r.reference, r.context, r.category, o.origin" \
                        " FROM outputs o JOIN records r ON r.job_id=o.job_id AND r.idx=o.idx" \
                        " WHERE o.job_id=? ORDER BY o.idx, o.target"
 
@@ -50,18 +50,18 @@ static const char *const sql[Q_MAX] = {
     [Q_SHARDS_ALL] = "SELECT shard_id, first_idx, last_idx, n, state, attempts, leases FROM shards WHERE job_id=?"
                      " ORDER BY shard_id",
     [Q_OUTPUT_PUT] = "INSERT OR IGNORE INTO outputs(job_id, idx, target, model, response, from_dataset, error,"
-                     " in_tokens, out_tokens, latency_ms) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                     " in_tokens, out_tokens, latency_ms, origin) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
     [Q_SCORE_PUT] = "INSERT OR IGNORE INTO scores(job_id, idx, target, metric, status, rating, score, normalized,"
-                    " explanation, error, in_tokens, out_tokens, attempts) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " explanation, error, in_tokens, out_tokens, attempts, cached) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [Q_OUTPUTS_EACH] = OUTPUTS_SELECT,
     [Q_OUTPUTS_PAGE] = OUTPUTS_SELECT " LIMIT ? OFFSET ?",
     [Q_SCORES_OF] = "SELECT metric, status, rating, score, normalized, explanation, error, in_tokens, out_tokens,"
-                    " attempts FROM scores WHERE job_id=? AND idx=? AND target=? ORDER BY rowid",
+                    " attempts, cached FROM scores WHERE job_id=? AND idx=? AND target=? ORDER BY rowid",
     [Q_COUNT_OUT] = "SELECT count(*) FROM outputs WHERE job_id=?",
     [Q_COUNT_SCORES] = "SELECT count(*) FROM scores WHERE job_id=?",
     [Q_OUT_RANGE] = "SELECT count(*) FROM (SELECT 1 FROM scores WHERE job_id=? AND idx BETWEEN ? AND ?"
                     " GROUP BY idx, target HAVING count(*)>=?)",
-    [Q_USAGE_INF] = "SELECT model, sum(in_tokens), sum(out_tokens), sum(from_dataset=0 AND error IS NULL)"
+    [Q_USAGE_INF] = "SELECT model, sum(in_tokens), sum(out_tokens), sum(from_dataset=0 AND error IS NULL AND origin=0)"
                     " FROM outputs WHERE job_id=? AND from_dataset=0 GROUP BY model",
     [Q_USAGE_JUDGE] = "SELECT sum(in_tokens), sum(out_tokens), sum(attempts) FROM scores WHERE job_id=?",
     [Q_SCORE_COUNTS] = "SELECT status, count(*) FROM scores WHERE job_id=? GROUP BY status",
@@ -103,13 +103,17 @@ static const char schema[] =
     " leases INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(job_id, shard_id)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS outputs(job_id TEXT NOT NULL, idx INTEGER NOT NULL, target INTEGER NOT NULL,"
     " model TEXT, response TEXT, from_dataset INTEGER, error TEXT, in_tokens INTEGER, out_tokens INTEGER,"
-    " latency_ms REAL, PRIMARY KEY(job_id, idx, target));"
+    " latency_ms REAL, origin INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(job_id, idx, target));"
     "CREATE TABLE IF NOT EXISTS scores(job_id TEXT NOT NULL, idx INTEGER NOT NULL, target INTEGER NOT NULL,"
     " metric TEXT NOT NULL, status INTEGER NOT NULL, rating TEXT, score REAL, normalized REAL, explanation TEXT,"
-    " error TEXT, in_tokens INTEGER, out_tokens INTEGER, attempts INTEGER,"
+    " error TEXT, in_tokens INTEGER, out_tokens INTEGER, attempts INTEGER, cached INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(job_id, idx, target, metric));"
     "CREATE TABLE IF NOT EXISTS mlflow_sync(job_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-    " updated_at INTEGER NOT NULL, PRIMARY KEY (job_id, key)) WITHOUT ROWID;";
+    " updated_at INTEGER NOT NULL, PRIMARY KEY (job_id, key)) WITHOUT ROWID;"
+    /* store_cache.c: model and judge answers by the SHA-256 of their content, shared by every job */
+    "CREATE TABLE IF NOT EXISTS cache(key BLOB NOT NULL, kind INTEGER NOT NULL, text TEXT, status INTEGER,"
+    " rating TEXT, in_tokens INTEGER, out_tokens INTEGER, created_at INTEGER NOT NULL, PRIMARY KEY(key, kind))"
+    " WITHOUT ROWID;";
 
 /* ---- helpers (store_int.h) ---- */
 
@@ -206,6 +210,8 @@ static int migrate(store_t *s, char *err, size_t errlen)
         {"jobs", "counts", "TEXT"},
         {"jobs", "failure", "TEXT"},
         {"shards", "leases", "INTEGER NOT NULL DEFAULT 0"},
+        {"outputs", "origin", "INTEGER NOT NULL DEFAULT 0"},
+        {"scores", "cached", "INTEGER NOT NULL DEFAULT 0"},
     };
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
         char q[256];
@@ -271,6 +277,7 @@ void store_close(store_t **self_p)
     store_t *s = *self_p;
     for (int i = 0; i < Q_MAX; i++) sqlite3_finalize(s->q[i]);
     for (int i = 0; i < QS_MAX; i++) sqlite3_finalize(s->qs[i]);
+    for (int i = 0; i < QC_MAX; i++) sqlite3_finalize(s->qc[i]);
     if (s->db && !sqlite3_get_autocommit(s->db))
         log_warn("%s: closed inside a transaction: its uncommitted changes are rolled back", s->path);
     sqlite3_close(s->db);
@@ -428,18 +435,26 @@ int store_counts_parse(const char *json, store_counts_t *c)
         const cJSON *v = cJSON_GetArrayItem(sc, i);
         if (cJSON_IsNumber(v) && v->valuedouble >= 0) c->scores[i] = (uint64_t)v->valuedouble;
     }
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(o, "saved");
+    c->has_saved = cJSON_IsArray(sv) && cJSON_GetArraySize(sv) == 3;
+    for (int i = 0; i < 3 && c->has_saved; i++) {
+        const cJSON *v = cJSON_GetArrayItem(sv, i);
+        if (cJSON_IsNumber(v) && v->valuedouble >= 0) c->saved[i] = (uint64_t)v->valuedouble;
+    }
     cJSON_Delete(o);
     return 0;
 }
 
 int store_job_set_progress(store_t *s, const char *job_id, const store_counts_t *c)
 {
-    char txt[256];
+    char txt[384];
     snprintf(txt, sizeof txt,
-             "{\"units_done\":%llu,\"unit_errors\":%llu,\"records_done\":%llu,\"scores\":[%llu,%llu,%llu,%llu]}",
+             "{\"units_done\":%llu,\"unit_errors\":%llu,\"records_done\":%llu,\"scores\":[%llu,%llu,%llu,%llu],"
+             "\"saved\":[%llu,%llu,%llu]}",
              (unsigned long long)c->units_done, (unsigned long long)c->unit_errors,
              (unsigned long long)c->records_done, (unsigned long long)c->scores[0], (unsigned long long)c->scores[1],
-             (unsigned long long)c->scores[2], (unsigned long long)c->scores[3]);
+             (unsigned long long)c->scores[2], (unsigned long long)c->scores[3], (unsigned long long)c->saved[0],
+             (unsigned long long)c->saved[1], (unsigned long long)c->saved[2]);
     sqlite3_stmt *st = store_stmt(s, Q_JOB_PROGRESS);
     store_bind_text(st, 1, txt);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
@@ -648,6 +663,18 @@ int store_record_put(store_t *s, const char *job_id, const record_t *r)
     return rc;
 }
 
+void store_record_row(sqlite3_stmt *st, record_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->index = (uint64_t)sqlite3_column_int64(st, 0);
+    r->id = store_col_text(st, 1);
+    r->prompt = store_col_text(st, 2);
+    r->reference = store_col_text(st, 3);
+    r->context = store_col_text(st, 4);
+    r->category = store_col_text(st, 5);
+    responses_parse((const char *)sqlite3_column_text(st, 6), r);
+}
+
 int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, uint64_t cells,
                         record_t **out, size_t *n)
 {
@@ -664,15 +691,7 @@ int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t
             cap = cap ? cap * 2 : 64;
             recs = xrealloc(recs, cap * sizeof(record_t));
         }
-        record_t *r = &recs[cnt++];
-        memset(r, 0, sizeof(*r));
-        r->index = (uint64_t)sqlite3_column_int64(st, 0);
-        r->id = store_col_text(st, 1);
-        r->prompt = store_col_text(st, 2);
-        r->reference = store_col_text(st, 3);
-        r->context = store_col_text(st, 4);
-        r->category = store_col_text(st, 5);
-        responses_parse((const char *)sqlite3_column_text(st, 6), r);
+        store_record_row(st, &recs[cnt++]);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {

@@ -83,7 +83,11 @@ typedef struct {
     uint64_t unit_errors;     /* of which the inference call failed */
     uint64_t records_done;    /* records with every target done */
     uint64_t scores[4];       /* committed scores by score_status_t */
+    uint64_t saved[3];        /* calls not made (cache.h): STORE_SAVED_REUSED responses copied from
+                                 another job, STORE_SAVED_INFERENCE and STORE_SAVED_JUDGE cache hits */
+    bool has_saved;           /* parsed: the row had them (an engine of before them wrote it without) */
 } store_counts_t;
+enum { STORE_SAVED_REUSED = 0, STORE_SAVED_INFERENCE = 1, STORE_SAVED_JUDGE = 2 };
 int store_counts_parse(const char *json, store_counts_t *c);   /* 0, or -1 when it is not that */
 /* Writes the counts and marks the job alive (updated_at = now). */
 int store_job_set_progress(store_t *s, const char *job_id, const store_counts_t *c) __attribute__((warn_unused_result));
@@ -244,6 +248,55 @@ void store_unit_clear(store_unit_t *u);
 int store_job_reopen(store_t *s, const char *job_id) __attribute__((warn_unused_result));
 int store_retry_prepare(store_t *s, const char *job_id, unsigned targets, size_t n_metrics, bool unscored,
                         uint64_t *missing) __attribute__((warn_unused_result));
+
+/* ---- the cache of model and judge answers, and reused responses (store_cache.c) ---- */
+
+/* The cache is one table shared by every job of the database: an answer is keyed by the SHA-256
+ * of what was asked (cache.c makes the keys), whatever job asked it. */
+typedef enum { STORE_CACHE_INFERENCE = 0, STORE_CACHE_JUDGE = 1 } store_cache_kind_t;
+#define STORE_CACHE_KEY 32   /* bytes of a key */
+
+typedef struct {
+    char *text;               /* inference: the response; judge: the explanation (may be NULL) */
+    score_status_t status;    /* judge: SCORE_OK or SCORE_NOT_APPLICABLE */
+    char *rating;             /* judge: the rating's definition */
+    usage_t usage;            /* what the call that made it spent */
+} store_cache_val_t;
+void store_cache_val_clear(store_cache_val_t *v);
+
+/* 0 found (caller clears *out), 1 not there, -1 on a database error. */
+int store_cache_get(store_t *s, store_cache_kind_t kind, const uint8_t key[STORE_CACHE_KEY], store_cache_val_t *out)
+    __attribute__((warn_unused_result));
+/* Keeps an answer unless one is kept for that key already (*added says which). 0, or -1. */
+int store_cache_put(store_t *s, store_cache_kind_t kind, const uint8_t key[STORE_CACHE_KEY], const store_cache_val_t *v,
+                    bool *added) __attribute__((warn_unused_result));
+/* Answers kept, by kind. */
+int store_cache_size(store_t *s, uint64_t counts[2]) __attribute__((warn_unused_result));
+
+/* One stored record of a job: 0 (caller clears *out), 1 no such record, -1. */
+int store_record_get(store_t *s, const char *job_id, uint64_t idx, record_t *out) __attribute__((warn_unused_result));
+/* Up to `limit` records of a job with index > `after` (after = -1: from the first), in index order;
+ * caller owns *out (record_clear each, free). */
+int store_records_after(store_t *s, const char *job_id, int64_t after, size_t limit, record_t **out, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* Copies job src's responses of the records first..last (targets below `targets`, those without an
+ * inference error) into job_id as committed outputs with origin RESPONSE_REUSED, no usage, and no
+ * score; an output job_id has already stays as it is. *copied: outputs added. 0, or -1. */
+int store_outputs_reuse(store_t *s, const char *job_id, const char *src, uint64_t first, uint64_t last,
+                        unsigned targets, uint64_t *copied) __attribute__((warn_unused_result));
+/* Outputs of job_id with a response (no inference error) for the records first..last, targets
+ * below `targets`. 0, or -1. */
+int store_outputs_usable(store_t *s, const char *job_id, uint64_t first, uint64_t last, unsigned targets, uint64_t *n)
+    __attribute__((warn_unused_result));
+/* Job src's records that have no response for `target` (no output, or one whose inference failed):
+ * how many, and the first of them with its error (NULL when it has no output; caller frees). */
+int store_reuse_missing(store_t *s, const char *src, target_t target, uint64_t *missing, uint64_t *first_idx,
+                        char **first_error) __attribute__((warn_unused_result));
+/* A job's outputs whose response came from the cache and from another job, and its verdicts that
+ * came from the cache. */
+int store_origin_counts(store_t *s, const char *job_id, uint64_t *cached_outputs, uint64_t *reused_outputs,
+                        uint64_t *cached_scores) __attribute__((warn_unused_result));
 
 /* ---- the MLflow sync's state: (job, key) -> value (store_sync.c) ---- */
 

@@ -1,4 +1,5 @@
-/* store_int: what the store's files (store.c, store_results.c, store_sync.c) share and nobody else
+/* store_int: what the store's files (store.c, store_results.c, store_sync.c, store_cells.c,
+ * store_cache.c) share and nobody else
  * sees: the connection with its prepared statements, and the few helpers every query uses. */
 #ifndef LLMAJ_STORE_INT_H
 #define LLMAJ_STORE_INT_H
@@ -22,12 +23,17 @@ enum {
 /* The MLflow sync's statements, prepared on first use (the table may not exist in STORE_READ). */
 enum { QS_GET, QS_SET, QS_DEL, QS_EACH, QS_UNFINISHED, QS_MAX };
 
+/* store_cache.c's statements (the cache, reused responses), prepared on first use likewise. */
+enum { QC_GET, QC_PUT, QC_RECORD, QC_REUSE_COPY, QC_REUSE_MISSING, QC_REUSE_FIRST, QC_COUNT_OUT, QC_COUNT_SCORES,
+       QC_RECORDS_PAGE, QC_USABLE, QC_MAX };
+
 struct store {
     sqlite3 *db;
     store_mode_t mode;
     char *path;
     sqlite3_stmt *q[Q_MAX];
     sqlite3_stmt *qs[QS_MAX];
+    sqlite3_stmt *qc[QC_MAX];
     int sync_table;      /* -1 not known yet, 0 absent, 1 there */
 };
 
@@ -41,5 +47,7 @@ int store_step_done(store_t *s, sqlite3_stmt *st);
 int store_walk_end(store_t *s, sqlite3_stmt *st, int rc, int ret);
 char *store_col_text(sqlite3_stmt *st, int i);   /* a copy, or NULL for NULL */
 int store_exec(store_t *s, const char *sql);    /* 0, or -1 (logged) */
+/* A record from a row whose columns are idx, rid, prompt, reference, context, category, responses. */
+void store_record_row(sqlite3_stmt *st, record_t *r);
 
 #endif

@@ -25,6 +25,7 @@ int store_result_commit(store_t *s, const char *job_id, const result_t *r, bool 
     sqlite3_bind_int64(st, 8, (sqlite3_int64)r->usage.input_tokens);
     sqlite3_bind_int64(st, 9, (sqlite3_int64)r->usage.output_tokens);
     sqlite3_bind_double(st, 10, r->latency_ms);
+    sqlite3_bind_int(st, 11, (int)r->origin);
     if (store_step_done(s, st) < 0) return -1;
     *new_output = sqlite3_changes(s->db) > 0;
     for (size_t i = 0; i < r->n_scores; i++) {
@@ -45,6 +46,7 @@ int store_result_commit(store_t *s, const char *job_id, const result_t *r, bool 
         sqlite3_bind_int64(st, 11, (sqlite3_int64)sc->usage.input_tokens);
         sqlite3_bind_int64(st, 12, (sqlite3_int64)sc->usage.output_tokens);
         sqlite3_bind_int(st, 13, (int)sc->attempts);
+        sqlite3_bind_int(st, 14, sc->cached ? 1 : 0);
         if (store_step_done(s, st) < 0) return -1;
         if (sqlite3_changes(s->db) > 0) {
             (*new_scores)++;
@@ -75,6 +77,8 @@ static int outputs_walk(store_t *s, sqlite3_stmt *st, const char *job_id, store_
         rec.reference = store_col_text(st, 11);
         rec.context = store_col_text(st, 12);
         rec.category = store_col_text(st, 13);
+        int origin = sqlite3_column_int(st, 14);
+        res.origin = origin == RESPONSE_CACHED || origin == RESPONSE_REUSED ? (response_origin_t)origin : RESPONSE_CALLED;
         res.job_id = xstrdup(job_id);
 
         sqlite3_stmt *sq = store_stmt(s, Q_SCORES_OF);
@@ -95,6 +99,7 @@ static int outputs_walk(store_t *s, sqlite3_stmt *st, const char *job_id, store_
             sc->usage.input_tokens = (uint64_t)sqlite3_column_int64(sq, 7);
             sc->usage.output_tokens = (uint64_t)sqlite3_column_int64(sq, 8);
             sc->attempts = (uint32_t)sqlite3_column_int(sq, 9);
+            sc->cached = sqlite3_column_int(sq, 10) != 0;
         }
         sqlite3_reset(sq);
         if (src != SQLITE_DONE) {

@@ -299,24 +299,12 @@ static void unit_start(unit_t *u)
     free(prompt);
 }
 
-/* Which dataset response (if any) belongs to `target`: one whose modelIdentifier names the
- * target's model, else by position among the unnamed ones (first custom, second base). */
+/* Which dataset response (if any) belongs to `target` (record_response_for). */
 static const record_response_t *dataset_response(const spec_t *sp, const record_t *rec, target_t t)
 {
     const char *want = t == TARGET_CUSTOM ? sp->model : sp->base_model;
     const char *other = t == TARGET_CUSTOM ? sp->base_model : sp->model;
-    if (want)
-        for (size_t i = 0; i < rec->n_responses; i++)
-            if (rec->responses[i].model_identifier && strcmp(rec->responses[i].model_identifier, want) == 0)
-                return &rec->responses[i];
-    size_t pos = 0;
-    for (size_t i = 0; i < rec->n_responses; i++) {
-        const char *id = rec->responses[i].model_identifier;
-        if (id && ((want && strcmp(id, want) == 0) || (other && strcmp(id, other) == 0))) continue;
-        if (pos == (size_t)t) return &rec->responses[i];
-        pos++;
-    }
-    return NULL;
+    return record_response_for(rec, want, other, (unsigned)t);
 }
 
 /* Sets up unit u for `target` of rec: what to judge (`metrics`/`n_metrics` names, 0: every

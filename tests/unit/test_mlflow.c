@@ -836,6 +836,39 @@ static void test_map_lower_is_better(void)
     spec_destroy(&sp);
 }
 
+/* A job with "cache" or "reuse_responses_from": both as params, the calls it did not make as
+ * cache/... metrics (summary.json's "cache"); a job without has none of them. */
+static void test_map_cache(void)
+{
+    const char *json = "{\"evaluator_model\":\"openai/j\",\"builtin_metrics\":[\"Correctness\"],"
+                       "\"reuse_responses_from\":\"first-1\",\"cache\":true,\"model\":\"openai/c\"}";
+    errlist_t errs;
+    errlist_init(&errs, 5);
+    spec_t *sp = spec_parse(json, strlen(json), "test spec", NULL, &errs);
+    errlist_free(&errs);
+    CHECK(sp != NULL);
+    if (!sp) return;
+    cJSON *summary = cJSON_Parse("{\"cache\":{\"enabled\":true,\"reused_from\":\"first-1\",\"reused_responses\":40,"
+                                 "\"inference_hits\":0,\"judge_hits\":12}}");
+    mlflow_batch_t *b = mlflow_map_parent(sp, "job-1", summary, NULL, "FINISHED", 1);
+    CHECK(body_has(b, "{\"key\":\"cache\",\"value\":\"true\"}"));
+    CHECK(body_has(b, "{\"key\":\"reuse_responses_from\",\"value\":\"first-1\"}"));
+    CHECK(body_has(b, "\"key\":\"cache/reused_responses\",\"value\":40"));
+    CHECK(body_has(b, "\"key\":\"cache/judge_hits\",\"value\":12"));
+    CHECK(!body_has(b, "cache/enabled") && !body_has(b, "cache/reused_from"));
+    mlflow_batch_destroy(&b);
+    cJSON_Delete(summary);
+    spec_destroy(&sp);
+
+    sp = make_spec("http://127.0.0.1:1", "x");
+    CHECK(sp != NULL);
+    if (!sp) return;
+    b = mlflow_map_parent(sp, "job-1", NULL, NULL, "FINISHED", 1);
+    CHECK(!body_has(b, "cache") && !body_has(b, "reuse_responses_from"));
+    mlflow_batch_destroy(&b);
+    spec_destroy(&sp);
+}
+
 static char *state_of(store_t *db, const char *job)
 {
     cJSON *st = NULL;
@@ -1219,6 +1252,7 @@ int main(void)
     test_auth_select();
     test_filters_and_errors();
     test_map_lower_is_better();
+    test_map_cache();
     char tmpl[] = "/tmp/test_mlflow_XXXXXX";
     char *dir = mkdtemp(tmpl);
     CHECK(dir != NULL);

@@ -217,8 +217,28 @@ static void test_nul_escapes(void)
     errlist_free(&e);
 }
 
+/* record_response_for: a response naming the target's model wins; else the position-th of the
+ * unnamed ones, one naming the other target's model not counting. */
+static void test_response_for(void)
+{
+    record_response_t rs[] = {{"a", NULL}, {"b", "base-m"}, {"c", NULL}, {"d", "ft-m"}};
+    record_t r = {.prompt = "p", .responses = rs, .n_responses = 4};
+    CHECK(record_response_for(&r, "ft-m", "base-m", 0) == &rs[3]);
+    CHECK(record_response_for(&r, "base-m", "ft-m", 1) == &rs[1]);
+    CHECK(record_response_for(&r, "other", NULL, 0) == &rs[0]);
+    CHECK(record_response_for(&r, "other", "base-m", 1) == &rs[2]);   /* b names the base: not counted */
+    CHECK(record_response_for(&r, "other", NULL, 1) == &rs[1]);       /* b names no target here: counted */
+    CHECK(record_response_for(&r, NULL, NULL, 3) == &rs[3]);
+    CHECK(record_response_for(&r, "ft-m", "base-m", 2) == &rs[3]);
+    r.n_responses = 2;
+    CHECK(record_response_for(&r, "x", "base-m", 1) == NULL);
+    r.n_responses = 0;
+    CHECK(record_response_for(&r, "ft-m", NULL, 0) == NULL);
+}
+
 int main(void)
 {
+    test_response_for();
     test_valid();
     test_invalid();
     test_nul_escapes();

@@ -538,6 +538,52 @@ static void test_keys(void)
     errlist_free(&e);
 }
 
+/* "reuse_responses_from" and "cache": their forms; a reusing job needs no dataset or base model
+ * (the scheduler takes them from the job it names), and both are written back. */
+static void test_iteration_keys(void)
+{
+    CHECK(accepts(",\"cache\": true"));
+    CHECK(accepts(",\"cache\": false"));
+    CHECK(rejects(",\"cache\": \"yes\"", "cache:"));
+    CHECK(rejects(",\"cache\": 1", "cache:"));
+    CHECK(accepts(",\"reuse_responses_from\": \"first-20261206-062211-64f87a\""));
+    CHECK(rejects(",\"reuse_responses_from\": \"a b\"", "reuse_responses_from: `a b` is not a job id"));
+    CHECK(rejects(",\"reuse_responses_from\": \"../x\"", "reuse_responses_from: `../x` is not a job id"));
+    CHECK(rejects(",\"reuse_responses_from\": 7", "reuse_responses_from:"));
+    CHECK(rejects(",\"reuse_responses_from\": \"\"", "reuse_responses_from:"));
+    char longid[200];
+    memset(longid, 'a', sizeof longid);
+    longid[150] = '\0';
+    char extra[256];
+    snprintf(extra, sizeof extra, ",\"reuse_responses_from\": \"%s\"", longid);
+    CHECK(rejects(extra, "reuse_responses_from:"));
+
+    errlist_t e;
+    spec_t *s = parse("{\"evaluator_model\": \"bedrock/j\", \"builtin_metrics\": [\"Correctness\"], "
+                      "\"reuse_responses_from\": \"job-1\", \"evaluate_base_model\": true, \"cache\": true}",
+                      NULL, &e);
+    CHECK(s != NULL && e.count == 0);   /* no dataset, no base_model: both come from job-1 */
+    if (s) {
+        CHECK(s->reuse_from && strcmp(s->reuse_from, "job-1") == 0 && s->cache && !s->dataset);
+        CHECK(s->evaluate_base_model && s->evaluate_base_model_given);
+        cJSON *o = spec_to_json(s);
+        CHECK(strcmp(cJSON_GetObjectItem(o, "reuse_responses_from")->valuestring, "job-1") == 0);
+        CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "cache")));
+        cJSON_Delete(o);
+    }
+    spec_destroy(&s);
+    errlist_free(&e);
+    s = parse_with("", &e);   /* neither: neither is written back */
+    CHECK(s && !s->cache && !s->reuse_from);
+    if (s) {
+        cJSON *o = spec_to_json(s);
+        CHECK(!cJSON_GetObjectItem(o, "cache") && !cJSON_GetObjectItem(o, "reuse_responses_from"));
+        cJSON_Delete(o);
+    }
+    spec_destroy(&s);
+    errlist_free(&e);
+}
+
 /* One spec with a problem in nearly every key: every one is reported, each with its key. */
 static void test_all_at_once(void)
 {
@@ -732,6 +778,7 @@ int main(void)
     test_limits_mlflow();
     test_keys();
     test_aws_keys();
+    test_iteration_keys();
     test_all_at_once();
     test_load();
     rmdir(dir);

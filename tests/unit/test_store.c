@@ -690,12 +690,14 @@ static void test_cells(store_t *s)
     store_job_clear(&row);
 
     /* Counts, note, leases, shards back from in flight, owned jobs, deletion. */
-    store_counts_t w = {.units_done = 7, .unit_errors = 1, .records_done = 3, .scores = {1, 2, 3, 4}};
+    store_counts_t w = {.units_done = 7, .unit_errors = 1, .records_done = 3, .scores = {1, 2, 3, 4}, .saved = {5, 6, 7}};
     CHECK(store_job_set_progress(s, id, &w) == 0 && store_job_set_note(s, id, "no broker") == 0);
     CHECK(store_job_get(s, id, &row) == 0 && row.has_counts && row.counts.units_done == 7 &&
           row.counts.scores[3] == 4 && !strcmp(row.note, "no broker") && !strcmp(row.owner, "service"));
+    CHECK(row.counts.has_saved && row.counts.saved[STORE_SAVED_REUSED] == 5 && row.counts.saved[STORE_SAVED_JUDGE] == 7);
     store_job_clear(&row);
     CHECK(store_counts_parse("[1]", &c) < 0 && store_counts_parse("{\"units_done\": -3}", &c) == 0 && c.units_done == 0);
+    CHECK(!c.has_saved);   /* written by an engine of before the cache: counted from the results instead */
     CHECK(store_shard_set_leases(s, id, 0, 3) == 0 && store_shard_set_state(s, id, 1, SHARD_INFLIGHT) == 0);
     CHECK(store_job_stats_light(s, id, &js) == 0 && js.leases == 3 && js.shards[SHARD_INFLIGHT] == 1 &&
           js.records == 4 && js.outputs == 0);

@@ -230,6 +230,10 @@
       out.push(h("p", null, h("span", { class: "progress" }, h("span", { style: "width:" + (frac * 100).toFixed(1) + "%" })),
         " " + pct(frac) + " \u00b7 the page refreshes while the job runs"));
     }
+    if (summary && summary.partial)
+      out.push(h("p", { class: "note", "data-k": "partial" }, "Partial: the job ended " + (summary.status || job.status) +
+        " before every record was judged; the figures cover the results it committed" +
+        (isNum(p.units_total) ? " (" + p.units_done + " of " + p.units_total + " record-targets)" : "") + "."));
     if (src.offline) out.push(h("p", { class: "note" }, "A saved report: the figures are those of the job when the report was written."));
     return out;
   }

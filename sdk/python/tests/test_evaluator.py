@@ -1,12 +1,12 @@
-"""LLMAsJudgeEvaluator as the seed uses it: its parameter names and aliases become the job spec,
-evaluate() submits and returns an execution, get / get_all / EvaluationPipelineExecution.get."""
+"""LLMAsJudgeEvaluator's side of the seed's API, with no job run: its parameter names and
+aliases become the job spec, custom metrics in every form the seed gives them, what is required
+or conflicting. Submitting, get and get_all against the real service: tests/integration/test_sdk.py."""
 import json
 import logging
 
 import pytest
 
-import llmaj
-from llmaj import EvaluationPipelineExecution, LLMAsJudgeEvaluator
+from llmaj import LLMAsJudgeEvaluator
 
 SEED_METRICS = [
     {"customMetricDefinition": {"name": "GoodMetric", "instructions": "Positive? {{prompt}} {{prediction}}",
@@ -82,41 +82,14 @@ def test_ignored_seed_parameters_warn(service, caplog):
     assert "model_package_group has no effect" in caplog.text and "model_artifact has no effect" in caplog.text
 
 
-def test_evaluate_returns_an_execution(service, caplog):
-    ev = seed_evaluator(service, name="walkthrough")
-    with caplog.at_level(logging.INFO, logger="llmaj"):
-        execution = ev.evaluate()
-    post = [r for r in service.requests if r["method"] == "POST"][0]
-    assert post["path"] == "/v1/jobs" and post["body"] == ev.to_spec()
-    assert execution.arn == execution.id == execution.job_id == "j-0001"
-    assert execution.name == "walkthrough"
-    assert execution.status.overall_status == "Executing"   # it was read once since: queued -> running
-    assert "submitted" in caplog.text and "j-0001" in caplog.text
-    assert "EvaluationPipelineExecution(arn='j-0001'" in repr(execution)
+def test_evaluate_base_model_defaults_as_the_seeds(service):
+    """True when there is a base model to evaluate (given, or a model package's own), else left to
+    the spec's default; an explicit value always wins."""
+    pkg = "arn:aws:sagemaker:us-west-2:123456789012:model-package/gamma/28"
+    def spec(**kw):
+        return seed_evaluator(service, evaluate_base_model=kw.pop("evaluate_base_model", None), **kw).to_spec()
+    assert spec(model=pkg)["evaluate_base_model"] is True
+    assert spec(base_model="openai-api/local/base")["evaluate_base_model"] is True
+    assert "evaluate_base_model" not in spec(model="nova-textgeneration-lite")
+    assert spec(model=pkg, evaluate_base_model=False)["evaluate_base_model"] is False
 
-
-def test_evaluate_rejected(service):
-    service.reject = [{"key": "custom_metrics[1].customMetricDefinition.lowerIsBetter", "message": "must be true or false"}]
-    with pytest.raises(llmaj.BadRequestError) as e:
-        seed_evaluator(service).evaluate()
-    assert e.value.errors[0].key.endswith("lowerIsBetter")
-    assert not service.jobs
-
-
-def test_get_and_get_all(service):
-    service.add_job("j-a", name="a", status="succeeded")
-    service.add_job("j-b", name="b", status="failed")
-    service.add_job("j-c", name="c", status="running")
-    assert LLMAsJudgeEvaluator.get("j-a", region="us-west-2", scheduler=service.url).name == "a"
-    ex = EvaluationPipelineExecution.get(arn="j-b", region="us-west-2", scheduler=service.url)
-    assert ex.status.overall_status == "Failed" and ex.status.status == "failed"
-    everything = list(LLMAsJudgeEvaluator.get_all(region="us-west-2", scheduler=service.url))
-    assert [e.id for e in everything] == ["j-c", "j-b", "j-a"]   # newest first
-    assert [e.id for e in LLMAsJudgeEvaluator.get_all(status="Succeeded", scheduler=service.url)] == ["j-a"]
-    assert [e.id for e in LLMAsJudgeEvaluator.get_all(status=["failed", "Executing"], scheduler=service.url)] == ["j-c", "j-b"]
-    assert [e.id for e in LLMAsJudgeEvaluator.get_all(limit=2, scheduler=service.url)] == ["j-c", "j-b"]
-    assert list(LLMAsJudgeEvaluator.get_all(limit=0, scheduler=service.url)) == []
-    with pytest.raises(llmaj.NotFoundError):
-        LLMAsJudgeEvaluator.get("j-zzz", scheduler=service.url)
-    with pytest.raises(ValueError):
-        EvaluationPipelineExecution.get(scheduler=service.url)

@@ -59,6 +59,11 @@ def _dataset(value: str) -> str:
     return os.path.abspath(os.path.expanduser(value)) if os.path.exists(os.path.expanduser(value)) else value
 
 
+def _is_model_package(model: Optional[str]) -> bool:
+    """A SageMaker model package ARN (arn:aws:sagemaker:REGION:ACCOUNT:model-package/GROUP/N)."""
+    return bool(model) and str(model).startswith("arn:aws:sagemaker:") and ":model-package/" in str(model)
+
+
 def _status_wanted(status: Optional[Union[str, Sequence[str]]]) -> Optional[set]:
     if status is None:
         return None
@@ -83,19 +88,36 @@ class LLMAsJudgeEvaluator:
                  limits: Optional[Mapping[str, Any]] = None, shard_size: Optional[int] = None,
                  skip_invalid: Optional[bool] = None, judge_system_prompt: Optional[str] = None,
                  model_package_group: Optional[str] = None, model_artifact: Optional[str] = None,
+                 cache: Optional[bool] = None, reuse_responses_from: Optional[Any] = None,
                  client: Optional[Client] = None) -> None:
-        missing = [k for k, v in (("evaluator_model", evaluator_model), ("dataset", dataset)) if not v]
+        # reuse_responses_from: another job (its id, or an execution) whose model responses this
+        # job judges again: its dataset and models are the other job's, so dataset may be left out.
+        if reuse_responses_from is not None and not isinstance(reuse_responses_from, str):
+            reuse_responses_from = getattr(reuse_responses_from, "id", None) or reuse_responses_from
+        if reuse_responses_from is not None and not (isinstance(reuse_responses_from, str) and reuse_responses_from):
+            raise ValueError("reuse_responses_from: give a job id or an execution, not "
+                             f"{reuse_responses_from!r}")
+        if cache is not None and not isinstance(cache, bool):
+            raise ValueError(f"cache: give True or False, not {cache!r}")
+        required = [("evaluator_model", evaluator_model)] + ([] if reuse_responses_from else [("dataset", dataset)])
+        missing = [k for k, v in required if not v]
         if missing:
             raise ValueError("LLMAsJudgeEvaluator: " + ", ".join(missing) + " required")
         if isinstance(builtin_metrics, str):
             builtin_metrics = [builtin_metrics]
         self.model = model
         self.evaluator_model = evaluator_model
-        self.dataset = _dataset(str(dataset))
+        self.dataset = _dataset(str(dataset)) if dataset else None
+        self.cache = cache
+        self.reuse_responses_from = reuse_responses_from
         self.builtin_metrics = list(builtin_metrics or [])
         self.custom_metrics = _custom_metrics(custom_metrics)
         if not self.builtin_metrics and not self.custom_metrics:
             raise ValueError("LLMAsJudgeEvaluator: give builtin_metrics, custom_metrics or both")
+        if evaluate_base_model is None and (base_model or _is_model_package(model)):
+            # The seed's default is True: both models are evaluated when there is a base model to
+            # evaluate (given, or the model package's own). Without one, the spec's default (False).
+            evaluate_base_model = True
         self.evaluate_base_model = evaluate_base_model
         self.base_model = base_model
         if s3_output_path and output_path and s3_output_path != output_path:
@@ -125,8 +147,9 @@ class LLMAsJudgeEvaluator:
 
     def to_spec(self) -> Dict[str, Any]:
         """The job spec that evaluate() submits."""
-        spec: Dict[str, Any] = {"evaluator_model": self.evaluator_model, "dataset": self.dataset}
-        optional = {"name": self.name, "model": self.model, "base_model": self.base_model,
+        spec: Dict[str, Any] = {"evaluator_model": self.evaluator_model}
+        optional = {"dataset": self.dataset, "reuse_responses_from": self.reuse_responses_from, "cache": self.cache,
+                    "name": self.name, "model": self.model, "base_model": self.base_model,
                     "evaluate_base_model": self.evaluate_base_model, "builtin_metrics": self.builtin_metrics or None,
                     "custom_metrics": self.custom_metrics, "output_path": self.output_path, "region": self.region,
                     "inference": self.inference, "judge": self.judge, "limits": self.limits,
@@ -147,8 +170,13 @@ class LLMAsJudgeEvaluator:
         yield "evaluate_base_model", self.evaluate_base_model
         yield "evaluator_model", self.evaluator_model
         yield "dataset", self.dataset
+        if self.reuse_responses_from:
+            yield "reuse_responses_from", self.reuse_responses_from
+        if self.cache is not None:
+            yield "cache", self.cache
         yield "builtin_metrics", self.builtin_metrics
-        yield "custom_metrics", [m.get("customMetricDefinition", {}).get("name") for m in self.custom_metrics or []]
+        yield "custom_metrics", ([m.get("customMetricDefinition", {}).get("name") for m in self.custom_metrics]
+                                 if self.custom_metrics else None)
         yield "output_path", self.output_path
         yield "mlflow_tracking_uri", self.mlflow_tracking_uri
         yield "region", self.region

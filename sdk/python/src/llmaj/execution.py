@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -99,6 +100,12 @@ class EvaluationPipelineExecution:
     def name(self) -> str:
         """The job's name (the spec's ``name``), else its id."""
         return str(self._job.get("name") or self.id)
+
+    @property
+    def viewer_url(self) -> str:
+        """The job's page in the service's results viewer (it asks for the token once, if the
+        service has one)."""
+        return f"{self._client.url}/jobs/{urllib.parse.quote(self.id, safe='')}"
 
     @property
     def output(self) -> Optional[str]:
