@@ -117,6 +117,20 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* libcurl's progress callback, called often during a transfer and about once a second while the
+ * server is silent: non-zero stops it. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    xfer_t *x = arg;
+    if (!atomic_load(x->req->cancel)) return 0;
+    x->resp->cancelled = true;
+    return 1;
+}
+
 int awshttp_do(awshttp_t *h, const awshttp_req_t *req, awshttp_resp_t *resp)
 {
     awshttp_resp_init(resp);
@@ -161,6 +175,11 @@ int awshttp_do(awshttp_t *h, const awshttp_req_t *req, awshttp_resp_t *resp)
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_ACCEPT_ENCODING, NULL);
     if (req->no_proxy) SET(CURLOPT_NOPROXY, "*");
+    if (req->cancel) {
+        SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+        SET(CURLOPT_XFERINFODATA, &x);
+        SET(CURLOPT_NOPROGRESS, 0L);
+    }
     if (strcmp(method, "HEAD") == 0) {
         SET(CURLOPT_NOBODY, 1L);
     } else if (req->body) {
@@ -187,6 +206,8 @@ int awshttp_do(awshttp_t *h, const awshttp_req_t *req, awshttp_resp_t *resp)
                      x.cap);
         else if (resp->sink_failed)
             snprintf(resp->error, sizeof resp->error, "%s %s: the transfer was stopped by its reader", method, where);
+        else if (resp->cancelled)
+            snprintf(resp->error, sizeof resp->error, "%s %s: interrupted", method, where);
         else snprintf(resp->error, sizeof resp->error, "%s %s: %s", method, where, curl_easy_strerror(rc));
         resp->status = status;
         return -1;

@@ -15,6 +15,7 @@
  * and the URL without user:password@. */
 #ifndef LLMAJ_AWSHTTP_H
 #define LLMAJ_AWSHTTP_H
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -42,6 +43,9 @@ typedef struct {
     awshttp_sink_fn sink;    /* NULL: buffer every body in resp->body */
     void *sink_arg;
     bool no_proxy; /* ignore proxy variables (link-local metadata endpoints) */
+    /* May be NULL. Once *cancel is non-zero the transfer stops, within about a second even when
+     * the server sends nothing (awshttp_do fails with resp->cancelled set). */
+    const atomic_int *cancel;
 } awshttp_req_t;
 
 typedef struct {
@@ -50,6 +54,7 @@ typedef struct {
     buf_t body;       /* non-2xx bodies always, 2xx bodies when no sink */
     bool sink_failed; /* the sink asked to stop */
     bool too_large;   /* the buffered body passed max_body */
+    bool cancelled;   /* req->cancel stopped it */
     char error[320];  /* transport error, when awshttp_do returns -1 */
 } awshttp_resp_t;
 

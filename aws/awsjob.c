@@ -196,12 +196,31 @@ int awsjob_prepare(spec_t *sp, errlist_t *errs)
 
 dataset_t *awsjob_dataset_open(const spec_t *sp, size_t max_line, char *err, size_t errlen)
 {
-    if (!rstream_supports(sp->dataset)) return dataset_open(sp->dataset, max_line, err, errlen);
-    rstream_opts_t o = {.region = sp->region};
+    return awsjob_dataset_open_bounded(sp, max_line, NULL, err, errlen);
+}
+
+dataset_t *awsjob_dataset_open_bounded(const spec_t *sp, size_t max_line, const atomic_int *cancel, char *err,
+                                       size_t errlen)
+{
+    dataset_t *d;
+    if (!rstream_supports(sp->dataset)) {
+        d = dataset_open_capped(sp->dataset, max_line, sp->dataset_max_bytes, err, errlen);
+        if (d) dataset_limit(d, sp->dataset_max_bytes, cancel);
+        return d;
+    }
+    rstream_opts_t o = {.region = sp->region, .cancel = cancel, .max_bytes = sp->dataset_max_bytes};
     rstream_t *r = rstream_open(sp->dataset, &o, err, errlen);
     if (!r) return NULL;
+    if (rstream_size(r) > sp->dataset_max_bytes) {
+        snprintf(err, errlen, "%s: the object is %llu bytes, larger than the cap of %llu bytes (dataset_max_bytes)",
+                 sp->dataset, (unsigned long long)rstream_size(r), (unsigned long long)sp->dataset_max_bytes);
+        rstream_close(&r);
+        return NULL;
+    }
     log_info("dataset %s: %llu bytes, read in ranged windows", sp->dataset, (unsigned long long)rstream_size(r));
-    return dataset_open_source(sp->dataset, rstream_dataset_source(r), max_line, err, errlen);
+    d = dataset_open_source(sp->dataset, rstream_dataset_source(r), max_line, err, errlen);
+    if (d) dataset_limit(d, sp->dataset_max_bytes, cancel);
+    return d;
 }
 
 /* ---- results ---- */

@@ -44,6 +44,10 @@ int awsjob_prepare(spec_t *sp, errlist_t *errs) __attribute__((warn_unused_resul
 
 /* Opens the spec's dataset: a local file, or s3:// / https:// through rstream (whose open
  * already reports a missing object, access denied or a bucket in another region). */
+/* The spec's dataset_max_bytes caps it (a local file or remote object larger is refused at open),
+ * and once *cancel (may be NULL) is set, reading stops (dataset_limit, rstream_opts_t.cancel). */
+dataset_t *awsjob_dataset_open_bounded(const spec_t *sp, size_t max_line, const atomic_int *cancel, char *err,
+                                       size_t errlen) __attribute__((warn_unused_result));
 dataset_t *awsjob_dataset_open(const spec_t *sp, size_t max_line, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 

@@ -42,6 +42,11 @@ struct rstream {
     awshttp_t *http;
     FILE *spool; /* the current window's body (or the whole object) */
     bool whole;  /* the server ignored Range: the spool is the whole object */
+    uint64_t spooled;         /* body bytes of the current answer */
+    /* bounds (rstream_opts_t) */
+    const atomic_int *cancel;
+    uint64_t max_bytes;
+    const char *cut;          /* why the sink stopped a transfer, or NULL */
 };
 
 static bool loopback_http(const char *uri)
@@ -76,9 +81,28 @@ uint64_t rstream_requests(const rstream_t *r) { return r->requests; }
 
 /* ---- https ---- */
 
+/* The https body into the spool; stops the transfer when cancelled or past the cap. */
 static int spool_sink(const void *data, size_t len, void *arg)
 {
-    return fwrite(data, 1, len, (FILE *)arg) == len ? 0 : -1;
+    rstream_t *r = arg;
+    if (r->cancel && atomic_load(r->cancel)) {
+        r->cut = "interrupted";
+        return -1;
+    }
+    r->spooled += len;
+    if (r->max_bytes && r->spooled > r->max_bytes) {
+        r->cut = "larger than the cap (dataset_max_bytes)";
+        return -1;
+    }
+    return fwrite(data, 1, len, r->spool) == len ? 0 : -1;
+}
+
+/* Whether a cancel was asked for; says so in err. */
+static bool cancelled(rstream_t *r, char *err, size_t errlen)
+{
+    if (!r->cancel || !atomic_load(r->cancel)) return false;
+    snprintf(err, errlen, "%s: interrupted", r->uri);
+    return true;
 }
 
 /* "bytes A-B/TOTAL" -> TOTAL; false when absent or "*". */
@@ -106,6 +130,8 @@ static int http_window(rstream_t *r, char *err, size_t errlen)
             return -1;
         }
         rewind(r->spool);
+        r->spooled = 0;
+        if (cancelled(r, err, errlen)) return -1;
         if (ftruncate(fileno(r->spool), 0) < 0) {
             snprintf(err, errlen, "%s: cannot reuse the temporary file: %s", where, strerror(errno));
             return -1;
@@ -121,7 +147,8 @@ static int http_window(rstream_t *r, char *err, size_t errlen)
                            .timeout_ms = 600000,
                            .connect_timeout_ms = 10000,
                            .sink = spool_sink,
-                           .sink_arg = r->spool,
+                           .sink_arg = r,
+                           .cancel = r->cancel,
                            .max_body = 64 * 1024};
         awshttp_resp_t resp;
         int sent = awshttp_do(r->http, &q, &resp);
@@ -129,7 +156,11 @@ static int http_window(rstream_t *r, char *err, size_t errlen)
         r->requests++;
         bool retry = false;
         int rc = -1;
-        if (sent < 0) {
+        if (sent < 0 && resp.sink_failed && r->cut) {
+            snprintf(err, errlen, "%s: %s", where, r->cut);
+        } else if (sent < 0 && resp.cancelled) {
+            snprintf(err, errlen, "%s: interrupted", where);
+        } else if (sent < 0) {
             snprintf(err, errlen, "%s: %s", where, resp.error);
             retry = !resp.sink_failed;
         } else if (resp.status == 206) {
@@ -186,6 +217,8 @@ rstream_t *rstream_open(const char *uri, const rstream_opts_t *o, char *err, siz
     rstream_t *r = xcalloc(1, sizeof(*r));
     r->uri = xstrdup(uri);
     r->window = o && o->window ? o->window : RSTREAM_WINDOW_DEFAULT;
+    r->cancel = o ? o->cancel : NULL;
+    r->max_bytes = o ? o->max_bytes : 0;
     buf_init(&r->win, 0);
     if (strncmp(uri, "s3://", 5) == 0) {
         r->is_s3 = true;
@@ -216,6 +249,7 @@ fail:
 long rstream_read(rstream_t *r, void *buf, size_t n, char *err, size_t errlen)
 {
     if (n == 0) return 0;
+    if (cancelled(r, err, errlen)) return -1;
     if (r->is_s3) {
         if (r->win_pos == r->win.len) {
             if (r->off >= r->size) return 0;

@@ -14,6 +14,7 @@
  * mix of two versions. */
 #ifndef LLMAJ_RSTREAM_H
 #define LLMAJ_RSTREAM_H
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,10 @@ typedef struct {
     const char *region;  /* s3:// only: the job's region (required for s3://) */
     const char *profile; /* AWS profile, or NULL */
     size_t window;       /* bytes per ranged request; 0 = RSTREAM_WINDOW_DEFAULT */
+    /* Once *cancel (may be NULL) is non-zero, an https transfer under way is cut short and every
+     * read fails with "URI: interrupted" (an S3 window, at most `window` bytes, completes first). */
+    const atomic_int *cancel;
+    uint64_t max_bytes;  /* an https server that ignores Range: its body spooled up to this; 0 = no cap */
 } rstream_opts_t;
 
 /* True for the URIs rstream reads (s3://, https://, http:// to a loopback host). */

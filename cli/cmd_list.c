@@ -50,6 +50,7 @@ static int add_row(const sched_job_t *j, void *arg)
     r->job_id = xstrdup(j->job_id);
     r->name = xstrdup(j->name);
     r->error = xstrdup(j->error);
+    r->failure = xstrdup(j->failure);
     r->spec_json = NULL;
     r->model = xstrdup(j->model);
     r->base_model = xstrdup(j->base_model);
@@ -79,6 +80,7 @@ static int print_json(const rows_t *rs)
         jobdb_json_str(o, "name", r->name);
         cJSON_AddStringToObject(o, "state", sched_job_state_name(r->state));
         jobdb_json_str(o, "error", r->error);
+        jobdb_json_str(o, "failure", r->failure);
         cJSON_AddNumberToObject(o, "records", (double)valid_records(r));
         cJSON_AddNumberToObject(o, "records_total", (double)r->records_total);
         cJSON_AddNumberToObject(o, "records_invalid", (double)r->records_invalid);

@@ -102,6 +102,11 @@ static void print_human(const sched_status_t *s, const cJSON *spec, bool remote)
         printf("error           %s\n", b.data ? b.data : "");
         buf_reset(&b);
     }
+    if (j->state == SCHED_JOB_FAILED && j->failure &&
+        (!strcmp(j->failure, "output") || !strcmp(j->failure, "database")))
+        printf("                every committed result is kept: free space, then `llmaj retry %s` (or "
+               "`llmaj run --resume %s`) finishes it without calling a model again for them\n",
+               j->job_id, j->job_id);
     const char *base = spec_str(spec, "base_model");
     if (j->model || s->targets > 1 || j->evaluator_model) {
         if (j->model) printf("model           %s\n", j->model);
@@ -194,6 +199,7 @@ static int print_json(sched_status_t *s)
     cJSON_AddStringToObject(o, "state", sched_job_state_name(j->state));
     cJSON_AddNumberToObject(o, "seconds_since_scheduler_seen", (double)s->silent_s);
     jobdb_json_str(o, "error", j->error);
+    jobdb_json_str(o, "failure", j->failure);
     jobdb_json_str(o, "model", j->model);
     jobdb_json_str(o, "base_model", j->base_model);
     jobdb_json_str(o, "evaluator_model", j->evaluator_model);

@@ -185,6 +185,7 @@ int remote_status_of(const cJSON *job, sched_status_t *st)
     j->name = dup(job, "name");
     j->state = (sched_job_state_t)state;
     j->error = dup(job, "error");
+    j->failure = dup(job, "failure");
     j->model = dup(job, "model");
     j->base_model = dup(job, "base_model");
     j->evaluator_model = dup(job, "evaluator_model");

@@ -90,6 +90,13 @@ int report_outcome(FILE *f, const sched_status_t *st, const cJSON *summary)
                 id, (unsigned long long)st->error_cells, id);
         return CLI_EXIT_ERROR_CELLS;
     }
+    if (st->job.state == SCHED_JOB_FAILED && st->job.failure &&
+        (!strcmp(st->job.failure, "output") || !strcmp(st->job.failure, "database")))
+        fprintf(f, "every committed result is kept in the job database: free space, then `llmaj run --resume %s` "
+                   "finishes the job and writes its files without calling a model again for them\n", id);
+    if (st->job.state == SCHED_JOB_RUNNING || st->job.state == SCHED_JOB_STOPPING)
+        fprintf(f, "the job has not ended in the job database (its result files are not written): `llmaj run --resume "
+                   "%s` finishes it\n", id);
     fprintf(f, "job %s %s\n", id, sched_job_state_name(st->job.state));
     return st->job.state == SCHED_JOB_SUCCEEDED ? CLI_EXIT_OK : CLI_EXIT_FAILED;
 }

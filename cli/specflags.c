@@ -4,6 +4,7 @@
  * takes them), applied on top of --spec by the scheduler (sched_submit_t.overrides). */
 #include "specflags.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ static const char *const keys[] = {
     "model",           "base_model",     "evaluate_base_model", "evaluator_model",   "dataset",
     "builtin_metrics", "custom_metrics", "output_path",         "shard_size",        "skip_invalid",
     "region",          "name",           "mlflow.tracking_uri", "mlflow.experiment", "mlflow.run_name",
-    "reuse_responses_from", "cache"};
+    "reuse_responses_from", "cache", "dataset_max_bytes"};
 
 /* Adds a spec key from a flag value: JSON booleans and numbers where the key takes them. */
 static int add_override(cJSON *ov, const char *key, const char *val, char *err, size_t errlen)
@@ -53,6 +54,12 @@ static int add_override(cJSON *ov, const char *key, const char *val, char *err, 
     if (!strcmp(key, "shard_size")) {
         long v;
         if (daemon_parse_int(val, 1, 10000, &v, "--shard-size", err, errlen) < 0) return -1;
+        cJSON_AddNumberToObject(ov, key, (double)v);
+        return 0;
+    }
+    if (!strcmp(key, "dataset_max_bytes")) {
+        long v;
+        if (daemon_parse_int(val, 1, LONG_MAX, &v, "--dataset-max-bytes", err, errlen) < 0) return -1;
         cJSON_AddNumberToObject(ov, key, (double)v);
         return 0;
     }

@@ -11,7 +11,13 @@
  * is not kept: the rest of it is counted and discarded until its newline, so a hostile file costs
  * at most max_line of memory whatever its size. Indexes are given to every non-blank line in file
  * order, valid or not, so a record's index is a stable address in the file that the scheduler, the
- * results and a re-run agree on. */
+ * results and a re-run agree on.
+ *
+ * Bounds. A local dataset must be a regular file: a named pipe, a device (/dev/zero) or a folder
+ * is refused at open, which never waits (O_NONBLOCK, so a pipe without a writer cannot hang it).
+ * dataset_limit caps the bytes taken from the source and gives a cancel flag, both checked before
+ * every read from the source: a read brings at most READ_CHUNK bytes, so a signal stops even a
+ * line of gigabytes within one chunk. */
 #include "dataset.h"
 #include "mem.h"
 
@@ -53,6 +59,10 @@ struct dataset {
     uint64_t lines;      /* non-blank lines: the next index */
     uint64_t invalid;
     ds_state_t state;
+    uint64_t src_bytes;        /* read from the source so far */
+    uint64_t max_bytes;        /* dataset_limit: 0 = no cap */
+    const atomic_int *cancel;  /* dataset_limit: set = stop reading */
+    bool interrupted;
 };
 
 /* What read_line found besides the kept bytes. */
@@ -107,6 +117,11 @@ static void file_close(void *ctx)
 
 dataset_t *dataset_open(const char *path, size_t max_line, char *err, size_t errlen)
 {
+    return dataset_open_capped(path, max_line, 0, err, errlen);
+}
+
+dataset_t *dataset_open_capped(const char *path, size_t max_line, uint64_t max_bytes, char *err, size_t errlen)
+{
     if (!path || !*path) {
         snprintf(err, errlen, "dataset: no path given");
         return NULL;
@@ -116,9 +131,17 @@ dataset_t *dataset_open(const char *path, size_t max_line, char *err, size_t err
                               "local file", path);
         return NULL;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a named pipe must not wait for a writer (it is refused below); a
+     * regular file's reads ignore the flag, which is cleared all the same. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     struct stat st;
@@ -127,8 +150,21 @@ dataset_t *dataset_open(const char *path, size_t max_line, char *err, size_t err
         close(fd);
         return NULL;
     }
-    if (S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s: is a directory, not a dataset file", path);
+    if (!S_ISREG(st.st_mode)) {
+        const char *what = S_ISDIR(st.st_mode)   ? "is a directory"
+                           : S_ISFIFO(st.st_mode) ? "is a named pipe"
+                           : S_ISCHR(st.st_mode)  ? "is a character device"
+                           : S_ISBLK(st.st_mode)  ? "is a block device"
+                           : S_ISSOCK(st.st_mode) ? "is a socket"
+                                                  : "is not a file";
+        snprintf(err, errlen, "%s: %s, not a regular file: a dataset must be a regular file (or an s3:// or "
+                              "https:// URL)", path, what);
+        close(fd);
+        return NULL;
+    }
+    if (max_bytes && (uint64_t)st.st_size > max_bytes) {
+        snprintf(err, errlen, "%s: the file is %llu bytes, larger than the cap of %llu bytes (dataset_max_bytes)", path,
+                 (unsigned long long)st.st_size, (unsigned long long)max_bytes);
         close(fd);
         return NULL;
     }
@@ -170,6 +206,14 @@ void dataset_close(dataset_t **self_p)
     *self_p = NULL;
 }
 
+void dataset_limit(dataset_t *d, uint64_t max_bytes, const atomic_int *cancel)
+{
+    d->max_bytes = max_bytes;
+    d->cancel = cancel;
+}
+
+bool dataset_interrupted(const dataset_t *d) { return d->interrupted; }
+
 uint64_t dataset_lines(const dataset_t *d) { return d->lines; }
 uint64_t dataset_invalid(const dataset_t *d) { return d->invalid; }
 const char *dataset_path(const dataset_t *d) { return d->path; }
@@ -184,14 +228,31 @@ static int fill_in(dataset_t *d, errlist_t *errs)
         d->in_pos = 0;
     }
     if (d->in_len == READ_CHUNK) return 0;
+    if (d->cancel && atomic_load(d->cancel)) {
+        d->interrupted = true;
+        errlist_add(errs, "%s: interrupted after line %llu", d->path, (unsigned long long)d->lineno);
+        return -1;
+    }
     char err[512] = "";
     long n = d->src.read(d->src.ctx, d->in + d->in_len, READ_CHUNK - d->in_len, err, sizeof err);
     if (n < 0) {
+        if (d->cancel && atomic_load(d->cancel)) {   /* a remote read cut short by the same flag */
+            d->interrupted = true;
+            errlist_add(errs, "%s: interrupted after line %llu", d->path, (unsigned long long)d->lineno);
+            return -1;
+        }
         errlist_add(errs, "%s: read error after line %llu: %s", d->path, (unsigned long long)d->lineno,
                     err[0] ? err : "unknown error");
         return -1;
     }
     if (n == 0) d->src_done = true;
+    d->src_bytes += (uint64_t)n;
+    if (d->max_bytes && d->src_bytes > d->max_bytes) {
+        errlist_add(errs,
+                    "%s: larger than the cap of %llu bytes (dataset_max_bytes): raise the cap or split the dataset",
+                    d->path, (unsigned long long)d->max_bytes);
+        return -1;
+    }
     d->in_len += (size_t)n;
     return 0;
 }
@@ -477,7 +538,7 @@ int dataset_validate(const char *path, size_t max_line, errlist_t *errs, dataset
 {
     memset(st, 0, sizeof(*st));
     char err[1024];
-    dataset_t *d = dataset_open(path, max_line, err, sizeof(err));
+    dataset_t *d = dataset_open_capped(path, max_line, DATASET_MAX_BYTES_DEFAULT, err, sizeof(err));
     if (!d) {
         errlist_add(errs, "%s", err);
         return -1;

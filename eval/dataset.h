@@ -11,6 +11,8 @@
  * buffers, whatever the size of the dataset. */
 #ifndef LLMAJ_DATASET_H
 #define LLMAJ_DATASET_H
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +20,7 @@
 #include "record.h"
 
 #define DATASET_MAX_LINE_DEFAULT ((size_t)8 << 20)   /* 8 MiB */
+#define DATASET_MAX_BYTES_DEFAULT ((uint64_t)10 << 30) /* 10 GiB: the spec's dataset_max_bytes */
 
 typedef struct dataset dataset_t;
 
@@ -32,9 +35,26 @@ typedef struct {
 } dataset_source_t;
 
 /* Opens `path` (a local file). max_line = 0 means DATASET_MAX_LINE_DEFAULT. Returns NULL with a
- * message in err for missing or unreadable files, and for remote URIs (s3://, https://: open
- * those with dataset_open_source). Caller owns the result. */
+ * message in err for missing or unreadable files, for anything that is not a regular file (a
+ * folder, a named pipe, a device such as /dev/zero: "PATH: is a named pipe, not a regular file"),
+ * and for remote URIs (s3://, https://: open those with dataset_open_source). Caller owns the
+ * result. */
 dataset_t *dataset_open(const char *path, size_t max_line, char *err, size_t errlen);
+
+/* The same with a cap on the file's size: a regular file larger than max_bytes (0: the default,
+ * DATASET_MAX_BYTES_DEFAULT) is refused at open ("PATH: the file is N bytes, larger than the cap
+ * of M bytes (dataset_max_bytes)"); dataset_limit's other rules apply to what is read. */
+dataset_t *dataset_open_capped(const char *path, size_t max_line, uint64_t max_bytes, char *err, size_t errlen);
+
+/* Bounds a dataset as it is read: past max_bytes bytes from the source (0: no cap; the raw bytes,
+ * compressed ones for gzip) reading fails with "NAME: larger than the cap of N bytes
+ * (dataset_max_bytes)"; once *cancel (may be NULL) is non-zero, the next read fails with "NAME:
+ * interrupted after line N" (checked before every read from the source, so at least every
+ * 128 KiB whatever the lines look like). Call before the first dataset_next. */
+void dataset_limit(dataset_t *d, uint64_t max_bytes, const atomic_int *cancel);
+
+/* Whether reading stopped because *cancel was set (not because of the data). */
+bool dataset_interrupted(const dataset_t *d);
 
 /* Opens a dataset read from `src`; `name` (a path or URI) names it in messages ("NAME:LINE: ...").
  * Takes ownership of src (closed by dataset_close). Caller owns the result. */

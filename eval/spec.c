@@ -40,6 +40,7 @@ static const char *const top_keys[] = {
     "mlflow",        "mlflow_resource_arn", "region",   "inference",          "judge",
     "limits",        "shard_size",     "skip_invalid", "judge_system_prompt", "model_package_group",
     "model_artifact", "sagemaker_api", "model_package", "base_model_package", "reuse_responses_from", "cache",
+    "dataset_max_bytes",
 };
 static const char *const gen_keys[] = {"max_tokens", "temperature", "top_p", "retry_budget_s"};
 static const char *const mlflow_keys[] = {"tracking_uri", "experiment", "run_name"};
@@ -837,6 +838,14 @@ static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *er
     s->shard_size = 64;
     get_int(&c, root, "shard_size", "shard_size", 1, 10000, &s->shard_size);
     get_bool(&c, root, "skip_invalid", &s->skip_invalid, NULL);
+    s->dataset_max_bytes = SPEC_DATASET_MAX_BYTES_DEFAULT;
+    double dmax;
+    if (get_num(&c, root, "dataset_max_bytes", "dataset_max_bytes", 1, SPEC_DATASET_MAX_BYTES_HI, &dmax)) {
+        if (dmax != floor(dmax))
+            errlist_add(errs, "dataset_max_bytes: must be a whole number of bytes, got %g", dmax);
+        else
+            s->dataset_max_bytes = (uint64_t)dmax;
+    }
     s->judge_system_prompt =
         xstrdup(get_str(&c, root, "judge_system_prompt", "judge_system_prompt", SPEC_MAX_SYSTEM_PROMPT));
 

@@ -5,6 +5,7 @@
 #define LLMAJ_SPEC_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -34,6 +35,9 @@ typedef struct {
 
 #define SPEC_API_MESSAGES "messages"
 #define SPEC_API_TGI "tgi"
+
+#define SPEC_DATASET_MAX_BYTES_DEFAULT ((uint64_t)10 << 30)   /* 10 GiB */
+#define SPEC_DATASET_MAX_BYTES_HI 9007199254740992.0          /* 2^53: what a JSON number holds exactly */
 
 typedef struct spec {
     char *job_name;             /* optional "name" */
@@ -70,6 +74,8 @@ typedef struct spec {
     size_t n_limits;
     int shard_size;             /* default 64, 1..10000 */
     bool skip_invalid;
+    uint64_t dataset_max_bytes; /* a local dataset file, or a remote one's bytes, at most this;
+                                   default SPEC_DATASET_MAX_BYTES_DEFAULT (10 GiB) */
     char *mlflow_tracking_uri;  /* or NULL; an ARN is accepted (mlflow_resource_arn) */
     char *mlflow_experiment;
     char *mlflow_run_name;

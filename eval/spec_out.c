@@ -62,6 +62,9 @@ cJSON *spec_to_json(const spec_t *s)
     }
     cJSON_AddNumberToObject(o, "shard_size", s->shard_size);
     cJSON_AddBoolToObject(o, "skip_invalid", s->skip_invalid);
+    /* Only when not the default: the canonical spec of a job that never set it stays as it was. */
+    if (s->dataset_max_bytes != SPEC_DATASET_MAX_BYTES_DEFAULT)
+        cJSON_AddNumberToObject(o, "dataset_max_bytes", (double)s->dataset_max_bytes);
     if (s->mlflow_tracking_uri || s->mlflow_experiment || s->mlflow_run_name) {
         cJSON *ml = cJSON_AddObjectToObject(o, "mlflow");
         add_opt_str(ml, "tracking_uri", s->mlflow_tracking_uri);

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "mem.h"
@@ -275,4 +278,47 @@ int file_write_atomic(const char *path, const void *data, size_t len, char *err,
     int wrc = file_atomic_write(f, data, len);   /* a failure is remembered and reported by commit */
     int crc = file_atomic_commit(&f, err, errlen);
     return wrc < 0 || crc < 0 ? -1 : 0;
+}
+
+size_t file_atomic_sweep(const char *path)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (slash == dir) slash[1] = '\0';
+    else if (slash) *slash = '\0';
+    DIR *d = opendir(slash ? dir : ".");
+    size_t removed = 0, blen = strlen(base);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp", 4) != 0) continue;
+        const char *rest = n + blen + 4;
+        bool stale = *rest == '\0';
+        if (*rest == '-') {
+            char *end;
+            errno = 0;
+            long pid = strtol(rest + 1, &end, 10);
+            /* ours (a write under way in this process) or a live process's: left alone */
+            stale = errno == 0 && end != rest + 1 && *end == '-' && pid > 0 && pid != (long)getpid() &&
+                    kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+        }
+        if (!stale) continue;
+        char *full = xasprintf("%s/%s", slash ? dir : ".", n);
+        if (unlink(full) == 0) removed++;
+        free(full);
+    }
+    if (d) closedir(d);
+    free(dir);
+    return removed;
+}
+
+int file_free_space(const char *dir, uint64_t *bytes, char *err, size_t errlen)
+{
+    struct statvfs v;
+    if (statvfs(dir, &v) < 0) {
+        snprintf(err, errlen, "cannot read the free space of %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    *bytes = (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+    return 0;
 }

@@ -10,10 +10,13 @@
  * created with O_EXCL and mode 0666 less the umask, like fopen would), which is flushed, fsync'ed
  * and renamed over `path`; on any failure, and on abort, the temporary file is removed, so a full
  * disk leaves neither half a file nor a stray temporary behind. The rename is atomic within a
- * filesystem; the folder is fsync'ed after it so the new name survives a power cut too. */
+ * filesystem; the folder is fsync'ed after it so the new name survives a power cut too. A process
+ * killed in the middle of a write leaves its temporary: file_atomic_sweep removes those whose
+ * process is gone, and file_free_space lets a caller refuse a write that cannot fit. */
 #ifndef LLMAJ_FILE_H
 #define LLMAJ_FILE_H
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define FILE_MISSING_OK 1u   /* file_read_all: a missing file is not an error (*out = NULL, 0) */
@@ -48,5 +51,15 @@ int file_atomic_write(file_atomic_t *f, const void *data, size_t len) __attribut
 int file_atomic_commit(file_atomic_t **f, char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Removes the temporary file and frees; accepts NULL. */
 void file_atomic_abort(file_atomic_t **f);
+
+/* Removes the temporary files of atomic writes to `path` that a process no longer running left
+ * (killed in the middle: `<path>.tmp-<pid>-<n>` whose pid is gone, and `<path>.tmp`, the name
+ * older versions used). Returns how many were removed (best effort: a file that cannot be
+ * removed is skipped). */
+size_t file_atomic_sweep(const char *path);
+
+/* *bytes = the space an unprivileged writer may still use in the filesystem holding `dir`. 0, or
+ * -1 with "cannot read the free space of DIR: reason". */
+int file_free_space(const char *dir, uint64_t *bytes, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -132,6 +132,7 @@ static unsigned status_of(sched_err_t e)
     case SCHED_E_INPUT: return 400;
     case SCHED_E_NOTFOUND: return 404;
     case SCHED_E_STATE: return 409;
+    case SCHED_E_INTERRUPTED: return 503;
     default: return 500;
     }
 }

@@ -74,6 +74,7 @@ cJSON *api_job_json(const sched_status_t *s)
     add_str(o, "output", s->output_dir);
     cJSON_AddBoolToObject(o, "output_written", s->output_written);
     add_str(o, "error", j->error);
+    add_str(o, "failure", j->failure);
     add_str(o, "note", s->note);
     cJSON_AddBoolToObject(o, "partial", s->partial);
     if (j->elapsed_s >= 0) cJSON_AddNumberToObject(o, "elapsed_s", j->elapsed_s);

@@ -78,7 +78,8 @@ static void submit(job_t *j, ingest_t *in, peer_t *peer, size_t i)
     if (ingest_flush(in) < 0 || cache_prefill(j, in, i) < 0) return;
     store_t *st = ingest_store(in);
     if (store_records_range(st, j->id, sh->first, sh->last, (uint64_t)j->targets * j->n_metrics, &recs, &n) < 0) {
-        job_fail(j, "database %s: cannot read shard %zu: %s", store_path(st), i, store_errmsg(st));
+        job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot read shard %zu: %s", store_path(st), i,
+                    store_errmsg(st));
         return;
     }
     if (n == 0) {
@@ -96,7 +97,9 @@ static void submit(job_t *j, ingest_t *in, peer_t *peer, size_t i)
     }
     buf_t b;
     buf_init(&b, WIRE_MAX_MSG);
-    if (rc < 0) job_fail(j, "database %s: cannot read what shard %zu has committed: %s", store_path(st), i, store_errmsg(st));
+    if (rc < 0)
+        job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot read what shard %zu has committed: %s",
+                    store_path(st), i, store_errmsg(st));
     else rc = wire_shard_encode_plans(j->spec_json, recs, planned ? plans : NULL, n, &b);
     for (size_t k = 0; k < n; k++) {
         record_clear(&recs[k]);

@@ -61,7 +61,8 @@ int ingest_flush(ingest_t *in)
     if (store_commit(in->st) < 0) {
         const char *why = store_errmsg(in->st);
         for (size_t i = 0; i < in->n_touched; i++)
-            job_fail(in->touched[i], "database %s: cannot commit results: %s", store_path(in->st), why);
+            job_fail_as(in->touched[i], JOB_FAILURE_DATABASE, "database %s: cannot commit results: %s",
+                        store_path(in->st), why);
         /* The transaction may still be open (a busy database): end it, so the next one starts clean. */
         if (store_in_tx(in->st) && store_rollback(in->st) < 0)
             log_error("database %s: the rollback after a failed commit failed too", store_path(in->st));
@@ -78,7 +79,8 @@ static int need_tx(ingest_t *in, job_t *j)
 {
     if (!in->in_tx) {
         if (store_begin(in->st) < 0) {
-            job_fail(j, "database %s: cannot begin a transaction: %s", store_path(in->st), store_errmsg(in->st));
+            job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot begin a transaction: %s", store_path(in->st),
+                        store_errmsg(in->st));
             return -1;
         }
         in->in_tx = true;
@@ -133,8 +135,9 @@ static int commit_one(ingest_t *in, job_t *j, const result_t *r, bool learn)
         }
     }
     if (rc < 0) {
-        job_fail(j, "database %s: cannot store the result of record %llu (%s): %s", store_path(in->st),
-                 (unsigned long long)r->record_index, target_name(r->target), store_errmsg(in->st));
+        job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot store the result of record %llu (%s): %s",
+                    store_path(in->st), (unsigned long long)r->record_index, target_name(r->target),
+                    store_errmsg(in->st));
         return -1;
     }
     job_count(j, in->st, r, fresh_output, fresh_scores, by_status);
@@ -143,7 +146,7 @@ static int commit_one(ingest_t *in, job_t *j, const result_t *r, bool learn)
     if (fresh_output || fresh_scores) {
         j->last_result_ms = loop_now_ms();
         const char *why = fastfail_see(j->ff, j->spec, r);
-        if (why) job_fail(j, "%s", why);
+        if (why) job_fail_as(j, JOB_FAILURE_MODELS, "%s", why);
     }
     return 0;
 }
@@ -185,8 +188,8 @@ int ingest_shard_outputs(ingest_t *in, job_t *j, size_t shard, uint64_t *outputs
     if (ingest_flush(in) < 0) return -1;
     const shard_t *sh = &j->shards[shard];
     if (store_outputs_in_range(in->st, j->id, sh->first, sh->last, j->n_metrics, outputs) < 0) {
-        job_fail(j, "database %s: cannot count the results of shard %zu: %s", store_path(in->st), shard,
-                 store_errmsg(in->st));
+        job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot count the results of shard %zu: %s",
+                    store_path(in->st), shard, store_errmsg(in->st));
         return -1;
     }
     return 0;
@@ -199,7 +202,8 @@ int ingest_give_up(ingest_t *in, job_t *j, size_t shard)
     size_t n = 0;
     if (ingest_flush(in) < 0) return -1;
     if (store_records_range(in->st, j->id, sh->first, sh->last, (uint64_t)j->targets * j->n_metrics, &recs, &n) < 0) {
-        job_fail(j, "database %s: cannot read shard %zu: %s", store_path(in->st), shard, store_errmsg(in->st));
+        job_fail_as(j, JOB_FAILURE_DATABASE, "database %s: cannot read shard %zu: %s", store_path(in->st), shard,
+                    store_errmsg(in->st));
         return -1;
     }
     int rc = 0;

@@ -126,11 +126,17 @@ static int put_record(loader_t *l, const record_t *r, errlist_t *errs)
 
 /* Reads the whole dataset into the store under the LOADING job (see DESIGN). Returns SCHED_OK,
  * SCHED_E_INPUT with every problem in errs, SCHED_E_DB; on failure the caller deletes the job. */
-static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *sp, errlist_t *errs)
+static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *sp, const atomic_int *cancel,
+                                errlist_t *errs)
 {
     char err[2048];   /* an S3 error may list every credential source tried */
-    dataset_t *d = awsjob_dataset_open(sp, 0, err, sizeof err);   /* a local file, s3:// or https:// */
+    /* a local file, s3:// or https://, capped by dataset_max_bytes and cut short by a signal */
+    dataset_t *d = awsjob_dataset_open_bounded(sp, 0, cancel, err, sizeof err);
     if (!d) {
+        if (cancel && atomic_load(cancel)) {
+            errlist_add(errs, "dataset %s: interrupted while opening it: nothing was stored", sp->dataset);
+            return SCHED_E_INTERRUPTED;
+        }
         errlist_add(errs, "dataset: %s", err);
         return SCHED_E_INPUT;
     }
@@ -164,7 +170,13 @@ static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *s
         record_clear(&r);
     }
     uint64_t invalid = dataset_invalid(d), lines = dataset_lines(d);
+    bool interrupted = dataset_interrupted(d);
     dataset_close(&d);
+    if (interrupted && ret == SCHED_OK) {
+        errlist_add(errs, "dataset %s: interrupted after %llu line(s): nothing was stored", sp->dataset,
+                    (unsigned long long)lines);
+        ret = SCHED_E_INTERRUPTED;
+    }
     if (ret == SCHED_OK && put_shard(&l, errs) < 0) ret = SCHED_E_DB;
     bool fatal = rc < 0 || no_response > 0 || (bad.count > 0 && !sp->skip_invalid);
     if (ret == SCHED_OK && !fatal && records == 0) {
@@ -256,8 +268,8 @@ static char *out_dir_of(const char *output_path, const char *job_id)
     return xasprintf("%s/%s", realpath(output_path, absout) ? absout : output_path, job_id);
 }
 
-sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char *owner, char **db_used, char *job_id,
-                       errlist_t *errs)
+sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char *owner, const atomic_int *cancel,
+                       char **db_used, char *job_id, errlist_t *errs)
 {
     *db_used = NULL;
     job_id[0] = '\0';
@@ -313,7 +325,7 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char
         ret = SCHED_E_DB;
         goto out;
     }
-    ret = sp->reuse_from ? load_reused(st, id, sp, &reused, errs) : load_dataset(st, id, sp, errs);
+    ret = sp->reuse_from ? load_reused(st, id, sp, &reused, errs) : load_dataset(st, id, sp, cancel, errs);
     if (ret == SCHED_OK && awsjob_output_check(sp, id, spec_json, errs) < 0) ret = SCHED_E_INPUT;   /* s3:// */
     if (ret == SCHED_OK && store_job_publish(st, id) < 0) {
         errlist_add(errs, "database %s: cannot commit job %s: %s", *db_used, id, store_errmsg(st));
@@ -407,6 +419,16 @@ sched_err_t job_prepare_retry(const char *db_path, const char *job_id, bool unsc
     } else if (store_retry_prepare(st, job_id, sp->evaluate_base_model ? 2 : 1, sp->n_metrics, unscored, cells) < 0) {
         errlist_add(errs, "database %s: job %s: %s", db_path, job_id, store_errmsg(st));
         ret = SCHED_E_DB;
+    } else if (*cells == 0 && job.state == SCHED_JOB_FAILED && job_failure_resumable(job.failure)) {
+        /* Everything is committed; only the files (or a last database write) failed: reopened as
+         * it is, it ends at once and writes its files from the database, no model called. */
+        if (store_job_reopen(st, job_id) < 0) {
+            errlist_add(errs, "database %s: job %s: %s", db_path, job_id, store_errmsg(st));
+            ret = SCHED_E_DB;
+        } else {
+            log_info("job %s failed (%s): every cell is committed; its result files are written again", job_id,
+                     job.failure);
+        }
     } else if (*cells == 0) {
         uint64_t counts[4] = {0};
         if (store_score_counts(st, job_id, counts) < 0) log_warn("job %s: cannot count its scores", job_id);
@@ -538,19 +560,50 @@ void job_destroy(job_t **self_p)
     *self_p = NULL;
 }
 
-void job_fail(job_t *j, const char *fmt, ...)
+const char *job_failure_name(job_failure_t f)
 {
-    va_list ap;
-    va_start(ap, fmt);
+    switch (f) {
+    case JOB_FAILURE_NONE: return NULL;
+    case JOB_FAILURE_OUTPUT: return "output";
+    case JOB_FAILURE_DATABASE: return "database";
+    case JOB_FAILURE_MODELS: return "models";
+    case JOB_FAILURE_OTHER: break;
+    }
+    return "other";
+}
+
+bool job_failure_resumable(const char *name)
+{
+    return name && (strcmp(name, "output") == 0 || strcmp(name, "database") == 0);
+}
+
+static void fail_v(job_t *j, job_failure_t kind, const char *fmt, va_list ap)
+{
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     if (j->fatal) {
         log_warn("job %s: also: %s", j->id, msg);
         return;
     }
     log_error("job %s fails: %s", j->id, msg);
     j->fatal = xstrdup(msg);
+    j->failure = kind;
+}
+
+void job_fail(job_t *j, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(j, JOB_FAILURE_OTHER, fmt, ap);
+    va_end(ap);
+}
+
+void job_fail_as(job_t *j, job_failure_t kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(j, kind, fmt, ap);
+    va_end(ap);
 }
 
 bool job_over(const job_t *j) { return j->done == j->n_shards || j->stop_requested || j->fatal; }
@@ -596,7 +649,8 @@ sched_job_state_t job_final_state(job_t *j)
     sched_job_state_t state = j->fatal ? SCHED_JOB_FAILED : j->stop_requested ? SCHED_JOB_STOPPED : SCHED_JOB_SUCCEEDED;
     if (state == SCHED_JOB_SUCCEEDED && j->scores[SCORE_OK] + j->scores[SCORE_NOT_APPLICABLE] == 0) {
         state = SCHED_JOB_FAILED;
-        job_fail(j, "no score at all: every judge call failed or named no rating (see records.jsonl errors)");
+        job_fail_as(j, JOB_FAILURE_MODELS,
+                    "no score at all: every judge call failed or named no rating (see records.jsonl errors)");
     }
     return state;
 }
@@ -608,14 +662,22 @@ sched_job_state_t job_write(job_t *j, store_t *st, sched_job_state_t state, uint
     output_info_t oi = {.job_id = j->id, .spec = j->spec, .spec_json = j->spec_json, .out_dir = j->out_dir,
                         .state = state, .error = j->fatal, .started_at = j->started_at, .finished_at = time(NULL),
                         .elapsed_s = job_elapsed_s(j), .records = j->records, .invalid = j->invalid,
-                        .shards = j->n_shards, .workers = workers,
+                        .shards = j->n_shards, .workers = workers, .abort = j->write_abort,
                         .partial = j->units_done < j->records * j->targets};
     char err[1024];
-    if (output_write(st, &oi, summary, jobj, err, sizeof err) < 0) {
-        job_fail(j, "cannot write the result files: %s", err);
+    int orc = output_write(st, &oi, summary, jobj, err, sizeof err);
+    if (orc == OUTPUT_INTERRUPTED) {
+        /* Nothing stored: the job stays running (or stopping) in the database, and the next
+         * engine on it (a resume, or the service's restart) ends it again and writes its files. */
+        log_warn("job %s: writing its result files was interrupted (%s): it stays %s in %s until resumed", j->id, err,
+                 sched_job_state_name(j->stop_requested ? SCHED_JOB_STOPPING : SCHED_JOB_RUNNING), store_path(st));
+        return j->stop_requested ? SCHED_JOB_STOPPING : SCHED_JOB_RUNNING;
+    }
+    if (orc < 0) {
+        job_fail_as(j, JOB_FAILURE_OUTPUT, "cannot write the result files: %s", err);
         state = SCHED_JOB_FAILED;
     } else if (awsjob_upload(j->spec, j->id, j->out_dir, err, sizeof err) < 0) {   /* an s3:// output */
-        job_fail(j, "%s", err);
+        job_fail_as(j, JOB_FAILURE_OUTPUT, "%s", err);
         state = SCHED_JOB_FAILED;
     }
     char *text = *summary ? jsonprint(*summary, false) : NULL;
@@ -629,6 +691,8 @@ sched_job_state_t job_write(job_t *j, store_t *st, sched_job_state_t state, uint
         log_warn("job %s: %s: its final counts could not be stored (%s)", j->id, store_path(st), store_errmsg(st));
     if (state != SCHED_JOB_SUCCEEDED && store_shards_unsend(st, j->id) < 0)
         log_warn("job %s: %s: its shards still show in flight (%s)", j->id, store_path(st), store_errmsg(st));
+    if (store_job_set_failure(st, j->id, state == SCHED_JOB_FAILED ? job_failure_name(j->failure) : NULL) < 0)
+        log_warn("job %s: %s: its kind of failure could not be stored (%s)", j->id, store_path(st), store_errmsg(st));
     if (store_job_set_state(st, j->id, state, j->fatal) < 0)
         log_error("job %s ended %s but %s could not record it (%s): it shows as running there until resumed",
                   j->id, sched_job_state_name(state), store_path(st), store_errmsg(st));

@@ -30,6 +30,7 @@
  * between only means the next engine ends it again. */
 #ifndef LLMAJ_JOB_H
 #define LLMAJ_JOB_H
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -48,6 +49,22 @@
 #define JOB_REQUEST_TIMEOUT_S 300      /* the llm client's request timeout (llm.h default), for the lease ceiling */
 
 typedef struct fastfail fastfail_t;
+
+/* What kind of error failed a job (stored with it: store_job_set_failure). OUTPUT and DATABASE are
+ * a bad day of the disk, not of the job: every result committed is in the database, so a resume
+ * (or a retry) reopens the job as it is, runs only what is missing and writes its files again. */
+typedef enum {
+    JOB_FAILURE_NONE = 0,
+    JOB_FAILURE_OTHER,      /* "other" */
+    JOB_FAILURE_OUTPUT,     /* "output": the result files (or their upload) could not be written */
+    JOB_FAILURE_DATABASE,   /* "database": results could not be committed, or read back */
+    JOB_FAILURE_MODELS,     /* "models": no score at all, or every first call refused for its set-up */
+} job_failure_t;
+
+/* "other", "output", "database", "models"; NULL for NONE. */
+const char *job_failure_name(job_failure_t f);
+/* Whether a job that failed so (a stored name, may be NULL) is reopened by a resume or a retry. */
+bool job_failure_resumable(const char *name);
 
 typedef struct job {
     char id[SCHED_JOB_ID_MAX];
@@ -77,11 +94,13 @@ typedef struct job {
     bool stop_requested;        /* sched_stop: CANCEL sent (or to send), no new SUBMIT */
     bool cancel_sent;
     char *fatal;                /* the first error that fails it, or NULL */
+    job_failure_t failure;      /* what kind of error fatal is */
 
     /* Times (monotonic ms, and the wall clock at start for job.json). */
     int64_t started_ms, last_progress_ms, last_mlflow_ms;
     time_t started_at;
     char *note;                 /* the note last stored for it (sched.c) */
+    const atomic_int *write_abort; /* set by the writer: once non-zero, writing the files stops */
 
     /* At the broker (protocol.md §6.10, §6.4): the job's secret (stored, store_job_secret; in
      * every SUBMIT and CANCEL, never logged) and its lease ceiling (SUBMIT's lease_s). */
@@ -95,10 +114,11 @@ typedef struct job {
 /* The submission (sched_submit): validates while it stores the job with its records and shards
  * (see DESIGN), then publishes it PENDING; bad input leaves no trace. `db_path` NULL:
  * <output_path>/llmaj.db of this spec, returned in *db_used (caller frees; the path given
- * otherwise). `owner` is stored with the job (store.h). job_id gets the new id. SCHED_OK, or
- * SCHED_E_INPUT with every problem in errs, SCHED_E_IO, SCHED_E_DB. */
-sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char *owner, char **db_used, char *job_id,
-                       errlist_t *errs) __attribute__((warn_unused_result));
+ * otherwise). `owner` is stored with the job (store.h). job_id gets the new id. Once *cancel (may
+ * be NULL) is set, reading the dataset stops and SCHED_E_INTERRUPTED is returned, nothing kept.
+ * SCHED_OK, or SCHED_E_INPUT with every problem in errs, SCHED_E_IO, SCHED_E_DB. */
+sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char *owner, const atomic_int *cancel,
+                       char **db_used, char *job_id, errlist_t *errs) __attribute__((warn_unused_result));
 
 /* Every model the spec calls resolves to an endpoint with its credentials here (problems to errs,
  * each naming its key). */
@@ -122,8 +142,10 @@ sched_err_t job_check_resume(const char *db_path, const char *job_id, sched_job_
 job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen);
 void job_destroy(job_t **self_p);
 
-/* Fails the job with the first reason given (later ones are only logged). */
+/* Fails the job with the first reason given (later ones are only logged); job_fail is
+ * JOB_FAILURE_OTHER. */
 void job_fail(job_t *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void job_fail_as(job_t *j, job_failure_t kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Whether the job has nothing left to do: every shard done, or a stop asked for, or fatal. */
 bool job_over(const job_t *j);
@@ -143,7 +165,9 @@ sched_job_state_t job_final_state(job_t *j);
  * `state` (FAILED instead when the files cannot be written) with its error; a stopped job's
  * shards in flight go back to PENDING. *summary and *jobj get what output.c wrote (caller owns;
  * NULL when the files could not be written). Returns the state stored. A database failure is
- * logged with the job's id; the job then stays RUNNING there, so a later engine ends it again. */
+ * logged with the job's id; the job then stays RUNNING there, so a later engine ends it again.
+ * Writing cut short by *write_abort stores nothing and returns RUNNING (STOPPING for a stopped
+ * job): the job stays so in the database, for a resume (or the service's restart) to end it. */
 sched_job_state_t job_write(job_t *j, store_t *st, sched_job_state_t state, uint32_t workers, cJSON **summary,
                             cJSON **jobj);
 

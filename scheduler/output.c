@@ -24,7 +24,11 @@ typedef struct {
     aggregate_t *agg;
     buf_t line;
     const char *failed;   /* why the pass stopped, or NULL */
+    const atomic_int *abort;
 } pass_t;
+
+#define OUTPUT_MARGIN ((uint64_t)256 << 10)   /* free space asked for besides records.jsonl's estimate */
+static const char INTERRUPTED[] = "interrupted";   /* pass_t.failed, compared by address */
 
 static int put_str(buf_t *b, const char *key, const char *v)
 {
@@ -103,6 +107,10 @@ int output_record_line(buf_t *b, const char *job_id, const record_t *rec, const 
 static int write_line(const record_t *rec, const result_t *res, void *arg)
 {
     pass_t *p = arg;
+    if (p->abort && atomic_load(p->abort)) {
+        p->failed = INTERRUPTED;
+        return -1;
+    }
     buf_reset(&p->line);
     for (size_t i = 0; i < res->n_scores; i++) aggregate_add(p->agg, rec->index, res->target, rec->category, &res->scores[i]);
     if (output_record_line(&p->line, p->job_id, rec, res) < 0) {
@@ -174,7 +182,7 @@ static char *iso_time(time_t t)
     return xstrdup(b);
 }
 
-/* records.jsonl, feeding the aggregate on the way. 0, or -1 with err. */
+/* records.jsonl, feeding the aggregate on the way. 0, or -1 with err, OUTPUT_INTERRUPTED. */
 static int write_records(store_t *st, const char *out_dir, pass_t *p, char *err, size_t errlen)
 {
     char *path = xasprintf("%s/records.jsonl", out_dir);
@@ -188,6 +196,7 @@ static int write_records(store_t *st, const char *out_dir, pass_t *p, char *err,
     } else if (p->failed && strcmp(p->failed, "write") != 0) {
         snprintf(err, errlen, "%s: %s", path, p->failed);
         file_atomic_abort(&p->f);
+        if (p->failed == INTERRUPTED) rc = OUTPUT_INTERRUPTED;
     } else {
         rc = file_atomic_commit(&p->f, err, errlen);   /* reports a failed write too */
     }
@@ -225,12 +234,43 @@ static cJSON *job_object(store_t *st, const output_info_t *ci)
     return job;
 }
 
+/* Temporaries a killed writer left, then room for the files. 0, or -1 with err. */
+static int prepare_dir(store_t *st, const output_info_t *ci, char *err, size_t errlen)
+{
+    static const char *const names[] = {"records.jsonl", "summary.json", "job.json"};
+    size_t swept = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *path = xasprintf("%s/%s", ci->out_dir, names[i]);
+        swept += file_atomic_sweep(path);
+        free(path);
+    }
+    if (swept) log_info("job %s: %zu temporary file(s) left by an earlier writer removed from %s", ci->job_id, swept,
+                        ci->out_dir);
+    uint64_t need = 0, avail = 0;
+    if (store_outputs_bytes(st, ci->job_id, &need) < 0) {
+        log_warn("job %s: cannot estimate the size of records.jsonl (%s): writing without the free-space check",
+                 ci->job_id, store_errmsg(st));
+        return 0;
+    }
+    need += OUTPUT_MARGIN;
+    if (file_free_space(ci->out_dir, &avail, err, errlen) < 0) return -1;
+    if (avail < need) {
+        snprintf(err, errlen,
+                 "not enough free space in %s: the result files need at least %llu bytes, %llu are free (every "
+                 "result is kept in the job database: free space, then resume the job to write them)",
+                 ci->out_dir, (unsigned long long)need, (unsigned long long)avail);
+        return -1;
+    }
+    return 0;
+}
+
 int output_write(store_t *st, const output_info_t *ci, cJSON **summary, cJSON **job, char *err, size_t errlen)
 {
     *summary = *job = NULL;
     if (file_mkdirs(ci->out_dir, 0755, err, errlen) < 0) return -1;
+    if (prepare_dir(st, ci, err, errlen) < 0) return -1;
     const spec_t *sp = ci->spec;
-    pass_t p = {.job_id = ci->job_id};
+    pass_t p = {.job_id = ci->job_id, .abort = ci->abort};
     p.agg = aggregate_new(ci->job_id, sp->metrics, sp->n_metrics, sp->model ? sp->model : "dataset",
                           sp->evaluate_base_model ? sp->base_model : NULL);
     if (!p.agg) {
@@ -242,7 +282,7 @@ int output_write(store_t *st, const output_info_t *ci, cJSON **summary, cJSON **
     buf_free(&p.line);
     if (rc < 0) {
         aggregate_destroy(&p.agg);
-        return -1;
+        return rc;
     }
     aggregate_set_counts(p.agg, ci->records + ci->invalid, ci->invalid);
     cJSON *sum = aggregate_summary(p.agg);
@@ -252,6 +292,12 @@ int output_write(store_t *st, const output_info_t *ci, cJSON **summary, cJSON **
     cache_summary_add(st, ci->job_id, sp, sum);   /* reused responses and cache hits, when asked for */
     aggregate_destroy(&p.agg);
     cJSON *jo = job_object(st, ci);
+    if (ci->abort && atomic_load(ci->abort)) {
+        snprintf(err, errlen, "%s: interrupted after records.jsonl", ci->out_dir);
+        cJSON_Delete(sum);
+        cJSON_Delete(jo);
+        return OUTPUT_INTERRUPTED;
+    }
     if (write_json_file(ci->out_dir, "summary.json", sum, err, errlen) < 0 ||
         write_json_file(ci->out_dir, "job.json", jo, err, errlen) < 0) {
         cJSON_Delete(sum);

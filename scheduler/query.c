@@ -117,6 +117,7 @@ void sched_job_clear(sched_job_t *j)
     free(j->job_id);
     free(j->name);
     free(j->error);
+    free(j->failure);
     free(j->spec_json);
     free(j->model);
     free(j->base_model);
@@ -132,9 +133,10 @@ static void job_from_row(store_job_t *r, sched_job_t *j, int64_t now)
     j->job_id = r->job_id;
     j->name = r->name;
     j->error = r->error;
+    j->failure = r->failure;
     j->spec_json = r->spec_json;
     j->out_dir = r->out_dir;
-    r->job_id = r->name = r->error = r->spec_json = r->out_dir = NULL;
+    r->job_id = r->name = r->error = r->failure = r->spec_json = r->out_dir = NULL;
     j->state = r->state;
     j->created_at = r->created_at;
     j->started_at = r->started_at;
@@ -170,6 +172,7 @@ static int list_row(const store_job_t *row, void *arg)
     copy.job_id = xstrdup(row->job_id);
     copy.name = xstrdup(row->name);
     copy.error = xstrdup(row->error);
+    copy.failure = xstrdup(row->failure);
     copy.spec_json = xstrdup(row->spec_json);
     copy.out_dir = xstrdup(row->out_dir);
     copy.owner = copy.note = NULL;   /* not taken */

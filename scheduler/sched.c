@@ -239,6 +239,8 @@ static void drain_inbox(sched_t *s)
             break;
         case CMD_STOP_ALL:
             s->stop_all_seen = true;
+            /* A signal while a job's files are written cuts that short too (job_write). */
+            if (s->writer) writer_abort(s->writer);
             for (size_t i = 0; i < s->n_jobs; i++) request_stop(s, s->jobs[i]);
             while (s->wait_head) {
                 char id[SCHED_JOB_ID_MAX];
@@ -250,6 +252,7 @@ static void drain_inbox(sched_t *s)
             }
             break;
         case CMD_SHUTDOWN:
+            if (s->writer) writer_abort(s->writer);
             s->shutting_down = true;   /* this pass ends without starting or sending anything */
             loop_stop(s->loop);
             break;

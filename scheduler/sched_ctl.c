@@ -24,6 +24,7 @@ const char *sched_strerror(sched_err_t e)
     case SCHED_E_IO: return "file error";
     case SCHED_E_MLFLOW: return "MLflow error";
     case SCHED_E_INTERNAL: return "internal error";
+    case SCHED_E_INTERRUPTED: return "interrupted";
     }
     return "?";
 }
@@ -206,7 +207,7 @@ sched_err_t sched_submit(sched_t *s, const sched_submit_t *in, char *job_id, err
     bool deciding = db == NULL;
     if (!deciding) pthread_mutex_unlock(&s->submit_mu);
     char *used = NULL;
-    sched_err_t rc = job_submit(in, db, s->o.serve ? SERVICE_OWNER : NULL, &used, job_id, errs);
+    sched_err_t rc = job_submit(in, db, s->o.serve ? SERVICE_OWNER : NULL, &s->cancel_input, &used, job_id, errs);
     if (rc == SCHED_OK) {
         pthread_mutex_lock(&s->mu);
         if (!s->db_path) s->db_path = xstrdup(used);
@@ -346,9 +347,19 @@ sched_err_t sched_stop(sched_t *s, const char *job_id, errlist_t *errs)
     return rc;
 }
 
-void sched_stop_all(sched_t *s) { post(s, CMD_STOP_ALL, NULL); }
+/* Both also cut short a submission reading its dataset on another thread (job_submit's cancel):
+ * a signal must not wait for a dataset of gigabytes to be read through. */
+void sched_stop_all(sched_t *s)
+{
+    atomic_store(&s->cancel_input, 1);
+    post(s, CMD_STOP_ALL, NULL);
+}
 
-void sched_shutdown(sched_t *s) { post(s, CMD_SHUTDOWN, NULL); }
+void sched_shutdown(sched_t *s)
+{
+    atomic_store(&s->cancel_input, 1);
+    post(s, CMD_SHUTDOWN, NULL);
+}
 
 void sched_snapshot(sched_t *s, sched_snap_cb cb, void *arg, sched_progress_t *fleet)
 {

@@ -52,6 +52,7 @@ struct sched {
 
     pthread_mutex_t mu;        /* guards db_path (until sched_run), the inbox, the registry, fleet */
     pthread_mutex_t submit_mu; /* the first submission decides db_path (one-job form) */
+    atomic_int cancel_input;   /* set by a stop or shutdown: submissions stop reading their datasets */
     char *db_path;
     cmd_t *inbox, **inbox_tail;
     entry_t *entries;

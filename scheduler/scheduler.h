@@ -45,6 +45,7 @@ typedef enum {
     SCHED_E_IO,        /* a file or folder could not be written or read; or a caller's callback failed */
     SCHED_E_MLFLOW,    /* MLflow could not be reached or refused; what was done is kept: call again */
     SCHED_E_INTERNAL,  /* anything else (a thread, a socket, the event loop could not be set up) */
+    SCHED_E_INTERRUPTED, /* a stop or shutdown (a signal) cut a submission short: nothing was stored */
 } sched_err_t;
 
 const char *sched_strerror(sched_err_t e);   /* "bad input", ...; static */
@@ -235,6 +236,11 @@ typedef struct {
     char *name;                 /* the spec's name, or NULL */
     sched_job_state_t state;
     char *error;                /* why it failed, or NULL */
+    char *failure;              /* a failed job's kind of failure, or NULL: "output" (its result
+                                   files could not be written; every result is in the database),
+                                   "database" (the job database could not be written), "models"
+                                   (no score at all), "other". "output" and "database" are resumed
+                                   (resume or retry) without calling a model for what is committed */
     char *spec_json;            /* the spec as run (canonical JSON) */
     char *model, *base_model, *evaluator_model;   /* from the spec; base_model only when evaluated */
     int64_t created_at, started_at, finished_at;

@@ -19,7 +19,7 @@
 #include "mem.h"
 
 #define JOB_COLUMNS "job_id, name, spec_json, state, error, created_at, started_at, finished_at, records_total," \
-                    " records_invalid, out_dir, updated_at, owner, note, counts"
+                    " records_invalid, out_dir, updated_at, owner, note, counts, failure"
 #define OUTPUTS_SELECT "SELECT o.idx, o.target, o.model, o.response, o.from_dataset, o.error, o.in_tokens," \
                        " o.out_tokens, o.latency_ms, r.rid, r.prompt, r.reference, r.context, r.category, o.origin" \
                        " FROM outputs o JOIN records r ON r.job_id=o.job_id AND r.idx=o.idx" \
@@ -83,6 +83,7 @@ static const char *const sql[Q_MAX] = {
     [Q_UNIT_SCORES] = "SELECT count(*) FROM scores WHERE job_id=? AND idx=? AND target=?",
     [Q_JOB_PUBLISH] = "UPDATE jobs SET state=0, created_at=? WHERE job_id=? AND state=-1",
     [Q_JOBS_OWNED] = "SELECT job_id, state FROM jobs WHERE owner=? AND state IN (-1,0,1,5) ORDER BY created_at, rowid",
+    [Q_JOB_FAILURE] = "UPDATE jobs SET failure=? WHERE job_id=?",
 };
 
 static const char pragmas[] =
@@ -94,7 +95,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS jobs(job_id TEXT PRIMARY KEY, name TEXT, spec_json TEXT NOT NULL,"
     " state INTEGER NOT NULL, error TEXT, created_at INTEGER, started_at INTEGER, finished_at INTEGER,"
     " records_total INTEGER DEFAULT 0, records_invalid INTEGER DEFAULT 0, out_dir TEXT, updated_at INTEGER,"
-    " summary_json TEXT, owner TEXT, note TEXT, counts TEXT);"
+    " summary_json TEXT, owner TEXT, note TEXT, counts TEXT, failure TEXT);"
     "CREATE TABLE IF NOT EXISTS records(job_id TEXT NOT NULL, idx INTEGER NOT NULL, rid TEXT, prompt TEXT NOT NULL,"
     " reference TEXT, context TEXT, category TEXT, responses TEXT, PRIMARY KEY(job_id, idx)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS shards(job_id TEXT NOT NULL, shard_id INTEGER NOT NULL, first_idx INTEGER NOT NULL,"
@@ -208,6 +209,7 @@ static int migrate(store_t *s, char *err, size_t errlen)
         {"jobs", "note", "TEXT"},
         {"jobs", "counts", "TEXT"},
         {"jobs", "secret", "TEXT"},   /* store_secret.c */
+        {"jobs", "failure", "TEXT"},
         {"shards", "leases", "INTEGER NOT NULL DEFAULT 0"},
         {"outputs", "origin", "INTEGER NOT NULL DEFAULT 0"},
         {"scores", "cached", "INTEGER NOT NULL DEFAULT 0"},
@@ -399,6 +401,14 @@ int store_job_state(store_t *s, const char *job_id, int *state)
     return -1;
 }
 
+int store_job_set_failure(store_t *s, const char *job_id, const char *failure)
+{
+    sqlite3_stmt *st = store_stmt(s, Q_JOB_FAILURE);
+    store_bind_text(st, 1, failure);
+    store_bind_text(st, 2, job_id);
+    return store_step_done(s, st);
+}
+
 int store_job_set_note(store_t *s, const char *job_id, const char *note)
 {
     sqlite3_stmt *st = store_stmt(s, Q_JOB_NOTE);
@@ -520,6 +530,7 @@ void store_job_clear(store_job_t *j)
     free(j->out_dir);
     free(j->owner);
     free(j->note);
+    free(j->failure);
     memset(j, 0, sizeof(*j));
 }
 
@@ -543,6 +554,7 @@ static void job_from_row(sqlite3_stmt *st, store_job_t *j)
     j->note = store_col_text(st, 13);
     const unsigned char *counts = sqlite3_column_text(st, 14);
     if (counts) j->has_counts = store_counts_parse((const char *)counts, &j->counts) == 0;
+    j->failure = store_col_text(st, 15);
 }
 
 int store_job_get(store_t *s, const char *job_id, store_job_t *out)

@@ -98,6 +98,8 @@ int store_job_set_progress(store_t *s, const char *job_id, const store_counts_t 
 /* Counts them from the committed results (slow on a large job: once at open, not per status). */
 int store_job_count(store_t *s, const char *job_id, unsigned targets, size_t n_metrics, store_counts_t *c)
     __attribute__((warn_unused_result));
+/* What kind of failure a FAILED job had (job.h JOB_FAILURE_*: "output", "database", ...), or NULL. */
+int store_job_set_failure(store_t *s, const char *job_id, const char *failure) __attribute__((warn_unused_result));
 /* Sets state and error; RUNNING sets started_at (once), an ended state finished_at. */
 int store_job_set_state(store_t *s, const char *job_id, sched_job_state_t st, const char *error)
     __attribute__((warn_unused_result));
@@ -127,6 +129,7 @@ typedef struct {
     char *note;               /* the running engine's word on its fleet, or NULL */
     bool has_counts;          /* counts holds what the engine last wrote */
     store_counts_t counts;
+    char *failure;            /* a FAILED job's kind of failure ("output", "database", ...), or NULL */
 } store_job_t;
 void store_job_clear(store_job_t *j);   /* frees the members; accepts NULL */
 
@@ -179,6 +182,9 @@ int store_result_commit(store_t *s, const char *job_id, const result_t *r, bool 
  * database error or when cb returns non-zero. _page: the outputs at positions offset ..
  * offset+limit-1 of that order. */
 typedef int (*store_output_cb)(const record_t *rec, const result_t *res, void *arg);
+/* *bytes = a lower bound of what records.jsonl takes for the job's committed outputs (its texts
+ * and a floor per row and score): the free-space check before writing it. 0, or -1. */
+int store_outputs_bytes(store_t *s, const char *job_id, uint64_t *bytes) __attribute__((warn_unused_result));
 int store_outputs_each(store_t *s, const char *job_id, store_output_cb cb, void *arg)
     __attribute__((warn_unused_result));
 int store_outputs_page(store_t *s, const char *job_id, uint64_t offset, uint64_t limit, store_output_cb cb,
@@ -240,6 +246,10 @@ void store_unit_clear(store_unit_t *u);
  * error, end or summary. *missing gets the cells (record × target × metric) now missing, the
  * never-run ones of a stopped or failed job included; 0: nothing was changed (nothing to rerun).
  * 0, or -1 (rolled back). */
+/* A FAILED job whose files or database writes failed, made PENDING again as it is (error,
+ * failure, end and summary cleared; its shards and results untouched): the next engine opens it,
+ * runs what is missing and writes its files. 0, or -1. */
+int store_job_reopen(store_t *s, const char *job_id) __attribute__((warn_unused_result));
 int store_retry_prepare(store_t *s, const char *job_id, unsigned targets, size_t n_metrics, bool unscored,
                         uint64_t *missing) __attribute__((warn_unused_result));
 

@@ -132,8 +132,8 @@ int store_retry_prepare(store_t *s, const char *job_id, unsigned targets, size_t
                   " (SELECT count(*) FROM scores c WHERE c.job_id=?1 AND c.idx=r.idx) < ?2)",
                   job_id, cells, 0, NULL);
         rc |= run(s,
-                  "UPDATE jobs SET state=0, error=NULL, finished_at=NULL, summary_json=NULL, counts=NULL, note=NULL"
-                  " WHERE job_id=?1",
+                  "UPDATE jobs SET state=0, error=NULL, failure=NULL, finished_at=NULL, summary_json=NULL, counts=NULL,"
+                  " note=NULL WHERE job_id=?1",
                   job_id, 0, 0, NULL);
     }
     if (rc == 0 && *missing > 0) {
@@ -143,4 +143,12 @@ int store_retry_prepare(store_t *s, const char *job_id, unsigned targets, size_t
     if (store_in_tx(s) && store_rollback(s) < 0) log_error("%s: job %s: the rollback failed", s->path, job_id);
     if (rc) *missing = 0;
     return rc ? -1 : 0;
+}
+
+int store_job_reopen(store_t *s, const char *job_id)
+{
+    return run(s,
+               "UPDATE jobs SET state=0, error=NULL, failure=NULL, finished_at=NULL, summary_json=NULL, counts=NULL,"
+               " note=NULL WHERE job_id=?1 AND state=3",
+               job_id, 0, 0, NULL);
 }

@@ -17,7 +17,7 @@ enum {
     Q_SHARD_STATS,
     Q_JOB_CREATE_AS, Q_JOB_PROGRESS, Q_JOB_NOTE, Q_JOB_STATE_OF, Q_UNITS_OF, Q_METRICS_OF, Q_UNITS_DONE,
     Q_SHARDS_UNSENT, Q_JOB_PUBLISH, Q_JOBS_OWNED, Q_UNIT_SCORES, Q_SHARD_LEASES,
-    Q_MAX
+    Q_JOB_FAILURE, Q_MAX
 };
 
 /* The MLflow sync's statements, prepared on first use (the table may not exist in STORE_READ). */

@@ -279,3 +279,29 @@ int store_job_stats(store_t *s, const char *job_id, unsigned targets, size_t n_m
     if (own && store_commit(s) < 0) ret = -1;
     return ret;
 }
+
+int store_outputs_bytes(store_t *s, const char *job_id, uint64_t *bytes)
+{
+    /* What records.jsonl writes of each row at least: its texts once (JSON escaping only adds)
+     * and a floor for the keys and numbers around them. */
+    static const char *const q[] = {
+        "SELECT coalesce(sum(length(CAST(o.response AS BLOB)) + length(CAST(r.prompt AS BLOB)) +"
+        " coalesce(length(CAST(r.reference AS BLOB)), 0) + coalesce(length(CAST(r.category AS BLOB)), 0) +"
+        " coalesce(length(CAST(r.rid AS BLOB)), 0) + coalesce(length(CAST(o.error AS BLOB)), 0) + 300), 0)"
+        " FROM outputs o JOIN records r ON r.job_id=o.job_id AND r.idx=o.idx WHERE o.job_id=?1",
+        "SELECT coalesce(sum(coalesce(length(CAST(explanation AS BLOB)), 0) +"
+        " coalesce(length(CAST(rating AS BLOB)), 0) + coalesce(length(CAST(error AS BLOB)), 0) +"
+        " length(CAST(metric AS BLOB)) + 100), 0) FROM scores WHERE job_id=?1",
+    };
+    *bytes = 0;
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, q[i], -1, &st, NULL) != SQLITE_OK) return -1;
+        store_bind_text(st, 1, job_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) *bytes += (uint64_t)sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW) return -1;
+    }
+    return 0;
+}

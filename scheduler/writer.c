@@ -26,6 +26,7 @@ struct writer {
     written_t *done, **done_tail;
     size_t pending; /* handed over, not taken back */
     bool stopping;
+    atomic_int abort_current; /* writer_abort: the job being written stops (job_write) */
     store_t *st; /* the thread's own connection */
     void (*wake)(void *arg);
     void *arg;
@@ -51,11 +52,16 @@ static void *run(void *arg)
         written_t *wr = xcalloc(1, sizeof *wr);
         wr->job = it->job;
         job_t *j = it->job;
+        atomic_store(&w->abort_current, 0);   /* an abort asked for before this job began is not its */
+        j->write_abort = &w->abort_current;
         wr->state = job_write(j, w->st, it->state, it->workers, &wr->summary, &wr->jobj);
         free(it);
         /* The MLflow sync is recorded with the end, so that a sync the engine never got to queue
-         * (it stopped first) is found unfinished by the next one. */
-        if (j->spec->mlflow_tracking_uri && *j->spec->mlflow_tracking_uri) {
+         * (it stopped first) is found unfinished by the next one. A job whose writing was cut
+         * short has not ended: no sync (the next engine that ends it records one). */
+        if (!sched_job_state_ended(wr->state)) {
+            wr->sync_failed = true;
+        } else if (j->spec->mlflow_tracking_uri && *j->spec->mlflow_tracking_uri) {
             char err[1024];
             if (mlflow_sync_record(w->st, j->id, j->spec, j->out_dir, writer_mlflow_status(wr->state), wr->summary,
                                    wr->jobj, err, sizeof err) < 0) {
@@ -112,6 +118,8 @@ void writer_submit(writer_t *w, job_t *j, sched_job_state_t state, uint32_t work
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }
+
+void writer_abort(writer_t *w) { atomic_store(&w->abort_current, 1); }
 
 written_t *writer_take(writer_t *w)
 {

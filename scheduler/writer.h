@@ -8,7 +8,8 @@
  * engine hands a job over (and no longer touches it), the thread writes the jobs in order and
  * calls `wake` after each, and the engine takes the written ones on its next pass. A job that
  * syncs to MLflow has its sync recorded here too (mlflow_sync_record), in the same connection,
- * so the engine only has to queue it. Stopping lets
+ * so the engine only has to queue it. A signal (writer_abort) cuts the job being written short: it
+ * stays unended in the database for the next engine. Stopping lets
  * the job being written finish and leaves the queued ones unwritten: they are still RUNNING (or
  * STOPPING) in the database, so the next engine opens and ends them again. */
 #ifndef LLMAJ_WRITER_H
@@ -28,7 +29,8 @@ typedef struct written {
     job_t *job;
     sched_job_state_t state;
     cJSON *summary, *jobj;
-    bool sync_failed; /* it wants an MLflow sync that could not be recorded (logged) */
+    bool sync_failed; /* it wants an MLflow sync that could not be recorded (logged), or its writing
+                         was cut short (state not ended): no sync to queue */
     struct written *next;
 } written_t;
 
@@ -41,6 +43,10 @@ writer_t *writer_start(const char *db_path, void (*wake)(void *arg), void *arg, 
 
 /* Hands job j over (the writer owns it now) to be written as `state`. */
 void writer_submit(writer_t *w, job_t *j, sched_job_state_t state, uint32_t workers);
+
+/* Cuts short the writing of the job being written now, if any (a signal): it stays unended in
+ * the database (job_write) and comes back with that state. Jobs written later are not affected. */
+void writer_abort(writer_t *w);
 
 /* The jobs written since the last call, in order; caller owns the list (written_free). */
 written_t *writer_take(writer_t *w);

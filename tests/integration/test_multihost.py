@@ -168,10 +168,11 @@ class World:
         the token from the Secret in LLMAJ_TOKEN. The dataset lies on the service's volume (a path
         in a spec is the service's). Returns the job id."""
         dataset = self.dataset(svc, records)
+        unique = f"{name}-{self.runs}"
         here = os.path.join(self.workdir, f"client-{self.runs}")
         os.makedirs(here)
         with open(os.path.join(here, "job.json"), "w") as f:
-            json.dump({"name": name, "model": "openai-api/mock/ft", "evaluator_model": "anthropic/judge",
+            json.dump({"name": unique, "model": "openai-api/mock/ft", "evaluator_model": "anthropic/judge",
                        "dataset": dataset, "builtin_metrics": METRICS, "output_path": f"{PVC}/runs",
                        "shard_size": shard_size}, f)
         own(here, 0o755)
@@ -180,7 +181,20 @@ class World:
                            ["/usr/local/bin/llmaj", "evaluate", "--spec", "/spec/job.json", "--scheduler", API],
                            {"LLMAJ_TOKEN": self.token}, [(here, "/spec", True)])
         assert cli.wait(timeout=120) == 0, cli.out() + cli.log()
-        return cli.out().strip().splitlines()[-1]
+        # `llmaj evaluate` prints the job id; buildah's relay of a container's stdout has been seen
+        # to lose that one line on a loaded machine (exit 0, empty file), so read it for a while,
+        # then ask the service for the job by its unique name.
+        end = time.time() + 10
+        while not cli.out().strip() and time.time() < end:
+            time.sleep(0.1)
+        if cli.out().strip():
+            return cli.out().strip().splitlines()[-1]
+        st, listed = self.api("GET", "/v1/jobs")
+        assert st == 200, listed
+        ids = [j["job_id"] for j in listed["jobs"] if j.get("name") == unique]
+        assert len(ids) == 1, (unique, listed, cli.log())
+        print(f"llmaj evaluate's stdout was lost in the container relay; job {ids[0]} found by its name")
+        return ids[0]
 
     def dataset(self, svc, records):
         """A dataset of `records` lines on the service's volume; its path as the service sees it."""

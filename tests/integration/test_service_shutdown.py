@@ -5,8 +5,8 @@ broker, two workers and the mock LLM on 127.0.0.1:
     would exit 1), says BYE, cancels its job's shards at the broker so the fleet stops working for
     it, and leaves the job `running` in its database; started again on the same database it takes
     the job up by itself, and the job ends with every result exactly once;
-  - the bound: while a request it had taken cannot finish (a submission reading a dataset that
-    never ends: a FIFO), everything new is answered 503 but /healthz, a second signal exits at
+  - the bound: while a request it had taken cannot finish (a submission whose s3:// output is
+    checked against an endpoint that never answers), everything new is answered 503 but /healthz, a second signal exits at
     once, and otherwise the deadline exits with status 1, naming what it was still doing; the next
     start on the database serves as usual.
 
@@ -14,6 +14,7 @@ Times (SIGTERM to exit, model calls redone after the restart) are printed, never
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -171,29 +172,57 @@ def test_sigterm_midjob_clean_exit_then_resumed(procs, fleet):
     assert inference >= n
 
 
+class _Silent:
+    """A TCP server that takes connections and never answers (an S3 endpoint gone quiet)."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
 def test_shutdown_is_bounded(procs, fleet, tmp_path):
     tmp = fleet["tmp"]
-    fifo = os.path.join(tmp, "never-ending.jsonl")
-    os.mkfifo(fifo)
-    bad = spec(tmp, 10, "fifo")
-    bad["dataset"] = fifo
+    # A submission that cannot finish: its s3:// output is checked against an S3 endpoint that never
+    # answers. (A dataset no longer can hang one: reading it stops at the shutdown.)
+    quiet = _Silent()
+    bad = spec(tmp, 10, "stuck")
+    bad.update(output_path="s3://bucket/prefix", region="us-east-1")
+    env = dict(fleet["env"], AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="secret",
+               AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{quiet.port}")
 
     def hang_a_submission(svc):
-        """POSTs a job whose dataset never ends, from a thread; returns once the service reads it."""
+        """POSTs the stuck job from a thread; returns once the service is waiting on the endpoint."""
+        before = len(quiet.conns)
+
         def post():
             try:
                 svc.call("POST", "/v1/jobs", bad, timeout=120)
             except OSError:
                 pass   # the service exits with it unanswered: what the test makes happen
         threading.Thread(target=post, daemon=True).start()
-        # The submission is under way once the service holds the FIFO open (a writer's open returns).
-        fd = os.open(fifo, os.O_WRONLY)
-        os.write(fd, b'{"prompt": "first line of a dataset that never ends"}\n')
-        return fd
+        end = time.time() + 120
+        while len(quiet.conns) == before:
+            assert time.time() < end and svc.p.poll() is None, svc.log()[-3000:]
+            time.sleep(0.05)
 
     # A second signal: at once, status 1.
-    svc = Service(procs, tmp, fleet["broker"], fleet["env"], timeout_s=600).start()
-    fd = hang_a_submission(svc)
+    svc = Service(procs, tmp, fleet["broker"], env, timeout_s=600).start()
+    hang_a_submission(svc)
     svc.p.send_signal(signal.SIGTERM)
     end = time.time() + 60
     while "signal 15" not in svc.log() and time.time() < end:
@@ -208,19 +237,18 @@ def test_shutdown_is_bounded(procs, fleet, tmp_path):
     svc.p.send_signal(signal.SIGTERM)
     assert svc.p.wait(timeout=60) == 1
     assert "a second signal: exiting now, still waiting for the requests it had taken" in svc.log()
-    os.close(fd)
 
     # The deadline: status 1 past --shutdown-timeout, naming what it was doing.
     svc.timeout_s = 2
     svc.start()
-    fd = hang_a_submission(svc)
+    hang_a_submission(svc)
     t0 = time.time()
     svc.p.send_signal(signal.SIGTERM)
     assert svc.p.wait(timeout=120) == 1
     print(f"\ncut short by the deadline after {time.time() - t0:.2f} s (--shutdown-timeout 2)")
     assert "shutdown not over after 2 s (--shutdown-timeout), still waiting for the requests it had taken" in \
         svc.log()
-    os.close(fd)
+    quiet.close()
 
     # The next start serves as usual; the cut-short submission left no job.
     svc.timeout_s = 20

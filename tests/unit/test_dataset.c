@@ -268,6 +268,57 @@ static void test_open_errors(void)
     dataset_close(NULL);
 }
 
+/* Only regular files; a cap on their size; reading stops when asked to. */
+static void test_bounds(void)
+{
+    char err[512];
+    /* a named pipe is refused at once, without waiting for a writer */
+    CHECK(mkfifo(path_of("pipe.jsonl"), 0600) == 0);
+    CHECK(dataset_open(path_of("pipe.jsonl"), 0, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "pipe.jsonl: is a named pipe, not a regular file") != NULL);
+    unlink(path_of("pipe.jsonl"));
+    CHECK(dataset_open("/dev/zero", 0, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "/dev/zero: is a character device, not a regular file") != NULL);
+    CHECK(dataset_open(dir, 0, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "is a directory, not a regular file") != NULL);
+
+    /* the cap at open: the file's size against it */
+    write_text("capped.jsonl", "{\"prompt\":\"a\"}\n{\"prompt\":\"b\"}\n");   /* 30 bytes */
+    CHECK(dataset_open_capped(path_of("capped.jsonl"), 0, 29, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "capped.jsonl: the file is 30 bytes, larger than the cap of 29 bytes (dataset_max_bytes)"));
+    dataset_t *d = dataset_open_capped(path_of("capped.jsonl"), 0, 30, err, sizeof(err));
+    CHECK(d != NULL);
+    dataset_close(&d);
+
+    /* the cap while reading (a file that grew, a stream): the bytes from the source */
+    errlist_t e;
+    errlist_init(&e, 10);
+    record_t r;
+    d = dataset_open(path_of("capped.jsonl"), 0, err, sizeof(err));
+    dataset_limit(d, 20, NULL);
+    CHECK(dataset_next(d, &r, &e) == -1);
+    CHECK(e.count == 1 && strstr(e.msgs[0], "capped.jsonl: larger than the cap of 20 bytes (dataset_max_bytes)"));
+    CHECK(!dataset_interrupted(d));
+    dataset_close(&d);
+    errlist_free(&e);
+
+    /* cancelled: the next read from the source fails, and says so */
+    atomic_int cancel = 0;
+    errlist_init(&e, 10);
+    d = dataset_open(path_of("capped.jsonl"), 0, err, sizeof(err));
+    dataset_limit(d, 0, &cancel);
+    CHECK(dataset_next(d, &r, &e) == 1);
+    record_clear(&r);
+    atomic_store(&cancel, 1);
+    CHECK(dataset_next(d, &r, &e) == 1);   /* already read: the second line is in the buffer */
+    record_clear(&r);
+    CHECK(dataset_next(d, &r, &e) == -1);   /* the end needs one more read: refused */
+    CHECK(dataset_interrupted(d));
+    CHECK(e.count == 1 && strstr(e.msgs[0], "capped.jsonl: interrupted after line 2"));
+    dataset_close(&d);
+    errlist_free(&e);
+}
+
 static void test_bad_gzip(void)
 {
     /* a gzip file cut in the middle */
@@ -506,6 +557,7 @@ int main(void)
     test_utf8();
     test_line_limit();
     test_open_errors();
+    test_bounds();
     test_bad_gzip();
     test_validate();
     test_source();

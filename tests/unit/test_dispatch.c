@@ -132,7 +132,7 @@ static void env_start(env_t *e, int n_records)
     errlist_t errs;
     errlist_init(&errs, 0);
     char id[SCHED_JOB_ID_MAX], *used = NULL, err[512];
-    CHECK(job_submit(&sin, db, NULL, &used, id, &errs) == SCHED_OK);
+    CHECK(job_submit(&sin, db, NULL, NULL, &used, id, &errs) == SCHED_OK);
     e->st = store_open(db, STORE_WRITE, err, sizeof err);
     e->j = job_open(e->st, id, err, sizeof err);
     CHECK(e->j != NULL);

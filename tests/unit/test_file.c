@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "file.h"
@@ -199,6 +200,47 @@ static void test_atomic(void)
     free(p);
 }
 
+/* Temporaries of processes that are gone are removed; a live process's (ours) and other names stay. */
+static void test_sweep(void)
+{
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    CHECK(dead > 0);
+    int status;
+    CHECK(waitpid(dead, &status, 0) == dead);   /* reaped: no such process any more */
+    char *target = at("sw.jsonl");
+    char *gone = xasprintf("%s.tmp-%ld-3", target, (long)dead), *old = xasprintf("%s.tmp", target);
+    char *live = xasprintf("%s.tmp-%ld-0", target, (long)getpid()), *other = at("sw.jsonl.tmpfoo");
+    char *unrelated = at("other.jsonl.tmp");
+    put(gone, "half");
+    put(old, "half");
+    put(live, "mine");
+    put(other, "x");
+    put(unrelated, "x");
+    CHECK(file_atomic_sweep(target) == 2);
+    CHECK(access(gone, F_OK) != 0 && access(old, F_OK) != 0);
+    CHECK(access(live, F_OK) == 0 && access(other, F_OK) == 0 && access(unrelated, F_OK) == 0);
+    CHECK(file_atomic_sweep(target) == 0);
+    unlink(live);
+    unlink(other);
+    unlink(unrelated);
+    free(gone);
+    free(old);
+    free(live);
+    free(other);
+    free(unrelated);
+    free(target);
+
+    uint64_t bytes = 0;
+    char err[256];
+    CHECK(file_free_space(dir, &bytes, err, sizeof err) == 0 && bytes > 0);
+    char *missing = at("no/such/folder");
+    CHECK(file_free_space(missing, &bytes, err, sizeof err) == -1);
+    CHECK_HAS(err, "cannot read the free space of ");
+    CHECK_HAS(err, "No such file or directory");
+    free(missing);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -210,6 +252,7 @@ int main(void)
     test_read();
     test_mkdirs();
     test_atomic();
+    test_sweep();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

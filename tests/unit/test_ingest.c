@@ -34,7 +34,8 @@ static job_t *open_job(const char *db, int n, int base, store_t **st)
     errlist_init(&errs, 0);
     char id[SCHED_JOB_ID_MAX], *used = NULL, err[512];
     job_t *j = NULL;
-    if (job_submit(&in, db, NULL, &used, id, &errs) == SCHED_OK && (*st = store_open(db, STORE_WRITE, err, sizeof err)))
+    if (job_submit(&in, db, NULL, NULL, &used, id, &errs) == SCHED_OK &&
+        (*st = store_open(db, STORE_WRITE, err, sizeof err)))
         j = job_open(*st, id, err, sizeof err);
     errlist_print(&errs, stderr, "  submit: ");
     errlist_free(&errs);

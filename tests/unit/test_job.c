@@ -22,7 +22,7 @@ static char *dir;
 static sched_err_t submit(const char *spec, const char *db, char **used, char *id, errlist_t *errs)
 {
     sched_submit_t in = {.spec_json = spec, .len = strlen(spec), .origin = "spec.json", .base_dir = dir};
-    return job_submit(&in, db, NULL, used, id, errs);
+    return job_submit(&in, db, NULL, NULL, used, id, errs);
 }
 
 static int count_jobs(const store_job_t *j, void *arg)
@@ -228,9 +228,19 @@ static sched_job_state_t end_with(const char *db, const char *id, int ok, char h
     if (how == 's') j->stop_requested = true;
     if (how == 'f') job_fail(j, "the %s went wrong", "thing");
     if (how == 'f') job_fail(j, "and then another");   /* only the first is kept */
+    if (how == 'o') job_fail_as(j, JOB_FAILURE_OUTPUT, "cannot write the result files: disk full");
+    if (how == 'd') job_fail_as(j, JOB_FAILURE_DATABASE, "database: cannot commit results: disk full");
+    atomic_int cut = 1;
+    if (how == 'i') j->write_abort = &cut;
     CHECK(job_over(j));
     cJSON *jobj = NULL;
     sched_job_state_t state = job_write(j, st, job_final_state(j), 3, summary, &jobj);
+    if (how == 'i') {   /* interrupted: nothing written, nothing stored */
+        CHECK(state == SCHED_JOB_RUNNING && !*summary && !jobj);
+        job_destroy(&j);
+        store_close(&st);
+        return state;
+    }
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(jobj, "status");
     CHECK(cJSON_IsString(status) && !strcmp(status->valuestring, sched_job_state_name(state)));
     CHECK(cJSON_GetObjectItemCaseSensitive(jobj, "workers_seen")->valuedouble == 3);
@@ -288,6 +298,51 @@ static void test_end(void)
     cJSON_Delete(summary);
     st = store_open(db, STORE_READ, err, sizeof err);
     CHECK(store_job_get(st, id, &row) == 0 && row.error && !strcmp(row.error, "the thing went wrong"));
+    CHECK(row.failure && !strcmp(row.failure, "other"));
+    store_job_clear(&row);
+    store_close(&st);
+    /* ... which a retry does not reopen: every cell is committed without an error */
+    errlist_t errs;
+    errlist_init(&errs, 0);
+    uint64_t cells = 9;
+    CHECK(job_prepare_retry(db, id, false, &cells, &errs) == SCHED_E_STATE && cells == 0);
+    errlist_free(&errs);
+    free(out);
+
+    /* The files (or the database) failed: the kind is stored, and a retry reopens the job as it
+     * is, nothing to rerun, for its files to be written again. */
+    for (const char *how = "od"; *how; how++) {
+        out = stored_job(db, 0, id);
+        log_set_level(LOG_OFF);
+        CHECK(end_with(db, id, 7, *how, &summary) == SCHED_JOB_FAILED);
+        log_set_level(LOG_ERROR);
+        cJSON_Delete(summary);
+        st = store_open(db, STORE_READ, err, sizeof err);
+        CHECK(store_job_get(st, id, &row) == 0 && row.failure &&
+              !strcmp(row.failure, *how == 'o' ? "output" : "database"));
+        store_job_clear(&row);
+        store_close(&st);
+        errlist_init(&errs, 0);
+        cells = 9;
+        CHECK(job_prepare_retry(db, id, false, &cells, &errs) == SCHED_OK && cells == 0 && errs.count == 0);
+        errlist_free(&errs);
+        st = store_open(db, STORE_READ, err, sizeof err);
+        CHECK(store_job_get(st, id, &row) == 0 && row.state == SCHED_JOB_PENDING && !row.failure && !row.error &&
+              row.finished_at == 0);
+        store_job_clear(&row);
+        store_close(&st);
+        CHECK(end_with(db, id, 7, 'n', &summary) == SCHED_JOB_SUCCEEDED);   /* and it ends well */
+        cJSON_Delete(summary);
+        free(out);
+    }
+
+    /* Writing cut short by a signal: the job stays running in the database, for a resume. */
+    out = stored_job(db, 0, id);
+    log_set_level(LOG_OFF);
+    CHECK(end_with(db, id, 7, 'i', &summary) == SCHED_JOB_RUNNING);
+    log_set_level(LOG_ERROR);
+    st = store_open(db, STORE_READ, err, sizeof err);
+    CHECK(store_job_get(st, id, &row) == 0 && row.state == SCHED_JOB_RUNNING && !row.failure);
     store_job_clear(&row);
     store_close(&st);
     free(out);

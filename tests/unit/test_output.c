@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "file.h"
@@ -61,7 +62,7 @@ static void fix_start(fix_t *f, const char *db)
     errlist_t errs;
     errlist_init(&errs, 0);
     char *used = NULL, err[512];
-    CHECK(job_submit(&in, db, NULL, &used, f->id, &errs) == SCHED_OK);
+    CHECK(job_submit(&in, db, NULL, NULL, &used, f->id, &errs) == SCHED_OK);
     f->st = store_open(db, STORE_WRITE, err, sizeof err);
     f->spec = spec_parse(spec, strlen(spec), "spec", NULL, &errs);
     cJSON *cj = spec_to_json(f->spec);
@@ -206,12 +207,51 @@ static void test_write(void)
     free(db);
 }
 
+/* Cut short by its abort flag: OUTPUT_INTERRUPTED, nothing written, no temporary left; a killed
+ * writer's temporaries are swept by the next write. */
+static void test_interrupted(void)
+{
+    fix_t f;
+    char *db = xasprintf("%s/i.db", dir);
+    fix_start(&f, db);
+    char *out_dir = xasprintf("%s/outi/%s", dir, f.id);
+    atomic_int abort_flag = 1;
+    output_info_t oi = {.job_id = f.id, .spec = f.spec, .spec_json = f.spec_json, .out_dir = out_dir,
+                        .state = SCHED_JOB_SUCCEEDED, .records = 4, .shards = 2, .abort = &abort_flag};
+    cJSON *sum = NULL, *job = NULL;
+    char err[512];
+    CHECK(output_write(f.st, &oi, &sum, &job, err, sizeof err) == OUTPUT_INTERRUPTED);
+    CHECK(!sum && !job && strstr(err, "interrupted"));
+    CHECK(tmp_files(out_dir) == 0);
+    char *rec = xasprintf("%s/records.jsonl", out_dir), *stale = xasprintf("%s/summary.json.tmp", out_dir);
+    CHECK(access(rec, F_OK) != 0);
+    FILE *fp = fopen(stale, "w");
+    CHECK(fp != NULL);
+    if (fp) fclose(fp);
+    atomic_store(&abort_flag, 0);
+    CHECK(output_write(f.st, &oi, &sum, &job, err, sizeof err) == 0);
+    CHECK(access(rec, F_OK) == 0 && access(stale, F_OK) != 0);
+    CHECK(tmp_files(out_dir) == 0);
+    uint64_t need = 0;
+    CHECK(store_outputs_bytes(f.st, f.id, &need) == 0);
+    struct stat sb;
+    CHECK(stat(rec, &sb) == 0 && need > 0 && need <= (uint64_t)sb.st_size);   /* a lower bound */
+    cJSON_Delete(sum);
+    cJSON_Delete(job);
+    free(rec);
+    free(stale);
+    free(out_dir);
+    fix_stop(&f);
+    free(db);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
     dir = jobfix_tmpdir("test_output");
     jobfix_env("http://127.0.0.1:9");
     test_write();
+    test_interrupted();
     jobfix_rmdir(dir);
     free(dir);
     return check_summary("test_output");

@@ -43,7 +43,7 @@ static void submit(const char *name, int base, const char *extra, char *id)
     errlist_t errs;
     errlist_init(&errs, 0);
     char *used = NULL;
-    CHECK(job_submit(&in, db_path, NULL, &used, id, &errs) == SCHED_OK);
+    CHECK(job_submit(&in, db_path, NULL, NULL, &used, id, &errs) == SCHED_OK);
     errlist_print(&errs, stderr, "  ");
     errlist_free(&errs);
     free(used);

@@ -197,6 +197,16 @@ static void test_nul_escapes(void)
     CHECK(fails("{\"prompt\": \"p\", \"modelResponses\": [{\"response\": \"r\", \"modelIdentifier\": \"m\\u0000\"}]}",
                 "key `modelResponses[0].modelIdentifier`", 1));
     CHECK(fails("{\"prompt\\u0000x\": \"p\"}", "a key contains a NUL character", 0));
+    /* every text field llmaj reads, each alias included: FILE:LINE and the key */
+    static const char *const fields[] = {"referenceResponse", "reference", "ground_truth", "answer", "category",
+                                         "context", "id"};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        char line[256], needle[128];
+        snprintf(line, sizeof line, "{\"prompt\": \"p\", \"%s\": \"x\\u0000y\"}", fields[i]);
+        snprintf(needle, sizeof needle, "data.jsonl:7: key `%s` contains a NUL character", fields[i]);
+        CHECK(fails(line, needle, 1));
+    }
+    CHECK(fails("{\"query\": \"q\\u0000\"}", "data.jsonl:7: key `query` contains a NUL character", 0));
     /* not a NUL: an escaped backslash before u0000, other \u escapes, columns llmaj does not read */
     record_t r;
     errlist_t e;

@@ -26,7 +26,7 @@ static sched_err_t submit(const char *spec, char id[SCHED_JOB_ID_MAX], errlist_t
     sched_submit_t in = {.spec_json = spec, .len = strlen(spec), .origin = "spec"};
     errlist_init(errs, 0);
     char *used = NULL;
-    sched_err_t rc = job_submit(&in, db, NULL, &used, id, errs);
+    sched_err_t rc = job_submit(&in, db, NULL, NULL, &used, id, errs);
     free(used);
     return rc;
 }

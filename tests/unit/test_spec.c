@@ -178,6 +178,7 @@ static void test_defaults(void)
     CHECK(strcmp(s->output_path, "runs/") == 0);
     CHECK(s->region == NULL && s->job_name == NULL && s->judge_system_prompt == NULL);
     CHECK(s->shard_size == 64 && !s->skip_invalid);
+    CHECK(s->dataset_max_bytes == SPEC_DATASET_MAX_BYTES_DEFAULT && s->dataset_max_bytes == (uint64_t)10 << 30);
     CHECK(s->inference.max_tokens == 1024 && s->inference.temperature == 0 && s->inference.top_p < 0);
     CHECK(s->judge.max_tokens == 1024 && s->judge.temperature == 0 && s->judge.top_p < 0);
     CHECK(s->n_limits == 0 && s->mlflow_tracking_uri == NULL && s->mlflow_experiment == NULL);
@@ -186,6 +187,7 @@ static void test_defaults(void)
     char *t = cJSON_PrintUnformatted(j);
     CHECK(strstr(t, "\"output_path\":\"runs/\"") && strstr(t, "\"shard_size\":64") &&
           strstr(t, "\"judge\":{\"max_tokens\":1024,\"temperature\":0}") && !strstr(t, "\"model\""));
+    CHECK(!strstr(t, "dataset_max_bytes"));   /* the default is not written into the canonical spec */
     errlist_t e2;
     spec_t *s2 = parse(t, NULL, &e2);
     CHECK(s2 && s2->model == NULL && s2->n_metrics == 1 && !s2->evaluate_base_model);
@@ -406,6 +408,23 @@ static void test_numbers(void)
     CHECK(rejects(",\"shard_size\": 1.5", "shard_size: must be an integer from 1 to 10000, got 1.5"));
     CHECK(rejects(",\"shard_size\": \"64\"", "shard_size: must be an integer from 1 to 10000, got string \"64\""));
     CHECK(rejects(",\"shard_size\": true", "got true"));
+
+    errlist_t e;
+    spec_t *s = parse_with(",\"dataset_max_bytes\": 1048576", &e);
+    CHECK(s && s->dataset_max_bytes == 1048576);
+    if (s) {
+        cJSON *j = spec_to_json(s);
+        char *t = cJSON_PrintUnformatted(j);
+        CHECK(strstr(t, "\"dataset_max_bytes\":1048576") != NULL);   /* kept with the job */
+        free(t);
+        cJSON_Delete(j);
+    }
+    spec_destroy(&s);
+    errlist_free(&e);
+    CHECK(accepts(",\"dataset_max_bytes\": 1"));
+    CHECK(rejects(",\"dataset_max_bytes\": 0", "dataset_max_bytes: must be a number from 1 to"));
+    CHECK(rejects(",\"dataset_max_bytes\": 1.5", "dataset_max_bytes: must be a whole number of bytes, got 1.5"));
+    CHECK(rejects(",\"dataset_max_bytes\": \"10G\"", "dataset_max_bytes: must be a number from 1 to"));
 
     CHECK(accepts(",\"inference\": {\"max_tokens\": 200000, \"temperature\": 2, \"top_p\": 0}"));
     CHECK(accepts(",\"judge\": {\"max_tokens\": 1, \"temperature\": 0.0, \"top_p\": 1}"));

@@ -62,7 +62,14 @@ int main(void)
     s = set(SPECFLAG_FIRST + 16, NULL, &rc);
     CHECK_STR(s, "{\"cache\":true}");
     free(s);
-    s = set(SPECFLAG_FIRST + 17, "y", &rc);
+    s = set(SPECFLAG_FIRST + 17, "1048576", &rc);
+    CHECK_STR(s, "{\"dataset_max_bytes\":1048576}");
+    free(s);
+    s = set(SPECFLAG_FIRST + 17, "lots", &rc);
+    CHECK(rc < 0);
+    CHECK_HAS(s, "--dataset-max-bytes");
+    free(s);
+    s = set(SPECFLAG_FIRST + 18, "y", &rc);
     CHECK(rc == 0);
     free(s);
     return check_summary("test_specflags");

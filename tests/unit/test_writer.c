@@ -38,7 +38,7 @@ static job_t *finished_job(const char *db, store_t **st, char *id)
     errlist_init(&errs, 0);
     char *used = NULL;
     sched_submit_t in = {.spec_json = spec, .len = strlen(spec), .origin = "spec"};
-    CHECK(job_submit(&in, db, NULL, &used, id, &errs) == SCHED_OK);
+    CHECK(job_submit(&in, db, NULL, NULL, &used, id, &errs) == SCHED_OK);
     errlist_free(&errs);
     free(used);
     free(spec);
