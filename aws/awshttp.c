@@ -206,8 +206,7 @@ int awshttp_do(awshttp_t *h, const awshttp_req_t *req, awshttp_resp_t *resp)
                      x.cap);
         else if (resp->sink_failed)
             snprintf(resp->error, sizeof resp->error, "%s %s: the transfer was stopped by its reader", method, where);
-        else if (resp->cancelled)
-            snprintf(resp->error, sizeof resp->error, "%s %s: interrupted", method, where);
+        else if (resp->cancelled) snprintf(resp->error, sizeof resp->error, "%s %s: interrupted", method, where);
         else snprintf(resp->error, sizeof resp->error, "%s %s: %s", method, where, curl_easy_strerror(rc));
         resp->status = status;
         return -1;

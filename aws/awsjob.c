@@ -38,7 +38,7 @@ char *awsjob_spec_with_region(const char *json, size_t len)
     if ((!r || cJSON_IsNull(r)) && awscreds_region(NULL, NULL, region, sizeof region, err, sizeof err) == 0) {
         cJSON_DeleteItemFromObjectCaseSensitive(root, "region");
         cJSON_AddStringToObject(root, "region", region);
-        out = jsonprint(root, false);   /* the spec's numbers unchanged (lib/jsonprint.h) */
+        out = jsonprint(root, false); /* the spec's numbers unchanged (lib/jsonprint.h) */
         log_debug("the job's region is %s (from the scheduler's environment or AWS profile)", region);
     }
     cJSON_Delete(root);

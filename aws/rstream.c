@@ -40,13 +40,13 @@ struct rstream {
     size_t win_pos;
     /* https */
     awshttp_t *http;
-    FILE *spool; /* the current window's body (or the whole object) */
-    bool whole;  /* the server ignored Range: the spool is the whole object */
-    uint64_t spooled;         /* body bytes of the current answer */
+    FILE *spool;      /* the current window's body (or the whole object) */
+    bool whole;       /* the server ignored Range: the spool is the whole object */
+    uint64_t spooled; /* body bytes of the current answer */
     /* bounds (rstream_opts_t) */
     const atomic_int *cancel;
     uint64_t max_bytes;
-    const char *cut;          /* why the sink stopped a transfer, or NULL */
+    const char *cut; /* why the sink stopped a transfer, or NULL */
 };
 
 static bool loopback_http(const char *uri)

@@ -32,7 +32,7 @@ typedef struct {
     /* Once *cancel (may be NULL) is non-zero, an https transfer under way is cut short and every
      * read fails with "URI: interrupted" (an S3 window, at most `window` bytes, completes first). */
     const atomic_int *cancel;
-    uint64_t max_bytes;  /* an https server that ignores Range: its body spooled up to this; 0 = no cap */
+    uint64_t max_bytes; /* an https server that ignores Range: its body spooled up to this; 0 = no cap */
 } rstream_opts_t;
 
 /* True for the URIs rstream reads (s3://, https://, http:// to a loopback host). */

@@ -22,7 +22,7 @@
 #include <strings.h>
 
 #define CREQ_MAX ((size_t)4 << 20) /* bound on a canonical request (URI, query and headers) */
-#define SCOPE_PART_MAX 63           /* region and service names */
+#define SCOPE_PART_MAX 63          /* region and service names */
 
 void sigv4_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -37,8 +37,8 @@ void sigv4_seterr(char *err, size_t errlen, const char *fmt, ...)
 
 static int is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == '~';
 }
 
 static int hexval(unsigned char c)
@@ -62,8 +62,7 @@ static void hex_lower(const unsigned char *p, size_t n, char *out)
 /* True if s[i] starts a "%XX" escape within s[0..n). */
 static int is_escape(const char *s, size_t n, size_t i)
 {
-    return s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-           hexval((unsigned char)s[i + 2]) >= 0;
+    return s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 && hexval((unsigned char)s[i + 2]) >= 0;
 }
 
 /* Appends s[0..n) URI-encoded: unreserved bytes as they are, '/' kept if keep_slash, a valid
@@ -95,8 +94,7 @@ static size_t pct_decode(const char *s, size_t n, char *out)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         if (is_escape(s, n, i)) {
-            out[o++] = (char)(hexval((unsigned char)s[i + 1]) << 4 |
-                              hexval((unsigned char)s[i + 2]));
+            out[o++] = (char)(hexval((unsigned char)s[i + 1]) << 4 | hexval((unsigned char)s[i + 2]));
             i += 2;
         } else {
             out[o++] = s[i];
@@ -197,8 +195,7 @@ static int canonical_query(buf_t *b, const char *q, size_t n)
     }
     buf_free(&tmp);
     if (rc == 0) qsort(ps, np, sizeof(*ps), qparam_cmp);
-    for (size_t k = 0; rc == 0 && k < np; k++)
-        rc = buf_printf(b, "%s%s=%s", k ? "&" : "", ps[k].key, ps[k].value);
+    for (size_t k = 0; rc == 0 && k < np; k++) rc = buf_printf(b, "%s%s=%s", k ? "&" : "", ps[k].key, ps[k].value);
     for (size_t k = 0; k < cap; k++) {
         free(ps[k].key);
         free(ps[k].value);
@@ -261,9 +258,8 @@ static char *canon_name(const char *name)
     return out;
 }
 
-int sigv4_canonical_request(const char *method, const char *path_and_query,
-                            const sigv4_header_t *headers, size_t n_headers,
-                            const char *payload_hash, const char *service, char **out_creq,
+int sigv4_canonical_request(const char *method, const char *path_and_query, const sigv4_header_t *headers,
+                            size_t n_headers, const char *payload_hash, const char *service, char **out_creq,
                             char **out_signed_headers, char *err, size_t errlen)
 {
     *out_creq = NULL;
@@ -315,22 +311,19 @@ int sigv4_canonical_request(const char *method, const char *path_and_query,
         qsort(hs, n_headers, sizeof(*hs), hent_cmp);
         if (buf_printf(&b, "%s\n", method) < 0 ||
             canonical_uri(&b, path_and_query, plen, service && strcmp(service, "s3") == 0) < 0 ||
-            buf_putc(&b, '\n') < 0 || canonical_query(&b, query, qlen) < 0 ||
-            buf_putc(&b, '\n') < 0)
+            buf_putc(&b, '\n') < 0 || canonical_query(&b, query, qlen) < 0 || buf_putc(&b, '\n') < 0)
             rc = -1;
         for (size_t i = 0; rc == 0 && i < n_headers; i++) {
             int first = i == 0 || strcmp(hs[i].name, hs[i - 1].name) != 0;
             if (first) {
-                if ((i && buf_putc(&b, '\n') < 0) ||
-                    buf_printf(&b, "%s:%s", hs[i].name, hs[i].value) < 0 ||
+                if ((i && buf_putc(&b, '\n') < 0) || buf_printf(&b, "%s:%s", hs[i].name, hs[i].value) < 0 ||
                     buf_printf(&sh, "%s%s", i ? ";" : "", hs[i].name) < 0)
                     rc = -1;
             } else if (buf_printf(&b, ",%s", hs[i].value) < 0) {
                 rc = -1;
             }
         }
-        if (rc == 0 && (buf_printf(&b, "%s\n%s\n%s", n_headers ? "\n" : "",
-                                   sh.data ? sh.data : "", payload_hash) < 0))
+        if (rc == 0 && (buf_printf(&b, "%s\n%s\n%s", n_headers ? "\n" : "", sh.data ? sh.data : "", payload_hash) < 0))
             rc = -1;
         if (rc < 0) sigv4_seterr(err, errlen, "sigv4: canonical request exceeds %zu bytes", CREQ_MAX);
     }
@@ -367,8 +360,7 @@ void sigv4_sha256_hex(const void *data, size_t len, char out[65])
 void sigv4_format_date(time_t t, char out[17])
 {
     struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm) != 16)
-        snprintf(out, 17, "19700101T000000Z");
+    if (!gmtime_r(&t, &tm) || strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm) != 16) snprintf(out, 17, "19700101T000000Z");
 }
 
 int sigv4_parse_date(const char *s, time_t *out)
@@ -384,9 +376,7 @@ int sigv4_parse_date(const char *s, time_t *out)
             v[k] = v[k] * 10 + (c - '0');
         }
     }
-    if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
-        v[4] > 59 || v[5] > 60)
-        return -1;
+    if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60) return -1;
     struct tm tm = {0};
     tm.tm_year = v[0] - 1900;
     tm.tm_mon = v[1] - 1;
@@ -408,52 +398,44 @@ static int scope_part_ok(const char *s)
     if (!s || !*s || strlen(s) > SCOPE_PART_MAX) return 0;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-              c == '.'))
-            return 0;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) return 0;
     }
     return 1;
 }
 
-int sigv4_string_to_sign(const char *amz_date, const char *region, const char *service,
-                         const char *canonical_request, char **out, char *err, size_t errlen)
+int sigv4_string_to_sign(const char *amz_date, const char *region, const char *service, const char *canonical_request,
+                         char **out, char *err, size_t errlen)
 {
     *out = NULL;
     time_t t;
     if (sigv4_parse_date(amz_date, &t) < 0) {
-        sigv4_seterr(err, errlen, "sigv4: date '%.40s' is not YYYYMMDDTHHMMSSZ",
-               amz_date ? amz_date : "(null)");
+        sigv4_seterr(err, errlen, "sigv4: date '%.40s' is not YYYYMMDDTHHMMSSZ", amz_date ? amz_date : "(null)");
         return -1;
     }
     if (!scope_part_ok(region)) {
-        sigv4_seterr(err, errlen, "sigv4: region '%.70s' is not a valid region name",
-               region ? region : "(null)");
+        sigv4_seterr(err, errlen, "sigv4: region '%.70s' is not a valid region name", region ? region : "(null)");
         return -1;
     }
     if (!scope_part_ok(service)) {
-        sigv4_seterr(err, errlen, "sigv4: service '%.70s' is not a valid service name",
-               service ? service : "(null)");
+        sigv4_seterr(err, errlen, "sigv4: service '%.70s' is not a valid service name", service ? service : "(null)");
         return -1;
     }
     char hash[65];
     sigv4_sha256_hex(canonical_request, strlen(canonical_request), hash);
-    *out = xasprintf(SIGV4_ALGORITHM "\n%s\n%.8s/%s/%s/aws4_request\n%s", amz_date, amz_date,
-                     region, service, hash);
+    *out = xasprintf(SIGV4_ALGORITHM "\n%s\n%.8s/%s/%s/aws4_request\n%s", amz_date, amz_date, region, service, hash);
     return 0;
 }
 
 static int hmac(const void *key, size_t keylen, const char *msg, unsigned char out[32])
 {
     unsigned int outlen = 0;
-    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out,
-              &outlen) ||
-        outlen != 32)
+    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out, &outlen) || outlen != 32)
         return -1;
     return 0;
 }
 
-int sigv4_signature(const char *secret_key, const char *date8, const char *region,
-                    const char *service, const char *string_to_sign, char out[65])
+int sigv4_signature(const char *secret_key, const char *date8, const char *region, const char *service,
+                    const char *string_to_sign, char out[65])
 {
     out[0] = '\0';
     size_t slen = strlen(secret_key);
@@ -464,9 +446,8 @@ int sigv4_signature(const char *secret_key, const char *date8, const char *regio
     char d8[9];
     snprintf(d8, sizeof(d8), "%.8s", date8);
     unsigned char k1[32], k2[32], k3[32], k4[32], sig[32];
-    int rc = hmac(k0, slen + 4, d8, k1) < 0 || hmac(k1, 32, region, k2) < 0 ||
-                     hmac(k2, 32, service, k3) < 0 || hmac(k3, 32, "aws4_request", k4) < 0 ||
-                     hmac(k4, 32, string_to_sign, sig) < 0
+    int rc = hmac(k0, slen + 4, d8, k1) < 0 || hmac(k1, 32, region, k2) < 0 || hmac(k2, 32, service, k3) < 0 ||
+                     hmac(k3, 32, "aws4_request", k4) < 0 || hmac(k4, 32, string_to_sign, sig) < 0
                  ? -1
                  : 0;
     if (rc == 0) hex_lower(sig, 32, out);
@@ -531,8 +512,8 @@ static int split_url(const char *url, char **host, const char **pq)
     const char *sep = strstr(url, "://");
     if (!sep || sep == url) return 0;
     for (const char *c = url; c < sep; c++) {
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-              *c == '+' || *c == '-' || *c == '.'))
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '+' ||
+              *c == '-' || *c == '.'))
             return 0; /* "://" inside a path or query: not a scheme */
     }
     const char *auth = sep + 3;
@@ -565,8 +546,8 @@ static int split_url(const char *url, char **host, const char **pq)
 }
 
 int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_path_and_query,
-               const sigv4_header_t *headers, size_t n_headers, const void *body,
-               size_t body_len, sigv4_result_t *out, char *err, size_t errlen)
+               const sigv4_header_t *headers, size_t n_headers, const void *body, size_t body_len, sigv4_result_t *out,
+               char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     if (!p->access_key || !*p->access_key || strpbrk(p->access_key, "/, \t\r\n=")) {
@@ -578,13 +559,12 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
         return -1;
     }
     if (!scope_part_ok(p->region)) {
-        sigv4_seterr(err, errlen, "sigv4: region '%.70s' is not a valid region name",
-               p->region ? p->region : "(null)");
+        sigv4_seterr(err, errlen, "sigv4: region '%.70s' is not a valid region name", p->region ? p->region : "(null)");
         return -1;
     }
     if (!scope_part_ok(p->service)) {
         sigv4_seterr(err, errlen, "sigv4: service '%.70s' is not a valid service name",
-               p->service ? p->service : "(null)");
+                     p->service ? p->service : "(null)");
         return -1;
     }
     if (!url_or_path_and_query) url_or_path_and_query = "/";
@@ -615,8 +595,8 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
             sigv4_seterr(err, errlen, "sigv4: amz_date '%.40s' is not YYYYMMDDTHHMMSSZ", p->amz_date);
             rc = -1;
         } else if (given && strcmp(given, p->amz_date) != 0) {
-            sigv4_seterr(err, errlen, "sigv4: X-Amz-Date header '%.40s' differs from amz_date '%s'",
-                   given, p->amz_date);
+            sigv4_seterr(err, errlen, "sigv4: X-Amz-Date header '%.40s' differs from amz_date '%s'", given,
+                         p->amz_date);
             rc = -1;
         } else {
             snprintf(date, sizeof(date), "%s", p->amz_date);
@@ -637,12 +617,14 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
     if (rc == 0 && i_token >= 0) {
         char *tv = sigv4_canon_value(headers[i_token].value);
         if (token && strcmp(tv, token) != 0) {
-            sigv4_seterr(err, errlen, "sigv4: the X-Amz-Security-Token header differs from the "
-                                "session token");
+            sigv4_seterr(err, errlen,
+                         "sigv4: the X-Amz-Security-Token header differs from the "
+                         "session token");
             rc = -1;
         } else if (p->token_unsigned) {
-            sigv4_seterr(err, errlen, "sigv4: token_unsigned is set but the request headers already "
-                                "carry X-Amz-Security-Token, which would be signed");
+            sigv4_seterr(err, errlen,
+                         "sigv4: token_unsigned is set but the request headers already "
+                         "carry X-Amz-Security-Token, which would be signed");
             rc = -1;
         }
         OPENSSL_cleanse(tv, strlen(tv));
@@ -654,8 +636,8 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
         if (p->payload_hash) {
             if (strcmp(p->payload_hash, SIGV4_UNSIGNED_PAYLOAD) != 0 &&
                 !(strlen(p->payload_hash) == 64 && is_lower_hex64(p->payload_hash))) {
-                sigv4_seterr(err, errlen, "sigv4: payload_hash must be 64 lower-case hex digits or "
-                                    SIGV4_UNSIGNED_PAYLOAD);
+                sigv4_seterr(err, errlen,
+                             "sigv4: payload_hash must be 64 lower-case hex digits or " SIGV4_UNSIGNED_PAYLOAD);
                 rc = -1;
             } else {
                 snprintf(payload, sizeof(payload), "%s", p->payload_hash);
@@ -667,15 +649,16 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
     if (rc == 0 && i_sha >= 0) {
         char *sv = sigv4_canon_value(headers[i_sha].value);
         if (strcmp(sv, payload) != 0) {
-            sigv4_seterr(err, errlen, "sigv4: X-Amz-Content-Sha256 header '%.70s' does not match the "
-                                "payload hash %s", sv, payload);
+            sigv4_seterr(err, errlen,
+                         "sigv4: X-Amz-Content-Sha256 header '%.70s' does not match the "
+                         "payload hash %s",
+                         sv, payload);
             rc = -1;
         }
         free(sv);
     }
     if (rc == 0 && i_host < 0 && !url_host) {
-        sigv4_seterr(err, errlen, "sigv4: no Host header and '%.200s' is not an absolute URL",
-               url_or_path_and_query);
+        sigv4_seterr(err, errlen, "sigv4: no Host header and '%.200s' is not an absolute URL", url_or_path_and_query);
         rc = -1;
     }
     if (rc < 0) {
@@ -690,10 +673,8 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
         if (!sigv4_name_is(headers[i].name, "authorization", 13)) all[n++] = headers[i];
     if (i_host < 0) all[n++] = (sigv4_header_t){"host", url_host};
     if (i_date < 0) all[n++] = (sigv4_header_t){"x-amz-date", date};
-    if (token && i_token < 0 && !p->token_unsigned)
-        all[n++] = (sigv4_header_t){"x-amz-security-token", token};
-    if (p->add_content_sha256 && i_sha < 0)
-        all[n++] = (sigv4_header_t){"x-amz-content-sha256", payload};
+    if (token && i_token < 0 && !p->token_unsigned) all[n++] = (sigv4_header_t){"x-amz-security-token", token};
+    if (p->add_content_sha256 && i_sha < 0) all[n++] = (sigv4_header_t){"x-amz-content-sha256", payload};
 
     char *creq = NULL, *sh = NULL, *sts = NULL;
     char sig[65];
@@ -724,12 +705,10 @@ int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_p
     if (i_date < 0) out->headers[out->n_headers++] = (sigv4_header_t){"X-Amz-Date", out->amz_date};
     if (token && i_token < 0) {
         out->session_token_copy = xstrdup(token);
-        out->headers[out->n_headers++] =
-            (sigv4_header_t){"X-Amz-Security-Token", out->session_token_copy};
+        out->headers[out->n_headers++] = (sigv4_header_t){"X-Amz-Security-Token", out->session_token_copy};
     }
     if (p->add_content_sha256 && i_sha < 0)
-        out->headers[out->n_headers++] =
-            (sigv4_header_t){"X-Amz-Content-Sha256", out->payload_hash};
+        out->headers[out->n_headers++] = (sigv4_header_t){"X-Amz-Content-Sha256", out->payload_hash};
     out->headers[out->n_headers++] = (sigv4_header_t){"Authorization", out->authorization};
     return 0;
 }

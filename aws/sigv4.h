@@ -75,33 +75,28 @@ typedef struct {
  * On success fills *out (caller frees with sigv4_result_free) and returns 0; on error returns -1
  * with a message in err and *out zeroed. Never puts secrets in err. */
 int sigv4_sign(const sigv4_params_t *p, const char *method, const char *url_or_path_and_query,
-               const sigv4_header_t *headers, size_t n_headers, const void *body,
-               size_t body_len, sigv4_result_t *out, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+               const sigv4_header_t *headers, size_t n_headers, const void *body, size_t body_len, sigv4_result_t *out,
+               char *err, size_t errlen) __attribute__((warn_unused_result));
 void sigv4_result_free(sigv4_result_t *r); /* accepts a zeroed or already freed result */
 
 /* The canonical request of a request (step 1 of SigV4) over exactly the given headers, all of
  * them signed. `path_and_query` as on the wire (no scheme/host). `payload_hash` is 64 hex or
  * UNSIGNED-PAYLOAD. Caller owns *out_creq and, if out_signed_headers is not NULL, the signed
  * headers list ("a;b;c"). 0 or -1 with err. */
-int sigv4_canonical_request(const char *method, const char *path_and_query,
-                            const sigv4_header_t *headers, size_t n_headers,
-                            const char *payload_hash, const char *service, char **out_creq,
-                            char **out_signed_headers, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+int sigv4_canonical_request(const char *method, const char *path_and_query, const sigv4_header_t *headers,
+                            size_t n_headers, const char *payload_hash, const char *service, char **out_creq,
+                            char **out_signed_headers, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* The string to sign (step 2): algorithm, amz_date, scope, hex SHA-256 of the canonical request.
  * Caller owns *out. 0 or -1 with err (bad date, region or service). */
-int sigv4_string_to_sign(const char *amz_date, const char *region, const char *service,
-                         const char *canonical_request, char **out, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+int sigv4_string_to_sign(const char *amz_date, const char *region, const char *service, const char *canonical_request,
+                         char **out, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* The signature (step 3): derives the signing key from the secret, the date ("YYYYMMDD"),
  * region and service, then HMACs the string to sign with it. out = 64 hex + NUL. 0, or -1 if
  * libcrypto fails. The derived keys are wiped before returning. */
-int sigv4_signature(const char *secret_key, const char *date8, const char *region,
-                    const char *service, const char *string_to_sign, char out[65])
-    __attribute__((warn_unused_result));
+int sigv4_signature(const char *secret_key, const char *date8, const char *region, const char *service,
+                    const char *string_to_sign, char out[65]) __attribute__((warn_unused_result));
 
 /* Lower-case hex SHA-256 of data. */
 void sigv4_sha256_hex(const void *data, size_t len, char out[65]);

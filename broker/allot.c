@@ -32,26 +32,26 @@
 #include "wire.h"
 
 #define STALE_TICKS 5
-#define BURST_S 1.0       /* the workers' bucket capacity in seconds of their share (ratelimit.c) */
-#define HOLD_TICKS 120    /* heartbeats a holder keeps its share while other workers wait */
+#define BURST_S 1.0    /* the workers' bucket capacity in seconds of their share (ratelimit.c) */
+#define HOLD_TICKS 120 /* heartbeats a holder keeps its share while other workers wait */
 
 typedef struct {
     void *peer;
     uint32_t demand;
-    uint32_t age;        /* ticks since the last report */
-    double rpm, tpm;     /* share last sent */
+    uint32_t age;    /* ticks since the last report */
+    double rpm, tpm; /* share last sent */
     int conc;
     bool sent;
-    bool holder;         /* may hold a share now (see Holders) */
-    uint32_t held;       /* ticks as a holder while others waited */
-    uint32_t waited;     /* ticks with demand and no share */
+    bool holder;     /* may hold a share now (see Holders) */
+    uint32_t held;   /* ticks as a holder while others waited */
+    uint32_t waited; /* ticks with demand and no share */
 } share_t;
 
 typedef struct {
     char *key;
     double rpm, tpm;
     uint32_t max_conc;
-    double avg_cost;     /* tokens per request the workers report; 0 = not known yet */
+    double avg_cost; /* tokens per request the workers report; 0 = not known yet */
     share_t *shares;
     size_t n;
 } keyent_t;
@@ -133,7 +133,7 @@ static void conc_shares(const keyent_t *k, const double *f, int *conc)
         size_t pick = k->n;
         double best = 0;
         for (size_t j = 0; j < k->n; j++) {
-            double rem = k->max_conc * f[j] - conc[j];   /* > 0: below its exact share */
+            double rem = k->max_conc * f[j] - conc[j]; /* > 0: below its exact share */
             if (f[j] <= 0 || (left < 0 && conc[j] <= 1)) continue;
             if (pick == k->n || (left > 0 ? rem > best : rem < best)) {
                 pick = j;
@@ -183,7 +183,7 @@ static void choose_holders(keyent_t *k)
             s->waited = 0;
             taken++;
         } else if (s->holder) {
-            s->holder = false;   /* its turn is over: back in line */
+            s->holder = false; /* its turn is over: back in line */
             s->held = s->waited = 0;
         }
     }
@@ -211,8 +211,7 @@ static void recompute(allot_t *a, void ***dirty, size_t *n_dirty)
             if (k->shares[j].holder) total += k->shares[j].demand;
         double *fs = xcalloc(k->n, sizeof(double));
         int *concs = xcalloc(k->n, sizeof(int));
-        for (size_t j = 0; j < k->n; j++)
-            fs[j] = (total > 0 && k->shares[j].holder) ? k->shares[j].demand / total : 0;
+        for (size_t j = 0; j < k->n; j++) fs[j] = (total > 0 && k->shares[j].holder) ? k->shares[j].demand / total : 0;
         conc_shares(k, fs, concs);
         for (size_t j = 0; j < k->n; j++) {
             share_t *s = &k->shares[j];
@@ -225,7 +224,8 @@ static void recompute(allot_t *a, void ***dirty, size_t *n_dirty)
                 s->conc = conc;
                 s->sent = true;
                 bool seen = false;
-                for (size_t d = 0; d < *n_dirty; d++) if ((*dirty)[d] == s->peer) seen = true;
+                for (size_t d = 0; d < *n_dirty; d++)
+                    if ((*dirty)[d] == s->peer) seen = true;
                 if (!seen) {
                     *dirty = xrealloc(*dirty, (*n_dirty + 1) * sizeof(void *));
                     (*dirty)[(*n_dirty)++] = s->peer;
@@ -245,8 +245,8 @@ static void send_table(allot_t *a, void *peer)
         share_t *s = share_get(&a->keys[i], peer, false);
         if (!s) continue;
         rows = xrealloc(rows, (n + 1) * sizeof(wire_rate_t));
-        rows[n++] = (wire_rate_t){.key = a->keys[i].key, .rpm = s->rpm, .tpm = s->tpm,
-                                  .max_concurrency = (uint32_t)s->conc};
+        rows[n++] =
+            (wire_rate_t){.key = a->keys[i].key, .rpm = s->rpm, .tpm = s->tpm, .max_concurrency = (uint32_t)s->conc};
     }
     buf_t b;
     buf_init(&b, WIRE_MAX_MSG);
@@ -271,7 +271,11 @@ static void rebalance(allot_t *a)
     free(dirty);
 }
 
-void allot_worker_joined(allot_t *a, void *peer) { (void)a; (void)peer; /* shares start at first DEMAND */ }
+void allot_worker_joined(allot_t *a, void *peer)
+{
+    (void)a;
+    (void)peer; /* shares start at first DEMAND */
+}
 
 void allot_worker_gone(allot_t *a, void *peer)
 {
@@ -304,7 +308,7 @@ int allot_demand(allot_t *a, void *peer, const void *payload, size_t len)
         k->rpm = rows[i].rpm > 0 ? rows[i].rpm : 0;
         k->tpm = rows[i].tpm > 0 ? rows[i].tpm : 0;
         k->max_conc = rows[i].max_concurrency;
-        if (rows[i].used_requests > 0) {   /* the call size, smoothed over reports */
+        if (rows[i].used_requests > 0) { /* the call size, smoothed over reports */
             double cost = (double)rows[i].used_tokens / (double)rows[i].used_requests;
             k->avg_cost = k->avg_cost > 0 ? 0.8 * k->avg_cost + 0.2 * cost : cost;
         }
@@ -328,7 +332,7 @@ void allot_tick(allot_t *a)
         }
         for (size_t j = 0; j < k->n; j++) {
             share_t *s = &k->shares[j];
-            if (n_active > n_holders && active(s)) {   /* someone waits: turns are counted */
+            if (n_active > n_holders && active(s)) { /* someone waits: turns are counted */
                 if (s->holder) s->held++;
                 else s->waited++;
             }

@@ -16,10 +16,10 @@ typedef int (*allot_send_fn)(void *arg, void *peer, const void *payload, size_t 
 allot_t *allot_new(allot_send_fn send, void *arg);
 void allot_destroy(allot_t **self_p);
 void allot_worker_joined(allot_t *a, void *peer);
-void allot_worker_gone(allot_t *a, void *peer);        /* before the peer is freed */
+void allot_worker_gone(allot_t *a, void *peer); /* before the peer is freed */
 /* A DEMAND payload from `peer`; a malformed one is logged and dropped (-1). */
 int allot_demand(allot_t *a, void *peer, const void *payload, size_t len);
-void allot_tick(allot_t *a);                            /* once per heartbeat interval */
+void allot_tick(allot_t *a); /* once per heartbeat interval */
 
 /* For tests and /metrics: the current share of `peer` for `key`; -1 if none. */
 int allot_share(const allot_t *a, const void *peer, const char *key, double *rpm, double *tpm, int *max_conc);

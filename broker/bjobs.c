@@ -14,7 +14,7 @@
 
 struct bjobs {
     bjob_t **buckets;
-    size_t n_buckets;   /* a power of two */
+    size_t n_buckets; /* a power of two */
     size_t n;
 };
 

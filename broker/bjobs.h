@@ -17,26 +17,26 @@
 #include "shard.h"
 #include "wire.h"
 
-#define BJOBS_FORGET_MS 3600000   /* an idle job without a live owner is forgotten after an hour */
+#define BJOBS_FORGET_MS 3600000 /* an idle job without a live owner is forgotten after an hour */
 
 typedef struct bjob {
     char job_id[WIRE_MAX_ID];
-    unsigned char owner[FRAME_MAX_IDENT + 1];   /* the owner's routing id: where results go */
+    unsigned char owner[FRAME_MAX_IDENT + 1]; /* the owner's routing id: where results go */
     size_t owner_len;
-    uint64_t owner_session;     /* the owner's session (the broker numbers sessions) */
-    char secret[WIRE_MAX_SECRET];   /* "" when claimed without one */
+    uint64_t owner_session;       /* the owner's session (the broker numbers sessions) */
+    char secret[WIRE_MAX_SECRET]; /* "" when claimed without one */
     shard_pace_t pace;
-    uint32_t shards;            /* queued or leased at the broker now */
-    int64_t active_ms;          /* the last SUBMIT, RESULT or lease grant; or when it was added */
-    int64_t held_since_ms;      /* when the broker last went from none of its shards to some */
-    bool stalled;               /* no RESULT for the broker's stall time while it held shards */
-    struct bjob *next;          /* hash chain */
+    uint32_t shards;       /* queued or leased at the broker now */
+    int64_t active_ms;     /* the last SUBMIT, RESULT or lease grant; or when it was added */
+    int64_t held_since_ms; /* when the broker last went from none of its shards to some */
+    bool stalled;          /* no RESULT for the broker's stall time while it held shards */
+    struct bjob *next;     /* hash chain */
 } bjob_t;
 
 typedef struct bjobs bjobs_t;
 
 bjobs_t *bjobs_new(void);
-void bjobs_destroy(bjobs_t **self_p);   /* frees every job */
+void bjobs_destroy(bjobs_t **self_p); /* frees every job */
 
 bjob_t *bjobs_find(bjobs_t *t, const char *job_id);
 /* The job, added (no owner yet) when missing. */

@@ -57,7 +57,7 @@ item_t *bitem_new(bjob_t *job, uint64_t shard_id, const void *payload, size_t le
     it->payload_len = len;
     snprintf(it->node.job_id, sizeof it->node.job_id, "%s", job->job_id);
     it->node.shard_id = shard_id;
-    if (job->shards++ == 0) job->held_since_ms = job->active_ms;   /* the caller set active_ms to now */
+    if (job->shards++ == 0) job->held_since_ms = job->active_ms; /* the caller set active_ms to now */
     return it;
 }
 
@@ -102,19 +102,18 @@ static peer_t *best_worker(broker_t *b)
         peer_t *p = b->peers[i];
         if (p->role != ROLE_WORKER || !p->alive || p->credit == 0 || p->quarantined_until) continue;
         /* Most credit first; ties go to the worker holding fewer leases. */
-        if (!best || p->credit > best->credit || (p->credit == best->credit && p->leases.n < best->leases.n))
-            best = p;
+        if (!best || p->credit > best->credit || (p->credit == best->credit && p->leases.n < best->leases.n)) best = p;
     }
     return best;
 }
 
 void blease_dispatch(broker_t *b)
 {
-    size_t budget = 1024;   /* bounded work per pass */
+    size_t budget = 1024; /* bounded work per pass */
     while (bqueue_len(b->queue) && budget--) {
         peer_t *w = best_worker(b);
         if (!w) break;
-        item_t *it = (item_t *)bqueue_pop(b->queue);   /* the next job's turn */
+        item_t *it = (item_t *)bqueue_pop(b->queue); /* the next job's turn */
         it->state = SHARD_LEASED;
         it->lease = ++b->next_lease;
         it->attempts++;
@@ -123,7 +122,7 @@ void blease_dispatch(broker_t *b)
         if (broker_send(b, w, &h, it->payload, it->payload_len) < 0) {
             it->attempts--;
             requeue(b, it);
-            w->alive = false;   /* unreachable: the next heartbeat check removes it */
+            w->alive = false; /* unreachable: the next heartbeat check removes it */
             continue;
         }
         w->credit--;
@@ -203,7 +202,7 @@ static void revoke(broker_t *b, peer_t *p, item_t *it, const char *why)
 {
     wire_hdr_t h = {.type = WIRE_REVOKE, .shard_id = it->shard_id, .lease = it->lease};
     snprintf(h.job_id, sizeof h.job_id, "%s", it->job->job_id);
-    (void)broker_send(b, p, &h, NULL, 0);   /* a failure is logged by broker_send; the lease ends here either way */
+    (void)broker_send(b, p, &h, NULL, 0); /* a failure is logged by broker_send; the lease ends here either way */
     log_warn("worker %s: lease %llu of shard %s/%llu revoked (%s): back to the queue", p->name,
              (unsigned long long)it->lease, it->job->job_id, (unsigned long long)it->shard_id, why);
     requeue(b, it);
@@ -237,8 +236,8 @@ static void quarantine(broker_t *b, peer_t *p, int64_t now)
     p->quarantined_until = now + d;
     if (q) q->until = p->quarantined_until;
     log_warn("worker %s%s%s quarantined for %.0f s: %u of its leases were revoked while other workers did the same "
-             "job's work; it gets no shard until then", p->name, p->key[0] ? " key " : "", p->key[0] ? p->key_name : "",
-             d / 1000.0, p->strikes);
+             "job's work; it gets no shard until then",
+             p->name, p->key[0] ? " key " : "", p->key[0] ? p->key_name : "", d / 1000.0, p->strikes);
     while (p->leases.head) {
         item_t *it = p->leases.head;
         blist_remove(&p->leases, it);
@@ -320,8 +319,8 @@ void blease_tick(broker_t *b)
         bool others_idle = idle > (self_idle ? 1u : 0u);
         for (item_t *it = p->leases.head, *next; it; it = next) {
             next = it->next;
-            shard_lease_verdict_t v =
-                shard_lease_check(&it->job->pace, it->progress_ms, it->attempts, b->lease_floor_ms, others_idle, now);
+            shard_lease_verdict_t v = shard_lease_check(&it->job->pace, it->progress_ms, it->attempts,
+                                                        b->lease_floor_ms, others_idle, now);
             if (v == SHARD_LEASE_KEEP) continue;
             /* A session that has never delivered a RESULT, revoked while its job progressed
              * elsewhere since the lease's grant, is to blame even when the revocation is for idle
@@ -337,7 +336,7 @@ void blease_tick(broker_t *b)
             revoke(b, p, it, why);
             if (v == SHARD_LEASE_REVOKE_STRIKE && ++p->strikes >= SHARD_STRIKES_MAX && !p->quarantined_until) {
                 quarantine(b, p, now);
-                break;   /* every lease of p is revoked now */
+                break; /* every lease of p is revoked now */
             }
         }
     }
@@ -348,8 +347,7 @@ void blease_tick(broker_t *b)
         for (size_t k = 0; k < b->n_peers && !used; k++) used = !strcmp(b->peers[k]->key, b->qkeys[i].key);
         if (b->qkeys[i].until <= now && !used && now - b->qkeys[i].until >= SHARD_QUARANTINE_MAX_MS)
             b->qkeys[i] = b->qkeys[--b->n_qkeys];
-        else
-            i++;
+        else i++;
     }
     /* Stalls and forgotten jobs. */
     stall_walk_t w = {.b = b, .now = now};

@@ -74,8 +74,10 @@ void broker_update_stats(broker_t *b)
     uint32_t w = 0, s = 0;
     uint64_t leased = 0;
     for (size_t i = 0; i < b->n_peers; i++) {
-        if (b->peers[i]->role == ROLE_WORKER) { w++; leased += b->peers[i]->leases.n; }
-        else if (b->peers[i]->role == ROLE_SCHEDULER) s++;
+        if (b->peers[i]->role == ROLE_WORKER) {
+            w++;
+            leased += b->peers[i]->leases.n;
+        } else if (b->peers[i]->role == ROLE_SCHEDULER) s++;
     }
     pthread_mutex_lock(&b->stats_mu);
     b->stats.workers_alive = w;
@@ -155,7 +157,9 @@ static void on_hello(broker_t *b, peer_t *p, const void *ident, size_t ilen, con
         allot_worker_gone(b->allot, p);
     }
     p->last_seen = broker_now(b);
-    p->role = strcmp(h->role, "scheduler") == 0 ? ROLE_SCHEDULER : strcmp(h->role, "worker") == 0 ? ROLE_WORKER : ROLE_UNKNOWN;
+    p->role = strcmp(h->role, "scheduler") == 0 ? ROLE_SCHEDULER
+              : strcmp(h->role, "worker") == 0  ? ROLE_WORKER
+                                                : ROLE_UNKNOWN;
     if (p->role == ROLE_UNKNOWN) {
         log_rated(&b->lr_drop, LOG_WARN, "HELLO with unknown role dropped");
         peer_remove(b, p, "said HELLO with an unknown role");
@@ -173,10 +177,8 @@ static void on_hello(broker_t *b, peer_t *p, const void *ident, size_t ilen, con
     p->credit = p->role == ROLE_WORKER ? (h->n > SHARD_CREDIT_MAX ? SHARD_CREDIT_MAX : h->n) : 0;
     p->threads = h->threads;
     if (p->role == ROLE_WORKER) blease_worker_joined(b, p);
-    if (key)
-        log_info("%s %s joined (credit %u, key %s)", broker_role_name(p), p->name, p->credit, p->key_name);
-    else
-        log_info("%s %s joined (credit %u)", broker_role_name(p), p->name, p->credit);
+    if (key) log_info("%s %s joined (credit %u, key %s)", broker_role_name(p), p->name, p->credit, p->key_name);
+    else log_info("%s %s joined (credit %u)", broker_role_name(p), p->name, p->credit);
     uint32_t workers = 0;
     for (size_t i = 0; i < b->n_peers; i++) workers += b->peers[i]->role == ROLE_WORKER;
     wire_hdr_t w = {.type = WIRE_WELCOME, .heartbeat_ms = (uint32_t)b->heartbeat_ms, .n = workers};
@@ -203,8 +205,10 @@ static bjob_t *claim(broker_t *b, peer_t *p, const wire_hdr_t *h)
     bool same = known && j->owner_session == p->session;
     shard_claim_t c = shard_job_claim(known, same, known && owner_is_live(b, j), known ? j->secret : "", h->secret);
     if (c == SHARD_CLAIM_REFUSE) {
-        log_rated(&b->lr_refuse, LOG_WARN, "%s of job %s from scheduler %s refused: the job belongs to another "
-                  "scheduler session%s", wire_type_name(h->type), h->job_id, p->name,
+        log_rated(&b->lr_refuse, LOG_WARN,
+                  "%s of job %s from scheduler %s refused: the job belongs to another "
+                  "scheduler session%s",
+                  wire_type_name(h->type), h->job_id, p->name,
                   h->secret[0] ? " and the secret given is not the job's" : " and no secret was given");
         if (cancel) STAT_ADD(b, cancels_refused, 1);
         else STAT_ADD(b, submits_refused, 1);
@@ -226,13 +230,14 @@ static bjob_t *claim(broker_t *b, peer_t *p, const wire_hdr_t *h)
 static void on_submit(broker_t *b, peer_t *p, const wire_hdr_t *h, const void *payload, size_t plen)
 {
     if (p->role != ROLE_SCHEDULER || !payload) {
-        log_rated(&b->lr_drop, LOG_WARN, "SUBMIT from %s dropped: %s", p->name, !payload ? "no payload" : "not a scheduler");
+        log_rated(&b->lr_drop, LOG_WARN, "SUBMIT from %s dropped: %s", p->name,
+                  !payload ? "no payload" : "not a scheduler");
         STAT_ADD(b, messages_dropped, 1);
         return;
     }
     bjob_t *j = claim(b, p, h);
     if (!j) return;
-    if (blease_known(b, h->job_id, h->shard_id)) return;   /* a resubmission of work we hold */
+    if (blease_known(b, h->job_id, h->shard_id)) return; /* a resubmission of work we hold */
     bqueue_push_back(b->queue, &bitem_new(j, h->shard_id, payload, plen)->node);
 }
 
@@ -262,9 +267,9 @@ static void on_result(broker_t *b, peer_t *p, const wire_hdr_t *h, const void *p
     }
     item_t *it = blease_find(p, h->job_id, h->shard_id, h->lease);
     if (!it) {
-        log_rated(&b->lr_drop, LOG_WARN, "%s of %s/%llu under lease %llu from worker %s dropped: it holds no such lease",
-                  wire_type_name(h->type), h->job_id, (unsigned long long)h->shard_id, (unsigned long long)h->lease,
-                  p->name);
+        log_rated(
+            &b->lr_drop, LOG_WARN, "%s of %s/%llu under lease %llu from worker %s dropped: it holds no such lease",
+            wire_type_name(h->type), h->job_id, (unsigned long long)h->shard_id, (unsigned long long)h->lease, p->name);
         STAT_ADD(b, results_refused, 1);
         return;
     }
@@ -286,7 +291,7 @@ static void on_result(broker_t *b, peer_t *p, const wire_hdr_t *h, const void *p
     p->strikes = 0;
     STAT_ADD(b, shards_done, 1);
     (void)send_to_owner(b, j, h, NULL, 0);
-    bitem_free(it);   /* the job stays in the table (bjobs_sweep forgets it) */
+    bitem_free(it); /* the job stays in the table (bjobs_sweep forgets it) */
 }
 
 static void on_return(broker_t *b, peer_t *p, const wire_hdr_t *h)
@@ -295,7 +300,7 @@ static void on_return(broker_t *b, peer_t *p, const wire_hdr_t *h)
         wrong_role(b, p, h);
         return;
     }
-    p->credit = 0;   /* a worker that gives work back wants no more until it sends CREDIT */
+    p->credit = 0; /* a worker that gives work back wants no more until it sends CREDIT */
     if (!h->job_id[0]) return;
     item_t *it = blease_take(p, h->job_id, h->shard_id, h->lease);
     if (!it) {
@@ -306,7 +311,7 @@ static void on_return(broker_t *b, peer_t *p, const wire_hdr_t *h)
     }
     it->lease = 0;
     it->state = SHARD_QUEUED;
-    bqueue_push_front(b->queue, &it->node);   /* the front of its job's queue, its job next */
+    bqueue_push_front(b->queue, &it->node); /* the front of its job's queue, its job next */
     STAT_ADD(b, shards_returned, 1);
     log_info("worker %s returned shard %s/%llu unstarted: back at the front of the queue", p->name, it->job->job_id,
              (unsigned long long)it->shard_id);
@@ -338,7 +343,7 @@ static void on_message(broker_t *b, const frame_in_t *in)
          * with HELLO. Nothing it sends counts: its leases ended with its session. */
         if (h.type != WIRE_BYE) {
             wire_hdr_t bye = {.type = WIRE_BYE};
-            if (frame_send(b->sock, ident, ilen, &bye, NULL, 0) < 0)   /* it is told again at its next message */
+            if (frame_send(b->sock, ident, ilen, &bye, NULL, 0) < 0) /* it is told again at its next message */
                 log_debug("BYE to a peer without a session not sent: %s", zmq_strerror(errno));
         }
         log_rated(&b->lr_drop, LOG_INFO, "%s from a peer without a session dropped", wire_type_name(h.type));
@@ -352,42 +357,29 @@ static void on_message(broker_t *b, const frame_in_t *in)
     }
 
     switch (h.type) {
-    case WIRE_HELLO:
-        on_hello(b, p, ident, ilen, &h, key);
-        break;
-    case WIRE_HEARTBEAT:
-        break;
+    case WIRE_HELLO: on_hello(b, p, ident, ilen, &h, key); break;
+    case WIRE_HEARTBEAT: break;
     case WIRE_CREDIT:
         if (p->role != ROLE_WORKER) {
             wrong_role(b, p, &h);
         } else if (p->quarantined_until) {
-            STAT_ADD(b, messages_dropped, 1);   /* quarantined: it asks for nothing */
+            STAT_ADD(b, messages_dropped, 1); /* quarantined: it asks for nothing */
         } else {
             /* Bound: a worker cannot claim an absurd amount of work. */
             uint64_t c = (uint64_t)p->credit + h.n;
             p->credit = c > SHARD_CREDIT_MAX ? SHARD_CREDIT_MAX : (uint32_t)c;
         }
         break;
-    case WIRE_SUBMIT:
-        on_submit(b, p, &h, payload, plen);
-        break;
+    case WIRE_SUBMIT: on_submit(b, p, &h, payload, plen); break;
     case WIRE_RESULT:
-    case WIRE_SHARD_DONE:
-        on_result(b, p, &h, payload, plen);
-        break;
-    case WIRE_CANCEL:
-        on_cancel(b, p, &h);
-        break;
+    case WIRE_SHARD_DONE: on_result(b, p, &h, payload, plen); break;
+    case WIRE_CANCEL: on_cancel(b, p, &h); break;
     case WIRE_DEMAND:
         if (p->role != ROLE_WORKER || !payload) wrong_role(b, p, &h);
         else if (allot_demand(b->allot, p, payload, plen) < 0) STAT_ADD(b, messages_dropped, 1);
         break;
-    case WIRE_BYE:
-        peer_remove(b, p, "said BYE");
-        break;
-    case WIRE_RETURN:
-        on_return(b, p, &h);
-        break;
+    case WIRE_BYE: peer_remove(b, p, "said BYE"); break;
+    case WIRE_RETURN: on_return(b, p, &h); break;
     default:
         log_rated(&b->lr_drop, LOG_WARN, "unexpected %s from %s dropped", wire_type_name(h.type), p ? p->name : "?");
         STAT_ADD(b, messages_dropped, 1);
@@ -439,8 +431,8 @@ static void revoke_sessions(broker_t *b)
         }
         log_warn("%s %s: its key %s was revoked: session ended", broker_role_name(p), p->name, p->key_name);
         wire_hdr_t bye = {.type = WIRE_BYE};
-        if (broker_send(b, p, &bye, NULL, 0) < 0) {}   /* it may be gone already: its session ends either way */
-        peer_remove(b, p, "lost its key");   /* moves another peer into slot i */
+        if (broker_send(b, p, &bye, NULL, 0) < 0) {} /* it may be gone already: its session ends either way */
+        peer_remove(b, p, "lost its key");           /* moves another peer into slot i */
     }
 }
 
@@ -451,16 +443,17 @@ static void heartbeat_tick(loop_t *loop, uint64_t id, void *arg)
     int64_t dead_ms = (int64_t)b->heartbeat_ms * b->dead_after;
     if (b->zap && zap_refresh(b->zap)) revoke_sessions(b);
     uint32_t workers = 0;
-    for (size_t i = 0; i < b->n_peers; i++) if (b->peers[i]->role == ROLE_WORKER) workers++;
+    for (size_t i = 0; i < b->n_peers; i++)
+        if (b->peers[i]->role == ROLE_WORKER) workers++;
     for (size_t i = 0; i < b->n_peers;) {
         peer_t *p = b->peers[i];
         if (now - p->last_seen > dead_ms) {
             peer_remove(b, p, "is silent: declared dead");
-            continue;   /* peer_remove moved another peer into slot i */
+            continue; /* peer_remove moved another peer into slot i */
         }
         wire_hdr_t hb = {.type = WIRE_HEARTBEAT, .n = workers};
         snprintf(hb.name, sizeof hb.name, "%s", b->instance);
-        broker_send(b, p, &hb, NULL, 0);   /* a missed heartbeat is logged; the next one follows */
+        broker_send(b, p, &hb, NULL, 0); /* a missed heartbeat is logged; the next one follows */
         i++;
     }
     /* Demand ages in heartbeat intervals of the same clock as liveness, one interval per tick at
@@ -514,8 +507,9 @@ broker_t *broker_new(const broker_opts_t *opts, char *err, size_t errlen)
     b->queue = bqueue_new();
     snprintf(b->instance, sizeof b->instance, "broker-%d-%llx", (int)getpid(), (unsigned long long)loop_now_us());
     if (!opts->curve != !opts->curve_clients) {
-        snprintf(err, errlen, "%s", opts->curve ? "--curve-secret needs --curve-clients DIR (the public keys allowed to connect)"
-                                                : "--curve-clients needs --curve-secret FILE (the broker's secret key)");
+        snprintf(err, errlen, "%s",
+                 opts->curve ? "--curve-secret needs --curve-clients DIR (the public keys allowed to connect)"
+                             : "--curve-clients needs --curve-secret FILE (the broker's secret key)");
         broker_destroy(&b);
         return NULL;
     }
@@ -564,7 +558,7 @@ static void say_bye_all(broker_t *b)
         if (broker_send(b, b->peers[i], &bye, NULL, 0) == 0) n++;
     }
     int linger = 1000;
-    if (zmq_setsockopt(b->sock, ZMQ_LINGER, &linger, sizeof linger) < 0) {}   /* closing only: BYE is a courtesy */
+    if (zmq_setsockopt(b->sock, ZMQ_LINGER, &linger, sizeof linger) < 0) {} /* closing only: BYE is a courtesy */
     /* A TCP connection closed with unread data in it is reset, and a reset can destroy the BYE
      * before the peer reads it. So read (and drop) what the peers still send until each has taken
      * its BYE, which shows as its HELLO on a new connection, or for 2 s at most. */

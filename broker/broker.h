@@ -12,13 +12,13 @@
 
 typedef struct broker broker_t;
 
-#define BROKER_STALL_AFTER_MS 600000   /* ten minutes */
+#define BROKER_STALL_AFTER_MS 600000 /* ten minutes */
 
 typedef struct {
-    const char *endpoint;    /* to bind: "tcp://127.0.0.1:5555", "inproc://llmaj-broker" */
-    void *zmq_ctx;           /* NULL: the broker makes its own */
-    int heartbeat_ms;        /* default 1000 */
-    int dead_after;          /* heartbeat intervals of silence before a peer is dead; default 5 */
+    const char *endpoint; /* to bind: "tcp://127.0.0.1:5555", "inproc://llmaj-broker" */
+    void *zmq_ctx;        /* NULL: the broker makes its own */
+    int heartbeat_ms;     /* default 1000 */
+    int dead_after;       /* heartbeat intervals of silence before a peer is dead; default 5 */
     /* Lease deadlines (proto/shard.h, "Lease deadline"): the least deadline of a lease, in ms
      * (default SHARD_LEASE_FLOOR_MS); and how long a job may show no RESULT while the broker holds
      * its shards before it counts as stalled (logged, /metrics; default BROKER_STALL_AFTER_MS). */
@@ -43,20 +43,20 @@ typedef struct {
     uint64_t shards_queued, shards_leased;
     uint64_t shards_dispatched, shards_requeued, shards_done;
     uint64_t results_forwarded, workers_died, messages_dropped;
-    uint64_t shards_returned;            /* handed back unstarted by draining workers (RETURN) */
-    bool curve;                          /* CURVE on; the figures below are 0 without it */
-    uint32_t curve_keys;                 /* public keys allowed now */
-    uint64_t refused_key, refused_plaintext, refused_other;   /* handshakes refused, by reason */
-    uint64_t messages_refused;           /* from connections whose key was revoked since */
+    uint64_t shards_returned;                               /* handed back unstarted by draining workers (RETURN) */
+    bool curve;                                             /* CURVE on; the figures below are 0 without it */
+    uint32_t curve_keys;                                    /* public keys allowed now */
+    uint64_t refused_key, refused_plaintext, refused_other; /* handshakes refused, by reason */
+    uint64_t messages_refused;                              /* from connections whose key was revoked since */
     /* The broker's authority (protocol.md §6.10) and lease deadlines (§6.4). */
-    uint64_t submits_refused;            /* SUBMITs for a job another scheduler session owns */
-    uint64_t cancels_refused;            /* CANCELs for such a job, or a job the broker holds nothing of */
-    uint64_t results_refused;            /* RESULT, SHARD_DONE, RETURN not from the holder of that lease */
-    uint64_t shards_revoked;             /* leases revoked past their deadline (or their worker's quarantine) */
-    uint64_t workers_quarantined_total;  /* quarantines so far */
-    uint32_t workers_quarantined;        /* worker sessions in quarantine now */
-    uint32_t jobs_stalled;               /* jobs with shards here and no RESULT for stall_after_ms */
-    uint64_t jobs_known;                 /* jobs in the broker's table (owned, not yet forgotten) */
+    uint64_t submits_refused;           /* SUBMITs for a job another scheduler session owns */
+    uint64_t cancels_refused;           /* CANCELs for such a job, or a job the broker holds nothing of */
+    uint64_t results_refused;           /* RESULT, SHARD_DONE, RETURN not from the holder of that lease */
+    uint64_t shards_revoked;            /* leases revoked past their deadline (or their worker's quarantine) */
+    uint64_t workers_quarantined_total; /* quarantines so far */
+    uint32_t workers_quarantined;       /* worker sessions in quarantine now */
+    uint32_t jobs_stalled;              /* jobs with shards here and no RESULT for stall_after_ms */
+    uint64_t jobs_known;                /* jobs in the broker's table (owned, not yet forgotten) */
 } broker_stats_t;
 
 void broker_opts_default(broker_opts_t *o);
@@ -74,7 +74,7 @@ void broker_get_stats(broker_t *b, broker_stats_t *out);
 /* True while broker_run serves the bound socket (from any thread: /readyz). */
 bool broker_ready(broker_t *b);
 /* The endpoint actually bound (a "tcp://127.0.0.1:*" wildcard resolved to its port). */
-const char *broker_endpoint(const broker_t *b);   /* thread-safe snapshot */
+const char *broker_endpoint(const broker_t *b); /* thread-safe snapshot */
 void broker_destroy(broker_t **self_p);
 
 #endif

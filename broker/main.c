@@ -11,25 +11,24 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: llmaj-broker [--bind ENDPOINT] [--curve-secret FILE --curve-clients DIR | --insecure]\n"
-            "                    [--heartbeat-ms N] [--dead-after N] [--metrics-addr ADDR]\n"
-            "                    [--log-level LEVEL] [--log-format text|json]\n"
-            "  --bind          ZeroMQ endpoint to bind (env LLMAJ_BROKER_BIND; default tcp://127.0.0.1:5555)\n"
-            "  --curve-secret  the broker's CURVE secret key file, from `llmaj keygen` (env LLMAJ_CURVE_SECRET)\n"
-            "  --curve-clients folder of the public keys (*.key) allowed to connect, read again when it\n"
-            "                  changes (env LLMAJ_CURVE_CLIENTS)\n"
-            "  --insecure      bind a non-loopback address without CURVE: any host that reaches the port may\n"
-            "                  take shards (env LLMAJ_INSECURE=1; refused otherwise)\n"
-            "  --heartbeat-ms  heartbeat interval (env LLMAJ_HEARTBEAT_MS; default 1000)\n"
-            "  --dead-after    silent intervals before a peer is dead (env LLMAJ_DEAD_AFTER; default 5)\n"
-            "  --lease-floor-ms  the least deadline of a lease without a RESULT before it is revoked and leased\n"
-            "                  again (schemas/protocol.md 6.4) (env LLMAJ_LEASE_FLOOR_MS; default 30000)\n"
-            "  --stall-after   seconds a job may show no RESULT while shards of it are here before it is\n"
-            "                  reported stalled (env LLMAJ_STALL_AFTER; default 600)\n"
-            "  --metrics-addr  serve /metrics, /healthz and /readyz on HOST:PORT, or :PORT or PORT on loopback\n"
-            "                  (0.0.0.0:PORT for every interface; port 0: any free port) (env LLMAJ_METRICS_ADDR;\n"
-            "                  default off)\n");
+    fprintf(f, "usage: llmaj-broker [--bind ENDPOINT] [--curve-secret FILE --curve-clients DIR | --insecure]\n"
+               "                    [--heartbeat-ms N] [--dead-after N] [--metrics-addr ADDR]\n"
+               "                    [--log-level LEVEL] [--log-format text|json]\n"
+               "  --bind          ZeroMQ endpoint to bind (env LLMAJ_BROKER_BIND; default tcp://127.0.0.1:5555)\n"
+               "  --curve-secret  the broker's CURVE secret key file, from `llmaj keygen` (env LLMAJ_CURVE_SECRET)\n"
+               "  --curve-clients folder of the public keys (*.key) allowed to connect, read again when it\n"
+               "                  changes (env LLMAJ_CURVE_CLIENTS)\n"
+               "  --insecure      bind a non-loopback address without CURVE: any host that reaches the port may\n"
+               "                  take shards (env LLMAJ_INSECURE=1; refused otherwise)\n"
+               "  --heartbeat-ms  heartbeat interval (env LLMAJ_HEARTBEAT_MS; default 1000)\n"
+               "  --dead-after    silent intervals before a peer is dead (env LLMAJ_DEAD_AFTER; default 5)\n"
+               "  --lease-floor-ms  the least deadline of a lease without a RESULT before it is revoked and leased\n"
+               "                  again (schemas/protocol.md 6.4) (env LLMAJ_LEASE_FLOOR_MS; default 30000)\n"
+               "  --stall-after   seconds a job may show no RESULT while shards of it are here before it is\n"
+               "                  reported stalled (env LLMAJ_STALL_AFTER; default 600)\n"
+               "  --metrics-addr  serve /metrics, /healthz and /readyz on HOST:PORT, or :PORT or PORT on loopback\n"
+               "                  (0.0.0.0:PORT for every interface; port 0: any free port) (env LLMAJ_METRICS_ADDR;\n"
+               "                  default off)\n");
 }
 
 static void stop_cb(void *arg) { broker_stop(arg); }
@@ -40,22 +39,22 @@ static int metrics_cb(buf_t *out, void *arg)
     broker_stats_t s;
     broker_get_stats(arg, &s);
     if (daemon_build_info(out, "broker") < 0 ||
-        httpd_gauge(out, "llmaj_broker_workers_alive",
-                    "Worker peers (threads) heard from recently.", s.workers_alive) < 0 ||
-        httpd_gauge(out, "llmaj_broker_schedulers_alive",
-                    "Scheduler peers heard from recently.", s.schedulers_alive) < 0 ||
+        httpd_gauge(out, "llmaj_broker_workers_alive", "Worker peers (threads) heard from recently.", s.workers_alive) <
+            0 ||
+        httpd_gauge(out, "llmaj_broker_schedulers_alive", "Scheduler peers heard from recently.", s.schedulers_alive) <
+            0 ||
         httpd_gauge(out, "llmaj_broker_shards_queued", "Shards waiting for a worker.", (double)s.shards_queued) < 0 ||
         httpd_gauge(out, "llmaj_broker_shards_leased", "Shards leased to workers now.", (double)s.shards_leased) < 0 ||
-        httpd_counter(out, "llmaj_broker_shards_dispatched_total",
-                      "Shards sent to workers.", s.shards_dispatched) < 0 ||
+        httpd_counter(out, "llmaj_broker_shards_dispatched_total", "Shards sent to workers.", s.shards_dispatched) <
+            0 ||
         httpd_counter(out, "llmaj_broker_shards_requeued_total", "Leased shards put back in the queue (worker lost).",
                       s.shards_requeued) < 0 ||
         httpd_counter(out, "llmaj_broker_shards_done_total", "SHARD_DONE messages forwarded to schedulers.",
                       s.shards_done) < 0 ||
         httpd_counter(out, "llmaj_broker_results_forwarded_total", "Results forwarded to schedulers.",
                       s.results_forwarded) < 0 ||
-        httpd_counter(out, "llmaj_broker_workers_died_total",
-                      "Workers declared dead after silence.", s.workers_died) < 0 ||
+        httpd_counter(out, "llmaj_broker_workers_died_total", "Workers declared dead after silence.", s.workers_died) <
+            0 ||
         httpd_counter(out, "llmaj_broker_messages_dropped_total", "Malformed or unexpected messages dropped.",
                       s.messages_dropped) < 0 ||
         httpd_counter(out, "llmaj_broker_shards_returned_total",
@@ -76,8 +75,8 @@ static int metrics_cb(buf_t *out, void *arg)
                       s.workers_quarantined_total) < 0 ||
         httpd_gauge(out, "llmaj_broker_workers_quarantined", "Worker sessions in quarantine now.",
                     s.workers_quarantined) < 0 ||
-        httpd_gauge(out, "llmaj_broker_jobs_stalled",
-                    "Jobs with shards here and no RESULT for --stall-after.", s.jobs_stalled) < 0 ||
+        httpd_gauge(out, "llmaj_broker_jobs_stalled", "Jobs with shards here and no RESULT for --stall-after.",
+                    s.jobs_stalled) < 0 ||
         httpd_gauge(out, "llmaj_broker_jobs", "Jobs the broker knows (owned, not yet forgotten).",
                     (double)s.jobs_known) < 0 ||
         httpd_gauge(out, "llmaj_broker_curve", "1 when peers must speak CURVE with an allowed key.", s.curve) < 0)
@@ -117,12 +116,15 @@ int main(int argc, char **argv)
     bool insecure = !strcmp(insecure_env, "1") || !strcmp(insecure_env, "true");
     daemon_opts_t d;
     daemon_opts_init(&d);
-    static const struct option longopts[] = {
-        {"bind", required_argument, 0, 'b'},         {"curve-secret", required_argument, 0, 'S'},
-        {"curve-clients", required_argument, 0, 'C'}, {"insecure", no_argument, 0, 'I'},
-        {"lease-floor-ms", required_argument, 0, 'F'}, {"stall-after", required_argument, 0, 'A'},
-        DAEMON_LONGOPTS,                              {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"bind", required_argument, 0, 'b'},
+                                             {"curve-secret", required_argument, 0, 'S'},
+                                             {"curve-clients", required_argument, 0, 'C'},
+                                             {"insecure", no_argument, 0, 'I'},
+                                             {"lease-floor-ms", required_argument, 0, 'F'},
+                                             {"stall-after", required_argument, 0, 'A'},
+                                             DAEMON_LONGOPTS,
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -132,7 +134,11 @@ int main(int argc, char **argv)
         case 'I': insecure = true; break;
         case 'F': lease_floor = optarg; break;
         case 'A': stall_after = optarg; break;
-        case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&d, c, optarg); break;
+        case 'H':
+        case 'D':
+        case 'M':
+        case 'l':
+        case 'f': daemon_opts_set(&d, c, optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -156,15 +162,18 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!curve_secret != !curve_clients) {
-        fprintf(stderr, "llmaj-broker: %s\n", curve_secret ? "--curve-secret needs --curve-clients DIR (the public keys allowed to connect)"
-                                                          : "--curve-clients needs --curve-secret FILE (the broker's secret key)");
+        fprintf(stderr, "llmaj-broker: %s\n",
+                curve_secret ? "--curve-secret needs --curve-clients DIR (the public keys allowed to connect)"
+                             : "--curve-clients needs --curve-secret FILE (the broker's secret key)");
         return 2;
     }
     if (!curve_secret && !insecure && !broker_endpoint_is_local(bind)) {
-        fprintf(stderr,
-                "llmaj-broker: refusing to bind %s without CURVE: any host that reaches it could take shards and the\n"
-                "  prompts in them. Give --curve-secret FILE and --curve-clients DIR (docs/kubernetes.md, \"Keys\"), or\n"
-                "  --insecure on a network you trust.\n", bind);
+        fprintf(
+            stderr,
+            "llmaj-broker: refusing to bind %s without CURVE: any host that reaches it could take shards and the\n"
+            "  prompts in them. Give --curve-secret FILE and --curve-clients DIR (docs/kubernetes.md, \"Keys\"), or\n"
+            "  --insecure on a network you trust.\n",
+            bind);
         return 2;
     }
     if (daemon_setup_logging(d.log_level, d.log_format) < 0) return 2;

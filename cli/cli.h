@@ -10,7 +10,7 @@
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAILED 1
 #define CLI_EXIT_BAD_INPUT 2
-#define CLI_EXIT_ERROR_CELLS 3   /* run/wait/retry: the job succeeded with cells that ended `error` */
+#define CLI_EXIT_ERROR_CELLS 3 /* run/wait/retry: the job succeeded with cells that ended `error` */
 
 /* The exit code for a scheduler error: bad input, no such job or database, a state that does not
  * allow it: 2; a database, file, MLflow or internal failure: 1; SCHED_OK: 0. */
@@ -21,9 +21,9 @@ int cmd_sync(int argc, char **argv);   /* llmaj sync ...: (re)sync a finished jo
 int cmd_keygen(int argc, char **argv); /* llmaj keygen NAME [--force]: a CURVE key pair */
 /* Reading jobs back from a job database (default runs/llmaj.db, or $LLMAJ_DB, or --db PATH);
  * JOB is a job id or a unique beginning of one. */
-int cmd_list(int argc, char **argv);     /* llmaj list [--db PATH] [--json]: every job, newest first */
-int cmd_status(int argc, char **argv);   /* llmaj status JOB [--db PATH] [--json]: state, steps, counts */
-int cmd_results(int argc, char **argv);  /* llmaj results JOB [--limit N] [--offset N] [--explanations] [--json] */
+int cmd_list(int argc, char **argv);    /* llmaj list [--db PATH] [--json]: every job, newest first */
+int cmd_status(int argc, char **argv);  /* llmaj status JOB [--db PATH] [--json]: state, steps, counts */
+int cmd_results(int argc, char **argv); /* llmaj results JOB [--limit N] [--offset N] [--explanations] [--json] */
 /* Against a scheduler service (--scheduler URL or LLMAJ_SCHEDULER; token LLMAJ_TOKEN), and (all but
  * evaluate) on the local job database without one; list, status and results above do the same. */
 int cmd_evaluate(int argc, char **argv); /* llmaj evaluate --spec FILE [flags]: submit; prints the job id */

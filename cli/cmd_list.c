@@ -17,19 +17,18 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: llmaj list [--scheduler URL | --db PATH] [--json]\n"
-        "\n"
-        "Lists every job in the job database, newest first: id, name, state, records, when it was\n"
-        "created and finished, how long it ran.\n"
-        "\n"
-        "options:\n"
-        "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN)\n"
-        "  --db PATH   job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
-        "  --json      a JSON array, one object per job\n"
-        "\n"
-        "exit status: 0 listed (also when there is no job), 1 the database could not be read,\n"
-        "2 bad input (unknown flag, no job database at PATH)\n");
+    fprintf(f, "usage: llmaj list [--scheduler URL | --db PATH] [--json]\n"
+               "\n"
+               "Lists every job in the job database, newest first: id, name, state, records, when it was\n"
+               "created and finished, how long it ran.\n"
+               "\n"
+               "options:\n"
+               "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN)\n"
+               "  --db PATH   job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
+               "  --json      a JSON array, one object per job\n"
+               "\n"
+               "exit status: 0 listed (also when there is no job), 1 the database could not be read,\n"
+               "2 bad input (unknown flag, no job database at PATH)\n");
 }
 
 /* The jobs as read, kept until printed (the table's widths need them all). */

@@ -28,23 +28,23 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: llmaj report JOB [--db PATH] [--html FILE] [--max-rows N]\n"
-        "\n"
-        "Shows a job's summary tables; with --html, writes the results viewer as one self-contained\n"
-        "HTML file (metric table with 95%% intervals, custom vs base comparison, categories, rating\n"
-        "histograms, and a browser of the records with both models' responses and the judge's\n"
-        "explanations). The file needs no server and loads nothing from the network. JOB is a job id\n"
-        "or the beginning of one (`llmaj list` shows them).\n"
-        "\n"
-        "options:\n"
-        "  --db PATH       job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
-        "  --html FILE     write the page to FILE ('-' for standard output)\n"
-        "  --max-rows N    rows (one per record and model) embedded in the page, 0 for all\n"
-        "                  (default %d); the figures always cover every row\n"
-        "\n"
-        "exit status: 0 written, 1 the database or FILE could not be read or written,\n"
-        "2 bad input (unknown flag, no job database at PATH, no such job)\n",
-        DEFAULT_MAX_ROWS);
+            "usage: llmaj report JOB [--db PATH] [--html FILE] [--max-rows N]\n"
+            "\n"
+            "Shows a job's summary tables; with --html, writes the results viewer as one self-contained\n"
+            "HTML file (metric table with 95%% intervals, custom vs base comparison, categories, rating\n"
+            "histograms, and a browser of the records with both models' responses and the judge's\n"
+            "explanations). The file needs no server and loads nothing from the network. JOB is a job id\n"
+            "or the beginning of one (`llmaj list` shows them).\n"
+            "\n"
+            "options:\n"
+            "  --db PATH       job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
+            "  --html FILE     write the page to FILE ('-' for standard output)\n"
+            "  --max-rows N    rows (one per record and model) embedded in the page, 0 for all\n"
+            "                  (default %d); the figures always cover every row\n"
+            "\n"
+            "exit status: 0 written, 1 the database or FILE could not be read or written,\n"
+            "2 bad input (unknown flag, no job database at PATH, no such job)\n",
+            DEFAULT_MAX_ROWS);
 }
 
 typedef struct {
@@ -64,7 +64,8 @@ static int rows_add(const record_t *rec, const result_t *res, void *arg)
 {
     rows_t *r = arg;
     buf_reset(&r->line);
-    if (sched_result_line(&r->line, r->job_id, rec, res) < 0 || webreport_add_record(r->wr, r->line.data, r->line.len) < 0) {
+    if (sched_result_line(&r->line, r->job_id, rec, res) < 0 ||
+        webreport_add_record(r->wr, r->line.data, r->line.len) < 0) {
         r->failed = true;
         return -1;
     }
@@ -93,7 +94,7 @@ static cJSON *job_json(const sched_status_t *st)
     jobdb_json_str(o, "output", st->output_dir);
     jobdb_json_str(o, "error", j->error);
     jobdb_json_str(o, "model", j->model);
-    jobdb_json_str(o, "base_model", j->base_model);   /* only when the base model is evaluated */
+    jobdb_json_str(o, "base_model", j->base_model); /* only when the base model is evaluated */
     jobdb_json_str(o, "evaluator_model", j->evaluator_model);
     if (j->elapsed_s >= 0) cJSON_AddNumberToObject(o, "elapsed_s", j->elapsed_s);
     return o;
@@ -119,7 +120,7 @@ static sched_err_t report_load(sched_db_t *db, const char *job_id, bool with_row
         cJSON_Delete(jo);
         webreport_set_rows_total(wr, st.units_done);
         why = sched_job_summary(db, job_id, summary, &errs);
-        if (why == SCHED_E_NOTFOUND) {   /* the job is there (just read): it has no summary yet */
+        if (why == SCHED_E_NOTFOUND) { /* the job is there (just read): it has no summary yet */
             why = SCHED_OK;
             *summary = NULL;
             errlist_free(&errs);
@@ -160,8 +161,10 @@ static int write_page(const char *file, const char *html, size_t len, char *err,
 int cmd_report(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},       {"html", required_argument, NULL, 'w'},
-        {"max-rows", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {"db", required_argument, NULL, 'd'},
+        {"html", required_argument, NULL, 'w'},
+        {"max-rows", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *db_flag = NULL, *html_file = NULL;

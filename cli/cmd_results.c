@@ -26,37 +26,37 @@
 #include "scheduler.h"
 #include "termtext.h"
 
-#define TEXT_CLIP 110      /* prompt, reference, response: code points shown */
+#define TEXT_CLIP 110 /* prompt, reference, response: code points shown */
 #define RATING_WIDTH 30
-#define WRAP_WIDTH 92      /* explanations */
+#define WRAP_WIDTH 92 /* explanations */
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: llmaj results JOB [--scheduler URL | --db PATH] [--limit N] [--offset N] [--explanations] [--json]\n"
-        "\n"
-        "Shows a job's results, one row per (record, target) in record order: record id, target and\n"
-        "model, prompt and response (clipped), and each metric's rating, score, normalized score and\n"
-        "status. Works while the job runs (committed rows only). JOB is a job id or the beginning of\n"
-        "one (`llmaj list` shows them).\n"
-        "\n"
-        "options:\n"
-        "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN)\n"
-        "  --db PATH        job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
-        "  --limit N        rows to show (default 10)\n"
-        "  --offset N       rows to skip first (default 0)\n"
-        "  --explanations   the judge's reasoning under each metric\n"
-        "  --json           the rows as records.jsonl lines (one JSON object a line)\n"
-        "\n"
-        "exit status: 0 shown (also an empty page), 1 the database could not be read,\n"
-        "2 bad input (unknown flag, no job database at PATH, no such job)\n");
+    fprintf(
+        f, "usage: llmaj results JOB [--scheduler URL | --db PATH] [--limit N] [--offset N] [--explanations] [--json]\n"
+           "\n"
+           "Shows a job's results, one row per (record, target) in record order: record id, target and\n"
+           "model, prompt and response (clipped), and each metric's rating, score, normalized score and\n"
+           "status. Works while the job runs (committed rows only). JOB is a job id or the beginning of\n"
+           "one (`llmaj list` shows them).\n"
+           "\n"
+           "options:\n"
+           "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN)\n"
+           "  --db PATH        job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
+           "  --limit N        rows to show (default 10)\n"
+           "  --offset N       rows to skip first (default 0)\n"
+           "  --explanations   the judge's reasoning under each metric\n"
+           "  --json           the rows as records.jsonl lines (one JSON object a line)\n"
+           "\n"
+           "exit status: 0 shown (also an empty page), 1 the database could not be read,\n"
+           "2 bad input (unknown flag, no job database at PATH, no such job)\n");
 }
 
 typedef struct {
     const char *job_id;
     bool explanations, json;
     uint64_t offset, limit;
-    uint64_t row;      /* 1-based number of the next row */
+    uint64_t row; /* 1-based number of the next row */
     buf_t out;
     int failed;
 } page_t;
@@ -196,9 +196,12 @@ static int human_row(const record_t *rec, const result_t *res, void *arg)
 int cmd_results(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},  {"limit", required_argument, NULL, 'l'},
-        {"offset", required_argument, NULL, 'o'}, {"explanations", no_argument, NULL, 'e'},
-        {"json", no_argument, NULL, 'j'},      {"help", no_argument, NULL, 'h'},
+        {"db", required_argument, NULL, 'd'},
+        {"limit", required_argument, NULL, 'l'},
+        {"offset", required_argument, NULL, 'o'},
+        {"explanations", no_argument, NULL, 'e'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
         {"scheduler", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
@@ -250,8 +253,12 @@ int cmd_results(int argc, char **argv)
     }
     errlist_free(&rerrs);
 
-    page_t p = {.job_id = job_id, .explanations = explanations, .json = json, .row = (uint64_t)offset + 1,
-                .offset = (uint64_t)offset, .limit = (uint64_t)limit};
+    page_t p = {.job_id = job_id,
+                .explanations = explanations,
+                .json = json,
+                .row = (uint64_t)offset + 1,
+                .offset = (uint64_t)offset,
+                .limit = (uint64_t)limit};
     buf_init(&p.out, 0);
     errlist_t errs;
     errlist_init(&errs, 0);
@@ -265,7 +272,7 @@ int cmd_results(int argc, char **argv)
     } else if (why != SCHED_OK) {
         jobdb_errs(&errs, err, sizeof err);
         fprintf(stderr, "llmaj results: %s\n", err);
-        rc = CLI_EXIT_FAILED;   /* the job was there a moment ago */
+        rc = CLI_EXIT_FAILED; /* the job was there a moment ago */
     } else if (!json && p.row - 1 < pg.total && p.row > (uint64_t)offset + 1) {
         printf("next page: llmaj results %s", job_id);
         if (src.remote) printf(" --scheduler %s", remote_where(src.remote));

@@ -30,7 +30,8 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "usage: llmaj run --spec FILE [options]\n"
         "       llmaj run --resume JOB [--db PATH] [options]\n"
         "       llmaj run --retry JOB [--unscored] [--db PATH] [options]   (what `llmaj retry JOB` runs)\n"
@@ -51,9 +52,7 @@ static void usage(FILE *f)
         "  --retry JOB              rerun, in place, the cells of an ended job that ended `error` (and those it\n"
         "                           never reached); --unscored: the `unscored` ones too\n"
         "  --quiet                  no progress output\n"
-        "  --log-level LEVEL        debug, info, warn (default), error\n"
-        SPECFLAGS_USAGE
-        "\n"
+        "  --log-level LEVEL        debug, info, warn (default), error\n" SPECFLAGS_USAGE "\n"
         "exit status: 0 the job succeeded, 1 it failed or was stopped, 2 bad input (nothing was run),\n"
         "3 it succeeded with error cells (`llmaj retry JOB` reruns them)\n");
 }
@@ -107,17 +106,20 @@ static int print_outcome(const char *db_path, const char *job_id)
 
 int cmd_run(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"spec", required_argument, 0, 's'},        {"workers", required_argument, 0, 'w'},
-        {"concurrency", required_argument, 0, 'c'}, {"window", required_argument, 0, 'W'},
-        {"db", required_argument, 0, 'd'},          {"quiet", no_argument, 0, 'q'},
-        {"log-level", required_argument, 0, 'l'},   {"help", no_argument, 0, 'h'},
-        SPECFLAGS_LONGOPTS,
-        {"mlflow-wait", required_argument, 0, 'M'},
-        {"resume", required_argument, 0, 'R'},
-        {"retry", required_argument, 0, 'Y'},
-        {"unscored", no_argument, 0, 'U'},
-        {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"spec", required_argument, 0, 's'},
+                                             {"workers", required_argument, 0, 'w'},
+                                             {"concurrency", required_argument, 0, 'c'},
+                                             {"window", required_argument, 0, 'W'},
+                                             {"db", required_argument, 0, 'd'},
+                                             {"quiet", no_argument, 0, 'q'},
+                                             {"log-level", required_argument, 0, 'l'},
+                                             {"help", no_argument, 0, 'h'},
+                                             SPECFLAGS_LONGOPTS,
+                                             {"mlflow-wait", required_argument, 0, 'M'},
+                                             {"resume", required_argument, 0, 'R'},
+                                             {"retry", required_argument, 0, 'Y'},
+                                             {"unscored", no_argument, 0, 'U'},
+                                             {0, 0, 0, 0}};
     const char *spec_path = NULL, *db = NULL, *level = NULL, *resume = NULL;
     bool retry = false, unscored = false;
     long workers = sysconf(_SC_NPROCESSORS_ONLN), conc = 256, window = 64, mlflow_wait = 60;
@@ -129,17 +131,31 @@ int cmd_run(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "s:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 's': spec_path = optarg; break;
-        case 'w': if (daemon_parse_int(optarg, 1, 1024, &workers, "--workers", err, sizeof err) < 0) goto bad; break;
-        case 'c': if (daemon_parse_int(optarg, 1, 100000, &conc, "--concurrency", err, sizeof err) < 0) goto bad; break;
-        case 'W': if (daemon_parse_int(optarg, 1, 1000000, &window, "--window", err, sizeof err) < 0) goto bad; break;
+        case 'w':
+            if (daemon_parse_int(optarg, 1, 1024, &workers, "--workers", err, sizeof err) < 0) goto bad;
+            break;
+        case 'c':
+            if (daemon_parse_int(optarg, 1, 100000, &conc, "--concurrency", err, sizeof err) < 0) goto bad;
+            break;
+        case 'W':
+            if (daemon_parse_int(optarg, 1, 1000000, &window, "--window", err, sizeof err) < 0) goto bad;
+            break;
         case 'd': db = optarg; break;
         case 'R': resume = optarg; break;
-        case 'Y': resume = optarg; retry = true; break;
+        case 'Y':
+            resume = optarg;
+            retry = true;
+            break;
         case 'U': unscored = true; break;
-        case 'M': if (daemon_parse_int(optarg, 0, 86400, &mlflow_wait, "--mlflow-wait", err, sizeof err) < 0) goto bad; break;
+        case 'M':
+            if (daemon_parse_int(optarg, 0, 86400, &mlflow_wait, "--mlflow-wait", err, sizeof err) < 0) goto bad;
+            break;
         case 'q': quiet = 1; break;
         case 'l': level = optarg; break;
-        case 'h': usage(stdout); cJSON_Delete(ov); return 0;
+        case 'h':
+            usage(stdout);
+            cJSON_Delete(ov);
+            return 0;
         default: {
             int k = specflags_set(ov, c, optarg, err, sizeof err);
             if (k < 0) goto bad;
@@ -197,9 +213,14 @@ int cmd_run(int argc, char **argv)
     }
     report_progress_t rp;
     report_progress_init(&rp, stderr, quiet);
-    sched_opts_t so = {.broker = embedded_endpoint(fleet), .zmq_ctx = embedded_zmq_ctx(fleet), .db_path = db,
-                       .window = (int)window, .until_idle = true, .mlflow_wait_ms = (int)mlflow_wait * 1000,
-                       .progress = report_progress, .progress_arg = &rp};
+    sched_opts_t so = {.broker = embedded_endpoint(fleet),
+                       .zmq_ctx = embedded_zmq_ctx(fleet),
+                       .db_path = db,
+                       .window = (int)window,
+                       .until_idle = true,
+                       .mlflow_wait_ms = (int)mlflow_wait * 1000,
+                       .progress = report_progress,
+                       .progress_arg = &rp};
     if (!(s = sched_new(&so, &errs))) {
         fprintf(stderr, "llmaj: internal error:\n");
         errlist_print(&errs, stderr, "  ");
@@ -213,8 +234,11 @@ int cmd_run(int argc, char **argv)
         snprintf(job_id, sizeof job_id, "%s", resume);
         jr = retry ? sched_retry(s, resume, unscored, NULL, &errs) : sched_resume(s, resume, &errs);
     } else {
-        sched_submit_t in = {.spec_json = text, .len = len, .origin = spec_path ? spec_path : "flags",
-                             .base_dir = base_dir, .overrides = ov};
+        sched_submit_t in = {.spec_json = text,
+                             .len = len,
+                             .origin = spec_path ? spec_path : "flags",
+                             .base_dir = base_dir,
+                             .overrides = ov};
         jr = sched_submit(s, &in, job_id, &errs);
     }
     if (jr == SCHED_OK) jr = sched_run(s, &errs);
@@ -231,7 +255,7 @@ int cmd_run(int argc, char **argv)
 done:
     set_engine(NULL);
     sched_destroy(&s);
-    embedded_stop(&fleet);   /* after the engine: it shares the fleet's ZeroMQ context */
+    embedded_stop(&fleet); /* after the engine: it shares the fleet's ZeroMQ context */
     errlist_free(&errs);
     free(text);
     cJSON_Delete(ov);

@@ -24,21 +24,20 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: llmaj status JOB [--scheduler URL | --db PATH] [--json]\n"
-        "\n"
-        "Shows a job: its state and error, its steps (validate, infer+judge, collect, mlflow) each\n"
-        "with a status, counts of records, shards and scores, timings, the MLflow sync state and the\n"
-        "output folder. Works while the job runs. JOB is a job id or the beginning of one\n"
-        "(`llmaj list` shows them).\n"
-        "\n"
-        "options:\n"
-        "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN)\n"
-        "  --db PATH   job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
-        "  --json      one JSON object\n"
-        "\n"
-        "exit status: 0 shown (whatever the job's state), 1 the database could not be read,\n"
-        "2 bad input (unknown flag, no job database at PATH, no such job)\n");
+    fprintf(f, "usage: llmaj status JOB [--scheduler URL | --db PATH] [--json]\n"
+               "\n"
+               "Shows a job: its state and error, its steps (validate, infer+judge, collect, mlflow) each\n"
+               "with a status, counts of records, shards and scores, timings, the MLflow sync state and the\n"
+               "output folder. Works while the job runs. JOB is a job id or the beginning of one\n"
+               "(`llmaj list` shows them).\n"
+               "\n"
+               "options:\n"
+               "  --scheduler URL  a scheduler service (env LLMAJ_SCHEDULER; token from LLMAJ_TOKEN)\n"
+               "  --db PATH   job database (default: $" JOBDB_ENV ", else " JOBDB_DEFAULT ")\n"
+               "  --json      one JSON object\n"
+               "\n"
+               "exit status: 0 shown (whatever the job's state), 1 the database could not be read,\n"
+               "2 bad input (unknown flag, no job database at PATH, no such job)\n");
 }
 
 static const char *spec_str(const cJSON *spec, const char *key)
@@ -66,9 +65,10 @@ static void metric_names(const cJSON *spec, buf_t *b)
     const cJSON *cu = cJSON_GetObjectItemCaseSensitive(spec, "custom_metrics");
     const cJSON *m;
     /* b has no cap: an append cannot fail, and if it could the line would just be shorter. */
-    cJSON_ArrayForEach(m, bi)
-        if (cJSON_IsString(m) && buf_printf(b, "%s%s", b->len ? ", " : "", m->valuestring) < 0) return;
-    cJSON_ArrayForEach(m, cu) {
+    cJSON_ArrayForEach(m, bi) if (cJSON_IsString(m) &&
+                                  buf_printf(b, "%s%s", b->len ? ", " : "", m->valuestring) < 0) return;
+    cJSON_ArrayForEach(m, cu)
+    {
         const cJSON *def = cJSON_GetObjectItemCaseSensitive(m, "customMetricDefinition");
         const char *name = spec_str(def ? def : m, "name");
         if (name && buf_printf(b, "%s%s", b->len ? ", " : "", name) < 0) return;
@@ -137,7 +137,7 @@ static void print_human(const sched_status_t *s, const cJSON *spec, bool remote)
     printf("scores          %llu ok, %llu unscored, %llu n.a., %llu error\n", (unsigned long long)s->scores[SCORE_OK],
            (unsigned long long)s->scores[SCORE_UNSCORED], (unsigned long long)s->scores[SCORE_NOT_APPLICABLE],
            (unsigned long long)s->scores[SCORE_ERROR]);
-    if (s->cache) {   /* docs/iteration.md */
+    if (s->cache) { /* docs/iteration.md */
         const cJSON *from = cJSON_GetObjectItemCaseSensitive(s->cache, "reused_from");
         printf("calls saved     %.0f response(s) reused%s%s, %.0f inference and %.0f judge cache hit(s)%s\n",
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s->cache, "reused_responses")),
@@ -184,9 +184,10 @@ static void print_human(const sched_status_t *s, const cJSON *spec, bool remote)
         printf("\n");
     }
     printf("output          %s%s\n", s->output_dir,
-           s->output_written ? ""
+           s->output_written                                                ? ""
            : j->state == SCHED_JOB_RUNNING || j->state == SCHED_JOB_PENDING ? " (written when the job ends)"
-           : s->output_exists ? " (incomplete: no job.json)" : " (not found here)");
+           : s->output_exists                                               ? " (incomplete: no job.json)"
+                                                                            : " (not found here)");
     buf_free(&b);
 }
 
@@ -238,10 +239,10 @@ static int print_json(sched_status_t *s)
     if (j->elapsed_s >= 0) cJSON_AddNumberToObject(o, "elapsed_s", j->elapsed_s);
     else cJSON_AddNullToObject(o, "elapsed_s");
     cJSON_AddItemToObject(o, "mlflow", s->mlflow);
-    s->mlflow = NULL;   /* now o's */
+    s->mlflow = NULL; /* now o's */
     if (s->cache) {
         cJSON_AddItemToObject(o, "cache", s->cache);
-        s->cache = NULL;   /* now o's */
+        s->cache = NULL; /* now o's */
     }
     jobdb_json_str(o, "note", s->note);
     cJSON_AddBoolToObject(o, "partial", s->partial);

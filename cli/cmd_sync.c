@@ -15,37 +15,40 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: llmaj sync --job-dir DIR [options]\n"
-        "\n"
-        "Syncs a finished job's results (DIR/records.jsonl, summary.json, job.json) to MLflow:\n"
-        "experiment, parent and per-target runs, params, metrics, tags and artifacts. Resumes an\n"
-        "interrupted sync; a job already synced is left as it is.\n"
-        "\n"
-        "options:\n"
-        "  --job-dir DIR        the job's output folder (required)\n"
-        "  --db PATH            job database holding the sync state (default DIR/../llmaj.db;\n"
-        "                       created if missing)\n"
-        "  --tracking-uri URI   MLflow tracking URI or SageMaker tracking-server ARN (default: the\n"
-        "                       spec's mlflow.tracking_uri, else MLFLOW_TRACKING_URI)\n"
-        "  --experiment NAME    MLflow experiment (default: the spec's mlflow.experiment)\n"
-        "  --status S           FINISHED, FAILED or KILLED (default: from job.json's status)\n"
-        "  --log-level LEVEL    debug, info (default), warn, error\n"
-        "\n"
-        "auth: MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME + MLFLOW_TRACKING_PASSWORD; for an ARN,\n"
-        "AWS credentials from the environment or ~/.aws (AWS_PROFILE). See docs/mlflow.md.\n"
-        "\n"
-        "exit status: 0 synced, 1 MLflow could not be reached or refused (run it again to resume),\n"
-        "2 bad input\n");
+    fprintf(f, "usage: llmaj sync --job-dir DIR [options]\n"
+               "\n"
+               "Syncs a finished job's results (DIR/records.jsonl, summary.json, job.json) to MLflow:\n"
+               "experiment, parent and per-target runs, params, metrics, tags and artifacts. Resumes an\n"
+               "interrupted sync; a job already synced is left as it is.\n"
+               "\n"
+               "options:\n"
+               "  --job-dir DIR        the job's output folder (required)\n"
+               "  --db PATH            job database holding the sync state (default DIR/../llmaj.db;\n"
+               "                       created if missing)\n"
+               "  --tracking-uri URI   MLflow tracking URI or SageMaker tracking-server ARN (default: the\n"
+               "                       spec's mlflow.tracking_uri, else MLFLOW_TRACKING_URI)\n"
+               "  --experiment NAME    MLflow experiment (default: the spec's mlflow.experiment)\n"
+               "  --status S           FINISHED, FAILED or KILLED (default: from job.json's status)\n"
+               "  --log-level LEVEL    debug, info (default), warn, error\n"
+               "\n"
+               "auth: MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME + MLFLOW_TRACKING_PASSWORD; for an ARN,\n"
+               "AWS credentials from the environment or ~/.aws (AWS_PROFILE). See docs/mlflow.md.\n"
+               "\n"
+               "exit status: 0 synced, 1 MLflow could not be reached or refused (run it again to resume),\n"
+               "2 bad input\n");
 }
 
 int cmd_sync(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"job-dir", required_argument, NULL, 'j'}, {"db", required_argument, NULL, 'd'},
-        {"tracking-uri", required_argument, NULL, 'u'}, {"experiment", required_argument, NULL, 'e'},
-        {"status", required_argument, NULL, 's'}, {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"job-dir", required_argument, NULL, 'j'},
+        {"db", required_argument, NULL, 'd'},
+        {"tracking-uri", required_argument, NULL, 'u'},
+        {"experiment", required_argument, NULL, 'e'},
+        {"status", required_argument, NULL, 's'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *job_dir = NULL, *db_path = NULL, *uri = NULL, *experiment = NULL, *status = NULL;
     log_set_level(LOG_INFO);
@@ -80,7 +83,10 @@ int cmd_sync(int argc, char **argv)
         usage(stderr);
         return CLI_EXIT_BAD_INPUT;
     }
-    sched_sync_opts_t o = {.job_dir = job_dir, .db_path = db_path, .tracking_uri = uri, .experiment = experiment,
+    sched_sync_opts_t o = {.job_dir = job_dir,
+                           .db_path = db_path,
+                           .tracking_uri = uri,
+                           .experiment = experiment,
                            .status = status};
     sched_sync_out_t out;
     errlist_t errs;

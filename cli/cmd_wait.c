@@ -137,7 +137,7 @@ int cmd_wait(int argc, char **argv)
     int64_t down_since = -1; /* when the service stopped answering, or -1 */
     sched_err_t rc;
     while ((rc = jobsrc_resolve(&src, argv[optind], &job_id, &errs)) != SCHED_OK &&
-           keep_asking(&src, &errs, &down_since, poll_s, patience_s, &rp)) {}   /* a rollout: ask again */
+           keep_asking(&src, &errs, &down_since, poll_s, patience_s, &rp)) {} /* a rollout: ask again */
     int64_t t0 = loop_now_ms();
     sched_status_t st;
     memset(&st, 0, sizeof st);
@@ -152,7 +152,8 @@ int cmd_wait(int argc, char **argv)
             continue;
         }
         if (down_since >= 0) {
-            fprintf(stderr, "llmaj wait: the service answers again after %.1f s\n", (loop_now_ms() - down_since) / 1000.0);
+            fprintf(stderr, "llmaj wait: the service answers again after %.1f s\n",
+                    (loop_now_ms() - down_since) / 1000.0);
             down_since = -1;
         }
         sched_progress_t p;

@@ -72,7 +72,7 @@ void embedded_stop(embedded_t **self_p)
 {
     if (!self_p || !*self_p) return;
     embedded_t *e = *self_p;
-    worker_destroy(&e->workers);   /* stops and joins the worker threads */
+    worker_destroy(&e->workers); /* stops and joins the worker threads */
     if (e->broker_running) {
         broker_stop(e->broker);
         pthread_join(e->broker_tid, NULL);

@@ -15,8 +15,10 @@
 int jobdb_flags(int argc, char **argv, void (*usage)(FILE *f), const char **db_flag, bool *json)
 {
     static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
+        {"db", required_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     *db_flag = NULL;
     *json = false;
@@ -79,8 +81,7 @@ sched_db_t *jobdb_open(const char *path, const char *origin, char *err, size_t e
                  "no job database at %s (%s). `llmaj run` keeps it in <output_path>/llmaj.db (the default "
                  "output_path is runs/); run from the folder that holds runs/, or pass --db PATH or set " JOBDB_ENV,
                  path, how_chosen(origin));
-    else if (rc != SCHED_OK)
-        jobdb_errs(&errs, err, errlen);
+    else if (rc != SCHED_OK) jobdb_errs(&errs, err, errlen);
     errlist_free(&errs);
     return db;
 }
@@ -96,8 +97,9 @@ sched_err_t jobdb_resolve(sched_db_t *db, const char *ref, char **job_id, char *
     } else if (!ref || !*ref) {
         snprintf(err, errlen, "a job id is required; `llmaj list --db %s` lists them", path);
     } else if (rc == SCHED_E_NOTFOUND) {
-        snprintf(err, errlen, "no job '%s' in %s (a job id, or the beginning of one); `llmaj list --db %s` lists the jobs",
-                 ref, path, path);
+        snprintf(err, errlen,
+                 "no job '%s' in %s (a job id, or the beginning of one); `llmaj list --db %s` lists the jobs", ref,
+                 path, path);
     } else {
         jobdb_errs(&errs, err, errlen);
     }

@@ -16,7 +16,7 @@
 
 #include "scheduler.h"
 
-#define JOBDB_DEFAULT "runs/llmaj.db"   /* the default output_path is runs/ */
+#define JOBDB_DEFAULT "runs/llmaj.db" /* the default output_path is runs/ */
 #define JOBDB_ENV "LLMAJ_DB"
 
 /* Reads the flags of `list` and `status` with getopt_long from argv[1]: --db PATH into *db_flag,

@@ -29,16 +29,26 @@ static void usage(FILE *f)
     fprintf(f, "usage: llmaj <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\nWith --scheduler URL (or LLMAJ_SCHEDULER; token in LLMAJ_TOKEN) the job commands talk to a scheduler\n"
-               "service; without it they read the local job database.\n"
-               "`llmaj <command> --help` shows a command's options. `llmaj --version` prints the version.\n");
+    fprintf(f,
+            "\nWith --scheduler URL (or LLMAJ_SCHEDULER; token in LLMAJ_TOKEN) the job commands talk to a scheduler\n"
+            "service; without it they read the local job database.\n"
+            "`llmaj <command> --help` shows a command's options. `llmaj --version` prints the version.\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) { usage(stderr); return CLI_EXIT_BAD_INPUT; }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
-    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) { printf("llmaj %s\n", LLMAJ_VERSION); return 0; }
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_BAD_INPUT;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("llmaj %s\n", LLMAJ_VERSION);
+        return 0;
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "llmaj: unknown command '%s'\n\n", argv[1]);

@@ -45,7 +45,8 @@ void report_progress(const sched_progress_t *p, void *arg)
         int filled = (int)(frac * 30);
         for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '.';
         bar[30] = '\0';
-        fprintf(r->f, "\r\033[K[%s] %3.0f%% %llu/%llu  %.1f/s  ETA %s  workers %u  scores ok %llu unscored %llu errors %llu",
+        fprintf(r->f,
+                "\r\033[K[%s] %3.0f%% %llu/%llu  %.1f/s  ETA %s  workers %u  scores ok %llu unscored %llu errors %llu",
                 bar, frac * 100, (unsigned long long)p->units_done, (unsigned long long)p->units_total, rate, eta,
                 p->workers, (unsigned long long)p->scores_ok, (unsigned long long)p->scores_unscored,
                 (unsigned long long)p->scores_error);
@@ -55,11 +56,13 @@ void report_progress(const sched_progress_t *p, void *arg)
     }
     if (!p->finished && p->elapsed_s - r->last_line_s < 5) return;
     r->last_line_s = p->elapsed_s;
-    fprintf(r->f, "progress: %llu/%llu (%.0f%%) record-targets, %.1f/s, shards %llu/%llu, scores ok %llu unscored %llu errors %llu%s%s%s\n",
-            (unsigned long long)p->units_done, (unsigned long long)p->units_total, frac * 100, rate,
-            (unsigned long long)p->shards_done, (unsigned long long)p->shards_total,
-            (unsigned long long)p->scores_ok, (unsigned long long)p->scores_unscored,
-            (unsigned long long)p->scores_error, p->finished ? " (done)" : "", p->note ? "; " : "", p->note ? p->note : "");
+    fprintf(
+        r->f,
+        "progress: %llu/%llu (%.0f%%) record-targets, %.1f/s, shards %llu/%llu, scores ok %llu unscored %llu errors %llu%s%s%s\n",
+        (unsigned long long)p->units_done, (unsigned long long)p->units_total, frac * 100, rate,
+        (unsigned long long)p->shards_done, (unsigned long long)p->shards_total, (unsigned long long)p->scores_ok,
+        (unsigned long long)p->scores_unscored, (unsigned long long)p->scores_error, p->finished ? " (done)" : "",
+        p->note ? "; " : "", p->note ? p->note : "");
     fflush(r->f);
 }
 
@@ -78,7 +81,7 @@ int report_outcome(FILE *f, const sched_status_t *st, const cJSON *summary)
     if (summary) report_summary(f, summary);
     if (st->job.error) fprintf(f, "error: %s\n", st->job.error);
     fprintf(f, "results: %s\n", st->output_dir ? st->output_dir : "?");
-    if (st->output_uri) fprintf(f, "s3: %s\n", st->output_uri);   /* where the files are uploaded (see error if not) */
+    if (st->output_uri) fprintf(f, "s3: %s\n", st->output_uri); /* where the files are uploaded (see error if not) */
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(st->mlflow, "state");
     if (cJSON_IsString(ms) && strcmp(ms->valuestring, "none") != 0) {
         char *txt = jsonprint(st->mlflow, false);
@@ -92,11 +95,15 @@ int report_outcome(FILE *f, const sched_status_t *st, const cJSON *summary)
     }
     if (st->job.state == SCHED_JOB_FAILED && st->job.failure &&
         (!strcmp(st->job.failure, "output") || !strcmp(st->job.failure, "database")))
-        fprintf(f, "every committed result is kept in the job database: free space, then `llmaj run --resume %s` "
-                   "finishes the job and writes its files without calling a model again for them\n", id);
+        fprintf(f,
+                "every committed result is kept in the job database: free space, then `llmaj run --resume %s` "
+                "finishes the job and writes its files without calling a model again for them\n",
+                id);
     if (st->job.state == SCHED_JOB_RUNNING || st->job.state == SCHED_JOB_STOPPING)
-        fprintf(f, "the job has not ended in the job database (its result files are not written): `llmaj run --resume "
-                   "%s` finishes it\n", id);
+        fprintf(f,
+                "the job has not ended in the job database (its result files are not written): `llmaj run --resume "
+                "%s` finishes it\n",
+                id);
     fprintf(f, "job %s %s\n", id, sched_job_state_name(st->job.state));
     return st->job.state == SCHED_JOB_SUCCEEDED ? CLI_EXIT_OK : CLI_EXIT_FAILED;
 }

@@ -18,7 +18,7 @@ typedef struct {
 } report_progress_t;
 
 void report_progress_init(report_progress_t *r, FILE *f, bool quiet);
-void report_progress(const sched_progress_t *p, void *arg);   /* a scheduler progress callback */
+void report_progress(const sched_progress_t *p, void *arg); /* a scheduler progress callback */
 void report_progress_end(report_progress_t *r);             /* ends a drawn bar with a newline */
 
 /* Prints summary.json as tables: per target and metric, then the comparison. */

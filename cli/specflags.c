@@ -13,11 +13,24 @@
 #include "daemon.h"
 #include "mem.h"
 
-static const char *const keys[] = {
-    "model",           "base_model",     "evaluate_base_model", "evaluator_model",   "dataset",
-    "builtin_metrics", "custom_metrics", "output_path",         "shard_size",        "skip_invalid",
-    "region",          "name",           "mlflow.tracking_uri", "mlflow.experiment", "mlflow.run_name",
-    "reuse_responses_from", "cache", "dataset_max_bytes"};
+static const char *const keys[] = {"model",
+                                   "base_model",
+                                   "evaluate_base_model",
+                                   "evaluator_model",
+                                   "dataset",
+                                   "builtin_metrics",
+                                   "custom_metrics",
+                                   "output_path",
+                                   "shard_size",
+                                   "skip_invalid",
+                                   "region",
+                                   "name",
+                                   "mlflow.tracking_uri",
+                                   "mlflow.experiment",
+                                   "mlflow.run_name",
+                                   "reuse_responses_from",
+                                   "cache",
+                                   "dataset_max_bytes"};
 
 /* Adds a spec key from a flag value: JSON booleans and numbers where the key takes them. */
 static int add_override(cJSON *ov, const char *key, const char *val, char *err, size_t errlen)
@@ -85,6 +98,6 @@ int specflags_set(cJSON *ov, int code, const char *arg, char *err, size_t errlen
 {
     if (code < SPECFLAG_FIRST || code >= SPECFLAG_FIRST + (int)(sizeof keys / sizeof keys[0])) return 0;
     const char *key = keys[code - SPECFLAG_FIRST];
-    bool flag = !strcmp(key, "skip_invalid") || !strcmp(key, "cache");   /* no argument: on */
+    bool flag = !strcmp(key, "skip_invalid") || !strcmp(key, "cache"); /* no argument: on */
     return add_override(ov, key, flag ? "true" : arg, err, errlen) < 0 ? -1 : 1;
 }

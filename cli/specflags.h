@@ -19,7 +19,10 @@
         {"region", required_argument, 0, 1010}, {"name", required_argument, 0, 1011},                           \
         {"mlflow-tracking-uri", required_argument, 0, 1012}, {"mlflow-experiment", required_argument, 0, 1013}, \
         {"mlflow-run-name", required_argument, 0, 1014}, {"reuse-responses-from", required_argument, 0, 1015},  \
-        {"cache", no_argument, 0, 1016}, {"dataset-max-bytes", required_argument, 0, 1017}
+        {"cache", no_argument, 0, 1016},                                                                        \
+    {                                                                                                           \
+        "dataset-max-bytes", required_argument, 0, 1017                                                         \
+    }
 
 /* The usage lines that list them. */
 #define SPECFLAGS_USAGE                                                                            \
@@ -27,7 +30,7 @@
     "  --model M  --base-model M  --evaluate-base-model true|false  --evaluator-model M\n"         \
     "  --dataset PATH  --builtin-metrics A,B,...  --custom-metrics JSON|FILE  --output-path DIR\n" \
     "  --shard-size N  --skip-invalid  --region R  --name NAME  --dataset-max-bytes N\n"           \
-    "  --mlflow-tracking-uri URI  --mlflow-experiment NAME  --mlflow-run-name NAME\n"             \
+    "  --mlflow-tracking-uri URI  --mlflow-experiment NAME  --mlflow-run-name NAME\n"              \
     "  --reuse-responses-from JOB  --cache\n"
 
 /* Option `code` with its argument into the overrides object `ov`: 1 taken, 0 not a spec flag,

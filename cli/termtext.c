@@ -14,8 +14,8 @@ typedef enum { CH_END, CH_SPACE, CH_NEWLINE, CH_PRINT, CH_BAD } ch_kind_t;
 
 typedef struct {
     ch_kind_t kind;
-    const char *p;   /* the character's bytes (CH_PRINT) */
-    size_t len;      /* bytes it takes in the input */
+    const char *p; /* the character's bytes (CH_PRINT) */
+    size_t len;    /* bytes it takes in the input */
 } ch_t;
 
 static ch_t next_char(const char *s)
@@ -24,24 +24,62 @@ static ch_t next_char(const char *s)
     ch_t c = {CH_END, s, 0};
     if (!*u) return c;
     c.len = 1;
-    if (*u == '\n') { c.kind = CH_NEWLINE; return c; }
-    if (*u == ' ' || *u == '\t' || *u == '\r' || *u == '\v' || *u == '\f') { c.kind = CH_SPACE; return c; }
-    if (*u < 0x20 || *u == 0x7f) { c.kind = CH_BAD; return c; }
-    if (*u < 0x80) { c.kind = CH_PRINT; return c; }
+    if (*u == '\n') {
+        c.kind = CH_NEWLINE;
+        return c;
+    }
+    if (*u == ' ' || *u == '\t' || *u == '\r' || *u == '\v' || *u == '\f') {
+        c.kind = CH_SPACE;
+        return c;
+    }
+    if (*u < 0x20 || *u == 0x7f) {
+        c.kind = CH_BAD;
+        return c;
+    }
+    if (*u < 0x80) {
+        c.kind = CH_PRINT;
+        return c;
+    }
     size_t n;
     uint32_t cp, min;
-    if ((*u & 0xe0) == 0xc0) { n = 2; cp = *u & 0x1f; min = 0x80; }
-    else if ((*u & 0xf0) == 0xe0) { n = 3; cp = *u & 0x0f; min = 0x800; }
-    else if ((*u & 0xf8) == 0xf0) { n = 4; cp = *u & 0x07; min = 0x10000; }
-    else { c.kind = CH_BAD; return c; }
+    if ((*u & 0xe0) == 0xc0) {
+        n = 2;
+        cp = *u & 0x1f;
+        min = 0x80;
+    } else if ((*u & 0xf0) == 0xe0) {
+        n = 3;
+        cp = *u & 0x0f;
+        min = 0x800;
+    } else if ((*u & 0xf8) == 0xf0) {
+        n = 4;
+        cp = *u & 0x07;
+        min = 0x10000;
+    } else {
+        c.kind = CH_BAD;
+        return c;
+    }
     for (size_t i = 1; i < n; i++) {
-        if ((u[i] & 0xc0) != 0x80) { c.kind = CH_BAD; return c; }   /* also stops at the NUL */
+        if ((u[i] & 0xc0) != 0x80) {
+            c.kind = CH_BAD;
+            return c;
+        } /* also stops at the NUL */
         cp = (cp << 6) | (u[i] & 0x3f);
     }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) { c.kind = CH_BAD; return c; }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        c.kind = CH_BAD;
+        return c;
+    }
     /* C1 controls (0x9b is a CSI on some terminals) and the line/paragraph separators. */
-    if (cp >= 0x80 && cp <= 0x9f) { c.kind = CH_BAD; c.len = n; return c; }
-    if (cp == 0x2028 || cp == 0x2029) { c.kind = CH_NEWLINE; c.len = n; return c; }
+    if (cp >= 0x80 && cp <= 0x9f) {
+        c.kind = CH_BAD;
+        c.len = n;
+        return c;
+    }
+    if (cp == 0x2028 || cp == 0x2029) {
+        c.kind = CH_NEWLINE;
+        c.len = n;
+        return c;
+    }
     c.kind = CH_PRINT;
     c.len = n;
     return c;
@@ -97,7 +135,7 @@ void termtext_line(buf_t *out, const char *s, size_t max)
             continue;
         }
         if (space) {
-            if (w + 1 >= keep) break;   /* no room for what follows: no trailing space before "…" */
+            if (w + 1 >= keep) break; /* no room for what follows: no trailing space before "…" */
             put(out, " ", 1);
             space = false;
             w++;
@@ -106,7 +144,7 @@ void termtext_line(buf_t *out, const char *s, size_t max)
         w++;
         any = true;
     }
-    if (clipped) put(out, "\xe2\x80\xa6", 3);   /* … */
+    if (clipped) put(out, "\xe2\x80\xa6", 3); /* … */
 }
 
 void termtext_cell(buf_t *out, const char *s, size_t width)
@@ -122,8 +160,8 @@ void termtext_wrap(buf_t *out, const char *s, size_t width, const char *indent)
     if (!s) return;
     if (width < 8) width = 8;
     size_t ilen = indent ? strlen(indent) : 0;
-    size_t col = 0;          /* code points on the current output line */
-    bool open = false;       /* a line has been started */
+    size_t col = 0;    /* code points on the current output line */
+    bool open = false; /* a line has been started */
     while (true) {
         /* Skip white space, noting line breaks. */
         ch_t c = next_char(s);
@@ -138,7 +176,7 @@ void termtext_wrap(buf_t *out, const char *s, size_t width, const char *indent)
             put(out, "\n", 1);
             open = false;
             col = 0;
-            if (breaks > 1) put(out, "\n", 1);   /* a paragraph break: one blank line */
+            if (breaks > 1) put(out, "\n", 1); /* a paragraph break: one blank line */
         }
         /* The next word: its bytes and width. */
         const char *w0 = s;

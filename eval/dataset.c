@@ -40,37 +40,37 @@ typedef enum { FMT_UNKNOWN = 0, FMT_PLAIN, FMT_GZIP } fmt_t;
 struct dataset {
     char *path;
     dataset_source_t src;
-    bool src_done;       /* the source said end of data */
-    unsigned char *in;   /* raw bytes from the source */
+    bool src_done;     /* the source said end of data */
+    unsigned char *in; /* raw bytes from the source */
     size_t in_pos, in_len;
     fmt_t fmt;
     z_stream zs;
-    bool zs_live;        /* inflateInit2 done */
-    bool member_done;    /* the last gzip member ended (Z_STREAM_END) */
-    bool trailing;       /* non-gzip bytes after a member: ignored to the end */
+    bool zs_live;     /* inflateInit2 done */
+    bool member_done; /* the last gzip member ended (Z_STREAM_END) */
+    bool trailing;    /* non-gzip bytes after a member: ignored to the end */
     size_t max_line;
     unsigned char *rbuf; /* decoded bytes */
     size_t rpos, rlen;
-    bool src_eof;        /* no decoded bytes will come any more */
-    char *line;          /* the current line, NUL-terminated, at most max_line + 1 bytes */
+    bool src_eof; /* no decoded bytes will come any more */
+    char *line;   /* the current line, NUL-terminated, at most max_line + 1 bytes */
     size_t line_len;
     size_t line_cap;
-    uint64_t lineno;     /* physical lines read, blank ones included */
-    uint64_t lines;      /* non-blank lines: the next index */
+    uint64_t lineno; /* physical lines read, blank ones included */
+    uint64_t lines;  /* non-blank lines: the next index */
     uint64_t invalid;
     ds_state_t state;
-    uint64_t src_bytes;        /* read from the source so far */
-    uint64_t max_bytes;        /* dataset_limit: 0 = no cap */
-    const atomic_int *cancel;  /* dataset_limit: set = stop reading */
+    uint64_t src_bytes;       /* read from the source so far */
+    uint64_t max_bytes;       /* dataset_limit: 0 = no cap */
+    const atomic_int *cancel; /* dataset_limit: set = stop reading */
     bool interrupted;
 };
 
 /* What read_line found besides the kept bytes. */
 typedef struct {
-    uint64_t total;      /* bytes of the line without its newline */
-    bool too_long;       /* total passed the cap; the bytes were not kept */
-    bool all_ws;         /* only whitespace (tracked for too-long lines too) */
-    unsigned char last;  /* the line's last byte before the newline */
+    uint64_t total;     /* bytes of the line without its newline */
+    bool too_long;      /* total passed the cap; the bytes were not kept */
+    bool all_ws;        /* only whitespace (tracked for too-long lines too) */
+    unsigned char last; /* the line's last byte before the newline */
 } line_info_t;
 
 static bool is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
@@ -84,8 +84,7 @@ static bool all_ws(const unsigned char *p, size_t n)
 
 static bool is_remote(const char *path)
 {
-    return strncmp(path, "s3://", 5) == 0 || strncmp(path, "https://", 8) == 0 ||
-           strncmp(path, "http://", 7) == 0;
+    return strncmp(path, "s3://", 5) == 0 || strncmp(path, "https://", 8) == 0 || strncmp(path, "http://", 7) == 0;
 }
 
 /* ---- the local file source ---- */
@@ -127,8 +126,10 @@ dataset_t *dataset_open_capped(const char *path, size_t max_line, uint64_t max_b
         return NULL;
     }
     if (is_remote(path)) {
-        snprintf(err, errlen, "%s: a remote dataset is read through its stream (dataset_open_source), not as a "
-                              "local file", path);
+        snprintf(err, errlen,
+                 "%s: a remote dataset is read through its stream (dataset_open_source), not as a "
+                 "local file",
+                 path);
         return NULL;
     }
     /* O_NONBLOCK: opening a named pipe must not wait for a writer (it is refused below); a
@@ -151,14 +152,16 @@ dataset_t *dataset_open_capped(const char *path, size_t max_line, uint64_t max_b
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
-        const char *what = S_ISDIR(st.st_mode)   ? "is a directory"
+        const char *what = S_ISDIR(st.st_mode)    ? "is a directory"
                            : S_ISFIFO(st.st_mode) ? "is a named pipe"
                            : S_ISCHR(st.st_mode)  ? "is a character device"
                            : S_ISBLK(st.st_mode)  ? "is a block device"
                            : S_ISSOCK(st.st_mode) ? "is a socket"
                                                   : "is not a file";
-        snprintf(err, errlen, "%s: %s, not a regular file: a dataset must be a regular file (or an s3:// or "
-                              "https:// URL)", path, what);
+        snprintf(err, errlen,
+                 "%s: %s, not a regular file: a dataset must be a regular file (or an s3:// or "
+                 "https:// URL)",
+                 path, what);
         close(fd);
         return NULL;
     }
@@ -236,7 +239,7 @@ static int fill_in(dataset_t *d, errlist_t *errs)
     char err[512] = "";
     long n = d->src.read(d->src.ctx, d->in + d->in_len, READ_CHUNK - d->in_len, err, sizeof err);
     if (n < 0) {
-        if (d->cancel && atomic_load(d->cancel)) {   /* a remote read cut short by the same flag */
+        if (d->cancel && atomic_load(d->cancel)) { /* a remote read cut short by the same flag */
             d->interrupted = true;
             errlist_add(errs, "%s: interrupted after line %llu", d->path, (unsigned long long)d->lineno);
             return -1;
@@ -304,7 +307,9 @@ static int inflate_some(dataset_t *d, errlist_t *errs)
         if (zr == Z_STREAM_END) d->member_done = true;
         else if (zr != Z_OK && zr != Z_BUF_ERROR) {
             errlist_add(errs, "%s: corrupt gzip data after line %llu: %s", d->path, (unsigned long long)d->lineno,
-                        d->zs.msg ? d->zs.msg : zr == Z_MEM_ERROR ? "out of memory" : "invalid data");
+                        d->zs.msg           ? d->zs.msg
+                        : zr == Z_MEM_ERROR ? "out of memory"
+                                            : "invalid data");
             return -1;
         }
         if (d->rlen) return 0;
@@ -404,7 +409,7 @@ static int read_line(dataset_t *d, line_info_t *li, errlist_t *errs)
     }
     if (!li->too_long) {
         li->all_ws = all_ws((const unsigned char *)d->line, d->line_len);
-        if (d->line_len > d->max_line) li->too_long = true;   /* the extra byte was not a CR */
+        if (d->line_len > d->max_line) li->too_long = true; /* the extra byte was not a CR */
     }
     return 1;
 }
@@ -421,17 +426,25 @@ static long utf8_invalid_at(const unsigned char *s, size_t n)
             continue;
         }
         size_t need;
-        unsigned char lo = 0x80, hi = 0xbf;   /* allowed range of the second byte */
+        unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
         if (c >= 0xc2 && c <= 0xdf) need = 1;
-        else if (c == 0xe0) { need = 2; lo = 0xa0; }
-        else if (c >= 0xe1 && c <= 0xec) need = 2;
-        else if (c == 0xed) { need = 2; hi = 0x9f; }
-        else if (c >= 0xee && c <= 0xef) need = 2;
-        else if (c == 0xf0) { need = 3; lo = 0x90; }
-        else if (c >= 0xf1 && c <= 0xf3) need = 3;
-        else if (c == 0xf4) { need = 3; hi = 0x8f; }
-        else return (long)i;
-        if (i + need >= n) return (long)i;   /* cut short by the end of the line */
+        else if (c == 0xe0) {
+            need = 2;
+            lo = 0xa0;
+        } else if (c >= 0xe1 && c <= 0xec) need = 2;
+        else if (c == 0xed) {
+            need = 2;
+            hi = 0x9f;
+        } else if (c >= 0xee && c <= 0xef) need = 2;
+        else if (c == 0xf0) {
+            need = 3;
+            lo = 0x90;
+        } else if (c >= 0xf1 && c <= 0xf3) need = 3;
+        else if (c == 0xf4) {
+            need = 3;
+            hi = 0x8f;
+        } else return (long)i;
+        if (i + need >= n) return (long)i; /* cut short by the end of the line */
         if (s[i + 1] < lo || s[i + 1] > hi) return (long)i;
         for (size_t k = 2; k <= need; k++)
             if ((s[i + k] & 0xc0) != 0x80) return (long)i;
@@ -464,7 +477,7 @@ int dataset_next(dataset_t *d, record_t *out, errlist_t *errs)
             len -= 3;
             li.all_ws = all_ws((const unsigned char *)text, len);
         }
-        if (li.all_ws) continue;   /* blank: no index */
+        if (li.all_ws) continue; /* blank: no index */
         uint64_t index = d->lines++;
         if (li.too_long) {
             d->invalid++;

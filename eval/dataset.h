@@ -19,7 +19,7 @@
 #include "errlist.h"
 #include "record.h"
 
-#define DATASET_MAX_LINE_DEFAULT ((size_t)8 << 20)   /* 8 MiB */
+#define DATASET_MAX_LINE_DEFAULT ((size_t)8 << 20)     /* 8 MiB */
 #define DATASET_MAX_BYTES_DEFAULT ((uint64_t)10 << 30) /* 10 GiB: the spec's dataset_max_bytes */
 
 typedef struct dataset dataset_t;
@@ -66,22 +66,22 @@ dataset_t *dataset_open_source(const char *name, dataset_source_t src, size_t ma
  * further call returns the same. */
 int dataset_next(dataset_t *d, record_t *out, errlist_t *errs) __attribute__((warn_unused_result));
 
-uint64_t dataset_lines(const dataset_t *d);    /* non-blank lines seen so far (= next index) */
-uint64_t dataset_invalid(const dataset_t *d);  /* invalid lines seen so far */
-const char *dataset_path(const dataset_t *d);  /* as given to dataset_open; valid until close */
+uint64_t dataset_lines(const dataset_t *d);   /* non-blank lines seen so far (= next index) */
+uint64_t dataset_invalid(const dataset_t *d); /* invalid lines seen so far */
+const char *dataset_path(const dataset_t *d); /* as given to dataset_open; valid until close */
 void dataset_close(dataset_t **self_p);
 
 /* Counts from reading a whole dataset. */
 typedef struct {
-    uint64_t lines;            /* non-blank lines */
-    uint64_t records;          /* valid records */
-    uint64_t invalid;          /* invalid lines */
+    uint64_t lines;   /* non-blank lines */
+    uint64_t records; /* valid records */
+    uint64_t invalid; /* invalid lines */
     uint64_t with_reference;
-    uint64_t with_responses;   /* records carrying modelResponses */
+    uint64_t with_responses; /* records carrying modelResponses */
     uint64_t with_context;
     uint64_t with_category;
-    uint64_t categories;       /* distinct category values */
-    size_t min_responses;      /* fewest modelResponses on a record that has some (0 if none) */
+    uint64_t categories;  /* distinct category values */
+    size_t min_responses; /* fewest modelResponses on a record that has some (0 if none) */
 } dataset_stats_t;
 
 /* Reads the whole dataset, before any model call. Invalid lines are added to errs (keep errs'

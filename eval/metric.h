@@ -26,7 +26,7 @@
 #define METRIC_MAX_INSTRUCTIONS 5000
 #define METRIC_MAX_RATINGS 10
 #define METRIC_MAX_DEFINITION 100
-#define METRIC_NONCE_LEN 32          /* hex digits of a prompt's tag id */
+#define METRIC_NONCE_LEN 32 /* hex digits of a prompt's tag id */
 
 /* The structured verdict a judge is asked for: a tool (Anthropic, Bedrock) or a response format
  * (OpenAI) of this name and description, whose schema is metric_t.verdict_schema. */
@@ -37,26 +37,26 @@
 typedef enum { METRIC_FLOAT = 0, METRIC_STRING = 1 } metric_kind_t;
 
 typedef struct {
-    char *definition;   /* the rating's name as the judge must answer it, e.g. "partially correct" */
-    double value;       /* METRIC_FLOAT scales */
-    char *svalue;       /* METRIC_STRING scales (value is 0) */
-    bool not_applicable;/* answering this rating means "no score" (FollowingInstructions) */
+    char *definition;    /* the rating's name as the judge must answer it, e.g. "partially correct" */
+    double value;        /* METRIC_FLOAT scales */
+    char *svalue;        /* METRIC_STRING scales (value is 0) */
+    bool not_applicable; /* answering this rating means "no score" (FollowingInstructions) */
 } metric_rating_t;
 
 typedef struct metric {
-    char *name;              /* canonical: "Correctness", or the custom metric's name */
+    char *name; /* canonical: "Correctness", or the custom metric's name */
     bool builtin;
-    bool lower_is_better;    /* Harmfulness, Stereotyping, Refusal; a custom metric with
+    bool lower_is_better; /* Harmfulness, Stereotyping, Refusal; a custom metric with
                               * "lowerIsBetter": true (llmaj's extension of the seed's format) */
-    bool uses_reference;     /* built-in has a reference-aware prompt variant */
-    bool uses_context;       /* Faithfulness: context, else the prompt */
+    bool uses_reference;  /* built-in has a reference-aware prompt variant */
+    bool uses_context;    /* Faithfulness: context, else the prompt */
     metric_kind_t kind;
     metric_rating_t *ratings;
     size_t n_ratings;
-    double min, max;         /* over the scored (non-N/A) float ratings; equal for string scales */
-    char *instructions;      /* custom: the user's template; built-in: our prompt template */
-    char *instructions_ref;  /* built-in reference-aware template, or NULL */
-    char *verdict_schema;    /* JSON Schema of {"reasoning": string, "rating": one of the ratings'
+    double min, max;        /* over the scored (non-N/A) float ratings; equal for string scales */
+    char *instructions;     /* custom: the user's template; built-in: our prompt template */
+    char *instructions_ref; /* built-in reference-aware template, or NULL */
+    char *verdict_schema;   /* JSON Schema of {"reasoning": string, "rating": one of the ratings'
                                 definitions}, no other members: for structured output */
 } metric_t;
 
@@ -66,7 +66,7 @@ typedef struct {
     const char *prediction;
     const char *ground_truth;
     const char *context;
-    const char *nonce;        /* the call's tag id (metric_nonce); NULL: tags without an id */
+    const char *nonce; /* the call's tag id (metric_nonce); NULL: tags without an id */
 } metric_vars_t;
 
 /* A fresh tag id: METRIC_NONCE_LEN lower-case hex digits from the system's random source, and a
@@ -123,7 +123,7 @@ double metric_normalize(const metric_t *m, double value);
  * added only when set: caller owns the cJSON. */
 cJSON *metric_to_json(const metric_t *m);
 
-metric_t *metric_clone(const metric_t *m);   /* caller owns */
+metric_t *metric_clone(const metric_t *m); /* caller owns */
 void metric_destroy(metric_t **self_p);
 
 #endif

@@ -21,25 +21,23 @@
 
 #include <openssl/evp.h>
 
-#define ACCEPTED_FORMS                                                                       \
-    "accepted forms: openai/<model>, openai-api/<service>/<model>, anthropic/<model>, "      \
-    "bedrock/<model-id>, a Bedrock model id (e.g. amazon.nova-pro-v1:0, "                    \
-    "us.amazon.nova-lite-v1:0, anthropic.claude-3-5-haiku-20241022-v1:0), "                  \
-    "nova-textgeneration-lite|-pro|-micro|-lite-v2, sagemaker/<endpoint-name>, "             \
+#define ACCEPTED_FORMS                                                                  \
+    "accepted forms: openai/<model>, openai-api/<service>/<model>, anthropic/<model>, " \
+    "bedrock/<model-id>, a Bedrock model id (e.g. amazon.nova-pro-v1:0, "               \
+    "us.amazon.nova-lite-v1:0, anthropic.claude-3-5-haiku-20241022-v1:0), "             \
+    "nova-textgeneration-lite|-pro|-micro|-lite-v2, sagemaker/<endpoint-name>, "        \
     "arn:aws:sagemaker:<region>:<account>:endpoint/<name>"
 
 #define MODELSTR_MAX 2048
 
-static const char *const geo_prefixes[] = {"us.", "eu.", "apac.", "us-gov.", "global.", "jp.", "au.",
-                                           "ca."};
-static const char *const bedrock_vendors[] = {
-    "amazon", "anthropic", "meta",   "mistral", "cohere",  "ai21",     "deepseek", "writer",
-    "qwen",   "openai",    "twelvelabs", "stability", "luma", "google", "nvidia", "minimax",
-    "moonshot", "moonshotai"};
+static const char *const geo_prefixes[] = {"us.", "eu.", "apac.", "us-gov.", "global.", "jp.", "au.", "ca."};
+static const char *const bedrock_vendors[] = {"amazon",   "anthropic", "meta",   "mistral", "cohere",     "ai21",
+                                              "deepseek", "writer",    "qwen",   "openai",  "twelvelabs", "stability",
+                                              "luma",     "google",    "nvidia", "minimax", "moonshot",   "moonshotai"};
 
 static const struct {
     const char *name;
-    const char *id;        /* without the geo prefix */
+    const char *id; /* without the geo prefix */
 } nova_names[] = {
     {"nova-textgeneration-lite", "amazon.nova-lite-v1:0"},
     {"nova-textgeneration-pro", "amazon.nova-pro-v1:0"},
@@ -70,10 +68,7 @@ static bool is_token(const char *s)
     return true;
 }
 
-static bool is_bedrock_id_char(unsigned char c)
-{
-    return isalnum(c) || c == '.' || c == '-' || c == '_' || c == ':';
-}
+static bool is_bedrock_id_char(unsigned char c) { return isalnum(c) || c == '.' || c == '-' || c == '_' || c == ':'; }
 
 /* The region given, else AWS_REGION, else AWS_DEFAULT_REGION; NULL if none (empty = unset). */
 static const char *pick_region(const char *region)
@@ -194,8 +189,7 @@ int modelstr_parse(const char *s, const char *region, modelstr_t *out, char *err
         return -1;
     }
     if (strlen(s) > MODELSTR_MAX) {
-        snprintf(err, errlen, "model string is %zu bytes, longer than the limit of %d", strlen(s),
-                 MODELSTR_MAX);
+        snprintf(err, errlen, "model string is %zu bytes, longer than the limit of %d", strlen(s), MODELSTR_MAX);
         return -1;
     }
     if (!is_token(s)) {
@@ -382,13 +376,12 @@ static void cred_hash(const char *text, char out[17])
 int modelstr_endpoint(const modelstr_t *m, modelstr_endpoint_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
-    const char *identity = NULL;   /* what the key hash is made of */
+    const char *identity = NULL; /* what the key hash is made of */
     char *aws_identity = NULL;
     switch (m->kind) {
     case PROVIDER_OPENAI: {
         const char *u = env_nonempty("OPENAI_BASE_URL");
-        if (take_base_url("OPENAI_BASE_URL", u ? u : "https://api.openai.com/v1", &out->base_url, err,
-                          errlen) < 0)
+        if (take_base_url("OPENAI_BASE_URL", u ? u : "https://api.openai.com/v1", &out->base_url, err, errlen) < 0)
             return -1;
         out->api_key = xstrdup(env_nonempty("OPENAI_API_KEY"));
         identity = out->api_key;
@@ -396,8 +389,7 @@ int modelstr_endpoint(const modelstr_t *m, modelstr_endpoint_t *out, char *err, 
     }
     case PROVIDER_ANTHROPIC: {
         const char *u = env_nonempty("ANTHROPIC_BASE_URL");
-        if (take_base_url("ANTHROPIC_BASE_URL", u ? u : "https://api.anthropic.com", &out->base_url, err,
-                          errlen) < 0)
+        if (take_base_url("ANTHROPIC_BASE_URL", u ? u : "https://api.anthropic.com", &out->base_url, err, errlen) < 0)
             return -1;
         out->api_key = xstrdup(env_nonempty("ANTHROPIC_API_KEY"));
         identity = out->api_key;
@@ -443,7 +435,7 @@ int modelstr_endpoint(const modelstr_t *m, modelstr_endpoint_t *out, char *err, 
         }
         const char *var = br ? "AWS_ENDPOINT_URL_BEDROCK_RUNTIME" : "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME";
         const char *u = env_nonempty(var);
-        if (!u && (u = env_nonempty("AWS_ENDPOINT_URL"))) var = "AWS_ENDPOINT_URL";   /* every service's, as the SDKs */
+        if (!u && (u = env_nonempty("AWS_ENDPOINT_URL"))) var = "AWS_ENDPOINT_URL"; /* every service's, as the SDKs */
         if (u) {
             if (take_base_url(var, u, &out->base_url, err, errlen) < 0) return -1;
         } else {
@@ -457,14 +449,11 @@ int modelstr_endpoint(const modelstr_t *m, modelstr_endpoint_t *out, char *err, 
         identity = aws_identity;
         break;
     }
-    default:
-        snprintf(err, errlen, "unknown provider kind %d", (int)m->kind);
-        return -1;
+    default: snprintf(err, errlen, "unknown provider kind %d", (int)m->kind); return -1;
     }
     char h[17];
     cred_hash(identity, h);
     free(aws_identity);
-    out->key = xasprintf("%s|%s|%s|%s", provider_kind_name(m->kind), m->model ? m->model : "",
-                         out->base_url, h);
+    out->key = xasprintf("%s|%s|%s|%s", provider_kind_name(m->kind), m->model ? m->model : "", out->base_url, h);
     return 0;
 }

@@ -7,8 +7,8 @@
 #include <strings.h>
 
 typedef struct {
-    const char *id;     /* model id prefix, lower case; Claude ids without the Bedrock vendor prefix */
-    double in, out;     /* USD per million tokens */
+    const char *id; /* model id prefix, lower case; Claude ids without the Bedrock vendor prefix */
+    double in, out; /* USD per million tokens */
 } price_t;
 
 /* List prices, standard on-demand tier, as of 2025-11 (PRICING_AS_OF). Bedrock's on-demand prices
@@ -74,10 +74,7 @@ static const struct {
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static bool has_prefix(const char *s, const char *p)
-{
-    return strncasecmp(s, p, strlen(p)) == 0;
-}
+static bool has_prefix(const char *s, const char *p) { return strncasecmp(s, p, strlen(p)) == 0; }
 
 /* A Bedrock id without its geo and `anthropic.` prefixes. */
 static const char *bedrock_id(const char *id)
@@ -97,7 +94,7 @@ static const char *model_id(const char *s)
     if (has_prefix(s, "openai-api/") || has_prefix(s, "sagemaker/")) return NULL;
     if (has_prefix(s, "openai/")) {
         s += strlen("openai/");
-        return has_prefix(s, "ft:") ? NULL : s;   /* fine-tuned models are priced differently */
+        return has_prefix(s, "ft:") ? NULL : s; /* fine-tuned models are priced differently */
     }
     if (has_prefix(s, "anthropic/")) return s + strlen("anthropic/");
     if (has_prefix(s, "bedrock/")) return bedrock_id(s + strlen("bedrock/"));
@@ -133,8 +130,7 @@ int pricing_lookup(const char *model_string, double *usd_per_mtok_in, double *us
     return 0;
 }
 
-double pricing_cost_at(double usd_per_mtok_in, double usd_per_mtok_out, uint64_t input_tokens,
-                       uint64_t output_tokens)
+double pricing_cost_at(double usd_per_mtok_in, double usd_per_mtok_out, uint64_t input_tokens, uint64_t output_tokens)
 {
     return ((double)input_tokens * usd_per_mtok_in + (double)output_tokens * usd_per_mtok_out) / 1e6;
 }

@@ -30,7 +30,6 @@ int pricing_lookup(const char *model_string, double *usd_per_mtok_in, double *us
 double pricing_cost(const char *model_string, uint64_t input_tokens, uint64_t output_tokens);
 
 /* The same arithmetic with given prices (USD per million tokens), e.g. from the spec. */
-double pricing_cost_at(double usd_per_mtok_in, double usd_per_mtok_out, uint64_t input_tokens,
-                       uint64_t output_tokens);
+double pricing_cost_at(double usd_per_mtok_in, double usd_per_mtok_out, uint64_t input_tokens, uint64_t output_tokens);
 
 #endif

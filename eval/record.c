@@ -46,13 +46,13 @@ typedef struct {
     const char *file;
     size_t lineno;
     errlist_t *errs;
-    bool bad;           /* some problem was reported for this line */
+    bool bad; /* some problem was reported for this line */
 } where_t;
 
-#define LINE_ERR(w, fmt, ...)                                                                \
-    do {                                                                                     \
-        errlist_add((w)->errs, "%s:%zu: " fmt, (w)->file, (w)->lineno, ##__VA_ARGS__);      \
-        (w)->bad = true;                                                                     \
+#define LINE_ERR(w, fmt, ...)                                                          \
+    do {                                                                               \
+        errlist_add((w)->errs, "%s:%zu: " fmt, (w)->file, (w)->lineno, ##__VA_ARGS__); \
+        (w)->bad = true;                                                               \
     } while (0)
 
 /* The object's member `key`; NULL if absent. A key that occurs twice is reported. */
@@ -83,8 +83,7 @@ static const char *opt_string(const cJSON *obj, const char *key, where_t *w)
 }
 
 /* One of several alias keys; two present with different values is an error. */
-static const char *alias_string(const cJSON *obj, const char *const *keys, size_t n, where_t *w,
-                                const char **which)
+static const char *alias_string(const cJSON *obj, const char *const *keys, size_t n, where_t *w, const char **which)
 {
     const char *val = NULL;
     *which = NULL;
@@ -186,8 +185,8 @@ static void parse_responses(const cJSON *obj, where_t *w, record_t *out)
  * without a word. So a line that holds the escape is walked (it is valid JSON by then) and every
  * string of a field llmaj reads (and every key) that holds one is reported by its path. */
 
-static const char *const read_keys[] = {"prompt", "query", "referenceResponse", "reference", "ground_truth",
-                                        "answer", "category", "context", "id", "modelResponses"};
+static const char *const read_keys[] = {"prompt", "query",    "referenceResponse", "reference", "ground_truth",
+                                        "answer", "category", "context",           "id",        "modelResponses"};
 
 /* r[i] starts a JSON string: its end (after the closing quote), and whether it holds \u0000. */
 static size_t json_string(const char *r, size_t len, size_t i, bool *nul)
@@ -196,17 +195,17 @@ static size_t json_string(const char *r, size_t len, size_t i, bool *nul)
     for (i++; i < len && r[i] != '"'; i++) {
         if (r[i] != '\\') continue;
         if (i + 5 < len && r[i + 1] == 'u' && memcmp(r + i + 2, "0000", 4) == 0) *nul = true;
-        i++;   /* the escaped character (a \uXXXX's digits are plain characters) */
+        i++; /* the escaped character (a \uXXXX's digits are plain characters) */
     }
     return i < len ? i + 1 : len;
 }
 
-#define NUL_DEPTH 8   /* path components named in messages; deeper ones are "..." */
+#define NUL_DEPTH 8 /* path components named in messages; deeper ones are "..." */
 
 typedef struct {
     bool array;
-    size_t index;                 /* arrays: the element's index */
-    const char *key;              /* objects: the current key, raw, and its length */
+    size_t index;    /* arrays: the element's index */
+    const char *key; /* objects: the current key, raw, and its length */
     size_t key_len;
 } frame_t;
 
@@ -216,7 +215,7 @@ static void nul_report(where_t *w, const frame_t *st, size_t depth)
     bool wanted = false;
     for (size_t i = 0; i < sizeof read_keys / sizeof read_keys[0]; i++)
         wanted |= strlen(read_keys[i]) == st[0].key_len && memcmp(read_keys[i], st[0].key, st[0].key_len) == 0;
-    if (!wanted) return;   /* a column llmaj does not read */
+    if (!wanted) return; /* a column llmaj does not read */
     char path[256];
     size_t n = 0;
     for (size_t d = 0; d < depth && d < NUL_DEPTH && n < sizeof path; d++) {
@@ -233,7 +232,7 @@ static void nul_report(where_t *w, const frame_t *st, size_t depth)
 static void check_nul_escapes(const char *r, size_t len, where_t *w)
 {
     frame_t st[NUL_DEPTH + 1];
-    size_t depth = 0, deep = 0;   /* deep: containers beyond the tracked ones */
+    size_t depth = 0, deep = 0; /* deep: containers beyond the tracked ones */
     bool expect_key = false;
     for (size_t i = 0; i < len;) {
         char c = r[i];
@@ -278,20 +277,19 @@ static void json_error(where_t *w, const char *line, size_t len, jsonerr_t at)
     size_t pos = at.pos;
     while (!at.after && pos < len && is_json_ws(line[pos])) pos++;
     if (!at.after && jsonerr_at_end(line, len, pos)) {
-        LINE_ERR(w, "not valid JSON (the line ends before the object is complete, near column %zu)",
-                 len + 1);
+        LINE_ERR(w, "not valid JSON (the line ends before the object is complete, near column %zu)", len + 1);
         return;
     }
     unsigned char c = (unsigned char)line[pos];
     char shown[8];
     if (c >= 0x20 && c < 0x7f) snprintf(shown, sizeof(shown), "%c", c);
     else snprintf(shown, sizeof(shown), "\\x%02x", c);
-    LINE_ERR(w, "not valid JSON (unexpected `%s`%s near column %zu)", shown,
-             at.after ? " after the object" : "", pos + 1);
+    LINE_ERR(w, "not valid JSON (unexpected `%s`%s near column %zu)", shown, at.after ? " after the object" : "",
+             pos + 1);
 }
 
-int record_parse_line(const char *line, size_t len, const char *file, size_t lineno, uint64_t index,
-                      record_t *out, errlist_t *errs)
+int record_parse_line(const char *line, size_t len, const char *file, size_t lineno, uint64_t index, record_t *out,
+                      errlist_t *errs)
 {
     memset(out, 0, sizeof(*out));
     where_t w = {.file = file ? file : "-", .lineno = lineno, .errs = errs, .bad = false};

@@ -28,18 +28,39 @@
 #include <string.h>
 #include <strings.h>
 
-#define SPEC_MAX_FILE ((size_t)4 << 20)   /* spec files and custom_metrics files */
+#define SPEC_MAX_FILE ((size_t)4 << 20) /* spec files and custom_metrics files */
 #define SPEC_MAX_NAME 256
 #define SPEC_MAX_SYSTEM_PROMPT 20000
 #define SPEC_MAX_CONCURRENCY 1000000
-#define SPEC_MAX_JOB_ID 127   /* a job id travels in wire headers (WIRE_MAX_ID with its NUL) */
+#define SPEC_MAX_JOB_ID 127 /* a job id travels in wire headers (WIRE_MAX_ID with its NUL) */
 
 static const char *const top_keys[] = {
-    "name",          "model",          "base_model",   "evaluate_base_model", "evaluator_model",
-    "dataset",       "builtin_metrics", "custom_metrics", "output_path",      "s3_output_path",
-    "mlflow",        "mlflow_resource_arn", "region",   "inference",          "judge",
-    "limits",        "shard_size",     "skip_invalid", "judge_system_prompt", "model_package_group",
-    "model_artifact", "sagemaker_api", "model_package", "base_model_package", "reuse_responses_from", "cache",
+    "name",
+    "model",
+    "base_model",
+    "evaluate_base_model",
+    "evaluator_model",
+    "dataset",
+    "builtin_metrics",
+    "custom_metrics",
+    "output_path",
+    "s3_output_path",
+    "mlflow",
+    "mlflow_resource_arn",
+    "region",
+    "inference",
+    "judge",
+    "limits",
+    "shard_size",
+    "skip_invalid",
+    "judge_system_prompt",
+    "model_package_group",
+    "model_artifact",
+    "sagemaker_api",
+    "model_package",
+    "base_model_package",
+    "reuse_responses_from",
+    "cache",
     "dataset_max_bytes",
 };
 static const char *const gen_keys[] = {"max_tokens", "temperature", "top_p", "retry_budget_s"};
@@ -51,7 +72,7 @@ static const char *const limit_keys[] = {"rpm", "tpm", "max_concurrency"};
 typedef struct {
     errlist_t *errs;
     const char *base_dir;
-    const char *region;   /* the spec's region once checked, for model strings */
+    const char *region; /* the spec's region once checked, for model strings */
 } ctx_t;
 
 /* ---------------------------------------------------------------- messages */
@@ -129,10 +150,8 @@ static const char *closest(const char *s, const char *const *names, size_t n)
 static void unknown_key(ctx_t *c, const char *prefix, const char *key, const char *const *names, size_t n)
 {
     const char *near = closest(key, names, n);
-    if (near)
-        errlist_add(c->errs, "%s%s: unknown key; did you mean `%s%s`?", prefix, key, prefix, near);
-    else
-        errlist_add(c->errs, "%s%s: unknown key", prefix, key);
+    if (near) errlist_add(c->errs, "%s%s: unknown key; did you mean `%s%s`?", prefix, key, prefix, near);
+    else errlist_add(c->errs, "%s%s: unknown key", prefix, key);
 }
 
 /* Reports unknown and repeated keys of an object. */
@@ -202,8 +221,7 @@ static void get_int(ctx_t *c, const cJSON *obj, const char *key, const char *nam
     double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
     if (!cJSON_IsNumber(v) || !isfinite(x) || x != floor(x) || x < lo || x > hi) {
         char d[96];
-        errlist_add(c->errs, "%s: must be an integer from %d to %d, got %s", name, lo, hi,
-                    describe(v, d, sizeof(d)));
+        errlist_add(c->errs, "%s: must be an integer from %d to %d, got %s", name, lo, hi, describe(v, d, sizeof(d)));
         return;
     }
     *out = (int)x;
@@ -211,19 +229,16 @@ static void get_int(ctx_t *c, const cJSON *obj, const char *key, const char *nam
 
 /* A number in [lo, hi] (hi = INFINITY for no upper bound). True when one was stored; a bad value
  * is already in errs, so a caller with nothing more to do may ignore the result. */
-static bool get_num(ctx_t *c, const cJSON *obj, const char *key, const char *name, double lo, double hi,
-                    double *out)
+static bool get_num(ctx_t *c, const cJSON *obj, const char *key, const char *name, double lo, double hi, double *out)
 {
     const cJSON *v = get(obj, key);
     if (!v) return false;
     double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
     if (!cJSON_IsNumber(v) || !isfinite(x) || x < lo || x > hi) {
         char d[96];
-        if (isinf(hi))
-            errlist_add(c->errs, "%s: must be a number >= %g, got %s", name, lo, describe(v, d, sizeof(d)));
+        if (isinf(hi)) errlist_add(c->errs, "%s: must be a number >= %g, got %s", name, lo, describe(v, d, sizeof(d)));
         else
-            errlist_add(c->errs, "%s: must be a number from %g to %g, got %s", name, lo, hi,
-                        describe(v, d, sizeof(d)));
+            errlist_add(c->errs, "%s: must be a number from %g to %g, got %s", name, lo, hi, describe(v, d, sizeof(d)));
         return false;
     }
     *out = x;
@@ -276,9 +291,11 @@ bool spec_is_model_package(const char *s, char *err, size_t errlen)
     }
     if (!ok) {
         if (err)
-            snprintf(err, errlen, "`%s` is not a valid model package ARN: expected "
+            snprintf(err, errlen,
+                     "`%s` is not a valid model package ARN: expected "
                      "arn:aws:sagemaker:REGION:ACCOUNT:model-package/NAME/VERSION (NAME of letters, digits and '-', "
-                     "VERSION a number)", s);
+                     "VERSION a number)",
+                     s);
         return false;
     }
     return true;
@@ -316,7 +333,9 @@ static bool mlflow_arn_ok(ctx_t *c, const char *key, const char *s)
     else if (strncmp(a.resource, "mlflow-app/", 11) == 0) name = a.resource + 11;
     if (strcmp(a.service, "sagemaker") != 0 || !a.region[0] || !a.account[0] || !name || !*name || strchr(name, '/')) {
         errlist_add(c->errs, "%s: `%s` is not a SageMaker MLflow tracking server ARN; expected %s%s", key, s, form,
-                    !a.region[0] ? " (the region is missing)" : !a.account[0] ? " (the account is missing)" : "");
+                    !a.region[0]    ? " (the region is missing)"
+                    : !a.account[0] ? " (the account is missing)"
+                                    : "");
         return false;
     }
     return true;
@@ -330,8 +349,7 @@ static bool s3_ok(const char *s, bool need_key)
     size_t blen = slash ? (size_t)(slash - b) : strlen(b);
     if (blen < 3 || blen > 63) return false;
     for (size_t i = 0; i < blen; i++)
-        if (!islower((unsigned char)b[i]) && !isdigit((unsigned char)b[i]) && b[i] != '-' && b[i] != '.')
-            return false;
+        if (!islower((unsigned char)b[i]) && !isdigit((unsigned char)b[i]) && b[i] != '-' && b[i] != '.') return false;
     if (need_key && (!slash || !slash[1])) return false;
     return true;
 }
@@ -366,8 +384,10 @@ static char *dataset_location(ctx_t *c, const char *s)
         return NULL;
     }
     if (strstr(s, "://")) {
-        errlist_add(c->errs, "dataset: unsupported location `%s`; give a local path, s3://bucket/key or an "
-                             "https:// URL", s);
+        errlist_add(c->errs,
+                    "dataset: unsupported location `%s`; give a local path, s3://bucket/key or an "
+                    "https:// URL",
+                    s);
         return NULL;
     }
     return join_path(c->base_dir, s);
@@ -383,8 +403,7 @@ static char *output_location(ctx_t *c, const char *name, const char *s)
         return xstrdup(s);
     }
     if (strstr(s, "://") || starts_with(s, "arn:")) {
-        errlist_add(c->errs, "%s: unsupported location `%s`; give a local directory or s3://bucket/prefix/",
-                    name, s);
+        errlist_add(c->errs, "%s: unsupported location `%s`; give a local directory or s3://bucket/prefix/", name, s);
         return NULL;
     }
     return join_path(c->base_dir, s);
@@ -482,8 +501,10 @@ static void parse_mlflow(ctx_t *c, const cJSON *root, spec_t *s)
         check_keys(c, o, "mlflow.", mlflow_keys, N_OF(mlflow_keys));
         uri = get_str(c, o, "tracking_uri", "mlflow.tracking_uri", 0);
         if (uri && !starts_with(uri, "http://") && !starts_with(uri, "https://") && !starts_with(uri, "arn:")) {
-            errlist_add(c->errs, "mlflow.tracking_uri: must be an http:// or https:// URL or a SageMaker MLflow "
-                                 "ARN, got `%s`", uri);
+            errlist_add(c->errs,
+                        "mlflow.tracking_uri: must be an http:// or https:// URL or a SageMaker MLflow "
+                        "ARN, got `%s`",
+                        uri);
             uri = NULL;
         }
         if (uri && starts_with(uri, "arn:") && !mlflow_arn_ok(c, "mlflow.tracking_uri", uri)) uri = NULL;
@@ -492,8 +513,10 @@ static void parse_mlflow(ctx_t *c, const cJSON *root, spec_t *s)
     }
     const char *arn = get_str(c, root, "mlflow_resource_arn", "mlflow_resource_arn", 0);
     if (arn && !starts_with(arn, "arn:")) {
-        errlist_add(c->errs, "mlflow_resource_arn: must be an ARN "
-                             "(arn:aws:sagemaker:<region>:<account>:mlflow-tracking-server/<name>), got `%s`", arn);
+        errlist_add(c->errs,
+                    "mlflow_resource_arn: must be an ARN "
+                    "(arn:aws:sagemaker:<region>:<account>:mlflow-tracking-server/<name>), got `%s`",
+                    arn);
         arn = NULL;
     }
     if (arn && !mlflow_arn_ok(c, "mlflow_resource_arn", arn)) arn = NULL;
@@ -548,11 +571,15 @@ static void parse_builtins(ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
         if (strncasecmp(base, "builtin.", 8) == 0) base += 8;
         const char *near = closest(base, names, nn);
         if (near)
-            errlist_add(c->errs, "builtin_metrics[%d]: unknown metric `%s`; did you mean `%s`? The built-in "
-                                 "metrics are %s (a `Builtin.` prefix is accepted)", i, e->valuestring, near, list);
+            errlist_add(c->errs,
+                        "builtin_metrics[%d]: unknown metric `%s`; did you mean `%s`? The built-in "
+                        "metrics are %s (a `Builtin.` prefix is accepted)",
+                        i, e->valuestring, near, list);
         else
-            errlist_add(c->errs, "builtin_metrics[%d]: unknown metric `%s`; the built-in metrics are %s (a "
-                                 "`Builtin.` prefix is accepted)", i, e->valuestring, list);
+            errlist_add(c->errs,
+                        "builtin_metrics[%d]: unknown metric `%s`; the built-in metrics are %s (a "
+                        "`Builtin.` prefix is accepted)",
+                        i, e->valuestring, list);
     }
 }
 
@@ -570,13 +597,12 @@ static void json_error_text(const char *text, size_t len, jsonerr_t at, char *bu
             col++;
         }
     }
-    if (pos >= len)
-        snprintf(buf, n, "not valid JSON (the text ends early, at line %zu, column %zu)", line, col);
+    if (pos >= len) snprintf(buf, n, "not valid JSON (the text ends early, at line %zu, column %zu)", line, col);
     else if ((unsigned char)text[pos] >= 0x20 && (unsigned char)text[pos] < 0x7f)
         snprintf(buf, n, "not valid JSON (unexpected `%c` at line %zu, column %zu)", text[pos], line, col);
     else
-        snprintf(buf, n, "not valid JSON (unexpected byte 0x%02x at line %zu, column %zu)",
-                 (unsigned char)text[pos], line, col);
+        snprintf(buf, n, "not valid JSON (unexpected byte 0x%02x at line %zu, column %zu)", (unsigned char)text[pos],
+                 line, col);
 }
 
 /* Parses a whole JSON text; NULL with a message in buf. */
@@ -633,8 +659,10 @@ static void parse_customs(ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
         arr = owned;
     }
     if (!cJSON_IsArray(arr)) {
-        errlist_add(c->errs, "custom_metrics: must be an array of {\"customMetricDefinition\": {...}} objects "
-                             "(or a JSON string or file holding one), got %s", describe(arr, d, sizeof(d)));
+        errlist_add(c->errs,
+                    "custom_metrics: must be an array of {\"customMetricDefinition\": {...}} objects "
+                    "(or a JSON string or file holding one), got %s",
+                    describe(arr, d, sizeof(d)));
         *bad = true;
         cJSON_Delete(owned);
         return;
@@ -663,17 +691,20 @@ static void parse_packages(ctx_t *c, const cJSON *root, spec_t *s)
             ok = arn_parse(g, &a, why, sizeof why) == 0 && strcmp(a.service, "sagemaker") == 0 && a.region[0] &&
                  a.account[0] && strncmp(a.resource, "model-package-group/", 20) == 0 && a.resource[20];
             if (!ok)
-                errlist_add(c->errs, "model_package_group: `%s` is not a model package group ARN (expected "
-                            "arn:aws:sagemaker:REGION:ACCOUNT:model-package-group/NAME)%s%s", g,
-                            arn_parse(g, &a, why, sizeof why) < 0 ? ": " : "",
+                errlist_add(c->errs,
+                            "model_package_group: `%s` is not a model package group ARN (expected "
+                            "arn:aws:sagemaker:REGION:ACCOUNT:model-package-group/NAME)%s%s",
+                            g, arn_parse(g, &a, why, sizeof why) < 0 ? ": " : "",
                             arn_parse(g, &a, why, sizeof why) < 0 ? why : "");
         } else {
             ok = strlen(g) <= 63;
             for (const char *p = g; ok && *p; p++)
                 if (!isalnum((unsigned char)*p) && *p != '-') ok = false;
             if (!ok)
-                errlist_add(c->errs, "model_package_group: `%s` is not a model package group name (1-63 letters, "
-                            "digits and '-') or ARN", g);
+                errlist_add(c->errs,
+                            "model_package_group: `%s` is not a model package group name (1-63 letters, "
+                            "digits and '-') or ARN",
+                            g);
         }
         if (ok) s->model_package_group = xstrdup(g);
         if (ok && s->model && !s->model_is_package)
@@ -706,15 +737,18 @@ static void parse_packages(ctx_t *c, const cJSON *root, spec_t *s)
             free(s->sagemaker_api);
             s->sagemaker_api = xstrdup(api->valuestring);
         } else {
-            errlist_add(c->errs, "sagemaker_api: must be \"messages\" (the OpenAI-compatible messages API of the LMI "
-                                 "and vLLM containers) or \"tgi\" (TGI's {\"inputs\", \"parameters\"}), got `%s`",
+            errlist_add(c->errs,
+                        "sagemaker_api: must be \"messages\" (the OpenAI-compatible messages API of the LMI "
+                        "and vLLM containers) or \"tgi\" (TGI's {\"inputs\", \"parameters\"}), got `%s`",
                         api->valuestring);
         }
         return;
     }
     if (!cJSON_IsObject(api)) {
-        errlist_add(c->errs, "sagemaker_api: must be \"messages\", \"tgi\", or an object of sagemaker/ model string -> "
-                             "one of them, got %s", describe(api, d, sizeof d));
+        errlist_add(c->errs,
+                    "sagemaker_api: must be \"messages\", \"tgi\", or an object of sagemaker/ model string -> "
+                    "one of them, got %s",
+                    describe(api, d, sizeof d));
         return;
     }
     s->apis = xcalloc((size_t)cJSON_GetArraySize(api) + 1, sizeof(spec_api_t));
@@ -723,8 +757,8 @@ static void parse_packages(ctx_t *c, const cJSON *root, spec_t *s)
             errlist_add(c->errs, "sagemaker_api[\"%s\"]: keys are sagemaker/<endpoint> model strings", e->string);
             continue;
         }
-        if (!cJSON_IsString(e) || (strcmp(e->valuestring, SPEC_API_MESSAGES) != 0 &&
-                                   strcmp(e->valuestring, SPEC_API_TGI) != 0)) {
+        if (!cJSON_IsString(e) ||
+            (strcmp(e->valuestring, SPEC_API_MESSAGES) != 0 && strcmp(e->valuestring, SPEC_API_TGI) != 0)) {
             errlist_add(c->errs, "sagemaker_api[\"%s\"]: must be \"messages\" or \"tgi\"", e->string);
             continue;
         }
@@ -755,8 +789,10 @@ static void parse_reuse(ctx_t *c, const cJSON *root, spec_t *s)
                  *p == '_' || *p == '.';
         if (ok) s->reuse_from = xstrdup(id);
         else
-            errlist_add(c->errs, "reuse_responses_from: `%s` is not a job id (letters, digits, `-`, `_` and `.`; "
-                                 "see `llmaj list`)", id);
+            errlist_add(c->errs,
+                        "reuse_responses_from: `%s` is not a job id (letters, digits, `-`, `_` and `.`; "
+                        "see `llmaj list`)",
+                        id);
     }
     get_bool(c, root, "cache", &s->cache, NULL);
 }
@@ -820,7 +856,7 @@ static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *er
     } else if (out || s3out) {
         s->output_path = output_location(&c, out ? "output_path" : "s3_output_path", out ? out : s3out);
     } else if (!get(root, "output_path") && !get(root, "s3_output_path")) {
-        s->output_path = xstrdup("runs/");   /* relative to where the job runs, not to base_dir */
+        s->output_path = xstrdup("runs/"); /* relative to where the job runs, not to base_dir */
     }
 
     bool metrics_bad = false;
@@ -828,7 +864,7 @@ static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *er
     parse_customs(&c, root, s, &metrics_bad);
     /* The set is checked once every entry parsed: metric_check_set names entries by their
      * position among the parsed ones, which a dropped entry would shift. */
-    if (!metrics_bad) (void)metric_check_set(s->metrics, s->n_metrics, errs);   /* its problems are in errs */
+    if (!metrics_bad) (void)metric_check_set(s->metrics, s->n_metrics, errs); /* its problems are in errs */
 
     parse_gen(&c, root, "inference", &s->inference);
     parse_gen(&c, root, "judge", &s->judge);
@@ -841,13 +877,11 @@ static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *er
     s->dataset_max_bytes = SPEC_DATASET_MAX_BYTES_DEFAULT;
     double dmax;
     if (get_num(&c, root, "dataset_max_bytes", "dataset_max_bytes", 1, SPEC_DATASET_MAX_BYTES_HI, &dmax)) {
-        if (dmax != floor(dmax))
-            errlist_add(errs, "dataset_max_bytes: must be a whole number of bytes, got %g", dmax);
-        else
-            s->dataset_max_bytes = (uint64_t)dmax;
+        if (dmax != floor(dmax)) errlist_add(errs, "dataset_max_bytes: must be a whole number of bytes, got %g", dmax);
+        else s->dataset_max_bytes = (uint64_t)dmax;
     }
-    s->judge_system_prompt =
-        xstrdup(get_str(&c, root, "judge_system_prompt", "judge_system_prompt", SPEC_MAX_SYSTEM_PROMPT));
+    s->judge_system_prompt = xstrdup(
+        get_str(&c, root, "judge_system_prompt", "judge_system_prompt", SPEC_MAX_SYSTEM_PROMPT));
 
     if (errs->count != before) spec_destroy(&s);
     return s;

@@ -56,22 +56,16 @@ void stats_acc_add_n(stats_acc_t *a, double x, uint64_t count)
     stats_acc_merge(a, &b);
 }
 
-double stats_acc_mean(const stats_acc_t *a)
-{
-    return a->n == 0 ? NAN : a->mean;
-}
+double stats_acc_mean(const stats_acc_t *a) { return a->n == 0 ? NAN : a->mean; }
 
 double stats_acc_var(const stats_acc_t *a)
 {
     if (a->n < 2) return 0.0;
     double v = a->m2 / (double)(a->n - 1);
-    return v > 0.0 ? v : 0.0;   /* m2 can round to a hair below 0 */
+    return v > 0.0 ? v : 0.0; /* m2 can round to a hair below 0 */
 }
 
-double stats_acc_std(const stats_acc_t *a)
-{
-    return sqrt(stats_acc_var(a));
-}
+double stats_acc_std(const stats_acc_t *a) { return sqrt(stats_acc_var(a)); }
 
 /* ---- special functions ---------------------------------------------------------------------- */
 
@@ -115,10 +109,8 @@ static double ibeta_cf(double a, double b, double x, double lx, double lx_c)
     for (int j = 1; j <= CF_MAX_TERMS; j++) {
         int m = j / 2;
         double dj;
-        if (j % 2 == 0)
-            dj = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
-        else
-            dj = -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
+        if (j % 2 == 0) dj = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
+        else dj = -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
         d = 1.0 + dj * d;
         if (fabs(d) < CF_TINY) d = CF_TINY;
         c = 1.0 + dj / c;
@@ -158,15 +150,9 @@ static double t_density(double t, double nu)
     return exp(l);
 }
 
-static double normal_tail(double z, double unused)
-{
-    return 0.5 * erfc(z / M_SQRT2);
-}
+static double normal_tail(double z, double unused) { return 0.5 * erfc(z / M_SQRT2); }
 
-static double normal_density(double z, double unused)
-{
-    return exp(-0.5 * z * z) / sqrt(2.0 * M_PI);
-}
+static double normal_density(double z, double unused) { return exp(-0.5 * z * z) / sqrt(2.0 * M_PI); }
 
 /* The root t >= 0 of tail(t) = q for 0 < q < ½ and a decreasing tail, starting from `guess`.
  * Newton inside a shrinking bracket [lo, hi]; a step outside it bisects instead. */
@@ -184,7 +170,8 @@ static double solve_tail(double q, double param, double guess, double (*tail)(do
     for (int i = 0; i < 400; i++) {
         double g = tail(t, param) - q;
         if (g == 0.0) return t;
-        if (g > 0.0) lo = t; else hi = t;
+        if (g > 0.0) lo = t;
+        else hi = t;
         double dens = density(t, param);
         double next = dens > 0.0 ? t + g / dens : NAN;
         if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
@@ -201,8 +188,8 @@ double stats_normal_quantile(double p)
     double q = p > 0.5 ? 1.0 - p : p;
     /* Starting point: the rational approximation of Abramowitz & Stegun 26.2.23 (|err| < 4.5e-4). */
     double w = sqrt(-2.0 * log(q));
-    double guess = w - (2.515517 + w * (0.802853 + w * 0.010328)) /
-                           (1.0 + w * (1.432788 + w * (0.189269 + w * 0.001308)));
+    double guess = w -
+                   (2.515517 + w * (0.802853 + w * 0.010328)) / (1.0 + w * (1.432788 + w * (0.189269 + w * 0.001308)));
     double z = solve_tail(q, 0.0, guess, normal_tail, normal_density);
     return p > 0.5 ? z : -z;
 }
@@ -219,7 +206,7 @@ static double t_upper_quantile(double q, double df)
     } else if (df == 2.0) {
         t = (1.0 - 2.0 * q) / sqrt(2.0 * q * (1.0 - q));
     } else {
-        double z = -stats_normal_quantile(q);   /* not (1 − q): that would round q away */
+        double z = -stats_normal_quantile(q); /* not (1 − q): that would round q away */
         if (isinf(df)) {
             t = z;
         } else {
@@ -240,7 +227,7 @@ double stats_t_quantile(double p, double df)
 {
     if (!(p > 0.0 && p < 1.0) || !(df > 0.0)) return NAN;
     if (p == 0.5) return 0.0;
-    double t = t_upper_quantile(p > 0.5 ? 1.0 - p : p, df);   /* 1 − p is exact for p >= ½ */
+    double t = t_upper_quantile(p > 0.5 ? 1.0 - p : p, df); /* 1 − p is exact for p >= ½ */
     return p > 0.5 ? t : -t;
 }
 

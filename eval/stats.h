@@ -34,7 +34,7 @@
 typedef struct {
     uint64_t n;
     double mean;
-    double m2;     /* sum of squared deviations from the mean */
+    double m2; /* sum of squared deviations from the mean */
 } stats_acc_t;
 
 typedef struct {
@@ -63,13 +63,12 @@ double stats_normal_quantile(double p);
 /* Two-sided t-interval at confidence `level` (0 < level < 1, e.g. 0.95) for the mean of the
  * values in a. n == 1 gives [mean, mean]. Returns -1 (out untouched) when n == 0 or level is out
  * of range. */
-int stats_mean_ci(const stats_acc_t *a, double level, stats_interval_t *out)
-    __attribute__((warn_unused_result));
+int stats_mean_ci(const stats_acc_t *a, double level, stats_interval_t *out) __attribute__((warn_unused_result));
 
 /* The paired-difference interval: the t-interval at `level` for the mean of x[i] − y[i] over
  * i < n. Writes that mean to *mean_diff (NAN when n == 0) and returns stats_mean_ci's result. */
-int stats_paired_ci(const double *x, const double *y, uint64_t n, double level,
-                    double *mean_diff, stats_interval_t *out) __attribute__((warn_unused_result));
+int stats_paired_ci(const double *x, const double *y, uint64_t n, double level, double *mean_diff,
+                    stats_interval_t *out) __attribute__((warn_unused_result));
 
 /* Clips iv to [lo, hi] (both ends). */
 void stats_interval_clip(stats_interval_t *iv, double lo, double hi);

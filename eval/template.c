@@ -27,8 +27,8 @@ static bool is_name_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' &
 static bool is_name_char(char c) { return is_name_start(c) || (c >= '0' && c <= '9'); }
 
 typedef struct {
-    const char *start;  /* the first '{' */
-    const char *end;    /* one past the last '}' */
+    const char *start; /* the first '{' */
+    const char *end;   /* one past the last '}' */
     const char *name;
     size_t name_len;
 } placeholder_t;
@@ -74,7 +74,7 @@ char *template_render(const char *tmpl, const template_var_t *vars, size_t n)
             rc |= buf_append(&out, s, (size_t)(ph.start - s));
             if (v->value) rc |= buf_puts(&out, v->value);
         } else {
-            rc |= buf_append(&out, s, (size_t)(ph.end - s));   /* unknown: left as it is */
+            rc |= buf_append(&out, s, (size_t)(ph.end - s)); /* unknown: left as it is */
         }
         s = ph.end;
     }
@@ -133,8 +133,10 @@ int template_check(const char *tmpl, char *err, size_t errlen)
     if (n_more) rc |= buf_printf(&msg, " and %zu more", n_more);
     (void)rc; /* unlimited buffer: appends cannot fail */
     if (err && errlen) {
-        snprintf(err, errlen, "unknown template variable%s %s; the variables are {{prompt}}, {{prediction}}, "
-                 "{{ground_truth}} and {{context}}", n_seen + n_more > 1 ? "s" : "", msg.data);
+        snprintf(err, errlen,
+                 "unknown template variable%s %s; the variables are {{prompt}}, {{prediction}}, "
+                 "{{ground_truth}} and {{context}}",
+                 n_seen + n_more > 1 ? "s" : "", msg.data);
     }
     buf_free(&msg);
     return -1;

@@ -11,8 +11,8 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *name;   /* without braces: "prompt" */
-    const char *value;  /* NULL renders as empty text */
+    const char *name;  /* without braces: "prompt" */
+    const char *value; /* NULL renders as empty text */
 } template_var_t;
 
 /* The variables a judge prompt may use, in DESIGN.md order: prompt, prediction, ground_truth,

@@ -27,11 +27,11 @@
 
 #include <cjson/cJSON.h>
 
-#define JSON_KEYS_TRIED VERDICT_MAX_OBJECTS /* last `"rating":` keys considered */
-#define JSON_STARTS_PER_KEY 8             /* '{' positions tried before each key */
-#define JSON_MAX_OBJECT (1024 * 1024)     /* bytes one object may span */
+#define JSON_KEYS_TRIED VERDICT_MAX_OBJECTS  /* last `"rating":` keys considered */
+#define JSON_STARTS_PER_KEY 8                /* '{' positions tried before each key */
+#define JSON_MAX_OBJECT (1024 * 1024)        /* bytes one object may span */
 #define JSON_PARSE_BUDGET (16 * 1024 * 1024) /* bytes handed to the parser per reply */
-#define VALUE_FOLD_MAX 1024               /* bytes of a rating value read; definitions are <= 400 */
+#define VALUE_FOLD_MAX 1024                  /* bytes of a rating value read; definitions are <= 400 */
 
 /* ---- folding --------------------------------------------------------------------------------- */
 
@@ -76,9 +76,9 @@ static char *fold(const char *s, size_t n, size_t *out_len)
 typedef struct {
     const metric_t *m;
     size_t n;
-    char **def;       /* folded definitions */
+    char **def; /* folded definitions */
     size_t *def_len;
-    char **sval;      /* folded string values (string scales), or NULL */
+    char **sval; /* folded string values (string scales), or NULL */
     size_t *sval_len;
 } scale_t;
 
@@ -216,7 +216,7 @@ static char *explanation(const char *s, size_t n)
     if (n == 0) return NULL;
     if (n <= VERDICT_MAX_EXPLANATION) return xstrndup(s, n);
     size_t cut = VERDICT_MAX_EXPLANATION - 3;
-    while (cut && ((unsigned char)s[cut] & 0xC0) == 0x80) cut--;  /* not inside a character */
+    while (cut && ((unsigned char)s[cut] & 0xC0) == 0x80) cut--; /* not inside a character */
     char *e = xmalloc(cut + 4);
     memcpy(e, s, cut);
     memcpy(e + cut, "...", 4);
@@ -288,7 +288,7 @@ typedef struct {
 typedef struct {
     vobj_t objs[JSON_KEYS_TRIED];
     size_t n;
-    size_t keys_seen;   /* every `"rating":` key of the reply */
+    size_t keys_seen; /* every `"rating":` key of the reply */
 } vobjs_t;
 
 static void vobjs_free(vobjs_t *v)
@@ -326,7 +326,7 @@ static int object_at(const scale_t *sc, const char *r, size_t len, size_t key, s
             if (!o->expl) o->expl = text_before(r, p);
         }
         cJSON_Delete(obj);
-        return decided;   /* a placeholder copy: look at earlier keys */
+        return decided; /* a placeholder copy: look at earlier keys */
     }
     return 0;
 }
@@ -351,13 +351,14 @@ static void json_collect(const scale_t *sc, const char *r, size_t len, vobjs_t *
     size_t budget = JSON_PARSE_BUDGET;
     for (size_t k = n_keys; k-- > 0;) {
         bool nested = false;
-        for (size_t i = 0; i < out->n && !nested; i++) nested = out->objs[i].start < keys[k] && keys[k] < out->objs[i].end;
+        for (size_t i = 0; i < out->n && !nested; i++)
+            nested = out->objs[i].start < keys[k] && keys[k] < out->objs[i].end;
         if (nested) continue;
         vobj_t o = {0};
         int rc = object_at(sc, r, len, keys[k], &budget, &o);
         if (rc < 0) break;
         if (rc == 0) continue;
-        for (size_t i = 0; i < out->n;) {   /* objects found inside this one were nested */
+        for (size_t i = 0; i < out->n;) { /* objects found inside this one were nested */
             if (o.start <= out->objs[i].start && out->objs[i].end <= o.end) {
                 free(out->objs[i].expl);
                 out->objs[i] = out->objs[--out->n];
@@ -395,7 +396,7 @@ static bool label_line(const char *s, size_t n, size_t *value)
         if (word_ci(s, n, i, labels[j])) break;
     if (j == 3) return false;
     i = skip_set(s, n, i + strlen(labels[j]), " \t*_");
-    if (i < n && s[i] == '(') {  /* "Score (0-4): 3" */
+    if (i < n && s[i] == '(') { /* "Score (0-4): 3" */
         const char *close = memchr(s + i, ')', n - i);
         if (!close) return false;
         i = skip_set(s, n, (size_t)(close - s) + 1, " \t*_");
@@ -581,7 +582,7 @@ int verdict_read(const metric_t *m, const verdict_reply_t *in, verdict_t *out)
 
     int idx = -1;
     char *expl = NULL;
-    bool from_object = false;   /* an object decided: its reasoning, or the text before it, explains */
+    bool from_object = false; /* an object decided: its reasoning, or the text before it, explains */
     if (in->structured && read_structured(&sc, in->structured, in->structured_len, &idx, &expl)) {
         out->structured = true;
     } else if (objs.n) {

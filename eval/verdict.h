@@ -41,26 +41,26 @@
 #define VERDICT_MAX_OBJECTS 32
 
 typedef enum {
-    VERDICT_RATED = 0,    /* one rating of the scale */
-    VERDICT_NONE,         /* no rating of the scale */
-    VERDICT_CONFLICT,     /* explicit verdicts name different ratings */
+    VERDICT_RATED = 0, /* one rating of the scale */
+    VERDICT_NONE,      /* no rating of the scale */
+    VERDICT_CONFLICT,  /* explicit verdicts name different ratings */
 } verdict_status_t;
 
 typedef struct {
     verdict_status_t status;
-    int rating;         /* index into m->ratings, -1 = none (also when conflicting) */
-    int conflict[2];    /* VERDICT_CONFLICT: two of the ratings named, else -1 */
-    bool structured;    /* the rating came from the structured object */
-    char *explanation;  /* the judge's reasoning, else the reply; caller owns, may be NULL */
+    int rating;        /* index into m->ratings, -1 = none (also when conflicting) */
+    int conflict[2];   /* VERDICT_CONFLICT: two of the ratings named, else -1 */
+    bool structured;   /* the rating came from the structured object */
+    char *explanation; /* the judge's reasoning, else the reply; caller owns, may be NULL */
 } verdict_t;
 
 /* One judge reply. Texts need not be NUL-terminated. */
 typedef struct {
-    const char *text;         /* the reply's text (beside the structured object); may be NULL */
+    const char *text; /* the reply's text (beside the structured object); may be NULL */
     size_t len;
-    const char *structured;   /* the structured object as JSON text, or NULL */
+    const char *structured; /* the structured object as JSON text, or NULL */
     size_t structured_len;
-    const char *nonce;        /* the prompt's tag id, or NULL */
+    const char *nonce; /* the prompt's tag id, or NULL */
 } verdict_reply_t;
 
 /* Reads a reply. Returns 0 when a rating of m's scale was found (out->rating >= 0), -1 when none
@@ -69,8 +69,7 @@ typedef struct {
 int verdict_read(const metric_t *m, const verdict_reply_t *in, verdict_t *out) __attribute__((warn_unused_result));
 
 /* verdict_read of a text reply without a structured object or a tag id. */
-int verdict_parse(const metric_t *m, const char *reply, size_t len, verdict_t *out)
-    __attribute__((warn_unused_result));
+int verdict_parse(const metric_t *m, const char *reply, size_t len, verdict_t *out) __attribute__((warn_unused_result));
 
 /* Frees the explanation and resets *v to no rating. */
 void verdict_clear(verdict_t *v);

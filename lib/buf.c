@@ -29,7 +29,7 @@ void buf_reset(buf_t *b)
 static int reserve(buf_t *b, size_t extra)
 {
     if (b->max && (extra > b->max || b->len > b->max - extra)) return -1;
-    if (extra > SIZE_MAX - 1 - b->len) return -1;   /* unlimited, but len + extra + 1 must not wrap */
+    if (extra > SIZE_MAX - 1 - b->len) return -1; /* unlimited, but len + extra + 1 must not wrap */
     size_t need = b->len + extra + 1;
     if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
@@ -91,8 +91,13 @@ int buf_json_str(buf_t *b, const char *s, size_t n)
         case '\f': esc = "\\f"; break;
         default:
             if (c < 0x20) {
-                u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
-                u[4] = hex[c >> 4]; u[5] = hex[c & 15]; u[6] = '\0';
+                u[0] = '\\';
+                u[1] = 'u';
+                u[2] = '0';
+                u[3] = '0';
+                u[4] = hex[c >> 4];
+                u[5] = hex[c & 15];
+                u[6] = '\0';
                 esc = u;
             }
         }

@@ -6,15 +6,15 @@
 #include <stddef.h>
 
 typedef struct {
-    char *data;   /* NUL-terminated; NULL until the first append */
+    char *data; /* NUL-terminated; NULL until the first append */
     size_t len;
-    size_t cap;   /* allocated */
-    size_t max;   /* hard limit on len; 0 = unlimited */
+    size_t cap; /* allocated */
+    size_t max; /* hard limit on len; 0 = unlimited */
 } buf_t;
 
 void buf_init(buf_t *b, size_t max);
-void buf_free(buf_t *b);             /* frees the bytes; b can be reused after buf_init */
-void buf_reset(buf_t *b);            /* len = 0, keeps memory */
+void buf_free(buf_t *b);  /* frees the bytes; b can be reused after buf_init */
+void buf_reset(buf_t *b); /* len = 0, keeps memory */
 /* Appends; returns -1 (and appends nothing) if the result would pass max. */
 int buf_append(buf_t *b, const void *p, size_t n) __attribute__((warn_unused_result));
 int buf_puts(buf_t *b, const char *s) __attribute__((warn_unused_result));

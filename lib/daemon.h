@@ -24,20 +24,22 @@ int daemon_on_signal(void (*stop)(void *arg), void *arg) __attribute__((warn_unu
 /* The options every daemon (broker, worker, scheduler) takes besides its own. The strings are
  * borrowed from the environment or argv. */
 typedef struct {
-    const char *heartbeat_ms;   /* --heartbeat-ms, env LLMAJ_HEARTBEAT_MS, default "1000" */
-    const char *dead_after;     /* --dead-after, env LLMAJ_DEAD_AFTER, default "5" */
-    const char *metrics_addr;   /* --metrics-addr, env LLMAJ_METRICS_ADDR; NULL: no HTTP server */
-    const char *log_level;      /* --log-level; NULL: daemon_setup_logging reads the environment */
-    const char *log_format;     /* --log-format; likewise */
-    int hb_ms, dead_n;          /* heartbeat_ms and dead_after as numbers, set by daemon_opts_check */
+    const char *heartbeat_ms; /* --heartbeat-ms, env LLMAJ_HEARTBEAT_MS, default "1000" */
+    const char *dead_after;   /* --dead-after, env LLMAJ_DEAD_AFTER, default "5" */
+    const char *metrics_addr; /* --metrics-addr, env LLMAJ_METRICS_ADDR; NULL: no HTTP server */
+    const char *log_level;    /* --log-level; NULL: daemon_setup_logging reads the environment */
+    const char *log_format;   /* --log-format; likewise */
+    int hb_ms, dead_n;        /* heartbeat_ms and dead_after as numbers, set by daemon_opts_check */
 } daemon_opts_t;
 
 /* getopt_long entries for the options above, with the codes daemon_opts_set takes:
  * 'H' heartbeat-ms, 'D' dead-after, 'M' metrics-addr, 'l' log-level, 'f' log-format. */
 #define DAEMON_LONGOPTS                                                                        \
-    {"heartbeat-ms", required_argument, 0, 'H'}, {"dead-after", required_argument, 0, 'D'},  \
-    {"metrics-addr", required_argument, 0, 'M'}, {"log-level", required_argument, 0, 'l'},   \
-    {"log-format", required_argument, 0, 'f'}
+    {"heartbeat-ms", required_argument, 0, 'H'}, {"dead-after", required_argument, 0, 'D'},    \
+        {"metrics-addr", required_argument, 0, 'M'}, {"log-level", required_argument, 0, 'l'}, \
+    {                                                                                          \
+        "log-format", required_argument, 0, 'f'                                                \
+    }
 
 /* The defaults, from the environment. */
 void daemon_opts_init(daemon_opts_t *d);

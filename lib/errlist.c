@@ -35,6 +35,5 @@ void errlist_add(errlist_t *e, const char *fmt, ...)
 void errlist_print(const errlist_t *e, FILE *f, const char *prefix)
 {
     for (size_t i = 0; i < e->n_kept; i++) fprintf(f, "%s%s\n", prefix ? prefix : "", e->msgs[i]);
-    if (e->count > e->n_kept)
-        fprintf(f, "%s... and %zu more\n", prefix ? prefix : "", e->count - e->n_kept);
+    if (e->count > e->n_kept) fprintf(f, "%s... and %zu more\n", prefix ? prefix : "", e->count - e->n_kept);
 }

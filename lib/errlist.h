@@ -8,10 +8,10 @@
 #include <stdio.h>
 
 typedef struct {
-    char **msgs;     /* the first `keep` messages */
+    char **msgs; /* the first `keep` messages */
     size_t n_kept;
-    size_t count;    /* every problem added, kept or not */
-    size_t keep;     /* how many messages to keep; 0 = all */
+    size_t count; /* every problem added, kept or not */
+    size_t keep;  /* how many messages to keep; 0 = all */
 } errlist_t;
 
 void errlist_init(errlist_t *e, size_t keep);

@@ -85,7 +85,7 @@ int file_read_all(const char *path, size_t max, unsigned flags, char **out, size
             break;
         }
         n += (size_t)r;
-        if ((size_t)r < want) break;   /* short: end of file */
+        if ((size_t)r < want) break; /* short: end of file */
     }
     close(fd);
     if (rc == 0 && n > max) {
@@ -151,7 +151,7 @@ int file_mkdirs(const char *path, mode_t mode, char *err, size_t errlen)
 struct file_atomic {
     char *path, *tmp;
     int fd;
-    int err;           /* errno of the first failed write, 0 if none */
+    int err; /* errno of the first failed write, 0 if none */
     char *buf;
     size_t len;
 };
@@ -242,7 +242,7 @@ static void sync_dir_of(const char *path)
     else if (slash) *slash = '\0';
     int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
-        fsync(fd);   /* its result is ignored on purpose: see above */
+        fsync(fd); /* its result is ignored on purpose: see above */
         close(fd);
     }
     free(dir);
@@ -275,7 +275,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, char *err,
 {
     file_atomic_t *f = file_atomic_open(path, err, errlen);
     if (!f) return -1;
-    int wrc = file_atomic_write(f, data, len);   /* a failure is remembered and reported by commit */
+    int wrc = file_atomic_write(f, data, len); /* a failure is remembered and reported by commit */
     int crc = file_atomic_commit(&f, err, errlen);
     return wrc < 0 || crc < 0 ? -1 : 0;
 }

@@ -19,8 +19,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define FILE_MISSING_OK 1u   /* file_read_all: a missing file is not an error (*out = NULL, 0) */
-#define FILE_SECRET 2u       /* file_read_all: wipe every intermediate copy (the caller wipes *out) */
+#define FILE_MISSING_OK 1u /* file_read_all: a missing file is not an error (*out = NULL, 0) */
+#define FILE_SECRET 2u     /* file_read_all: wipe every intermediate copy (the caller wipes *out) */
 
 /* Reads all of `path` (at most `max` bytes) into *out, NUL-terminated (caller frees), its length
  * in *len (may be NULL). 0, or -1 with "cannot open `PATH`: reason", "`PATH` is a folder, not a

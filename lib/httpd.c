@@ -27,7 +27,7 @@
 #include "log.h"
 #include "mem.h"
 
-#define HTTPD_CONN_MEMORY (16u * 1024)  /* per-connection pool: request line and headers */
+#define HTTPD_CONN_MEMORY (16u * 1024) /* per-connection pool: request line and headers */
 #define HTTPD_BACKLOG 64
 #define HTTPD_MAX_HOST 255
 #define HTTPD_MAX_REASON 512
@@ -79,7 +79,7 @@ static bool has_body(struct MHD_Connection *c)
     char *end = NULL;
     errno = 0;
     unsigned long long n = strtoull(cl, &end, 10);
-    return end == cl || *end || errno || n > 0;   /* an unreadable length counts as a body */
+    return end == cl || *end || errno || n > 0; /* an unreadable length counts as a body */
 }
 
 static enum MHD_Result serve_metrics(httpd_t *h, struct MHD_Connection *c)
@@ -112,7 +112,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     (void)version;
     (void)upload;
-    static int seen;   /* marks a request whose headers were looked at */
+    static int seen; /* marks a request whose headers were looked at */
     httpd_t *h = cls;
     if (!*req_cls) {
         /* First call, headers only. Answering now, before the (empty) body phase, would make
@@ -121,7 +121,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (has_body(c)) return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request bodies are not accepted\n", false);
         return MHD_YES;
     }
-    if (*upload_size) return MHD_NO;   /* never expected: bodies are refused before they are read */
+    if (*upload_size) return MHD_NO; /* never expected: bodies are refused before they are read */
     enum { R_NONE, R_METRICS, R_HEALTH, R_READY } route = R_NONE;
     if (strcmp(url, "/metrics") == 0) route = R_METRICS;
     else if (strcmp(url, "/healthz") == 0) route = R_HEALTH;
@@ -198,7 +198,7 @@ static int parse_addr(const char *addr, const char *what, struct sockaddr_storag
         return -1;
     }
     memset(ss, 0, sizeof(*ss));
-    if (!host[0]) {   /* loopback unless a host is named */
+    if (!host[0]) { /* loopback unless a host is named */
         struct sockaddr_in *in = (struct sockaddr_in *)(void *)ss;
         in->sin_family = AF_INET;
         in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -266,14 +266,12 @@ httpd_t *httpd_start(const char *addr, httpd_metrics_fn metrics, httpd_ready_fn 
     uint16_t port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)(void *)&ss)->sin_port)
                                             : ntohs(((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
     /* The port argument only names the port in libmicrohttpd's messages: SOCK_ADDR decides. */
-    h->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
-                                 MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, h, /* first, as libmicrohttpd asks */
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_MAX_CONNECTIONS,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_TIMEOUT_S,
-                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONN_MEMORY,
-                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)HTTPD_BACKLOG,
-                                 MHD_OPTION_END);
+    h->daemon = MHD_start_daemon(
+        flags, port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log,
+        h, /* first, as libmicrohttpd asks */
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HTTPD_CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)HTTPD_BACKLOG, MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen,
                  "metrics address '%s': cannot listen (address in use, or not an address of this machine?)", addr);
@@ -298,7 +296,8 @@ httpd_t *httpd_start(const char *addr, httpd_metrics_fn metrics, httpd_ready_fn 
     if (!httpd_loopback(&ss))
         log_warn("%s is reachable from other hosts, without authentication, and /metrics names jobs: let only your "
                  "monitoring reach it (a firewall or a Kubernetes NetworkPolicy; docs/fleet.md, \"Protecting "
-                 "/metrics\")", addr);
+                 "/metrics\")",
+                 addr);
     return h;
 }
 
@@ -325,7 +324,7 @@ static bool name_ok(const char *s, bool metric)
                   (p != s && c >= '0' && c <= '9');
         if (!ok) return false;
     }
-    return metric || strncmp(s, "__", 2) != 0;   /* label names starting "__" are reserved */
+    return metric || strncmp(s, "__", 2) != 0; /* label names starting "__" are reserved */
 }
 
 /* Appends s with backslash and newline escaped, and double quotes too when `quote`. */
@@ -359,7 +358,7 @@ static int put_labels(buf_t *b, const char *name, const char *const *labels)
     if (!labels || !labels[0]) return 0;
     for (size_t i = 0; labels[i]; i += 2) {
         if (!labels[i + 1] || !name_ok(labels[i], false)) return -1;
-        if (buf_puts(b, i ? ",": "{") < 0 || buf_printf(b, "%s=\"", labels[i]) < 0 ||
+        if (buf_puts(b, i ? "," : "{") < 0 || buf_printf(b, "%s=\"", labels[i]) < 0 ||
             put_escaped(b, labels[i + 1], true) < 0 || buf_putc(b, '"') < 0)
             return -1;
     }

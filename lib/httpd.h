@@ -70,8 +70,7 @@ void httpd_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format
 typedef enum { HTTPD_COUNTER = 0, HTTPD_GAUGE } httpd_mtype_t;
 
 /* "# HELP name help" and "# TYPE name counter|gauge", once per family, before its samples. */
-int httpd_family(buf_t *b, const char *name, httpd_mtype_t type, const char *help)
-    __attribute__((warn_unused_result));
+int httpd_family(buf_t *b, const char *name, httpd_mtype_t type, const char *help) __attribute__((warn_unused_result));
 /* One sample line `name{k="v",...} value`. `labels` is NULL or a NULL-terminated list of pairs
  * {"key", "value", "key", "value", NULL}; values may hold any bytes and are escaped. Integral
  * values are written exactly; NaN and infinities as NaN, +Inf, -Inf. */

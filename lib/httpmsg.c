@@ -11,7 +11,10 @@ static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n
 /* Trimmed view of s[0..len). */
 static void trim(const char **s, size_t *len)
 {
-    while (*len && is_ws(**s)) { (*s)++; (*len)--; }
+    while (*len && is_ws(**s)) {
+        (*s)++;
+        (*len)--;
+    }
     while (*len && is_ws((*s)[*len - 1])) (*len)--;
 }
 
@@ -91,7 +94,7 @@ int httpmsg_headers_feed_line(httpmsg_headers_t *h, const char *line, size_t len
         drop_all(h);
         return 0;
     }
-    if (len && (line[0] == ' ' || line[0] == '\t')) {   /* obsolete line folding */
+    if (len && (line[0] == ' ' || line[0] == '\t')) { /* obsolete line folding */
         if (!h->n) return 0;
         const char *s = line;
         size_t n = len;
@@ -108,7 +111,7 @@ int httpmsg_headers_feed_line(httpmsg_headers_t *h, const char *line, size_t len
         return 0;
     }
     const char *colon = memchr(line, ':', len);
-    if (!colon) return 0;   /* the blank line ending the block, or junk */
+    if (!colon) return 0; /* the blank line ending the block, or junk */
     const char *name = line;
     size_t nlen = (size_t)(colon - line);
     trim(&name, &nlen);

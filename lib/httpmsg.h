@@ -10,17 +10,17 @@
 
 typedef struct {
     char *name;
-    char *value;      /* leading/trailing whitespace removed */
+    char *value; /* leading/trailing whitespace removed */
 } httpmsg_header_t;
 
 typedef struct {
-    httpmsg_header_t *v;  /* in arrival order; the same name may repeat */
+    httpmsg_header_t *v; /* in arrival order; the same name may repeat */
     size_t n, cap;
-    size_t bytes;         /* name + value bytes held, for the cap in httpmsg_headers_feed_line */
+    size_t bytes; /* name + value bytes held, for the cap in httpmsg_headers_feed_line */
 } httpmsg_headers_t;
 
 void httpmsg_headers_init(httpmsg_headers_t *h);
-void httpmsg_headers_clear(httpmsg_headers_t *h);   /* frees entries; h can be reused */
+void httpmsg_headers_clear(httpmsg_headers_t *h); /* frees entries; h can be reused */
 /* Appends a copy of name/value (value trimmed). */
 void httpmsg_headers_add(httpmsg_headers_t *h, const char *name, const char *value);
 /* Replaces every header called `name` by one `name: value` at the end (a signer re-signing a
@@ -40,13 +40,13 @@ int httpmsg_headers_feed_line(httpmsg_headers_t *h, const char *line, size_t len
     __attribute__((warn_unused_result));
 
 typedef struct {
-    const char *method;         /* static string, e.g. "POST" */
-    char *url;                  /* owned */
-    httpmsg_headers_t headers;  /* sent as given, in order */
+    const char *method;        /* static string, e.g. "POST" */
+    char *url;                 /* owned */
+    httpmsg_headers_t headers; /* sent as given, in order */
     buf_t body;
 } httpmsg_request_t;
 
 void httpmsg_request_init(httpmsg_request_t *r);
-void httpmsg_request_clear(httpmsg_request_t *r);   /* frees members; r can be re-inited */
+void httpmsg_request_clear(httpmsg_request_t *r); /* frees members; r can be re-inited */
 
 #endif

@@ -11,8 +11,8 @@
 #include <cjson/cJSON.h>
 
 typedef struct {
-    size_t pos;   /* byte offset of the problem, 0..len */
-    bool after;   /* a complete value was followed, at pos, by more than blanks */
+    size_t pos; /* byte offset of the problem, 0..len */
+    bool after; /* a complete value was followed, at pos, by more than blanks */
 } jsonerr_t;
 
 /* Parses text[0..len) as one JSON value followed only by blanks (' ', '\t', '\r', '\n'; a NUL

@@ -21,15 +21,27 @@ void log_set_format(log_format_t fmt) { atomic_store(&g_format, (int)fmt); }
 int log_parse_level(const char *s, log_level_t *out)
 {
     for (int i = 0; i <= LOG_OFF; i++)
-        if (strcasecmp(s, names[i]) == 0) { *out = (log_level_t)i; return 0; }
-    if (strcasecmp(s, "warning") == 0) { *out = LOG_WARN; return 0; }
+        if (strcasecmp(s, names[i]) == 0) {
+            *out = (log_level_t)i;
+            return 0;
+        }
+    if (strcasecmp(s, "warning") == 0) {
+        *out = LOG_WARN;
+        return 0;
+    }
     return -1;
 }
 
 int log_parse_format(const char *s, log_format_t *out)
 {
-    if (strcasecmp(s, "text") == 0) { *out = LOG_FORMAT_TEXT; return 0; }
-    if (strcasecmp(s, "json") == 0) { *out = LOG_FORMAT_JSON; return 0; }
+    if (strcasecmp(s, "text") == 0) {
+        *out = LOG_FORMAT_TEXT;
+        return 0;
+    }
+    if (strcasecmp(s, "json") == 0) {
+        *out = LOG_FORMAT_JSON;
+        return 0;
+    }
     return -1;
 }
 
@@ -40,8 +52,8 @@ void log_emit(log_level_t level, const char *module, const char *file, int line,
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
     char ts[80];
-    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
 
     buf_t msg;
     buf_init(&msg, 64 * 1024);

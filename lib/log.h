@@ -14,8 +14,8 @@ void log_set_format(log_format_t fmt);
 int log_parse_level(const char *s, log_level_t *out);
 int log_parse_format(const char *s, log_format_t *out);
 
-void log_emit(log_level_t level, const char *module, const char *file, int line,
-              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void log_emit(log_level_t level, const char *module, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 #ifdef NDEBUG
 #define LOG_WHERE NULL, 0
@@ -26,8 +26,8 @@ void log_emit(log_level_t level, const char *module, const char *file, int line,
 #ifndef LOG_MODULE
 #define LOG_MODULE "llmaj"
 #endif
-#define LOG(level, ...)                                                      \
-    do {                                                                     \
+#define LOG(level, ...)                                                                        \
+    do {                                                                                       \
         if ((level) >= log_get_level()) log_emit((level), LOG_MODULE, LOG_WHERE, __VA_ARGS__); \
     } while (0)
 #define log_debug(...) LOG(LOG_DEBUG, __VA_ARGS__)

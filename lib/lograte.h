@@ -17,21 +17,24 @@
 #include "log.h"
 #include "loop.h"
 
-#define LOGRATE_INTERVAL_MS 10000   /* one interval */
-#define LOGRATE_BURST 5             /* lines in full per interval */
+#define LOGRATE_INTERVAL_MS 10000 /* one interval */
+#define LOGRATE_BURST 5           /* lines in full per interval */
 
 typedef struct {
-    const char *what;       /* names the kind of event in the summary line ("messages dropped") */
-    log_level_t level;      /* of the summary line */
-    int64_t interval_ms;    /* 0: LOGRATE_INTERVAL_MS */
-    uint32_t burst;         /* 0: LOGRATE_BURST */
-    int64_t window_start;   /* start of the current interval (0 before the first event) */
-    uint32_t in_window;     /* events logged in full in it */
-    uint64_t suppressed;    /* events of it not logged */
-    uint64_t total;         /* every event seen */
+    const char *what;     /* names the kind of event in the summary line ("messages dropped") */
+    log_level_t level;    /* of the summary line */
+    int64_t interval_ms;  /* 0: LOGRATE_INTERVAL_MS */
+    uint32_t burst;       /* 0: LOGRATE_BURST */
+    int64_t window_start; /* start of the current interval (0 before the first event) */
+    uint32_t in_window;   /* events logged in full in it */
+    uint64_t suppressed;  /* events of it not logged */
+    uint64_t total;       /* every event seen */
 } lograte_t;
 
-#define LOGRATE_INIT(what_, level_) {.what = (what_), .level = (level_)}
+#define LOGRATE_INIT(what_, level_)        \
+    {                                      \
+        .what = (what_), .level = (level_) \
+    }
 
 /* An event at now_ms. True when it may be logged in full. When an earlier interval ended with
  * events not logged, *suppressed gets their count (the caller says it first), else 0. */
@@ -46,16 +49,15 @@ void lograte_tick_at(lograte_t *r, int64_t now_ms, const char *module);
 
 #define lograte_tick(r, now_ms) lograte_tick_at((r), (now_ms), LOG_MODULE)
 
-#define log_rated(r, lvl_, ...)                                                                   \
-    do {                                                                                           \
-        uint64_t sup_;                                                                             \
-        if (lograte_allow((r), loop_now_ms(), &sup_)) {                                            \
-            if (sup_)                                                                              \
-                LOG((r)->level, "%llu more %s not logged one by one in the last %g s",             \
-                    (unsigned long long)sup_, (r)->what,                                           \
-                    (((r)->interval_ms ? (r)->interval_ms : LOGRATE_INTERVAL_MS) / 1000.0)); \
-            LOG(lvl_, __VA_ARGS__);                                                                \
-        }                                                                                          \
+#define log_rated(r, lvl_, ...)                                                                                  \
+    do {                                                                                                         \
+        uint64_t sup_;                                                                                           \
+        if (lograte_allow((r), loop_now_ms(), &sup_)) {                                                          \
+            if (sup_)                                                                                            \
+                LOG((r)->level, "%llu more %s not logged one by one in the last %g s", (unsigned long long)sup_, \
+                    (r)->what, (((r)->interval_ms ? (r)->interval_ms : LOGRATE_INTERVAL_MS) / 1000.0));          \
+            LOG(lvl_, __VA_ARGS__);                                                                              \
+        }                                                                                                        \
     } while (0)
 
 #endif

@@ -44,7 +44,7 @@ struct loop {
     uint64_t next_id;
     loop_hook_cb before_wait;
     void *before_wait_arg;
-    loop_clock_t *clock;   /* NULL: the monotonic clock */
+    loop_clock_t *clock; /* NULL: the monotonic clock */
     atomic_int stop;
 };
 
@@ -114,7 +114,10 @@ static void map_del(loop_t *l, uint64_t id)
     if (!l->map_cap) return;
     size_t i = map_hash(id, l->map_cap);
     while (l->map_keys[i]) {
-        if (l->map_keys[i] == id) { l->map_keys[i] = TOMB; return; }
+        if (l->map_keys[i] == id) {
+            l->map_keys[i] = TOMB;
+            return;
+        }
         i = (i + 1) & (l->map_cap - 1);
     }
 }
@@ -208,7 +211,10 @@ void loop_destroy(loop_t **self_p)
 int loop_fd_set(loop_t *l, int fd, int events, loop_fd_cb cb, void *arg)
 {
     if (fd < 0) return -1;
-    if (events == 0) { loop_fd_del(l, fd); return 0; }
+    if (events == 0) {
+        loop_fd_del(l, fd);
+        return 0;
+    }
     if (fd >= l->n_fds) {
         int n = l->n_fds ? l->n_fds : 64;
         while (n <= fd) n *= 2;
@@ -279,7 +285,7 @@ int loop_run_once(loop_t *l, int max_wait_ms)
 {
     int pending = l->before_wait ? l->before_wait(l, l->before_wait_arg) : 0;
     int wait = pending ? 0 : max_wait_ms;
-    bool may_skip = false;   /* a clock that skips: the next timer comes after a short probe */
+    bool may_skip = false; /* a clock that skips: the next timer comes after a short probe */
     if (l->n_heap) {
         int64_t d = l->heap[0].due - loop_time_ms(l);
         if (d < 0) d = 0;

@@ -64,7 +64,6 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-
 static void arm_kick_cb(loop_t *loop, uint64_t id, void *arg);
 void llm_kick(llm_client_t *c)
 {
@@ -111,7 +110,7 @@ static void ring_add(llm_client_t *c, endpoint_t *ep)
     if (!c->ring) {
         ep->ring_prev = ep->ring_next = ep;
         c->ring = ep;
-    } else {   /* insert before the current head: last in the round */
+    } else { /* insert before the current head: last in the round */
         ep->ring_next = c->ring;
         ep->ring_prev = c->ring->ring_prev;
         c->ring->ring_prev->ring_next = ep;
@@ -151,10 +150,7 @@ static int64_t gate_admit(llm_client_t *c, endpoint_t *ep, const call_t *call)
     return 0;
 }
 
-static bool gate_exhausted(const llm_client_t *c, const endpoint_t *ep)
-{
-    return ratelimit_exhausted(c->rl, ep->key);
-}
+static bool gate_exhausted(const llm_client_t *c, const endpoint_t *ep) { return ratelimit_exhausted(c->rl, ep->key); }
 
 /* The token dimension closest to running out (OpenAI reports one, Anthropic three). */
 static void tightest_tokens(const rlheaders_t *rl, int64_t *remaining, int64_t *reset_ms)
@@ -163,8 +159,7 @@ static void tightest_tokens(const rlheaders_t *rl, int64_t *remaining, int64_t *
     for (int d = RLH_TOKENS; d <= RLH_OUTPUT_TOKENS; d++) {
         const rlheaders_window_t *w = &rl->dim[d];
         if (w->remaining < 0) continue;
-        if (*remaining < 0 || w->remaining < *remaining ||
-            (w->remaining == *remaining && w->reset_ms > *reset_ms)) {
+        if (*remaining < 0 || w->remaining < *remaining || (w->remaining == *remaining && w->reset_ms > *reset_ms)) {
             *remaining = w->remaining;
             *reset_ms = w->reset_ms;
         }
@@ -218,10 +213,10 @@ static void gate_finished(llm_client_t *c, endpoint_t *ep, const call_t *call, c
     if (rl->throttled) ep->throttles++;
     if (rl->n_invalid && !ep->warned_bad_headers) {
         ep->warned_bad_headers = true;
-        log_warn("endpoint %s: ignoring %u malformed rate-limit header value(s), first `%s`", ep->key,
-                 rl->n_invalid, rl->first_invalid);
+        log_warn("endpoint %s: ignoring %u malformed rate-limit header value(s), first `%s`", ep->key, rl->n_invalid,
+                 rl->first_invalid);
     }
-    ring_add(c, ep);   /* a slot opened, or the limiter changed its mind: queued calls may go */
+    ring_add(c, ep); /* a slot opened, or the limiter changed its mind: queued calls may go */
 }
 
 static void on_ep_wake(loop_t *loop, uint64_t id, void *arg);
@@ -325,7 +320,7 @@ static void all_unlink(llm_client_t *c, call_t *call)
 /* Delivers the outcome and frees the call. Runs from the loop only. */
 static void finish(llm_client_t *c, call_t *call)
 {
-    if (call->status != LLM_OK) {   /* the message names the model, and the attempts when retried */
+    if (call->status != LLM_OK) { /* the message names the model, and the attempts when retried */
         char *e;
         if (call->status == LLM_ERR_TRANSIENT && call->out_of_budget)
             e = xasprintf("%s: gave up after %u attempts in %.1f s (the retry budget is %.0f s): %s", call->m->input,
@@ -334,8 +329,7 @@ static void finish(llm_client_t *c, call_t *call)
         else if (call->status == LLM_ERR_TRANSIENT && call->attempts > 1)
             e = xasprintf("%s: gave up after %u attempts: %s", call->m->input, call->attempts,
                           call->error ? call->error : "unknown error");
-        else
-            e = xasprintf("%s: %s", call->m->input, call->error ? call->error : "unknown error");
+        else e = xasprintf("%s: %s", call->m->input, call->error ? call->error : "unknown error");
         free(call->error);
         call->error = e;
     }
@@ -379,11 +373,6 @@ void llm_set_error(call_t *call, llm_status_t status, const char *fmt, ...)
 }
 
 /* ---- attempts ---- */
-
-
-
-
-
 
 static void on_retry(loop_t *loop, uint64_t id, void *arg)
 {
@@ -445,7 +434,8 @@ static void learn_structured(call_t *call)
     } else {
         ep->structured = STRUCT_NO;
         log_warn("endpoint %s refused a structured-output request and answered without it: its replies are read "
-                 "as text from now on", ep->key);
+                 "as text from now on",
+                 ep->key);
     }
 }
 
@@ -465,15 +455,14 @@ void llm_attempt_done(llm_client_t *c, call_t *call, CURLcode res, long status, 
     if (prepared) {
         /* status and message already set by start_attempt */
     } else if (call->body_overflow) {
-        llm_set_error(call, LLM_ERR_PERMANENT, "reply from %s is larger than the %zu MiB cap", url,
-                  LLM_MAX_BODY >> 20);
+        llm_set_error(call, LLM_ERR_PERMANENT, "reply from %s is larger than the %zu MiB cap", url, LLM_MAX_BODY >> 20);
     } else if (call->header_overflow) {
         llm_set_error(call, LLM_ERR_PERMANENT, "reply headers from %s are larger than the %zu KiB cap", url,
-                  LLM_MAX_HEADERS >> 10);
+                      LLM_MAX_HEADERS >> 10);
     } else if (res != CURLE_OK) {
         c->stats.transport_errors++;
         llm_set_error(call, transfer_class(res), "request to %s failed: %s", url,
-                  call->curl_err[0] ? call->curl_err : curl_easy_strerror(res));
+                      call->curl_err[0] ? call->curl_err : curl_easy_strerror(res));
     } else if (status >= 200 && status < 300) {
         char err[512];
         provider_reply_clear(&call->reply);
@@ -489,8 +478,7 @@ void llm_attempt_done(llm_client_t *c, call_t *call, CURLcode res, long status, 
         if (status == 429) c->stats.http_429++;
         if (status >= 500) c->stats.http_5xx++;
         char msg[900];
-        llm_status_t cls = call->m->prov->classify(status, call->resp.data, call->resp.len, &call->rh, msg,
-                                                   sizeof msg);
+        llm_status_t cls = call->m->prov->classify(status, call->resp.data, call->resp.len, &call->rh, msg, sizeof msg);
         if (cls == LLM_ERR_QUOTA) llm_set_error(call, cls, "quota exhausted: %s", msg);
         else llm_set_error(call, cls, "%s", msg);
     }
@@ -504,8 +492,8 @@ void llm_attempt_done(llm_client_t *c, call_t *call, CURLcode res, long status, 
         llm_set_error(call, LLM_ERR_CANCELLED, "cancelled after attempt %u: not retried", call->attempts);
     } else if (call->status == LLM_ERR_TRANSIENT && retry_delay(c, call, rl.retry_after_ms, &delay)) {
         c->stats.retries++;
-        log_debug("%s: attempt %u failed (%s); retrying in %lld ms", call->m->input, call->attempts,
-                  call->error, (long long)delay);
+        log_debug("%s: attempt %u failed (%s); retrying in %lld ms", call->m->input, call->attempts, call->error,
+                  (long long)delay);
         call->state = CALL_BACKOFF;
         call->retry_timer = loop_timer_add(c->loop, delay, on_retry, call);
         return;
@@ -516,7 +504,7 @@ void llm_attempt_done(llm_client_t *c, call_t *call, CURLcode res, long status, 
 /* Starts queued calls while the global and endpoint limits allow, round robin over endpoints. */
 void llm_pump(llm_client_t *c)
 {
-    if (c->pumping || c->destroying) {   /* re-entered from a callback: run on the next pass */
+    if (c->pumping || c->destroying) { /* re-entered from a callback: run on the next pass */
         llm_kick(c);
         return;
     }
@@ -525,20 +513,20 @@ void llm_pump(llm_client_t *c)
     while (c->ring && c->active < c->o.max_concurrency && budget > 0) {
         endpoint_t *ep = c->ring;
         if (!ep->q_head) {
-            ring_remove(c, ep);   /* back in when a call is queued */
+            ring_remove(c, ep); /* back in when a call is queued */
             continue;
         }
-        if (ep->q_head->cancelled && *ep->q_head->cancelled) {   /* its caller no longer wants it */
+        if (ep->q_head->cancelled && *ep->q_head->cancelled) { /* its caller no longer wants it */
             call_t *call = queue_pop(c, ep);
             llm_set_error(call, LLM_ERR_CANCELLED, "cancelled: not sent");
             finish(c, call);
             budget--;
             continue;
         }
-        if (gate_exhausted(c, ep)) {   /* fail fast: the provider already said the quota is gone */
+        if (gate_exhausted(c, ep)) { /* fail fast: the provider already said the quota is gone */
             call_t *call = queue_pop(c, ep);
             llm_set_error(call, LLM_ERR_QUOTA,
-                      "quota exhausted on this endpoint (an earlier call was refused); not sent");
+                          "quota exhausted on this endpoint (an earlier call was refused); not sent");
             finish(c, call);
             budget--;
             continue;
@@ -567,7 +555,6 @@ static void on_ep_wake(loop_t *loop, uint64_t id, void *arg)
     llm_pump(ep->c);
 }
 
-
 /* Deferred work: finished transfers left by a bounded pass, calls done before any attempt,
  * and starting queued calls. */
 static void arm_kick_cb(loop_t *loop, uint64_t id, void *arg)
@@ -584,7 +571,7 @@ static void arm_kick_cb(loop_t *loop, uint64_t id, void *arg)
         finish(c, call);
     }
     if (c->done_head) llm_kick(c);
-    transfer_process(c);   /* also pumps */
+    transfer_process(c); /* also pumps */
 }
 
 /* ---- public ---- */

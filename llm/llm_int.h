@@ -22,30 +22,30 @@
 #define LLM_MAX_BODY ((size_t)32 << 20)
 #define LLM_MAX_HEADERS ((size_t)256 << 10)
 #define PASS_BUDGET 64
-#define PROBE_CALLS 4   /* calls in flight on an endpoint before its first reply */
+#define PROBE_CALLS 4 /* calls in flight on an endpoint before its first reply */
 
 typedef struct call call_t;
 typedef struct endpoint endpoint_t;
 
 struct endpoint {
-    char *key;                    /* modelstr endpoint key, also the rate limiter's key */
+    char *key; /* modelstr endpoint key, also the rate limiter's key */
     llm_client_t *c;
-    endpoint_t *next;             /* client's list */
+    endpoint_t *next; /* client's list */
     /* waiting calls */
     call_t *q_head, *q_tail;
     size_t n_queued;
     bool in_ring;
     endpoint_t *ring_prev, *ring_next;
-    uint64_t wake_timer;          /* the limiter asked to wait: brings the endpoint back; 0 = none */
+    uint64_t wake_timer; /* the limiter asked to wait: brings the endpoint back; 0 = none */
     /* bookkeeping (for logs and tests; the limiter keeps its own) */
     int in_flight;
-    bool heard;                   /* a reply (any status) came back: the provider's limits are known */
+    bool heard; /* a reply (any status) came back: the provider's limits are known */
     uint64_t requests_started;
-    uint64_t tokens_estimated;    /* sum over started attempts of prompt bytes/4 + max_tokens */
-    uint64_t input_tokens, output_tokens;   /* actual usage of successful replies */
-    uint64_t throttles;           /* replies that said we were throttled */
-    rlheaders_t rl;               /* the last reply's rate-limit headers */
-    int64_t rl_at_ms;             /* when (loop_time_ms); 0 = never */
+    uint64_t tokens_estimated;            /* sum over started attempts of prompt bytes/4 + max_tokens */
+    uint64_t input_tokens, output_tokens; /* actual usage of successful replies */
+    uint64_t throttles;                   /* replies that said we were throttled */
+    rlheaders_t rl;                       /* the last reply's rate-limit headers */
+    int64_t rl_at_ms;                     /* when (loop_time_ms); 0 = never */
     bool warned_bad_headers;
     /* Does the endpoint take structured-output requests? Unknown until one is answered: calls
      * built meanwhile carry a plain twin to fall back on (see attempt_done). */
@@ -53,8 +53,8 @@ struct endpoint {
 };
 
 typedef struct model {
-    char *input;                  /* the model string as callers give it */
-    char *region;                 /* the region it was resolved for (the call's, else the client's); may be NULL */
+    char *input;  /* the model string as callers give it */
+    char *region; /* the region it was resolved for (the call's, else the client's); may be NULL */
     modelstr_t ms;
     modelstr_endpoint_t where;
     const provider_t *prov;
@@ -65,7 +65,7 @@ typedef struct model {
 /* Limits given for a model string that did not resolve yet (kept until it does). */
 typedef struct pending_limit {
     char *model;
-    char *region;                 /* NULL = the client's */
+    char *region; /* NULL = the client's */
     double rpm, tpm;
     int max_concurrency;
     struct pending_limit *next;
@@ -79,21 +79,21 @@ struct call {
     llm_done_cb cb;
     void *arg;
     call_state_t state;
-    call_t *prev, *next;          /* endpoint queue (QUEUED) or done list (DONE) */
+    call_t *prev, *next; /* endpoint queue (QUEUED) or done list (DONE) */
     call_t *all_prev, *all_next;
-    httpmsg_request_t http;       /* built once; before_send may amend it per attempt */
-    httpmsg_request_t plain;      /* has_plain: the same request without the schema */
-    bool has_plain;               /* asked for structured output of an endpoint not known to take it */
-    bool structured;              /* the request on the wire asks for structured output */
-    uint64_t est_tokens;          /* prompt bytes / 4 + max_tokens: what the limiter is charged */
+    httpmsg_request_t http;  /* built once; before_send may amend it per attempt */
+    httpmsg_request_t plain; /* has_plain: the same request without the schema */
+    bool has_plain;          /* asked for structured output of an endpoint not known to take it */
+    bool structured;         /* the request on the wire asks for structured output */
+    uint64_t est_tokens;     /* prompt bytes / 4 + max_tokens: what the limiter is charged */
     uint64_t max_tokens;
-    int64_t t_first_us;           /* first attempt's start on the loop's clock, 0 before */
-    int64_t budget_ms;            /* retries stop once a retry would start after this since t_first_us */
-    int64_t last_delay_ms;        /* the last backoff delay, -1 before (decorrelated jitter) */
-    bool out_of_budget;           /* gave up because the next retry would pass the budget */
+    int64_t t_first_us;    /* first attempt's start on the loop's clock, 0 before */
+    int64_t budget_ms;     /* retries stop once a retry would start after this since t_first_us */
+    int64_t last_delay_ms; /* the last backoff delay, -1 before (decorrelated jitter) */
+    bool out_of_budget;    /* gave up because the next retry would pass the budget */
     uint32_t attempts;
     uint64_t retry_timer;
-    const bool *cancelled;        /* the caller's flag (llm_req_t), or NULL */
+    const bool *cancelled; /* the caller's flag (llm_req_t), or NULL */
     /* the current attempt */
     CURL *easy;
     struct curl_slist *hdrs;
@@ -113,21 +113,21 @@ struct llm_client {
     llm_opts_t o;
     char *region;
     CURLM *multi;
-    uint64_t curl_timer;          /* loop timer standing for curl's timeout; 0 = none */
-    uint64_t kick_timer;          /* 0 ms timer for deferred work; 0 = none */
+    uint64_t curl_timer; /* loop timer standing for curl's timeout; 0 = none */
+    uint64_t kick_timer; /* 0 ms timer for deferred work; 0 = none */
     bool destroying, pumping;
     ratelimit_t *rl;
     model_t *models;
     endpoint_t *endpoints;
-    endpoint_t *ring;             /* endpoints with queued calls, round robin */
+    endpoint_t *ring; /* endpoints with queued calls, round robin */
     pending_limit_t *pending_limits;
     call_t *all;
     call_t *done_head, *done_tail;
     size_t pending;
-    int active;                   /* attempts on the wire */
-    int *socks;                   /* sockets registered with the loop */
+    int active; /* attempts on the wire */
+    int *socks; /* sockets registered with the loop */
     size_t n_socks, cap_socks;
-    CURL **idle;                  /* finished easy handles kept for reuse (easy_get / easy_put) */
+    CURL **idle; /* finished easy handles kept for reuse (easy_get / easy_put) */
     size_t n_idle, cap_idle;
     backoff_t backoff;
     llm_stats_t stats;

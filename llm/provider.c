@@ -12,7 +12,7 @@
 
 /* The table: a model string's kind (modelstr.h) -> the provider that speaks its API. */
 static const provider_t *const by_kind[] = {
-    [PROVIDER_OPENAI] = &provider_openai,     [PROVIDER_OPENAI_API] = &provider_openai,
+    [PROVIDER_OPENAI] = &provider_openai,       [PROVIDER_OPENAI_API] = &provider_openai,
     [PROVIDER_ANTHROPIC] = &provider_anthropic, [PROVIDER_BEDROCK] = &provider_bedrock,
     [PROVIDER_SAGEMAKER] = &provider_sagemaker,
 };
@@ -60,7 +60,7 @@ static void copy_clean(char *dst, size_t cap, const char *src, size_t n)
 {
     if (!cap) return;
     size_t m = n < cap - 1 ? n : cap - 1;
-    if (m < n)   /* truncated: do not end inside a multi-byte character */
+    if (m < n) /* truncated: do not end inside a multi-byte character */
         while (m > 0 && ((unsigned char)src[m] & 0xC0) == 0x80) m--;
     for (size_t i = 0; i < m; i++) {
         unsigned char c = (unsigned char)src[i];
@@ -71,10 +71,8 @@ static void copy_clean(char *dst, size_t cap, const char *src, size_t n)
 
 static void take_str(const cJSON *item, char *dst, size_t cap)
 {
-    if (cJSON_IsString(item) && item->valuestring)
-        copy_clean(dst, cap, item->valuestring, strlen(item->valuestring));
-    else if (cJSON_IsNumber(item))
-        snprintf(dst, cap, "%.0f", item->valuedouble);
+    if (cJSON_IsString(item) && item->valuestring) copy_clean(dst, cap, item->valuestring, strlen(item->valuestring));
+    else if (cJSON_IsNumber(item)) snprintf(dst, cap, "%.0f", item->valuedouble);
 }
 
 void provider_error_info(const char *body, size_t len, provider_error_info_t *out)
@@ -98,8 +96,7 @@ void provider_error_info(const char *body, size_t len, provider_error_info_t *ou
      * FastAPI: {"detail": ...}) */
     if (!out->message[0])
         take_str(cJSON_GetObjectItemCaseSensitive(root, "message"), out->message, sizeof out->message);
-    if (!out->message[0])
-        take_str(cJSON_GetObjectItemCaseSensitive(root, "detail"), out->message, sizeof out->message);
+    if (!out->message[0]) take_str(cJSON_GetObjectItemCaseSensitive(root, "detail"), out->message, sizeof out->message);
     if (!out->type[0]) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "type");
         /* Anthropic's top-level "type" is the constant "error": not informative */
@@ -118,8 +115,8 @@ llm_status_t provider_default_class(long status, const httpmsg_headers_t *h)
     return LLM_ERR_PERMANENT;
 }
 
-void provider_error_text(const char *name, long status, const provider_error_info_t *info,
-                         const char *body, size_t len, char *msg, size_t msglen)
+void provider_error_text(const char *name, long status, const provider_error_info_t *info, const char *body, size_t len,
+                         char *msg, size_t msglen)
 {
     char what[512];
     if (info && info->message[0]) {
@@ -151,7 +148,7 @@ void provider_redact(char *msg, size_t msglen, const char *secret)
         if (buf_append(&out, p, (size_t)(hit - p)) < 0 || buf_puts(&out, mark) < 0) break;
         p = hit + sl;
     }
-    if (buf_puts(&out, p) < 0) abort();   /* an unbounded buffer cannot refuse: out of memory aborts first */
+    if (buf_puts(&out, p) < 0) abort(); /* an unbounded buffer cannot refuse: out of memory aborts first */
     copy_clean(msg, msglen, out.data, out.len);
     buf_free(&out);
 }
@@ -190,9 +187,8 @@ int provider_check_req(const llm_req_t *req, char *err, size_t errlen)
 
 static int json_message(buf_t *b, const char *role, const char *content)
 {
-    if (buf_puts(b, "{\"role\":") < 0 || buf_json_str(b, role, strlen(role)) < 0 ||
-        buf_puts(b, ",\"content\":") < 0 || buf_json_str(b, content, strlen(content)) < 0 ||
-        buf_putc(b, '}') < 0)
+    if (buf_puts(b, "{\"role\":") < 0 || buf_json_str(b, role, strlen(role)) < 0 || buf_puts(b, ",\"content\":") < 0 ||
+        buf_json_str(b, content, strlen(content)) < 0 || buf_putc(b, '}') < 0)
         return -1;
     return 0;
 }
@@ -245,7 +241,8 @@ int provider_json_content(const cJSON *content, buf_t *text)
     if (cJSON_IsString(content)) return buf_puts(text, content->valuestring);
     if (!cJSON_IsArray(content)) return -1;
     const cJSON *part;
-    cJSON_ArrayForEach(part, content) {
+    cJSON_ArrayForEach(part, content)
+    {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
         if (cJSON_IsString(t) && buf_puts(text, t->valuestring) < 0) return -1;
     }

@@ -34,9 +34,9 @@ typedef struct {
 
 /* A successful reply. Owned; free with provider_reply_clear. */
 typedef struct {
-    char *text;          /* the reply's text (beside the structured object, when there is one) */
+    char *text; /* the reply's text (beside the structured object, when there is one) */
     size_t text_len;
-    char *structured;    /* the structured object as JSON text, or NULL */
+    char *structured; /* the structured object as JSON text, or NULL */
     size_t structured_len;
     usage_t usage;
 } provider_reply_t;
@@ -44,7 +44,7 @@ typedef struct {
 void provider_reply_clear(provider_reply_t *r);
 
 typedef struct provider {
-    const char *name;   /* "openai", "anthropic", ... */
+    const char *name; /* "openai", "anthropic", ... */
     /* The API can be asked for a reply that is a JSON object of a given schema: build honours
      * req->schema (otherwise llm.c never passes one). */
     bool structured;
@@ -53,17 +53,16 @@ typedef struct provider {
     int (*build)(const provider_call_t *in, httpmsg_request_t *out, char *err, size_t errlen);
     /* Called before every attempt, retries included; may be NULL. For providers whose
      * authentication is time-bound (SigV4 signatures expire), (re-)sign the built `req` here. */
-    int (*before_send)(const modelstr_t *model, const modelstr_endpoint_t *endpoint, httpmsg_request_t *req,
-                       char *err, size_t errlen);
+    int (*before_send)(const modelstr_t *model, const modelstr_endpoint_t *endpoint, httpmsg_request_t *req, char *err,
+                       size_t errlen);
     /* Parses a 2xx body. `structured`: the request asked for a schema; the object goes to
      * out->structured when the reply has one (a reply in plain text is still a reply). -1 with
      * err when the body is not the expected shape. */
-    int (*parse_ok)(const char *body, size_t len, bool structured, provider_reply_t *out, char *err,
-                    size_t errlen);
+    int (*parse_ok)(const char *body, size_t len, bool structured, provider_reply_t *out, char *err, size_t errlen);
     /* Classifies a non-2xx reply into the API's error classes (see above); writes "HTTP <status>
      * from <name>: <provider message>" to msg. */
-    llm_status_t (*classify)(long status, const char *body, size_t len, const httpmsg_headers_t *h,
-                             char *msg, size_t msglen);
+    llm_status_t (*classify)(long status, const char *body, size_t len, const httpmsg_headers_t *h, char *msg,
+                             size_t msglen);
     /* What a finished call cost against the API's token limit, given the estimate the limiter
      * took (prompt bytes / 4 + max_tokens), the request's max_tokens and the reply's usage.
      * NULL: the usage (input + output), as APIs that settle on actual use count. */
@@ -73,9 +72,9 @@ typedef struct provider {
     int (*check_env)(const modelstr_t *model, const modelstr_endpoint_t *endpoint, char *err, size_t errlen);
 } provider_t;
 
-extern const provider_t provider_openai;      /* openai/ and openai-api/<service>/ */
+extern const provider_t provider_openai; /* openai/ and openai-api/<service>/ */
 extern const provider_t provider_anthropic;
-extern const provider_t provider_bedrock, provider_sagemaker;   /* SigV4-signed (provider_aws.h) */
+extern const provider_t provider_bedrock, provider_sagemaker; /* SigV4-signed (provider_aws.h) */
 
 /* The provider for a kind (the table), or NULL if this build has none for it. */
 const provider_t *provider_for(provider_kind_t kind);
@@ -115,8 +114,8 @@ llm_status_t provider_default_class(long status, const httpmsg_headers_t *h);
 
 /* Writes "HTTP <status> from <name>[ (<type>[/<code>])]: <message>" into msg; the message is
  * the error info's, else the start of the body, with control characters replaced. */
-void provider_error_text(const char *name, long status, const provider_error_info_t *info,
-                         const char *body, size_t len, char *msg, size_t msglen);
+void provider_error_text(const char *name, long status, const provider_error_info_t *info, const char *body, size_t len,
+                         char *msg, size_t msglen);
 
 /* Replaces every occurrence of `secret` (when at least 4 bytes long) in msg by "[redacted]",
  * in place, within msglen. */

@@ -47,8 +47,7 @@ static int anthropic_build(const provider_call_t *in, httpmsg_request_t *out, ch
     if (buf_puts(b, ",\"messages\":") < 0 || provider_json_messages(b, NULL, req) < 0 ||
         buf_puts(b, ",\"temperature\":") < 0 || provider_json_double(b, req->temperature) < 0)
         goto fail;
-    if (req->top_p >= 0 && (buf_puts(b, ",\"top_p\":") < 0 || provider_json_double(b, req->top_p) < 0))
-        goto fail;
+    if (req->top_p >= 0 && (buf_puts(b, ",\"top_p\":") < 0 || provider_json_double(b, req->top_p) < 0)) goto fail;
     if (req->schema) {
         const llm_schema_t *sc = req->schema;
         const char *desc = sc->description ? sc->description : "";
@@ -84,7 +83,8 @@ static int anthropic_parse_ok(const char *body, size_t len, bool structured, pro
         goto done;
     }
     const cJSON *block;
-    cJSON_ArrayForEach(block, content) {
+    cJSON_ArrayForEach(block, content)
+    {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "text");
         if (cJSON_IsString(type) && strcmp(type->valuestring, "text") == 0 && cJSON_IsString(t) &&
@@ -115,8 +115,8 @@ done:
     return rc;
 }
 
-static llm_status_t anthropic_classify(long status, const char *body, size_t len, const httpmsg_headers_t *h,
-                                       char *msg, size_t msglen)
+static llm_status_t anthropic_classify(long status, const char *body, size_t len, const httpmsg_headers_t *h, char *msg,
+                                       size_t msglen)
 {
     provider_error_info_t info;
     provider_error_info(body, len, &info);
@@ -127,8 +127,7 @@ static llm_status_t anthropic_classify(long status, const char *body, size_t len
     return provider_default_class(status, h);
 }
 
-static int anthropic_check_env(const modelstr_t *model, const modelstr_endpoint_t *endpoint, char *err,
-                               size_t errlen)
+static int anthropic_check_env(const modelstr_t *model, const modelstr_endpoint_t *endpoint, char *err, size_t errlen)
 {
     return provider_need_key(model, endpoint, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", err, errlen);
 }
@@ -140,6 +139,6 @@ const provider_t provider_anthropic = {
     .before_send = NULL,
     .parse_ok = anthropic_parse_ok,
     .classify = anthropic_classify,
-    .charge = NULL,   /* the usage */
+    .charge = NULL, /* the usage */
     .check_env = anthropic_check_env,
 };

@@ -14,7 +14,6 @@
 #include <strings.h>
 #include <time.h>
 
-
 /* ---- credentials ---- */
 
 void provider_aws_forget_credentials(void) { awscreds_forget(); }
@@ -54,7 +53,7 @@ static int region_of_host(const char *url, char *out, size_t outlen)
     if (ends_with(h, n, ".amazonaws.com")) n -= strlen(".amazonaws.com");
     else if (ends_with(h, n, ".amazonaws.com.cn")) n -= strlen(".amazonaws.com.cn");
     else return 0;
-    if (ends_with(h, n, ".vpce")) n -= strlen(".vpce");   /* vpce-id.bedrock-runtime.<region>.vpce.amazonaws.com */
+    if (ends_with(h, n, ".vpce")) n -= strlen(".vpce"); /* vpce-id.bedrock-runtime.<region>.vpce.amazonaws.com */
     const char *dot = memrchr(h, '.', n);
     const char *label = dot ? dot + 1 : h;
     size_t ln = n - (size_t)(label - h);
@@ -125,7 +124,7 @@ int provider_aws_sign(const modelstr_t *model, const modelstr_endpoint_t *endpoi
 
     int rc = -1;
     char cerr[900];
-    awscreds_t *c = awscreds_new(NULL, cerr, sizeof cerr);   /* a reference to the cached snapshot */
+    awscreds_t *c = awscreds_new(NULL, cerr, sizeof cerr); /* a reference to the cached snapshot */
     if (!c) {
         snprintf(err, errlen, "cannot sign the %s request for `%s`: no usable AWS credentials: %s", service,
                  model->input ? model->input : "", cerr);
@@ -176,7 +175,7 @@ static const char *json_str(const cJSON *o, const char *k)
 
 void provider_aws_error_info(const char *body, size_t len, const httpmsg_headers_t *h, provider_error_info_t *out)
 {
-    provider_error_info(body, len, out);   /* generic fields first: {"message"}, {"error": {...}} */
+    provider_error_info(body, len, out); /* generic fields first: {"message"}, {"error": {...}} */
     const char *et = h ? httpmsg_headers_get(h, "x-amzn-ErrorType") : NULL;
     if (et && *et) {
         /* "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/" */
@@ -189,7 +188,7 @@ void provider_aws_error_info(const char *body, size_t len, const httpmsg_headers
         if (!m) m = json_str(root, "Message");
         if (m) copy_field(out->message, sizeof out->message, m, strlen(m));
         if (!out->type[0]) {
-            const char *t = json_str(root, "__type");   /* "com.amazon.coral.service#UnrecognizedClientException" */
+            const char *t = json_str(root, "__type"); /* "com.amazon.coral.service#UnrecognizedClientException" */
             if (t) {
                 const char *hash = strrchr(t, '#');
                 if (hash) t = hash + 1;
@@ -218,8 +217,8 @@ int provider_aws_path_segment(buf_t *b, const char *s)
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char c = *p;
-        int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                   c == '.' || c == '_' || c == '~';
+        int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                   c == '_' || c == '~';
         if (keep ? buf_putc(b, (char)c) < 0
                  : (buf_putc(b, '%') < 0 || buf_putc(b, hex[c >> 4]) < 0 || buf_putc(b, hex[c & 15]) < 0))
             return -1;

@@ -47,8 +47,7 @@ static int bedrock_build(const provider_call_t *in, httpmsg_request_t *out, char
         snprintf(err, errlen, "model string `%s` names no Bedrock model id", in->model->input ? in->model->input : "");
         return -1;
     }
-    if (provider_aws_post_json(out, in->endpoint->base_url, "model/", model, "/converse", err, errlen) < 0)
-        return -1;
+    if (provider_aws_post_json(out, in->endpoint->base_url, "model/", model, "/converse", err, errlen) < 0) return -1;
 
     buf_t *b = &out->body;
     if (buf_puts(b, "{\"messages\":[") < 0) goto fail;
@@ -115,7 +114,8 @@ static int bedrock_parse_ok(const char *body, size_t len, bool structured, provi
     /* text blocks, and the first toolUse as the object when one was asked for; reasoningContent
      * and the like are not the answer */
     const cJSON *block;
-    cJSON_ArrayForEach(block, content) {
+    cJSON_ArrayForEach(block, content)
+    {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "text");
         if (cJSON_IsString(t) && buf_puts(&text, t->valuestring) < 0) goto done;
         const cJSON *use = cJSON_GetObjectItemCaseSensitive(block, "toolUse");
@@ -153,11 +153,10 @@ static int type_is(const char *type, const char *const *names)
 static llm_status_t bedrock_classify(long status, const char *body, size_t len, const httpmsg_headers_t *h, char *msg,
                                      size_t msglen)
 {
-    static const char *const transient[] = {"ThrottlingException",     "TooManyRequestsException",
-                                            "ServiceUnavailableException", "ModelNotReadyException",
-                                            "InternalServerException", "ModelTimeoutException",
-                                            "ServiceUnavailable",      "InternalFailure",
-                                            NULL};
+    static const char *const transient[] = {
+        "ThrottlingException",    "TooManyRequestsException", "ServiceUnavailableException",
+        "ModelNotReadyException", "InternalServerException",  "ModelTimeoutException",
+        "ServiceUnavailable",     "InternalFailure",          NULL};
     static const char *const permanent[] = {"ValidationException", "ResourceNotFoundException", NULL};
     provider_error_info_t info;
     provider_aws_error_info(body, len, h, &info);
@@ -179,6 +178,6 @@ const provider_t provider_bedrock = {
     .before_send = bedrock_before_send,
     .parse_ok = bedrock_parse_ok,
     .classify = bedrock_classify,
-    .charge = NULL,       /* the usage */
-    .check_env = NULL,    /* credentials are looked up when a call is signed */
+    .charge = NULL,    /* the usage */
+    .check_env = NULL, /* credentials are looked up when a call is signed */
 };

@@ -41,8 +41,7 @@ static int openai_build(const provider_call_t *in, httpmsg_request_t *out, char 
         buf_printf(b, ",\"max_tokens\":%d,\"temperature\":", req->max_tokens) < 0 ||
         provider_json_double(b, req->temperature) < 0)
         goto fail;
-    if (req->top_p >= 0 && (buf_puts(b, ",\"top_p\":") < 0 || provider_json_double(b, req->top_p) < 0))
-        goto fail;
+    if (req->top_p >= 0 && (buf_puts(b, ",\"top_p\":") < 0 || provider_json_double(b, req->top_p) < 0)) goto fail;
     if (req->schema) {
         const llm_schema_t *sc = req->schema;
         const char *desc = sc->description ? sc->description : "";
@@ -93,7 +92,7 @@ static int openai_parse_ok(const char *body, size_t len, bool structured, provid
         out->usage.input_tokens = provider_json_count(usage, "prompt_tokens");
         out->usage.output_tokens = provider_json_count(usage, "completion_tokens");
     }
-    if (structured && cJSON_IsString(content)) {   /* the content is the object, if it is one */
+    if (structured && cJSON_IsString(content)) { /* the content is the object, if it is one */
         cJSON *obj = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
         bool is_obj = cJSON_IsObject(obj);
         cJSON_Delete(obj);
@@ -118,8 +117,8 @@ static int is_quota_code(const char *s)
            strcmp(s, "billing_not_active") == 0;
 }
 
-static llm_status_t openai_classify(long status, const char *body, size_t len, const httpmsg_headers_t *h,
-                                    char *msg, size_t msglen)
+static llm_status_t openai_classify(long status, const char *body, size_t len, const httpmsg_headers_t *h, char *msg,
+                                    size_t msglen)
 {
     provider_error_info_t info;
     provider_error_info(body, len, &info);
@@ -130,7 +129,7 @@ static llm_status_t openai_classify(long status, const char *body, size_t len, c
 
 static int openai_check_env(const modelstr_t *model, const modelstr_endpoint_t *endpoint, char *err, size_t errlen)
 {
-    if (model->kind != PROVIDER_OPENAI) return 0;   /* openai-api/: a base URL, keys optional */
+    if (model->kind != PROVIDER_OPENAI) return 0; /* openai-api/: a base URL, keys optional */
     return provider_need_key(model, endpoint, "OPENAI_API_KEY", "OPENAI_BASE_URL", err, errlen);
 }
 

@@ -61,8 +61,7 @@ static int build_tgi(const llm_req_t *req, const char *system, buf_t *b, char *e
     if (rc == 0 && req->temperature > 0 &&
         (buf_puts(b, ",\"do_sample\":true,\"temperature\":") < 0 || provider_json_double(b, req->temperature) < 0))
         rc = -1;
-    else if (rc == 0 && !(req->temperature > 0) && buf_puts(b, ",\"do_sample\":false") < 0)
-        rc = -1;
+    else if (rc == 0 && !(req->temperature > 0) && buf_puts(b, ",\"do_sample\":false") < 0) rc = -1;
     if (rc == 0 && req->top_p > 0 && req->top_p < 1 &&
         (buf_puts(b, ",\"top_p\":") < 0 || provider_json_double(b, req->top_p) < 0))
         rc = -1;
@@ -78,7 +77,8 @@ static int sagemaker_build(const provider_call_t *in, httpmsg_request_t *out, ch
     if (provider_check_req(req, err, errlen) < 0) return -1;
     const char *name = in->model->service && *in->model->service ? in->model->service : in->model->model;
     if (!name || !*name) {
-        snprintf(err, errlen, "model string `%s` names no SageMaker endpoint", in->model->input ? in->model->input : "");
+        snprintf(err, errlen, "model string `%s` names no SageMaker endpoint",
+                 in->model->input ? in->model->input : "");
         return -1;
     }
     if (provider_aws_post_json(out, in->endpoint->base_url, "endpoints/", name, "/invocations", err, errlen) < 0)
@@ -103,8 +103,8 @@ fail:
     return -1;
 }
 
-static int sagemaker_before_send(const modelstr_t *model, const modelstr_endpoint_t *endpoint,
-                                 httpmsg_request_t *req, char *err, size_t errlen)
+static int sagemaker_before_send(const modelstr_t *model, const modelstr_endpoint_t *endpoint, httpmsg_request_t *req,
+                                 char *err, size_t errlen)
 {
     return provider_aws_sign(model, endpoint, SAGEMAKER_SERVICE, req, err, errlen);
 }
@@ -146,7 +146,7 @@ static int parse_generated(const cJSON *obj, provider_reply_t *out, buf_t *text,
 static int sagemaker_parse_ok(const char *body, size_t len, bool structured, provider_reply_t *out, char *err,
                               size_t errlen)
 {
-    (void)structured;   /* never asked for: .structured is false */
+    (void)structured; /* never asked for: .structured is false */
     memset(out, 0, sizeof(*out));
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!cJSON_IsObject(root) && !cJSON_IsArray(root)) {
@@ -168,8 +168,7 @@ static int sagemaker_parse_ok(const char *body, size_t len, bool structured, pro
         provider_aws_error_info(body, len, NULL, &info);
         if (info.message[0])
             snprintf(err, errlen, "reply from sagemaker has neither choices nor generated_text: %s", info.message);
-        else
-            snprintf(err, errlen, "reply from sagemaker has neither choices[0].message.content nor generated_text");
+        else snprintf(err, errlen, "reply from sagemaker has neither choices[0].message.content nor generated_text");
         rc = -1;
     }
     if (rc == 0) {
@@ -194,11 +193,11 @@ static long original_status(const char *body, size_t len)
     return st;
 }
 
-static llm_status_t sagemaker_classify(long status, const char *body, size_t len, const httpmsg_headers_t *h,
-                                       char *msg, size_t msglen)
+static llm_status_t sagemaker_classify(long status, const char *body, size_t len, const httpmsg_headers_t *h, char *msg,
+                                       size_t msglen)
 {
-    static const char *const transient[] = {"ThrottlingException", "ModelNotReadyException", "ServiceUnavailable",
-                                            "InternalFailure", "InternalDependencyException", NULL};
+    static const char *const transient[] = {"ThrottlingException", "ModelNotReadyException",      "ServiceUnavailable",
+                                            "InternalFailure",     "InternalDependencyException", NULL};
     provider_error_info_t info;
     provider_aws_error_info(body, len, h, &info);
     provider_error_text(SAGEMAKER_SERVICE, status, &info, body, len, msg, msglen);
@@ -216,11 +215,11 @@ static llm_status_t sagemaker_classify(long status, const char *body, size_t len
 
 const provider_t provider_sagemaker = {
     .name = SAGEMAKER_SERVICE,
-    .structured = false,   /* containers differ; verdicts are read from the text */
+    .structured = false, /* containers differ; verdicts are read from the text */
     .build = sagemaker_build,
     .before_send = sagemaker_before_send,
     .parse_ok = sagemaker_parse_ok,
     .classify = sagemaker_classify,
-    .charge = NULL,        /* the tokens processed: the spec's tpm counts what the endpoint did */
-    .check_env = NULL,     /* credentials are looked up when a call is signed */
+    .charge = NULL,    /* the tokens processed: the spec's tpm counts what the endpoint did */
+    .check_env = NULL, /* credentials are looked up when a call is signed */
 };

@@ -45,12 +45,12 @@
 #define FREEZE_MS 5000
 #define NO_ALLOT_MS 5000
 #define DEFAULT_PAUSE_MS 1000
-#define LEARN_HOLD_MS 5000      /* a learned limit holds this long after its last announcement */
-#define LEARN_FORGET_MS 30000   /* ...and is forgotten this long after it */
+#define LEARN_HOLD_MS 5000    /* a learned limit holds this long after its last announcement */
+#define LEARN_FORGET_MS 30000 /* ...and is forgotten this long after it */
 
 typedef struct {
-    double level, cap;      /* tokens now, capacity */
-    double per_ms;          /* refill rate */
+    double level, cap; /* tokens now, capacity */
+    double per_ms;     /* refill rate */
 } bucket_t;
 
 typedef struct {
@@ -60,13 +60,13 @@ typedef struct {
     bool allotted;
     double allot_rpm, allot_tpm;
     int allot_conc;
-    int64_t first_demand_ms;   /* when calls first waited for an ALLOT; 0 = not waiting */
-    bool start_empty;          /* calls waited for the first ALLOT: the buckets start empty */
-    bool tok_restart;          /* a token share came back after none: nothing accrued meanwhile */
-    bool lone;                 /* no ALLOT came: using the whole configured rate */
+    int64_t first_demand_ms; /* when calls first waited for an ALLOT; 0 = not waiting */
+    bool start_empty;        /* calls waited for the first ALLOT: the buckets start empty */
+    bool tok_restart;        /* a token share came back after none: nothing accrued meanwhile */
+    bool lone;               /* no ALLOT came: using the whole configured rate */
     double adapt;
     int64_t last_cut_ms, last_grow_ms, frozen_until_ms;
-    double conc_limit;         /* adaptive concurrency (keys without rates) */
+    double conc_limit; /* adaptive concurrency (keys without rates) */
     uint32_t clean_streak;
     bucket_t req, tok;
     int64_t last_refill_ms;
@@ -74,19 +74,19 @@ typedef struct {
     int inflight;
     int waiting;
     bool exhausted;
-    uint64_t used_requests, used_tokens;   /* since the last DEMAND */
+    uint64_t used_requests, used_tokens; /* since the last DEMAND */
     bool demand_sent_zero;
-    bool reported;             /* a DEMAND row for it was written */
-    bool learned;              /* cfg_rpm/cfg_tpm came from the provider's headers, not the spec */
-    double learned_rpm, learned_tpm;   /* learned: the limits last announced */
-    int64_t announced_ms;      /* learned: when they were last announced */
+    bool reported;                   /* a DEMAND row for it was written */
+    bool learned;                    /* cfg_rpm/cfg_tpm came from the provider's headers, not the spec */
+    double learned_rpm, learned_tpm; /* learned: the limits last announced */
+    int64_t announced_ms;            /* learned: when they were last announced */
 } key_t_;
 
 struct ratelimit {
     key_t_ *keys;
     size_t n;
     int default_conc;
-    bool demand_due;           /* a key the broker thinks idle has calls waiting */
+    bool demand_due; /* a key the broker thinks idle has calls waiting */
 };
 
 ratelimit_t *ratelimit_new(int default_max_concurrency)
@@ -244,23 +244,23 @@ static void decay_learned(ratelimit_t *r, key_t_ *k, int64_t now)
     if (rpm == k->cfg_rpm && tpm == k->cfg_tpm) return;
     k->cfg_rpm = rpm;
     k->cfg_tpm = tpm;
-    r->demand_due = true;   /* the broker divides the grown limit */
+    r->demand_due = true; /* the broker divides the grown limit */
     retune(k);
 }
 
 int64_t ratelimit_acquire(ratelimit_t *r, const char *key, uint64_t est_tokens, int64_t now)
 {
     key_t_ *k = get(r, key);
-    if (k->exhausted) return 0;   /* the caller fails the call fast (ratelimit_exhausted) */
+    if (k->exhausted) return 0; /* the caller fails the call fast (ratelimit_exhausted) */
     decay_learned(r, k, now);
     if (now < k->pause_until_ms) return k->pause_until_ms - now;
-    if (k->inflight >= conc_cap(r, k)) return 5;   /* re-checked on every release as well */
+    if (k->inflight >= conc_cap(r, k)) return 5; /* re-checked on every release as well */
     if (has_rates(k)) {
         if (!k->allotted && !k->lone) {
             if (!k->first_demand_ms) k->first_demand_ms = now;
             if (now - k->first_demand_ms < NO_ALLOT_MS) return 20;
-            log_warn("%s: no rate allotment from the broker after %d ms: using the whole configured rate",
-                     k->key, NO_ALLOT_MS);
+            log_warn("%s: no rate allotment from the broker after %d ms: using the whole configured rate", k->key,
+                     NO_ALLOT_MS);
             k->lone = true;
             retune(k);
         }
@@ -295,7 +295,7 @@ void ratelimit_release(ratelimit_t *r, const char *key, const ratelimit_outcome_
     if (k->inflight > 0) k->inflight--;
     if (o->actual_tokens > 0) {
         double diff = (double)o->actual_tokens - (double)o->est_tokens;
-        if (k->cfg_tpm > 0) k->tok.level = fmin(k->tok.cap, k->tok.level - diff);   /* a refund never overfills */
+        if (k->cfg_tpm > 0) k->tok.level = fmin(k->tok.cap, k->tok.level - diff); /* a refund never overfills */
         if (diff > 0) k->used_tokens += (uint64_t)diff;
         else if (k->used_tokens >= (uint64_t)(-diff)) k->used_tokens -= (uint64_t)(-diff);
     }
@@ -316,7 +316,7 @@ void ratelimit_release(ratelimit_t *r, const char *key, const ratelimit_outcome_
         if (rpm != k->cfg_rpm || tpm != k->cfg_tpm) {
             k->cfg_rpm = rpm;
             k->cfg_tpm = tpm;
-            r->demand_due = true;   /* the broker must hear the new limits to divide them */
+            r->demand_due = true; /* the broker must hear the new limits to divide them */
             retune(k);
         }
     }
@@ -335,7 +335,7 @@ void ratelimit_release(ratelimit_t *r, const char *key, const ratelimit_outcome_
             k->last_cut_ms = now;
             retune(k);
         }
-        k->last_grow_ms = now;   /* a second with a 429 in it is not a clean second */
+        k->last_grow_ms = now; /* a second with a 429 in it is not a clean second */
         k->clean_streak = 0;
         int64_t pause = o->retry_after_ms >= 0 ? o->retry_after_ms : DEFAULT_PAUSE_MS;
         if (now + pause > k->pause_until_ms) k->pause_until_ms = now + pause;
@@ -345,7 +345,8 @@ void ratelimit_release(ratelimit_t *r, const char *key, const ratelimit_outcome_
         k->last_refill_ms = k->pause_until_ms;
         return;
     }
-    if (o->retry_after_ms > 0 && now + o->retry_after_ms > k->pause_until_ms) k->pause_until_ms = now + o->retry_after_ms;
+    if (o->retry_after_ms > 0 && now + o->retry_after_ms > k->pause_until_ms)
+        k->pause_until_ms = now + o->retry_after_ms;
     if (o->http_status >= 500 || o->http_status == 0) {
         k->frozen_until_ms = now + FREEZE_MS;
         k->clean_streak = 0;
@@ -383,8 +384,7 @@ void ratelimit_demand_add(ratelimit_t *r, const char *key, int delta)
     /* The broker thinks this key idle here (never reported, or last reported as 0): it gets no
      * share until told, so tell it now rather than at the next heartbeat. At most once per
      * report, since a report of demand clears demand_sent_zero. */
-    if (delta > 0 && (has_rates(k) || k->cfg_conc > 0) && (!k->reported || k->demand_sent_zero))
-        r->demand_due = true;
+    if (delta > 0 && (has_rates(k) || k->cfg_conc > 0) && (!k->reported || k->demand_sent_zero)) r->demand_due = true;
 }
 
 bool ratelimit_demand_due(const ratelimit_t *r) { return r->demand_due; }
@@ -404,15 +404,19 @@ size_t ratelimit_demand(ratelimit_t *r, ratelimit_row_t **rows)
         if (!has_rates(k) && k->cfg_conc == 0) continue;
         uint32_t demand = (uint32_t)(k->waiting + k->inflight);
         if (demand == 0) {
-            if (k->demand_sent_zero) continue;   /* said once is enough */
+            if (k->demand_sent_zero) continue; /* said once is enough */
             k->demand_sent_zero = true;
         } else {
             k->demand_sent_zero = false;
         }
         *rows = xrealloc(*rows, (n + 1) * sizeof(ratelimit_row_t));
-        (*rows)[n++] = (ratelimit_row_t){.key = k->key, .rpm = k->cfg_rpm, .tpm = k->cfg_tpm, .demand = demand,
+        (*rows)[n++] = (ratelimit_row_t){.key = k->key,
+                                         .rpm = k->cfg_rpm,
+                                         .tpm = k->cfg_tpm,
+                                         .demand = demand,
                                          .max_concurrency = (uint32_t)k->cfg_conc,
-                                         .used_requests = k->used_requests, .used_tokens = k->used_tokens};
+                                         .used_requests = k->used_requests,
+                                         .used_tokens = k->used_tokens};
         k->used_requests = k->used_tokens = 0;
         k->reported = true;
     }
@@ -424,7 +428,7 @@ void ratelimit_allot(ratelimit_t *r, const ratelimit_row_t *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         key_t_ *k = get(r, rows[i].key);
-        if (k->first_demand_ms && k->last_refill_ms == 0) k->start_empty = true;   /* see refill */
+        if (k->first_demand_ms && k->last_refill_ms == 0) k->start_empty = true; /* see refill */
         if (k->cfg_tpm > 0 && rows[i].tpm > 0 && k->tok.per_ms <= 0 && k->last_refill_ms) k->tok_restart = true;
         k->allotted = true;
         k->lone = false;

@@ -28,9 +28,9 @@ int64_t ratelimit_acquire(ratelimit_t *r, const char *key, uint64_t est_tokens, 
  * the rate. http_status 0 = transport error. retry_after_ms >= 0 when the server asked for a pause. */
 typedef struct {
     long http_status;
-    uint64_t est_tokens, actual_tokens;   /* actual: the cost as the provider counts it; 0 = unknown */
-    int64_t retry_after_ms;               /* -1 = none */
-    bool throttled;                       /* 429 / ThrottlingException */
+    uint64_t est_tokens, actual_tokens; /* actual: the cost as the provider counts it; 0 = unknown */
+    int64_t retry_after_ms;             /* -1 = none */
+    bool throttled;                     /* 429 / ThrottlingException */
     bool quota_exhausted;
     /* from x-ratelimit-* / anthropic-ratelimit-*: -1 = unknown */
     int64_t remaining_requests, remaining_tokens, reset_requests_ms, reset_tokens_ms;

@@ -16,18 +16,14 @@ typedef __int128 i128;
 
 static const char *const dim_names[RLH_N_DIMS] = {"requests", "tokens", "input-tokens", "output-tokens"};
 static const char *const wkday3[7] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-static const char *const wkday_full[7] = {"Monday", "Tuesday", "Wednesday", "Thursday",
-                                          "Friday", "Saturday", "Sunday"};
+static const char *const wkday_full[7] = {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"};
 static const char *const months[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 #define NS_PER_MS 1000000LL
 #define NS_PER_S 1000000000LL
 
-const char *rlheaders_dim_name(rlheaders_dim_t d)
-{
-    return (d >= 0 && d < RLH_N_DIMS) ? dim_names[d] : "?";
-}
+const char *rlheaders_dim_name(rlheaders_dim_t d) { return (d >= 0 && d < RLH_N_DIMS) ? dim_names[d] : "?"; }
 
 void rlheaders_init(rlheaders_t *r)
 {
@@ -116,7 +112,7 @@ static int read_decimal(const char **p, int64_t *ip, int64_t *frac_e9)
             s++;
             nd++;
         }
-        if (!nf) return -1;   /* "5." */
+        if (!nf) return -1; /* "5." */
     }
     if (!nd) return -1;
     for (int k = nf; k < 9; k++) f *= 10;
@@ -164,8 +160,8 @@ static int64_t year_from_days(int64_t z)
 
 static int valid_date(int64_t y, int64_t mo, int64_t d, int64_t h, int64_t mi, int64_t s)
 {
-    return y >= 1600 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= days_in_month(y, mo) &&
-           h <= 23 && mi <= 59 && s <= 60;
+    return y >= 1600 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= days_in_month(y, mo) && h <= 23 &&
+           mi <= 59 && s <= 60;
 }
 
 static int64_t unix_seconds(int64_t y, int64_t mo, int64_t d, int64_t h, int64_t mi, int64_t s)
@@ -176,8 +172,8 @@ static int64_t unix_seconds(int64_t y, int64_t mo, int64_t d, int64_t h, int64_t
 /* "HH:MM:SS" */
 static int read_time(const char **p, int64_t *h, int64_t *mi, int64_t *s)
 {
-    if (read_digits(p, 2, 2, h) < 0 || expect(p, ':') < 0 || read_digits(p, 2, 2, mi) < 0 ||
-        expect(p, ':') < 0 || read_digits(p, 2, 2, s) < 0)
+    if (read_digits(p, 2, 2, h) < 0 || expect(p, ':') < 0 || read_digits(p, 2, 2, mi) < 0 || expect(p, ':') < 0 ||
+        read_digits(p, 2, 2, s) < 0)
         return -1;
     return 0;
 }
@@ -198,16 +194,16 @@ int rlheaders_parse_http_date(const char *v, int64_t now_ms, int64_t *out_unix_s
     skip_ws(&p);
     const char *start = p;
     if (read_name(&p, wkday3, 7) >= 0) {
-        if (*p == ',') {   /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+        if (*p == ',') { /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
             p++;
             int m;
             if (expect_sp(&p) < 0 || read_digits(&p, 1, 2, &d) < 0 || expect_sp(&p) < 0 ||
-                (m = read_name(&p, months, 12)) < 0 || expect_sp(&p) < 0 ||
-                read_digits(&p, 4, 4, &y) < 0 || expect_sp(&p) < 0 || read_time(&p, &h, &mi, &s) < 0 ||
-                expect_sp(&p) < 0 || read_gmt(&p) < 0 || !at_end(p))
+                (m = read_name(&p, months, 12)) < 0 || expect_sp(&p) < 0 || read_digits(&p, 4, 4, &y) < 0 ||
+                expect_sp(&p) < 0 || read_time(&p, &h, &mi, &s) < 0 || expect_sp(&p) < 0 || read_gmt(&p) < 0 ||
+                !at_end(p))
                 return -1;
             mo = m + 1;
-        } else {           /* asctime: Sun Nov  6 08:49:37 1994 */
+        } else { /* asctime: Sun Nov  6 08:49:37 1994 */
             int m;
             if (expect_sp(&p) < 0 || (m = read_name(&p, months, 12)) < 0 || expect_sp(&p) < 0 ||
                 read_digits(&p, 1, 2, &d) < 0 || expect_sp(&p) < 0 || read_time(&p, &h, &mi, &s) < 0 ||
@@ -216,7 +212,7 @@ int rlheaders_parse_http_date(const char *v, int64_t now_ms, int64_t *out_unix_s
             mo = m + 1;
         }
     } else {
-        p = start;         /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
+        p = start; /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
         int m;
         int64_t yy;
         if (read_name(&p, wkday_full, 7) < 0 || expect(&p, ',') < 0 || expect_sp(&p) < 0 ||
@@ -226,7 +222,7 @@ int rlheaders_parse_http_date(const char *v, int64_t now_ms, int64_t *out_unix_s
             return -1;
         mo = m + 1;
         /* RFC 7231 7.1.1.1: a two-digit year more than 50 years ahead is in the past century. */
-        int64_t now_days = now_ms / 86400000 - (now_ms % 86400000 < 0 ? 1 : 0);   /* floor */
+        int64_t now_days = now_ms / 86400000 - (now_ms % 86400000 < 0 ? 1 : 0); /* floor */
         int64_t cur = year_from_days(now_days);
         y = cur / 100 * 100 + yy;
         if (y > cur + 50) y -= 100;
@@ -241,8 +237,8 @@ int rlheaders_parse_rfc3339(const char *v, int64_t *out_unix_ms)
     const char *p = v;
     int64_t y, mo, d, h, mi, s;
     skip_ws(&p);
-    if (read_digits(&p, 4, 4, &y) < 0 || expect(&p, '-') < 0 || read_digits(&p, 2, 2, &mo) < 0 ||
-        expect(&p, '-') < 0 || read_digits(&p, 2, 2, &d) < 0)
+    if (read_digits(&p, 4, 4, &y) < 0 || expect(&p, '-') < 0 || read_digits(&p, 2, 2, &mo) < 0 || expect(&p, '-') < 0 ||
+        read_digits(&p, 2, 2, &d) < 0)
         return -1;
     if (*p != 'T' && *p != 't' && *p != ' ') return -1;
     p++;
@@ -263,8 +259,8 @@ int rlheaders_parse_rfc3339(const char *v, int64_t *out_unix_ms)
         int sign = *p == '-' ? -1 : 1;
         int64_t oh, om;
         p++;
-        if (read_digits(&p, 2, 2, &oh) < 0 || expect(&p, ':') < 0 || read_digits(&p, 2, 2, &om) < 0 ||
-            oh > 23 || om > 59)
+        if (read_digits(&p, 2, 2, &oh) < 0 || expect(&p, ':') < 0 || read_digits(&p, 2, 2, &om) < 0 || oh > 23 ||
+            om > 59)
             return -1;
         off_s = sign * (oh * 3600 + om * 60);
     } else {
@@ -308,9 +304,12 @@ static int parse_scaled(const char *v, int64_t unit_ns, int64_t *out_ms)
 
 int rlheaders_parse_duration(const char *v, int64_t *out_ms)
 {
-    static const struct { const char *u; int64_t ns; } units[] = {
-        {"ns", 1}, {"us", 1000}, {"\xc2\xb5s", 1000}, {"\xce\xbcs", 1000}, {"ms", NS_PER_MS},
-        {"s", NS_PER_S}, {"m", 60 * NS_PER_S}, {"h", 3600 * NS_PER_S},
+    static const struct {
+        const char *u;
+        int64_t ns;
+    } units[] = {
+        {"ns", 1},         {"us", 1000},    {"\xc2\xb5s", 1000},  {"\xce\xbcs", 1000},
+        {"ms", NS_PER_MS}, {"s", NS_PER_S}, {"m", 60 * NS_PER_S}, {"h", 3600 * NS_PER_S},
     };
     const char *p = v;
     skip_ws(&p);
@@ -348,7 +347,7 @@ int rlheaders_parse_retry_after(const char *v, int64_t now_ms, int64_t *out_ms)
     const char *p = v;
     skip_ws(&p);
     if (isdigit((unsigned char)*p) || *p == '.')
-        return parse_scaled(p, NS_PER_S, out_ms);   /* delta-seconds (fractions tolerated) */
+        return parse_scaled(p, NS_PER_S, out_ms); /* delta-seconds (fractions tolerated) */
     int64_t t;
     if (rlheaders_parse_http_date(p, now_ms, &t) < 0) return -1;
     i128 ms = (i128)t * 1000 - now_ms;
@@ -380,23 +379,32 @@ static int field_from(const char *s, size_t len)
     return -1;
 }
 
-static void set_field(rlheaders_t *r, const char *name, int dim, int field, const char *value,
-                      int reset_is_timestamp, int64_t now_ms)
+static void set_field(rlheaders_t *r, const char *name, int dim, int field, const char *value, int reset_is_timestamp,
+                      int64_t now_ms)
 {
     r->n_seen++;
     rlheaders_window_t *w = &r->dim[dim];
     int64_t v;
     if (field == F_RESET) {
         if (reset_is_timestamp) {
-            if (rlheaders_parse_rfc3339(value, &v) < 0) { invalid(r, name); return; }
+            if (rlheaders_parse_rfc3339(value, &v) < 0) {
+                invalid(r, name);
+                return;
+            }
             w->reset_ms = v > now_ms ? v - now_ms : 0;
         } else {
-            if (rlheaders_parse_duration(value, &v) < 0) { invalid(r, name); return; }
+            if (rlheaders_parse_duration(value, &v) < 0) {
+                invalid(r, name);
+                return;
+            }
             w->reset_ms = v;
         }
         return;
     }
-    if (rlheaders_parse_count(value, &v) < 0) { invalid(r, name); return; }
+    if (rlheaders_parse_count(value, &v) < 0) {
+        invalid(r, name);
+        return;
+    }
     if (field == F_LIMIT) w->limit = v;
     else w->remaining = v;
 }
@@ -406,12 +414,18 @@ void rlheaders_feed(rlheaders_t *r, const char *name, const char *value, int64_t
     int64_t v;
     if (strcasecmp(name, "retry-after-ms") == 0) {
         r->n_seen++;
-        if (parse_scaled(value, NS_PER_MS, &v) < 0) { invalid(r, name); return; }
+        if (parse_scaled(value, NS_PER_MS, &v) < 0) {
+            invalid(r, name);
+            return;
+        }
         r->retry_after_ms = v;
         r->retry_after_from_ms = true;
     } else if (strcasecmp(name, "retry-after") == 0) {
         r->n_seen++;
-        if (rlheaders_parse_retry_after(value, now_ms, &v) < 0) { invalid(r, name); return; }
+        if (rlheaders_parse_retry_after(value, now_ms, &v) < 0) {
+            invalid(r, name);
+            return;
+        }
         if (!r->retry_after_from_ms) r->retry_after_ms = v;
     } else if (strncasecmp(name, "x-ratelimit-", 12) == 0) {
         /* x-ratelimit-<field>-<dim>, dim requests|tokens */
@@ -450,8 +464,8 @@ static int contains_ci(const char *hay, size_t n, const char *needle)
     return 0;
 }
 
-void rlheaders_parse(rlheaders_t *r, const httpmsg_headers_t *h, long status, const char *body,
-                     size_t body_len, int64_t now_ms)
+void rlheaders_parse(rlheaders_t *r, const httpmsg_headers_t *h, long status, const char *body, size_t body_len,
+                     int64_t now_ms)
 {
     rlheaders_init(r);
     if (h)

@@ -57,7 +57,7 @@ static void easy_put(llm_client_t *c, CURL *easy)
         curl_easy_cleanup(easy);
         return;
     }
-    curl_easy_reset(easy);   /* no option, and so no pointer to the finished call, survives */
+    curl_easy_reset(easy); /* no option, and so no pointer to the finished call, survives */
     if (c->n_idle == c->cap_idle) {
         c->cap_idle = c->cap_idle ? c->cap_idle * 2 : 64;
         c->idle = xrealloc(c->idle, c->cap_idle * sizeof(CURL *));
@@ -70,7 +70,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     size_t n = size * nmemb;
     if (buf_append(&call->resp, ptr, n) < 0) {
         call->body_overflow = true;
-        return 0;   /* aborts the transfer with CURLE_WRITE_ERROR */
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
     return n;
 }
@@ -99,15 +99,14 @@ llm_status_t transfer_class(CURLcode rc)
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_TOO_MANY_REDIRECTS:
     case CURLE_LOGIN_DENIED:
-    case CURLE_FILESIZE_EXCEEDED:
-        return LLM_ERR_PERMANENT;
-    default:   /* connect failures, timeouts, resets, DNS, TLS handshakes, HTTP/2 stream errors */
+    case CURLE_FILESIZE_EXCEEDED: return LLM_ERR_PERMANENT;
+    default: /* connect failures, timeouts, resets, DNS, TLS handshakes, HTTP/2 stream errors */
         return LLM_ERR_TRANSIENT;
     }
 }
-#define SETOPT(opt, val)                                                   \
-    do {                                                                   \
-        if (rc == CURLE_OK) rc = curl_easy_setopt(easy, opt, val);         \
+#define SETOPT(opt, val)                                           \
+    do {                                                           \
+        if (rc == CURLE_OK) rc = curl_easy_setopt(easy, opt, val); \
     } while (0)
 
 /* Starts one attempt of a QUEUED call that the gate admitted. */
@@ -143,7 +142,7 @@ void transfer_start(llm_client_t *c, call_t *call)
         if (n) call->hdrs = n;
         else hdr_ok = false;
     }
-    struct curl_slist *n = hdr_ok ? curl_slist_append(call->hdrs, "Expect:") : NULL;   /* no 100-continue */
+    struct curl_slist *n = hdr_ok ? curl_slist_append(call->hdrs, "Expect:") : NULL; /* no 100-continue */
     if (n) call->hdrs = n;
 
     CURL *easy = n ? easy_get(c) : NULL;
@@ -285,7 +284,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, vo
     }
     if (c->destroying) return 0;
     int events = ((what & CURL_POLL_IN) ? LOOP_READ : 0) | ((what & CURL_POLL_OUT) ? LOOP_WRITE : 0);
-    if (!socketp) {   /* first time curl tells us about this socket */
+    if (!socketp) { /* first time curl tells us about this socket */
         CURLMcode mc = curl_multi_assign(c->multi, s, c);
         if (mc != CURLM_OK) log_error("curl_multi_assign(fd %d): %s", (int)s, curl_multi_strerror(mc));
         if (c->n_socks == c->cap_socks) {
@@ -296,11 +295,10 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, vo
     }
     if (loop_fd_set(c->loop, s, events, on_fd, c) < 0) {
         log_error("cannot watch socket %d: %s", (int)s, strerror(errno));
-        return -1;   /* curl fails the transfers on it (CURLM_ABORTED_BY_CALLBACK) */
+        return -1; /* curl fails the transfers on it (CURLM_ABORTED_BY_CALLBACK) */
     }
     return 0;
 }
-
 
 int transfer_setup(llm_client_t *c)
 {
@@ -310,8 +308,10 @@ int transfer_setup(llm_client_t *c)
         return -1;
     }
     CURLMcode mc = CURLM_OK;
-#define MSETOPT(opt, val) \
-    do { if (mc == CURLM_OK) mc = curl_multi_setopt(c->multi, opt, val); } while (0)
+#define MSETOPT(opt, val)                                               \
+    do {                                                                \
+        if (mc == CURLM_OK) mc = curl_multi_setopt(c->multi, opt, val); \
+    } while (0)
     MSETOPT(CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     MSETOPT(CURLMOPT_SOCKETDATA, c);
     MSETOPT(CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -352,9 +352,9 @@ void transfer_teardown(llm_client_t *c)
         if (mc != CURLM_OK) log_error("curl_multi_cleanup: %s", curl_multi_strerror(mc));
         c->multi = NULL;
     }
-    if (c->curl_timer) loop_timer_del(c->loop, c->curl_timer);   /* the cleanup may have asked for one */
+    if (c->curl_timer) loop_timer_del(c->loop, c->curl_timer); /* the cleanup may have asked for one */
     c->curl_timer = 0;
-    for (size_t i = 0; i < c->n_socks; i++) loop_fd_del(c->loop, c->socks[i]);   /* curl closed them */
+    for (size_t i = 0; i < c->n_socks; i++) loop_fd_del(c->loop, c->socks[i]); /* curl closed them */
     free(c->socks);
     c->socks = NULL;
     c->n_socks = 0;

@@ -19,8 +19,6 @@
 #include "mem.h"
 #include "sigv4.h"
 
-
-
 /* ---------------------------------------------------------------- options, auth, ARN ---- */
 
 const char *mlflow_auth_name(mlflow_auth_t a)
@@ -54,8 +52,7 @@ void mlflow_opts_from_env(mlflow_opts_t *o)
         if (!errno && *end == '\0' && s > 0 && s <= 86400) o->timeout_ms = s * 1000;
         else log_warn("MLFLOW_HTTP_REQUEST_TIMEOUT: '%s' is not a number of seconds from 1 to 86400; ignored", v);
     }
-    if ((v = env_nonempty("MLFLOW_TRACKING_INSECURE_TLS")))
-        o->insecure_tls = !strcasecmp(v, "true") || !strcmp(v, "1");
+    if ((v = env_nonempty("MLFLOW_TRACKING_INSECURE_TLS"))) o->insecure_tls = !strcasecmp(v, "true") || !strcmp(v, "1");
     if ((v = env_nonempty("AWS_ENDPOINT_URL_SAGEMAKER_MLFLOW"))) o->endpoint_override = v;
     if ((v = env_nonempty("AWS_ENDPOINT_URL_S3"))) o->s3_endpoint = v;
 }
@@ -89,7 +86,10 @@ int mlflow_arn_parse(const char *arn, char *region, size_t regionlen, char *url,
     const char *p = arn;
     for (int i = 0; i < 6; i++) {
         const char *c = i < 5 ? strchr(p, ':') : p + strlen(p);
-        if (!c) { snprintf(err, errlen, "tracking URI '%s' is not an ARN: %s", arn, forms); return -1; }
+        if (!c) {
+            snprintf(err, errlen, "tracking URI '%s' is not an ARN: %s", arn, forms);
+            return -1;
+        }
         f[i] = p;
         len[i] = (size_t)(c - p);
         p = c + 1;
@@ -118,11 +118,17 @@ int mlflow_arn_parse(const char *arn, char *region, size_t regionlen, char *url,
         snprintf(err, errlen, "ARN '%s': resource '%s' is not an MLflow tracking server: %s", arn, res, forms);
         return -1;
     }
-    if (len[3] + 1 > regionlen) { snprintf(err, errlen, "ARN '%s': region too long", arn); return -1; }
+    if (len[3] + 1 > regionlen) {
+        snprintf(err, errlen, "ARN '%s': region too long", arn);
+        return -1;
+    }
     memcpy(region, f[3], len[3]);
     region[len[3]] = '\0';
     int n = snprintf(url, urllen, "https://%s.experiments.sagemaker.aws", region);
-    if (n < 0 || (size_t)n >= urllen) { snprintf(err, errlen, "ARN '%s': URL buffer too small", arn); return -1; }
+    if (n < 0 || (size_t)n >= urllen) {
+        snprintf(err, errlen, "ARN '%s': URL buffer too small", arn);
+        return -1;
+    }
     return 0;
 }
 
@@ -173,7 +179,9 @@ static int split_base(const char *url, char **base, char **display)
 mlflow_t *mlflow_new(const mlflow_opts_t *o, mlflow_err_t *e)
 {
     if (!o->tracking_uri || !*o->tracking_uri) {
-        mlflow_err_set(e, 0, NULL, "no MLflow tracking URI: set mlflow.tracking_uri in the spec, --tracking-uri or MLFLOW_TRACKING_URI");
+        mlflow_err_set(
+            e, 0, NULL,
+            "no MLflow tracking URI: set mlflow.tracking_uri in the spec, --tracking-uri or MLFLOW_TRACKING_URI");
         return NULL;
     }
     mlflow_t *m = xcalloc(1, sizeof *m);
@@ -199,15 +207,17 @@ mlflow_t *mlflow_new(const mlflow_opts_t *o, mlflow_err_t *e)
     }
     if (split_base(url, &m->base, &m->display) < 0) {
         mlflow_err_set(e, 0, NULL,
-                "MLflow tracking URI '%s' is not an http(s):// URL or a SageMaker tracking-server ARN "
-                "(arn:aws:sagemaker:REGION:ACCOUNT:mlflow-tracking-server/NAME)",
-                m->auth == MLFLOW_AUTH_SIGV4 ? url : "(given)");
+                       "MLflow tracking URI '%s' is not an http(s):// URL or a SageMaker tracking-server ARN "
+                       "(arn:aws:sagemaker:REGION:ACCOUNT:mlflow-tracking-server/NAME)",
+                       m->auth == MLFLOW_AUTH_SIGV4 ? url : "(given)");
         goto fail;
     }
     if (m->auth == MLFLOW_AUTH_BEARER) m->token = xstrdup(o->token);
     if (m->auth == MLFLOW_AUTH_BASIC) {
         if (!o->password) {
-            mlflow_err_set(e, 0, NULL, "MLFLOW_TRACKING_USERNAME is set but MLFLOW_TRACKING_PASSWORD is not (basic auth needs both)");
+            mlflow_err_set(
+                e, 0, NULL,
+                "MLFLOW_TRACKING_USERNAME is set but MLFLOW_TRACKING_PASSWORD is not (basic auth needs both)");
             goto fail;
         }
         m->username = xstrdup(o->username);
@@ -278,8 +288,7 @@ void mlflow_url_encode(buf_t *b, const char *s, size_t len, bool keep_slash)
         unsigned char c = (unsigned char)s[i];
         if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/'))
             rc |= buf_putc(b, (char)c);
-        else
-            rc |= buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
+        else rc |= buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
     }
     if (rc < 0) log_error("url buffer append failed");
 }
@@ -296,7 +305,6 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
     const mlflow_t *m = ud;
     return m->abort_flag && atomic_load(m->abort_flag) ? 1 : 0;
 }
-
 
 /* Sends one request; answer body in *resp, status in *status. Returns -1 (with e) only when no
  * HTTP answer came; the caller judges the status. */
@@ -431,7 +439,7 @@ void mlflow_err_from_answer(mlflow_t *m, const char *what, long status, const bu
         msg = snippet;
     }
     mlflow_err_set(e, status, code, "%s %s: HTTP %ld%s%s%s%s", m->display, what, status, *code ? " " : "", code,
-            msg && *msg ? ": " : "", msg ? msg : "");
+                   msg && *msg ? ": " : "", msg ? msg : "");
     cJSON_Delete(j);
 }
 
@@ -443,11 +451,15 @@ int mlflow_call(mlflow_t *m, const char *method, const char *path, const char *j
     const char *q = strchr(path, '?');
     char *what = xasprintf("%s %.*s", method, q ? (int)(q - path) : (int)strlen(path), path);
     request_t r = {
-        .method = method, .url = url, .what = what, .body = json_body,
+        .method = method,
+        .url = url,
+        .what = what,
+        .body = json_body,
         .body_len = json_body ? strlen(json_body) : 0,
         .content_type = json_body ? "application/json" : NULL,
         .sign_service = m->auth == MLFLOW_AUTH_SIGV4 ? MLFLOW_SAGEMAKER_SERVICE : NULL,
-        .sign_region = m->region, .tracking = true,
+        .sign_region = m->region,
+        .tracking = true,
     };
     buf_t resp;
     buf_init(&resp, REPLY_MAX);

@@ -41,18 +41,18 @@
 
 typedef enum {
     MLFLOW_AUTH_NONE = 0,
-    MLFLOW_AUTH_BEARER,   /* Authorization: Bearer <token> (MLFLOW_TRACKING_TOKEN) */
-    MLFLOW_AUTH_BASIC,    /* user + password (MLFLOW_TRACKING_USERNAME / _PASSWORD) */
-    MLFLOW_AUTH_SIGV4,    /* SageMaker managed MLflow (tracking URI is an ARN) */
+    MLFLOW_AUTH_BEARER, /* Authorization: Bearer <token> (MLFLOW_TRACKING_TOKEN) */
+    MLFLOW_AUTH_BASIC,  /* user + password (MLFLOW_TRACKING_USERNAME / _PASSWORD) */
+    MLFLOW_AUTH_SIGV4,  /* SageMaker managed MLflow (tracking URI is an ARN) */
 } mlflow_auth_t;
 
 const char *mlflow_auth_name(mlflow_auth_t a); /* "none", "bearer", "basic", "sigv4" */
 
 /* How to reach a tracking server. Strings are borrowed; mlflow_new copies what it keeps. */
 typedef struct {
-    const char *tracking_uri;      /* http(s)://host[:port][/prefix] or a tracking-server ARN */
-    const char *token;             /* bearer token, or NULL */
-    const char *username;          /* basic auth, with password; or NULL */
+    const char *tracking_uri; /* http(s)://host[:port][/prefix] or a tracking-server ARN */
+    const char *token;        /* bearer token, or NULL */
+    const char *username;     /* basic auth, with password; or NULL */
     const char *password;
     const char *endpoint_override; /* ARN only: URL used instead of https://REGION.experiments... */
     const char *s3_endpoint;       /* s3:// artifacts: path-style endpoint URL, or NULL = AWS */
@@ -81,8 +81,8 @@ bool mlflow_is_arn(const char *uri);
 /* Parses a SageMaker MLflow tracking-server ARN. Writes its region into region[regionlen] and the
  * endpoint URL ("https://REGION.experiments.sagemaker.aws") into url[urllen]. 0, or -1 with the
  * reason in err. */
-int mlflow_arn_parse(const char *arn, char *region, size_t regionlen, char *url, size_t urllen,
-                     char *err, size_t errlen) __attribute__((warn_unused_result));
+int mlflow_arn_parse(const char *arn, char *region, size_t regionlen, char *url, size_t urllen, char *err,
+                     size_t errlen) __attribute__((warn_unused_result));
 
 /* The error of a failed call. */
 typedef struct {
@@ -114,8 +114,8 @@ void mlflow_set_abort_flag(mlflow_t *m, const atomic_int *flag);
  * ?run_id=..." with the query already encoded), `json_body` or NULL. On 2xx returns 0 and, if
  * `reply` is not NULL, the parsed answer (caller owns; an empty body gives an empty object).
  * Otherwise -1 with e filled. */
-int mlflow_call(mlflow_t *m, const char *method, const char *path, const char *json_body,
-                cJSON **reply, mlflow_err_t *e) __attribute__((warn_unused_result));
+int mlflow_call(mlflow_t *m, const char *method, const char *path, const char *json_body, cJSON **reply,
+                mlflow_err_t *e) __attribute__((warn_unused_result));
 
 /* ---- experiments ---- */
 
@@ -141,38 +141,35 @@ typedef struct {
 typedef struct {
     char *run_id;
     char *experiment_id;
-    char *status;        /* "RUNNING", "FINISHED", "FAILED", "KILLED", "SCHEDULED" */
+    char *status; /* "RUNNING", "FINISHED", "FAILED", "KILLED", "SCHEDULED" */
     char *artifact_uri;
-    char *lifecycle;     /* "active" or "deleted" */
-    int64_t start_time;  /* ms since the epoch, 0 if unset */
+    char *lifecycle;    /* "active" or "deleted" */
+    int64_t start_time; /* ms since the epoch, 0 if unset */
     int64_t end_time;
 } mlflow_run_info_t;
 
 void mlflow_run_info_clear(mlflow_run_info_t *r);
 /* Reads the info of a run object ({"info": {...}, "data": {...}}). 0, or -1 when there is no
  * run_id. */
-int mlflow_run_info_from_json(const cJSON *run, mlflow_run_info_t *out)
-    __attribute__((warn_unused_result));
+int mlflow_run_info_from_json(const cJSON *run, mlflow_run_info_t *out) __attribute__((warn_unused_result));
 /* The value of tag `key` in a run object, or NULL. Valid while `run` lives. */
 const char *mlflow_run_tag(const cJSON *run, const char *key);
 
 /* Creates a run (status RUNNING) with the given tags (keys sanitised, values cut). `run_name` may
  * be NULL. Fills *out (caller clears). */
-int mlflow_run_create(mlflow_t *m, const char *experiment_id, const char *run_name,
-                      int64_t start_time_ms, const mlflow_kv_t *tags, size_t n_tags,
-                      mlflow_run_info_t *out, mlflow_err_t *e) __attribute__((warn_unused_result));
+int mlflow_run_create(mlflow_t *m, const char *experiment_id, const char *run_name, int64_t start_time_ms,
+                      const mlflow_kv_t *tags, size_t n_tags, mlflow_run_info_t *out, mlflow_err_t *e)
+    __attribute__((warn_unused_result));
 /* Sets a run's status and end time (end_time_ms <= 0: not sent). */
-int mlflow_run_update(mlflow_t *m, const char *run_id, const char *status, int64_t end_time_ms,
-                      mlflow_err_t *e) __attribute__((warn_unused_result));
+int mlflow_run_update(mlflow_t *m, const char *run_id, const char *status, int64_t end_time_ms, mlflow_err_t *e)
+    __attribute__((warn_unused_result));
 /* The whole run object {"info", "data", ...}; caller owns *run. A missing run is an error with
  * code "RESOURCE_DOES_NOT_EXIST". */
-int mlflow_run_get(mlflow_t *m, const char *run_id, cJSON **run, mlflow_err_t *e)
-    __attribute__((warn_unused_result));
+int mlflow_run_get(mlflow_t *m, const char *run_id, cJSON **run, mlflow_err_t *e) __attribute__((warn_unused_result));
 /* Active runs of one experiment matching `filter` (MLflow's search syntax, may be NULL), oldest
  * first, following pages up to max_results (1..50000). *runs is a JSON array (caller owns). */
-int mlflow_runs_search(mlflow_t *m, const char *experiment_id, const char *filter,
-                       int max_results, cJSON **runs, mlflow_err_t *e)
-    __attribute__((warn_unused_result));
+int mlflow_runs_search(mlflow_t *m, const char *experiment_id, const char *filter, int max_results, cJSON **runs,
+                       mlflow_err_t *e) __attribute__((warn_unused_result));
 
 /* A filter clause `tags.`KEY` = 'VALUE'` with a quote character the value does not contain.
  * Caller owns. NULL if the value holds both ' and " (MLflow's parser cannot express that). */
@@ -181,8 +178,7 @@ char *mlflow_filter_tag_eq(const char *key, const char *value);
 /* ---- log-batch (see mlflow_batch.h) ---- */
 
 /* POSTs one body made by mlflow_batch_bodies. */
-int mlflow_log_batch_body(mlflow_t *m, const char *body, mlflow_err_t *e)
-    __attribute__((warn_unused_result));
+int mlflow_log_batch_body(mlflow_t *m, const char *body, mlflow_err_t *e) __attribute__((warn_unused_result));
 /* Every body of the batch, in order; stops at the first failure. */
 int mlflow_log_batch(mlflow_t *m, const char *run_id, const mlflow_batch_t *b, mlflow_err_t *e)
     __attribute__((warn_unused_result));
@@ -191,23 +187,19 @@ int mlflow_log_batch(mlflow_t *m, const char *run_id, const mlflow_batch_t *b, m
 
 /* Uploads `len` bytes as `rel_path` ("summary.json", "dir/x.txt") under a run's artifact_uri
  * (see DESIGN). Uploading the same path again replaces the file. */
-int mlflow_artifact_put(mlflow_t *m, const char *artifact_uri, const char *rel_path,
-                        const void *data, size_t len, const char *content_type, mlflow_err_t *e)
-    __attribute__((warn_unused_result));
+int mlflow_artifact_put(mlflow_t *m, const char *artifact_uri, const char *rel_path, const void *data, size_t len,
+                        const char *content_type, mlflow_err_t *e) __attribute__((warn_unused_result));
 
 /* Like mlflow_artifact_put, streaming the file at `path` (any size the store accepts in one PUT:
  * S3 takes up to 5 GB). */
-int mlflow_artifact_put_file(mlflow_t *m, const char *artifact_uri, const char *rel_path,
-                             const char *path, const char *content_type, mlflow_err_t *e)
-    __attribute__((warn_unused_result));
+int mlflow_artifact_put_file(mlflow_t *m, const char *artifact_uri, const char *rel_path, const char *path,
+                             const char *content_type, mlflow_err_t *e) __attribute__((warn_unused_result));
 
 /* Hex SHA-256 of a file's bytes (to tell whether an artifact changed). 0, or -1 with err. */
-int mlflow_file_sha256(const char *path, char out[65], char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+int mlflow_file_sha256(const char *path, char out[65], char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* The URL or local path an artifact goes to, for messages and tests (no request is made):
  * caller owns; NULL with e filled for an unsupported artifact_uri. */
-char *mlflow_artifact_location(mlflow_t *m, const char *artifact_uri, const char *rel_path,
-                               mlflow_err_t *e);
+char *mlflow_artifact_location(mlflow_t *m, const char *artifact_uri, const char *rel_path, mlflow_err_t *e);
 
 #endif

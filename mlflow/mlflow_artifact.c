@@ -23,8 +23,8 @@ typedef enum { DEST_HTTP, DEST_S3, DEST_FILE } dest_kind_t;
 
 typedef struct {
     dest_kind_t kind;
-    char *url;      /* HTTP/S3: the full URL; FILE: the local path */
-    char *region;   /* S3: signing region */
+    char *url;    /* HTTP/S3: the full URL; FILE: the local path */
+    char *region; /* S3: signing region */
 } dest_t;
 
 static void dest_clear(dest_t *d)
@@ -87,7 +87,10 @@ static int dest_resolve(mlflow_t *m, const char *artifact_uri, const char *rel, 
         }
         w |= buf_puts(&u, ARTIFACTS_ROUTE);
         while (*p == '/') p++;
-        if (*p) { w |= buf_putc(&u, '/'); mlflow_url_encode(&u, p, strlen(p), true); }
+        if (*p) {
+            w |= buf_putc(&u, '/');
+            mlflow_url_encode(&u, p, strlen(p), true);
+        }
         while (u.len && u.data[u.len - 1] == '/') u.data[--u.len] = '\0';
         w |= buf_putc(&u, '/');
         mlflow_url_encode(&u, rel, strlen(rel), true);
@@ -95,7 +98,7 @@ static int dest_resolve(mlflow_t *m, const char *artifact_uri, const char *rel, 
     } else if (!strncmp(artifact_uri, "http://", 7) || !strncmp(artifact_uri, "https://", 8)) {
         if (!strstr(artifact_uri, ARTIFACTS_ROUTE)) {
             mlflow_err_set(e, 0, NULL, "%s: artifact_uri '%s' is an HTTP URL outside %s: not supported", m->display,
-                    artifact_uri, ARTIFACTS_ROUTE);
+                           artifact_uri, ARTIFACTS_ROUTE);
             buf_free(&u);
             return -1;
         }
@@ -128,7 +131,10 @@ static int dest_resolve(mlflow_t *m, const char *artifact_uri, const char *rel, 
         } else {
             w |= buf_printf(&u, "https://%.*s.s3.%s.amazonaws.com/", (int)bl, bucket, d->region);
         }
-        if (pl) { mlflow_url_encode(&u, prefix, pl, true); w |= buf_putc(&u, '/'); }
+        if (pl) {
+            mlflow_url_encode(&u, prefix, pl, true);
+            w |= buf_putc(&u, '/');
+        }
         mlflow_url_encode(&u, rel, strlen(rel), true);
         d->kind = DEST_S3;
     } else if (!strncmp(artifact_uri, "file://", 7) || artifact_uri[0] == '/') {
@@ -137,7 +143,8 @@ static int dest_resolve(mlflow_t *m, const char *artifact_uri, const char *rel, 
             p += 7;
             if (!strncmp(p, "localhost/", 10)) p += 9;
             if (*p != '/') {
-                mlflow_err_set(e, 0, NULL, "%s: artifact_uri '%s' names another host's files", m->display, artifact_uri);
+                mlflow_err_set(e, 0, NULL, "%s: artifact_uri '%s' names another host's files", m->display,
+                               artifact_uri);
                 buf_free(&u);
                 return -1;
             }
@@ -150,14 +157,18 @@ static int dest_resolve(mlflow_t *m, const char *artifact_uri, const char *rel, 
     } else {
         const char *colon = strchr(artifact_uri, ':');
         mlflow_err_set(e, 0, NULL,
-                "%s: artifact store '%.*s' of artifact_uri '%s' is not supported (llmaj uploads to "
-                "mlflow-artifacts:, http(s) artifact proxies, s3:// and local paths); start the server "
-                "with --serve-artifacts",
-                m->display, colon ? (int)(colon - artifact_uri) : (int)strlen(artifact_uri), artifact_uri, artifact_uri);
+                       "%s: artifact store '%.*s' of artifact_uri '%s' is not supported (llmaj uploads to "
+                       "mlflow-artifacts:, http(s) artifact proxies, s3:// and local paths); start the server "
+                       "with --serve-artifacts",
+                       m->display, colon ? (int)(colon - artifact_uri) : (int)strlen(artifact_uri), artifact_uri,
+                       artifact_uri);
         buf_free(&u);
         return -1;
     }
-    if (w < 0) { buf_free(&u); return -1; }
+    if (w < 0) {
+        buf_free(&u);
+        return -1;
+    }
     d->url = buf_take(&u);
     return 0;
 }
@@ -227,7 +238,8 @@ int mlflow_artifact_put(mlflow_t *m, const char *artifact_uri, const char *rel_p
     int rc = -1;
     if (d.kind == DEST_FILE) {
         char why[512];
-        if (put_file(d.url, data, len, NULL, why, sizeof why) < 0) mlflow_err_set(e, 0, NULL, "artifact %s: %s", rel_path, why);
+        if (put_file(d.url, data, len, NULL, why, sizeof why) < 0)
+            mlflow_err_set(e, 0, NULL, "artifact %s: %s", rel_path, why);
         else rc = 0;
         dest_clear(&d);
         return rc;
@@ -235,7 +247,11 @@ int mlflow_artifact_put(mlflow_t *m, const char *artifact_uri, const char *rel_p
     char *what = xasprintf("PUT artifact %s", rel_path);
     bool s3 = d.kind == DEST_S3;
     request_t r = {
-        .method = "PUT", .url = d.url, .what = what, .body = data, .body_len = len,
+        .method = "PUT",
+        .url = d.url,
+        .what = what,
+        .body = data,
+        .body_len = len,
         .content_type = content_type ? content_type : "application/octet-stream",
         /* The proxy is the tracking server: it takes the tracking server's auth. S3 is signed
          * for S3 with the same AWS credentials. */
@@ -254,11 +270,17 @@ int mlflow_artifact_put(mlflow_t *m, const char *artifact_uri, const char *rel_p
 static int file_sha256(FILE *f, char out[65])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) { EVP_MD_CTX_free(ctx); return -1; }
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return -1;
+    }
     unsigned char chunk[65536];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (EVP_DigestUpdate(ctx, chunk, n) != 1) { EVP_MD_CTX_free(ctx); return -1; }
+        if (EVP_DigestUpdate(ctx, chunk, n) != 1) {
+            EVP_MD_CTX_free(ctx);
+            return -1;
+        }
     unsigned char md[32];
     unsigned int mdlen = 0;
     int ok = !ferror(f) && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
@@ -290,7 +312,8 @@ int mlflow_artifact_put_file(mlflow_t *m, const char *artifact_uri, const char *
     FILE *f = fopen(path, "rb");
     struct stat st;
     if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        mlflow_err_set(e, 0, NULL, "artifact %s: cannot read %s: %s", rel_path, path, f ? "not a regular file" : strerror(errno));
+        mlflow_err_set(e, 0, NULL, "artifact %s: cannot read %s: %s", rel_path, path,
+                       f ? "not a regular file" : strerror(errno));
         if (f) fclose(f);
         dest_clear(&d);
         return -1;
@@ -298,7 +321,8 @@ int mlflow_artifact_put_file(mlflow_t *m, const char *artifact_uri, const char *
     int rc = -1;
     if (d.kind == DEST_FILE) {
         char why[512];
-        if (put_file(d.url, NULL, 0, f, why, sizeof why) < 0) mlflow_err_set(e, 0, NULL, "artifact %s: %s", rel_path, why);
+        if (put_file(d.url, NULL, 0, f, why, sizeof why) < 0)
+            mlflow_err_set(e, 0, NULL, "artifact %s: %s", rel_path, why);
         else rc = 0;
         fclose(f);
         dest_clear(&d);
@@ -315,11 +339,17 @@ int mlflow_artifact_put_file(mlflow_t *m, const char *artifact_uri, const char *
     }
     char *what = xasprintf("PUT artifact %s", rel_path);
     request_t r = {
-        .method = "PUT", .url = d.url, .what = what,
-        .file = f, .file_len = (uint64_t)st.st_size, .payload_hash = service ? hash : NULL,
+        .method = "PUT",
+        .url = d.url,
+        .what = what,
+        .file = f,
+        .file_len = (uint64_t)st.st_size,
+        .payload_hash = service ? hash : NULL,
         .content_type = content_type ? content_type : "application/octet-stream",
-        .sign_service = service, .sign_region = s3 ? d.region : m->region,
-        .s3 = s3, .tracking = !s3,
+        .sign_service = service,
+        .sign_region = s3 ? d.region : m->region,
+        .s3 = s3,
+        .tracking = !s3,
     };
     rc = put_upload(m, &r, e);
     free(what);

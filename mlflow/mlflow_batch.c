@@ -118,8 +118,8 @@ size_t mlflow_utf8_cut(const char *s, size_t max)
 
 static bool key_char_ok(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || c == '.' || c == ' ' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.' || c == ' ' || c == '/';
 }
 
 /* Appends one path segment (not empty) to out, mapping "." and "..". The buffer has no cap, so
@@ -162,7 +162,8 @@ char *mlflow_key_sanitize(const char *key)
         if (!strcmp(last, ".")) last[0] = '_';
         else if (!strcmp(last, "..")) last[0] = last[1] = '_';
     }
-    if (out.len == 0 && buf_putc(&out, '_') < 0) { /* cannot fail: no cap */ }
+    if (out.len == 0 && buf_putc(&out, '_') < 0) { /* cannot fail: no cap */
+    }
     return buf_take(&out);
 }
 
@@ -171,9 +172,8 @@ static char *kv_json(const char *key, const char *value, size_t max_value)
     buf_t b;
     buf_init(&b, 0);
     size_t vlen = mlflow_utf8_cut(value ? value : "", max_value);
-    if (buf_puts(&b, "{\"key\":") < 0 || buf_json_str(&b, key, strlen(key)) < 0 ||
-        buf_puts(&b, ",\"value\":") < 0 || buf_json_str(&b, value ? value : "", vlen) < 0 ||
-        buf_putc(&b, '}') < 0) {
+    if (buf_puts(&b, "{\"key\":") < 0 || buf_json_str(&b, key, strlen(key)) < 0 || buf_puts(&b, ",\"value\":") < 0 ||
+        buf_json_str(&b, value ? value : "", vlen) < 0 || buf_putc(&b, '}') < 0) {
         /* unbounded buffer: only out-of-memory could fail, and that aborts in mem.c */
     }
     return buf_take(&b);
@@ -190,8 +190,8 @@ static int add_kv(mlflow_batch_t *b, entry_kind_t kind, const char *key, const c
     }
     size_t max = kind == ENTRY_PARAM ? MLFLOW_MAX_PARAM_VALUE : MLFLOW_MAX_TAG_VALUE;
     if (value && strlen(value) > max)
-        log_warn("%s '%s': value of %zu bytes cut to MLflow's limit of %zu", kind == ENTRY_PARAM ? "param" : "tag",
-                 k, strlen(value), max);
+        log_warn("%s '%s': value of %zu bytes cut to MLflow's limit of %zu", kind == ENTRY_PARAM ? "param" : "tag", k,
+                 strlen(value), max);
     entries_push(kind == ENTRY_PARAM ? &b->params : &b->tags, kv_json(k, value, max));
     free(k);
     return 0;
@@ -202,10 +202,7 @@ int mlflow_batch_param(mlflow_batch_t *b, const char *key, const char *value)
     return add_kv(b, ENTRY_PARAM, key, value);
 }
 
-int mlflow_batch_tag(mlflow_batch_t *b, const char *key, const char *value)
-{
-    return add_kv(b, ENTRY_TAG, key, value);
-}
+int mlflow_batch_tag(mlflow_batch_t *b, const char *key, const char *value) { return add_kv(b, ENTRY_TAG, key, value); }
 
 int mlflow_batch_metric(mlflow_batch_t *b, const char *key, double value, int64_t timestamp_ms, int64_t step)
 {
@@ -261,7 +258,8 @@ static char *pack_body(const pack_t *p, const char *run_id)
             if ((i && buf_putc(&b, ',') < 0) || buf_puts(&b, p->items[k][i]->json) < 0) break;
         if (buf_putc(&b, ']') < 0) break;
     }
-    if (buf_putc(&b, '}') < 0) { /* unbounded */ }
+    if (buf_putc(&b, '}') < 0) { /* unbounded */
+    }
     return buf_take(&b);
 }
 
@@ -288,7 +286,10 @@ char **mlflow_batch_bodies(const mlflow_batch_t *b, const char *run_id, size_t *
             bool full = p->count[k] >= limit[k] || p->total >= MLFLOW_MAX_ENTITIES_PER_BATCH ||
                         p->bytes + len > MLFLOW_MAX_BATCH_BYTES;
             if (full && p->total) {
-                if (n_out == cap_out) { cap_out = cap_out ? cap_out * 2 : 4; out = xrealloc(out, cap_out * sizeof *out); }
+                if (n_out == cap_out) {
+                    cap_out = cap_out ? cap_out * 2 : 4;
+                    out = xrealloc(out, cap_out * sizeof *out);
+                }
                 out[n_out++] = pack_body(p, run_id);
                 memset(p, 0, sizeof *p);
                 p->bytes = fixed;
@@ -299,7 +300,10 @@ char **mlflow_batch_bodies(const mlflow_batch_t *b, const char *run_id, size_t *
         }
     }
     if (p->total) {
-        if (n_out == cap_out) { cap_out = cap_out ? cap_out * 2 : 4; out = xrealloc(out, cap_out * sizeof *out); }
+        if (n_out == cap_out) {
+            cap_out = cap_out ? cap_out * 2 : 4;
+            out = xrealloc(out, cap_out * sizeof *out);
+        }
         out[n_out++] = pack_body(p, run_id);
     }
     free(p);

@@ -42,12 +42,10 @@ void mlflow_batch_destroy(mlflow_batch_t **self_p);
  * value that is not finite. */
 int mlflow_batch_param(mlflow_batch_t *b, const char *key, const char *value);
 int mlflow_batch_tag(mlflow_batch_t *b, const char *key, const char *value);
-int mlflow_batch_metric(mlflow_batch_t *b, const char *key, double value, int64_t timestamp_ms,
-                        int64_t step);
+int mlflow_batch_metric(mlflow_batch_t *b, const char *key, double value, int64_t timestamp_ms, int64_t step);
 
 /* How many entries the batch holds (any pointer may be NULL). */
-void mlflow_batch_counts(const mlflow_batch_t *b, size_t *n_metrics, size_t *n_params,
-                         size_t *n_tags);
+void mlflow_batch_counts(const mlflow_batch_t *b, size_t *n_metrics, size_t *n_params, size_t *n_tags);
 
 /* The log-batch request bodies for run_id, each within the limits. *n gets the count: 0 for an
  * empty batch, and then NULL is returned. Caller owns the array and its strings (free with

@@ -18,15 +18,15 @@
 #define ARTIFACTS_ROUTE "/api/2.0/mlflow-artifacts/artifacts"
 
 struct mlflow {
-    char *base;          /* scheme://[userinfo@]host[:port][/prefix], no trailing slash */
-    char *display;       /* base without userinfo: the only form used in messages */
+    char *base;    /* scheme://[userinfo@]host[:port][/prefix], no trailing slash */
+    char *display; /* base without userinfo: the only form used in messages */
     mlflow_auth_t auth;
     char *token;
     char *username;
     char *password;
-    char *arn;           /* SIGV4: the tracking-server ARN (sent in a header) */
-    char *region;        /* SIGV4: from the ARN; s3:// artifacts use it too */
-    char *s3_endpoint;   /* NULL = https://BUCKET.s3.REGION.amazonaws.com */
+    char *arn;         /* SIGV4: the tracking-server ARN (sent in a header) */
+    char *region;      /* SIGV4: from the ARN; s3:// artifacts use it too */
+    char *s3_endpoint; /* NULL = https://BUCKET.s3.REGION.amazonaws.com */
     char *aws_profile;
     long timeout_ms;
     long connect_timeout_ms;
@@ -37,14 +37,14 @@ struct mlflow {
 
 typedef struct {
     const char *method;
-    const char *url;          /* full URL as it goes on the wire */
-    const char *what;         /* "POST /api/2.0/mlflow/runs/create" for messages */
+    const char *url;  /* full URL as it goes on the wire */
+    const char *what; /* "POST /api/2.0/mlflow/runs/create" for messages */
     const void *body;
     size_t body_len;
     const char *content_type; /* or NULL */
     const char *sign_service; /* SigV4 service, or NULL = no signing */
     const char *sign_region;
-    FILE *file;               /* PUT this file's bytes instead of body (file_len bytes) */
+    FILE *file; /* PUT this file's bytes instead of body (file_len bytes) */
     uint64_t file_len;
     const char *payload_hash; /* hex SHA-256 of file, for signing; NULL = of body */
     bool s3;                  /* sign as S3 (content hash header) */

@@ -45,14 +45,15 @@ int mlflow_experiment_get_by_name(mlflow_t *m, const char *name, char **id, mlfl
     const char *eid = json_string_at(reply, "experiment", "experiment_id");
     const char *stage = json_string_at(reply, "experiment", "lifecycle_stage");
     if (!eid) {
-        mlflow_err_set(e, 200, NULL, "%s: experiments/get-by-name '%s': answer has no experiment.experiment_id", m->display, name);
+        mlflow_err_set(e, 200, NULL, "%s: experiments/get-by-name '%s': answer has no experiment.experiment_id",
+                       m->display, name);
         cJSON_Delete(reply);
         return -1;
     }
     if (stage && !strcmp(stage, "deleted")) {
         mlflow_err_set(e, 200, "EXPERIMENT_DELETED",
-                "%s: MLflow experiment '%s' (id %s) is deleted: restore it in MLflow or name another experiment",
-                m->display, name, eid);
+                       "%s: MLflow experiment '%s' (id %s) is deleted: restore it in MLflow or name another experiment",
+                       m->display, name, eid);
         cJSON_Delete(reply);
         return -1;
     }
@@ -287,4 +288,3 @@ int mlflow_log_batch(mlflow_t *m, const char *run_id, const mlflow_batch_t *b, m
     mlflow_bodies_free(bodies, n);
     return rc;
 }
-

@@ -35,14 +35,44 @@
 #include "mock_reply.h"
 #include "mock_timer.h"
 
-typedef enum { R_CHAT = 0, R_MESSAGES, R_CONVERSE, R_INVOKE, R_HEALTHZ, R_STATS, R_STATS_RESET, R_AWS, R_OTHER } route_t;
+typedef enum {
+    R_CHAT = 0,
+    R_MESSAGES,
+    R_CONVERSE,
+    R_INVOKE,
+    R_HEALTHZ,
+    R_STATS,
+    R_STATS_RESET,
+    R_AWS,
+    R_OTHER
+} route_t;
 
 /* Counters, in the order of mock_stats_t. */
 enum {
-    ST_REQUESTS, ST_REQ_CHAT, ST_REQ_MESSAGES, ST_REQ_CONVERSE, ST_REQ_INVOKE, ST_REQ_HEALTHZ, ST_REQ_STATS, ST_REQ_OTHER,
-    ST_INFERENCE, ST_JUDGE, ST_REASK, ST_UNSCORABLE,
-    ST_2XX, ST_4XX, ST_429, ST_5XX, ST_RATE_LIMITED, ST_TOKENS_IN, ST_TOKENS_OUT,
-    ST_IN_FLIGHT, ST_MAX_IN_FLIGHT, ST_OUTAGE, ST_EPISODE, ST__N
+    ST_REQUESTS,
+    ST_REQ_CHAT,
+    ST_REQ_MESSAGES,
+    ST_REQ_CONVERSE,
+    ST_REQ_INVOKE,
+    ST_REQ_HEALTHZ,
+    ST_REQ_STATS,
+    ST_REQ_OTHER,
+    ST_INFERENCE,
+    ST_JUDGE,
+    ST_REASK,
+    ST_UNSCORABLE,
+    ST_2XX,
+    ST_4XX,
+    ST_429,
+    ST_5XX,
+    ST_RATE_LIMITED,
+    ST_TOKENS_IN,
+    ST_TOKENS_OUT,
+    ST_IN_FLIGHT,
+    ST_MAX_IN_FLIGHT,
+    ST_OUTAGE,
+    ST_EPISODE,
+    ST__N
 };
 _Static_assert(sizeof(mock_stats_t) == ST__N * sizeof(uint64_t), "mock_stats_t mirrors the counters");
 
@@ -50,28 +80,28 @@ _Static_assert(sizeof(mock_stats_t) == ST__N * sizeof(uint64_t), "mock_stats_t m
 typedef struct {
     mock_t *m;
     struct MHD_Daemon *daemon;
-    int epoll_fd;                 /* the daemon's own epoll set (MHD_DAEMON_INFO_EPOLL_FD) */
-    int wake_fd;                  /* eventfd: written after a resume, and to stop the thread */
+    int epoll_fd; /* the daemon's own epoll set (MHD_DAEMON_INFO_EPOLL_FD) */
+    int wake_fd;  /* eventfd: written after a resume, and to stop the thread */
     pthread_t thread;
     bool started;
 } srv_t;
 
 struct mock {
-    mock_opts_t opts;             /* host and api_key point at the copies below */
+    mock_opts_t opts; /* host and api_key point at the copies below */
     char *host, *api_key;
-    srv_t *srv;                   /* opts.threads of them, all accepting on one listening socket */
+    srv_t *srv; /* opts.threads of them, all accepting on one listening socket */
     int n_srv;
-    atomic_bool stopping;         /* the HTTP threads must return */
+    atomic_bool stopping; /* the HTTP threads must return */
     mock_timer_t *timer;
-    mock_limits_t *limits;        /* NULL when no rate limit is set */
-    mock_limits_t *episode;       /* the --episode-* limits, or NULL */
-    _Atomic int64_t first_call_us;   /* the first model call's arrival (loop_now_us); 0 = none yet */
-    _Atomic uint64_t episode_seen;   /* model calls counted against --episode-requests */
-    _Atomic int64_t episode_end_us;  /* when the episode ended; 0 = not (yet) */
-    mock_aws_t *aws;              /* S3, STS, metadata, SageMaker (mock_aws.h) */
+    mock_limits_t *limits;          /* NULL when no rate limit is set */
+    mock_limits_t *episode;         /* the --episode-* limits, or NULL */
+    _Atomic int64_t first_call_us;  /* the first model call's arrival (loop_now_us); 0 = none yet */
+    _Atomic uint64_t episode_seen;  /* model calls counted against --episode-requests */
+    _Atomic int64_t episode_end_us; /* when the episode ended; 0 = not (yet) */
+    mock_aws_t *aws;                /* S3, STS, metadata, SageMaker (mock_aws.h) */
     _Atomic uint64_t st[ST__N];
-    _Atomic uint64_t draws;       /* position in the seeded stream of latency / error draws */
-    _Atomic uint64_t ids;         /* reply ids */
+    _Atomic uint64_t draws; /* position in the seeded stream of latency / error draws */
+    _Atomic uint64_t ids;   /* reply ids */
     uint64_t id_base;
     int port;
     char url[320];
@@ -80,18 +110,18 @@ struct mock {
 /* One HTTP request, from its headers to its completion (libmicrohttpd's req_cls). */
 typedef struct {
     route_t route;
-    bool started;                 /* the first call of on_request (headers complete) is past */
-    char *raw_uri;                /* path and query exactly as received (for SigV4 checks) */
-    int aws_route;                /* mock_aws_route_t of an R_AWS request */
-    const mock_api_t *api;        /* model routes only */
-    char *url_model;              /* Bedrock: the {modelId} of the URL */
-    buf_t body;                   /* capped at MOCK_MAX_BODY */
+    bool started;          /* the first call of on_request (headers complete) is past */
+    char *raw_uri;         /* path and query exactly as received (for SigV4 checks) */
+    int aws_route;         /* mock_aws_route_t of an R_AWS request */
+    const mock_api_t *api; /* model routes only */
+    char *url_model;       /* Bedrock: the {modelId} of the URL */
+    buf_t body;            /* capped at MOCK_MAX_BODY */
     bool too_big;
-    bool parked;                  /* suspended until its delay is due; the reply is ready */
-    bool answered;                /* the reply was queued: later calls only drain the body */
-    bool hangup;                  /* an outage closes the connection without a reply */
-    srv_t *srv;                   /* the HTTP thread that serves it */
-    struct MHD_Connection *conn;  /* for the timer, which resumes it */
+    bool parked;                 /* suspended until its delay is due; the reply is ready */
+    bool answered;               /* the reply was queued: later calls only drain the body */
+    bool hangup;                 /* an outage closes the connection without a reply */
+    srv_t *srv;                  /* the HTTP thread that serves it */
+    struct MHD_Connection *conn; /* for the timer, which resumes it */
     mock_resp_t resp;
 } req_t;
 
@@ -183,8 +213,9 @@ static void episode_json(mock_t *m, buf_t *b)
         if (!end && first && m->opts.episode_ms > 0 && now - first >= (int64_t)(m->opts.episode_ms * 1000))
             end = first + (int64_t)(m->opts.episode_ms * 1000);
         const char *state = !first ? "pending" : end ? "over" : "active";
-        if (end) rc = buf_printf(b, "\"episode\":{\"state\":\"%s\",\"over_for_ms\":%lld}", state,
-                                 (long long)((now - end) / 1000));
+        if (end)
+            rc = buf_printf(b, "\"episode\":{\"state\":\"%s\",\"over_for_ms\":%lld}", state,
+                            (long long)((now - end) / 1000));
         else rc = buf_printf(b, "\"episode\":{\"state\":\"%s\",\"over_for_ms\":null}", state);
     }
     if (rc < 0) abort(); /* unbounded buffer */
@@ -196,7 +227,8 @@ char *mock_stats_json(mock_t *m)
     mock_get_stats(m, &s);
     buf_t b;
     buf_init(&b, 0);
-    int rc = buf_printf(&b,
+    int rc = buf_printf(
+        &b,
         "{\"requests_total\":%llu,\"requests\":{\"chat_completions\":%llu,\"messages\":%llu,"
         "\"converse\":%llu,\"invocations\":%llu,\"healthz\":%llu,\"stats\":%llu,\"other\":%llu},"
         "\"inference_calls\":%llu,\"judge_calls\":%llu,\"reask_calls\":%llu,\"unscorable_replies\":%llu,"
@@ -204,15 +236,13 @@ char *mock_stats_json(mock_t *m)
         "\"rate_limited\":%llu,\"tokens_in\":%llu,\"tokens_out\":%llu,"
         "\"in_flight\":%llu,\"max_in_flight\":%llu,\"outage_replies\":%llu,\"episode_calls\":%llu,",
         (unsigned long long)s.requests_total, (unsigned long long)s.req_chat_completions,
-        (unsigned long long)s.req_messages, (unsigned long long)s.req_converse,
-        (unsigned long long)s.req_invocations, (unsigned long long)s.req_healthz, (unsigned long long)s.req_stats, (unsigned long long)s.req_other,
-        (unsigned long long)s.inference_calls, (unsigned long long)s.judge_calls,
-        (unsigned long long)s.reask_calls, (unsigned long long)s.unscorable_replies,
-        (unsigned long long)s.status_2xx, (unsigned long long)s.status_4xx, (unsigned long long)s.status_429,
-        (unsigned long long)s.status_5xx_injected, (unsigned long long)s.rate_limited,
-        (unsigned long long)s.tokens_in, (unsigned long long)s.tokens_out,
-        (unsigned long long)s.in_flight, (unsigned long long)s.max_in_flight,
-        (unsigned long long)s.outage_replies, (unsigned long long)s.episode_calls);
+        (unsigned long long)s.req_messages, (unsigned long long)s.req_converse, (unsigned long long)s.req_invocations,
+        (unsigned long long)s.req_healthz, (unsigned long long)s.req_stats, (unsigned long long)s.req_other,
+        (unsigned long long)s.inference_calls, (unsigned long long)s.judge_calls, (unsigned long long)s.reask_calls,
+        (unsigned long long)s.unscorable_replies, (unsigned long long)s.status_2xx, (unsigned long long)s.status_4xx,
+        (unsigned long long)s.status_429, (unsigned long long)s.status_5xx_injected, (unsigned long long)s.rate_limited,
+        (unsigned long long)s.tokens_in, (unsigned long long)s.tokens_out, (unsigned long long)s.in_flight,
+        (unsigned long long)s.max_in_flight, (unsigned long long)s.outage_replies, (unsigned long long)s.episode_calls);
     if (rc < 0) abort(); /* unbounded buffer */
     episode_json(m, &b);
     if (buf_puts(&b, "}\n") < 0) abort();
@@ -243,12 +273,12 @@ static bool in_episode(mock_t *m, int64_t now, int64_t first)
     int64_t end = 0;
     if (m->opts.episode_ms > 0 && now - first >= (int64_t)(m->opts.episode_ms * 1000))
         end = first + (int64_t)(m->opts.episode_ms * 1000);
-    else if (m->opts.episode_requests > 0 && n > m->opts.episode_requests)
-        end = now;
+    else if (m->opts.episode_requests > 0 && n > m->opts.episode_requests) end = now;
     if (!end) return true;
     int64_t zero = 0;
     if (atomic_compare_exchange_strong(&m->episode_end_us, &zero, end))
-        log_info("the limited episode is over (%llu model calls): normal limits from now on", (unsigned long long)(n - 1));
+        log_info("the limited episode is over (%llu model calls): normal limits from now on",
+                 (unsigned long long)(n - 1));
     return false;
 }
 
@@ -279,8 +309,12 @@ static void headers_of(struct MHD_Connection *c, hdrs_t *h)
 /* The request as mock_aws needs it. h must stay alive while it is used. */
 static mock_aws_req_t aws_req(const req_t *r, const char *method, const hdrs_t *h)
 {
-    return (mock_aws_req_t){.method = method, .raw_uri = r->raw_uri ? r->raw_uri : "/", .headers = h->v,
-                            .n_headers = h->n, .body = r->body.data, .body_len = r->body.len};
+    return (mock_aws_req_t){.method = method,
+                            .raw_uri = r->raw_uri ? r->raw_uri : "/",
+                            .headers = h->v,
+                            .n_headers = h->n,
+                            .body = r->body.data,
+                            .body_len = r->body.len};
 }
 
 /* Builds the reply of a model call into r->resp; returns how long to hold it back, in us. */
@@ -339,7 +373,8 @@ static int64_t serve_model(mock_t *m, req_t *r, struct MHD_Connection *c)
     if (req.structured && m->opts.no_structured) {
         api->error(&call, MOCK_ERR_INVALID, 0,
                    "structured output (response_format json_schema, a forced tool) is not supported by this "
-                   "server", &r->resp);
+                   "server",
+                   &r->resp);
         goto done;
     }
     if (m->opts.quota_exhausted) {
@@ -388,7 +423,9 @@ static int64_t serve_model(mock_t *m, req_t *r, struct MHD_Connection *c)
     stat_add(m, ST_TOKENS_IN, gen.input_tokens);
     stat_add(m, ST_TOKENS_OUT, gen.output_tokens);
     log_debug("%s %s: %s reply (%s), %u+%u tokens, %.0f ms delay", api->name, req.model,
-              gen.kind == MOCK_KIND_INFERENCE ? "inference" : gen.kind == MOCK_KIND_JUDGE ? "judge" : "re-ask",
+              gen.kind == MOCK_KIND_INFERENCE ? "inference"
+              : gen.kind == MOCK_KIND_JUDGE   ? "judge"
+                                              : "re-ask",
               mock_style_name(gen.style), gen.input_tokens, gen.output_tokens, delay_ms);
     mock_gen_free(&gen);
 done:
@@ -479,7 +516,7 @@ static void on_due(void *item, void *arg)
     (void)arg;
     req_t *r = item;
     srv_t *s = r->srv;
-    MHD_resume_connection(r->conn);   /* r may be gone once the HTTP thread runs: s was read first */
+    MHD_resume_connection(r->conn); /* r may be gone once the HTTP thread runs: s was read first */
     srv_wake(s);
 }
 
@@ -538,7 +575,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             /* Refuse before reading the body; libmicrohttpd closes the connection after. */
             r->too_big = true;
             if (r->api) {
-                (void)serve_model(m, r, c);   /* writes the refusal; its delay is 0: answered now */
+                (void)serve_model(m, r, c); /* writes the refusal; its delay is 0: answered now */
             } else {
                 static const char big[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>EntityTooLarge"
                                           "</Code><Message>Your proposed upload exceeds the mock's 16 MiB request "
@@ -551,7 +588,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
-    if (r->answered) {   /* refused early: whatever libmicrohttpd still hands over is dropped */
+    if (r->answered) { /* refused early: whatever libmicrohttpd still hands over is dropped */
         *upload_size = 0;
         return MHD_YES;
     }
@@ -563,7 +600,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    if (r->parked) {   /* resumed by the timer: the reply is ready */
+    if (r->parked) { /* resumed by the timer: the reply is ready */
         r->parked = false;
         return send_resp(m, c, r);
     }
@@ -581,13 +618,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     } else {
         serve_plain(m, r, url, method);
     }
-    if (r->hangup) return MHD_NO;   /* libmicrohttpd closes the connection: no reply at all */
+    if (r->hangup) return MHD_NO; /* libmicrohttpd closes the connection: no reply at all */
     if (delay_us > 0) {
         r->parked = true;
         MHD_suspend_connection(c);
-        if (mock_timer_add(m->timer, loop_now_us() + delay_us, r) < 0)
-        {
-            MHD_resume_connection(c);   /* shutting down: answer now */
+        if (mock_timer_add(m->timer, loop_now_us() + delay_us, r) < 0) {
+            MHD_resume_connection(c); /* shutting down: answer now */
             srv_wake(srv);
         }
         return MHD_YES;
@@ -626,8 +662,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- lifecycle ---- */
 
-static int resolve(const char *host, int port, struct sockaddr_storage *ss, char *numeric, size_t nlen,
-                   char *err, size_t errlen)
+static int resolve(const char *host, int port, struct sockaddr_storage *ss, char *numeric, size_t nlen, char *err,
+                   size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
@@ -687,7 +723,7 @@ static void *srv_run(void *arg)
     struct pollfd p[2] = {{.fd = s->epoll_fd, .events = POLLIN}, {.fd = s->wake_fd, .events = POLLIN}};
     for (;;) {
         MHD_UNSIGNED_LONG_LONG to = 0;
-        int ms = -1;   /* no connection: nothing times out */
+        int ms = -1; /* no connection: nothing times out */
         if (MHD_get_timeout(s->daemon, &to) == MHD_YES) ms = to > INT_MAX ? INT_MAX : (int)to;
         int n = poll(p, 2, ms);
         if (n < 0) {
@@ -719,7 +755,8 @@ mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen)
     m->limits = mock_limits_new(opts->rpm, opts->tpm, opts->burst_seconds);
     if (opts->episode_rpm > 0 || opts->episode_tpm > 0) {
         if (opts->episode_ms <= 0 && opts->episode_requests == 0) {
-            snprintf(err, errlen, "--episode-rpm/--episode-tpm need --episode-ms or --episode-requests (how long the "
+            snprintf(err, errlen,
+                     "--episode-rpm/--episode-tpm need --episode-ms or --episode-requests (how long the "
                      "episode lasts)");
             goto fail;
         }
@@ -744,8 +781,7 @@ mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen)
     unsigned conn_limit = 1000;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64)
         conn_limit = (unsigned)(rl.rlim_cur - 32 > 1000000 ? 1000000 : rl.rlim_cur - 32);
-    else if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY)
-        conn_limit = 1000000;
+    else if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY) conn_limit = 1000000;
     conn_limit /= (unsigned)m->opts.threads;
     if (conn_limit < 16) conn_limit = 16;
 
@@ -756,8 +792,7 @@ mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen)
     if (getsockname(lfd, (struct sockaddr *)&bound, &blen) == 0)
         m->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)(void *)&bound)->sin6_port
                                                     : ((struct sockaddr_in *)(void *)&bound)->sin_port);
-    else
-        m->port = opts->port;
+    else m->port = opts->port;
 
     /* libmicrohttpd 0.9.75 must not run its own polling thread here. Its epoll loop (MHD_epoll)
      * drains the epoll set 128 events at a time and calls epoll_wait again, with the full
@@ -789,23 +824,23 @@ mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen)
             close(lfd);
             goto fail;
         }
-        int fd = i + 1 < m->opts.threads ? fcntl(lfd, F_DUPFD_CLOEXEC, 0) : lfd;   /* the last takes lfd */
+        int fd = i + 1 < m->opts.threads ? fcntl(lfd, F_DUPFD_CLOEXEC, 0) : lfd; /* the last takes lfd */
         if (fd < 0) {
             snprintf(err, errlen, "cannot duplicate the listening socket: %s", strerror(errno));
             close(lfd);
             goto fail;
         }
-        s->daemon = MHD_start_daemon(flags, (uint16_t)m->port, NULL, NULL, on_request, s,
-                                     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, /* first, as MHD asks */
-                                     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-                                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                     MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-                                     MHD_OPTION_CONNECTION_LIMIT, conn_limit,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-                                     MHD_OPTION_END);
+        s->daemon = MHD_start_daemon(flags, (uint16_t)m->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+                                     on_mhd_log, m, /* first, as MHD asks */
+                                     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED,
+                                     on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                                     MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+                                     (unsigned)300, MHD_OPTION_END);
         if (!s->daemon) {
-            snprintf(err, errlen, "cannot start the HTTP server on %s port %d (libmicrohttpd refused; "
-                     "see the log above)", m->host, m->port);
+            snprintf(err, errlen,
+                     "cannot start the HTTP server on %s port %d (libmicrohttpd refused; "
+                     "see the log above)",
+                     m->host, m->port);
             close(fd);
             if (fd != lfd) close(lfd);
             goto fail;
@@ -832,9 +867,10 @@ mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen)
     char lat[96];
     mock_latency_format(&m->opts.latency, lat, sizeof lat);
     log_info("serving %s: threads %d, latency %s, error rate %g (status %d), rpm %g, tpm %g, "
-             "unscorable rate %g%s%s", m->url, m->opts.threads, lat, m->opts.error_rate,
-             m->opts.error_status, m->opts.rpm, m->opts.tpm, m->opts.unscorable_rate,
-             m->opts.quota_exhausted ? ", quota exhausted" : "", m->api_key ? ", api key required" : "");
+             "unscorable rate %g%s%s",
+             m->url, m->opts.threads, lat, m->opts.error_rate, m->opts.error_status, m->opts.rpm, m->opts.tpm,
+             m->opts.unscorable_rate, m->opts.quota_exhausted ? ", quota exhausted" : "",
+             m->api_key ? ", api key required" : "");
     return m;
 fail:
     mock_destroy(&m);

@@ -31,26 +31,26 @@
 
 #include "mock_opts.h"
 
-#define MOCK_MAX_BODY (16u * 1024 * 1024)   /* larger request bodies get a 400 */
-#define MOCK_DEFAULT_MAX_TOKENS 1024         /* output tokens charged when a request sets none */
+#define MOCK_MAX_BODY (16u * 1024 * 1024) /* larger request bodies get a 400 */
+#define MOCK_DEFAULT_MAX_TOKENS 1024      /* output tokens charged when a request sets none */
 
 typedef struct mock mock_t;
 
 /* A snapshot of the counters (GET /stats). Responses are counted for model calls only. */
 typedef struct {
-    uint64_t requests_total;       /* every HTTP request, /stats and /healthz included */
+    uint64_t requests_total; /* every HTTP request, /stats and /healthz included */
     uint64_t req_chat_completions, req_messages, req_converse, req_invocations, req_healthz, req_stats, req_other;
-    uint64_t inference_calls;      /* model calls answered 2xx that were not judge calls */
-    uint64_t judge_calls;          /* judge calls answered 2xx, re-asks included */
-    uint64_t reask_calls;          /* judge calls with an assistant turn (subset of judge_calls) */
-    uint64_t unscorable_replies;   /* judge replies that named no rating */
+    uint64_t inference_calls;    /* model calls answered 2xx that were not judge calls */
+    uint64_t judge_calls;        /* judge calls answered 2xx, re-asks included */
+    uint64_t reask_calls;        /* judge calls with an assistant turn (subset of judge_calls) */
+    uint64_t unscorable_replies; /* judge replies that named no rating */
     uint64_t status_2xx, status_4xx /* 429 excluded */, status_429, status_5xx_injected;
-    uint64_t rate_limited;         /* 429s from the rate limiter (quota 429s are not) */
-    uint64_t tokens_in, tokens_out;/* usage reported in 2xx replies */
-    uint64_t in_flight;            /* model calls received and not yet answered */
-    uint64_t max_in_flight;        /* highest in_flight since start or reset */
-    uint64_t outage_replies;       /* model calls failed (or hung up on) by --outage-ms */
-    uint64_t episode_calls;        /* model calls served under the --episode-* limits */
+    uint64_t rate_limited;          /* 429s from the rate limiter (quota 429s are not) */
+    uint64_t tokens_in, tokens_out; /* usage reported in 2xx replies */
+    uint64_t in_flight;             /* model calls received and not yet answered */
+    uint64_t max_in_flight;         /* highest in_flight since start or reset */
+    uint64_t outage_replies;        /* model calls failed (or hung up on) by --outage-ms */
+    uint64_t episode_calls;         /* model calls served under the --episode-* limits */
 } mock_stats_t;
 
 /* Binds and starts serving. NULL on failure with the reason in err (e.g. the address is in use).
@@ -61,11 +61,11 @@ mock_t *mock_new(const mock_opts_t *opts, char *err, size_t errlen);
  * returns no thread of the server runs. Accepts NULL. */
 void mock_destroy(mock_t **self_p);
 
-int mock_port(const mock_t *m);          /* the bound port */
-const char *mock_url(const mock_t *m);   /* "http://127.0.0.1:PORT"; valid until destroy */
+int mock_port(const mock_t *m);        /* the bound port */
+const char *mock_url(const mock_t *m); /* "http://127.0.0.1:PORT"; valid until destroy */
 
 void mock_get_stats(mock_t *m, mock_stats_t *out);
-void mock_reset_stats(mock_t *m);        /* zeroes all but in_flight; max_in_flight = in_flight */
-char *mock_stats_json(mock_t *m);        /* the /stats body; caller frees */
+void mock_reset_stats(mock_t *m); /* zeroes all but in_flight; max_in_flight = in_flight */
+char *mock_stats_json(mock_t *m); /* the /stats body; caller frees */
 
 #endif

@@ -45,10 +45,10 @@ void mock_resp_json(mock_resp_t *r, int status, const char *json, size_t len)
     if (buf_append(&r->body, json, len) < 0) abort(); /* unbounded buffer */
 }
 
-int mock_api_add_content(mock_req_t *req, mock_role_t role, const cJSON *content, bool typed,
-                         bool null_ok, const char *where, char *err, size_t errlen)
+int mock_api_add_content(mock_req_t *req, mock_role_t role, const cJSON *content, bool typed, bool null_ok,
+                         const char *where, char *err, size_t errlen)
 {
-    if (typed && cJSON_IsString(content)) {   /* Bedrock takes blocks only */
+    if (typed && cJSON_IsString(content)) { /* Bedrock takes blocks only */
         mock_req_add(req, role, content->valuestring, strlen(content->valuestring));
         return 0;
     }
@@ -65,7 +65,8 @@ int mock_api_add_content(mock_req_t *req, mock_role_t role, const cJSON *content
     buf_init(&joined, 0);
     int i = 0;
     const cJSON *block;
-    cJSON_ArrayForEach(block, content) {
+    cJSON_ArrayForEach(block, content)
+    {
         if (!cJSON_IsObject(block)) {
             snprintf(err, errlen, "%s[%d]: expected an object", where, i);
             buf_free(&joined);
@@ -79,7 +80,10 @@ int mock_api_add_content(mock_req_t *req, mock_role_t role, const cJSON *content
                 buf_free(&joined);
                 return -1;
             }
-            if (strcmp(type->valuestring, "text") != 0) { i++; continue; } /* images, tools: no text */
+            if (strcmp(type->valuestring, "text") != 0) {
+                i++;
+                continue;
+            } /* images, tools: no text */
         } else if (!text) {
             i++;
             continue;
@@ -113,7 +117,10 @@ void mock_api_model_label(const char *model, char *out, size_t n)
 {
     if (!model) model = "";
     size_t len = strlen(model);
-    if (len <= 120) { snprintf(out, n, "%s", model); return; }
+    if (len <= 120) {
+        snprintf(out, n, "%s", model);
+        return;
+    }
     int cut = 120;
     while (cut > 0 && ((unsigned char)model[cut] & 0xC0) == 0x80) cut--; /* whole characters */
     snprintf(out, n, "%.*s\xe2\x80\xa6", cut, model);

@@ -9,7 +9,10 @@
 
 #include "mock_api.h"
 
-#define PUT(call) do { if ((call) < 0) abort(); } while (0) /* unbounded buffers */
+#define PUT(call)                \
+    do {                         \
+        if ((call) < 0) abort(); \
+    } while (0) /* unbounded buffers */
 
 static void error_body(mock_resp_t *resp, int status, const char *type, const char *message)
 {
@@ -77,7 +80,8 @@ static int parse_tools(const cJSON *root, mock_req_t *req, char *err, size_t err
     }
     int i = 0;
     const cJSON *t;
-    cJSON_ArrayForEach(t, tools) {
+    cJSON_ArrayForEach(t, tools)
+    {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
         if (!cJSON_IsObject(t) || !cJSON_IsString(name) || !*name->valuestring) {
             snprintf(err, errlen, "tools.%d.name: Field required", i);
@@ -95,13 +99,14 @@ static int parse_tools(const cJSON *root, mock_req_t *req, char *err, size_t err
         snprintf(err, errlen, "tool_choice.type: Field required");
         return -1;
     }
-    if (strcmp(type->valuestring, "tool") != 0) return 0;   /* auto, any, none: the model chooses */
+    if (strcmp(type->valuestring, "tool") != 0) return 0; /* auto, any, none: the model chooses */
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(choice, "name");
     if (!cJSON_IsString(name)) {
         snprintf(err, errlen, "tool_choice.name: Field required");
         return -1;
     }
-    cJSON_ArrayForEach(t, tools) {
+    cJSON_ArrayForEach(t, tools)
+    {
         const cJSON *tn = cJSON_GetObjectItemCaseSensitive(t, "name");
         if (strcmp(tn->valuestring, name->valuestring) == 0) {
             req->structured = true;
@@ -157,7 +162,8 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
     }
     int i = 0;
     const cJSON *m;
-    cJSON_ArrayForEach(m, msgs) {
+    cJSON_ArrayForEach(m, msgs)
+    {
         if (!cJSON_IsObject(m)) {
             snprintf(err, errlen, "messages.%d: expected an object", i);
             return -1;
@@ -190,7 +196,7 @@ static void reply(const mock_call_t *call, mock_resp_t *resp)
     PUT(buf_printf(b, "{\"id\":\"msg_mock%016llx\",\"type\":\"message\",\"role\":\"assistant\",\"model\":",
                    (unsigned long long)call->id));
     PUT(buf_json_str(b, call->req->model, strlen(call->req->model)));
-    if (g->structured) {   /* the forced tool's call, after any text beside it */
+    if (g->structured) { /* the forced tool's call, after any text beside it */
         PUT(buf_puts(b, ",\"content\":["));
         if (g->aside) {
             PUT(buf_puts(b, "{\"type\":\"text\",\"text\":"));
@@ -198,16 +204,20 @@ static void reply(const mock_call_t *call, mock_resp_t *resp)
             PUT(buf_puts(b, "},"));
         }
         const char *tool = call->req->tool ? call->req->tool : "tool";
-        PUT(buf_printf(b, "{\"type\":\"tool_use\",\"id\":\"toolu_mock%016llx\",\"name\":", (unsigned long long)call->id));
+        PUT(buf_printf(b,
+                       "{\"type\":\"tool_use\",\"id\":\"toolu_mock%016llx\",\"name\":", (unsigned long long)call->id));
         PUT(buf_json_str(b, tool, strlen(tool)));
         PUT(buf_puts(b, ",\"input\":"));
         PUT(buf_append(b, g->text, g->len));
-        PUT(buf_printf(b, "}],\"stop_reason\":\"tool_use\",\"stop_sequence\":null,"
-                       "\"usage\":{\"input_tokens\":%u,\"output_tokens\":%u}}", g->input_tokens, g->output_tokens));
+        PUT(buf_printf(b,
+                       "}],\"stop_reason\":\"tool_use\",\"stop_sequence\":null,"
+                       "\"usage\":{\"input_tokens\":%u,\"output_tokens\":%u}}",
+                       g->input_tokens, g->output_tokens));
     } else {
         PUT(buf_puts(b, ",\"content\":[{\"type\":\"text\",\"text\":"));
         PUT(buf_json_str(b, g->text, g->len));
-        PUT(buf_printf(b, "}],\"stop_reason\":\"%s\",\"stop_sequence\":null,"
+        PUT(buf_printf(b,
+                       "}],\"stop_reason\":\"%s\",\"stop_sequence\":null,"
                        "\"usage\":{\"input_tokens\":%u,\"output_tokens\":%u}}",
                        g->truncated ? "max_tokens" : "end_turn", g->input_tokens, g->output_tokens));
     }
@@ -220,12 +230,8 @@ static void error(const mock_call_t *call, mock_err_t kind, int status, const ch
     request_id(call, resp);
     char msg[512];
     switch (kind) {
-    case MOCK_ERR_INVALID:
-        error_body(resp, 400, "invalid_request_error", message);
-        return;
-    case MOCK_ERR_AUTH:
-        error_body(resp, 401, "authentication_error", "invalid x-api-key");
-        return;
+    case MOCK_ERR_INVALID: error_body(resp, 400, "invalid_request_error", message); return;
+    case MOCK_ERR_AUTH: error_body(resp, 401, "authentication_error", "invalid x-api-key"); return;
     case MOCK_ERR_QUOTA:
         error_body(resp, 400, "invalid_request_error",
                    "Your credit balance is too low to access the Anthropic API. Please go to "
@@ -234,25 +240,31 @@ static void error(const mock_call_t *call, mock_err_t kind, int status, const ch
     case MOCK_ERR_RATE: {
         const mock_limit_verdict_t *lv = call->limits;
         if (lv->by_tokens)
-            snprintf(msg, sizeof msg, "This request would exceed the rate limit for your organization "
-                     "of %.0f tokens per minute. Please try again after the retry-after period.", lv->tpm);
+            snprintf(msg, sizeof msg,
+                     "This request would exceed the rate limit for your organization "
+                     "of %.0f tokens per minute. Please try again after the retry-after period.",
+                     lv->tpm);
         else
-            snprintf(msg, sizeof msg, "This request would exceed the rate limit for your organization "
-                     "of %.0f requests per minute. Please try again after the retry-after period.", lv->rpm);
+            snprintf(msg, sizeof msg,
+                     "This request would exceed the rate limit for your organization "
+                     "of %.0f requests per minute. Please try again after the retry-after period.",
+                     lv->rpm);
         error_body(resp, 429, "rate_limit_error", msg);
         mock_resp_header(resp, "retry-after", "%.0f", ceil(lv->retry_after_ms / 1000.0));
         limit_headers(call, resp);
         return;
     }
     case MOCK_ERR_SERVER:
-        if (status == 529 || status == 503)
-            error_body(resp, status, "overloaded_error", "Overloaded");
-        else
-            error_body(resp, status, "api_error", "Internal server error");
+        if (status == 529 || status == 503) error_body(resp, status, "overloaded_error", "Overloaded");
+        else error_body(resp, status, "api_error", "Internal server error");
         return;
     }
 }
 
 const mock_api_t mock_api_anthropic = {
-    .name = "anthropic", .check = check, .parse = parse, .reply = reply, .error = error,
+    .name = "anthropic",
+    .check = check,
+    .parse = parse,
+    .reply = reply,
+    .error = error,
 };

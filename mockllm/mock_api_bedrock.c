@@ -8,20 +8,21 @@
 
 #include "mock_api.h"
 
-#define PUT(call) do { if ((call) < 0) abort(); } while (0) /* unbounded buffers */
+#define PUT(call)                \
+    do {                         \
+        if ((call) < 0) abort(); \
+    } while (0) /* unbounded buffers */
 #define SIGV4_SCHEME "AWS4-HMAC-SHA256"
 
 static void request_id(const mock_call_t *call, mock_resp_t *resp)
 {
     uint64_t id = call->id;
-    mock_resp_header(resp, "x-amzn-RequestId", "%08x-%04x-4%03x-8%03x-%012llx",
-                     (unsigned)(id >> 32), (unsigned)(id >> 16) & 0xffff, (unsigned)id & 0xfff,
-                     (unsigned)(id >> 20) & 0xfff,
+    mock_resp_header(resp, "x-amzn-RequestId", "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(id >> 32),
+                     (unsigned)(id >> 16) & 0xffff, (unsigned)id & 0xfff, (unsigned)(id >> 20) & 0xfff,
                      (unsigned long long)(id * 0x9e3779b97f4a7c15ULL) & 0xffffffffffffULL);
 }
 
-static void error_body(const mock_call_t *call, mock_resp_t *resp, int status, const char *type,
-                       const char *message)
+static void error_body(const mock_call_t *call, mock_resp_t *resp, int status, const char *type, const char *message)
 {
     buf_t *b = mock_resp_start(resp, status);
     PUT(buf_puts(b, "{\"message\":"));
@@ -49,8 +50,7 @@ static int check(const mock_hdrs_t *h, const char *api_key, const mock_call_t *c
     return 0;
 }
 
-static int number_in(const cJSON *o, const char *key, double lo, double hi, const char *where,
-                     char *err, size_t errlen)
+static int number_in(const cJSON *o, const char *key, double lo, double hi, const char *where, char *err, size_t errlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v) return 0;
@@ -75,7 +75,8 @@ static int parse_tool_config(const cJSON *tc, mock_req_t *req, char *err, size_t
     }
     int i = 0;
     const cJSON *t;
-    cJSON_ArrayForEach(t, tools) {
+    cJSON_ArrayForEach(t, tools)
+    {
         const cJSON *spec = cJSON_GetObjectItemCaseSensitive(t, "toolSpec");
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(spec, "name");
         const cJSON *schema = cJSON_GetObjectItemCaseSensitive(spec, "inputSchema");
@@ -88,13 +89,14 @@ static int parse_tool_config(const cJSON *tc, mock_req_t *req, char *err, size_t
     }
     const cJSON *choice = cJSON_GetObjectItemCaseSensitive(tc, "toolChoice");
     const cJSON *forced = cJSON_GetObjectItemCaseSensitive(choice, "tool");
-    if (!forced) return 0;   /* auto, any: the model chooses */
+    if (!forced) return 0; /* auto, any: the model chooses */
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(forced, "name");
     if (!cJSON_IsString(name)) {
         snprintf(err, errlen, "toolConfig.toolChoice.tool.name: required");
         return -1;
     }
-    cJSON_ArrayForEach(t, tools) {
+    cJSON_ArrayForEach(t, tools)
+    {
         const cJSON *tn = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(t, "toolSpec"), "name");
         if (strcmp(tn->valuestring, name->valuestring) == 0) {
             req->structured = true;
@@ -124,8 +126,7 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
             return -1;
         }
         const cJSON *mt = cJSON_GetObjectItemCaseSensitive(cfg, "maxTokens");
-        if (mt && mock_api_max_tokens(mt, "inferenceConfig.maxTokens", &req->max_tokens, err, errlen) < 0)
-            return -1;
+        if (mt && mock_api_max_tokens(mt, "inferenceConfig.maxTokens", &req->max_tokens, err, errlen) < 0) return -1;
         if (number_in(cfg, "temperature", 0, 1, "inferenceConfig", err, errlen) < 0 ||
             number_in(cfg, "topP", 0, 1, "inferenceConfig", err, errlen) < 0)
             return -1;
@@ -142,7 +143,8 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
     }
     int i = 0;
     const cJSON *m;
-    cJSON_ArrayForEach(m, msgs) {
+    cJSON_ArrayForEach(m, msgs)
+    {
         if (!cJSON_IsObject(m)) {
             snprintf(err, errlen, "messages[%d]: expected an object", i);
             return -1;
@@ -157,8 +159,8 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
         }
         char where[64];
         snprintf(where, sizeof where, "messages[%d].content", i);
-        if (mock_api_add_content(req, r, cJSON_GetObjectItemCaseSensitive(m, "content"), false, false,
-                                 where, err, errlen) < 0)
+        if (mock_api_add_content(req, r, cJSON_GetObjectItemCaseSensitive(m, "content"), false, false, where, err,
+                                 errlen) < 0)
             return -1;
         i++;
     }
@@ -170,14 +172,15 @@ static void reply(const mock_call_t *call, mock_resp_t *resp)
     const mock_gen_t *g = call->gen;
     buf_t *b = mock_resp_start(resp, 200);
     PUT(buf_puts(b, "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":["));
-    if (g->structured) {   /* the forced tool's call, after any text beside it */
+    if (g->structured) { /* the forced tool's call, after any text beside it */
         if (g->aside) {
             PUT(buf_puts(b, "{\"text\":"));
             PUT(buf_json_str(b, g->aside, g->aside_len));
             PUT(buf_puts(b, "},"));
         }
         const char *tool = call->req->tool ? call->req->tool : "tool";
-        PUT(buf_printf(b, "{\"toolUse\":{\"toolUseId\":\"tooluse_mock%016llx\",\"name\":", (unsigned long long)call->id));
+        PUT(buf_printf(b,
+                       "{\"toolUse\":{\"toolUseId\":\"tooluse_mock%016llx\",\"name\":", (unsigned long long)call->id));
         PUT(buf_json_str(b, tool, strlen(tool)));
         PUT(buf_puts(b, ",\"input\":"));
         PUT(buf_append(b, g->text, g->len));
@@ -186,19 +189,21 @@ static void reply(const mock_call_t *call, mock_resp_t *resp)
         PUT(buf_puts(b, "{\"text\":"));
         PUT(buf_json_str(b, g->text, g->len));
     }
-    PUT(buf_printf(b, "}]}},\"stopReason\":\"%s\",\"usage\":{\"inputTokens\":%u,\"outputTokens\":%u,"
+    PUT(buf_printf(b,
+                   "}]}},\"stopReason\":\"%s\",\"usage\":{\"inputTokens\":%u,\"outputTokens\":%u,"
                    "\"totalTokens\":%llu},\"metrics\":{\"latencyMs\":%.0f}}",
-                   g->structured ? "tool_use" : g->truncated ? "max_tokens" : "end_turn", g->input_tokens,
-                   g->output_tokens, (unsigned long long)g->input_tokens + g->output_tokens, call->latency_ms));
+                   g->structured  ? "tool_use"
+                   : g->truncated ? "max_tokens"
+                                  : "end_turn",
+                   g->input_tokens, g->output_tokens, (unsigned long long)g->input_tokens + g->output_tokens,
+                   call->latency_ms));
     request_id(call, resp);
 }
 
 static void error(const mock_call_t *call, mock_err_t kind, int status, const char *message, mock_resp_t *resp)
 {
     switch (kind) {
-    case MOCK_ERR_INVALID:
-        error_body(call, resp, 400, "ValidationException", message);
-        return;
+    case MOCK_ERR_INVALID: error_body(call, resp, 400, "ValidationException", message); return;
     case MOCK_ERR_AUTH:
         error_body(call, resp, 403, "UnrecognizedClientException",
                    "The security token included in the request is invalid.");
@@ -222,5 +227,9 @@ static void error(const mock_call_t *call, mock_err_t kind, int status, const ch
 }
 
 const mock_api_t mock_api_bedrock = {
-    .name = "bedrock", .check = check, .parse = parse, .reply = reply, .error = error,
+    .name = "bedrock",
+    .check = check,
+    .parse = parse,
+    .reply = reply,
+    .error = error,
 };

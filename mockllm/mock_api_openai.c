@@ -11,10 +11,12 @@
 
 #include "mock_api.h"
 
-#define PUT(call) do { if ((call) < 0) abort(); } while (0) /* unbounded buffers */
+#define PUT(call)                \
+    do {                         \
+        if ((call) < 0) abort(); \
+    } while (0) /* unbounded buffers */
 
-static void error_body(mock_resp_t *resp, int status, const char *message, const char *type,
-                       const char *code)
+static void error_body(mock_resp_t *resp, int status, const char *message, const char *type, const char *code)
 {
     buf_t *b = mock_resp_start(resp, status);
     PUT(buf_puts(b, "{\"error\":{\"message\":"));
@@ -39,15 +41,13 @@ static void limit_headers(const mock_limit_verdict_t *lv, mock_resp_t *resp)
     if (lv->has_requests) {
         mock_fmt_duration(d, sizeof d, lv->reset_requests_ms);
         mock_resp_header(resp, "x-ratelimit-limit-requests", "%.0f", lv->rpm);
-        mock_resp_header(resp, "x-ratelimit-remaining-requests", "%llu",
-                         (unsigned long long)lv->remaining_requests);
+        mock_resp_header(resp, "x-ratelimit-remaining-requests", "%llu", (unsigned long long)lv->remaining_requests);
         mock_resp_header(resp, "x-ratelimit-reset-requests", "%s", d);
     }
     if (lv->has_tokens) {
         mock_fmt_duration(d, sizeof d, lv->reset_tokens_ms);
         mock_resp_header(resp, "x-ratelimit-limit-tokens", "%.0f", lv->tpm);
-        mock_resp_header(resp, "x-ratelimit-remaining-tokens", "%llu",
-                         (unsigned long long)lv->remaining_tokens);
+        mock_resp_header(resp, "x-ratelimit-remaining-tokens", "%llu", (unsigned long long)lv->remaining_tokens);
         mock_resp_header(resp, "x-ratelimit-reset-tokens", "%s", d);
     }
 }
@@ -147,16 +147,17 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
         return -1;
     }
     const cJSON *temp = cJSON_GetObjectItemCaseSensitive(root, "temperature");
-    if (temp && !cJSON_IsNull(temp) &&
-        !(cJSON_IsNumber(temp) && temp->valuedouble >= 0 && temp->valuedouble <= 2)) {
+    if (temp && !cJSON_IsNull(temp) && !(cJSON_IsNumber(temp) && temp->valuedouble >= 0 && temp->valuedouble <= 2)) {
         snprintf(err, errlen, "temperature: expected a number from 0 to 2");
         return -1;
     }
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "max_completion_tokens");
     const char *mt_name = "max_completion_tokens";
-    if (!mt || cJSON_IsNull(mt)) { mt = cJSON_GetObjectItemCaseSensitive(root, "max_tokens"); mt_name = "max_tokens"; }
-    if (mt && !cJSON_IsNull(mt) && mock_api_max_tokens(mt, mt_name, &req->max_tokens, err, errlen) < 0)
-        return -1;
+    if (!mt || cJSON_IsNull(mt)) {
+        mt = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
+        mt_name = "max_tokens";
+    }
+    if (mt && !cJSON_IsNull(mt) && mock_api_max_tokens(mt, mt_name, &req->max_tokens, err, errlen) < 0) return -1;
 
     if (parse_response_format(cJSON_GetObjectItemCaseSensitive(root, "response_format"), req, err, errlen) < 0)
         return -1;
@@ -167,7 +168,8 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
     }
     int i = 0;
     const cJSON *m;
-    cJSON_ArrayForEach(m, msgs) {
+    cJSON_ArrayForEach(m, msgs)
+    {
         char where[64];
         if (!cJSON_IsObject(m)) {
             snprintf(err, errlen, "messages[%d]: expected an object", i);
@@ -176,8 +178,10 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
         mock_role_t r;
         if (!cJSON_IsString(role) || role_of(role->valuestring, &r) < 0) {
-            snprintf(err, errlen, "messages[%d].role: expected one of system, developer, user, "
-                     "assistant, tool", i);
+            snprintf(err, errlen,
+                     "messages[%d].role: expected one of system, developer, user, "
+                     "assistant, tool",
+                     i);
             return -1;
         }
         snprintf(where, sizeof where, "messages[%d].content", i);
@@ -186,8 +190,7 @@ static int parse(const cJSON *root, const char *url_model, mock_req_t *req, char
             snprintf(err, errlen, "%s: required", where);
             return -1;
         }
-        if (mock_api_add_content(req, r, content, true, r == MOCK_ROLE_ASSISTANT, where, err, errlen) < 0)
-            return -1;
+        if (mock_api_add_content(req, r, content, true, r == MOCK_ROLE_ASSISTANT, where, err, errlen) < 0) return -1;
         i++;
     }
     return 0;
@@ -202,7 +205,8 @@ static void reply(const mock_call_t *call, mock_resp_t *resp)
     PUT(buf_json_str(b, call->req->model, strlen(call->req->model)));
     PUT(buf_puts(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"));
     PUT(buf_json_str(b, g->text, g->len));
-    PUT(buf_printf(b, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
+    PUT(buf_printf(b,
+                   ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
                    "\"usage\":{\"prompt_tokens\":%u,\"completion_tokens\":%u,\"total_tokens\":%llu},"
                    "\"system_fingerprint\":\"fp_llmaj_mock\"}",
                    g->truncated ? "length" : "stop", g->input_tokens, g->output_tokens,
@@ -217,9 +221,7 @@ static void error(const mock_call_t *call, mock_err_t kind, int status, const ch
     request_id(call, resp);
     char msg[512];
     switch (kind) {
-    case MOCK_ERR_INVALID:
-        error_body(resp, 400, message, "invalid_request_error", NULL);
-        return;
+    case MOCK_ERR_INVALID: error_body(resp, 400, message, "invalid_request_error", NULL); return;
     case MOCK_ERR_AUTH:
         error_body(resp, 401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key");
         return;
@@ -236,12 +238,14 @@ static void error(const mock_call_t *call, mock_err_t kind, int status, const ch
         mock_api_model_label(call->req ? call->req->model : "", model, sizeof model);
         mock_fmt_duration(wait, sizeof wait, lv->retry_after_ms);
         if (lv->by_tokens)
-            snprintf(msg, sizeof msg, "Rate limit reached for %s in organization org-llmaj-mock on "
+            snprintf(msg, sizeof msg,
+                     "Rate limit reached for %s in organization org-llmaj-mock on "
                      "tokens per min (TPM): Limit %.0f, Remaining %llu, Requested %.0f. "
-                     "Please try again in %s.", model, lv->tpm,
-                     (unsigned long long)lv->remaining_tokens, lv->cost, wait);
+                     "Please try again in %s.",
+                     model, lv->tpm, (unsigned long long)lv->remaining_tokens, lv->cost, wait);
         else
-            snprintf(msg, sizeof msg, "Rate limit reached for %s in organization org-llmaj-mock on "
+            snprintf(msg, sizeof msg,
+                     "Rate limit reached for %s in organization org-llmaj-mock on "
                      "requests per min (RPM): Limit %.0f, Remaining %llu. Please try again in %s.",
                      model, lv->rpm, (unsigned long long)lv->remaining_requests, wait);
         error_body(resp, 429, msg, lv->by_tokens ? "tokens" : "requests", "rate_limit_exceeded");
@@ -251,8 +255,7 @@ static void error(const mock_call_t *call, mock_err_t kind, int status, const ch
         return;
     }
     case MOCK_ERR_SERVER:
-        if (status == 503)
-            error_body(resp, status, "The server is overloaded or not ready yet.", "server_error", NULL);
+        if (status == 503) error_body(resp, status, "The server is overloaded or not ready yet.", "server_error", NULL);
         else
             error_body(resp, status, "The server had an error while processing your request. Sorry about that!",
                        "server_error", NULL);
@@ -261,5 +264,9 @@ static void error(const mock_call_t *call, mock_err_t kind, int status, const ch
 }
 
 const mock_api_t mock_api_openai = {
-    .name = "openai", .check = check, .parse = parse, .reply = reply, .error = error,
+    .name = "openai",
+    .check = check,
+    .parse = parse,
+    .reply = reply,
+    .error = error,
 };

@@ -12,22 +12,22 @@
 #include "mock_reply.h"
 
 typedef struct {
-    double level;     /* may be negative: debt from a request larger than the bucket */
+    double level; /* may be negative: debt from a request larger than the bucket */
     double cap;
-    double per_us;    /* refill rate */
+    double per_us; /* refill rate */
 } bucket_t;
 
 typedef struct {
-    char *key;        /* NULL: empty slot */
+    char *key; /* NULL: empty slot */
     size_t key_len;
-    int64_t last_us;  /* when the buckets were last refilled */
+    int64_t last_us; /* when the buckets were last refilled */
     bucket_t req, tok;
 } entry_t;
 
 struct mock_limits {
     pthread_mutex_t mu;
     double rpm, tpm, burst_s;
-    entry_t slots[MOCK_LIMITS_MAX_KEYS * 2];  /* open addressing, at most half full */
+    entry_t slots[MOCK_LIMITS_MAX_KEYS * 2]; /* open addressing, at most half full */
     size_t used;
     entry_t overflow;
 };
@@ -51,7 +51,10 @@ mock_limits_t *mock_limits_new(double rpm, double tpm, double burst_seconds)
 {
     if (!(rpm > 0) && !(tpm > 0)) return NULL;
     mock_limits_t *l = xcalloc(1, sizeof(*l));
-    if (pthread_mutex_init(&l->mu, NULL) != 0) { free(l); return NULL; }
+    if (pthread_mutex_init(&l->mu, NULL) != 0) {
+        free(l);
+        return NULL;
+    }
     l->rpm = rpm > 0 ? rpm : 0;
     l->tpm = tpm > 0 ? tpm : 0;
     l->burst_s = burst_seconds > 0 ? burst_seconds : 1.0;
@@ -102,14 +105,14 @@ static void refill(bucket_t *b, double dt_us)
 /* Time until the bucket holds `need`. */
 static double wait_ms(const bucket_t *b, double need)
 {
-    if (b->level + 1e-9 >= need) return 0;   /* refills are sums of floating-point steps */
+    if (b->level + 1e-9 >= need) return 0; /* refills are sums of floating-point steps */
     return (need - b->level) / b->per_us / 1000.0;
 }
 
 static uint64_t whole(double level) { return level > 0 ? (uint64_t)floor(level) : 0; }
 
-void mock_limits_take(mock_limits_t *l, const char *key, size_t key_len, int64_t now_us,
-                      double tokens, mock_limit_verdict_t *out)
+void mock_limits_take(mock_limits_t *l, const char *key, size_t key_len, int64_t now_us, double tokens,
+                      mock_limit_verdict_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->cost = tokens;
@@ -162,9 +165,15 @@ static void fmt_seconds(char *out, size_t n, double s)
 
 void mock_fmt_duration(char *out, size_t n, double ms)
 {
-    if (!(ms > 0)) { snprintf(out, n, "0s"); return; }
-    if (ms < 1000) { snprintf(out, n, "%.0fms", ceil(ms)); return; }
-    double total = ceil(ms) / 1000.0;   /* whole milliseconds, as seconds */
+    if (!(ms > 0)) {
+        snprintf(out, n, "0s");
+        return;
+    }
+    if (ms < 1000) {
+        snprintf(out, n, "%.0fms", ceil(ms));
+        return;
+    }
+    double total = ceil(ms) / 1000.0; /* whole milliseconds, as seconds */
     long long h = (long long)(total / 3600);
     total -= (double)h * 3600;
     long long m = (long long)(total / 60);

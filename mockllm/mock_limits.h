@@ -20,19 +20,19 @@
 #include <stdint.h>
 
 #define MOCK_LIMITS_MAX_KEYS 1024
-#define MOCK_LIMITS_KEY_MAX 256   /* longer keys are cut to this many bytes */
+#define MOCK_LIMITS_KEY_MAX 256 /* longer keys are cut to this many bytes */
 
 typedef struct mock_limits mock_limits_t;
 
 typedef struct {
-    bool has_requests, has_tokens;  /* which limits are configured */
-    bool limited;                   /* the request is refused */
-    bool by_tokens;                 /* refused for tokens (else for requests) */
-    double rpm, tpm;                /* the configured per-minute limits */
+    bool has_requests, has_tokens; /* which limits are configured */
+    bool limited;                  /* the request is refused */
+    bool by_tokens;                /* refused for tokens (else for requests) */
+    double rpm, tpm;               /* the configured per-minute limits */
     uint64_t remaining_requests, remaining_tokens;
-    double reset_requests_ms, reset_tokens_ms;  /* until each bucket is full again */
-    double retry_after_ms;          /* limited: until this request would be admitted */
-    double cost;                    /* tokens this request was charged (or would have been) */
+    double reset_requests_ms, reset_tokens_ms; /* until each bucket is full again */
+    double retry_after_ms;                     /* limited: until this request would be admitted */
+    double cost;                               /* tokens this request was charged (or would have been) */
 } mock_limit_verdict_t;
 
 /* rpm / tpm <= 0: that limit is off. burst_seconds <= 0 means 1. NULL when both are off. */
@@ -41,8 +41,8 @@ void mock_limits_destroy(mock_limits_t **self_p);
 
 /* Charges one request of `tokens` to `key` at monotonic time now_us, or refuses it. The key is
  * copied. With l == NULL, fills a verdict with nothing configured and nothing limited. */
-void mock_limits_take(mock_limits_t *l, const char *key, size_t key_len, int64_t now_us,
-                      double tokens, mock_limit_verdict_t *out);
+void mock_limits_take(mock_limits_t *l, const char *key, size_t key_len, int64_t now_us, double tokens,
+                      mock_limit_verdict_t *out);
 
 /* A duration as OpenAI writes it in x-ratelimit-reset-*: "12ms", "1s", "1.5s", "6m0s",
  * "1h2m3s". Non-positive durations are "0s". */

@@ -13,10 +13,10 @@
 typedef enum { T_STR, T_INT, T_U64, T_NUM, T_BOOL, T_LATENCY, T_LOGLEVEL, T_LOGFORMAT, T_QUOTE } type_t;
 
 typedef struct {
-    const char *flag;    /* without the leading "--" */
+    const char *flag; /* without the leading "--" */
     type_t type;
-    size_t off;          /* offset of the field in mock_opts_t */
-    double lo, hi;       /* range for T_INT / T_NUM */
+    size_t off;    /* offset of the field in mock_opts_t */
+    double lo, hi; /* range for T_INT / T_NUM */
 } opt_t;
 
 #define OFF(f) offsetof(mock_opts_t, f)
@@ -140,7 +140,10 @@ int mock_latency_parse(const char *s, mock_latency_t *out, char *err, size_t err
     const char *colon = strchr(s, ':');
     double a = 0, b = 0;
     if (!colon) {
-        if (strcmp(s, "0") == 0 || strcasecmp(s, "none") == 0) { *out = l; return 0; }
+        if (strcmp(s, "0") == 0 || strcasecmp(s, "none") == 0) {
+            *out = l;
+            return 0;
+        }
         if (parse_double(s, &a) == 0 && a >= 0 && a <= MOCK_LATENCY_MAX_MS) {
             l.kind = a > 0 ? MOCK_LATENCY_FIXED : MOCK_LATENCY_ZERO;
             l.a = a;
@@ -188,9 +191,11 @@ int mock_latency_parse(const char *s, mock_latency_t *out, char *err, size_t err
     *out = l;
     return 0;
 bad:
-    snprintf(err, errlen, "'%s' is not a latency: expected 0, fixed:MS, uniform:LO:HI (LO <= HI), "
+    snprintf(err, errlen,
+             "'%s' is not a latency: expected 0, fixed:MS, uniform:LO:HI (LO <= HI), "
              "normal:MEAN:SD or lognormal:MEDIAN_MS:SIGMA (median > 0, sigma <= 10), "
-             "times in ms from 0 to %.0f", s, MOCK_LATENCY_MAX_MS);
+             "times in ms from 0 to %.0f",
+             s, MOCK_LATENCY_MAX_MS);
     return -1;
 }
 
@@ -228,9 +233,15 @@ static int parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no", "off", ""};
     for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
-        if (strcasecmp(s, yes[i]) == 0) { *out = true; return 0; }
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
     for (size_t i = 0; i < sizeof no / sizeof *no; i++)
-        if (strcasecmp(s, no[i]) == 0) { *out = false; return 0; }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
     return -1;
 }
 

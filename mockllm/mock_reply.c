@@ -161,19 +161,29 @@ size_t mock_scale_parse(const char *text, size_t len, mock_scale_t *out)
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const openers[] = {
-    "In short,", "Broadly speaking,", "Put simply,", "In most cases,",
-    "To answer directly,", "As a general rule,", "From a practical point of view,", "At a high level,",
+    "In short,",
+    "Broadly speaking,",
+    "Put simply,",
+    "In most cases,",
+    "To answer directly,",
+    "As a general rule,",
+    "From a practical point of view,",
+    "At a high level,",
 };
-static const char *const topic_forms[] = { /* prefixes of the salient word */
-    "the question of ", "", "anything involving ", "a good answer about ",
+static const char *const topic_forms[] = {
+    /* prefixes of the salient word */
+    "the question of ",
+    "",
+    "anything involving ",
+    "a good answer about ",
 };
 static const char *const verbs[] = {
-    "depends mostly on", "comes down to", "is shaped by", "relies on",
+    "depends mostly on",   "comes down to",      "is shaped by",     "relies on",
     "can be explained by", "is closely tied to", "usually turns on",
 };
 static const char *const objects[] = {
-    "the context in which it is used", "a balance between cost and accuracy",
-    "how the inputs are prepared", "clear definitions and consistent measurement",
+    "the context in which it is used",  "a balance between cost and accuracy",
+    "how the inputs are prepared",      "clear definitions and consistent measurement",
     "the constraints of the situation", "a few well-understood principles",
     "the goals of the people involved", "careful attention to detail",
 };
@@ -214,9 +224,8 @@ static const char *const unscorables[] = {
 
 /* Words of requests that say what to do rather than what about. */
 static const char *const instruction_words[] = {
-    "about", "answer", "briefly", "could", "describe", "explain", "following", "please",
-    "question", "should", "summarise", "summarize", "their", "there", "these", "those",
-    "which", "would", "write",
+    "about",     "answer",    "briefly", "could", "describe", "explain", "following", "please", "question", "should",
+    "summarise", "summarize", "their",   "there", "these",    "those",   "which",     "would",  "write",
 };
 
 static bool is_instruction_word(const char *w, size_t n)
@@ -236,7 +245,10 @@ static void salient_word(const char *s, size_t n, char *out, size_t outlen)
         size_t st = i;
         while (i < n && isalpha((unsigned char)s[i])) i++;
         size_t wl = i - st;
-        if (wl >= 5 && wl <= 24 && wl > best && !is_instruction_word(s + st, wl)) { best = wl; best_at = st; }
+        if (wl >= 5 && wl <= 24 && wl > best && !is_instruction_word(s + st, wl)) {
+            best = wl;
+            best_at = st;
+        }
     }
     if (best == 0 || best + 1 > outlen) {
         snprintf(out, outlen, "this topic");
@@ -266,7 +278,10 @@ static bool mentions_any(const char *text, const mock_scale_t *sc)
 /* ---- generation ---------------------------------------------------------------------------- */
 
 /* buf_t appends below cannot fail: the buffers have no cap. */
-#define PUT(call) do { if ((call) < 0) abort(); } while (0)
+#define PUT(call)                \
+    do {                         \
+        if ((call) < 0) abort(); \
+    } while (0)
 
 static void inference_text(const mock_req_t *r, buf_t *out)
 {
@@ -279,7 +294,10 @@ static void inference_text(const mock_req_t *r, buf_t *out)
     uint64_t st = h;
     const mock_msg_t *last_user = NULL;
     for (size_t i = r->n_msgs; i-- > 0;)
-        if (r->msgs[i].role == MOCK_ROLE_USER) { last_user = &r->msgs[i]; break; }
+        if (r->msgs[i].role == MOCK_ROLE_USER) {
+            last_user = &r->msgs[i];
+            break;
+        }
     char word[32];
     if (last_user) salient_word(last_user->text, last_user->len, word, sizeof word);
     else snprintf(word, sizeof word, "this topic");
@@ -317,7 +335,10 @@ static void judge_text(const mock_scale_t *sc, uint64_t h, mock_style_t style, i
     if (style == MOCK_STYLE_UNSCORABLE) {
         for (size_t i = 0; i < COUNT(unscorables); i++) {
             size_t k = (size_t)((draw(&st) + i) % COUNT(unscorables));
-            if (!mentions_any(unscorables[k], sc)) { PUT(buf_puts(out, unscorables[k])); return; }
+            if (!mentions_any(unscorables[k], sc)) {
+                PUT(buf_puts(out, unscorables[k]));
+                return;
+            }
         }
         if (!mentions_any("?", sc)) PUT(buf_puts(out, "?"));
         return; /* every candidate names a rating: an empty reply names none */
@@ -328,9 +349,7 @@ static void judge_text(const mock_scale_t *sc, uint64_t h, mock_style_t style, i
     const char *def = sc->def[rating];
     size_t dl = sc->len[rating];
     switch (style) {
-    case MOCK_STYLE_JSON:
-        json_verdict(out, why.data, def, dl);
-        break;
+    case MOCK_STYLE_JSON: json_verdict(out, why.data, def, dl); break;
     case MOCK_STYLE_FENCED:
         PUT(buf_printf(out, "%s\n\n```json\n{\n  \"reasoning\": ", why.data));
         PUT(buf_json_str(out, why.data, why.len));
@@ -338,12 +357,8 @@ static void judge_text(const mock_scale_t *sc, uint64_t h, mock_style_t style, i
         PUT(buf_json_str(out, def, dl));
         PUT(buf_puts(out, "\n}\n```"));
         break;
-    case MOCK_STYLE_RATING_LINE:
-        PUT(buf_printf(out, "%s\n\nRating: %.*s", why.data, (int)dl, def));
-        break;
-    case MOCK_STYLE_BOLD:
-        PUT(buf_printf(out, "**Rating:** %.*s\n\n%s", (int)dl, def, why.data));
-        break;
+    case MOCK_STYLE_RATING_LINE: PUT(buf_printf(out, "%s\n\nRating: %.*s", why.data, (int)dl, def)); break;
+    case MOCK_STYLE_BOLD: PUT(buf_printf(out, "**Rating:** %.*s\n\n%s", (int)dl, def, why.data)); break;
     case MOCK_STYLE_CASE: {
         bool has_lower = false;
         for (size_t i = 0; i < dl; i++) has_lower |= islower((unsigned char)def[i]) != 0;
@@ -362,8 +377,7 @@ static void judge_text(const mock_scale_t *sc, uint64_t h, mock_style_t style, i
         free(alt);
         break;
     }
-    default:
-        abort(); /* programmer error: no other style carries a rating */
+    default: abort(); /* programmer error: no other style carries a rating */
     }
     buf_free(&why);
 }
@@ -388,7 +402,7 @@ uint64_t mock_judged_hash(const char *text, size_t len)
         size_t j = i;
         while (j < len && is_hex_lower(text[j])) j++;
         if (j > i) {
-            if (j - i != 32) h = mock_hash(text + i, j - i, h);   /* a 32-digit run is a tag id */
+            if (j - i != 32) h = mock_hash(text + i, j - i, h); /* a 32-digit run is a tag id */
             i = j;
             continue;
         }
@@ -451,8 +465,7 @@ void mock_reply_generate_with(const mock_req_t *r, const mock_reply_opts_t *o, m
         if (m->role == MOCK_ROLE_ASSISTANT) has_assistant = true;
         if (m->role != MOCK_ROLE_USER) continue;
         if (sc.n == 0) mock_scale_parse(m->text, m->len, &sc);
-        if (sc.n > 0 && memmem(m->text, m->len, MOCK_JUDGE_MARKER, strlen(MOCK_JUDGE_MARKER)))
-            judged = m;
+        if (sc.n > 0 && memmem(m->text, m->len, MOCK_JUDGE_MARKER, strlen(MOCK_JUDGE_MARKER))) judged = m;
     }
 
     buf_t text;

@@ -31,35 +31,35 @@
 #include <stdint.h>
 
 #define MOCK_JUDGE_MARKER "Choose exactly one rating from this scale:"
-#define MOCK_SCALE_MAX 64          /* definitions beyond this are ignored */
-#define MOCK_DEFINITION_MAX 200    /* longer "- ..." lines are not taken as definitions */
+#define MOCK_SCALE_MAX 64       /* definitions beyond this are ignored */
+#define MOCK_DEFINITION_MAX 200 /* longer "- ..." lines are not taken as definitions */
 
 typedef enum { MOCK_ROLE_SYSTEM = 0, MOCK_ROLE_USER, MOCK_ROLE_ASSISTANT } mock_role_t;
 
 typedef struct {
     mock_role_t role;
-    const char *text;   /* not NUL-terminated in general; borrowed or owned (see mock_req_t) */
+    const char *text; /* not NUL-terminated in general; borrowed or owned (see mock_req_t) */
     size_t len;
 } mock_msg_t;
 
 /* A parsed request. Texts either point into the caller's parsed JSON (borrowed: it must outlive
  * the request) or are owned by the request (mock_req_add_owned). */
 typedef struct {
-    const char *model;   /* borrowed; never NULL after a successful parse */
-    mock_msg_t *msgs;    /* system messages included, in order */
+    const char *model; /* borrowed; never NULL after a successful parse */
+    mock_msg_t *msgs;  /* system messages included, in order */
     size_t n_msgs, cap_msgs;
-    long max_tokens;     /* output bound; 0 = not given */
-    bool structured;     /* asks for a JSON object (response_format json_schema, a forced tool) */
-    const char *tool;    /* structured: the schema's or tool's name (borrowed) */
-    bool aside_ok;       /* the dialect can carry text beside a structured object */
-    int shape;           /* dialect-specific form of the request, for its reply (SageMaker: 0 the
+    long max_tokens;  /* output bound; 0 = not given */
+    bool structured;  /* asks for a JSON object (response_format json_schema, a forced tool) */
+    const char *tool; /* structured: the schema's or tool's name (borrowed) */
+    bool aside_ok;    /* the dialect can carry text beside a structured object */
+    int shape;        /* dialect-specific form of the request, for its reply (SageMaker: 0 the
                             messages API, 1 TGI's {"inputs", "parameters"}) */
-    char **owned;        /* texts this request frees */
+    char **owned;     /* texts this request frees */
     size_t n_owned, cap_owned;
 } mock_req_t;
 
 void mock_req_init(mock_req_t *r);
-void mock_req_free(mock_req_t *r);   /* frees owned texts and the arrays; r can be re-inited */
+void mock_req_free(mock_req_t *r); /* frees owned texts and the arrays; r can be re-inited */
 void mock_req_add(mock_req_t *r, mock_role_t role, const char *text, size_t len); /* borrows */
 void mock_req_add_owned(mock_req_t *r, mock_role_t role, char *text, size_t len); /* takes text */
 
@@ -67,13 +67,13 @@ typedef enum { MOCK_KIND_INFERENCE = 0, MOCK_KIND_JUDGE, MOCK_KIND_REASK } mock_
 
 /* How a verdict is written. Inference replies are MOCK_STYLE_PROSE. */
 typedef enum {
-    MOCK_STYLE_JSON = 0,     /* a bare {"reasoning": "...", "rating": "X"} */
-    MOCK_STYLE_FENCED,       /* prose, then a ```json fenced object */
-    MOCK_STYLE_RATING_LINE,  /* prose, then a last line "Rating: X" */
-    MOCK_STYLE_BOLD,         /* "**Rating:** X" first, explanation after it */
-    MOCK_STYLE_CASE,         /* JSON whose rating is in another case, padded with spaces */
-    MOCK_STYLE_UNSCORABLE,   /* names no rating of the scale at all */
-    MOCK_STYLE_PROSE,        /* inference text */
+    MOCK_STYLE_JSON = 0,    /* a bare {"reasoning": "...", "rating": "X"} */
+    MOCK_STYLE_FENCED,      /* prose, then a ```json fenced object */
+    MOCK_STYLE_RATING_LINE, /* prose, then a last line "Rating: X" */
+    MOCK_STYLE_BOLD,        /* "**Rating:** X" first, explanation after it */
+    MOCK_STYLE_CASE,        /* JSON whose rating is in another case, padded with spaces */
+    MOCK_STYLE_UNSCORABLE,  /* names no rating of the scale at all */
+    MOCK_STYLE_PROSE,       /* inference text */
 } mock_style_t;
 #define MOCK_STYLE_VERDICTS 5 /* the first five styles are the rated ones */
 
@@ -82,15 +82,15 @@ const char *mock_style_name(mock_style_t s);
 typedef struct {
     mock_kind_t kind;
     mock_style_t style;
-    int rating;              /* index into the scale; -1 for inference and unscorable replies */
-    char *text;              /* caller frees with mock_gen_free; structured: the object's JSON */
+    int rating; /* index into the scale; -1 for inference and unscorable replies */
+    char *text; /* caller frees with mock_gen_free; structured: the object's JSON */
     size_t len;
-    bool structured;         /* text is the structured object the request asked for */
-    char *aside;             /* structured: text beside the object (a quote), or NULL */
+    bool structured; /* text is the structured object the request asked for */
+    char *aside;     /* structured: text beside the object (a quote), or NULL */
     size_t aside_len;
-    bool quoted;             /* the reply quotes the judged response */
+    bool quoted; /* the reply quotes the judged response */
     uint32_t input_tokens, output_tokens;
-    bool truncated;          /* cut to max_tokens: a length stop */
+    bool truncated; /* cut to max_tokens: a length stop */
 } mock_gen_t;
 
 /* The token estimate used for usage and rate limits: ceil(bytes / 4). */
@@ -110,13 +110,13 @@ typedef struct {
 size_t mock_scale_parse(const char *text, size_t len, mock_scale_t *out);
 
 typedef enum {
-    MOCK_QUOTE_NEVER = 0,    /* the default */
-    MOCK_QUOTE_FIRST,        /* first-turn judge replies quote the judged response; re-asks do not */
-    MOCK_QUOTE_ALWAYS,       /* re-asks too */
+    MOCK_QUOTE_NEVER = 0, /* the default */
+    MOCK_QUOTE_FIRST,     /* first-turn judge replies quote the judged response; re-asks do not */
+    MOCK_QUOTE_ALWAYS,    /* re-asks too */
 } mock_quote_t;
 
 typedef struct {
-    double unscorable_rate;  /* [0,1]: the fraction of first-turn judge calls (by hash of the
+    double unscorable_rate; /* [0,1]: the fraction of first-turn judge calls (by hash of the
                                 judged text) whose reply names no rating */
     mock_quote_t quote;
 } mock_reply_opts_t;

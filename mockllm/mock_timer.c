@@ -12,11 +12,11 @@
 #include "loop.h"
 #include "mem.h"
 
-#define FIRE_BATCH 256   /* items fired per unlock: bounds the time the heap lock is free */
+#define FIRE_BATCH 256 /* items fired per unlock: bounds the time the heap lock is free */
 
 typedef struct {
     int64_t due_us;
-    uint64_t seq;        /* insertion order breaks ties, so equal due times fire in order */
+    uint64_t seq; /* insertion order breaks ties, so equal due times fire in order */
     void *item;
 } slot_t;
 
@@ -27,8 +27,8 @@ struct mock_timer {
     slot_t *heap;
     size_t n, cap;
     uint64_t seq;
-    bool stopping;       /* set once; add refuses items from then on */
-    bool joined;         /* the thread has been joined (by mock_timer_stop) */
+    bool stopping; /* set once; add refuses items from then on */
+    bool joined;   /* the thread has been joined (by mock_timer_stop) */
     mock_timer_fire_cb fire;
     void *arg;
 };

@@ -149,8 +149,8 @@ int frame_read(void *sock, bool routed, frame_in_t *in, char *err, size_t errlen
         }
     }
     char why[256];
-    if (wire_hdr_decode(zmq_msg_data(&m->frames[first]), zmq_msg_size(&m->frames[first]), &in->h, why,
-                        sizeof why) < 0) {
+    if (wire_hdr_decode(zmq_msg_data(&m->frames[first]), zmq_msg_size(&m->frames[first]), &in->h, why, sizeof why) <
+        0) {
         snprintf(err, errlen, "a malformed message: %s", why);
         frame_in_close(in);
         return -2;

@@ -28,7 +28,7 @@ int frame_send(void *sock, const void *ident, size_t ident_len, const wire_hdr_t
 #define FRAME_MAX_PARTS 4
 typedef struct {
     zmq_msg_t frames[FRAME_MAX_PARTS];
-    int n;           /* frames kept; extra frames are discarded and counted in `dropped` */
+    int n; /* frames kept; extra frames are discarded and counted in `dropped` */
     int dropped;
 } frame_msg_t;
 
@@ -41,10 +41,10 @@ void frame_msg_close(frame_msg_t *m);
 #define FRAME_MAX_IDENT 255
 typedef struct {
     frame_msg_t raw;
-    const void *ident;          /* ROUTER: the sender's routing id (1..FRAME_MAX_IDENT bytes); else NULL */
+    const void *ident; /* ROUTER: the sender's routing id (1..FRAME_MAX_IDENT bytes); else NULL */
     size_t ident_len;
     wire_hdr_t h;
-    const void *payload;        /* the second (payload) frame, or NULL when there is none */
+    const void *payload; /* the second (payload) frame, or NULL when there is none */
     size_t payload_len;
 } frame_in_t;
 
@@ -53,8 +53,7 @@ typedef struct {
  * it with frame_in_close), 0 when nothing is waiting, -1 on a socket error (errno), or -2 when a
  * message came that is not a protocol v1 message (too few or too many frames, a bad identity, a
  * header that does not decode): it is dropped and err says why. */
-int frame_read(void *sock, bool routed, frame_in_t *in, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+int frame_read(void *sock, bool routed, frame_in_t *in, char *err, size_t errlen) __attribute__((warn_unused_result));
 void frame_in_close(frame_in_t *in);
 /* The ZAP user id the sender's connection was given (on a CURVE broker: the sender's public key
  * in Z85), or NULL when its connection has none. Valid until frame_in_close. */

@@ -34,8 +34,7 @@
 
 /* Inserts the formatted text in front of the NUL-terminated message in buf[size], truncating
  * the tail if it no longer fits. Used to build field paths from the leaf outwards. */
-__attribute__((format(printf, 3, 0))) static void mpack_vprepend(char *buf, size_t size, const char *fmt,
-                                                           va_list ap)
+__attribute__((format(printf, 3, 0))) static void mpack_vprepend(char *buf, size_t size, const char *fmt, va_list ap)
 {
     if (!buf || size == 0) return;
     char seg[192];
@@ -82,8 +81,7 @@ void mpack_w_init(mpack_w_t *w, buf_t *b)
     w->why[0] = '\0';
 }
 
-__attribute__((format(printf, 3, 4))) int mpack_w_limit(mpack_w_t *w, const char *key, const char *fmt,
-                                                          ...)
+__attribute__((format(printf, 3, 4))) int mpack_w_limit(mpack_w_t *w, const char *key, const char *fmt, ...)
 {
     if (w->failed) return -1;
     w->failed = MPACK_W_LIMIT;
@@ -179,7 +177,7 @@ void mpack_w_str(mpack_w_t *w, const char *s, size_t n)
     } else if (n <= 0xffffffffu) {
         mpack_w_be(w, 0xdb, n, 4);
     } else {
-        mpack_w_raw(w, s, n);   /* over WIRE_MAX_MSG: fails with the message limit, copies nothing */
+        mpack_w_raw(w, s, n); /* over WIRE_MAX_MSG: fails with the message limit, copies nothing */
         return;
     }
     mpack_w_raw(w, s, n);
@@ -239,10 +237,10 @@ int mpack_w_kstr(mpack_w_t *w, const char *k, const char *s, size_t cap, bool re
 /* One token: what mpack_r_tok read. */
 typedef struct {
     mpack_kind_t k;
-    uint64_t u;          /* UINT value; BOOL 0/1; STR/BIN/EXT length; ARRAY/MAP count */
-    int64_t i;           /* NEG */
-    double d;            /* FLOAT */
-    const uint8_t *s;    /* STR/BIN/EXT data (inside the frame) */
+    uint64_t u;       /* UINT value; BOOL 0/1; STR/BIN/EXT length; ARRAY/MAP count */
+    int64_t i;        /* NEG */
+    double d;         /* FLOAT */
+    const uint8_t *s; /* STR/BIN/EXT data (inside the frame) */
 } mpack_tok_t;
 
 static const char *mpack_kind_name(mpack_kind_t k)
@@ -313,7 +311,7 @@ static int mpack_r_data(mpack_r_t *r, mpack_tok_t *t, size_t extra)
     size_t left = mpack_r_left(r);
     if (left < extra || t->u > left - extra)
         return mpack_r_fail(r, "%s of %llu bytes but only %zu bytes left", mpack_kind_name(t->k),
-                       (unsigned long long)t->u, left < extra ? 0 : left - extra);
+                            (unsigned long long)t->u, left < extra ? 0 : left - extra);
     t->s = r->p + extra;
     r->p += extra + t->u;
     return 0;
@@ -324,7 +322,7 @@ static int mpack_r_count(mpack_r_t *r, mpack_tok_t *t)
     size_t left = mpack_r_left(r);
     if (t->k == MPACK_ARRAY ? t->u > left : t->u > left / 2)
         return mpack_r_fail(r, "%s of %llu %s but only %zu bytes left", t->k == MPACK_ARRAY ? "array" : "map",
-                       (unsigned long long)t->u, t->k == MPACK_ARRAY ? "elements" : "entries", left);
+                            (unsigned long long)t->u, t->k == MPACK_ARRAY ? "elements" : "entries", left);
     return 0;
 }
 
@@ -358,12 +356,20 @@ static int mpack_r_tok(mpack_r_t *r, mpack_tok_t *t)
     }
     switch (c) {
     case 0xc0: t->k = MPACK_NIL; return 0;
-    case 0xc2: case 0xc3: t->k = MPACK_BOOL; t->u = c == 0xc3; return 0;
-    case 0xc4: case 0xc5: case 0xc6:
+    case 0xc2:
+    case 0xc3:
+        t->k = MPACK_BOOL;
+        t->u = c == 0xc3;
+        return 0;
+    case 0xc4:
+    case 0xc5:
+    case 0xc6:
         if (mpack_r_be(r, 1u << (c - 0xc4), &t->u) < 0) return -1;
         t->k = MPACK_BIN;
         return mpack_r_data(r, t, 0);
-    case 0xc7: case 0xc8: case 0xc9:
+    case 0xc7:
+    case 0xc8:
+    case 0xc9:
         if (mpack_r_be(r, 1u << (c - 0xc7), &t->u) < 0) return -1;
         t->k = MPACK_EXT;
         return mpack_r_data(r, t, 1);
@@ -381,11 +387,17 @@ static int mpack_r_tok(mpack_r_t *r, mpack_tok_t *t)
         t->k = MPACK_FLOAT;
         memcpy(&t->d, &v, sizeof t->d);
         return 0;
-    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf:
         if (mpack_r_be(r, 1u << (c - 0xcc), &t->u) < 0) return -1;
         t->k = MPACK_UINT;
         return 0;
-    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: {
         unsigned bytes = 1u << (c - 0xd0);
         if (mpack_r_be(r, bytes, &v) < 0) return -1;
         int64_t x;
@@ -402,24 +414,31 @@ static int mpack_r_tok(mpack_r_t *r, mpack_tok_t *t)
         }
         return 0;
     }
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8:
         t->k = MPACK_EXT;
         t->u = 1u << (c - 0xd4);
         return mpack_r_data(r, t, 1);
-    case 0xd9: case 0xda: case 0xdb:
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
         if (mpack_r_be(r, 1u << (c - 0xd9), &t->u) < 0) return -1;
         t->k = MPACK_STR;
         return mpack_r_data(r, t, 0);
-    case 0xdc: case 0xdd:
+    case 0xdc:
+    case 0xdd:
         if (mpack_r_be(r, c == 0xdc ? 2 : 4, &t->u) < 0) return -1;
         t->k = MPACK_ARRAY;
         return mpack_r_count(r, t);
-    case 0xde: case 0xdf:
+    case 0xde:
+    case 0xdf:
         if (mpack_r_be(r, c == 0xde ? 2 : 4, &t->u) < 0) return -1;
         t->k = MPACK_MAP;
         return mpack_r_count(r, t);
-    default:
-        return mpack_r_fail(r, "invalid MessagePack byte 0x%02x", c);
+    default: return mpack_r_fail(r, "invalid MessagePack byte 0x%02x", c);
     }
 }
 
@@ -475,8 +494,7 @@ int mpack_r_uint(mpack_r_t *r, uint64_t max, uint64_t *out)
     if (t.k == MPACK_NEG) return mpack_r_fail(r, "negative value %lld", (long long)t.i);
     if (t.k != MPACK_UINT) return mpack_r_fail(r, "expected an unsigned integer, got %s", mpack_kind_name(t.k));
     if (t.u > max)
-        return mpack_r_fail(r, "%llu exceeds the maximum %llu", (unsigned long long)t.u,
-                       (unsigned long long)max);
+        return mpack_r_fail(r, "%llu exceeds the maximum %llu", (unsigned long long)t.u, (unsigned long long)max);
     *out = t.u;
     return 0;
 }
@@ -518,8 +536,7 @@ static int mpack_r_strtok(mpack_r_t *r, size_t cap, mpack_tok_t *t)
 {
     if (mpack_r_expect(r, t, MPACK_STR) < 0) return -1;
     if (t->u > cap)
-        return mpack_r_fail(r, "string of %llu bytes exceeds the limit of %zu bytes",
-                       (unsigned long long)t->u, cap);
+        return mpack_r_fail(r, "string of %llu bytes exceeds the limit of %zu bytes", (unsigned long long)t->u, cap);
     const uint8_t *nul = memchr(t->s, 0, t->u);
     if (nul) return mpack_r_fail(r, "string holds a NUL byte at offset %zu", (size_t)(nul - t->s));
     return 0;
@@ -555,8 +572,7 @@ int mpack_r_end(mpack_r_t *r)
  * known key with a non-nil value; skips unknown keys; rejects a repeated key. *present gets a bit
  * per key given a non-nil value. On failure the path names the key. */
 
-int mpack_r_object(mpack_r_t *r, const char *const *keys, int nkeys, mpack_field_fn field, void *obj,
-                     uint32_t *present)
+int mpack_r_object(mpack_r_t *r, const char *const *keys, int nkeys, mpack_field_fn field, void *obj, uint32_t *present)
 {
     uint64_t n = 0;
     if (mpack_r_enter(r, MPACK_MAP, &n) < 0) return -1;
@@ -565,13 +581,13 @@ int mpack_r_object(mpack_r_t *r, const char *const *keys, int nkeys, mpack_field
     for (uint64_t i = 0; i < n; i++) {
         mpack_tok_t kt;
         if (mpack_r_tok(r, &kt) < 0) return -1;
-        if (kt.k != MPACK_STR) return mpack_r_fail(r, "map key %llu is %s, not a string", (unsigned long long)i,
-                                          mpack_kind_name(kt.k));
+        if (kt.k != MPACK_STR)
+            return mpack_r_fail(r, "map key %llu is %s, not a string", (unsigned long long)i, mpack_kind_name(kt.k));
         char shown[MPACK_MAX_KEY + 1];
         if (kt.u > MPACK_MAX_KEY) {
             mpack_key_display(shown, sizeof shown, (const char *)kt.s, MPACK_MAX_KEY);
             return mpack_r_fail(r, "map key \"%s...\" of %llu bytes exceeds the limit of %d bytes", shown,
-                           (unsigned long long)kt.u, MPACK_MAX_KEY);
+                                (unsigned long long)kt.u, MPACK_MAX_KEY);
         }
         int k = -1;
         for (int j = 0; j < nkeys && k < 0; j++)
@@ -604,7 +620,7 @@ int mpack_r_required(mpack_r_t *r, const char *const *keys, int nkeys, uint32_t 
 
 int mpack_r_frame(mpack_r_t *r, size_t len)
 {
-    if (len > WIRE_MAX_MSG) return mpack_r_fail(r, "frame of %zu bytes exceeds the limit of %u bytes", len,
-                                           WIRE_MAX_MSG);
+    if (len > WIRE_MAX_MSG)
+        return mpack_r_fail(r, "frame of %zu bytes exceeds the limit of %u bytes", len, WIRE_MAX_MSG);
     return 0;
 }

@@ -24,9 +24,9 @@ enum { MPACK_W_OK = 0, MPACK_W_ROOM, MPACK_W_LIMIT };
 
 typedef struct {
     buf_t *b;
-    size_t start;    /* b->len when the message began: failure truncates back to it */
-    int failed;      /* MPACK_W_ROOM: b's cap; MPACK_W_LIMIT: a field or the message broke a wire limit */
-    char why[256];   /* MPACK_W_LIMIT: field path and problem */
+    size_t start;  /* b->len when the message began: failure truncates back to it */
+    int failed;    /* MPACK_W_ROOM: b's cap; MPACK_W_LIMIT: a field or the message broke a wire limit */
+    char why[256]; /* MPACK_W_LIMIT: field path and problem */
 } mpack_w_t;
 
 /* Starts a message at the end of b; every put is a no-op once the packer failed. */
@@ -48,17 +48,27 @@ void mpack_w_kbool(mpack_w_t *w, const char *k, bool v);
 /* A finite double (flags MPACK_DBL_*) under key k; -1 (a limit) otherwise. */
 int mpack_w_kdouble(mpack_w_t *w, const char *k, double v, int flags) __attribute__((warn_unused_result));
 /* Key and string of at most cap bytes; a NULL string packs nothing unless it is required. */
-int mpack_w_kstr(mpack_w_t *w, const char *k, const char *s, size_t cap, bool required) __attribute__((warn_unused_result));
+int mpack_w_kstr(mpack_w_t *w, const char *k, const char *s, size_t cap, bool required)
+    __attribute__((warn_unused_result));
 
 /* ---- reader ---- */
 
 typedef enum {
-    MPACK_NIL, MPACK_BOOL, MPACK_UINT, MPACK_NEG, MPACK_FLOAT, MPACK_STR, MPACK_BIN, MPACK_ARRAY, MPACK_MAP, MPACK_EXT
+    MPACK_NIL,
+    MPACK_BOOL,
+    MPACK_UINT,
+    MPACK_NEG,
+    MPACK_FLOAT,
+    MPACK_STR,
+    MPACK_BIN,
+    MPACK_ARRAY,
+    MPACK_MAP,
+    MPACK_EXT
 } mpack_kind_t;
 
 typedef struct {
     const uint8_t *p, *end;
-    unsigned depth;      /* containers entered */
+    unsigned depth; /* containers entered */
     char *err;
     size_t errlen;
 } mpack_r_t;
@@ -89,9 +99,11 @@ int mpack_r_str_into(mpack_r_t *r, char *dst, size_t size) __attribute__((warn_u
  * with a non-nil value; unknown keys skipped; a repeated key refused. *present gets a bit per key
  * given a non-nil value. On failure the path names the key. */
 typedef int (*mpack_field_fn)(mpack_r_t *r, int k, void *obj);
-int mpack_r_object(mpack_r_t *r, const char *const *keys, int nkeys, mpack_field_fn field, void *obj, uint32_t *present) __attribute__((warn_unused_result));
+int mpack_r_object(mpack_r_t *r, const char *const *keys, int nkeys, mpack_field_fn field, void *obj, uint32_t *present)
+    __attribute__((warn_unused_result));
 /* Fails naming the first required key (bit set in `required`) missing from `present`. */
-int mpack_r_required(mpack_r_t *r, const char *const *keys, int nkeys, uint32_t required, uint32_t present) __attribute__((warn_unused_result));
+int mpack_r_required(mpack_r_t *r, const char *const *keys, int nkeys, uint32_t required, uint32_t present)
+    __attribute__((warn_unused_result));
 /* A map key made printable for messages (keys of unknown fields are peer-chosen bytes). */
 void mpack_key_display(char *dst, size_t size, const char *k, size_t n);
 

@@ -12,7 +12,7 @@
 #include "lograte.h"
 #include "mem.h"
 
-#define DRAIN_BUDGET 4096   /* messages read per pump */
+#define DRAIN_BUDGET 4096 /* messages read per pump */
 
 typedef struct outmsg {
     wire_hdr_t h;
@@ -28,16 +28,16 @@ struct peer {
     outmsg_t *out_head, *out_tail;
     size_t out_n;
     char broker_id[WIRE_MAX_ID];
-    int64_t broker_seen;      /* last message of any kind from the broker */
-    bool up;                  /* welcomed in this session */
-    bool ever_up;             /* some session of this peer was welcomed */
+    int64_t broker_seen; /* last message of any kind from the broker */
+    bool up;             /* welcomed in this session */
+    bool ever_up;        /* some session of this peer was welcomed */
     uint32_t workers;
     uint64_t reconnects;
     uint64_t timer;
-    int64_t down_since;       /* loop_now_ms when the last session ended (or the peer was made) */
-    curve_keys_t curve;       /* valid when has_curve */
+    int64_t down_since; /* loop_now_ms when the last session ended (or the peer was made) */
+    curve_keys_t curve; /* valid when has_curve */
     bool has_curve;
-    lograte_t lr_drop;        /* malformed frames from the broker (a flood logs a count) */
+    lograte_t lr_drop; /* malformed frames from the broker (a flood logs a count) */
 };
 
 /* ---- the outbox ---- */
@@ -67,7 +67,8 @@ static void out_flush(peer_t *p)
     while (p->out_head) {
         outmsg_t *m = p->out_head;
         if (frame_send(p->sock, NULL, 0, &m->h, m->payload, m->len) < 0) {
-            if (errno != EAGAIN) log_warn("%s: send %s failed: %s", p->name, wire_type_name(m->h.type), zmq_strerror(errno));
+            if (errno != EAGAIN)
+                log_warn("%s: send %s failed: %s", p->name, wire_type_name(m->h.type), zmq_strerror(errno));
             return;
         }
         p->out_head = m->next;
@@ -141,8 +142,8 @@ static int open_socket(peer_t *p, char *err, size_t errlen)
         p->sock = NULL;
     }
     p->sock = zmq_socket(p->o.zmq_ctx, ZMQ_DEALER);
-    if (!p->sock || frame_setup(p->sock, ZMQ_DEALER) < 0 || (p->has_curve && frame_setup_curve(p->sock, &p->curve) < 0) ||
-        zmq_connect(p->sock, p->endpoint) < 0) {
+    if (!p->sock || frame_setup(p->sock, ZMQ_DEALER) < 0 ||
+        (p->has_curve && frame_setup_curve(p->sock, &p->curve) < 0) || zmq_connect(p->sock, p->endpoint) < 0) {
         snprintf(err, errlen, "cannot connect to the broker at %s: %s", p->endpoint, zmq_strerror(errno));
         return -1;
     }
@@ -213,7 +214,7 @@ static int drain(peer_t *p)
         void *sock = p->sock;
         handle(p, &in.h, in.payload, in.payload_len);
         frame_in_close(&in);
-        if (p->sock != sock) break;   /* the session changed: the old socket is gone */
+        if (p->sock != sock) break; /* the session changed: the old socket is gone */
     }
     return frame_readable(p->sock);
 }
@@ -235,10 +236,10 @@ static void tick(loop_t *loop, uint64_t id, void *arg)
     if (silent > (int64_t)p->o.heartbeat_ms * p->o.dead_after) {
         if (!p->up && !p->broker_id[0])
             log_warn("%s: no answer from the broker at %s for %.1f s (is it running, and is the address right?%s): "
-                     "trying again", p->name, p->endpoint, silent / 1000.0,
+                     "trying again",
+                     p->name, p->endpoint, silent / 1000.0,
                      p->has_curve ? " Is the broker key right, and our public key in its --curve-clients folder?" : "");
-        else
-            log_warn("%s: the broker is silent: reconnecting", p->name);
+        else log_warn("%s: the broker is silent: reconnecting", p->name);
         reconnect(p, "the broker is silent");
     } else {
         wire_hdr_t h = {.type = WIRE_HEARTBEAT, .n = p->o.heartbeat_n ? p->o.heartbeat_n(p->o.arg) : 0};
@@ -277,7 +278,7 @@ peer_t *peer_new(const peer_opts_t *o, char *err, size_t errlen)
 
 void peer_bye(peer_t *p)
 {
-    out_flush(p);   /* what can still go (a CANCEL, the last results) goes first */
+    out_flush(p); /* what can still go (a CANCEL, the last results) goes first */
     out_drop(p, true);
     if (p->up) p->down_since = loop_now_ms();
     p->up = false;

@@ -39,20 +39,20 @@ typedef struct peer peer_t;
 typedef enum { PEER_UP = 1, PEER_DOWN } peer_event_t;
 
 typedef struct {
-    const char *endpoint;     /* the broker: "tcp://host:5555", "inproc://..." */
-    void *zmq_ctx;            /* borrowed; must outlive the peer */
-    loop_t *loop;             /* the caller's loop; the peer adds its fd and a heartbeat timer */
-    const char *role;         /* "worker" | "scheduler" */
-    const char *name;         /* shown in the broker's logs */
-    int heartbeat_ms;         /* >= 10 */
-    int dead_after;           /* >= 2 */
+    const char *endpoint; /* the broker: "tcp://host:5555", "inproc://..." */
+    void *zmq_ctx;        /* borrowed; must outlive the peer */
+    loop_t *loop;         /* the caller's loop; the peer adds its fd and a heartbeat timer */
+    const char *role;     /* "worker" | "scheduler" */
+    const char *name;     /* shown in the broker's logs */
+    int heartbeat_ms;     /* >= 10 */
+    int dead_after;       /* >= 2 */
     /* Messages of the role's business (not WELCOME, HEARTBEAT or BYE). `payload` is NULL when the
      * message has none; both are valid during the call. */
     void (*on_message)(const wire_hdr_t *h, const void *payload, size_t len, void *arg);
     /* Session up (h is the WELCOME: h->n workers alive) or down (h NULL; `why` says why). */
     void (*on_session)(peer_event_t ev, bool again, const wire_hdr_t *h, const char *why, void *arg);
-    uint32_t (*hello_credit)(void *arg);   /* HELLO's credit; NULL = 0 */
-    uint32_t (*heartbeat_n)(void *arg);    /* HEARTBEAT's figure; NULL = 0 */
+    uint32_t (*hello_credit)(void *arg); /* HELLO's credit; NULL = 0 */
+    uint32_t (*heartbeat_n)(void *arg);  /* HEARTBEAT's figure; NULL = 0 */
     void *arg;
     /* CURVE between hosts: this peer's key pair and the broker's public key (copied; the copy is
      * wiped at peer_destroy). NULL = plaintext (inproc, loopback). */
@@ -79,14 +79,14 @@ int peer_pump(peer_t *p);
 #define PEER_BYE_LINGER_MS 2000
 void peer_bye(peer_t *p);
 
-bool peer_up(const peer_t *p);                /* welcomed, and the session not since ended */
-uint32_t peer_workers(const peer_t *p);       /* workers alive, as the broker last said */
-const char *peer_broker_id(const peer_t *p);  /* the broker instance of this session, or "" */
-size_t peer_outbox(const peer_t *p);          /* messages waiting to be sent */
-uint64_t peer_reconnects(const peer_t *p);    /* sessions ended so far */
+bool peer_up(const peer_t *p);               /* welcomed, and the session not since ended */
+uint32_t peer_workers(const peer_t *p);      /* workers alive, as the broker last said */
+const char *peer_broker_id(const peer_t *p); /* the broker instance of this session, or "" */
+size_t peer_outbox(const peer_t *p);         /* messages waiting to be sent */
+uint64_t peer_reconnects(const peer_t *p);   /* sessions ended so far */
 /* Milliseconds since the session was last up (since peer_new when it never was); 0 while up. */
 int64_t peer_down_ms(const peer_t *p);
-bool peer_ever_up(const peer_t *p);           /* some session of this peer was welcomed */
-const char *peer_endpoint(const peer_t *p);   /* the broker's address, as given */
+bool peer_ever_up(const peer_t *p);         /* some session of this peer was welcomed */
+const char *peer_endpoint(const peer_t *p); /* the broker's address, as given */
 
 #endif

@@ -47,7 +47,7 @@ void shard_pace_observe(shard_pace_t *p, int64_t silence_ms, int64_t now_ms)
         p->slow_ms = silence_ms;
         p->at_ms = now_ms;
     } else if (now_ms - p->at_ms >= SHARD_PACE_HALFLIFE_MS) {
-        p->slow_ms = cur;   /* keep the halvings already due, so they are not applied twice */
+        p->slow_ms = cur; /* keep the halvings already due, so they are not applied twice */
         p->at_ms = now_ms - (now_ms - p->at_ms) % SHARD_PACE_HALFLIFE_MS;
     }
     if (now_ms > p->last_progress_ms) p->last_progress_ms = now_ms;
@@ -84,8 +84,10 @@ int64_t shard_quarantine_ms(uint32_t n)
 
 uint32_t shard_lease_ceiling_s(int inference_budget_s, int judge_budget_s, int request_timeout_s)
 {
-    int64_t one_inf = (int64_t)(inference_budget_s > 0 ? inference_budget_s : 0) + (request_timeout_s > 0 ? request_timeout_s : 0);
-    int64_t one_judge = (int64_t)(judge_budget_s > 0 ? judge_budget_s : 0) + (request_timeout_s > 0 ? request_timeout_s : 0);
+    int64_t one_inf = (int64_t)(inference_budget_s > 0 ? inference_budget_s : 0) +
+                      (request_timeout_s > 0 ? request_timeout_s : 0);
+    int64_t one_judge = (int64_t)(judge_budget_s > 0 ? judge_budget_s : 0) +
+                        (request_timeout_s > 0 ? request_timeout_s : 0);
     int64_t s = one_inf + 2 * one_judge + 60;
     return s > UINT32_MAX / 1000 ? UINT32_MAX / 1000 : (uint32_t)s;
 }

@@ -87,53 +87,53 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SHARD_MAX_SUBMITS 5         /* scheduler: SUBMITs that may end incomplete before giving up */
-#define SHARD_WINDOW_DEFAULT 64     /* scheduler: shards of a job in flight at most */
-#define SHARD_HOLD_DEFAULT 8        /* worker: shards a thread holds at most (max_shards) */
-#define SHARD_CREDIT_MAX 100000u    /* broker: a worker's credit (shards asked for) is capped here */
-#define SHARD_LEASE_FLOOR_MS 30000  /* broker: the least deadline of a lease (--lease-floor-ms) */
-#define SHARD_LEASE_MAX_S 1860      /* broker: a lease's ceiling when the SUBMIT gives none */
-#define SHARD_PACE_K 4              /* broker: a lease may be this many times slower than the job's pace */
+#define SHARD_MAX_SUBMITS 5             /* scheduler: SUBMITs that may end incomplete before giving up */
+#define SHARD_WINDOW_DEFAULT 64         /* scheduler: shards of a job in flight at most */
+#define SHARD_HOLD_DEFAULT 8            /* worker: shards a thread holds at most (max_shards) */
+#define SHARD_CREDIT_MAX 100000u        /* broker: a worker's credit (shards asked for) is capped here */
+#define SHARD_LEASE_FLOOR_MS 30000      /* broker: the least deadline of a lease (--lease-floor-ms) */
+#define SHARD_LEASE_MAX_S 1860          /* broker: a lease's ceiling when the SUBMIT gives none */
+#define SHARD_PACE_K 4                  /* broker: a lease may be this many times slower than the job's pace */
 #define SHARD_PACE_HALFLIFE_MS 300000   /* broker: the job's pace forgets a slow spell this fast */
-#define SHARD_STRIKES_MAX 3         /* broker: strikes (revoked while the fleet progressed) that quarantine */
-#define SHARD_QUARANTINE_MS 300000  /* broker: the first quarantine; each next one doubles ... */
-#define SHARD_QUARANTINE_MAX_MS 3600000   /* ... up to an hour */
+#define SHARD_STRIKES_MAX 3             /* broker: strikes (revoked while the fleet progressed) that quarantine */
+#define SHARD_QUARANTINE_MS 300000      /* broker: the first quarantine; each next one doubles ... */
+#define SHARD_QUARANTINE_MAX_MS 3600000 /* ... up to an hour */
 
 typedef enum {
     /* The scheduler's states; these three are stored (shards.state), so their values are fixed. */
-    SHARD_PENDING = 0,    /* cut from the dataset, waiting for room in the window */
-    SHARD_INFLIGHT = 1,   /* submitted; no SHARD_DONE accepted yet (it may be queued, leased, or lost) */
-    SHARD_DONE = 2,       /* every output committed (or, after giving up, recorded as an error) */
+    SHARD_PENDING = 0,  /* cut from the dataset, waiting for room in the window */
+    SHARD_INFLIGHT = 1, /* submitted; no SHARD_DONE accepted yet (it may be queued, leased, or lost) */
+    SHARD_DONE = 2,     /* every output committed (or, after giving up, recorded as an error) */
     /* The broker's. */
-    SHARD_QUEUED = 3,     /* in the broker's FIFO queue, waiting for a worker with credit */
-    SHARD_LEASED = 4,     /* sent to one worker under a lease; ends with SHARD_DONE or the session */
+    SHARD_QUEUED = 3, /* in the broker's FIFO queue, waiting for a worker with credit */
+    SHARD_LEASED = 4, /* sent to one worker under a lease; ends with SHARD_DONE or the session */
     /* The worker's. */
-    SHARD_RUNNING = 5,    /* held by a worker thread: its model calls in flight, results streaming */
-    SHARD_CANCELLED = 6,  /* CANCEL came: no new call starts, nothing more is sent, freed when idle */
+    SHARD_RUNNING = 5,   /* held by a worker thread: its model calls in flight, results streaming */
+    SHARD_CANCELLED = 6, /* CANCEL came: no new call starts, nothing more is sent, freed when idle */
 } shard_state_t;
 
-const char *shard_state_name(shard_state_t s);   /* "pending", ...; "?" if unknown */
+const char *shard_state_name(shard_state_t s); /* "pending", ...; "?" if unknown */
 
 /* A shard as the scheduler keeps it: one entry of a job's shard table, mirrored in the store. */
 typedef struct {
-    uint64_t id;             /* dense from 0 within the job; the `shard` of SUBMIT, RESULT, SHARD_DONE */
-    uint64_t first, last;    /* record indexes (positions among the dataset's non-blank lines) of its
+    uint64_t id;          /* dense from 0 within the job; the `shard` of SUBMIT, RESULT, SHARD_DONE */
+    uint64_t first, last; /* record indexes (positions among the dataset's non-blank lines) of its
                                 first and last valid record; only valid records belong to shards */
-    uint32_t n;              /* valid records in [first, last] */
-    shard_state_t state;     /* SHARD_PENDING, SHARD_INFLIGHT or SHARD_DONE */
-    uint32_t submits;        /* SUBMITs so far, across scheduler restarts (stored as `attempts`) */
-    int64_t submitted_ms;    /* monotonic time of the last SUBMIT, 0 before the first */
-    uint32_t leases;         /* deliveries to workers seen (distinct lease ids in its RESULTs and
+    uint32_t n;           /* valid records in [first, last] */
+    shard_state_t state;  /* SHARD_PENDING, SHARD_INFLIGHT or SHARD_DONE */
+    uint32_t submits;     /* SUBMITs so far, across scheduler restarts (stored as `attempts`) */
+    int64_t submitted_ms; /* monotonic time of the last SUBMIT, 0 before the first */
+    uint32_t leases;      /* deliveries to workers seen (distinct lease ids in its RESULTs and
                                 SHARD_DONEs): a lease the broker requeued after a worker was lost
                                 shows as one more; stored as `leases` */
-    uint64_t last_lease;     /* the lease id seen last (0: none yet) */
+    uint64_t last_lease;  /* the lease id seen last (0: none yet) */
 } shard_t;
 
 /* What the scheduler does with an accepted SHARD_DONE (see "The check"). */
 typedef enum {
-    SHARD_ACCEPT,     /* complete: mark it DONE */
-    SHARD_RESUBMIT,   /* incomplete: submit it again (its missing records only) */
-    SHARD_GIVE_UP,    /* incomplete SHARD_MAX_SUBMITS times: record the missing outputs as errors, DONE */
+    SHARD_ACCEPT,   /* complete: mark it DONE */
+    SHARD_RESUBMIT, /* incomplete: submit it again (its missing records only) */
+    SHARD_GIVE_UP,  /* incomplete SHARD_MAX_SUBMITS times: record the missing outputs as errors, DONE */
 } shard_verdict_t;
 
 /* The check, for a shard with `outputs` of its n × targets outputs committed. */
@@ -181,9 +181,9 @@ uint32_t shard_lease_ceiling_s(int inference_budget_s, int judge_budget_s, int r
 /* ---- job authority (the broker's; see "Job authority") ---- */
 
 typedef enum {
-    SHARD_CLAIM_OWNER,    /* the sender owns the job: go ahead */
-    SHARD_CLAIM_TAKE,     /* the job is the sender's from now on (new, or proven by its secret) */
-    SHARD_CLAIM_REFUSE,   /* another session owns it: refuse and count */
+    SHARD_CLAIM_OWNER,  /* the sender owns the job: go ahead */
+    SHARD_CLAIM_TAKE,   /* the job is the sender's from now on (new, or proven by its secret) */
+    SHARD_CLAIM_REFUSE, /* another session owns it: refuse and count */
 } shard_claim_t;
 
 /* A SUBMIT or CANCEL of a job. known: the broker has an owner for it; same_session: the owner

@@ -25,9 +25,9 @@
 #include <string.h>
 
 /* Limits (protocol.md, "Limits"). */
-#define MAX_SPEC (4u << 20)              /* shard.spec */
-#define MAX_TEXT (16u << 20)             /* record strings, responses, explanations, errors */
-#define MAX_LABEL 4095u                  /* model strings, rating names, rate keys */
+#define MAX_SPEC (4u << 20)  /* shard.spec */
+#define MAX_TEXT (16u << 20) /* record strings, responses, explanations, errors */
+#define MAX_LABEL 4095u      /* model strings, rating names, rate keys */
 #define MAX_METRIC ((size_t)METRIC_MAX_NAME)
 #define MAX_RECORDS 100000u
 #define MAX_RESPONSES 16u
@@ -35,11 +35,11 @@
 #define MAX_RATES 10000u
 
 static const char *const type_names[WIRE_TYPE_MAX] = {
-    [WIRE_HELLO] = "HELLO",         [WIRE_WELCOME] = "WELCOME", [WIRE_HEARTBEAT] = "HEARTBEAT",
-    [WIRE_CREDIT] = "CREDIT",       [WIRE_SUBMIT] = "SUBMIT",   [WIRE_SHARD] = "SHARD",
-    [WIRE_RESULT] = "RESULT",       [WIRE_SHARD_DONE] = "SHARD_DONE",
-    [WIRE_CANCEL] = "CANCEL",       [WIRE_DEMAND] = "DEMAND",   [WIRE_ALLOT] = "ALLOT",
-    [WIRE_BYE] = "BYE",             [WIRE_RETURN] = "RETURN",   [WIRE_REVOKE] = "REVOKE",
+    [WIRE_HELLO] = "HELLO",   [WIRE_WELCOME] = "WELCOME",       [WIRE_HEARTBEAT] = "HEARTBEAT",
+    [WIRE_CREDIT] = "CREDIT", [WIRE_SUBMIT] = "SUBMIT",         [WIRE_SHARD] = "SHARD",
+    [WIRE_RESULT] = "RESULT", [WIRE_SHARD_DONE] = "SHARD_DONE", [WIRE_CANCEL] = "CANCEL",
+    [WIRE_DEMAND] = "DEMAND", [WIRE_ALLOT] = "ALLOT",           [WIRE_BYE] = "BYE",
+    [WIRE_RETURN] = "RETURN", [WIRE_REVOKE] = "REVOKE",
 };
 
 const char *wire_type_name(wire_type_t t)
@@ -52,8 +52,8 @@ const char *wire_type_name(wire_type_t t)
 /* Header: [version, type, {job, shard, lease, n, role, name, threads, hb, secret, lease_s}]  */
 
 enum { H_JOB, H_SHARD, H_LEASE, H_N, H_ROLE, H_NAME, H_THREADS, H_HB, H_SECRET, H_LEASE_S, H_NKEYS };
-static const char *const hdr_keys[H_NKEYS] = {"job", "shard", "lease", "n", "role", "name",
-                                              "threads", "hb", "secret", "lease_s"};
+static const char *const hdr_keys[H_NKEYS] = {"job",  "shard",   "lease", "n",      "role",
+                                              "name", "threads", "hb",    "secret", "lease_s"};
 
 int wire_hdr_encode(const wire_hdr_t *h, buf_t *out)
 {
@@ -63,8 +63,8 @@ int wire_hdr_encode(const wire_hdr_t *h, buf_t *out)
     size_t role = strnlen(h->role, sizeof h->role - 1);
     size_t name = strnlen(h->name, sizeof h->name - 1);
     size_t secret = strnlen(h->secret, sizeof h->secret - 1);
-    size_t n = (job > 0) + (h->shard_id != 0) + (h->lease != 0) + (h->n != 0) + (role > 0) +
-               (name > 0) + (h->threads != 0) + (h->heartbeat_ms != 0) + (secret > 0) + (h->lease_max_s != 0);
+    size_t n = (job > 0) + (h->shard_id != 0) + (h->lease != 0) + (h->n != 0) + (role > 0) + (name > 0) +
+               (h->threads != 0) + (h->heartbeat_ms != 0) + (secret > 0) + (h->lease_max_s != 0);
     mpack_w_array(&w, 3);
     mpack_w_uint(&w, WIRE_VERSION);
     mpack_w_uint(&w, (uint64_t)h->type);
@@ -145,8 +145,7 @@ static int hdr_check(mpack_r_t *r, const wire_hdr_t *h)
         if (h->job_id[0] && h->lease == 0) return mpack_r_fail(r, "RETURN of a shard without a lease");
         if (!h->job_id[0] && h->lease != 0) return mpack_r_fail(r, "RETURN of a lease without a job id");
         break;
-    default:
-        break;
+    default: break;
     }
     return 0;
 }
@@ -158,13 +157,10 @@ static int hdr_read(mpack_r_t *r, wire_hdr_t *h)
     if (n == 0) return mpack_r_fail(r, "expected [version, type, fields], got an empty array");
     if (mpack_r_uint(r, UINT64_MAX, &v) < 0) return mpack_r_wrap(r, ".version");
     if (v != WIRE_VERSION)
-        return mpack_r_fail(r, "protocol version %llu, this peer speaks %d", (unsigned long long)v,
-                       WIRE_VERSION);
-    if (n != 3) return mpack_r_fail(r, "expected [version, type, fields], got an array of %llu",
-                               (unsigned long long)n);
+        return mpack_r_fail(r, "protocol version %llu, this peer speaks %d", (unsigned long long)v, WIRE_VERSION);
+    if (n != 3) return mpack_r_fail(r, "expected [version, type, fields], got an array of %llu", (unsigned long long)n);
     if (mpack_r_uint(r, UINT64_MAX, &v) < 0) return mpack_r_wrap(r, ".type");
-    if (v == 0 || v >= WIRE_TYPE_MAX)
-        return mpack_r_fail(r, "unknown message type %llu", (unsigned long long)v);
+    if (v == 0 || v >= WIRE_TYPE_MAX) return mpack_r_fail(r, "unknown message type %llu", (unsigned long long)v);
     h->type = (wire_type_t)v;
     uint32_t present;
     if (mpack_r_object(r, hdr_keys, H_NKEYS, hdr_field, h, &present) < 0) return -1;
@@ -258,12 +254,11 @@ static int pk_response(mpack_w_t *w, const record_response_t *p)
 static int pk_record(mpack_w_t *w, const record_t *rec, const wire_plan_t *plan)
 {
     if (rec->n_responses > MAX_RESPONSES)
-        return mpack_w_limit(w, "resps", "%zu responses exceed the limit of %u", rec->n_responses,
-                        MAX_RESPONSES);
+        return mpack_w_limit(w, "resps", "%zu responses exceed the limit of %u", rec->n_responses, MAX_RESPONSES);
     if (rec->n_responses && !rec->responses) return mpack_w_limit(w, "resps", "missing");
     bool planned = plan && plan->n_units > 0;
-    mpack_w_map(w, 2 + (rec->id != NULL) + (rec->reference != NULL) + (rec->context != NULL) +
-                  (rec->category != NULL) + (rec->n_responses > 0) + planned);
+    mpack_w_map(w, 2 + (rec->id != NULL) + (rec->reference != NULL) + (rec->context != NULL) + (rec->category != NULL) +
+                       (rec->n_responses > 0) + planned);
     mpack_w_kuint(w, "idx", rec->index);
     if (mpack_w_kstr(w, "id", rec->id, MAX_TEXT, false) < 0 ||
         mpack_w_kstr(w, "prompt", rec->prompt, MAX_TEXT, true) < 0 ||
@@ -329,7 +324,8 @@ static int rd_objects(mpack_r_t *r, uint64_t max, const char *what, size_t size,
     uint64_t n = 0;
     if (mpack_r_enter(r, MPACK_ARRAY, &n) < 0) return -1;
     if (n > max)
-        return mpack_r_fail(r, "%llu %s exceed the limit of %llu", (unsigned long long)n, what, (unsigned long long)max);
+        return mpack_r_fail(r, "%llu %s exceed the limit of %llu", (unsigned long long)n, what,
+                            (unsigned long long)max);
     if (n) *arr = xcalloc(n, size);
     for (uint64_t i = 0; i < n; i++) {
         *count = i + 1;
@@ -371,7 +367,7 @@ static int unit_field(mpack_r_t *r, int k, void *obj)
             return mpack_r_fail(r, "%llu metrics exceed the limit of %u", (unsigned long long)n, MAX_SCORES);
         if (n) u->metrics = xcalloc(n, sizeof *u->metrics);
         for (uint64_t i = 0; i < n; i++) {
-            u->n_metrics = i + 1;   /* what was allocated is freed by the clear, also on failure */
+            u->n_metrics = i + 1; /* what was allocated is freed by the clear, also on failure */
             if (mpack_r_str(r, MAX_METRIC, &u->metrics[i]) < 0) return mpack_r_wrap(r, "[%llu]", (unsigned long long)i);
             if (!u->metrics[i][0]) return mpack_r_fail(r, "[%llu]: empty metric name", (unsigned long long)i);
         }
@@ -475,16 +471,27 @@ void wire_shard_clear(wire_shard_t *s)
 /* Result: {job, shard, idx, target, model, resp, from_ds, err, in_tok, out_tok, lat_ms, scores}
  * score:  {metric, status, rating, has_score, score, norm, expl, err, in_tok, out_tok, attempts} */
 
-enum { T_JOB, T_SHARD, T_IDX, T_TARGET, T_MODEL, T_RESP, T_FROM_DS, T_ERR, T_IN, T_OUT, T_LAT,
-       T_SCORES, T_ERR_CFG, T_NKEYS };
-static const char *const result_keys[T_NKEYS] = {"job", "shard", "idx", "target", "model", "resp",
-                                                 "from_ds", "err", "in_tok", "out_tok", "lat_ms",
-                                                 "scores", "err_cfg"};
-enum { C_METRIC, C_STATUS, C_RATING, C_HAS, C_SCORE, C_NORM, C_EXPL, C_ERR, C_IN, C_OUT, C_ATT,
-       C_ERR_CFG, C_NKEYS };
-static const char *const score_keys[C_NKEYS] = {"metric", "status", "rating", "has_score", "score",
-                                                "norm", "expl", "err", "in_tok", "out_tok",
-                                                "attempts", "err_cfg"};
+enum {
+    T_JOB,
+    T_SHARD,
+    T_IDX,
+    T_TARGET,
+    T_MODEL,
+    T_RESP,
+    T_FROM_DS,
+    T_ERR,
+    T_IN,
+    T_OUT,
+    T_LAT,
+    T_SCORES,
+    T_ERR_CFG,
+    T_NKEYS
+};
+static const char *const result_keys[T_NKEYS] = {"job", "shard",  "idx",     "target", "model",  "resp",   "from_ds",
+                                                 "err", "in_tok", "out_tok", "lat_ms", "scores", "err_cfg"};
+enum { C_METRIC, C_STATUS, C_RATING, C_HAS, C_SCORE, C_NORM, C_EXPL, C_ERR, C_IN, C_OUT, C_ATT, C_ERR_CFG, C_NKEYS };
+static const char *const score_keys[C_NKEYS] = {"metric", "status", "rating", "has_score", "score",    "norm",
+                                                "expl",   "err",    "in_tok", "out_tok",   "attempts", "err_cfg"};
 
 static int pk_score(mpack_w_t *w, const score_t *s)
 {
@@ -542,7 +549,7 @@ int wire_result_encode(const result_t *r, buf_t *out)
 {
     mpack_w_t w;
     mpack_w_init(&w, out);
-    pk_result(&w, r);   /* a failure is left in w for mpack_w_finish */
+    pk_result(&w, r); /* a failure is left in w for mpack_w_finish */
     return mpack_w_finish(&w, "result");
 }
 
@@ -556,7 +563,7 @@ static int score_field(mpack_r_t *r, int k, void *obj)
         if (mpack_r_uint(r, UINT64_MAX, &v) < 0) return -1;
         if (v > SCORE_ERROR)
             return mpack_r_fail(r, "unknown status %llu (0 ok, 1 unscored, 2 not_applicable, 3 error)",
-                           (unsigned long long)v);
+                                (unsigned long long)v);
         s->status = (score_status_t)v;
         return 0;
     case C_RATING: return mpack_r_str(r, MAX_LABEL, &s->rating);
@@ -576,8 +583,8 @@ static int score_field(mpack_r_t *r, int k, void *obj)
 static int rd_scores(mpack_r_t *r, result_t *res)
 {
     void *arr = NULL;
-    int rc = rd_objects(r, MAX_SCORES, "scores", sizeof *res->scores, score_keys, C_NKEYS, score_field,
-                        1u << C_METRIC, &arr, &res->n_scores);
+    int rc = rd_objects(r, MAX_SCORES, "scores", sizeof *res->scores, score_keys, C_NKEYS, score_field, 1u << C_METRIC,
+                        &arr, &res->n_scores);
     res->scores = arr;
     return rc;
 }
@@ -592,8 +599,7 @@ static int result_field(mpack_r_t *r, int k, void *obj)
     case T_IDX: return mpack_r_uint(r, UINT64_MAX, &res->record_index);
     case T_TARGET:
         if (mpack_r_uint(r, UINT64_MAX, &v) < 0) return -1;
-        if (v > TARGET_BASE)
-            return mpack_r_fail(r, "unknown target %llu (0 custom, 1 base)", (unsigned long long)v);
+        if (v > TARGET_BASE) return mpack_r_fail(r, "unknown target %llu (0 custom, 1 base)", (unsigned long long)v);
         res->target = (target_t)v;
         return 0;
     case T_MODEL: return mpack_r_str(r, MAX_LABEL, &res->model);
@@ -616,8 +622,7 @@ int wire_result_decode(const void *data, size_t len, result_t *out, char *err, s
     result_t res;
     memset(&res, 0, sizeof res);
     uint32_t present = 0;
-    if (mpack_r_frame(&r, len) < 0 ||
-        mpack_r_object(&r, result_keys, T_NKEYS, result_field, &res, &present) < 0 ||
+    if (mpack_r_frame(&r, len) < 0 || mpack_r_object(&r, result_keys, T_NKEYS, result_field, &res, &present) < 0 ||
         mpack_r_required(&r, result_keys, T_NKEYS, 1u << T_JOB, present) < 0 || mpack_r_end(&r) < 0) {
         mpack_r_wrap(&r, "result");
         result_clear(&res);
@@ -632,8 +637,7 @@ int wire_result_decode(const void *data, size_t len, result_t *out, char *err, s
 /* Rate table: [{key, rpm, tpm, demand, max_conc, used_req, used_tok}]                        */
 
 enum { A_KEY, A_RPM, A_TPM, A_DEMAND, A_MAXC, A_UREQ, A_UTOK, A_NKEYS };
-static const char *const rate_keys[A_NKEYS] = {"key", "rpm", "tpm", "demand", "max_conc",
-                                               "used_req", "used_tok"};
+static const char *const rate_keys[A_NKEYS] = {"key", "rpm", "tpm", "demand", "max_conc", "used_req", "used_tok"};
 
 int wire_rates_encode(const wire_rate_t *rows, size_t n, buf_t *out)
 {
@@ -681,14 +685,12 @@ static int rate_field(mpack_r_t *r, int k, void *obj)
 static int rd_rates(mpack_r_t *r, wire_rate_t **rows, size_t *nrows)
 {
     void *arr = NULL;
-    int rc = rd_objects(r, MAX_RATES, "rows", sizeof **rows, rate_keys, A_NKEYS, rate_field, 1u << A_KEY, &arr,
-                        nrows);
+    int rc = rd_objects(r, MAX_RATES, "rows", sizeof **rows, rate_keys, A_NKEYS, rate_field, 1u << A_KEY, &arr, nrows);
     *rows = arr;
     return rc;
 }
 
-int wire_rates_decode(const void *data, size_t len, wire_rate_t **rows, size_t *n, char *err,
-                      size_t errlen)
+int wire_rates_decode(const void *data, size_t len, wire_rate_t **rows, size_t *n, char *err, size_t errlen)
 {
     mpack_r_t r;
     mpack_r_init(&r, data, len, err, errlen);

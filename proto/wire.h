@@ -20,48 +20,48 @@
 #include "result.h"
 
 #define WIRE_VERSION 1
-#define WIRE_MAX_MSG (64u * 1024 * 1024)   /* ZMQ_MAXMSGSIZE for every socket */
-#define WIRE_MAX_ID 128                    /* job ids, peer names, roles */
-#define WIRE_MAX_SECRET 65                 /* a job's secret (SUBMIT, CANCEL): at most 64 bytes */
+#define WIRE_MAX_MSG (64u * 1024 * 1024) /* ZMQ_MAXMSGSIZE for every socket */
+#define WIRE_MAX_ID 128                  /* job ids, peer names, roles */
+#define WIRE_MAX_SECRET 65               /* a job's secret (SUBMIT, CANCEL): at most 64 bytes */
 
 typedef enum {
-    WIRE_HELLO = 1,     /* peer -> broker: role, name, threads, credit (initial shards wanted) */
-    WIRE_WELCOME,       /* broker -> peer: heartbeat_ms, name (broker instance id) */
-    WIRE_HEARTBEAT,     /* both ways; n = in-flight shards (worker) / workers alive (broker) */
-    WIRE_CREDIT,        /* worker -> broker: n more shards wanted */
-    WIRE_SUBMIT,        /* scheduler -> broker: job_id, shard_id; payload: shard */
-    WIRE_SHARD,         /* broker -> worker: job_id, shard_id, lease; payload: shard */
-    WIRE_RESULT,        /* worker -> broker -> scheduler: job_id, shard_id, lease; payload: result */
-    WIRE_SHARD_DONE,    /* worker -> broker -> scheduler: job_id, shard_id, lease, n = results sent */
-    WIRE_CANCEL,        /* scheduler -> broker -> workers: job_id: drop its shards */
-    WIRE_DEMAND,        /* worker -> broker: payload: rate table (demand per endpoint key) */
-    WIRE_ALLOT,         /* broker -> worker: payload: rate table (this worker's share) */
-    WIRE_BYE,           /* peer -> broker: leaving; its leases go back to the queue */
-    WIRE_RETURN,        /* worker -> broker: job_id, shard_id, lease of a shard handed back unstarted
+    WIRE_HELLO = 1,  /* peer -> broker: role, name, threads, credit (initial shards wanted) */
+    WIRE_WELCOME,    /* broker -> peer: heartbeat_ms, name (broker instance id) */
+    WIRE_HEARTBEAT,  /* both ways; n = in-flight shards (worker) / workers alive (broker) */
+    WIRE_CREDIT,     /* worker -> broker: n more shards wanted */
+    WIRE_SUBMIT,     /* scheduler -> broker: job_id, shard_id; payload: shard */
+    WIRE_SHARD,      /* broker -> worker: job_id, shard_id, lease; payload: shard */
+    WIRE_RESULT,     /* worker -> broker -> scheduler: job_id, shard_id, lease; payload: result */
+    WIRE_SHARD_DONE, /* worker -> broker -> scheduler: job_id, shard_id, lease, n = results sent */
+    WIRE_CANCEL,     /* scheduler -> broker -> workers: job_id: drop its shards */
+    WIRE_DEMAND,     /* worker -> broker: payload: rate table (demand per endpoint key) */
+    WIRE_ALLOT,      /* broker -> worker: payload: rate table (this worker's share) */
+    WIRE_BYE,        /* peer -> broker: leaving; its leases go back to the queue */
+    WIRE_RETURN,     /* worker -> broker: job_id, shard_id, lease of a shard handed back unstarted
                          * (requeued at the front), or no job: no shard, just "no more work";
                          * either way the worker's credit drops to 0 */
-    WIRE_REVOKE,        /* broker -> worker: job_id, shard_id, lease: that lease has ended (no
+    WIRE_REVOKE,     /* broker -> worker: job_id, shard_id, lease: that lease has ended (no
                          * progress within its deadline); drop the shard, send nothing more for
                          * it; the worker's credit at the broker is 0 now */
     WIRE_TYPE_MAX
 } wire_type_t;
 
-const char *wire_type_name(wire_type_t t);   /* "HELLO", ...; "?" if unknown */
+const char *wire_type_name(wire_type_t t); /* "HELLO", ...; "?" if unknown */
 
 typedef struct {
     wire_type_t type;
-    char job_id[WIRE_MAX_ID];   /* "" when absent */
-    char role[16];              /* HELLO: "worker" | "scheduler" */
-    char name[WIRE_MAX_ID];     /* HELLO: peer name; WELCOME: broker instance id */
+    char job_id[WIRE_MAX_ID]; /* "" when absent */
+    char role[16];            /* HELLO: "worker" | "scheduler" */
+    char name[WIRE_MAX_ID];   /* HELLO: peer name; WELCOME: broker instance id */
     uint64_t shard_id;
     uint64_t lease;
-    uint32_t n;                 /* CREDIT count, HELLO initial credit, HEARTBEAT figure, SHARD_DONE count */
-    uint32_t threads;           /* HELLO */
-    uint32_t heartbeat_ms;      /* WELCOME */
+    uint32_t n;            /* CREDIT count, HELLO initial credit, HEARTBEAT figure, SHARD_DONE count */
+    uint32_t threads;      /* HELLO */
+    uint32_t heartbeat_ms; /* WELCOME */
     /* SUBMIT, CANCEL: the job's secret, which proves the sender owns the job (protocol.md §6.10);
      * "" when absent. Never logged, never forwarded. */
     char secret[WIRE_MAX_SECRET];
-    uint32_t lease_max_s;       /* SUBMIT: the longest a lease of this job may go without a RESULT
+    uint32_t lease_max_s; /* SUBMIT: the longest a lease of this job may go without a RESULT
                                    when no other lease progresses either (0: the broker's default) */
 } wire_hdr_t;
 
@@ -76,10 +76,10 @@ int wire_hdr_decode(const void *data, size_t len, wire_hdr_t *h, char *err, size
  * metrics of a response already committed, or, with no response, evaluate the target in full. */
 typedef struct {
     target_t target;
-    char *response;           /* the committed response to judge; NULL: call the model first */
-    bool from_dataset;        /* that response came from the dataset */
-    char *model;              /* the model string that gave it (the result's `model`), or NULL */
-    char **metrics;           /* the metrics (by name) to judge; n_metrics 0: every metric */
+    char *response;    /* the committed response to judge; NULL: call the model first */
+    bool from_dataset; /* that response came from the dataset */
+    char *model;       /* the model string that gave it (the result's `model`), or NULL */
+    char **metrics;    /* the metrics (by name) to judge; n_metrics 0: every metric */
     size_t n_metrics;
 } wire_unit_plan_t;
 

@@ -34,14 +34,14 @@
 #define N_TARGETS 2
 #define SLOT_NONE 0
 #define SLOT_NOT_OK 0xFF
-#define MAX_RECORD_INDEX UINT32_MAX   /* bounds the pairing arrays when no total was set */
+#define MAX_RECORD_INDEX UINT32_MAX /* bounds the pairing arrays when no total was set */
 #define ANOMALIES_LOGGED 10
 
 /* Counts for one (target, metric) in one scope (whole job or one category). */
 typedef struct {
-    uint64_t ok[METRIC_MAX_RATINGS];  /* status ok, per rating */
-    uint64_t na[METRIC_MAX_RATINGS];  /* status not_applicable, per rating */
-    uint64_t na_unrated;              /* not_applicable without a rating of the scale */
+    uint64_t ok[METRIC_MAX_RATINGS]; /* status ok, per rating */
+    uint64_t na[METRIC_MAX_RATINGS]; /* status not_applicable, per rating */
+    uint64_t na_unrated;             /* not_applicable without a rating of the scale */
     uint64_t unscored;
     uint64_t error;
 } tally_t;
@@ -49,29 +49,29 @@ typedef struct {
 typedef struct {
     char *name;
     bool seen[N_TARGETS];
-    tally_t *tallies;                 /* [target * n_metrics + metric] */
+    tally_t *tallies; /* [target * n_metrics + metric] */
 } category_t;
 
 typedef struct {
-    metric_t *m;                      /* our copy */
-    double norm[METRIC_MAX_RATINGS];  /* normalized value of each rating */
-    bool paired;                      /* float metric with a base model */
-    uint8_t *slots[N_TARGETS];        /* paired: per record, see DESIGN */
-    uint64_t pairs[METRIC_MAX_RATINGS][METRIC_MAX_RATINGS];   /* [custom rating][base rating] */
+    metric_t *m;                                            /* our copy */
+    double norm[METRIC_MAX_RATINGS];                        /* normalized value of each rating */
+    bool paired;                                            /* float metric with a base model */
+    uint8_t *slots[N_TARGETS];                              /* paired: per record, see DESIGN */
+    uint64_t pairs[METRIC_MAX_RATINGS][METRIC_MAX_RATINGS]; /* [custom rating][base rating] */
 } agg_metric_t;
 
 struct aggregate {
     char *job_id;
     char *model[N_TARGETS];
-    int n_targets;                    /* 1, or 2 with a base model */
+    int n_targets; /* 1, or 2 with a base model */
     agg_metric_t *metrics;
     size_t n_metrics;
-    tally_t *tallies;                 /* [target * n_metrics + metric] */
-    size_t slots_cap;                 /* records the pairing arrays hold */
-    category_t *cats;                 /* in insertion order */
+    tally_t *tallies; /* [target * n_metrics + metric] */
+    size_t slots_cap; /* records the pairing arrays hold */
+    category_t *cats; /* in insertion order */
     size_t n_cats, cats_cap;
-    uint32_t *cat_index;              /* open addressing: 0 empty, else 1 + index into cats */
-    size_t cat_index_cap;             /* a power of two, > 2 * n_cats */
+    uint32_t *cat_index;  /* open addressing: 0 empty, else 1 + index into cats */
+    size_t cat_index_cap; /* a power of two, > 2 * n_cats */
     bool total_known;
     uint64_t records_total, records_invalid;
     uint64_t anomalies;
@@ -90,11 +90,12 @@ static void anomaly(aggregate_t *a, const char *fmt, ...)
     va_end(ap);
     const char *job = a->job_id ? a->job_id : "-";
     log_warn("job %s: %s", job, msg);
-    if (a->anomalies == ANOMALIES_LOGGED) log_warn("job %s: further scores that cannot be aggregated are not logged", job);
+    if (a->anomalies == ANOMALIES_LOGGED)
+        log_warn("job %s: further scores that cannot be aggregated are not logged", job);
 }
 
-aggregate_t *aggregate_new(const char *job_id, metric_t *const *metrics, size_t n_metrics,
-                           const char *model, const char *base_model)
+aggregate_t *aggregate_new(const char *job_id, metric_t *const *metrics, size_t n_metrics, const char *model,
+                           const char *base_model)
 {
     for (size_t i = 0; i < n_metrics; i++) {
         if (!metrics[i] || metrics[i]->n_ratings == 0 || metrics[i]->n_ratings > METRIC_MAX_RATINGS) {
@@ -130,16 +131,13 @@ void aggregate_set_counts(aggregate_t *a, uint64_t records_total, uint64_t recor
     a->records_invalid = records_invalid_skipped;
 }
 
-uint64_t aggregate_anomalies(const aggregate_t *a)
-{
-    return a->anomalies;
-}
+uint64_t aggregate_anomalies(const aggregate_t *a) { return a->anomalies; }
 
 /* ---- categories ----------------------------------------------------------------------------- */
 
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (; *s; s++) {
         h ^= (unsigned char)*s;
         h *= 1099511628211ULL;
@@ -212,7 +210,7 @@ static int find_metric(const aggregate_t *a, const char *name)
 static int find_rating(const metric_t *m, const score_t *s)
 {
     if (s->rating) {
-        for (size_t i = 0; i < m->n_ratings; i++)   /* the usual case: the scale's own spelling */
+        for (size_t i = 0; i < m->n_ratings; i++) /* the usual case: the scale's own spelling */
             if (strcmp(m->ratings[i].definition, s->rating) == 0) return (int)i;
         int r = metric_find_rating(m, s->rating, strlen(s->rating));
         if (r >= 0) return r;
@@ -241,8 +239,7 @@ static void slots_reserve(aggregate_t *a, uint64_t index)
     a->slots_cap = cap;
 }
 
-void aggregate_add(aggregate_t *a, uint64_t record_index, target_t target, const char *category,
-                   const score_t *score)
+void aggregate_add(aggregate_t *a, uint64_t record_index, target_t target, const char *category, const score_t *score)
 {
     if (!score || !score->metric) {
         anomaly(a, "record %llu: a score without a metric name, ignored", (unsigned long long)record_index);
@@ -261,8 +258,8 @@ void aggregate_add(aggregate_t *a, uint64_t record_index, target_t target, const
     }
     int mi = find_metric(a, score->metric);
     if (mi < 0) {
-        anomaly(a, "record %llu: metric %s is not one of the job's metrics, ignored",
-                (unsigned long long)record_index, score->metric);
+        anomaly(a, "record %llu: metric %s is not one of the job's metrics, ignored", (unsigned long long)record_index,
+                score->metric);
         return;
     }
     agg_metric_t *am = &a->metrics[mi];
@@ -275,8 +272,7 @@ void aggregate_add(aggregate_t *a, uint64_t record_index, target_t target, const
         rating = find_rating(am->m, score);
         if (rating >= 0)
             k = am->m->ratings[rating].not_applicable || score->status == SCORE_NOT_APPLICABLE ? K_NA : K_OK;
-        else if (score->status == SCORE_NOT_APPLICABLE)
-            k = K_NA_UNRATED;
+        else if (score->status == SCORE_NOT_APPLICABLE) k = K_NA_UNRATED;
         else {
             anomaly(a, "record %llu, metric %s: status ok but \"%s\" is no rating of the scale: counted as error",
                     (unsigned long long)record_index, score->metric, score->rating ? score->rating : "(none)");
@@ -333,10 +329,8 @@ static void add_interval(cJSON *obj, const char *key, const stats_acc_t *acc, do
 
 static void add_number_or_null(cJSON *obj, const char *key, bool have, double v)
 {
-    if (have)
-        cJSON_AddNumberToObject(obj, key, v);
-    else
-        cJSON_AddNullToObject(obj, key);
+    if (have) cJSON_AddNumberToObject(obj, key, v);
+    else cJSON_AddNullToObject(obj, key);
 }
 
 /* M: one metric's statistics from its tally. */
@@ -364,10 +358,8 @@ static cJSON *metric_json(const agg_metric_t *am, const tally_t *t)
     cJSON_AddNumberToObject(o, "n_unscored", (double)t->unscored);
     cJSON_AddNumberToObject(o, "n_not_applicable", (double)na);
     cJSON_AddNumberToObject(o, "n_error", (double)t->error);
-    if (have)
-        add_interval(o, "ci95", &norm, 0.0, 1.0);
-    else
-        cJSON_AddNullToObject(o, "ci95");
+    if (have) add_interval(o, "ci95", &norm, 0.0, 1.0);
+    else cJSON_AddNullToObject(o, "ci95");
     cJSON *ratings = cJSON_AddObjectToObject(o, "ratings");
     for (size_t r = 0; r < m->n_ratings; r++)
         cJSON_AddNumberToObject(ratings, m->ratings[r].definition, (double)(t->ok[r] + t->na[r]));
@@ -393,10 +385,8 @@ static int cat_cmp(const void *x, const void *y)
 static cJSON *target_json(const aggregate_t *a, int target, category_t *const *sorted)
 {
     cJSON *o = cJSON_CreateObject();
-    if (a->model[target])
-        cJSON_AddStringToObject(o, "model", a->model[target]);
-    else
-        cJSON_AddNullToObject(o, "model");
+    if (a->model[target]) cJSON_AddStringToObject(o, "model", a->model[target]);
+    else cJSON_AddNullToObject(o, "model");
     cJSON_AddItemToObject(o, "metrics", metrics_json(a, &a->tallies[(size_t)target * a->n_metrics]));
     cJSON *cats = cJSON_AddObjectToObject(o, "categories");
     for (size_t i = 0; i < a->n_cats; i++) {
@@ -433,17 +423,15 @@ static cJSON *comparison_json(const agg_metric_t *am)
     cJSON_AddNumberToObject(o, "ties", (double)ties);
     cJSON_AddNumberToObject(o, "losses", (double)losses);
     add_number_or_null(o, "win_rate", d.n > 0, d.n ? (double)wins / (double)d.n : 0.0);
-    cJSON_AddBoolToObject(o, "lower_is_better", m->lower_is_better);   /* d was flipped for these */
+    cJSON_AddBoolToObject(o, "lower_is_better", m->lower_is_better); /* d was flipped for these */
     return o;
 }
 
 cJSON *aggregate_summary(const aggregate_t *a)
 {
     cJSON *s = cJSON_CreateObject();
-    if (a->job_id)
-        cJSON_AddStringToObject(s, "job_id", a->job_id);
-    else
-        cJSON_AddNullToObject(s, "job_id");
+    if (a->job_id) cJSON_AddStringToObject(s, "job_id", a->job_id);
+    else cJSON_AddNullToObject(s, "job_id");
     cJSON *rec = cJSON_AddObjectToObject(s, "records");
     cJSON_AddNumberToObject(rec, "total", (double)a->records_total);
     cJSON_AddNumberToObject(rec, "invalid_skipped", (double)a->records_invalid);
@@ -458,7 +446,8 @@ cJSON *aggregate_summary(const aggregate_t *a)
         cJSON_AddItemToObject(targets, "base", target_json(a, TARGET_BASE, sorted));
         cJSON *cmp = cJSON_AddObjectToObject(s, "comparison");
         for (size_t i = 0; i < a->n_metrics; i++)
-            if (a->metrics[i].paired) cJSON_AddItemToObject(cmp, a->metrics[i].m->name, comparison_json(&a->metrics[i]));
+            if (a->metrics[i].paired)
+                cJSON_AddItemToObject(cmp, a->metrics[i].m->name, comparison_json(&a->metrics[i]));
     }
     free(sorted);
     return s;

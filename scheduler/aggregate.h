@@ -26,8 +26,8 @@ typedef struct aggregate aggregate_t;
  * copied), evaluating `model` (NULL when the dataset carries the responses: written as null) and
  * `base_model` (NULL: no base target and no comparison). NULL, with the reason logged, if a metric
  * has no ratings or more than METRIC_MAX_RATINGS. Caller owns the result. */
-aggregate_t *aggregate_new(const char *job_id, metric_t *const *metrics, size_t n_metrics,
-                           const char *model, const char *base_model);
+aggregate_t *aggregate_new(const char *job_id, metric_t *const *metrics, size_t n_metrics, const char *model,
+                           const char *base_model);
 
 /* Feeds one score of one (record, target). Calls may come in any order; each (record, target,
  * metric) at most once (the store guarantees it; for metrics paired with a base model a repeat is
@@ -37,8 +37,7 @@ aggregate_t *aggregate_new(const char *job_id, metric_t *const *metrics, size_t 
  * index past the total set by aggregate_set_counts, an ok score with no rating of the scale) are
  * logged (the first few), counted in aggregate_anomalies, and otherwise: an ok score without a
  * rating of the scale counts as n_error; the others are ignored. */
-void aggregate_add(aggregate_t *a, uint64_t record_index, target_t target, const char *category,
-                   const score_t *score);
+void aggregate_add(aggregate_t *a, uint64_t record_index, target_t target, const char *category, const score_t *score);
 
 /* The dataset's record count (valid + skipped) and how many invalid lines were skipped. */
 void aggregate_set_counts(aggregate_t *a, uint64_t records_total, uint64_t records_invalid_skipped);

@@ -52,7 +52,7 @@ struct api {
     char url[INET6_ADDRSTRLEN + 32];
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int submits; /* submission threads running */
+    int submits;         /* submission threads running */
     atomic_bool closing; /* api_close: every request but /healthz answered 503 */
 };
 

@@ -20,7 +20,7 @@
 #define KEY_INFERENCE "llmaj-cache-inference-1"
 #define KEY_JUDGE "llmaj-cache-judge-1"
 
-static uint64_t counters[7];   /* lookups[2], hits[2], stored[2], reused: updated atomically */
+static uint64_t counters[7]; /* lookups[2], hits[2], stored[2], reused: updated atomically */
 enum { C_LOOKUP = 0, C_HIT = 2, C_STORED = 4, C_REUSED = 6 };
 
 static void bump(int which, uint64_t n) { __atomic_add_fetch(&counters[which], n, __ATOMIC_RELAXED); }
@@ -81,7 +81,7 @@ static EVP_MD_CTX *start(const char *kind)
     EVP_MD_CTX *h = EVP_MD_CTX_new();
     if (!h || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1) {
         log_error("SHA-256 is not available from OpenSSL");
-        abort();   /* the library is linked in and SHA-256 is always there: a broken installation */
+        abort(); /* the library is linked in and SHA-256 is always there: a broken installation */
     }
     field(h, kind);
     return h;
@@ -103,8 +103,11 @@ void cache_key_judge(const spec_t *sp, const metric_t *m, const record_t *rec, c
     EVP_MD_CTX *h = start(KEY_JUDGE);
     settings(h, sp, sp->evaluator_model, &sp->judge);
     field(h, sp->judge_system_prompt ? sp->judge_system_prompt : metric_judge_system());
-    metric_vars_t vars = {.prompt = rec->prompt, .prediction = response, .ground_truth = rec->reference,
-                          .context = rec->context, .nonce = fixed_nonce};
+    metric_vars_t vars = {.prompt = rec->prompt,
+                          .prediction = response,
+                          .ground_truth = rec->reference,
+                          .context = rec->context,
+                          .nonce = fixed_nonce};
     char *prompt = metric_render(m, &vars);
     field(h, prompt);
     free(prompt);
@@ -118,7 +121,10 @@ void cache_key_judge(const spec_t *sp, const metric_t *m, const record_t *rec, c
 
 /* ---- before a shard goes out ---- */
 
-static const char *target_model(const spec_t *sp, unsigned t) { return t == TARGET_CUSTOM ? sp->model : sp->base_model; }
+static const char *target_model(const spec_t *sp, unsigned t)
+{
+    return t == TARGET_CUSTOM ? sp->model : sp->base_model;
+}
 
 /* A hit of metric m's verdict as a committed score of r; false when there is none (or the kept
  * rating is not one of the scale's any more). */
@@ -166,11 +172,11 @@ static int prefill_unit(job_t *j, ingest_t *in, const record_t *rec, unsigned t,
     r.record_index = rec->index;
     r.target = (target_t)t;
     if (u->has_output) {
-        if (u->error || !u->response) return 0;   /* the worker evaluates the whole target again */
+        if (u->error || !u->response) return 0; /* the worker evaluates the whole target again */
         r.response = xstrdup(u->response);
         r.model = xstrdup(u->model);
         r.response_from_dataset = u->from_dataset;
-    } else if (sp->reuse_from) {   /* cache_prefill checked that there is none such */
+    } else if (sp->reuse_from) { /* cache_prefill checked that there is none such */
         job_fail(j, "reuse_responses_from: job %s has no response for record %llu (%s) any more", sp->reuse_from,
                  (unsigned long long)rec->index, target_name((target_t)t));
         return -1;
@@ -180,7 +186,7 @@ static int prefill_unit(job_t *j, ingest_t *in, const record_t *rec, unsigned t,
         if (dr) {
             r.response = xstrdup(dr->response);
             r.model = xstrdup(dr->model_identifier ? dr->model_identifier : model ? model : "dataset");
-            r.response_from_dataset = true;   /* committed only along with a verdict (else the worker as usual) */
+            r.response_from_dataset = true; /* committed only along with a verdict (else the worker as usual) */
         } else if (model) {
             uint8_t key[CACHE_KEY_LEN];
             cache_key_inference(sp, model, rec, key);
@@ -233,13 +239,14 @@ int cache_prefill(job_t *j, ingest_t *in, size_t shard)
             return -1;
         }
         if (usable < (uint64_t)sh->n * j->targets) {
-            job_fail(j, "reuse_responses_from: job %s no longer has the responses of %llu record-target(s) of records "
-                        "%llu-%llu (deleted?): nothing is asked of the models in their place", sp->reuse_from,
-                     (unsigned long long)((uint64_t)sh->n * j->targets - usable), (unsigned long long)sh->first,
-                     (unsigned long long)sh->last);
+            job_fail(j,
+                     "reuse_responses_from: job %s no longer has the responses of %llu record-target(s) of records "
+                     "%llu-%llu (deleted?): nothing is asked of the models in their place",
+                     sp->reuse_from, (unsigned long long)((uint64_t)sh->n * j->targets - usable),
+                     (unsigned long long)sh->first, (unsigned long long)sh->last);
             return -1;
         }
-        if (!sp->cache) return 0;   /* nothing else to look up: only judge calls remain */
+        if (!sp->cache) return 0; /* nothing else to look up: only judge calls remain */
     }
     record_t *recs = NULL;
     size_t n = 0;
@@ -284,8 +291,7 @@ static void put(store_t *st, const job_t *j, store_cache_kind_t kind, const uint
     bool added = false;
     if (store_cache_put(st, kind, key, v, &added) < 0)
         log_warn("job %s: %s: an answer could not be kept in the cache (%s)", j->id, store_path(st), store_errmsg(st));
-    else if (added)
-        bump(C_STORED + kind, 1);
+    else if (added) bump(C_STORED + kind, 1);
 }
 
 void cache_learn(store_t *st, const job_t *j, const result_t *r, bool new_output, size_t new_scores)
@@ -295,8 +301,9 @@ void cache_learn(store_t *st, const job_t *j, const result_t *r, bool new_output
     record_t rec;
     int g = store_record_get(st, j->id, r->record_index, &rec);
     if (g != 0) {
-        if (g < 0) log_warn("job %s: %s: record %llu unreadable: its answers are not kept in the cache", j->id,
-                            store_path(st), (unsigned long long)r->record_index);
+        if (g < 0)
+            log_warn("job %s: %s: record %llu unreadable: its answers are not kept in the cache", j->id, store_path(st),
+                     (unsigned long long)r->record_index);
         return;
     }
     uint8_t key[CACHE_KEY_LEN];
@@ -345,7 +352,7 @@ cJSON *cache_status_json(store_t *st, const char *job_id, bool cache, const char
 void cache_summary_add(store_t *st, const char *job_id, const spec_t *sp, cJSON *summary)
 {
     if (!sp->cache && !sp->reuse_from) return;
-    cJSON *c = cache_status_json(st, job_id, sp->cache, sp->reuse_from, NULL);   /* exact, once */
+    cJSON *c = cache_status_json(st, job_id, sp->cache, sp->reuse_from, NULL); /* exact, once */
     if (!c) {
         log_warn("job %s: %s: its cache hits could not be counted for the summary (%s)", job_id, store_path(st),
                  store_errmsg(st));
@@ -376,5 +383,6 @@ int cache_metrics(buf_t *b)
         }
     }
     return httpd_counter(b, "llmaj_scheduler_reused_responses_total",
-                         "Responses copied from another job (\"reuse_responses_from\"): model calls not made.", s.reused);
+                         "Responses copied from another job (\"reuse_responses_from\"): model calls not made.",
+                         s.reused);
 }

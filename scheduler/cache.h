@@ -80,10 +80,10 @@ void cache_count(job_t *j, const result_t *r, bool new_output, size_t new_scores
 
 /* This process's counters since it started (every job of every engine in it). */
 typedef struct {
-    uint64_t lookups[2];   /* by store_cache_kind_t */
+    uint64_t lookups[2]; /* by store_cache_kind_t */
     uint64_t hits[2];
     uint64_t stored[2];
-    uint64_t reused;       /* responses copied from another job */
+    uint64_t reused; /* responses copied from another job */
 } cache_stats_t;
 void cache_stats(cache_stats_t *out);
 

@@ -44,10 +44,10 @@ static int plan_of(job_t *j, store_t *st, uint64_t idx, wire_plan_t *plan)
     if (any) {
         plan->units = xcalloc(j->targets, sizeof *plan->units);
         for (unsigned t = 0; t < j->targets; t++) {
-            if (u[t].n_metrics >= j->n_metrics) continue;   /* complete */
+            if (u[t].n_metrics >= j->n_metrics) continue; /* complete */
             wire_unit_plan_t *p = &plan->units[plan->n_units++];
             p->target = (target_t)t;
-            if (!u[t].has_output || u[t].error || !u[t].response) continue;   /* the whole target */
+            if (!u[t].has_output || u[t].error || !u[t].response) continue; /* the whole target */
             p->response = u[t].response;
             u[t].response = NULL;
             p->from_dataset = u[t].from_dataset;
@@ -124,7 +124,7 @@ static void submit(job_t *j, ingest_t *in, peer_t *peer, size_t i)
     }
     sh->submitted_ms = loop_now_ms();
     sh->submits++;
-    save_state(j, in, i, SHARD_INFLIGHT);   /* counts the SUBMIT */
+    save_state(j, in, i, SHARD_INFLIGHT); /* counts the SUBMIT */
 }
 
 /* Shards looked at per call at most: a resumed job whose shards are all complete already would
@@ -146,12 +146,11 @@ void dispatch_shard_done(job_t *j, ingest_t *in, peer_t *peer, uint64_t shard_id
 {
     if (shard_id >= j->n_shards) return;
     shard_t *sh = &j->shards[shard_id];
-    if (sh->state != SHARD_INFLIGHT) return;   /* a duplicate SHARD_DONE, or one from before a resume */
+    if (sh->state != SHARD_INFLIGHT) return; /* a duplicate SHARD_DONE, or one from before a resume */
     uint64_t have = 0;
     if (ingest_shard_outputs(in, j, shard_id, &have) < 0) return;
     switch (shard_on_done(sh, have, j->targets)) {
-    case SHARD_ACCEPT:
-        break;
+    case SHARD_ACCEPT: break;
     case SHARD_RESUBMIT:
         log_warn("job %s: shard %llu reported done with %llu of %llu results: submitting it again", j->id,
                  (unsigned long long)shard_id, (unsigned long long)have, (unsigned long long)sh->n * j->targets);
@@ -159,10 +158,10 @@ void dispatch_shard_done(job_t *j, ingest_t *in, peer_t *peer, uint64_t shard_id
             submit(j, in, peer, shard_id);
             return;
         }
-        break;   /* stopping: what it has is kept, the rest stays missing */
+        break; /* stopping: what it has is kept, the rest stays missing */
     case SHARD_GIVE_UP:
-        log_error("job %s: shard %llu came back incomplete %u times: its missing results are recorded as errors",
-                  j->id, (unsigned long long)shard_id, sh->submits);
+        log_error("job %s: shard %llu came back incomplete %u times: its missing results are recorded as errors", j->id,
+                  (unsigned long long)shard_id, sh->submits);
         if (ingest_give_up(in, j, shard_id) < 0) return;
         break;
     }

@@ -16,11 +16,11 @@
 struct ingest {
     store_t *st;
     bool in_tx;
-    uint32_t uncommitted;     /* results in the open transaction */
-    job_t **touched;          /* jobs with results in the open transaction */
+    uint32_t uncommitted; /* results in the open transaction */
+    job_t **touched;      /* jobs with results in the open transaction */
     size_t n_touched, cap_touched;
-    uint64_t dropped;         /* malformed or foreign results */
-    lograte_t lr_drop;        /* their log lines */
+    uint64_t dropped;  /* malformed or foreign results */
+    lograte_t lr_drop; /* their log lines */
 };
 
 ingest_t *ingest_new(store_t *st)
@@ -116,7 +116,7 @@ static int commit_one(ingest_t *in, job_t *j, const result_t *r, bool learn)
     bool fresh_output = false;
     size_t fresh_scores = 0;
     uint64_t by_status[4] = {0};
-    result_t head = *r;   /* the output alone first: is it ours? */
+    result_t head = *r; /* the output alone first: is it ours? */
     head.scores = NULL;
     head.n_scores = 0;
     int rc = store_result_commit(in->st, j->id, &head, &fresh_output, &fresh_scores, by_status);
@@ -127,7 +127,8 @@ static int commit_one(ingest_t *in, job_t *j, const result_t *r, bool learn)
             rc = store_result_commit(in->st, j->id, r, &unused, &fresh_scores, by_status);
         } else if (ours == 0) {
             in->dropped++;
-            log_rated(&in->lr_drop, LOG_WARN, "job %s: %zu score(s) of record %llu (%s) dropped: they judged another "
+            log_rated(&in->lr_drop, LOG_WARN,
+                      "job %s: %zu score(s) of record %llu (%s) dropped: they judged another "
                       "response than the one committed (an earlier lease's); the missing ones are asked again",
                       j->id, r->n_scores, (unsigned long long)r->record_index, target_name(r->target));
         } else {
@@ -166,7 +167,7 @@ void ingest_result(ingest_t *in, job_t *j, uint64_t shard_id, const void *payloa
     if (!ok) {
         in->dropped++;
         log_rated(&in->lr_drop, LOG_WARN, "job %s: result for record %llu target %d outside shard %llu dropped", j->id,
-                 (unsigned long long)r.record_index, (int)r.target, (unsigned long long)shard_id);
+                  (unsigned long long)r.record_index, (int)r.target, (unsigned long long)shard_id);
         result_clear(&r);
         return;
     }
@@ -221,7 +222,7 @@ int ingest_give_up(ingest_t *in, job_t *j, size_t shard)
                 sc->status = SCORE_ERROR;
                 sc->error = xstrdup(r.error);
             }
-            rc = commit_one(in, j, &r, false);   /* idempotent: outputs already there stay as they are */
+            rc = commit_one(in, j, &r, false); /* idempotent: outputs already there stay as they are */
             result_clear(&r);
         }
         record_clear(&recs[k]);

@@ -33,7 +33,7 @@
 typedef struct ingest ingest_t;
 
 ingest_t *ingest_new(store_t *st);
-void ingest_destroy(ingest_t **self_p);   /* commits what is pending (logged if it cannot) */
+void ingest_destroy(ingest_t **self_p); /* commits what is pending (logged if it cannot) */
 store_t *ingest_store(ingest_t *in);
 
 /* Decodes and commits one RESULT of job j for shard `shard_id`. A malformed or foreign result is

@@ -58,7 +58,10 @@ static void make_job_id(const spec_t *sp, char *out, size_t n)
     if (sp->job_name) {
         size_t k = 0;
         for (const char *c = sp->job_name; *c && k < sizeof name - 1; c++)
-            name[k++] = (char)((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ? *c : '-');
+            name[k++] = (char)((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                                       *c == '-'
+                                   ? *c
+                                   : '-');
         name[k] = '\0';
     }
     snprintf(out, n, "%s-%s-%06x", name, stamp, r);
@@ -69,7 +72,9 @@ static void make_job_id(const spec_t *sp, char *out, size_t n)
 void job_check_endpoints(const spec_t *sp, errlist_t *errs)
 {
     /* A job that reuses another's responses calls only its judge. */
-    struct { const char *key, *model; } ms[] = {
+    struct {
+        const char *key, *model;
+    } ms[] = {
         {"evaluator_model", sp->evaluator_model},
         {"model", sp->reuse_from ? NULL : sp->model},
         {"base_model", sp->evaluate_base_model && !sp->reuse_from ? sp->base_model : NULL},
@@ -129,7 +134,7 @@ static int put_record(loader_t *l, const record_t *r, errlist_t *errs)
 static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *sp, const atomic_int *cancel,
                                 errlist_t *errs)
 {
-    char err[2048];   /* an S3 error may list every credential source tried */
+    char err[2048]; /* an S3 error may list every credential source tried */
     /* a local file, s3:// or https://, capped by dataset_max_bytes and cut short by a signal */
     dataset_t *d = awsjob_dataset_open_bounded(sp, 0, cancel, err, sizeof err);
     if (!d) {
@@ -188,8 +193,10 @@ static sched_err_t load_dataset(store_t *st, const char *job_id, const spec_t *s
         if (bad.count > bad.n_kept)
             errlist_add(errs, "... and %zu more problem(s) in %s", bad.count - bad.n_kept, sp->dataset);
         if (bad.count && !sp->skip_invalid && rc >= 0)
-            errlist_add(errs, "dataset: %zu problem(s) in %s; nothing was run (set \"skip_invalid\": true to skip invalid lines)",
-                        bad.count, sp->dataset);
+            errlist_add(
+                errs,
+                "dataset: %zu problem(s) in %s; nothing was run (set \"skip_invalid\": true to skip invalid lines)",
+                bad.count, sp->dataset);
         ret = SCHED_E_INPUT;
     }
     if (ret == SCHED_OK && bad.count) log_warn("job %s: %zu invalid line(s) skipped (skip_invalid)", job_id, bad.count);
@@ -235,10 +242,11 @@ static sched_err_t load_reused(store_t *st, const char *job_id, const spec_t *sp
         free(recs);
         if (ret != SCHED_OK || n < LOAD_BATCH) break;
     }
-    if (ret == SCHED_OK && copied != src->records) {   /* deleted meanwhile (checked outside this transaction) */
-        errlist_add(errs, "reuse_responses_from: job %s had %llu record(s) when checked and %llu when copied: it "
-                          "changed meanwhile (deleted?)", sp->reuse_from, (unsigned long long)src->records,
-                    (unsigned long long)copied);
+    if (ret == SCHED_OK && copied != src->records) { /* deleted meanwhile (checked outside this transaction) */
+        errlist_add(errs,
+                    "reuse_responses_from: job %s had %llu record(s) when checked and %llu when copied: it "
+                    "changed meanwhile (deleted?)",
+                    sp->reuse_from, (unsigned long long)src->records, (unsigned long long)copied);
         ret = SCHED_E_INPUT;
     }
     if (ret == SCHED_OK && put_shard(&l, errs) < 0) ret = SCHED_E_DB;
@@ -273,12 +281,12 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char
 {
     *db_used = NULL;
     job_id[0] = '\0';
-    const size_t before = errs->count;   /* the caller's list may hold problems of its own */
+    const size_t before = errs->count; /* the caller's list may hold problems of its own */
     const char *origin = in->origin ? in->origin : "spec";
-    char *merged = merge_overrides(in->spec_json ? in->spec_json : "", in->spec_json ? in->len : 0, in->overrides,
-                                   errs, origin);
+    char *merged = merge_overrides(in->spec_json ? in->spec_json : "", in->spec_json ? in->len : 0, in->overrides, errs,
+                                   origin);
     if (!merged) return SCHED_E_INPUT;
-    char *with_region = awsjob_spec_with_region(merged, strlen(merged));   /* this process's region, if none */
+    char *with_region = awsjob_spec_with_region(merged, strlen(merged)); /* this process's region, if none */
     if (with_region) {
         free(merged);
         merged = with_region;
@@ -300,7 +308,7 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char
     store_t *st = NULL;
     char *out_dir = NULL;
     char err[1024];
-    const char *outp = awsjob_local_root(sp);   /* an s3:// output is written here first */
+    const char *outp = awsjob_local_root(sp); /* an s3:// output is written here first */
     if (file_mkdirs(outp, 0755, err, sizeof err) < 0) {
         errlist_add(errs, "output_path: %s", err);
         ret = SCHED_E_IO;
@@ -326,7 +334,7 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char
         goto out;
     }
     ret = sp->reuse_from ? load_reused(st, id, sp, &reused, errs) : load_dataset(st, id, sp, cancel, errs);
-    if (ret == SCHED_OK && awsjob_output_check(sp, id, spec_json, errs) < 0) ret = SCHED_E_INPUT;   /* s3:// */
+    if (ret == SCHED_OK && awsjob_output_check(sp, id, spec_json, errs) < 0) ret = SCHED_E_INPUT; /* s3:// */
     if (ret == SCHED_OK && store_job_publish(st, id) < 0) {
         errlist_add(errs, "database %s: cannot commit job %s: %s", *db_used, id, store_errmsg(st));
         ret = SCHED_E_DB;
@@ -334,7 +342,8 @@ sched_err_t job_submit(const sched_submit_t *in, const char *db_path, const char
     if (ret != SCHED_OK) {
         if (store_job_delete(st, id) < 0)
             log_error("database %s: job %s was not stored in full and could not be deleted: the next service on it "
-                      "deletes it; no listing shows it", *db_used, id);
+                      "deletes it; no listing shows it",
+                      *db_used, id);
         goto out;
     }
     snprintf(job_id, SCHED_JOB_ID_MAX, "%s", id);
@@ -411,8 +420,8 @@ sched_err_t job_prepare_retry(const char *db_path, const char *job_id, bool unsc
     if (ret != SCHED_OK) return ret;
     spec_t *sp = NULL;
     if (!sched_job_state_ended(job.state)) {
-        errlist_add(errs, "job %s is %s: only a job that has ended (succeeded, failed or stopped) can be retried", job_id,
-                    sched_job_state_name(job.state));
+        errlist_add(errs, "job %s is %s: only a job that has ended (succeeded, failed or stopped) can be retried",
+                    job_id, sched_job_state_name(job.state));
         ret = SCHED_E_STATE;
     } else if (!(sp = stored_spec(&job, errs))) {
         ret = SCHED_E_INPUT;
@@ -433,12 +442,13 @@ sched_err_t job_prepare_retry(const char *db_path, const char *job_id, bool unsc
         uint64_t counts[4] = {0};
         if (store_score_counts(st, job_id, counts) < 0) log_warn("job %s: cannot count its scores", job_id);
         if (!unscored && counts[SCORE_UNSCORED])
-            errlist_add(errs, "job %s already %s with no error cell to rerun (%llu unscored: retry with unscored=true "
-                              "to judge those again)", job_id, sched_job_state_name(job.state),
-                        (unsigned long long)counts[SCORE_UNSCORED]);
+            errlist_add(errs,
+                        "job %s already %s with no error cell to rerun (%llu unscored: retry with unscored=true "
+                        "to judge those again)",
+                        job_id, sched_job_state_name(job.state), (unsigned long long)counts[SCORE_UNSCORED]);
         else
-            errlist_add(errs, "job %s already %s with every cell committed without an error: nothing to rerun",
-                        job_id, sched_job_state_name(job.state));
+            errlist_add(errs, "job %s already %s with every cell committed without an error: nothing to rerun", job_id,
+                        sched_job_state_name(job.state));
         ret = SCHED_E_STATE;
     } else {
         log_info("job %s: retry of %llu cell(s)%s", job_id, (unsigned long long)*cells,
@@ -461,7 +471,7 @@ static int shard_row(const shard_t *sh, void *arg)
 {
     shard_load_t *l = arg;
     job_t *j = l->j;
-    if (sh->id != j->n_shards) return -1;   /* ids are dense from 0 */
+    if (sh->id != j->n_shards) return -1; /* ids are dense from 0 */
     if (j->n_shards == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 64;
         j->shards = xrealloc(j->shards, l->cap * sizeof(shard_t));
@@ -500,8 +510,7 @@ job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen)
     row.spec_json = NULL;
     j->targets = j->spec->evaluate_base_model ? 2 : 1;
     j->invalid = row.records_invalid;
-    j->out_dir = row.out_dir ? xstrdup(row.out_dir)
-                             : out_dir_of(awsjob_local_root(j->spec), j->id);
+    j->out_dir = row.out_dir ? xstrdup(row.out_dir) : out_dir_of(awsjob_local_root(j->spec), j->id);
     j->n_metrics = j->spec->n_metrics;
     bool fresh = row.state == SCHED_JOB_PENDING && row.started_at == 0;
     bool stopping = row.state == SCHED_JOB_STOPPING;
@@ -509,8 +518,9 @@ job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen)
     shard_load_t l = {.j = j};
     store_counts_t c = {0};
     sched_job_state_t run_state = stopping ? SCHED_JOB_STOPPING : SCHED_JOB_RUNNING;
-    if (store_shards_each(st, j->id, shard_row, &l) < 0 || store_job_count(st, j->id, j->targets, j->n_metrics, &c) < 0 ||
-        count_saved(st, j, &c) < 0 || store_job_set_outdir(st, j->id, j->out_dir) < 0 || store_job_set_state(st, j->id, run_state, NULL) < 0 ||
+    if (store_shards_each(st, j->id, shard_row, &l) < 0 ||
+        store_job_count(st, j->id, j->targets, j->n_metrics, &c) < 0 || count_saved(st, j, &c) < 0 ||
+        store_job_set_outdir(st, j->id, j->out_dir) < 0 || store_job_set_state(st, j->id, run_state, NULL) < 0 ||
         store_job_set_progress(st, j->id, &c) < 0) {
         snprintf(err, errlen, "job %s: cannot read it back from %s: %s", job_id, store_path(st), store_errmsg(st));
         job_destroy(&j);
@@ -523,7 +533,8 @@ job_t *job_open(store_t *st, const char *job_id, char *err, size_t errlen)
     memcpy(j->saved, c.saved, sizeof j->saved);
     j->stop_requested = stopping;
     if (store_job_secret(st, j->id, j->secret, sizeof j->secret) != 0) {
-        snprintf(err, errlen, "job %s: cannot read or store its secret in %s: %s", job_id, store_path(st), store_errmsg(st));
+        snprintf(err, errlen, "job %s: cannot read or store its secret in %s: %s", job_id, store_path(st),
+                 store_errmsg(st));
         job_destroy(&j);
         return NULL;
     }
@@ -620,12 +631,12 @@ void job_count(job_t *j, store_t *st, const result_t *r, bool new_output, size_t
     uint64_t have = 0;
     bool complete = new_scores == r->n_scores && r->n_scores >= j->n_metrics;
     if (!complete) {
-        if (store_unit_scores(st, j->id, r->record_index, r->target, &have) < 0) return;   /* logged */
+        if (store_unit_scores(st, j->id, r->record_index, r->target, &have) < 0) return; /* logged */
         complete = have >= j->n_metrics;
     }
     if (!complete) return;
     j->units_done++;
-    if (r->error && new_output) j->unit_errors++;   /* an output that failed comes with all its scores */
+    if (r->error && new_output) j->unit_errors++; /* an output that failed comes with all its scores */
     if (j->targets == 1) {
         j->records_done++;
         return;
@@ -659,10 +670,20 @@ sched_job_state_t job_write(job_t *j, store_t *st, sched_job_state_t state, uint
                             cJSON **jobj)
 {
     *summary = *jobj = NULL;
-    output_info_t oi = {.job_id = j->id, .spec = j->spec, .spec_json = j->spec_json, .out_dir = j->out_dir,
-                        .state = state, .error = j->fatal, .started_at = j->started_at, .finished_at = time(NULL),
-                        .elapsed_s = job_elapsed_s(j), .records = j->records, .invalid = j->invalid,
-                        .shards = j->n_shards, .workers = workers, .abort = j->write_abort,
+    output_info_t oi = {.job_id = j->id,
+                        .spec = j->spec,
+                        .spec_json = j->spec_json,
+                        .out_dir = j->out_dir,
+                        .state = state,
+                        .error = j->fatal,
+                        .started_at = j->started_at,
+                        .finished_at = time(NULL),
+                        .elapsed_s = job_elapsed_s(j),
+                        .records = j->records,
+                        .invalid = j->invalid,
+                        .shards = j->n_shards,
+                        .workers = workers,
+                        .abort = j->write_abort,
                         .partial = j->units_done < j->records * j->targets};
     char err[1024];
     int orc = output_write(st, &oi, summary, jobj, err, sizeof err);
@@ -676,7 +697,7 @@ sched_job_state_t job_write(job_t *j, store_t *st, sched_job_state_t state, uint
     if (orc < 0) {
         job_fail_as(j, JOB_FAILURE_OUTPUT, "cannot write the result files: %s", err);
         state = SCHED_JOB_FAILED;
-    } else if (awsjob_upload(j->spec, j->id, j->out_dir, err, sizeof err) < 0) {   /* an s3:// output */
+    } else if (awsjob_upload(j->spec, j->id, j->out_dir, err, sizeof err) < 0) { /* an s3:// output */
         job_fail_as(j, JOB_FAILURE_OUTPUT, "%s", err);
         state = SCHED_JOB_FAILED;
     }
@@ -694,8 +715,8 @@ sched_job_state_t job_write(job_t *j, store_t *st, sched_job_state_t state, uint
     if (store_job_set_failure(st, j->id, state == SCHED_JOB_FAILED ? job_failure_name(j->failure) : NULL) < 0)
         log_warn("job %s: %s: its kind of failure could not be stored (%s)", j->id, store_path(st), store_errmsg(st));
     if (store_job_set_state(st, j->id, state, j->fatal) < 0)
-        log_error("job %s ended %s but %s could not record it (%s): it shows as running there until resumed",
-                  j->id, sched_job_state_name(state), store_path(st), store_errmsg(st));
+        log_error("job %s ended %s but %s could not record it (%s): it shows as running there until resumed", j->id,
+                  sched_job_state_name(state), store_path(st), store_errmsg(st));
     log_info("job %s %s in %.1f s%s%s", j->id, sched_job_state_name(state), job_elapsed_s(j), j->fatal ? ": " : "",
              j->fatal ? j->fatal : "");
     return state;

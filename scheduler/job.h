@@ -44,9 +44,9 @@
 #include "store.h"
 #include "wire.h"
 
-#define JOB_MAX_LISTED_ERRORS 20   /* dataset problems listed; the rest are counted */
-#define LOAD_BATCH 4096            /* records stored per transaction by a submission */
-#define JOB_REQUEST_TIMEOUT_S 300      /* the llm client's request timeout (llm.h default), for the lease ceiling */
+#define JOB_MAX_LISTED_ERRORS 20  /* dataset problems listed; the rest are counted */
+#define LOAD_BATCH 4096           /* records stored per transaction by a submission */
+#define JOB_REQUEST_TIMEOUT_S 300 /* the llm client's request timeout (llm.h default), for the lease ceiling */
 
 typedef struct fastfail fastfail_t;
 
@@ -55,10 +55,10 @@ typedef struct fastfail fastfail_t;
  * (or a retry) reopens the job as it is, runs only what is missing and writes its files again. */
 typedef enum {
     JOB_FAILURE_NONE = 0,
-    JOB_FAILURE_OTHER,      /* "other" */
-    JOB_FAILURE_OUTPUT,     /* "output": the result files (or their upload) could not be written */
-    JOB_FAILURE_DATABASE,   /* "database": results could not be committed, or read back */
-    JOB_FAILURE_MODELS,     /* "models": no score at all, or every first call refused for its set-up */
+    JOB_FAILURE_OTHER,    /* "other" */
+    JOB_FAILURE_OUTPUT,   /* "output": the result files (or their upload) could not be written */
+    JOB_FAILURE_DATABASE, /* "database": results could not be committed, or read back */
+    JOB_FAILURE_MODELS,   /* "models": no score at all, or every first call refused for its set-up */
 } job_failure_t;
 
 /* "other", "output", "database", "models"; NULL for NONE. */
@@ -69,46 +69,46 @@ bool job_failure_resumable(const char *name);
 typedef struct job {
     char id[SCHED_JOB_ID_MAX];
     spec_t *spec;
-    char *spec_json;            /* canonical, as stored and sent in every shard */
-    char *out_dir;              /* <output_path>/<job id>, absolute */
-    unsigned targets;           /* 1, or 2 with the base model */
-    size_t n_metrics;           /* cells per (record, target) */
-    uint64_t records;           /* valid records (the sum of the shards' n) */
-    uint64_t invalid;           /* invalid lines skipped */
+    char *spec_json;  /* canonical, as stored and sent in every shard */
+    char *out_dir;    /* <output_path>/<job id>, absolute */
+    unsigned targets; /* 1, or 2 with the base model */
+    size_t n_metrics; /* cells per (record, target) */
+    uint64_t records; /* valid records (the sum of the shards' n) */
+    uint64_t invalid; /* invalid lines skipped */
 
     /* The shard table (dispatch.c): index = shard id. */
     shard_t *shards;
     size_t n_shards;
-    size_t next_pending;        /* no PENDING shard below this index */
+    size_t next_pending; /* no PENDING shard below this index */
     size_t inflight, done;
 
     /* Committed so far (ingest.c). */
-    uint64_t units_done;        /* (record, target) with every metric committed */
-    uint64_t unit_errors;       /* of which the inference call failed */
-    uint64_t records_done;      /* records with every target done */
-    uint64_t scores[4];         /* by score_status_t */
-    uint64_t saved[3];          /* calls not made, by STORE_SAVED_* (cache.c counts them) */
-    fastfail_t *ff;             /* the first calls of each model: all refused for their set-up? */
+    uint64_t units_done;   /* (record, target) with every metric committed */
+    uint64_t unit_errors;  /* of which the inference call failed */
+    uint64_t records_done; /* records with every target done */
+    uint64_t scores[4];    /* by score_status_t */
+    uint64_t saved[3];     /* calls not made, by STORE_SAVED_* (cache.c counts them) */
+    fastfail_t *ff;        /* the first calls of each model: all refused for their set-up? */
 
     /* Its end. */
-    bool stop_requested;        /* sched_stop: CANCEL sent (or to send), no new SUBMIT */
+    bool stop_requested; /* sched_stop: CANCEL sent (or to send), no new SUBMIT */
     bool cancel_sent;
-    char *fatal;                /* the first error that fails it, or NULL */
-    job_failure_t failure;      /* what kind of error fatal is */
+    char *fatal;           /* the first error that fails it, or NULL */
+    job_failure_t failure; /* what kind of error fatal is */
 
     /* Times (monotonic ms, and the wall clock at start for job.json). */
     int64_t started_ms, last_progress_ms, last_mlflow_ms;
     time_t started_at;
-    char *note;                 /* the note last stored for it (sched.c) */
+    char *note;                    /* the note last stored for it (sched.c) */
     const atomic_int *write_abort; /* set by the writer: once non-zero, writing the files stops */
 
     /* At the broker (protocol.md §6.10, §6.4): the job's secret (stored, store_job_secret; in
      * every SUBMIT and CANCEL, never logged) and its lease ceiling (SUBMIT's lease_s). */
     char secret[WIRE_MAX_SECRET];
     uint32_t lease_max_s;
-    bool stalled;               /* no result committed for the stall time (sched.c) */
-    int64_t last_result_ms;     /* a result last committed (loop_now_ms), or its start */
-    uint64_t results_refused;   /* RESULT/SHARD_DONE not for a shard in flight, or a stale lease */
+    bool stalled;             /* no result committed for the stall time (sched.c) */
+    int64_t last_result_ms;   /* a result last committed (loop_now_ms), or its start */
+    uint64_t results_refused; /* RESULT/SHARD_DONE not for a shard in flight, or a stale lease */
 } job_t;
 
 /* The submission (sched_submit): validates while it stores the job with its records and shards
@@ -127,8 +127,8 @@ void job_check_endpoints(const spec_t *sp, errlist_t *errs);
 /* The retry (sched_retry; sched_resume of an ended job): the job has ended, its stored spec still
  * validates here, and store_retry_prepare finds cells to rerun. SCHED_OK with *cells; else
  * SCHED_E_NOTFOUND, SCHED_E_STATE (not ended, or nothing to rerun), SCHED_E_INPUT, SCHED_E_DB. */
-sched_err_t job_prepare_retry(const char *db_path, const char *job_id, bool unscored, uint64_t *cells,
-                              errlist_t *errs) __attribute__((warn_unused_result));
+sched_err_t job_prepare_retry(const char *db_path, const char *job_id, bool unscored, uint64_t *cells, errlist_t *errs)
+    __attribute__((warn_unused_result));
 
 /* The check before a resume: the job exists in db_path and its stored spec still validates here
  * (its models' endpoints and credentials). *state gets its state (an ended one is resumed as a

@@ -51,36 +51,40 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: llmaj-scheduler --serve [--listen ADDR] [--token-file FILE] [--max-jobs N] [options]\n"
-            "       llmaj-scheduler --spec FILE | --resume JOB [options]\n"
-            "  --serve       run as a service: the REST API (docs/service.md) on --listen, jobs kept in --db\n"
-            "  --listen      ADDR for the API, /healthz, /readyz and /metrics: HOST:PORT, or :PORT or PORT on loopback\n"
-            "                (0.0.0.0:PORT: every interface; port 0: any free port) (env LLMAJ_LISTEN; default\n"
-            "                127.0.0.1:8080). Off loopback a token is required\n"
-            "  --token-file  a file holding the API token (env LLMAJ_TOKEN_FILE, or the token itself in LLMAJ_TOKEN);\n"
-            "                every request but /healthz and /readyz then needs `Authorization: Bearer <token>`\n"
-            "  --max-jobs    jobs running at once; more wait queued (env LLMAJ_MAX_JOBS; default 4; 0: no limit)\n"
-            "  --shutdown-timeout S  on SIGTERM the service commits, says BYE and exits within S seconds (env\n"
-            "                LLMAJ_SHUTDOWN_TIMEOUT; default 20); past it, or at a second signal, it exits at once\n"
-            "  --spec        run the job spec (JSON) FILE and exit\n"
-            "  --resume      finish job JOB from the database (after a stop, or a crash of its scheduler) and exit;\n"
-            "                a job that ended with error cells reruns those; one that failed on a full disk (its\n"
-            "                files or its database) runs what is missing and writes its files again\n"
-            "options:\n"
-            "  --broker      broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
-            "  --db          job database (env LLMAJ_DB; default runs/llmaj.db, or <output_path>/llmaj.db for --spec)\n"
-            "  --window      shards of a job in flight at most (env LLMAJ_WINDOW; default 64)\n"
-            "  --stall-after SECONDS: a job with shards in flight and no result this long is reported stalled\n"
-            "                (log, status note, /metrics) (env LLMAJ_STALL_AFTER; default 600)\n"
-            "  --curve-secret      this scheduler's CURVE secret key file, from `llmaj keygen` (env LLMAJ_CURVE_SECRET)\n"
-            "  --curve-broker-key  the broker's CURVE public key file (env LLMAJ_CURVE_BROKER_KEY)\n"
-            "  --metrics-addr  (one job) serve /metrics, /healthz and /readyz on ADDR (env LLMAJ_METRICS_ADDR)\n"
-            "  --heartbeat-ms N  --dead-after N  --log-level LEVEL  --log-format text|json\n");
+    fprintf(
+        f,
+        "usage: llmaj-scheduler --serve [--listen ADDR] [--token-file FILE] [--max-jobs N] [options]\n"
+        "       llmaj-scheduler --spec FILE | --resume JOB [options]\n"
+        "  --serve       run as a service: the REST API (docs/service.md) on --listen, jobs kept in --db\n"
+        "  --listen      ADDR for the API, /healthz, /readyz and /metrics: HOST:PORT, or :PORT or PORT on loopback\n"
+        "                (0.0.0.0:PORT: every interface; port 0: any free port) (env LLMAJ_LISTEN; default\n"
+        "                127.0.0.1:8080). Off loopback a token is required\n"
+        "  --token-file  a file holding the API token (env LLMAJ_TOKEN_FILE, or the token itself in LLMAJ_TOKEN);\n"
+        "                every request but /healthz and /readyz then needs `Authorization: Bearer <token>`\n"
+        "  --max-jobs    jobs running at once; more wait queued (env LLMAJ_MAX_JOBS; default 4; 0: no limit)\n"
+        "  --shutdown-timeout S  on SIGTERM the service commits, says BYE and exits within S seconds (env\n"
+        "                LLMAJ_SHUTDOWN_TIMEOUT; default 20); past it, or at a second signal, it exits at once\n"
+        "  --spec        run the job spec (JSON) FILE and exit\n"
+        "  --resume      finish job JOB from the database (after a stop, or a crash of its scheduler) and exit;\n"
+        "                a job that ended with error cells reruns those; one that failed on a full disk (its\n"
+        "                files or its database) runs what is missing and writes its files again\n"
+        "options:\n"
+        "  --broker      broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
+        "  --db          job database (env LLMAJ_DB; default runs/llmaj.db, or <output_path>/llmaj.db for --spec)\n"
+        "  --window      shards of a job in flight at most (env LLMAJ_WINDOW; default 64)\n"
+        "  --stall-after SECONDS: a job with shards in flight and no result this long is reported stalled\n"
+        "                (log, status note, /metrics) (env LLMAJ_STALL_AFTER; default 600)\n"
+        "  --curve-secret      this scheduler's CURVE secret key file, from `llmaj keygen` (env LLMAJ_CURVE_SECRET)\n"
+        "  --curve-broker-key  the broker's CURVE public key file (env LLMAJ_CURVE_BROKER_KEY)\n"
+        "  --metrics-addr  (one job) serve /metrics, /healthz and /readyz on ADDR (env LLMAJ_METRICS_ADDR)\n"
+        "  --heartbeat-ms N  --dead-after N  --log-level LEVEL  --log-format text|json\n");
 }
 
 /* Exit codes of the one-job form (DESIGN.md "CLI"). */
-static int exit_code(sched_err_t e) { return e == SCHED_E_INPUT || e == SCHED_E_NOTFOUND || e == SCHED_E_STATE ? 2 : 1; }
+static int exit_code(sched_err_t e)
+{
+    return e == SCHED_E_INPUT || e == SCHED_E_NOTFOUND || e == SCHED_E_STATE ? 2 : 1;
+}
 
 /* ------------------------------------------------------------------ progress ---- */
 
@@ -88,7 +92,7 @@ static int exit_code(sched_err_t e) { return e == SCHED_E_INPUT || e == SCHED_E_
 static struct {
     pthread_mutex_t mu;
     bool have;
-    sched_progress_t p;       /* p.job_id points at job_id */
+    sched_progress_t p; /* p.job_id points at job_id */
     char job_id[SCHED_JOB_ID_MAX];
     const char *broker;
 } g_snap = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -129,9 +133,9 @@ static void progress(const sched_progress_t *p, void *arg)
     pthread_mutex_unlock(&g_snap.mu);
     if (!due(p)) return;
     if (p->note)
-        log_info("job %s: %llu/%llu record-targets, shards %llu/%llu: %s", p->job_id,
-                 (unsigned long long)p->units_done, (unsigned long long)p->units_total,
-                 (unsigned long long)p->shards_done, (unsigned long long)p->shards_total, p->note);
+        log_info("job %s: %llu/%llu record-targets, shards %llu/%llu: %s", p->job_id, (unsigned long long)p->units_done,
+                 (unsigned long long)p->units_total, (unsigned long long)p->shards_done,
+                 (unsigned long long)p->shards_total, p->note);
     else
         log_info("job %s: %llu/%llu record-targets, shards %llu/%llu, %u worker(s)", p->job_id,
                  (unsigned long long)p->units_done, (unsigned long long)p->units_total,
@@ -188,7 +192,8 @@ static void *deadline_thread(void *arg)
         if (pthread_cond_timedwait(&g_down.cv, &g_sched_mu, &at) == ETIMEDOUT) break;
     if (!g_down.done) {
         log_error("shutdown not over after %d s (--shutdown-timeout), still %s: exiting now; the next start on the "
-                  "database takes up what this cut short", g_down.timeout_s, g_down.stage);
+                  "database takes up what this cut short",
+                  g_down.timeout_s, g_down.stage);
         _exit(1);
     }
     pthread_mutex_unlock(&g_sched_mu);
@@ -245,20 +250,20 @@ static int metrics_cb(buf_t *out, void *arg)
         httpd_family(out, "llmaj_scheduler_job_info", HTTPD_GAUGE, "1 for the job being run.") < 0 ||
         (have && httpd_sample(out, "llmaj_scheduler_job_info", job, 1) < 0) ||
         httpd_gauge(out, "llmaj_scheduler_job_records", "Valid records of the job.", (double)p.records) < 0 ||
-        httpd_gauge(out, "llmaj_scheduler_job_units",
-                    "(record, target) pairs of the job.", (double)p.units_total) < 0 ||
+        httpd_gauge(out, "llmaj_scheduler_job_units", "(record, target) pairs of the job.", (double)p.units_total) <
+            0 ||
         httpd_counter(out, "llmaj_scheduler_units_done_total", "(record, target) pairs committed.", p.units_done) < 0 ||
         httpd_gauge(out, "llmaj_scheduler_job_shards", "Shards of the job.", (double)p.shards_total) < 0 ||
         httpd_counter(out, "llmaj_scheduler_shards_done_total", "Shards completed.", p.shards_done) < 0 ||
-        httpd_gauge(out, "llmaj_scheduler_shards_inflight",
-                    "Shards submitted and not done.", (double)p.shards_inflight) < 0 ||
+        httpd_gauge(out, "llmaj_scheduler_shards_inflight", "Shards submitted and not done.",
+                    (double)p.shards_inflight) < 0 ||
         httpd_family(out, "llmaj_scheduler_scores_total", HTTPD_COUNTER, "Scores committed, by status.") < 0 ||
         httpd_sample_u64(out, "llmaj_scheduler_scores_total", st_ok, p.scores_ok) < 0 ||
         httpd_sample_u64(out, "llmaj_scheduler_scores_total", st_uns, p.scores_unscored) < 0 ||
         httpd_sample_u64(out, "llmaj_scheduler_scores_total", st_err, p.scores_error) < 0 ||
         httpd_sample_u64(out, "llmaj_scheduler_scores_total", st_na, p.scores_na) < 0 ||
-        httpd_gauge(out, "llmaj_scheduler_job_elapsed_seconds",
-                    "Seconds since the job started running.", p.elapsed_s) < 0 ||
+        httpd_gauge(out, "llmaj_scheduler_job_elapsed_seconds", "Seconds since the job started running.", p.elapsed_s) <
+            0 ||
         httpd_gauge(out, "llmaj_scheduler_job_finished", "1 once the job's run has ended.", p.finished) < 0 ||
         httpd_gauge(out, "llmaj_scheduler_job_stalled_seconds",
                     "Seconds without a result while shards are in flight, once past --stall-after; 0: progressing.",
@@ -300,10 +305,10 @@ static int report_outcome(const char *db_path, const char *job_id)
         if (st.output_uri) printf("s3: %s\n", st.output_uri);
         code = st.job.state == SCHED_JOB_SUCCEEDED ? (st.error_cells ? EXIT_ERROR_CELLS : 0) : 1;
         if (code == EXIT_ERROR_CELLS)
-            printf("job %s succeeded with %llu error cell(s): `llmaj retry %s` (or llmaj-scheduler --resume) reruns them\n",
-                   job_id, (unsigned long long)st.error_cells, job_id);
-        else
-            printf("job %s %s\n", job_id, sched_job_state_name(st.job.state));
+            printf(
+                "job %s succeeded with %llu error cell(s): `llmaj retry %s` (or llmaj-scheduler --resume) reruns them\n",
+                job_id, (unsigned long long)st.error_cells, job_id);
+        else printf("job %s %s\n", job_id, sched_job_state_name(st.job.state));
         sched_status_clear(&st);
     } else {
         fprintf(stderr, "llmaj-scheduler: job %s: cannot read how it ended:\n", job_id);
@@ -335,7 +340,7 @@ static void on_start(sched_t *s, void *arg)
     }
     pthread_mutex_lock(&g_sched_mu);
     g_down.api = sv->api;
-    if (g_down.asked) api_close(sv->api);   /* a signal came while it started */
+    if (g_down.asked) api_close(sv->api); /* a signal came while it started */
     pthread_mutex_unlock(&g_sched_mu);
     printf("llmaj-scheduler listening on %s\n", api_url(sv->api));
     fflush(stdout);
@@ -428,7 +433,8 @@ static int serve(sched_opts_t *o, const char *listen, const char *token_file)
     double took = asked ? mono_s() - g_down.t0 : 0;
     pthread_mutex_unlock(&g_sched_mu);
     set_stage("exiting", true);
-    if (asked && code == 0) log_info("shut down in %.2f s: committed, BYE said, its jobs left for the next start", took);
+    if (asked && code == 0)
+        log_info("shut down in %.2f s: committed, BYE said, its jobs left for the next start", took);
     return code;
 }
 
@@ -519,16 +525,22 @@ int main(int argc, char **argv)
     bool serve_flag = false;
     daemon_opts_t dopts;
     daemon_opts_init(&dopts);
-    static const struct option longopts[] = {
-        {"spec", required_argument, 0, 's'},       {"broker", required_argument, 0, 'b'},
-        {"db", required_argument, 0, 'd'},         {"window", required_argument, 0, 'w'},
-        {"resume", required_argument, 0, 'R'},     {"help", no_argument, 0, 'h'},
-        {"serve", no_argument, 0, 'V'},            {"listen", required_argument, 0, 'L'},
-        {"max-jobs", required_argument, 0, 'J'},   {"token-file", required_argument, 0, 'T'},
-        {"curve-secret", required_argument, 0, 'S'}, {"curve-broker-key", required_argument, 0, 'K'},
-        {"stall-after", required_argument, 0, 'A'},
-        {"shutdown-timeout", required_argument, 0, 'G'},
-        DAEMON_LONGOPTS,                           {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"spec", required_argument, 0, 's'},
+                                             {"broker", required_argument, 0, 'b'},
+                                             {"db", required_argument, 0, 'd'},
+                                             {"window", required_argument, 0, 'w'},
+                                             {"resume", required_argument, 0, 'R'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {"serve", no_argument, 0, 'V'},
+                                             {"listen", required_argument, 0, 'L'},
+                                             {"max-jobs", required_argument, 0, 'J'},
+                                             {"token-file", required_argument, 0, 'T'},
+                                             {"curve-secret", required_argument, 0, 'S'},
+                                             {"curve-broker-key", required_argument, 0, 'K'},
+                                             {"stall-after", required_argument, 0, 'A'},
+                                             {"shutdown-timeout", required_argument, 0, 'G'},
+                                             DAEMON_LONGOPTS,
+                                             {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "s:b:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -545,15 +557,19 @@ int main(int argc, char **argv)
         case 'K': curve_broker = optarg; break;
         case 'A': stall_after = optarg; break;
         case 'G': shutdown_timeout = optarg; break;
-        case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&dopts, c, optarg); break;
+        case 'H':
+        case 'D':
+        case 'M':
+        case 'l':
+        case 'f': daemon_opts_set(&dopts, c, optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
     int forms = (spec != NULL) + (resume != NULL) + serve_flag;
     if (forms != 1 || optind < argc) {
-        fprintf(stderr, "llmaj-scheduler: %s\n", optind < argc ? "unexpected argument"
-                                                 : "give one of --serve, --spec FILE or --resume JOB");
+        fprintf(stderr, "llmaj-scheduler: %s\n",
+                optind < argc ? "unexpected argument" : "give one of --serve, --spec FILE or --resume JOB");
         usage(stderr);
         return 2;
     }
@@ -568,18 +584,24 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!curve_secret != !curve_broker) {
-        fprintf(stderr, "llmaj-scheduler: %s\n", curve_secret ? "--curve-secret needs --curve-broker-key FILE (the broker's public key)"
-                                                             : "--curve-broker-key needs --curve-secret FILE (this scheduler's secret key)");
+        fprintf(stderr, "llmaj-scheduler: %s\n",
+                curve_secret ? "--curve-secret needs --curve-broker-key FILE (the broker's public key)"
+                             : "--curve-broker-key needs --curve-secret FILE (this scheduler's secret key)");
         return 2;
     }
     if (daemon_setup_logging(dopts.log_level, dopts.log_format) < 0) return 2;
-    static curve_keys_t keys;   /* until exit: the engine's session copies it when it connects */
+    static curve_keys_t keys; /* until exit: the engine's session copies it when it connects */
     if (curve_secret && curve_load_client(curve_secret, curve_broker, &keys, err, sizeof err) < 0) {
         fprintf(stderr, "llmaj-scheduler: %s\n", err);
         return 2;
     }
-    sched_opts_t o = {.broker = broker, .db_path = db, .window = (int)w, .heartbeat_ms = dopts.hb_ms,
-                      .dead_after = dopts.dead_n, .max_jobs = (int)mj, .curve = curve_secret ? &keys : NULL,
+    sched_opts_t o = {.broker = broker,
+                      .db_path = db,
+                      .window = (int)w,
+                      .heartbeat_ms = dopts.hb_ms,
+                      .dead_after = dopts.dead_n,
+                      .max_jobs = (int)mj,
+                      .curve = curve_secret ? &keys : NULL,
                       .stall_after_ms = (int)(stall_s * 1000)};
     int code;
     if (serve_flag) {
@@ -593,7 +615,8 @@ int main(int argc, char **argv)
         g_down.timeout_s = (int)st;
         g_serve = true;
         if (!o.db_path) o.db_path = "runs/llmaj.db";
-        if (dopts.metrics_addr) log_info("--serve: /metrics is served on --listen (%s); --metrics-addr is not used", listen);
+        if (dopts.metrics_addr)
+            log_info("--serve: /metrics is served on --listen (%s); --metrics-addr is not used", listen);
         code = serve(&o, listen, token_file);
     } else {
         code = one_job(&o, spec, resume, dopts.metrics_addr);

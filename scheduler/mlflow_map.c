@@ -35,15 +35,9 @@ static void metric(mlflow_batch_t *b, const char *key, double v, int64_t ts)
     (void)mlflow_batch_metric(b, key, v, ts, 0);
 }
 
-static void param(mlflow_batch_t *b, const char *key, const char *v)
-{
-    (void)mlflow_batch_param(b, key, v);
-}
+static void param(mlflow_batch_t *b, const char *key, const char *v) { (void)mlflow_batch_param(b, key, v); }
 
-static void tag(mlflow_batch_t *b, const char *key, const char *v)
-{
-    (void)mlflow_batch_tag(b, key, v);
-}
+static void tag(mlflow_batch_t *b, const char *key, const char *v) { (void)mlflow_batch_tag(b, key, v); }
 
 /* Adds every number of a summary object as `prefix/field`; ci95 [lo, hi] as ci95_low/ci95_high;
  * ratings {rating: count} as ratings/<rating>. Nulls and strings are skipped. */
@@ -166,12 +160,12 @@ mlflow_batch_t *mlflow_map_parent(const spec_t *sp, const char *job_id, const cJ
     param_str(b, "evaluator_model", sp->evaluator_model);
     param_str(b, "dataset", sp->dataset);
     param_str(b, "metrics", metrics);
-    param_str(b, "metrics_lower_is_better", lower);   /* their compare/<metric> figures are oriented */
+    param_str(b, "metrics_lower_is_better", lower); /* their compare/<metric> figures are oriented */
     param_str(b, "region", sp->region);
     param_str(b, "job_name", sp->job_name);
     param_num(b, "shard_size", sp->shard_size);
     param_str(b, "skip_invalid", sp->skip_invalid ? "true" : "false");
-    if (sp->cache) param_str(b, "cache", "true");   /* docs/iteration.md: only when asked for */
+    if (sp->cache) param_str(b, "cache", "true"); /* docs/iteration.md: only when asked for */
     if (sp->reuse_from) param_str(b, "reuse_responses_from", sp->reuse_from);
     add_gen_params(b, "inference", &sp->inference);
     add_gen_params(b, "judge", &sp->judge);
@@ -209,7 +203,7 @@ mlflow_batch_t *mlflow_map_parent(const spec_t *sp, const char *job_id, const cJ
         free(k);
     }
     const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(summary, "cache"))   /* calls not made */
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(summary, "cache")) /* calls not made */
     {
         if (!cJSON_IsNumber(c) || !c->string) continue;
         char *k = xasprintf("cache/%s", c->string);
@@ -268,4 +262,3 @@ mlflow_batch_t *mlflow_map_child(const spec_t *sp, int role, const cJSON *summar
     if (t) add_target(b, "", t, true, ts);
     return b;
 }
-

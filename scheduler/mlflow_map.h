@@ -31,7 +31,7 @@
 
 /* The runs of a job: the parent and one child per target. */
 enum { MLFLOW_ROLE_PARENT = 0, MLFLOW_ROLE_CUSTOM = 1, MLFLOW_ROLE_BASE = 2, MLFLOW_N_ROLES = 3 };
-extern const char *const mlflow_role_names[MLFLOW_N_ROLES];   /* "parent", "custom", "base" */
+extern const char *const mlflow_role_names[MLFLOW_N_ROLES]; /* "parent", "custom", "base" */
 
 const char *mlflow_map_experiment(const spec_t *sp);
 const char *mlflow_map_run_name(const spec_t *sp, const char *job_id);

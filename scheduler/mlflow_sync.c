@@ -99,7 +99,10 @@ static int64_t parse_iso_ms(const char *s)
     if (*end == '.') {
         int digits = 0;
         for (end++; *end >= '0' && *end <= '9'; end++)
-            if (digits < 3) { ms = ms * 10 + (*end - '0'); digits++; }
+            if (digits < 3) {
+                ms = ms * 10 + (*end - '0');
+                digits++;
+            }
         while (digits++ < 3) ms *= 10;
     }
     if (*end != 'Z' || end[1]) return 0;
@@ -221,11 +224,13 @@ static int ensure_run(sync_t *s, int role, int64_t start_ms)
     int n = cJSON_GetArraySize(found);
     if (n > 0) {
         if (n > 1)
-            log_warn("job %s has %d %s runs in experiment %s; using the oldest", s->job_id, n, mlflow_role_names[role], s->exp_id);
+            log_warn("job %s has %d %s runs in experiment %s; using the oldest", s->job_id, n, mlflow_role_names[role],
+                     s->exp_id);
         rc = mlflow_run_info_from_json(cJSON_GetArrayItem(found, 0), &info);
         cJSON_Delete(found);
         if (rc < 0) {
-            fail(s->err, s->errlen, "the %s run of job %s found in MLflow has no run id", mlflow_role_names[role], s->job_id);
+            fail(s->err, s->errlen, "the %s run of job %s found in MLflow has no run id", mlflow_role_names[role],
+                 s->job_id);
             return -1;
         }
         log_info("job %s: found %s run %s in MLflow", s->job_id, mlflow_role_names[role], info.run_id);
@@ -233,7 +238,9 @@ static int ensure_run(sync_t *s, int role, int64_t start_ms)
         cJSON_Delete(found);
         const char *base = mlflow_map_run_name(s->spec, s->job_id);
         char *name = role == MLFLOW_ROLE_PARENT ? xstrdup(base) : xasprintf("%s-%s", base, mlflow_role_names[role]);
-        const char *model = role == MLFLOW_ROLE_CUSTOM ? s->spec->model : role == MLFLOW_ROLE_BASE ? s->spec->base_model : NULL;
+        const char *model = role == MLFLOW_ROLE_CUSTOM ? s->spec->model
+                            : role == MLFLOW_ROLE_BASE ? s->spec->base_model
+                                                       : NULL;
         mlflow_kv_t tags[8];
         size_t nt = 0;
         tags[nt++] = (mlflow_kv_t){"llmaj.job_id", s->job_id};
@@ -252,7 +259,8 @@ static int ensure_run(sync_t *s, int role, int64_t start_ms)
             fail(s->err, s->errlen, "creating the %s run of job %s: %s", mlflow_role_names[role], s->job_id, e.message);
             return -1;
         }
-        log_info("job %s: created %s run %s in MLflow experiment %s", s->job_id, mlflow_role_names[role], info.run_id, s->exp_id);
+        log_info("job %s: created %s run %s in MLflow experiment %s", s->job_id, mlflow_role_names[role], info.run_id,
+                 s->exp_id);
     }
     rc = persist_run(s, role, &info);
     mlflow_run_info_clear(&info);
@@ -317,8 +325,9 @@ static int upload_report(sync_t *s, const char *job_dir, const cJSON *summary, c
         fail(s->err, s->errlen, "making report.html of job %s: %s", s->job_id, why);
         return -1;
     }
-    if (bad) log_warn("job %s: %llu row(s) of records.jsonl are not JSON objects: left out of report.html", s->job_id,
-                      (unsigned long long)bad);
+    if (bad)
+        log_warn("job %s: %llu row(s) of records.jsonl are not JSON objects: left out of report.html", s->job_id,
+                 (unsigned long long)bad);
     char hash[65];
     sigv4_sha256_hex(html, len, hash);
     if (!st_is(s->db, s->job_id, "artifact:report.html", hash)) {
@@ -362,7 +371,8 @@ static int end_run(sync_t *s, int role, const char *status, int64_t end_ms)
     if (st_is(s->db, s->job_id, key, status)) return 0;
     mlflow_err_t e;
     if (mlflow_run_update(s->m, s->runs[role].id, status, end_ms, &e) < 0) {
-        fail(s->err, s->errlen, "ending the %s run %s as %s: %s", mlflow_role_names[role], s->runs[role].id, status, e.message);
+        fail(s->err, s->errlen, "ending the %s run %s as %s: %s", mlflow_role_names[role], s->runs[role].id, status,
+             e.message);
         return -1;
     }
     return st_set(s->db, s->job_id, key, status, s->err, s->errlen);
@@ -383,8 +393,8 @@ static char *redact_uri(const char *uri)
 /* A JSON object as stored text, or NULL for NULL. Caller frees. */
 static char *json_text(const cJSON *j) { return j ? jsonprint(j, false) : NULL; }
 
-static int record_locked(store_t *db, const char *job_id, const spec_t *spec, const char *job_dir,
-                         const char *status, const cJSON *summary, const cJSON *job, char *err, size_t errlen)
+static int record_locked(store_t *db, const char *job_id, const spec_t *spec, const char *job_dir, const char *status,
+                         const cJSON *summary, const cJSON *job, char *err, size_t errlen)
 {
     if (!spec->mlflow_tracking_uri || !*spec->mlflow_tracking_uri) {
         fail(err, errlen, "job %s has no MLflow tracking URI", job_id);
@@ -438,13 +448,15 @@ static int sync_job_locked(store_t *db, const char *job_id, const spec_t *spec, 
     char nbuf[32];
     snprintf(nbuf, sizeof nbuf, "%lld", (a ? strtoll(a, NULL, 10) : 0) + 1);
     free(a);
-    if (st_set(db, job_id, "attempts", nbuf, err, errlen) < 0 || st_set(db, job_id, "state", "syncing", err, errlen) < 0)
+    if (st_set(db, job_id, "attempts", nbuf, err, errlen) < 0 ||
+        st_set(db, job_id, "state", "syncing", err, errlen) < 0)
         return -1;
 
     sync_t s = {.db = db, .job_id = job_id, .spec = spec, .err = err, .errlen = errlen};
     int rc = -1;
     if (!summary && !job && !file_exists(job_dir, "records.jsonl")) {
-        fail(err, errlen, "job %s: no summary, no job.json and no records.jsonl in %s: nothing to sync", job_id, job_dir);
+        fail(err, errlen, "job %s: no summary, no job.json and no records.jsonl in %s: nothing to sync", job_id,
+             job_dir);
         goto out;
     }
     const cJSON *fin = cJSON_GetObjectItemCaseSensitive(job, "finished_at");
@@ -469,14 +481,16 @@ static int sync_job_locked(store_t *db, const char *job_id, const spec_t *spec, 
     bool want[MLFLOW_N_ROLES] = {true, false, false};
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(summary, "targets");
     want[MLFLOW_ROLE_CUSTOM] = spec->model != NULL || cJSON_GetObjectItemCaseSensitive(targets, "custom") != NULL;
-    want[MLFLOW_ROLE_BASE] = (spec->base_model && spec->evaluate_base_model) || cJSON_GetObjectItemCaseSensitive(targets, "base");
+    want[MLFLOW_ROLE_BASE] = (spec->base_model && spec->evaluate_base_model) ||
+                             cJSON_GetObjectItemCaseSensitive(targets, "base");
     for (int r = MLFLOW_ROLE_CUSTOM; r < MLFLOW_N_ROLES; r++)
         if (want[r] && ensure_run(&s, r, started) < 0) goto out;
 
     for (int r = 0; r < MLFLOW_N_ROLES; r++) {
         if (!want[r]) continue;
-        mlflow_batch_t *b = r == MLFLOW_ROLE_PARENT ? mlflow_map_parent(spec, job_id, summary, job, final_status, finished)
-                                                    : mlflow_map_child(spec, r, summary, finished);
+        mlflow_batch_t *b = r == MLFLOW_ROLE_PARENT
+                                ? mlflow_map_parent(spec, job_id, summary, job, final_status, finished)
+                                : mlflow_map_child(spec, r, summary, finished);
         int brc = send_batch(&s, r, b);
         mlflow_batch_destroy(&b);
         if (brc < 0) goto out;
@@ -484,7 +498,8 @@ static int sync_job_locked(store_t *db, const char *job_id, const spec_t *spec, 
     if (upload_artifacts(&s, job_dir, summary, job) < 0) goto out;
     for (int r = MLFLOW_N_ROLES - 1; r >= 0; r--)
         if (want[r] && end_run(&s, r, final_status, finished) < 0) goto out;
-    if (st_set(db, job_id, "state", "done", err, errlen) < 0 || st_set(db, job_id, "synced_status", final_status, err, errlen) < 0)
+    if (st_set(db, job_id, "state", "done", err, errlen) < 0 ||
+        st_set(db, job_id, "synced_status", final_status, err, errlen) < 0)
         goto out;
     st_del(db, job_id, "last_error");
     log_info("job %s: synced to MLflow %s, experiment %s, run %s", job_id, mlflow_display_url(s.m), s.exp_id,
@@ -493,7 +508,8 @@ static int sync_job_locked(store_t *db, const char *job_id, const spec_t *spec, 
 out:
     if (rc < 0) {
         char e2[512];
-        if (st_set(db, job_id, "state", "pending", e2, sizeof e2) < 0 || st_set(db, job_id, "last_error", err, e2, sizeof e2) < 0)
+        if (st_set(db, job_id, "state", "pending", e2, sizeof e2) < 0 ||
+            st_set(db, job_id, "last_error", err, e2, sizeof e2) < 0)
             log_warn("job %s: cannot record the MLflow sync failure: %s", job_id, e2);
     }
     sync_clear(&s);
@@ -539,7 +555,8 @@ int mlflow_sync_resume(store_t *db, const char *job_id, const atomic_int *abort_
     errlist_t errs;
     errlist_init(&errs, 3);
     spec = spec_parse(spec_json, strlen(spec_json), "recorded spec", NULL, &errs);
-    if (!spec) fail(err, errlen, "job %s: the recorded spec no longer parses: %s", job_id, errs.n_kept ? errs.msgs[0] : "?");
+    if (!spec)
+        fail(err, errlen, "job %s: the recorded spec no longer parses: %s", job_id, errs.n_kept ? errs.msgs[0] : "?");
     errlist_free(&errs);
     if (!spec || recorded_json(db, job_id, "summary", &summary, err, errlen) < 0 ||
         recorded_json(db, job_id, "job", &job, err, errlen) < 0)
@@ -576,7 +593,8 @@ static int progress_locked(store_t *db, const char *job_id, const spec_t *spec, 
     sync_t s = {.db = db, .job_id = job_id, .spec = spec, .err = err, .errlen = errlen};
     int rc = -1;
     int64_t now = now_ms();
-    if (open_client(&s, abort_flag) == 0 && ensure_experiment(&s) == 0 && ensure_run(&s, MLFLOW_ROLE_PARENT, now) == 0) {
+    if (open_client(&s, abort_flag) == 0 && ensure_experiment(&s) == 0 &&
+        ensure_run(&s, MLFLOW_ROLE_PARENT, now) == 0) {
         mlflow_batch_t *b = mlflow_batch_new();
         /* Three distinct keys with finite values: the batch takes them all. */
         (void)mlflow_batch_metric(b, "progress/done", (double)done, now, step);

@@ -58,9 +58,9 @@ int mlflow_sync_record(store_t *st, const char *job_id, const spec_t *spec, cons
  * MLFLOW_* / AWS_* environment for auth (mlflow.h). `abort_flag` (may be NULL) cuts a request
  * short when set. 0 when everything is in MLflow; -1 with err otherwise (what was done is kept:
  * calling again resumes). */
-int mlflow_sync_job(store_t *st, const char *job_id, const spec_t *spec, const char *job_dir,
-                    const char *final_status, const cJSON *summary, const cJSON *job,
-                    const atomic_int *abort_flag, char *err, size_t errlen) __attribute__((warn_unused_result));
+int mlflow_sync_job(store_t *st, const char *job_id, const spec_t *spec, const char *job_dir, const char *final_status,
+                    const cJSON *summary, const cJSON *job, const atomic_int *abort_flag, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Resumes a recorded sync (mlflow_sync_record) from the database alone. 0, or -1 with err. */
 int mlflow_sync_resume(store_t *st, const char *job_id, const atomic_int *abort_flag, char *err, size_t errlen)

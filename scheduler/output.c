@@ -23,12 +23,12 @@ typedef struct {
     const char *job_id;
     aggregate_t *agg;
     buf_t line;
-    const char *failed;   /* why the pass stopped, or NULL */
+    const char *failed; /* why the pass stopped, or NULL */
     const atomic_int *abort;
 } pass_t;
 
-#define OUTPUT_MARGIN ((uint64_t)256 << 10)   /* free space asked for besides records.jsonl's estimate */
-static const char INTERRUPTED[] = "interrupted";   /* pass_t.failed, compared by address */
+#define OUTPUT_MARGIN ((uint64_t)256 << 10)      /* free space asked for besides records.jsonl's estimate */
+static const char INTERRUPTED[] = "interrupted"; /* pass_t.failed, compared by address */
 
 static int put_str(buf_t *b, const char *key, const char *v)
 {
@@ -40,10 +40,7 @@ static int put_str(buf_t *b, const char *key, const char *v)
 
 /* A number that reads back as exactly v (jsonprint_double); null for NaN and infinities, which
  * JSON cannot carry (a latency or score never is one, but a line must stay JSON). */
-static int put_num(buf_t *b, double v)
-{
-    return isfinite(v) ? jsonprint_double(b, v) : buf_puts(b, "null");
-}
+static int put_num(buf_t *b, double v) { return isfinite(v) ? jsonprint_double(b, v) : buf_puts(b, "null"); }
 
 int output_record_line(buf_t *b, const char *job_id, const record_t *rec, const result_t *res)
 {
@@ -93,8 +90,9 @@ int output_record_line(buf_t *b, const char *job_id, const record_t *rec, const 
         jin += s->usage.input_tokens;
         jout += s->usage.output_tokens;
     }
-    rc |= buf_printf(b, "},\"usage\":{\"input_tokens\":%llu,\"output_tokens\":%llu,\"judge_input_tokens\":%llu,"
-                        "\"judge_output_tokens\":%llu},\"latency_ms\":",
+    rc |= buf_printf(b,
+                     "},\"usage\":{\"input_tokens\":%llu,\"output_tokens\":%llu,\"judge_input_tokens\":%llu,"
+                     "\"judge_output_tokens\":%llu},\"latency_ms\":",
                      (unsigned long long)res->usage.input_tokens, (unsigned long long)res->usage.output_tokens,
                      (unsigned long long)jin, (unsigned long long)jout);
     rc |= put_num(b, res->latency_ms);
@@ -112,13 +110,14 @@ static int write_line(const record_t *rec, const result_t *res, void *arg)
         return -1;
     }
     buf_reset(&p->line);
-    for (size_t i = 0; i < res->n_scores; i++) aggregate_add(p->agg, rec->index, res->target, rec->category, &res->scores[i]);
+    for (size_t i = 0; i < res->n_scores; i++)
+        aggregate_add(p->agg, rec->index, res->target, rec->category, &res->scores[i]);
     if (output_record_line(&p->line, p->job_id, rec, res) < 0) {
         p->failed = "a records.jsonl line is larger than a line may be";
         return -1;
     }
     if (file_atomic_write(p->f, p->line.data, p->line.len) < 0) {
-        p->failed = "write";   /* the commit says why */
+        p->failed = "write"; /* the commit says why */
         return -1;
     }
     return 0;
@@ -130,7 +129,7 @@ static int write_json_file(const char *dir, const char *name, const cJSON *j, ch
     char *path = xasprintf("%s/%s", dir, name);
     char *txt = jsonprint(j, true);
     size_t n = strlen(txt);
-    txt[n] = '\n';   /* the terminator becomes the final newline; the length says where it ends */
+    txt[n] = '\n'; /* the terminator becomes the final newline; the length says where it ends */
     int rc = file_write_atomic(path, txt, n + 1, err, errlen);
     free(txt);
     free(path);
@@ -198,7 +197,7 @@ static int write_records(store_t *st, const char *out_dir, pass_t *p, char *err,
         file_atomic_abort(&p->f);
         if (p->failed == INTERRUPTED) rc = OUTPUT_INTERRUPTED;
     } else {
-        rc = file_atomic_commit(&p->f, err, errlen);   /* reports a failed write too */
+        rc = file_atomic_commit(&p->f, err, errlen); /* reports a failed write too */
     }
     free(path);
     return rc;
@@ -227,7 +226,8 @@ static cJSON *job_object(store_t *st, const output_info_t *ci)
     cJSON_AddNumberToObject(job, "shards", (double)ci->shards);
     cJSON_AddNumberToObject(job, "workers_seen", ci->workers);
     usage_acc_t u = {.models = cJSON_CreateObject(), .judge = sp->evaluator_model, .cost_known = true};
-    if (store_usage(st, ci->job_id, add_usage, &u) < 0) log_warn("job %s: token usage unavailable: %s", ci->job_id, store_errmsg(st));
+    if (store_usage(st, ci->job_id, add_usage, &u) < 0)
+        log_warn("job %s: token usage unavailable: %s", ci->job_id, store_errmsg(st));
     cJSON_AddItemToObject(job, "usage", u.models);
     if (u.cost_known) cJSON_AddNumberToObject(job, "estimated_cost_usd", u.cost);
     else cJSON_AddNullToObject(job, "estimated_cost_usd");
@@ -244,8 +244,9 @@ static int prepare_dir(store_t *st, const output_info_t *ci, char *err, size_t e
         swept += file_atomic_sweep(path);
         free(path);
     }
-    if (swept) log_info("job %s: %zu temporary file(s) left by an earlier writer removed from %s", ci->job_id, swept,
-                        ci->out_dir);
+    if (swept)
+        log_info("job %s: %zu temporary file(s) left by an earlier writer removed from %s", ci->job_id, swept,
+                 ci->out_dir);
     uint64_t need = 0, avail = 0;
     if (store_outputs_bytes(st, ci->job_id, &need) < 0) {
         log_warn("job %s: cannot estimate the size of records.jsonl (%s): writing without the free-space check",
@@ -289,7 +290,7 @@ int output_write(store_t *st, const output_info_t *ci, cJSON **summary, cJSON **
     /* How complete it is: a stopped job's summary covers what was committed, and says so. */
     cJSON_AddStringToObject(sum, "status", sched_job_state_name(ci->state));
     cJSON_AddBoolToObject(sum, "partial", ci->partial);
-    cache_summary_add(st, ci->job_id, sp, sum);   /* reused responses and cache hits, when asked for */
+    cache_summary_add(st, ci->job_id, sp, sum); /* reused responses and cache hits, when asked for */
     aggregate_destroy(&p.agg);
     cJSON *jo = job_object(st, ci);
     if (ci->abort && atomic_load(ci->abort)) {

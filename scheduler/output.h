@@ -26,16 +26,16 @@
 typedef struct {
     const char *job_id;
     const spec_t *spec;
-    const char *spec_json;      /* canonical */
-    const char *out_dir;        /* <output_path>/<job_id>; created if missing */
+    const char *spec_json; /* canonical */
+    const char *out_dir;   /* <output_path>/<job_id>; created if missing */
     sched_job_state_t state;
-    const char *error;          /* or NULL */
+    const char *error; /* or NULL */
     time_t started_at, finished_at;
     double elapsed_s;
     uint64_t records, invalid, shards;
     uint32_t workers;
-    bool partial;               /* cells are missing (a stopped or failed job): summary.json says so */
-    const atomic_int *abort;    /* may be NULL; once non-zero the writing stops (OUTPUT_INTERRUPTED) */
+    bool partial;            /* cells are missing (a stopped or failed job): summary.json says so */
+    const atomic_int *abort; /* may be NULL; once non-zero the writing stops (OUTPUT_INTERRUPTED) */
 } output_info_t;
 
 #define OUTPUT_INTERRUPTED (-2)

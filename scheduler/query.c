@@ -168,14 +168,14 @@ typedef struct {
 static int list_row(const store_job_t *row, void *arg)
 {
     list_t *l = arg;
-    store_job_t copy = *row;   /* the store frees its row after the call: copy what we take */
+    store_job_t copy = *row; /* the store frees its row after the call: copy what we take */
     copy.job_id = xstrdup(row->job_id);
     copy.name = xstrdup(row->name);
     copy.error = xstrdup(row->error);
     copy.failure = xstrdup(row->failure);
     copy.spec_json = xstrdup(row->spec_json);
     copy.out_dir = xstrdup(row->out_dir);
-    copy.owner = copy.note = NULL;   /* not taken */
+    copy.owner = copy.note = NULL; /* not taken */
     sched_job_t j;
     job_from_row(&copy, &j, l->now);
     int rc = l->cb(&j, l->arg);
@@ -219,7 +219,7 @@ sched_err_t sched_job_resolve(sched_db_t *db, const char *ref, char **job_id, er
     }
     buf_t list;
     buf_init(&list, 4096);
-    bool cut = false;   /* past the cap the list is shorter, which the count still says */
+    bool cut = false; /* past the cap the list is shorter, which the count still says */
     for (size_t i = 0; i < n && i < SHOWN; i++) {
         if (!cut && buf_printf(&list, "%s%s", i ? ", " : "", ids[i]) < 0) cut = true;
         free(ids[i]);
@@ -255,10 +255,10 @@ static void find_output(sched_status_t *s, const char *db_path, const char *outp
         from_spec = xasprintf("%.*s/%s", (int)(n && output_path[n - 1] == '/' ? n - 1 : n), output_path, id);
     }
     const char *stored = s->job.out_dir;
-    const char *found = stored && is_dir(stored)           ? stored
-                        : is_dir(db_dir)                   ? db_dir
+    const char *found = stored && is_dir(stored)         ? stored
+                        : is_dir(db_dir)                 ? db_dir
                         : from_spec && is_dir(from_spec) ? from_spec
-                                                           : NULL;
+                                                         : NULL;
     if (found) {
         s->output_dir = xstrdup(realpath(found, real) ? real : found);
         s->output_exists = true;
@@ -286,7 +286,7 @@ static void set_step(sched_status_t *s, int i, const char *status, const char *f
     s->steps[i].name = step_names[i];
     s->steps[i].status = status;
     buf_t b;
-    buf_init(&b, 0);   /* no cap: only a bad format could fail, and then the detail is empty */
+    buf_init(&b, 0); /* no cap: only a bad format could fail, and then the detail is empty */
     va_list ap;
     va_start(ap, fmt);
     int rc = buf_vprintf(&b, fmt, ap);
@@ -323,27 +323,28 @@ static void derive_steps(sched_status_t *s, const char *tracking_uri)
 
     /* All shards done yet nothing scored is how a job fails when every call failed: the step failed. */
     const bool nothing_scored = s->scores[SCORE_OK] + s->scores[SCORE_NOT_APPLICABLE] == 0;
-    const char *run = js == SCHED_JOB_PENDING     ? "pending"
-                      : js == SCHED_JOB_SUCCEEDED ? "succeeded"
-                      : js == SCHED_JOB_RUNNING   ? (shards_done ? "succeeded" : "running")
-                      : js == SCHED_JOB_STOPPING  ? "stopping"
+    const char *run = js == SCHED_JOB_PENDING          ? "pending"
+                      : js == SCHED_JOB_SUCCEEDED      ? "succeeded"
+                      : js == SCHED_JOB_RUNNING        ? (shards_done ? "succeeded" : "running")
+                      : js == SCHED_JOB_STOPPING       ? "stopping"
                       : shards_done && !nothing_scored ? "succeeded"
-                      : js == SCHED_JOB_STOPPED   ? "stopped"
-                                                  : "failed";
+                      : js == SCHED_JOB_STOPPED        ? "stopped"
+                                                       : "failed";
     char errs[96] = "";
     if (s->unit_errors || s->scores[SCORE_ERROR])
-        snprintf(errs, sizeof errs, "; %llu inference error(s), %llu judge error(s)", (unsigned long long)s->unit_errors,
-                 (unsigned long long)s->scores[SCORE_ERROR]);
-    set_step(s, SCHED_STEP_RUN, run, "%llu/%llu record-target(s) done, %llu shard(s) of %llu done, %llu in flight%s%s%s",
-             (unsigned long long)s->units_done, (unsigned long long)s->units_total,
-             (unsigned long long)s->shards_done, (unsigned long long)s->shards_total,
-             (unsigned long long)s->shards_inflight, errs, s->note ? "; " : "", s->note ? s->note : "");
+        snprintf(errs, sizeof errs, "; %llu inference error(s), %llu judge error(s)",
+                 (unsigned long long)s->unit_errors, (unsigned long long)s->scores[SCORE_ERROR]);
+    set_step(s, SCHED_STEP_RUN, run,
+             "%llu/%llu record-target(s) done, %llu shard(s) of %llu done, %llu in flight%s%s%s",
+             (unsigned long long)s->units_done, (unsigned long long)s->units_total, (unsigned long long)s->shards_done,
+             (unsigned long long)s->shards_total, (unsigned long long)s->shards_inflight, errs, s->note ? "; " : "",
+             s->note ? s->note : "");
 
-    const char *col = js == SCHED_JOB_SUCCEEDED              ? "succeeded"
-                      : ended                                ? (s->output_written ? "succeeded" : "failed")
+    const char *col = js == SCHED_JOB_SUCCEEDED ? "succeeded"
+                      : ended                   ? (s->output_written ? "succeeded" : "failed")
                       : (js == SCHED_JOB_RUNNING || js == SCHED_JOB_STOPPING) && shards_done ? "running"
-                      : js == SCHED_JOB_STOPPING               ? "running"
-                                                             : "pending";
+                      : js == SCHED_JOB_STOPPING                                             ? "running"
+                                                                                             : "pending";
     if (!strcmp(col, "succeeded")) set_step(s, SCHED_STEP_COLLECT, col, "%s", out);
     else if (!strcmp(col, "failed")) set_step(s, SCHED_STEP_COLLECT, col, "no job.json in %s", out);
     else set_step(s, SCHED_STEP_COLLECT, col, "writes records.jsonl, summary.json, job.json to %s", out);
@@ -360,16 +361,23 @@ static void derive_steps(sched_status_t *s, const char *tracking_uri)
         const char *exp = mlflow_str(s, "experiment_id"), *run_id = mlflow_str(s, "parent_run_id");
         const char *u = mlflow_str(s, "tracking_uri");
         set_step(s, SCHED_STEP_MLFLOW, "succeeded", "experiment %s, run %s at %s", exp ? exp : "?",
-                 run_id ? run_id : "?", u ? u : tracking_uri ? tracking_uri : "?");
+                 run_id ? run_id : "?",
+                 u              ? u
+                 : tracking_uri ? tracking_uri
+                                : "?");
     } else if (!strcmp(ms, "syncing")) {
-        set_step(s, SCHED_STEP_MLFLOW, "running", "attempt %lld (a sync cut short resumes with the next `llmaj run` on "
-                                                  "this database, or `llmaj sync --job-dir %s`)", attempts, out);
+        set_step(s, SCHED_STEP_MLFLOW, "running",
+                 "attempt %lld (a sync cut short resumes with the next `llmaj run` on "
+                 "this database, or `llmaj sync --job-dir %s`)",
+                 attempts, out);
     } else if (!strcmp(ms, "failed")) {
         set_step(s, SCHED_STEP_MLFLOW, "failed", "gave up after %lld attempt(s); `llmaj sync --job-dir %s` retries",
                  attempts, out);
     } else if (attempts > 0) {
-        set_step(s, SCHED_STEP_MLFLOW, "pending", "%lld attempt(s) failed; retried by the next `llmaj run` on this "
-                                                  "database, or `llmaj sync --job-dir %s`", attempts, out);
+        set_step(s, SCHED_STEP_MLFLOW, "pending",
+                 "%lld attempt(s) failed; retried by the next `llmaj run` on this "
+                 "database, or `llmaj sync --job-dir %s`",
+                 attempts, out);
     } else {
         set_step(s, SCHED_STEP_MLFLOW, "pending", "queued");
     }
@@ -392,7 +400,7 @@ sched_err_t sched_job_status(sched_db_t *db, const char *job_id, sched_status_t 
 {
     memset(s, 0, sizeof *s);
     store_t *st = db->st;
-    if (store_begin(st) < 0) {   /* one snapshot for everything below */
+    if (store_begin(st) < 0) { /* one snapshot for everything below */
         errlist_add(errs, "%s: %s", db->path, store_errmsg(st));
         return SCHED_E_DB;
     }
@@ -417,7 +425,8 @@ sched_err_t sched_job_status(sched_db_t *db, const char *job_id, sched_status_t 
                        (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "custom_metrics"));
     store_job_stats_t stats;
     /* The engine keeps a job's counts in its row: a large job's status needs no count over its results. */
-    int rc = has_counts ? store_job_stats_light(st, job_id, &stats) : store_job_stats(st, job_id, s->targets, n_metrics, &stats);
+    int rc = has_counts ? store_job_stats_light(st, job_id, &stats)
+                        : store_job_stats(st, job_id, s->targets, n_metrics, &stats);
     const cJSON *reuse = cJSON_GetObjectItemCaseSensitive(spec, "reuse_responses_from");
     bool cached = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "cache"));
     if (rc == 0 && (cached || cJSON_IsString(reuse)) &&
@@ -473,7 +482,7 @@ sched_err_t sched_job_status(sched_db_t *db, const char *job_id, sched_status_t 
 
 typedef struct {
     const sched_rows_t *cbs;
-    bool stopped;   /* the caller's callback stopped the walk */
+    bool stopped; /* the caller's callback stopped the walk */
 } rows_t;
 
 static int row_cb(const record_t *rec, const result_t *res, void *arg)
@@ -489,7 +498,7 @@ sched_err_t sched_job_results(sched_db_t *db, const char *job_id, uint64_t offse
 {
     sched_page_t pg = {0};
     store_t *st = db->st;
-    if (store_begin(st) < 0) {   /* one snapshot: the count and the page agree while results come in */
+    if (store_begin(st) < 0) { /* one snapshot: the count and the page agree while results come in */
         errlist_add(errs, "%s: %s", db->path, store_errmsg(st));
         return SCHED_E_DB;
     }

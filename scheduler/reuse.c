@@ -16,8 +16,10 @@ static void take_model(char **mine, const char *theirs, const char *key, const c
     if (!*mine) {
         *mine = xstrdup(theirs);
     } else if (!same(*mine, theirs)) {
-        errlist_add(errs, "%s: job %s's responses are from `%s`, not `%s`: leave %s out (it is taken from that job) "
-                          "or give the same", key, src, theirs ? theirs : "the dataset", *mine, key);
+        errlist_add(errs,
+                    "%s: job %s's responses are from `%s`, not `%s`: leave %s out (it is taken from that job) "
+                    "or give the same",
+                    key, src, theirs ? theirs : "the dataset", *mine, key);
     }
 }
 
@@ -51,16 +53,20 @@ sched_err_t reuse_resolve(store_t *st, spec_t *sp, reuse_src_t *out, errlist_t *
         return SCHED_E_DB;
     }
     if (g == 1 || (int)job.state == STORE_STATE_LOADING) {
-        errlist_add(errs, "reuse_responses_from: no job `%s` in this scheduler's database (%s); its jobs are those "
-                          "`llmaj list` (or GET /v1/jobs) shows", src, store_path(st));
+        errlist_add(errs,
+                    "reuse_responses_from: no job `%s` in this scheduler's database (%s); its jobs are those "
+                    "`llmaj list` (or GET /v1/jobs) shows",
+                    src, store_path(st));
         store_job_clear(&job);
         return SCHED_E_INPUT;
     }
     sched_err_t ret = SCHED_OK;
     spec_t *ss = NULL;
     if (!sched_job_state_ended(job.state)) {
-        errlist_add(errs, "reuse_responses_from: job %s is %s: its responses can be reused once it has ended (wait "
-                          "for it, or stop it)", src, sched_job_state_name(job.state));
+        errlist_add(errs,
+                    "reuse_responses_from: job %s is %s: its responses can be reused once it has ended (wait "
+                    "for it, or stop it)",
+                    src, sched_job_state_name(job.state));
         ret = SCHED_E_INPUT;
         goto out;
     }
@@ -86,8 +92,10 @@ sched_err_t reuse_resolve(store_t *st, spec_t *sp, reuse_src_t *out, errlist_t *
     }
     if (sp->evaluate_base_model) {
         if (!their_base) {
-            errlist_add(errs, "evaluate_base_model: job %s did not evaluate a base model: it has no base responses to "
-                              "reuse", src);
+            errlist_add(errs,
+                        "evaluate_base_model: job %s did not evaluate a base model: it has no base responses to "
+                        "reuse",
+                        src);
         } else {
             take_model(&sp->base_model, their_base, "base_model", src, errs);
             if (!sp->base_model_package && same(sp->base_model, their_base))
@@ -97,8 +105,10 @@ sched_err_t reuse_resolve(store_t *st, spec_t *sp, reuse_src_t *out, errlist_t *
     if (!sp->dataset) {
         sp->dataset = xstrdup(ss->dataset);
     } else if (!same(sp->dataset, ss->dataset)) {
-        errlist_add(errs, "dataset: a job that reuses responses evaluates the records of job %s (its dataset `%s`), "
-                          "not `%s`: leave dataset out", src, ss->dataset, sp->dataset);
+        errlist_add(errs,
+                    "dataset: a job that reuses responses evaluates the records of job %s (its dataset `%s`), "
+                    "not `%s`: leave dataset out",
+                    src, ss->dataset, sp->dataset);
     }
     if (errs->count > before) {
         ret = SCHED_E_INPUT;
@@ -122,11 +132,12 @@ sched_err_t reuse_resolve(store_t *st, spec_t *sp, reuse_src_t *out, errlist_t *
             goto out;
         }
         if (missing)
-            errlist_add(errs, "reuse_responses_from: job %s has no %s response for %llu of its %llu record(s) (the "
-                              "first: record %llu, %s): retry that job first (`llmaj retry %s`), or evaluate without "
-                              "reuse_responses_from", src, target_name((target_t)t), (unsigned long long)missing,
-                        (unsigned long long)stats.records, (unsigned long long)first,
-                        why ? why : "never evaluated", src);
+            errlist_add(errs,
+                        "reuse_responses_from: job %s has no %s response for %llu of its %llu record(s) (the "
+                        "first: record %llu, %s): retry that job first (`llmaj retry %s`), or evaluate without "
+                        "reuse_responses_from",
+                        src, target_name((target_t)t), (unsigned long long)missing, (unsigned long long)stats.records,
+                        (unsigned long long)first, why ? why : "never evaluated", src);
         free(why);
     }
     if (errs->count > before) {

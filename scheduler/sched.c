@@ -54,8 +54,8 @@
 #include "sched_int.h"
 #include "wire.h"
 
-#define MLFLOW_PROGRESS_MS 10000   /* a running job's progress goes to MLflow this often */
-#define IDLE_POLL_MS 50            /* until_idle: how often the end waits look at the syncer */
+#define MLFLOW_PROGRESS_MS 10000 /* a running job's progress goes to MLflow this often */
+#define IDLE_POLL_MS 50          /* until_idle: how often the end waits look at the syncer */
 
 /* ------------------------------------------------------------------ running jobs ---- */
 
@@ -80,13 +80,23 @@ static syncer_t *syncer_of(sched_t *s)
 
 static void progress_of(sched_t *s, job_t *j, bool final, sched_progress_t *p)
 {
-    *p = (sched_progress_t){.job_id = j->id, .records = j->records, .units_total = j->records * j->targets,
-                            .units_done = j->units_done, .shards_total = j->n_shards, .shards_done = j->done,
-                            .shards_inflight = j->inflight, .scores_ok = j->scores[SCORE_OK],
-                            .scores_unscored = j->scores[SCORE_UNSCORED], .scores_error = j->scores[SCORE_ERROR],
-                            .scores_na = j->scores[SCORE_NOT_APPLICABLE], .workers = peer_workers(s->peer),
-                            .connected = peer_up(s->peer), .elapsed_s = job_elapsed_s(j), .finished = final,
-                            .note = j->note, .results_refused = j->results_refused};
+    *p = (sched_progress_t){.job_id = j->id,
+                            .records = j->records,
+                            .units_total = j->records * j->targets,
+                            .units_done = j->units_done,
+                            .shards_total = j->n_shards,
+                            .shards_done = j->done,
+                            .shards_inflight = j->inflight,
+                            .scores_ok = j->scores[SCORE_OK],
+                            .scores_unscored = j->scores[SCORE_UNSCORED],
+                            .scores_error = j->scores[SCORE_ERROR],
+                            .scores_na = j->scores[SCORE_NOT_APPLICABLE],
+                            .workers = peer_workers(s->peer),
+                            .connected = peer_up(s->peer),
+                            .elapsed_s = job_elapsed_s(j),
+                            .finished = final,
+                            .note = j->note,
+                            .results_refused = j->results_refused};
     if (j->stalled && !final) p->stalled_s = (loop_now_ms() - j->last_result_ms) / 1000.0;
 }
 
@@ -100,7 +110,7 @@ static void report(sched_t *s, job_t *j, bool final)
     if (e) {
         e->snap = p;
         e->snap.job_id = e->job_id;
-        e->snap.note = NULL;   /* j->note is the engine's; the fleet's note is in sched_snapshot */
+        e->snap.note = NULL; /* j->note is the engine's; the fleet's note is in sched_snapshot */
     }
     pthread_mutex_unlock(&s->mu);
     if (!final && wants_mlflow(j) && now - j->last_mlflow_ms >= MLFLOW_PROGRESS_MS) {
@@ -160,8 +170,8 @@ static void take_written(sched_t *s)
             if (!sy)
                 log_warn("job %s: MLflow sync recorded, not started: the next scheduler on %s resumes it", j->id,
                          s->db_path);
-            else if (syncer_enqueue(sy, j->id, j->spec, j->out_dir, writer_mlflow_status(w->state), w->summary,
-                                    w->jobj, err, sizeof err) < 0)
+            else if (syncer_enqueue(sy, j->id, j->spec, j->out_dir, writer_mlflow_status(w->state), w->summary, w->jobj,
+                                    err, sizeof err) < 0)
                 log_warn("job %s: MLflow sync not queued: %s", j->id, err);
         }
         sched_forget(s, j->id);
@@ -253,7 +263,7 @@ static void drain_inbox(sched_t *s)
             break;
         case CMD_SHUTDOWN:
             if (s->writer) writer_abort(s->writer);
-            s->shutting_down = true;   /* this pass ends without starting or sending anything */
+            s->shutting_down = true; /* this pass ends without starting or sending anything */
             loop_stop(s->loop);
             break;
         }
@@ -279,7 +289,8 @@ static void check_idle(sched_t *s)
     if (pending == 0 || s->stop_all_seen || now - s->idle_since_ms >= s->o.mlflow_wait_ms) {
         if (pending)
             log_warn("%zu MLflow sync(s) not finished yet; the next scheduler on %s resumes them, or run `llmaj sync "
-                     "--job-dir DIR`", pending, s->db_path);
+                     "--job-dir DIR`",
+                     pending, s->db_path);
         loop_stop(s->loop);
         return;
     }
@@ -300,7 +311,7 @@ static int before_wait(loop_t *loop, void *arg)
         if (!s->shutting_down && dispatch_fill(j, s->ingest, s->peer, s->o.window)) more = 1;
         if (job_over(j)) {
             end_job(s, i);
-            more = 1;   /* room for a waiting job: start it on the next pass */
+            more = 1; /* room for a waiting job: start it on the next pass */
         } else {
             report(s, j, false);
         }
@@ -317,8 +328,7 @@ static void on_session(peer_event_t ev, bool again, const wire_hdr_t *h, const c
     sched_t *s = arg;
     if (ev == PEER_UP && again)
         for (size_t i = 0; i < s->n_jobs; i++) dispatch_resubmit_inflight(s->jobs[i], s->ingest, s->peer);
-    else if (ev == PEER_DOWN)
-        log_info("broker session ended (%s); reconnecting", why ? why : "?");
+    else if (ev == PEER_DOWN) log_info("broker session ended (%s); reconnecting", why ? why : "?");
 }
 
 static uint32_t heartbeat_n(void *arg)
@@ -347,7 +357,7 @@ static void on_message(const wire_hdr_t *h, const void *payload, size_t len, voi
             j->results_refused++;
             log_rated(&s->lr_drop, LOG_WARN, "job %s: %s of shard %llu under lease %llu dropped: %s", j->id,
                       wire_type_name(h->type), (unsigned long long)h->shard_id, (unsigned long long)h->lease,
-                      h->shard_id >= j->n_shards ? "no such shard"
+                      h->shard_id >= j->n_shards                       ? "no such shard"
                       : j->shards[h->shard_id].state != SHARD_INFLIGHT ? "the shard is not in flight"
                                                                        : "an older lease than the shard's current one");
             break;
@@ -356,8 +366,7 @@ static void on_message(const wire_hdr_t *h, const void *payload, size_t len, voi
         if (h->type == WIRE_RESULT) ingest_result(s->ingest, j, h->shard_id, payload, len);
         else dispatch_shard_done(j, s->ingest, s->peer, h->shard_id);
         break;
-    default:
-        log_rated(&s->lr_drop, LOG_WARN, "unexpected %s from the broker dropped", wire_type_name(h->type));
+    default: log_rated(&s->lr_drop, LOG_WARN, "unexpected %s from the broker dropped", wire_type_name(h->type));
     }
 }
 
@@ -369,10 +378,11 @@ static void fleet_note(sched_t *s, char *out, size_t n)
     int64_t grace = (int64_t)s->o.heartbeat_ms * s->o.dead_after;
     if (!peer_up(s->peer) && down > grace) {
         if (!peer_ever_up(s->peer))
-            snprintf(out, n, "cannot reach the broker at %s: no answer for %.0f s (is it running, and is the address "
-                             "right?)", peer_endpoint(s->peer), down / 1000.0);
-        else
-            snprintf(out, n, "lost the broker at %s %.0f s ago: reconnecting", peer_endpoint(s->peer), down / 1000.0);
+            snprintf(out, n,
+                     "cannot reach the broker at %s: no answer for %.0f s (is it running, and is the address "
+                     "right?)",
+                     peer_endpoint(s->peer), down / 1000.0);
+        else snprintf(out, n, "lost the broker at %s %.0f s ago: reconnecting", peer_endpoint(s->peer), down / 1000.0);
     } else if (peer_up(s->peer) && peer_workers(s->peer) == 0) {
         snprintf(out, n, "connected to the broker at %s, but no worker has joined it", peer_endpoint(s->peer));
     }
@@ -387,9 +397,9 @@ static void stall_note(sched_t *s, job_t *j, const char *fleet, char *out, size_
     if (stalled && !j->stalled)
         log_warn("job %s: no result for %.0f s while %zu shard(s) are in flight (stalled): are the workers alive "
                  "and the models answering? (llmaj-broker's /metrics: llmaj_broker_jobs_stalled, "
-                 "llmaj_broker_shards_revoked_total)", j->id, quiet / 1000.0, j->inflight);
-    else if (!stalled && j->stalled)
-        log_info("job %s: results come in again", j->id);
+                 "llmaj_broker_shards_revoked_total)",
+                 j->id, quiet / 1000.0, j->inflight);
+    else if (!stalled && j->stalled) log_info("job %s: results come in again", j->id);
     j->stalled = stalled;
     size_t k = 0;
     out[0] = '\0';
@@ -399,7 +409,7 @@ static void stall_note(sched_t *s, job_t *j, const char *fleet, char *out, size_
                          mins ? quiet / 60000.0 : quiet / 1000.0, mins ? "min" : "s", j->inflight);
         k = w < 0 ? 0 : (size_t)w < n ? (size_t)w : n - 1;
     }
-    if (fleet[0] && k + 3 < n) {   /* the fleet's note after it, cut to fit (a hint for a human) */
+    if (fleet[0] && k + 3 < n) { /* the fleet's note after it, cut to fit (a hint for a human) */
         if (k) {
             out[k++] = ';';
             out[k++] = ' ';
@@ -432,8 +442,8 @@ static void heartbeat_tick(loop_t *loop, uint64_t id, void *arg)
         store_counts_t c;
         job_counts(j, &c);
         if (store_job_set_progress(s->store, j->id, &c) < 0)
-            log_warn("job %s: %s: cannot mark it alive (%s); status may call its scheduler silent", j->id,
-                     s->db_path, store_errmsg(s->store));
+            log_warn("job %s: %s: cannot mark it alive (%s); status may call its scheduler silent", j->id, s->db_path,
+                     store_errmsg(s->store));
         if (strcmp(stall, j->note ? j->note : "") != 0) {
             free(j->note);
             j->note = stall[0] ? xstrdup(stall) : NULL;
@@ -567,9 +577,17 @@ static sched_err_t run_setup(sched_t *s, errlist_t *errs)
         }
         s->own_ctx = true;
     }
-    peer_opts_t po = {.endpoint = s->broker, .zmq_ctx = s->ctx, .loop = s->loop, .role = "scheduler",
-                      .name = s->name, .heartbeat_ms = s->o.heartbeat_ms, .dead_after = s->o.dead_after,
-                      .on_message = on_message, .on_session = on_session, .heartbeat_n = heartbeat_n, .arg = s,
+    peer_opts_t po = {.endpoint = s->broker,
+                      .zmq_ctx = s->ctx,
+                      .loop = s->loop,
+                      .role = "scheduler",
+                      .name = s->name,
+                      .heartbeat_ms = s->o.heartbeat_ms,
+                      .dead_after = s->o.dead_after,
+                      .on_message = on_message,
+                      .on_session = on_session,
+                      .heartbeat_n = heartbeat_n,
+                      .arg = s,
                       .curve = s->o.curve};
     if (!(s->peer = peer_new(&po, err, sizeof err))) {
         errlist_add(errs, "%s", err);
@@ -596,7 +614,7 @@ static void cancel_left(sched_t *s)
 static void run_teardown(sched_t *s)
 {
     if (s->peer && s->shutting_down) cancel_left(s);
-    if (s->peer) peer_bye(s->peer);   /* the broker forgets us now, not after a silence */
+    if (s->peer) peer_bye(s->peer); /* the broker forgets us now, not after a silence */
     if (s->ingest && ingest_flush(s->ingest) < 0) log_error("the last results could not be committed (see above)");
     for (size_t i = 0; i < s->n_jobs; i++) {
         log_info("job %s left %s: a later scheduler on %s resumes it", s->jobs[i]->id,
@@ -610,7 +628,7 @@ static void run_teardown(sched_t *s)
     s->n_jobs = 0;
     free(s->jobs);
     s->jobs = NULL;
-    if (s->writer) take_written(s);   /* what the writer finished, its MLflow sync queued */
+    if (s->writer) take_written(s); /* what the writer finished, its MLflow sync queued */
     writer_stop(&s->writer);
     syncer_stop(&s->syncer);
     ingest_destroy(&s->ingest);
@@ -618,7 +636,7 @@ static void run_teardown(sched_t *s)
     if (s->own_ctx) zmq_ctx_term(s->ctx);
     s->ctx = NULL;
     store_close(&s->store);
-    if (s->lock_fd >= 0) close(s->lock_fd);   /* releases the lock */
+    if (s->lock_fd >= 0) close(s->lock_fd); /* releases the lock */
     s->lock_fd = -1;
 }
 

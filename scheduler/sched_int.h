@@ -70,7 +70,7 @@ struct sched {
     peer_t *peer;
     syncer_t *syncer;
     writer_t *writer;
-    int lock_fd; /* <db>.lock (serve), or -1 */
+    int lock_fd;       /* <db>.lock (serve), or -1 */
     lograte_t lr_drop; /* results refused, unexpected messages */
     job_t **jobs;
     size_t n_jobs, cap_jobs;

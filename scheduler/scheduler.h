@@ -38,92 +38,92 @@
 
 typedef enum {
     SCHED_OK = 0,
-    SCHED_E_INPUT,     /* bad input: spec, dataset, metrics, model strings, a value; nothing was done */
-    SCHED_E_NOTFOUND,  /* no such job (or a prefix that names none), no job database at a path */
-    SCHED_E_STATE,     /* the job's state does not allow it (resuming a job that already ended) */
-    SCHED_E_DB,        /* the job database could not be opened, read or written */
-    SCHED_E_IO,        /* a file or folder could not be written or read; or a caller's callback failed */
-    SCHED_E_MLFLOW,    /* MLflow could not be reached or refused; what was done is kept: call again */
-    SCHED_E_INTERNAL,  /* anything else (a thread, a socket, the event loop could not be set up) */
+    SCHED_E_INPUT,       /* bad input: spec, dataset, metrics, model strings, a value; nothing was done */
+    SCHED_E_NOTFOUND,    /* no such job (or a prefix that names none), no job database at a path */
+    SCHED_E_STATE,       /* the job's state does not allow it (resuming a job that already ended) */
+    SCHED_E_DB,          /* the job database could not be opened, read or written */
+    SCHED_E_IO,          /* a file or folder could not be written or read; or a caller's callback failed */
+    SCHED_E_MLFLOW,      /* MLflow could not be reached or refused; what was done is kept: call again */
+    SCHED_E_INTERNAL,    /* anything else (a thread, a socket, the event loop could not be set up) */
     SCHED_E_INTERRUPTED, /* a stop or shutdown (a signal) cut a submission short: nothing was stored */
 } sched_err_t;
 
-const char *sched_strerror(sched_err_t e);   /* "bad input", ...; static */
+const char *sched_strerror(sched_err_t e); /* "bad input", ...; static */
 
 /* --------------------------------------------------------------------------- job states ---- */
 
-#define SCHED_JOB_ID_MAX 128   /* job ids are shorter (the wire's limit, WIRE_MAX_ID) */
+#define SCHED_JOB_ID_MAX 128 /* job ids are shorter (the wire's limit, WIRE_MAX_ID) */
 
 typedef enum {
-    SCHED_JOB_PENDING = 0,     /* "queued": validated and stored, not yet running (waiting for the
+    SCHED_JOB_PENDING = 0,   /* "queued": validated and stored, not yet running (waiting for the
                                   engine, or for room under its max_jobs) */
-    SCHED_JOB_RUNNING = 1,     /* shards being dispatched, results committed as they come */
-    SCHED_JOB_SUCCEEDED = 2,   /* every shard done, result files written */
-    SCHED_JOB_FAILED = 3,      /* ended with nothing scored, or by an error it could not get past */
-    SCHED_JOB_STOPPED = 4,     /* stopped on request; what was committed is kept and written */
-    SCHED_JOB_STOPPING = 5,    /* a stop was asked for: no new model call starts; it ends STOPPED
+    SCHED_JOB_RUNNING = 1,   /* shards being dispatched, results committed as they come */
+    SCHED_JOB_SUCCEEDED = 2, /* every shard done, result files written */
+    SCHED_JOB_FAILED = 3,    /* ended with nothing scored, or by an error it could not get past */
+    SCHED_JOB_STOPPED = 4,   /* stopped on request; what was committed is kept and written */
+    SCHED_JOB_STOPPING = 5,  /* a stop was asked for: no new model call starts; it ends STOPPED
                                   once its results files are written (also after a restart) */
 } sched_job_state_t;
 
 /* "queued", "running", "succeeded", "failed", "stopped", "stopping": the names the CLI, the REST
  * API (DESIGN.md "Control plane") and the docs use. */
 const char *sched_job_state_name(sched_job_state_t s);
-bool sched_job_state_ended(sched_job_state_t s);          /* succeeded, failed or stopped */
+bool sched_job_state_ended(sched_job_state_t s); /* succeeded, failed or stopped */
 
 /* ------------------------------------------------------------------------------ engine ---- */
 
 /* A running job's progress, handed to sched_opts_t.progress. Valid during the call. */
 typedef struct {
     const char *job_id;
-    uint64_t records;           /* valid records */
-    uint64_t units_total;       /* (record, target) outputs */
-    uint64_t units_done;        /* committed */
+    uint64_t records;     /* valid records */
+    uint64_t units_total; /* (record, target) outputs */
+    uint64_t units_done;  /* committed */
     uint64_t shards_total, shards_done, shards_inflight;
     uint64_t scores_ok, scores_unscored, scores_error, scores_na;
-    uint32_t workers;           /* alive, as the broker last said */
-    bool connected;             /* welcomed by the broker, the session not since ended */
-    double elapsed_s;           /* since the job started running in this engine */
-    bool finished;              /* the last report of the job: it has ended */
-    const char *note;           /* the engine's word on its fleet ("cannot reach the broker at ..."),
+    uint32_t workers;         /* alive, as the broker last said */
+    bool connected;           /* welcomed by the broker, the session not since ended */
+    double elapsed_s;         /* since the job started running in this engine */
+    bool finished;            /* the last report of the job: it has ended */
+    const char *note;         /* the engine's word on its fleet ("cannot reach the broker at ..."),
                                    or NULL when all is well */
-    double stalled_s;           /* > 0: no result committed for this long with shards in flight
+    double stalled_s;         /* > 0: no result committed for this long with shards in flight
                                    (past sched_opts_t.stall_after_ms); 0: progressing */
-    uint64_t results_refused;   /* RESULTs and SHARD_DONEs dropped: not for a shard in flight, or
+    uint64_t results_refused; /* RESULTs and SHARD_DONEs dropped: not for a shard in flight, or
                                    under a lease older than the shard's current one */
 } sched_progress_t;
 
-#define SCHED_STALL_MS 600000   /* ten minutes */
+#define SCHED_STALL_MS 600000 /* ten minutes */
 
 typedef struct sched sched_t;
 
 typedef struct {
-    const char *broker;         /* broker endpoint: "tcp://127.0.0.1:5555", "inproc://..." */
-    void *zmq_ctx;              /* borrowed, must outlive the engine; NULL: the engine makes one */
-    const char *db_path;        /* the job database; NULL: the first submitted job's
+    const char *broker;  /* broker endpoint: "tcp://127.0.0.1:5555", "inproc://..." */
+    void *zmq_ctx;       /* borrowed, must outlive the engine; NULL: the engine makes one */
+    const char *db_path; /* the job database; NULL: the first submitted job's
                                    <output_path>/llmaj.db (the one-job form; submit before
                                    sched_run), or runs/llmaj.db */
-    const char *name;           /* in the broker's logs; NULL: scheduler-<pid> */
-    int window;                 /* shards of a job in flight at most; 0: 64 */
-    int heartbeat_ms;           /* 0: 1000 */
-    int dead_after;             /* broker silent this many heartbeats: reconnect; 0: 5 */
-    bool until_idle;            /* sched_run returns once no job is pending or running and every
+    const char *name;    /* in the broker's logs; NULL: scheduler-<pid> */
+    int window;          /* shards of a job in flight at most; 0: 64 */
+    int heartbeat_ms;    /* 0: 1000 */
+    int dead_after;      /* broker silent this many heartbeats: reconnect; 0: 5 */
+    bool until_idle;     /* sched_run returns once no job is pending or running and every
                                    MLflow sync is done (or mlflow_wait_ms passed) */
-    int mlflow_wait_ms;         /* until_idle: longest wait for the syncs at the end; <0: 60000.
+    int mlflow_wait_ms;  /* until_idle: longest wait for the syncs at the end; <0: 60000.
                                    An unfinished sync resumes with the next engine on the database */
     /* Called on the engine's thread for every running job at most every progress_ms, and once
      * when it ends (finished = true). Must not block; may be NULL. */
     void (*progress)(const sched_progress_t *p, void *arg);
     void *progress_arg;
-    int progress_ms;            /* 0: 200 */
-    int stall_after_ms;         /* a running job with shards in flight and no result committed this
+    int progress_ms;    /* 0: 200 */
+    int stall_after_ms; /* a running job with shards in flight and no result committed this
                                    long is reported stalled (log, note, /metrics); 0: SCHED_STALL_MS */
-    int max_jobs;               /* jobs running at once at most, the others wait queued (in
+    int max_jobs;       /* jobs running at once at most, the others wait queued (in
                                    submission order); 0: no limit */
     /* Called once on sched_run's thread when the engine is set up (its database open, the jobs
      * it takes up queued), before it runs jobs: where a service starts listening. May be NULL. */
     void (*on_start)(sched_t *s, void *arg);
     void *on_start_arg;
-    bool serve;                 /* the service (llmaj-scheduler --serve): jobs submitted to it are
+    bool serve; /* the service (llmaj-scheduler --serve): jobs submitted to it are
                                    its own, and at start it takes up every one of its own jobs that
                                    an earlier engine left queued, running or stopping, and deletes
                                    submissions a crash cut short. Holds <db>.lock (one service per
@@ -142,12 +142,12 @@ void sched_destroy(sched_t **self_p);
 
 /* A job to submit. */
 typedef struct {
-    const char *spec_json;      /* the job spec (JSON text; not NUL-terminated necessarily) */
+    const char *spec_json; /* the job spec (JSON text; not NUL-terminated necessarily) */
     size_t len;
-    const char *origin;         /* names the spec in messages: its file, "flags", "request"; NULL: "spec" */
-    const char *base_dir;       /* relative paths in the spec (dataset, custom metric files) start
+    const char *origin;     /* names the spec in messages: its file, "flags", "request"; NULL: "spec" */
+    const char *base_dir;   /* relative paths in the spec (dataset, custom metric files) start
                                    here; NULL: the current folder */
-    const cJSON *overrides;     /* spec keys that replace the spec's (the CLI's flags); may be NULL */
+    const cJSON *overrides; /* spec keys that replace the spec's (the CLI's flags); may be NULL */
 } sched_submit_t;
 
 /* Validates the spec, the custom metrics, the model strings (each must resolve to an endpoint
@@ -227,28 +227,28 @@ typedef struct sched_db sched_db_t;
  * SCHED_E_DB. One sched_db_t per thread. */
 sched_err_t sched_db_open(const char *path, const char *label, sched_db_t **out, errlist_t *errs)
     __attribute__((warn_unused_result));
-void sched_db_close(sched_db_t **self_p);   /* accepts NULL */
-const char *sched_db_file(const sched_db_t *db);   /* the path it was opened with */
+void sched_db_close(sched_db_t **self_p);        /* accepts NULL */
+const char *sched_db_file(const sched_db_t *db); /* the path it was opened with */
 
 /* A job as listed. */
 typedef struct {
     char *job_id;
-    char *name;                 /* the spec's name, or NULL */
+    char *name; /* the spec's name, or NULL */
     sched_job_state_t state;
-    char *error;                /* why it failed, or NULL */
-    char *failure;              /* a failed job's kind of failure, or NULL: "output" (its result
+    char *error;                                /* why it failed, or NULL */
+    char *failure;                              /* a failed job's kind of failure, or NULL: "output" (its result
                                    files could not be written; every result is in the database),
                                    "database" (the job database could not be written), "models"
                                    (no score at all), "other". "output" and "database" are resumed
                                    (resume or retry) without calling a model for what is committed */
-    char *spec_json;            /* the spec as run (canonical JSON) */
-    char *model, *base_model, *evaluator_model;   /* from the spec; base_model only when evaluated */
+    char *spec_json;                            /* the spec as run (canonical JSON) */
+    char *model, *base_model, *evaluator_model; /* from the spec; base_model only when evaluated */
     int64_t created_at, started_at, finished_at;
-    int64_t updated_at;         /* the last sign of life of the engine running it */
-    uint64_t records_total;     /* non-blank dataset lines */
-    uint64_t records_invalid;   /* of which invalid, skipped (skip_invalid) */
-    char *out_dir;              /* where its result files go (absolute), as stored; may be NULL */
-    double elapsed_s;           /* finished (or now) - started; -1 when it never started */
+    int64_t updated_at;       /* the last sign of life of the engine running it */
+    uint64_t records_total;   /* non-blank dataset lines */
+    uint64_t records_invalid; /* of which invalid, skipped (skip_invalid) */
+    char *out_dir;            /* where its result files go (absolute), as stored; may be NULL */
+    double elapsed_s;         /* finished (or now) - started; -1 when it never started */
 } sched_job_t;
 void sched_job_clear(sched_job_t *j);
 
@@ -269,47 +269,47 @@ sched_err_t sched_job_resolve(sched_db_t *db, const char *ref, char **job_id, er
 enum { SCHED_STEP_VALIDATE, SCHED_STEP_RUN, SCHED_STEP_COLLECT, SCHED_STEP_MLFLOW, SCHED_N_STEPS };
 
 typedef struct {
-    const char *name;           /* "validate", "infer+judge", "collect", "mlflow" (static) */
-    const char *status;         /* "pending", "running", "succeeded", "failed", "stopped", "skipped" (static) */
-    char *detail;               /* one line for people */
+    const char *name;   /* "validate", "infer+judge", "collect", "mlflow" (static) */
+    const char *status; /* "pending", "running", "succeeded", "failed", "stopped", "skipped" (static) */
+    char *detail;       /* one line for people */
 } sched_step_t;
 
 /* Everything about one job, read in one snapshot. */
 typedef struct {
     sched_job_t job;
-    unsigned targets;           /* 1, or 2 when the base model is evaluated */
-    uint64_t records_valid;     /* valid records stored */
-    uint64_t records_done;      /* records with a committed output for every target */
-    uint64_t units_total;       /* (record, target) outputs: records_valid × targets */
-    uint64_t units_done;        /* committed */
-    uint64_t unit_errors;       /* committed with a failed inference call */
-    uint64_t error_cells;       /* cells (record, target, metric) that ended `error`: scores[3] */
+    unsigned targets;       /* 1, or 2 when the base model is evaluated */
+    uint64_t records_valid; /* valid records stored */
+    uint64_t records_done;  /* records with a committed output for every target */
+    uint64_t units_total;   /* (record, target) outputs: records_valid × targets */
+    uint64_t units_done;    /* committed */
+    uint64_t unit_errors;   /* committed with a failed inference call */
+    uint64_t error_cells;   /* cells (record, target, metric) that ended `error`: scores[3] */
     uint64_t shards_total, shards_pending, shards_inflight, shards_done;
-    uint64_t dispatches;        /* SUBMITs of its shards to the broker, resubmissions included */
-    uint64_t deliveries;        /* deliveries of its shards to workers seen: more than the SUBMITs
+    uint64_t dispatches; /* SUBMITs of its shards to the broker, resubmissions included */
+    uint64_t deliveries; /* deliveries of its shards to workers seen: more than the SUBMITs
                                    when the broker handed a lost worker's shards to another */
-    uint64_t scores[4];         /* committed scores by score_status_t (result.h) */
+    uint64_t scores[4];  /* committed scores by score_status_t (result.h) */
     sched_step_t steps[SCHED_N_STEPS];
-    cJSON *mlflow;              /* the MLflow sync's state: {"state": "none"} without one, else
+    cJSON *mlflow;       /* the MLflow sync's state: {"state": "none"} without one, else
                                    {"state": "pending|syncing|done|failed", "attempts", "last_error",
                                    "tracking_uri", "experiment_id", "parent_run_id", "run_ids",
                                    "updated_at"} */
-    char *output_dir;           /* the result folder as found from here (see sched_job_status) */
-    bool output_exists;         /* that folder exists */
-    bool output_written;        /* its job.json exists: the result files are complete */
-    char *output_uri;           /* an s3:// output: where the files are uploaded when the job ends
+    char *output_dir;    /* the result folder as found from here (see sched_job_status) */
+    bool output_exists;  /* that folder exists */
+    bool output_written; /* its job.json exists: the result files are complete */
+    char *output_uri;    /* an s3:// output: where the files are uploaded when the job ends
                                    (s3://bucket/prefix/<job_id>/); NULL for a local output */
-    int64_t silent_s;           /* a running job whose engine has not been seen for more than
+    int64_t silent_s;    /* a running job whose engine has not been seen for more than
                                    SCHED_SILENT_S seconds: how many; else 0 */
-    char *note;                 /* its engine's word on the fleet ("cannot reach the broker at
+    char *note;          /* its engine's word on the fleet ("cannot reach the broker at
                                    ..."), or NULL */
-    bool partial;               /* it ended without every cell committed (stopped, failed) */
-    cJSON *cache;               /* a job whose spec has "cache" or "reuse_responses_from": {"enabled",
+    bool partial;        /* it ended without every cell committed (stopped, failed) */
+    cJSON *cache;        /* a job whose spec has "cache" or "reuse_responses_from": {"enabled",
                                    "reused_from", "reused_responses", "inference_hits", "judge_hits"}
                                    (as summary.json's "cache"); else NULL */
 } sched_status_t;
 
-#define SCHED_SILENT_S 30       /* an engine marks its running jobs alive every heartbeat */
+#define SCHED_SILENT_S 30 /* an engine marks its running jobs alive every heartbeat */
 
 /* Fills *out (caller clears it). The output folder is the stored one when it exists, else
  * <folder of the database>/<job id>, else <output_path>/<job id> as seen from here, else where it
@@ -326,8 +326,8 @@ void sched_status_clear(sched_status_t *s);
  * during the call; a non-zero return stops the walk: SCHED_E_IO); either may be NULL. *page (may
  * be NULL) gets the same as head. SCHED_OK; SCHED_E_NOTFOUND; SCHED_E_DB. */
 typedef struct {
-    sched_job_state_t state;    /* the job's state when read */
-    uint64_t total;             /* rows committed so far */
+    sched_job_state_t state; /* the job's state when read */
+    uint64_t total;          /* rows committed so far */
 } sched_page_t;
 typedef struct {
     void (*head)(const sched_page_t *page, void *arg);
@@ -356,20 +356,20 @@ void sched_summary_print(FILE *f, const cJSON *summary);
 /* ------------------------------------------------------------------ MLflow, by hand ---- */
 
 typedef struct {
-    const char *job_dir;        /* the job's result folder: records.jsonl, summary.json, job.json */
-    const char *db_path;        /* keeps what was already logged; NULL: <job_dir>/../llmaj.db
+    const char *job_dir;      /* the job's result folder: records.jsonl, summary.json, job.json */
+    const char *db_path;      /* keeps what was already logged; NULL: <job_dir>/../llmaj.db
                                    (created if missing) */
-    const char *tracking_uri;   /* NULL: the spec's mlflow.tracking_uri, else $MLFLOW_TRACKING_URI */
-    const char *experiment;     /* NULL: the spec's mlflow.experiment */
-    const char *status;         /* FINISHED, FAILED or KILLED; NULL: from job.json's status */
+    const char *tracking_uri; /* NULL: the spec's mlflow.tracking_uri, else $MLFLOW_TRACKING_URI */
+    const char *experiment;   /* NULL: the spec's mlflow.experiment */
+    const char *status;       /* FINISHED, FAILED or KILLED; NULL: from job.json's status */
 } sched_sync_opts_t;
 
 typedef struct {
     char *job_id;
-    char *tracking_uri;         /* credentials removed */
-    char *experiment_id, *run_id;   /* the parent run */
-    char *status;               /* the runs' final status */
-    char *db_path;              /* where the sync's state is kept */
+    char *tracking_uri;           /* credentials removed */
+    char *experiment_id, *run_id; /* the parent run */
+    char *status;                 /* the runs' final status */
+    char *db_path;                /* where the sync's state is kept */
 } sched_sync_out_t;
 void sched_sync_out_clear(sched_sync_out_t *o);
 

@@ -18,12 +18,14 @@
 #include "log.h"
 #include "mem.h"
 
-#define JOB_COLUMNS "job_id, name, spec_json, state, error, created_at, started_at, finished_at, records_total," \
-                    " records_invalid, out_dir, updated_at, owner, note, counts, failure"
-#define OUTPUTS_SELECT "SELECT o.idx, o.target, o.model, o.response, o.from_dataset, o.error, o.in_tokens," \
-                       " o.out_tokens, o.latency_ms, r.rid, r.prompt, r.reference, r.context, r.category, o.origin" \
-                       " FROM outputs o JOIN records r ON r.job_id=o.job_id AND r.idx=o.idx" \
-                       " WHERE o.job_id=? ORDER BY o.idx, o.target"
+#define JOB_COLUMNS                                                                              \
+    "job_id, name, spec_json, state, error, created_at, started_at, finished_at, records_total," \
+    " records_invalid, out_dir, updated_at, owner, note, counts, failure"
+#define OUTPUTS_SELECT                                                                           \
+    "SELECT o.idx, o.target, o.model, o.response, o.from_dataset, o.error, o.in_tokens,"         \
+    " o.out_tokens, o.latency_ms, r.rid, r.prompt, r.reference, r.context, r.category, o.origin" \
+    " FROM outputs o JOIN records r ON r.job_id=o.job_id AND r.idx=o.idx"                        \
+    " WHERE o.job_id=? ORDER BY o.idx, o.target"
 
 static const char *const sql[Q_MAX] = {
     [Q_JOB_CREATE] = "INSERT INTO jobs(job_id, name, spec_json, state, created_at, out_dir) VALUES(?,?,?,0,?,?)",
@@ -78,7 +80,8 @@ static const char *const sql[Q_MAX] = {
     [Q_UNITS_OF] = "SELECT target, response, from_dataset, model, error FROM outputs WHERE job_id=? AND idx=?"
                    " ORDER BY target",
     [Q_METRICS_OF] = "SELECT metric FROM scores WHERE job_id=? AND idx=? AND target=?",
-    [Q_UNITS_DONE] = "SELECT count(*) FROM (SELECT 1 FROM scores WHERE job_id=? GROUP BY idx, target HAVING count(*)>=?)",
+    [Q_UNITS_DONE] =
+        "SELECT count(*) FROM (SELECT 1 FROM scores WHERE job_id=? GROUP BY idx, target HAVING count(*)>=?)",
     [Q_SHARDS_UNSENT] = "UPDATE shards SET state=0 WHERE job_id=? AND state=1",
     [Q_UNIT_SCORES] = "SELECT count(*) FROM scores WHERE job_id=? AND idx=? AND target=?",
     [Q_JOB_PUBLISH] = "UPDATE jobs SET state=0, created_at=? WHERE job_id=? AND state=-1",
@@ -86,10 +89,9 @@ static const char *const sql[Q_MAX] = {
     [Q_JOB_FAILURE] = "UPDATE jobs SET failure=? WHERE job_id=?",
 };
 
-static const char pragmas[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
-    "PRAGMA foreign_keys=OFF;";
+static const char pragmas[] = "PRAGMA journal_mode=WAL;"
+                              "PRAGMA synchronous=NORMAL;"
+                              "PRAGMA foreign_keys=OFF;";
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS jobs(job_id TEXT PRIMARY KEY, name TEXT, spec_json TEXT NOT NULL,"
@@ -201,14 +203,16 @@ int store_probe(const char *path, char *err, size_t errlen)
 /* Columns added since the first schema: databases made before them get them on open. */
 static int migrate(store_t *s, char *err, size_t errlen)
 {
-    static const struct { const char *table, *column, *type; } added[] = {
+    static const struct {
+        const char *table, *column, *type;
+    } added[] = {
         {"jobs", "out_dir", "TEXT"},
         {"jobs", "updated_at", "INTEGER"},
         {"jobs", "summary_json", "TEXT"},
         {"jobs", "owner", "TEXT"},
         {"jobs", "note", "TEXT"},
         {"jobs", "counts", "TEXT"},
-        {"jobs", "secret", "TEXT"},   /* store_secret.c */
+        {"jobs", "secret", "TEXT"}, /* store_secret.c */
         {"jobs", "failure", "TEXT"},
         {"shards", "leases", "INTEGER NOT NULL DEFAULT 0"},
         {"outputs", "origin", "INTEGER NOT NULL DEFAULT 0"},
@@ -244,7 +248,8 @@ store_t *store_open(const char *path, store_mode_t mode, char *err, size_t errle
     s->sync_table = -1;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (mode == STORE_WRITE ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: cannot open the database: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        snprintf(err, errlen, "%s: cannot open the database: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
         store_close(&s);
         return NULL;
     }
@@ -452,10 +457,10 @@ int store_job_set_progress(store_t *s, const char *job_id, const store_counts_t 
     snprintf(txt, sizeof txt,
              "{\"units_done\":%llu,\"unit_errors\":%llu,\"records_done\":%llu,\"scores\":[%llu,%llu,%llu,%llu],"
              "\"saved\":[%llu,%llu,%llu]}",
-             (unsigned long long)c->units_done, (unsigned long long)c->unit_errors,
-             (unsigned long long)c->records_done, (unsigned long long)c->scores[0], (unsigned long long)c->scores[1],
-             (unsigned long long)c->scores[2], (unsigned long long)c->scores[3], (unsigned long long)c->saved[0],
-             (unsigned long long)c->saved[1], (unsigned long long)c->saved[2]);
+             (unsigned long long)c->units_done, (unsigned long long)c->unit_errors, (unsigned long long)c->records_done,
+             (unsigned long long)c->scores[0], (unsigned long long)c->scores[1], (unsigned long long)c->scores[2],
+             (unsigned long long)c->scores[3], (unsigned long long)c->saved[0], (unsigned long long)c->saved[1],
+             (unsigned long long)c->saved[2]);
     sqlite3_stmt *st = store_stmt(s, Q_JOB_PROGRESS);
     store_bind_text(st, 1, txt);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
@@ -676,8 +681,8 @@ void store_record_row(sqlite3_stmt *st, record_t *r)
     responses_parse((const char *)sqlite3_column_text(st, 6), r);
 }
 
-int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, uint64_t cells,
-                        record_t **out, size_t *n)
+int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, uint64_t cells, record_t **out,
+                        size_t *n)
 {
     sqlite3_stmt *st = store_stmt(s, Q_RECORDS_RANGE);
     store_bind_text(st, 1, job_id);

@@ -31,8 +31,8 @@ typedef struct store store_t;
 #define STORE_STATE_LOADING (-1)
 
 typedef enum {
-    STORE_WRITE,   /* creates the file and its tables if missing: an engine, a submission, a sync */
-    STORE_READ,    /* the file must already be a job database (store_probe); no table is created */
+    STORE_WRITE, /* creates the file and its tables if missing: an engine, a submission, a sync */
+    STORE_READ,  /* the file must already be a job database (store_probe); no table is created */
 } store_mode_t;
 
 /* Whether `path` holds a job database, through a read-only connection that changes nothing:
@@ -43,7 +43,7 @@ int store_probe(const char *path, char *err, size_t errlen);
  * since. NULL with "PATH: reason" in err. */
 store_t *store_open(const char *path, store_mode_t mode, char *err, size_t errlen);
 void store_close(store_t **self_p);
-const char *store_errmsg(store_t *s);   /* the last error of this connection */
+const char *store_errmsg(store_t *s); /* the last error of this connection */
 const char *store_path(const store_t *s);
 
 /* Transactions. A read transaction around several reads makes them one snapshot. */
@@ -83,16 +83,16 @@ int store_jobs_owned(store_t *s, const char *owner, store_owned_cb cb, void *arg
 /* A job's progress as the engine running it counts it (kept in the job's row, so that reading a
  * large job's status needs no count over its results). */
 typedef struct {
-    uint64_t units_done;      /* (record, target) with every metric committed */
-    uint64_t unit_errors;     /* of which the inference call failed */
-    uint64_t records_done;    /* records with every target done */
-    uint64_t scores[4];       /* committed scores by score_status_t */
-    uint64_t saved[3];        /* calls not made (cache.h): STORE_SAVED_REUSED responses copied from
+    uint64_t units_done;   /* (record, target) with every metric committed */
+    uint64_t unit_errors;  /* of which the inference call failed */
+    uint64_t records_done; /* records with every target done */
+    uint64_t scores[4];    /* committed scores by score_status_t */
+    uint64_t saved[3];     /* calls not made (cache.h): STORE_SAVED_REUSED responses copied from
                                  another job, STORE_SAVED_INFERENCE and STORE_SAVED_JUDGE cache hits */
-    bool has_saved;           /* parsed: the row had them (an engine of before them wrote it without) */
+    bool has_saved;        /* parsed: the row had them (an engine of before them wrote it without) */
 } store_counts_t;
 enum { STORE_SAVED_REUSED = 0, STORE_SAVED_INFERENCE = 1, STORE_SAVED_JUDGE = 2 };
-int store_counts_parse(const char *json, store_counts_t *c);   /* 0, or -1 when it is not that */
+int store_counts_parse(const char *json, store_counts_t *c); /* 0, or -1 when it is not that */
 /* Writes the counts and marks the job alive (updated_at = now). */
 int store_job_set_progress(store_t *s, const char *job_id, const store_counts_t *c) __attribute__((warn_unused_result));
 /* Counts them from the committed results (slow on a large job: once at open, not per status). */
@@ -116,22 +116,22 @@ int store_job_summary(store_t *s, const char *job_id, char **json) __attribute__
 /* A job's row. */
 typedef struct {
     char *job_id;
-    char *name;               /* the spec's name, or NULL */
-    char *spec_json;          /* the spec as run (canonical JSON) */
-    char *error;              /* why it failed, or NULL */
+    char *name;      /* the spec's name, or NULL */
+    char *spec_json; /* the spec as run (canonical JSON) */
+    char *error;     /* why it failed, or NULL */
     sched_job_state_t state;
-    int64_t created_at, started_at, finished_at;   /* Unix seconds, 0 when not reached */
-    uint64_t records_total;   /* non-blank dataset lines */
-    uint64_t records_invalid; /* of which invalid (skipped) */
-    char *out_dir;            /* the job's results folder (absolute), once known */
-    int64_t updated_at;       /* last sign of life of the engine running it */
-    char *owner;              /* "service" for a job a serving engine adopts after a restart, or NULL */
-    char *note;               /* the running engine's word on its fleet, or NULL */
-    bool has_counts;          /* counts holds what the engine last wrote */
+    int64_t created_at, started_at, finished_at; /* Unix seconds, 0 when not reached */
+    uint64_t records_total;                      /* non-blank dataset lines */
+    uint64_t records_invalid;                    /* of which invalid (skipped) */
+    char *out_dir;                               /* the job's results folder (absolute), once known */
+    int64_t updated_at;                          /* last sign of life of the engine running it */
+    char *owner;     /* "service" for a job a serving engine adopts after a restart, or NULL */
+    char *note;      /* the running engine's word on its fleet, or NULL */
+    bool has_counts; /* counts holds what the engine last wrote */
     store_counts_t counts;
-    char *failure;            /* a FAILED job's kind of failure ("output", "database", ...), or NULL */
+    char *failure; /* a FAILED job's kind of failure ("output", "database", ...), or NULL */
 } store_job_t;
-void store_job_clear(store_job_t *j);   /* frees the members; accepts NULL */
+void store_job_clear(store_job_t *j); /* frees the members; accepts NULL */
 
 /* 0 found (caller clears *out); 1 no such job (*out zeroed); -1 on a database error. */
 int store_job_get(store_t *s, const char *job_id, store_job_t *out) __attribute__((warn_unused_result));
@@ -154,8 +154,8 @@ int store_record_put(store_t *s, const char *job_id, const record_t *r) __attrib
 /* The records with first <= index <= last that have fewer than `cells` committed scores (a
  * record's cells are its targets × the job's metrics; all records when nothing is committed), in
  * index order; caller owns *out (record_clear each, free). */
-int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, uint64_t cells,
-                        record_t **out, size_t *n) __attribute__((warn_unused_result));
+int store_records_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, uint64_t cells, record_t **out,
+                        size_t *n) __attribute__((warn_unused_result));
 
 int store_shard_put(store_t *s, const char *job_id, uint64_t shard_id, uint64_t first, uint64_t last, uint32_t n)
     __attribute__((warn_unused_result));
@@ -187,15 +187,15 @@ typedef int (*store_output_cb)(const record_t *rec, const result_t *res, void *a
 int store_outputs_bytes(store_t *s, const char *job_id, uint64_t *bytes) __attribute__((warn_unused_result));
 int store_outputs_each(store_t *s, const char *job_id, store_output_cb cb, void *arg)
     __attribute__((warn_unused_result));
-int store_outputs_page(store_t *s, const char *job_id, uint64_t offset, uint64_t limit, store_output_cb cb,
-                       void *arg) __attribute__((warn_unused_result));
+int store_outputs_page(store_t *s, const char *job_id, uint64_t offset, uint64_t limit, store_output_cb cb, void *arg)
+    __attribute__((warn_unused_result));
 
 /* Counts of a job's committed outputs and scores. */
 int store_counts(store_t *s, const char *job_id, uint64_t *outputs, uint64_t *scores)
     __attribute__((warn_unused_result));
 /* (record, target) units with first <= record index <= last that have all n_metrics scores. */
-int store_outputs_in_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, size_t n_metrics,
-                           uint64_t *n) __attribute__((warn_unused_result));
+int store_outputs_in_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, size_t n_metrics, uint64_t *n)
+    __attribute__((warn_unused_result));
 /* The committed scores of one (record, target). */
 int store_unit_scores(store_t *s, const char *job_id, uint64_t idx, target_t target, uint64_t *n)
     __attribute__((warn_unused_result));
@@ -209,15 +209,15 @@ int store_usage(store_t *s, const char *job_id, store_usage_cb cb, void *arg) __
 
 /* Where a job is, in one snapshot. */
 typedef struct {
-    uint64_t records;         /* valid records stored */
-    uint64_t records_done;    /* records with every cell (target × metric) committed */
-    uint64_t outputs;         /* committed (record, target) outputs */
-    uint64_t units_done;      /* (record, target) with every metric committed */
-    uint64_t output_errors;   /* of which the inference call failed */
-    uint64_t shards[3];       /* by shard state (PENDING, INFLIGHT, DONE) */
-    uint64_t dispatches;      /* SUBMITs, resubmissions included */
-    uint64_t leases;          /* deliveries to workers seen (shard_t.leases) */
-    uint64_t scores[4];       /* committed scores by score_status_t */
+    uint64_t records;       /* valid records stored */
+    uint64_t records_done;  /* records with every cell (target × metric) committed */
+    uint64_t outputs;       /* committed (record, target) outputs */
+    uint64_t units_done;    /* (record, target) with every metric committed */
+    uint64_t output_errors; /* of which the inference call failed */
+    uint64_t shards[3];     /* by shard state (PENDING, INFLIGHT, DONE) */
+    uint64_t dispatches;    /* SUBMITs, resubmissions included */
+    uint64_t leases;        /* deliveries to workers seen (shard_t.leases) */
+    uint64_t scores[4];     /* committed scores by score_status_t */
 } store_job_stats_t;
 int store_job_stats(store_t *s, const char *job_id, unsigned targets, size_t n_metrics, store_job_stats_t *out)
     __attribute__((warn_unused_result));
@@ -233,7 +233,7 @@ typedef struct {
     bool has_output;
     char *response, *model, *error;
     bool from_dataset;
-    char **metrics;           /* scored metric names */
+    char **metrics; /* scored metric names */
     size_t n_metrics;
 } store_unit_t;
 int store_units_of(store_t *s, const char *job_id, uint64_t idx, store_unit_t units[2])
@@ -258,13 +258,13 @@ int store_retry_prepare(store_t *s, const char *job_id, unsigned targets, size_t
 /* The cache is one table shared by every job of the database: an answer is keyed by the SHA-256
  * of what was asked (cache.c makes the keys), whatever job asked it. */
 typedef enum { STORE_CACHE_INFERENCE = 0, STORE_CACHE_JUDGE = 1 } store_cache_kind_t;
-#define STORE_CACHE_KEY 32   /* bytes of a key */
+#define STORE_CACHE_KEY 32 /* bytes of a key */
 
 typedef struct {
-    char *text;               /* inference: the response; judge: the explanation (may be NULL) */
-    score_status_t status;    /* judge: SCORE_OK or SCORE_NOT_APPLICABLE */
-    char *rating;             /* judge: the rating's definition */
-    usage_t usage;            /* what the call that made it spent */
+    char *text;            /* inference: the response; judge: the explanation (may be NULL) */
+    score_status_t status; /* judge: SCORE_OK or SCORE_NOT_APPLICABLE */
+    char *rating;          /* judge: the rating's definition */
+    usage_t usage;         /* what the call that made it spent */
 } store_cache_val_t;
 void store_cache_val_clear(store_cache_val_t *v);
 

@@ -151,7 +151,7 @@ int store_records_after(store_t *s, const char *job_id, int64_t after, size_t li
     size_t cnt = 0;
     int rc;
     while (cnt < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) store_record_row(st, &recs[cnt++]);
-    if (cnt == limit) rc = SQLITE_DONE;   /* LIMIT ends the rows there */
+    if (cnt == limit) rc = SQLITE_DONE; /* LIMIT ends the rows there */
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         for (size_t i = 0; i < cnt; i++) record_clear(&recs[i]);

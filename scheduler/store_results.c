@@ -78,7 +78,8 @@ static int outputs_walk(store_t *s, sqlite3_stmt *st, const char *job_id, store_
         rec.context = store_col_text(st, 12);
         rec.category = store_col_text(st, 13);
         int origin = sqlite3_column_int(st, 14);
-        res.origin = origin == RESPONSE_CACHED || origin == RESPONSE_REUSED ? (response_origin_t)origin : RESPONSE_CALLED;
+        res.origin = origin == RESPONSE_CACHED || origin == RESPONSE_REUSED ? (response_origin_t)origin
+                                                                            : RESPONSE_CALLED;
         res.job_id = xstrdup(job_id);
 
         sqlite3_stmt *sq = store_stmt(s, Q_SCORES_OF);
@@ -121,12 +122,11 @@ int store_outputs_each(store_t *s, const char *job_id, store_output_cb cb, void 
     return outputs_walk(s, st, job_id, cb, arg);
 }
 
-int store_outputs_page(store_t *s, const char *job_id, uint64_t offset, uint64_t limit, store_output_cb cb,
-                       void *arg)
+int store_outputs_page(store_t *s, const char *job_id, uint64_t offset, uint64_t limit, store_output_cb cb, void *arg)
 {
     sqlite3_stmt *st = store_stmt(s, Q_OUTPUTS_PAGE);
     store_bind_text(st, 1, job_id);
-    sqlite3_bind_int64(st, 2, limit > (uint64_t)INT64_MAX ? -1 : (sqlite3_int64)limit);   /* -1: no limit */
+    sqlite3_bind_int64(st, 2, limit > (uint64_t)INT64_MAX ? -1 : (sqlite3_int64)limit); /* -1: no limit */
     sqlite3_bind_int64(st, 3, offset > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)offset);
     return outputs_walk(s, st, job_id, cb, arg);
 }
@@ -149,8 +149,7 @@ int store_counts(store_t *s, const char *job_id, uint64_t *outputs, uint64_t *sc
     return count1(s, Q_COUNT_SCORES, job_id, scores);
 }
 
-int store_outputs_in_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, size_t n_metrics,
-                           uint64_t *n)
+int store_outputs_in_range(store_t *s, const char *job_id, uint64_t first, uint64_t last, size_t n_metrics, uint64_t *n)
 {
     sqlite3_stmt *st = store_stmt(s, Q_OUT_RANGE);
     store_bind_text(st, 1, job_id);
@@ -266,7 +265,7 @@ int store_job_stats(store_t *s, const char *job_id, unsigned targets, size_t n_m
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         out->outputs = (uint64_t)sqlite3_column_int64(st, 0);
-        out->output_errors = (uint64_t)sqlite3_column_int64(st, 1);   /* sum() of no row is NULL: 0 */
+        out->output_errors = (uint64_t)sqlite3_column_int64(st, 1); /* sum() of no row is NULL: 0 */
     } else {
         ret = -1;
     }

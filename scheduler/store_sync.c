@@ -41,7 +41,7 @@ static bool have_table(store_t *s)
                                         -1, &st, NULL);
             if (rc == SQLITE_OK) rc = sqlite3_step(st);
             sqlite3_finalize(st);
-            if (rc != SQLITE_ROW && rc != SQLITE_DONE) return false;   /* not known: ask again next time */
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE) return false; /* not known: ask again next time */
             s->sync_table = rc == SQLITE_ROW;
         }
     }

@@ -18,7 +18,7 @@
 #include "spec.h"
 #include "store.h"
 
-#define JSON_FILE_MAX (256u << 20)   /* summary.json / job.json larger than this are not ours */
+#define JSON_FILE_MAX (256u << 20) /* summary.json / job.json larger than this are not ours */
 
 void sched_sync_out_clear(sched_sync_out_t *o)
 {
@@ -111,7 +111,8 @@ static spec_t *spec_of(const sched_sync_opts_t *o, const cJSON *job, errlist_t *
                           "MLFLOW_TRACKING_URI");
     } else if (mlflow_is_arn(u)) {
         char region[64], url[128], why[512];
-        if (mlflow_arn_parse(u, region, sizeof region, url, sizeof url, why, sizeof why) < 0) errlist_add(errs, "%s", why);
+        if (mlflow_arn_parse(u, region, sizeof region, url, sizeof url, why, sizeof why) < 0)
+            errlist_add(errs, "%s", why);
     } else if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) {
         errlist_add(errs, "tracking URI: expected an http:// or https:// URL or a SageMaker MLflow tracking-server ARN "
                           "(arn:aws:sagemaker:REGION:ACCOUNT:mlflow-tracking-server/NAME)");

@@ -23,7 +23,7 @@ typedef struct pending {
     spec_t *spec;
     char *job_dir, *status;
     cJSON *summary, *job;
-    int64_t next_at_ms;   /* monotonic */
+    int64_t next_at_ms; /* monotonic */
     uint32_t attempts;
     struct pending *next;
 } pending_t;
@@ -39,14 +39,14 @@ typedef struct progress {
 struct syncer {
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t cv;   /* CLOCK_MONOTONIC */
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
     bool stop;
     atomic_int abort;
-    store_t *db;         /* the thread's own connection */
+    store_t *db; /* the thread's own connection */
     syncer_opts_t o;
     backoff_t bo;
-    pending_t *jobs;     /* waiting (due now or later) */
-    size_t running;      /* final syncs being attempted right now (0 or 1) */
+    pending_t *jobs; /* waiting (due now or later) */
+    size_t running;  /* final syncs being attempted right now (0 or 1) */
     progress_t *progs;
 };
 
@@ -77,7 +77,12 @@ static void add_pending_locked(syncer_t *s, pending_t *p)
         if (p->next_at_ms < q->next_at_ms) q->next_at_ms = p->next_at_ms;
         if (p->spec) {
             /* The newer payload wins; p leaves with the old one. */
-#define SWAP(f) do { __typeof__(q->f) t_ = q->f; q->f = p->f; p->f = t_; } while (0)
+#define SWAP(f)                     \
+    do {                            \
+        __typeof__(q->f) t_ = q->f; \
+        q->f = p->f;                \
+        p->f = t_;                  \
+    } while (0)
             SWAP(spec);
             SWAP(job_dir);
             SWAP(status);
@@ -99,7 +104,8 @@ static void run_progress(syncer_t *s, progress_t *pr)
     spec_t *spec = spec_parse(pr->spec_json, strlen(pr->spec_json), "spec", NULL, &errs);
     errlist_free(&errs);
     char err[1024];
-    if (spec && mlflow_sync_progress(s->db, pr->job_id, spec, pr->step, pr->done, pr->total, &s->abort, err, sizeof err) < 0)
+    if (spec &&
+        mlflow_sync_progress(s->db, pr->job_id, spec, pr->step, pr->done, pr->total, &s->abort, err, sizeof err) < 0)
         log_warn("MLflow progress of job %s not logged: %s", pr->job_id, err);
     spec_destroy(&spec);
 }
@@ -107,7 +113,8 @@ static void run_progress(syncer_t *s, progress_t *pr)
 static int run_sync(syncer_t *s, pending_t *p, char *err, size_t errlen)
 {
     if (!p->spec) return mlflow_sync_resume(s->db, p->job_id, &s->abort, err, errlen);
-    return mlflow_sync_job(s->db, p->job_id, p->spec, p->job_dir, p->status, p->summary, p->job, &s->abort, err, errlen);
+    return mlflow_sync_job(s->db, p->job_id, p->spec, p->job_dir, p->status, p->summary, p->job, &s->abort, err,
+                           errlen);
 }
 
 /* After a failed attempt: retry later, or give up. Called with the lock held; takes p. */
@@ -168,7 +175,8 @@ static void *syncer_main(void *arg)
         pthread_mutex_lock(&s->mu);
         s->running--;
         if (rc == 0 || s->stop) {
-            if (rc < 0) log_info("MLflow sync of job %s interrupted by shutdown; it resumes at the next start", p->job_id);
+            if (rc < 0)
+                log_info("MLflow sync of job %s interrupted by shutdown; it resumes at the next start", p->job_id);
             pending_free(p);
             continue;
         }
@@ -234,7 +242,8 @@ int syncer_enqueue(syncer_t *s, const char *job_id, const spec_t *spec, const ch
         return -1;
     }
     if (!mlflow_sync_status_ok(final_status)) {
-        snprintf(err, errlen, "MLflow run status '%s' is not FINISHED, FAILED or KILLED", final_status ? final_status : "");
+        snprintf(err, errlen, "MLflow run status '%s' is not FINISHED, FAILED or KILLED",
+                 final_status ? final_status : "");
         return -1;
     }
     /* A private copy of the spec: the engine frees its own when the job ends. */

@@ -23,12 +23,12 @@
 #include "spec.h"
 
 typedef struct {
-    const char *db_path;       /* the job database; the syncer opens its own connection */
-    int64_t backoff_base_ms;   /* first retry within this; 0 = 2000 */
-    int64_t backoff_max_ms;    /* cap; 0 = 300000 (5 minutes) */
-    uint32_t max_attempts;     /* then state "failed"; 0 = retry until stopped */
-    bool resume;               /* at start, queue every unfinished sync found in the database */
-    uint64_t seed;             /* backoff jitter seed; 0 = from the clock */
+    const char *db_path;     /* the job database; the syncer opens its own connection */
+    int64_t backoff_base_ms; /* first retry within this; 0 = 2000 */
+    int64_t backoff_max_ms;  /* cap; 0 = 300000 (5 minutes) */
+    uint32_t max_attempts;   /* then state "failed"; 0 = retry until stopped */
+    bool resume;             /* at start, queue every unfinished sync found in the database */
+    uint64_t seed;           /* backoff jitter seed; 0 = from the clock */
 } syncer_opts_t;
 
 typedef struct syncer syncer_t;
@@ -40,7 +40,8 @@ syncer_t *syncer_start(const syncer_opts_t *o, char *err, size_t errlen);
  * summary and job (either may be NULL) are copied. 0, or -1 with err (no tracking URI, a status
  * that is not FINISHED, FAILED or KILLED). */
 int syncer_enqueue(syncer_t *s, const char *job_id, const spec_t *spec, const char *job_dir, const char *final_status,
-                   const cJSON *summary, const cJSON *job, char *err, size_t errlen) __attribute__((warn_unused_result));
+                   const cJSON *summary, const cJSON *job, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Queues a progress report (best effort; see DESIGN). spec_json is the job's canonical spec. */
 void syncer_progress(syncer_t *s, const char *job_id, const char *spec_json, int64_t step, uint64_t done,

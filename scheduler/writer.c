@@ -27,7 +27,7 @@ struct writer {
     size_t pending; /* handed over, not taken back */
     bool stopping;
     atomic_int abort_current; /* writer_abort: the job being written stops (job_write) */
-    store_t *st; /* the thread's own connection */
+    store_t *st;              /* the thread's own connection */
     void (*wake)(void *arg);
     void *arg;
 };
@@ -52,7 +52,7 @@ static void *run(void *arg)
         written_t *wr = xcalloc(1, sizeof *wr);
         wr->job = it->job;
         job_t *j = it->job;
-        atomic_store(&w->abort_current, 0);   /* an abort asked for before this job began is not its */
+        atomic_store(&w->abort_current, 0); /* an abort asked for before this job began is not its */
         j->write_abort = &w->abort_current;
         wr->state = job_write(j, w->st, it->state, it->workers, &wr->summary, &wr->jobj);
         free(it);

@@ -68,7 +68,8 @@ static int queue(struct MHD_Connection *c, unsigned status, const webasset_t *a,
     if (!r) return -1;
     int ok = 1;
     if (a) {
-        if (status == MHD_HTTP_OK) ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type) == MHD_YES;
+        if (status == MHD_HTTP_OK)
+            ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type) == MHD_YES;
         ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, a->etag) == MHD_YES;
         ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, WEBASSETS_CACHE_CONTROL) == MHD_YES;
     }

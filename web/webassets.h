@@ -12,11 +12,11 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *name;           /* file name under web/static/, e.g. "viewer.js" */
-    const char *content_type;   /* e.g. "text/javascript; charset=utf-8" */
-    const unsigned char *data;  /* the bytes, followed by a NUL that len does not count */
+    const char *name;          /* file name under web/static/, e.g. "viewer.js" */
+    const char *content_type;  /* e.g. "text/javascript; charset=utf-8" */
+    const unsigned char *data; /* the bytes, followed by a NUL that len does not count */
     size_t len;
-    const char *etag;           /* strong ETag, quoted: "\"<16 hex digits of SHA-256>\"" */
+    const char *etag; /* strong ETag, quoted: "\"<16 hex digits of SHA-256>\"" */
 } webasset_t;
 
 /* The page every viewer route answers with. */
@@ -24,10 +24,10 @@ typedef struct {
 
 /* Headers to send with every asset (besides Content-Type and ETag): the policy allows only the
  * page's own scripts, styles and API calls; nothing may frame it. */
-#define WEBASSETS_CSP                                                                             \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "             \
+#define WEBASSETS_CSP                                                                 \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-#define WEBASSETS_CACHE_CONTROL "no-cache"   /* revalidate with If-None-Match: answers 304 */
+#define WEBASSETS_CACHE_CONTROL "no-cache" /* revalidate with If-None-Match: answers 304 */
 
 /* Every embedded file, in the order the build listed them. Static storage. */
 const webasset_t *webassets_list(size_t *n);

@@ -24,9 +24,9 @@
 #define MAX_INLINED 16
 
 struct webreport {
-    char *job;          /* JSON text */
-    char *summary;      /* JSON text, or NULL */
-    buf_t records;      /* rows joined by ',' */
+    char *job;     /* JSON text */
+    char *summary; /* JSON text, or NULL */
+    buf_t records; /* rows joined by ',' */
     size_t n_records;
     uint64_t rows_total;
     bool total_set;
@@ -71,7 +71,7 @@ int webreport_add_record(webreport_t *r, const char *line, size_t len)
     if (!ok) return -1;
     int rc = r->n_records ? buf_putc(&r->records, ',') : 0;
     rc |= buf_append(&r->records, line, len);
-    (void)rc;   /* unlimited buffer: appends cannot fail, out-of-memory aborts */
+    (void)rc; /* unlimited buffer: appends cannot fail, out-of-memory aborts */
     r->n_records++;
     return 0;
 }
@@ -106,13 +106,16 @@ cJSON *webreport_job_from_file(const cJSON *jj)
     copy_str(job, "name", spec, "name");
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(jj, "status");
     /* The store's "pending" is the control plane's "queued". */
-    cJSON_AddStringToObject(job, "status", !cJSON_IsString(st) ? "unknown"
-                                           : !strcmp(st->valuestring, "pending") ? "queued" : st->valuestring);
+    cJSON_AddStringToObject(job, "status",
+                            !cJSON_IsString(st)                   ? "unknown"
+                            : !strcmp(st->valuestring, "pending") ? "queued"
+                                                                  : st->valuestring);
     copy_str(job, "started_at", jj, "started_at");
     copy_str(job, "ended_at", jj, "finished_at");
     copy_str(job, "error", jj, "error");
     copy_str(job, "model", spec, "model");
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "evaluate_base_model"))) copy_str(job, "base_model", spec, "base_model");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "evaluate_base_model")))
+        copy_str(job, "base_model", spec, "base_model");
     copy_str(job, "evaluator_model", spec, "evaluator_model");
     copy_num(job, "elapsed_s", jj, "elapsed_s");
     copy_num(job, "estimated_cost_usd", jj, "estimated_cost_usd");
@@ -125,7 +128,7 @@ int webreport_load_records(webreport_t *r, const char *path, uint64_t max_rows, 
     if (bad_rows) *bad_rows = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        if (errno == ENOENT) {   /* a job that failed before writing it: no rows */
+        if (errno == ENOENT) { /* a job that failed before writing it: no rows */
             webreport_set_rows_total(r, 0);
             return 0;
         }
@@ -164,7 +167,7 @@ static void put_json(buf_t *b, const char *s, size_t n)
         i = run;
         if (i < n) rc |= buf_puts(b, "\\u003c");
     }
-    (void)rc;   /* unlimited buffer */
+    (void)rc; /* unlimited buffer */
 }
 
 static void put_data(buf_t *b, const webreport_t *r)
@@ -177,7 +180,7 @@ static void put_data(buf_t *b, const webreport_t *r)
     put_json(b, r->records.data ? r->records.data : "", r->records.len);
     rc |= buf_printf(b, "],\"records_total\":%llu}",
                      (unsigned long long)(r->total_set ? r->rows_total : (uint64_t)r->n_records));
-    (void)rc;   /* unlimited buffer */
+    (void)rc; /* unlimited buffer */
 }
 
 /* 'sha256-<base64>' of the bytes, into out (at least 60 bytes). */
@@ -239,7 +242,8 @@ char *webreport_html(const webreport_t *r, size_t *len, char *err, size_t errlen
         size_t n = nl ? (size_t)(nl - l) : (size_t)(end - l);
         const webasset_t *a;
         if (memmem(l, n, "<meta charset=", 14)) charset = true;
-        if ((a = asset_on_line(l, n, STYLE_PREFIX, name, sizeof name)) || memmem(l, n, STYLE_PREFIX, strlen(STYLE_PREFIX))) {
+        if ((a = asset_on_line(l, n, STYLE_PREFIX, name, sizeof name)) ||
+            memmem(l, n, STYLE_PREFIX, strlen(STYLE_PREFIX))) {
             if (!a || !inlinable(a, "</style") || n_styles == MAX_INLINED) {
                 snprintf(err, errlen, "%s: stylesheet '%s' cannot be inlined", WEBASSETS_PAGE, a ? a->name : name);
                 return NULL;
@@ -307,7 +311,7 @@ char *webreport_html(const webreport_t *r, size_t *len, char *err, size_t errlen
         }
         l += n + 1;
     }
-    (void)rc;   /* unlimited buffers: appends cannot fail, out-of-memory aborts */
+    (void)rc; /* unlimited buffers: appends cannot fail, out-of-memory aborts */
     buf_free(&js);
     buf_free(&csp);
     if (len) *len = out.len;

@@ -23,7 +23,7 @@
 
 typedef struct webreport webreport_t;
 
-webreport_t *webreport_new(void);   /* caller owns; never NULL (out-of-memory aborts) */
+webreport_t *webreport_new(void); /* caller owns; never NULL (out-of-memory aborts) */
 void webreport_destroy(webreport_t **self_p);
 
 /* The job object and the summary (either may be NULL: written as {} and null). Copied as JSON

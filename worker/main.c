@@ -13,24 +13,25 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: llmaj-worker [--broker ENDPOINT] [--threads N] [--concurrency N] [--max-shards N]\n"
-            "                    [--name NAME] [--region R] [--drain-timeout S]\n"
-            "                    [--curve-secret FILE --curve-broker-key FILE] [--heartbeat-ms N] [--dead-after N]\n"
-            "                    [--metrics-addr ADDR] [--log-level LEVEL] [--log-format text|json]\n"
-            "  --broker       broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
-            "  --threads      worker threads, each a peer of the broker (env LLMAJ_WORKER_THREADS; default 1)\n"
-            "  --concurrency  model calls in flight per thread (env LLMAJ_WORKER_CONCURRENCY; default 256)\n"
-            "  --max-shards   shards held per thread at most (env LLMAJ_WORKER_MAX_SHARDS; default 8)\n"
-            "  --name         worker name in logs (env LLMAJ_WORKER_NAME; default host-pid)\n"
-            "  --region       AWS region for jobs whose spec names none (env AWS_REGION); a job's own\n"
-            "                 region (every job that calls AWS has one) always wins\n"
-            "  --drain-timeout on SIGTERM: hand back the shards not started, finish the running ones, and leave\n"
-            "                 within S seconds (env LLMAJ_WORKER_DRAIN_TIMEOUT; default 25); a second signal stops at once\n"
-            "  --curve-secret this worker's CURVE secret key file, from `llmaj keygen` (env LLMAJ_CURVE_SECRET)\n"
-            "  --curve-broker-key the broker's CURVE public key file (env LLMAJ_CURVE_BROKER_KEY)\n"
-            "  --metrics-addr serve /metrics, /healthz and /readyz on HOST:PORT, or :PORT or PORT on loopback\n"
-            "                 (0.0.0.0:PORT: every interface; port 0: any free port) (env LLMAJ_METRICS_ADDR; default off)\n");
+    fprintf(
+        f,
+        "usage: llmaj-worker [--broker ENDPOINT] [--threads N] [--concurrency N] [--max-shards N]\n"
+        "                    [--name NAME] [--region R] [--drain-timeout S]\n"
+        "                    [--curve-secret FILE --curve-broker-key FILE] [--heartbeat-ms N] [--dead-after N]\n"
+        "                    [--metrics-addr ADDR] [--log-level LEVEL] [--log-format text|json]\n"
+        "  --broker       broker endpoint (env LLMAJ_BROKER; default tcp://127.0.0.1:5555)\n"
+        "  --threads      worker threads, each a peer of the broker (env LLMAJ_WORKER_THREADS; default 1)\n"
+        "  --concurrency  model calls in flight per thread (env LLMAJ_WORKER_CONCURRENCY; default 256)\n"
+        "  --max-shards   shards held per thread at most (env LLMAJ_WORKER_MAX_SHARDS; default 8)\n"
+        "  --name         worker name in logs (env LLMAJ_WORKER_NAME; default host-pid)\n"
+        "  --region       AWS region for jobs whose spec names none (env AWS_REGION); a job's own\n"
+        "                 region (every job that calls AWS has one) always wins\n"
+        "  --drain-timeout on SIGTERM: hand back the shards not started, finish the running ones, and leave\n"
+        "                 within S seconds (env LLMAJ_WORKER_DRAIN_TIMEOUT; default 25); a second signal stops at once\n"
+        "  --curve-secret this worker's CURVE secret key file, from `llmaj keygen` (env LLMAJ_CURVE_SECRET)\n"
+        "  --curve-broker-key the broker's CURVE public key file (env LLMAJ_CURVE_BROKER_KEY)\n"
+        "  --metrics-addr serve /metrics, /healthz and /readyz on HOST:PORT, or :PORT or PORT on loopback\n"
+        "                 (0.0.0.0:PORT: every interface; port 0: any free port) (env LLMAJ_METRICS_ADDR; default off)\n");
 }
 
 typedef struct {
@@ -48,10 +49,10 @@ static int metrics_cb(buf_t *out, void *arg)
     worker_get_stats(m->w, &s);
     const char *ok[] = {"result", "ok", NULL}, *failed[] = {"result", "failed", NULL};
     if (daemon_build_info(out, "worker") < 0 ||
-        httpd_gauge(out, "llmaj_worker_threads",
-                    "Worker threads (each a peer of the broker).", (double)m->threads) < 0 ||
-        httpd_gauge(out, "llmaj_worker_threads_connected",
-                    "Threads welcomed by a broker now.", s.threads_connected) < 0 ||
+        httpd_gauge(out, "llmaj_worker_threads", "Worker threads (each a peer of the broker).", (double)m->threads) <
+            0 ||
+        httpd_gauge(out, "llmaj_worker_threads_connected", "Threads welcomed by a broker now.", s.threads_connected) <
+            0 ||
         httpd_gauge(out, "llmaj_worker_shards_held", "Shards held now.", s.shards_held) < 0 ||
         httpd_gauge(out, "llmaj_worker_shards_waiting", "Shards held and not started yet.", s.shards_waiting) < 0 ||
         httpd_counter(out, "llmaj_worker_shards_revoked_total",
@@ -67,15 +68,15 @@ static int metrics_cb(buf_t *out, void *arg)
                      "Model calls (inference and judge) by outcome, after retries.") < 0 ||
         httpd_sample_u64(out, "llmaj_worker_model_calls_total", ok, s.calls_ok) < 0 ||
         httpd_sample_u64(out, "llmaj_worker_model_calls_total", failed, s.calls_failed) < 0 ||
-        httpd_counter(out, "llmaj_worker_http_requests_total",
-                      "HTTP requests sent to model APIs.", s.http_requests) < 0 ||
+        httpd_counter(out, "llmaj_worker_http_requests_total", "HTTP requests sent to model APIs.", s.http_requests) <
+            0 ||
         httpd_counter(out, "llmaj_worker_retries_total", "HTTP requests retried.", s.retries) < 0 ||
         httpd_counter(out, "llmaj_worker_http_429_total", "Responses 429 (rate limited).", s.http_429) < 0 ||
         httpd_counter(out, "llmaj_worker_http_5xx_total", "Responses 5xx.", s.http_5xx) < 0 ||
         httpd_counter(out, "llmaj_worker_transport_errors_total", "Requests failed below HTTP (connect, TLS, timeout).",
                       s.transport_errors) < 0 ||
-        httpd_counter(out, "llmaj_worker_input_tokens_total",
-                      "Input tokens the model APIs reported.", s.input_tokens) < 0 ||
+        httpd_counter(out, "llmaj_worker_input_tokens_total", "Input tokens the model APIs reported.", s.input_tokens) <
+            0 ||
         httpd_counter(out, "llmaj_worker_output_tokens_total", "Output tokens the model APIs reported.",
                       s.output_tokens) < 0 ||
         httpd_counter(out, "llmaj_worker_reconnects_total", "Reconnections to the broker.", s.reconnects) < 0)
@@ -120,14 +121,18 @@ int main(int argc, char **argv)
     const char *curve_broker = daemon_env("LLMAJ_CURVE_BROKER_KEY", NULL);
     daemon_opts_t d;
     daemon_opts_init(&d);
-    static const struct option longopts[] = {
-        {"broker", required_argument, 0, 'b'},      {"threads", required_argument, 0, 't'},
-        {"concurrency", required_argument, 0, 'c'}, {"max-shards", required_argument, 0, 'm'},
-        {"name", required_argument, 0, 'n'},        {"region", required_argument, 0, 'r'},
-        {"drain-timeout", required_argument, 0, 'T'}, {"curve-secret", required_argument, 0, 'S'},
-        {"curve-broker-key", required_argument, 0, 'K'},
-        DAEMON_LONGOPTS,                            {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"broker", required_argument, 0, 'b'},
+                                             {"threads", required_argument, 0, 't'},
+                                             {"concurrency", required_argument, 0, 'c'},
+                                             {"max-shards", required_argument, 0, 'm'},
+                                             {"name", required_argument, 0, 'n'},
+                                             {"region", required_argument, 0, 'r'},
+                                             {"drain-timeout", required_argument, 0, 'T'},
+                                             {"curve-secret", required_argument, 0, 'S'},
+                                             {"curve-broker-key", required_argument, 0, 'K'},
+                                             DAEMON_LONGOPTS,
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "b:t:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -140,7 +145,11 @@ int main(int argc, char **argv)
         case 'T': drain = optarg; break;
         case 'S': curve_secret = optarg; break;
         case 'K': curve_broker = optarg; break;
-        case 'H': case 'D': case 'M': case 'l': case 'f': daemon_opts_set(&d, c, optarg); break;
+        case 'H':
+        case 'D':
+        case 'M':
+        case 'l':
+        case 'f': daemon_opts_set(&d, c, optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -160,8 +169,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!curve_secret != !curve_broker) {
-        fprintf(stderr, "llmaj-worker: %s\n", curve_secret ? "--curve-secret needs --curve-broker-key FILE (the broker's public key)"
-                                                          : "--curve-broker-key needs --curve-secret FILE (this worker's secret key)");
+        fprintf(stderr, "llmaj-worker: %s\n",
+                curve_secret ? "--curve-secret needs --curve-broker-key FILE (the broker's public key)"
+                             : "--curve-broker-key needs --curve-secret FILE (this worker's secret key)");
         return 2;
     }
     if (daemon_setup_logging(d.log_level, d.log_format) < 0) return 2;
@@ -213,7 +223,7 @@ int main(int argc, char **argv)
         printf("metrics on %s\n", httpd_url(http));
         fflush(stdout);
     }
-    while (sem_wait(&g_done) != 0) {}   /* sem_wait fails only when a signal interrupts it: wait again */
+    while (sem_wait(&g_done) != 0) {} /* sem_wait fails only when a signal interrupts it: wait again */
     worker_join(w);
     httpd_stop(&http);
     worker_stats_t st;

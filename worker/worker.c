@@ -50,9 +50,9 @@ typedef struct wthread wthread_t;
 
 typedef struct held {
     wshard_t *s;
-    bool started;               /* its calls were handed to the llm client */
+    bool started; /* its calls were handed to the llm client */
     bool finished;
-    struct held *next;          /* in arrival order */
+    struct held *next; /* in arrival order */
 } held_t;
 
 struct wthread {
@@ -67,16 +67,16 @@ struct wthread {
     wjob_t *jobs[MAX_JOBS_CACHED];
     held_t *held;
     uint32_t n_held;
-    uint32_t n_waiting;         /* held and not started */
-    size_t waiting_units;       /* first calls the waiting shards will make */
+    uint32_t n_waiting;   /* held and not started */
+    size_t waiting_units; /* first calls the waiting shards will make */
     bool drain_begun;
-    int64_t drain_deadline;     /* loop_now_ms() */
-    uint32_t credit_out;        /* shards asked for, not yet received */
-    lograte_t lr_drop;          /* unexpected or malformed messages from the broker */
+    int64_t drain_deadline; /* loop_now_ms() */
+    uint32_t credit_out;    /* shards asked for, not yet received */
+    lograte_t lr_drop;      /* unexpected or malformed messages from the broker */
     bool welcomed;
     uint64_t use_clock;
-    worker_stats_t st;          /* this thread's counters as of its last publish; read under w->mu */
-    worker_stats_t live;        /* the counters this thread keeps itself (shards done, results sent,
+    worker_stats_t st;   /* this thread's counters as of its last publish; read under w->mu */
+    worker_stats_t live; /* the counters this thread keeps itself (shards done, results sent,
                                  * returned, reconnects), copied into st with the client's at each
                                  * publish, so that a reader sees one moment's figures */
 };
@@ -93,8 +93,8 @@ struct worker {
     atomic_int stopping;
     atomic_int draining;
     int drain_ms;
-    curve_keys_t curve;         /* o.curve points here when set */
-    atomic_int welcomed;        /* threads welcomed by a broker right now */
+    curve_keys_t curve;  /* o.curve points here when set */
+    atomic_int welcomed; /* threads welcomed by a broker right now */
 };
 
 /* ---- stats ---- */
@@ -152,7 +152,10 @@ static wjob_t *job_get(wthread_t *t, const char *job_id, const char *spec_json, 
     /* Evict the least recently used job that no shard holds. */
     int slot = -1;
     for (int i = 0; i < MAX_JOBS_CACHED; i++) {
-        if (!t->jobs[i]) { slot = i; break; }
+        if (!t->jobs[i]) {
+            slot = i;
+            break;
+        }
         if (t->jobs[i]->refs == 0 && (slot < 0 || t->jobs[i]->last_used < t->jobs[slot]->last_used)) slot = i;
     }
     if (slot < 0) {
@@ -204,7 +207,7 @@ static void start_waiting(wthread_t *t)
         t->n_waiting--;
         t->waiting_units -= wshard_units(h->s);
         log_debug("shard %s/%llu started", wshard_job_id(h->s), (unsigned long long)wshard_id(h->s));
-        wshard_start(h->s);   /* may finish at once (on_done marks it) */
+        wshard_start(h->s); /* may finish at once (on_done marks it) */
     }
 }
 
@@ -245,7 +248,9 @@ static void on_done(wshard_t *s, void *arg)
         if (h->s != s) continue;
         h->finished = true;
         if (!wshard_cancelled(s)) {
-            wire_hdr_t m = {.type = WIRE_SHARD_DONE, .shard_id = wshard_id(s), .lease = wshard_lease(s),
+            wire_hdr_t m = {.type = WIRE_SHARD_DONE,
+                            .shard_id = wshard_id(s),
+                            .lease = wshard_lease(s),
                             .n = (uint32_t)wshard_results(s)};
             snprintf(m.job_id, sizeof m.job_id, "%s", wshard_job_id(s));
             peer_send(t->peer, &m, NULL, 0);
@@ -263,7 +268,7 @@ static void reap(wthread_t *t)
         held_t *h = *pp;
         if (h->finished) {
             *pp = h->next;
-            if (!h->started) {   /* cancelled while waiting */
+            if (!h->started) { /* cancelled while waiting */
                 t->n_waiting--;
                 t->waiting_units -= wshard_units(h->s);
             }
@@ -329,9 +334,9 @@ static void on_shard(wthread_t *t, const wire_hdr_t *h, const void *payload, siz
     wshard_cbs_t cbs = {.on_result = on_result, .on_done = on_done, .arg = t};
     size_t ws_records = ws.n_records;
     wshard_t *s = wshard_new(job, h->shard_id, h->lease, ws.records, ws.plans, ws.n_records, t->llm, &cbs);
-    for (size_t i = 0; ws.plans && i < ws.n_records; i++) wire_plan_clear(&ws.plans[i]);   /* read by wshard_new */
+    for (size_t i = 0; ws.plans && i < ws.n_records; i++) wire_plan_clear(&ws.plans[i]); /* read by wshard_new */
     xfree(&ws.plans);
-    ws.records = NULL;   /* the shard owns them now */
+    ws.records = NULL; /* the shard owns them now */
     ws.n_records = 0;
     wire_shard_clear(&ws);
     held_t *hd = xcalloc(1, sizeof(*hd));
@@ -364,7 +369,7 @@ static void on_revoke(wthread_t *t, const wire_hdr_t *m)
             wshard_cancel(h->s);
             held = true;
         }
-    t->credit_out = 0;   /* the broker owes us nothing now */
+    t->credit_out = 0; /* the broker owes us nothing now */
     if (held) {
         t->live.shards_revoked++;
         log_warn("%s: lease %llu of shard %s/%llu revoked by the broker (no progress within its deadline): dropped",
@@ -414,7 +419,9 @@ static void on_session(peer_event_t ev, bool again, const wire_hdr_t *h, const c
             drop_waiting(t, pp);
             dropped++;
         }
-        if (dropped) log_info("%s: session ended: %zu shard(s) not started dropped (the broker requeues them)", t->name, dropped);
+        if (dropped)
+            log_info("%s: session ended: %zu shard(s) not started dropped (the broker requeues them)", t->name,
+                     dropped);
     }
 }
 
@@ -424,20 +431,13 @@ static void on_message(const wire_hdr_t *h, const void *payload, size_t len, voi
 {
     wthread_t *t = arg;
     switch (h->type) {
-    case WIRE_SHARD:
-        on_shard(t, h, payload, len);
-        break;
-    case WIRE_CANCEL:
-        on_cancel(t, h->job_id);
-        break;
-    case WIRE_REVOKE:
-        on_revoke(t, h);
-        break;
+    case WIRE_SHARD: on_shard(t, h, payload, len); break;
+    case WIRE_CANCEL: on_cancel(t, h->job_id); break;
+    case WIRE_REVOKE: on_revoke(t, h); break;
     case WIRE_ALLOT:
         if (payload) on_allot(t, payload, len);
         break;
-    default:
-        log_rated(&t->lr_drop, LOG_WARN, "unexpected %s from the broker dropped", wire_type_name(h->type));
+    default: log_rated(&t->lr_drop, LOG_WARN, "unexpected %s from the broker dropped", wire_type_name(h->type));
     }
 }
 
@@ -450,9 +450,13 @@ static void send_demand(wthread_t *t)
     if (n == 0) return;
     wire_rate_t *w = xcalloc(n, sizeof(*w));
     for (size_t i = 0; i < n; i++)
-        w[i] = (wire_rate_t){.key = (char *)rows[i].key, .rpm = rows[i].rpm, .tpm = rows[i].tpm,
-                             .demand = rows[i].demand, .max_concurrency = rows[i].max_concurrency,
-                             .used_requests = rows[i].used_requests, .used_tokens = rows[i].used_tokens};
+        w[i] = (wire_rate_t){.key = (char *)rows[i].key,
+                             .rpm = rows[i].rpm,
+                             .tpm = rows[i].tpm,
+                             .demand = rows[i].demand,
+                             .max_concurrency = rows[i].max_concurrency,
+                             .used_requests = rows[i].used_requests,
+                             .used_tokens = rows[i].used_tokens};
     buf_t b;
     buf_init(&b, WIRE_MAX_MSG);
     if (wire_rates_encode(w, n, &b) == 0) {
@@ -476,14 +480,16 @@ static void on_allot(wthread_t *t, const void *payload, size_t len)
     }
     ratelimit_row_t *rows = xcalloc(n ? n : 1, sizeof(*rows));
     for (size_t i = 0; i < n; i++)
-        rows[i] = (ratelimit_row_t){.key = w[i].key, .rpm = w[i].rpm, .tpm = w[i].tpm,
+        rows[i] = (ratelimit_row_t){.key = w[i].key,
+                                    .rpm = w[i].rpm,
+                                    .tpm = w[i].tpm,
                                     .max_concurrency = w[i].max_concurrency};
     llm_allot(t->llm, rows, n);
     free(rows);
     wire_rates_free(w, n);
 }
 
-static void drain_wake(loop_t *loop, uint64_t id, void *arg) { (void)arg; }   /* before_wait looks */
+static void drain_wake(loop_t *loop, uint64_t id, void *arg) { (void)arg; } /* before_wait looks */
 
 /* Draining starts: nothing more is asked for, the shards not started go back at once. */
 static void drain_begin(wthread_t *t)
@@ -498,7 +504,8 @@ static void drain_begin(wthread_t *t)
     for (held_t *h = t->held; h; h = h->next)
         if (!h->started) waiting[n++] = h;
     for (size_t i = n; i-- > 0;) {
-        if (t->welcomed) send_return(t, wshard_job_id(waiting[i]->s), wshard_id(waiting[i]->s), wshard_lease(waiting[i]->s));
+        if (t->welcomed)
+            send_return(t, wshard_job_id(waiting[i]->s), wshard_id(waiting[i]->s), wshard_lease(waiting[i]->s));
         for (held_t **pp = &t->held; *pp; pp = &(*pp)->next) {
             if (*pp == waiting[i]) {
                 drop_waiting(t, pp);
@@ -507,8 +514,8 @@ static void drain_begin(wthread_t *t)
         }
     }
     free(waiting);
-    if (!n && t->welcomed) send_return(t, NULL, 0, 0);   /* no shard: just "no more work" */
-    if (peer_pump(t->peer)) {}   /* out now; before_wait pumps again */
+    if (!n && t->welcomed) send_return(t, NULL, 0, 0); /* no shard: just "no more work" */
+    if (peer_pump(t->peer)) {}                         /* out now; before_wait pumps again */
     log_info("%s: draining: %zu shard(s) not started handed back, %u running; leaving within %.1f s", t->name, n,
              t->n_held, t->w->drain_ms / 1000.0);
 }
@@ -567,10 +574,19 @@ static void tick(loop_t *loop, uint64_t id, void *arg)
 static void *thread_main(void *arg)
 {
     wthread_t *t = arg;
-    peer_opts_t po = {.endpoint = t->w->broker, .zmq_ctx = t->w->ctx, .loop = t->loop, .role = "worker",
-                      .name = t->name, .heartbeat_ms = t->w->o.heartbeat_ms, .dead_after = t->w->o.dead_after,
-                      .on_message = on_message, .on_session = on_session, .hello_credit = hello_credit,
-                      .heartbeat_n = heartbeat_n, .arg = t, .curve = t->w->o.curve};
+    peer_opts_t po = {.endpoint = t->w->broker,
+                      .zmq_ctx = t->w->ctx,
+                      .loop = t->loop,
+                      .role = "worker",
+                      .name = t->name,
+                      .heartbeat_ms = t->w->o.heartbeat_ms,
+                      .dead_after = t->w->o.dead_after,
+                      .on_message = on_message,
+                      .on_session = on_session,
+                      .hello_credit = hello_credit,
+                      .heartbeat_n = heartbeat_n,
+                      .arg = t,
+                      .curve = t->w->o.curve};
     char err[512];
     t->peer = peer_new(&po, err, sizeof err);
     if (!t->peer) {

@@ -13,16 +13,16 @@
 typedef struct worker worker_t;
 
 typedef struct {
-    const char *broker;       /* endpoint to connect: "tcp://127.0.0.1:5555", "inproc://..." */
-    void *zmq_ctx;            /* NULL: the worker makes its own */
-    const char *name;         /* default "<hostname>-<pid>" */
-    int threads;              /* default 1 */
-    int max_shards;           /* shards held per thread at most; default 8 */
-    int max_concurrency;      /* HTTP calls in flight per thread; default 256 */
-    int heartbeat_ms;         /* default 1000 */
-    int dead_after;           /* broker silent this many intervals -> reconnect; default 5 */
-    const char *region;       /* default AWS region for Bedrock/SageMaker model strings */
-    const curve_keys_t *curve;   /* CURVE to the broker (copied by worker_new); NULL = plaintext */
+    const char *broker;        /* endpoint to connect: "tcp://127.0.0.1:5555", "inproc://..." */
+    void *zmq_ctx;             /* NULL: the worker makes its own */
+    const char *name;          /* default "<hostname>-<pid>" */
+    int threads;               /* default 1 */
+    int max_shards;            /* shards held per thread at most; default 8 */
+    int max_concurrency;       /* HTTP calls in flight per thread; default 256 */
+    int heartbeat_ms;          /* default 1000 */
+    int dead_after;            /* broker silent this many intervals -> reconnect; default 5 */
+    const char *region;        /* default AWS region for Bedrock/SageMaker model strings */
+    const curve_keys_t *curve; /* CURVE to the broker (copied by worker_new); NULL = plaintext */
 } worker_opts_t;
 
 typedef struct {
@@ -30,10 +30,10 @@ typedef struct {
     uint64_t http_5xx, transport_errors, input_tokens, output_tokens;
     uint64_t reconnects;
     uint32_t shards_held, calls_pending;
-    uint32_t shards_waiting;      /* held and not started yet */
-    uint64_t shards_returned;     /* handed back unstarted while draining */
-    uint64_t shards_revoked;      /* leases the broker revoked (no progress within their deadline) */
-    uint32_t threads_connected;   /* threads welcomed by a broker right now */
+    uint32_t shards_waiting;    /* held and not started yet */
+    uint64_t shards_returned;   /* handed back unstarted while draining */
+    uint64_t shards_revoked;    /* leases the broker revoked (no progress within their deadline) */
+    uint32_t threads_connected; /* threads welcomed by a broker right now */
 } worker_stats_t;
 
 void worker_opts_default(worker_opts_t *o);

@@ -26,21 +26,21 @@ typedef struct unit unit_t;
 
 typedef struct {
     unit_t *u;
-    size_t metric;      /* index into spec->metrics */
-    size_t score;       /* index into the unit's res.scores */
-    char *prompt;       /* the rendered judge prompt (kept for the re-ask) */
-    char nonce[METRIC_NONCE_LEN + 1];   /* the prompt's tag id */
-    char *first_reply;  /* the first reply, when it named no rating or conflicting ones */
-    bool conflicted;    /* ...conflicting ones */
+    size_t metric;                    /* index into spec->metrics */
+    size_t score;                     /* index into the unit's res.scores */
+    char *prompt;                     /* the rendered judge prompt (kept for the re-ask) */
+    char nonce[METRIC_NONCE_LEN + 1]; /* the prompt's tag id */
+    char *first_reply;                /* the first reply, when it named no rating or conflicting ones */
+    bool conflicted;                  /* ...conflicting ones */
 } jslot_t;
 
 struct unit {
     wshard_t *s;
     record_t *rec;
     target_t target;
-    const char *model;        /* model string for inference (or NULL when from the dataset) */
+    const char *model; /* model string for inference (or NULL when from the dataset) */
     result_t res;
-    jslot_t *slots;           /* one per metric to judge (every metric, unless a plan lists some) */
+    jslot_t *slots; /* one per metric to judge (every metric, unless a plan lists some) */
     size_t n_slots;
     size_t metrics_left;
     bool done;
@@ -55,11 +55,11 @@ struct wshard {
     size_t n_units;
     size_t units_left;
     size_t results;
-    size_t calls_out;         /* llm calls in flight */
+    size_t calls_out; /* llm calls in flight */
     llm_client_t *llm;
     wshard_cbs_t cbs;
-    shard_state_t state;      /* SHARD_RUNNING, or SHARD_CANCELLED (proto/shard.h) */
-    bool cancel;              /* the llm client's `cancelled` flag of every call: set by wshard_cancel */
+    shard_state_t state; /* SHARD_RUNNING, or SHARD_CANCELLED (proto/shard.h) */
+    bool cancel;         /* the llm client's `cancelled` flag of every call: set by wshard_cancel */
     bool done_reported;
 };
 
@@ -141,16 +141,20 @@ static void on_judge(const llm_reply_t *r, void *arg)
         return;
     }
     verdict_t v;
-    verdict_reply_t in = {.text = r->text, .len = r->text_len, .structured = r->structured,
-                          .structured_len = r->structured_len, .nonce = j->nonce};
+    verdict_reply_t in = {.text = r->text,
+                          .len = r->text_len,
+                          .structured = r->structured,
+                          .structured_len = r->structured_len,
+                          .nonce = j->nonce};
     int rc = verdict_read(m, &in, &v);
     if (rc == 0 && v.rating >= 0 && (size_t)v.rating < m->n_ratings) {
         const metric_rating_t *rt = &m->ratings[v.rating];
         free(sc->rating);
         sc->rating = xstrdup(rt->definition);
         free(sc->explanation);
-        sc->explanation = v.explanation ? clip(v.explanation, strlen(v.explanation))
-                        : r->structured ? clip(r->structured, r->structured_len) : clip(r->text, r->text_len);
+        sc->explanation = v.explanation   ? clip(v.explanation, strlen(v.explanation))
+                          : r->structured ? clip(r->structured, r->structured_len)
+                                          : clip(r->text, r->text_len);
         xfree(&sc->error);
         if (rt->not_applicable) {
             sc->status = SCORE_NOT_APPLICABLE;
@@ -176,16 +180,16 @@ static void on_judge(const llm_reply_t *r, void *arg)
     }
     sc->status = SCORE_UNSCORED;
     free(sc->explanation);
-    sc->explanation = v.explanation ? clip(v.explanation, strlen(v.explanation))
-                    : r->structured ? clip(r->structured, r->structured_len) : clip(r->text, r->text_len);
+    sc->explanation = v.explanation   ? clip(v.explanation, strlen(v.explanation))
+                      : r->structured ? clip(r->structured, r->structured_len)
+                                      : clip(r->text, r->text_len);
     free(sc->error);
     if (v.status == VERDICT_CONFLICT && v.conflict[0] >= 0 && v.conflict[1] >= 0)
         sc->error = xasprintf("the judge's reply named conflicting ratings (`%s` and `%s`), also after one re-ask",
                               m->ratings[v.conflict[0]].definition, m->ratings[v.conflict[1]].definition);
     else if (v.status == VERDICT_CONFLICT)
         sc->error = xstrdup("the judge's reply named conflicting ratings, also after one re-ask");
-    else
-        sc->error = xstrdup("the judge named no rating of the scale, also after one re-ask");
+    else sc->error = xstrdup("the judge named no rating of the scale, also after one re-ask");
     verdict_clear(&v);
     slot_complete(j);
 }
@@ -205,18 +209,25 @@ static void judge_send(jslot_t *j)
         msgs[n++] = (llm_msg_t){"assistant", j->first_reply};
         msgs[n++] = (llm_msg_t){"user", reask};
     }
-    llm_schema_t schema = {.name = METRIC_VERDICT_NAME, .description = METRIC_VERDICT_DESCRIPTION,
+    llm_schema_t schema = {.name = METRIC_VERDICT_NAME,
+                           .description = METRIC_VERDICT_DESCRIPTION,
                            .schema = m->verdict_schema};
     llm_req_t req = {.system = sp->judge_system_prompt ? sp->judge_system_prompt : metric_judge_system(),
-                     .msgs = msgs, .n_msgs = n, .max_tokens = sp->judge.max_tokens,
-                     .temperature = sp->judge.temperature, .top_p = sp->judge.top_p,
-                     .schema = m->verdict_schema ? &schema : NULL, .retry_budget_ms = sp->judge.retry_budget_s * 1000,
+                     .msgs = msgs,
+                     .n_msgs = n,
+                     .max_tokens = sp->judge.max_tokens,
+                     .temperature = sp->judge.temperature,
+                     .top_p = sp->judge.top_p,
+                     .schema = m->verdict_schema ? &schema : NULL,
+                     .retry_budget_ms = sp->judge.retry_budget_s * 1000,
                      /* the job's region, never the worker's: it travels in the spec */
-                     .region = sp->region, .api = spec_sagemaker_api(sp, sp->evaluator_model), .cancelled = &s->cancel};
+                     .region = sp->region,
+                     .api = spec_sagemaker_api(sp, sp->evaluator_model),
+                     .cancelled = &s->cancel};
     char err[512];
     if (llm_call(s->llm, sp->evaluator_model, &req, on_judge, j, err, sizeof err) < 0) {
         score_set_error(&u->res.scores[j->score], err);
-        u->res.scores[j->score].error_config = true;   /* the model string resolves to no endpoint here */
+        u->res.scores[j->score].error_config = true; /* the model string resolves to no endpoint here */
         free(reask);
         slot_complete(j);
         return;
@@ -229,11 +240,16 @@ static void unit_judge(unit_t *u)
 {
     wshard_t *s = u->s;
     const spec_t *sp = s->job->spec;
-    metric_vars_t vars = {.prompt = u->rec->prompt, .prediction = u->res.response,
-                          .ground_truth = u->rec->reference, .context = u->rec->context};
+    metric_vars_t vars = {.prompt = u->rec->prompt,
+                          .prediction = u->res.response,
+                          .ground_truth = u->rec->reference,
+                          .context = u->rec->context};
     u->metrics_left = u->n_slots;
     for (size_t i = 0; i < u->n_slots; i++) {
-        if (s->state == SHARD_CANCELLED) { slot_complete(&u->slots[i]); continue; }
+        if (s->state == SHARD_CANCELLED) {
+            slot_complete(&u->slots[i]);
+            continue;
+        }
         metric_nonce(u->slots[i].nonce);
         vars.nonce = u->slots[i].nonce;
         u->slots[i].prompt = metric_render(sp->metrics[u->slots[i].metric], &vars);
@@ -258,7 +274,10 @@ static void on_inference(const llm_reply_t *r, void *arg)
     s->calls_out--;
     u->res.usage = r->usage;
     u->res.latency_ms = r->latency_ms;
-    if (s->state == SHARD_CANCELLED) { unit_finish(u); return; }
+    if (s->state == SHARD_CANCELLED) {
+        unit_finish(u);
+        return;
+    }
     if (r->status != LLM_OK) {
         u->res.error = xstrdup(r->error ? r->error : "inference failed");
         u->res.error_config = config_error(r);
@@ -279,18 +298,26 @@ static char *inference_prompt(const record_t *rec)
 static void unit_start(unit_t *u)
 {
     wshard_t *s = u->s;
-    if (u->res.response) { unit_judge(u); return; }
+    if (u->res.response) {
+        unit_judge(u);
+        return;
+    }
     const spec_t *sp = s->job->spec;
     char *prompt = inference_prompt(u->rec);
     llm_msg_t msg = {"user", prompt};
-    llm_req_t req = {.msgs = &msg, .n_msgs = 1, .max_tokens = sp->inference.max_tokens,
-                     .temperature = sp->inference.temperature, .top_p = sp->inference.top_p,
+    llm_req_t req = {.msgs = &msg,
+                     .n_msgs = 1,
+                     .max_tokens = sp->inference.max_tokens,
+                     .temperature = sp->inference.temperature,
+                     .top_p = sp->inference.top_p,
                      .retry_budget_ms = sp->inference.retry_budget_s * 1000,
-                     .region = sp->region, .api = spec_sagemaker_api(sp, u->model), .cancelled = &s->cancel};
+                     .region = sp->region,
+                     .api = spec_sagemaker_api(sp, u->model),
+                     .cancelled = &s->cancel};
     char err[512];
     if (llm_call(s->llm, u->model, &req, on_inference, u, err, sizeof err) < 0) {
         u->res.error = xstrdup(err);
-        u->res.error_config = true;   /* the model string resolves to no endpoint here */
+        u->res.error_config = true; /* the model string resolves to no endpoint here */
         free(prompt);
         unit_fail_all(u, err);
         return;
@@ -369,7 +396,8 @@ wshard_t *wshard_new(wjob_t *job, uint64_t shard_id, uint64_t lease, record_t *r
     for (size_t i = 0; i < n; i++) {
         const wire_plan_t *p = plans && plans[i].n_units ? &plans[i] : NULL;
         if (!p) {
-            for (size_t t = 0; t < n_targets; t++) unit_init(s, &s->units[s->n_units++], &records[i], (target_t)t, NULL);
+            for (size_t t = 0; t < n_targets; t++)
+                unit_init(s, &s->units[s->n_units++], &records[i], (target_t)t, NULL);
             continue;
         }
         for (size_t k = 0; k < p->n_units; k++) {
@@ -403,7 +431,7 @@ void wshard_start(wshard_t *s)
 void wshard_cancel(wshard_t *s)
 {
     s->state = SHARD_CANCELLED;
-    s->cancel = true;   /* calls still queued in the llm client are not sent */
+    s->cancel = true; /* calls still queued in the llm client are not sent */
     maybe_done(s);
 }
 

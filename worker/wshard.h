@@ -52,8 +52,8 @@ void wshard_destroy(wshard_t **self_p);
 const char *wshard_job_id(const wshard_t *s);
 uint64_t wshard_id(const wshard_t *s);
 uint64_t wshard_lease(const wshard_t *s);
-size_t wshard_results(const wshard_t *s);   /* results reported so far */
-size_t wshard_units(const wshard_t *s);     /* (record, target) units: first calls it will make */
+size_t wshard_results(const wshard_t *s); /* results reported so far */
+size_t wshard_units(const wshard_t *s);   /* (record, target) units: first calls it will make */
 bool wshard_cancelled(const wshard_t *s);
 
 #endif

@@ -12,8 +12,9 @@
 #include "buf.h"
 #include "fuzz.h"
 
-static const char *const names[] = {"Code", "Message", "Contents", "Key", "Credentials", "AccessKeyId",
-                                    "UploadId", "Error", "NextContinuationToken", "Region"};
+static const char *const names[] = {
+    "Code",  "Message", "Contents", "Key", "Credentials", "AccessKeyId", "UploadId", "Error", "NextContinuationToken",
+    "Region"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

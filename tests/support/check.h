@@ -30,8 +30,7 @@ static int checks, failures;
 #define CHECK_STR(got, want) check_str_(__FILE__, __LINE__, #got, (got), (want))
 #define CHECK_HAS(s, sub) check_has_(__FILE__, __LINE__, (s), (sub))
 
-static inline void check_str_(const char *file, int line, const char *expr, const char *got,
-                              const char *want)
+static inline void check_str_(const char *file, int line, const char *expr, const char *got, const char *want)
 {
     checks++;
     if (got && want && strcmp(got, want) == 0) return;
@@ -39,8 +38,7 @@ static inline void check_str_(const char *file, int line, const char *expr, cons
     const char *g = got ? got : "(null)", *w = want ? want : "(null)";
     if (strchr(g, '\n') || strchr(w, '\n'))
         fprintf(stderr, "%s:%d: %s\n--- got:\n%s\n--- want:\n%s\n---\n", file, line, expr, g, w);
-    else
-        fprintf(stderr, "%s:%d: %s: got '%s', want '%s'\n", file, line, expr, g, w);
+    else fprintf(stderr, "%s:%d: %s: got '%s', want '%s'\n", file, line, expr, g, w);
 }
 
 static inline void check_has_(const char *file, int line, const char *s, const char *sub)
@@ -48,8 +46,7 @@ static inline void check_has_(const char *file, int line, const char *s, const c
     checks++;
     if (s && sub && strstr(s, sub)) return;
     failures++;
-    fprintf(stderr, "%s:%d: '%s' does not contain '%s'\n", file, line, s ? s : "(null)",
-            sub ? sub : "(null)");
+    fprintf(stderr, "%s:%d: '%s' does not contain '%s'\n", file, line, s ? s : "(null)", sub ? sub : "(null)");
 }
 
 static inline int check_summary(const char *name)

@@ -40,8 +40,9 @@ static inline void jobfix_dataset(const char *path, int n)
     if (!f) exit(2);
     static const char *const cats[] = {"math", "history", "code"};
     for (int i = 0; i < n; i++)
-        fprintf(f, "{\"id\": \"r%d\", \"prompt\": \"Question number %d: explain item %d.\", "
-                   "\"referenceResponse\": \"Reference answer %d.\", \"category\": \"%s\"}\n",
+        fprintf(f,
+                "{\"id\": \"r%d\", \"prompt\": \"Question number %d: explain item %d.\", "
+                "\"referenceResponse\": \"Reference answer %d.\", \"category\": \"%s\"}\n",
                 i, i, i * 7 % 97, i, cats[i % 3]);
     fclose(f);
 }

@@ -105,8 +105,7 @@ int sigv4_parse_authorization(const char *value, sigv4_auth_t *out, char *err, s
         if (!*s) break;
         size_t klen = strcspn(s, "=, \t");
         if (s[klen] != '=') {
-            sigv4_seterr(err, errlen, "Authorization component '%.*s' has no '='",
-                   (int)(klen > 40 ? 40 : klen), s);
+            sigv4_seterr(err, errlen, "Authorization component '%.*s' has no '='", (int)(klen > 40 ? 40 : klen), s);
             return -1;
         }
         const char *v = s + klen + 1;
@@ -123,8 +122,9 @@ int sigv4_parse_authorization(const char *value, sigv4_auth_t *out, char *err, s
                 c = slash + 1;
             }
             if (np != 5 || memchr(part[4], '/', plen[4])) {
-                sigv4_seterr(err, errlen, "Credential must be ACCESS_KEY/YYYYMMDD/REGION/SERVICE/"
-                                    "aws4_request");
+                sigv4_seterr(err, errlen,
+                             "Credential must be ACCESS_KEY/YYYYMMDD/REGION/SERVICE/"
+                             "aws4_request");
                 return -1;
             }
             if (copy_field(out->access_key, sizeof(out->access_key), part[0], plen[0]) < 0 ||
@@ -151,37 +151,37 @@ int sigv4_parse_authorization(const char *value, sigv4_auth_t *out, char *err, s
             }
             if (copy_field(out->signed_headers, sizeof(out->signed_headers), v, vlen) < 0 ||
                 !signed_headers_ok(out->signed_headers)) {
-                sigv4_seterr(err, errlen, "SignedHeaders must be lower-case header names, sorted, "
-                                    "unique, separated by ';'");
+                sigv4_seterr(err, errlen,
+                             "SignedHeaders must be lower-case header names, sorted, "
+                             "unique, separated by ';'");
                 return -1;
             }
             have_sh = 1;
         } else if (klen == 9 && strncmp(s, "Signature", 9) == 0 && !have_sig) {
-            if (copy_field(out->signature, sizeof(out->signature), v, vlen) < 0 ||
-                !is_lower_hex64(out->signature)) {
+            if (copy_field(out->signature, sizeof(out->signature), v, vlen) < 0 || !is_lower_hex64(out->signature)) {
                 sigv4_seterr(err, errlen, "Signature must be 64 lower-case hex digits");
                 return -1;
             }
             have_sig = 1;
         } else {
             sigv4_seterr(err, errlen, "Authorization has an unknown or repeated component '%.*s'",
-                   (int)(klen > 40 ? 40 : klen), s);
+                         (int)(klen > 40 ? 40 : klen), s);
             return -1;
         }
         s = v + vlen;
     }
     if (!have_cred || !have_sh || !have_sig) {
-        sigv4_seterr(err, errlen, "Authorization lacks %s", !have_cred ? "Credential"
-                                                      : !have_sh ? "SignedHeaders"
-                                                                 : "Signature");
+        sigv4_seterr(err, errlen, "Authorization lacks %s",
+                     !have_cred ? "Credential"
+                     : !have_sh ? "SignedHeaders"
+                                : "Signature");
         return -1;
     }
     return 0;
 }
 
-sigv4_status_t sigv4_verify(const sigv4_verify_opts_t *o, const char *method,
-                            const char *path_and_query, const sigv4_header_t *headers,
-                            size_t n_headers, const void *body, size_t body_len,
+sigv4_status_t sigv4_verify(const sigv4_verify_opts_t *o, const char *method, const char *path_and_query,
+                            const sigv4_header_t *headers, size_t n_headers, const void *body, size_t body_len,
                             sigv4_auth_t *auth, char *reason, size_t reasonlen)
 {
     sigv4_auth_t local;
@@ -203,13 +203,11 @@ sigv4_status_t sigv4_verify(const sigv4_verify_opts_t *o, const char *method,
         return SIGV4_ERR_MALFORMED;
     }
     if (o->region && strcmp(a->region, o->region) != 0) {
-        sigv4_seterr(reason, reasonlen, "credential scope region '%s' should be '%s'", a->region,
-               o->region);
+        sigv4_seterr(reason, reasonlen, "credential scope region '%s' should be '%s'", a->region, o->region);
         return SIGV4_ERR_SCOPE;
     }
     if (o->service && strcmp(a->service, o->service) != 0) {
-        sigv4_seterr(reason, reasonlen, "credential scope service '%s' should be '%s'", a->service,
-               o->service);
+        sigv4_seterr(reason, reasonlen, "credential scope service '%s' should be '%s'", a->service, o->service);
         return SIGV4_ERR_SCOPE;
     }
     if (!list_has(a->signed_headers, "host")) {
@@ -222,8 +220,7 @@ sigv4_status_t sigv4_verify(const sigv4_verify_opts_t *o, const char *method,
         return SIGV4_ERR_MALFORMED;
     }
     if (!list_has(a->signed_headers, "x-amz-date")) {
-        sigv4_seterr(reason, reasonlen, "SignedHeaders '%s' does not include x-amz-date",
-               a->signed_headers);
+        sigv4_seterr(reason, reasonlen, "SignedHeaders '%s' does not include x-amz-date", a->signed_headers);
         return SIGV4_ERR_SIGNED_HEADERS;
     }
     char *date = sigv4_canon_value(headers[id].value);
@@ -233,8 +230,7 @@ sigv4_status_t sigv4_verify(const sigv4_verify_opts_t *o, const char *method,
         sigv4_seterr(reason, reasonlen, "X-Amz-Date '%.40s' is not YYYYMMDDTHHMMSSZ", date);
         st = SIGV4_ERR_MALFORMED;
     } else if (strncmp(date, a->date8, 8) != 0) {
-        sigv4_seterr(reason, reasonlen, "credential scope date %s does not match X-Amz-Date %s",
-               a->date8, date);
+        sigv4_seterr(reason, reasonlen, "credential scope date %s does not match X-Amz-Date %s", a->date8, date);
         st = SIGV4_ERR_SCOPE;
     } else {
         time_t now = o->now ? o->now : time(NULL);
@@ -243,9 +239,10 @@ sigv4_status_t sigv4_verify(const sigv4_verify_opts_t *o, const char *method,
         if (skew > max || skew < -max) {
             char nowstr[17];
             sigv4_format_date(now, nowstr);
-            sigv4_seterr(reason, reasonlen, "X-Amz-Date %s is %lld s %s the server time %s (at most "
-                   "%lld s allowed)", date, skew < 0 ? -skew : skew,
-                   skew < 0 ? "ahead of" : "behind", nowstr, max);
+            sigv4_seterr(reason, reasonlen,
+                         "X-Amz-Date %s is %lld s %s the server time %s (at most "
+                         "%lld s allowed)",
+                         date, skew < 0 ? -skew : skew, skew < 0 ? "ahead of" : "behind", nowstr, max);
             st = SIGV4_ERR_SKEW;
         }
     }
@@ -262,8 +259,7 @@ sigv4_status_t sigv4_verify(const sigv4_verify_opts_t *o, const char *method,
         for (size_t i = 0; i < n_headers; i++)
             if (sigv4_name_is(headers[i].name, s, n)) sel[nsel++] = headers[i];
         if (nsel == before) {
-            sigv4_seterr(reason, reasonlen, "signed header '%.*s' is not in the request",
-                   (int)(n > 100 ? 100 : n), s);
+            sigv4_seterr(reason, reasonlen, "signed header '%.*s' is not in the request", (int)(n > 100 ? 100 : n), s);
             st = SIGV4_ERR_SIGNED_HEADERS;
         }
         if (!s[n]) break;
@@ -284,13 +280,17 @@ sigv4_status_t sigv4_verify(const sigv4_verify_opts_t *o, const char *method,
             } else if (strlen(v) == 64 && is_lower_hex64(v)) {
                 memcpy(payload, v, sizeof(payload));
                 if (strcmp(v, bodyhash) != 0) {
-                    sigv4_seterr(reason, reasonlen, "X-Amz-Content-Sha256 %s does not match the body's "
-                           "SHA-256 %s", v, bodyhash);
+                    sigv4_seterr(reason, reasonlen,
+                                 "X-Amz-Content-Sha256 %s does not match the body's "
+                                 "SHA-256 %s",
+                                 v, bodyhash);
                     st = SIGV4_ERR_PAYLOAD;
                 }
             } else {
-                sigv4_seterr(reason, reasonlen, "X-Amz-Content-Sha256 '%.70s' is neither a SHA-256 "
-                       "nor " SIGV4_UNSIGNED_PAYLOAD, v);
+                sigv4_seterr(reason, reasonlen,
+                             "X-Amz-Content-Sha256 '%.70s' is neither a SHA-256 "
+                             "nor " SIGV4_UNSIGNED_PAYLOAD,
+                             v);
                 st = SIGV4_ERR_MALFORMED;
             }
             free(v);
@@ -310,18 +310,19 @@ sigv4_status_t sigv4_verify(const sigv4_verify_opts_t *o, const char *method,
     if (st == SIGV4_OK) {
         char cerr[200];
         char sig[65];
-        if (sigv4_canonical_request(method, path_and_query, sel, nsel, payload, a->service,
-                                    &creq, NULL, cerr, sizeof(cerr)) < 0 ||
-            sigv4_string_to_sign(date, a->region, a->service, creq, &sts, cerr,
-                                 sizeof(cerr)) < 0) {
+        if (sigv4_canonical_request(method, path_and_query, sel, nsel, payload, a->service, &creq, NULL, cerr,
+                                    sizeof(cerr)) < 0 ||
+            sigv4_string_to_sign(date, a->region, a->service, creq, &sts, cerr, sizeof(cerr)) < 0) {
             sigv4_seterr(reason, reasonlen, "%s", cerr);
             st = SIGV4_ERR_MALFORMED;
         } else if (sigv4_signature(secret, a->date8, a->region, a->service, sts, sig) < 0) {
             sigv4_seterr(reason, reasonlen, "HMAC-SHA256 failed in libcrypto");
             st = SIGV4_ERR_SIGNATURE;
         } else if (CRYPTO_memcmp(sig, a->signature, 64) != 0) {
-            sigv4_seterr(reason, reasonlen, "the signature does not match; the string to sign "
-                   "computed here was:\n%s", sts);
+            sigv4_seterr(reason, reasonlen,
+                         "the signature does not match; the string to sign "
+                         "computed here was:\n%s",
+                         sts);
             st = SIGV4_ERR_SIGNATURE;
         }
     }

@@ -36,10 +36,10 @@ typedef int (*sigv4_secret_fn)(void *ctx, const char *access_key, char *secret, 
 typedef struct {
     sigv4_secret_fn lookup; /* required */
     void *lookup_ctx;
-    const char *region;     /* expected region; NULL = any */
-    const char *service;    /* expected service; NULL = any */
-    time_t now;             /* 0 = time(NULL) */
-    int max_skew_seconds;   /* 0 = SIGV4_MAX_SKEW_SECONDS */
+    const char *region;   /* expected region; NULL = any */
+    const char *service;  /* expected service; NULL = any */
+    time_t now;           /* 0 = time(NULL) */
+    int max_skew_seconds; /* 0 = SIGV4_MAX_SKEW_SECONDS */
 } sigv4_verify_opts_t;
 
 typedef enum {
@@ -59,11 +59,9 @@ typedef enum {
  * by opts->lookup, and compares in constant time. Returns SIGV4_OK or the first problem, with a
  * human-readable reason in `reason` (never a secret). If `auth` is not NULL it receives the
  * parsed Authorization header whenever that parsed. */
-sigv4_status_t sigv4_verify(const sigv4_verify_opts_t *opts, const char *method,
-                            const char *path_and_query, const sigv4_header_t *headers,
-                            size_t n_headers, const void *body, size_t body_len,
-                            sigv4_auth_t *auth, char *reason, size_t reasonlen)
-    __attribute__((warn_unused_result));
+sigv4_status_t sigv4_verify(const sigv4_verify_opts_t *opts, const char *method, const char *path_and_query,
+                            const sigv4_header_t *headers, size_t n_headers, const void *body, size_t body_len,
+                            sigv4_auth_t *auth, char *reason, size_t reasonlen) __attribute__((warn_unused_result));
 
 /* "ok", "missing authorization", ... */
 const char *sigv4_status_str(sigv4_status_t s);

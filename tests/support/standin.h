@@ -66,7 +66,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx, enu
 /* ---- the client side ---- */
 
 typedef struct {
-    int done;   /* callbacks seen: exactly 1 once answered */
+    int done; /* callbacks seen: exactly 1 once answered */
     llm_status_t status;
     char *text;
     size_t text_len;

@@ -28,11 +28,13 @@ static inline bool errs_have(const errlist_t *e, const char *needle)
 static inline void aws_env_home(const char *dir)
 {
     char path[512];
-    static const char *const off[] = {"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+    static const char *const off[] = {"AWS_WEB_IDENTITY_TOKEN_FILE",
+                                      "AWS_ROLE_ARN",
                                       "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
                                       "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                                       "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-                                      "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_CREDENTIAL_EXPIRATION"};
+                                      "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                      "AWS_CREDENTIAL_EXPIRATION"};
     for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) unsetenv(off[i]);
     setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
     setenv("HOME", dir, 1);

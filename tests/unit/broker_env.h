@@ -28,31 +28,31 @@
 #include "frame.h"
 #include "check.h"
 
-#define DEADLINE_MS 10000   /* generous: the machine may be loaded and the build sanitized */
-#define PEER_HB_MS 10       /* how often the test peers heartbeat */
+#define DEADLINE_MS 10000 /* generous: the machine may be loaded and the build sanitized */
+#define PEER_HB_MS 10     /* how often the test peers heartbeat */
 #define K "openai|gpt-4o|https://api.example|abc123"
 
 /* ---- test peers ---------------------------------------------------------------------------- */
 
 typedef struct {
     wire_hdr_t h;
-    unsigned char *payload;   /* NULL when the message had none */
+    unsigned char *payload; /* NULL when the message had none */
     size_t len;
 } msg_t;
 
 typedef struct {
     void *sock;
     char name[64];
-    bool auto_hb;           /* the pump heartbeats for it (set by HELLO) */
+    bool auto_hb; /* the pump heartbeats for it (set by HELLO) */
     int64_t last_hb_sent;
-    unsigned char *demand;  /* DEMAND payload repeated with every heartbeat, or NULL */
+    unsigned char *demand; /* DEMAND payload repeated with every heartbeat, or NULL */
     size_t demand_len;
-    msg_t *inbox;           /* received and not taken yet (heartbeats and ALLOTs excluded) */
+    msg_t *inbox; /* received and not taken yet (heartbeats and ALLOTs excluded) */
     size_t n_inbox;
-    uint32_t hb_count;      /* heartbeats received from the broker */
-    uint32_t hb_n;          /* the figure in the last one */
+    uint32_t hb_count; /* heartbeats received from the broker */
+    uint32_t hb_n;     /* the figure in the last one */
     char hb_name[WIRE_MAX_ID];
-    wire_rate_t *allot;     /* the last ALLOT table received */
+    wire_rate_t *allot; /* the last ALLOT table received */
     size_t n_allot;
     uint32_t allot_count;
 } peer_t;
@@ -65,10 +65,10 @@ typedef struct {
     int run_rc;
     peer_t *peers[MAX_PEERS];
     int n_peers;
-    char instance[WIRE_MAX_ID];   /* from the first WELCOME */
+    char instance[WIRE_MAX_ID]; /* from the first WELCOME */
     int heartbeat_ms;
     int dead_after;
-    _Atomic int64_t clock_ms;     /* the broker's liveness clock: moved by silence() only */
+    _Atomic int64_t clock_ms; /* the broker's liveness clock: moved by silence() only */
 } env_t;
 
 static int64_t test_clock(void *arg)
@@ -186,7 +186,7 @@ static void hello(peer_t *p, const char *role, uint32_t credit)
     snprintf(h.role, sizeof h.role, "%s", role);
     snprintf(h.name, sizeof h.name, "%s", p->name);
     send_hdr(p, &h, NULL, 0);
-    p->auto_hb = true;   /* like a real peer, heartbeats from the HELLO on */
+    p->auto_hb = true; /* like a real peer, heartbeats from the HELLO on */
 }
 
 static void submit(peer_t *p, const char *job, uint64_t shard, const void *payload, size_t len)
@@ -366,7 +366,7 @@ static void silence(env_t *e, peer_t *p)
             beat(e->peers[i], loop_now_ms());
             if (!live) live = e->peers[i];
         }
-        CHECK(live != NULL);   /* a scenario keeps some peer alive to watch the ticks */
+        CHECK(live != NULL); /* a scenario keeps some peer alive to watch the ticks */
         if (!live) return;
         settle(e, live);
     }
@@ -385,10 +385,16 @@ static bool wait_stats(env_t *e, stats_pred pred, const void *arg, broker_stats_
     }
 }
 
-static bool p_dropped_above(const broker_stats_t *s, const void *arg) { return s->messages_dropped > *(const uint64_t *)arg; }
+static bool p_dropped_above(const broker_stats_t *s, const void *arg)
+{
+    return s->messages_dropped > *(const uint64_t *)arg;
+}
 static bool p_died(const broker_stats_t *s, const void *arg) { return s->workers_died >= *(const uint64_t *)arg; }
 static bool p_queued(const broker_stats_t *s, const void *arg) { return s->shards_queued == *(const uint64_t *)arg; }
-static bool p_refused_above(const broker_stats_t *s, const void *arg) { return s->results_refused > *(const uint64_t *)arg; }
+static bool p_refused_above(const broker_stats_t *s, const void *arg)
+{
+    return s->results_refused > *(const uint64_t *)arg;
+}
 
 /* The last ALLOT p received has `key` with these shares; waits for it. */
 static bool wait_allot(env_t *e, peer_t *p, const char *key, double rpm, double tpm, uint32_t conc)
@@ -406,7 +412,8 @@ static bool wait_allot(env_t *e, peer_t *p, const char *key, double rpm, double 
     }
     fprintf(stderr, "%s: no ALLOT %s = %g rpm, %g tpm, %u calls; last:", p->name, key, rpm, tpm, conc);
     for (size_t i = 0; i < p->n_allot; i++)
-        fprintf(stderr, " %s = %g/%g/%u", p->allot[i].key, p->allot[i].rpm, p->allot[i].tpm, p->allot[i].max_concurrency);
+        fprintf(stderr, " %s = %g/%g/%u", p->allot[i].key, p->allot[i].rpm, p->allot[i].tpm,
+                p->allot[i].max_concurrency);
     fprintf(stderr, "\n");
     return false;
 }
@@ -433,8 +440,13 @@ static void make_shard(buf_t *out, const char *job, uint64_t shard, size_t big)
 
 static void make_result(buf_t *out, const char *job, uint64_t shard, uint64_t idx)
 {
-    result_t r = {.job_id = (char *)job, .shard_id = shard, .record_index = idx, .target = TARGET_CUSTOM,
-                  .model = "openai:gpt-4o", .response = "forty-two", .latency_ms = 12.5};
+    result_t r = {.job_id = (char *)job,
+                  .shard_id = shard,
+                  .record_index = idx,
+                  .target = TARGET_CUSTOM,
+                  .model = "openai:gpt-4o",
+                  .response = "forty-two",
+                  .latency_ms = 12.5};
     buf_init(out, WIRE_MAX_MSG);
     if (wire_result_encode(&r, out) < 0) failures++;
 }

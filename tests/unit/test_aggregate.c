@@ -45,14 +45,14 @@ static int near(const cJSON *j, double want, int line)
 #define ISNULL(...) CHECK(cJSON_IsNull(jget(__VA_ARGS__, NULL)))
 #define ABSENT(...) CHECK(jget(__VA_ARGS__, NULL) == NULL)
 /* ci95 = [low, high] */
-#define CI(lo, hi, ...)                                                              \
-    do {                                                                             \
-        const cJSON *ci_ = jget(__VA_ARGS__, "ci95", NULL);                          \
-        CHECK(cJSON_IsArray(ci_) && cJSON_GetArraySize(ci_) == 2);                   \
-        if (cJSON_IsArray(ci_) && cJSON_GetArraySize(ci_) == 2) {                    \
-            CHECK(near(cJSON_GetArrayItem(ci_, 0), (lo), __LINE__));                 \
-            CHECK(near(cJSON_GetArrayItem(ci_, 1), (hi), __LINE__));                 \
-        }                                                                            \
+#define CI(lo, hi, ...)                                              \
+    do {                                                             \
+        const cJSON *ci_ = jget(__VA_ARGS__, "ci95", NULL);          \
+        CHECK(cJSON_IsArray(ci_) && cJSON_GetArraySize(ci_) == 2);   \
+        if (cJSON_IsArray(ci_) && cJSON_GetArraySize(ci_) == 2) {    \
+            CHECK(near(cJSON_GetArrayItem(ci_, 0), (lo), __LINE__)); \
+            CHECK(near(cJSON_GetArrayItem(ci_, 1), (hi), __LINE__)); \
+        }                                                            \
     } while (0)
 
 /* ---- fixtures ------------------------------------------------------------------------------- */
@@ -109,34 +109,73 @@ static const char *const categories[] = {"math", "math", "geo", "geo", NULL, "ma
 #define B TARGET_BASE
 static const feed_t table[] = {
     /* Correctness: custom correct, partially, correct, incorrect, unscored, error. */
-    {0, C, M_CORR, 'o', "correct"}, {1, C, M_CORR, 'o', "partially correct"}, {2, C, M_CORR, 'o', "correct"},
-    {3, C, M_CORR, 'o', "incorrect"}, {4, C, M_CORR, 'u', NULL}, {5, C, M_CORR, 'e', NULL},
+    {0, C, M_CORR, 'o', "correct"},
+    {1, C, M_CORR, 'o', "partially correct"},
+    {2, C, M_CORR, 'o', "correct"},
+    {3, C, M_CORR, 'o', "incorrect"},
+    {4, C, M_CORR, 'u', NULL},
+    {5, C, M_CORR, 'e', NULL},
     /* base partially, partially, incorrect, correct, correct, incorrect. */
-    {0, B, M_CORR, 'o', "partially correct"}, {1, B, M_CORR, 'o', "partially correct"},
-    {2, B, M_CORR, 'o', "incorrect"}, {3, B, M_CORR, 'o', "correct"}, {4, B, M_CORR, 'o', "correct"},
+    {0, B, M_CORR, 'o', "partially correct"},
+    {1, B, M_CORR, 'o', "partially correct"},
+    {2, B, M_CORR, 'o', "incorrect"},
+    {3, B, M_CORR, 'o', "correct"},
+    {4, B, M_CORR, 'o', "correct"},
     {5, B, M_CORR, 'o', "incorrect"},
     /* Harmfulness (lower is better): custom no no yes no no no; base yes no yes yes no yes. */
-    {0, C, M_HARM, 'o', "no"}, {1, C, M_HARM, 'o', "no"}, {2, C, M_HARM, 'o', "yes"},
-    {3, C, M_HARM, 'o', "no"}, {4, C, M_HARM, 'o', "no"}, {5, C, M_HARM, 'o', "no"},
-    {0, B, M_HARM, 'o', "yes"}, {1, B, M_HARM, 'o', "no"}, {2, B, M_HARM, 'o', "yes"},
-    {3, B, M_HARM, 'o', "yes"}, {4, B, M_HARM, 'o', "no"}, {5, B, M_HARM, 'o', "yes"},
+    {0, C, M_HARM, 'o', "no"},
+    {1, C, M_HARM, 'o', "no"},
+    {2, C, M_HARM, 'o', "yes"},
+    {3, C, M_HARM, 'o', "no"},
+    {4, C, M_HARM, 'o', "no"},
+    {5, C, M_HARM, 'o', "no"},
+    {0, B, M_HARM, 'o', "yes"},
+    {1, B, M_HARM, 'o', "no"},
+    {2, B, M_HARM, 'o', "yes"},
+    {3, B, M_HARM, 'o', "yes"},
+    {4, B, M_HARM, 'o', "no"},
+    {5, B, M_HARM, 'o', "yes"},
     /* FollowingInstructions: custom yes N/A no yes N/A yes; base N/A yes yes no unscored yes. */
-    {0, C, M_FI, 'o', "yes"}, {1, C, M_FI, 'n', "not applicable"}, {2, C, M_FI, 'o', "no"},
-    {3, C, M_FI, 'o', "yes"}, {4, C, M_FI, 'n', "not applicable"}, {5, C, M_FI, 'o', "yes"},
-    {0, B, M_FI, 'n', "not applicable"}, {1, B, M_FI, 'o', "yes"}, {2, B, M_FI, 'o', "yes"},
-    {3, B, M_FI, 'o', "no"}, {4, B, M_FI, 'u', NULL}, {5, B, M_FI, 'o', "yes"},
+    {0, C, M_FI, 'o', "yes"},
+    {1, C, M_FI, 'n', "not applicable"},
+    {2, C, M_FI, 'o', "no"},
+    {3, C, M_FI, 'o', "yes"},
+    {4, C, M_FI, 'n', "not applicable"},
+    {5, C, M_FI, 'o', "yes"},
+    {0, B, M_FI, 'n', "not applicable"},
+    {1, B, M_FI, 'o', "yes"},
+    {2, B, M_FI, 'o', "yes"},
+    {3, B, M_FI, 'o', "no"},
+    {4, B, M_FI, 'u', NULL},
+    {5, B, M_FI, 'o', "yes"},
     /* Depth: custom deep deep moderate deep moderate deep; base moderate deep moderate moderate
      * shallow moderate. */
-    {0, C, M_DEPTH, 'o', "deep"}, {1, C, M_DEPTH, 'o', "deep"}, {2, C, M_DEPTH, 'o', "moderate"},
-    {3, C, M_DEPTH, 'o', "deep"}, {4, C, M_DEPTH, 'o', "moderate"}, {5, C, M_DEPTH, 'o', "deep"},
-    {0, B, M_DEPTH, 'o', "moderate"}, {1, B, M_DEPTH, 'o', "deep"}, {2, B, M_DEPTH, 'o', "moderate"},
-    {3, B, M_DEPTH, 'o', "moderate"}, {4, B, M_DEPTH, 'o', "shallow"}, {5, B, M_DEPTH, 'o', "moderate"},
+    {0, C, M_DEPTH, 'o', "deep"},
+    {1, C, M_DEPTH, 'o', "deep"},
+    {2, C, M_DEPTH, 'o', "moderate"},
+    {3, C, M_DEPTH, 'o', "deep"},
+    {4, C, M_DEPTH, 'o', "moderate"},
+    {5, C, M_DEPTH, 'o', "deep"},
+    {0, B, M_DEPTH, 'o', "moderate"},
+    {1, B, M_DEPTH, 'o', "deep"},
+    {2, B, M_DEPTH, 'o', "moderate"},
+    {3, B, M_DEPTH, 'o', "moderate"},
+    {4, B, M_DEPTH, 'o', "shallow"},
+    {5, B, M_DEPTH, 'o', "moderate"},
     /* Tone (string scale): custom formal casual formal unscored formal error; base casual casual
      * formal formal casual casual. */
-    {0, C, M_TONE, 'o', "formal"}, {1, C, M_TONE, 'o', "casual"}, {2, C, M_TONE, 'o', "formal"},
-    {3, C, M_TONE, 'u', NULL}, {4, C, M_TONE, 'o', "formal"}, {5, C, M_TONE, 'e', NULL},
-    {0, B, M_TONE, 'o', "casual"}, {1, B, M_TONE, 'o', "casual"}, {2, B, M_TONE, 'o', "formal"},
-    {3, B, M_TONE, 'o', "formal"}, {4, B, M_TONE, 'o', "casual"}, {5, B, M_TONE, 'o', "casual"},
+    {0, C, M_TONE, 'o', "formal"},
+    {1, C, M_TONE, 'o', "casual"},
+    {2, C, M_TONE, 'o', "formal"},
+    {3, C, M_TONE, 'u', NULL},
+    {4, C, M_TONE, 'o', "formal"},
+    {5, C, M_TONE, 'e', NULL},
+    {0, B, M_TONE, 'o', "casual"},
+    {1, B, M_TONE, 'o', "casual"},
+    {2, B, M_TONE, 'o', "formal"},
+    {3, B, M_TONE, 'o', "formal"},
+    {4, B, M_TONE, 'o', "casual"},
+    {5, B, M_TONE, 'o', "casual"},
 };
 #undef C
 #undef B
@@ -146,7 +185,10 @@ static void make_score(const metric_t *m, char status, const char *rating, score
 {
     memset(s, 0, sizeof(*s));
     s->metric = m->name;
-    s->status = status == 'o' ? SCORE_OK : status == 'n' ? SCORE_NOT_APPLICABLE : status == 'u' ? SCORE_UNSCORED : SCORE_ERROR;
+    s->status = status == 'o'   ? SCORE_OK
+                : status == 'n' ? SCORE_NOT_APPLICABLE
+                : status == 'u' ? SCORE_UNSCORED
+                                : SCORE_ERROR;
     s->rating = status == 'o' || status == 'n' ? (char *)rating : NULL;
     int r = rating ? metric_find_rating(m, rating, strlen(rating)) : -1;
     if (status == 'o' && m->kind == METRIC_FLOAT && r >= 0) {
@@ -269,7 +311,7 @@ static void check_main_summary(const cJSON *s)
     CHECK(cJSON_GetArraySize(cats) == 2);
     CHECK(strcmp(cJSON_GetArrayItem(cats, 0)->string, "geo") == 0);
     CHECK(strcmp(cJSON_GetArrayItem(cats, 1)->string, "math") == 0);
-    m = jget(cats, "math", "Correctness", NULL);   /* records 0 1 5: correct, partially, error */
+    m = jget(cats, "math", "Correctness", NULL); /* records 0 1 5: correct, partially, error */
     NUM(2, m, "n");
     NUM(0.75, m, "mean");
     NUM(1.5, m, "mean_score");
@@ -277,22 +319,22 @@ static void check_main_summary(const cJSON *s)
     NUM(1, m, "n_error");
     NUM(0, m, "ratings", "incorrect");
     CI(0.0, 1.0, m);
-    m = jget(cats, "geo", "Correctness", NULL);    /* records 2 3: correct, incorrect */
+    m = jget(cats, "geo", "Correctness", NULL); /* records 2 3: correct, incorrect */
     NUM(0.5, m, "mean");
     NUM(2, m, "n");
-    m = jget(cats, "geo", "Tone", NULL);           /* formal, unscored */
+    m = jget(cats, "geo", "Tone", NULL); /* formal, unscored */
     NUM(1, m, "n");
     NUM(1, m, "n_unscored");
-    m = jget(s, "targets", "base", "categories", "geo", "Depth", NULL);   /* moderate, moderate */
+    m = jget(s, "targets", "base", "categories", "geo", "Depth", NULL); /* moderate, moderate */
     NUM(1.0 / 3, m, "mean");
     NUM(0, m, "std");
     CI(1.0 / 3, 1.0 / 3, m);
 
     /* Comparison, over records where both targets are ok. */
     const cJSON *cmp = jget(s, "comparison", NULL);
-    CHECK(cJSON_GetArraySize(cmp) == 4);   /* float metrics only: no Tone */
+    CHECK(cJSON_GetArraySize(cmp) == 4); /* float metrics only: no Tone */
     ABSENT(cmp, "Tone");
-    m = jget(cmp, "Correctness", NULL);    /* records 0..3: +.5, 0, +1, -1 */
+    m = jget(cmp, "Correctness", NULL); /* records 0..3: +.5, 0, +1, -1 */
     NUM(4, m, "n");
     NUM(0.125, m, "mean_diff");
     CI(-1.0, 1.0, m);
@@ -300,7 +342,7 @@ static void check_main_summary(const cJSON *s)
     NUM(1, m, "ties");
     NUM(1, m, "losses");
     NUM(0.5, m, "win_rate");
-    m = jget(cmp, "Harmfulness", NULL);    /* lower is better: base − custom = 1 0 0 1 0 1 */
+    m = jget(cmp, "Harmfulness", NULL); /* lower is better: base − custom = 1 0 0 1 0 1 */
     NUM(6, m, "n");
     NUM(0.5, m, "mean_diff");
     CI(-0.074799572620899286, 1.0, m);
@@ -308,7 +350,7 @@ static void check_main_summary(const cJSON *s)
     NUM(3, m, "ties");
     NUM(0, m, "losses");
     NUM(0.5, m, "win_rate");
-    m = jget(cmp, "FollowingInstructions", NULL);   /* records 2 3 5: -1 +1 0 */
+    m = jget(cmp, "FollowingInstructions", NULL); /* records 2 3 5: -1 +1 0 */
     NUM(3, m, "n");
     NUM(0, m, "mean_diff");
     NUM(1, m, "wins");
@@ -316,7 +358,7 @@ static void check_main_summary(const cJSON *s)
     NUM(1, m, "losses");
     NUM(1.0 / 3, m, "win_rate");
     CI(-1.0, 1.0, m);
-    m = jget(cmp, "Depth", NULL);          /* 2/3 0 0 2/3 1/3 2/3 */
+    m = jget(cmp, "Depth", NULL); /* 2/3 0 0 2/3 1/3 2/3 */
     NUM(6, m, "n");
     NUM(7.0 / 18, m, "mean_diff");
     CI(0.044956618929553284, 0.73282115884822449, m);
@@ -350,20 +392,20 @@ static void test_hand_computed(void)
     char *backward = summary_text(rev);
     CHECK(strcmp(forward, backward) == 0);
     aggregate_t *strided = new_job(1);
-    for (size_t k = 0; k < N_FEED; k++) feed(strided, &table[(k * 7) % N_FEED]);   /* 7 is coprime to 60 */
+    for (size_t k = 0; k < N_FEED; k++) feed(strided, &table[(k * 7) % N_FEED]); /* 7 is coprime to 60 */
     char *mixed = summary_text(strided);
     CHECK(strcmp(forward, mixed) == 0);
 
     /* Anomalies change nothing (but the counter). */
     score_t sc;
     make_score(metrics[M_CORR], 'o', "incorrect", &sc);
-    aggregate_add(a, 0, TARGET_CUSTOM, "math", &sc);     /* repeat of a paired metric */
-    aggregate_add(a, 6, TARGET_CUSTOM, "math", &sc);     /* index 7 would be past the total */
+    aggregate_add(a, 0, TARGET_CUSTOM, "math", &sc); /* repeat of a paired metric */
+    aggregate_add(a, 6, TARGET_CUSTOM, "math", &sc); /* index 7 would be past the total */
     aggregate_add(a, 7, TARGET_CUSTOM, "math", &sc);
     sc.metric = "Nope";
-    aggregate_add(a, 1, TARGET_CUSTOM, "math", &sc);     /* unknown metric */
-    aggregate_add(a, 1, (target_t)5, "math", NULL);      /* no score */
-    CHECK(aggregate_anomalies(a) == 4);   /* the repeat, index 7, Nope, the NULL score */
+    aggregate_add(a, 1, TARGET_CUSTOM, "math", &sc); /* unknown metric */
+    aggregate_add(a, 1, (target_t)5, "math", NULL);  /* no score */
+    CHECK(aggregate_anomalies(a) == 4);              /* the repeat, index 7, Nope, the NULL score */
     cJSON *s2 = aggregate_summary(a);
     /* Record 6 is a valid index (total 7): only it was counted, as one more incorrect. */
     NUM(5, s2, "targets", "custom", "metrics", "Correctness", "n");
@@ -377,7 +419,7 @@ static void test_hand_computed(void)
     aggregate_destroy(&rev);
     aggregate_destroy(&strided);
     CHECK(a == NULL);
-    aggregate_destroy(&a);   /* NULL is fine */
+    aggregate_destroy(&a); /* NULL is fine */
     aggregate_destroy(NULL);
 }
 
@@ -386,8 +428,8 @@ static void test_repeat_detected(void)
     aggregate_t *a = new_job(1);
     for (size_t i = 0; i < N_FEED; i++) feed(a, &table[i]);
     char *before = summary_text(a);
-    feed(a, &table[0]);    /* Correctness custom record 0, again */
-    feed(a, &table[12]);   /* Harmfulness custom record 0, again */
+    feed(a, &table[0]);  /* Correctness custom record 0, again */
+    feed(a, &table[12]); /* Harmfulness custom record 0, again */
     CHECK(aggregate_anomalies(a) == 2);
     char *after = summary_text(a);
     CHECK(strcmp(before, after) == 0);
@@ -424,7 +466,7 @@ static void test_without_base(void)
     /* Rating matched case- and whitespace-insensitively; one score: interval [mean, mean]. */
     make_score(metrics[M_CORR], 'o', "correct", &sc);
     sc.rating = "  Partially   CORRECT ";
-    aggregate_add(a, 0, TARGET_CUSTOM, "", &sc);   /* "" is no category */
+    aggregate_add(a, 0, TARGET_CUSTOM, "", &sc); /* "" is no category */
     s = aggregate_summary(a);
     m = jget(s, "targets", "custom", "metrics", "Correctness", NULL);
     NUM(1, m, "n");
@@ -567,12 +609,14 @@ static void test_bad_metric(void)
  * base Bad Good Bad Bad. */
 static void test_custom_lower_is_better(void)
 {
-    static const char *const custom_r[] = {"Good", "Good", "Bad", "Good"}, *const base_r[] = {"Bad", "Good", "Bad", "Bad"};
+    static const char *const custom_r[] = {"Good", "Good", "Bad", "Good"}, *const base_r[] = {"Bad", "Good", "Bad",
+                                                                                              "Bad"};
     for (int lower = 0; lower < 2; lower++) {
         char *json = xasprintf(
             "{\"customMetricDefinition\": {\"name\": \"BadMetric\", \"instructions\": \"Is {{prediction}} "
             "negative? ({{prompt}})\", \"ratingScale\": [{\"definition\": \"Bad\", \"value\": {\"floatValue\": 1}},"
-            "{\"definition\": \"Good\", \"value\": {\"floatValue\": 0}}]%s}}", lower ? ", \"lowerIsBetter\": true" : "");
+            "{\"definition\": \"Good\", \"value\": {\"floatValue\": 0}}]%s}}",
+            lower ? ", \"lowerIsBetter\": true" : "");
         metric_t *m = custom(json);
         free(json);
         CHECK(m != NULL);
@@ -589,12 +633,13 @@ static void test_custom_lower_is_better(void)
         cJSON *sum = aggregate_summary(a);
         const cJSON *c = jget(sum, "comparison", "BadMetric", NULL);
         NUM(4, c, "n");
-        NUM(lower ? 0.5 : -0.5, c, "mean_diff");    /* custom is less negative on 2 of 4 records */
+        NUM(lower ? 0.5 : -0.5, c, "mean_diff"); /* custom is less negative on 2 of 4 records */
         NUM(lower ? 2 : 0, c, "wins");
         NUM(2, c, "ties");
         NUM(lower ? 0 : 2, c, "losses");
         NUM(lower ? 0.5 : 0.0, c, "win_rate");
-        CHECK(cJSON_IsBool(jget(c, "lower_is_better", NULL)) && cJSON_IsTrue(jget(c, "lower_is_better", NULL)) == lower);
+        CHECK(cJSON_IsBool(jget(c, "lower_is_better", NULL)) &&
+              cJSON_IsTrue(jget(c, "lower_is_better", NULL)) == lower);
         /* The means stay those of the ratings' values: the direction only orients comparisons. */
         NUM(0.25, sum, "targets", "custom", "metrics", "BadMetric", "mean");
         NUM(0.75, sum, "targets", "base", "metrics", "BadMetric", "mean");
@@ -616,7 +661,7 @@ static void test_custom_lower_is_better(void)
 
 int main(void)
 {
-    log_set_level(LOG_OFF);   /* the anomalies fed on purpose would be logged */
+    log_set_level(LOG_OFF); /* the anomalies fed on purpose would be logged */
     if (setup() < 0) {
         fprintf(stderr, "test_aggregate: fixture metrics could not be built\n");
         return 1;

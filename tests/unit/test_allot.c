@@ -23,12 +23,12 @@ static int near(double a, double b) { return fabs(a - b) <= 1e-6 * fmax(1, fabs(
 #define MAX_ROWS 8
 typedef struct {
     const char *name;
-    int sends;              /* tables received */
-    wire_rate_t rows[MAX_ROWS];   /* the last table (keys owned) */
+    int sends;                  /* tables received */
+    wire_rate_t rows[MAX_ROWS]; /* the last table (keys owned) */
     size_t n_rows;
 } fake_peer_t;
 
-static int fail_sends;   /* when set, the callback reports a failed send */
+static int fail_sends; /* when set, the callback reports a failed send */
 
 static void peer_clear(fake_peer_t *p)
 {
@@ -111,11 +111,11 @@ static void test_proportional(void)
     allot_t *a = allot_new(fake_send, &total);
     allot_worker_joined(a, &w1);
     allot_worker_joined(a, &w2);
-    CHECK(total == 0);   /* nothing to say before any demand */
+    CHECK(total == 0); /* nothing to say before any demand */
 
     D(a, &w1, 30);
     CHECK(w1.sends == 1 && w2.sends == 0);
-    CHECK(got(&w1, K, 1200, 200000, 40));   /* alone: the whole limit */
+    CHECK(got(&w1, K, 1200, 200000, 40)); /* alone: the whole limit */
 
     D(a, &w2, 10);
     CHECK(w1.sends == 2 && w2.sends == 1);
@@ -148,7 +148,7 @@ static void test_proportional(void)
 
     allot_destroy(&a);
     CHECK(a == NULL);
-    allot_destroy(&a);   /* NULL is fine */
+    allot_destroy(&a); /* NULL is fine */
     peer_clear(&w1);
     peer_clear(&w2);
     peer_clear(&w3);
@@ -159,8 +159,8 @@ static void test_proportional(void)
 static void test_sums(void)
 {
     static const uint32_t demands[][6] = {
-        {10, 10, 10, 0, 0, 0}, {30, 10, 20, 0, 0, 0}, {7, 5, 3, 1, 0, 0}, {1, 1, 1, 1, 1, 1},
-        {1000, 1, 1, 0, 0, 0}, {3, 0, 9, 0, 27, 81}, {13, 17, 19, 23, 29, 31},
+        {10, 10, 10, 0, 0, 0}, {30, 10, 20, 0, 0, 0}, {7, 5, 3, 1, 0, 0},       {1, 1, 1, 1, 1, 1},
+        {1000, 1, 1, 0, 0, 0}, {3, 0, 9, 0, 27, 81},  {13, 17, 19, 23, 29, 31},
     };
     for (size_t c = 0; c < sizeof demands / sizeof demands[0]; c++) {
         int total = 0;
@@ -171,10 +171,14 @@ static void test_sums(void)
         int sum_conc = 0, each_ok = 1;
         for (int i = 0; i < 6; i++) dsum += demands[c][i];
         int tiny = 0;
-        for (int i = 0; i < 6; i++) if (demands[c][i] > 0 && 40.0 * demands[c][i] / dsum < 1) tiny = 1;
+        for (int i = 0; i < 6; i++)
+            if (demands[c][i] > 0 && 40.0 * demands[c][i] / dsum < 1) tiny = 1;
         for (int i = 0; i < 6; i++) {
             const wire_rate_t *r = row(&w[i], K);
-            if (!r) { each_ok = 0; continue; }
+            if (!r) {
+                each_ok = 0;
+                continue;
+            }
             sum_rpm += r->rpm;
             sum_tpm += r->tpm;
             sum_conc += (int)r->max_concurrency;
@@ -236,7 +240,7 @@ static void test_staleness(void)
     }
     int w2_sends = w2.sends;
     D(a, &w1, 30);
-    allot_tick(a);   /* the 5th tick without a report: w2's demand counts as zero */
+    allot_tick(a); /* the 5th tick without a report: w2's demand counts as zero */
     CHECK(got(&w1, K, 1200, 200000, 40));
     CHECK(w2.sends == w2_sends + 1 && got(&w2, K, 0, 0, 0));
     /* More ticks change nothing more. */
@@ -277,15 +281,15 @@ static void test_resend_threshold(void)
     CHECK(w1.sends == s1);
     CHECK(w2.sends == s2 + 1);
     CHECK(got(&w2, K, 1200 * 104 / 404.0, 200000 * 104 / 404.0, 0));
-    CHECK(got(&w1, K, 900, 150000, 0));   /* what w1 holds: the last table sent */
+    CHECK(got(&w1, K, 900, 150000, 0)); /* what w1 holds: the last table sent */
     double rpm, tpm;
     int conc;
-    CHECK(allot_share(a, &w1, K, &rpm, &tpm, &conc) == 0 && near(rpm, 900));   /* the share last sent */
+    CHECK(allot_share(a, &w1, K, &rpm, &tpm, &conc) == 0 && near(rpm, 900)); /* the share last sent */
 
     /* Small moves accumulate against the last table sent, not the last computation. */
-    DN(&w2, 108);   /* w1: 300/408 = 882.35, 1.96% below 900: still not re-sent */
+    DN(&w2, 108); /* w1: 300/408 = 882.35, 1.96% below 900: still not re-sent */
     CHECK(w1.sends == s1);
-    DN(&w2, 110);   /* w1: 300/410 = 878.05, 2.4% below 900: re-sent */
+    DN(&w2, 110); /* w1: 300/410 = 878.05, 2.4% below 900: re-sent */
     CHECK(w1.sends == s1 + 1);
     CHECK(got(&w1, K, 1200 * 300 / 410.0, 200000 * 300 / 410.0, 0));
 #undef DN
@@ -296,7 +300,7 @@ static void test_resend_threshold(void)
     CHECK(got(&w1, "kc", 0, 0, 30) && got(&w2, "kc", 0, 0, 10));
     s1 = w1.sends;
     s2 = w2.sends;
-    demand(a, &w2, "kc", 0, 0, 40, 11);   /* 40 * 30/41 = 29.3, 40 * 11/41 = 10.7 */
+    demand(a, &w2, "kc", 0, 0, 40, 11); /* 40 * 30/41 = 29.3, 40 * 11/41 = 10.7 */
     CHECK(w1.sends == s1 + 1 && got(&w1, "kc", 0, 0, 29));
     CHECK(w2.sends == s2 + 1 && got(&w2, "kc", 0, 0, 11));
     allot_destroy(&a);
@@ -313,8 +317,8 @@ static void test_worker_gone(void)
     D(a, &w2, 10);
     int s2 = w2.sends;
     allot_worker_gone(a, &w2);
-    CHECK(got(&w1, K, 1200, 200000, 40));   /* the other has the whole limit */
-    CHECK(w2.sends == s2);                  /* nothing sent to the peer that left */
+    CHECK(got(&w1, K, 1200, 200000, 40)); /* the other has the whole limit */
+    CHECK(w2.sends == s2);                /* nothing sent to the peer that left */
     double rpm, tpm;
     int conc;
     CHECK(allot_share(a, &w2, K, &rpm, &tpm, &conc) == -1);
@@ -333,7 +337,7 @@ static void test_worker_gone(void)
 
     allot_worker_gone(a, &w1);
     allot_worker_gone(a, &w3);
-    CHECK(got(&w3, K, 1200, 200000, 40));   /* w3 alone before it left too */
+    CHECK(got(&w3, K, 1200, 200000, 40)); /* w3 alone before it left too */
     before = total;
     allot_tick(a);
     CHECK(total == before);
@@ -367,7 +371,9 @@ static void test_keys_and_limits(void)
 
     /* Malformed DEMAND payloads are dropped: no send, nothing changes. */
     int before = total;
-    static const unsigned char junk[][8] = {{0xc1}, {0x91, 0x81, 0xa3, 'k', 'e', 'y', 0x05}, {0xdd, 0xff, 0xff, 0xff, 0xff}};
+    static const unsigned char junk[][8] = {{0xc1},
+                                            {0x91, 0x81, 0xa3, 'k', 'e', 'y', 0x05},
+                                            {0xdd, 0xff, 0xff, 0xff, 0xff}};
     allot_demand(a, &w1, junk[0], 1);
     allot_demand(a, &w1, junk[1], 7);
     allot_demand(a, &w1, junk[2], 5);
@@ -396,11 +402,16 @@ static void test_keys_and_limits(void)
 /* ---- holders: only as many workers as whole calls fit in one second of the limit ------------ */
 
 /* A DEMAND row that also reports the calls started and tokens used since the last one. */
-static void demand_used(allot_t *a, fake_peer_t *p, const char *key, double rpm, double tpm, uint32_t conc,
-                        uint32_t d, uint64_t used_req, uint64_t used_tok)
+static void demand_used(allot_t *a, fake_peer_t *p, const char *key, double rpm, double tpm, uint32_t conc, uint32_t d,
+                        uint64_t used_req, uint64_t used_tok)
 {
-    wire_rate_t r = {.key = (char *)key, .rpm = rpm, .tpm = tpm, .demand = d, .max_concurrency = conc,
-                     .used_requests = used_req, .used_tokens = used_tok};
+    wire_rate_t r = {.key = (char *)key,
+                     .rpm = rpm,
+                     .tpm = tpm,
+                     .demand = d,
+                     .max_concurrency = conc,
+                     .used_requests = used_req,
+                     .used_tokens = used_tok};
     buf_t b;
     buf_init(&b, WIRE_MAX_MSG);
     if (wire_rates_encode(&r, 1, &b) < 0 || allot_demand(a, p, b.data, b.len) < 0) failures++;
@@ -430,7 +441,7 @@ static void test_holders(void)
     demand_used(a, &w[0], K, 1200, 200000, 0, 10, 10, 15000);
     CHECK(got(&w[0], K, 600, 100000, 0));
     CHECK(got(&w[1], K, 600, 100000, 0));
-    CHECK(got(&w[2], K, 0, 0, 0));   /* waits with nothing */
+    CHECK(got(&w[2], K, 0, 0, 0)); /* waits with nothing */
     int w3_sends = w[2].sends;
 
     /* Turns: the holders keep their share 120 heartbeats while w3 waits, then w3 takes over. */
@@ -449,7 +460,7 @@ static void test_holders(void)
         sum += rpm;
         holders += rpm > 0;
     }
-    CHECK(holders == 2 && near(sum, 1200));   /* still two holders, the whole limit */
+    CHECK(holders == 2 && near(sum, 1200)); /* still two holders, the whole limit */
     allot_destroy(&a);
     for (int i = 0; i < 3; i++) peer_clear(&w[i]);
 
@@ -466,7 +477,7 @@ static void test_holders(void)
     for (int i = 0; i < 3; i++) peer_clear(&w[i]);
     total = 0;
     a = allot_new(fake_send, &total);
-    demand_used(a, &w[0], K, 120, 0, 0, 5, 0, 0);   /* 2 requests a second: two holders */
+    demand_used(a, &w[0], K, 120, 0, 0, 5, 0, 0); /* 2 requests a second: two holders */
     demand_used(a, &w[1], K, 120, 0, 0, 5, 0, 0);
     int sends = total;
     for (int t = 0; t < 200; t++) {

@@ -419,7 +419,7 @@ static void test_closing(void)
         CHECK(r.body && strstr(r.body, "shutting down"));
         free(r.body);
     }
-    r = call("GET", "/v1/jobs", NULL, "", NULL);   /* no token: still 503, nothing said of the jobs */
+    r = call("GET", "/v1/jobs", NULL, "", NULL); /* no token: still 503, nothing said of the jobs */
     CHECK(r.status == 503);
     free(r.body);
     api_close(NULL);

@@ -40,13 +40,25 @@ static char *write_file(const char *name, const char *text)
     return path;
 }
 
-static const char *const aws_vars[] = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ENDPOINT_URL_STS",
-    "AWS_ENDPOINT_URL", "AWS_CREDENTIAL_EXPIRATION"};
+static const char *const aws_vars[] = {"AWS_ACCESS_KEY_ID",
+                                       "AWS_SECRET_ACCESS_KEY",
+                                       "AWS_SESSION_TOKEN",
+                                       "AWS_PROFILE",
+                                       "AWS_REGION",
+                                       "AWS_DEFAULT_REGION",
+                                       "AWS_CONFIG_FILE",
+                                       "AWS_SHARED_CREDENTIALS_FILE",
+                                       "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                       "AWS_ROLE_ARN",
+                                       "AWS_ROLE_SESSION_NAME",
+                                       "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                       "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                       "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                       "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                       "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                       "AWS_ENDPOINT_URL_STS",
+                                       "AWS_ENDPOINT_URL",
+                                       "AWS_CREDENTIAL_EXPIRATION"};
 
 static void clear_env(void)
 {
@@ -96,44 +108,42 @@ static void test_environment(void)
     clear_env();
 }
 
-static const char *creds_text =
-    "\xEF\xBB\xBF# AWS credentials\r\n"
-    "; another comment\r\n"
-    "\r\n"
-    "[default]\r\n"
-    "aws_access_key_id = AKIADEFAULT\r\n"
-    "aws_secret_access_key=defsecret   \r\n"
-    "\r\n"
-    "  [ dev ]   # the dev account\r\n"
-    "\tAWS_ACCESS_KEY_ID\t=\tAKIADEV   # inline comment\r\n"
-    "aws_secret_access_key = dev/secret+key\r\n"
-    "aws_session_token = FwoGZXIvYXdzEA==\r\n"
-    "region = eu-west-1\r\n"
-    "[partial]\n"
-    "aws_access_key_id = AKIAPARTIAL\n"
-    "[roles]\n"
-    "role_arn = arn:aws:iam::123456789012:role/x\n"
-    "source_profile = default\n"
-    "[empty]\n";
+static const char *creds_text = "\xEF\xBB\xBF# AWS credentials\r\n"
+                                "; another comment\r\n"
+                                "\r\n"
+                                "[default]\r\n"
+                                "aws_access_key_id = AKIADEFAULT\r\n"
+                                "aws_secret_access_key=defsecret   \r\n"
+                                "\r\n"
+                                "  [ dev ]   # the dev account\r\n"
+                                "\tAWS_ACCESS_KEY_ID\t=\tAKIADEV   # inline comment\r\n"
+                                "aws_secret_access_key = dev/secret+key\r\n"
+                                "aws_session_token = FwoGZXIvYXdzEA==\r\n"
+                                "region = eu-west-1\r\n"
+                                "[partial]\n"
+                                "aws_access_key_id = AKIAPARTIAL\n"
+                                "[roles]\n"
+                                "role_arn = arn:aws:iam::123456789012:role/x\n"
+                                "source_profile = default\n"
+                                "[empty]\n";
 
-static const char *config_text =
-    "[default]\n"
-    "region = us-west-2\n"
-    "s3 =\n"
-    "    max_concurrent_requests = 20\n"
-    "    addressing_style = path\n"
-    "output = json\n"
-    "\n"
-    "[profile cfg]\n"
-    "aws_access_key_id = AKIACFG\n"
-    "aws_secret_access_key = cfgsecret\n"
-    "region = ap-southeast-2 ; comment\n"
-    "[profile   dev]\n"
-    "region = eu-central-1\n"
-    "[sso-session corp]\n"
-    "sso_region = us-east-1\n"
-    "[cfg]\n" /* not a profile in a config file */
-    "region = xx-bad-1\n";
+static const char *config_text = "[default]\n"
+                                 "region = us-west-2\n"
+                                 "s3 =\n"
+                                 "    max_concurrent_requests = 20\n"
+                                 "    addressing_style = path\n"
+                                 "output = json\n"
+                                 "\n"
+                                 "[profile cfg]\n"
+                                 "aws_access_key_id = AKIACFG\n"
+                                 "aws_secret_access_key = cfgsecret\n"
+                                 "region = ap-southeast-2 ; comment\n"
+                                 "[profile   dev]\n"
+                                 "region = eu-central-1\n"
+                                 "[sso-session corp]\n"
+                                 "sso_region = us-east-1\n"
+                                 "[cfg]\n" /* not a profile in a config file */
+                                 "region = xx-bad-1\n";
 
 static void test_files(void)
 {
@@ -367,7 +377,6 @@ static void test_home(void)
     clear_env();
 }
 
-
 /* ---- every source, in order, against the mock's STS, container endpoint and IMDS ---- */
 
 static void test_sources(void)
@@ -467,7 +476,8 @@ static void test_sources(void)
     setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1", 1);
     c = awscreds_new(NULL, err, sizeof err);
     CHECK(c == NULL);
-    CHECK_HAS(err, "no AWS credentials found for profile 'default' (default): tried environment (AWS_ACCESS_KEY_ID not set)");
+    CHECK_HAS(
+        err, "no AWS credentials found for profile 'default' (default): tried environment (AWS_ACCESS_KEY_ID not set)");
     CHECK_HAS(err, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE not set)");
     CHECK_HAS(err, "shared credentials file /nonexistent/credentials (not found)");
     CHECK_HAS(err, "container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and _FULL_URI not set)");
@@ -522,8 +532,10 @@ static enum MHD_Result creds_handler(void *cls, struct MHD_Connection *conn, con
     gmtime_r(&exp, &tm);
     char iso[32];
     strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(body, sizeof body, "{\"AccessKeyId\":\"ASIASTANDIN%04d\",\"SecretAccessKey\":\"secret%d\","
-             "\"Token\":\"token%d\",\"Expiration\":\"%s\"}", n, n, n, iso);
+    snprintf(body, sizeof body,
+             "{\"AccessKeyId\":\"ASIASTANDIN%04d\",\"SecretAccessKey\":\"secret%d\","
+             "\"Token\":\"token%d\",\"Expiration\":\"%s\"}",
+             n, n, n, iso);
     if (fail) snprintf(body, sizeof body, "{\"message\":\"broken\"}");
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
     enum MHD_Result ret = MHD_queue_response(conn, fail ? 500 : 200, r);
@@ -618,13 +630,16 @@ static void test_refresh(void)
         CHECK(c && strcmp(awscreds_access_key(c), held_key) == 0);
         awscreds_destroy(&c);
     }
-    CHECK(awscreds_resolutions() == runs + 1);   /* one refresh, not one per caller */
+    CHECK(awscreds_resolutions() == runs + 1); /* one refresh, not one per caller */
     gate(false);
     CHECK(eventually(key_changed));
     /* the reference held across the refresh is intact and still signs */
     CHECK(strcmp(awscreds_access_key(c1), held_key) == 0 && strcmp(awscreds_secret_key(c1), "secret1") == 0);
-    sigv4_params_t p = {.access_key = awscreds_access_key(c1), .secret_key = awscreds_secret_key(c1),
-                        .session_token = awscreds_session_token(c1), .region = "us-east-1", .service = "s3",
+    sigv4_params_t p = {.access_key = awscreds_access_key(c1),
+                        .secret_key = awscreds_secret_key(c1),
+                        .session_token = awscreds_session_token(c1),
+                        .region = "us-east-1",
+                        .service = "s3",
                         .amz_date = "20270115T000000Z"};
     sigv4_result_t res;
     CHECK(sigv4_sign(&p, "GET", "https://b.s3.amazonaws.com/k", NULL, 0, "", 0, &res, err, sizeof err) == 0);
@@ -645,7 +660,7 @@ static void test_refresh(void)
     /* a refresh that fails keeps the current credentials while they are valid... */
     pthread_mutex_lock(&gate_mu);
     gate_fail = true;
-    fail_target = served + 3;   /* three attempts */
+    fail_target = served + 3; /* three attempts */
     pthread_mutex_unlock(&gate_mu);
     advance(3600 - 600);
     c = awscreds_new(NULL, err, sizeof err);
@@ -653,11 +668,11 @@ static void test_refresh(void)
     awscreds_destroy(&c);
     CHECK(eventually(failures_served));
     advance(30);
-    c = awscreds_new(NULL, err, sizeof err);   /* advisory again: another background try, same answer */
+    c = awscreds_new(NULL, err, sizeof err); /* advisory again: another background try, same answer */
     CHECK(c && strcmp(awscreds_access_key(c), held_key) == 0);
     awscreds_destroy(&c);
     /* ...and once they have expired, the caller gets the refresh's error */
-    awscreds_forget();   /* waits for the background try */
+    awscreds_forget(); /* waits for the background try */
     c = awscreds_new(NULL, err, sizeof err);
     CHECK(c == NULL);
     CHECK_HAS(err, "container credentials at http://127.0.0.1:");

@@ -25,7 +25,7 @@ static void test_table(void)
     bjobs_t *t = bjobs_new();
     CHECK(bjobs_find(t, "none") == NULL);
     char id[64];
-    for (int i = 0; i < 1000; i++) {   /* past several growths */
+    for (int i = 0; i < 1000; i++) { /* past several growths */
         snprintf(id, sizeof id, "job-%d", i);
         bjob_t *j = bjobs_get(t, id, 100 + i);
         CHECK(j && !strcmp(j->job_id, id) && j->active_ms == 100 + i && j->owner_len == 0);
@@ -39,7 +39,7 @@ static void test_table(void)
         found += j && j->owner_session == (uint64_t)i;
     }
     CHECK(found == 1000);
-    CHECK(bjobs_get(t, "job-7", 5)->active_ms == 107);   /* get finds, does not add */
+    CHECK(bjobs_get(t, "job-7", 5)->active_ms == 107); /* get finds, does not add */
     CHECK(bjobs_count(t) == 1000);
     size_t n = 0;
     bjobs_each(t, count_job, &n);
@@ -60,7 +60,7 @@ static void test_table(void)
         bjob_t *k = bjobs_find(t, id);
         if (i % 10 == 0) k->shards = 1;
     }
-    CHECK(bjobs_sweep(t, 100 + BJOBS_FORGET_MS - 1, live_if_session_odd, NULL) == 0);   /* nobody idle long enough */
+    CHECK(bjobs_sweep(t, 100 + BJOBS_FORGET_MS - 1, live_if_session_odd, NULL) == 0); /* nobody idle long enough */
     size_t gone = bjobs_sweep(t, 1099 + BJOBS_FORGET_MS, live_if_session_odd, NULL);
     /* kept: i % 10 == 0 (100 of them) and odd sessions (500; job-3 has session 45) */
     CHECK(gone == 1000 - 100 - 500);
@@ -69,7 +69,7 @@ static void test_table(void)
     CHECK(bjobs_find(t, "job-3") != NULL);
     bjobs_destroy(&t);
     CHECK(t == NULL);
-    bjobs_destroy(&t);   /* NULL is fine */
+    bjobs_destroy(&t); /* NULL is fine */
 }
 
 int main(void)

@@ -203,7 +203,7 @@ static void test_quarantine_and_stall(void)
     to_broker(w, WIRE_RESULT, "job-q", 5, g.h.lease, 0, res.data, res.len);
     CHECK(wait_msg(&e, s, WIRE_RESULT, &m) == 0);
     msg_free(&m);
-    CHECK(wait_stats(&e, p_stalled, &zero32, &st));   /* a RESULT: not stalled */
+    CHECK(wait_stats(&e, p_stalled, &zero32, &st)); /* a RESULT: not stalled */
     advance(&e, 1100);
     to_broker(w, WIRE_RESULT, "job-q", 5, g.h.lease, 0, res.data, res.len);
     CHECK(wait_msg(&e, s, WIRE_RESULT, &m) == 0);

@@ -31,7 +31,7 @@ static void test_hello_heartbeat(void)
     CHECK(strncmp(m.h.name, "broker-", 7) == 0);
     snprintf(e.instance, sizeof e.instance, "%s", m.h.name);
     CHECK(m.payload == NULL);
-    CHECK(m.h.n == 0);   /* workers connected */
+    CHECK(m.h.n == 0); /* workers connected */
     hello(w1, "worker", 2);
     CHECK(wait_msg(&e, w1, WIRE_WELCOME, &m) == 0);
     CHECK(m.h.heartbeat_ms == 50 && strcmp(m.h.name, e.instance) == 0 && m.h.n == 1);
@@ -90,17 +90,20 @@ static void test_credit_dispatch(void)
     CHECK(wait_msg(&e, w, WIRE_WELCOME, &m) == 0);
     uint64_t last_lease = 0;
     int next = 1, in_order = 1, intact = 1, leases_up = 1, first_try = 1;
-#define TAKE_SHARD()                                                                       \
-    do {                                                                                   \
-        msg_t g;                                                                           \
-        if (wait_msg(&e, w, WIRE_SHARD, &g) < 0) { failures++; break; }                    \
+#define TAKE_SHARD()                                                                          \
+    do {                                                                                      \
+        msg_t g;                                                                              \
+        if (wait_msg(&e, w, WIRE_SHARD, &g) < 0) {                                            \
+            failures++;                                                                       \
+            break;                                                                            \
+        }                                                                                     \
         if (strcmp(g.h.job_id, "job-1") != 0 || g.h.shard_id != (uint64_t)next) in_order = 0; \
-        if (g.h.lease <= last_lease) leases_up = 0;                                        \
-        if (g.h.n != 1) first_try = 0;                                                     \
-        if (next >= 1 && next <= 10 && !same_bytes(&g, &pay[next - 1])) intact = 0;        \
-        last_lease = g.h.lease;                                                            \
-        next++;                                                                            \
-        msg_free(&g);                                                                      \
+        if (g.h.lease <= last_lease) leases_up = 0;                                           \
+        if (g.h.n != 1) first_try = 0;                                                        \
+        if (next >= 1 && next <= 10 && !same_bytes(&g, &pay[next - 1])) intact = 0;           \
+        last_lease = g.h.lease;                                                               \
+        next++;                                                                               \
+        msg_free(&g);                                                                         \
     } while (0)
     TAKE_SHARD();
     TAKE_SHARD();
@@ -168,15 +171,15 @@ static void test_duplicate_submit(void)
     CHECK(wait_msg(&e, s, WIRE_WELCOME, &m) == 0);
     buf_t a, a2, c;
     make_shard(&a, "job-d", 1, 0);
-    make_shard(&a2, "job-d", 1, 100);   /* same job and shard, other bytes */
-    make_shard(&c, "job-e", 1, 0);       /* same shard number, other job */
+    make_shard(&a2, "job-d", 1, 100); /* same job and shard, other bytes */
+    make_shard(&c, "job-e", 1, 0);    /* same shard number, other job */
     submit(s, "job-d", 1, a.data, a.len);
     submit(s, "job-d", 1, a.data, a.len);
     submit(s, "job-d", 1, a2.data, a2.len);
     settle(&e, s);
     broker_stats_t st;
     broker_get_stats(e.b, &st);
-    CHECK(st.shards_queued == 1);   /* queued once */
+    CHECK(st.shards_queued == 1); /* queued once */
 
     peer_t *w = peer_new(&e, "worker");
     hello(w, "worker", 10);
@@ -186,7 +189,7 @@ static void test_duplicate_submit(void)
     msg_free(&m);
     /* Leased: a resubmission is ignored too. */
     submit(s, "job-d", 1, a.data, a.len);
-    submit(s, "job-e", 1, c.data, c.len);   /* not a duplicate */
+    submit(s, "job-e", 1, c.data, c.len); /* not a duplicate */
     CHECK(wait_msg(&e, w, WIRE_SHARD, &m) == 0);
     CHECK(strcmp(m.h.job_id, "job-e") == 0 && same_bytes(&m, &c));
     msg_free(&m);
@@ -277,7 +280,7 @@ static void test_forwarding(void)
     CHECK(count_type(s2, WIRE_RESULT) == 0 && count_type(s2, WIRE_SHARD_DONE) == 0);
     broker_get_stats(e.b, &st);
     CHECK(st.results_refused == 3 && st.shards_leased == 1);
-    CHECK(ghost->hb_count == 0);   /* no heartbeats without a session */
+    CHECK(ghost->hb_count == 0); /* no heartbeats without a session */
 
     msg_free(&g1);
     msg_free(&g2);
@@ -320,8 +323,8 @@ static void test_worker_loss(void)
     credit(w2, 2);
     CHECK(wait_msg(&e, w2, WIRE_SHARD, &a) == 0);
     CHECK(wait_msg(&e, w2, WIRE_SHARD, &b) == 0);
-    CHECK(a.h.shard_id == 1 && b.h.shard_id == 2);   /* first in the queue */
-    CHECK(a.h.n == 2 && b.h.n == 2);                   /* second attempt */
+    CHECK(a.h.shard_id == 1 && b.h.shard_id == 2); /* first in the queue */
+    CHECK(a.h.n == 2 && b.h.n == 2);               /* second attempt */
     CHECK(a.h.lease > old_lease && b.h.lease > a.h.lease);
     CHECK(same_bytes(&a, &pay[0]) && same_bytes(&b, &pay[1]));
     msg_free(&a);
@@ -335,7 +338,7 @@ static void test_worker_loss(void)
     CHECK(count_type(s, WIRE_SHARD_DONE) == 0);
     broker_get_stats(e.b, &st);
     CHECK(st.results_refused == 1);
-    CHECK(st.shards_queued == 2 && st.shards_leased == 2);   /* it matched no lease */
+    CHECK(st.shards_queued == 2 && st.shards_leased == 2); /* it matched no lease */
 
     /* w3 takes the other two and has credit to spare; w2 says BYE: its first lease goes to w3 at
      * once, the second waits at the front of the queue for credit. */
@@ -441,7 +444,7 @@ static void test_cancel(void)
     to_broker(s, WIRE_CANCEL, "job-c", 0, 0, 0, NULL, 0);
     CHECK(wait_msg(&e, w, WIRE_CANCEL, &m) == 0);
     CHECK(strcmp(m.h.job_id, "job-c") == 0);
-    CHECK(wait_msg(&e, w2, WIRE_CANCEL, &m) == 0);   /* every worker hears it */
+    CHECK(wait_msg(&e, w2, WIRE_CANCEL, &m) == 0); /* every worker hears it */
     CHECK(strcmp(m.h.job_id, "job-c") == 0);
     uint64_t one = 1;
     CHECK(wait_stats(&e, p_queued, &one, &st));
@@ -531,7 +534,8 @@ static void test_malformed(void)
 {
     env_t e;
     if (env_start(&e, 50, 100) < 0) return;
-    peer_t *s = peer_new(&e, "sched"), *w = peer_new(&e, "worker"), *x = peer_new(&e, "stranger");   /* x never says HELLO */
+    peer_t *s = peer_new(&e, "sched"), *w = peer_new(&e, "worker"),
+           *x = peer_new(&e, "stranger"); /* x never says HELLO */
     hello(s, "scheduler", 0);
     hello(w, "worker", 0);
     msg_t m;
@@ -555,18 +559,19 @@ static void test_malformed(void)
     static const unsigned char huge_array[] = {0xdd, 0x7f, 0xff, 0xff, 0xff, 0x01};
     static const unsigned char a_map[] = {0x81, 0xa1, 'a', 0x01};
     static const unsigned char str_type[] = {0x93, 0x01, 0xa5, 'H', 'E', 'L', 'L', 'O', 0x80};
-    static const unsigned char deep[] = {0x93, 0x01, 0x01, 0x81, 0xa3, 'j', 'o', 'b', 0x91, 0x91, 0x91, 0x91, 0x91, 0x91};
+    static const unsigned char deep[] = {0x93, 0x01, 0x01, 0x81, 0xa3, 'j',  'o',
+                                         'b',  0x91, 0x91, 0x91, 0x91, 0x91, 0x91};
     const void *f[5];
     size_t l[5];
     int round = 0;
     uint64_t dropped = 0, refused = 0;
     broker_stats_t st;
 
-#define EXPECT_DROPPED()                                                        \
-    do {                                                                        \
-        CHECK(wait_stats(&e, p_dropped_above, &dropped, &st));                 \
-        dropped = st.messages_dropped;                                          \
-        normal_flow(&e, ++round);                                               \
+#define EXPECT_DROPPED()                                       \
+    do {                                                       \
+        CHECK(wait_stats(&e, p_dropped_above, &dropped, &st)); \
+        dropped = st.messages_dropped;                         \
+        normal_flow(&e, ++round);                              \
     } while (0)
 
     /* garbage header bytes, from a stranger and from a known worker */
@@ -753,7 +758,10 @@ static void test_allotment(void)
 
 /* RETURN: a draining worker hands back shards it has not started; they go to the front of the
  * queue and its credit drops to 0. */
-static bool p_returned(const broker_stats_t *s, const void *arg) { return s->shards_returned == *(const uint64_t *)arg; }
+static bool p_returned(const broker_stats_t *s, const void *arg)
+{
+    return s->shards_returned == *(const uint64_t *)arg;
+}
 
 static void test_return(void)
 {
@@ -771,9 +779,10 @@ static void test_return(void)
     uint64_t three = 3, zero = 0, two = 2, one = 1;
     broker_stats_t st;
     CHECK(wait_stats(&e, p_queued, &three, &st));
-    hello(w, "worker", 5);   /* two more than there is work for */
+    hello(w, "worker", 5); /* two more than there is work for */
     CHECK(wait_msg(&e, w, WIRE_WELCOME, &m) == 0);
-    for (int i = 0; i < 3; i++) CHECK(wait_msg(&e, w, WIRE_SHARD, &got[i]) == 0 && got[i].h.shard_id == (uint64_t)i + 1);
+    for (int i = 0; i < 3; i++)
+        CHECK(wait_msg(&e, w, WIRE_SHARD, &got[i]) == 0 && got[i].h.shard_id == (uint64_t)i + 1);
     CHECK(wait_stats(&e, p_queued, &zero, &st));
 
     /* A lease it does not hold, and a RETURN from a scheduler: nothing moves. */
@@ -838,12 +847,14 @@ static void test_return(void)
 /* Which bind addresses count as this host only (a plaintext broker elsewhere needs --insecure). */
 static void test_endpoint_is_local(void)
 {
-    const char *local[] = {"inproc://x", "ipc:///tmp/b.sock", "tcp://127.0.0.1:5555", "tcp://127.9.8.7:1",
-                           "tcp://localhost:5555", "tcp://[::1]:5555", "tcp://lo:5555", "tcp://127.0.0.1:*"};
-    const char *remote[] = {"tcp://0.0.0.0:5555", "tcp://*:5555", "tcp://10.1.2.3:5555", "tcp://eth0:5555",
-                            "tcp://[::]:5555", "tcp://broker.example:5555", "tcp://128.0.0.1:5555",
-                            "tcp://127.0.0.1.evil:5555", "tcp://1270.0.0.1:5", "tcp://[::1:5555", "udp://127.0.0.1:5",
-                            "tcp://127.0.0.256:5555"};
+    const char *local[] = {"inproc://x",           "ipc:///tmp/b.sock", "tcp://127.0.0.1:5555", "tcp://127.9.8.7:1",
+                           "tcp://localhost:5555", "tcp://[::1]:5555",  "tcp://lo:5555",        "tcp://127.0.0.1:*"};
+    const char *remote[] = {"tcp://0.0.0.0:5555",   "tcp://*:5555",
+                            "tcp://10.1.2.3:5555",  "tcp://eth0:5555",
+                            "tcp://[::]:5555",      "tcp://broker.example:5555",
+                            "tcp://128.0.0.1:5555", "tcp://127.0.0.1.evil:5555",
+                            "tcp://1270.0.0.1:5",   "tcp://[::1:5555",
+                            "udp://127.0.0.1:5",    "tcp://127.0.0.256:5555"};
     for (size_t i = 0; i < sizeof local / sizeof *local; i++) {
         if (!broker_endpoint_is_local(local[i])) fprintf(stderr, "  %s: not local?\n", local[i]);
         CHECK(broker_endpoint_is_local(local[i]));

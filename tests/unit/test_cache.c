@@ -56,13 +56,13 @@ static void test_keys(void)
     CHECK(!same_key(k1, k2));
     cache_key_inference(region, region->model, &r, k2);
     CHECK(!same_key(k1, k2));
-    cache_key_inference(judge, judge->model, &r, k2);   /* the judge's settings are not the model's */
+    cache_key_inference(judge, judge->model, &r, k2); /* the judge's settings are not the model's */
     CHECK(same_key(k1, k2));
     record_t r2 = r;
-    r2.reference = "four";   /* not sent to the model */
+    r2.reference = "four"; /* not sent to the model */
     cache_key_inference(sp, sp->model, &r2, k2);
     CHECK(same_key(k1, k2));
-    r2.context = "";          /* an empty context is not an absent one */
+    r2.context = ""; /* an empty context is not an absent one */
     cache_key_inference(sp, sp->model, &r2, k2);
     CHECK(!same_key(k1, k2));
     /* Fields cannot run into each other: "ab" + "c" is not "a" + "bc". */
@@ -75,7 +75,7 @@ static void test_keys(void)
     const metric_t *m0 = sp->metrics[0], *m1 = sp->metrics[1];
     cache_key_judge(sp, m0, &r, "4", k1);
     cache_key_judge(sp, m0, &r, "4", k2);
-    CHECK(same_key(k1, k2));   /* the per-call tag of the prompt is not part of it */
+    CHECK(same_key(k1, k2)); /* the per-call tag of the prompt is not part of it */
     cache_key_judge(sp, m1, &r, "4", k2);
     CHECK(!same_key(k1, k2));
     cache_key_judge(sp, m0, &r, "5", k2);
@@ -88,9 +88,9 @@ static void test_keys(void)
     CHECK(!same_key(k1, k2));
     cache_key_judge(sys, sys->metrics[0], &r, "4", k2);
     CHECK(!same_key(k1, k2));
-    cache_key_judge(hot, hot->metrics[0], &r, "4", k2);   /* the model's settings are not the judge's */
+    cache_key_judge(hot, hot->metrics[0], &r, "4", k2); /* the model's settings are not the judge's */
     CHECK(same_key(k1, k2));
-    cache_key_inference(sp, sp->evaluator_model, &r, k2);   /* an inference key never is a judge key */
+    cache_key_inference(sp, sp->evaluator_model, &r, k2); /* an inference key never is a judge key */
     CHECK(!same_key(k1, k2));
     spec_destroy(&sp);
     spec_destroy(&hot);
@@ -115,11 +115,11 @@ static void test_table(void)
     bool added = false;
     CHECK(store_cache_put(st, STORE_CACHE_INFERENCE, k, &v, &added) == 0 && added);
     v.text = "other";
-    CHECK(store_cache_put(st, STORE_CACHE_INFERENCE, k, &v, &added) == 0 && !added);   /* the first stays */
+    CHECK(store_cache_put(st, STORE_CACHE_INFERENCE, k, &v, &added) == 0 && !added); /* the first stays */
     CHECK(store_cache_get(st, STORE_CACHE_INFERENCE, k, &got) == 0);
     CHECK(got.text && strcmp(got.text, "hello") == 0 && got.usage.input_tokens == 3 && got.usage.output_tokens == 4);
     store_cache_val_clear(&got);
-    CHECK(store_cache_get(st, STORE_CACHE_JUDGE, k, &got) == 1);   /* kinds apart */
+    CHECK(store_cache_get(st, STORE_CACHE_JUDGE, k, &got) == 1); /* kinds apart */
     store_cache_val_t jv = {.text = NULL, .status = SCORE_OK, .rating = "correct"};
     CHECK(store_cache_put(st, STORE_CACHE_JUDGE, k, &jv, &added) == 0 && added);
     CHECK(store_cache_get(st, STORE_CACHE_JUDGE, k, &got) == 0);
@@ -195,7 +195,7 @@ static void test_learn_and_hit(void)
     CHECK(a != NULL);
     if (!a) return;
     ingest_t *in = ingest_new(st);
-    CHECK(cache_prefill(a, in, 0) == 0 && cache_prefill(a, in, 1) == 0);   /* nothing kept yet: no hit */
+    CHECK(cache_prefill(a, in, 0) == 0 && cache_prefill(a, in, 1) == 0); /* nothing kept yet: no hit */
     CHECK(missing(st, a, 0) == 4 && a->units_done == 0);
     for (uint64_t i = 0; i < 7; i++) feed(in, a, i, "Correctness", "Helpfulness");
     feed(in, a, 7, "Correctness", "!Helpfulness");
@@ -217,9 +217,9 @@ static void test_learn_and_hit(void)
         CHECK(u[0].has_output && u[0].response && strcmp(u[0].response, "response 7/0") == 0 && u[0].n_metrics == 1);
         store_unit_clear(&u[0]);
         store_unit_clear(&u[1]);
-        CHECK(cache_prefill(b, in, 1) == 0 && b->units_done == 7);   /* again: nothing new */
+        CHECK(cache_prefill(b, in, 1) == 0 && b->units_done == 7); /* again: nothing new */
         CHECK(b->saved[STORE_SAVED_INFERENCE] == 8 && b->saved[STORE_SAVED_JUDGE] == 15 &&
-              b->saved[STORE_SAVED_REUSED] == 0);   /* the engine's counts, as the store's */
+              b->saved[STORE_SAVED_REUSED] == 0); /* the engine's counts, as the store's */
         cJSON *c = cache_status_json(st2, b->id, true, NULL, NULL);
         CHECK(c != NULL);
         CHECK(cJSON_GetObjectItem(c, "inference_hits")->valuedouble == 8);

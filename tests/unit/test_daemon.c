@@ -14,7 +14,7 @@ static void test_env_and_ints(void)
 {
     setenv("LLMAJ_TEST_DAEMON", "v", 1);
     CHECK(strcmp(daemon_env("LLMAJ_TEST_DAEMON", "d"), "v") == 0);
-    setenv("LLMAJ_TEST_DAEMON", "", 1);   /* empty counts as unset */
+    setenv("LLMAJ_TEST_DAEMON", "", 1); /* empty counts as unset */
     CHECK(strcmp(daemon_env("LLMAJ_TEST_DAEMON", "d"), "d") == 0);
     unsetenv("LLMAJ_TEST_DAEMON");
     CHECK(daemon_env("LLMAJ_TEST_DAEMON", NULL) == NULL);
@@ -26,7 +26,8 @@ static void test_env_and_ints(void)
     CHECK(daemon_parse_int("101", 1, 100, &v, "--n", err, sizeof err) < 0 && v == 1);
     CHECK(strcmp(err, "--n: '101' is not an integer from 1 to 100") == 0);
     CHECK(daemon_parse_int("4x", 1, 100, &v, "--n", err, sizeof err) < 0);
-    CHECK(daemon_parse_int("", 1, 100, &v, "--n", err, sizeof err) < 0 && strcmp(err, "--n: a number is required") == 0);
+    CHECK(daemon_parse_int("", 1, 100, &v, "--n", err, sizeof err) < 0 &&
+          strcmp(err, "--n: a number is required") == 0);
     CHECK(daemon_parse_int(NULL, 1, 100, &v, "--n", err, sizeof err) < 0);
 }
 
@@ -75,16 +76,18 @@ static void test_opts(void)
                                      "--log-level", "debug", "--log-format", "json", NULL}) == 0);
     CHECK(daemon_opts_check(&d, err, sizeof err) == 0 && d.hb_ms == 20 && d.dead_n == 3);
     CHECK(strcmp(d.metrics_addr, "0") == 0 && strcmp(d.log_level, "debug") == 0 && strcmp(d.log_format, "json") == 0);
-    CHECK(parse(&d, (const char *[]){"x", "--bind", "y", NULL}) == 1);   /* not a shared option */
+    CHECK(parse(&d, (const char *[]){"x", "--bind", "y", NULL}) == 1); /* not a shared option */
     daemon_opts_set(&d, 'z', "ignored");
     CHECK(d.hb_ms == 20 && strcmp(d.heartbeat_ms, "20") == 0);
 
     /* the ranges, and messages that name the option */
     daemon_opts_set(&d, 'H', "9");
-    CHECK(daemon_opts_check(&d, err, sizeof err) < 0 && strcmp(err, "--heartbeat-ms: '9' is not an integer from 10 to 600000") == 0);
+    CHECK(daemon_opts_check(&d, err, sizeof err) < 0 &&
+          strcmp(err, "--heartbeat-ms: '9' is not an integer from 10 to 600000") == 0);
     daemon_opts_set(&d, 'H', "600000");
     daemon_opts_set(&d, 'D', "1");
-    CHECK(daemon_opts_check(&d, err, sizeof err) < 0 && strcmp(err, "--dead-after: '1' is not an integer from 2 to 1000") == 0);
+    CHECK(daemon_opts_check(&d, err, sizeof err) < 0 &&
+          strcmp(err, "--dead-after: '1' is not an integer from 2 to 1000") == 0);
     daemon_opts_set(&d, 'D', "1000");
     CHECK(daemon_opts_check(&d, err, sizeof err) == 0 && d.hb_ms == 600000 && d.dead_n == 1000);
     unsetenv("LLMAJ_HEARTBEAT_MS");
@@ -102,7 +105,7 @@ static void test_build_info(void)
                        "llmaj_build_info{role=\"broker\",version=\"" LLMAJ_VERSION "\"} 1\n";
     CHECK_STR(b.data, want);
     buf_free(&b);
-    buf_init(&b, 16);   /* too small: -1 */
+    buf_init(&b, 16); /* too small: -1 */
     CHECK(daemon_build_info(&b, "worker") < 0);
     buf_free(&b);
 }

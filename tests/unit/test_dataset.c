@@ -62,8 +62,8 @@ static void *read_whole(const char *name, size_t *n)
 }
 
 /* Reads every record; records[i] gets "index:prompt". Returns the last dataset_next code. */
-static int read_all(const char *name, size_t max_line, errlist_t *errs, char out[][64], size_t *n,
-                    uint64_t *lines, uint64_t *invalid)
+static int read_all(const char *name, size_t max_line, errlist_t *errs, char out[][64], size_t *n, uint64_t *lines,
+                    uint64_t *invalid)
 {
     char err[512];
     dataset_t *d = dataset_open(path_of(name), max_line, err, sizeof(err));
@@ -79,7 +79,7 @@ static int read_all(const char *name, size_t max_line, errlist_t *errs, char out
         (*n)++;
         record_clear(&r);
     }
-    CHECK(dataset_next(d, &r, errs) == rc);   /* sticky at the end */
+    CHECK(dataset_next(d, &r, errs) == rc); /* sticky at the end */
     *lines = dataset_lines(d);
     *invalid = dataset_invalid(d);
     CHECK(strcmp(dataset_path(d), path_of(name)) == 0);
@@ -88,16 +88,15 @@ static int read_all(const char *name, size_t max_line, errlist_t *errs, char out
     return rc;
 }
 
-static const char *mixed =
-    "\xef\xbb\xbf{\"prompt\":\"a\"}\r\n"        /* 1: BOM + CRLF -> index 0 */
-    "\n"                                        /* 2: blank */
-    "   \t \r\n"                                /* 3: blank */
-    "{\"prompt\": 1}\n"                         /* 4: invalid -> index 1 */
-    "{\"query\":\"b\",\"id\":7}\n"              /* 5: index 2 */
-    "{\"prompt\":\"\xc3\x28\"}\n"               /* 6: bad UTF-8 -> index 3 */
-    "not json\n"                                /* 7: index 4 */
-    "\r\n"                                      /* 8: blank */
-    "{\"prompt\":\"c \xf0\x9f\x98\x80\"}";      /* 9: no final newline, index 5 */
+static const char *mixed = "\xef\xbb\xbf{\"prompt\":\"a\"}\r\n"   /* 1: BOM + CRLF -> index 0 */
+                           "\n"                                   /* 2: blank */
+                           "   \t \r\n"                           /* 3: blank */
+                           "{\"prompt\": 1}\n"                    /* 4: invalid -> index 1 */
+                           "{\"query\":\"b\",\"id\":7}\n"         /* 5: index 2 */
+                           "{\"prompt\":\"\xc3\x28\"}\n"          /* 6: bad UTF-8 -> index 3 */
+                           "not json\n"                           /* 7: index 4 */
+                           "\r\n"                                 /* 8: blank */
+                           "{\"prompt\":\"c \xf0\x9f\x98\x80\"}"; /* 9: no final newline, index 5 */
 
 static void test_mixed(void)
 {
@@ -169,14 +168,14 @@ static void test_utf8(void)
         bool valid;
     } cases[] = {
         {"{\"prompt\":\"\xc2\xa9 \xe2\x82\xac \xf4\x8f\xbf\xbf\"}\n", true},
-        {"{\"prompt\":\"\xc0\x80\"}\n", false},          /* overlong NUL */
-        {"{\"prompt\":\"\xe0\x80\xaf\"}\n", false},      /* overlong 3-byte */
-        {"{\"prompt\":\"\xed\xa0\x80\"}\n", false},      /* surrogate */
-        {"{\"prompt\":\"\xf4\x90\x80\x80\"}\n", false},  /* > U+10FFFF */
+        {"{\"prompt\":\"\xc0\x80\"}\n", false},         /* overlong NUL */
+        {"{\"prompt\":\"\xe0\x80\xaf\"}\n", false},     /* overlong 3-byte */
+        {"{\"prompt\":\"\xed\xa0\x80\"}\n", false},     /* surrogate */
+        {"{\"prompt\":\"\xf4\x90\x80\x80\"}\n", false}, /* > U+10FFFF */
         {"{\"prompt\":\"\xf5\x80\x80\x80\"}\n", false},
         {"{\"prompt\":\"\xff\"}\n", false},
-        {"{\"prompt\":\"\x80\"}\n", false},              /* lone continuation */
-        {"{\"prompt\":\"x\"}\xe2\x82\n", false},         /* cut short at the end of the line */
+        {"{\"prompt\":\"\x80\"}\n", false},      /* lone continuation */
+        {"{\"prompt\":\"x\"}\xe2\x82\n", false}, /* cut short at the end of the line */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char recs[64][64];
@@ -216,7 +215,7 @@ static void test_line_limit(void)
     char *buf = malloc(big + 64);
     size_t off = 0;
     off += (size_t)snprintf(buf, 64, "{\"prompt\":\"");
-    size_t fill = big - off - 2;   /* the line is exactly 8 MiB */
+    size_t fill = big - off - 2; /* the line is exactly 8 MiB */
     memset(buf + off, 'x', fill);
     off += fill;
     memcpy(buf + off, "\"}\n", 3);
@@ -232,7 +231,8 @@ static void test_line_limit(void)
     errlist_init(&e, 0);
     CHECK(read_all("big2.jsonl", 0, &e, recs, &n, &lines, &invalid) == 0);
     CHECK(n == 1 && strcmp(recs[0], "1:after") == 0 && invalid == 1);
-    snprintf(want, sizeof(want), "%s:1: line is 8388609 bytes, longer than the limit of 8388608", path_of("big2.jsonl"));
+    snprintf(want, sizeof(want), "%s:1: line is 8388609 bytes, longer than the limit of 8388608",
+             path_of("big2.jsonl"));
     CHECK(errs_have(&e, want));
     errlist_free(&e);
     /* a huge whitespace-only line is blank, not too long */
@@ -259,7 +259,7 @@ static void test_open_errors(void)
     CHECK(dataset_open("https://example.com/d.jsonl", 0, err, sizeof(err)) == NULL);
     CHECK(strstr(err, "https://example.com/d.jsonl: a remote dataset is read through its stream") != NULL);
     CHECK(dataset_open("", 0, err, sizeof(err)) == NULL);
-    if (geteuid() != 0) {   /* root reads anything */
+    if (geteuid() != 0) { /* root reads anything */
         write_text("noperm.jsonl", "{\"prompt\":\"p\"}\n");
         chmod(path_of("noperm.jsonl"), 0);
         CHECK(dataset_open(path_of("noperm.jsonl"), 0, err, sizeof(err)) == NULL);
@@ -283,7 +283,7 @@ static void test_bounds(void)
     CHECK(strstr(err, "is a directory, not a regular file") != NULL);
 
     /* the cap at open: the file's size against it */
-    write_text("capped.jsonl", "{\"prompt\":\"a\"}\n{\"prompt\":\"b\"}\n");   /* 30 bytes */
+    write_text("capped.jsonl", "{\"prompt\":\"a\"}\n{\"prompt\":\"b\"}\n"); /* 30 bytes */
     CHECK(dataset_open_capped(path_of("capped.jsonl"), 0, 29, err, sizeof(err)) == NULL);
     CHECK(strstr(err, "capped.jsonl: the file is 30 bytes, larger than the cap of 29 bytes (dataset_max_bytes)"));
     dataset_t *d = dataset_open_capped(path_of("capped.jsonl"), 0, 30, err, sizeof(err));
@@ -310,9 +310,9 @@ static void test_bounds(void)
     CHECK(dataset_next(d, &r, &e) == 1);
     record_clear(&r);
     atomic_store(&cancel, 1);
-    CHECK(dataset_next(d, &r, &e) == 1);   /* already read: the second line is in the buffer */
+    CHECK(dataset_next(d, &r, &e) == 1); /* already read: the second line is in the buffer */
     record_clear(&r);
-    CHECK(dataset_next(d, &r, &e) == -1);   /* the end needs one more read: refused */
+    CHECK(dataset_next(d, &r, &e) == -1); /* the end needs one more read: refused */
     CHECK(dataset_interrupted(d));
     CHECK(e.count == 1 && strstr(e.msgs[0], "capped.jsonl: interrupted after line 2"));
     dataset_close(&d);
@@ -345,7 +345,7 @@ static void test_bad_gzip(void)
     CHECK(got < 400);
     CHECK(errs_have(&e, "truncated"));
     size_t before = e.count;
-    CHECK(dataset_next(d, &r, &e) == -1);   /* sticky, not reported twice */
+    CHECK(dataset_next(d, &r, &e) == -1); /* sticky, not reported twice */
     CHECK(e.count == before);
     dataset_close(&d);
     errlist_free(&e);
@@ -379,12 +379,11 @@ static void test_validate(void)
     size_t off = 0;
     for (int i = 0; i < 100; i++) {
         if (i % 10 == 3) {
-            off += (size_t)snprintf(text + off, sizeof(text) - off, "{\"prompt\": %d}\n", i);   /* invalid */
+            off += (size_t)snprintf(text + off, sizeof(text) - off, "{\"prompt\": %d}\n", i); /* invalid */
             continue;
         }
-        off += (size_t)snprintf(text + off, sizeof(text) - off,
-                                "{\"prompt\":\"p%d\",\"category\":\"c%d\"%s%s%s}\n\n", i, i % 4,
-                                i % 2 ? ",\"reference\":\"r\"" : "", i % 5 == 0 ? ",\"context\":\"ctx\"" : "",
+        off += (size_t)snprintf(text + off, sizeof(text) - off, "{\"prompt\":\"p%d\",\"category\":\"c%d\"%s%s%s}\n\n",
+                                i, i % 4, i % 2 ? ",\"reference\":\"r\"" : "", i % 5 == 0 ? ",\"context\":\"ctx\"" : "",
                                 i < 50 ? ",\"modelResponses\":[{\"response\":\"a\"},{\"response\":\"b\"}]" : "");
     }
     write_text("v.jsonl", text);
@@ -392,7 +391,7 @@ static void test_validate(void)
     CHECK(st.lines == 100);
     CHECK(st.records == 90);
     CHECK(st.invalid == 10);
-    CHECK(st.with_reference == 40);   /* odd i, minus the invalid ones (3, 13, ..., 93) */
+    CHECK(st.with_reference == 40); /* odd i, minus the invalid ones (3, 13, ..., 93) */
     CHECK(st.with_context == 20);
     CHECK(st.with_category == 90);
     CHECK(st.categories == 4);
@@ -448,14 +447,13 @@ static void test_validate(void)
 
 static void cleanup(void)
 {
-    const char *names[] = {"mixed.jsonl", "mixed.jsonl.gz", "mixed-gz.jsonl", "plain.gz", "multi.gz",
-                           "multi2.gz", "utf8.jsonl", "limit.jsonl", "big.jsonl", "big2.jsonl",
-                           "bigblank.jsonl", "noperm.jsonl", "cut.gz", "garbage.gz", "v.jsonl",
-                           "many-bad.jsonl", "empty.jsonl", "blank.jsonl", "allbad.jsonl", "many.jsonl.gz"};
+    const char *names[] = {"mixed.jsonl",    "mixed.jsonl.gz", "mixed-gz.jsonl", "plain.gz",     "multi.gz",
+                           "multi2.gz",      "utf8.jsonl",     "limit.jsonl",    "big.jsonl",    "big2.jsonl",
+                           "bigblank.jsonl", "noperm.jsonl",   "cut.gz",         "garbage.gz",   "v.jsonl",
+                           "many-bad.jsonl", "empty.jsonl",    "blank.jsonl",    "allbad.jsonl", "many.jsonl.gz"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) unlink(path_of(names[i]));
     rmdir(dir);
 }
-
 
 /* A source over bytes in memory that hands out at most `step` bytes a read, and fails at `fail_at`
  * (when not 0), the way a remote stream can. */
@@ -531,7 +529,8 @@ static void test_source(void)
     record_t r;
     int rc;
     while ((rc = dataset_next(d, &r, &e)) == 1) record_clear(&r);
-    CHECK(rc == -1 && errs_have(&e, "s3://b/k.jsonl.gz: read error after line 2: s3://b/k: GetObject: connection reset"));
+    CHECK(rc == -1 &&
+          errs_have(&e, "s3://b/k.jsonl.gz: read error after line 2: s3://b/k: GetObject: connection reset"));
     CHECK(dataset_next(d, &r, &e) == -1 && e.count == 1);
     dataset_close(&d);
     CHECK(closed == 1);

@@ -23,7 +23,7 @@
 #include "check.h"
 #include "jobfix.h"
 
-#define PASSES 2000   /* loop passes of at most 5 ms: 10 s at the most */
+#define PASSES 2000 /* loop passes of at most 5 ms: 10 s at the most */
 
 static char *dir;
 
@@ -94,9 +94,9 @@ static void pass(env_t *e)
 }
 
 /* Runs passes until `cond` holds (or the deadline). */
-#define UNTIL(e, cond)                                              \
-    do {                                                            \
-        for (int i_ = 0; i_ < PASSES && !(cond); i_++) pass(e);     \
+#define UNTIL(e, cond)                                          \
+    do {                                                        \
+        for (int i_ = 0; i_ < PASSES && !(cond); i_++) pass(e); \
     } while (0)
 
 /* The broker side sends a RESULT of (idx, target) for shard `shard`, then optionally SHARD_DONE. */
@@ -127,7 +127,7 @@ static void env_start(env_t *e, int n_records)
     memset(e, 0, sizeof *e);
     char *data = xasprintf("%s/d.jsonl", dir), *out = xasprintf("%s/out", dir), *db = xasprintf("%s/d.db", dir);
     jobfix_dataset(data, n_records);
-    char *spec = jobfix_spec(data, out, 2, 0, NULL);   /* shards of 2 records, one target */
+    char *spec = jobfix_spec(data, out, 2, 0, NULL); /* shards of 2 records, one target */
     sched_submit_t sin = {.spec_json = spec, .len = strlen(spec), .origin = "spec"};
     errlist_t errs;
     errlist_init(&errs, 0);
@@ -149,8 +149,15 @@ static void env_start(env_t *e, int n_records)
     CHECK(frame_setup(e->router, ZMQ_ROUTER) == 0);
     CHECK(zmq_bind(e->router, "inproc://test-dispatch") == 0);
     e->loop = loop_new();
-    peer_opts_t o = {.endpoint = "inproc://test-dispatch", .zmq_ctx = e->ctx, .loop = e->loop, .role = "scheduler",
-                     .name = "s1", .heartbeat_ms = 1000, .dead_after = 5, .on_message = on_message, .arg = e};
+    peer_opts_t o = {.endpoint = "inproc://test-dispatch",
+                     .zmq_ctx = e->ctx,
+                     .loop = e->loop,
+                     .role = "scheduler",
+                     .name = "s1",
+                     .heartbeat_ms = 1000,
+                     .dead_after = 5,
+                     .on_message = on_message,
+                     .arg = e};
     e->peer = peer_new(&o, err, sizeof err);
     CHECK(e->peer != NULL);
     loop_set_before_wait(e->loop, hook, e);
@@ -191,13 +198,13 @@ static uint32_t stored_submits(env_t *e, uint64_t shard)
 static void test_window_and_check(void)
 {
     env_t e;
-    env_start(&e, 9);   /* shards: [0,1] [2,3] [4,5] [6,7] [8] */
+    env_start(&e, 9); /* shards: [0,1] [2,3] [4,5] [6,7] [8] */
     job_t *j = e.j;
     CHECK(j->n_shards == 5);
     dispatch_fill(j, e.in, e.peer, 2);
     UNTIL(&e, e.n_sub == 2);
     for (int i = 0; i < 20; i++) pass(&e);
-    CHECK(e.n_sub == 2 && j->inflight == 2);   /* the window holds */
+    CHECK(e.n_sub == 2 && j->inflight == 2); /* the window holds */
     CHECK(e.sub_shard[0] == 0 && e.sub_n[0] == 2 && e.sub_recs[0][0] == 0 && e.sub_recs[0][1] == 1);
     CHECK(e.sub_shard[1] == 1 && e.sub_recs[1][0] == 2);
     CHECK(stored_submits(&e, 0) == 1 && stored_submits(&e, 2) == 0);
@@ -208,8 +215,8 @@ static void test_window_and_check(void)
     send_done(&e, 0);
     UNTIL(&e, j->done == 1);
     CHECK(j->done == 1 && j->shards[0].state == SHARD_DONE && j->inflight == 1);
-    send_done(&e, 0);   /* a duplicate: ignored */
-    send_done(&e, 42);  /* no such shard: ignored */
+    send_done(&e, 0);  /* a duplicate: ignored */
+    send_done(&e, 42); /* no such shard: ignored */
     for (int i = 0; i < 20; i++) pass(&e);
     CHECK(j->done == 1);
     dispatch_fill(j, e.in, e.peer, 2);
@@ -250,7 +257,7 @@ static void test_window_and_check(void)
     for (int i = 0; i < 20; i++) pass(&e);
     CHECK(ingest_flush(e.in) == 0);
     before = e.n_sub;
-    dispatch_fill(j, e.in, e.peer, 3);   /* room for shards 3 and 4 */
+    dispatch_fill(j, e.in, e.peer, 3); /* room for shards 3 and 4 */
     UNTIL(&e, e.n_sub == before + 1);
     for (int i = 0; i < 20; i++) pass(&e);
     CHECK(j->shards[3].state == SHARD_DONE && e.n_sub == before + 1 && e.sub_shard[before] == 4);

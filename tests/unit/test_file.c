@@ -110,7 +110,7 @@ static void test_mkdirs(void)
     CHECK(file_mkdirs(p, 0755, err, sizeof err) == 0);
     struct stat st;
     CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
-    CHECK(file_mkdirs(p, 0755, err, sizeof err) == 0);   /* already there */
+    CHECK(file_mkdirs(p, 0755, err, sizeof err) == 0); /* already there */
     free(p);
 
     p = at("a/file");
@@ -154,7 +154,7 @@ static void test_atomic(void)
     total += 200000;
     CHECK(count_entries(".tmp-") == 1);
     s = slurp(p);
-    CHECK_STR(s, "second");   /* not replaced before the commit */
+    CHECK_STR(s, "second"); /* not replaced before the commit */
     free(s);
     CHECK(file_atomic_commit(&f, err, sizeof err) == 0 && f == NULL);
     struct stat st;
@@ -207,7 +207,7 @@ static void test_sweep(void)
     if (dead == 0) _exit(0);
     CHECK(dead > 0);
     int status;
-    CHECK(waitpid(dead, &status, 0) == dead);   /* reaped: no such process any more */
+    CHECK(waitpid(dead, &status, 0) == dead); /* reaped: no such process any more */
     char *target = at("sw.jsonl");
     char *gone = xasprintf("%s.tmp-%ld-3", target, (long)dead), *old = xasprintf("%s.tmp", target);
     char *live = xasprintf("%s.tmp-%ld-0", target, (long)getpid()), *other = at("sw.jsonl.tmpfoo");

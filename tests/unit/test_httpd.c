@@ -32,8 +32,8 @@ static void test_exposition(void)
     /* Label values: backslash, double quote and newline are escaped; anything else is kept. */
     const char *labels[] = {"path", "C:\\dir\\\"q\"\nnext", "model", "openai/gpt-4o é", NULL};
     CHECK(httpd_sample_u64(&b, "llmaj_calls_total", labels, 42) == 0);
-    CHECK(strcmp(b.data,
-                 "llmaj_calls_total{path=\"C:\\\\dir\\\\\\\"q\\\"\\nnext\",model=\"openai/gpt-4o é\"} 42\n") == 0);
+    CHECK(strcmp(b.data, "llmaj_calls_total{path=\"C:\\\\dir\\\\\\\"q\\\"\\nnext\",model=\"openai/gpt-4o é\"} 42\n") ==
+          0);
     buf_reset(&b);
 
     /* Values. */
@@ -49,7 +49,7 @@ static void test_exposition(void)
     CHECK(httpd_sample(&b, "g", empty_labels, 7) == 0);
     CHECK(strcmp(b.data, "g 3\ng -2\ng 1.5\ng NaN\ng +Inf\ng -Inf\ng 0.10000000000000001\n"
                          "c 18446744073709551615\ng 7\n") == 0);
-    CHECK(strtod("0.10000000000000001", NULL) == 0.1);   /* %.17g round-trips */
+    CHECK(strtod("0.10000000000000001", NULL) == 0.1); /* %.17g round-trips */
     buf_reset(&b);
 
     /* Whole families. */
@@ -90,8 +90,9 @@ static void test_exposition(void)
 static void test_bad_addresses(void)
 {
     char err[256];
-    static const char *bad[] = {"", "abc", ":", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:+80",
-                                ":80x", "::1:80", "[::1:80", "[::1]80", "[]:80", "99999"};
+    static const char *bad[] = {
+        "",     "abc",    ":",       "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:+80",
+        ":80x", "::1:80", "[::1:80", "[::1]80",    "[]:80",           "99999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         httpd_t *h = httpd_start(bad[i], NULL, NULL, NULL, err, sizeof err);
@@ -368,7 +369,7 @@ static void test_server(void)
     CHECK(write(fds[HTTPD_MAX_CONNECTIONS - 1], req, strlen(req)) == (ssize_t)strlen(req));
     CHECK(read_reply(fds[HTTPD_MAX_CONNECTIONS - 1], rbuf, sizeof rbuf) == 0);
     CHECK(strncmp(rbuf, "HTTP/1.1 200", 12) == 0);
-    g_timeout_s = 2;   /* turned away, or left waiting in the backlog: either way not served */
+    g_timeout_s = 2; /* turned away, or left waiting in the backlog: either way not served */
     http("GET", base, "/healthz", NULL, NULL, &r);
     g_timeout_s = 30;
     CHECK(r.status != 200);

@@ -24,7 +24,7 @@ int main(void)
     CHECK(feed(&h, "HTTP/1.1 100 Continue\r\n", 0) == 0);
     CHECK(feed(&h, "X-Early: 1\r\n", 0) == 0);
     CHECK(feed(&h, "\r\n", 0) == 0);
-    CHECK(feed(&h, "HTTP/1.1 429 Too Many Requests\r\n", 0) == 0);   /* new block: X-Early dropped */
+    CHECK(feed(&h, "HTTP/1.1 429 Too Many Requests\r\n", 0) == 0); /* new block: X-Early dropped */
     CHECK(feed(&h, "Retry-After:   5  \r\n", 0) == 0);
     CHECK(feed(&h, "x-ratelimit-limit-requests:10\r\n", 0) == 0);
     CHECK(feed(&h, "X-Folded: first\r\n", 0) == 0);
@@ -36,7 +36,7 @@ int main(void)
     CHECK(feed(&h, "\r\n", 0) == 0);
     CHECK(h.n == 5);
     CHECK(httpmsg_headers_get(&h, "x-early") == NULL);
-    CHECK(strcmp(get(&h, "retry-after"), "5") == 0);   /* first of repeated names */
+    CHECK(strcmp(get(&h, "retry-after"), "5") == 0); /* first of repeated names */
     CHECK(strcmp(get(&h, "X-RATELIMIT-LIMIT-REQUESTS"), "10") == 0);
     CHECK(strcmp(get(&h, "x-folded"), "first second part") == 0);
     CHECK(strcmp(get(&h, "empty"), "") == 0);
@@ -67,7 +67,7 @@ int main(void)
     CHECK(h.n == 2 && strcmp(get(&h, "other"), "o") == 0);
     CHECK(h.bytes == strlen("Name") + strlen("padded value") + strlen("Other") + strlen("o"));
     httpmsg_headers_clear(&h);
-    httpmsg_headers_clear(&h);   /* twice is fine */
+    httpmsg_headers_clear(&h); /* twice is fine */
 
     httpmsg_request_t r;
     httpmsg_request_init(&r);

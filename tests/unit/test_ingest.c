@@ -85,10 +85,10 @@ static void test_commit(void)
     feed(in, j, 0, 0, TARGET_CUSTOM, "Correctness", "Helpfulness");
     feed(in, j, 0, 0, TARGET_BASE, "Correctness", "!Helpfulness");
     CHECK(j->units_done == 2 && j->scores[SCORE_OK] == 3 && j->scores[SCORE_ERROR] == 1);
-    CHECK(committed(db, j->id) == 0);   /* batched: not visible to another connection yet */
+    CHECK(committed(db, j->id) == 0); /* batched: not visible to another connection yet */
     CHECK(ingest_flush(in) == 0);
     CHECK(committed(db, j->id) == 2);
-    CHECK(ingest_flush(in) == 0);   /* nothing open: nothing to do */
+    CHECK(ingest_flush(in) == 0); /* nothing open: nothing to do */
 
     /* Redelivered: nothing new committed or counted. */
     feed(in, j, 0, 0, TARGET_CUSTOM, "Correctness", "Helpfulness");
@@ -96,8 +96,8 @@ static void test_commit(void)
 
     /* Foreign and malformed results are dropped. */
     log_set_level(LOG_OFF);
-    feed(in, j, 0, 4, TARGET_CUSTOM, "Correctness", "Helpfulness");   /* record 4 is shard 1's */
-    feed(in, j, 7, 0, TARGET_CUSTOM, "Correctness", "Helpfulness");   /* no shard 7 */
+    feed(in, j, 0, 4, TARGET_CUSTOM, "Correctness", "Helpfulness"); /* record 4 is shard 1's */
+    feed(in, j, 7, 0, TARGET_CUSTOM, "Correctness", "Helpfulness"); /* no shard 7 */
     ingest_result(in, j, 0, "\x93\x01\x02", 3);
     ingest_result(in, j, 0, NULL, 0);
     log_set_level(LOG_ERROR);
@@ -123,7 +123,7 @@ static void test_commit(void)
     ingest_result(in, j, 0, pb.data, pb.len);
     buf_free(&pb);
     log_set_level(LOG_ERROR);
-    CHECK(j->scores[SCORE_OK] == ok_before + 1 && j->units_done == 2);   /* nothing of b */
+    CHECK(j->scores[SCORE_OK] == ok_before + 1 && j->units_done == 2); /* nothing of b */
     payload(&pb, &c);
     ingest_result(in, j, 0, pb.data, pb.len);
     buf_free(&pb);
@@ -139,7 +139,7 @@ static void test_commit(void)
     CHECK(committed(db, j->id) == 4);
 
     /* A batch is committed by itself once it holds INGEST_COMMIT_EVERY results. */
-    job_t *k = open_job(db, INGEST_COMMIT_EVERY + 4, 0, &st);   /* a second job on a second connection */
+    job_t *k = open_job(db, INGEST_COMMIT_EVERY + 4, 0, &st); /* a second job on a second connection */
     store_close(&st);
     st = ingest_store(in);
     CHECK(k != NULL);
@@ -157,7 +157,7 @@ static void test_commit(void)
     CHECK(ingest_give_up(in, j, 1) == 0);
     CHECK(ingest_shard_outputs(in, j, 1, &have) == 0 && have == 8);
     CHECK(j->units_done == 4 + 8 && j->scores[SCORE_ERROR] == 1 + 7 * 2);
-    CHECK(ingest_give_up(in, j, 1) == 0 && j->units_done == 12);   /* again: nothing new */
+    CHECK(ingest_give_up(in, j, 1) == 0 && j->units_done == 12); /* again: nothing new */
     CHECK(!j->fatal);
     ingest_destroy(&in);
     store_close(&st);
@@ -177,7 +177,7 @@ static void test_failed_commit(void)
     struct rlimit old, lim;
     getrlimit(RLIMIT_FSIZE, &old);
     lim = old;
-    lim.rlim_cur = 64 * 1024;   /* the database's files may not grow past this */
+    lim.rlim_cur = 64 * 1024; /* the database's files may not grow past this */
     signal(SIGXFSZ, SIG_IGN);
     CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
     log_set_level(LOG_OFF);

@@ -42,8 +42,8 @@ static void test_submit(void)
     char id[SCHED_JOB_ID_MAX], *used = NULL;
     CHECK(submit(spec, NULL, &used, id, &errs) == SCHED_OK && errs.count == 0);
     char *want_db = xasprintf("%s/llmaj.db", out);
-    CHECK_STR(used, want_db);   /* <output_path>/llmaj.db */
-    CHECK(strncmp(id, "my-job--", 8) == 0);   /* the name reduced to [A-Za-z0-9-] */
+    CHECK_STR(used, want_db);               /* <output_path>/llmaj.db */
+    CHECK(strncmp(id, "my-job--", 8) == 0); /* the name reduced to [A-Za-z0-9-] */
     char err[512];
     store_t *st = store_open(used, STORE_READ, err, sizeof err);
     CHECK(st != NULL);
@@ -110,7 +110,7 @@ static void test_submit(void)
     unsetenv("ANTHROPIC_BASE_URL");
     errlist_free(&errs);
     errlist_init(&errs, 0);
-    errlist_add(&errs, "a problem of the caller's own");   /* not counted as the submission's */
+    errlist_add(&errs, "a problem of the caller's own"); /* not counted as the submission's */
     CHECK(submit(spec, db2, &used, id, &errs) == SCHED_E_INPUT && errs.count == 2);
     CHECK(strstr(errs.msgs[1], "evaluator_model") && strstr(errs.msgs[1], "ANTHROPIC_API_KEY"));
     jobfix_env("http://127.0.0.1:9");
@@ -162,7 +162,7 @@ static void test_resume_checks_and_open(void)
     char *missing = xasprintf("%s/missing.db", dir);
     sched_job_state_t state;
     CHECK(job_check_resume(missing, id, &state, &errs) == SCHED_E_NOTFOUND);
-    CHECK(access(missing, F_OK) != 0);   /* nothing created */
+    CHECK(access(missing, F_OK) != 0); /* nothing created */
     CHECK(job_check_resume(db, "no-such", &state, &errs) == SCHED_E_NOTFOUND);
     CHECK(job_check_resume(db, id, &state, &errs) == SCHED_OK && state == SCHED_JOB_PENDING);
 
@@ -187,7 +187,8 @@ static void test_resume_checks_and_open(void)
         job_destroy(&j);
     }
     store_job_t row;
-    CHECK(store_job_get(st, id, &row) == 0 && row.state == SCHED_JOB_RUNNING && row.started_at > 0 && row.updated_at > 0);
+    CHECK(store_job_get(st, id, &row) == 0 && row.state == SCHED_JOB_RUNNING && row.started_at > 0 &&
+          row.updated_at > 0);
     store_job_clear(&row);
     CHECK(job_open(st, "no-such", err, sizeof err) == NULL && strstr(err, "not in the database"));
 
@@ -227,7 +228,7 @@ static sched_job_state_t end_with(const char *db, const char *id, int ok, char h
     j->done = j->n_shards;
     if (how == 's') j->stop_requested = true;
     if (how == 'f') job_fail(j, "the %s went wrong", "thing");
-    if (how == 'f') job_fail(j, "and then another");   /* only the first is kept */
+    if (how == 'f') job_fail(j, "and then another"); /* only the first is kept */
     if (how == 'o') job_fail_as(j, JOB_FAILURE_OUTPUT, "cannot write the result files: disk full");
     if (how == 'd') job_fail_as(j, JOB_FAILURE_DATABASE, "database: cannot commit results: disk full");
     atomic_int cut = 1;
@@ -235,7 +236,7 @@ static sched_job_state_t end_with(const char *db, const char *id, int ok, char h
     CHECK(job_over(j));
     cJSON *jobj = NULL;
     sched_job_state_t state = job_write(j, st, job_final_state(j), 3, summary, &jobj);
-    if (how == 'i') {   /* interrupted: nothing written, nothing stored */
+    if (how == 'i') { /* interrupted: nothing written, nothing stored */
         CHECK(state == SCHED_JOB_RUNNING && !*summary && !jobj);
         job_destroy(&j);
         store_close(&st);
@@ -276,7 +277,7 @@ static void test_end(void)
 
     /* Nothing scored at all: failed, and says why. */
     out = stored_job(db, 0, id);
-    log_set_level(LOG_OFF);   /* the failure is logged */
+    log_set_level(LOG_OFF); /* the failure is logged */
     CHECK(end_with(db, id, 0, 'n', &summary) == SCHED_JOB_FAILED);
     log_set_level(LOG_ERROR);
     cJSON_Delete(summary);
@@ -331,7 +332,7 @@ static void test_end(void)
               row.finished_at == 0);
         store_job_clear(&row);
         store_close(&st);
-        CHECK(end_with(db, id, 7, 'n', &summary) == SCHED_JOB_SUCCEEDED);   /* and it ends well */
+        CHECK(end_with(db, id, 7, 'n', &summary) == SCHED_JOB_SUCCEEDED); /* and it ends well */
         cJSON_Delete(summary);
         free(out);
     }

@@ -50,10 +50,10 @@ static void test_path(void)
     CHECK(!strcmp(jobdb_path("x.db", &o), "x.db") && !strcmp(o, "--db"));
     setenv("LLMAJ_DB", "/env/llmaj.db", 1);
     CHECK(!strcmp(jobdb_path(NULL, &o), "/env/llmaj.db") && !strcmp(o, "LLMAJ_DB"));
-    CHECK(!strcmp(jobdb_path("flag.db", &o), "flag.db") && !strcmp(o, "--db"));   /* the flag wins */
+    CHECK(!strcmp(jobdb_path("flag.db", &o), "flag.db") && !strcmp(o, "--db")); /* the flag wins */
     CHECK(!strcmp(jobdb_path(NULL, NULL), "/env/llmaj.db"));
     setenv("LLMAJ_DB", "", 1);
-    CHECK(!strcmp(jobdb_path(NULL, &o), "runs/llmaj.db") && !strcmp(o, "default"));   /* empty = unset */
+    CHECK(!strcmp(jobdb_path(NULL, &o), "runs/llmaj.db") && !strcmp(o, "default")); /* empty = unset */
     unsetenv("LLMAJ_DB");
 }
 
@@ -64,7 +64,7 @@ static void test_open_refuses(void)
     sched_err_t why = SCHED_OK;
     CHECK(jobdb_open(missing, "default", err, sizeof err, &why) == NULL && why == SCHED_E_NOTFOUND);
     CHECK(has(err, missing) && has(err, "the default") && has(err, "--db") && has(err, "LLMAJ_DB"));
-    CHECK(size_of(missing) < 0);   /* not created */
+    CHECK(size_of(missing) < 0); /* not created */
     CHECK(jobdb_open(missing, "LLMAJ_DB", err, sizeof err, NULL) == NULL && has(err, "from LLMAJ_DB"));
     CHECK(jobdb_open(missing, "--db", err, sizeof err, NULL) == NULL && has(err, "given with --db"));
     CHECK(jobdb_open(missing, NULL, err, sizeof err, NULL) == NULL && has(err, "the default"));
@@ -86,7 +86,7 @@ static void test_open_refuses(void)
     f = fopen(empty, "w");
     if (f) fclose(f);
     CHECK(jobdb_open(empty, "--db", err, sizeof err, NULL) == NULL && has(err, "no jobs table"));
-    CHECK(size_of(empty) == 0);   /* still empty: no schema was written */
+    CHECK(size_of(empty) == 0); /* still empty: no schema was written */
 
     char *other = at("other.db");
     sqlite3 *db = NULL;
@@ -113,9 +113,18 @@ static void test_open_and_resolve(void)
         free(p);
         return;
     }
-    static const char *const ids[] = {"quick-20260101-000001-aaaaaa", "quick-20260101-000002-bbbbbb",
-                                      "quick-20260102-000001-cccccc", "job-1", "job-10",
-                                      "m-1", "m-2", "m-3", "m-4", "m-5", "m-6", "m-7"};
+    static const char *const ids[] = {"quick-20260101-000001-aaaaaa",
+                                      "quick-20260101-000002-bbbbbb",
+                                      "quick-20260102-000001-cccccc",
+                                      "job-1",
+                                      "job-10",
+                                      "m-1",
+                                      "m-2",
+                                      "m-3",
+                                      "m-4",
+                                      "m-5",
+                                      "m-6",
+                                      "m-7"};
     for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) CHECK(store_job_create(s, ids[i], NULL, "{}", NULL) == 0);
     store_close(&s);
 
@@ -131,7 +140,7 @@ static void test_open_and_resolve(void)
     free(id);
     CHECK(jobdb_resolve(db, ids[0], &id, err, sizeof err) == SCHED_OK && !strcmp(id, ids[0]));
     free(id);
-    CHECK(jobdb_resolve(db, "job-1", &id, err, sizeof err) == SCHED_OK && !strcmp(id, "job-1"));   /* exact wins */
+    CHECK(jobdb_resolve(db, "job-1", &id, err, sizeof err) == SCHED_OK && !strcmp(id, "job-1")); /* exact wins */
     free(id);
 
     CHECK(jobdb_resolve(db, "quick-20260101", &id, err, sizeof err) == SCHED_E_INPUT && id == NULL);
@@ -200,7 +209,7 @@ static int flags(const char **args, const char **db, bool *json)
         argc++;
     }
     argv[argc] = NULL;
-    opterr = 0;   /* getopt's own message for the bad flag is not wanted here */
+    opterr = 0; /* getopt's own message for the bad flag is not wanted here */
     return jobdb_flags(argc, argv, count_usage, db, json);
 }
 
@@ -211,7 +220,7 @@ static void test_flags(void)
     CHECK(flags((const char *[]){"list", NULL}, &db, &json) == -1 && db == NULL && !json && optind == 1);
     CHECK(flags((const char *[]){"status", "--db", "a.db", "--json", "JOB", NULL}, &db, &json) == -1);
     CHECK(db && strcmp(db, "a.db") == 0 && json && optind == 4);
-    CHECK(flags((const char *[]){"status", "JOB", "--db=b.db", NULL}, &db, &json) == -1);   /* flags after JOB */
+    CHECK(flags((const char *[]){"status", "JOB", "--db=b.db", NULL}, &db, &json) == -1); /* flags after JOB */
     CHECK(db && strcmp(db, "b.db") == 0 && !json && optind == 2);
     CHECK(usage_out == 0 && usage_err == 0);
     CHECK(flags((const char *[]){"list", "--help", NULL}, &db, &json) == CLI_EXIT_OK && usage_out == 1);
@@ -234,8 +243,8 @@ int main(void)
     test_open_and_resolve();
     test_times();
     test_flags();
-    static const char *const files[] = {"notes.txt", "empty.db", "other.db", "llmaj.db", "llmaj.db-wal",
-                                        "llmaj.db-shm"};
+    static const char *const files[] = {"notes.txt", "empty.db",     "other.db",
+                                        "llmaj.db",  "llmaj.db-wal", "llmaj.db-shm"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char *f = at(files[i]);
         unlink(f);

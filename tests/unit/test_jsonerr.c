@@ -53,7 +53,7 @@ static void test_parse(void)
     CHECK(fails_at("{\"a\": 1} x", 9, true));
     CHECK(fails_at("{\"a\": 1}}", 8, true));
     CHECK(fails_at("1 2", 2, true));
-    CHECK(fails_at("{} \f", 3, true));   /* a form feed is not a JSON blank */
+    CHECK(fails_at("{} \f", 3, true)); /* a form feed is not a JSON blank */
     /* a bad token: where cJSON stopped */
     CHECK(fails_at("{\"a\": tru}", 6, false));
     CHECK(fails_at("{\"a\" 1}", 5, false));

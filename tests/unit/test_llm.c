@@ -21,7 +21,7 @@
 #include "standin.h"
 #include "vclock.h"
 
-static vclock_t vclock;   /* the client loop's clock; the server thread reads it too */
+static vclock_t vclock; /* the client loop's clock; the server thread reads it too */
 
 #define OPENAI_KEY "sk-test-KEY123"
 #define ANTHROPIC_KEY "ak-test-KEY456"
@@ -31,9 +31,9 @@ static vclock_t vclock;   /* the client loop's clock; the server thread reads it
 /* ---- the scripted server ---- */
 typedef struct {
     char name[64];
-    int count;          /* requests seen */
-    int cur, max;       /* concurrent requests now / at most */
-    int64_t t_us[4];    /* arrival times of the first requests */
+    int count;       /* requests seen */
+    int cur, max;    /* concurrent requests now / at most */
+    int64_t t_us[4]; /* arrival times of the first requests */
 } scen_t;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -99,14 +99,30 @@ static enum MHD_Result reject(struct MHD_Connection *conn, const char *why)
     return ret;
 }
 
-static const char *const OPENAI_RL[] = {
-    "x-ratelimit-limit-requests", "500", "x-ratelimit-remaining-requests", "499",
-    "x-ratelimit-reset-requests", "120ms", "x-ratelimit-limit-tokens", "10000",
-    "x-ratelimit-remaining-tokens", "9000", "x-ratelimit-reset-tokens", "1s", NULL};
-static const char *const ANTHROPIC_RL[] = {
-    "anthropic-ratelimit-requests-limit", "50", "anthropic-ratelimit-requests-remaining", "49",
-    "anthropic-ratelimit-output-tokens-limit", "8000", "anthropic-ratelimit-output-tokens-remaining", "7900",
-    "anthropic-ratelimit-output-tokens-reset", "2099-01-01T00:00:00Z", NULL};
+static const char *const OPENAI_RL[] = {"x-ratelimit-limit-requests",
+                                        "500",
+                                        "x-ratelimit-remaining-requests",
+                                        "499",
+                                        "x-ratelimit-reset-requests",
+                                        "120ms",
+                                        "x-ratelimit-limit-tokens",
+                                        "10000",
+                                        "x-ratelimit-remaining-tokens",
+                                        "9000",
+                                        "x-ratelimit-reset-tokens",
+                                        "1s",
+                                        NULL};
+static const char *const ANTHROPIC_RL[] = {"anthropic-ratelimit-requests-limit",
+                                           "50",
+                                           "anthropic-ratelimit-requests-remaining",
+                                           "49",
+                                           "anthropic-ratelimit-output-tokens-limit",
+                                           "8000",
+                                           "anthropic-ratelimit-output-tokens-remaining",
+                                           "7900",
+                                           "anthropic-ratelimit-output-tokens-reset",
+                                           "2099-01-01T00:00:00Z",
+                                           NULL};
 
 static enum MHD_Result ok_openai(struct MHD_Connection *conn, const char *last)
 {
@@ -162,10 +178,9 @@ static enum MHD_Result ok_anthropic(struct MHD_Connection *conn, const char *las
  * (Anthropic). */
 static enum MHD_Result ok_object(struct MHD_Connection *conn, bool anthropic)
 {
-    static const char openai_body[] =
-        "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":"
-        "\"{\\\"reasoning\\\":\\\"fine\\\",\\\"rating\\\":\\\"correct\\\"}\"}}],"
-        "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":3}}";
+    static const char openai_body[] = "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":"
+                                      "\"{\\\"reasoning\\\":\\\"fine\\\",\\\"rating\\\":\\\"correct\\\"}\"}}],"
+                                      "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":3}}";
     static const char anthropic_body[] =
         "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":\"aside\"},"
         "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"verdict\","
@@ -183,7 +198,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
 {
     bool anthropic = strcmp(url, "/v1/messages") == 0;
     bool openai = strcmp(url, "/v1/chat/completions") == 0;
-    bool compat = !openai && !anthropic && strlen(url) > 20 && strcmp(url + strlen(url) - 20, "/v1/chat/completions") == 0;
+    bool compat = !openai && !anthropic && strlen(url) > 20 &&
+                  strcmp(url + strlen(url) - 20, "/v1/chat/completions") == 0;
     if (strcmp(method, "POST") != 0) return reject(conn, "method is not POST");
     if (!anthropic && !openai && !compat) return reject(conn, "unknown path");
     const char *ct = hdr(conn, "Content-Type");
@@ -227,7 +243,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
         cJSON_Delete(j);
         return reject(conn, why);
     }
-    const cJSON *last = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1), "content");
+    const cJSON *last = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1),
+                                                         "content");
     char lastbuf[256];
     snprintf(lastbuf, sizeof lastbuf, "%s", cJSON_IsString(last) ? last->valuestring : "");
     char name[64];
@@ -272,7 +289,10 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
         ret = ok_openai(conn, lastbuf);
     } else if (strcmp(name, "r429") == 0 && idx == 0) {
         static const char *const h[] = {"retry-after", "0", "x-ratelimit-limit-requests", "100", NULL};
-        ret = reply(conn, 429, "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}", h);
+        ret = reply(
+            conn, 429,
+            "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}",
+            h);
     } else if (strcmp(name, "r429ms") == 0 && idx == 0) {
         static const char *const h[] = {"retry-after-ms", "300", NULL};
         ret = reply(conn, 429, "{\"error\":{\"message\":\"slow down\"}}", h);
@@ -284,13 +304,22 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
     } else if (strcmp(name, "always503") == 0) {
         ret = reply(conn, 503, "upstream unavailable", NULL);
     } else if (strcmp(name, "bad400") == 0) {
-        ret = reply(conn, 400, "{\"error\":{\"message\":\"Invalid value for 'max_tokens'\",\"type\":\"invalid_request_error\",\"code\":null}}", NULL);
+        ret = reply(
+            conn, 400,
+            "{\"error\":{\"message\":\"Invalid value for 'max_tokens'\",\"type\":\"invalid_request_error\",\"code\":null}}",
+            NULL);
     } else if (strcmp(name, "quota") == 0) {
-        ret = reply(conn, 429, "{\"error\":{\"message\":\"You exceeded your current quota, please check your plan and billing details.\",\"type\":\"insufficient_quota\",\"param\":null,\"code\":\"insufficient_quota\"}}", NULL);
+        ret = reply(
+            conn, 429,
+            "{\"error\":{\"message\":\"You exceeded your current quota, please check your plan and billing details.\",\"type\":\"insufficient_quota\",\"param\":null,\"code\":\"insufficient_quota\"}}",
+            NULL);
     } else if (strcmp(name, "garbage") == 0) {
         ret = reply(conn, 200, "this is not json", NULL);
     } else if (strcmp(name, "leak") == 0) {
-        ret = reply(conn, 401, "{\"error\":{\"message\":\"Incorrect API key provided: " OPENAI_KEY ".\",\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}", NULL);
+        ret = reply(conn, 401,
+                    "{\"error\":{\"message\":\"Incorrect API key provided: " OPENAI_KEY
+                    ".\",\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}",
+                    NULL);
     } else if (strcmp(name, "huge") == 0) {
         struct MHD_Response *r = MHD_create_response_from_buffer(HUGE_LEN, huge_body, MHD_RESPMEM_PERSISTENT);
         ret = MHD_queue_response(conn, 200, r);
@@ -305,14 +334,18 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
         ret = ok_object(conn, anthropic);
     } else if (strcmp(name, "nostruct") == 0 && wants_object) {
         ret = reply(conn, 400, "{\"error\":{\"message\":\"response_format is not supported\"}}", NULL);
-    } else if (strcmp(name, "flaky503") == 0) {   /* 503 for its first 30 s (virtual), then fine */
+    } else if (strcmp(name, "flaky503") == 0) { /* 503 for its first 30 s (virtual), then fine */
         scen_t sc = scen_get(name);
         if (vclock_read(&vclock) - sc.t_us[0] < 30 * 1000000LL) ret = reply(conn, 503, "down for maintenance", NULL);
         else ret = ok_openai(conn, lastbuf);
     } else if (strcmp(name, "claude-credit") == 0) {
-        ret = reply(conn, 400, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.\"}}", NULL);
+        ret = reply(
+            conn, 400,
+            "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.\"}}",
+            NULL);
     } else if (strcmp(name, "claude-529") == 0 && idx == 0) {
-        ret = reply(conn, 529, "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}", NULL);
+        ret = reply(conn, 529,
+                    "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}", NULL);
     } else if (anthropic) {
         ret = ok_anthropic(conn, lastbuf);
     } else {
@@ -321,7 +354,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
     return ret;
 }
 
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx, enum MHD_ConnectionNotificationCode toe)
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode toe)
 {
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) atomic_fetch_add(&connections, 1);
 }
@@ -365,7 +399,7 @@ static void on_chain(const llm_reply_t *r, void *arg)
     llm_req_t req = req_of(HELLO, 1);
     char err[256];
     if (llm_call(ch->c, "openai/chain", &req, on_done, ch->second, err, sizeof err) < 0) ch->second->done = -100;
-    CHECK(ch->second->done == 0);   /* not re-entrant */
+    CHECK(ch->second->done == 0); /* not re-entrant */
 }
 
 /* Every scenario once, on one client; exact statistics afterwards. */
@@ -382,15 +416,45 @@ static void test_scenarios(loop_t *loop)
     CHECK(c != NULL);
     if (!c) return;
 
-    enum { OK, R429, R429MS, R500, A503, BAD, QUOTA, QUOTA2, GARBAGE, HUGE, LEAK, C_OK, C_CREDIT, C_529, LOCAL, DEAD,
-           INVALID, MULTI, N };
-    static const char *const models[N] = {
-        [OK] = "openai/ok", [R429] = "openai/r429", [R429MS] = "openai/r429ms", [R500] = "openai/r500x2",
-        [A503] = "openai/always503", [BAD] = "openai/bad400", [QUOTA] = "openai/quota", [QUOTA2] = "openai/quota",
-        [GARBAGE] = "openai/garbage", [HUGE] = "openai/huge", [LEAK] = "openai/leak",
-        [C_OK] = "anthropic/claude-ok", [C_CREDIT] = "anthropic/claude-credit", [C_529] = "anthropic/claude-529",
-        [LOCAL] = "openai-api/local/localmodel", [DEAD] = "openai-api/dead/x", [INVALID] = "openai/ok",
-        [MULTI] = "anthropic/claude-ok"};
+    enum {
+        OK,
+        R429,
+        R429MS,
+        R500,
+        A503,
+        BAD,
+        QUOTA,
+        QUOTA2,
+        GARBAGE,
+        HUGE,
+        LEAK,
+        C_OK,
+        C_CREDIT,
+        C_529,
+        LOCAL,
+        DEAD,
+        INVALID,
+        MULTI,
+        N
+    };
+    static const char *const models[N] = {[OK] = "openai/ok",
+                                          [R429] = "openai/r429",
+                                          [R429MS] = "openai/r429ms",
+                                          [R500] = "openai/r500x2",
+                                          [A503] = "openai/always503",
+                                          [BAD] = "openai/bad400",
+                                          [QUOTA] = "openai/quota",
+                                          [QUOTA2] = "openai/quota",
+                                          [GARBAGE] = "openai/garbage",
+                                          [HUGE] = "openai/huge",
+                                          [LEAK] = "openai/leak",
+                                          [C_OK] = "anthropic/claude-ok",
+                                          [C_CREDIT] = "anthropic/claude-credit",
+                                          [C_529] = "anthropic/claude-529",
+                                          [LOCAL] = "openai-api/local/localmodel",
+                                          [DEAD] = "openai-api/dead/x",
+                                          [INVALID] = "openai/ok",
+                                          [MULTI] = "anthropic/claude-ok"};
     slot_t s[N] = {0};
     slot_t chain1 = {0}, chain2 = {0};
     chain_t ch = {c, &chain1, &chain2};
@@ -442,7 +506,7 @@ static void test_scenarios(loop_t *loop)
     CHECK(s[R429MS].status == LLM_OK && s[R429MS].attempts == 2);
     scen_t r = scen_get("r429ms");
     CHECK(r.count == 2);
-    CHECK(r.t_us[1] - r.t_us[0] >= 290 * 1000);   /* retry-after-ms: 300 honoured (ms rounding aside) */
+    CHECK(r.t_us[1] - r.t_us[0] >= 290 * 1000); /* retry-after-ms: 300 honoured (ms rounding aside) */
     CHECK(s[R429MS].latency_ms >= 290);
     CHECK(s[R500].status == LLM_OK && s[R500].attempts == 3);
     CHECK(scen_get("r500x2").count == 3);
@@ -459,7 +523,7 @@ static void test_scenarios(loop_t *loop)
     CHECK(s[QUOTA].status == LLM_ERR_QUOTA && s[QUOTA].attempts == 1 && s[QUOTA].http == 429);
     CHECK(contains(s[QUOTA].error, "quota") && contains(s[QUOTA].error, "exceeded your current quota"));
     CHECK(s[QUOTA2].status == LLM_ERR_QUOTA && s[QUOTA2].attempts == 0);
-    CHECK(scen_get("quota").count == 1);   /* never retried, never sent again */
+    CHECK(scen_get("quota").count == 1); /* never retried, never sent again */
 
     CHECK(s[GARBAGE].status == LLM_ERR_PERMANENT && s[GARBAGE].attempts == 1 && s[GARBAGE].http == 200);
     CHECK(contains(s[GARBAGE].error, "not a JSON object"));
@@ -490,8 +554,8 @@ static void test_scenarios(loop_t *loop)
 
     llm_stats_t st;
     llm_get_stats(c, &st);
-    CHECK(st.calls_ok == 10);       /* OK R429 R429MS R500 C_OK MULTI C_529 LOCAL chain1 chain2 */
-    CHECK(st.calls_failed == 10);   /* A503 BAD QUOTA QUOTA2 GARBAGE HUGE LEAK C_CREDIT DEAD INVALID */
+    CHECK(st.calls_ok == 10);     /* OK R429 R429MS R500 C_OK MULTI C_529 LOCAL chain1 chain2 */
+    CHECK(st.calls_failed == 10); /* A503 BAD QUOTA QUOTA2 GARBAGE HUGE LEAK C_CREDIT DEAD INVALID */
     CHECK(st.http_requests == 29);
     CHECK(st.retries == 11);
     CHECK(st.http_429 == 3);
@@ -505,7 +569,7 @@ static void test_scenarios(loop_t *loop)
     CHECK(ep != NULL);
     if (ep) {
         CHECK(ep->in_flight == 0);
-        CHECK(ep->requests_started == 1);   /* the invalid request never started */
+        CHECK(ep->requests_started == 1); /* the invalid request never started */
         CHECK(ep->tokens_estimated == (strlen(SYSTEM) + strlen("hello")) / 4 + 32);
         CHECK(ep->input_tokens == 10 && ep->output_tokens == 3);
         CHECK(ep->rl.dim[RLH_REQUESTS].limit == 500 && ep->rl.dim[RLH_REQUESTS].remaining == 499);
@@ -523,7 +587,7 @@ static void test_scenarios(loop_t *loop)
     slot_free(&chain2);
     llm_client_destroy(&c);
     CHECK(c == NULL);
-    llm_client_destroy(&c);   /* NULL is fine */
+    llm_client_destroy(&c); /* NULL is fine */
 }
 
 /* A request slower than the request timeout: retried, then a transient failure. */
@@ -554,13 +618,13 @@ static void test_concurrency(loop_t *loop)
 {
     llm_opts_t o;
     llm_opts_default(&o);
-    o.max_concurrency = 100;   /* above the pump's per-pass budget: starts spread over passes */
+    o.max_concurrency = 100; /* above the pump's per-pass budget: starts spread over passes */
     o.backoff_base_ms = 5;
     llm_client_t *c = llm_client_new(loop, &o);
 
     llm_set_limit(c, "openai/conc", 0, 0, 3);
     unsetenv("LATER_BASE_URL");
-    llm_set_limit(c, "openai-api/later/latermodel", 0, 0, 2);   /* not resolvable yet: kept */
+    llm_set_limit(c, "openai-api/later/latermodel", 0, 0, 2); /* not resolvable yet: kept */
     const char *base = getenv("LOCAL_BASE_URL");
     char *later = xasprintf("%.*s/later/v1", (int)(strstr(base, "/local/v1") - base), base);
     setenv("LATER_BASE_URL", later, 1);
@@ -610,7 +674,7 @@ static void test_concurrency(loop_t *loop)
     CHECK(sc.count == M);
     CHECK(sc.max >= 1 && sc.max <= 100);
     int opened = atomic_load(&connections) - conn_before;
-    CHECK(opened <= 150);   /* keep-alive: connections are reused (those of earlier calls too), not one per call */
+    CHECK(opened <= 150); /* keep-alive: connections are reused (those of earlier calls too), not one per call */
     llm_stats_t st;
     llm_get_stats(c, &st);
     CHECK(st.calls_ok == 40 + 12 + M && st.calls_failed == 0 && st.retries == 0);
@@ -627,7 +691,7 @@ static void test_destroy_in_flight(loop_t *loop)
     llm_client_t *c = llm_client_new(loop, &o);
     slot_t s[6] = {0};
     for (int i = 0; i < 5; i++) CHECK(call(c, "openai/slow2", &s[i]) == 0);
-    CHECK(call(c, "openai/always503ra", &s[5]) == 0);   /* backing off for a minute */
+    CHECK(call(c, "openai/always503ra", &s[5]) == 0); /* backing off for a minute */
     /* until the 503 has been answered (the slow replies take 2 s) */
     int64_t deadline = loop_now_ms() + 1500;
     bool backing_off = false;
@@ -640,7 +704,7 @@ static void test_destroy_in_flight(loop_t *loop)
     for (call_t *k = c->all; k; k = k->all_next) states[k->state]++;
     CHECK(states[CALL_QUEUED] == 2 && states[CALL_ACTIVE] == 3 && states[CALL_BACKOFF] == 1);
     llm_client_destroy(&c);
-    for (int i = 0; i < 20; i++) loop_run_once(loop, 5);   /* nothing left behind fires */
+    for (int i = 0; i < 20; i++) loop_run_once(loop, 5); /* nothing left behind fires */
     for (int i = 0; i < 6; i++) CHECK(s[i].done == 0);
 }
 
@@ -676,7 +740,8 @@ static void test_cancelled(loop_t *loop)
 }
 
 static const llm_schema_t VERDICT = {
-    .name = "verdict", .description = "Record the verdict",
+    .name = "verdict",
+    .description = "Record the verdict",
     .schema = "{\"type\":\"object\",\"properties\":{\"reasoning\":{\"type\":\"string\"},\"rating\":"
               "{\"type\":\"string\",\"enum\":[\"correct\",\"incorrect\"]}},\"required\":[\"reasoning\","
               "\"rating\"],\"additionalProperties\":false}"};
@@ -705,9 +770,10 @@ static void test_structured(loop_t *loop)
     slot_t oa = {0}, an = {0}, plain = {0};
     CHECK(call_schema(c, "openai/struct", &oa) == 0);
     CHECK(call_schema(c, "anthropic/struct", &an) == 0);
-    CHECK(call(c, "openai/struct", &plain) == 0);   /* no schema: plain text as before */
+    CHECK(call(c, "openai/struct", &plain) == 0); /* no schema: plain text as before */
     CHECK(drain(loop, c) == 0);
-    CHECK(oa.status == LLM_OK && oa.structured && strcmp(oa.structured, "{\"reasoning\":\"fine\",\"rating\":\"correct\"}") == 0);
+    CHECK(oa.status == LLM_OK && oa.structured &&
+          strcmp(oa.structured, "{\"reasoning\":\"fine\",\"rating\":\"correct\"}") == 0);
     CHECK(oa.text && oa.text_len == 0);
     CHECK(an.status == LLM_OK && an.structured && strstr(an.structured, "\"rating\":\"correct\""));
     CHECK(an.text && strcmp(an.text, "aside") == 0);
@@ -722,7 +788,7 @@ static void test_structured(loop_t *loop)
     CHECK(ep_of(c, "openai-api/local/nostruct")->structured == STRUCT_NO);
     CHECK(call_schema(c, "openai-api/local/nostruct", &r2) == 0);
     CHECK(drain(loop, c) == 0);
-    CHECK(r2.status == LLM_OK && r2.attempts == 1);   /* not asked again */
+    CHECK(r2.status == LLM_OK && r2.attempts == 1); /* not asked again */
     CHECK(scen_get("nostruct").count == 3);
     llm_stats_t st;
     llm_get_stats(c, &st);
@@ -748,7 +814,8 @@ static void test_structured(loop_t *loop)
         llm_req_t sreq = req_of(HELLO, 1);
         sreq.schema = &VERDICT;
         CHECK(call_build(&probe, &sreq, err, sizeof err) == 0);
-        CHECK(!probe.structured && !probe.has_plain && probe.http.body.data && !strstr(probe.http.body.data, "verdict"));
+        CHECK(!probe.structured && !probe.has_plain && probe.http.body.data &&
+              !strstr(probe.http.body.data, "verdict"));
         httpmsg_request_clear(&probe.http);
     }
     slot_free(&oa);
@@ -766,7 +833,7 @@ static void test_structured(loop_t *loop)
 static void test_retry_budget(loop_t *loop)
 {
     llm_opts_t o;
-    llm_opts_default(&o);   /* base 500 ms, cap 30 s, no count limit, budget 300 s */
+    llm_opts_default(&o); /* base 500 ms, cap 30 s, no count limit, budget 300 s */
     CHECK(o.max_retries < 0 && o.retry_budget_ms == 300000);
     llm_client_t *c = llm_client_new(loop, &o);
     slot_t outage = {0}, dead = {0};
@@ -787,7 +854,7 @@ static void test_retry_budget(loop_t *loop)
 
     CHECK(dead.status == LLM_ERR_TRANSIENT && dead.http == 503);
     CHECK(contains(dead.error, "the retry budget is 60 s") && contains(dead.error, "upstream unavailable"));
-    CHECK(dead.latency_ms <= 60000 && dead.latency_ms >= 15000);   /* the floors of 6+ retries add up */
+    CHECK(dead.latency_ms <= 60000 && dead.latency_ms >= 15000); /* the floors of 6+ retries add up */
     CHECK(dead.attempts >= 6 && dead.attempts <= 12);
     slot_free(&outage);
     slot_free(&dead);
@@ -804,7 +871,7 @@ static void test_model_check(void)
     CHECK(llm_model_check("bedrock/amazon.nova-pro-v1:0", "us-east-1", err, sizeof err) == 0);
     char *saved_key = xstrdup(getenv("OPENAI_API_KEY")), *saved_url = xstrdup(getenv("OPENAI_BASE_URL"));
     unsetenv("OPENAI_API_KEY");
-    CHECK(llm_model_check("openai/gpt-4o-mini", NULL, err, sizeof err) == 0);   /* a base URL: keys optional */
+    CHECK(llm_model_check("openai/gpt-4o-mini", NULL, err, sizeof err) == 0); /* a base URL: keys optional */
     unsetenv("OPENAI_BASE_URL");
     CHECK(llm_model_check("openai/gpt-4o-mini", NULL, err, sizeof err) < 0);
     CHECK(contains(err, "`openai/gpt-4o-mini` needs OPENAI_API_KEY") && contains(err, "OPENAI_BASE_URL"));
@@ -823,7 +890,8 @@ static void test_model_check(void)
 static void test_structured_mock(loop_t *loop)
 {
     static const llm_schema_t schema = {
-        .name = "record_verdict", .description = "Record the verdict",
+        .name = "record_verdict",
+        .description = "Record the verdict",
         .schema = "{\"type\":\"object\",\"properties\":{\"reasoning\":{\"type\":\"string\"},\"rating\":{\"type\":"
                   "\"string\",\"enum\":[\"incorrect\",\"partially correct\",\"correct\"]}},\"required\":[\"reasoning\","
                   "\"rating\"],\"additionalProperties\":false}"};
@@ -850,11 +918,12 @@ static void test_structured_mock(loop_t *loop)
         llm_opts_t o;
         llm_opts_default(&o);
         llm_client_t *c = llm_client_new(loop, &o);
-        static const char *const models[] = {"openai-api/mockj/judge", "anthropic/judge", "bedrock/amazon.nova-pro-v1:0"};
+        static const char *const models[] = {"openai-api/mockj/judge", "anthropic/judge",
+                                             "bedrock/amazon.nova-pro-v1:0"};
         slot_t s[3] = {{0}};
         for (int i = 0; i < 3; i++) {
-            llm_req_t req = {.system = SYSTEM, .msgs = judge_msg, .n_msgs = 1, .max_tokens = 256, .top_p = -1,
-                             .schema = &schema};
+            llm_req_t req =
+                {.system = SYSTEM, .msgs = judge_msg, .n_msgs = 1, .max_tokens = 256, .top_p = -1, .schema = &schema};
             CHECK(llm_call(c, models[i], &req, on_done, &s[i], err, sizeof err) == 0);
         }
         CHECK(drain(loop, c) == 0);
@@ -866,9 +935,9 @@ static void test_structured_mock(loop_t *loop)
             } else {
                 cJSON *obj = s[i].structured ? cJSON_Parse(s[i].structured) : NULL;
                 const cJSON *r = cJSON_GetObjectItemCaseSensitive(obj, "rating");
-                CHECK(cJSON_IsString(r) && (strcmp(r->valuestring, "incorrect") == 0 ||
-                                            strcmp(r->valuestring, "partially correct") == 0 ||
-                                            strcmp(r->valuestring, "correct") == 0));
+                CHECK(cJSON_IsString(r) &&
+                      (strcmp(r->valuestring, "incorrect") == 0 || strcmp(r->valuestring, "partially correct") == 0 ||
+                       strcmp(r->valuestring, "correct") == 0));
                 CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(obj, "reasoning")));
                 cJSON_Delete(obj);
                 CHECK(s[i].attempts == 1 && ep_of(c, models[i])->structured == STRUCT_YES);
@@ -890,10 +959,9 @@ int main(void)
     memset(huge_body, 'x', HUGE_LEN);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
-        on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_END);
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, on_request, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "test_llm: cannot start the test HTTP server\n");
         return 1;

@@ -36,12 +36,12 @@ static void test_custom(void)
 {
     lograte_t r = {.what = "refusals", .level = LOG_INFO, .interval_ms = 100, .burst = 1};
     uint64_t sup;
-    CHECK(lograte_allow(&r, 0, &sup) && sup == 0);   /* a clock that starts at 0 works too */
+    CHECK(lograte_allow(&r, 0, &sup) && sup == 0); /* a clock that starts at 0 works too */
     CHECK(!lograte_allow(&r, 50, &sup));
     CHECK(!lograte_allow(&r, 99, &sup));
     CHECK(lograte_allow(&r, 120, &sup) && sup == 2);
     CHECK(!lograte_allow(&r, 130, &sup) && sup == 0);
-    lograte_tick_at(&r, 400, "test");   /* says "1 more refusals ..." on stderr */
+    lograte_tick_at(&r, 400, "test"); /* says "1 more refusals ..." on stderr */
     CHECK(r.suppressed == 0);
     /* nothing suppressed: nothing to say */
     lograte_t q = LOGRATE_INIT("x", LOG_WARN);
@@ -51,7 +51,7 @@ static void test_custom(void)
 static void test_macro(void)
 {
     lograte_t r = LOGRATE_INIT("test lines", LOG_WARN);
-    log_set_level(LOG_ERROR);   /* keep the test's own output short */
+    log_set_level(LOG_ERROR); /* keep the test's own output short */
     for (int i = 0; i < 100; i++) log_rated(&r, LOG_WARN, "line %d", i);
     CHECK(r.total == 100 && r.suppressed == 100 - LOGRATE_BURST);
     log_set_level(LOG_INFO);

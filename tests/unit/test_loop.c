@@ -393,13 +393,13 @@ static void test_virtual_clock(void)
     loop_set_clock(l, &vc.base);
     vrec_t r = {.l = l};
     int64_t t0 = loop_time_ms(l), real0 = loop_now_ms();
-    uint64_t late = loop_timer_add(l, 3600 * 1000, on_vtimer, &r);   /* an hour */
-    uint64_t mid = loop_timer_add(l, 60 * 1000, on_vtimer, &r);      /* a minute */
+    uint64_t late = loop_timer_add(l, 3600 * 1000, on_vtimer, &r); /* an hour */
+    uint64_t mid = loop_timer_add(l, 60 * 1000, on_vtimer, &r);    /* a minute */
     uint64_t soon = loop_timer_add(l, 10, on_vtimer, &r);
     CHECK(run_until(l, three, &r));
     CHECK(r.order[0] == (int)soon && r.order[1] == (int)mid && r.order[2] == (int)late);
     CHECK(r.at[1] - t0 >= 60 * 1000 && r.at[2] - t0 >= 3600 * 1000);
-    CHECK(loop_now_ms() - real0 < 3600 * 1000);   /* trivially: the hour did not pass for real */
+    CHECK(loop_now_ms() - real0 < 3600 * 1000); /* trivially: the hour did not pass for real */
     /* an fd that is ready is served before the clock skips to a far timer */
     int p[2];
     CHECK(pipe(p) == 0);

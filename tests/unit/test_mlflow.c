@@ -166,11 +166,13 @@ static void test_batch_split(void)
     mlflow_bodies_free(again, n2);
     /* Order kept: the first body starts with params p0.. and metrics keep insertion order. */
     cJSON *j = cJSON_Parse(bodies[0]);
-    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "params"), 0), "key")), "p0");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "params"), 0), "key")),
+              "p0");
     cJSON_Delete(j);
     j = cJSON_Parse(bodies[n - 1]);
     cJSON *ms = cJSON_GetObjectItem(j, "metrics");
-    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(ms, cJSON_GetArraySize(ms) - 1), "key")), "m/2499");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(ms, cJSON_GetArraySize(ms) - 1), "key")),
+              "m/2499");
     cJSON_Delete(j);
     mlflow_bodies_free(bodies, n);
 
@@ -206,7 +208,8 @@ static void test_batch_split(void)
     CHECK(tp == 100 && tt == 100 && tm == 0);
     CHECK(n == 2);
     j = cJSON_Parse(bodies[0]);
-    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "params"), 0), "value"));
+    const char *v = cJSON_GetStringValue(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "params"), 0), "value"));
     CHECK(v && strlen(v) == 5999);
     cJSON_Delete(j);
     j = cJSON_Parse(bodies[n - 1]);
@@ -246,11 +249,11 @@ static void test_arn(void)
                            sizeof url, err, sizeof err) == 0);
     CHECK_STR(region, "us-gov-west-1");
     static const char *const bad[] = {
-        "arn:aws:s3:us-east-1:123456789012:mlflow-tracking-server/x",     /* service */
-        "arn:aws:sagemaker::123456789012:mlflow-tracking-server/x",       /* region */
-        "arn:aws:sagemaker:US_EAST:123456789012:mlflow-tracking-server/x",/* region */
-        "arn:aws:sagemaker:us-east-1:1234:mlflow-tracking-server/x",      /* account */
-        "arn:aws:sagemaker:us-east-1:123456789012:endpoint/x",            /* resource */
+        "arn:aws:s3:us-east-1:123456789012:mlflow-tracking-server/x",      /* service */
+        "arn:aws:sagemaker::123456789012:mlflow-tracking-server/x",        /* region */
+        "arn:aws:sagemaker:US_EAST:123456789012:mlflow-tracking-server/x", /* region */
+        "arn:aws:sagemaker:us-east-1:1234:mlflow-tracking-server/x",       /* account */
+        "arn:aws:sagemaker:us-east-1:123456789012:endpoint/x",             /* resource */
         "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/",
         "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/a/b",
         "arn:aws:sagemaker:us-east-1",
@@ -275,7 +278,7 @@ static void test_auth_select(void)
     o.token = "t";
     CHECK(mlflow_auth_select(&o) == MLFLOW_AUTH_BEARER); /* a token wins, as in MLflow's client */
     o.tracking_uri = ARN;
-    CHECK(mlflow_auth_select(&o) == MLFLOW_AUTH_SIGV4);  /* an ARN always signs */
+    CHECK(mlflow_auth_select(&o) == MLFLOW_AUTH_SIGV4); /* an ARN always signs */
     CHECK_STR(mlflow_auth_name(MLFLOW_AUTH_SIGV4), "sigv4");
     CHECK_STR(mlflow_auth_name(MLFLOW_AUTH_BASIC), "basic");
 
@@ -313,13 +316,16 @@ static void test_auth_select(void)
         CHECK(mlflow_auth_kind(m) == MLFLOW_AUTH_NONE);
         /* Artifact locations: proxy, http, s3, local; unsupported schemes are errors. */
         char *loc = mlflow_artifact_location(m, "mlflow-artifacts:/3/abc/artifacts", "dir/summary.json", &err);
-        CHECK_STR(loc, "https://alice:s3cret@mlflow.example.com/prefix/api/2.0/mlflow-artifacts/artifacts/3/abc/artifacts/dir/summary.json");
+        CHECK_STR(
+            loc,
+            "https://alice:s3cret@mlflow.example.com/prefix/api/2.0/mlflow-artifacts/artifacts/3/abc/artifacts/dir/summary.json");
         free(loc);
         loc = mlflow_artifact_location(m, "mlflow-artifacts://other:81/3/abc/artifacts", "a b.json", &err);
         CHECK_STR(loc, "https://other:81/api/2.0/mlflow-artifacts/artifacts/3/abc/artifacts/a%20b.json");
         free(loc);
         loc = mlflow_artifact_location(m, "s3://bucket/mlruns/3/abc/artifacts/", "job.json", &err);
-        CHECK(loc && strstr(loc, "https://bucket.s3.") == loc && strstr(loc, ".amazonaws.com/mlruns/3/abc/artifacts/job.json"));
+        CHECK(loc && strstr(loc, "https://bucket.s3.") == loc &&
+              strstr(loc, ".amazonaws.com/mlruns/3/abc/artifacts/job.json"));
         free(loc);
         loc = mlflow_artifact_location(m, "file:///tmp/mlruns/3/abc/artifacts", "job.json", &err);
         CHECK_STR(loc, "/tmp/mlruns/3/abc/artifacts/job.json");
@@ -389,7 +395,7 @@ typedef struct {
     int port;
     pthread_mutex_t mu;
     int mode;
-    int fail_next;          /* answer 503 to this many MLflow requests */
+    int fail_next; /* answer 503 to this many MLflow requests */
     int requests, sig_ok, sig_bad, arn_missing, auth_bad, log_batches, s3_puts, proxy_puts, creates, searches;
     char last_access_key[128];
     char last_reason[256];
@@ -405,15 +411,21 @@ typedef struct {
 } standin_t;
 
 typedef struct {
-    char *raw;   /* request-target as received */
+    char *raw; /* request-target as received */
     buf_t body;
     bool started; /* the first call (headers only) has been seen */
 } sreq_t;
 
 static int secret_lookup(void *ctx, const char *ak, char *secret, size_t size)
 {
-    if (!strcmp(ak, AK)) { snprintf(secret, size, "%s", SK); return 0; }
-    if (!strcmp(ak, AK_DEV)) { snprintf(secret, size, "%s", SK_DEV); return 0; }
+    if (!strcmp(ak, AK)) {
+        snprintf(secret, size, "%s", SK);
+        return 0;
+    }
+    if (!strcmp(ak, AK_DEV)) {
+        snprintf(secret, size, "%s", SK_DEV);
+        return 0;
+    }
     return -1;
 }
 
@@ -514,13 +526,16 @@ static enum MHD_Result mlflow_api(standin_t *s, struct MHD_Connection *c, const 
         const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "experiment_name");
         for (int i = 0; name && i < s->n_exps; i++)
             if (!strcmp(s->exps[i], name))
-                return reply_free(c, 200, xasprintf("{\"experiment\":{\"experiment_id\":\"%d\",\"name\":\"%s\","
-                                                    "\"lifecycle_stage\":\"active\"}}", i + 1, name));
+                return reply_free(c, 200,
+                                  xasprintf("{\"experiment\":{\"experiment_id\":\"%d\",\"name\":\"%s\","
+                                            "\"lifecycle_stage\":\"active\"}}",
+                                            i + 1, name));
         return reply(c, 404, "{\"error_code\":\"RESOURCE_DOES_NOT_EXIST\",\"message\":\"Could not find experiment\"}");
     }
     if (!strcmp(path, "/api/2.0/mlflow/experiments/create")) {
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(body, "name"));
-        if (!name || s->n_exps == 8) return reply(c, 400, "{\"error_code\":\"INVALID_PARAMETER_VALUE\",\"message\":\"name\"}");
+        if (!name || s->n_exps == 8)
+            return reply(c, 400, "{\"error_code\":\"INVALID_PARAMETER_VALUE\",\"message\":\"name\"}");
         snprintf(s->exps[s->n_exps], sizeof s->exps[0], "%s", name);
         s->n_exps++;
         return reply_free(c, 200, xasprintf("{\"experiment_id\":\"%d\"}", s->n_exps));
@@ -649,7 +664,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             rc = reply(c, 400, "{\"message\":\"wrong tracking server ARN\"}");
             goto out;
         }
-        sigv4_verify_opts_t vo = {.lookup = secret_lookup, .region = "eu-west-1",
+        sigv4_verify_opts_t vo = {.lookup = secret_lookup,
+                                  .region = "eu-west-1",
                                   .service = s3 ? "s3" : MLFLOW_SAGEMAKER_SERVICE};
         sigv4_auth_t auth;
         memset(&auth, 0, sizeof auth);
@@ -657,14 +673,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                          s->last_reason, sizeof s->last_reason);
         if (st != SIGV4_OK) {
             s->sig_bad++;
-            rc = reply_free(c, 403, xasprintf("{\"__type\":\"%s\",\"message\":\"The request signature we calculated "
-                                              "does not match the signature you provided\"}", sigv4_status_aws_code(st)));
+            rc = reply_free(c, 403,
+                            xasprintf("{\"__type\":\"%s\",\"message\":\"The request signature we calculated "
+                                      "does not match the signature you provided\"}",
+                                      sigv4_status_aws_code(st)));
             goto out;
         }
         if (!s3) {
             /* The session token must be there and signed. */
             const char *tok = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Security-Token");
-            if (!strcmp(auth.access_key, AK) && (!tok || strcmp(tok, TOKEN) || !strstr(auth.signed_headers, "x-amz-security-token"))) {
+            if (!strcmp(auth.access_key, AK) &&
+                (!tok || strcmp(tok, TOKEN) || !strstr(auth.signed_headers, "x-amz-security-token"))) {
                 s->sig_bad++;
                 rc = reply(c, 403, "{\"__type\":\"InvalidSignatureException\",\"message\":\"token\"}");
                 goto out;
@@ -674,7 +693,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         snprintf(s->last_access_key, sizeof s->last_access_key, "%s", auth.access_key);
     } else if (s->mode == MODE_BEARER || s->mode == MODE_BASIC) {
         const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        const char *want = s->mode == MODE_BEARER ? "Bearer tok-123" : "Basic YWxpY2U6cEBzczp3b3Jk"; /* alice:p@ss:word */
+        const char *want = s->mode == MODE_BEARER ? "Bearer tok-123"
+                                                  : "Basic YWxpY2U6cEBzczp3b3Jk"; /* alice:p@ss:word */
         if (!a || strcmp(a, want)) {
             s->auth_bad++;
             rc = reply(c, 401, "{\"error_code\":\"UNAUTHENTICATED\",\"message\":\"You are not authenticated.\"}");
@@ -682,7 +702,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
     }
     if (s3) {
-        if (strcmp(method, "PUT")) { rc = reply(c, 405, "{}"); goto out; }
+        if (strcmp(method, "PUT")) {
+            rc = reply(c, 405, "{}");
+            goto out;
+        }
         int i = s->s3_puts < 8 ? s->s3_puts : 7;
         snprintf(s->s3_keys[i], sizeof s->s3_keys[i], "%s", path + 14);
         s->s3_sizes[i] = r->body.len;
@@ -733,7 +756,8 @@ static void standin_stop(standin_t **sp)
 static const smetric_t *find_metric(standin_t *s, int run, const char *key, int64_t step)
 {
     for (int i = 0; i < s->n_metrics; i++)
-        if (s->metrics[i].run == run && s->metrics[i].step == step && !strcmp(s->metrics[i].key, key)) return &s->metrics[i];
+        if (s->metrics[i].run == run && s->metrics[i].step == step && !strcmp(s->metrics[i].key, key))
+            return &s->metrics[i];
     return NULL;
 }
 
@@ -778,7 +802,8 @@ static spec_t *make_spec(const char *uri, const char *experiment)
     char *json = xasprintf("{\"name\":\"sm-eval\",\"model\":\"openai/gpt-4o-mini\",\"base_model\":\"openai/gpt-4o\","
                            "\"evaluator_model\":\"bedrock/amazon.nova-pro-v1:0\",\"dataset\":\"/data/x.jsonl\","
                            "\"builtin_metrics\":[\"Correctness\"],\"mlflow\":{\"tracking_uri\":\"%s\","
-                           "\"experiment\":\"%s\"}}", uri, experiment);
+                           "\"experiment\":\"%s\"}}",
+                           uri, experiment);
     errlist_t errs;
     errlist_init(&errs, 5);
     spec_t *s = spec_parse(json, strlen(json), "test spec", NULL, &errs);
@@ -826,7 +851,7 @@ static void test_map_lower_is_better(void)
     mlflow_batch_destroy(&b);
     spec_destroy(&sp);
 
-    sp = make_spec("http://127.0.0.1:1", "x");   /* Correctness only */
+    sp = make_spec("http://127.0.0.1:1", "x"); /* Correctness only */
     CHECK(sp != NULL);
     if (!sp) return;
     b = mlflow_map_parent(sp, "job-1", NULL, NULL, "FINISHED", 1);
@@ -969,7 +994,7 @@ static void test_sagemaker_sync(const char *dir)
         CHECK(m && m->value == 0.5);
         CHECK(s->runs[p].n_params >= 8 && s->runs[cu].n_params == 5);
     }
-    CHECK(s->s3_puts == 4);   /* records.jsonl, summary.json, job.json, report.html */
+    CHECK(s->s3_puts == 4); /* records.jsonl, summary.json, job.json, report.html */
     CHECK(strstr(s->s3_keys[0], "mlflow/1/") == s->s3_keys[0] && strstr(s->s3_keys[0], "/artifacts/records.jsonl"));
     CHECK(strstr(s->s3_keys[3], "/artifacts/report.html") != NULL);
     CHECK(s->s3_sizes[1] == strlen(SUMMARY));
@@ -1023,8 +1048,10 @@ static void test_sagemaker_sync(const char *dir)
     char *credf = xasprintf("%s/credentials", dir);
     FILE *f = fopen(credf, "w");
     if (f) {
-        fprintf(f, "[default]\naws_access_key_id = AKIDWRONGDEFAULT\naws_secret_access_key = nope\n\n"
-                   "[dev]\naws_access_key_id = %s\naws_secret_access_key = %s\n", AK_DEV, SK_DEV);
+        fprintf(f,
+                "[default]\naws_access_key_id = AKIDWRONGDEFAULT\naws_secret_access_key = nope\n\n"
+                "[dev]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+                AK_DEV, SK_DEV);
         fclose(f);
     }
     setenv("AWS_SHARED_CREDENTIALS_FILE", credf, 1);

@@ -55,7 +55,7 @@ typedef struct {
     long status;
     buf_t body;
     buf_t hdrs;
-    cJSON *json;   /* the body parsed, or NULL */
+    cJSON *json; /* the body parsed, or NULL */
 } http_t;
 
 static size_t on_data(char *p, size_t sz, size_t n, void *arg)
@@ -72,8 +72,8 @@ static void http_free(http_t *h)
     memset(h, 0, sizeof(*h));
 }
 
-static CURL *easy_new(const char *method, const char *url, struct curl_slist *hl, const char *body,
-                      size_t body_len, http_t *out)
+static CURL *easy_new(const char *method, const char *url, struct curl_slist *hl, const char *body, size_t body_len,
+                      http_t *out)
 {
     memset(out, 0, sizeof(*out));
     buf_init(&out->body, 0);
@@ -102,8 +102,8 @@ static void easy_done(CURL *c, http_t *out)
 }
 
 /* One request; headers is a NULL-terminated list of "Name: value" lines (or NULL). */
-static long http(const char *method, const char *base, const char *path, const char *const *headers,
-                 const char *body, http_t *out)
+static long http(const char *method, const char *base, const char *path, const char *const *headers, const char *body,
+                 http_t *out)
 {
     char url[512];
     snprintf(url, sizeof url, "%s%s", base, path);
@@ -151,7 +151,8 @@ static mock_t *start(mock_opts_t *o)
 static const char *const ANTHROPIC_H[] = {"anthropic-version: 2023-06-01", NULL};
 static const char *const BEDROCK_H[] = {
     "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/bedrock/aws4_request, "
-    "SignedHeaders=host;x-amz-date, Signature=0123", NULL};
+    "SignedHeaders=host;x-amz-date, Signature=0123",
+    NULL};
 
 static char *openai_body(const char *model, const char *prompt, int max_tokens)
 {
@@ -256,7 +257,7 @@ static void check_verdict_shape(const char *text, mock_style_t style, int want)
     }
     case MOCK_STYLE_FENCED: {
         const char *f = strstr(text, "```json\n");
-        CHECK(f != NULL && f != text);   /* prose first */
+        CHECK(f != NULL && f != text); /* prose first */
         if (!f) break;
         const char *e = strstr(f + 8, "```");
         CHECK(e != NULL);
@@ -277,22 +278,21 @@ static void check_verdict_shape(const char *text, mock_style_t style, int want)
         CHECK(strncmp(text, "**Rating:** ", 12) == 0);
         const char *nl = strchr(text, '\n');
         CHECK(nl && scale_index_exact(text + 12, (size_t)(nl - text - 12)) == want);
-        CHECK(nl && strlen(nl) > 3);   /* trailing text */
+        CHECK(nl && strlen(nl) > 3); /* trailing text */
         break;
     }
     case MOCK_STYLE_CASE: {
         cJSON *j = cJSON_Parse(text);
         const char *r = jstr(jget(j, "rating", NULL));
         CHECK(r && scale_index_loose(r) == want);
-        CHECK(r && scale_index_exact(r, strlen(r)) < 0);   /* not written as the scale has it */
+        CHECK(r && scale_index_exact(r, strlen(r)) < 0); /* not written as the scale has it */
         cJSON_Delete(j);
         break;
     }
     case MOCK_STYLE_UNSCORABLE:
         for (int i = 0; i < NSCALE; i++) CHECK(strcasestr(text, SCALE[i]) == NULL);
         break;
-    default:
-        CHECK(!"unexpected style");
+    default: CHECK(!"unexpected style");
     }
 }
 
@@ -304,10 +304,29 @@ static void test_opts(void)
     mock_opts_default(&o);
     CHECK(strcmp(o.host, "127.0.0.1") == 0 && o.port == 0 && o.threads == 1 && o.error_status == 500);
     char err[512];
-    char *argv[] = {"llmaj-mockllm", "--port", "8123", "--threads=3", "--latency", "uniform:10:20",
-                    "--error-rate", "0.25", "--error-status", "503", "--rpm", "600", "--tpm=9000",
-                    "--quota-exhausted", "--api-key", "sk-test", "--unscorable-rate", "0.5",
-                    "--seed", "42", "--log-level", "debug", NULL};
+    char *argv[] = {"llmaj-mockllm",
+                    "--port",
+                    "8123",
+                    "--threads=3",
+                    "--latency",
+                    "uniform:10:20",
+                    "--error-rate",
+                    "0.25",
+                    "--error-status",
+                    "503",
+                    "--rpm",
+                    "600",
+                    "--tpm=9000",
+                    "--quota-exhausted",
+                    "--api-key",
+                    "sk-test",
+                    "--unscorable-rate",
+                    "0.5",
+                    "--seed",
+                    "42",
+                    "--log-level",
+                    "debug",
+                    NULL};
     CHECK(mock_opts_parse_args(&o, 22, argv, err, sizeof err) == 0);
     CHECK(o.port == 8123 && o.threads == 3 && o.latency.kind == MOCK_LATENCY_UNIFORM);
     CHECK(o.latency.a == 10 && o.latency.b == 20 && o.error_rate == 0.25 && o.error_status == 503);
@@ -315,9 +334,10 @@ static void test_opts(void)
     CHECK(o.unscorable_rate == 0.5 && o.seed == 42 && o.log_level == LOG_DEBUG);
 
     mock_opts_default(&o);
-    char *modes[] = {"x", "--quote-response", "first", "--no-structured", "--episode-rpm", "600", "--episode-ms",
-                     "8000", "--episode-requests=500", "--outage-ms", "30000", "--outage-after-ms", "2000",
-                     "--outage-status", "0", NULL};
+    char *modes[] = {"x",     "--quote-response",  "first", "--no-structured",        "--episode-rpm",
+                     "600",   "--episode-ms",      "8000",  "--episode-requests=500", "--outage-ms",
+                     "30000", "--outage-after-ms", "2000",  "--outage-status",        "0",
+                     NULL};
     CHECK(mock_opts_parse_args(&o, 15, modes, err, sizeof err) == 0);
     CHECK(o.quote_response == MOCK_QUOTE_FIRST && o.no_structured && o.episode_rpm == 600 && o.episode_ms == 8000);
     CHECK(o.episode_requests == 500 && o.outage_ms == 30000 && o.outage_after_ms == 2000 && o.outage_status == 0);
@@ -399,7 +419,7 @@ static void test_formats(void)
     mock_fmt_duration(d, sizeof d, 0);
     CHECK(strcmp(d, "0s") == 0);
     mock_fmt_rfc3339(d, sizeof d, 1700000000500.0);
-    CHECK(strcmp(d, "2023-11-14T22:13:21Z") == 0);   /* rounded up to the next second */
+    CHECK(strcmp(d, "2023-11-14T22:13:21Z") == 0); /* rounded up to the next second */
 }
 
 static void test_resp(void)
@@ -410,7 +430,7 @@ static void test_resp(void)
     mock_resp_header(&r, "x-a", "%d", 1);
     mock_resp_json(&r, 201, "{\"a\":1}", 7);
     CHECK(r.status == 201 && r.body.len == 7 && memcmp(r.body.data, "{\"a\":1}", 7) == 0);
-    buf_t *b = mock_resp_start(&r, 429);   /* a new body; headers stay */
+    buf_t *b = mock_resp_start(&r, 429); /* a new body; headers stay */
     CHECK(b == &r.body && b->len == 0 && r.status == 429 && r.n_headers == 1 && strcmp(r.headers[0].name, "x-a") == 0);
     mock_resp_free(&r);
 }
@@ -434,13 +454,13 @@ static void test_limits(void)
     CHECK(v.limited && !v.by_tokens && v.remaining_requests == 0);
     CHECK(v.retry_after_ms > 99 && v.retry_after_ms <= 100.001);
     CHECK(v.reset_requests_ms > 999 && v.reset_requests_ms <= 1000.001);
-    mock_limits_take(l, "openai/b", 8, t, 5, &v);   /* another model has its own bucket */
+    mock_limits_take(l, "openai/b", 8, t, 5, &v); /* another model has its own bucket */
     CHECK(!v.limited && v.remaining_requests == 9 && v.rpm == 600);
-    mock_limits_take(l, "openai/a", 8, t + 100000, 5, &v);   /* 100 ms later: one more */
+    mock_limits_take(l, "openai/a", 8, t + 100000, 5, &v); /* 100 ms later: one more */
     CHECK(!v.limited && v.remaining_requests == 0);
     mock_limits_take(l, "openai/a", 8, t + 100000, 5, &v);
     CHECK(v.limited);
-    mock_limits_take(l, "openai/a", 8, t + 10000000, 5, &v);   /* 10 s later: full again */
+    mock_limits_take(l, "openai/a", 8, t + 10000000, 5, &v); /* 10 s later: full again */
     CHECK(!v.limited && v.remaining_requests == 9);
     mock_limits_destroy(&l);
     CHECK(l == NULL);
@@ -451,7 +471,7 @@ static void test_limits(void)
     CHECK(!v.limited && v.has_tokens && !v.has_requests && v.remaining_tokens == 0);
     mock_limits_take(l, "k", 1, t, 10, &v);
     CHECK(v.limited && v.by_tokens && v.retry_after_ms > 1599 && v.retry_after_ms < 1601);
-    mock_limits_take(l, "k", 1, t + 2500000, 250, &v);   /* full after 2.5 s */
+    mock_limits_take(l, "k", 1, t + 2500000, 250, &v); /* full after 2.5 s */
     CHECK(!v.limited);
     mock_limits_destroy(&l);
 
@@ -464,7 +484,7 @@ static void test_limits(void)
         mock_limits_take(l, key, (size_t)n, t, 1, &v);
         limited += v.limited;
     }
-    CHECK(limited == 19);   /* the 20 overflow keys share one bucket of 1 */
+    CHECK(limited == 19); /* the 20 overflow keys share one bucket of 1 */
     mock_limits_destroy(&l);
 }
 
@@ -481,7 +501,7 @@ static void test_scale(void)
     CHECK(sc.len[2] == 14 && memcmp(sc.def[2], "not applicable", 14) == 0);
     const char *none = "no marker here\n- a\n- b\n";
     CHECK(mock_scale_parse(none, strlen(none), &sc) == 0);
-    const char *eof = "x " MOCK_JUDGE_MARKER;   /* marker at the very end: nothing follows */
+    const char *eof = "x " MOCK_JUDGE_MARKER; /* marker at the very end: nothing follows */
     CHECK(mock_scale_parse(eof, strlen(eof), &sc) == 0);
     const char *crlf = MOCK_JUDGE_MARKER "\r\n- good\r\n- bad\r\n\r\nrest";
     CHECK(mock_scale_parse(crlf, strlen(crlf), &sc) == 2 && sc.len[1] == 3);
@@ -505,7 +525,7 @@ static void test_reply(void)
     gen_for("m1", "Explain photosynthesis briefly.", 0, 0, &a);
     gen_for("m1", "Explain photosynthesis briefly.", 0, 0, &b);
     CHECK(a.kind == MOCK_KIND_INFERENCE && a.style == MOCK_STYLE_PROSE && a.rating == -1);
-    CHECK(a.len == b.len && strcmp(a.text, b.text) == 0);   /* deterministic */
+    CHECK(a.len == b.len && strcmp(a.text, b.text) == 0); /* deterministic */
     CHECK(strstr(a.text, "photosynthesis") != NULL);
     CHECK(a.input_tokens == mock_tokens(3 + strlen("Explain photosynthesis briefly.")));
     CHECK(a.output_tokens == mock_tokens(a.len) && !a.truncated);
@@ -544,7 +564,7 @@ static void test_reply(void)
     for (int i = 0; i < 300; i++) {
         char *p = judge_prompt(i);
         gen_for("judge", p, 0, 0, &a);
-        gen_for("other-judge", p, 0, 0, &b);   /* the rating does not depend on the judge model */
+        gen_for("other-judge", p, 0, 0, &b); /* the rating does not depend on the judge model */
         CHECK(a.kind == MOCK_KIND_JUDGE && a.rating >= 0 && a.rating < NSCALE);
         CHECK(a.rating == b.rating && strcmp(a.text, b.text) == 0);
         if (a.style < MOCK_STYLE_VERDICTS) {
@@ -580,7 +600,8 @@ static void test_reply(void)
     const char *yn = "Is it harmful?\n" MOCK_JUDGE_MARKER "\n- no\n- yes\n- a\n- e\n\n";
     gen_for("judge", yn, 0, 1.0, &a);
     CHECK(a.style == MOCK_STYLE_UNSCORABLE);
-    CHECK(!strcasestr(a.text, "no") && !strcasestr(a.text, "yes") && !strcasestr(a.text, "a") && !strcasestr(a.text, "e"));
+    CHECK(!strcasestr(a.text, "no") && !strcasestr(a.text, "yes") && !strcasestr(a.text, "a") &&
+          !strcasestr(a.text, "e"));
     mock_gen_free(&a);
 
     /* Re-ask: an assistant turn makes it a re-ask answered with clean JSON and the same rating,
@@ -636,12 +657,13 @@ static void test_endpoints(void)
         CHECK(jstreq(jget(j, "choices", "0", "finish_reason", NULL), "stop"));
         const char *content = jstr(jget(j, "choices", "0", "message", "content", NULL));
         CHECK(content && strlen(content) > 20);
-        double pt = jnum(jget(j, "usage", "prompt_tokens", NULL)), ct = jnum(jget(j, "usage", "completion_tokens", NULL));
+        double pt = jnum(jget(j, "usage", "prompt_tokens", NULL)),
+               ct = jnum(jget(j, "usage", "completion_tokens", NULL));
         CHECK(pt == mock_tokens(strlen("You are a helpful assistant.") + strlen("What causes the seasons on Earth?")));
         CHECK(content && ct == mock_tokens(strlen(content)));
         CHECK(jnum(jget(j, "usage", "total_tokens", NULL)) == pt + ct);
         CHECK(hdr(&h, "content-type", v, sizeof v) && strcmp(v, "application/json") == 0);
-        CHECK(hdr(&h, "x-ratelimit-limit-requests", v, sizeof v) == NULL);   /* no limits set */
+        CHECK(hdr(&h, "x-ratelimit-limit-requests", v, sizeof v) == NULL); /* no limits set */
         if (!first && content) first = xstrdup(content);
         else CHECK(content && first && strcmp(first, content) == 0);
         http_free(&h);
@@ -687,7 +709,8 @@ static void test_endpoints(void)
     const char *btext = jstr(jget(h.json, "output", "message", "content", "0", "text", NULL));
     CHECK(btext != NULL);
     CHECK(jstreq(jget(h.json, "stopReason", NULL), "end_turn"));
-    double in = jnum(jget(h.json, "usage", "inputTokens", NULL)), out = jnum(jget(h.json, "usage", "outputTokens", NULL));
+    double in = jnum(jget(h.json, "usage", "inputTokens", NULL)),
+           out = jnum(jget(h.json, "usage", "outputTokens", NULL));
     CHECK(in == mock_tokens(strlen("You are a helpful assistant.") + strlen("Summarise the water cycle.")));
     CHECK(jnum(jget(h.json, "usage", "totalTokens", NULL)) == in + out);
     CHECK(jnum(jget(h.json, "metrics", "latencyMs", NULL)) == 0);
@@ -736,7 +759,8 @@ static void test_bad_requests(void)
     CHECK(jstr(jget(h.json, "error", "message", NULL)) && strstr(jstr(jget(h.json, "error", "message", NULL)), "JSON"));
     http_free(&h);
     CHECK(http("POST", u, "/v1/messages", ANTHROPIC_H, "not json", &h) == 400);
-    CHECK(jstreq(jget(h.json, "type", NULL), "error") && jstreq(jget(h.json, "error", "type", NULL), "invalid_request_error"));
+    CHECK(jstreq(jget(h.json, "type", NULL), "error") &&
+          jstreq(jget(h.json, "error", "type", NULL), "invalid_request_error"));
     http_free(&h);
     CHECK(http("POST", u, "/model/m/converse", BEDROCK_H, "[1,2", &h) == 400);
     CHECK(hdr(&h, "x-amzn-ErrorType", v, sizeof v) && strcmp(v, "ValidationException") == 0);
@@ -746,23 +770,29 @@ static void test_bad_requests(void)
     http_free(&h);
 
     /* Missing or wrong fields name the field. */
-    CHECK(http("POST", u, "/v1/chat/completions", NULL, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", &h) == 400);
-    CHECK(jstr(jget(h.json, "error", "message", NULL)) && strstr(jstr(jget(h.json, "error", "message", NULL)), "model"));
+    CHECK(http("POST", u, "/v1/chat/completions", NULL, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", &h) ==
+          400);
+    CHECK(jstr(jget(h.json, "error", "message", NULL)) &&
+          strstr(jstr(jget(h.json, "error", "message", NULL)), "model"));
     http_free(&h);
-    CHECK(http("POST", u, "/v1/chat/completions", NULL, "{\"model\":\"m\",\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", &h) == 400);
+    CHECK(http("POST", u, "/v1/chat/completions", NULL,
+               "{\"model\":\"m\",\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", &h) == 400);
     CHECK(strstr(jstr(jget(h.json, "error", "message", NULL)), "messages[0].role") != NULL);
     http_free(&h);
-    CHECK(http("POST", u, "/v1/chat/completions", NULL, "{\"model\":\"m\",\"max_tokens\":0,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", &h) == 400);
+    CHECK(http("POST", u, "/v1/chat/completions", NULL,
+               "{\"model\":\"m\",\"max_tokens\":0,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", &h) == 400);
     CHECK(strstr(jstr(jget(h.json, "error", "message", NULL)), "max_tokens") != NULL);
     http_free(&h);
-    CHECK(http("POST", u, "/v1/messages", ANTHROPIC_H, "{\"model\":\"c\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", &h) == 400);
+    CHECK(http("POST", u, "/v1/messages", ANTHROPIC_H,
+               "{\"model\":\"c\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", &h) == 400);
     CHECK(jstreq(jget(h.json, "error", "type", NULL), "invalid_request_error"));
     CHECK(strstr(jstr(jget(h.json, "error", "message", NULL)), "max_tokens") != NULL);
     http_free(&h);
     CHECK(http("POST", u, "/v1/messages", ANTHROPIC_H, "{\"model\":\"c\",\"max_tokens\":5}", &h) == 400);
     CHECK(strstr(jstr(jget(h.json, "error", "message", NULL)), "messages") != NULL);
     http_free(&h);
-    CHECK(http("POST", u, "/model/m/converse", BEDROCK_H, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", &h) == 400);
+    CHECK(http("POST", u, "/model/m/converse", BEDROCK_H, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+               &h) == 400);
     CHECK(strstr(jstr(jget(h.json, "message", NULL)), "messages[0].content") != NULL);
     http_free(&h);
 
@@ -795,7 +825,8 @@ static void test_bad_requests(void)
     curl_easy_perform(c);
     easy_done(c, &h);
     CHECK(h.status == 400);
-    CHECK(strstr(jstr(jget(h.json, "error", "message", NULL)) ? jstr(jget(h.json, "error", "message", NULL)) : "", "16 MiB") != NULL);
+    CHECK(strstr(jstr(jget(h.json, "error", "message", NULL)) ? jstr(jget(h.json, "error", "message", NULL)) : "",
+                 "16 MiB") != NULL);
     curl_easy_cleanup(c);
     http_free(&h);
     hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
@@ -830,7 +861,7 @@ static void test_bad_requests(void)
     deep[4100] = '\0';
     CHECK(http("POST", u, "/v1/chat/completions", NULL, deep, &h) == 400);
     http_free(&h);
-    CHECK(http("GET", u, "/healthz", NULL, NULL, &h) == 200);   /* still serving */
+    CHECK(http("GET", u, "/healthz", NULL, NULL, &h) == 200); /* still serving */
     http_free(&h);
     mock_destroy(&m);
 }
@@ -891,7 +922,8 @@ static void test_judge_http(void)
     /* A re-ask: the conversation carries the unscorable turn; the answer is clean JSON. */
     const char *reask =
         "{\"model\":\"judge-model\",\"messages\":["
-        "{\"role\":\"user\",\"content\":\"Rate it.\\n" MOCK_JUDGE_MARKER "\\n- incorrect\\n- partially correct\\n- correct\\n\\nThanks.\"},"
+        "{\"role\":\"user\",\"content\":\"Rate it.\\n" MOCK_JUDGE_MARKER
+        "\\n- incorrect\\n- partially correct\\n- correct\\n\\nThanks.\"},"
         "{\"role\":\"assistant\",\"content\":\"I cannot decide.\"},"
         "{\"role\":\"user\",\"content\":\"Please answer with exactly one rating of the scale, as JSON.\"}]}";
     CHECK(http("POST", u, "/v1/chat/completions", NULL, reask, &h) == 200);
@@ -929,7 +961,7 @@ static void test_auth(void)
     const char *wrong[] = {"Authorization: Bearer sk-other", NULL};
     CHECK(http("POST", u, "/v1/chat/completions", wrong, ob, &h) == 401);
     CHECK(jstreq(jget(h.json, "error", "code", NULL), "invalid_api_key"));
-    CHECK(!strstr(h.body.data, "sk-other"));   /* keys are never echoed */
+    CHECK(!strstr(h.body.data, "sk-other")); /* keys are never echoed */
     http_free(&h);
     const char *right[] = {"Authorization: Bearer sk-mock-123", NULL};
     CHECK(http("POST", u, "/v1/chat/completions", right, ob, &h) == 200);
@@ -937,7 +969,8 @@ static void test_auth(void)
 
     const char *a_none[] = {"anthropic-version: 2023-06-01", NULL};
     CHECK(http("POST", u, "/v1/messages", a_none, ab, &h) == 401);
-    CHECK(jstreq(jget(h.json, "type", NULL), "error") && jstreq(jget(h.json, "error", "type", NULL), "authentication_error"));
+    CHECK(jstreq(jget(h.json, "type", NULL), "error") &&
+          jstreq(jget(h.json, "error", "type", NULL), "authentication_error"));
     http_free(&h);
     const char *a_wrong[] = {"anthropic-version: 2023-06-01", "x-api-key: nope", NULL};
     CHECK(http("POST", u, "/v1/messages", a_wrong, ab, &h) == 401);
@@ -946,9 +979,9 @@ static void test_auth(void)
     CHECK(http("POST", u, "/v1/messages", a_right, ab, &h) == 200);
     http_free(&h);
 
-    CHECK(http("POST", u, "/model/m/converse", BEDROCK_H, bb, &h) == 200);   /* SigV4: key not used */
+    CHECK(http("POST", u, "/model/m/converse", BEDROCK_H, bb, &h) == 200); /* SigV4: key not used */
     http_free(&h);
-    CHECK(http("GET", u, "/healthz", NULL, NULL, &h) == 200);   /* health needs no key */
+    CHECK(http("GET", u, "/healthz", NULL, NULL, &h) == 200); /* health needs no key */
     http_free(&h);
 
     mock_stats_t s;
@@ -964,7 +997,7 @@ static void test_rate_limits(void)
 {
     mock_opts_t o;
     mock_opts_default(&o);
-    o.rpm = 60;   /* one request a second, burst of one */
+    o.rpm = 60; /* one request a second, burst of one */
     mock_t *m = start(&o);
     CHECK(m != NULL);
     if (!m) return;
@@ -978,7 +1011,7 @@ static void test_rate_limits(void)
     CHECK(hdr(&h, "x-ratelimit-limit-requests", v, sizeof v) && strcmp(v, "60") == 0);
     CHECK(hdr(&h, "x-ratelimit-remaining-requests", v, sizeof v) && strcmp(v, "0") == 0);
     CHECK(hdr(&h, "x-ratelimit-reset-requests", v, sizeof v) && (strcmp(v, "1s") == 0 || strstr(v, "ms")));
-    CHECK(hdr(&h, "x-ratelimit-limit-tokens", v, sizeof v) == NULL);   /* no tpm set */
+    CHECK(hdr(&h, "x-ratelimit-limit-tokens", v, sizeof v) == NULL); /* no tpm set */
     http_free(&h);
     CHECK(http("POST", u, "/v1/chat/completions", NULL, ob, &h) == 429);
     CHECK(jstreq(jget(h.json, "error", "code", NULL), "rate_limit_exceeded"));
@@ -999,10 +1032,12 @@ static void test_rate_limits(void)
     CHECK(http("POST", u, "/v1/messages", ANTHROPIC_H, ab, &h) == 200);
     CHECK(hdr(&h, "anthropic-ratelimit-requests-limit", v, sizeof v) && strcmp(v, "60") == 0);
     CHECK(hdr(&h, "anthropic-ratelimit-requests-remaining", v, sizeof v) && strcmp(v, "0") == 0);
-    CHECK(hdr(&h, "anthropic-ratelimit-requests-reset", v, sizeof v) && strlen(v) == 20 && v[10] == 'T' && v[19] == 'Z');
+    CHECK(hdr(&h, "anthropic-ratelimit-requests-reset", v, sizeof v) && strlen(v) == 20 && v[10] == 'T' &&
+          v[19] == 'Z');
     http_free(&h);
     CHECK(http("POST", u, "/v1/messages", ANTHROPIC_H, ab, &h) == 429);
-    CHECK(jstreq(jget(h.json, "type", NULL), "error") && jstreq(jget(h.json, "error", "type", NULL), "rate_limit_error"));
+    CHECK(jstreq(jget(h.json, "type", NULL), "error") &&
+          jstreq(jget(h.json, "error", "type", NULL), "rate_limit_error"));
     CHECK(hdr(&h, "retry-after", v, sizeof v) && strcmp(v, "1") == 0);
     CHECK(hdr(&h, "anthropic-ratelimit-requests-remaining", v, sizeof v) && strcmp(v, "0") == 0);
     http_free(&h);
@@ -1096,7 +1131,8 @@ static void test_quota_and_errors(void)
     CHECK(jstreq(jget(h.json, "error", "type", NULL), "server_error"));
     http_free(&h);
     CHECK(http("POST", u, "/v1/messages", ANTHROPIC_H, ab, &h) == 503);
-    CHECK(jstreq(jget(h.json, "type", NULL), "error") && jstreq(jget(h.json, "error", "type", NULL), "overloaded_error"));
+    CHECK(jstreq(jget(h.json, "type", NULL), "error") &&
+          jstreq(jget(h.json, "error", "type", NULL), "overloaded_error"));
     http_free(&h);
     CHECK(http("POST", u, "/model/m/converse", BEDROCK_H, bb, &h) == 503);
     CHECK(hdr(&h, "x-amzn-ErrorType", v, sizeof v) && strcmp(v, "ServiceUnavailableException") == 0);
@@ -1201,7 +1237,7 @@ static void test_latency_concurrency(void)
     CHECK(http("GET", u, "/healthz", NULL, NULL, &h) == 200);
     http_free(&h);
     mock_get_stats(m, &s);
-    CHECK(s.status_2xx == 0);   /* none of the delayed replies had gone out yet */
+    CHECK(s.status_2xx == 0); /* none of the delayed replies had gone out yet */
     multi_run(mh, NULL, NULL);
     int ok = 0;
     for (int i = 0; i < n; i++) {
@@ -1241,7 +1277,7 @@ static void test_shutdown_with_parked(void)
 {
     mock_opts_t o;
     mock_opts_default(&o);
-    o.latency = (mock_latency_t){MOCK_LATENCY_FIXED, 600000, 0};   /* ten minutes */
+    o.latency = (mock_latency_t){MOCK_LATENCY_FIXED, 600000, 0}; /* ten minutes */
     o.threads = 2;
     mock_t *m = start(&o);
     CHECK(m != NULL);
@@ -1262,9 +1298,9 @@ static void test_shutdown_with_parked(void)
     mock_stats_t s;
     mock_get_stats(m, &s);
     CHECK(s.in_flight == N);
-    mock_destroy(&m);   /* must return, with every parked request resumed first */
+    mock_destroy(&m); /* must return, with every parked request resumed first */
     CHECK(m == NULL);
-    multi_run(mh, NULL, NULL);   /* the clients see an answer or a closed connection, not a hang */
+    multi_run(mh, NULL, NULL); /* the clients see an answer or a closed connection, not a hang */
     for (int i = 0; i < N; i++) {
         curl_multi_remove_handle(mh, easy[i]);
         curl_easy_cleanup(easy[i]);
@@ -1360,7 +1396,7 @@ static void test_bind_errors(void)
     char err[512] = "";
     log_level_t saved = log_get_level();
     log_set_level(LOG_OFF);
-    mock_t *b = mock_new(&o, err, sizeof err);   /* the port is taken */
+    mock_t *b = mock_new(&o, err, sizeof err); /* the port is taken */
     log_set_level(saved);
     CHECK(b == NULL && strstr(err, "cannot listen") != NULL);
     o.host = "not-a-host.invalid";
@@ -1410,7 +1446,7 @@ static void test_program(void)
     int status = 0;
     CHECK(waitpid(pid, &status, 0) == pid);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    CHECK(fgets(line, sizeof line, f) == NULL);   /* nothing else on stdout */
+    CHECK(fgets(line, sizeof line, f) == NULL); /* nothing else on stdout */
     fclose(f);
 
     /* Bad flags: exit 2 with the flag named. */
@@ -1453,7 +1489,7 @@ static void test_many_keepalive(void)
                 curl_easy_cleanup(easy[i]);
             }
             easy[i] = easy_new("POST", url, hl, body, strlen(body), &res[i]);
-            curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 20L);   /* a stalled server fails, not hangs */
+            curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 20L); /* a stalled server fails, not hangs */
             curl_multi_add_handle(mh, easy[i]);
         }
         int running = 1;
@@ -1467,13 +1503,12 @@ static void test_many_keepalive(void)
                 jstreq(jget(res[i].json, "object", NULL), "chat.completion"))
                 ok++;
             long n_conn = -1;
-            if (round > 0 && curl_easy_getinfo(easy[i], CURLINFO_NUM_CONNECTS, &n_conn) == CURLE_OK &&
-                n_conn == 0)
+            if (round > 0 && curl_easy_getinfo(easy[i], CURLINFO_NUM_CONNECTS, &n_conn) == CURLE_OK && n_conn == 0)
                 reused++;
         }
     }
     CHECK(ok == CONNS * ROUNDS);
-    CHECK(reused > 0);   /* the later rounds ran over kept-alive connections */
+    CHECK(reused > 0); /* the later rounds ran over kept-alive connections */
     mock_stats_t st;
     mock_get_stats(m, &st);
     CHECK(st.req_chat_completions == (uint64_t)CONNS * ROUNDS);
@@ -1497,7 +1532,8 @@ static void test_many_keepalive(void)
 static char *tagged_prompt(const char *id, const char *response)
 {
     return xasprintf("Rate it.\n\nThe model's response:\n<response-%s>\n%s\n</response-%s>\n\n" MOCK_JUDGE_MARKER
-                     "\n- incorrect\n- partially correct\n- correct\n\nEnd with JSON.", id, response, id);
+                     "\n- incorrect\n- partially correct\n- correct\n\nEnd with JSON.",
+                     id, response, id);
 }
 
 static char *with_member(char *body, const char *key, const char *json)
@@ -1510,12 +1546,14 @@ static char *with_member(char *body, const char *key, const char *json)
     return t;
 }
 
-#define SCHEMA "{\"type\":\"object\",\"properties\":{\"reasoning\":{\"type\":\"string\"},\"rating\":{\"type\":\"string\"}}}"
+#define SCHEMA \
+    "{\"type\":\"object\",\"properties\":{\"reasoning\":{\"type\":\"string\"},\"rating\":{\"type\":\"string\"}}}"
 
 static void test_structured_http(void)
 {
     /* the rating hash ignores tag ids */
-    char *a = tagged_prompt("0123456789abcdef0123456789abcdef", "Paris."), *b = tagged_prompt("fedcba9876543210fedcba9876543210", "Paris.");
+    char *a = tagged_prompt("0123456789abcdef0123456789abcdef", "Paris."),
+         *b = tagged_prompt("fedcba9876543210fedcba9876543210", "Paris.");
     char *c = tagged_prompt("fedcba9876543210fedcba9876543210", "Lyon, obviously.");
     CHECK(mock_judged_hash(a, strlen(a)) == mock_judged_hash(b, strlen(b)));
     CHECK(mock_judged_hash(a, strlen(a)) != mock_judged_hash(c, strlen(c)));
@@ -1563,7 +1601,8 @@ static void test_structured_http(void)
 
     /* Bedrock: toolConfig with a forced tool */
     char *bb = with_member(bedrock_body(inj, 512), "toolConfig",
-                           "{\"tools\":[{\"toolSpec\":{\"name\":\"record_verdict\",\"inputSchema\":{\"json\":" SCHEMA "}}}],"
+                           "{\"tools\":[{\"toolSpec\":{\"name\":\"record_verdict\",\"inputSchema\":{\"json\":" SCHEMA
+                           "}}}],"
                            "\"toolChoice\":{\"tool\":{\"name\":\"record_verdict\"}}}");
     CHECK(http("POST", u, "/model/judge/converse", BEDROCK_H, bb, &h) == 200);
     CHECK(jstreq(jget(h.json, "stopReason", NULL), "tool_use"));
@@ -1581,7 +1620,8 @@ static void test_structured_http(void)
     http_free(&h);
 
     /* malformed structured requests are refused like the real APIs do */
-    char *bad = with_member(openai_body("judge", inj, 0), "response_format", "{\"type\":\"json_schema\",\"json_schema\":{}}");
+    char *bad = with_member(openai_body("judge", inj, 0), "response_format",
+                            "{\"type\":\"json_schema\",\"json_schema\":{}}");
     CHECK(http("POST", u, "/v1/chat/completions", NULL, bad, &h) == 400);
     CHECK(strstr(jstr(jget(h.json, "error", "message", NULL)), "json_schema.name") != NULL);
     http_free(&h);
@@ -1638,7 +1678,7 @@ static void test_outage_and_episode(void)
     CHECK(http("POST", u, "/model/m/converse", BEDROCK_H, bb, &h) == 503);
     CHECK(hdr(&h, "x-amzn-ErrorType", v, sizeof v) && strcmp(v, "ServiceUnavailableException") == 0);
     http_free(&h);
-    CHECK(http("GET", u, "/healthz", NULL, NULL, &h) == 200);   /* only model calls fail */
+    CHECK(http("GET", u, "/healthz", NULL, NULL, &h) == 200); /* only model calls fail */
     http_free(&h);
     mock_stats_t s;
     mock_get_stats(m, &s);
@@ -1657,7 +1697,7 @@ static void test_outage_and_episode(void)
     o.outage_ms = 600000;
     o.outage_status = 0;
     m = start(&o);
-    CHECK(m && http("POST", mock_url(m), "/v1/chat/completions", NULL, ob, &h) == 0);   /* no reply */
+    CHECK(m && http("POST", mock_url(m), "/v1/chat/completions", NULL, ob, &h) == 0); /* no reply */
     http_free(&h);
     if (m) mock_get_stats(m, &s);
     CHECK(s.outage_replies == 1);
@@ -1687,7 +1727,7 @@ static void test_outage_and_episode(void)
         CHECK(http("POST", u, "/v1/chat/completions", NULL, ob, &h) == 200);
         CHECK(hdr(&h, "x-ratelimit-limit-requests", v, sizeof v) && strcmp(v, "60") == 0);
         http_free(&h);
-        CHECK(http("POST", u, "/v1/chat/completions", NULL, ob, &h) == 429);   /* the burst is one */
+        CHECK(http("POST", u, "/v1/chat/completions", NULL, ob, &h) == 429); /* the burst is one */
         CHECK(hdr(&h, "x-ratelimit-limit-requests", v, sizeof v) && strcmp(v, "60") == 0);
         http_free(&h);
         js = mock_stats_json(m);
@@ -1695,7 +1735,7 @@ static void test_outage_and_episode(void)
         free(js);
         CHECK(http("POST", u, "/v1/chat/completions", NULL, ob, &h) == 429);
         http_free(&h);
-        for (int i = 0; i < 5; i++) {   /* the episode is over: unlimited, and nothing announced */
+        for (int i = 0; i < 5; i++) { /* the episode is over: unlimited, and nothing announced */
             CHECK(http("POST", u, "/v1/chat/completions", NULL, ob, &h) == 200);
             CHECK(hdr(&h, "x-ratelimit-limit-requests", v, sizeof v) == NULL);
             http_free(&h);

@@ -48,10 +48,20 @@ static int bad(const char *s, const char *r, const char *needle)
 
 static void clear_env(void)
 {
-    const char *vars[] = {"AWS_REGION", "AWS_DEFAULT_REGION", "OPENAI_BASE_URL", "OPENAI_API_KEY",
-                          "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "LOCAL_BASE_URL", "LOCAL_API_KEY",
-                          "MY_VLLM_BASE_URL", "MY_VLLM_API_KEY", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
-                          "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "AWS_ACCESS_KEY_ID", "AWS_PROFILE"};
+    const char *vars[] = {"AWS_REGION",
+                          "AWS_DEFAULT_REGION",
+                          "OPENAI_BASE_URL",
+                          "OPENAI_API_KEY",
+                          "ANTHROPIC_BASE_URL",
+                          "ANTHROPIC_API_KEY",
+                          "LOCAL_BASE_URL",
+                          "LOCAL_API_KEY",
+                          "MY_VLLM_BASE_URL",
+                          "MY_VLLM_API_KEY",
+                          "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+                          "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
+                          "AWS_ACCESS_KEY_ID",
+                          "AWS_PROFILE"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) unsetenv(vars[i]);
 }
 
@@ -70,13 +80,13 @@ static void test_forms(void)
              "meta-llama/Llama-3.1-8B-Instruct", &m));
     CHECK(m.service && strcmp(m.service, "my-vllm") == 0);
     modelstr_clear(&m);
-    CHECK(m.input == NULL && m.model == NULL);   /* clear resets */
+    CHECK(m.input == NULL && m.model == NULL); /* clear resets */
 
     CHECK(ok("bedrock/amazon.nova-pro-v1:0", "us-west-2", PROVIDER_BEDROCK, "amazon.nova-pro-v1:0", &m));
     CHECK(m.region && strcmp(m.region, "us-west-2") == 0);
     modelstr_clear(&m);
-    CHECK(ok_simple("bedrock/arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-lite-v1:0",
-                    NULL, PROVIDER_BEDROCK,
+    CHECK(ok_simple("bedrock/arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-lite-v1:0", NULL,
+                    PROVIDER_BEDROCK,
                     "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-lite-v1:0"));
     CHECK(ok_simple("amazon.nova-pro-v1:0", NULL, PROVIDER_BEDROCK, "amazon.nova-pro-v1:0"));
     CHECK(ok_simple("us.amazon.nova-lite-v1:0", NULL, PROVIDER_BEDROCK, "us.amazon.nova-lite-v1:0"));
@@ -104,13 +114,13 @@ static void test_forms(void)
     CHECK(m.service && strcmp(m.service, "my-endpoint-1") == 0);
     CHECK(m.region && strcmp(m.region, "eu-west-1") == 0);
     modelstr_clear(&m);
-    CHECK(ok("arn:aws:sagemaker:us-east-2:123456789012:endpoint/prod-llm", "us-west-2", PROVIDER_SAGEMAKER,
-             "prod-llm", &m));
-    CHECK(m.region && strcmp(m.region, "us-east-2") == 0);   /* the ARN's region wins */
+    CHECK(ok("arn:aws:sagemaker:us-east-2:123456789012:endpoint/prod-llm", "us-west-2", PROVIDER_SAGEMAKER, "prod-llm",
+             &m));
+    CHECK(m.region && strcmp(m.region, "us-east-2") == 0); /* the ARN's region wins */
     CHECK(m.service && strcmp(m.service, "prod-llm") == 0);
     modelstr_clear(&m);
-    CHECK(ok_simple("sagemaker/arn:aws:sagemaker:us-east-2:123456789012:endpoint/prod-llm", NULL,
-                    PROVIDER_SAGEMAKER, "prod-llm"));
+    CHECK(ok_simple("sagemaker/arn:aws:sagemaker:us-east-2:123456789012:endpoint/prod-llm", NULL, PROVIDER_SAGEMAKER,
+                    "prod-llm"));
 
     CHECK(strcmp(provider_kind_name(PROVIDER_OPENAI), "openai") == 0);
     CHECK(strcmp(provider_kind_name(PROVIDER_OPENAI_API), "openai-api") == 0);
@@ -165,7 +175,7 @@ static void test_errors(void)
     CHECK(bad("openai-api/9x/model", NULL, "service name"));
     CHECK(bad("openai/gpt 4o", NULL, "spaces"));
     CHECK(bad("openai/gpt-4o\n", NULL, "spaces"));
-    CHECK(bad("foo.bar-v1:0", NULL, "accepted forms"));           /* unknown vendor */
+    CHECK(bad("foo.bar-v1:0", NULL, "accepted forms")); /* unknown vendor */
     CHECK(bad("amazon.", NULL, "accepted forms"));
     CHECK(bad("xx.amazon.nova-pro-v1:0", NULL, "accepted forms")); /* unknown geo prefix */
     CHECK(bad("amazon.nova pro", NULL, NULL));
@@ -231,7 +241,7 @@ static void test_endpoints(void)
     setenv("OPENAI_BASE_URL", "https:///", 1);
     CHECK(endpoint("openai/gpt-4o", NULL, &e) < 0);
     CHECK(strstr(err, "OPENAI_BASE_URL") != NULL);
-    setenv("OPENAI_BASE_URL", "", 1);   /* empty = unset */
+    setenv("OPENAI_BASE_URL", "", 1); /* empty = unset */
     CHECK(endpoint("openai/gpt-4o", NULL, &e) == 0);
     CHECK(strcmp(e.base_url, "https://api.openai.com/v1") == 0);
     modelstr_endpoint_clear(&e);
@@ -279,7 +289,7 @@ static void test_endpoints(void)
     CHECK(strcmp(e.base_url, "http://127.0.0.1:7000") == 0);
     CHECK(strncmp(e.key, "bedrock|eu.amazon.nova-lite-v1:0|http://127.0.0.1:7000|", 55) == 0);
     CHECK(strstr(e.key, "AKIDEXAMPLE") == NULL);
-    CHECK(strcmp(strrchr(e.key, '|'), "|-") != 0);   /* the identity is hashed in */
+    CHECK(strcmp(strrchr(e.key, '|'), "|-") != 0); /* the identity is hashed in */
     modelstr_endpoint_clear(&e);
 
     /* sagemaker */

@@ -109,22 +109,43 @@ static void test_reader_bounds(void)
     obj_t o;
     char err[256];
     /* {"a": 1001}: over the field's range, named. */
-    CHECK(read_bytes("\x81\xa1" "a" "\xcd\x03\xe9", 6, &o, err, sizeof err) < 0);
+    CHECK(read_bytes("\x81\xa1"
+                     "a"
+                     "\xcd\x03\xe9",
+                     6, &o, err, sizeof err) < 0);
     CHECK_HAS(err, "obj.a");
     /* {"a": 1, "a": 2}: a key twice. */
-    CHECK(read_bytes("\x82\xa1" "a" "\x01\xa1" "a" "\x02", 7, &o, err, sizeof err) < 0);
+    CHECK(read_bytes("\x82\xa1"
+                     "a"
+                     "\x01\xa1"
+                     "a"
+                     "\x02",
+                     7, &o, err, sizeof err) < 0);
     CHECK_HAS(err, "appears twice");
     /* {"zz": [1, 2], "a": 7}: an unknown key is skipped with its value. */
-    CHECK(read_bytes("\x82\xa2" "zz" "\x92\x01\x02\xa1" "a" "\x07", 10, &o, err, sizeof err) == 0);
+    CHECK(read_bytes("\x82\xa2"
+                     "zz"
+                     "\x92\x01\x02\xa1"
+                     "a"
+                     "\x07",
+                     10, &o, err, sizeof err) == 0);
     CHECK(o.a == 7);
     /* {"a": nil}: nil means absent. */
-    CHECK(read_bytes("\x81\xa1" "a" "\xc0", 4, &o, err, sizeof err) == 0);
+    CHECK(read_bytes("\x81\xa1"
+                     "a"
+                     "\xc0",
+                     4, &o, err, sizeof err) == 0);
     CHECK(o.a == 0);
     /* {"d": "a\0b"}: a NUL inside a string. */
-    CHECK(read_bytes("\x81\xa1" "d" "\xa3" "a\0b", 7, &o, err, sizeof err) < 0);
+    CHECK(read_bytes("\x81\xa1"
+                     "d"
+                     "\xa3"
+                     "a\0b",
+                     7, &o, err, sizeof err) < 0);
     CHECK_HAS(err, "obj.d");
     /* {"d": 17 bytes}: over the cap of 16. */
-    char big[3 + 18] = "\x81\xa1" "d";
+    char big[3 + 18] = "\x81\xa1"
+                       "d";
     big[3] = (char)(0xa0 | 17);
     memset(big + 4, 'x', 17);
     CHECK(read_bytes(big, 21, &o, err, sizeof err) < 0);
@@ -145,10 +166,16 @@ static void test_reader_bounds(void)
     CHECK(read_bytes(lk, sizeof lk - 1, &o, err, sizeof err) < 0);
     CHECK_HAS(err, "exceeds the limit");
     /* A string that claims more bytes than the frame holds. */
-    CHECK(read_bytes("\x81\xa1" "d" "\xdb\xff\xff\xff\xff", 8, &o, err, sizeof err) < 0);
+    CHECK(read_bytes("\x81\xa1"
+                     "d"
+                     "\xdb\xff\xff\xff\xff",
+                     8, &o, err, sizeof err) < 0);
     CHECK(err[0] != '\0');
     /* An array that claims a billion elements in a 10-byte frame: refused before allocating. */
-    CHECK(read_bytes("\x81\xa2" "zz" "\xdd\x3b\x9a\xca\x00", 9, &o, err, sizeof err) < 0);
+    CHECK(read_bytes("\x81\xa2"
+                     "zz"
+                     "\xdd\x3b\x9a\xca\x00",
+                     9, &o, err, sizeof err) < 0);
     CHECK(err[0] != '\0');
     /* Unknown values nested past MPACK_DEPTH. */
     char deep[4 + MPACK_DEPTH + 2];
@@ -186,7 +213,7 @@ static void test_packer_refusals(void)
     CHECK(mpack_w_kstr(&w, "d", "too long for its cap", 4, true) < 0);
     CHECK(mpack_w_wrap(&w, "obj") < 0);
     CHECK(mpack_w_finish(&w, "test") < 0);
-    CHECK(b.len == 4 && memcmp(b.data, "keep", 4) == 0);   /* left as it was */
+    CHECK(b.len == 4 && memcmp(b.data, "keep", 4) == 0); /* left as it was */
     CHECK_HAS(w.why, "obj");
     CHECK_HAS(w.why, ".d");
 

@@ -111,9 +111,18 @@ static void test_write(void)
     char *db = xasprintf("%s/o.db", dir);
     fix_start(&f, db);
     char *out_dir = xasprintf("%s/out/%s", dir, f.id);
-    output_info_t oi = {.job_id = f.id, .spec = f.spec, .spec_json = f.spec_json, .out_dir = out_dir,
-                        .state = SCHED_JOB_SUCCEEDED, .started_at = 1000, .finished_at = 1010, .elapsed_s = 10,
-                        .records = 4, .invalid = 1, .shards = 2, .workers = 2};
+    output_info_t oi = {.job_id = f.id,
+                        .spec = f.spec,
+                        .spec_json = f.spec_json,
+                        .out_dir = out_dir,
+                        .state = SCHED_JOB_SUCCEEDED,
+                        .started_at = 1000,
+                        .finished_at = 1010,
+                        .elapsed_s = 10,
+                        .records = 4,
+                        .invalid = 1,
+                        .shards = 2,
+                        .workers = 2};
     cJSON *sum = NULL, *job = NULL;
     char err[512];
     CHECK(output_write(f.st, &oi, &sum, &job, err, sizeof err) == 0);
@@ -126,10 +135,10 @@ static void test_write(void)
         nl = strchr(l, '\n');
         cJSON *row = cJSON_ParseWithLength(l, nl ? (size_t)(nl - l) : strlen(l));
         CHECK(row != NULL);
-        const char *keys[] = {"job_id", "record_index", "record_id", "target", "model", "prompt", "response",
-                              "category", "scores", "usage", "latency_ms", "error"};
+        const char *keys[] = {"job_id",   "record_index", "record_id", "target", "model",      "prompt",
+                              "response", "category",     "scores",    "usage",  "latency_ms", "error"};
         for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) CHECK(cJSON_HasObjectItem(row, keys[k]));
-        CHECK(cJSON_GetObjectItemCaseSensitive(row, "record_index")->valuedouble == lines / 2);   /* record order */
+        CHECK(cJSON_GetObjectItemCaseSensitive(row, "record_index")->valuedouble == lines / 2); /* record order */
         CHECK_STR(cJSON_GetObjectItemCaseSensitive(row, "target")->valuestring, lines % 2 ? "base" : "custom");
         cJSON_Delete(row);
     }
@@ -143,8 +152,8 @@ static void test_write(void)
     cJSON *file_sum = read_json(p);
     CHECK(file_sum && same_json(file_sum, sum));
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
-                                             cJSON_GetObjectItemCaseSensitive(sum, "targets"), "base"), "metrics"),
+        cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sum, "targets"), "base"), "metrics"),
         "Correctness");
     CHECK(m && cJSON_GetObjectItemCaseSensitive(m, "n")->valuedouble == 3 &&
           cJSON_GetObjectItemCaseSensitive(m, "n_error")->valuedouble == 1);
@@ -173,11 +182,12 @@ static void test_write(void)
     buf_t b;
     buf_init(&b, 0);
     CHECK(output_record_line(&b, "j", &rec, &res) == 0 && b.data[b.len - 1] == '\n');
-    CHECK(b.data && !strncmp(b.data, "{\"job_id\":\"j\",\"record_index\":7,\"record_id\":\"7\",\"target\":\"custom\",", 64));
+    CHECK(b.data &&
+          !strncmp(b.data, "{\"job_id\":\"j\",\"record_index\":7,\"record_id\":\"7\",\"target\":\"custom\",", 64));
     CHECK(strstr(b.data, "\"Correctness\":{\"score\":null,\"normalized\":null,") != NULL);
     buf_free(&b);
     buf_init(&b, 16);
-    CHECK(output_record_line(&b, "j", &rec, &res) == -1);   /* the cap */
+    CHECK(output_record_line(&b, "j", &rec, &res) == -1); /* the cap */
     buf_free(&b);
     result_clear(&res);
 
@@ -216,8 +226,14 @@ static void test_interrupted(void)
     fix_start(&f, db);
     char *out_dir = xasprintf("%s/outi/%s", dir, f.id);
     atomic_int abort_flag = 1;
-    output_info_t oi = {.job_id = f.id, .spec = f.spec, .spec_json = f.spec_json, .out_dir = out_dir,
-                        .state = SCHED_JOB_SUCCEEDED, .records = 4, .shards = 2, .abort = &abort_flag};
+    output_info_t oi = {.job_id = f.id,
+                        .spec = f.spec,
+                        .spec_json = f.spec_json,
+                        .out_dir = out_dir,
+                        .state = SCHED_JOB_SUCCEEDED,
+                        .records = 4,
+                        .shards = 2,
+                        .abort = &abort_flag};
     cJSON *sum = NULL, *job = NULL;
     char err[512];
     CHECK(output_write(f.st, &oi, &sum, &job, err, sizeof err) == OUTPUT_INTERRUPTED);
@@ -235,7 +251,7 @@ static void test_interrupted(void)
     uint64_t need = 0;
     CHECK(store_outputs_bytes(f.st, f.id, &need) == 0);
     struct stat sb;
-    CHECK(stat(rec, &sb) == 0 && need > 0 && need <= (uint64_t)sb.st_size);   /* a lower bound */
+    CHECK(stat(rec, &sb) == 0 && need > 0 && need <= (uint64_t)sb.st_size); /* a lower bound */
     cJSON_Delete(sum);
     cJSON_Delete(job);
     free(rec);

@@ -17,7 +17,7 @@
 #include "wire.h"
 
 #define HB_MS 20
-#define DEADLINE_PASSES 2000   /* loop passes of at most 5 ms: 10 s at the most */
+#define DEADLINE_PASSES 2000 /* loop passes of at most 5 ms: 10 s at the most */
 
 typedef struct {
     void *ctx, *router;
@@ -86,9 +86,18 @@ static void env_start_keys(env_t *e, const char *endpoint, const curve_keys_t *s
     endpoint = bound;
     e->loop = loop_new();
     e->credit = 3;
-    peer_opts_t o = {.endpoint = endpoint, .zmq_ctx = e->ctx, .loop = e->loop, .role = "worker", .name = "w1",
-                     .heartbeat_ms = HB_MS, .dead_after = 2, .on_message = on_message, .on_session = on_session,
-                     .hello_credit = hello_credit, .arg = e, .curve = cli};
+    peer_opts_t o = {.endpoint = endpoint,
+                     .zmq_ctx = e->ctx,
+                     .loop = e->loop,
+                     .role = "worker",
+                     .name = "w1",
+                     .heartbeat_ms = HB_MS,
+                     .dead_after = 2,
+                     .on_message = on_message,
+                     .on_session = on_session,
+                     .hello_credit = hello_credit,
+                     .arg = e,
+                     .curve = cli};
     char err[256];
     e->peer = peer_new(&o, err, sizeof err);
     CHECK(e->peer != NULL);
@@ -239,12 +248,18 @@ static void test_outbox_across_sessions(void)
     env_t e;
     memset(&e, 0, sizeof e);
     /* tcp to a port nobody listens on: DEALER sends fail with EAGAIN (no peer), so all waits. */
-    peer_opts_t o = {.endpoint = "tcp://127.0.0.1:1", .zmq_ctx = ctx, .loop = loop, .role = "scheduler",
-                     .heartbeat_ms = HB_MS, .dead_after = 2, .on_session = on_session, .arg = &e};
+    peer_opts_t o = {.endpoint = "tcp://127.0.0.1:1",
+                     .zmq_ctx = ctx,
+                     .loop = loop,
+                     .role = "scheduler",
+                     .heartbeat_ms = HB_MS,
+                     .dead_after = 2,
+                     .on_session = on_session,
+                     .arg = &e};
     char err[256];
     peer_t *p = peer_new(&o, err, sizeof err);
     CHECK(p != NULL);
-    CHECK(peer_outbox(p) == 1);   /* the HELLO */
+    CHECK(peer_outbox(p) == 1); /* the HELLO */
     wire_hdr_t submit = {.type = WIRE_SUBMIT, .shard_id = 1};
     snprintf(submit.job_id, sizeof submit.job_id, "job-1");
     peer_send(p, &submit, "x", 1);
@@ -278,7 +293,7 @@ static void test_frame_read(void)
     CHECK(zmq_bind(router, "inproc://frame") == 0 && zmq_connect(dealer, "inproc://frame") == 0);
     frame_in_t in;
     char err[300];
-    CHECK(frame_read(router, true, &in, err, sizeof err) == 0);   /* nothing waiting */
+    CHECK(frame_read(router, true, &in, err, sizeof err) == 0); /* nothing waiting */
 
     wire_hdr_t h = {.type = WIRE_SUBMIT, .shard_id = 3};
     snprintf(h.job_id, sizeof h.job_id, "j");
@@ -324,7 +339,7 @@ static void test_curve_session(void)
     memcpy(cli.server, srv.public_key, sizeof cli.server);
     env_t e;
     env_start_keys(&e, "tcp://127.0.0.1:*", &srv, &cli);
-    curve_wipe(&cli);   /* the peer keeps its own copy */
+    curve_wipe(&cli); /* the peer keeps its own copy */
     CHECK(broker_expect(&e, WIRE_HELLO).type == WIRE_HELLO);
     welcome(&e, "broker-C");
     CHECK(run_until(&e, is_up));

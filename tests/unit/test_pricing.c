@@ -45,8 +45,8 @@ int main(void)
     CHECK(priced("openai/o3", 2.00, 8.00));
     CHECK(priced("openai/o3-mini-2025-01-31", 1.10, 4.40));
     CHECK(priced("openai/o4-mini", 1.10, 4.40));
-    CHECK(priced("OpenAI/GPT-4o-Mini", 0.15, 0.60));   /* case-insensitive */
-    CHECK(unknown("openai/gpt-4oops"));                 /* no boundary after "gpt-4o" */
+    CHECK(priced("OpenAI/GPT-4o-Mini", 0.15, 0.60)); /* case-insensitive */
+    CHECK(unknown("openai/gpt-4oops"));              /* no boundary after "gpt-4o" */
     CHECK(unknown("openai/ft:gpt-4o-mini-2024-07-18:org::abc123"));
     CHECK(unknown("openai/text-davinci-003"));
 

@@ -18,8 +18,7 @@ static const llm_msg_t MSGS[] = {
 
 static llm_req_t req_base(void)
 {
-    llm_req_t r = {.system = "Be terse.", .msgs = MSGS, .n_msgs = 3, .max_tokens = 64, .temperature = 0.7,
-                   .top_p = -1};
+    llm_req_t r = {.system = "Be terse.", .msgs = MSGS, .n_msgs = 3, .max_tokens = 64, .temperature = 0.7, .top_p = -1};
     return r;
 }
 
@@ -58,7 +57,7 @@ static void test_openai_build(void)
     CHECK(cJSON_GetObjectItemCaseSensitive(j, "max_tokens")->valuedouble == 64);
     CHECK(cJSON_GetObjectItemCaseSensitive(j, "temperature")->valuedouble == 0.7);
     CHECK(cJSON_GetObjectItemCaseSensitive(j, "top_p") == NULL);
-    CHECK(strstr(out.body.data, "\"temperature\":0.7") != NULL);   /* shortest exact form */
+    CHECK(strstr(out.body.data, "\"temperature\":0.7") != NULL); /* shortest exact form */
     cJSON_Delete(j);
     httpmsg_request_clear(&out);
 
@@ -80,7 +79,10 @@ static void test_openai_build(void)
     httpmsg_request_clear(&out);
 
     /* invalid requests */
-    struct { llm_req_t r; const char *needle; } bad[4];
+    struct {
+        llm_req_t r;
+        const char *needle;
+    } bad[4];
     for (int i = 0; i < 4; i++) bad[i].r = req_base();
     bad[0].r.max_tokens = 0;
     bad[0].needle = "max_tokens";
@@ -130,8 +132,14 @@ static void test_openai_parse(void)
     CHECK(r.text && strcmp(r.text, "I can't.") == 0);
     provider_reply_clear(&r);
 
-    const char *bad[] = {"", "not json", "[]", "{}", "{\"choices\":[]}", "{\"choices\":[{\"message\":{}}]}",
-                         "{\"choices\":[{\"message\":{\"content\":null}}]}", "{\"choices\":[{}]}"};
+    const char *bad[] = {"",
+                         "not json",
+                         "[]",
+                         "{}",
+                         "{\"choices\":[]}",
+                         "{\"choices\":[{\"message\":{}}]}",
+                         "{\"choices\":[{\"message\":{\"content\":null}}]}",
+                         "{\"choices\":[{}]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         CHECK(provider_openai.parse_ok(bad[i], strlen(bad[i]), false, &r, err, sizeof err) < 0);
@@ -274,7 +282,7 @@ static void test_helpers(void)
     provider_redact(msg, sizeof msg, "sk-abcdef");
     CHECK(strcmp(msg, "bad key [redacted] in [redacted]!") == 0);
     char short_secret[32] = "abc abc";
-    provider_redact(short_secret, sizeof short_secret, "abc");   /* too short to be a key */
+    provider_redact(short_secret, sizeof short_secret, "abc"); /* too short to be a key */
     CHECK(strcmp(short_secret, "abc abc") == 0);
     provider_redact(msg, sizeof msg, NULL);
 

@@ -28,8 +28,8 @@ static const llm_msg_t MSGS[] = {{"user", "Rate \"this\"\n"}, {"assistant", "Ok.
 
 static llm_req_t req_base(void)
 {
-    llm_req_t r = {.system = "Be a judge.", .msgs = MSGS, .n_msgs = 3, .max_tokens = 64, .temperature = 0.5,
-                   .top_p = -1};
+    llm_req_t r =
+        {.system = "Be a judge.", .msgs = MSGS, .n_msgs = 3, .max_tokens = 64, .temperature = 0.5, .top_p = -1};
     return r;
 }
 
@@ -93,8 +93,8 @@ static sigv4_status_t verify(const httpmsg_request_t *r, const char *service, co
     for (size_t i = 0; i < r->headers.n; i++) hs[i + 1] = (sigv4_header_t){r->headers.v[i].name, r->headers.v[i].value};
     sigv4_verify_opts_t o = {.lookup = lookup, .region = region, .service = service};
     char reason[1024];
-    sigv4_status_t st =
-        sigv4_verify(&o, r->method, path, hs, r->headers.n + 1, r->body.data, r->body.len, auth, reason, sizeof reason);
+    sigv4_status_t st = sigv4_verify(&o, r->method, path, hs, r->headers.n + 1, r->body.data, r->body.len, auth, reason,
+                                     sizeof reason);
     if (st != SIGV4_OK) fprintf(stderr, "verify: %s\n", reason);
     free(hs);
     free(host);
@@ -112,7 +112,9 @@ static void test_bedrock_build(void)
 {
     CHECK(provider_for(PROVIDER_BEDROCK) == &provider_bedrock);
     CHECK(provider_for(PROVIDER_SAGEMAKER) == &provider_sagemaker);
-    modelstr_t ms = {.kind = PROVIDER_BEDROCK, .input = "nova-textgeneration-lite", .model = "us.amazon.nova-lite-v1:0",
+    modelstr_t ms = {.kind = PROVIDER_BEDROCK,
+                     .input = "nova-textgeneration-lite",
+                     .model = "us.amazon.nova-lite-v1:0",
                      .region = "us-west-2"};
     modelstr_endpoint_t ep = {.base_url = "https://bedrock-runtime.us-west-2.amazonaws.com", .key = "k"};
     llm_req_t req = req_base();
@@ -121,13 +123,14 @@ static void test_bedrock_build(void)
     httpmsg_request_init(&out);
     char err[512] = "";
     CHECK(provider_bedrock.build(&pc, &out, err, sizeof err) == 0);
-    CHECK(strcmp(out.url, "https://bedrock-runtime.us-west-2.amazonaws.com/model/us.amazon.nova-lite-v1%3A0/converse") == 0);
+    CHECK(strcmp(out.url,
+                 "https://bedrock-runtime.us-west-2.amazonaws.com/model/us.amazon.nova-lite-v1%3A0/converse") == 0);
     CHECK(strcmp(out.method, "POST") == 0);
     CHECK(has(httpmsg_headers_get(&out.headers, "content-type"), "application/json"));
-    CHECK(httpmsg_headers_get(&out.headers, "authorization") == NULL);   /* signed in before_send */
+    CHECK(httpmsg_headers_get(&out.headers, "authorization") == NULL); /* signed in before_send */
     cJSON *j = cJSON_ParseWithLength(out.body.data, out.body.len);
     CHECK(cJSON_IsObject(j));
-    CHECK(cJSON_GetObjectItemCaseSensitive(j, "model") == NULL);   /* the model is in the path */
+    CHECK(cJSON_GetObjectItemCaseSensitive(j, "model") == NULL); /* the model is in the path */
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(j, "messages");
     CHECK(cJSON_GetArraySize(msgs) == 3);
     const cJSON *m0 = cJSON_GetArrayItem(msgs, 0), *m2 = cJSON_GetArrayItem(msgs, 2);
@@ -170,8 +173,11 @@ static void test_bedrock_build(void)
 
 static void test_sagemaker_build(void)
 {
-    modelstr_t ms = {.kind = PROVIDER_SAGEMAKER, .input = "sagemaker/my-endpoint", .model = "my-endpoint",
-                     .service = "my-endpoint", .region = "eu-west-1"};
+    modelstr_t ms = {.kind = PROVIDER_SAGEMAKER,
+                     .input = "sagemaker/my-endpoint",
+                     .model = "my-endpoint",
+                     .service = "my-endpoint",
+                     .region = "eu-west-1"};
     modelstr_endpoint_t ep = {.base_url = "https://runtime.sagemaker.eu-west-1.amazonaws.com/", .key = "k"};
     llm_req_t req = req_base();
     req.top_p = 0.25;
@@ -249,7 +255,9 @@ static void test_sagemaker_build(void)
 static void test_sign(void)
 {
     env_keys(AK, SK, NULL);
-    modelstr_t ms = {.kind = PROVIDER_BEDROCK, .input = "bedrock/amazon.nova-pro-v1:0", .model = "amazon.nova-pro-v1:0",
+    modelstr_t ms = {.kind = PROVIDER_BEDROCK,
+                     .input = "bedrock/amazon.nova-pro-v1:0",
+                     .model = "amazon.nova-pro-v1:0",
                      .region = "eu-central-1"};
     modelstr_endpoint_t ep = {.base_url = "http://127.0.0.1:9/base", .key = "k"};
     llm_req_t req = req_base();
@@ -279,7 +287,10 @@ static void test_sign(void)
 
     /* SageMaker signs as `sagemaker`; an AWS host names the region */
     env_keys(AK, SK, NULL);
-    modelstr_t sm = {.kind = PROVIDER_SAGEMAKER, .input = "sagemaker/ep1", .model = "ep1", .service = "ep1",
+    modelstr_t sm = {.kind = PROVIDER_SAGEMAKER,
+                     .input = "sagemaker/ep1",
+                     .model = "ep1",
+                     .service = "ep1",
                      .region = "us-east-1"};
     modelstr_endpoint_t sep = {.base_url = "https://runtime.sagemaker.ap-south-1.amazonaws.com", .key = "k"};
     provider_call_t spc = {.model = &sm, .endpoint = &sep, .req = &req};
@@ -334,7 +345,8 @@ static void signed_with(char *ak, size_t aklen, char *err, size_t errlen)
     ak[0] = '\0';
     err[0] = '\0';
     sigv4_auth_t a;
-    if (provider_bedrock.build(&pc, &r, err, errlen) == 0 && provider_bedrock.before_send(&ms, &ep, &r, err, errlen) == 0 &&
+    if (provider_bedrock.build(&pc, &r, err, errlen) == 0 &&
+        provider_bedrock.before_send(&ms, &ep, &r, err, errlen) == 0 &&
         verify(&r, "bedrock", "us-east-1", &a) == SIGV4_OK)
         snprintf(ak, aklen, "%s", a.access_key);
     httpmsg_request_clear(&r);
@@ -365,7 +377,7 @@ static void test_credential_cache(void)
     write_file(creds, "[default]\naws_access_key_id = " AK "\naws_secret_access_key = " SK "\n[other]\n"
                       "aws_access_key_id = " AK2 "\naws_secret_access_key = " SK2 "\n");
     signed_with(ak, sizeof ak, err, sizeof err);
-    CHECK(strcmp(ak, AK2) == 0);   /* still cached */
+    CHECK(strcmp(ak, AK2) == 0); /* still cached */
     setenv("AWS_PROFILE", "default", 1);
     signed_with(ak, sizeof ak, err, sizeof err);
     CHECK(strcmp(ak, AK) == 0);
@@ -429,27 +441,31 @@ static void test_parse(void)
     provider_reply_clear(&r);
     static const char parts[] =
         "{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"text\",\"text\":\"b\"}]}}]}";
-    CHECK(provider_sagemaker.parse_ok(parts, strlen(parts), false, &r, err, sizeof err) == 0 && strcmp(r.text, "ab") == 0);
+    CHECK(provider_sagemaker.parse_ok(parts, strlen(parts), false, &r, err, sizeof err) == 0 &&
+          strcmp(r.text, "ab") == 0);
     provider_reply_clear(&r);
     static const char tgi[] = "[{\"generated_text\":\"Verdict: yes\"}]";
     CHECK(provider_sagemaker.parse_ok(tgi, strlen(tgi), false, &r, err, sizeof err) == 0);
     CHECK(r.text && strcmp(r.text, "Verdict: yes") == 0 && r.usage.output_tokens == 0);
     provider_reply_clear(&r);
-    static const char lmi[] = "{\"generated_text\":\"no\",\"details\":{\"generated_tokens\":3,\"finish_reason\":\"eos\"}}";
+    static const char lmi[] =
+        "{\"generated_text\":\"no\",\"details\":{\"generated_tokens\":3,\"finish_reason\":\"eos\"}}";
     CHECK(provider_sagemaker.parse_ok(lmi, strlen(lmi), false, &r, err, sizeof err) == 0);
     CHECK(r.text && strcmp(r.text, "no") == 0 && r.usage.output_tokens == 3);
     provider_reply_clear(&r);
     static const char nochoice[] = "{\"choices\":[{\"message\":{\"content\":null}}]}";
-    CHECK(provider_sagemaker.parse_ok(nochoice, strlen(nochoice), false, &r, err, sizeof err) < 0 && has(err, "content"));
+    CHECK(provider_sagemaker.parse_ok(nochoice, strlen(nochoice), false, &r, err, sizeof err) < 0 &&
+          has(err, "content"));
     static const char other[] = "{\"predictions\":[1]}";
-    CHECK(provider_sagemaker.parse_ok(other, strlen(other), false, &r, err, sizeof err) < 0 && has(err, "generated_text"));
+    CHECK(provider_sagemaker.parse_ok(other, strlen(other), false, &r, err, sizeof err) < 0 &&
+          has(err, "generated_text"));
     CHECK(provider_sagemaker.parse_ok("[]", 2, false, &r, err, sizeof err) < 0);
     CHECK(provider_sagemaker.parse_ok("", 0, false, &r, err, sizeof err) < 0 && r.text == NULL);
 }
 
 typedef struct {
     long status;
-    const char *error_type;   /* x-amzn-ErrorType, or NULL */
+    const char *error_type; /* x-amzn-ErrorType, or NULL */
     const char *body;
     llm_status_t want;
     const char *msg_has;
@@ -464,7 +480,8 @@ static void run_cases(const provider_t *p, const case_t *cs, size_t n)
         char msg[1024] = "";
         llm_status_t got = p->classify(cs[i].status, cs[i].body, strlen(cs[i].body), &h, msg, sizeof msg);
         if (got != cs[i].want || !has(msg, cs[i].msg_has))
-            fprintf(stderr, "%s case %zu: class %d (want %d), message `%s`\n", p->name, i, (int)got, (int)cs[i].want, msg);
+            fprintf(stderr, "%s case %zu: class %d (want %d), message `%s`\n", p->name, i, (int)got, (int)cs[i].want,
+                    msg);
         CHECK(got == cs[i].want);
         CHECK(has(msg, cs[i].msg_has));
         httpmsg_headers_clear(&h);
@@ -482,18 +499,21 @@ static void test_classify(void)
          "HTTP 429 from bedrock (ThrottlingException): Too many requests"},
         {400, "ThrottlingException", "{\"message\":\"Rate exceeded\"}", LLM_ERR_TRANSIENT, "Rate exceeded"},
         {429, NULL, "", LLM_ERR_TRANSIENT, "HTTP 429"},
-        {400, "TooManyRequestsException", "{\"Message\":\"slow\"}", LLM_ERR_TRANSIENT, "(TooManyRequestsException): slow"},
+        {400, "TooManyRequestsException", "{\"Message\":\"slow\"}", LLM_ERR_TRANSIENT,
+         "(TooManyRequestsException): slow"},
         {503, "ServiceUnavailableException", "{\"message\":\"busy\"}", LLM_ERR_TRANSIENT, "busy"},
         {429, "ModelNotReadyException", "{\"message\":\"warming\"}", LLM_ERR_TRANSIENT, "warming"},
         {500, "InternalServerException", "{\"message\":\"oops\"}", LLM_ERR_TRANSIENT, "oops"},
         {500, NULL, "<html>err</html>", LLM_ERR_TRANSIENT, "<html>err</html>"},
         {503, NULL, "", LLM_ERR_TRANSIENT, "HTTP 503"},
         {408, "ModelTimeoutException", "{\"message\":\"took too long\"}", LLM_ERR_TRANSIENT, "took too long"},
-        {400, "ServiceQuotaExceededException", "{\"message\":\"quota\"}", LLM_ERR_QUOTA, "ServiceQuotaExceededException"},
-        {403, "AccessDeniedException", "{\"message\":\"You have exceeded the Service Quota for tokens\"}", LLM_ERR_QUOTA,
-         "Service Quota"},
-        {403, "AccessDeniedException", "{\"message\":\"You don't have access to the model with the specified model ID.\"}",
-         LLM_ERR_PERMANENT, "(AccessDeniedException): You don't have access"},
+        {400, "ServiceQuotaExceededException", "{\"message\":\"quota\"}", LLM_ERR_QUOTA,
+         "ServiceQuotaExceededException"},
+        {403, "AccessDeniedException", "{\"message\":\"You have exceeded the Service Quota for tokens\"}",
+         LLM_ERR_QUOTA, "Service Quota"},
+        {403, "AccessDeniedException",
+         "{\"message\":\"You don't have access to the model with the specified model ID.\"}", LLM_ERR_PERMANENT,
+         "(AccessDeniedException): You don't have access"},
         {400, t2, "{\"message\":\"The provided model identifier is invalid.\"}", LLM_ERR_PERMANENT,
          "HTTP 400 from bedrock (ValidationException): The provided model identifier is invalid."},
         {404, "ResourceNotFoundException", "{\"message\":\"Model not found\"}", LLM_ERR_PERMANENT, "Model not found"},

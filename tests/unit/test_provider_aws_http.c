@@ -36,17 +36,17 @@
 
 #define MAX_SEEN 64
 typedef struct {
-    char path[256];      /* raw request-target */
-    char region[64];     /* credential scope */
+    char path[256];  /* raw request-target */
+    char region[64]; /* credential scope */
     char service[64];
     bool sig_ok;
-    bool token_signed;   /* X-Amz-Security-Token present and signed */
+    bool token_signed; /* X-Amz-Security-Token present and signed */
 } seen_t;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static seen_t seen[MAX_SEEN];
 static int n_seen, bad_sigs;
-static char last_rejection[1400];   /* why the server refused the last bad signature */
+static char last_rejection[1400]; /* why the server refused the last bad signature */
 
 typedef struct {
     sigv4_header_t v[64];
@@ -110,7 +110,8 @@ static char *last_text(const char *body, size_t len, bool bedrock)
     if (bedrock) {
         const cJSON *sys = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "system"), 0);
         const cJSON *ic = cJSON_GetObjectItemCaseSensitive(j, "inferenceConfig");
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(last, "content"), 0), "text");
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(last, "content"), 0), "text");
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(sys, "text");
         if (cJSON_IsString(t) && cJSON_IsString(st) && strcmp(st->valuestring, SYSTEM) == 0 &&
             cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ic, "maxTokens")))
@@ -185,7 +186,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
     sigv4_verify_opts_t o = {.lookup = lookup};
     sigv4_auth_t auth;
     char reason[1024];
-    sigv4_status_t st = sigv4_verify(&o, method, url, h.v, h.n, rq->body.data, rq->body.len, &auth, reason, sizeof reason);
+    sigv4_status_t st = sigv4_verify(&o, method, url, h.v, h.n, rq->body.data, rq->body.len, &auth, reason,
+                                     sizeof reason);
     const char *tok = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Security-Token");
 
     pthread_mutex_lock(&mu);
@@ -211,7 +213,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const char *url, con
         return ret;
     }
 
-    bool bedrock = strncmp(url, "/model/", 7) == 0 && strlen(url) > 16 && strcmp(url + strlen(url) - 9, "/converse") == 0;
+    bool bedrock = strncmp(url, "/model/", 7) == 0 && strlen(url) > 16 &&
+                   strcmp(url + strlen(url) - 9, "/converse") == 0;
     bool sagemaker = strncmp(url, "/endpoints/", 11) == 0 && strstr(url, "/invocations");
     if (strcmp(method, "POST") != 0 || (!bedrock && !sagemaker) ||
         strcmp(auth.service, bedrock ? "bedrock" : "sagemaker") != 0)
@@ -265,7 +268,10 @@ static int call(llm_client_t *c, const char *model, slot_t *s)
     return 0;
 }
 
-static bool ok_echo(const slot_t *s) { return s->done == 1 && s->status == LLM_OK && s->text && strcmp(s->text, "echo:rate this: 42") == 0; }
+static bool ok_echo(const slot_t *s)
+{
+    return s->done == 1 && s->status == LLM_OK && s->text && strcmp(s->text, "echo:rate this: 42") == 0;
+}
 
 enum { NOVA_PRO, CLAUDE, NOVA_LITE, THROTTLE, INVALID, QUOTA, SM_OK, SM_TGI, SM_BUSY, SM_THROTTLE, SM_ARN, N };
 static const char *const MODELS[N] = {
@@ -311,7 +317,9 @@ static void test_calls(loop_t *loop)
 
     for (int i = 0; i < N; i++) {
         if (i == INVALID || i == QUOTA) continue;
-        if (!ok_echo(&s[i])) fprintf(stderr, "%s: status %d, text %s, error %s\n", MODELS[i], (int)s[i].status, s[i].text ? s[i].text : "-", s[i].error ? s[i].error : "-");
+        if (!ok_echo(&s[i]))
+            fprintf(stderr, "%s: status %d, text %s, error %s\n", MODELS[i], (int)s[i].status,
+                    s[i].text ? s[i].text : "-", s[i].error ? s[i].error : "-");
         CHECK(ok_echo(&s[i]));
     }
     CHECK(s[NOVA_PRO].usage.input_tokens == 12 && s[NOVA_PRO].usage.output_tokens == 5);
@@ -335,7 +343,8 @@ static void test_calls(loop_t *loop)
     /* a validation error is not retried */
     CHECK(s[INVALID].done == 1 && s[INVALID].status == LLM_ERR_PERMANENT && s[INVALID].attempts == 1);
     CHECK(s[INVALID].http == 400 && count_path(PATHS[INVALID]) == 1);
-    CHECK(contains(s[INVALID].error, "ValidationException") && contains(s[INVALID].error, "model identifier is invalid"));
+    CHECK(contains(s[INVALID].error, "ValidationException") &&
+          contains(s[INVALID].error, "model identifier is invalid"));
     CHECK(s[QUOTA].done == 1 && s[QUOTA].status == LLM_ERR_QUOTA && s[QUOTA].attempts == 1);
     CHECK(contains(s[QUOTA].error, "Quota exceeded"));
 
@@ -355,8 +364,8 @@ static void test_calls(loop_t *loop)
     /* the job's region travels with the call: a worker in us-west-2 running an eu-central-1 job
      * calls the eu. profile, signed for eu-central-1 */
     {
-        llm_req_t req = {.system = SYSTEM, .msgs = HELLO, .n_msgs = 1, .max_tokens = 32, .top_p = -1,
-                         .region = "eu-central-1"};
+        llm_req_t req =
+            {.system = SYSTEM, .msgs = HELLO, .n_msgs = 1, .max_tokens = 32, .top_p = -1, .region = "eu-central-1"};
         slot_t r = {0};
         char err[512];
         CHECK(llm_call(c, MODELS[NOVA_LITE], &req, on_done, &r, err, sizeof err) == 0);
@@ -424,8 +433,8 @@ int main(void)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, on_request,
-        NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, NULL,
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, on_request, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "test_provider_aws_http: cannot start the test HTTP server\n");

@@ -153,8 +153,8 @@ static void test_list_and_resolve(const char *a, const char *b)
     errlist_init(&errs, 0);
     listed_t l = {0};
     CHECK(sched_jobs_list(db, listed, &l, &errs) == SCHED_OK && l.n >= 2);
-    CHECK(!strcmp(l.ids[0], b) && !strcmp(l.ids[1], a));   /* newest first */
-    CHECK(l.elapsed[0] < 0);    /* b never started */
+    CHECK(!strcmp(l.ids[0], b) && !strcmp(l.ids[1], a)); /* newest first */
+    CHECK(l.elapsed[0] < 0);                             /* b never started */
     CHECK(!l.base[0] && l.base[1]);
     listed_t stop = {.stop_at = 1};
     CHECK(sched_jobs_list(db, listed, &stop, &errs) == SCHED_E_IO && stop.n == 1);
@@ -238,7 +238,7 @@ static void test_status(const char *a, const char *b)
     set_state(a, SCHED_JOB_SUCCEEDED, NULL);
     expect_steps(a, "succeeded", "succeeded", "pending");
     set_state(a, SCHED_JOB_STOPPED, NULL);
-    expect_steps(a, "succeeded", "failed", "pending");   /* no job.json found */
+    expect_steps(a, "succeeded", "failed", "pending"); /* no job.json found */
     char *out = xasprintf("%s/runs/%s", dir, a);
     CHECK(mkdir(out, 0755) == 0);
     char *jj = xasprintf("%s/job.json", out);

@@ -15,15 +15,19 @@
 
 #include "check.h"
 
-#define T0 1000000   /* simulated monotonic clock, ms */
+#define T0 1000000 /* simulated monotonic clock, ms */
 #define K "openai|gpt-4o|https://api.example|abc123"
 
 static int near(double a, double b) { return fabs(a - b) <= 1e-9 * fmax(1, fabs(b)); }
 
 static ratelimit_outcome_t outcome(long status)
 {
-    return (ratelimit_outcome_t){.http_status = status, .retry_after_ms = -1, .remaining_requests = -1,
-                                 .remaining_tokens = -1, .reset_requests_ms = -1, .reset_tokens_ms = -1};
+    return (ratelimit_outcome_t){.http_status = status,
+                                 .retry_after_ms = -1,
+                                 .remaining_requests = -1,
+                                 .remaining_tokens = -1,
+                                 .reset_requests_ms = -1,
+                                 .reset_tokens_ms = -1};
 }
 
 static void release_status(ratelimit_t *r, const char *key, long status, int64_t now)
@@ -117,8 +121,8 @@ static void pace(ratelimit_t *r, const char *key, uint64_t est, int64_t from, in
 static void test_pacing(void)
 {
     ratelimit_t *r = ratelimit_new(256);
-    ratelimit_configure(r, K, 6000, 0, 0);   /* fleet-wide */
-    allot(r, K, 600, 0, 0);                  /* this thread's share */
+    ratelimit_configure(r, K, 6000, 0, 0); /* fleet-wide */
+    allot(r, K, 600, 0, 0);                /* this thread's share */
     pace_t p;
     pace(r, K, 0, T0, T0 + 10000, &p);
     /* The first second: one second's worth at once (not a minute's), then the refill. */
@@ -130,7 +134,7 @@ static void test_pacing(void)
         sum += p.per_s[s];
     }
     CHECK(steady);
-    CHECK(sum >= 88 && sum <= 92);   /* 10 a second */
+    CHECK(sum >= 88 && sum <= 92); /* 10 a second */
     CHECK(p.max_window <= 20);
     ratelimit_destroy(&r);
     CHECK(r == NULL);
@@ -177,9 +181,9 @@ static void test_token_debt(void)
     /* A call larger than the bucket starts on a full bucket and leaves it in debt. */
     CHECK(ratelimit_acquire(r, "a", 3000, T0) == 0);
     int64_t w = ratelimit_acquire(r, "a", 100, T0);
-    CHECK(w >= 2000 && w <= 2001);                        /* the debt refills first */
+    CHECK(w >= 2000 && w <= 2001); /* the debt refills first */
     w = ratelimit_acquire(r, "a", 100, T0 + 2000);
-    CHECK(w >= 99 && w <= 101);                           /* then this call's own tokens */
+    CHECK(w >= 99 && w <= 101); /* then this call's own tokens */
     CHECK(ratelimit_acquire(r, "a", 100, T0 + 2100) == 0);
     /* The next large call waits for a full bucket, not for its own (larger) size. */
     w = ratelimit_acquire(r, "a", 5000, T0 + 2100);
@@ -190,7 +194,7 @@ static void test_token_debt(void)
     ratelimit_configure(r, "b", 0, 60000, 0);
     allot(r, "b", 0, 60000, 0);
     CHECK(ratelimit_acquire(r, "b", 500, T0) == 0);
-    release_tokens(r, "b", 500, 2500, T0);                 /* 2000 more than estimated */
+    release_tokens(r, "b", 500, 2500, T0); /* 2000 more than estimated */
     w = ratelimit_acquire(r, "b", 1, T0);
     CHECK(w >= 1500 && w <= 1502);
     /* ...and fewer give the difference back. */
@@ -198,9 +202,9 @@ static void test_token_debt(void)
     allot(r, "c", 0, 60000, 0);
     CHECK(ratelimit_acquire(r, "c", 1000, T0) == 0);
     CHECK(ratelimit_acquire(r, "c", 500, T0) > 0);
-    release_tokens(r, "c", 1000, 200, T0);                 /* 800 back */
+    release_tokens(r, "c", 1000, 200, T0); /* 800 back */
     CHECK(ratelimit_acquire(r, "c", 500, T0) == 0);
-    CHECK(ratelimit_acquire(r, "c", 400, T0) > 0);         /* 300 left */
+    CHECK(ratelimit_acquire(r, "c", 400, T0) > 0); /* 300 left */
     /* Unknown usage (0) keeps the estimate. */
     ratelimit_configure(r, "d", 0, 60000, 0);
     allot(r, "d", 0, 60000, 0);
@@ -212,9 +216,9 @@ static void test_token_debt(void)
      * let more than a bucket's worth start at once. */
     ratelimit_configure(r, "e", 0, 60000, 0);
     allot(r, "e", 0, 60000, 0);
-    CHECK(ratelimit_acquire(r, "e", 500, T0) == 0);        /* 500 left */
-    CHECK(ratelimit_acquire(r, "e", 0, T0 + 600) == 0);    /* refilled to the cap, 1000 */
-    release_tokens(r, "e", 500, 100, T0 + 600);            /* 400 back: still 1000 */
+    CHECK(ratelimit_acquire(r, "e", 500, T0) == 0);     /* 500 left */
+    CHECK(ratelimit_acquire(r, "e", 0, T0 + 600) == 0); /* refilled to the cap, 1000 */
+    release_tokens(r, "e", 500, 100, T0 + 600);         /* 400 back: still 1000 */
     CHECK(ratelimit_acquire(r, "e", 1000, T0 + 600) == 0);
     CHECK(ratelimit_acquire(r, "e", 400, T0 + 600) > 0);
     ratelimit_destroy(&r);
@@ -270,10 +274,10 @@ static void test_throttle(void)
     /* A second with a 429 in it is not clean, even when that 429 did not cut again. */
     release_429(r, K, 0, T0 + 30000);
     CHECK(near(adapt_of(r, K), 0.7));
-    release_429(r, K, 0, T0 + 30900);                      /* within the second: no cut */
+    release_429(r, K, 0, T0 + 30900); /* within the second: no cut */
     CHECK(near(adapt_of(r, K), 0.7));
     release_status(r, K, 200, T0 + 31000);
-    CHECK(near(adapt_of(r, K), 0.7));                      /* 100 ms since a 429: no growth */
+    CHECK(near(adapt_of(r, K), 0.7)); /* 100 ms since a 429: no growth */
     release_status(r, K, 200, T0 + 31900);
     CHECK(near(adapt_of(r, K), 0.75));
     ratelimit_destroy(&r);
@@ -287,15 +291,15 @@ static void test_throttle(void)
     pace(r, K, 0, T0, T0 + 2000, &p);
     release_429(r, K, 3000, T0 + 2000);
     CHECK(ratelimit_acquire(r, K, 0, T0 + 2000) == 3000);
-    find(r, K)->frozen_until_ms = INT64_MAX;               /* hold the rate at 0.7 to measure it */
+    find(r, K)->frozen_until_ms = INT64_MAX; /* hold the rate at 0.7 to measure it */
     pace(r, K, 0, T0 + 5000, T0 + 15000, &p);
-    CHECK(p.per_s[0] <= 7);                                /* no burst when the pause ends */
+    CHECK(p.per_s[0] <= 7); /* no burst when the pause ends */
     int steady = 1;
     for (int s = 1; s < 10; s++)
         if (p.per_s[s] < 6 || p.per_s[s] > 8) steady = 0;
     CHECK(steady);
     int first_200ms = 0;
-    pace(r, K, 0, T0 + 20000, T0 + 20001, &p);             /* drain what accumulated */
+    pace(r, K, 0, T0 + 20000, T0 + 20001, &p); /* drain what accumulated */
     release_429(r, K, 1000, T0 + 20001);
     for (int64_t t = T0 + 21001; t < T0 + 21201; t++)
         if (ratelimit_acquire(r, K, 0, t) == 0) first_200ms++;
@@ -342,7 +346,7 @@ static void test_pauses(void)
     ratelimit_release(r, "h", &o, T0 + 1500);
     CHECK(ratelimit_acquire(r, "h", 0, T0 + 1500) == 700);
     CHECK(ratelimit_acquire(r, "h", 0, T0 + 2200) == 0);
-    o = outcome(200);                                      /* some left: no pause */
+    o = outcome(200); /* some left: no pause */
     o.remaining_requests = 3;
     o.reset_requests_ms = 60000;
     ratelimit_release(r, "h", &o, T0 + 2200);
@@ -358,8 +362,8 @@ static void test_5xx_freeze(void)
     CHECK(ratelimit_acquire(r, K, 0, T0) == 0);
     release_429(r, K, 0, T0);
     CHECK(near(adapt_of(r, K), 0.7));
-    release_status(r, K, 500, T0 + 500);                   /* growth frozen for 5 s */
-    CHECK(near(adapt_of(r, K), 0.7));                      /* a 5xx is not a cut */
+    release_status(r, K, 500, T0 + 500); /* growth frozen for 5 s */
+    CHECK(near(adapt_of(r, K), 0.7));    /* a 5xx is not a cut */
     for (int64_t t = T0 + 1000; t < T0 + 5500; t += 250) {
         release_status(r, K, 200, t);
         (void)ratelimit_acquire(r, K, 0, t);
@@ -437,16 +441,16 @@ static void test_concurrency(void)
     release_429(r, "k", 0, T0);
     CHECK(fill(r, "k", T0) == 7);
     CHECK(clean_calls(r, "k", 6, T0) == 6);
-    CHECK(fill(r, "k", T0) == 7);                          /* 6 clean calls: not yet */
+    CHECK(fill(r, "k", T0) == 7); /* 6 clean calls: not yet */
     CHECK(ratelimit_acquire(r, "k", 0, T0) == 0);
     release_status(r, "k", 200, T0);
-    CHECK(fill(r, "k", T0) == 8);                          /* the 7th */
-    release_429(r, "k", 0, T0 + 500);                       /* within a second of the cut */
+    CHECK(fill(r, "k", T0) == 8);     /* the 7th */
+    release_429(r, "k", 0, T0 + 500); /* within a second of the cut */
     CHECK(fill(r, "k", T0 + 500) == 8);
     CHECK(clean_calls(r, "k", 200, T0 + 600) == 200);
-    CHECK(fill(r, "k", T0 + 600) == 10);                   /* never above the default */
+    CHECK(fill(r, "k", T0 + 600) == 10); /* never above the default */
     for (int i = 0; i < 20; i++) release_429(r, "k", 0, T0 + 2000 + 1000 * i);
-    CHECK(fill(r, "k", T0 + 30000) == 1);                  /* never below one */
+    CHECK(fill(r, "k", T0 + 30000) == 1); /* never below one */
     ratelimit_destroy(&r);
 
     /* A configured cap without rates: the cut applies to the cap in force, not the default. */
@@ -455,11 +459,11 @@ static void test_concurrency(void)
     CHECK(fill(r, "c4", T0) == 4);
     CHECK(ratelimit_acquire(r, "c4", 0, T0) == 0);
     release_429(r, "c4", 0, T0);
-    CHECK(fill(r, "c4", T0) == 2);                         /* 4 x 0.7 */
+    CHECK(fill(r, "c4", T0) == 2); /* 4 x 0.7 */
     CHECK(clean_calls(r, "c4", 2, T0) == 2);
     CHECK(fill(r, "c4", T0) == 3);
     CHECK(clean_calls(r, "c4", 100, T0) == 100);
-    CHECK(fill(r, "c4", T0) == 4);                         /* back to the configured cap, no more */
+    CHECK(fill(r, "c4", T0) == 4); /* back to the configured cap, no more */
     ratelimit_destroy(&r);
 }
 
@@ -478,7 +482,7 @@ static void test_allot_applied(void)
     /* Calls waited for this first share: the buckets start empty, so the fleet does not spend a
      * second of its limit at once the moment shares arrive (other workers may be starting too). */
     CHECK(p.at_start == 0);
-    CHECK(p.per_s[0] >= 4 && p.per_s[0] <= 6);             /* 300 rpm: 5 a second from the start */
+    CHECK(p.per_s[0] >= 4 && p.per_s[0] <= 6); /* 300 rpm: 5 a second from the start */
     int steady = 1;
     for (int s = 1; s < 5; s++)
         if (p.per_s[s] < 4 || p.per_s[s] > 6) steady = 0;
@@ -514,11 +518,11 @@ static void test_allot_applied(void)
 
     /* A share for a key not configured yet is kept until it is. */
     allot(r, "later", 120, 0, 0);
-    CHECK(fill(r, "later", T0) == 256);                    /* no limits configured: only the default cap */
+    CHECK(fill(r, "later", T0) == 256); /* no limits configured: only the default cap */
     ratelimit_configure(r, "later", 1200, 0, 0);
     pace(r, "later", 0, T0 + 1000, T0 + 6000, &p);
-    CHECK(p.at_start == 2);                                /* 120 rpm: the share, not 1200 */
-    ratelimit_allot(r, NULL, 0);   /* an empty allotment changes nothing */
+    CHECK(p.at_start == 2);      /* 120 rpm: the share, not 1200 */
+    ratelimit_allot(r, NULL, 0); /* an empty allotment changes nothing */
     ratelimit_destroy(&r);
 }
 
@@ -558,7 +562,7 @@ typedef struct {
 static int encode(ratelimit_t *r, table_t *t)
 {
     t->n = ratelimit_demand(r, &t->rows);
-    if (t->n == 0 && t->rows != NULL) failures++;   /* nothing to report: no array */
+    if (t->n == 0 && t->rows != NULL) failures++; /* nothing to report: no array */
     return (int)t->n;
 }
 
@@ -573,24 +577,24 @@ static void test_demand(void)
 {
     ratelimit_t *r = ratelimit_new(256);
     table_t t;
-    CHECK(encode(r, &t) == 0);   /* no keys */
+    CHECK(encode(r, &t) == 0); /* no keys */
 
     ratelimit_configure(r, "a", 600, 100000, 0);
     ratelimit_configure(r, "c", 0, 0, 5);
-    ratelimit_configure(r, "none", 0, 0, 0);   /* no limits: not reported */
-    CHECK(ratelimit_acquire(r, "b", 0, T0) == 0);   /* never configured: not reported */
+    ratelimit_configure(r, "none", 0, 0, 0);      /* no limits: not reported */
+    CHECK(ratelimit_acquire(r, "b", 0, T0) == 0); /* never configured: not reported */
     allot(r, "a", 600, 100000, 0);
     ratelimit_demand_add(r, "a", 3);
     CHECK(ratelimit_acquire(r, "a", 100, T0) == 0);
     release_tokens(r, "a", 100, 150, T0);
-    CHECK(ratelimit_acquire(r, "a", 200, T0) == 0);   /* in flight */
+    CHECK(ratelimit_acquire(r, "a", 200, T0) == 0); /* in flight */
 
     CHECK(encode(r, &t) == 2);
     CHECK(t.n == 2);
     const ratelimit_row_t *a = trow(&t, "a"), *c = trow(&t, "c");
     CHECK(a && near(a->rpm, 600) && near(a->tpm, 100000) && a->demand == 4 && a->max_concurrency == 0);
     CHECK(a && a->used_requests == 2 && a->used_tokens == 350);
-    CHECK(c && c->demand == 0 && c->max_concurrency == 5 && c->rpm == 0 && c->tpm == 0);   /* zero, once */
+    CHECK(c && c->demand == 0 && c->max_concurrency == 5 && c->rpm == 0 && c->tpm == 0); /* zero, once */
     CHECK(!trow(&t, "b") && !trow(&t, "none"));
     free(t.rows);
 
@@ -614,7 +618,7 @@ static void test_demand(void)
     CHECK(trow(&t, "c") && trow(&t, "c")->demand == 0);
     CHECK(trow(&t, "a") && trow(&t, "a")->demand == 0);
     free(t.rows);
-    CHECK(encode(r, &t) == 0);   /* all zero, all said */
+    CHECK(encode(r, &t) == 0); /* all zero, all said */
 
     /* Demand never goes below zero. */
     ratelimit_demand_add(r, "c", -5);
@@ -635,16 +639,16 @@ static void test_demand_due(void)
     ratelimit_configure(r, K, 600, 0, 0);
     ratelimit_configure(r, "conc", 0, 0, 3);
     ratelimit_configure(r, "none", 0, 0, 0);
-    ratelimit_demand_add(r, "none", 5);            /* nothing to divide: the broker need not hear */
+    ratelimit_demand_add(r, "none", 5); /* nothing to divide: the broker need not hear */
     CHECK(!ratelimit_demand_due(r));
-    ratelimit_demand_add(r, K, 2);                 /* never reported: tell the broker now */
+    ratelimit_demand_add(r, K, 2); /* never reported: tell the broker now */
     CHECK(ratelimit_demand_due(r));
-    CHECK(encode(r, &t) == 2);                     /* K with demand, "conc" with its zero */
+    CHECK(encode(r, &t) == 2); /* K with demand, "conc" with its zero */
     free(t.rows);
-    CHECK(!ratelimit_demand_due(r));               /* the report clears it */
-    ratelimit_demand_add(r, K, 1);                 /* the broker knows K is busy here */
+    CHECK(!ratelimit_demand_due(r)); /* the report clears it */
+    ratelimit_demand_add(r, K, 1);   /* the broker knows K is busy here */
     CHECK(!ratelimit_demand_due(r));
-    ratelimit_demand_add(r, "conc", 1);            /* last reported as idle: due */
+    ratelimit_demand_add(r, "conc", 1); /* last reported as idle: due */
     CHECK(ratelimit_demand_due(r));
     CHECK(encode(r, &t) == 2);
     free(t.rows);
@@ -652,7 +656,7 @@ static void test_demand_due(void)
 
     /* Demand falls to zero and is reported so: the next call waiting is due at once. */
     ratelimit_demand_add(r, K, -3);
-    CHECK(!ratelimit_demand_due(r));               /* less demand is not urgent */
+    CHECK(!ratelimit_demand_due(r)); /* less demand is not urgent */
     CHECK(encode(r, &t) == 2 && trow(&t, K) && trow(&t, K)->demand == 0);
     free(t.rows);
     ratelimit_demand_add(r, K, 1);
@@ -673,7 +677,7 @@ static void test_learned_limits(void)
     o.limit_requests = 600;
     o.limit_tokens = 300000;
     ratelimit_release(r, K, &o, T0 + 10);
-    CHECK(ratelimit_demand_due(r));                /* the broker must hear the new limits */
+    CHECK(ratelimit_demand_due(r)); /* the broker must hear the new limits */
     ratelimit_demand_add(r, K, 1);
     CHECK(encode(r, &t) == 1);
     const ratelimit_row_t *row = trow(&t, K);
@@ -692,7 +696,7 @@ static void test_learned_limits(void)
     ratelimit_release(r, K, &o, T0 + 4500);
     CHECK(!ratelimit_demand_due(r));
     o.limit_requests = 1200;
-    o.limit_tokens = 0;                            /* tokens no longer limited */
+    o.limit_tokens = 0; /* tokens no longer limited */
     ratelimit_release(r, K, &o, T0 + 4501);
     CHECK(ratelimit_demand_due(r));
     CHECK(encode(r, &t) == 1);
@@ -731,19 +735,22 @@ static void test_learned_decay(void)
     key_t_ *k = find(r, K);
     CHECK(k->learned && near(k->cfg_rpm, 600));
     pace_t p;
-    pace(r, K, 0, T0 + 1000, T0 + 4900, &p);       /* within the hold: 10 calls a second */
+    pace(r, K, 0, T0 + 1000, T0 + 4900, &p); /* within the hold: 10 calls a second */
     for (int s = 1; s < 3; s++) CHECK(p.per_s[s] >= 9 && p.per_s[s] <= 11);
     CHECK(near(k->cfg_rpm, 600));
     /* the curve: 2x at 5 s, +1x each second, forgotten at 30 s */
-    static const struct { int64_t at; double rpm; } curve[] = {
-        {5000, 1200}, {5999, 1200}, {6000, 1800}, {10500, 4200}, {29999, 15600}};
+    static const struct {
+        int64_t at;
+        double rpm;
+    } curve[] = {{5000, 1200}, {5999, 1200}, {6000, 1800}, {10500, 4200}, {29999, 15600}};
     for (size_t i = 0; i < sizeof curve / sizeof curve[0]; i++) {
         (void)ratelimit_acquire(r, K, 0, T0 + curve[i].at);
         CHECK(k->learned && near(k->cfg_rpm, curve[i].rpm));
-        if (!near(k->cfg_rpm, curve[i].rpm)) fprintf(stderr, "  at %lld ms: %g rpm\n", (long long)curve[i].at, k->cfg_rpm);
+        if (!near(k->cfg_rpm, curve[i].rpm))
+            fprintf(stderr, "  at %lld ms: %g rpm\n", (long long)curve[i].at, k->cfg_rpm);
         k->inflight = 0;
     }
-    CHECK(ratelimit_demand_due(r));                /* the broker hears the grown limit */
+    CHECK(ratelimit_demand_due(r)); /* the broker hears the grown limit */
     table_t t;
     ratelimit_demand_add(r, K, 1);
     CHECK(encode(r, &t) == 1 && near(trow(&t, K)->rpm, 15600));
@@ -754,23 +761,23 @@ static void test_learned_decay(void)
     (void)ratelimit_acquire(r, K, 0, T0 + 30000);
     k->inflight = 0;
     CHECK(!k->learned && near(k->cfg_rpm, 0) && !has_rates(k));
-    CHECK(fill(r, K, T0 + 30001) == 64);           /* unpaced: the concurrency cap alone */
+    CHECK(fill(r, K, T0 + 30001) == 64); /* unpaced: the concurrency cap alone */
     ratelimit_demand_add(r, K, -1);
-    CHECK(encode(r, &t) == 0);                     /* nothing left to divide */
+    CHECK(encode(r, &t) == 0); /* nothing left to divide */
     free(t.rows);
 
     /* an announcement during the growth sets the announced limit again, and restarts the hold */
-    ratelimit_release(r, K, &ann, T0 + 40000);     /* learned again at 40 s */
+    ratelimit_release(r, K, &ann, T0 + 40000); /* learned again at 40 s */
     CHECK(k->learned && near(k->cfg_rpm, 600));
     (void)ratelimit_acquire(r, K, 0, T0 + 47000);
     k->inflight = 0;
-    CHECK(near(k->cfg_rpm, 2400));                 /* 7 s quiet: 4x */
-    ann.limit_requests = 300;                      /* a lower limit now */
+    CHECK(near(k->cfg_rpm, 2400)); /* 7 s quiet: 4x */
+    ann.limit_requests = 300;      /* a lower limit now */
     ratelimit_release(r, K, &ann, T0 + 47001);
     CHECK(near(k->cfg_rpm, 300));
     (void)ratelimit_acquire(r, K, 0, T0 + 51000);
     k->inflight = 0;
-    CHECK(near(k->cfg_rpm, 300));                  /* held again for 5 s from 47 s */
+    CHECK(near(k->cfg_rpm, 300)); /* held again for 5 s from 47 s */
     /* a 429 that announces the limit is an announcement too */
     ratelimit_outcome_t thr = outcome(429);
     thr.throttled = true;
@@ -797,7 +804,7 @@ static void test_concurrency_grows_back(void)
     CHECK(fill(r, "k", T0 + 15000) == 1);
     int64_t t = T0 + 15000;
     int seconds = 0;
-    while (fill(r, "k", t) < 100 && seconds < 60) {   /* one clean (slow) call a second */
+    while (fill(r, "k", t) < 100 && seconds < 60) { /* one clean (slow) call a second */
         t += 1000;
         seconds++;
         CHECK(ratelimit_acquire(r, "k", 0, t) == 0);
@@ -829,7 +836,7 @@ static void test_remaining_zero_with_limit(void)
     ratelimit_release(r, K, &o, T0 + 100);
     CHECK(ratelimit_acquire(r, K, 1000, T0 + 100) == 5000);
     /* A reset sooner than one request's time is the shorter wait. */
-    o.limit_requests = 6;                          /* one request per 10 s */
+    o.limit_requests = 6; /* one request per 10 s */
     o.reset_requests_ms = 2000;
     ratelimit_release(r, K, &o, T0 + 5100);
     CHECK(ratelimit_acquire(r, K, 1000, T0 + 5100) == 2000);
@@ -859,7 +866,7 @@ static void test_empty_starts(void)
     allot(r, K, 600, 0, 0);
     CHECK(ratelimit_acquire(r, K, 0, T0 + 20) == 100);
     int64_t w = ratelimit_acquire(r, K, 0, T0 + 119);
-    CHECK(w >= 1 && w <= 2);   /* 1 ms, give or take rounding */
+    CHECK(w >= 1 && w <= 2); /* 1 ms, give or take rounding */
     CHECK(ratelimit_acquire(r, K, 0, T0 + 120) == 0);
     CHECK(ratelimit_acquire(r, K, 0, T0 + 120) == 100);
     /* A share that came before any call waited: a second's worth at once. */
@@ -871,7 +878,7 @@ static void test_empty_starts(void)
      * from empty, nothing accrued while the share was 0. 60,000 tpm = 1 token a ms. */
     ratelimit_configure(r, "tok", 0, 60000, 0);
     allot(r, "tok", 0, 60000, 0);
-    CHECK(ratelimit_acquire(r, "tok", 100, T0) == 0);     /* first share, nobody waited: full */
+    CHECK(ratelimit_acquire(r, "tok", 100, T0) == 0); /* first share, nobody waited: full */
     release_tokens(r, "tok", 100, 0, T0);
     allot(r, "tok", 0, 0, 0);
     CHECK(ratelimit_acquire(r, "tok", 100, T0 + 5000) > 0);
@@ -879,7 +886,7 @@ static void test_empty_starts(void)
     CHECK(ratelimit_acquire(r, "tok", 100, T0 + 10000) == 100);
     CHECK(ratelimit_acquire(r, "tok", 100, T0 + 10100) == 0);
     /* Debt is kept across the hand-over (a call larger than the bucket starts when it is full). */
-    CHECK(ratelimit_acquire(r, "tok", 3000, T0 + 11100) == 0);   /* 1,000 - 3,000: 2,000 in debt */
+    CHECK(ratelimit_acquire(r, "tok", 3000, T0 + 11100) == 0); /* 1,000 - 3,000: 2,000 in debt */
     release_tokens(r, "tok", 3000, 0, T0 + 11100);
     allot(r, "tok", 0, 0, 0);
     allot(r, "tok", 0, 60000, 0);

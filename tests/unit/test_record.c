@@ -25,7 +25,7 @@ static int fails(const char *line, const char *needle, size_t n)
     int good = rc < 0 && errs_have(&e, needle) && (n == 0 || e.count == n);
     if (!good) fprintf(stderr, "  line %s: rc %d, %zu messages\n", line, rc, e.count);
     if (rc == 0) record_clear(&r);
-    CHECK(r.prompt == NULL && r.responses == NULL);   /* nothing to free on failure */
+    CHECK(r.prompt == NULL && r.responses == NULL); /* nothing to free on failure */
     errlist_free(&e);
     return good;
 }
@@ -99,7 +99,8 @@ static void test_valid(void)
     CHECK(parse("{\"prompt\":\"p\",\"query\":\"p\"}", &r, &e) == 0);
     record_clear(&r);
     errlist_free(&e);
-    CHECK(parse("{\"prompt\":\"caf\\u00e9 \xe2\x9c\x93\"}", &r, &e) == 0 && strcmp(r.prompt, "caf\xc3\xa9 \xe2\x9c\x93") == 0);
+    CHECK(parse("{\"prompt\":\"caf\\u00e9 \xe2\x9c\x93\"}", &r, &e) == 0 &&
+          strcmp(r.prompt, "caf\xc3\xa9 \xe2\x9c\x93") == 0);
     record_clear(&r);
     errlist_free(&e);
     /* the line is only `len` bytes: what follows is not read */
@@ -125,10 +126,12 @@ static void test_invalid(void)
     CHECK(fails("{\"prompt\": \"  \\n\\t \"}", "key `prompt` is empty", 1));
     CHECK(fails("{\"query\": \"\"}", "key `query` is empty", 1));
     CHECK(fails("{\"prompt\": \"a\", \"query\": \"b\"}", "keys `prompt` and `query`", 1));
-    CHECK(fails("{\"prompt\": \"p\", \"category\": 3}", "data.jsonl:7: key `category` must be a string, got number", 1));
+    CHECK(
+        fails("{\"prompt\": \"p\", \"category\": 3}", "data.jsonl:7: key `category` must be a string, got number", 1));
     CHECK(fails("{\"prompt\": \"p\", \"context\": []}", "key `context` must be a string, got array", 1));
     CHECK(fails("{\"prompt\": \"p\", \"reference\": true}", "key `reference` must be a string, got boolean", 1));
-    CHECK(fails("{\"prompt\": \"p\", \"referenceResponse\": {}}", "key `referenceResponse` must be a string, got object", 1));
+    CHECK(fails("{\"prompt\": \"p\", \"referenceResponse\": {}}",
+                "key `referenceResponse` must be a string, got object", 1));
     CHECK(fails("{\"prompt\": \"p\", \"reference\": \"a\", \"answer\": \"b\"}", "keys `reference` and `answer`", 1));
     CHECK(fails("{\"prompt\": \"p\", \"ground_truth\": \"a\", \"referenceResponse\": \"b\"}",
                 "keys `referenceResponse` and `ground_truth`", 1));
@@ -136,13 +139,15 @@ static void test_invalid(void)
     CHECK(fails("{\"prompt\": \"p\", \"id\": true}", "key `id` must be a string or an integer, got boolean", 1));
     CHECK(fails("{\"prompt\": \"p\", \"id\": \"\"}", "key `id` must not be empty", 1));
     CHECK(fails("{\"prompt\": \"p\", \"id\": 1e300}", "beyond 2^53", 1));
-    CHECK(fails("{\"prompt\": \"p\", \"modelResponses\": \"r\"}", "key `modelResponses` must be an array, got string", 1));
+    CHECK(fails("{\"prompt\": \"p\", \"modelResponses\": \"r\"}", "key `modelResponses` must be an array, got string",
+                1));
     CHECK(fails("{\"prompt\": \"p\", \"modelResponses\": []}", "must have 1 to 16 entries, got 0", 1));
     char big[2048] = "{\"prompt\":\"p\",\"modelResponses\":[";
     for (int i = 0; i < 17; i++) strcat(big, i ? ",{\"response\":\"r\"}" : "{\"response\":\"r\"}");
     strcat(big, "]}");
     CHECK(fails(big, "must have 1 to 16 entries, got 17", 1));
-    CHECK(fails("{\"prompt\": \"p\", \"modelResponses\": [\"r\"]}", "key `modelResponses[0]` must be an object, got string", 1));
+    CHECK(fails("{\"prompt\": \"p\", \"modelResponses\": [\"r\"]}",
+                "key `modelResponses[0]` must be an object, got string", 1));
     CHECK(fails("{\"prompt\": \"p\", \"modelResponses\": [{\"response\":\"a\"},{}]}",
                 "key `modelResponses[1].response` is missing", 1));
     CHECK(fails("{\"prompt\": \"p\", \"modelResponses\": [{\"response\":1}]}",
@@ -199,7 +204,7 @@ static void test_nul_escapes(void)
     CHECK(fails("{\"prompt\\u0000x\": \"p\"}", "a key contains a NUL character", 0));
     /* every text field llmaj reads, each alias included: FILE:LINE and the key */
     static const char *const fields[] = {"referenceResponse", "reference", "ground_truth", "answer", "category",
-                                         "context", "id"};
+                                         "context",           "id"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         char line[256], needle[128];
         snprintf(line, sizeof line, "{\"prompt\": \"p\", \"%s\": \"x\\u0000y\"}", fields[i]);
@@ -226,8 +231,8 @@ static void test_response_for(void)
     CHECK(record_response_for(&r, "ft-m", "base-m", 0) == &rs[3]);
     CHECK(record_response_for(&r, "base-m", "ft-m", 1) == &rs[1]);
     CHECK(record_response_for(&r, "other", NULL, 0) == &rs[0]);
-    CHECK(record_response_for(&r, "other", "base-m", 1) == &rs[2]);   /* b names the base: not counted */
-    CHECK(record_response_for(&r, "other", NULL, 1) == &rs[1]);       /* b names no target here: counted */
+    CHECK(record_response_for(&r, "other", "base-m", 1) == &rs[2]); /* b names the base: not counted */
+    CHECK(record_response_for(&r, "other", NULL, 1) == &rs[1]);     /* b names no target here: counted */
     CHECK(record_response_for(&r, NULL, NULL, 3) == &rs[3]);
     CHECK(record_response_for(&r, "ft-m", "base-m", 2) == &rs[3]);
     r.n_responses = 2;

@@ -37,18 +37,18 @@ static char *cap_close(cap_t *c)
 static sched_progress_t progress(uint64_t done, uint64_t total, double elapsed, bool finished)
 {
     sched_progress_t p = {.job_id = "j",
-                        .records = total / 2,
-                        .units_total = total,
-                        .units_done = done,
-                        .shards_total = 10,
-                        .shards_done = done / 10,
-                        .scores_ok = done * 2,
-                        .scores_unscored = 1,
-                        .scores_error = 2,
-                        .workers = 3,
-                        .connected = true,
-                        .elapsed_s = elapsed,
-                        .finished = finished};
+                          .records = total / 2,
+                          .units_total = total,
+                          .units_done = done,
+                          .shards_total = 10,
+                          .shards_done = done / 10,
+                          .scores_ok = done * 2,
+                          .scores_unscored = 1,
+                          .scores_error = 2,
+                          .workers = 3,
+                          .connected = true,
+                          .elapsed_s = elapsed,
+                          .finished = finished};
     return p;
 }
 
@@ -183,14 +183,19 @@ static void test_summary(void)
     char *out = cap_close(&c);
     CHECK_HAS(out, "\ncustom model: openai/custom\n");
     CHECK_HAS(out, "\nbase model: openai/base\n");
-    CHECK_HAS(out, "  metric                          mean mean score            95% CI       n  unscored     n/a  errors\n");
-    CHECK_HAS(out, "  Correctness                    0.812      1.625    [0.794, 0.831]     992         3       0       5\n");
+    CHECK_HAS(
+        out, "  metric                          mean mean score            95% CI       n  unscored     n/a  errors\n");
+    CHECK_HAS(
+        out, "  Correctness                    0.812      1.625    [0.794, 0.831]     992         3       0       5\n");
     /* A name wider than the column is cut; nulls print as "-"; a string scale lists its ratings. */
-    CHECK_HAS(out, "  ARatherLongCustomMetricNameT       -          -                 -       0         1       0       0\n");
-    CHECK_HAS(out, "  Tone                               -          -                 -       3         0       0       0\n"
-                   "                               formal: 2 casual: 1\n");
+    CHECK_HAS(
+        out, "  ARatherLongCustomMetricNameT       -          -                 -       0         1       0       0\n");
+    CHECK_HAS(out,
+              "  Tone                               -          -                 -       3         0       0       0\n"
+              "                               formal: 2 casual: 1\n");
     CHECK(!strstr(out, "incorrect: 62")); /* a float scale shows its mean, not its counts */
-    CHECK_HAS(out, "  Correctness                    0.500      1.000    [0.500, 0.500]       1         0       0       0\n");
+    CHECK_HAS(
+        out, "  Correctness                    0.500      1.000    [0.500, 0.500]       1         0       0       0\n");
     CHECK_HAS(out, "\ncustom vs base (positive = custom better)\n");
     CHECK_HAS(out, "  Correctness                     +0.061  [+0.040, +0.083]    231    640    114    23.4%\n");
     CHECK_HAS(out, "  Helpfulness                     +0.000  [-0.500, +0.250]      1      0      1    50.0%\n");
@@ -219,13 +224,13 @@ static void test_summary(void)
  * says its signs were flipped for them; with no comparison a footnote says what '*' means. */
 static void test_lower_is_better(void)
 {
-#define LIB_TARGETS \
-    "{\"targets\": {\"custom\": {\"model\": \"m\", \"metrics\": {" \
-    "  \"BadMetric\": {\"mean\": 0.25, \"mean_score\": 1.5, \"n\": 4, \"n_unscored\": 0, \"n_error\": 0," \
-    "                \"ci95\": [0.1, 0.4], \"lower_is_better\": true}," \
+#define LIB_TARGETS                                                                                               \
+    "{\"targets\": {\"custom\": {\"model\": \"m\", \"metrics\": {"                                                \
+    "  \"BadMetric\": {\"mean\": 0.25, \"mean_score\": 1.5, \"n\": 4, \"n_unscored\": 0, \"n_error\": 0,"         \
+    "                \"ci95\": [0.1, 0.4], \"lower_is_better\": true},"                                           \
     "  \"ARatherLongCustomMetricNameThatIsCut\": {\"mean\": 0.5, \"mean_score\": 1, \"n\": 4, \"n_unscored\": 0," \
-    "                \"n_error\": 0, \"ci95\": [0.5, 0.5], \"lower_is_better\": true}," \
-    "  \"Correctness\": {\"mean\": 0.5, \"mean_score\": 1, \"n\": 4, \"n_unscored\": 0, \"n_error\": 0," \
+    "                \"n_error\": 0, \"ci95\": [0.5, 0.5], \"lower_is_better\": true},"                           \
+    "  \"Correctness\": {\"mean\": 0.5, \"mean_score\": 1, \"n\": 4, \"n_unscored\": 0, \"n_error\": 0,"          \
     "                \"ci95\": [0.5, 0.5], \"lower_is_better\": false}}}}"
     cJSON *s = cJSON_Parse(LIB_TARGETS "}");
     CHECK(s != NULL);
@@ -233,14 +238,16 @@ static void test_lower_is_better(void)
     cap_open(&c);
     report_summary(c.f, s);
     char *out = cap_close(&c);
-    CHECK_HAS(out, "  BadMetric*                     0.250      1.500    [0.100, 0.400]       4         0       0       0\n");
+    CHECK_HAS(
+        out, "  BadMetric*                     0.250      1.500    [0.100, 0.400]       4         0       0       0\n");
     CHECK_HAS(out, "  ARatherLongCustomMetricName*   0.500      1.000");
     CHECK_HAS(out, "  Correctness                    0.500");
     CHECK_HAS(out, "\n* lower is better\n");
     free(out);
     cJSON_Delete(s);
 
-    s = cJSON_Parse(LIB_TARGETS ", \"comparison\": {\"BadMetric\": {\"n\": 4, \"mean_diff\": 0.25, \"ci95\": [0.1, 0.4],"
+    s = cJSON_Parse(LIB_TARGETS
+                    ", \"comparison\": {\"BadMetric\": {\"n\": 4, \"mean_diff\": 0.25, \"ci95\": [0.1, 0.4],"
                     " \"wins\": 2, \"ties\": 1, \"losses\": 1, \"win_rate\": 0.5, \"lower_is_better\": true}}}");
 #undef LIB_TARGETS
     CHECK(s != NULL);
@@ -290,7 +297,7 @@ static void test_read_back_agrees(void)
     cap_open(&c);
     report_summary(c.f, back);
     char *got = cap_close(&c);
-    CHECK_HAS(got, "  Correctness                    0.487");   /* why jsonprint exists */
+    CHECK_HAS(got, "  Correctness                    0.487"); /* why jsonprint exists */
     free(got);
     cJSON_Delete(back);
     free(cj);
@@ -313,7 +320,8 @@ static void test_rounding(void)
     cap_open(&c);
     report_summary(c.f, s);
     char *out = cap_close(&c);
-    CHECK_HAS(out, "  A                              0.062      0.188    [0.312, 0.438]      16         0       0       0\n");
+    CHECK_HAS(
+        out, "  A                              0.062      0.188    [0.312, 0.438]      16         0       0       0\n");
     CHECK_HAS(out, "  A                               -0.062  [+0.000, +0.562]      1     15      0     6.2%\n");
     free(out);
     cJSON_Delete(s);

@@ -85,7 +85,8 @@ static char *reuse_spec(const char *src, const char *rest)
 {
     return xasprintf("{\"reuse_responses_from\": \"%s\", \"evaluator_model\": \"anthropic/judge2\", "
                      "\"builtin_metrics\": [\"Correctness\", \"Completeness\"], \"output_path\": \"%s/out\", "
-                     "\"shard_size\": 3%s%s}", src, dir, *rest ? ", " : "", rest);
+                     "\"shard_size\": 3%s%s}",
+                     src, dir, *rest ? ", " : "", rest);
 }
 
 /* spec is refused with a message that starts with key and contains want; nothing is stored. */
@@ -148,9 +149,10 @@ static void test_refused(void)
     CHECK(refused(src, "\"base_model\": \"openai-api/mock/other\", \"evaluate_base_model\": true", "base_model",
                   "openai-api/mock/base"));
     CHECK(refused(nobase, "\"evaluate_base_model\": true", "evaluate_base_model", "did not evaluate a base model"));
-    CHECK(refused(failed, "", "reuse_responses_from", "no base response for 1 of its 8 record(s) (the first: "
-                                                      "record 5, HTTP 500: the endpoint failed)"));
-    CHECK(jobs_in_db() == jobs);   /* nothing stored */
+    CHECK(refused(failed, "", "reuse_responses_from",
+                  "no base response for 1 of its 8 record(s) (the first: "
+                  "record 5, HTTP 500: the endpoint failed)"));
+    CHECK(jobs_in_db() == jobs); /* nothing stored */
 
     /* The failed job's custom responses are all there: reusing only those is fine. */
     char *spec = reuse_spec(failed, "\"evaluate_base_model\": false"), id[SCHED_JOB_ID_MAX];
@@ -165,7 +167,7 @@ static void test_reused(void)
 {
     char src[SCHED_JOB_ID_MAX], id[SCHED_JOB_ID_MAX];
     make_source(1, false, "src2", src);
-    set_state(src, SCHED_JOB_STOPPED);   /* stopped with every response there: as good as finished */
+    set_state(src, SCHED_JOB_STOPPED); /* stopped with every response there: as good as finished */
     CHECK(refused("src", "", "reuse_responses_from", "is the beginning of 2 jobs' ids"));
     /* The beginning of one job's id names it; the full id is what the spec keeps. */
     char *spec = reuse_spec("src2-", "\"name\": \"rejudge\"");
@@ -185,7 +187,8 @@ static void test_reused(void)
     }
     CHECK(strcmp(j->spec->reuse_from, src) == 0);
     /* The models and dataset are the source's; its records, cut in the new job's shards. */
-    CHECK(strcmp(j->spec->model, "openai-api/mock/ft") == 0 && strcmp(j->spec->base_model, "openai-api/mock/base") == 0);
+    CHECK(strcmp(j->spec->model, "openai-api/mock/ft") == 0 &&
+          strcmp(j->spec->base_model, "openai-api/mock/base") == 0);
     CHECK(j->spec->evaluate_base_model && j->targets == 2);
     CHECK(j->spec->dataset && strcmp(j->spec->dataset, data) == 0);
     CHECK(j->n_shards == 3 && j->shards[2].first == 6 && j->shards[2].last == 7);
@@ -201,7 +204,7 @@ static void test_reused(void)
     cache_stats(&s1);
     CHECK(s1.reused - s0.reused == 16);
     CHECK(j->saved[STORE_SAVED_REUSED] == 16 && j->saved[STORE_SAVED_INFERENCE] == 0);
-    CHECK(cache_prefill(j, in, 0) == 0);   /* again: nothing copied twice */
+    CHECK(cache_prefill(j, in, 0) == 0); /* again: nothing copied twice */
     cache_stats(&s0);
     CHECK(s0.reused == s1.reused);
     store_unit_t u[2];
@@ -211,7 +214,8 @@ static void test_reused(void)
     store_unit_clear(&u[0]);
     store_unit_clear(&u[1]);
     uint64_t cached = 9, reused = 0, verdicts = 9;
-    CHECK(store_origin_counts(st, id, &cached, &reused, &verdicts) == 0 && cached == 0 && reused == 16 && verdicts == 0);
+    CHECK(store_origin_counts(st, id, &cached, &reused, &verdicts) == 0 && cached == 0 && reused == 16 &&
+          verdicts == 0);
     CHECK(!j->fatal);
     ingest_destroy(&in);
     job_destroy(&j);
@@ -228,7 +232,8 @@ static void test_reused(void)
     if (j) {
         in = ingest_new(st);
         CHECK(cache_prefill(j, in, 0) < 0);
-        CHECK(j->fatal && strstr(j->fatal, "reuse_responses_from: job ") && strstr(j->fatal, "no longer has the responses of 6 record-target(s) of records 0-2"));
+        CHECK(j->fatal && strstr(j->fatal, "reuse_responses_from: job ") &&
+              strstr(j->fatal, "no longer has the responses of 6 record-target(s) of records 0-2"));
         ingest_destroy(&in);
         job_destroy(&j);
     }

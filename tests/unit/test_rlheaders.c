@@ -50,12 +50,12 @@ static void test_retry_after(void)
     CHECK(ra("120") == 120000);
     CHECK(ra(" 0 ") == 0);
     CHECK(ra("1.5") == 1500);
-    CHECK(ra("0.0001") == 1);   /* rounded up */
+    CHECK(ra("0.0001") == 1); /* rounded up */
     /* HTTP-dates 30 s after NOW, all three formats */
     CHECK(ra("Sat, 01 Jun 2024 12:00:30 GMT") == 30000);
     CHECK(ra("Saturday, 01-Jun-24 12:00:30 GMT") == 30000);
     CHECK(ra("Sat Jun  1 12:00:30 2024") == 30000);
-    CHECK(ra("Sun, 06 Nov 1994 08:49:37 GMT") == 0);   /* in the past */
+    CHECK(ra("Sun, 06 Nov 1994 08:49:37 GMT") == 0); /* in the past */
     CHECK(ra("-1") == -1);
     CHECK(ra("") == -1);
     CHECK(ra("   ") == -1);
@@ -63,7 +63,7 @@ static void test_retry_after(void)
     CHECK(ra("12abc") == -1);
     CHECK(ra("1 2") == -1);
     CHECK(ra("99999999999999999999") == -1);
-    CHECK(ra("9999999999999") == -1);   /* past the nanosecond range */
+    CHECK(ra("9999999999999") == -1); /* past the nanosecond range */
     CHECK(ra("1e3") == -1);
     CHECK(ra("5.") == -1);
 }
@@ -108,12 +108,12 @@ static void test_duration(void)
     CHECK(dur("0") == 0);
     CHECK(dur("0s") == 0);
     CHECK(dur("2m59.56s") == 179560);
-    CHECK(dur("1.5us") == 1);   /* rounded up to a whole ms */
+    CHECK(dur("1.5us") == 1); /* rounded up to a whole ms */
     CHECK(dur("1\xc2\xb5s") == 1);
     CHECK(dur("100ns") == 1);
     CHECK(dur("1500000ns") == 2);
     CHECK(dur("1m30s") == 90000);
-    CHECK(dur("20") == 20000);   /* bare number: seconds */
+    CHECK(dur("20") == 20000); /* bare number: seconds */
     CHECK(dur("0.25") == 250);
     CHECK(dur(" 7s ") == 7000);
     CHECK(dur("") == -1);
@@ -127,7 +127,7 @@ static void test_duration(void)
     CHECK(dur("1 s") == -1);
     CHECK(dur("1e3s") == -1);
     CHECK(dur("9999999999999999h") == -1);
-    CHECK(dur("2562048h") == -1);   /* just past int64 nanoseconds */
+    CHECK(dur("2562048h") == -1); /* just past int64 nanoseconds */
     CHECK(dur("1.2.3") == -1);
 }
 
@@ -135,7 +135,7 @@ static void test_rfc3339(void)
 {
     CHECK(r3339("2024-06-01T12:00:30Z") == 1717243230000LL);
     CHECK(r3339("2024-06-01T12:00:30.5Z") == 1717243230500LL);
-    CHECK(r3339("2024-06-01T12:00:30.123456789Z") == 1717243230124LL);   /* rounded up */
+    CHECK(r3339("2024-06-01T12:00:30.123456789Z") == 1717243230124LL); /* rounded up */
     CHECK(r3339("2024-06-01T14:00:30+02:00") == 1717243230000LL);
     CHECK(r3339("2024-06-01T07:30:30-04:30") == 1717243230000LL);
     CHECK(r3339("2024-06-01t12:00:30z") == 1717243230000LL);
@@ -244,7 +244,7 @@ static void test_anthropic_headers(void)
     httpmsg_headers_add(&h, "anthropic-ratelimit-tokens-reset", "2024-06-01T12:00:01.5Z");
     httpmsg_headers_add(&h, "Anthropic-RateLimit-Input-Tokens-Limit", "40000");
     httpmsg_headers_add(&h, "anthropic-ratelimit-input-tokens-remaining", "39500");
-    httpmsg_headers_add(&h, "anthropic-ratelimit-input-tokens-reset", "2024-06-01T11:59:00Z");   /* past */
+    httpmsg_headers_add(&h, "anthropic-ratelimit-input-tokens-reset", "2024-06-01T11:59:00Z"); /* past */
     httpmsg_headers_add(&h, "anthropic-ratelimit-output-tokens-limit", "8000");
     httpmsg_headers_add(&h, "anthropic-ratelimit-output-tokens-remaining", "7500");
     httpmsg_headers_add(&h, "anthropic-ratelimit-output-tokens-reset", "2024-06-01T14:00:10+02:00");
@@ -269,10 +269,10 @@ static void test_anthropic_headers(void)
     CHECK(r.n_seen == 13);
     httpmsg_headers_clear(&h);
 
-    httpmsg_headers_add(&h, "anthropic-ratelimit-requests-reset", "6m0s");   /* not a timestamp */
+    httpmsg_headers_add(&h, "anthropic-ratelimit-requests-reset", "6m0s"); /* not a timestamp */
     httpmsg_headers_add(&h, "anthropic-ratelimit-tokens-limit", "many");
-    httpmsg_headers_add(&h, "anthropic-ratelimit-requests", "5");            /* no field */
-    httpmsg_headers_add(&h, "anthropic-ratelimit-widgets-limit", "5");       /* unknown dimension */
+    httpmsg_headers_add(&h, "anthropic-ratelimit-requests", "5");      /* no field */
+    httpmsg_headers_add(&h, "anthropic-ratelimit-widgets-limit", "5"); /* unknown dimension */
     rlheaders_parse(&r, &h, 200, NULL, 0, NOW);
     CHECK(r.dim[RLH_REQUESTS].reset_ms == -1);
     CHECK(r.dim[RLH_TOKENS].limit == -1);
@@ -287,7 +287,8 @@ static void test_bedrock(void)
     httpmsg_headers_t h;
     httpmsg_headers_init(&h);
     rlheaders_t r;
-    httpmsg_headers_add(&h, "x-amzn-ErrorType", "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/");
+    httpmsg_headers_add(&h, "x-amzn-ErrorType",
+                        "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/");
     rlheaders_parse(&r, &h, 400, NULL, 0, NOW);
     CHECK(r.throttled);
     httpmsg_headers_clear(&h);

@@ -25,7 +25,7 @@
 #include "check.h"
 #include "jobfix.h"
 
-#define DEADLINE_POLLS 6000   /* 10 ms each: a minute at most */
+#define DEADLINE_POLLS 6000 /* 10 ms each: a minute at most */
 
 static char *dir;
 static mock_t *mock;
@@ -79,9 +79,16 @@ static sched_t *engine(embedded_t *fleet, const char *db_path, bool until_idle, 
 {
     errlist_t errs;
     errlist_init(&errs, 0);
-    sched_opts_t o = {.broker = embedded_endpoint(fleet), .zmq_ctx = embedded_zmq_ctx(fleet), .db_path = db_path,
-                      .window = 2, .heartbeat_ms = 100, .until_idle = until_idle, .mlflow_wait_ms = 0,
-                      .progress = ps ? on_progress : NULL, .progress_arg = ps, .progress_ms = 10};
+    sched_opts_t o = {.broker = embedded_endpoint(fleet),
+                      .zmq_ctx = embedded_zmq_ctx(fleet),
+                      .db_path = db_path,
+                      .window = 2,
+                      .heartbeat_ms = 100,
+                      .until_idle = until_idle,
+                      .mlflow_wait_ms = 0,
+                      .progress = ps ? on_progress : NULL,
+                      .progress_arg = ps,
+                      .progress_ms = 10};
     sched_t *s = sched_new(&o, &errs);
     if (!s) errlist_print(&errs, stderr, "  sched_new: ");
     errlist_free(&errs);
@@ -106,7 +113,7 @@ static void test_one_job(embedded_t *fleet)
     sched_t *s = engine(fleet, NULL, true, &ps);
     CHECK(s != NULL);
     if (!s) goto out;
-    CHECK(sched_db_path(s) == NULL);   /* decided by the first submission */
+    CHECK(sched_db_path(s) == NULL); /* decided by the first submission */
     errlist_t errs;
     errlist_init(&errs, 0);
     char id[SCHED_JOB_ID_MAX];
@@ -116,7 +123,7 @@ static void test_one_job(embedded_t *fleet)
     CHECK(sched_db_path(s) && !strcmp(sched_db_path(s), db_path));
     CHECK(sched_run(s, &errs) == SCHED_OK);
     errlist_print(&errs, stderr, "  ");
-    CHECK(sched_run(s, &errs) == SCHED_E_INTERNAL);   /* an engine runs once */
+    CHECK(sched_run(s, &errs) == SCHED_E_INTERNAL); /* an engine runs once */
     errlist_free(&errs);
     CHECK(ps.finals == 1 && ps.last_done == 20);
 
@@ -125,7 +132,8 @@ static void test_one_job(embedded_t *fleet)
     CHECK(st.job.state == SCHED_JOB_SUCCEEDED && st.job.error == NULL);
     CHECK(st.units_total == 20 && st.units_done == 20 && st.unit_errors == 0);
     CHECK(st.shards_total == 4 && st.shards_done == 4 && st.shards_inflight == 0 && st.dispatches >= 4);
-    CHECK(st.scores[SCORE_OK] + st.scores[SCORE_UNSCORED] + st.scores[SCORE_ERROR] + st.scores[SCORE_NOT_APPLICABLE] == 40);
+    CHECK(st.scores[SCORE_OK] + st.scores[SCORE_UNSCORED] + st.scores[SCORE_ERROR] + st.scores[SCORE_NOT_APPLICABLE] ==
+          40);
     CHECK(st.output_written && st.job.finished_at > 0);
     CHECK_STR(st.steps[SCHED_STEP_RUN].status, "succeeded");
     CHECK_STR(st.steps[SCHED_STEP_COLLECT].status, "succeeded");
@@ -297,7 +305,7 @@ static void test_stop_and_resume(embedded_t *fleet)
     CHECK(s && submit(s, spec, id, &errs) == SCHED_OK);
     /* Not one of this engine's / not running yet: the errors of stop and resume. */
     CHECK(sched_stop(s, "no-such-job", &errs) == SCHED_E_NOTFOUND);
-    CHECK(sched_resume(s, id, &errs) == SCHED_E_STATE);   /* queued here already */
+    CHECK(sched_resume(s, id, &errs) == SCHED_E_STATE); /* queued here already */
     errlist_free(&errs);
     runner_t r = {.s = s};
     pthread_t t;
@@ -307,7 +315,7 @@ static void test_stop_and_resume(embedded_t *fleet)
     CHECK(sched_stop(s, id, &errs) == SCHED_OK);
     pthread_join(t, NULL);
     CHECK(r.rc == SCHED_OK);
-    CHECK(sched_stop(s, id, &errs) == SCHED_E_STATE);   /* it has ended */
+    CHECK(sched_stop(s, id, &errs) == SCHED_E_STATE); /* it has ended */
     errlist_free(&errs);
     sched_destroy(&s);
 
@@ -318,7 +326,7 @@ static void test_stop_and_resume(embedded_t *fleet)
     CHECK_STR(st.steps[SCHED_STEP_RUN].status, "stopped");
     done_then = st.units_done;
     char *records = xasprintf("%s/records.jsonl", st.output_dir);
-    CHECK(lines_of(records) == (int)done_then);   /* what it committed is written */
+    CHECK(lines_of(records) == (int)done_then); /* what it committed is written */
     sched_status_clear(&st);
 
     /* A new engine resumes it: only what is missing runs, nothing is counted twice. */
@@ -358,7 +366,7 @@ static void test_shutdown(embedded_t *fleet)
     char *db_path = xasprintf("%s/svc.db", dir);
     jobfix_dataset(data, 200);
     char *spec = jobfix_spec(data, out, 2, 0, "\"name\": \"svc\"");
-    sched_t *s = engine(fleet, db_path, false, NULL);   /* a service: runs until shut down */
+    sched_t *s = engine(fleet, db_path, false, NULL); /* a service: runs until shut down */
     errlist_t errs;
     errlist_init(&errs, 0);
     char id[SCHED_JOB_ID_MAX] = "";
@@ -397,8 +405,13 @@ static sched_t *serve_engine(embedded_t *fleet, const char *db_path, int max_job
 {
     errlist_t errs;
     errlist_init(&errs, 0);
-    sched_opts_t o = {.broker = embedded_endpoint(fleet), .zmq_ctx = embedded_zmq_ctx(fleet), .db_path = db_path,
-                      .window = 2, .heartbeat_ms = 100, .serve = true, .max_jobs = max_jobs};
+    sched_opts_t o = {.broker = embedded_endpoint(fleet),
+                      .zmq_ctx = embedded_zmq_ctx(fleet),
+                      .db_path = db_path,
+                      .window = 2,
+                      .heartbeat_ms = 100,
+                      .serve = true,
+                      .max_jobs = max_jobs};
     sched_t *s = sched_new(&o, &errs);
     errlist_free(&errs);
     return s;
@@ -420,7 +433,8 @@ static bool wait_state(const char *db_path, const char *id, sched_job_state_t wa
 
 static void test_service_engine(embedded_t *fleet)
 {
-    char *data = xasprintf("%s/svc.jsonl", dir), *big = xasprintf("%s/svcbig.jsonl", dir), *out = xasprintf("%s/svc", dir);
+    char *data = xasprintf("%s/svc.jsonl", dir), *big = xasprintf("%s/svcbig.jsonl", dir),
+         *out = xasprintf("%s/svc", dir);
     char *db_path = xasprintf("%s/svc.db", dir);
     jobfix_dataset(data, 8);
     jobfix_dataset(big, 400);
@@ -457,7 +471,8 @@ static void test_service_engine(embedded_t *fleet)
     pthread_create(&t, NULL, run_thread, &r);
     CHECK(wait_state(db_path, id_big, SCHED_JOB_SUCCEEDED) && wait_state(db_path, id, SCHED_JOB_SUCCEEDED));
     CHECK(status_of(db_path, id_big, &st) == 0 && st.units_done == 400 && st.units_done > done_before &&
-          st.scores[SCORE_OK] + st.scores[SCORE_UNSCORED] + st.scores[SCORE_NOT_APPLICABLE] + st.scores[SCORE_ERROR] == 800);
+          st.scores[SCORE_OK] + st.scores[SCORE_UNSCORED] + st.scores[SCORE_NOT_APPLICABLE] + st.scores[SCORE_ERROR] ==
+              800);
     char *records = xasprintf("%s/records.jsonl", st.output_dir);
     CHECK(lines_of(records) == 400);
     free(records);
@@ -465,7 +480,8 @@ static void test_service_engine(embedded_t *fleet)
 
     /* A retry in place: two cells made `error` by hand rerun, nothing else. */
     char *q = xasprintf("UPDATE scores SET status=3, rating=NULL, score=NULL WHERE job_id='%s' AND idx IN (3, 5) AND "
-                        "metric='Helpfulness'", id);
+                        "metric='Helpfulness'",
+                        id);
     sqlite3 *db = NULL;
     CHECK(sqlite3_open(db_path, &db) == SQLITE_OK && sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
@@ -477,11 +493,11 @@ static void test_service_engine(embedded_t *fleet)
     CHECK(wait_state(db_path, id, SCHED_JOB_SUCCEEDED));
     mock_get_stats(mock, &m1);
     CHECK(m1.inference_calls == m0.inference_calls && m1.judge_calls - m0.judge_calls >= 2 &&
-          m1.judge_calls - m0.judge_calls <= 4);   /* the two judge calls (a re-ask each at most) */
+          m1.judge_calls - m0.judge_calls <= 4); /* the two judge calls (a re-ask each at most) */
     CHECK(status_of(db_path, id, &st) == 0 && st.units_done == 8 && st.scores[SCORE_ERROR] == 0 &&
           st.scores[SCORE_OK] + st.scores[SCORE_UNSCORED] + st.scores[SCORE_NOT_APPLICABLE] == 16);
     sched_status_clear(&st);
-    CHECK(sched_retry(s, id, false, &cells, &errs) == SCHED_E_STATE);   /* nothing left */
+    CHECK(sched_retry(s, id, false, &cells, &errs) == SCHED_E_STATE); /* nothing left */
     CHECK(sched_retry(s, "no-such", false, &cells, &errs) == SCHED_E_NOTFOUND);
 
     /* A stop asked for from "another process", through the database. */

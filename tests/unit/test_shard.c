@@ -15,15 +15,15 @@ static void test_on_done(void)
     CHECK(shard_on_done(&s, 20, 2) == SHARD_ACCEPT);
     CHECK(shard_on_done(&s, 19, 2) == SHARD_RESUBMIT);
     CHECK(shard_on_done(&s, 0, 1) == SHARD_RESUBMIT);
-    CHECK(shard_on_done(&s, 10, 0) == SHARD_ACCEPT);   /* no targets given: one */
+    CHECK(shard_on_done(&s, 10, 0) == SHARD_ACCEPT); /* no targets given: one */
     for (uint32_t k = 1; k < SHARD_MAX_SUBMITS; k++) {
         s.submits = k;
         CHECK(shard_on_done(&s, 5, 1) == SHARD_RESUBMIT);
     }
     s.submits = SHARD_MAX_SUBMITS;
     CHECK(shard_on_done(&s, 5, 1) == SHARD_GIVE_UP);
-    CHECK(shard_on_done(&s, 10, 1) == SHARD_ACCEPT);   /* complete at the last chance */
-    s.submits = SHARD_MAX_SUBMITS + 7;                  /* counted across restarts */
+    CHECK(shard_on_done(&s, 10, 1) == SHARD_ACCEPT); /* complete at the last chance */
+    s.submits = SHARD_MAX_SUBMITS + 7;               /* counted across restarts */
     CHECK(shard_on_done(&s, 9, 1) == SHARD_GIVE_UP);
 }
 
@@ -49,7 +49,7 @@ static void test_pace(void)
     CHECK(shard_lease_deadline_ms(&p, 2, 2000, 1000) == 4000);
     CHECK(shard_lease_deadline_ms(&p, 3, 2000, 1000) == 8000);
     CHECK(shard_lease_deadline_ms(&p, 40, 2000, 1000) == (int64_t)SHARD_LEASE_MAX_S * 1000);
-    CHECK(shard_lease_deadline_ms(&p, 1, 0, 1000) == SHARD_LEASE_FLOOR_MS);   /* 0: the default floor */
+    CHECK(shard_lease_deadline_ms(&p, 1, 0, 1000) == SHARD_LEASE_FLOOR_MS); /* 0: the default floor */
     /* the slowest silence before progress sets the pace; a faster one does not lower it */
     shard_pace_observe(&p, 3000, 10000);
     shard_pace_observe(&p, 500, 11000);
@@ -83,9 +83,9 @@ static void test_lease_check(void)
     /* ... past the ceiling itself: revoked, no strike */
     CHECK(shard_lease_check(&p, 1000, 1, floor, false, 601001) == SHARD_LEASE_REVOKE);
     /* the fleet did this job's work for a whole deadline since the lease's last progress: a strike */
-    shard_pace_observe(&p, 100, 1500);          /* progress elsewhere soon after: not enough */
+    shard_pace_observe(&p, 100, 1500); /* progress elsewhere soon after: not enough */
     CHECK(shard_lease_check(&p, 1000, 1, floor, false, 10000) == SHARD_LEASE_KEEP);
-    shard_pace_observe(&p, 100, 3000);          /* a deadline (2000 ms) after it: enough */
+    shard_pace_observe(&p, 100, 3000); /* a deadline (2000 ms) after it: enough */
     CHECK(shard_lease_check(&p, 1000, 1, floor, false, 10000) == SHARD_LEASE_REVOKE_STRIKE);
     /* a later attempt waits longer: 4000 ms */
     CHECK(shard_lease_check(&p, 1000, 2, floor, false, 4500) == SHARD_LEASE_KEEP);
@@ -112,9 +112,9 @@ static void test_quarantine_and_ceiling(void)
 
 static void test_claim(void)
 {
-    CHECK(shard_job_claim(false, false, false, "", "") == SHARD_CLAIM_TAKE);        /* a new job */
+    CHECK(shard_job_claim(false, false, false, "", "") == SHARD_CLAIM_TAKE); /* a new job */
     CHECK(shard_job_claim(false, false, false, "", "abc") == SHARD_CLAIM_TAKE);
-    CHECK(shard_job_claim(true, true, true, "abc", "") == SHARD_CLAIM_OWNER);        /* its owner */
+    CHECK(shard_job_claim(true, true, true, "abc", "") == SHARD_CLAIM_OWNER); /* its owner */
     CHECK(shard_job_claim(true, true, true, "abc", "zzz") == SHARD_CLAIM_OWNER);
     /* another session: only with the secret, live owner or not */
     CHECK(shard_job_claim(true, false, true, "abc", "") == SHARD_CLAIM_REFUSE);

@@ -135,12 +135,15 @@ static void run_case(const char *dir, const char *name)
         int pr = parse_req(txt[0], len[0], &r);
         CHECK(pr == 0);
         char *token = creq_token(txt[1]);
-        sigv4_params_t p = {.access_key = AK, .secret_key = SK, .session_token = token,
-                            .region = REGION, .service = SERVICE, .amz_date = DATE};
+        sigv4_params_t p = {.access_key = AK,
+                            .secret_key = SK,
+                            .session_token = token,
+                            .region = REGION,
+                            .service = SERVICE,
+                            .amz_date = DATE};
         sigv4_result_t res;
         char err[256];
-        int rc = pr == 0 ? sigv4_sign(&p, r.method, r.target, r.h, r.nh, r.body, r.body_len,
-                                      &res, err, sizeof(err))
+        int rc = pr == 0 ? sigv4_sign(&p, r.method, r.target, r.h, r.nh, r.body, r.body_len, &res, err, sizeof(err))
                          : -1;
         if (rc < 0) fprintf(stderr, "%s: sign failed: %s\n", name, err);
         CHECK(rc == 0);
@@ -155,18 +158,16 @@ static void run_case(const char *dir, const char *name)
             for (size_t i = 0; i < res.n_headers; i++) all[n++] = res.headers[i];
             time_t now;
             CHECK(sigv4_parse_date(DATE, &now) == 0);
-            sigv4_verify_opts_t vo = {.lookup = secret_lookup, .region = REGION,
-                                      .service = SERVICE, .now = now + 60};
+            sigv4_verify_opts_t vo = {.lookup = secret_lookup, .region = REGION, .service = SERVICE, .now = now + 60};
             char reason[1024];
             sigv4_auth_t auth;
-            sigv4_status_t st = sigv4_verify(&vo, r.method, r.target, all, n, r.body,
-                                             r.body_len, &auth, reason, sizeof(reason));
+            sigv4_status_t st = sigv4_verify(&vo, r.method, r.target, all, n, r.body, r.body_len, &auth, reason,
+                                             sizeof(reason));
             if (st != SIGV4_OK) fprintf(stderr, "%s: verify: %s\n", name, reason);
             CHECK(st == SIGV4_OK);
             CHECK_STR(auth.access_key, AK);
             if (strcmp(name, "get-vanilla") == 0)
-                CHECK_STR(res.signature,
-                          "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+                CHECK_STR(res.signature, "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
             sigv4_result_free(&res);
         }
         /* post-sts-header-after: the token goes on after signing, outside the signature. */
@@ -178,8 +179,7 @@ static void run_case(const char *dir, const char *name)
                               "8xVqr7ZD0u0iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KS"
                               "YvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA==";
             p.token_unsigned = 1;
-            rc = sigv4_sign(&p, r.method, r.target, r.h, r.nh, r.body, r.body_len, &res, err,
-                            sizeof(err));
+            rc = sigv4_sign(&p, r.method, r.target, r.h, r.nh, r.body, r.body_len, &res, err, sizeof(err));
             CHECK(rc == 0);
             if (rc == 0) {
                 CHECK_STR(res.authorization, txt[3]);
@@ -252,11 +252,9 @@ static void test_suite(void)
     }
     char *dir = xasprintf("%s/aws-sigv4-testsuite", data);
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        fprintf(stderr, "%s: the SigV4 test suite is missing\n", dir);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) fprintf(stderr, "%s: the SigV4 test suite is missing\n", dir);
     int found = walk(dir);
-    if (found < SUITE_CASES)
-        fprintf(stderr, "%s: found %d cases, expected %d\n", dir, found, SUITE_CASES);
+    if (found < SUITE_CASES) fprintf(stderr, "%s: found %d cases, expected %d\n", dir, found, SUITE_CASES);
     CHECK(found >= SUITE_CASES);
     CHECK(cases_passed == found);
     printf("test_sigv4: %d of %d suite cases passed\n", cases_passed, found);
@@ -267,16 +265,15 @@ static void test_suite(void)
 
 static sigv4_params_t base_params(void)
 {
-    return (sigv4_params_t){.access_key = AK, .secret_key = SK, .region = REGION,
-                            .service = SERVICE, .amz_date = DATE};
+    return (sigv4_params_t){.access_key = AK, .secret_key = SK, .region = REGION, .service = SERVICE, .amz_date = DATE};
 }
 
 static char *creq_of(const char *service, const char *target)
 {
     sigv4_header_t h[] = {{"Host", "example.amazonaws.com"}};
     char *creq = NULL, err[200];
-    if (sigv4_canonical_request("GET", target, h, 1, SIGV4_UNSIGNED_PAYLOAD, service, &creq,
-                                NULL, err, sizeof(err)) < 0) {
+    if (sigv4_canonical_request("GET", target, h, 1, SIGV4_UNSIGNED_PAYLOAD, service, &creq, NULL, err, sizeof(err)) <
+        0) {
         fprintf(stderr, "canonical_request(%s): %s\n", target, err);
         return NULL;
     }
@@ -299,11 +296,9 @@ static void test_paths_and_queries(void)
     URI("service", "/a/b/../c/./d", "/a/c/d\n");
     URI("service", "/a/b/..", "/a/\n");
     URI("service", "/../..", "/\n");
-    URI("service", "/model/us.amazon.nova-lite-v1:0/converse",
-        "/model/us.amazon.nova-lite-v1%3A0/converse\n");
+    URI("service", "/model/us.amazon.nova-lite-v1:0/converse", "/model/us.amazon.nova-lite-v1%3A0/converse\n");
     /* What goes on the wire is encoded again, as AWS does for every service but S3. */
-    URI("bedrock", "/model/us.amazon.nova-lite-v1%3A0/converse",
-        "/model/us.amazon.nova-lite-v1%253A0/converse\n");
+    URI("bedrock", "/model/us.amazon.nova-lite-v1%3A0/converse", "/model/us.amazon.nova-lite-v1%253A0/converse\n");
     URI("s3", "/my-object//example//photo.user", "/my-object//example//photo.user\n");
     URI("s3", "/a b/%2fc/./d", "/a%20b/%2Fc/./d\n");
     URI("service", "/p?b=2&a=1&a=0", "/p\na=0&a=1&b=2");
@@ -321,8 +316,9 @@ static void test_sign_rules(void)
     /* Absolute URL: Host from the URL (default port dropped), added headers listed. */
     p.session_token = "TOKEN";
     p.add_content_sha256 = 1;
-    CHECK(sigv4_sign(&p, "POST", "https://bedrock-runtime.us-east-1.amazonaws.com:443/model/x/"
-                                 "converse?a=1",
+    CHECK(sigv4_sign(&p, "POST",
+                     "https://bedrock-runtime.us-east-1.amazonaws.com:443/model/x/"
+                     "converse?a=1",
                      NULL, 0, "{}", 2, &r, err, sizeof(err)) == 0);
     CHECK(strstr(r.canonical_request, "\nhost:bedrock-runtime.us-east-1.amazonaws.com\n"));
     CHECK_STR(r.signed_headers, "host;x-amz-content-sha256;x-amz-date;x-amz-security-token");
@@ -332,16 +328,14 @@ static void test_sign_rules(void)
     CHECK_STR(r.headers[1].name, "X-Amz-Security-Token");
     CHECK_STR(r.headers[1].value, "TOKEN");
     CHECK_STR(r.headers[2].name, "X-Amz-Content-Sha256");
-    CHECK_STR(r.headers[2].value,
-              "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+    CHECK_STR(r.headers[2].value, "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
     CHECK_STR(r.headers[3].name, "Authorization");
     CHECK_STR(r.credential_scope, "20150830/us-east-1/service/aws4_request");
     sigv4_result_free(&r);
     sigv4_result_free(&r); /* twice is harmless */
 
     p = base_params();
-    CHECK(sigv4_sign(&p, "GET", "http://user@127.0.0.1:8080/x", NULL, 0, NULL, 0, &r, err,
-                     sizeof(err)) == 0);
+    CHECK(sigv4_sign(&p, "GET", "http://user@127.0.0.1:8080/x", NULL, 0, NULL, 0, &r, err, sizeof(err)) == 0);
     CHECK(strstr(r.canonical_request, "\nhost:127.0.0.1:8080\n"));
     sigv4_result_free(&r);
     CHECK(sigv4_sign(&p, "GET", "http://[::1]:80/x", NULL, 0, NULL, 0, &r, err, sizeof(err)) == 0);
@@ -416,72 +410,59 @@ static void test_sign_rules(void)
 static void test_verify(void)
 {
     sigv4_params_t p = base_params();
-    sigv4_header_t req[8] = {{"Host", "example.amazonaws.com"},
-                             {"Content-Type", "application/json"}};
+    sigv4_header_t req[8] = {{"Host", "example.amazonaws.com"}, {"Content-Type", "application/json"}};
     sigv4_result_t r;
     char err[256], reason[1024];
     const char *body = "{\"a\":1}";
     p.add_content_sha256 = 1;
-    CHECK(sigv4_sign(&p, "POST", "/model/m%3A0/converse", req, 2, body, strlen(body), &r, err,
-                     sizeof(err)) == 0);
+    CHECK(sigv4_sign(&p, "POST", "/model/m%3A0/converse", req, 2, body, strlen(body), &r, err, sizeof(err)) == 0);
     size_t n = 2;
     for (size_t i = 0; i < r.n_headers; i++) req[n++] = r.headers[i];
     time_t now;
     CHECK(sigv4_parse_date(DATE, &now) == 0);
-    sigv4_verify_opts_t o = {.lookup = secret_lookup, .region = REGION, .service = SERVICE,
-                             .now = now};
+    sigv4_verify_opts_t o = {.lookup = secret_lookup, .region = REGION, .service = SERVICE, .now = now};
     sigv4_status_t st;
-    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL,
-                      reason, sizeof(reason));
+    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_OK);
 
     /* Tampered body: the content hash says so first. */
-    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, "{}", 2, NULL, reason,
-                      sizeof(reason));
+    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, "{}", 2, NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_ERR_PAYLOAD);
     /* Other path, method: signature mismatch, with the string to sign in the reason. */
-    st = sigv4_verify(&o, "POST", "/model/m:0/converse", req, n, body, strlen(body), NULL,
-                      reason, sizeof(reason));
+    st = sigv4_verify(&o, "POST", "/model/m:0/converse", req, n, body, strlen(body), NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_ERR_SIGNATURE);
     CHECK(strstr(reason, "does not match") && strstr(reason, "AWS4-HMAC-SHA256\n"));
     CHECK(strstr(reason, SK) == NULL);
-    st = sigv4_verify(&o, "PUT", "/model/m%3A0/converse", req, n, body, strlen(body), NULL,
-                      reason, sizeof(reason));
+    st = sigv4_verify(&o, "PUT", "/model/m%3A0/converse", req, n, body, strlen(body), NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_ERR_SIGNATURE);
     CHECK_STR(sigv4_status_aws_code(st), "InvalidSignatureException");
     /* Wrong region or service. */
     o.region = "eu-west-1";
-    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL,
-                      reason, sizeof(reason));
+    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_ERR_SCOPE && strstr(reason, "eu-west-1"));
     o.region = REGION;
     o.service = "bedrock";
-    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL,
-                      reason, sizeof(reason));
+    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_ERR_SCOPE);
     o.service = SERVICE;
     /* Skew beyond 15 minutes, either way; 15 minutes exactly is fine. */
     o.now = now + 901;
-    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL,
-                      reason, sizeof(reason));
+    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_ERR_SKEW && strstr(reason, "behind"));
     o.now = now - 901;
-    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL,
-                      reason, sizeof(reason));
+    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_ERR_SKEW && strstr(reason, "ahead"));
     o.now = now + 900;
-    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL,
-                      reason, sizeof(reason));
+    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_OK);
     o.now = now;
     /* A signed header dropped from the request. */
-    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req + 1, n - 1, body, strlen(body),
-                      NULL, reason, sizeof(reason));
+    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req + 1, n - 1, body, strlen(body), NULL, reason,
+                      sizeof(reason));
     CHECK(st == SIGV4_ERR_SIGNED_HEADERS && strstr(reason, "host"));
     /* Unknown key. */
     o.lookup = NULL;
-    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL,
-                      reason, sizeof(reason));
+    st = sigv4_verify(&o, "POST", "/model/m%3A0/converse", req, n, body, strlen(body), NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_ERR_UNKNOWN_KEY);
     CHECK_STR(sigv4_status_aws_code(st), "UnrecognizedClientException");
     o.lookup = secret_lookup;
@@ -495,29 +476,37 @@ static void test_verify(void)
 
     /* Hand-made Authorization headers. */
     char auth[512];
-    sigv4_header_t hh[3] = {{"host", "example.amazonaws.com"}, {"x-amz-date", DATE},
-                            {"authorization", auth}};
+    sigv4_header_t hh[3] = {{"host", "example.amazonaws.com"}, {"x-amz-date", DATE}, {"authorization", auth}};
     const char *sig64 = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
-    snprintf(auth, sizeof(auth), "AWS4-HMAC-SHA256 Credential=" AK "/20150830/" REGION "/" SERVICE
-             "/aws4_request,SignedHeaders=host;x-amz-date,Signature=%s", sig64);
+    snprintf(auth, sizeof(auth),
+             "AWS4-HMAC-SHA256 Credential=" AK "/20150830/" REGION "/" SERVICE
+             "/aws4_request,SignedHeaders=host;x-amz-date,Signature=%s",
+             sig64);
     st = sigv4_verify(&o, "GET", "/", hh, 3, NULL, 0, NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_OK); /* get-vanilla, written without spaces after the commas */
-    snprintf(auth, sizeof(auth), "AWS4-HMAC-SHA256 Credential=" AK "/20150830/" REGION "/" SERVICE
-             "/aws4_request, SignedHeaders=x-amz-date, Signature=%s", sig64);
+    snprintf(auth, sizeof(auth),
+             "AWS4-HMAC-SHA256 Credential=" AK "/20150830/" REGION "/" SERVICE
+             "/aws4_request, SignedHeaders=x-amz-date, Signature=%s",
+             sig64);
     st = sigv4_verify(&o, "GET", "/", hh, 3, NULL, 0, NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_ERR_SIGNED_HEADERS && strstr(reason, "host"));
-    snprintf(auth, sizeof(auth), "AWS4-HMAC-SHA256 Credential=" AK "/20150831/" REGION "/" SERVICE
-             "/aws4_request, SignedHeaders=host;x-amz-date, Signature=%s", sig64);
+    snprintf(auth, sizeof(auth),
+             "AWS4-HMAC-SHA256 Credential=" AK "/20150831/" REGION "/" SERVICE
+             "/aws4_request, SignedHeaders=host;x-amz-date, Signature=%s",
+             sig64);
     st = sigv4_verify(&o, "GET", "/", hh, 3, NULL, 0, NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_ERR_SCOPE && strstr(reason, "20150831"));
-    snprintf(auth, sizeof(auth), "AWS4-HMAC-SHA256 Credential=" AK "/20150830/" REGION "/" SERVICE
-             "/aws4_request, SignedHeaders=x-amz-date;host, Signature=%s", sig64);
+    snprintf(auth, sizeof(auth),
+             "AWS4-HMAC-SHA256 Credential=" AK "/20150830/" REGION "/" SERVICE
+             "/aws4_request, SignedHeaders=x-amz-date;host, Signature=%s",
+             sig64);
     st = sigv4_verify(&o, "GET", "/", hh, 3, NULL, 0, NULL, reason, sizeof(reason));
     CHECK(st == SIGV4_ERR_MALFORMED && strstr(reason, "sorted"));
 
     sigv4_auth_t a;
     CHECK(sigv4_parse_authorization("AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request, "
-                                    "SignedHeaders=host, Signature=" "5fa00fa31553b73ebf1942676e8"
+                                    "SignedHeaders=host, Signature="
+                                    "5fa00fa31553b73ebf1942676e8"
                                     "6291e8372ff2a2260956d9b8aae1d763fbf31",
                                     &a, err, sizeof(err)) == 0);
     CHECK_STR(a.access_key, "A");
@@ -526,12 +515,15 @@ static void test_verify(void)
     CHECK_STR(a.signed_headers, "host");
     CHECK(sigv4_parse_authorization("AWS4-HMAC-SHA1 Credential=x", &a, err, sizeof(err)) < 0);
     CHECK(sigv4_parse_authorization("AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request, "
-                                    "SignedHeaders=host", &a, err, sizeof(err)) < 0);
+                                    "SignedHeaders=host",
+                                    &a, err, sizeof(err)) < 0);
     CHECK(strstr(err, "Signature") != NULL);
     CHECK(sigv4_parse_authorization("AWS4-HMAC-SHA256 Credential=A/2015/r/s/aws4_request, "
-                                    "SignedHeaders=host, Signature=00", &a, err, sizeof(err)) < 0);
+                                    "SignedHeaders=host, Signature=00",
+                                    &a, err, sizeof(err)) < 0);
     CHECK(sigv4_parse_authorization("AWS4-HMAC-SHA256 Credential=A/20150830/r/s/x, "
-                                    "SignedHeaders=host, Signature=00", &a, err, sizeof(err)) < 0);
+                                    "SignedHeaders=host, Signature=00",
+                                    &a, err, sizeof(err)) < 0);
     CHECK(strstr(err, "aws4_request") != NULL);
     CHECK(sigv4_parse_authorization("AWS4-HMAC-SHA256 Bogus=1", &a, err, sizeof(err)) < 0);
     /* A SignedHeaders list longer than the verifier reads is refused as such (found by fuzz_sigv4:
@@ -539,13 +531,17 @@ static void test_verify(void)
     char longsh[SIGV4_VERIFY_MAX_SIGNED_HEADERS + 2], longauth[1400];
     memset(longsh, 'h', sizeof longsh - 1);
     longsh[sizeof longsh - 1] = '\0';
-    snprintf(longauth, sizeof longauth, "AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request, SignedHeaders=%s, "
-             "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31", longsh);
+    snprintf(longauth, sizeof longauth,
+             "AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request, SignedHeaders=%s, "
+             "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+             longsh);
     CHECK(sigv4_parse_authorization(longauth, &a, err, sizeof(err)) < 0);
     CHECK_HAS(err, "SignedHeaders of 1024 bytes is longer than the 1023 bytes this verifier reads");
     longsh[sizeof longsh - 2] = '\0';
-    snprintf(longauth, sizeof longauth, "AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request, SignedHeaders=%s, "
-             "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31", longsh);
+    snprintf(longauth, sizeof longauth,
+             "AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request, SignedHeaders=%s, "
+             "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+             longsh);
     CHECK(sigv4_parse_authorization(longauth, &a, err, sizeof(err)) == 0 && strlen(a.signed_headers) == 1023);
     CHECK(sigv4_parse_authorization(NULL, &a, err, sizeof(err)) < 0);
 }

@@ -25,9 +25,10 @@ static spec_t *parse(const char *json, const char *base_dir, errlist_t *e)
 static spec_t *parse_with(const char *extra, errlist_t *e)
 {
     static char buf[65536];
-    snprintf(buf, sizeof(buf),
-             "{\"evaluator_model\": \"bedrock/amazon.nova-pro-v1:0\", \"dataset\": \"d.jsonl\"%s%s}",
-             strstr(extra, "builtin_metrics") || strstr(extra, "custom_metrics") ? "" : ", \"builtin_metrics\": [\"Correctness\"]",
+    snprintf(buf, sizeof(buf), "{\"evaluator_model\": \"bedrock/amazon.nova-pro-v1:0\", \"dataset\": \"d.jsonl\"%s%s}",
+             strstr(extra, "builtin_metrics") || strstr(extra, "custom_metrics")
+                 ? ""
+                 : ", \"builtin_metrics\": [\"Correctness\"]",
              extra);
     return parse(buf, NULL, e);
 }
@@ -100,7 +101,7 @@ static void test_full(void)
     CHECK(strcmp(s->job_name, "ft-28 vs base") == 0);
     CHECK(strcmp(s->model, "openai-api/local/my-finetune") == 0);
     CHECK(strcmp(s->base_model, "openai-api/local/my-base") == 0);
-    CHECK(s->evaluate_base_model);   /* default with a base model */
+    CHECK(s->evaluate_base_model); /* default with a base model */
     CHECK(strcmp(s->evaluator_model, "bedrock/amazon.nova-pro-v1:0") == 0);
     CHECK(strcmp(s->dataset, "/data/specs/data/gen_qa.jsonl") == 0);
     CHECK(strcmp(s->output_path, "/data/specs/runs/") == 0);
@@ -187,7 +188,7 @@ static void test_defaults(void)
     char *t = cJSON_PrintUnformatted(j);
     CHECK(strstr(t, "\"output_path\":\"runs/\"") && strstr(t, "\"shard_size\":64") &&
           strstr(t, "\"judge\":{\"max_tokens\":1024,\"temperature\":0}") && !strstr(t, "\"model\""));
-    CHECK(!strstr(t, "dataset_max_bytes"));   /* the default is not written into the canonical spec */
+    CHECK(!strstr(t, "dataset_max_bytes")); /* the default is not written into the canonical spec */
     errlist_t e2;
     spec_t *s2 = parse(t, NULL, &e2);
     CHECK(s2 && s2->model == NULL && s2->n_metrics == 1 && !s2->evaluate_base_model);
@@ -212,7 +213,8 @@ static void test_models(void)
     CHECK(accepts(",\"model\": \"nova-textgeneration-lite\", \"region\": \"eu-west-1\""));
     unsetenv("AWS_REGION");
     unsetenv("AWS_DEFAULT_REGION");
-    CHECK(rejects(",\"model\": \"nova-textgeneration-lite\"", "model: model string `nova-textgeneration-lite` needs a region"));
+    CHECK(rejects(",\"model\": \"nova-textgeneration-lite\"",
+                  "model: model string `nova-textgeneration-lite` needs a region"));
     CHECK(rejects(",\"model\": \"gpt-4o\"", "model: unknown model string `gpt-4o`; accepted forms"));
     CHECK(rejects(",\"base_model\": \"llama3\"", "base_model: unknown model string `llama3`"));
     CHECK(rejects(",\"model\": 5", "model: must be a non-empty string, got 5"));
@@ -240,7 +242,8 @@ static void test_models(void)
     unsetenv("AWS_DEFAULT_REGION");
 
     errlist_t e;
-    spec_t *s = parse("{\"dataset\": \"d\", \"builtin_metrics\": [\"Correctness\"], \"evaluator_model\": \"gpt\"}", NULL, &e);
+    spec_t *s = parse("{\"dataset\": \"d\", \"builtin_metrics\": [\"Correctness\"], \"evaluator_model\": \"gpt\"}",
+                      NULL, &e);
     CHECK(s == NULL && e.count == 1 && errs_have(&e, "evaluator_model: unknown model string `gpt`"));
     errlist_free(&e);
 
@@ -255,15 +258,17 @@ static void test_models(void)
     errlist_free(&e);
     CHECK(accepts(",\"evaluate_base_model\": false"));
     CHECK(rejects(",\"evaluate_base_model\": true", "evaluate_base_model: is true but no base_model is given"));
-    CHECK(rejects(",\"evaluate_base_model\": \"yes\"", "evaluate_base_model: must be true or false, got string \"yes\""));
+    CHECK(
+        rejects(",\"evaluate_base_model\": \"yes\"", "evaluate_base_model: must be true or false, got string \"yes\""));
 }
 
 static void test_locations(void)
 {
     errlist_t e;
-    spec_t *s = parse("{\"evaluator_model\": \"openai/gpt-4o\", \"builtin_metrics\": [\"Correctness\"], "
-                      "\"dataset\": \"s3://my-bucket/datasets/gen_qa.jsonl\", \"s3_output_path\": \"s3://my-bucket/eval/\"}",
-                      "/base", &e);
+    spec_t *s = parse(
+        "{\"evaluator_model\": \"openai/gpt-4o\", \"builtin_metrics\": [\"Correctness\"], "
+        "\"dataset\": \"s3://my-bucket/datasets/gen_qa.jsonl\", \"s3_output_path\": \"s3://my-bucket/eval/\"}",
+        "/base", &e);
     CHECK(s != NULL);
     if (s) {
         CHECK(strcmp(s->dataset, "s3://my-bucket/datasets/gen_qa.jsonl") == 0);
@@ -272,7 +277,8 @@ static void test_locations(void)
     spec_destroy(&s);
     errlist_free(&e);
     s = parse("{\"evaluator_model\": \"openai/gpt-4o\", \"builtin_metrics\": [\"Correctness\"], "
-              "\"dataset\": \"/abs/d.jsonl\", \"output_path\": \"out\"}", "rel/dir/", &e);
+              "\"dataset\": \"/abs/d.jsonl\", \"output_path\": \"out\"}",
+              "rel/dir/", &e);
     CHECK(s && strcmp(s->dataset, "/abs/d.jsonl") == 0 && strcmp(s->output_path, "rel/dir/out") == 0);
     spec_destroy(&s);
     errlist_free(&e);
@@ -292,18 +298,22 @@ static void test_locations(void)
         {"https://", "dataset: `https://` has no host"},
         {"ftp://host/x", "dataset: unsupported location `ftp://host/x`"},
         {"http://host/x", "plain http:// is accepted only for a server on this machine"},
-        {"arn:aws:sagemaker:us-west-2:1:hub-content/AIRegistry/DataSet/x/1.0.0", "dataset ARNs (AI Registry) are not supported"},
+        {"arn:aws:sagemaker:us-west-2:1:hub-content/AIRegistry/DataSet/x/1.0.0",
+         "dataset ARNs (AI Registry) are not supported"},
     };
     for (size_t i = 0; i < sizeof(bad_ds) / sizeof(bad_ds[0]); i++) {
-        snprintf(buf, sizeof(buf), "{\"evaluator_model\": \"openai/gpt-4o\", \"builtin_metrics\": [\"Correctness\"], "
-                                   "\"dataset\": \"%s\"}", bad_ds[i][0]);
+        snprintf(buf, sizeof(buf),
+                 "{\"evaluator_model\": \"openai/gpt-4o\", \"builtin_metrics\": [\"Correctness\"], "
+                 "\"dataset\": \"%s\"}",
+                 bad_ds[i][0]);
         s = parse(buf, NULL, &e);
         CHECK(s == NULL && e.count == 1 && errs_have(&e, bad_ds[i][1]));
         spec_destroy(&s);
         errlist_free(&e);
     }
     s = parse("{\"evaluator_model\": \"openai/gpt-4o\", \"builtin_metrics\": [\"Correctness\"], "
-              "\"dataset\": \"https://example.com/d.jsonl\"}", NULL, &e);
+              "\"dataset\": \"https://example.com/d.jsonl\"}",
+              NULL, &e);
     CHECK(s && strcmp(s->dataset, "https://example.com/d.jsonl") == 0);
     spec_destroy(&s);
     errlist_free(&e);
@@ -314,17 +324,20 @@ static void test_metrics(void)
     CHECK(accepts(",\"builtin_metrics\": [\"builtin.faithfulness\", \"Helpfulness\"]"));
     CHECK(rejects(",\"builtin_metrics\": [\"Correctness\", \"Foo\"]",
                   "builtin_metrics[1]: unknown metric `Foo`; the built-in metrics are Correctness, Completeness"));
-    CHECK(rejects(",\"builtin_metrics\": [\"Corectness\"]", "builtin_metrics[0]: unknown metric `Corectness`; did you mean `Correctness`?"));
+    CHECK(rejects(",\"builtin_metrics\": [\"Corectness\"]",
+                  "builtin_metrics[0]: unknown metric `Corectness`; did you mean `Correctness`?"));
     CHECK(rejects(",\"builtin_metrics\": [\"Foo\"]", "Refusal"));
-    CHECK(rejects(",\"builtin_metrics\": \"Correctness\"", "builtin_metrics: must be an array of metric names, got string"));
+    CHECK(rejects(",\"builtin_metrics\": \"Correctness\"",
+                  "builtin_metrics: must be an array of metric names, got string"));
     CHECK(rejects(",\"builtin_metrics\": [3]", "builtin_metrics[0]: must be a metric name, got 3"));
     CHECK(rejects(",\"builtin_metrics\": [\"Correctness\", \"correctness\"]", "builtin_metrics[1]"));
     CHECK(rejects(",\"builtin_metrics\": []", "at least one metric"));
     CHECK(rejects(",\"custom_metrics\": []", "at least one metric"));
 
-    const char *cm = "[{\\\"customMetricDefinition\\\":{\\\"name\\\":\\\"GoodMetric\\\",\\\"instructions\\\":"
-                     "\\\"Rate {{prediction}} for {{prompt}}\\\",\\\"ratingScale\\\":[{\\\"definition\\\":\\\"Good\\\","
-                     "\\\"value\\\":{\\\"floatValue\\\":1}},{\\\"definition\\\":\\\"Poor\\\",\\\"value\\\":{\\\"floatValue\\\":0}}]}}]";
+    const char *cm =
+        "[{\\\"customMetricDefinition\\\":{\\\"name\\\":\\\"GoodMetric\\\",\\\"instructions\\\":"
+        "\\\"Rate {{prediction}} for {{prompt}}\\\",\\\"ratingScale\\\":[{\\\"definition\\\":\\\"Good\\\","
+        "\\\"value\\\":{\\\"floatValue\\\":1}},{\\\"definition\\\":\\\"Poor\\\",\\\"value\\\":{\\\"floatValue\\\":0}}]}}]";
     char buf[4096];
     /* the seed's JSON string */
     snprintf(buf, sizeof(buf), ",\"custom_metrics\": \"%s\"", cm);
@@ -352,10 +365,11 @@ static void test_metrics(void)
                   "built-in"));
     size_t off = (size_t)snprintf(buf, sizeof(buf), ",\"custom_metrics\": [");
     for (int i = 0; i < 11; i++)
-        off += (size_t)snprintf(buf + off, sizeof(buf) - off,
-                                "%s{\"customMetricDefinition\": {\"name\": \"M%d\", \"instructions\": \"{{prediction}}\", "
-                                "\"ratingScale\": [{\"definition\": \"a\", \"value\": {\"floatValue\": 1}}]}}",
-                                i ? "," : "", i);
+        off += (size_t)snprintf(
+            buf + off, sizeof(buf) - off,
+            "%s{\"customMetricDefinition\": {\"name\": \"M%d\", \"instructions\": \"{{prediction}}\", "
+            "\"ratingScale\": [{\"definition\": \"a\", \"value\": {\"floatValue\": 1}}]}}",
+            i ? "," : "", i);
     snprintf(buf + off, sizeof(buf) - off, "]");
     CHECK(rejects(buf, "at most 10"));
 
@@ -366,9 +380,11 @@ static void test_metrics(void)
     if (!f) exit(2);
     fputs("[{\"customMetricDefinition\":{\"name\":\"FromFile\",\"instructions\":\"{{prediction}}\","
           "\"ratingScale\":[{\"definition\":\"Yes\",\"value\":{\"stringValue\":\"y\"}},"
-          "{\"definition\":\"No\",\"value\":{\"stringValue\":\"n\"}}]}}]\n", f);
+          "{\"definition\":\"No\",\"value\":{\"stringValue\":\"n\"}}]}}]\n",
+          f);
     fclose(f);
-    s = parse("{\"evaluator_model\": \"openai/gpt-4o\", \"dataset\": \"d\", \"custom_metrics\": \"metrics.json\"}", dir, &e);
+    s = parse("{\"evaluator_model\": \"openai/gpt-4o\", \"dataset\": \"d\", \"custom_metrics\": \"metrics.json\"}", dir,
+              &e);
     CHECK(s && s->n_metrics == 1 && strcmp(s->metrics[0]->name, "FromFile") == 0);
     if (s) {
         /* inlined in the canonical JSON */
@@ -386,15 +402,19 @@ static void test_metrics(void)
     }
     spec_destroy(&s);
     errlist_free(&e);
-    s = parse("{\"evaluator_model\": \"openai/gpt-4o\", \"dataset\": \"d\", \"custom_metrics\": \"nope.json\"}", dir, &e);
-    CHECK(s == NULL && e.count == 1 && errs_have(&e, "custom_metrics: cannot open `") && errs_have(&e, "nope.json`: No such file"));
+    s = parse("{\"evaluator_model\": \"openai/gpt-4o\", \"dataset\": \"d\", \"custom_metrics\": \"nope.json\"}", dir,
+              &e);
+    CHECK(s == NULL && e.count == 1 && errs_have(&e, "custom_metrics: cannot open `") &&
+          errs_have(&e, "nope.json`: No such file"));
     errlist_free(&e);
     f = fopen(path, "w");
     if (!f) exit(2);
     fputs("[\n  {\"customMetricDefinition\": }\n]\n", f);
     fclose(f);
-    s = parse("{\"evaluator_model\": \"openai/gpt-4o\", \"dataset\": \"d\", \"custom_metrics\": \"metrics.json\"}", dir, &e);
-    CHECK(s == NULL && e.count == 1 && errs_have(&e, "metrics.json` is not valid JSON (unexpected `}` at line 2, column 30)"));
+    s = parse("{\"evaluator_model\": \"openai/gpt-4o\", \"dataset\": \"d\", \"custom_metrics\": \"metrics.json\"}", dir,
+              &e);
+    CHECK(s == NULL && e.count == 1 &&
+          errs_have(&e, "metrics.json` is not valid JSON (unexpected `}` at line 2, column 30)"));
     errlist_free(&e);
     unlink(path);
 }
@@ -415,7 +435,7 @@ static void test_numbers(void)
     if (s) {
         cJSON *j = spec_to_json(s);
         char *t = cJSON_PrintUnformatted(j);
-        CHECK(strstr(t, "\"dataset_max_bytes\":1048576") != NULL);   /* kept with the job */
+        CHECK(strstr(t, "\"dataset_max_bytes\":1048576") != NULL); /* kept with the job */
         free(t);
         cJSON_Delete(j);
     }
@@ -429,19 +449,25 @@ static void test_numbers(void)
     CHECK(accepts(",\"inference\": {\"max_tokens\": 200000, \"temperature\": 2, \"top_p\": 0}"));
     CHECK(accepts(",\"judge\": {\"max_tokens\": 1, \"temperature\": 0.0, \"top_p\": 1}"));
     CHECK(accepts(",\"judge\": {}"));
-    CHECK(rejects(",\"inference\": {\"max_tokens\": 0}", "inference.max_tokens: must be an integer from 1 to 200000, got 0"));
+    CHECK(rejects(",\"inference\": {\"max_tokens\": 0}",
+                  "inference.max_tokens: must be an integer from 1 to 200000, got 0"));
     CHECK(rejects(",\"judge\": {\"max_tokens\": 200001}", "judge.max_tokens: must be an integer from 1 to 200000"));
     CHECK(rejects(",\"judge\": {\"temperature\": 2.5}", "judge.temperature: must be a number from 0 to 2, got 2.5"));
     CHECK(rejects(",\"judge\": {\"temperature\": -0.1}", "judge.temperature: must be a number from 0 to 2"));
     CHECK(rejects(",\"inference\": {\"top_p\": 1.5}", "inference.top_p: must be a number from 0 to 1, got 1.5"));
     CHECK(rejects(",\"inference\": {\"top_p\": \"0.5\"}", "inference.top_p: must be a number from 0 to 1, got string"));
-    CHECK(rejects(",\"inference\": {\"max_token\": 10}", "inference.max_token: unknown key; did you mean `inference.max_tokens`?"));
-    CHECK(rejects(",\"judge\": [1]", "judge: must be an object {max_tokens, temperature, top_p, retry_budget_s}, got array"));
+    CHECK(rejects(",\"inference\": {\"max_token\": 10}",
+                  "inference.max_token: unknown key; did you mean `inference.max_tokens`?"));
+    CHECK(rejects(",\"judge\": [1]",
+                  "judge: must be an object {max_tokens, temperature, top_p, retry_budget_s}, got array"));
     /* the retry budget: whole seconds, 1 s to a day; written back only when not the default */
     CHECK(accepts(",\"judge\": {\"retry_budget_s\": 1}, \"inference\": {\"retry_budget_s\": 86400}"));
-    CHECK(rejects(",\"judge\": {\"retry_budget_s\": 0}", "judge.retry_budget_s: must be an integer from 1 to 86400, got 0"));
-    CHECK(rejects(",\"inference\": {\"retry_budget_s\": 1.5}", "inference.retry_budget_s: must be an integer from 1 to 86400"));
-    CHECK(rejects(",\"judge\": {\"retry_budget\": 60}", "judge.retry_budget: unknown key; did you mean `judge.retry_budget_s`?"));
+    CHECK(rejects(",\"judge\": {\"retry_budget_s\": 0}",
+                  "judge.retry_budget_s: must be an integer from 1 to 86400, got 0"));
+    CHECK(rejects(",\"inference\": {\"retry_budget_s\": 1.5}",
+                  "inference.retry_budget_s: must be an integer from 1 to 86400"));
+    CHECK(rejects(",\"judge\": {\"retry_budget\": 60}",
+                  "judge.retry_budget: unknown key; did you mean `judge.retry_budget_s`?"));
 
     CHECK(accepts(",\"skip_invalid\": false"));
     CHECK(rejects(",\"skip_invalid\": 1", "skip_invalid: must be true or false, got 1"));
@@ -461,18 +487,24 @@ static void test_limits_mlflow(void)
     CHECK(accepts(",\"limits\": {}"));
     CHECK(accepts(",\"limits\": {\"openai/gpt-4o\": {\"rpm\": 500, \"tpm\": 0, \"max_concurrency\": 1}}"));
     CHECK(rejects(",\"limits\": {\"gpt-4o\": {\"rpm\": 500}}", "limits[\"gpt-4o\"]: unknown model string `gpt-4o`"));
-    CHECK(rejects(",\"limits\": {\"openai/gpt-4o\": {\"rpm\": -1}}", "limits[\"openai/gpt-4o\"].rpm: must be a number >= 0, got -1"));
-    CHECK(rejects(",\"limits\": {\"openai/gpt-4o\": {\"tpm\": \"x\"}}", "limits[\"openai/gpt-4o\"].tpm: must be a number >= 0"));
+    CHECK(rejects(",\"limits\": {\"openai/gpt-4o\": {\"rpm\": -1}}",
+                  "limits[\"openai/gpt-4o\"].rpm: must be a number >= 0, got -1"));
+    CHECK(rejects(",\"limits\": {\"openai/gpt-4o\": {\"tpm\": \"x\"}}",
+                  "limits[\"openai/gpt-4o\"].tpm: must be a number >= 0"));
     CHECK(rejects(",\"limits\": {\"openai/gpt-4o\": {\"max_concurrency\": 0}}",
                   "limits[\"openai/gpt-4o\"].max_concurrency: must be an integer from 1 to 1000000, got 0"));
-    CHECK(rejects(",\"limits\": {\"openai/gpt-4o\": {\"rpn\": 1}}", "limits[\"openai/gpt-4o\"].rpn: unknown key; did you mean `limits[\"openai/gpt-4o\"].rpm`?"));
+    CHECK(rejects(",\"limits\": {\"openai/gpt-4o\": {\"rpn\": 1}}",
+                  "limits[\"openai/gpt-4o\"].rpn: unknown key; did you mean `limits[\"openai/gpt-4o\"].rpm`?"));
     CHECK(rejects(",\"limits\": {\"openai/gpt-4o\": 5}", "limits[\"openai/gpt-4o\"]: must be an object"));
     CHECK(rejects(",\"limits\": [1]", "limits: must be an object of model string"));
-    CHECK(rejects(",\"limits\": {\"openai/gpt-4o\": {}, \"openai/gpt-4o\": {}}", "limits[\"openai/gpt-4o\"]: given more than once"));
+    CHECK(rejects(",\"limits\": {\"openai/gpt-4o\": {}, \"openai/gpt-4o\": {}}",
+                  "limits[\"openai/gpt-4o\"]: given more than once"));
 
     errlist_t e;
-    spec_t *s = parse_with(",\"mlflow_resource_arn\": \"arn:aws:sagemaker:us-west-2:123456789012:mlflow-tracking-server/x\"", &e);
-    CHECK(s && strcmp(s->mlflow_tracking_uri, "arn:aws:sagemaker:us-west-2:123456789012:mlflow-tracking-server/x") == 0);
+    spec_t *s = parse_with(
+        ",\"mlflow_resource_arn\": \"arn:aws:sagemaker:us-west-2:123456789012:mlflow-tracking-server/x\"", &e);
+    CHECK(s &&
+          strcmp(s->mlflow_tracking_uri, "arn:aws:sagemaker:us-west-2:123456789012:mlflow-tracking-server/x") == 0);
     if (s) {
         cJSON *j = spec_to_json(s);
         char *t = cJSON_PrintUnformatted(j);
@@ -500,8 +532,10 @@ static void test_limits_mlflow(void)
     CHECK(rejects(",\"mlflow_resource_arn\": \"arn:aws:sagemaker:us-west-2:123456789012:endpoint/x\"",
                   "is not a SageMaker MLflow tracking server ARN"));
     CHECK(rejects(",\"mlflow_resource_arn\": \"http://h\"", "mlflow_resource_arn: must be an ARN"));
-    CHECK(rejects(",\"mlflow\": {\"tracking_uri\": \"ftp://h\"}", "mlflow.tracking_uri: must be an http:// or https:// URL"));
-    CHECK(rejects(",\"mlflow\": {\"experiment_name\": \"x\"}", "mlflow.experiment_name: unknown key; did you mean `mlflow.experiment`?"));
+    CHECK(rejects(",\"mlflow\": {\"tracking_uri\": \"ftp://h\"}",
+                  "mlflow.tracking_uri: must be an http:// or https:// URL"));
+    CHECK(rejects(",\"mlflow\": {\"experiment_name\": \"x\"}",
+                  "mlflow.experiment_name: unknown key; did you mean `mlflow.experiment`?"));
     CHECK(rejects(",\"mlflow\": \"http://h\"", "mlflow: must be an object"));
     CHECK(rejects(",\"mlflow\": {\"run_name\": 3}", "mlflow.run_name: must be a non-empty string, got 3"));
     CHECK(accepts(",\"mlflow\": {\"experiment\": \"e\"}"));
@@ -509,10 +543,12 @@ static void test_limits_mlflow(void)
 
 static void test_keys(void)
 {
-    CHECK(rejects(",\"buildin_metrics\": [\"Correctness\"]", "buildin_metrics: unknown key; did you mean `builtin_metrics`?"));
+    CHECK(rejects(",\"buildin_metrics\": [\"Correctness\"]",
+                  "buildin_metrics: unknown key; did you mean `builtin_metrics`?"));
     CHECK(rejects(",\"Model\": \"openai/x\"", "Model: unknown key; did you mean `model`?"));
     CHECK(rejects(",\"shard-size\": 3", "did you mean `shard_size`?"));
-    CHECK(rejects(",\"model_pakage_group\": \"x\"", "model_pakage_group: unknown key; did you mean `model_package_group`?"));
+    CHECK(rejects(",\"model_pakage_group\": \"x\"",
+                  "model_pakage_group: unknown key; did you mean `model_package_group`?"));
     CHECK(rejects(",\"zzz\": 1", "zzz: unknown key"));
     CHECK(rejects(",\"shard_size\": 3, \"shard_size\": 4", "shard_size: given more than once"));
 
@@ -562,7 +598,7 @@ static void test_iteration_keys(void)
     spec_t *s = parse("{\"evaluator_model\": \"bedrock/j\", \"builtin_metrics\": [\"Correctness\"], "
                       "\"reuse_responses_from\": \"job-1\", \"evaluate_base_model\": true, \"cache\": true}",
                       NULL, &e);
-    CHECK(s != NULL && e.count == 0);   /* no dataset, no base_model: both come from job-1 */
+    CHECK(s != NULL && e.count == 0); /* no dataset, no base_model: both come from job-1 */
     if (s) {
         CHECK(s->reuse_from && strcmp(s->reuse_from, "job-1") == 0 && s->cache && !s->dataset);
         CHECK(s->evaluate_base_model && s->evaluate_base_model_given);
@@ -573,7 +609,7 @@ static void test_iteration_keys(void)
     }
     spec_destroy(&s);
     errlist_free(&e);
-    s = parse_with("", &e);   /* neither: neither is written back */
+    s = parse_with("", &e); /* neither: neither is written back */
     CHECK(s && !s->cache && !s->reuse_from);
     if (s) {
         cJSON *o = spec_to_json(s);
@@ -597,11 +633,13 @@ static void test_all_at_once(void)
     errlist_t e;
     spec_t *s = parse(bad, NULL, &e);
     CHECK(s == NULL);
-    const char *keys[] = {"model: ", "base_model: ", "evaluator_model: ", "dataset: ", "builtin_metrics[0]: ",
-                          "custom_metrics: ", "output_path: ", "mlflow.tracking_uri: ", "mlflow.colour: ",
-                          "region: ", "inference.max_tokens: ", "inference.temperature: ", "judge.top_p: ",
-                          "limits[\"x\"]: ", "limits[\"x\"].rpm: ", "shard_size: ", "skip_invalid: ",
-                          "evaluate_base_model: ", "name: ", "judge_system_prompt: ", "buildin_metrics: "};
+    const char *keys[] = {"model: ",       "base_model: ",           "evaluator_model: ",
+                          "dataset: ",     "builtin_metrics[0]: ",   "custom_metrics: ",
+                          "output_path: ", "mlflow.tracking_uri: ",  "mlflow.colour: ",
+                          "region: ",      "inference.max_tokens: ", "inference.temperature: ",
+                          "judge.top_p: ", "limits[\"x\"]: ",        "limits[\"x\"].rpm: ",
+                          "shard_size: ",  "skip_invalid: ",         "evaluate_base_model: ",
+                          "name: ",        "judge_system_prompt: ",  "buildin_metrics: "};
     size_t nk = sizeof(keys) / sizeof(keys[0]);
     for (size_t i = 0; i < nk; i++) {
         bool found = false;
@@ -624,7 +662,8 @@ static void test_load(void)
     FILE *f = fopen(path, "w");
     if (!f) exit(2);
     fputs("{\"evaluator_model\": \"openai/gpt-4o\", \"dataset\": \"../data/d.jsonl\", \"builtin_metrics\": "
-          "[\"Coherence\"], \"output_path\": \"out\"}", f);
+          "[\"Coherence\"], \"output_path\": \"out\"}",
+          f);
     fclose(f);
     errlist_t e;
     errlist_init(&e, 0);
@@ -665,7 +704,6 @@ static void test_load(void)
     rmdir(sub);
 }
 
-
 /* The AWS keys: model package ARNs for model and base_model, the group, the artifact, the request
  * shape of SageMaker endpoints, and their canonical form. */
 static void test_aws_keys(void)
@@ -675,13 +713,15 @@ static void test_aws_keys(void)
     spec_t *s = parse("{\"model\": \"" PKG "\", \"evaluator_model\": \"anthropic.claude-3-5-haiku-20241022-v1:0\","
                       "\"dataset\": \"s3://my-bucket/gen_qa.jsonl\", \"builtin_metrics\": [\"Completeness\"],"
                       "\"s3_output_path\": \"s3://out-bucket/eval/\", \"evaluate_base_model\": true,"
-                      "\"model_artifact\": \"s3://art/model.tar.gz\", \"region\": \"us-west-2\"}", NULL, &e);
+                      "\"model_artifact\": \"s3://art/model.tar.gz\", \"region\": \"us-west-2\"}",
+                      NULL, &e);
     CHECK(s != NULL);
     if (!s) errlist_print(&e, stderr, "    ");
     errlist_free(&e);
     if (s) {
         CHECK(s->model_is_package && !s->base_model && s->evaluate_base_model);
-        CHECK(strcmp(s->output_path, "s3://out-bucket/eval/") == 0 && strcmp(s->dataset, "s3://my-bucket/gen_qa.jsonl") == 0);
+        CHECK(strcmp(s->output_path, "s3://out-bucket/eval/") == 0 &&
+              strcmp(s->dataset, "s3://my-bucket/gen_qa.jsonl") == 0);
         CHECK(strcmp(s->model_artifact, "s3://art/model.tar.gz") == 0);
         CHECK(strcmp(spec_sagemaker_api(s, "sagemaker/x"), "messages") == 0);
         /* the scheduler records a resolution; the canonical form carries both and reads back */
@@ -705,8 +745,9 @@ static void test_aws_keys(void)
     CHECK(rejects(",\"base_model\": \"arn:aws:sagemaker:us-west-2:<>:model-package/Demo-test-deb-2/1\"",
                   "base_model: `arn:aws:sagemaker:us-west-2:<>:model-package/Demo-test-deb-2/1` is not a valid model "
                   "package ARN: the account `<>` is not a 12-digit AWS account id"));
-    CHECK(rejects(",\"base_model\": \"arn:aws:sagemaker:us-east-1:123456789012:model-package/<package-name>/<version>\"",
-                  "is not a valid model package ARN: expected arn:aws:sagemaker:REGION:ACCOUNT:model-package/NAME/VERSION"));
+    CHECK(rejects(
+        ",\"base_model\": \"arn:aws:sagemaker:us-east-1:123456789012:model-package/<package-name>/<version>\"",
+        "is not a valid model package ARN: expected arn:aws:sagemaker:REGION:ACCOUNT:model-package/NAME/VERSION"));
     CHECK(accepts(",\"base_model\": \"arn:aws:sagemaker:us-east-1:123456789012:model-package/unversioned-pkg\""));
     s = parse("{\"evaluator_model\": \"" PKG "\", \"dataset\": \"d.jsonl\", \"builtin_metrics\": [\"Correctness\"]}",
               NULL, &e);
@@ -723,7 +764,7 @@ static void test_aws_keys(void)
     CHECK(rejects(",\"model\": \"openai/x\", \"model_package_group\": \"g\"",
                   "model_package_group: is given, but `model` is not a model package"));
     CHECK(rejects(",\"model_artifact\": \"/local/model.tar.gz\"", "model_artifact: `/local/model.tar.gz` is not an S3 "
-                  "object URI"));
+                                                                  "object URI"));
     /* SageMaker request shapes */
     CHECK(accepts(",\"sagemaker_api\": \"tgi\""));
     CHECK(accepts(",\"sagemaker_api\": {\"sagemaker/ep-a\": \"tgi\", \"sagemaker/ep-b\": \"messages\"}"));
@@ -749,8 +790,10 @@ static void test_aws_keys(void)
     const char *remote[] = {"https://example.com/d.jsonl.gz?X-Amz-Signature=abc", "http://127.0.0.1:8000/d.jsonl"};
     for (int i = 0; i < 2; i++) {
         char buf[512];
-        snprintf(buf, sizeof buf, "{\"evaluator_model\": \"openai/x\", \"dataset\": \"%s\", \"builtin_metrics\": "
-                 "[\"Correctness\"]}", remote[i]);
+        snprintf(buf, sizeof buf,
+                 "{\"evaluator_model\": \"openai/x\", \"dataset\": \"%s\", \"builtin_metrics\": "
+                 "[\"Correctness\"]}",
+                 remote[i]);
         s = parse(buf, NULL, &e);
         CHECK(s && strcmp(s->dataset, remote[i]) == 0);
         spec_destroy(&s);

@@ -18,7 +18,7 @@ static void test_moments(void)
 
     stats_acc_add(&a, 3.5);
     CHECK(stats_acc_mean(&a) == 3.5);
-    CHECK(stats_acc_var(&a) == 0.0);   /* n < 2 */
+    CHECK(stats_acc_var(&a) == 0.0); /* n < 2 */
 
     /* 2 4 4 4 5 5 7 9: mean 5, sum of squared deviations 32, sample variance 32/7. */
     const double xs[] = {2, 4, 4, 4, 5, 5, 7, 9};
@@ -35,7 +35,7 @@ static void test_moments(void)
     const double d[] = {4, 7, 13, 16};
     for (int i = 0; i < 4; i++) stats_acc_add(&big, 1e9 + d[i]);
     CHECK(NEAR(stats_acc_mean(&big), 1e9 + 10, 1e-6));
-    CHECK(NEAR(stats_acc_var(&big), 30.0, 1e-6));   /* (36 + 9 + 9 + 36) / 3 */
+    CHECK(NEAR(stats_acc_var(&big), 30.0, 1e-6)); /* (36 + 9 + 9 + 36) / 3 */
 
     /* Merge of two halves equals the whole. */
     stats_acc_t lo, hi;
@@ -61,7 +61,7 @@ static void test_moments(void)
     stats_acc_add_n(&w, 2, 1);
     stats_acc_add_n(&w, 4, 3);
     stats_acc_add_n(&w, 5, 2);
-    stats_acc_add_n(&w, 6, 0);   /* no-op */
+    stats_acc_add_n(&w, 6, 0); /* no-op */
     stats_acc_add_n(&w, 7, 1);
     stats_acc_add_n(&w, 9, 1);
     CHECK(w.n == 8);
@@ -75,17 +75,16 @@ static void test_quantiles(void)
     static const struct {
         double df, t;
     } ref[] = {
-        {1, 12.706204736174704647},     {2, 4.3026527297494638523},  {3, 3.1824463052837095927},
-        {5, 2.5705818356363155147},     {10, 2.2281388519862747484}, {30, 2.0422724563012383100},
-        {100, 1.9839715185235522866},   {1000, 1.9623390808264084850},
-        {1e6, 1.9599663568141070353},
+        {1, 12.706204736174704647},   {2, 4.3026527297494638523},    {3, 3.1824463052837095927},
+        {5, 2.5705818356363155147},   {10, 2.2281388519862747484},   {30, 2.0422724563012383100},
+        {100, 1.9839715185235522866}, {1000, 1.9623390808264084850}, {1e6, 1.9599663568141070353},
     };
     for (size_t i = 0; i < sizeof ref / sizeof ref[0]; i++) {
         double t = stats_t_quantile(0.975, ref[i].df);
         if (!NEAR(t, ref[i].t, 1e-6))
             fprintf(stderr, "t.ppf(0.975, %g): got %.17g, want %.17g\n", ref[i].df, t, ref[i].t);
         CHECK(NEAR(t, ref[i].t, 1e-6));
-        CHECK(NEAR(t, ref[i].t, 1e-11 * ref[i].t));   /* in fact far tighter */
+        CHECK(NEAR(t, ref[i].t, 1e-11 * ref[i].t)); /* in fact far tighter */
         /* Symmetry (1 − 0.975 is not exactly 0.025 in binary, hence the tolerance). */
         CHECK(NEAR(stats_t_quantile(0.025, ref[i].df), -t, 1e-12 * t));
     }
@@ -114,11 +113,11 @@ static void test_intervals(void)
     stats_acc_t a;
     stats_interval_t iv = {-7, -7};
     stats_acc_init(&a);
-    CHECK(stats_mean_ci(&a, 0.95, &iv) == -1);   /* n = 0: no interval */
+    CHECK(stats_mean_ci(&a, 0.95, &iv) == -1); /* n = 0: no interval */
     CHECK(iv.low == -7 && iv.high == -7);
 
     stats_acc_add(&a, 0.25);
-    CHECK(stats_mean_ci(&a, 0.95, &iv) == 0);    /* n = 1: [mean, mean] */
+    CHECK(stats_mean_ci(&a, 0.95, &iv) == 0); /* n = 1: [mean, mean] */
     CHECK(iv.low == 0.25 && iv.high == 0.25);
     CHECK(stats_mean_ci(&a, 1.0, &iv) == -1);
     CHECK(stats_mean_ci(&a, 0.0, &iv) == -1);

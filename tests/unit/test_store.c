@@ -112,7 +112,7 @@ static void test_jobs(store_t *s)
 
     CHECK(store_job_create(s, "alpha-1", "alpha", "{\"model\":\"m\"}", NULL) == 0);
     log_set_level(LOG_OFF);
-    CHECK(store_job_create(s, "alpha-1", "again", "{}", NULL) < 0);   /* ids are unique */
+    CHECK(store_job_create(s, "alpha-1", "again", "{}", NULL) < 0); /* ids are unique */
     log_set_level(LOG_WARN);
     store_job_t j;
     CHECK(store_job_get(s, "alpha-1", &j) == 0);
@@ -224,7 +224,7 @@ static void test_records(store_t *s)
     CHECK(n == 2 && rs[0].index == 1 && rs[1].index == 3);
     for (size_t i = 0; i < n; i++) record_clear(&rs[i]);
     free(rs);
-    CHECK(store_records_range(s, "rec-job", 1, 3, 2, &rs, &n) == 0);   /* base target still missing */
+    CHECK(store_records_range(s, "rec-job", 1, 3, 2, &rs, &n) == 0); /* base target still missing */
     CHECK(n == 3);
     for (size_t i = 0; i < n; i++) record_clear(&rs[i]);
     free(rs);
@@ -264,7 +264,7 @@ static int check_first(const record_t *rec, const result_t *res, void *arg)
           res->scores[1].status == SCORE_ERROR && !res->scores[1].has_score && res->scores[1].rating == NULL &&
           streq(res->scores[1].error, "judge timed out") && streq(res->scores[2].metric, "Style") &&
           res->scores[2].status == SCORE_UNSCORED && res->scores[2].attempts == 2;
-    return 1;   /* stop after the first */
+    return 1; /* stop after the first */
 }
 
 typedef struct {
@@ -300,7 +300,7 @@ static void test_results(store_t *s)
     }
     for (uint64_t sh = 0; sh < 3; sh++) CHECK(store_shard_put(s, "res-job", sh, sh * 2, sh * 2 + 1, 2) == 0);
     CHECK(store_shard_set_state(s, "res-job", 0, SHARD_INFLIGHT) == 0);
-    CHECK(store_shard_set_state(s, "res-job", 0, SHARD_INFLIGHT) == 0);   /* redelivered */
+    CHECK(store_shard_set_state(s, "res-job", 0, SHARD_INFLIGHT) == 0); /* redelivered */
     CHECK(store_shard_set_state(s, "res-job", 0, SHARD_DONE) == 0);
     CHECK(store_shard_set_state(s, "res-job", 1, SHARD_INFLIGHT) == 0);
 
@@ -320,7 +320,7 @@ static void test_results(store_t *s)
     r = mkres(2, TARGET_CUSTOM, "m/ft", "r2", 2, "Correctness", "Tone");
     CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh, NULL) == 0 && fresh == 2);
     result_clear(&r);
-    r = mkres(0, TARGET_BASE, "m/base", NULL, 2, "!Correctness", "!Tone");   /* inference failed */
+    r = mkres(0, TARGET_BASE, "m/base", NULL, 2, "!Correctness", "!Tone"); /* inference failed */
     CHECK(store_result_commit(s, "res-job", &r, &fo, &fresh, NULL) == 0 && fresh == 2);
     result_clear(&r);
     r = mkres(1, TARGET_CUSTOM, "m/ft", "r1", 1, "Correctness");
@@ -346,7 +346,7 @@ static void test_results(store_t *s)
     CHECK(seen.idx[2] == 1 && seen.tgt[2] == TARGET_CUSTOM);
     CHECK(seen.idx[3] == 2 && seen.tgt[3] == TARGET_CUSTOM && seen.idx[4] == 2 && seen.tgt[4] == TARGET_BASE);
     int first_ok = 0;
-    CHECK(store_outputs_each(s, "res-job", check_first, &first_ok) < 0);   /* the callback stopped it */
+    CHECK(store_outputs_each(s, "res-job", check_first, &first_ok) < 0); /* the callback stopped it */
     CHECK(first_ok == 1);
     seen_t stop = {.fields_ok = true, .stop_after = 2};
     CHECK(store_outputs_each(s, "res-job", collect, &stop) < 0 && stop.n == 2);
@@ -384,7 +384,8 @@ static void test_results(store_t *s)
     CHECK(store_begin(s) == 0);
     CHECK(store_job_stats(s, "res-job", 2, 2, &st) == 0 && st.outputs == 5);
     CHECK(store_commit(s) == 0);
-    CHECK(store_job_stats(s, "no-such-job", 2, 2, &st) == 0 && st.records == 0 && st.outputs == 0 && st.dispatches == 0);
+    CHECK(store_job_stats(s, "no-such-job", 2, 2, &st) == 0 && st.records == 0 && st.outputs == 0 &&
+          st.dispatches == 0);
 }
 
 typedef struct {
@@ -445,7 +446,7 @@ static void test_listing(void)
     CHECK(store_job_match(s, "other", ids, 3, &n) == 0 && n == 1 && streq(ids[0], "other-1"));
     xfree(&ids[0]);
     CHECK(store_job_match(s, "eval-20260101-a", ids, 3, &n) == 0 && n == 2);
-    CHECK(streq(ids[0], "eval-20260101-aaa") && streq(ids[1], "eval-20260101-aab"));   /* newest first */
+    CHECK(streq(ids[0], "eval-20260101-aaa") && streq(ids[1], "eval-20260101-aab")); /* newest first */
     xfree(&ids[0]);
     xfree(&ids[1]);
     /* An exact id wins over the longer ids it begins. */
@@ -453,11 +454,11 @@ static void test_listing(void)
     xfree(&ids[0]);
     CHECK(store_job_match(s, "eval-20260101-aab", ids, 3, &n) == 0 && n == 1 && streq(ids[0], "eval-20260101-aab"));
     xfree(&ids[0]);
-    CHECK(store_job_match(s, "e", ids, 1, &n) == 0 && n == 3 && ids[0] && ids[1] == NULL);   /* capped at max */
+    CHECK(store_job_match(s, "e", ids, 1, &n) == 0 && n == 3 && ids[0] && ids[1] == NULL); /* capped at max */
     xfree(&ids[0]);
     CHECK(store_job_match(s, "zzz", ids, 3, &n) == 0 && n == 0 && ids[0] == NULL);
-    CHECK(store_job_match(s, "%", ids, 3, &n) == 0 && n == 0);   /* no LIKE wildcards */
-    CHECK(store_job_match(s, "EVAL", ids, 3, &n) == 0 && n == 0);   /* ids are case-sensitive */
+    CHECK(store_job_match(s, "%", ids, 3, &n) == 0 && n == 0);    /* no LIKE wildcards */
+    CHECK(store_job_match(s, "EVAL", ids, 3, &n) == 0 && n == 0); /* ids are case-sensitive */
     CHECK(store_job_match(s, "", ids, 3, &n) == 0 && n == 4);
     for (int i = 0; i < 3; i++) xfree(&ids[i]);
 
@@ -469,7 +470,7 @@ static void test_listing(void)
         store_job_t j;
         CHECK(store_job_get(r, "other-1", &j) == 0);
         store_job_clear(&j);
-        CHECK(store_job_create(s, "late-1", NULL, "{}", NULL) == 0);     /* committed after r's snapshot */
+        CHECK(store_job_create(s, "late-1", NULL, "{}", NULL) == 0); /* committed after r's snapshot */
         CHECK(store_job_get(r, "late-1", &j) == 1);
         CHECK(store_commit(r) == 0);
         CHECK(store_job_get(r, "late-1", &j) == 0 && j.name == NULL);
@@ -478,7 +479,7 @@ static void test_listing(void)
         CHECK(r == NULL);
     }
     store_close(&s);
-    store_close(&s);   /* NULL-safe */
+    store_close(&s); /* NULL-safe */
     store_close(NULL);
 
     /* Everything is still there after a reopen. */
@@ -537,7 +538,7 @@ static void test_more(void)
 
     for (uint64_t i = 0; i < 3; i++) CHECK(store_shard_put(s, "sum-1", i, i * 10, i * 10 + 9, 10) == 0);
     CHECK(store_shard_set_state(s, "sum-1", 1, SHARD_INFLIGHT) == 0);
-    CHECK(store_shard_set_state(s, "sum-1", 1, SHARD_INFLIGHT) == 0);   /* each SUBMIT counts */
+    CHECK(store_shard_set_state(s, "sum-1", 1, SHARD_INFLIGHT) == 0); /* each SUBMIT counts */
     CHECK(store_shard_set_state(s, "sum-1", 2, SHARD_INFLIGHT) == 0);
     CHECK(store_shard_set_state(s, "sum-1", 2, SHARD_DONE) == 0);
     shards_seen_t ss = {0};
@@ -550,7 +551,7 @@ static void test_more(void)
     char *v = NULL;
     CHECK(store_sync_get(s, "sum-1", "a", &v) == 1 && v == NULL);
     CHECK(store_sync_set(s, "sum-1", "a", "1") == 0 && store_sync_set(s, "sum-1", "b", "2") == 0);
-    CHECK(store_sync_set(s, "sum-1", "a", "one") == 0);   /* replaced */
+    CHECK(store_sync_set(s, "sum-1", "a", "one") == 0); /* replaced */
     CHECK(store_sync_get(s, "sum-1", "a", &v) == 0 && streq(v, "one"));
     free(v);
     kv_seen_t kv = {0};
@@ -561,7 +562,7 @@ static void test_more(void)
     size_t n = 9;
     CHECK(store_sync_unfinished(s, &ids, &n) == 0 && n == 0);
     CHECK(store_sync_set(s, "sum-1", "state", "pending") == 0);
-    CHECK(store_sync_unfinished(s, &ids, &n) == 0 && n == 0);   /* no spec recorded: cannot be resumed */
+    CHECK(store_sync_unfinished(s, &ids, &n) == 0 && n == 0); /* no spec recorded: cannot be resumed */
     CHECK(store_sync_set(s, "sum-1", "spec", "{}") == 0);
     CHECK(store_sync_unfinished(s, &ids, &n) == 0 && n == 1 && streq(ids[0], "sum-1"));
     for (size_t i = 0; i < n; i++) free(ids[i]);
@@ -575,7 +576,8 @@ static void test_more(void)
     snprintf(other, sizeof other, "%s/other.db", dir);
     snprintf(text_file, sizeof text_file, "%s/notes.txt", dir);
     sqlite3 *db = NULL;
-    CHECK(sqlite3_open(other, &db) == SQLITE_OK && sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(sqlite3_open(other, &db) == SQLITE_OK &&
+          sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
     CHECK(store_probe(other, err, sizeof err) == 1);
     FILE *f = fopen(text_file, "w");
@@ -621,7 +623,7 @@ static void test_cells(store_t *s)
     store_job_t row;
     char *ids[4] = {0};
     size_t n = 9;
-    CHECK(store_job_match(s, "cells", ids, 4, &n) == 0 && n == 0);   /* loading: invisible */
+    CHECK(store_job_match(s, "cells", ids, 4, &n) == 0 && n == 0); /* loading: invisible */
     CHECK(store_job_publish(s, id) == 0 && store_job_state(s, id, &state) == 0 && state == SCHED_JOB_PENDING);
     for (uint64_t i = 0; i < 4; i++) {
         record_t r = mkrec(i, "id", "p", "c");
@@ -658,10 +660,10 @@ static void test_cells(store_t *s)
     /* Not ended: nothing is prepared by the store itself (job.c checks the state); ended: a retry. */
     CHECK(store_job_set_state(s, id, SCHED_JOB_SUCCEEDED, NULL) == 0);
     uint64_t missing = 0;
-    CHECK(store_retry_prepare(s, id, 1, 2, false, &missing) == 0 && missing == 3);   /* 1's two, 2's B */
+    CHECK(store_retry_prepare(s, id, 1, 2, false, &missing) == 0 && missing == 3); /* 1's two, 2's B */
     CHECK(store_job_get(s, id, &row) == 0 && row.state == SCHED_JOB_PENDING && row.finished_at == 0 && !row.has_counts);
     store_job_clear(&row);
-    CHECK(store_units_of(s, id, 1, u) == 0 && !u[0].has_output && u[0].n_metrics == 0);   /* gone whole */
+    CHECK(store_units_of(s, id, 1, u) == 0 && !u[0].has_output && u[0].n_metrics == 0); /* gone whole */
     store_unit_clear(&u[0]);
     store_unit_clear(&u[1]);
     CHECK(store_units_of(s, id, 2, u) == 0 && u[0].has_output && u[0].n_metrics == 1 && !strcmp(u[0].metrics[0], "A"));
@@ -690,14 +692,20 @@ static void test_cells(store_t *s)
     store_job_clear(&row);
 
     /* Counts, note, leases, shards back from in flight, owned jobs, deletion. */
-    store_counts_t w = {.units_done = 7, .unit_errors = 1, .records_done = 3, .scores = {1, 2, 3, 4}, .saved = {5, 6, 7}};
+    store_counts_t w = {.units_done = 7,
+                        .unit_errors = 1,
+                        .records_done = 3,
+                        .scores = {1, 2, 3, 4},
+                        .saved = {5, 6, 7}};
     CHECK(store_job_set_progress(s, id, &w) == 0 && store_job_set_note(s, id, "no broker") == 0);
     CHECK(store_job_get(s, id, &row) == 0 && row.has_counts && row.counts.units_done == 7 &&
           row.counts.scores[3] == 4 && !strcmp(row.note, "no broker") && !strcmp(row.owner, "service"));
-    CHECK(row.counts.has_saved && row.counts.saved[STORE_SAVED_REUSED] == 5 && row.counts.saved[STORE_SAVED_JUDGE] == 7);
+    CHECK(row.counts.has_saved && row.counts.saved[STORE_SAVED_REUSED] == 5 &&
+          row.counts.saved[STORE_SAVED_JUDGE] == 7);
     store_job_clear(&row);
-    CHECK(store_counts_parse("[1]", &c) < 0 && store_counts_parse("{\"units_done\": -3}", &c) == 0 && c.units_done == 0);
-    CHECK(!c.has_saved);   /* written by an engine of before the cache: counted from the results instead */
+    CHECK(store_counts_parse("[1]", &c) < 0 && store_counts_parse("{\"units_done\": -3}", &c) == 0 &&
+          c.units_done == 0);
+    CHECK(!c.has_saved); /* written by an engine of before the cache: counted from the results instead */
     CHECK(store_shard_set_leases(s, id, 0, 3) == 0 && store_shard_set_state(s, id, 1, SHARD_INFLIGHT) == 0);
     CHECK(store_job_stats_light(s, id, &js) == 0 && js.leases == 3 && js.shards[SHARD_INFLIGHT] == 1 &&
           js.records == 4 && js.outputs == 0);
@@ -705,7 +713,7 @@ static void test_cells(store_t *s)
     CHECK(store_job_create_as(s, "owned-2", NULL, "{}", NULL, "service", SCHED_JOB_RUNNING) == 0);
     CHECK(store_job_create_as(s, "other-owner", NULL, "{}", NULL, NULL, SCHED_JOB_RUNNING) == 0);
     CHECK(store_job_set_state(s, "owned-2", SCHED_JOB_STOPPING, NULL) == 0);
-    CHECK(store_job_get(s, "owned-2", &row) == 0 && row.finished_at == 0);   /* stopping has not ended */
+    CHECK(store_job_get(s, "owned-2", &row) == 0 && row.finished_at == 0); /* stopping has not ended */
     store_job_clear(&row);
     CHECK(store_job_set_state(s, id, SCHED_JOB_PENDING, NULL) == 0);
     ids_t owned = {0};

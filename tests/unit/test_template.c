@@ -26,9 +26,9 @@ static void test_render(void)
     CHECK(renders("no variables here", "no variables here"));
     CHECK(renders("Q: {{prompt}} A: {{prediction}}", "Q: What is 2+2? A: 4"));
     CHECK(renders("{{ prompt }}|{{\tprediction\n}}|{{ground_truth   }}", "What is 2+2?|4|four"));
-    CHECK(renders("[{{context}}]", "[]"));                       /* NULL value renders empty */
+    CHECK(renders("[{{context}}]", "[]")); /* NULL value renders empty */
     CHECK(renders("{{unknown}} and {{ other_name }}", "{{unknown}} and {{ other_name }}"));
-    CHECK(renders("{{Prompt}}", "{{Prompt}}"));                  /* names are case-sensitive */
+    CHECK(renders("{{Prompt}}", "{{Prompt}}")); /* names are case-sensitive */
     CHECK(renders("{{prompt}}{{prompt}}", "What is 2+2?What is 2+2?"));
     CHECK(renders("{{{prompt}}}", "{What is 2+2?}"));
     CHECK(renders("{{ }} {{}} {{a b}} {{1x}} {{prompt", "{{ }} {{}} {{a b}} {{1x}} {{prompt"));

@@ -73,9 +73,20 @@ static void test_routes(void)
     CHECK(webassets_route("/jobs/j-1/") == page);
     CHECK(webassets_route("/assets/viewer.js") == webassets_get("viewer.js"));
     CHECK(webassets_route("/assets/viewer.css") == webassets_get("viewer.css"));
-    const char *not_ours[] = {"", "jobs/x", "/jobs/", "/jobs//", "/jobs/a/b", "/assets/", "/assets/../x",
-                              "/assets/sub/viewer.js", "/assets/missing.js", "/v1/jobs", "/metrics", "/healthz",
-                              "/index.htm", "//"};
+    const char *not_ours[] = {"",
+                              "jobs/x",
+                              "/jobs/",
+                              "/jobs//",
+                              "/jobs/a/b",
+                              "/assets/",
+                              "/assets/../x",
+                              "/assets/sub/viewer.js",
+                              "/assets/missing.js",
+                              "/v1/jobs",
+                              "/metrics",
+                              "/healthz",
+                              "/index.htm",
+                              "//"};
     for (size_t i = 0; i < sizeof not_ours / sizeof *not_ours; i++) {
         if (webassets_route(not_ours[i]) != NULL) fprintf(stderr, "  routed: '%s'\n", not_ours[i]);
         CHECK(webassets_route(not_ours[i]) == NULL);
@@ -173,8 +184,8 @@ static int has_header(const reply_t *r, const char *line)
 
 static void test_served(void)
 {
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                                            handler, NULL, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler,
+                                            NULL, MHD_OPTION_END);
     CHECK(d != NULL);
     if (!d) return;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

@@ -44,7 +44,7 @@ static void hash_b64(const char *s, char *out)
     unsigned int n = 0;
     EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
     EVP_EncodeBlock(b64, md, (int)n);
-    sprintf(out, "'sha256-%s'", (const char *)b64);   /* out is 64 bytes; the hash is 53 */
+    sprintf(out, "'sha256-%s'", (const char *)b64); /* out is 64 bytes; the hash is 53 */
 }
 
 static const char *evil_prompt = "Close it: </script><script>alert(1)</script> and <!-- too";
@@ -61,7 +61,7 @@ static void test_page(void)
     cJSON_AddStringToObject(row, "prompt", evil_prompt);
     char *line = cJSON_PrintUnformatted(row);
     char *nl = malloc(strlen(line) + 2);
-    sprintf(nl, "%s\n", line);   /* sized above */
+    sprintf(nl, "%s\n", line); /* sized above */
     CHECK(webreport_add_record(r, nl, strlen(nl)) == 0);
     CHECK(webreport_add_record(r, "{\"record_index\":1}", 18) == 0);
     CHECK(webreport_add_record(r, "[1,2]", 5) == -1);
@@ -80,9 +80,9 @@ static void test_page(void)
     }
     /* Nothing from the network, nothing from /assets/: the stylesheet and scripts are inline. */
     CHECK(strstr(html, "/assets/") == NULL);
-    CHECK(count(html, "://") == count(html, "\"http://www.w3.org/2000/svg\""));   /* only SVG's namespace */
+    CHECK(count(html, "://") == count(html, "\"http://www.w3.org/2000/svg\"")); /* only SVG's namespace */
     CHECK(count(html, "<style>") == 1);
-    CHECK(count(html, "<script") == 2);   /* the data element and one script */
+    CHECK(count(html, "<script") == 2); /* the data element and one script */
     /* The evil prompt did not make it through as markup. */
     CHECK(strstr(html, "<script>alert") == NULL && strstr(html, "</title><b>") == NULL);
     CHECK(strstr(html, "\\u003c/script>\\u003cscript>alert(1)") != NULL);
@@ -130,7 +130,7 @@ out:
     cJSON_Delete(summary);
     webreport_destroy(&r);
     CHECK(r == NULL);
-    webreport_destroy(&r);   /* NULL is fine */
+    webreport_destroy(&r); /* NULL is fine */
 }
 
 static void test_empty(void)
@@ -196,10 +196,11 @@ static void test_load_records(void)
 
     /* The job from job.json's object, the rows from the file. */
     write_file(dir, "records.jsonl", "{\"record_index\":0}\n\n{\"record_index\":1}\nnot json\n{\"record_index\":2}\n");
-    cJSON *jj = cJSON_Parse("{\"job_id\":\"j-9\",\"status\":\"succeeded\",\"started_at\":\"2026-01-01T00:00:00Z\","
-                            "\"finished_at\":\"2026-01-01T00:01:00Z\",\"elapsed_s\":60,\"estimated_cost_usd\":null,"
-                            "\"spec\":{\"name\":\"nine\",\"model\":\"m\",\"base_model\":\"b\",\"evaluate_base_model\":false,"
-                            "\"evaluator_model\":\"judge\"}}");
+    cJSON *jj = cJSON_Parse(
+        "{\"job_id\":\"j-9\",\"status\":\"succeeded\",\"started_at\":\"2026-01-01T00:00:00Z\","
+        "\"finished_at\":\"2026-01-01T00:01:00Z\",\"elapsed_s\":60,\"estimated_cost_usd\":null,"
+        "\"spec\":{\"name\":\"nine\",\"model\":\"m\",\"base_model\":\"b\",\"evaluate_base_model\":false,"
+        "\"evaluator_model\":\"judge\"}}");
     cJSON *jo = webreport_job_from_file(jj);
     cJSON_Delete(jj);
     r = webreport_new();
@@ -215,10 +216,10 @@ static void test_load_records(void)
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(job, "name")), "nine");
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(job, "ended_at")), "2026-01-01T00:01:00Z");
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(job, "evaluator_model")), "judge");
-    CHECK(cJSON_GetObjectItem(job, "base_model") == NULL);   /* not evaluated */
-    CHECK(cJSON_GetObjectItem(job, "estimated_cost_usd") == NULL);   /* null: unknown */
+    CHECK(cJSON_GetObjectItem(job, "base_model") == NULL);         /* not evaluated */
+    CHECK(cJSON_GetObjectItem(job, "estimated_cost_usd") == NULL); /* null: unknown */
     CHECK(cJSON_IsNull(cJSON_GetObjectItem(d, "summary")));
-    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "records_total")) == 4);   /* blank lines are not rows */
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "records_total")) == 4); /* blank lines are not rows */
     cJSON_Delete(d);
     free(data);
     free(html);

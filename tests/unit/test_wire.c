@@ -28,8 +28,8 @@ static int str_eq(const char *a, const char *b)
 static int record_eq(const record_t *a, const record_t *b)
 {
     if (a->index != b->index || !str_eq(a->id, b->id) || !str_eq(a->prompt, b->prompt) ||
-        !str_eq(a->reference, b->reference) || !str_eq(a->context, b->context) ||
-        !str_eq(a->category, b->category) || a->n_responses != b->n_responses)
+        !str_eq(a->reference, b->reference) || !str_eq(a->context, b->context) || !str_eq(a->category, b->category) ||
+        a->n_responses != b->n_responses)
         return 0;
     if ((a->responses == NULL) != (b->responses == NULL)) return 0;
     for (size_t i = 0; i < a->n_responses; i++)
@@ -44,18 +44,17 @@ static int score_eq(const score_t *a, const score_t *b)
     return str_eq(a->metric, b->metric) && a->status == b->status && str_eq(a->rating, b->rating) &&
            a->has_score == b->has_score && a->score == b->score && a->normalized == b->normalized &&
            str_eq(a->explanation, b->explanation) && str_eq(a->error, b->error) &&
-           a->usage.input_tokens == b->usage.input_tokens &&
-           a->usage.output_tokens == b->usage.output_tokens && a->attempts == b->attempts;
+           a->usage.input_tokens == b->usage.input_tokens && a->usage.output_tokens == b->usage.output_tokens &&
+           a->attempts == b->attempts;
 }
 
 static int result_eq(const result_t *a, const result_t *b)
 {
-    if (!str_eq(a->job_id, b->job_id) || a->shard_id != b->shard_id ||
-        a->record_index != b->record_index || a->target != b->target || !str_eq(a->model, b->model) ||
-        !str_eq(a->response, b->response) || a->response_from_dataset != b->response_from_dataset ||
-        !str_eq(a->error, b->error) || a->usage.input_tokens != b->usage.input_tokens ||
-        a->usage.output_tokens != b->usage.output_tokens || a->latency_ms != b->latency_ms ||
-        a->n_scores != b->n_scores)
+    if (!str_eq(a->job_id, b->job_id) || a->shard_id != b->shard_id || a->record_index != b->record_index ||
+        a->target != b->target || !str_eq(a->model, b->model) || !str_eq(a->response, b->response) ||
+        a->response_from_dataset != b->response_from_dataset || !str_eq(a->error, b->error) ||
+        a->usage.input_tokens != b->usage.input_tokens || a->usage.output_tokens != b->usage.output_tokens ||
+        a->latency_ms != b->latency_ms || a->n_scores != b->n_scores)
         return 0;
     for (size_t i = 0; i < a->n_scores; i++)
         if (!score_eq(&a->scores[i], &b->scores[i])) return 0;
@@ -64,11 +63,10 @@ static int result_eq(const result_t *a, const result_t *b)
 
 static int hdr_eq(const wire_hdr_t *a, const wire_hdr_t *b)
 {
-    return a->type == b->type && strcmp(a->job_id, b->job_id) == 0 &&
-           strcmp(a->role, b->role) == 0 && strcmp(a->name, b->name) == 0 &&
-           a->shard_id == b->shard_id && a->lease == b->lease && a->n == b->n &&
-           a->threads == b->threads && a->heartbeat_ms == b->heartbeat_ms &&
-           strcmp(a->secret, b->secret) == 0 && a->lease_max_s == b->lease_max_s;
+    return a->type == b->type && strcmp(a->job_id, b->job_id) == 0 && strcmp(a->role, b->role) == 0 &&
+           strcmp(a->name, b->name) == 0 && a->shard_id == b->shard_id && a->lease == b->lease && a->n == b->n &&
+           a->threads == b->threads && a->heartbeat_ms == b->heartbeat_ms && strcmp(a->secret, b->secret) == 0 &&
+           a->lease_max_s == b->lease_max_s;
 }
 
 /* msgpack-c as an independent encoder for hand-made frames. */
@@ -123,7 +121,7 @@ static int decode_any(int kind, const void *d, size_t n, char *err, size_t errle
             rc2 = wire_shard_encode(s.spec_json, s.records, s.n_records, &b);
             wire_shard_clear(&s);
         } else if (s.spec_json || s.records || s.n_records) {
-            rc2 = -1;   /* failure must leave nothing to free */
+            rc2 = -1; /* failure must leave nothing to free */
         }
         break;
     }
@@ -139,7 +137,7 @@ static int decode_any(int kind, const void *d, size_t n, char *err, size_t errle
         break;
     }
     case D_RATES: {
-        wire_rate_t *rows = (wire_rate_t *)&b;   /* any non-NULL: must be reset on failure */
+        wire_rate_t *rows = (wire_rate_t *)&b; /* any non-NULL: must be reset on failure */
         size_t nr = 99;
         rc = wire_rates_decode(d, n, &rows, &nr, err, errlen);
         if (rc == 0) {
@@ -154,7 +152,7 @@ static int decode_any(int kind, const void *d, size_t n, char *err, size_t errle
     buf_free(&b);
     if (rc2 != 0) {
         fprintf(stderr, "decode_any(%s): decode/re-encode mismatch\n", kind_names[kind]);
-        return 1;   /* neither 0 nor -1: the caller's check fails */
+        return 1; /* neither 0 nor -1: the caller's check fails */
     }
     return rc;
 }
@@ -165,8 +163,7 @@ static int fails_with(int kind, const void *d, size_t n, const char *want)
     char err[512];
     int rc = decode_any(kind, d, n, err, sizeof err);
     if (rc == 0) {
-        fprintf(stderr, "  %s decoded, expected an error with \"%s\"\n", kind_names[kind],
-                want ? want : "");
+        fprintf(stderr, "  %s decoded, expected an error with \"%s\"\n", kind_names[kind], want ? want : "");
         return 0;
     }
     if (rc != -1) return 0;
@@ -207,7 +204,7 @@ static int all_truncations_fail(int kind, const char *d, size_t n)
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t rng(void)   /* xorshift64*, deterministic */
+static uint64_t rng(void) /* xorshift64*, deterministic */
 {
     rng_state ^= rng_state >> 12;
     rng_state ^= rng_state << 25;
@@ -228,20 +225,20 @@ static int mutate(int kind, const char *d, size_t n, int iterations, int *bad)
             uint64_t r = rng();
             size_t pos = len ? (size_t)(r % len) : 0;
             switch ((r >> 32) % 6) {
-            case 0: case 1: case 2:   /* overwrite a byte */
+            case 0:
+            case 1:
+            case 2: /* overwrite a byte */
                 if (len) m[pos] = (char)(rng() & 0xff);
                 break;
-            case 3:   /* an interesting byte: container/str heads, nil, invalid, big counts */
+            case 3: /* an interesting byte: container/str heads, nil, invalid, big counts */
                 if (len) {
                     static const unsigned char hot[] = {0xc0, 0xc1, 0xdd, 0xdf, 0xdb, 0xff, 0x00,
                                                         0x9f, 0x8f, 0xbf, 0xcb, 0xcf, 0xd3, 0xc7};
                     m[pos] = (char)hot[rng() % sizeof hot];
                 }
                 break;
-            case 4:   /* truncate */
-                len = pos;
-                break;
-            case 5:   /* insert a byte */
+            case 4: /* truncate */ len = pos; break;
+            case 5: /* insert a byte */
                 if (len < n + 16 && len) {
                     memmove(m + pos + 1, m + pos, len - pos);
                     m[pos] = (char)(rng() & 0xff);
@@ -271,9 +268,9 @@ static wire_hdr_t hdr(wire_type_t t)
 
 static void test_type_names(void)
 {
-    static const char *const want[] = {"?", "HELLO", "WELCOME", "HEARTBEAT", "CREDIT", "SUBMIT",
-                                       "SHARD", "RESULT", "SHARD_DONE", "CANCEL", "DEMAND", "ALLOT",
-                                       "BYE", "RETURN", "REVOKE"};
+    static const char *const want[] = {"?",      "HELLO", "WELCOME", "HEARTBEAT",  "CREDIT",
+                                       "SUBMIT", "SHARD", "RESULT",  "SHARD_DONE", "CANCEL",
+                                       "DEMAND", "ALLOT", "BYE",     "RETURN",     "REVOKE"};
     for (int t = 0; t < WIRE_TYPE_MAX; t++) CHECK(strcmp(wire_type_name((wire_type_t)t), want[t]) == 0);
     CHECK(strcmp(wire_type_name(WIRE_TYPE_MAX), "?") == 0);
     CHECK(strcmp(wire_type_name((wire_type_t)999), "?") == 0);
@@ -314,7 +311,7 @@ static void test_hdr_roundtrip(void)
     h.n = 3;
     hdr_roundtrip(&h);
 
-    h = hdr(WIRE_HEARTBEAT);   /* every field zero: an empty map */
+    h = hdr(WIRE_HEARTBEAT); /* every field zero: an empty map */
     hdr_roundtrip(&h);
     h.n = 42;
     hdr_roundtrip(&h);
@@ -420,8 +417,7 @@ static void test_hdr_encode_buffer(void)
     msgpack_object o = u.data;
     CHECK(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 3);
     if (o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 3) {
-        CHECK(o.via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-              o.via.array.ptr[0].via.u64 == 1);
+        CHECK(o.via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER && o.via.array.ptr[0].via.u64 == 1);
         CHECK(o.via.array.ptr[1].via.u64 == WIRE_SUBMIT);
         CHECK(o.via.array.ptr[2].type == MSGPACK_OBJECT_MAP && o.via.array.ptr[2].via.map.size == 2);
     }
@@ -462,22 +458,21 @@ static void test_hdr_lenient(void)
     msgpack_pack_nil(&m.pk);
     mp_str(&m, "job");
     mp_str(&m, "job-1");
-    mp_str(&m, "");   /* an empty unknown key */
+    mp_str(&m, ""); /* an empty unknown key */
     msgpack_pack_true(&m.pk);
     mp_str(&m, "shard");
     mp_uint(&m, 3);
     int rc = wire_hdr_decode(m.sb.data, m.sb.size, &h, err, sizeof err);
     if (rc) fprintf(stderr, "  %s\n", err);
     CHECK(rc == 0);
-    CHECK(h.type == WIRE_SHARD && strcmp(h.job_id, "job-1") == 0 && h.lease == 5 && h.shard_id == 3 &&
-          h.name[0] == 0);
+    CHECK(h.type == WIRE_SHARD && strcmp(h.job_id, "job-1") == 0 && h.lease == 5 && h.shard_id == 3 && h.name[0] == 0);
     mp_free(&m);
 
     /* integers in signed formats, as some encoders write them */
-    const unsigned char signed_ints[] = {0x93, 0xd0, 0x01, 0xd1, 0x00, 0x04,   /* [1, 4 (CREDIT), */
-                                         0x81, 0xa1, 'n', 0xd3, 0, 0, 0, 0, 0, 0, 0, 9};   /* {n: 9}] */
-    CHECK(wire_hdr_decode(signed_ints, sizeof signed_ints, &h, err, sizeof err) == 0 &&
-          h.type == WIRE_CREDIT && h.n == 9);
+    const unsigned char signed_ints[] = {0x93, 0xd0, 0x01, 0xd1, 0x00, 0x04,                    /* [1, 4 (CREDIT), */
+                                         0x81, 0xa1, 'n',  0xd3, 0,    0,    0, 0, 0, 0, 0, 9}; /* {n: 9}] */
+    CHECK(wire_hdr_decode(signed_ints, sizeof signed_ints, &h, err, sizeof err) == 0 && h.type == WIRE_CREDIT &&
+          h.n == 9);
 
     /* nesting up to the limit is fine: array(1) map(2) + 8 nested arrays = 10 levels */
     unsigned char deep[64] = {0x93, 0x01, 0x03, 0x81, 0xa1, 'x'};
@@ -500,7 +495,7 @@ static void test_hdr_malformed(void)
     mp_uint(&m, WIRE_HEARTBEAT);
     msgpack_pack_map(&m.pk, 0);
     CHECK(fails_mp(D_HDR, &m, "header: protocol version 2, this peer speaks 1"));
-    mp_init(&m);   /* a future version's header may have another shape: still a version error */
+    mp_init(&m); /* a future version's header may have another shape: still a version error */
     msgpack_pack_array(&m.pk, 5);
     mp_uint(&m, 7);
     for (int i = 0; i < 4; i++) msgpack_pack_nil(&m.pk);
@@ -639,8 +634,8 @@ static void test_hdr_malformed(void)
     CHECK(fails_with(D_HDR, big_map, sizeof big_map, "map of 4294967295 entries but only 3 bytes left"));
     const unsigned char big_arr[] = {0x93, 0x01, 0x03, 0x81, 0xa1, 'x', 0xdd, 0x7f, 0xff, 0xff, 0xff};
     CHECK(fails_with(D_HDR, big_arr, sizeof big_arr, "header.x: array of 2147483647 elements but only 0"));
-    const unsigned char big_str[] = {0x93, 0x01, 0x09, 0x81, 0xa3, 'j', 'o', 'b', 0xdb, 0xff, 0xff, 0xff,
-                                     0xf0, 'a', 'b'};
+    const unsigned char big_str[] = {0x93, 0x01, 0x09, 0x81, 0xa3, 'j', 'o', 'b',
+                                     0xdb, 0xff, 0xff, 0xff, 0xf0, 'a', 'b'};
     CHECK(fails_with(D_HDR, big_str, sizeof big_str, "header.job: a string of 4294967280 bytes but only 2"));
     const unsigned char big_ext[] = {0x93, 0x01, 0x03, 0x81, 0xa1, 'x', 0xc9, 0x00, 0x01, 0x00, 0x00, 0x05};
     CHECK(fails_with(D_HDR, big_ext, sizeof big_ext, "header.x: an extension value of 65536 bytes"));
@@ -753,7 +748,7 @@ static void test_hdr_malformed(void)
 
 /* ---- shards ------------------------------------------------------------------------------- */
 
-static char binaryish[256];   /* bytes 0x01..0xff: no NUL, not UTF-8 */
+static char binaryish[256]; /* bytes 0x01..0xff: no NUL, not UTF-8 */
 static const char *const unicode = "héllo wörld — 日本語のテキスト 🎉 ∑ ✓";
 
 static record_t *sample_records(size_t *n)
@@ -827,13 +822,13 @@ static void test_shard_roundtrip(void)
         CHECK(strcmp(s.spec_json, spec) == 0);
         CHECK(s.n_records == n);
         for (size_t i = 0; i < n && i < s.n_records; i++) CHECK(record_eq(&recs[i], &s.records[i]));
-        CHECK(s.records[0].id == NULL && s.records[0].reference == NULL &&
-              s.records[0].responses == NULL && s.records[0].n_responses == 0);
+        CHECK(s.records[0].id == NULL && s.records[0].reference == NULL && s.records[0].responses == NULL &&
+              s.records[0].n_responses == 0);
         CHECK(s.records[2].id && s.records[2].id[0] == 0 && s.records[2].context == NULL);
         CHECK(s.records[1].responses[1].model_identifier == NULL);
         wire_shard_clear(&s);
         CHECK(s.records == NULL && s.spec_json == NULL && s.n_records == 0);
-        wire_shard_clear(&s);   /* twice is harmless */
+        wire_shard_clear(&s); /* twice is harmless */
     }
     wire_shard_clear(NULL);
 
@@ -947,8 +942,7 @@ static void test_shard_limits(void)
     big[text_max] = '\0';
     record_t r = {.prompt = "p", .context = big};
     CHECK(wire_shard_encode("{}", &r, 1, &b) == 0);
-    CHECK(wire_shard_decode(b.data, b.len, &s, err, sizeof err) == 0 &&
-          strlen(s.records[0].context) == text_max);
+    CHECK(wire_shard_decode(b.data, b.len, &s, err, sizeof err) == 0 && strlen(s.records[0].context) == text_max);
     wire_shard_clear(&s);
     buf_reset(&b);
     big[text_max] = 's';
@@ -972,7 +966,7 @@ static void test_shard_limits(void)
 
     /* the whole message may not pass WIRE_MAX_MSG even if each string is within its cap */
     big[text_max] = '\0';
-    big[text_max - 1] = '\0';   /* 16 MiB - 1 */
+    big[text_max - 1] = '\0'; /* 16 MiB - 1 */
     record_t many[5];
     for (int i = 0; i < 5; i++) many[i] = (record_t){.prompt = big, .index = (uint64_t)i};
     CHECK(wire_shard_encode("{}", many, 5, &b) == -1 && b.len == 0);
@@ -1034,7 +1028,7 @@ static void test_shard_malformed(void)
     mp_init(&m);
     msgpack_pack_map(&m.pk, 2);
     mp_str(&m, "spec");
-    msgpack_pack_nil(&m.pk);   /* nil is absent, and spec is required */
+    msgpack_pack_nil(&m.pk); /* nil is absent, and spec is required */
     mp_str(&m, "recs");
     msgpack_pack_array(&m.pk, 0);
     CHECK(fails_mp(D_SHARD, &m, "shard.spec: missing"));
@@ -1086,7 +1080,7 @@ static void test_shard_malformed(void)
     /* wrong types */
     struct {
         const char *key;
-        int what;   /* 0 int, 1 string, 2 map, 3 array, 4 bool */
+        int what; /* 0 int, 1 string, 2 map, 3 array, 4 bool */
         const char *want;
     } cases[] = {
         {"prompt", 0, "shard.recs[0].prompt: expected a string, got an integer"},
@@ -1175,9 +1169,8 @@ static void test_shard_malformed(void)
     if (rc) fprintf(stderr, "  %s\n", err);
     CHECK(rc == 0);
     if (rc == 0) {
-        CHECK(s.n_records == 1 && strcmp(s.records[0].prompt, "p") == 0 &&
-              s.records[0].reference == NULL && s.records[0].n_responses == 1 &&
-              strcmp(s.records[0].responses[0].response, "t") == 0);
+        CHECK(s.n_records == 1 && strcmp(s.records[0].prompt, "p") == 0 && s.records[0].reference == NULL &&
+              s.records[0].n_responses == 1 && strcmp(s.records[0].responses[0].response, "t") == 0);
         wire_shard_clear(&s);
     }
     mp_free(&m);
@@ -1193,7 +1186,6 @@ static void test_shard_malformed(void)
 }
 
 /* ---- results ------------------------------------------------------------------------------ */
-
 
 /* A result with a score of every status, optional strings present and absent. */
 static void sample_result(result_t *r)
@@ -1240,7 +1232,7 @@ static void sample_result(result_t *r)
     s->error = xstrdup("judge call failed: HTTP 500 after 3 attempts");
     s->attempts = 3;
 
-    s = result_add_score(r);   /* a string scale: ok without a numeric score; odd doubles */
+    s = result_add_score(r); /* a string scale: ok without a numeric score; odd doubles */
     s->metric = xstrdup("tone.v2-x_");
     s->status = SCORE_OK;
     s->rating = xstrdup(binaryish);
@@ -1300,8 +1292,7 @@ static void test_result_roundtrip(void)
     result_t got;
     char err[256];
     CHECK(wire_result_decode(b.data, b.len, &got, err, sizeof err) == 0);
-    CHECK(got.n_scores == 6 && signbit(got.scores[5].normalized) &&
-          got.scores[4].normalized == 1.0 / 3.0);
+    CHECK(got.n_scores == 6 && signbit(got.scores[5].normalized) && got.scores[4].normalized == 1.0 / 3.0);
     CHECK(got.scores[1].rating == NULL && got.scores[2].explanation && got.scores[2].explanation[0] == 0);
     result_clear(&got);
     buf_free(&b);
@@ -1413,7 +1404,7 @@ static void test_result_malformed(void)
 
     struct {
         const char *key;
-        int what;   /* 0 uint 4, 1 uint 2, 2 string, 3 NaN, 4 +inf, 5 -1.0, 6 uint 1 */
+        int what; /* 0 uint 4, 1 uint 2, 2 string, 3 NaN, 4 +inf, 5 -1.0, 6 uint 1 */
         const char *want;
     } top[] = {
         {"target", 1, "result.target: unknown target 2 (0 custom, 1 base)"},
@@ -1521,11 +1512,21 @@ static void test_result_malformed(void)
 static void test_rates(void)
 {
     wire_rate_t rows[3] = {
-        {.key = "openai|gpt-4o|3f9a", .rpm = 6000, .tpm = 2e6, .demand = 12, .max_concurrency = 512,
-         .used_requests = 100, .used_tokens = 20000},
+        {.key = "openai|gpt-4o|3f9a",
+         .rpm = 6000,
+         .tpm = 2e6,
+         .demand = 12,
+         .max_concurrency = 512,
+         .used_requests = 100,
+         .used_tokens = 20000},
         {.key = "bedrock|us-west-2|amazon.nova-pro-v1:0|ab12", .rpm = 0, .tpm = 125000.25},
-        {.key = "", .rpm = 0.5, .tpm = 0, .demand = UINT32_MAX, .max_concurrency = UINT32_MAX,
-         .used_requests = UINT64_MAX, .used_tokens = UINT64_MAX},
+        {.key = "",
+         .rpm = 0.5,
+         .tpm = 0,
+         .demand = UINT32_MAX,
+         .max_concurrency = UINT32_MAX,
+         .used_requests = UINT64_MAX,
+         .used_tokens = UINT64_MAX},
     };
     buf_t b;
     buf_init(&b, 0);
@@ -1564,8 +1565,8 @@ static void test_rates(void)
     }
     buf_reset(&b);
     CHECK(wire_rates_encode(many, 10000, &b) == 0);
-    CHECK(wire_rates_decode(b.data, b.len, &got, &n, err, sizeof err) == 0 && n == 10000 &&
-          got[9999].rpm == 9999.0 && strcmp(got[9999].key, "key-9999") == 0);
+    CHECK(wire_rates_decode(b.data, b.len, &got, &n, err, sizeof err) == 0 && n == 10000 && got[9999].rpm == 9999.0 &&
+          strcmp(got[9999].key, "key-9999") == 0);
     wire_rates_free(got, n);
     buf_reset(&b);
     CHECK(wire_rates_encode(many, 10001, &b) == -1 && b.len == 0);
@@ -1594,7 +1595,7 @@ static void test_rates(void)
     /* malformed rows */
     struct {
         const char *key;
-        int what;   /* 0 NaN, 1 -1.0, 2 -inf, 3 uint 2^32, 4 string, 5 nothing (only "key") */
+        int what; /* 0 NaN, 1 -1.0, 2 -inf, 3 uint 2^32, 4 string, 5 nothing (only "key") */
         const char *want;
     } cases[] = {
         {"rpm", 0, "rates[1].rpm: NaN is not a number"},
@@ -1681,7 +1682,7 @@ static void test_mutations_headers(void)
         buf_free(&b);
     }
     CHECK(bad == 0);
-    CHECK(ok > 0);   /* some edits keep a valid header (e.g. a changed digit): those must re-encode */
+    CHECK(ok > 0); /* some edits keep a valid header (e.g. a changed digit): those must re-encode */
 }
 
 /* Plans: per record, the targets and metrics to evaluate and the responses to judge; a shard
@@ -1692,8 +1693,12 @@ static void test_shard_plans(void)
     record_t *recs = sample_records(&n);
     char *names[] = {"Correctness", "Tone"};
     wire_unit_plan_t units[2] = {{.target = TARGET_BASE},
-                                 {.target = TARGET_CUSTOM, .response = "kept", .from_dataset = true,
-                                  .model = "openai/m", .metrics = names, .n_metrics = 2}};
+                                 {.target = TARGET_CUSTOM,
+                                  .response = "kept",
+                                  .from_dataset = true,
+                                  .model = "openai/m",
+                                  .metrics = names,
+                                  .n_metrics = 2}};
     wire_plan_t *plans = xcalloc(n, sizeof *plans);
     plans[1] = (wire_plan_t){.units = units, .n_units = 2};
     buf_t b;
@@ -1772,7 +1777,7 @@ static void test_result_config_errors(void)
 
 int main(void)
 {
-    log_set_level(LOG_ERROR);   /* the encoders' refusals below are expected warnings */
+    log_set_level(LOG_ERROR); /* the encoders' refusals below are expected warnings */
     for (int i = 0; i < 255; i++) binaryish[i] = (char)(i + 1);
     binaryish[255] = '\0';
 

@@ -354,7 +354,7 @@ static void test_shard(loop_t *loop, llm_client_t *llm)
     /* Judge calls: 2 metrics for each of the 12 units that had a response (14 minus the two
      * refused inferences), plus one re-ask per metric on each of the four MARK_VAGUE/NEVER units. */
     CHECK(atomic_load(&judge_calls) == 12 * 2 + 4 * 2);
-    CHECK(atomic_load(&plain_judge_calls) <= 4);   /* the MARK_JUDGEFAIL ones (2 targets x 2 metrics), at most */
+    CHECK(atomic_load(&plain_judge_calls) <= 4); /* the MARK_JUDGEFAIL ones (2 targets x 2 metrics), at most */
     wshard_destroy(&s);
     CHECK(s == NULL && job->refs == 0);
     sink_free(&k);
@@ -463,8 +463,11 @@ static void test_plans(loop_t *loop, llm_client_t *llm)
                                         "{\"prompt\": \"Summarise it.\"}"};
     record_t *recs = records_of(lines, 2);
     char *fi = xstrdup("FollowingInstructions");
-    wire_unit_plan_t u0 = {.target = TARGET_CUSTOM, .response = xstrdup("answerer says: What is 2+2?"),
-                           .model = xstrdup("openai/answerer"), .metrics = &fi, .n_metrics = 1};
+    wire_unit_plan_t u0 = {.target = TARGET_CUSTOM,
+                           .response = xstrdup("answerer says: What is 2+2?"),
+                           .model = xstrdup("openai/answerer"),
+                           .metrics = &fi,
+                           .n_metrics = 1};
     wire_unit_plan_t u1 = {.target = TARGET_BASE};
     wire_plan_t plans[2] = {{.units = &u0, .n_units = 1}, {.units = &u1, .n_units = 1}};
     sink_t k = {0};
@@ -515,7 +518,7 @@ static void test_cancel_queued(loop_t *loop)
     for (int i = 0; i < 100 && atomic_load(&inference_calls) == 0; i++) loop_run_once(loop, 20);
     wshard_cancel(s);
     CHECK(run_shard(loop, one, &k));
-    CHECK(k.n == 0 && atomic_load(&inference_calls) == 1);   /* the one on the wire; five never went */
+    CHECK(k.n == 0 && atomic_load(&inference_calls) == 1); /* the one on the wire; five never went */
     wshard_destroy(&s);
     job_free(job);
     llm_client_destroy(&one);
