@@ -14,6 +14,7 @@
  * the resolved form is what spec_to_json writes, so the canonical JSON re-parses (without a
  * base_dir) to the same spec anywhere. */
 #include "spec.h"
+#include "spec_int.h"
 #include "arn.h"
 #include "file.h"
 #include "jsonerr.h"
@@ -67,184 +68,6 @@ static const char *const gen_keys[] = {"max_tokens", "temperature", "top_p", "re
 static const char *const mlflow_keys[] = {"tracking_uri", "experiment", "run_name"};
 static const char *const limit_keys[] = {"rpm", "tpm", "max_concurrency"};
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-typedef struct {
-    errlist_t *errs;
-    const char *base_dir;
-    const char *region; /* the spec's region once checked, for model strings */
-} ctx_t;
-
-/* ---------------------------------------------------------------- messages */
-
-/* "got 0", "got string \"64\"", "got array": what a wrong value was, for messages. */
-static const char *describe(const cJSON *v, char *buf, size_t n)
-{
-    if (!v) return "nothing";
-    if (cJSON_IsNull(v)) return "null";
-    if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? "true" : "false";
-    if (cJSON_IsNumber(v)) {
-        snprintf(buf, n, "%.17g", v->valuedouble);
-        return buf;
-    }
-    if (cJSON_IsString(v)) {
-        size_t len = strlen(v->valuestring);
-        if (len > 40) snprintf(buf, n, "string \"%.40s...\"", v->valuestring);
-        else snprintf(buf, n, "string \"%s\"", v->valuestring);
-        return buf;
-    }
-    if (cJSON_IsArray(v)) return "array";
-    if (cJSON_IsObject(v)) return "object";
-    return "invalid value";
-}
-
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64) return (size_t)-1;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
-            if (ca == '-') ca = '_';
-            if (cb == '-') cb = '_';
-            size_t best = diag + (ca == cb ? 0 : 1);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-/* The closest of `names` to `s` if it is close enough to be a typo, else NULL. */
-static const char *closest(const char *s, const char *const *names, size_t n)
-{
-    const char *best = NULL;
-    size_t bestd = (size_t)-1;
-    for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(s, names[i]);
-        if (d < bestd) {
-            bestd = d;
-            best = names[i];
-        }
-    }
-    size_t len = strlen(s);
-    size_t limit = len >= 10 ? 3 : len >= 4 ? 2 : 1;
-    if (bestd <= limit) return best;
-    /* a name with a word more or less: "experiment_name" for "experiment" */
-    for (size_t i = 0; i < n; i++) {
-        size_t ln = strlen(names[i]);
-        size_t shorter = ln < len ? ln : len;
-        if (shorter >= 4 && strncasecmp(s, names[i], shorter) == 0) return names[i];
-    }
-    return NULL;
-}
-
-/* "unknown key" with a suggestion; `where` is the key's full name ("judge.max_token"). */
-static void unknown_key(ctx_t *c, const char *prefix, const char *key, const char *const *names, size_t n)
-{
-    const char *near = closest(key, names, n);
-    if (near) errlist_add(c->errs, "%s%s: unknown key; did you mean `%s%s`?", prefix, key, prefix, near);
-    else errlist_add(c->errs, "%s%s: unknown key", prefix, key);
-}
-
-/* Reports unknown and repeated keys of an object. */
-static void check_keys(ctx_t *c, const cJSON *obj, const char *prefix, const char *const *names, size_t n)
-{
-    for (const cJSON *k = obj->child; k; k = k->next) {
-        if (!k->string) continue;
-        bool known = false;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(k->string, names[i]) == 0) known = true;
-        if (!known) {
-            unknown_key(c, prefix, k->string, names, n);
-            continue;
-        }
-        for (const cJSON *e = obj->child; e != k; e = e->next)
-            if (e->string && strcmp(e->string, k->string) == 0) {
-                errlist_add(c->errs, "%s%s: given more than once", prefix, k->string);
-                break;
-            }
-    }
-}
-
-/* ---------------------------------------------------------------- typed getters */
-
-/* The member, or NULL when absent or null. */
-static const cJSON *get(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return v && !cJSON_IsNull(v) ? v : NULL;
-}
-
-/* A non-empty string of at most `max` bytes (0 = no limit). NULL if absent or wrong. */
-static const char *get_str(ctx_t *c, const cJSON *obj, const char *key, const char *name, size_t max)
-{
-    const cJSON *v = get(obj, key);
-    if (!v) return NULL;
-    char d[96];
-    if (!cJSON_IsString(v) || !v->valuestring[0]) {
-        errlist_add(c->errs, "%s: must be a non-empty string, got %s", name, describe(v, d, sizeof(d)));
-        return NULL;
-    }
-    if (max && strlen(v->valuestring) > max) {
-        errlist_add(c->errs, "%s: is %zu bytes, longer than the limit of %zu", name, strlen(v->valuestring), max);
-        return NULL;
-    }
-    return v->valuestring;
-}
-
-static void get_bool(ctx_t *c, const cJSON *obj, const char *key, bool *out, bool *given)
-{
-    const cJSON *v = get(obj, key);
-    if (given) *given = false;
-    if (!v) return;
-    if (!cJSON_IsBool(v)) {
-        char d[96];
-        errlist_add(c->errs, "%s: must be true or false, got %s", key, describe(v, d, sizeof(d)));
-        return;
-    }
-    *out = cJSON_IsTrue(v);
-    if (given) *given = true;
-}
-
-static void get_int(ctx_t *c, const cJSON *obj, const char *key, const char *name, int lo, int hi, int *out)
-{
-    const cJSON *v = get(obj, key);
-    if (!v) return;
-    double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
-    if (!cJSON_IsNumber(v) || !isfinite(x) || x != floor(x) || x < lo || x > hi) {
-        char d[96];
-        errlist_add(c->errs, "%s: must be an integer from %d to %d, got %s", name, lo, hi, describe(v, d, sizeof(d)));
-        return;
-    }
-    *out = (int)x;
-}
-
-/* A number in [lo, hi] (hi = INFINITY for no upper bound). True when one was stored; a bad value
- * is already in errs, so a caller with nothing more to do may ignore the result. */
-static bool get_num(ctx_t *c, const cJSON *obj, const char *key, const char *name, double lo, double hi, double *out)
-{
-    const cJSON *v = get(obj, key);
-    if (!v) return false;
-    double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
-    if (!cJSON_IsNumber(v) || !isfinite(x) || x < lo || x > hi) {
-        char d[96];
-        if (isinf(hi)) errlist_add(c->errs, "%s: must be a number >= %g, got %s", name, lo, describe(v, d, sizeof(d)));
-        else
-            errlist_add(c->errs, "%s: must be a number from %g to %g, got %s", name, lo, hi, describe(v, d, sizeof(d)));
-        return false;
-    }
-    *out = x;
-    return true;
-}
-
 /* ---------------------------------------------------------------- values */
 
 static bool starts_with(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
@@ -256,7 +79,7 @@ static char *join_path(const char *base_dir, const char *path)
     return xasprintf("%s%s%s", base_dir, base_dir[n - 1] == '/' ? "" : "/", path);
 }
 
-static void check_model(ctx_t *c, const char *name, const char *s)
+static void check_model(spec_ctx_t *c, const char *name, const char *s)
 {
     modelstr_t m;
     char err[1024];
@@ -301,9 +124,9 @@ bool spec_is_model_package(const char *s, char *err, size_t errlen)
     return true;
 }
 
-static char *model_key(ctx_t *c, const cJSON *root, const char *key, bool *is_package)
+static char *model_key(spec_ctx_t *c, const cJSON *root, const char *key, bool *is_package)
 {
-    const char *s = get_str(c, root, key, key, 0);
+    const char *s = spec_get_str(c, root, key, key, 0);
     if (!s) return NULL;
     char why[600];
     if (spec_is_model_package(s, why, sizeof why)) {
@@ -319,7 +142,7 @@ static char *model_key(ctx_t *c, const cJSON *root, const char *key, bool *is_pa
 }
 
 /* A SageMaker MLflow tracking server ARN, checked part by part. */
-static bool mlflow_arn_ok(ctx_t *c, const char *key, const char *s)
+static bool mlflow_arn_ok(spec_ctx_t *c, const char *key, const char *s)
 {
     static const char form[] = "arn:aws:sagemaker:REGION:ACCOUNT:mlflow-tracking-server/NAME (or mlflow-app/NAME)";
     arn_t a;
@@ -354,7 +177,7 @@ static bool s3_ok(const char *s, bool need_key)
     return true;
 }
 
-static char *dataset_location(ctx_t *c, const char *s)
+static char *dataset_location(spec_ctx_t *c, const char *s)
 {
     if (starts_with(s, "s3://")) {
         if (!s3_ok(s, true)) {
@@ -393,7 +216,7 @@ static char *dataset_location(ctx_t *c, const char *s)
     return join_path(c->base_dir, s);
 }
 
-static char *output_location(ctx_t *c, const char *name, const char *s)
+static char *output_location(spec_ctx_t *c, const char *name, const char *s)
 {
     if (starts_with(s, "s3://")) {
         if (!s3_ok(s, false)) {
@@ -419,41 +242,41 @@ static bool region_ok(const char *r)
     return true;
 }
 
-static void parse_gen(ctx_t *c, const cJSON *root, const char *key, spec_gen_t *g)
+static void parse_gen(spec_ctx_t *c, const cJSON *root, const char *key, spec_gen_t *g)
 {
     g->max_tokens = 1024;
     g->temperature = 0;
     g->top_p = -1;
     g->retry_budget_s = SPEC_RETRY_BUDGET_S;
-    const cJSON *o = get(root, key);
+    const cJSON *o = spec_get(root, key);
     if (!o) return;
     if (!cJSON_IsObject(o)) {
         char d[96];
         errlist_add(c->errs, "%s: must be an object {max_tokens, temperature, top_p, retry_budget_s}, got %s", key,
-                    describe(o, d, sizeof(d)));
+                    spec_describe(o, d, sizeof(d)));
         return;
     }
     char prefix[32], name[64];
     snprintf(prefix, sizeof(prefix), "%s.", key);
-    check_keys(c, o, prefix, gen_keys, N_OF(gen_keys));
+    spec_check_keys(c, o, prefix, gen_keys, N_OF(gen_keys));
     snprintf(name, sizeof(name), "%s.max_tokens", key);
-    get_int(c, o, "max_tokens", name, 1, 200000, &g->max_tokens);
+    spec_get_int(c, o, "max_tokens", name, 1, 200000, &g->max_tokens);
     snprintf(name, sizeof(name), "%s.temperature", key);
-    (void)get_num(c, o, "temperature", name, 0, 2, &g->temperature);
+    (void)spec_get_num(c, o, "temperature", name, 0, 2, &g->temperature);
     snprintf(name, sizeof(name), "%s.top_p", key);
-    (void)get_num(c, o, "top_p", name, 0, 1, &g->top_p);
+    (void)spec_get_num(c, o, "top_p", name, 0, 1, &g->top_p);
     snprintf(name, sizeof(name), "%s.retry_budget_s", key);
-    get_int(c, o, "retry_budget_s", name, 1, 86400, &g->retry_budget_s);
+    spec_get_int(c, o, "retry_budget_s", name, 1, 86400, &g->retry_budget_s);
 }
 
-static void parse_limits(ctx_t *c, const cJSON *root, spec_t *s)
+static void parse_limits(spec_ctx_t *c, const cJSON *root, spec_t *s)
 {
-    const cJSON *o = get(root, "limits");
+    const cJSON *o = spec_get(root, "limits");
     if (!o) return;
     char d[96];
     if (!cJSON_IsObject(o)) {
         errlist_add(c->errs, "limits: must be an object of model string -> {rpm, tpm, max_concurrency}, got %s",
-                    describe(o, d, sizeof(d)));
+                    spec_describe(o, d, sizeof(d)));
         return;
     }
     size_t n = (size_t)cJSON_GetArraySize(o);
@@ -471,35 +294,35 @@ static void parse_limits(ctx_t *c, const cJSON *root, spec_t *s)
         check_model(c, where, e->string);
         if (!cJSON_IsObject(e)) {
             errlist_add(c->errs, "%s: must be an object {rpm, tpm, max_concurrency}, got %s", where,
-                        describe(e, d, sizeof(d)));
+                        spec_describe(e, d, sizeof(d)));
             continue;
         }
         snprintf(prefix, sizeof(prefix), "%s.", where);
-        check_keys(c, e, prefix, limit_keys, N_OF(limit_keys));
+        spec_check_keys(c, e, prefix, limit_keys, N_OF(limit_keys));
         spec_limit_t *l = &s->limits[s->n_limits++];
         l->model = xstrdup(e->string);
         snprintf(name, sizeof(name), "%s.rpm", where);
-        (void)get_num(c, e, "rpm", name, 0, INFINITY, &l->rpm);
+        (void)spec_get_num(c, e, "rpm", name, 0, INFINITY, &l->rpm);
         snprintf(name, sizeof(name), "%s.tpm", where);
-        (void)get_num(c, e, "tpm", name, 0, INFINITY, &l->tpm);
+        (void)spec_get_num(c, e, "tpm", name, 0, INFINITY, &l->tpm);
         snprintf(name, sizeof(name), "%s.max_concurrency", where);
-        get_int(c, e, "max_concurrency", name, 1, SPEC_MAX_CONCURRENCY, &l->max_concurrency);
+        spec_get_int(c, e, "max_concurrency", name, 1, SPEC_MAX_CONCURRENCY, &l->max_concurrency);
     }
 }
 
-static void parse_mlflow(ctx_t *c, const cJSON *root, spec_t *s)
+static void parse_mlflow(spec_ctx_t *c, const cJSON *root, spec_t *s)
 {
-    const cJSON *o = get(root, "mlflow");
+    const cJSON *o = spec_get(root, "mlflow");
     const char *uri = NULL;
     if (o && !cJSON_IsObject(o)) {
         char d[96];
         errlist_add(c->errs, "mlflow: must be an object {tracking_uri, experiment, run_name}, got %s",
-                    describe(o, d, sizeof(d)));
+                    spec_describe(o, d, sizeof(d)));
         o = NULL;
     }
     if (o) {
-        check_keys(c, o, "mlflow.", mlflow_keys, N_OF(mlflow_keys));
-        uri = get_str(c, o, "tracking_uri", "mlflow.tracking_uri", 0);
+        spec_check_keys(c, o, "mlflow.", mlflow_keys, N_OF(mlflow_keys));
+        uri = spec_get_str(c, o, "tracking_uri", "mlflow.tracking_uri", 0);
         if (uri && !starts_with(uri, "http://") && !starts_with(uri, "https://") && !starts_with(uri, "arn:")) {
             errlist_add(c->errs,
                         "mlflow.tracking_uri: must be an http:// or https:// URL or a SageMaker MLflow "
@@ -508,10 +331,10 @@ static void parse_mlflow(ctx_t *c, const cJSON *root, spec_t *s)
             uri = NULL;
         }
         if (uri && starts_with(uri, "arn:") && !mlflow_arn_ok(c, "mlflow.tracking_uri", uri)) uri = NULL;
-        s->mlflow_experiment = xstrdup(get_str(c, o, "experiment", "mlflow.experiment", SPEC_MAX_NAME));
-        s->mlflow_run_name = xstrdup(get_str(c, o, "run_name", "mlflow.run_name", SPEC_MAX_NAME));
+        s->mlflow_experiment = xstrdup(spec_get_str(c, o, "experiment", "mlflow.experiment", SPEC_MAX_NAME));
+        s->mlflow_run_name = xstrdup(spec_get_str(c, o, "run_name", "mlflow.run_name", SPEC_MAX_NAME));
     }
-    const char *arn = get_str(c, root, "mlflow_resource_arn", "mlflow_resource_arn", 0);
+    const char *arn = spec_get_str(c, root, "mlflow_resource_arn", "mlflow_resource_arn", 0);
     if (arn && !starts_with(arn, "arn:")) {
         errlist_add(c->errs,
                     "mlflow_resource_arn: must be an ARN "
@@ -535,13 +358,14 @@ static void add_metric(spec_t *s, metric_t *m)
     s->metrics[s->n_metrics++] = m;
 }
 
-static void parse_builtins(ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
+static void parse_builtins(spec_ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
 {
-    const cJSON *a = get(root, "builtin_metrics");
+    const cJSON *a = spec_get(root, "builtin_metrics");
     if (!a) return;
     char d[96];
     if (!cJSON_IsArray(a)) {
-        errlist_add(c->errs, "builtin_metrics: must be an array of metric names, got %s", describe(a, d, sizeof(d)));
+        errlist_add(c->errs, "builtin_metrics: must be an array of metric names, got %s",
+                    spec_describe(a, d, sizeof(d)));
         *bad = true;
         return;
     }
@@ -550,7 +374,8 @@ static void parse_builtins(ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
     int i = 0;
     for (const cJSON *e = a->child; e; e = e->next, i++) {
         if (!cJSON_IsString(e)) {
-            errlist_add(c->errs, "builtin_metrics[%d]: must be a metric name, got %s", i, describe(e, d, sizeof(d)));
+            errlist_add(c->errs, "builtin_metrics[%d]: must be a metric name, got %s", i,
+                        spec_describe(e, d, sizeof(d)));
             *bad = true;
             continue;
         }
@@ -569,7 +394,7 @@ static void parse_builtins(ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
         }
         const char *base = e->valuestring;
         if (strncasecmp(base, "builtin.", 8) == 0) base += 8;
-        const char *near = closest(base, names, nn);
+        const char *near = spec_closest(base, names, nn);
         if (near)
             errlist_add(c->errs,
                         "builtin_metrics[%d]: unknown metric `%s`; did you mean `%s`? The built-in "
@@ -614,9 +439,9 @@ static cJSON *parse_json_text(const char *text, size_t len, char *buf, size_t n)
     return j;
 }
 
-static void parse_customs(ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
+static void parse_customs(spec_ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
 {
-    const cJSON *v = get(root, "custom_metrics");
+    const cJSON *v = spec_get(root, "custom_metrics");
     if (!v) return;
     char d[96], msg[1200];
     cJSON *owned = NULL;
@@ -662,7 +487,7 @@ static void parse_customs(ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
         errlist_add(c->errs,
                     "custom_metrics: must be an array of {\"customMetricDefinition\": {...}} objects "
                     "(or a JSON string or file holding one), got %s",
-                    describe(arr, d, sizeof(d)));
+                    spec_describe(arr, d, sizeof(d)));
         *bad = true;
         cJSON_Delete(owned);
         return;
@@ -680,9 +505,9 @@ static void parse_customs(ctx_t *c, const cJSON *root, spec_t *s, bool *bad)
 
 /* ---------------------------------------------------------------- AWS keys */
 
-static void parse_packages(ctx_t *c, const cJSON *root, spec_t *s)
+static void parse_packages(spec_ctx_t *c, const cJSON *root, spec_t *s)
 {
-    const char *g = get_str(c, root, "model_package_group", "model_package_group", 0);
+    const char *g = spec_get_str(c, root, "model_package_group", "model_package_group", 0);
     if (g) {
         bool ok;
         if (arn_like(g)) {
@@ -711,7 +536,7 @@ static void parse_packages(ctx_t *c, const cJSON *root, spec_t *s)
             errlist_add(c->errs, "model_package_group: is given, but `model` is not a model package; give `model` as "
                                  "a package of the group, or leave it out to use the group's latest approved version");
     }
-    const char *art = get_str(c, root, "model_artifact", "model_artifact", 0);
+    const char *art = spec_get_str(c, root, "model_artifact", "model_artifact", 0);
     if (art && (!starts_with(art, "s3://") || !s3_ok(art, true))) {
         errlist_add(c->errs, "model_artifact: `%s` is not an S3 object URI (s3://bucket/key)", art);
         art = NULL;
@@ -720,7 +545,7 @@ static void parse_packages(ctx_t *c, const cJSON *root, spec_t *s)
     const char *keys[] = {"model_package", "base_model_package"};
     char **slots[] = {&s->model_package, &s->base_model_package};
     for (int i = 0; i < 2; i++) {
-        const char *v = get_str(c, root, keys[i], keys[i], 0);
+        const char *v = spec_get_str(c, root, keys[i], keys[i], 0);
         char why[600];
         if (v && !spec_is_model_package(v, why, sizeof why)) {
             errlist_add(c->errs, "%s: %s", keys[i], why[0] ? why : "must be a SageMaker model package ARN");
@@ -728,7 +553,7 @@ static void parse_packages(ctx_t *c, const cJSON *root, spec_t *s)
         }
         *slots[i] = xstrdup(v);
     }
-    const cJSON *api = get(root, "sagemaker_api");
+    const cJSON *api = spec_get(root, "sagemaker_api");
     s->sagemaker_api = xstrdup(SPEC_API_MESSAGES);
     if (!api) return;
     char d[96];
@@ -748,7 +573,7 @@ static void parse_packages(ctx_t *c, const cJSON *root, spec_t *s)
         errlist_add(c->errs,
                     "sagemaker_api: must be \"messages\", \"tgi\", or an object of sagemaker/ model string -> "
                     "one of them, got %s",
-                    describe(api, d, sizeof d));
+                    spec_describe(api, d, sizeof d));
         return;
     }
     s->apis = xcalloc((size_t)cJSON_GetArraySize(api) + 1, sizeof(spec_api_t));
@@ -779,9 +604,9 @@ const char *spec_sagemaker_api(const spec_t *s, const char *model)
 
 /* "reuse_responses_from": the id of a job of the same scheduler whose responses this job judges
  * (the scheduler checks that job; here only its form). "cache": true or false. */
-static void parse_reuse(ctx_t *c, const cJSON *root, spec_t *s)
+static void parse_reuse(spec_ctx_t *c, const cJSON *root, spec_t *s)
 {
-    const char *id = get_str(c, root, "reuse_responses_from", "reuse_responses_from", SPEC_MAX_JOB_ID);
+    const char *id = spec_get_str(c, root, "reuse_responses_from", "reuse_responses_from", SPEC_MAX_JOB_ID);
     if (id) {
         bool ok = true;
         for (const char *p = id; *p && ok; p++)
@@ -794,23 +619,23 @@ static void parse_reuse(ctx_t *c, const cJSON *root, spec_t *s)
                         "see `llmaj list`)",
                         id);
     }
-    get_bool(c, root, "cache", &s->cache, NULL);
+    spec_get_bool(c, root, "cache", &s->cache, NULL);
 }
 
 static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *errs)
 {
-    ctx_t c = {.errs = errs, .base_dir = base_dir, .region = NULL};
+    spec_ctx_t c = {.errs = errs, .base_dir = base_dir, .region = NULL};
     size_t before = errs->count;
     spec_t *s = xcalloc(1, sizeof(*s));
-    check_keys(&c, root, "", top_keys, N_OF(top_keys));
+    spec_check_keys(&c, root, "", top_keys, N_OF(top_keys));
 
     /* region first: model strings depend on it */
-    const char *region = get_str(&c, root, "region", "region", 0);
+    const char *region = spec_get_str(&c, root, "region", "region", 0);
     if (region && !region_ok(region)) {
         errlist_add(errs, "region: `%s` is not an AWS region name (e.g. us-west-2)", region);
         region = NULL;
     }
-    if (!region && !get(root, "region")) {
+    if (!region && !spec_get(root, "region")) {
         /* the region the job runs in is fixed when the spec is read, so that every process that
          * later reads the canonical spec resolves model strings the same way */
         const char *env = getenv("AWS_REGION");
@@ -820,7 +645,7 @@ static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *er
     s->region = xstrdup(region);
     c.region = s->region;
 
-    s->job_name = xstrdup(get_str(&c, root, "name", "name", SPEC_MAX_NAME));
+    s->job_name = xstrdup(spec_get_str(&c, root, "name", "name", SPEC_MAX_NAME));
     bool judge_package = false;
     s->model = model_key(&c, root, "model", &s->model_is_package);
     s->base_model = model_key(&c, root, "base_model", &s->base_model_is_package);
@@ -829,33 +654,33 @@ static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *er
         errlist_add(errs, "evaluator_model: a model package cannot be the judge: give a Bedrock model id (e.g. "
                           "amazon.nova-pro-v1:0) or another model string");
     parse_packages(&c, root, s);
-    if (!get(root, "evaluator_model"))
+    if (!spec_get(root, "evaluator_model"))
         errlist_add(errs, "evaluator_model: is required (the judge's model string, e.g. bedrock/amazon.nova-pro-v1:0)");
 
     parse_reuse(&c, root, s);
     bool ebm_given = false;
     s->evaluate_base_model = false;
-    get_bool(&c, root, "evaluate_base_model", &s->evaluate_base_model, &ebm_given);
+    spec_get_bool(&c, root, "evaluate_base_model", &s->evaluate_base_model, &ebm_given);
     s->evaluate_base_model_given = ebm_given;
-    if (!ebm_given) s->evaluate_base_model = get(root, "base_model") != NULL;
-    else if (s->evaluate_base_model && !get(root, "base_model") && !s->model_is_package && !s->model_package_group &&
-             !s->reuse_from)
+    if (!ebm_given) s->evaluate_base_model = spec_get(root, "base_model") != NULL;
+    else if (s->evaluate_base_model && !spec_get(root, "base_model") && !s->model_is_package &&
+             !s->model_package_group && !s->reuse_from)
         errlist_add(errs, "evaluate_base_model: is true but no base_model is given (it may also come from the base "
                           "model a model package names, when `model` is one)");
 
-    const char *ds = get_str(&c, root, "dataset", "dataset", 0);
+    const char *ds = spec_get_str(&c, root, "dataset", "dataset", 0);
     if (ds) s->dataset = dataset_location(&c, ds);
-    else if (!get(root, "dataset") && !s->reuse_from)
+    else if (!spec_get(root, "dataset") && !s->reuse_from)
         errlist_add(errs, "dataset: is required (a local path, s3://bucket/key or an https:// URL)");
 
-    const char *out = get_str(&c, root, "output_path", "output_path", 0);
-    const char *s3out = get_str(&c, root, "s3_output_path", "s3_output_path", 0);
+    const char *out = spec_get_str(&c, root, "output_path", "output_path", 0);
+    const char *s3out = spec_get_str(&c, root, "s3_output_path", "s3_output_path", 0);
     if (out && s3out && strcmp(out, s3out) != 0) {
         errlist_add(errs, "s3_output_path: is an alias of output_path and both are given with different values; "
                           "give one");
     } else if (out || s3out) {
         s->output_path = output_location(&c, out ? "output_path" : "s3_output_path", out ? out : s3out);
-    } else if (!get(root, "output_path") && !get(root, "s3_output_path")) {
+    } else if (!spec_get(root, "output_path") && !spec_get(root, "s3_output_path")) {
         s->output_path = xstrdup("runs/"); /* relative to where the job runs, not to base_dir */
     }
 
@@ -872,16 +697,16 @@ static spec_t *parse_root(const cJSON *root, const char *base_dir, errlist_t *er
     parse_mlflow(&c, root, s);
 
     s->shard_size = 64;
-    get_int(&c, root, "shard_size", "shard_size", 1, 10000, &s->shard_size);
-    get_bool(&c, root, "skip_invalid", &s->skip_invalid, NULL);
+    spec_get_int(&c, root, "shard_size", "shard_size", 1, 10000, &s->shard_size);
+    spec_get_bool(&c, root, "skip_invalid", &s->skip_invalid, NULL);
     s->dataset_max_bytes = SPEC_DATASET_MAX_BYTES_DEFAULT;
     double dmax;
-    if (get_num(&c, root, "dataset_max_bytes", "dataset_max_bytes", 1, SPEC_DATASET_MAX_BYTES_HI, &dmax)) {
+    if (spec_get_num(&c, root, "dataset_max_bytes", "dataset_max_bytes", 1, SPEC_DATASET_MAX_BYTES_HI, &dmax)) {
         if (dmax != floor(dmax)) errlist_add(errs, "dataset_max_bytes: must be a whole number of bytes, got %g", dmax);
         else s->dataset_max_bytes = (uint64_t)dmax;
     }
     s->judge_system_prompt = xstrdup(
-        get_str(&c, root, "judge_system_prompt", "judge_system_prompt", SPEC_MAX_SYSTEM_PROMPT));
+        spec_get_str(&c, root, "judge_system_prompt", "judge_system_prompt", SPEC_MAX_SYSTEM_PROMPT));
 
     if (errs->count != before) spec_destroy(&s);
     return s;
@@ -898,7 +723,7 @@ spec_t *spec_parse(const char *json, size_t len, const char *origin, const char 
     }
     if (!cJSON_IsObject(root)) {
         char d[96];
-        errlist_add(errs, "%s: a job spec must be a JSON object, got %s", o, describe(root, d, sizeof(d)));
+        errlist_add(errs, "%s: a job spec must be a JSON object, got %s", o, spec_describe(root, d, sizeof(d)));
         cJSON_Delete(root);
         return NULL;
     }
