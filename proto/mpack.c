@@ -501,7 +501,7 @@ int mpack_r_uint(mpack_r_t *r, uint64_t max, uint64_t *out)
 
 int mpack_r_u32(mpack_r_t *r, uint32_t *out)
 {
-    uint64_t v;
+    uint64_t v = 0; /* set on success; initialised for the optimiser, which cannot see it across files */
     if (mpack_r_uint(r, UINT32_MAX, &v) < 0) return -1;
     *out = (uint32_t)v;
     return 0;
