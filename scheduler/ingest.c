@@ -110,7 +110,7 @@ static int judged_committed(ingest_t *in, job_t *j, const result_t *r)
  * of its shard, revoked or lost, ran the inference and part of the judging), they are dropped,
  * and the check at SHARD_DONE resubmits the missing metrics with the committed response (§6.5),
  * so a record's scores all judge the response stored with them. 0, or -1 (the job is failed). */
-static int commit_one(ingest_t *in, job_t *j, const result_t *r, bool learn)
+static int commit_one(ingest_t *in, job_t *j, const result_t *r, bool learn, bool judged_nothing)
 {
     if (need_tx(in, j) < 0) return -1;
     bool fresh_output = false;
@@ -121,7 +121,9 @@ static int commit_one(ingest_t *in, job_t *j, const result_t *r, bool learn)
     head.n_scores = 0;
     int rc = store_result_commit(in->st, j->id, &head, &fresh_output, &fresh_scores, by_status);
     if (rc == 0 && r->n_scores) {
-        int ours = fresh_output ? 1 : judged_committed(in, j, r);
+        /* Error scores made here (a shard given up) judged no response: they fill the missing
+         * cells of whatever response is committed. */
+        int ours = fresh_output || judged_nothing ? 1 : judged_committed(in, j, r);
         bool unused = false;
         if (ours == 1) {
             rc = store_result_commit(in->st, j->id, r, &unused, &fresh_scores, by_status);
@@ -171,14 +173,14 @@ void ingest_result(ingest_t *in, job_t *j, uint64_t shard_id, const void *payloa
         result_clear(&r);
         return;
     }
-    int rc = commit_one(in, j, &r, true);
+    int rc = commit_one(in, j, &r, true, false);
     result_clear(&r);
     if (rc == 0 && ++in->uncommitted >= INGEST_COMMIT_EVERY) ingest_flush(in);
 }
 
 int ingest_commit(ingest_t *in, job_t *j, const result_t *r)
 {
-    int rc = commit_one(in, j, r, false);
+    int rc = commit_one(in, j, r, false, false);
     if (rc == 0 && ++in->uncommitted >= INGEST_COMMIT_EVERY) ingest_flush(in);
     return rc;
 }
@@ -222,7 +224,7 @@ int ingest_give_up(ingest_t *in, job_t *j, size_t shard)
                 sc->status = SCORE_ERROR;
                 sc->error = xstrdup(r.error);
             }
-            rc = commit_one(in, j, &r, false); /* idempotent: outputs already there stay as they are */
+            rc = commit_one(in, j, &r, false, true); /* idempotent: outputs and scores already there stay */
             result_clear(&r);
         }
         record_clear(&recs[k]);

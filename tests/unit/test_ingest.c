@@ -151,12 +151,20 @@ static void test_commit(void)
         job_destroy(&k);
     }
 
-    /* Giving shard 1 up: its missing outputs become errors, the one there stays as it was. */
+    /* Giving shard 1 up: its missing outputs become errors, the one there stays as it was, and a
+     * committed response with a metric still to judge gets that metric as an error. */
     feed(in, j, 1, 5, TARGET_BASE, "Correctness", "Helpfulness");
+    result_t part = jobfix_result(j->id, 6, TARGET_CUSTOM, 1, "Correctness");
+    payload(&pb, &part);
+    ingest_result(in, j, 1, pb.data, pb.len);
+    buf_free(&pb);
+    result_clear(&part);
+    ok_before = j->scores[SCORE_OK];
     j->shards[1].submits = SHARD_MAX_SUBMITS;
     CHECK(ingest_give_up(in, j, 1) == 0);
     CHECK(ingest_shard_outputs(in, j, 1, &have) == 0 && have == 8);
-    CHECK(j->units_done == 4 + 8 && j->scores[SCORE_ERROR] == 1 + 7 * 2);
+    CHECK(j->units_done == 4 + 8 && j->scores[SCORE_ERROR] == 1 + 6 * 2 + 1);
+    CHECK(j->scores[SCORE_OK] == ok_before);
     CHECK(ingest_give_up(in, j, 1) == 0 && j->units_done == 12); /* again: nothing new */
     CHECK(!j->fatal);
     ingest_destroy(&in);
