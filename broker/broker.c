@@ -338,6 +338,15 @@ static void on_message(broker_t *b, const frame_in_t *in)
         }
         return;
     }
+    if (p && key && p->key[0] && strcmp(key, p->key) != 0 && h.type != WIRE_HELLO) {
+        /* Its routing id, another key: a connection that took over the id (ROUTER_HANDOVER) does
+         * not inherit the session, its leases or its jobs. */
+        log_rated(&b->lr_drop, LOG_WARN, "%s under %s %s's routing id but another key dropped", wire_type_name(h.type),
+                  broker_role_name(p), p->name);
+        if (h.type == WIRE_RESULT || h.type == WIRE_SHARD_DONE) STAT_ADD(b, results_refused, 1);
+        else STAT_ADD(b, messages_dropped, 1);
+        return;
+    }
     if (!p && h.type != WIRE_HELLO) {
         /* Unknown peer (we restarted, or declared it dead): BYE tells it to start a new session
          * with HELLO. Nothing it sends counts: its leases ended with its session. */
@@ -362,10 +371,10 @@ static void on_message(broker_t *b, const frame_in_t *in)
     case WIRE_CREDIT:
         if (p->role != ROLE_WORKER) {
             wrong_role(b, p, &h);
-        } else if (p->quarantined_until) {
-            STAT_ADD(b, messages_dropped, 1); /* quarantined: it asks for nothing */
         } else {
-            /* Bound: a worker cannot claim an absurd amount of work. */
+            /* Kept while it is quarantined too (dispatch skips it until the quarantine ends): it
+             * asked once after its leases were revoked and will not ask again.
+             * Bound: a worker cannot claim an absurd amount of work. */
             uint64_t c = (uint64_t)p->credit + h.n;
             p->credit = c > SHARD_CREDIT_MAX ? SHARD_CREDIT_MAX : (uint32_t)c;
         }

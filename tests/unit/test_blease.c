@@ -11,7 +11,8 @@
  *    its holder, the shard leased again with the next attempt), and what the old holder sends
  *    under it afterwards is dropped;
  *  - quarantine: a worker whose leases stay silent while the job progresses elsewhere collects
- *    strikes and is quarantined: its leases revoked, its CREDIT ignored;
+ *    strikes and is quarantined: its leases revoked, no shard for it until the quarantine ends
+ *    (the CREDIT it sends meanwhile is kept for then);
  *  - stall: a job whose shards are held and that shows no RESULT for the stall time counts in
  *    jobs_stalled until a RESULT comes. */
 #include "broker_env.h"
@@ -220,7 +221,7 @@ static void test_quarantine_and_stall(void)
         CHECK(wait_msg(&e, bh, WIRE_REVOKE, &r) == 0);
         msg_free(&r);
     }
-    /* quarantined: its CREDIT is ignored, the shards go to the honest worker */
+    /* quarantined: whatever CREDIT it sends, the shards go to the honest worker */
     credit(bh, 100);
     to_broker(w, WIRE_SHARD_DONE, "job-q", 5, g.h.lease, 2, NULL, 0);
     credit(w, 4);
