@@ -135,10 +135,12 @@ int cmd_wait(int argc, char **argv)
     report_progress_t rp;
     report_progress_init(&rp, stderr, quiet);
     int64_t down_since = -1; /* when the service stopped answering, or -1 */
+    int64_t t0 = loop_now_ms();
     sched_err_t rc;
     while ((rc = jobsrc_resolve(&src, argv[optind], &job_id, &errs)) != SCHED_OK &&
-           keep_asking(&src, &errs, &down_since, poll_s, patience_s, &rp)) {} /* a rollout: ask again */
-    int64_t t0 = loop_now_ms();
+           !(timeout_s >= 0 && (loop_now_ms() - t0) / 1000 >= timeout_s) &&
+           keep_asking(&src, &errs, &down_since, poll_s, patience_s, &rp)) {
+    } /* a rollout: ask again, within --timeout too */
     sched_status_t st;
     memset(&st, 0, sizeof st);
     code = CLI_EXIT_FAILED;

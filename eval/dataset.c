@@ -174,8 +174,10 @@ dataset_t *dataset_open_capped(const char *path, size_t max_line, uint64_t max_b
     file_src_t *f = xcalloc(1, sizeof(*f));
     f->fd = fd;
     f->path = xstrdup(path);
-    return dataset_open_source(path, (dataset_source_t){.read = file_read, .close = file_close, .ctx = f}, max_line,
-                               err, errlen);
+    dataset_t *d = dataset_open_source(path, (dataset_source_t){.read = file_read, .close = file_close, .ctx = f},
+                                       max_line, err, errlen);
+    if (d) d->max_bytes = max_bytes; /* a file that grows while it is read stops at the cap too */
+    return d;
 }
 
 dataset_t *dataset_open_source(const char *name, dataset_source_t src, size_t max_line, char *err, size_t errlen)

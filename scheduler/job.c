@@ -712,11 +712,22 @@ sched_job_state_t job_write(job_t *j, store_t *st, sched_job_state_t state, uint
         log_warn("job %s: %s: its final counts could not be stored (%s)", j->id, store_path(st), store_errmsg(st));
     if (state != SCHED_JOB_SUCCEEDED && store_shards_unsend(st, j->id) < 0)
         log_warn("job %s: %s: its shards still show in flight (%s)", j->id, store_path(st), store_errmsg(st));
-    if (store_job_set_failure(st, j->id, state == SCHED_JOB_FAILED ? job_failure_name(j->failure) : NULL) < 0)
-        log_warn("job %s: %s: its kind of failure could not be stored (%s)", j->id, store_path(st), store_errmsg(st));
-    if (store_job_set_state(st, j->id, state, j->fatal) < 0)
-        log_error("job %s ended %s but %s could not record it (%s): it shows as running there until resumed", j->id,
-                  sched_job_state_name(state), store_path(st), store_errmsg(st));
+    bool failure_kept = store_job_set_failure(st, j->id,
+                                              state == SCHED_JOB_FAILED ? job_failure_name(j->failure) : NULL) == 0;
+    if (!failure_kept && state == SCHED_JOB_FAILED) {
+        /* A failed state without its kind could not be resumed as it should: it stays running
+         * there, which a resume (or the service's next start) takes up and ends again. */
+        log_error("job %s failed but %s could not record its kind of failure (%s): it shows as running there "
+                  "until resumed",
+                  j->id, store_path(st), store_errmsg(st));
+    } else {
+        if (!failure_kept)
+            log_warn("job %s: %s: its kind of failure could not be cleared (%s)", j->id, store_path(st),
+                     store_errmsg(st));
+        if (store_job_set_state(st, j->id, state, j->fatal) < 0)
+            log_error("job %s ended %s but %s could not record it (%s): it shows as running there until resumed", j->id,
+                      sched_job_state_name(state), store_path(st), store_errmsg(st));
+    }
     log_info("job %s %s in %.1f s%s%s", j->id, sched_job_state_name(state), job_elapsed_s(j), j->fatal ? ": " : "",
              j->fatal ? j->fatal : "");
     return state;

@@ -232,6 +232,11 @@ static int migrate(store_t *s, char *err, size_t errlen)
         snprintf(q, sizeof q, "ALTER TABLE %s ADD COLUMN %s %s", added[i].table, added[i].column, added[i].type);
         char *emsg = NULL;
         if (sqlite3_exec(s->db, q, NULL, NULL, &emsg) != SQLITE_OK) {
+            /* Another process opening the same old database added it between our look and ours. */
+            if (emsg && strstr(emsg, "duplicate column name")) {
+                sqlite3_free(emsg);
+                continue;
+            }
             snprintf(err, errlen, "%s: cannot upgrade the schema (%s): %s", s->path, q, emsg ? emsg : "?");
             sqlite3_free(emsg);
             return -1;

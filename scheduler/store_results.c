@@ -284,7 +284,7 @@ int store_outputs_bytes(store_t *s, const char *job_id, uint64_t *bytes)
     /* What records.jsonl writes of each row at least: its texts once (JSON escaping only adds)
      * and a floor for the keys and numbers around them. */
     static const char *const q[] = {
-        "SELECT coalesce(sum(length(CAST(o.response AS BLOB)) + length(CAST(r.prompt AS BLOB)) +"
+        "SELECT coalesce(sum(coalesce(length(CAST(o.response AS BLOB)), 0) + length(CAST(r.prompt AS BLOB)) +"
         " coalesce(length(CAST(r.reference AS BLOB)), 0) + coalesce(length(CAST(r.category AS BLOB)), 0) +"
         " coalesce(length(CAST(r.rid AS BLOB)), 0) + coalesce(length(CAST(o.error AS BLOB)), 0) + 300), 0)"
         " FROM outputs o JOIN records r ON r.job_id=o.job_id AND r.idx=o.idx WHERE o.job_id=?1",

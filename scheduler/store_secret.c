@@ -50,12 +50,25 @@ int store_job_secret(store_t *s, const char *job_id, char *out, size_t outlen)
     if (out[0]) return 0;
     char fresh[65];
     if (make_secret(fresh, sizeof fresh) < 0) return -1;
-    if (sqlite3_prepare_v2(s->db, "UPDATE jobs SET secret=? WHERE job_id=?", -1, &st, NULL) != SQLITE_OK) return -1;
+    /* Only where none is kept yet: two engines opening the job at once keep the first one's. */
+    if (sqlite3_prepare_v2(s->db, "UPDATE jobs SET secret=? WHERE job_id=? AND secret IS NULL", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -1;
     sqlite3_bind_text(st, 1, fresh, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, job_id, -1, SQLITE_TRANSIENT);
     rc = sqlite3_step(st);
+    int changed = sqlite3_changes(s->db);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return -1;
-    snprintf(out, outlen, "%s", fresh);
-    return 0;
+    if (changed == 1) {
+        snprintf(out, outlen, "%s", fresh);
+        return 0;
+    }
+    /* Another engine's, written meanwhile: read it (once; an empty one is refused). */
+    if (sqlite3_prepare_v2(s->db, "SELECT secret FROM jobs WHERE job_id=?", -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_text(st, 1, job_id, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+        snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out[0] ? 0 : -1;
 }

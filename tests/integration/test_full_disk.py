@@ -182,8 +182,11 @@ def test_database_on_a_full_disk_then_resume(procs, tmp_path):
         assert "database " + db in said, said
         assert "--resume" in said, said
         job_id = job["job_id"]
-        calls = mock.stats()["inference_calls"]
-        assert calls < 2 * n, "the job finished before the disk was full: the test proves nothing"
+        calls = mock.stats()["inference_calls"]   # the workers run ahead of the commits: may be all
+        st = job_status(db, job_id)
+        # What proves the point is what was committed when the disk filled, not what was called.
+        assert st["record_targets"]["done"] < 2 * n, ("the job committed everything before the disk was "
+                                                      "full: the test proves nothing", st)
 
         os.unlink(filler)
         st = job_status(db, job_id)
