@@ -34,6 +34,7 @@
 #include "mock_limits.h"
 #include "mock_reply.h"
 #include "mock_timer.h"
+#include "mock_int.h"
 
 typedef enum {
     R_CHAT = 0,
@@ -46,66 +47,6 @@ typedef enum {
     R_AWS,
     R_OTHER
 } route_t;
-
-/* Counters, in the order of mock_stats_t. */
-enum {
-    ST_REQUESTS,
-    ST_REQ_CHAT,
-    ST_REQ_MESSAGES,
-    ST_REQ_CONVERSE,
-    ST_REQ_INVOKE,
-    ST_REQ_HEALTHZ,
-    ST_REQ_STATS,
-    ST_REQ_OTHER,
-    ST_INFERENCE,
-    ST_JUDGE,
-    ST_REASK,
-    ST_UNSCORABLE,
-    ST_2XX,
-    ST_4XX,
-    ST_429,
-    ST_5XX,
-    ST_RATE_LIMITED,
-    ST_TOKENS_IN,
-    ST_TOKENS_OUT,
-    ST_IN_FLIGHT,
-    ST_MAX_IN_FLIGHT,
-    ST_OUTAGE,
-    ST_EPISODE,
-    ST__N
-};
-_Static_assert(sizeof(mock_stats_t) == ST__N * sizeof(uint64_t), "mock_stats_t mirrors the counters");
-
-/* One HTTP thread: a libmicrohttpd daemon in external epoll mode and the thread that drives it. */
-typedef struct {
-    mock_t *m;
-    struct MHD_Daemon *daemon;
-    int epoll_fd; /* the daemon's own epoll set (MHD_DAEMON_INFO_EPOLL_FD) */
-    int wake_fd;  /* eventfd: written after a resume, and to stop the thread */
-    pthread_t thread;
-    bool started;
-} srv_t;
-
-struct mock {
-    mock_opts_t opts; /* host and api_key point at the copies below */
-    char *host, *api_key;
-    srv_t *srv; /* opts.threads of them, all accepting on one listening socket */
-    int n_srv;
-    atomic_bool stopping; /* the HTTP threads must return */
-    mock_timer_t *timer;
-    mock_limits_t *limits;          /* NULL when no rate limit is set */
-    mock_limits_t *episode;         /* the --episode-* limits, or NULL */
-    _Atomic int64_t first_call_us;  /* the first model call's arrival (loop_now_us); 0 = none yet */
-    _Atomic uint64_t episode_seen;  /* model calls counted against --episode-requests */
-    _Atomic int64_t episode_end_us; /* when the episode ended; 0 = not (yet) */
-    mock_aws_t *aws;                /* S3, STS, metadata, SageMaker (mock_aws.h) */
-    _Atomic uint64_t st[ST__N];
-    _Atomic uint64_t draws; /* position in the seeded stream of latency / error draws */
-    _Atomic uint64_t ids;   /* reply ids */
-    uint64_t id_base;
-    int port;
-    char url[320];
-};
 
 /* One HTTP request, from its headers to its completion (libmicrohttpd's req_cls). */
 typedef struct {
@@ -184,69 +125,6 @@ static route_t classify(const char *url, const char *method, req_t *r)
     if (strcmp(url, "/stats") == 0 && get) return R_STATS;
     if (strcmp(url, "/stats/reset") == 0 && post) return R_STATS_RESET;
     return R_OTHER;
-}
-
-/* ---- stats ---- */
-
-void mock_get_stats(mock_t *m, mock_stats_t *out)
-{
-    uint64_t *v = (uint64_t *)(void *)out;
-    for (int i = 0; i < ST__N; i++) v[i] = atomic_load_explicit(&m->st[i], memory_order_relaxed);
-}
-
-void mock_reset_stats(mock_t *m)
-{
-    for (int i = 0; i < ST__N; i++)
-        if (i != ST_IN_FLIGHT && i != ST_MAX_IN_FLIGHT) atomic_store(&m->st[i], 0);
-    atomic_store(&m->st[ST_MAX_IN_FLIGHT], atomic_load(&m->st[ST_IN_FLIGHT]));
-}
-
-/* "episode": null, or {"state": "pending" | "active" | "over", "over_for_ms": N | null}. */
-static void episode_json(mock_t *m, buf_t *b)
-{
-    int rc;
-    if (!m->episode) {
-        rc = buf_puts(b, "\"episode\":null");
-    } else {
-        int64_t now = loop_now_us(), first = atomic_load(&m->first_call_us);
-        int64_t end = atomic_load(&m->episode_end_us);
-        if (!end && first && m->opts.episode_ms > 0 && now - first >= (int64_t)(m->opts.episode_ms * 1000))
-            end = first + (int64_t)(m->opts.episode_ms * 1000);
-        const char *state = !first ? "pending" : end ? "over" : "active";
-        if (end)
-            rc = buf_printf(b, "\"episode\":{\"state\":\"%s\",\"over_for_ms\":%lld}", state,
-                            (long long)((now - end) / 1000));
-        else rc = buf_printf(b, "\"episode\":{\"state\":\"%s\",\"over_for_ms\":null}", state);
-    }
-    if (rc < 0) abort(); /* unbounded buffer */
-}
-
-char *mock_stats_json(mock_t *m)
-{
-    mock_stats_t s;
-    mock_get_stats(m, &s);
-    buf_t b;
-    buf_init(&b, 0);
-    int rc = buf_printf(
-        &b,
-        "{\"requests_total\":%llu,\"requests\":{\"chat_completions\":%llu,\"messages\":%llu,"
-        "\"converse\":%llu,\"invocations\":%llu,\"healthz\":%llu,\"stats\":%llu,\"other\":%llu},"
-        "\"inference_calls\":%llu,\"judge_calls\":%llu,\"reask_calls\":%llu,\"unscorable_replies\":%llu,"
-        "\"responses\":{\"2xx\":%llu,\"4xx\":%llu,\"429\":%llu,\"5xx_injected\":%llu},"
-        "\"rate_limited\":%llu,\"tokens_in\":%llu,\"tokens_out\":%llu,"
-        "\"in_flight\":%llu,\"max_in_flight\":%llu,\"outage_replies\":%llu,\"episode_calls\":%llu,",
-        (unsigned long long)s.requests_total, (unsigned long long)s.req_chat_completions,
-        (unsigned long long)s.req_messages, (unsigned long long)s.req_converse, (unsigned long long)s.req_invocations,
-        (unsigned long long)s.req_healthz, (unsigned long long)s.req_stats, (unsigned long long)s.req_other,
-        (unsigned long long)s.inference_calls, (unsigned long long)s.judge_calls, (unsigned long long)s.reask_calls,
-        (unsigned long long)s.unscorable_replies, (unsigned long long)s.status_2xx, (unsigned long long)s.status_4xx,
-        (unsigned long long)s.status_429, (unsigned long long)s.status_5xx_injected, (unsigned long long)s.rate_limited,
-        (unsigned long long)s.tokens_in, (unsigned long long)s.tokens_out, (unsigned long long)s.in_flight,
-        (unsigned long long)s.max_in_flight, (unsigned long long)s.outage_replies, (unsigned long long)s.episode_calls);
-    if (rc < 0) abort(); /* unbounded buffer */
-    episode_json(m, &b);
-    if (buf_puts(&b, "}\n") < 0) abort();
-    return buf_take(&b);
 }
 
 /* ---- the model-call pipeline ---- */

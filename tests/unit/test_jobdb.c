@@ -9,7 +9,7 @@
 
 #include <sqlite3.h>
 
-#include "../../cli/jobdb.c"
+#include "jobdb.c" /* cli/, on the unit tests' include path */
 #include "log.h"
 #include "store.h"
 #include "check.h"

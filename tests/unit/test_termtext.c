@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../cli/termtext.c"
+#include "termtext.c" /* cli/, on the unit tests' include path */
 #include "check.h"
 
 static buf_t b;
