@@ -18,6 +18,29 @@ BIN = os.environ.get("LLMAJ_BIN") or os.path.join(os.path.dirname(__file__), "..
 SRC = os.environ.get("LLMAJ_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
 
 
+def rest_call(url, token, method, path, body=None, raw=None, headers=None, timeout=120):
+    """(HTTP status, JSON or text) of one request to a scheduler service at url, with the bearer
+    token when one is given; an error status is returned, not raised."""
+    import urllib.error
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    h = {"Content-Type": "application/json"} if data is not None else {}
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    h.update(headers or {})
+    req = urllib.request.Request(url + path, data=data, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            text = r.read().decode()
+            return r.status, (json.loads(text) if text and r.headers.get_content_type() == "application/json"
+                              else text)
+    except urllib.error.HTTPError as e:
+        text = e.read().decode()
+        try:
+            return e.code, json.loads(text)
+        except ValueError:
+            return e.code, text
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,10 +16,8 @@ import json
 import os
 import signal
 import time
-import urllib.error
-import urllib.request
 
-from conftest import BIN, SRC, free_port, start_broker, start_mock, start_worker, wait_for_line
+from conftest import BIN, SRC, free_port, rest_call, start_broker, start_mock, start_worker, wait_for_line
 
 TOKEN = "live-fleet-token-" + "0123456789abcdef"
 SLOW_MS = 250
@@ -80,23 +78,7 @@ class Fleet:
     # ---- the REST API, plainly (to check what the SDK and the viewer show) ----
 
     def call(self, method, path, body=None, token=None):
-        data = json.dumps(body).encode() if body is not None else None
-        h = {"Content-Type": "application/json"} if data is not None else {}
-        tok = self.token if token is None else token
-        if tok:
-            h["Authorization"] = f"Bearer {tok}"
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=h)
-        try:
-            with urllib.request.urlopen(req, timeout=120) as r:
-                text = r.read().decode()
-                return r.status, (json.loads(text) if text and r.headers.get_content_type() == "application/json"
-                                  else text)
-        except urllib.error.HTTPError as e:
-            text = e.read().decode()
-            try:
-                return e.code, json.loads(text)
-            except ValueError:
-                return e.code, text
+        return rest_call(self.url, self.token if token is None else token, method, path, body)
 
     def job(self, job_id):
         st, j = self.call("GET", f"/v1/jobs/{job_id}")

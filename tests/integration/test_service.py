@@ -14,12 +14,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from conftest import (BIN, SRC, check_summary, free_port, read_records, start_broker, start_mock, start_worker,
+from conftest import (BIN, SRC, check_summary, free_port, rest_call, read_records, start_broker, start_mock, start_worker,
                       wait_for_line, write_dataset)
 
 TOKEN = "tok-" + "0123456789abcdef" * 2
@@ -60,23 +58,7 @@ class Service:
         self.p.wait(timeout=30)
 
     def call(self, method, path, body=None, token=None, raw=None, headers=None):
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        h = {"Content-Type": "application/json"} if data is not None else {}
-        tok = self.token if token is None else token
-        if tok:
-            h["Authorization"] = f"Bearer {tok}"
-        h.update(headers or {})
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=h)
-        try:
-            with urllib.request.urlopen(req, timeout=120) as r:
-                text = r.read().decode()
-                return r.status, (json.loads(text) if text and r.headers.get_content_type() == "application/json" else text)
-        except urllib.error.HTTPError as e:
-            text = e.read().decode()
-            try:
-                return e.code, json.loads(text)
-            except ValueError:
-                return e.code, text
+        return rest_call(self.url, self.token if token is None else token, method, path, body, raw, headers)
 
     def job(self, job_id):
         st, j = self.call("GET", f"/v1/jobs/{job_id}")
